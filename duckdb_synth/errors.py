@@ -1,0 +1,48 @@
+"""Errors raised by duckdb-synth.
+
+Every error a user can cause is a ``SynthError``; its message names the column,
+value or SQL at fault and says what to do instead::
+
+    SynthError
+    ├── SourceError          the source is not a table, view, read-only query or file
+    ├── SchemaError          a column has a type we cannot synthesize
+    ├── DataError            the data cannot be used (empty, fewer than 50 rows)
+    └── OptionError          a bad mode, epsilon, delta, mask, rows or seed
+        └── MaskError        an unknown mask kind or a mask on a missing column
+
+Nothing is read, spent or written once one of these is raised during validation.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SynthError(Exception):
+    """Base class of every error duckdb-synth raises on bad input."""
+
+
+class SourceError(SynthError):
+    """The source is not a table, view, one read-only query, or a readable file."""
+
+
+class SchemaError(SynthError):
+    """A column's type cannot be synthesized (mask it, or leave it out)."""
+
+
+class DataError(SynthError):
+    """The data cannot be synthesized: empty, or fewer rows than the minimum."""
+
+
+class OptionError(SynthError):
+    """An option (mode, epsilon, delta, rows, seed) is invalid."""
+
+
+class MaskError(OptionError):
+    """A mask names an unknown kind or a column the source does not have."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
