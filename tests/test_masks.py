@@ -1,0 +1,324 @@
+"""Tests for duckdb_synth.masks: formats, types, ranges, seeds, errors, casts."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from duckdb_synth import masks
+from duckdb_synth.errors import MaskError, OptionError
+
+N = 10_000
+DATE_LO, DATE_HI = dt.date(1950, 1, 1), dt.date(2025, 12, 31)
+
+
+def iban_ok(text: str) -> bool:
+    """ISO 13616: move the first four characters to the end, letters to 10..35, mod 97 == 1."""
+    moved = text[4:] + text[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def regex(pattern: str) -> Callable[[object], bool]:
+    compiled = re.compile(pattern)
+    return lambda value: isinstance(value, str) and compiled.fullmatch(value) is not None
+
+
+def in_date_range(value: object) -> bool:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return isinstance(value, dt.date) and DATE_LO <= value <= DATE_HI
+
+
+def at_midnight(value: object) -> bool:
+    return in_date_range(value) and value.time() == dt.time(0)  # type: ignore[union-attr]
+
+
+def int_range(low: int, high: int) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, int) and low <= value <= high
+
+
+def decimal_fits(precision: int, scale: int) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        sign, digits, exponent = value.as_tuple()  # type: ignore[union-attr]
+        return sign == 0 and exponent == -scale and abs(value) < 10 ** (precision - scale)
+    return check
+
+
+TEXT_FORMATS: dict[str, Callable[[object], bool]] = {
+    "string": regex(r"[0-9a-f]{16}"),
+    "name": regex(r"[A-Z][A-Za-z'\-]+ [A-Z][A-Za-z'\-]+"),
+    "address": regex(r"[1-9]\d{2,4} [A-Z][A-Za-z'\-]+ [A-Z][a-z]+( (Apt\.|Suite) \d{3})?, "
+                     r"[A-Z][A-Za-z .'\-]+, [A-Z]{2} \d{5}"),
+    "postcode": regex(r"\d{5}"),
+    "phone": regex(r"\([2-9]\d\d\) [2-9]\d\d-\d{4}"),
+    "ssn": regex(r"(?!666|000)[0-8]\d\d-(?!00)\d\d-(?!0000)\d{4}"),
+    "email": regex(r"[a-z]+[._]?[a-z]+\d*@example\.(com|org|net)"),
+    "iban": lambda v: regex(r"(DE\d{20}|AT\d{18}|NL\d\d[A-Z]{4}\d{10}|GB\d\d[A-Z]{4}\d{14})")(v)
+    and iban_ok(v),  # type: ignore[arg-type]
+}
+
+# (kind, DuckDB type, expected Arrow type, check of every value)
+CASES: list[tuple[str, str, pa.DataType, Callable[[object], bool]]] = [
+    *[(kind, "VARCHAR", pa.string(), check) for kind, check in TEXT_FORMATS.items()],
+    ("string", "UUID", pa.string(),
+     regex(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")),
+    ("string", "BLOB", pa.binary(), lambda v: isinstance(v, bytes) and len(v) == 16),
+    ("number", "TINYINT", pa.int8(), int_range(0, 127)),
+    ("number", "SMALLINT", pa.int16(), int_range(0, 32_767)),
+    ("number", "INTEGER", pa.int32(), int_range(0, 99_999)),
+    ("number", "BIGINT", pa.int64(), int_range(0, 99_999)),
+    ("number", "HUGEINT", pa.int64(), int_range(0, 99_999)),
+    ("number", "UTINYINT", pa.uint8(), int_range(0, 255)),
+    ("number", "USMALLINT", pa.uint16(), int_range(0, 65_535)),
+    ("number", "UINTEGER", pa.uint32(), int_range(0, 99_999)),
+    ("number", "UBIGINT", pa.uint64(), int_range(0, 99_999)),
+    ("number", "UHUGEINT", pa.uint64(), int_range(0, 99_999)),
+    ("number", "FLOAT", pa.float32(), lambda v: 0 <= v < 100_000),
+    ("number", "DOUBLE", pa.float64(), lambda v: 0 <= v < 100_000),
+    ("number", "DECIMAL(10,2)", pa.decimal128(10, 2), decimal_fits(10, 2)),
+    ("number", "DECIMAL(4,1)", pa.decimal128(4, 1), decimal_fits(4, 1)),
+    ("number", "DECIMAL(3,3)", pa.decimal128(3, 3), decimal_fits(3, 3)),
+    ("number", "DECIMAL(18,0)", pa.decimal128(18, 0), decimal_fits(18, 0)),
+    ("number", "DECIMAL(38,30)", pa.decimal128(38, 30), decimal_fits(38, 30)),
+    ("number", "VARCHAR", pa.string(), regex(r"\d{1,5}")),
+    ("date", "DATE", pa.date32(), in_date_range),
+    ("date", "TIMESTAMP", pa.timestamp("us"), at_midnight),
+    ("date", "TIMESTAMP WITH TIME ZONE", pa.timestamp("us", tz="UTC"), at_midnight),
+    ("date", "VARCHAR", pa.string(),
+     lambda v: regex(r"\d{4}-\d\d-\d\d")(v) and in_date_range(dt.date.fromisoformat(v))),
+    ("timestamp", "TIMESTAMP", pa.timestamp("us"), in_date_range),
+    ("timestamp", "TIMESTAMP_S", pa.timestamp("s"), in_date_range),
+    ("timestamp", "TIMESTAMP_MS", pa.timestamp("ms"), in_date_range),
+    ("timestamp", "TIMESTAMP_NS", pa.timestamp("ns"), in_date_range),
+    ("timestamp", "TIMESTAMP WITH TIME ZONE", pa.timestamp("us", tz="UTC"), in_date_range),
+    ("timestamp", "DATE", pa.date32(), in_date_range),
+    ("timestamp", "VARCHAR", pa.string(),
+     lambda v: regex(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")(v)
+     and in_date_range(dt.datetime.fromisoformat(v))),
+]
+CASE_IDS = [f"{kind}-{duckdb_type}" for kind, duckdb_type, _, _ in CASES]
+
+
+@pytest.fixture(scope="module")
+def values() -> dict[tuple[str, str], pa.Array]:
+    """One generated array per case, shared by the tests below (generation is the slow part)."""
+    rng = np.random.default_rng(12345)
+    return {(kind, t): masks.generate(kind, N, t, rng) for kind, t, _, _ in CASES}
+
+
+def test_kinds_in_documented_order() -> None:
+    assert masks.MASK_KINDS == ("string", "number", "name", "address", "postcode", "phone",
+                                "ssn", "email", "date", "timestamp", "iban")
+
+
+def test_every_kind_has_a_case() -> None:
+    assert {kind for kind, _, _, _ in CASES} == set(masks.MASK_KINDS)
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type", "arrow_type", "check"), CASES, ids=CASE_IDS)
+def test_values_have_type_count_and_format(values: dict, kind: str, duckdb_type: str,
+                                           arrow_type: pa.DataType,
+                                           check: Callable[[object], bool]) -> None:
+    array = values[(kind, duckdb_type)]
+    assert isinstance(array, pa.Array)
+    assert len(array) == N
+    assert array.type == arrow_type
+    assert array.null_count == 0
+    bad = [v for v in array.to_pylist() if not check(v)]
+    assert not bad, f"{len(bad)} bad values, e.g. {bad[:3]}"
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type", "arrow_type", "check"), CASES, ids=CASE_IDS)
+def test_values_cast_exactly_in_duckdb(values: dict, kind: str, duckdb_type: str,
+                                       arrow_type: pa.DataType,
+                                       check: Callable[[object], bool]) -> None:
+    array = values[(kind, duckdb_type)][:500]
+    con = duckdb.connect()
+    try:
+        con.register("tbl", pa.table({"c": array}))
+        result = con.sql(f"SELECT CAST(c AS {duckdb_type}) AS c, typeof(CAST(c AS {duckdb_type})) "
+                         "AS t FROM tbl").to_arrow_table()
+    finally:
+        con.close()
+    assert set(result["t"].to_pylist()) == {duckdb_type}
+
+    def same(value: object) -> object:
+        # tz-aware timestamps come back in the session's zone: compare instants.
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            return value.timestamp()
+        return str(value) if not isinstance(value, bytes) else value
+
+    assert [same(v) for v in result["c"].to_pylist()] == [same(v) for v in array.to_pylist()]
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type"), [("number", "TINYINT"), ("number", "UTINYINT"),
+                                                   ("number", "INTEGER")])
+def test_integers_fill_their_range(values: dict, kind: str, duckdb_type: str) -> None:
+    array = values[(kind, duckdb_type)]
+    high = {"TINYINT": 127, "UTINYINT": 255, "INTEGER": 99_999}[duckdb_type]
+    assert pc.min(array).as_py() <= high // 50
+    assert pc.max(array).as_py() >= high - high // 50
+
+
+def test_dates_cover_the_whole_range(values: dict) -> None:
+    dates = values[("date", "DATE")].to_pylist()
+    assert min(dates) < dt.date(1951, 6, 1)
+    assert max(dates) > dt.date(2024, 6, 1)
+    years = np.array([d.year for d in dates])
+    counts = np.bincount(years - 1950, minlength=76)
+    assert counts.min() > 0.5 * N / 76  # roughly uniform over the years
+
+
+def test_timestamps_are_not_all_midnight(values: dict) -> None:
+    times = {v.time() for v in values[("timestamp", "TIMESTAMP")].to_pylist()}
+    assert len(times) > N // 2
+
+
+def test_decimal_keeps_scale_and_uses_fractions(values: dict) -> None:
+    array = values[("number", "DECIMAL(10,2)")]
+    assert array.type.scale == 2
+    assert any(v != v.to_integral_value() for v in array.to_pylist())
+
+
+@pytest.mark.parametrize(("kind", "minimum"), [("string", N), ("email", int(0.95 * N)),
+                                               ("name", N // 2), ("address", int(0.99 * N)),
+                                               ("phone", int(0.99 * N)), ("ssn", int(0.99 * N)),
+                                               ("iban", N)])
+def test_values_are_diverse(values: dict, kind: str, minimum: int) -> None:
+    assert pc.count_distinct(values[(kind, "VARCHAR")]).as_py() >= minimum
+
+
+def test_emails_only_use_reserved_domains(values: dict) -> None:
+    domains = {v.split("@")[1] for v in values[("email", "VARCHAR")].to_pylist()}
+    assert domains == {"example.com", "example.org", "example.net"}
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type"), [(k, t) for k, t, _, _ in CASES], ids=CASE_IDS)
+def test_same_seed_same_values_other_seed_other_values(kind: str, duckdb_type: str) -> None:
+    n = 200
+    first = masks.generate(kind, n, duckdb_type, np.random.default_rng(7))
+    again = masks.generate(kind, n, duckdb_type, np.random.default_rng(7))
+    other = masks.generate(kind, n, duckdb_type, np.random.default_rng(8))
+    assert first.equals(again)
+    assert not first.equals(other)
+
+
+def test_generate_uses_only_the_given_rng() -> None:
+    np.random.seed(0)
+    before = np.random.get_state()[1].copy()
+    masks.generate("email", 100, "VARCHAR", np.random.default_rng(1))
+    assert (np.random.get_state()[1] == before).all()
+
+
+def test_pools_are_built_once() -> None:
+    assert masks._pools() is masks._pools()
+
+
+def test_zero_rows() -> None:
+    array = masks.generate("email", 0, "VARCHAR", np.random.default_rng(0))
+    assert len(array) == 0 and array.type == pa.string()
+    assert masks.generate("number", 0, "DECIMAL(5,2)", np.random.default_rng(0)).type == \
+        pa.decimal128(5, 2)
+
+
+def test_negative_rows_rejected() -> None:
+    with pytest.raises(ValueError, match="n must be"):
+        masks.generate("email", -1, "VARCHAR", np.random.default_rng(0))
+
+
+def test_large_n_is_generated_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masks, "_CHUNK_ROWS", 1_000)
+    array = masks.generate("iban", 2_500, "VARCHAR", np.random.default_rng(3))
+    assert len(array) == 2_500 and array.type == pa.string()
+    assert all(iban_ok(v) for v in array.to_pylist())
+    again = masks.generate("iban", 2_500, "VARCHAR", np.random.default_rng(3))
+    assert array.equals(again)
+
+
+def test_chunks_widen_to_large_string_past_2gib(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(masks, "_CHUNK_ROWS", 1_000)
+    monkeypatch.setattr(masks, "_MAX_STRING_BYTES", 10_000)
+    array = masks.generate("email", 2_500, "VARCHAR", np.random.default_rng(3))
+    assert array.type == pa.large_string()
+    blobs = masks.generate("string", 2_500, "BLOB", np.random.default_rng(3))
+    assert blobs.type == pa.large_binary() and len(blobs) == 2_500
+
+
+# --- check_mask -------------------------------------------------------------------
+
+FITTING = [(kind, t) for kind, t, _, _ in CASES] + [
+    ("number", "DECIMAL(18, 3)"), ("string", "VARCHAR(20)"), ("date", "timestamptz"),
+]
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type"), FITTING)
+def test_check_mask_accepts_fitting_types(kind: str, duckdb_type: str) -> None:
+    masks.check_mask("col", kind, duckdb_type)
+
+
+@pytest.mark.parametrize(("typo", "suggestion"), [("emial", "email"), ("Email", "email"),
+                                                  ("adress", "address"), ("timestmp", "timestamp")])
+def test_unknown_kind_lists_kinds_and_suggests(typo: str, suggestion: str) -> None:
+    with pytest.raises(MaskError) as info:
+        masks.check_mask("contact", typo, "VARCHAR")
+    message = str(info.value)
+    assert f"did you mean '{suggestion}'?" in message
+    assert repr(typo) in message and "'contact'" in message
+    for kind in masks.MASK_KINDS:
+        assert repr(kind) in message
+
+
+def test_unknown_kind_without_close_match_and_non_string() -> None:
+    with pytest.raises(MaskError, match="unknown mask kind 'zzz'") as info:
+        masks.check_mask("c", "zzz", "VARCHAR")
+    assert "did you mean" not in str(info.value)
+    with pytest.raises(MaskError, match="unknown mask kind 3"):
+        masks.check_mask("c", 3, "VARCHAR")  # type: ignore[arg-type]
+
+
+def test_mask_error_is_an_option_error() -> None:
+    with pytest.raises(OptionError):
+        masks.check_mask("c", "emial", "VARCHAR")
+
+
+@pytest.mark.parametrize(("kind", "duckdb_type", "hint"), [
+    ("email", "INTEGER", "use 'number' for INTEGER columns"),
+    ("name", "DOUBLE", "use 'number'"),
+    ("number", "DATE", "use 'date' or 'timestamp'"),
+    ("date", "INTEGER", "use 'number'"),
+    ("email", "UUID", "use 'string'"),
+    ("name", "BLOB", "use 'string'"),
+    ("timestamp", "UUID", "use 'string'"),
+    ("string", "INTEGER", "use 'number'"),
+    ("number", "TIMESTAMP", "use 'date' or 'timestamp'"),
+    ("string", "ENUM('a', 'b')", "ENUM's members are public"),
+    ("number", "ENUM('x')", "ENUM's members are public"),
+    ("string", "BOOLEAN", "BOOLEAN"),
+    ("number", "BOOLEAN", "remove the mask"),
+    ("string", "INTERVAL", "no mask kind produces INTERVAL values"),
+    ("date", "TIME", "no mask kind produces TIME values"),
+    ("string", "INTEGER[]", "no mask kind"),
+    ("string", "VARCHAR[]", "no mask kind"),
+    ("string", "STRUCT(a INTEGER)", "no mask kind"),
+    ("string", "MAP(VARCHAR, INTEGER)", "no mask kind"),
+    ("number", "DECIMAL(10,2)[]", "no mask kind"),
+])
+def test_check_mask_rejects_misfits(kind: str, duckdb_type: str, hint: str) -> None:
+    with pytest.raises(MaskError) as info:
+        masks.check_mask("age", kind, duckdb_type)
+    message = str(info.value)
+    assert f"mask '{kind}' cannot fill column 'age' of type {duckdb_type}" in message
+    assert hint in message
+
+
+def test_generate_rejects_what_check_mask_rejects() -> None:
+    with pytest.raises(MaskError, match="cannot fill a column of type INTEGER"):
+        masks.generate("email", 10, "INTEGER", np.random.default_rng(0))
+    with pytest.raises(MaskError, match="did you mean 'email'"):
+        masks.generate("emial", 10, "VARCHAR", np.random.default_rng(0))
