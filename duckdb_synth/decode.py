@@ -1,0 +1,93 @@
+"""Turn sampled codes back into values of each column's original type.
+
+A categorical code becomes its value; the 'other' bucket becomes a random token
+(random UUIDs for a UUID column), never a real value. A numeric bin becomes a
+fine cell drawn by the cell weights, then a uniform value inside the cell:
+integers stay integers, DECIMAL keeps its scale, dates land on days. The last
+step is a DuckDB cast to the exact source type.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import masks
+from .domain import CategoricalDomain, NumericDomain
+from .schema import Column
+from .source import quote_ident
+
+
+def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    col = dom.column
+    if col.kind == "boolean":
+        base = pa.array(list(dom.values) + [None] * (dom.size - len(dom.values)), type=pa.bool_())
+    else:
+        base = pa.array(list(dom.values) + [None] * (dom.size - len(dom.values)), type=pa.string())
+    out = base.take(pa.array(codes))
+    if dom.other:
+        is_other = codes == dom.other_code
+        k = int(is_other.sum())
+        if k:
+            fill = masks.generate("string", k, "UUID" if col.type.upper() == "UUID" else "VARCHAR", rng)
+            full = np.empty(len(codes), dtype=object)
+            full[is_other] = fill.to_pylist()
+            out = pc.if_else(pa.array(is_other), pa.array(full, type=pa.string()), out)
+    return out
+
+
+def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    col = dom.column
+    n = len(codes)
+    isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
+    cell = np.zeros(n, dtype=np.int64)
+    cells_of_bin = [np.flatnonzero(dom.cell_bin == b) for b in range(dom.nbins)]
+    for b, members in enumerate(cells_of_bin):
+        rows = np.flatnonzero((codes == b) & ~isnull)
+        if len(rows) == 0:
+            continue
+        w = dom.weights[members]
+        p = w / w.sum() if w.sum() > 0 else None
+        cell[rows] = rng.choice(members, size=len(rows), p=p)
+    lo, hi = dom.edges[cell], dom.edges[cell + 1]
+    u = rng.random(n)
+    t = col.type.upper()
+    if col.integer and t != "TIME":
+        width = np.maximum(hi - lo, 1.0)
+        x = lo + np.floor(u * width)
+        if col.type_range is not None:
+            x = np.clip(x, col.type_range[0], col.type_range[1])
+    else:
+        x = lo + u * (hi - lo)
+        if col.scale is not None:
+            x = np.round(x, col.scale)
+    return _typed(col, x, isnull)
+
+
+def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
+    t = col.type.upper()
+    mask = pa.array(isnull) if isnull.any() else None
+    if t == "DATE":
+        return pa.array(x.astype(np.int32), type=pa.date32(), mask=isnull)
+    if t == "TIME":
+        return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
+    if col.kind == "temporal":
+        tz = "UTC" if "TIME ZONE" in t else None
+        return pa.array(x.astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
+    if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
+        return pa.array(x.astype(np.int64), type=pa.int64(), mask=isnull)
+    del mask
+    return pa.array(x, type=pa.float64(), mask=isnull)
+
+
+def cast_sql(columns: list[Column], table_name: str, vc_columns: set[str] = frozenset()) -> str:
+    """SELECT that casts each decoded column to its exact source type."""
+    parts = []
+    for c in columns:
+        q = quote_ident(c.name)
+        target = "VARCHAR" if c.name in vc_columns else c.type
+        if c.scale is not None and c.name not in vc_columns:
+            parts.append(f"CAST(round({q}, {c.scale}) AS {target}) AS {q}")
+        else:
+            parts.append(f"CAST({q} AS {target}) AS {q}")
+    return f"SELECT {', '.join(parts)} FROM {table_name}"

@@ -1,0 +1,317 @@
+"""Turn every column into a small discrete domain, learning from the data only with DP.
+
+A categorical column (VARCHAR, UUID) keeps the values that are frequent enough:
+in DP modes those whose noisy count passes a threshold set so that a value held
+by one person survives with probability at most the step's delta; in balanced
+mode those held by at least ``MIN_GROUP`` rows. Everything else shares one
+'other' bucket. BOOLEAN and ENUM domains are public.
+
+A numeric or temporal column is binned in two steps, both on grids that do not
+depend on the data: a noisy histogram over signed powers of two finds the range,
+then a noisy histogram over a fine grid inside that range (linear, or geometric
+for wide positive ranges) gives cell weights, which are merged into quantile-like
+model bins. The fine cells are kept to decode a bin back into a value.
+
+NULL is always a bucket of its own unless the column is declared NOT NULL.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .noise import discrete_gaussian, gaussian_tail_z
+from .schema import Column
+
+MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
+MAX_CATEGORIES_DP = 100
+MAX_CATEGORIES_EXACT = 256
+FALSE_CELLS = 0.05  # expected number of empty cells that pass a noisy support threshold
+
+# Signed powers of two from 2^-20 to 2^62, plus a bucket around zero.
+_EXP_MIN, _EXP_MAX = -20, 62
+_NPOW = _EXP_MAX - _EXP_MIN + 1
+
+
+@dataclass(frozen=True)
+class CategoricalDomain:
+    """Kept values (codes 0..k-1), then 'other' if present, then NULL if present."""
+
+    column: Column
+    values: tuple = ()
+    other: bool = True
+    null: bool = True
+
+    @property
+    def size(self) -> int:
+        return len(self.values) + int(self.other) + int(self.null)
+
+    @property
+    def other_code(self) -> int:
+        return len(self.values) if self.other else -1
+
+    @property
+    def null_code(self) -> int:
+        return self.size - 1 if self.null else -1
+
+    def encode(self, arr: pa.Array) -> np.ndarray:
+        """Codes of the raw column (as fetched by ``value_sql``)."""
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        idx = pc.index_in(arr, value_set=pa.array(list(self.values), type=arr.type))
+        codes = idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        isnull = arr.is_null().to_numpy(zero_copy_only=False)
+        fallback = self.other_code if self.other else 0
+        codes[(codes < 0) & ~isnull] = fallback
+        codes[isnull] = self.null_code if self.null else fallback
+        return codes
+
+
+@dataclass(frozen=True)
+class NumericDomain:
+    """Fine cells [edges[j], edges[j+1]) with weights, merged into model bins; NULL last."""
+
+    column: Column
+    edges: np.ndarray
+    weights: np.ndarray
+    cell_bin: np.ndarray
+    null: bool = True
+    cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
+    cell_sigma: float = 0.0
+
+    @property
+    def nbins(self) -> int:
+        return int(self.cell_bin.max()) + 1
+
+    @property
+    def size(self) -> int:
+        return self.nbins + int(self.null)
+
+    @property
+    def null_code(self) -> int:
+        return self.nbins if self.null else -1
+
+    def cells(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, len(self.edges) - 2)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        nan = np.isnan(x)
+        codes = self.cell_bin[self.cells(np.where(nan, self.edges[0], x))].astype(np.int64)
+        if self.null:
+            codes[nan] = self.null_code
+        return codes
+
+
+Domain = CategoricalDomain | NumericDomain
+
+
+def value_sql(col: Column) -> str:
+    """The SQL expression that fetches a column the way its domain encodes it."""
+    q = '"' + col.name.replace('"', '""') + '"'
+    t = col.type.upper()
+    if col.kind in ("categorical", "enum"):
+        return f"CAST({q} AS VARCHAR)"
+    if col.kind == "boolean":
+        return q
+    if t == "DATE":
+        return f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)"
+    if t == "TIME":
+        return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
+    if col.kind == "temporal":
+        return f"CAST(epoch_us({q}) AS DOUBLE)"
+    return f"CAST({q} AS DOUBLE)"
+
+
+def to_float(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+# ---------------------------------------------------------------- public domains
+
+
+def public_domain(col: Column) -> CategoricalDomain | None:
+    """The domain of a BOOLEAN or ENUM column, known from the schema alone."""
+    if col.kind == "boolean":
+        return CategoricalDomain(col, (False, True), other=False, null=col.nullable)
+    if col.kind == "enum":
+        return CategoricalDomain(col, col.enum_values, other=False, null=col.nullable)
+    return None
+
+
+# ---------------------------------------------------------------- categorical
+
+
+def categorical_domain(col: Column, arr: pa.Array, *, sigma: float | None, delta: float,
+                       rng: np.random.Generator) -> CategoricalDomain:
+    """Keep the frequent values of a VARCHAR/UUID column.
+
+    Args:
+        sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP).
+        delta: the chance allowed for a value held by one person to pass the threshold.
+    """
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    vc = pc.value_counts(arr.drop_null())
+    values = vc.field("values").to_pylist()
+    counts = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.float64)
+    if sigma is None:
+        keep = counts >= MIN_GROUP
+        cap = MAX_CATEGORIES_EXACT
+        score = counts
+    else:
+        score = counts + discrete_gaussian(sigma, len(counts), rng)
+        keep = score >= threshold(sigma, delta)
+        cap = MAX_CATEGORIES_DP
+    order = [i for i in np.argsort(-score, kind="stable") if keep[i]][:cap]
+    kept = tuple(sorted((values[i] for i in order), key=str))
+    return CategoricalDomain(col, kept, other=True, null=col.nullable)
+
+
+def threshold(sigma: float, delta: float) -> float:
+    """The count a value held by one person passes with probability at most delta."""
+    return 1.0 + sigma * gaussian_tail_z(delta)
+
+
+# ---------------------------------------------------------------- numeric
+
+
+def _pow2_bucket(x: np.ndarray) -> np.ndarray:
+    """Signed power-of-two bucket: 0 around zero, +-(1.._NPOW) for +-[2^e, 2^(e+1))."""
+    a = np.abs(x)
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log2(np.where(a > 0, a, 1.0)))
+    e = np.clip(e, _EXP_MIN, _EXP_MAX).astype(np.int64)
+    b = np.where(a < 2.0 ** _EXP_MIN, 0, e - _EXP_MIN + 1)
+    return np.where(x < 0, -b, b) + _NPOW  # shift to 0 .. 2*_NPOW
+
+
+def _pow2_edges(bucket: int) -> tuple[float, float]:
+    s = bucket - _NPOW
+    if s == 0:
+        return -(2.0 ** _EXP_MIN), 2.0 ** _EXP_MIN
+    e = abs(s) - 1 + _EXP_MIN
+    lo, hi = 2.0 ** e, 2.0 ** (e + 1)
+    return (lo, hi) if s > 0 else (-hi, -lo)
+
+
+def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> tuple[float, float, float]:
+    """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two."""
+    nb = 2 * _NPOW + 1
+    counts = np.bincount(_pow2_bucket(x), minlength=nb).astype(np.float64)
+    noisy = counts + discrete_gaussian(sigma, nb, rng)
+    z = gaussian_tail_z(FALSE_CELLS / nb)
+    alive = np.flatnonzero(noisy > z * sigma)
+    if len(alive) == 0:
+        alive = np.array([int(np.argmax(noisy))])
+    lo = _pow2_edges(int(alive.min()))[0]
+    hi = _pow2_edges(int(alive.max()))[1]
+    pos = [_pow2_edges(int(b))[0] for b in alive if b > _NPOW]
+    return lo, hi, (min(pos) if pos else hi)
+
+
+def exact_range(x: np.ndarray) -> tuple[float, float, float]:
+    """(lo, hi, smallest positive) with the MIN_GROUP-1 most extreme values on each side clipped."""
+    s = np.sort(x)
+    k = min(MIN_GROUP - 1, (len(s) - 1) // 2)
+    lo, hi = float(s[k]), float(s[len(s) - 1 - k])
+    pos = s[s > 0]
+    return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi
+
+
+def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool) -> np.ndarray:
+    """Cell edges over [lo, hi]: geometric for wide positive ranges, else linear."""
+    if integer:
+        lo, hi = math.floor(lo), math.floor(hi) + 1  # integer cells [a, b) hold a .. b-1
+    elif hi <= lo:
+        hi = lo + max(abs(lo) * 1e-6, 1e-9)
+    if lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
+        edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
+        if lo < edges[0]:
+            edges = np.concatenate([[lo], edges])
+    else:
+        edges = np.linspace(lo, hi, cells + 1)
+    if integer:
+        edges = np.unique(np.round(edges))
+        if len(edges) < 2:
+            edges = np.array([lo, lo + 1.0])
+    return edges.astype(np.float64)
+
+
+def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
+    """Assign consecutive cells to at most `nbins` bins of roughly equal weight."""
+    total = weights.sum()
+    if total <= 0:
+        weights = np.ones_like(weights)
+        total = weights.sum()
+    center = np.cumsum(weights) - weights / 2
+    raw = np.minimum((center / total * nbins).astype(np.int64), nbins - 1)
+    return np.unique(raw, return_inverse=True)[1].astype(np.int64)
+
+
+def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sigma_cells: float | None,
+                   n_hat: float, nbins: int, max_cells: int, rng: np.random.Generator) -> NumericDomain:
+    """Bin a numeric or temporal column (values as float64, NaN for NULL).
+
+    Args:
+        sigma_range, sigma_cells: noise of the range and cell histograms; None means exact (balanced).
+        n_hat: the (noisy) row count, to size the grid.
+        nbins: the most model bins.
+        max_cells: the most fine cells.
+    """
+    nan = np.isnan(x)
+    vals = x[~nan]
+    exact = sigma_cells is None
+    public = col.type_range
+    if col.type.upper() == "TIME":  # the range of a time of day is public
+        lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
+    elif exact:
+        lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
+    else:
+        lo, hi, pos_lo = private_range(vals, sigma=sigma_range, rng=rng)
+    if public is not None:
+        lo, hi = max(lo, public[0]), min(hi, public[1])
+    if exact:
+        cells = max_cells
+    else:
+        cells = int(np.clip(n_hat / (3.0 * sigma_cells), 8, max_cells))
+    if col.type.upper() == "TIME":
+        integer = False  # microseconds: treat as continuous, decoded to whole microseconds
+    else:
+        integer = col.integer
+    edges = grid(lo, hi, pos_lo, cells, integer)
+    g = len(edges) - 1
+    cell_of = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, g - 1)
+    counts = np.bincount(cell_of, minlength=g).astype(np.float64)
+    null_count = float(nan.sum())
+    if exact:
+        noisy, noisy_null = counts, null_count
+        weights = counts.copy()
+    else:
+        noise = discrete_gaussian(sigma_cells, g + 1, rng)
+        noisy, noisy_null = counts + noise[:g], null_count + noise[g]
+        z = gaussian_tail_z(FALSE_CELLS / g)
+        alive = np.flatnonzero(noisy > z * sigma_cells)
+        if len(alive) == 0:
+            alive = np.array([int(np.argmax(noisy))])
+        weights = np.zeros(g)
+        inside = slice(int(alive.min()), int(alive.max()) + 1)
+        weights[inside] = np.maximum(noisy[inside], 0.0)
+        if weights.sum() <= 0:
+            weights[alive] = 1.0
+    cell_bin = merge_bins(weights, nbins)
+    return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
+                         cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells))
+
+
+def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:
+    """The 1-way marginal implied by the domain's cell counts, and each entry's noise variance."""
+    g = len(dom.edges) - 1
+    cells = dom.cell_counts
+    y = np.bincount(dom.cell_bin, weights=cells[:g], minlength=dom.nbins)
+    var = np.bincount(dom.cell_bin, minlength=dom.nbins).astype(np.float64) * dom.cell_sigma**2
+    if dom.null:
+        y = np.append(y, cells[g])
+        var = np.append(var, dom.cell_sigma**2)
+    return y, var

@@ -1,0 +1,276 @@
+"""One run, stage by stage, as in DESIGN.md:
+
+source -> schema -> domain -> measure -> select -> estimate -> sample -> decode+mask -> output
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from . import masks as masking
+from .accounting import Accountant, exp_mech_eps, sigma_for
+from .decode import cast_sql, decode_categorical, decode_numeric
+from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categorical_domain, numeric_domain,
+                     public_domain, to_float, value_sql)
+from .errors import DataError
+from .estimate import Model, consistent_pairs, tree_model
+from .measure import Measurement, marginal, measure
+from .options import Options, parse_options
+from .sample import sample
+from .schema import Column, check_columns, read_schema
+from .select import exact_network, pair_scores, private_tree, tree_parents
+from .source import Source, check_source, parse_source, quote_ident
+from .spend import Spend
+
+log = logging.getLogger(__name__)
+
+MIN_ROWS = 50
+Progress = Callable[[str, float], None]
+
+# Shares of the zCDP budget (rho) in DP modes.
+SHARE_COUNT = 0.01
+SHARE_ONE_WAY = 0.40  # domain discovery + 1-way marginals, split evenly over the modelled columns
+SHARE_SELECT = 0.10  # choosing the tree of pairs
+# The rest measures the pairs of the tree.
+DISCOVERY_SHARE_CATEGORICAL = 0.5  # of a VARCHAR column's share: finding its frequent values
+RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
+DP_BINS, EXACT_BINS = 24, 32
+DP_CELLS, EXACT_CELLS = 512, 1024
+EXACT_MAX_TABLE = 40_000  # cells of a balanced-mode table (column x parents)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished run: the synthetic rows and what was spent."""
+
+    table: pa.Table
+    spend: Spend
+    seconds: float
+    source: Source
+    options: Options
+    rows_in: int
+
+    def relation(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+        """The rows as a DuckDB relation on `con`, with the source's exact column types."""
+        types = dict(self.types)
+        rel = con.from_arrow(self.table)
+        return rel.project(", ".join(f"CAST({quote_ident(c)} AS {types[c]}) AS {quote_ident(c)}" for c in self.table.column_names))
+
+    @property
+    def types(self) -> list[tuple[str, str]]:
+        return list(self.table.schema.metadata_types) if False else _types_of(self)
+
+
+def _types_of(res: Result) -> list[tuple[str, str]]:
+    meta = res.table.schema.metadata or {}
+    return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in res.table.column_names]
+
+
+def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
+        in_sql: bool = False, progress: Progress | None = None, **options) -> Result:
+    """Synthesize `source`; see ``duckdb_synth.synthesize`` for the options.
+
+    Args:
+        con: the user's connection.
+        reader: the connection to read the source through (default `con`).
+        in_sql: True when called from the SQL function (changes error hints).
+        progress: called with (stage, fraction done).
+    """
+    started = time.perf_counter()
+    report = progress or (lambda stage, frac: None)
+    opts = parse_options(**options)
+    src = parse_source(source)
+    reader = reader or con
+    check_source(reader, src, in_sql=in_sql)
+    columns = read_schema(reader, src.sql)
+    mask_map = opts.mask_map
+    check_columns(columns, mask_map)
+    for c in columns:
+        if c.name in mask_map:
+            masking.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
+    # The row-count check reads the exact count: only the fact "fewer than 50 rows" is revealed,
+    # and only by refusing to run (docs/privacy.md).
+    n_rows = reader.execute(f"SELECT count(*) FROM ({src.sql})").fetchone()[0]
+    if n_rows == 0:
+        raise DataError(f"the source {src.label} is empty: nothing to synthesize")
+    if n_rows < MIN_ROWS:
+        raise DataError(f"the source {src.label} has {n_rows} rows; synthesize() needs at least {MIN_ROWS}")
+
+    rng = np.random.default_rng(opts.seed)
+    acct = Accountant.for_budget(opts.epsilon, opts.delta)
+    modelled = [c for c in columns if c.name not in mask_map]
+    report("reading", 0.05)
+    data = _fetch(reader, src, modelled)
+
+    n_hat, count_var = _row_count(n_rows, acct, rng)
+    report("domains", 0.15)
+    domains = [_domain(c, data.column(i), acct, n_hat, len(modelled), rng) for i, c in enumerate(modelled)]
+    codes = np.column_stack([_encode(dom, data.column(i)) for i, dom in enumerate(domains)]) if domains else np.zeros((n_rows, 0), np.int64)
+    del data
+    sizes = [d.size for d in domains]
+    report("measuring", 0.35)
+    if acct.private:
+        model = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
+    else:
+        model = _exact_model(codes, sizes, acct)
+    del codes
+    rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
+    report("sampling", 0.8)
+    synth = sample(model, rows_out, rng) if domains else np.zeros((rows_out, 0), np.int64)
+    report("decoding", 0.9)
+    table = _decode(columns, domains, synth, mask_map, rng)
+    report("done", 1.0)
+    spend = Spend.from_accountant(opts.mode, acct)
+    return Result(table, spend, time.perf_counter() - started, src, opts, n_rows)
+
+
+# ---------------------------------------------------------------- stages
+
+
+def _fetch(reader: duckdb.DuckDBPyConnection, src: Source, modelled: list[Column]) -> pa.Table:
+    if not modelled:
+        return pa.table({})
+    exprs = ", ".join(f"{value_sql(c)} AS {quote_ident(c.name)}" for c in modelled)
+    return reader.sql(f"SELECT {exprs} FROM ({src.sql})").to_arrow_table()
+
+
+def _row_count(n_rows: int, acct: Accountant, rng: np.random.Generator) -> tuple[float, float]:
+    if not acct.private:
+        acct.charge("row count", 0.0, detail=f"exact: {n_rows} rows")
+        return float(n_rows), 0.0
+    rho = SHARE_COUNT * acct.rho
+    sigma = sigma_for(rho)
+    from .noise import discrete_gaussian
+
+    noisy = float(n_rows + discrete_gaussian(sigma, 1, rng)[0])
+    acct.charge("row count", rho, detail=f"noisy count, sigma={sigma:.1f}")
+    return max(noisy, 1.0), sigma**2
+
+
+def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d: int,
+            rng: np.random.Generator) -> Domain:
+    share = SHARE_ONE_WAY * acct.rho / d if acct.private else None
+    pub = public_domain(col)
+    if pub is not None:
+        acct.charge(f"domain {col.name}", 0.0, detail=f"public: {col.type}")
+        return pub
+    if col.kind == "categorical":
+        if share is None:
+            dom = categorical_domain(col, arr, sigma=None, delta=0.0, rng=rng)
+            acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows")
+            return dom
+        rho = DISCOVERY_SHARE_CATEGORICAL * share
+        delta = acct.delta_threshold / d
+        dom = categorical_domain(col, arr, sigma=sigma_for(rho), delta=delta, rng=rng)
+        acct.charge(f"domain {col.name}", rho, delta=delta,
+                    detail=f"noisy counts over a threshold: {len(dom.values)} values kept")
+        return dom
+    x = to_float(arr)
+    if share is None:
+        dom = numeric_domain(col, x, sigma_range=None, sigma_cells=None, n_hat=n_hat, nbins=EXACT_BINS,
+                             max_cells=EXACT_CELLS, rng=rng)
+        acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
+        return dom
+    is_time = col.type.upper() == "TIME"
+    rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
+    rho_cells = share - rho_range
+    dom = numeric_domain(col, x, sigma_range=sigma_for(rho_range) if rho_range else None,
+                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=DP_BINS, max_cells=DP_CELLS, rng=rng)
+    if rho_range:
+        acct.charge(f"range {col.name}", rho_range, detail="noisy histogram on signed powers of two")
+    acct.charge(f"bins {col.name}", rho_cells,
+                detail=f"noisy histogram on {len(dom.edges) - 1} cells, merged into {dom.nbins} bins; also its 1-way marginal")
+    return dom
+
+
+def _encode(dom: Domain, arr: pa.ChunkedArray) -> np.ndarray:
+    if isinstance(dom, NumericDomain):
+        return dom.encode(to_float(arr))
+    return dom.encode(arr)
+
+
+def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], acct: Accountant, n_hat: float,
+                   count_var: float, rng: np.random.Generator, report: Progress) -> Model:
+    d = len(domains)
+    share = SHARE_ONE_WAY * acct.rho / d
+    one_way: dict[int, Measurement] = {}
+    for i, dom in enumerate(domains):
+        if isinstance(dom, NumericDomain):
+            y, var = bin_counts(dom)
+            one_way[i] = Measurement((i,), y, var)
+        else:
+            rho = share - (acct.steps[-1].rho * 0 if False else 0.0)
+            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
+            sigma = sigma_for(rho)
+            one_way[i] = measure(codes, sizes, (i,), sigma, rng)
+            acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
+    if d == 1:
+        n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
+        return tree_model(sizes, {0: ()}, margins, tables)
+    probs = [np.maximum(one_way[i].values, 0) / max(np.maximum(one_way[i].values, 0).sum(), 1.0) for i in range(d)]
+    report("selecting", 0.45)
+    scores = pair_scores(codes, sizes, probs, n_hat)
+    rho_round = SHARE_SELECT * acct.rho / (d - 1)
+    eps_round = exp_mech_eps(rho_round)
+    edges = private_tree(scores, d, eps_round, rng)
+    for a, b in edges:
+        acct.charge(f"select {domains[a].column.name}~{domains[b].column.name}", rho_round,
+                    detail=f"exponential mechanism, eps0={eps_round:.4f}")
+    rho_pair = acct.rho_left / (d - 1)
+    sigma = sigma_for(rho_pair)
+    report("measuring pairs", 0.6)
+    pairs = []
+    for a, b in edges:
+        pairs.append(measure(codes, sizes, (a, b), sigma, rng))
+        acct.charge(f"2-way {domains[a].column.name}~{domains[b].column.name}", min(rho_pair, acct.rho_left),
+                    detail=f"{sizes[a] * sizes[b]} cells, sigma={sigma:.1f}")
+    report("estimating", 0.7)
+    n, margins, tables = consistent_pairs(d, one_way, pairs, (n_hat, count_var))
+    return tree_model(sizes, tree_parents(edges, d), margins, tables)
+
+
+def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant) -> Model:
+    d = len(sizes)
+    if d == 0:
+        return Model((), {}, {})
+    parents = exact_network(codes, sizes, max_cells=EXACT_MAX_TABLE)
+    tables = {c: marginal(codes, sizes, (c, *ps)) for c, ps in parents.items()}
+    acct.charge("model", 0.0, detail=f"Bayesian network on exact counts, {sum(len(p) for p in parents.values())} edges")
+    return Model(tuple(sizes), parents, tables)
+
+
+def _decode(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
+            rng: np.random.Generator) -> pa.Table:
+    n = synth.shape[0]
+    by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
+    arrays, as_varchar = {}, set()
+    for c in columns:
+        if c.name in mask_map:
+            target = c.type
+            if c.kind == "unsupported" and c.type.upper() not in ("UUID", "BLOB"):
+                target = "VARCHAR"
+                as_varchar.add(c.name)
+            arrays[c.name] = masking.generate(mask_map[c.name], n, target, rng)
+            continue
+        i, dom = by_name[c.name]
+        if isinstance(dom, NumericDomain):
+            arrays[c.name] = decode_numeric(dom, synth[:, i], rng)
+        else:
+            arrays[c.name] = decode_categorical(dom, synth[:, i], rng)
+    raw = pa.table(arrays)
+    con = duckdb.connect()
+    try:
+        con.register("_synth_raw", raw)
+        out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
+    finally:
+        con.close()
+    types = {c.name: ("VARCHAR" if c.name in as_varchar else c.type) for c in columns}
+    meta = {f"type:{k}".encode(): v.encode() for k, v in types.items()}
+    return out.replace_schema_metadata(meta)

@@ -1,0 +1,79 @@
+"""What a run spent of its privacy budget, step by step, for people and for SQL."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .accounting import Accountant, Step, cdp_eps
+
+
+@dataclass(frozen=True)
+class Spend:
+    """The privacy record of one run.
+
+    ``epsilon``/``delta`` are the guarantee asked for; ``epsilon_spent`` is what the
+    charged steps add up to (never more than ``epsilon``). In balanced mode there is
+    no formal guarantee: epsilon is None and the steps are listed as exact.
+    """
+
+    mode: str
+    epsilon: float | None
+    delta: float
+    rho_budget: float | None
+    rho_spent: float
+    epsilon_spent: float | None
+    delta_threshold_spent: float
+    steps: tuple[Step, ...]
+
+    @classmethod
+    def from_accountant(cls, mode: str, acct: Accountant) -> Spend:
+        private = acct.private
+        return cls(
+            mode=mode,
+            epsilon=acct.epsilon,
+            delta=acct.delta,
+            rho_budget=acct.rho,
+            rho_spent=acct.rho_spent if private else 0.0,
+            epsilon_spent=acct.epsilon_spent() if private else None,
+            delta_threshold_spent=acct.delta_threshold_spent,
+            steps=tuple(acct.steps),
+        )
+
+    @property
+    def private(self) -> bool:
+        return self.epsilon is not None
+
+    def step_epsilon(self, step: Step) -> float | None:
+        """The epsilon the step alone would be worth at the run's delta (steps compose in rho, not in epsilon)."""
+        if not self.private or step.rho <= 0:
+            return None if not self.private else 0.0
+        return cdp_eps(step.rho, self.delta / 2)
+
+    def rows(self) -> list[dict]:
+        """One dict per step, for tables."""
+        return [
+            {"step": s.name, "rho": s.rho if self.private else None, "epsilon": self.step_epsilon(s),
+             "delta": s.delta if self.private else None, "detail": s.detail}
+            for s in self.steps
+        ]
+
+    def format(self) -> str:
+        """A plain-text table of the steps and the total."""
+        if not self.private:
+            head = ("mode balanced: no formal differential privacy; the model was fitted on exact statistics "
+                    "and values held by fewer than 5 rows are never emitted.")
+            body = [f"  {s.name:<28} {s.detail}" for s in self.steps]
+            return "\n".join([head, *body])
+        lines = [f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy, "
+                 f"accounted in zCDP (rho budget {self.rho_budget:.6g})",
+                 f"  {'step':<28} {'rho':>11} {'eps alone':>10} {'delta':>9}  detail"]
+        for r in self.rows():
+            lines.append(f"  {r['step']:<28} {r['rho']:>11.3e} {r['epsilon']:>10.4f} {r['delta']:>9.1e}  {r['detail']}")
+        lines.append(f"  {'total':<28} {self.rho_spent:>11.3e} {self.epsilon_spent:>10.4f} "
+                     f"{self.delta_threshold_spent + self.delta / 2:>9.1e}  "
+                     f"(total epsilon {self.epsilon_spent:.4f} <= {self.epsilon:g})")
+        return "\n".join(lines)
+
+
+def fmt_float(x: float | None) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
