@@ -59,7 +59,9 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
             x = np.clip(x, col.type_range[0], col.type_range[1])
     else:
         x = lo + u * (hi - lo)
-        if col.scale is not None:
+        if dom.decimals is not None:
+            x = np.round(x, dom.decimals)
+        elif col.scale is not None:
             x = np.round(x, col.scale)
     return _typed(col, x, isnull)
 

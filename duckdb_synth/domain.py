@@ -80,6 +80,7 @@ class NumericDomain:
     null: bool = True
     cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
     cell_sigma: float = 0.0
+    decimals: int | None = None  # values are rounded to this many decimals when decoded
 
     @property
     def nbins(self) -> int:
@@ -250,8 +251,38 @@ def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
     return np.unique(raw, return_inverse=True)[1].astype(np.int64)
 
 
+MAX_DECIMALS = 6
+
+
+def decimal_places(x: np.ndarray) -> np.ndarray:
+    """For each value, the fewest decimals (0..MAX_DECIMALS) that write it exactly, else MAX_DECIMALS + 1."""
+    out = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)
+    for k in range(MAX_DECIMALS, -1, -1):
+        y = x * 10.0**k
+        exact = np.abs(y - np.round(y)) <= 1e-9 * np.maximum(1.0, np.abs(y))
+        out[exact] = k
+    return out
+
+
+def choose_decimals(x: np.ndarray, *, sigma: float | None, rng: np.random.Generator, cover: float = 0.995) -> int | None:
+    """The fewest decimals that write at least `cover` of the values (a noisy histogram in DP modes).
+
+    Returns None when the values are continuous (more than MAX_DECIMALS decimals).
+    """
+    counts = np.bincount(decimal_places(x), minlength=MAX_DECIMALS + 2).astype(np.float64)
+    if sigma is not None:
+        counts = counts + discrete_gaussian(sigma, len(counts), rng)
+    counts = np.maximum(counts, 0.0)
+    if counts.sum() <= 0:
+        return None
+    cum = np.cumsum(counts) / counts.sum()
+    k = int(np.argmax(cum >= cover))
+    return None if k > MAX_DECIMALS else k
+
+
 def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sigma_cells: float | None,
-                   n_hat: float, nbins: int, max_cells: int, rng: np.random.Generator) -> NumericDomain:
+                   n_hat: float, nbins: int, max_cells: int, rng: np.random.Generator,
+                   sigma_decimals: float | None = None) -> NumericDomain:
     """Bin a numeric or temporal column (values as float64, NaN for NULL).
 
     Args:
@@ -301,8 +332,14 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         if weights.sum() <= 0:
             weights[alive] = 1.0
     cell_bin = merge_bins(weights, nbins)
+    decimals = None
+    if not integer and col.kind == "numeric" and len(vals):
+        decimals = choose_decimals(vals, sigma=None if exact else sigma_decimals, rng=rng)
+        if col.scale is not None and decimals is not None:
+            decimals = min(decimals, col.scale)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
-                         cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells))
+                         cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells),
+                         decimals=decimals)
 
 
 def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,7 @@ SHARE_SELECT = 0.10  # choosing the tree of pairs
 # The rest measures the pairs of the tree.
 DISCOVERY_SHARE_CATEGORICAL = 0.5  # of a VARCHAR column's share: finding its frequent values
 RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
+DECIMALS_SHARE_NUMERIC = 0.05  # of a non-integer numeric column's share: finding how many decimals it is written with
 DP_BINS, EXACT_BINS = 24, 32
 DP_CELLS, EXACT_CELLS = 512, 1024
 EXACT_MAX_TABLE = 40_000  # cells of a balanced-mode table (column x parents)
@@ -97,7 +98,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
             masking.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
     # The row-count check reads the exact count: only the fact "fewer than 50 rows" is revealed,
     # and only by refusing to run (docs/privacy.md).
-    n_rows = reader.execute(f"SELECT count(*) FROM ({src.sql})").fetchone()[0]
+    n_rows = reader.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
     if n_rows == 0:
         raise DataError(f"the source {src.label} is empty: nothing to synthesize")
     if n_rows < MIN_ROWS:
@@ -180,11 +181,16 @@ def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d
         return dom
     is_time = col.type.upper() == "TIME"
     rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
-    rho_cells = share - rho_range
+    rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" and not col.integer else 0.0
+    rho_cells = share - rho_range - rho_dec
     dom = numeric_domain(col, x, sigma_range=sigma_for(rho_range) if rho_range else None,
-                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=DP_BINS, max_cells=DP_CELLS, rng=rng)
+                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=DP_BINS, max_cells=DP_CELLS, rng=rng,
+                         sigma_decimals=sigma_for(rho_dec) if rho_dec else None)
     if rho_range:
         acct.charge(f"range {col.name}", rho_range, detail="noisy histogram on signed powers of two")
+    if rho_dec:
+        acct.charge(f"decimals {col.name}", rho_dec,
+                    detail=f"noisy histogram of decimal places: {dom.decimals if dom.decimals is not None else 'continuous'}")
     acct.charge(f"bins {col.name}", rho_cells,
                 detail=f"noisy histogram on {len(dom.edges) - 1} cells, merged into {dom.nbins} bins; also its 1-way marginal")
     return dom

@@ -78,7 +78,7 @@ def _enum_members(type_: str) -> tuple[str, ...]:
 
 def read_schema(reader: duckdb.DuckDBPyConnection, sql: str) -> list[Column]:
     """Describe the source and classify its columns (no data is read)."""
-    rows = reader.execute(f"DESCRIBE {sql}").fetchall()
+    rows = reader.sql(f"DESCRIBE {sql}").fetchall()
     return [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
 
 

@@ -101,10 +101,10 @@ def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: b
         if not os.path.exists(source.text):
             raise SourceError(f"file not found: {source.text}")
     try:
-        reader.execute(f"DESCRIBE {source.sql}").fetchall()
+        reader.sql(f"DESCRIBE {source.sql}").fetchall()
     except duckdb.CatalogException as e:
         if source.kind == "table":
-            names = [r[0] for r in reader.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+            names = [r[0] for r in reader.sql("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
             hint = did_you_mean(source.text.split(".")[-1].strip('"'), names)
             msg = f"no table or view named {source.text}{hint}"
             if in_sql:
