@@ -1,0 +1,13 @@
+-- Table macros registered on a connection by duckdb_synth.register(con).
+-- Each reads a Parquet file written by a Python scalar UDF that DuckDB folds
+-- while binding the query (DESIGN.md §4): the UDF runs the synthesizer once per
+-- distinct call and returns the path of its result.
+
+CREATE OR REPLACE MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
+                                   masks := NULL, "rows" := NULL, seed := NULL) AS TABLE
+    SELECT * FROM read_parquet(_synth_run(source, mode, epsilon, delta,
+                                          CAST(to_json(masks) AS VARCHAR), "rows", seed));
+
+-- What every run on this connection spent, one row per step.
+CREATE OR REPLACE MACRO synth_runs() AS TABLE
+    SELECT * FROM read_parquet(_synth_runs_file());
