@@ -66,12 +66,9 @@ class Result:
 
     @property
     def types(self) -> list[tuple[str, str]]:
-        return list(self.table.schema.metadata_types) if False else _types_of(self)
-
-
-def _types_of(res: Result) -> list[tuple[str, str]]:
-    meta = res.table.schema.metadata or {}
-    return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in res.table.column_names]
+        """(column, exact DuckDB type) of the output, in order."""
+        meta = self.table.schema.metadata or {}
+        return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in self.table.column_names]
 
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
@@ -111,6 +108,9 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     data = _fetch(reader, src, modelled)
 
     n_hat, count_var = _row_count(n_rows, acct, rng)
+    if acct.private and opts.delta > 1.0 / n_hat:
+        log.warning("delta=%g is larger than 1/n for about %d rows: a whole record could leak with "
+                    "non-negligible probability; choose delta below %.1g", opts.delta, n_hat, 1.0 / n_hat)
     report("domains", 0.15)
     domains = [_domain(c, data.column(i), acct, n_hat, len(modelled), rng) for i, c in enumerate(modelled)]
     codes = np.column_stack([_encode(dom, data.column(i)) for i, dom in enumerate(domains)]) if domains else np.zeros((n_rows, 0), np.int64)
@@ -212,7 +212,6 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
             y, var = bin_counts(dom)
             one_way[i] = Measurement((i,), y, var)
         else:
-            rho = share - (acct.steps[-1].rho * 0 if False else 0.0)
             rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
             sigma = sigma_for(rho)
             one_way[i] = measure(codes, sizes, (i,), sigma, rng)
