@@ -240,6 +240,31 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool) -> np.n
     return edges.astype(np.float64)
 
 
+EXTEND_Z = 1.5  # a cell next to the support joins it when its noisy count passes this many sigmas
+
+
+def support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
+    """First and last cell of the populated range, from noisy counts only.
+
+    The core is the cells whose noisy count is clearly above the noise (few false
+    cells expected over the whole grid); it then grows outwards, one neighbouring
+    cell at a time, while the next cell passes a lower bar, so that thin tails
+    are kept without jumping to isolated noise far from the data.
+    """
+    g = len(noisy)
+    z = gaussian_tail_z(FALSE_CELLS / g)
+    core = np.flatnonzero(noisy > z * sigma)
+    if len(core) == 0:
+        top = int(np.argmax(noisy))
+        return top, top
+    first, last = int(core.min()), int(core.max())
+    while first > 0 and noisy[first - 1] > EXTEND_Z * sigma:
+        first -= 1
+    while last < g - 1 and noisy[last + 1] > EXTEND_Z * sigma:
+        last += 1
+    return first, last
+
+
 def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
     """Assign consecutive cells to at most `nbins` bins of roughly equal weight."""
     total = weights.sum()
@@ -322,15 +347,12 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
     else:
         noise = discrete_gaussian(sigma_cells, g + 1, rng)
         noisy, noisy_null = counts + noise[:g], null_count + noise[g]
-        z = gaussian_tail_z(FALSE_CELLS / g)
-        alive = np.flatnonzero(noisy > z * sigma_cells)
-        if len(alive) == 0:
-            alive = np.array([int(np.argmax(noisy))])
+        first, last = support(noisy, sigma_cells)
         weights = np.zeros(g)
-        inside = slice(int(alive.min()), int(alive.max()) + 1)
+        inside = slice(first, last + 1)
         weights[inside] = np.maximum(noisy[inside], 0.0)
         if weights.sum() <= 0:
-            weights[alive] = 1.0
+            weights[inside] = 1.0
     cell_bin = merge_bins(weights, nbins)
     decimals = None
     if not integer and col.kind == "numeric" and len(vals):

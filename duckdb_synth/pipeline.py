@@ -179,12 +179,16 @@ def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d
                              max_cells=EXACT_CELLS, rng=rng)
         acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
         return dom
+    # As many bins as the pair measurements can resolve: a pair table of nbins^2 cells should hold
+    # a couple of noise scales per cell on average (the planned pair noise is computable up front).
+    rho_pair = (1 - SHARE_COUNT - SHARE_ONE_WAY - SHARE_SELECT) * acct.rho / max(d - 1, 1)
+    nbins = int(np.clip(math.sqrt(n_hat / (2.0 * sigma_for(rho_pair))), 4, DP_BINS))
     is_time = col.type.upper() == "TIME"
     rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
     rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" and not col.integer else 0.0
     rho_cells = share - rho_range - rho_dec
     dom = numeric_domain(col, x, sigma_range=sigma_for(rho_range) if rho_range else None,
-                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=DP_BINS, max_cells=DP_CELLS, rng=rng,
+                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=nbins, max_cells=DP_CELLS, rng=rng,
                          sigma_decimals=sigma_for(rho_dec) if rho_dec else None)
     if rho_range:
         acct.charge(f"range {col.name}", rho_range, detail="noisy histogram on signed powers of two")
@@ -216,6 +220,8 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
             sigma = sigma_for(rho)
             one_way[i] = measure(codes, sizes, (i,), sigma, rng)
             acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
+    for i, dom in enumerate(domains):
+        one_way[i] = _drop_faint_buckets(dom, one_way[i])
     if d == 1:
         n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
         return tree_model(sizes, {0: ()}, margins, tables)
@@ -239,6 +245,25 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     report("estimating", 0.7)
     n, margins, tables = consistent_pairs(d, one_way, pairs, (n_hat, count_var))
     return tree_model(sizes, tree_parents(edges, d), margins, tables)
+
+
+FAINT_Z = 2.0
+
+
+def _drop_faint_buckets(dom: Domain, m: Measurement) -> Measurement:
+    """Set the NULL and 'other' buckets to a known zero when their noisy count is within noise of zero.
+
+    Post-processing of released counts: without it a column with no NULLs would get
+    a few percent of NULLs (or random 'other' strings) from noise alone.
+    """
+    special = [dom.null_code] if dom.null else []
+    if isinstance(dom, CategoricalDomain) and dom.other:
+        special.append(dom.other_code)
+    values, variance = m.values.copy(), m.variance.copy()
+    for k in special:
+        if values[k] < FAINT_Z * np.sqrt(variance[k]):
+            values[k], variance[k] = 0.0, 1e-6
+    return Measurement(m.clique, values, variance)
 
 
 def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant) -> Model:
