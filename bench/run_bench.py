@@ -24,6 +24,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -90,11 +91,14 @@ def child_main(src: str, dst: str, mode: str | None, epsilon: float | None,
         con.close()
     seconds = time.perf_counter() - t0
     info: dict[str, object] = {"seconds": round(seconds, 3), "rows_out": table.num_rows}
-    for attr in ("epsilon", "delta", "spent", "rho"):
-        val = getattr(res, attr, None)
-        if isinstance(val, (int, float, str)) or val is None:
-            if val is not None:
-                info[attr] = val
+    inner = getattr(res, "seconds", None)
+    if isinstance(inner, (int, float)):
+        info["run_seconds"] = round(float(inner), 3)  # the package's own timing of run()
+    spend = getattr(res, "spend", None)
+    for attr in ("mode", "epsilon", "delta", "epsilon_spent", "rho_budget", "rho_spent"):
+        val = getattr(spend, attr, None)
+        if isinstance(val, (int, float, str)):
+            info[attr] = val
     print(json.dumps(info))
     return 0
 
@@ -117,19 +121,27 @@ def measure(cmd: list[str], log_path: Path, timeout: float,
                                 start_new_session=True)
         timed_out = False
         deadline = t0 + timeout
-        while True:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid == proc.pid:
-                break
-            if time.perf_counter() > deadline:
-                timed_out = True
-                try:
-                    os.killpg(proc.pid, 9)
-                except ProcessLookupError:
-                    pass
-                pid, status, rusage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
+        try:
+            while True:
+                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    break
+                if time.perf_counter() > deadline:
+                    timed_out = True
+                    _kill_group(proc.pid)
+                    pid, status, rusage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.05)
+        except BaseException:
+            # Ctrl-C or any error here: the child runs in its own session and would not
+            # get the terminal's SIGINT, so end it (and only it) before leaving.
+            _kill_group(proc.pid)
+            try:
+                os.wait4(proc.pid, 0)
+            except ChildProcessError:
+                pass
+            proc.returncode = -9
+            raise
         wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4: keep Popen from waiting again
@@ -137,6 +149,14 @@ def measure(cmd: list[str], log_path: Path, timeout: float,
     if sys.platform == "darwin":
         peak_kb /= 1024.0  # bytes there
     return code, wall, peak_kb / 1024.0, timed_out
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the child's process group (the child was started in a session of its own)."""
+    try:
+        os.killpg(pid, 9)
+    except ProcessLookupError:
+        pass
 
 
 def last_json_line(path: Path) -> dict:
@@ -339,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child_main(args.child[0], args.child[1], args.child_mode, args.child_epsilon,
                           args.delta, args.seed)
+
+    def _on_term(signum, frame):  # noqa: ARG001
+        raise SystemExit(128 + signum)  # unwinds through measure(), which ends the child
+
+    signal.signal(signal.SIGTERM, _on_term)
 
     data_dir: Path = args.data_dir.resolve()
     tables = sorted(data_dir.glob("*.parquet"))
