@@ -171,8 +171,13 @@ def categorical_domain(col: Column, arr: pa.Array, *, sigma: float | None, delta
 
 
 def threshold(sigma: float, delta: float) -> float:
-    """The count a value held by one person passes with probability at most delta."""
-    return 1.0 + sigma * gaussian_tail_z(delta)
+    """The count a value held by one person passes with probability at most delta.
+
+    The noise is a discrete Gaussian Z; P[Z >= m] <= P[N(0, sigma^2) >= m - 1] for
+    integer m, so a bar one above the continuous one is safe (a count of 1 passes
+    T = 2 + sigma z only if Z >= 1 + sigma z).
+    """
+    return 2.0 + sigma * gaussian_tail_z(delta)
 
 
 # ---------------------------------------------------------------- numeric
@@ -197,18 +202,38 @@ def _pow2_edges(bucket: int) -> tuple[float, float]:
     return (lo, hi) if s > 0 else (-hi, -lo)
 
 
+RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column
+RANGE_GAP = 2  # empty buckets allowed inside a run of populated ones
+
+
 def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> tuple[float, float, float]:
-    """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two."""
+    """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two.
+
+    On each side of zero the range is the run of significant buckets around that
+    side's largest one (gaps of up to RANGE_GAP buckets allowed), so that a lone
+    false bucket far from the data cannot stretch the range.
+    """
     nb = 2 * _NPOW + 1
     counts = np.bincount(_pow2_bucket(x), minlength=nb).astype(np.float64)
     noisy = counts + discrete_gaussian(sigma, nb, rng)
-    z = gaussian_tail_z(FALSE_CELLS / nb)
-    alive = np.flatnonzero(noisy > z * sigma)
-    if len(alive) == 0:
-        alive = np.array([int(np.argmax(noisy))])
-    lo = _pow2_edges(int(alive.min()))[0]
-    hi = _pow2_edges(int(alive.max()))[1]
-    pos = [_pow2_edges(int(b))[0] for b in alive if b > _NPOW]
+    sig = noisy > gaussian_tail_z(RANGE_FALSE / nb) * sigma
+    chosen: list[int] = [_NPOW] if sig[_NPOW] else []
+    for side in (np.arange(_NPOW + 1, nb), np.arange(_NPOW - 1, -1, -1)):  # outward from zero
+        hits = [i for i, b in enumerate(side) if sig[b]]
+        if not hits:
+            continue
+        best = max(hits, key=lambda i: noisy[side[i]])
+        lo_i = hi_i = best
+        while any(h < lo_i and lo_i - h <= RANGE_GAP + 1 for h in hits):
+            lo_i = max(h for h in hits if h < lo_i)
+        while any(h > hi_i and h - hi_i <= RANGE_GAP + 1 for h in hits):
+            hi_i = min(h for h in hits if h > hi_i)
+        chosen += [int(side[lo_i]), int(side[hi_i])]
+    if not chosen:
+        chosen = [int(np.argmax(noisy))]
+    lo = min(_pow2_edges(b)[0] for b in chosen)
+    hi = max(_pow2_edges(b)[1] for b in chosen)
+    pos = [_pow2_edges(b)[0] for b in chosen if b > _NPOW]
     return lo, hi, (min(pos) if pos else hi)
 
 
@@ -240,29 +265,46 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool) -> np.n
     return edges.astype(np.float64)
 
 
-EXTEND_Z = 1.5  # a cell next to the support joins it when its noisy count passes this many sigmas
-
-
 def support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
-    """First and last cell of the populated range, from noisy counts only.
+    """First and last cell of the populated range, from noisy cell counts only (post-processing).
 
-    The core is the cells whose noisy count is clearly above the noise (few false
-    cells expected over the whole grid); it then grows outwards, one neighbouring
-    cell at a time, while the next cell passes a lower bar, so that thin tails
-    are kept without jumping to isolated noise far from the data.
+    Binary descent over window sums (a window of w cells has noise sigma*sqrt(w)):
+    the left edge moves into the left half of the current window while that half
+    holds a significant count, else into the right half if the left one looks empty,
+    and stops otherwise (keeping thin tails rather than cutting them); the right edge
+    likewise. Coarse windows find where the
+    data is even when single cells are drowned in noise; fine windows sharpen the
+    edges where the data is dense enough.
     """
     g = len(noisy)
-    z = gaussian_tail_z(FALSE_CELLS / g)
-    core = np.flatnonzero(noisy > z * sigma)
-    if len(core) == 0:
+    cs = np.concatenate([[0.0], np.cumsum(noisy)])
+    z = gaussian_tail_z(FALSE_CELLS / (4 * max(math.log2(g), 1.0) + 4))
+
+    def significant(i: int, j: int) -> bool:
+        return j > i and cs[j] - cs[i] > z * sigma * math.sqrt(j - i)
+
+    def empty(i: int, j: int) -> bool:  # consistent with no rows at all
+        return cs[j] - cs[i] < sigma * math.sqrt(j - i)
+
+    if not significant(0, g):
         top = int(np.argmax(noisy))
         return top, top
-    first, last = int(core.min()), int(core.max())
-    while first > 0 and noisy[first - 1] > EXTEND_Z * sigma:
-        first -= 1
-    while last < g - 1 and noisy[last + 1] > EXTEND_Z * sigma:
-        last += 1
-    return first, last
+
+    def edge(left: bool) -> int:
+        lo, hi = 0, g
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            near, far = ((lo, mid), (mid, hi)) if left else ((mid, hi), (lo, mid))
+            if significant(*near):
+                lo, hi = near
+            elif empty(*near) and significant(*far):
+                lo, hi = far
+            else:
+                break
+        return lo if left else hi - 1
+
+    first, last = edge(True), edge(False)
+    return (first, last) if first <= last else (last, first)
 
 
 def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
@@ -331,7 +373,7 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
     if exact:
         cells = max_cells
     else:
-        cells = int(np.clip(n_hat / (3.0 * sigma_cells), 8, max_cells))
+        cells = max_cells  # fine cells; where counts are small, support() and merging work on sums
     if col.type.upper() == "TIME":
         integer = False  # microseconds: treat as continuous, decoded to whole microseconds
     else:
@@ -355,7 +397,7 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
             weights[inside] = 1.0
     cell_bin = merge_bins(weights, nbins)
     decimals = None
-    if not integer and col.kind == "numeric" and len(vals):
+    if not integer and col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
         decimals = choose_decimals(vals, sigma=None if exact else sigma_decimals, rng=rng)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)

@@ -101,7 +101,10 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     if n_rows < MIN_ROWS:
         raise DataError(f"the source {src.label} has {n_rows} rows; synthesize() needs at least {MIN_ROWS}")
 
-    rng = np.random.default_rng(opts.seed)
+    # Two independent streams: `rng` for every DP mechanism (never written out raw), `out_rng` for
+    # sampling, decoding and masks, whose raw draws do appear in the output (random tokens).
+    noise_seq, out_seq = np.random.SeedSequence(opts.seed).spawn(2)
+    rng, out_rng = np.random.default_rng(noise_seq), np.random.default_rng(out_seq)
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
     modelled = [c for c in columns if c.name not in mask_map]
     report("reading", 0.05)
@@ -117,16 +120,18 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     del data
     sizes = [d.size for d in domains]
     report("measuring", 0.35)
-    if acct.private:
+    if not domains:
+        model = Model((), {}, {})
+    elif acct.private:
         model = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
     else:
         model = _exact_model(codes, sizes, acct)
     del codes
     rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
     report("sampling", 0.8)
-    synth = sample(model, rows_out, rng) if domains else np.zeros((rows_out, 0), np.int64)
+    synth = sample(model, rows_out, out_rng) if domains else np.zeros((rows_out, 0), np.int64)
     report("decoding", 0.9)
-    table = _decode(columns, domains, synth, mask_map, rng)
+    table = _decode(columns, domains, synth, mask_map, out_rng)
     report("done", 1.0)
     spend = Spend.from_accountant(opts.mode, acct)
     return Result(table, spend, time.perf_counter() - started, src, opts, n_rows)

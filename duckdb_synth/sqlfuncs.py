@@ -137,7 +137,9 @@ def _write_runs(st: _State) -> None:
         for no, step in enumerate(sp.rows(), start=1):
             rows.append({
                 "run_id": run_id, "started_at": started, "source": res.source.text, "mode": sp.mode,
-                "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None, "rows_in": res.rows_in,
+                "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None,
+                # The exact input size is not released in DP modes.
+                "rows_in": None if sp.private else res.rows_in,
                 "rows_out": res.table.num_rows, "seconds": res.seconds, "step_no": no, "step": step["step"],
                 "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
                 "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
