@@ -1,0 +1,513 @@
+"""The command line, through click's CliRunner, on the real library.
+
+Covers ``run`` (results, errors, stdin), ``shell`` (multi-line input, dot
+commands, output modes, errors), ``synthesize`` (Parquet, CSV, tables, bad
+input) and ``demo``, plus the statement splitter and the printers underneath.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+import duckdb_synth
+from duckdb_synth import shellio
+from duckdb_synth.cli import main
+from duckdb_synth.demo import example_path
+
+REPO = Path(__file__).resolve().parents[1]
+PATIENT_COLUMNS = [
+    "patient_id", "name", "email", "sex", "age", "birth_year", "smoker", "diagnosis", "visits", "bmi",
+    "bill_amount", "admitted", "last_seen", "insurance",
+]  # fmt: skip
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture()
+def clinic(tmp_path: Path) -> Path:
+    """A database file holding the bundled patients table."""
+    db = tmp_path / "clinic.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"CREATE TABLE patients AS SELECT * FROM read_parquet('{example_path()}')")
+    finally:
+        con.close()
+    return db
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    """Rows of a query on a database file, the connection closed after."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(sql)
+        return con.fetchall()
+    finally:
+        con.close()
+
+
+def library_error(**options: object) -> str:
+    """The message the library itself gives for bad options on the patients table."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE patients AS SELECT * FROM read_parquet('{example_path()}')")
+        with pytest.raises(duckdb_synth.SynthError) as info:
+            duckdb_synth.run(con, "patients", **options)
+    finally:
+        con.close()
+    return str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# Statement splitting
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SELECT 1; SELECT 2;", [("SELECT 1", 1), ("SELECT 2", 1)]),
+        ("SELECT 'a;b';\nSELECT 2;", [("SELECT 'a;b'", 1), ("SELECT 2", 2)]),
+        ("SELECT 'it''s; here';", [("SELECT 'it''s; here'", 1)]),
+        ("SELECT E'x\\';y';", [("SELECT E'x\\';y'", 1)]),
+        ('SELECT "odd;name" FROM t;', [('SELECT "odd;name" FROM t', 1)]),
+        ("-- first; comment\nSELECT 1; -- tail; comment\nSELECT 2;", [("SELECT 1", 2), ("SELECT 2", 3)]),
+        ("/* a; /* nested; */ b; */ SELECT 1;\n\nSELECT 2;", [("SELECT 1", 1), ("SELECT 2", 3)]),
+        ("SELECT 'multi\nline;'\n;\nSELECT 3;", [("SELECT 'multi\nline;'", 1), ("SELECT 3", 4)]),
+        (";;  ;\n-- only comments\n/* here */", []),
+        ("SELECT 1;\nSELECT 2", [("SELECT 1", 1), ("SELECT 2", 2)]),
+    ],
+)
+def test_split_statements(text: str, expected: list[tuple[str, int]]) -> None:
+    assert [(s.sql, s.line) for s in shellio.split_statements(text)] == expected
+
+
+def test_split_numbers_statements_and_marks_the_unterminated_last() -> None:
+    statements = shellio.split_statements("SELECT 1;\n.tables\nSELECT 2;\nSELECT 3")
+    assert [(s.number, s.dot, s.terminated) for s in statements] == [
+        (1, False, True),
+        (2, True, True),
+        (3, False, True),
+        (4, False, False),
+    ]
+
+
+def test_dot_command_only_at_the_start_of_a_statement() -> None:
+    statements = shellio.split_statements("SELECT\n.5 AS x;\n  .mode csv\nSELECT 1;")
+    assert [(s.sql, s.dot, s.line) for s in statements] == [
+        ("SELECT\n.5 AS x", False, 1),
+        (".mode csv", True, 3),
+        ("SELECT 1", False, 4),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "pending"),
+    [
+        ("SELECT 1;", False),
+        ("SELECT 1", True),
+        ("SELECT 'a;", True),
+        ("SELECT 1; /* open; comment", True),
+        ("SELECT 1; -- done", False),
+    ],
+)
+def test_scan_says_when_more_input_is_needed(text: str, pending: bool) -> None:
+    assert shellio.scan(text).pending is pending
+
+
+def test_first_line_of_a_long_statement() -> None:
+    (statement,) = shellio.split_statements("SELECT a,\n  b FROM t;")
+    assert statement.first_line == "SELECT a, …"
+
+
+# ---------------------------------------------------------------------------
+# Errors and printing
+# ---------------------------------------------------------------------------
+
+
+def test_clean_error_unwraps_a_synth_error_raised_inside_sql() -> None:
+    exc = duckdb.InvalidInputException(
+        "Invalid Input Error: Python exception occurred while executing the UDF: OptionError: unknown mode "
+        "'fast'\n\nLINE 1: SELECT * FROM synthesize('t', mode := 'fast')\n              ^^^^"
+    )
+    assert shellio.clean_error(exc) == "Error: unknown mode 'fast'"
+
+
+def test_clean_error_keeps_other_exceptions_visible() -> None:
+    bug = duckdb.InvalidInputException(
+        "Invalid Input Error: Python exception occurred while executing the UDF: KeyError: 'x'"
+    )
+    assert shellio.clean_error(bug).endswith("KeyError: 'x'")
+    catalog = duckdb.CatalogException("Catalog Error: Table with name nope does not exist!")
+    assert shellio.clean_error(catalog) == "Catalog Error: Table with name nope does not exist!"
+
+
+def test_box_rendering() -> None:
+    result = shellio.Grid(["id", "name"], ["INTEGER", "VARCHAR"], [("1", "ann"), ("22", None)], 2)
+    assert shellio.render_box(result) == "\n".join(
+        [
+            "┌───────┬─────────┐",
+            "│  id   │  name   │",
+            "│ int32 │ varchar │",
+            "├───────┼─────────┤",
+            "│     1 │ ann     │",
+            "│    22 │ NULL    │",
+            "└───────┴─────────┘",
+        ]
+    )
+
+
+def test_box_shows_head_and_tail_of_a_long_result() -> None:
+    con = duckdb.connect()
+    try:
+        table = pa.table({"i": pa.array(range(100), pa.int64())})
+        text = shellio.render_box(shellio.make_grid(con, ["i"], ["BIGINT"], table, max_rows=40))
+    finally:
+        con.close()
+    lines = text.splitlines()
+    values = [line.strip("│ ") for line in lines[4:-3]]
+    assert values[:20] == [str(i) for i in range(20)]
+    assert values[20:23] == ["·"] * 3
+    assert values[23:] == [str(i) for i in range(80, 100)]
+    assert "100 rows (40 shown)" in lines[-2]
+
+
+def test_box_leaves_out_middle_columns_to_fit_the_terminal() -> None:
+    grid = shellio.Grid([f"col{i}" for i in range(12)], ["INTEGER"] * 12, [tuple(str(i) for i in range(12))], 1)
+    lines = shellio.render_box(grid, max_width=60).splitlines()
+    assert max(shellio.display_width(line) for line in lines) <= 60
+    assert [c.strip() for c in lines[1].strip("│").split("│")] == ["col0", "col1", "col2", "…", "col9", "col10", "col11"]
+    assert "12 columns (6 shown)" in lines[-2]
+
+
+# ---------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------
+
+
+def test_run_prints_each_result(runner: CliRunner, tmp_path: Path) -> None:
+    script = tmp_path / "script.sql"
+    script.write_text(
+        "CREATE TABLE t(id INTEGER, label VARCHAR, price DECIMAL(6,2));\n"
+        "INSERT INTO t VALUES (1, 'semi;colon', 9.5), (2, NULL, 12);\n"
+        "SELECT * FROM t ORDER BY id;\n"
+        "SELECT count(*) AS n FROM t;\n"
+    )
+    result = runner.invoke(main, ["run", str(tmp_path / "db.duckdb"), str(script)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "┌───────┬────────────┬──────────────┐\n"
+        "│  id   │   label    │    price     │\n"
+        "│ int32 │  varchar   │ decimal(6,2) │\n"
+        "├───────┼────────────┼──────────────┤\n"
+        "│     1 │ semi;colon │         9.50 │\n"
+        "│     2 │ NULL       │        12.00 │\n"
+        "└───────┴────────────┴──────────────┘\n"
+        "┌───────┐\n"
+        "│   n   │\n"
+        "│ int64 │\n"
+        "├───────┤\n"
+        "│     2 │\n"
+        "└───────┘\n"
+    )
+
+
+def test_run_stops_at_the_first_error(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "db.duckdb"
+    script = tmp_path / "script.sql"
+    script.write_text(
+        "CREATE TABLE t(a INTEGER);\n"
+        "INSERT INTO t VALUES (1);\n"
+        "-- the next statement fails\n"
+        "\n"
+        "INSERT INTO nope\n"
+        "  VALUES (2);\n"
+        "INSERT INTO t VALUES (3);\n"
+    )
+    result = runner.invoke(main, ["run", str(db), str(script)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Catalog Error: Table with name nope does not exist!")
+    assert result.stderr.endswith(f"  in statement 3 at line 5 of {script}: INSERT INTO nope …\n")
+    assert query(db, "SELECT a FROM t ORDER BY a") == [(1,)]
+
+
+def test_run_reads_the_script_from_stdin(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["run", ":memory:", "-"], input=".mode csv\nSELECT 42 AS answer, 'a,b' AS s;\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 'answer,s\n42,"a,b"\n'
+
+
+def test_run_reports_a_synth_error_as_one_clean_line(runner: CliRunner, clinic: Path) -> None:
+    message = library_error(mode="fast")
+    script = "SELECT 1 AS ok;\nSELECT * FROM synthesize('patients', mode := 'fast');\n"
+    result = runner.invoke(main, ["run", str(clinic), "-"], input=script)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {message}\n"
+        "  in statement 2 at line 2 of <stdin>: SELECT * FROM synthesize('patients', mode := 'fast')\n"
+    )
+
+
+def test_run_synthesizes_from_sql(runner: CliRunner, clinic: Path) -> None:
+    script = (
+        "CREATE TABLE copy AS SELECT * FROM synthesize('patients', mode := 'strict',\n"
+        "    masks := {'email': 'email'}, rows := 150, seed := 3);\n"
+        ".mode csv\n"
+        "SELECT count(*) AS n FROM copy;\n"
+    )
+    result = runner.invoke(main, ["run", str(clinic), "-"], input=script)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "n\n150\n"
+    assert query(clinic, "SELECT count(*) FROM copy") == [(150,)]
+
+
+def test_quickstart_example_runs(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = runner.invoke(main, ["run", ":memory:", "examples/quickstart.sql"])
+    assert result.exit_code == 0, result.output
+    assert "synthetic" in result.stdout
+    assert "strict" in result.stdout
+
+
+# ---------------------------------------------------------------------------
+# shell
+# ---------------------------------------------------------------------------
+
+
+def test_shell_multi_line_statements_dot_commands_and_csv(runner: CliRunner, tmp_path: Path) -> None:
+    session = (
+        "CREATE TABLE t(a INTEGER,\n"
+        "               b VARCHAR);\n"
+        "INSERT INTO t VALUES (1, 'x'), (2, 'y,z'), (3, NULL);\n"
+        ".tables\n"
+        ".mode csv\n"
+        "SELECT *\n"
+        "FROM t\n"
+        "ORDER BY a;\n"
+        ".quit\n"
+        "SELECT 'not run';\n"
+    )
+    result = runner.invoke(main, ["shell", str(tmp_path / "db.duckdb")], input=session)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == 't\na,b\n1,x\n2,"y,z"\n3,\n'
+    assert result.stderr == ""
+
+
+def test_shell_line_and_markdown_modes_and_schema(runner: CliRunner) -> None:
+    session = (
+        "CREATE TABLE t(id INTEGER, pet VARCHAR);\n"
+        "INSERT INTO t VALUES (7, 'ann');\n"
+        ".schema t\n"
+        ".mode line\n"
+        "FROM t;\n"
+        ".mode markdown\n"
+        "FROM t;\n"
+    )
+    result = runner.invoke(main, ["shell"], input=session)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "CREATE TABLE t(id INTEGER, pet VARCHAR);\n"
+        " id = 7\n"
+        "pet = ann\n"
+        "| id  | pet |\n"
+        "|----:|-----|\n"
+        "|   7 | ann |\n"
+    )
+
+
+def test_shell_prints_errors_and_goes_on(runner: CliRunner, clinic: Path) -> None:
+    message = library_error(mode="fast")
+    session = (
+        "SELECT * FROM nope;\n"
+        ".nope\n"
+        ".mode fancy\n"
+        "SELECT * FROM synthesize('patients', mode := 'fast');\n"
+        ".mode csv\n"
+        "SELECT 1 AS still_here;\n"
+    )
+    result = runner.invoke(main, ["shell", str(clinic)], input=session)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "still_here\n1\n"
+    assert result.stderr.startswith("Catalog Error: Table with name nope does not exist!")
+    assert 'Error: unknown command ".nope"' in result.stderr
+    assert "Error: unknown mode 'fancy'; use one of box, csv, line, markdown, list\n" in result.stderr
+    assert f"\nError: {message}\n" in result.stderr
+
+
+def test_shell_read_runs_a_file(runner: CliRunner, tmp_path: Path) -> None:
+    script = tmp_path / "setup.sql"
+    script.write_text("CREATE TABLE r AS SELECT 5 AS v;\n.mode csv\nSELECT v FROM r;\n")
+    result = runner.invoke(main, ["shell"], input=f".read {script}\nSELECT v + 1 AS w FROM r;\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "v\n5\nw\n6\n"
+
+
+def test_shell_runs_a_last_statement_without_semicolon(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["shell"], input=".mode csv\nSELECT 3 AS x")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "x\n3\n"
+
+
+# ---------------------------------------------------------------------------
+# synthesize
+# ---------------------------------------------------------------------------
+
+
+def test_synthesize_to_parquet(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(
+        main,
+        ["synthesize", str(clinic), "patients", "--mode", "strict", "--mask", "email=email",
+         "--rows", "120", "--seed", "1", "-o", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "mode strict" in result.stderr
+    assert f"120 rows written to {out} in " in result.stderr
+    con = duckdb.connect()
+    try:
+        con.execute(f"SELECT * FROM read_parquet('{out}')")
+        assert [d[0] for d in con.description] == PATIENT_COLUMNS
+        assert len(con.fetchall()) == 120
+    finally:
+        con.close()
+
+
+def test_synthesize_to_csv(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--rows", "80", "--seed", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0].split(",") == PATIENT_COLUMNS
+    assert len(lines) == 81
+
+
+def test_synthesize_to_a_table(runner: CliRunner, clinic: Path) -> None:
+    args = ["synthesize", str(clinic), "patients", "--mode", "strictest", "--rows", "60", "--seed", "3"]
+    result = runner.invoke(main, [*args, "--table", "synth"])
+    assert result.exit_code == 0, result.output
+    assert query(clinic, "SELECT count(*) FROM synth") == [(60,)]
+    assert query(clinic, "SELECT column_name, column_type FROM (DESCRIBE synth)") == query(
+        clinic, "SELECT column_name, column_type FROM (DESCRIBE patients)"
+    )
+
+    again = runner.invoke(main, [*args, "--table", "synth"])
+    assert again.exit_code == 1
+    assert again.stderr == f"Error: table 'synth' already exists in {clinic}; use --replace to replace it\n"
+
+    replaced = runner.invoke(main, [*args[:-4], "--rows", "70", "--table", "synth", "--replace"])
+    assert replaced.exit_code == 0, replaced.output
+    assert query(clinic, "SELECT count(*) FROM synth") == [(70,)]
+
+
+def test_synthesize_bad_mode_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mode", "fast", "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {library_error(mode='fast')}\n"
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clinic.duckdb"]
+
+
+def test_synthesize_unknown_mask_kind_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mask", "email=emial", "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {library_error(masks={'email': 'emial'})}\n"
+    assert not out.exists()
+
+
+def test_synthesize_malformed_mask(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mask", "email", "-o", str(out)])
+    assert result.exit_code == 2
+    expected = "Error: Invalid value for '--mask': 'email' is not COL=KIND, e.g. --mask email=email\n"
+    assert result.stderr.endswith(expected)
+    assert not out.exists()
+
+
+def test_synthesize_unknown_output_format(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.xlsx"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        f"Error: Invalid value for '-o' / '--output': cannot tell the format of '{out}': "
+        "use a .parquet or .csv file name\n"
+    )
+    assert not out.exists()
+
+
+def test_synthesize_needs_one_destination(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients"])
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: give exactly one of -o/--output FILE and --table NAME\n")
+
+
+def test_synthesize_missing_database_is_not_created(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "nope.duckdb"
+    result = runner.invoke(main, ["synthesize", str(db), "patients", "-o", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: database '{db}' does not exist\n"
+    assert not db.exists()
+
+
+def test_synthesize_missing_source(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.parquet"
+    result = runner.invoke(main, ["synthesize", str(clinic), "nope", "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert "nope" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_synthesize_progress(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.parquet"
+    args = ["synthesize", str(clinic), "patients", "--rows", "50", "--seed", "4", "-o", str(out)]
+    shown = runner.invoke(main, [*args, "--progress"])
+    assert shown.exit_code == 0, shown.output
+    assert "100%" in shown.stderr
+    hidden = runner.invoke(main, args)
+    assert "100%" not in hidden.stderr
+
+
+# ---------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------
+
+
+def test_demo(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["demo", "--rows", "200", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for mode in ("balanced", "strict", "strictest"):
+        assert f"│ {mode} " in out
+    assert " statistic " in out and " real " in out
+    assert "corr(age, bill_amount)" in out
+    (rows_line,) = [line for line in out.splitlines() if line.startswith("│ rows ")]
+    assert [cell.strip() for cell in rows_line.strip("│").split("│")] == ["rows", "3,000", "200", "200", "200"]
+    assert "SELECT * FROM synthesize('my_table'" in out
+    assert "duckdb-synth synthesize my.duckdb my_table" in out
+
+
+def test_bundled_example_has_the_documented_types() -> None:
+    con = duckdb.connect()
+    try:
+        con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{example_path()}'))")
+        types = dict(con.fetchall())
+        con.execute(f"SELECT count(*), count(DISTINCT patient_id) FROM read_parquet('{example_path()}')")
+        assert con.fetchall() == [(3000, 3000)]
+    finally:
+        con.close()
+    assert types == {
+        "patient_id": "INTEGER", "name": "VARCHAR", "email": "VARCHAR", "sex": "VARCHAR", "age": "INTEGER",
+        "birth_year": "SMALLINT", "smoker": "BOOLEAN", "diagnosis": "VARCHAR", "visits": "INTEGER",
+        "bmi": "DOUBLE", "bill_amount": "DECIMAL(10,2)", "admitted": "DATE", "last_seen": "TIMESTAMP",
+        "insurance": "VARCHAR",
+    }  # fmt: skip
