@@ -19,7 +19,7 @@ from .accounting import Accountant, exp_mech_eps, sigma_for
 from .decode import cast_sql, decode_categorical, decode_numeric
 from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categorical_domain, numeric_domain,
                      public_domain, to_float, value_sql)
-from .errors import DataError
+from .errors import DataError, SourceError
 from .estimate import Model, consistent_pairs, tree_model
 from .measure import Measurement, marginal, measure
 from .options import Options, parse_options
@@ -85,9 +85,14 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     report = progress or (lambda stage, frac: None)
     opts = parse_options(**options)
     src = parse_source(source)
+    if opts.private and src.kind == "file" and src.sql.startswith(("SELECT * FROM read_csv", "SELECT * FROM read_json")):
+        raise SourceError(
+            f"{src.text}: the column types of a CSV or JSON file are guessed from its values, which no privacy "
+            "budget covers; in DP modes load it into a table with declared types first "
+            "(CREATE TABLE t (...); COPY t FROM 'file.csv'), or use Parquet, which declares its schema")
     reader = reader or con
     check_source(reader, src, in_sql=in_sql)
-    columns = read_schema(reader, src.sql)
+    columns = read_schema(reader, src.sql, src.parts)
     mask_map = opts.mask_map
     check_columns(columns, mask_map)
     for c in columns:
@@ -106,7 +111,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     noise_seq, out_seq = np.random.SeedSequence(opts.seed).spawn(2)
     rng, out_rng = np.random.default_rng(noise_seq), np.random.default_rng(out_seq)
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
-    modelled = [c for c in columns if c.name not in mask_map]
+    modelled = [c for c in columns if c.name not in mask_map and not _is_identifier(c)]
     report("reading", 0.05)
     data = _fetch(reader, src, modelled)
 
@@ -123,7 +128,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     if not domains:
         model = Model((), {}, {})
     elif acct.private:
-        model = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
+        # The consensus row count of all measurements is far less noisy than the count alone.
+        model, n_hat = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
     else:
         model = _exact_model(codes, sizes, acct)
     del codes
@@ -212,7 +218,7 @@ def _encode(dom: Domain, arr: pa.ChunkedArray) -> np.ndarray:
 
 
 def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], acct: Accountant, n_hat: float,
-                   count_var: float, rng: np.random.Generator, report: Progress) -> Model:
+                   count_var: float, rng: np.random.Generator, report: Progress) -> tuple[Model, float]:
     d = len(domains)
     share = SHARE_ONE_WAY * acct.rho / d
     one_way: dict[int, Measurement] = {}
@@ -229,7 +235,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
         one_way[i] = _drop_faint_buckets(dom, one_way[i])
     if d == 1:
         n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
-        return tree_model(sizes, {0: ()}, margins, tables)
+        return tree_model(sizes, {0: ()}, margins, tables), n
     probs = [np.maximum(one_way[i].values, 0) / max(np.maximum(one_way[i].values, 0).sum(), 1.0) for i in range(d)]
     report("selecting", 0.45)
     scores = pair_scores(codes, sizes, probs, n_hat)
@@ -249,7 +255,21 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
                     detail=f"{sizes[a] * sizes[b]} cells, sigma={sigma:.1f}")
     report("estimating", 0.7)
     n, margins, tables = consistent_pairs(d, one_way, pairs, (n_hat, count_var))
-    return tree_model(sizes, tree_parents(edges, d), margins, tables)
+    return tree_model(sizes, tree_parents(edges, d), margins, tables), n
+
+
+def _is_identifier(c: Column) -> bool:
+    """A declared PRIMARY KEY / UNIQUE column of a type we can fill with fresh unique values."""
+    return c.unique and (c.type.upper() in ("VARCHAR", "UUID") or (c.integer and c.kind == "numeric"))
+
+
+def _identifiers(c: Column, n: int, rng: np.random.Generator) -> pa.Array:
+    if c.type.upper() in ("VARCHAR", "UUID"):
+        return masking.generate("string", n, "UUID" if c.type.upper() == "UUID" else "VARCHAR", rng)
+    hi = c.type_range[1] if c.type_range else n
+    if n > hi:
+        raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {n} distinct values")
+    return pa.array(rng.permutation(n) + 1, type=pa.int64())
 
 
 FAINT_Z = 2.0
@@ -293,6 +313,9 @@ def _decode(columns: list[Column], domains: list[Domain], synth: np.ndarray, mas
                 target = "VARCHAR"
                 as_varchar.add(c.name)
             arrays[c.name] = masking.generate(mask_map[c.name], n, target, rng)
+            continue
+        if c.name not in by_name:  # a declared identifier: unique values, independent of the data
+            arrays[c.name] = _identifiers(c, n, rng)
             continue
         i, dom = by_name[c.name]
         if isinstance(dom, NumericDomain):

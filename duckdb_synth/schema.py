@@ -7,7 +7,7 @@ two values, and NOT NULL.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
@@ -40,6 +40,7 @@ class Column:
     integer: bool = False
     scale: int | None = None
     type_range: tuple[float, float] | None = None  # public bounds implied by the type
+    unique: bool = False  # declared PRIMARY KEY or UNIQUE: an identifier, generated rather than modelled
 
     @property
     def is_numeric(self) -> bool:
@@ -76,10 +77,44 @@ def _enum_members(type_: str) -> tuple[str, ...]:
     return tuple(m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", inner))
 
 
-def read_schema(reader: duckdb.DuckDBPyConnection, sql: str) -> list[Column]:
-    """Describe the source and classify its columns (no data is read)."""
+def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, ...] = ()) -> list[Column]:
+    """Describe the source and classify its columns (no data is read).
+
+    For a table, single-column PRIMARY KEY / UNIQUE constraints and NOT NULL come from the catalog.
+    """
     rows = reader.sql(f"DESCRIBE {sql}").fetchall()
-    return [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
+    cols = [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
+    if not table:
+        return cols
+    unique = _unique_columns(reader, table)
+    not_null = _not_null_columns(reader, table)
+    return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null and c.name not in unique)
+            for c in cols]
+
+
+def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
+    where, params = ["table_name = ?"], [table[-1]]
+    if len(table) >= 2:
+        where.append("schema_name = ?")
+        params.append(table[-2])
+    if len(table) == 3:
+        where.append("database_name = ?")
+        params.append(table[0])
+    return " AND ".join(where), params
+
+
+def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+    where, params = _catalog_filter(table)
+    rows = reader.execute(
+        f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", params).fetchall()
+    return {r[0][0] for r in rows if r[0] and len(r[0]) == 1}
+
+
+def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+    where, params = _catalog_filter(table)
+    rows = reader.execute(f"SELECT column_name FROM duckdb_columns() WHERE {where} AND NOT is_nullable", params).fetchall()
+    return {r[0] for r in rows}
 
 
 def check_columns(columns: list[Column], masks: dict[str, str]) -> None:

@@ -35,6 +35,7 @@ class Source:
     kind: str  # 'table', 'query' or 'file'
     text: str
     sql: str
+    parts: tuple[str, ...] = ()  # a table's [catalog, [schema,]] name
 
     @property
     def label(self) -> str:
@@ -92,7 +93,7 @@ def _table_source(text: str) -> Source:
     except (ParseError, sqlglot.errors.TokenError):
         raise SourceError(f"cannot read {text!r} as a table name") from None
     parts = [p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None]
-    return Source("table", text, "SELECT * FROM " + ".".join(quote_ident(p) for p in parts))
+    return Source("table", text, "SELECT * FROM " + ".".join(quote_ident(p) for p in parts), tuple(parts))
 
 
 def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: bool) -> None:

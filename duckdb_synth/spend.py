@@ -60,8 +60,8 @@ class Spend:
     def format(self) -> str:
         """A plain-text table of the steps and the total."""
         if not self.private:
-            head = ("mode balanced: no formal differential privacy; the model was fitted on exact statistics "
-                    "and values held by fewer than 5 rows are never emitted.")
+            head = ("mode balanced: no formal differential privacy; the model was fitted on exact statistics; "
+                    "text categories held by fewer than 5 rows are never emitted and numeric extremes are clipped.")
             body = [f"  {s.name:<28} {s.detail}" for s in self.steps]
             return "\n".join([head, *body])
         lines = [f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy, "
