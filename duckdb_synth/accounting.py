@@ -127,8 +127,8 @@ class Accountant:
 
     def charge(self, name: str, rho: float, delta: float = 0.0, detail: str = "") -> None:
         """Record a step; refuse any step that would take the total past the budget."""
-        if rho < 0 or delta < 0:
-            raise ValueError(f"negative cost for step {name!r}")
+        if not (math.isfinite(rho) and math.isfinite(delta)) or rho < 0 or delta < 0:
+            raise ValueError(f"step {name!r} has an invalid cost: rho={rho!r}, delta={delta!r}")
         if self.rho is not None:
             if self.rho_spent + rho > self.rho * (1 + 1e-9) + _TOL:
                 raise BudgetExceeded(f"step {name!r} would spend rho={rho:.3g} with only {self.rho_left:.3g} left")

@@ -18,6 +18,10 @@ from .schema import Column
 from .source import quote_ident
 
 
+DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31
+TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_000_000)
+
+
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
     col = dom.column
     if col.kind == "boolean":
@@ -68,17 +72,16 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
 
 def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
     t = col.type.upper()
-    mask = pa.array(isnull) if isnull.any() else None
+    x = np.where(isnull, 0.0, x)
     if t == "DATE":
-        return pa.array(x.astype(np.int32), type=pa.date32(), mask=isnull)
+        return pa.array(np.clip(x, *DATE_DAYS).astype(np.int32), type=pa.date32(), mask=isnull)
     if t == "TIME":
         return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
-        return pa.array(x.astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
+        return pa.array(np.clip(x, *TIMESTAMP_US).astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
     if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
         return pa.array(x.astype(np.int64), type=pa.int64(), mask=isnull)
-    del mask
     return pa.array(x, type=pa.float64(), mask=isnull)
 
 

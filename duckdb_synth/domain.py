@@ -229,8 +229,8 @@ def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> t
         while any(h > hi_i and h - hi_i <= RANGE_GAP + 1 for h in hits):
             hi_i = min(h for h in hits if h > hi_i)
         chosen += [int(side[lo_i]), int(side[hi_i])]
-    if not chosen:
-        chosen = [int(np.argmax(noisy))]
+    if not chosen:  # no signal at all: a unit range around zero rather than a bucket of pure noise
+        return -1.0, 1.0, 1.0
     lo = min(_pow2_edges(b)[0] for b in chosen)
     hi = max(_pow2_edges(b)[1] for b in chosen)
     pos = [_pow2_edges(b)[0] for b in chosen if b > _NPOW]
@@ -246,13 +246,13 @@ def exact_range(x: np.ndarray) -> tuple[float, float, float]:
     return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi
 
 
-def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool) -> np.ndarray:
-    """Cell edges over [lo, hi]: geometric for wide positive ranges, else linear."""
+def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometric: bool = True) -> np.ndarray:
+    """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear."""
     if integer:
         lo, hi = math.floor(lo), math.floor(hi) + 1  # integer cells [a, b) hold a .. b-1
     elif hi <= lo:
         hi = lo + max(abs(lo) * 1e-6, 1e-9)
-    if lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
+    if geometric and lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
         edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
         if lo < edges[0]:
             edges = np.concatenate([[lo], edges])
@@ -362,10 +362,10 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
     vals = x[~nan]
     exact = sigma_cells is None
     public = col.type_range
-    if col.type.upper() == "TIME":  # the range of a time of day is public
-        lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
-    elif exact:
+    if exact:
         lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
+    elif col.type.upper() == "TIME":  # the range of a time of day is public
+        lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
     else:
         lo, hi, pos_lo = private_range(vals, sigma=sigma_range, rng=rng)
     if public is not None:
@@ -378,7 +378,9 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         integer = False  # microseconds: treat as continuous, decoded to whole microseconds
     else:
         integer = col.integer
-    edges = grid(lo, hi, pos_lo, cells, integer)
+    if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
+        lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
+    edges = grid(lo, hi, pos_lo, cells, integer, geometric=col.kind == "numeric")
     g = len(edges) - 1
     cell_of = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, g - 1)
     counts = np.bincount(cell_of, minlength=g).astype(np.float64)

@@ -30,6 +30,10 @@ class Model:
             if any(p not in seen for p in ps):
                 raise ValueError(f"column {c}'s parents {ps} do not all come before it")
             shape = tuple(self.sizes[k] for k in (c, *ps))
+            if c not in self.tables:
+                raise ValueError(f"column {c} has no table")
+            if not np.isfinite(self.tables[c]).all():
+                raise ValueError(f"table of column {c} has NaN or infinite entries")
             if self.tables[c].shape != shape:
                 raise ValueError(f"table of column {c} has shape {self.tables[c].shape}, expected {shape}")
             if (self.tables[c] < 0).any():
@@ -77,19 +81,32 @@ def project_simplex(v: np.ndarray, total: float) -> np.ndarray:
     return np.maximum(flat - theta, 0).reshape(v.shape)
 
 
+PRIOR_WEIGHT = 1e-3
+
+
 def rake(table: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, iters: int = 200, tol: float = 1e-9) -> np.ndarray:
     """Iterative proportional fitting of a non-negative 2-d table to given margins (same totals)."""
     t = np.maximum(table.astype(np.float64), 0.0)
-    # Cells that can never receive mass would leave a positive margin unreachable.
-    t = t + 1e-9 * max(t.sum(), 1.0) / t.size
+    total = max(float(rows.sum()), 1e-12)
+    out, ok = _ipf(t, rows, cols, iters, tol * max(total, 1.0))
+    if ok:
+        return out
+    # The table's support cannot carry the margins: a little mass on the independent table
+    # reaches every cell the margins allow, and IPF converges.
+    out, _ = _ipf(t + PRIOR_WEIGHT * np.outer(rows, cols) / total, rows, cols, iters * 5, tol * max(total, 1.0))
+    return out
+
+
+def _ipf(t: np.ndarray, rows: np.ndarray, cols: np.ndarray, iters: int, tol: float) -> tuple[np.ndarray, bool]:
+    t = t.copy()
     for _ in range(iters):
         rs = t.sum(1)
         t *= np.divide(rows, rs, out=np.zeros_like(rs), where=rs > 0)[:, None]
         cs = t.sum(0)
         t *= np.divide(cols, cs, out=np.zeros_like(cs), where=cs > 0)[None, :]
-        if np.abs(t.sum(1) - rows).max() <= tol * max(rows.sum(), 1.0):
-            break
-    return t
+        if np.abs(t.sum(1) - rows).max() <= tol and np.abs(t.sum(0) - cols).max() <= tol:
+            return t, True
+    return t, False
 
 
 def consistent_pairs(d: int, one_way: dict[int, Measurement], pairs: list[Measurement],

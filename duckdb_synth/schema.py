@@ -64,7 +64,7 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
     m = _DECIMAL.match(t)
     if m:
         p, s = int(m.group(1)), int(m.group(2))
-        bound = 10.0 ** (p - s)
+        bound = 10.0 ** (p - s) - 10.0 ** (-s)  # the largest value the type holds
         return Column(name, type_, "numeric", nullable, integer=(s == 0), scale=s, type_range=(-bound, bound))
     if t in TEMPORAL:
         rng = (0.0, 86_400_000_000.0) if t == "TIME" else None  # microseconds since midnight

@@ -75,6 +75,10 @@ def parse_source(text: str) -> Source:
     stmt = statements[0]
     if isinstance(stmt, exp.Column) or isinstance(stmt, exp.Table) or isinstance(stmt, exp.Identifier):
         return _table_source(text)
+    if isinstance(stmt, exp.Alias) and re.fullmatch(r"[\w ]+", text):
+        # 'my table' parses as a column with an alias; DuckDB has no such syntax for a source, so
+        # read it as the name of a table with a space in it.
+        return Source("table", text, "SELECT * FROM " + quote_ident(text), (text,))
     if isinstance(stmt, _QUERY_KINDS):
         bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
         if bad is not None:

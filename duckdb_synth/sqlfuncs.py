@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .pipeline import Result, run
+from .source import quote_ident, quote_literal
 
 RUN_COLUMNS = pa.schema([
     ("run_id", pa.int64()), ("started_at", pa.timestamp("us")), ("source", pa.string()),
@@ -42,6 +43,7 @@ class _State:
     folder: Path
     cache: dict[tuple, str] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
+    log_rows: list[dict] = field(default_factory=list)  # synth_runs() rows, one per step
     runs_file: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,7 +91,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             finally:
                 reader.close()
             path = st.folder / f"run_{len(st.results) + 1}.parquet"
-            pq.write_table(res.table, path)
+            _write_result(res, path)
             record(con, res)
             st.cache[key] = str(path)
             return str(path)
@@ -116,6 +118,7 @@ def record(con: duckdb.DuckDBPyConnection, res: Result) -> None:
     """Add a finished run to the connection's log (read by ``synth_runs()``)."""
     st = _state(con)
     st.results.append(res)
+    st.log_rows.extend(_log_rows(len(st.results), res))
     _write_runs(st)
 
 
@@ -129,23 +132,37 @@ def runs(con: duckdb.DuckDBPyConnection) -> list[Result]:
     return list(_state(con).results)
 
 
+def _write_result(res: Result, path: Path) -> None:
+    """Write the rows with DuckDB's own Parquet writer, which keeps types such as UUID."""
+    con = duckdb.connect()
+    try:
+        rel = res.relation(con)
+        con.register("_synth_result", rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow())
+        # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
+        select = ", ".join(f"CAST({quote_ident(c)} AS {'DECIMAL(38,0)' if t.upper() in ('HUGEINT', 'UHUGEINT') else t}) "
+                           f"AS {quote_ident(c)}" for c, t in res.types)
+        con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def _log_rows(run_id: int, res: Result) -> list[dict]:
+    sp = res.spend
+    started = _dt.datetime.now() - _dt.timedelta(seconds=res.seconds)
+    return [{
+        "run_id": run_id, "started_at": started, "source": res.source.text, "mode": sp.mode,
+        "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None,
+        # The exact input size is not released in DP modes.
+        "rows_in": None if sp.private else res.rows_in,
+        "rows_out": res.table.num_rows, "seconds": res.seconds, "step_no": no, "step": step["step"],
+        "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
+        "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
+        "total_epsilon": sp.epsilon_spent,
+    } for no, step in enumerate(sp.rows(), start=1)]
+
+
 def _write_runs(st: _State) -> None:
-    rows = []
-    for run_id, res in enumerate(st.results, start=1):
-        sp = res.spend
-        started = _dt.datetime.now() - _dt.timedelta(seconds=res.seconds)
-        for no, step in enumerate(sp.rows(), start=1):
-            rows.append({
-                "run_id": run_id, "started_at": started, "source": res.source.text, "mode": sp.mode,
-                "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None,
-                # The exact input size is not released in DP modes.
-                "rows_in": None if sp.private else res.rows_in,
-                "rows_out": res.table.num_rows, "seconds": res.seconds, "step_no": no, "step": step["step"],
-                "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
-                "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
-                "total_epsilon": sp.epsilon_spent,
-            })
-    table = pa.Table.from_pylist(rows, schema=RUN_COLUMNS)
+    table = pa.Table.from_pylist(st.log_rows, schema=RUN_COLUMNS)
     path = st.folder / f"runs_{len(st.results)}.parquet"
     pq.write_table(table, path)
     st.runs_file = path
