@@ -1,0 +1,227 @@
+"""Bad input: a clear error, and nothing written or spent.
+
+Each case runs ``CREATE TABLE out AS SELECT * FROM synthesize(...)`` on a real
+connection and checks that it fails with the right SynthError (its class name
+and message come through DuckDB's InvalidInputException), that synth_runs() is
+unchanged and that no output table was created. The Python API raises the
+SynthError subclasses themselves.
+"""
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+import duckdb_synth
+from duckdb_synth.errors import DataError, MaskError, OptionError, SchemaError, SourceError
+from conftest import N_PATIENTS, make_patients, run_count, run_log, sql_error
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
+@pytest.fixture
+def bcon(con):
+    """The patients connection with one finished run logged, so that 'unchanged' is not vacuous."""
+    con.sql("SELECT * FROM synthesize('SELECT sex, age FROM patients', seed := 1)").fetchall()
+    con.execute("CREATE TABLE empty_t AS SELECT * FROM patients LIMIT 0")
+    con.execute("CREATE TABLE t49 AS SELECT * FROM patients LIMIT 49")
+    con.execute("CREATE TABLE t50 AS SELECT * FROM patients LIMIT 50")
+    return con
+
+
+def refused(con: duckdb.DuckDBPyConnection, args: str, error: type, *needles: str) -> str:
+    """Run synthesize(args) into a new table; check the error, the message, and that nothing changed."""
+    log, runs, tables = run_log(con), len(duckdb_synth.runs(con)), _tables(con)
+    msg = sql_error(con, f"CREATE TABLE out_refused AS SELECT * FROM synthesize({args})")
+    assert error.__name__ in msg, msg
+    for needle in needles:
+        assert needle.lower() in msg.lower(), (needle, msg)
+    assert run_log(con) == log
+    assert len(duckdb_synth.runs(con)) == runs
+    assert _tables(con) == tables
+    return msg
+
+
+# ---------------------------------------------------------------- sources
+
+
+def test_unknown_table_suggests_the_closest(bcon):
+    refused(bcon, "'patiens'", SourceError, "patiens", "did you mean 'patients'")
+
+
+def test_unknown_file(bcon, tmp_path):
+    missing = tmp_path / "nowhere.parquet"
+    refused(bcon, f"'{missing}'", SourceError, "not found", str(missing))
+
+
+@pytest.mark.parametrize("ext,fmt", [("csv", "CSV"), ("json", "JSON")])
+def test_guessed_file_types_refused_in_dp_modes(bcon, tmp_path, ext, fmt):
+    path = tmp_path / f"p.{ext}"
+    bcon.execute(f"COPY patients TO '{path}' (FORMAT {fmt})")
+    refused(bcon, f"'{path}', mode := 'strict'", SourceError, str(path), "guessed", "Parquet")
+
+
+def test_empty_table(bcon):
+    refused(bcon, "'empty_t'", DataError, "empty")
+
+
+def test_empty_query(bcon):
+    refused(bcon, "'SELECT * FROM patients WHERE age < 0'", DataError, "empty")
+
+
+def test_49_rows_says_50(bcon):
+    refused(bcon, "'t49'", DataError, "49", "50")
+
+
+def test_50_rows_is_enough(bcon):
+    assert len(bcon.sql("SELECT * FROM synthesize('t50', seed := 1)").fetchall()) == 50
+
+
+@pytest.mark.parametrize("statement,kind", [
+    ("CREATE TABLE z AS SELECT 1 AS a", "CREATE"),
+    ("DROP TABLE patients", "DROP"),
+    ("ALTER TABLE patients ADD COLUMN z INTEGER", "ALTER"),
+    ("INSERT INTO patients SELECT * FROM patients", "INSERT"),
+    ("UPDATE patients SET age = 0", "UPDATE"),
+    ("DELETE FROM patients", "DELETE"),
+    ("PRAGMA version", "PRAGMA"),
+    ("ATTACH 'other.duckdb' AS other", "ATTACH"),
+    ("COPY patients TO 'leak.csv'", "COPY"),
+])
+def test_statements_other_than_a_query_are_refused_before_running(bcon, tmp_path, statement, kind):
+    before = bcon.sql("SELECT count(*), sum(age) FROM patients").fetchall()
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # a COPY or ATTACH that slipped through would write here
+    try:
+        literal = statement.replace("'", "''")
+        refused(bcon, f"'{literal}'", SourceError, kind, "refused")
+        assert os.listdir(tmp_path) == []
+    finally:
+        os.chdir(cwd)
+    assert bcon.sql("SELECT count(*), sum(age) FROM patients").fetchall() == before
+    assert [r[0] for r in bcon.sql("DESCRIBE patients").fetchall()] == make_patients().column_names
+    assert {r[0] for r in bcon.sql("SELECT database_name FROM duckdb_databases()").fetchall()} >= {"memory"}
+    assert "other" not in {r[0] for r in bcon.sql("SELECT database_name FROM duckdb_databases()").fetchall()}
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT * FROM patients; DROP TABLE patients",
+    "SELECT 1 AS a; SELECT 2 AS a",
+])
+def test_two_statements_are_refused(bcon, text):
+    refused(bcon, f"'{text}'", SourceError, "2 statements")
+    assert bcon.sql("SELECT count(*) FROM patients").fetchall() == [(N_PATIENTS,)]
+
+
+# ---------------------------------------------------------------- options
+
+
+def test_unknown_mode(bcon):
+    refused(bcon, "'patients', mode := 'strictist'", OptionError, "strictist", "balanced", "strict", "strictest")
+
+
+def test_mode_together_with_epsilon(bcon):
+    refused(bcon, "'patients', mode := 'strict', epsilon := 1.0", OptionError, "not both")
+
+
+@pytest.mark.parametrize("epsilon", ["0", "-1", "0.0"])
+def test_epsilon_must_be_positive(bcon, epsilon):
+    refused(bcon, f"'patients', epsilon := {epsilon}", OptionError, "epsilon", "> 0")
+
+
+@pytest.mark.parametrize("delta", ["0", "1.5", "1", "-0.1"])
+def test_delta_must_be_between_0_and_1(bcon, delta):
+    refused(bcon, f"'patients', epsilon := 1.0, delta := {delta}", OptionError, "delta", "(0, 1)")
+
+
+def test_delta_without_a_dp_mode(bcon):
+    refused(bcon, "'patients', delta := 1e-6", OptionError, "delta")
+
+
+@pytest.mark.parametrize("rows", ["0", "-5"])
+def test_rows_must_be_positive(bcon, rows):
+    refused(bcon, f"'patients', \"rows\" := {rows}", OptionError, "rows")
+
+
+def test_unknown_mask_kind_lists_valid_kinds(bcon):
+    msg = refused(bcon, "'patients', masks := {'email': 'emial'}", MaskError, "emial", "did you mean 'email'")
+    for kind in duckdb_synth.MASK_KINDS:
+        assert f"'{kind}'" in msg, kind
+
+
+def test_mask_on_missing_column_suggests_the_closest(bcon):
+    refused(bcon, "'patients', masks := {'emails': 'email'}", MaskError, "emails", "did you mean 'email'")
+
+
+def test_mask_kind_that_cannot_fill_the_type(bcon):
+    refused(bcon, "'patients', masks := {'age': 'email'}", MaskError, "age")
+
+
+# ---------------------------------------------------------------- unsupported types
+
+UNSUPPORTED = {
+    "c_blob": ("('x' || i)::BLOB", "BLOB", "BLOB"),
+    "c_list": ("[i, i + 1]::INTEGER[]", "INTEGER[]", "VARCHAR"),
+    "c_struct": ("{'a': i, 'b': 'x'}", "STRUCT", "VARCHAR"),
+    "c_map": ("MAP {'k': i}", "MAP", "VARCHAR"),
+    "c_interval": ("to_days(i::INTEGER)", "INTERVAL", "VARCHAR"),
+}
+
+
+@pytest.fixture
+def ucon(bcon):
+    exprs = ", ".join(f"{expr} AS {name}" for name, (expr, _, _) in UNSUPPORTED.items())
+    bcon.execute(f"CREATE TABLE odd AS SELECT (i % 50)::INTEGER AS k, {exprs} FROM range(120) r(i)")
+    return bcon
+
+
+@pytest.mark.parametrize("column", UNSUPPORTED)
+def test_unsupported_type_names_the_column(ucon, column):
+    type_name = UNSUPPORTED[column][1]
+    refused(ucon, f"'SELECT k, {column} FROM odd'", SchemaError, f"'{column}'", type_name, "mask")
+
+
+def test_all_unsupported_columns_are_named_at_once(ucon):
+    msg = refused(ucon, "'odd'", SchemaError)
+    for column, (_, type_name, _) in UNSUPPORTED.items():
+        assert f"'{column}' ({type_name}" in msg, column
+
+
+@pytest.mark.parametrize("column", UNSUPPORTED)
+def test_unsupported_type_works_when_masked(ucon, column):
+    sql_type = UNSUPPORTED[column][2]
+    rel = ucon.sql(f"SELECT * FROM synthesize('SELECT k, {column} FROM odd', "
+                   f"masks := {{'{column}': 'string'}}, seed := 1)")
+    rows = rel.fetchall()
+    assert rel.columns == ["k", column]
+    assert len(rows) == 120 and all(r[1] is not None for r in rows)
+    assert str(rel.types[1]) == sql_type
+    py = duckdb_synth.synthesize(ucon, f"SELECT k, {column} FROM odd", masks={column: "string"}, seed=1)
+    assert [str(t) for t in py.types] == ["INTEGER", sql_type]
+
+
+# ---------------------------------------------------------------- the Python API raises SynthErrors
+
+
+@pytest.mark.parametrize("source,options,error,needle", [
+    ("patiens", {}, SourceError, "did you mean 'patients'"),
+    ("t49", {}, DataError, "50"),
+    ("empty_t", {}, DataError, "empty"),
+    ("DROP TABLE patients", {}, SourceError, "DROP"),
+    ("patients", {"mode": "fast"}, OptionError, "valid modes"),
+    ("patients", {"mode": "strict", "epsilon": 2.0}, OptionError, "not both"),
+    ("patients", {"epsilon": 0}, OptionError, "epsilon"),
+    ("patients", {"epsilon": 1.0, "delta": 1.5}, OptionError, "delta"),
+    ("patients", {"masks": {"email": "mail"}}, MaskError, "valid kinds"),
+    ("patients", {"masks": {"emial": "email"}}, MaskError, "did you mean 'email'"),
+])
+def test_python_api_raises_synth_errors(bcon, source, options, error, needle):
+    log, runs = run_log(bcon), len(duckdb_synth.runs(bcon))
+    with pytest.raises(error) as info:
+        duckdb_synth.synthesize(bcon, source, **options)
+    assert needle in str(info.value)
+    assert run_log(bcon) == log and len(duckdb_synth.runs(bcon)) == runs
+    assert run_count(bcon) == 1

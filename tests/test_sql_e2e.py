@@ -1,0 +1,343 @@
+"""End-to-end tests of synthesize(...) and synth_runs() through real DuckDB connections.
+
+Every test goes through ``duckdb_synth.register(con)`` and SQL (or the public
+Python API where it says so): modes, budgets, the run log, memoization, seeds,
+every kind of source, masks and rare values.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pytest
+
+import duckdb_synth
+from conftest import (DX_COMMON, EMAIL_RE, N_PATIENTS, PLANTED_EMAIL, RARE_PAIR, RARE_SOLO, describe, load,
+                      make_patients, run_count, run_log, sql_error)
+
+PATIENT_COLUMNS = make_patients().column_names
+
+# name -> (SQL options, epsilon asked for, delta asked for, mode in synth_runs, rows asked for)
+MODES = {
+    "balanced": ("mode := 'balanced'", None, None, "balanced", None),
+    "strict": ("mode := 'strict'", 3.0, 1e-6, "strict", None),
+    "strictest": ("mode := 'strictest'", 1.0, 1e-6, "strictest", None),
+    "epsilon": ("epsilon := 2.0", 2.0, 1e-6, "custom", None),
+    "epsilon_delta": ("epsilon := 2.0, delta := 1e-5, \"rows\" := 250", 2.0, 1e-5, "custom", 250),
+}
+
+
+@dataclass
+class ModeRun:
+    columns: list[str]
+    rows: list[tuple]
+    log: list[dict]
+
+
+def _log_dicts(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    rel = con.sql("SELECT * FROM synth_runs() ORDER BY run_id, step_no")
+    return [dict(zip(rel.columns, r)) for r in rel.fetchall()]
+
+
+@pytest.fixture(scope="module")
+def mode_runs() -> Iterator[dict[str, ModeRun]]:
+    """One SQL run of 'patients' per mode (email masked), each on a fresh connection."""
+    out = {}
+    for name, (opts, *_rest) in MODES.items():
+        c = duckdb.connect()
+        try:
+            duckdb_synth.register(c)
+            load(c, "patients", make_patients())
+            rel = c.sql(f"SELECT * FROM synthesize('patients', {opts}, masks := {{'email': 'email'}}, seed := 12)")
+            out[name] = ModeRun(rel.columns, rel.fetchall(), _log_dicts(c))
+        finally:
+            c.close()
+    yield out
+
+
+# ---------------------------------------------------------------- modes
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mode_keeps_column_names_and_order(mode_runs, mode):
+    assert mode_runs[mode].columns == PATIENT_COLUMNS
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mode_row_count(mode_runs, mode):
+    run = mode_runs[mode]
+    asked = MODES[mode][4]
+    n = len(run.rows)
+    if asked is not None:
+        assert n == asked
+    elif MODES[mode][1] is None:
+        assert n == N_PATIENTS  # balanced: the exact count
+    else:
+        # DP: the noisy count; the log says how much noise it had.
+        detail = " ".join(s["detail"] or "" for s in run.log if "count" in s["step"])
+        found = re.search(r"sigma=([0-9.]+)", detail)
+        tolerance = 5 * float(found.group(1)) + 1 if found else 0.25 * N_PATIENTS
+        assert abs(n - N_PATIENTS) <= tolerance, (n, detail)
+    assert {s["rows_out"] for s in run.log} == {n}
+    # The exact input size is released in balanced mode only.
+    assert {s["rows_in"] for s in run.log} == {N_PATIENTS if MODES[mode][1] is None else None}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mode_is_logged_within_budget(mode_runs, mode):
+    _, epsilon, delta, logged_mode, _ = MODES[mode]
+    log = mode_runs[mode].log
+    assert log, "synth_runs() has no row for the run"
+    assert {s["run_id"] for s in log} == {1}
+    assert [s["step_no"] for s in log] == list(range(1, len(log) + 1))
+    assert {s["mode"] for s in log} == {logged_mode}
+    assert {s["source"] for s in log} == {"patients"}
+    if epsilon is None:
+        assert {s["epsilon"] for s in log} == {None}
+        assert {s["total_epsilon"] for s in log} == {None}
+    else:
+        assert {s["epsilon"] for s in log} == {epsilon}
+        assert {s["delta"] for s in log} == {delta}
+        total = {s["total_epsilon"] for s in log}
+        assert len(total) == 1
+        assert 0 < total.pop() <= epsilon + 1e-9
+        assert all(s["step_rho"] >= 0 for s in log)
+        assert sum(s["step_rho"] for s in log) == pytest.approx(log[0]["total_rho"], rel=1e-9)
+
+
+def test_python_run_reports_spend_and_is_logged(con):
+    res = duckdb_synth.run(con, "SELECT sex, age, dx FROM patients", mode="strictest", seed=1)
+    assert res.table.column_names == ["sex", "age", "dx"]
+    assert res.spend.mode == "strictest" and res.spend.epsilon == 1.0
+    assert 0 < res.spend.epsilon_spent <= 1.0 + 1e-9
+    assert "strictest" in res.spend.format() and "total" in res.spend.format()
+    log = _log_dicts(con)
+    assert {s["mode"] for s in log} == {"strictest"} and {s["run_id"] for s in log} == {1}
+    assert log[0]["total_epsilon"] == pytest.approx(res.spend.epsilon_spent)
+    assert [s["step"] for s in log] == [r["step"] for r in res.spend.rows()]
+
+
+def test_dp_row_count_is_close_on_a_large_source(con):
+    """Within a few percent when the source is large enough for the noise not to matter."""
+    con.execute("CREATE TABLE big AS SELECT (i % 7)::INTEGER AS k, ['a', 'b', 'c'][i % 3 + 1] AS g "
+                "FROM range(20000) r(i)")
+    for opts in ("mode := 'strict'", "mode := 'strictest'", "epsilon := 2.0", "epsilon := 0.5, delta := 1e-7"):
+        n = con.sql(f"SELECT count(*) FROM synthesize('big', {opts}, seed := 5)").fetchall()[0][0]
+        assert abs(n - 20000) <= 0.03 * 20000, (opts, n)
+
+
+def test_rows_option_in_balanced_mode(con):
+    rows = con.sql("SELECT * FROM synthesize('patients', \"rows\" := 37, seed := 1)").fetchall()
+    assert len(rows) == 37
+
+
+def test_same_call_twice_is_memoized(con):
+    q = "SELECT * FROM synthesize('SELECT sex, age, dx FROM patients', mode := 'strict', seed := 3)"
+    first = con.sql(q).fetchall()
+    again = con.sql(q).fetchall()
+    rel = con.sql(q)
+    assert rel.fetchall() == first  # a lazy relation binds again on every fetch
+    con.execute(f"CREATE TABLE kept AS {q}")
+    assert again == first
+    assert con.sql("SELECT * FROM kept").fetchall() == first
+    assert run_count(con) == 1
+
+
+def test_different_seed_gives_different_rows(con):
+    a = con.sql("SELECT * FROM synthesize('patients', seed := 1)").fetchall()
+    b = con.sql("SELECT * FROM synthesize('patients', seed := 2)").fetchall()
+    assert a != b
+    assert run_count(con) == 2
+
+
+def test_register_twice_is_idempotent(con):
+    q = "SELECT * FROM synthesize('patients', seed := 4)"
+    first = con.sql(q).fetchall()
+    log = run_log(con)
+    duckdb_synth.register(con)
+    duckdb_synth.register(con)
+    assert run_log(con) == log
+    assert con.sql(q).fetchall() == first
+    assert run_count(con) == 1
+    assert len(con.sql("SELECT * FROM synthesize('patients', seed := 5)").fetchall()) == N_PATIENTS
+    assert run_count(con) == 2
+
+
+def test_file_connection(tmp_path):
+    path = tmp_path / "x.duckdb"
+    c = duckdb.connect(str(path))
+    try:
+        load(c, "patients", make_patients())
+        duckdb_synth.register(c)
+        c.execute("CREATE TABLE patients_synth AS SELECT * FROM synthesize('patients', mode := 'strict', seed := 2)")
+        assert [r[0] for r in c.sql("DESCRIBE patients_synth").fetchall()] == PATIENT_COLUMNS
+        n = c.sql("SELECT count(*) FROM patients_synth").fetchall()[0][0]
+        assert abs(n - N_PATIENTS) < 0.5 * N_PATIENTS
+        assert run_count(c) == 1
+    finally:
+        c.close()
+    c = duckdb.connect(str(path))
+    try:
+        assert c.sql("SELECT count(*) FROM patients_synth").fetchall()[0][0] == n
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------- sources
+
+
+@pytest.fixture
+def sources_con(con, tmp_path):
+    con.execute("CREATE SCHEMA s")
+    con.execute("CREATE TABLE s.t AS SELECT * FROM patients")
+    con.execute('CREATE TABLE "my table" AS SELECT * FROM patients')
+    con.execute("CREATE VIEW v AS SELECT age, sex, dx FROM patients WHERE smoker")
+    for ext, fmt in (("parquet", "PARQUET"), ("csv", "CSV"), ("json", "JSON")):
+        con.execute(f"COPY patients TO '{tmp_path / ('p.' + ext)}' (FORMAT {fmt})")
+    return con
+
+
+SOURCES = {
+    "table": ("patients", "patients"),
+    "schema_qualified": ("s.t", "s.t"),
+    "quoted_with_space": ('"my table"', '"my table"'),
+    "view": ("v", "v"),
+    "select_where": ("SELECT age, dx, amount FROM patients WHERE age >= 40",
+                     "(SELECT age, dx, amount FROM patients WHERE age >= 40)"),
+    "with": ("WITH a AS (SELECT age, sex, visit_date FROM patients) SELECT * FROM a",
+             "(WITH a AS (SELECT age, sex, visit_date FROM patients) SELECT * FROM a)"),
+    "parquet": ("{tmp}/p.parquet", "'{tmp}/p.parquet'"),
+    "csv": ("{tmp}/p.csv", "'{tmp}/p.csv'"),
+    "json": ("{tmp}/p.json", "'{tmp}/p.json'"),
+}
+
+
+@pytest.mark.parametrize("kind", SOURCES)
+def test_source_kinds(sources_con, tmp_path, kind):
+    source, reads = (s.replace("{tmp}", str(tmp_path)) for s in SOURCES[kind])
+    con = sources_con
+    literal = source.replace("'", "''")
+    rel = con.sql(f"SELECT * FROM synthesize('{literal}', seed := 9)")
+    rows = rel.fetchall()
+    assert rel.columns == [c for c, _ in describe(con, f"SELECT * FROM {reads}")]
+    n_source = con.sql(f"SELECT count(*) FROM {reads}").fetchall()[0][0]
+    assert len(rows) == n_source  # balanced mode: the exact count
+    log = run_log(con)
+    assert {r[2] for r in log} == {source}
+
+
+def test_odd_column_names_survive(con):
+    con.execute("""CREATE TABLE w AS SELECT (i % 60)::INTEGER AS "weird col", ['a', 'b'][i % 2 + 1] AS "a""b",
+                   (i % 7)::INTEGER AS "select", 'x' || i AS "E-mail" FROM range(200) r(i)""")
+    names = ["weird col", 'a"b', "select", "E-mail"]
+    for opts in ("seed := 1", "mode := 'strict', seed := 1"):
+        rel = con.sql(f"SELECT * FROM synthesize('w', {opts}, masks := {{'E-mail': 'email'}})")
+        rows = rel.fetchall()
+        assert rel.columns == names
+        assert all(EMAIL_RE.fullmatch(r[3]) for r in rows)
+
+
+def test_temp_table_refused_in_sql_but_works_from_python(con):
+    load(con, "tmp_patients", make_patients(), temp=True)
+    msg = sql_error(con, "SELECT * FROM synthesize('tmp_patients', seed := 1)")
+    assert "SourceError" in msg and "TEMP" in msg
+    assert run_count(con) == 0
+    res = duckdb_synth.run(con, "tmp_patients", seed=1)
+    assert res.table.num_rows == N_PATIENTS
+    assert res.table.column_names == PATIENT_COLUMNS
+    assert run_count(con) == 1
+
+
+def test_table_created_in_open_transaction_refused_in_sql(con):
+    con.begin()
+    con.execute("CREATE TABLE fresh AS SELECT * FROM patients")
+    msg = sql_error(con, "SELECT * FROM synthesize('fresh')")
+    con.rollback()
+    assert "SourceError" in msg and "transaction" in msg
+
+
+def test_unquoted_table_name_with_space(con):
+    """An unquoted name with a space names that table (it used to be refused as an 'ALIAS statement')."""
+    con.execute('CREATE TABLE "my table" AS SELECT * FROM patients')
+    try:
+        rows = con.sql("SELECT * FROM synthesize('my table', seed := 1)").fetchall()
+    except duckdb.InvalidInputException as e:
+        # Acceptable too: a refusal that says how to name such a table.
+        assert "ALIAS" not in str(e) and "quote" in str(e).lower(), str(e)
+    else:
+        assert len(rows) == N_PATIENTS
+
+
+# ---------------------------------------------------------------- masks and rare values
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_masked_emails_are_fake_and_never_the_planted_one(mode_runs, mode):
+    i = PATIENT_COLUMNS.index("email")
+    emails = [r[i] for r in mode_runs[mode].rows]
+    assert PLANTED_EMAIL not in emails
+    assert all(e is not None and "@" in e and EMAIL_RE.fullmatch(e) for e in emails), emails[:5]
+    real = {f"user{k:04d}@clinic.example" for k in range(N_PATIENTS)}
+    assert not real & set(emails)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_output_holds_a_rare_value_or_the_planted_email(mode_runs, mode):
+    values = {v for r in mode_runs[mode].rows for v in r}
+    assert not {RARE_PAIR, RARE_SOLO, PLANTED_EMAIL} & values
+
+
+def test_masks_of_several_kinds(con):
+    rel = con.sql("""SELECT * FROM synthesize('patients', seed := 2,
+                      masks := {'email': 'email', 'sex': 'name', 'visit_date': 'date', 'amount': 'number'})""")
+    rows = rel.fetchall()
+    cols = {c: [r[i] for r in rows] for i, c in enumerate(rel.columns)}
+    assert all(EMAIL_RE.fullmatch(e) for e in cols["email"])
+    assert all(isinstance(s, str) and s not in ("F", "M") and " " in s.strip() for s in cols["sex"])
+    types = dict(zip(rel.columns, map(str, rel.types)))
+    assert (types["visit_date"], types["amount"]) == ("DATE", "DECIMAL(10,2)")
+    assert all(v is not None and v.as_tuple().exponent >= -2 for v in cols["amount"])
+
+
+@pytest.mark.parametrize("mode,seeds", [("balanced", (1, 2, 3)), ("strict", (1, 2, 3)), ("strictest", (1, 2, 3))])
+def test_rare_values_never_emitted(mode, seeds):
+    """A value held by 1 or 2 rows, or a unique e-mail, never comes out verbatim, over several seeds."""
+    for seed in seeds:
+        c = duckdb.connect()
+        try:
+            duckdb_synth.register(c)
+            load(c, "patients", make_patients())
+            got = c.sql(f"""SELECT dx, email FROM synthesize('SELECT dx, email, sex FROM patients',
+                                                             mode := '{mode}', seed := {seed})""").fetchall()
+        finally:
+            c.close()
+        dxs, emails = {r[0] for r in got}, {r[1] for r in got}
+        assert RARE_PAIR not in dxs and RARE_SOLO not in dxs, (mode, seed)
+        assert PLANTED_EMAIL not in emails and not any(str(e).endswith("@clinic.example") for e in emails)
+        if mode == "balanced":
+            assert set(DX_COMMON) <= dxs  # frequent values are kept: the test is not vacuous
+
+
+# ---------------------------------------------------------------- the run log
+
+
+def test_recording_a_run_does_not_recompute_earlier_runs(con, monkeypatch):
+    """Recording a run computes its own log rows only (it used to redo every earlier run: quadratic)."""
+    from duckdb_synth import spend
+
+    calls = []
+
+    def counting_cdp_eps(rho, delta):
+        calls.append(rho)
+        return 0.5
+
+    monkeypatch.setattr(spend, "cdp_eps", counting_cdp_eps)
+    per_run = []
+    for seed in (1, 2, 3):
+        before = len(calls)
+        duckdb_synth.run(con, "SELECT sex, age FROM patients", mode="strict", seed=seed)
+        per_run.append(len(calls) - before)
+    assert per_run[0] > 0
+    assert per_run[2] == per_run[0], per_run
