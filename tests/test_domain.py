@@ -1,0 +1,361 @@
+"""Tests for duckdb_synth.domain: categorical discovery, public domains, numeric binning, decoding ranges."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from duckdb_synth.decode import decode_numeric
+from duckdb_synth.domain import (MAX_CATEGORIES_DP, MAX_CATEGORIES_EXACT, MIN_GROUP, CategoricalDomain, NumericDomain,
+                                 bin_counts, categorical_domain, choose_decimals, decimal_places, exact_range, grid,
+                                 merge_bins, numeric_domain, private_range, public_domain, support, threshold)
+from duckdb_synth.noise import discrete_gaussian
+from duckdb_synth.noise import discrete_gaussian_pmf
+from duckdb_synth.schema import classify
+
+VARCHAR = classify("city", "VARCHAR")
+
+
+def strings(counts: dict[str, int], nulls: int = 0, seed: int = 0) -> pa.Array:
+    values = [v for v, k in counts.items() for _ in range(k)] + [None] * nulls
+    order = np.random.default_rng(seed).permutation(len(values))
+    return pa.array([values[i] for i in order], type=pa.string())
+
+
+# ---------------------------------------------------------------- categorical, balanced mode
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_balanced_keeps_exactly_values_with_min_group_rows(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    counts = {f"v{i}": int(k) for i, k in enumerate(rng.integers(1, 12, size=int(rng.integers(1, 40))))}
+    arr = strings(counts, nulls=int(rng.integers(0, 8)), seed=seed)
+    dom = categorical_domain(VARCHAR, arr, sigma=None, delta=0.0, rng=rng)
+    assert set(dom.values) == {v for v, k in counts.items() if k >= MIN_GROUP}
+    assert list(dom.values) == sorted(dom.values)
+    assert dom.other and dom.null
+    assert dom.size == len(dom.values) + 2
+
+
+def test_balanced_never_keeps_a_value_below_min_group_even_with_nulls() -> None:
+    arr = strings({"a": MIN_GROUP - 1, "b": MIN_GROUP, "c": 1}, nulls=50)
+    dom = categorical_domain(VARCHAR, arr, sigma=None, delta=0.0, rng=np.random.default_rng(0))
+    assert dom.values == ("b",)
+
+
+def test_balanced_caps_the_number_of_values_at_the_most_frequent() -> None:
+    counts = {f"v{i:03d}": MIN_GROUP + i for i in range(MAX_CATEGORIES_EXACT + 30)}
+    dom = categorical_domain(VARCHAR, strings(counts), sigma=None, delta=0.0, rng=np.random.default_rng(0))
+    assert len(dom.values) == MAX_CATEGORIES_EXACT
+    assert set(dom.values) == {f"v{i:03d}" for i in range(30, MAX_CATEGORIES_EXACT + 30)}
+
+
+# ---------------------------------------------------------------- categorical, DP mode
+
+
+def test_dp_singleton_value_is_never_kept_and_frequent_value_always_is() -> None:
+    sigma, delta = 10.0, 1e-6  # threshold about 48.5
+    assert threshold(sigma, delta) > 45
+    arr = strings({"rare": 1, "common": 400, "medium": 200, **{f"pair{i}": 2 for i in range(20)}})
+    for seed in range(200):
+        dom = categorical_domain(VARCHAR, arr, sigma=sigma, delta=delta, rng=np.random.default_rng(seed))
+        assert "rare" not in dom.values
+        assert not any(v.startswith("pair") for v in dom.values)
+        assert {"common", "medium"} <= set(dom.values)
+
+
+def test_dp_keeps_at_most_max_categories() -> None:
+    counts = {f"v{i:03d}": 1000 for i in range(MAX_CATEGORIES_DP + 20)}
+    dom = categorical_domain(VARCHAR, strings(counts), sigma=2.0, delta=1e-6, rng=np.random.default_rng(0))
+    assert len(dom.values) == MAX_CATEGORIES_DP
+
+
+THRESHOLD_CASES = [(s, d) for s in (0.5, 1.0, 2.0, 3.3, 10.0, 20.0, 55.3, 100.0) for d in (1e-3, 1e-6, 1e-9)]
+
+
+@pytest.mark.parametrize("sigma,delta", THRESHOLD_CASES)
+def test_singleton_passes_threshold_with_probability_at_most_delta(sigma: float, delta: float) -> None:
+    """Exact probability, from the discrete Gaussian pmf, that a count of 1 plus noise reaches the threshold."""
+    k = math.ceil(threshold(sigma, delta) - 1.0)  # the noise needed: 1 + x >= threshold
+    tail = discrete_gaussian_pmf(sigma, np.arange(k, k + int(60 * sigma) + 60)).sum()
+    assert tail <= delta, f"P(pass) = {tail / delta:.3f} delta"
+
+
+@pytest.mark.parametrize("sigma,delta", THRESHOLD_CASES)
+def test_threshold_is_not_needlessly_high(sigma: float, delta: float) -> None:
+    """At most one count above the continuous-Gaussian bar 1 + sigma z(delta)."""
+    from scipy import stats
+
+    assert threshold(sigma, delta) <= 2.0 + sigma * stats.norm.isf(delta) + 1e-9
+
+
+# ---------------------------------------------------------------- encode and public domains
+
+
+def test_categorical_encode() -> None:
+    dom = CategoricalDomain(VARCHAR, ("a", "b", "c"), other=True, null=True)
+    assert (dom.other_code, dom.null_code, dom.size) == (3, 4, 5)
+    codes = dom.encode(pa.array(["c", "a", None, "zzz", "b", "", "A"]))
+    np.testing.assert_array_equal(codes, [2, 0, 4, 3, 1, 3, 3])
+    chunked = pa.chunked_array([pa.array(["b", None]), pa.array(["q", "a"])])
+    np.testing.assert_array_equal(dom.encode(chunked), [1, 4, 3, 0])
+
+
+def test_categorical_encode_not_null_and_empty_domain() -> None:
+    col = classify("c", "VARCHAR", nullable=False)
+    dom = CategoricalDomain(col, ("x",), other=True, null=False)
+    assert (dom.size, dom.other_code, dom.null_code) == (2, 1, -1)
+    np.testing.assert_array_equal(dom.encode(pa.array(["x", "y"])), [0, 1])
+    empty = CategoricalDomain(VARCHAR, (), other=True, null=True)
+    np.testing.assert_array_equal(empty.encode(pa.array(["x", None])), [0, 1])
+
+
+def test_public_domain_boolean() -> None:
+    dom = public_domain(classify("b", "BOOLEAN"))
+    assert dom.values == (False, True) and not dom.other and dom.null
+    assert dom.size == 3
+    np.testing.assert_array_equal(dom.encode(pa.array([True, False, None, True])), [1, 0, 2, 1])
+    strict = public_domain(classify("b", "BOOLEAN", nullable=False))
+    assert strict.size == 2 and not strict.null
+
+
+def test_public_domain_enum() -> None:
+    dom = public_domain(classify("e", "ENUM('a', 'b''c', '')"))
+    assert dom.values == ("a", "b'c", "") and not dom.other and dom.null
+    assert dom.size == 4
+    np.testing.assert_array_equal(dom.encode(pa.array(["", "b'c", None, "a"])), [2, 1, 3, 0])
+    assert public_domain(classify("e", "ENUM('x')", nullable=False)).size == 1
+
+
+@pytest.mark.parametrize("type_", ["VARCHAR", "UUID", "INTEGER", "DOUBLE", "DATE", "DECIMAL(10,2)"])
+def test_public_domain_is_none_for_data_dependent_types(type_: str) -> None:
+    assert public_domain(classify("x", type_)) is None
+
+
+# ---------------------------------------------------------------- numeric: exact (balanced) mode
+
+
+def exact_numeric(type_: str, x: np.ndarray, nullable: bool = True, nbins: int = 32, max_cells: int = 1024) -> NumericDomain:
+    return numeric_domain(classify("x", type_, nullable), x, sigma_range=None, sigma_cells=None, n_hat=float(len(x)),
+                          nbins=nbins, max_cells=max_cells, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("type_", ["INTEGER", "BIGINT", "SMALLINT", "DECIMAL(6,0)"])
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_integer_ages_decode_to_integers_inside_the_data_range(type_: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(18, 91, size=3000).astype(float)
+    x[rng.random(3000) < 0.05] = np.nan
+    dom = exact_numeric(type_, x)
+    assert dom.decimals is None
+    assert dom.nbins <= 32 and dom.size == dom.nbins + 1
+    codes = rng.integers(0, dom.size, size=20_000)
+    out = decode_numeric(dom, codes, rng).to_pylist()
+    isnull = codes == dom.null_code
+    assert all((v is None) == bool(k) for v, k in zip(out, isnull))
+    vals = np.array([v for v in out if v is not None], dtype=float)
+    assert np.all(vals == np.round(vals))
+    assert vals.min() >= 18 and vals.max() <= 90
+    # Each bin decodes inside its own cells.
+    for b in range(dom.nbins):
+        cells = np.flatnonzero(dom.cell_bin == b)
+        got = np.array([v for v, k in zip(out, codes) if k == b], dtype=float)
+        assert got.min() >= dom.edges[cells.min()] and got.max() < dom.edges[cells.max() + 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_two_decimal_floats_decode_to_two_decimals(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(100, 20, size=4000), 2)
+    dom = exact_numeric("DOUBLE", x)
+    assert dom.decimals == 2
+    out = decode_numeric(dom, rng.integers(0, dom.nbins, size=5000), rng).to_numpy()
+    assert np.all(np.abs(out * 100 - np.round(out * 100)) < 1e-6)
+    assert out.min() >= x.min() - 0.01 and out.max() <= x.max() + 0.01
+
+
+def test_decimal_column_never_gets_more_decimals_than_its_scale() -> None:
+    x = np.round(np.random.default_rng(0).uniform(0, 50, 2000), 3)
+    assert exact_numeric("DOUBLE", x).decimals == 3
+    assert exact_numeric("DECIMAL(10,2)", x).decimals == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_bin_counts_equal_the_encoded_marginal(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.exponential(50, 2000), rng.normal(-20, 3, 500)])
+    x[rng.random(len(x)) < 0.1] = np.nan
+    dom = exact_numeric(["DOUBLE", "INTEGER"][seed % 2], np.round(x) if seed % 2 else x)
+    codes = dom.encode(np.round(x) if seed % 2 else x)
+    assert codes.min() >= 0 and codes.max() < dom.size
+    y, var = bin_counts(dom)
+    np.testing.assert_array_equal(y, np.bincount(codes, minlength=dom.size))
+    assert not var.any()
+    assert (codes == dom.null_code).sum() == np.isnan(x).sum()
+
+
+def test_exact_not_null_column_has_no_null_bucket() -> None:
+    dom = exact_numeric("INTEGER", np.arange(100, dtype=float), nullable=False)
+    assert not dom.null and dom.size == dom.nbins and dom.null_code == -1
+    assert len(bin_counts(dom)[0]) == dom.nbins
+
+
+def test_exact_range_clips_the_most_extreme_values() -> None:
+    x = np.concatenate([np.arange(100, dtype=float), [1e9, -1e9]])
+    lo, hi, pos = exact_range(x)
+    k = MIN_GROUP - 1
+    s = np.sort(x)
+    assert (lo, hi) == (s[k], s[-1 - k])
+    assert pos == np.sort(x[x > 0])[k]
+    assert exact_range(np.array([3.0])) == (3.0, 3.0, 3.0)
+
+
+# ---------------------------------------------------------------- numeric: DP pieces
+
+
+@pytest.mark.parametrize("center,spread", [(1000.0, 100.0), (-500.0, 50.0), (0.0, 10.0), (3.0, 1.0), (1e6, 1e5)])
+def test_private_range_contains_most_of_the_data(center: float, spread: float) -> None:
+    rng = np.random.default_rng(int(abs(center)) + 1)
+    x = rng.normal(center, spread, 20_000)
+    lo, hi, pos_lo = private_range(x, sigma=5.0, rng=rng)
+    inside = ((x >= lo) & (x <= hi)).mean()
+    assert inside >= 0.99
+    assert hi - lo <= 8 * (np.abs(x).max() + 1)  # not wildly wider than the data
+    if hi > 0:  # the smallest positive edge; without positive data it falls back to hi
+        assert 0 < pos_lo <= hi
+    else:
+        assert pos_lo == hi
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: private_range keeps only the run of buckets around each side's "
+                   "largest bucket (gaps <= RANGE_GAP), so a second, well-populated cluster of magnitudes is cut "
+                   "off: here 40% of the rows fall below the range and are clipped into its first cell")
+def test_private_range_keeps_two_clusters_of_magnitudes() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(1, 10, 8000), rng.uniform(1e5, 1e6, 12_000)])  # e.g. counts and amounts
+    lo, hi, _ = private_range(x, sigma=5.0, rng=rng)
+    assert ((x >= lo) & (x <= hi)).mean() >= 0.99, (lo, hi)
+
+
+def test_private_range_with_no_data_above_noise_still_returns_a_range() -> None:
+    lo, hi, pos_lo = private_range(np.array([5.0]), sigma=50.0, rng=np.random.default_rng(0))
+    assert lo < hi and pos_lo > 0
+
+
+@pytest.mark.parametrize("shape", ["block", "normal", "spike", "exponential"])
+def test_support_holds_nearly_all_of_a_well_populated_histogram(shape: str) -> None:
+    g, sigma = 512, 5.0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        if shape == "block":
+            counts = np.zeros(g)
+            counts[100:300] = 50.0
+        elif shape == "spike":
+            counts = np.zeros(g)
+            counts[10] = 1000.0
+        else:
+            x = rng.normal(256, 40, 20_000) if shape == "normal" else rng.exponential(30, 20_000)
+            counts = np.bincount(np.clip(x.astype(int), 0, g - 1), minlength=g).astype(float)
+        first, last = support(counts + discrete_gaussian(sigma, g, rng), sigma)
+        assert 0 <= first <= last < g
+        assert counts[first:last + 1].sum() >= 0.99 * counts.sum()
+
+
+def test_support_of_pure_noise_is_one_cell() -> None:
+    noisy = discrete_gaussian(5.0, 256, np.random.default_rng(0)).astype(float)
+    first, last = support(noisy, 5.0)
+    assert first == last == int(np.argmax(noisy))
+
+
+@pytest.mark.parametrize("lo,hi,pos_lo,cells,integer", [
+    (0.0, 100.0, 1.0, 50, True), (18.0, 90.0, 18.0, 1024, True), (-50.5, 20.2, 1.0, 64, False),
+    (0.0, 1e6, 0.5, 100, False), (1.0, 1e9, 1.0, 200, True), (0.0, 1e9, 3.0, 200, True), (7.0, 7.0, 7.0, 10, True),
+    (2.5, 2.5, 2.5, 10, False), (0.0, 0.0, 0.0, 10, False), (-1e12, -1e3, 1e3, 100, True), (0.0, 3.0, 1.0, 500, True),
+])
+def test_grid_is_increasing_and_covers_the_range(lo: float, hi: float, pos_lo: float, cells: int, integer: bool) -> None:
+    edges = grid(lo, hi, pos_lo, cells, integer)
+    assert len(edges) >= 2
+    assert np.all(np.diff(edges) > 0)
+    assert edges[0] <= lo and edges[-1] >= hi
+    assert len(edges) - 1 <= cells + 1
+    if integer:
+        np.testing.assert_array_equal(edges, np.round(edges))
+        assert edges[-1] >= math.floor(hi) + 1
+
+
+def test_grid_is_geometric_for_wide_positive_ranges() -> None:
+    edges = grid(0.0, 1e6, 1.0, 60, False)
+    ratios = edges[2:] / edges[1:-1]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-9)
+    assert edges[0] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_merge_bins(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    g = int(rng.integers(1, 80))
+    weights = rng.exponential(1.0, g) * (rng.random(g) < 0.7)
+    if seed % 5 == 0:
+        weights[:] = 0.0
+    nbins = int(rng.integers(1, 40))
+    labels = merge_bins(weights, nbins)
+    assert labels.shape == (g,)
+    assert labels[0] == 0
+    assert np.all(np.diff(labels) >= 0) and np.all(np.diff(labels) <= 1)  # consecutive, non-decreasing
+    assert labels.max() + 1 <= nbins
+    w = weights if weights.sum() > 0 else np.ones(g)
+    per_bin = np.bincount(labels, weights=w)
+    assert per_bin.max() <= w.sum() / nbins + w.max() + 1e-9  # roughly equal weight
+
+
+def test_merge_bins_equal_weights_are_evenly_split() -> None:
+    np.testing.assert_array_equal(merge_bins(np.ones(12), 4), np.repeat(np.arange(4), 3))
+    np.testing.assert_array_equal(merge_bins(np.ones(3), 10), [0, 1, 2])
+
+
+def test_decimal_places_and_choose_decimals() -> None:
+    np.testing.assert_array_equal(decimal_places(np.array([1.0, -2.5, 1.25, 123456.789, 0.000001, 1 / 3, 0.1 + 0.2])),
+                                  [0, 1, 2, 3, 6, 7, 1])
+    rng = np.random.default_rng(0)
+    assert choose_decimals(np.round(rng.uniform(0, 9, 1000)), sigma=None, rng=rng) == 0
+    assert choose_decimals(np.round(rng.uniform(0, 9, 1000), 2), sigma=None, rng=rng) in (1, 2)
+    assert choose_decimals(rng.uniform(0, 9, 1000), sigma=None, rng=rng) is None
+    mixed = np.concatenate([np.round(rng.uniform(0, 9, 998), 1) + 0.05 * 0, np.array([0.123, 0.456])])
+    assert choose_decimals(mixed, sigma=None, rng=rng) == 1  # 99.8% written with one decimal
+
+
+def test_dp_numeric_domain_two_decimals() -> None:
+    rng = np.random.default_rng(1)
+    x = np.round(rng.normal(100, 20, 20_000), 2)
+    dom = numeric_domain(classify("p", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0, nbins=24,
+                         max_cells=512, rng=rng, sigma_decimals=5.0)
+    assert dom.decimals == 2
+    assert dom.nbins <= 24
+    assert np.all(np.diff(dom.edges) > 0)
+    assert dom.edges[0] <= np.quantile(x, 0.005) and dom.edges[-1] >= np.quantile(x, 0.995)
+    assert dom.cell_sigma == 5.0 and len(dom.cell_counts) == len(dom.edges)
+    assert (dom.weights >= 0).all() and dom.weights.sum() > 0
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (latent): numeric_domain in DP mode (sigma_cells given) silently "
+                   "counts decimal places without noise when sigma_decimals is left at its default None; it should "
+                   "refuse (the pipeline passes it today)")
+def test_dp_numeric_domain_requires_decimals_noise() -> None:
+    x = np.round(np.random.default_rng(0).normal(100, 20, 1000), 2)
+    with pytest.raises((TypeError, ValueError)):
+        numeric_domain(classify("p", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=1000.0, nbins=8,
+                       max_cells=64, rng=np.random.default_rng(0))
+
+
+def test_dp_integer_domain_keeps_integer_edges_and_type_range() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 200, 10_000).astype(float)
+    dom = numeric_domain(classify("u", "UTINYINT"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=10_000.0, nbins=16,
+                         max_cells=512, rng=rng)
+    np.testing.assert_array_equal(dom.edges, np.round(dom.edges))
+    assert dom.edges[0] >= 0 and dom.edges[-1] <= 256
+    out = decode_numeric(dom, rng.integers(0, dom.size, 5000), rng).to_pylist()
+    vals = [v for v in out if v is not None]
+    assert all(isinstance(v, int) and 0 <= v <= 255 for v in vals)

@@ -1,0 +1,369 @@
+"""Tests for the validation stages: options.parse_options, source.parse_source, schema.classify/check_columns."""
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pytest
+
+from duckdb_synth.errors import MaskError, OptionError, SchemaError, SourceError, SynthError
+from duckdb_synth.options import DEFAULT_DELTA, MAX_ROWS, Options, parse_options
+from duckdb_synth.schema import INTEGER_RANGES, Column, check_columns, classify, read_schema
+from duckdb_synth.source import Source, parse_source, quote_ident, quote_literal
+
+# ---------------------------------------------------------------- options
+
+
+def test_defaults_are_balanced() -> None:
+    opts = parse_options()
+    assert opts == Options(mode="balanced", epsilon=None, delta=0.0)
+    assert not opts.private and opts.mask_map == {}
+
+
+@pytest.mark.parametrize("mode,eps", [("strict", 3.0), ("strictest", 1.0), ("balanced", None), (" STRICT ", 3.0),
+                                      ("Strictest", 1.0)])
+def test_modes(mode: str, eps: float | None) -> None:
+    opts = parse_options(mode=mode)
+    assert opts.mode == mode.strip().lower()
+    assert opts.epsilon == eps
+    assert opts.delta == (DEFAULT_DELTA if eps is not None else 0.0)
+    assert opts.private == (eps is not None)
+
+
+def test_default_delta_is_one_in_a_million() -> None:
+    assert DEFAULT_DELTA == 1e-6
+    assert parse_options(mode="strict").delta == 1e-6
+    assert parse_options(epsilon=2).delta == 1e-6
+
+
+def test_custom_epsilon_and_delta() -> None:
+    opts = parse_options(epsilon=0.5, delta=1e-8, rows=10, seed=0)
+    assert (opts.mode, opts.epsilon, opts.delta, opts.rows, opts.seed) == ("custom", 0.5, 1e-8, 10, 0)
+    assert parse_options(mode="strictest", delta=0.001).delta == 0.001
+    assert parse_options(epsilon=3).epsilon == 3.0
+    assert parse_options(rows=5.0).rows == 5 and isinstance(parse_options(rows=5.0).rows, int)
+    assert parse_options(rows=MAX_ROWS).rows == MAX_ROWS
+
+
+def test_mode_and_epsilon_together_raise() -> None:
+    with pytest.raises(OptionError, match=r"'strict'.*\(2\).*not both"):
+        parse_options(mode="strict", epsilon=2)
+
+
+@pytest.mark.parametrize("mode,suggestion", [("stict", "strict"), ("strictst", "strictest"), ("balance", "balanced"),
+                                             ("Ballanced", "balanced")])
+def test_unknown_mode_suggests_the_closest(mode: str, suggestion: str) -> None:
+    with pytest.raises(OptionError) as info:
+        parse_options(mode=mode)
+    msg = str(info.value)
+    assert f"unknown mode '{mode}'" in msg
+    assert f"(did you mean '{suggestion}'?)" in msg
+    assert "balanced, strict, strictest" in msg
+
+
+def test_unknown_mode_without_a_close_match() -> None:
+    with pytest.raises(OptionError) as info:
+        parse_options(mode="xyz")
+    assert "did you mean" not in str(info.value) and "'xyz'" in str(info.value)
+
+
+@pytest.mark.parametrize("eps,shown", [(0, "0"), (-1, "-1"), (-0.5, "-0.5"), (math.nan, "nan"), (math.inf, "inf"),
+                                       (-math.inf, "-inf"), ("abc", "'abc'"), (True, "True"), ([1], "[1]")])
+def test_bad_epsilon(eps: object, shown: str) -> None:
+    with pytest.raises(OptionError, match="epsilon") as info:
+        parse_options(epsilon=eps)
+    assert f"got {shown}" in str(info.value)
+
+
+@pytest.mark.parametrize("delta,shown", [(0, "0"), (1, "1"), (1.5, "1.5"), (-1e-6, "-1e-06"), (math.nan, "nan"),
+                                         ("x", "'x'"), (False, "False")])
+def test_bad_delta(delta: object, shown: str) -> None:
+    with pytest.raises(OptionError, match="delta") as info:
+        parse_options(mode="strict", delta=delta)
+    assert f"got {shown}" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mode": "balanced"}])
+def test_delta_in_balanced_mode_raises(kwargs: dict) -> None:
+    with pytest.raises(OptionError, match="delta applies to differentially private runs only"):
+        parse_options(delta=1e-6, **kwargs)
+
+
+@pytest.mark.parametrize("rows,pattern", [(0, "between 1 and .* got 0"), (-5, "got -5"), (2.5, "whole number, got 2.5"),
+                                          ("10", "whole number, got '10'"), (True, "whole number, got True"),
+                                          (MAX_ROWS + 1, f"got {MAX_ROWS + 1}"), (math.inf, "got inf"),
+                                          (math.nan, "got nan")])
+def test_bad_rows(rows: object, pattern: str) -> None:
+    with pytest.raises(OptionError, match="rows") as info:
+        parse_options(rows=rows)
+    assert __import__("re").search(pattern, str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("seed,pattern", [(-1, ">= 0, got -1"), (1.5, "integer, got 1.5"), ("3", "integer, got '3'"),
+                                          (True, "integer, got True"), (2.0, "integer, got 2.0")])
+def test_bad_seed(seed: object, pattern: str) -> None:
+    with pytest.raises(OptionError, match="seed") as info:
+        parse_options(seed=seed)
+    assert pattern in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: parse_options rejects numpy integers for rows and seed with a "
+                   "self-contradicting message ('rows must be a whole number, got np.int64(10)'), while "
+                   "np.float64(10.0) is accepted; accept numbers.Integral (not bool)")
+@pytest.mark.parametrize("kwargs", [{"rows": np.int64(10)}, {"seed": np.int64(3)}, {"rows": np.int32(7)}])
+def test_numpy_integers_are_whole_numbers(kwargs: dict) -> None:
+    opts = parse_options(**kwargs)
+    for key, value in kwargs.items():
+        assert getattr(opts, key) == int(value) and type(getattr(opts, key)) is int
+
+
+def test_masks() -> None:
+    assert parse_options(masks={"email": " Email "}).masks == (("email", "email"),)
+    assert parse_options(masks='{"a": "name", "b": "phone"}').mask_map == {"a": "name", "b": "phone"}
+    assert parse_options(masks={}).masks == ()
+
+
+@pytest.mark.parametrize("masks,shown", [(["email"], "['email']"), ("not json", "'not json'"), ('["a"]', "['a']"),
+                                         ("42", "42"), (7, "7")])
+def test_masks_not_a_mapping(masks: object, shown: str) -> None:
+    with pytest.raises(OptionError, match="masks must map column names to kinds") as info:
+        parse_options(masks=masks)
+    assert f"got {shown}" in str(info.value)
+
+
+def test_mask_kind_not_a_string() -> None:
+    with pytest.raises(OptionError, match="the mask of column 'email' must be a kind name"):
+        parse_options(masks={"email": 3})
+
+
+def test_option_errors_are_synth_errors() -> None:
+    assert issubclass(OptionError, SynthError) and issubclass(MaskError, OptionError)
+
+
+# ---------------------------------------------------------------- source
+
+
+@pytest.mark.parametrize("text,sql", [
+    ("t", 'SELECT * FROM "t"'),
+    ("  patients  ", 'SELECT * FROM "patients"'),
+    ("main.t", 'SELECT * FROM "main"."t"'),
+    ("db.main.t", 'SELECT * FROM "db"."main"."t"'),
+    ('"my table"', 'SELECT * FROM "my table"'),
+    ('"my schema"."My Table"', 'SELECT * FROM "my schema"."My Table"'),
+    ('"a""b"', 'SELECT * FROM "a""b"'),
+])
+def test_table_names(text: str, sql: str) -> None:
+    src = parse_source(text)
+    assert (src.kind, src.sql) == ("table", sql)
+    assert src.label == text.strip()
+    assert src.sql == "SELECT * FROM " + ".".join(quote_ident(p) for p in src.parts)
+
+
+def test_unquoted_table_name_with_a_space() -> None:
+    src = parse_source("my table")
+    assert (src.kind, src.sql, src.parts) == ("table", 'SELECT * FROM "my table"', ("my table",))
+
+
+@pytest.mark.parametrize("text", [
+    "SELECT 1", "select a, b from t where a > 1", "WITH x AS (SELECT 1 AS a) SELECT * FROM x", "FROM t",
+    "SELECT 1 UNION SELECT 2", "SELECT 1 UNION ALL SELECT 2", "SELECT 1 EXCEPT SELECT 2", "VALUES (1), (2)",
+    "(SELECT 1)", "SELECT * FROM read_parquet('x.parquet')", "FROM 'data.csv'",
+])
+def test_queries_are_accepted(text: str) -> None:
+    src = parse_source(text)
+    assert src.kind == "query" and src.sql == text and src.label == "query"
+
+
+def test_query_trailing_semicolon_is_dropped() -> None:
+    assert parse_source("SELECT 1;  ").sql == "SELECT 1"
+
+
+@pytest.mark.parametrize("text,kind", [
+    ("DROP TABLE t", "DROP"), ("INSERT INTO t VALUES (1)", "INSERT"), ("INSERT INTO t SELECT 1", "INSERT"),
+    ("UPDATE t SET a = 1", "UPDATE"), ("DELETE FROM t", "DELETE"), ("CREATE TABLE t (a INTEGER)", "CREATE"),
+    ("CREATE TABLE a AS SELECT 1", "CREATE"), ("PRAGMA version", "PRAGMA"), ("ATTACH 'x.db'", "ATTACH"),
+    ("COPY t TO 'x.csv'", "COPY"), ("SET threads = 1", "SET"), ("CALL pragma_version()", "CALL"),
+    ("ALTER TABLE t ADD COLUMN b INTEGER", "ALTER"), ("DETACH x", "DETACH"), ("INSTALL httpfs", "INSTALL"),
+    ("LOAD httpfs", "LOAD"), ("EXPLAIN SELECT 1", "EXPLAIN"),
+])
+def test_statements_are_refused_by_kind(text: str, kind: str) -> None:
+    with pytest.raises(SourceError) as info:
+        parse_source(text)
+    msg = str(info.value)
+    assert f"{kind} statements are refused" in msg
+    assert text in msg
+
+
+@pytest.mark.parametrize("text,count", [("SELECT 1; SELECT 2", 2), ("SELECT 1; DROP TABLE t", 2),
+                                        ("SELECT 1; SELECT 2; SELECT 3", 3)])
+def test_multiple_statements_are_refused(text: str, count: int) -> None:
+    with pytest.raises(SourceError, match=f"one read-only query, got {count} statements"):
+        parse_source(text)
+
+
+def test_a_write_inside_a_query_is_refused() -> None:
+    with pytest.raises(SourceError, match="contains a DELETE statement"):
+        parse_source("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x")
+
+
+@pytest.mark.parametrize("text", ["", "   ", None, 5])
+def test_empty_source(text: object) -> None:
+    with pytest.raises(SourceError, match="the source is empty"):
+        parse_source(text)  # type: ignore[arg-type]
+
+
+def test_unparseable_source() -> None:
+    with pytest.raises(SourceError, match="cannot parse"):
+        parse_source("SELECT (((")
+
+
+@pytest.mark.parametrize("text,reader", [
+    ("data.parquet", "read_parquet"), ("data/X.PARQUET", "read_parquet"), ("d.pq", "read_parquet"),
+    ("a b.csv", "read_csv"), ("x.CSV", "read_csv"), ("x.tsv", "read_csv"), ("x.csv.gz", "read_csv"),
+    ("f.json", "read_json"), ("f.JSONL", "read_json"), ("f.ndjson", "read_json"), ("f.json.gz", "read_json"),
+    ("s3://bucket/part-*.parquet", "read_parquet"), ("it's.csv", "read_csv"),
+])
+def test_file_paths_by_extension(text: str, reader: str) -> None:
+    src = parse_source(text)
+    assert src.kind == "file"
+    assert src.sql == f"SELECT * FROM {reader}({quote_literal(text)})"
+    assert src.label == text
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: source.parse_source sends a path whose name starts with "
+                   "select/with/from followed by a dot ('from.parquet', 'select.csv') down the query path, because "
+                   "the regex uses \\b; require whitespace or '(' after the keyword")
+@pytest.mark.parametrize("text", ["from.parquet", "select.csv", "with.json"])
+def test_file_named_like_a_keyword(text: str) -> None:
+    assert parse_source(text).kind == "file"
+
+
+def test_quoting() -> None:
+    assert quote_ident('a"b') == '"a""b"'
+    assert quote_literal("it's") == "'it''s'"
+
+
+def test_table_and_file_sql_run_in_duckdb(tmp_path) -> None:
+    con = duckdb.connect()
+    con.sql('CREATE SCHEMA "my schema"; CREATE TABLE "my schema"."My Table" AS SELECT 1 AS a')
+    assert con.sql(parse_source('"my schema"."My Table"').sql).fetchall() == [(1,)]
+    path = tmp_path / "it's here.CSV"
+    con.sql(f"COPY (SELECT 2 AS b) TO {quote_literal(str(path))} (HEADER)")
+    assert con.sql(parse_source(str(path)).sql).fetchall() == [(2,)]
+
+
+# ---------------------------------------------------------------- schema
+
+NUMERIC_INTS = ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                "UHUGEINT"]
+
+
+@pytest.mark.parametrize("type_", NUMERIC_INTS)
+def test_classify_integers(type_: str) -> None:
+    col = classify("x", type_)
+    assert (col.kind, col.integer, col.scale) == ("numeric", True, None)
+    bits = {"TINY": 8, "SMALL": 16, "INTEGER": 32, "BIG": 64, "HUGE": 128}
+    width = next(v for k, v in bits.items() if k in type_)
+    lo, hi = col.type_range
+    if type_.startswith("U"):
+        assert (lo, hi) == (0, 2**width - 1)
+    else:
+        assert (lo, hi) == (-(2 ** (width - 1)), 2 ** (width - 1) - 1)
+    assert col.is_numeric
+
+
+@pytest.mark.parametrize("type_,kind,integer,scale,type_range", [
+    ("BOOLEAN", "boolean", False, None, None),
+    ("FLOAT", "numeric", False, None, None),
+    ("DOUBLE", "numeric", False, None, None),
+    ("DECIMAL(10,2)", "numeric", False, 2, (-99_999_999.99, 99_999_999.99)),
+    ("DECIMAL(18,0)", "numeric", True, 0, (-(1e18 - 1), 1e18 - 1)),
+    ("decimal(4, 3)", "numeric", False, 3, (-9.999, 9.999)),
+    ("VARCHAR", "categorical", False, None, None),
+    ("UUID", "categorical", False, None, None),
+    ("DATE", "temporal", True, None, None),
+    ("TIME", "temporal", True, None, (0.0, 86_400_000_000.0)),
+    ("TIMESTAMP", "temporal", True, None, None),
+    ("TIMESTAMP WITH TIME ZONE", "temporal", True, None, None),
+    ("TIMESTAMP_S", "temporal", True, None, None),
+    ("TIMESTAMP_MS", "temporal", True, None, None),
+    ("TIMESTAMP_NS", "temporal", True, None, None),
+])
+def test_classify_supported(type_: str, kind: str, integer: bool, scale: int | None, type_range) -> None:
+    col = classify("x", type_, nullable=False)
+    assert (col.kind, col.integer, col.scale) == (kind, integer, scale)
+    assert col.type_range == (pytest.approx(type_range, rel=1e-12) if type_range else None)
+    assert col.type == type_ and not col.nullable
+
+
+@pytest.mark.parametrize("type_,members", [
+    ("ENUM('a', 'b''c')", ("a", "b'c")),
+    ("ENUM('x')", ("x",)),
+    ("ENUM('', 'two words', 'comma, inside', 'paren)')", ("", "two words", "comma, inside", "paren)")),
+    ("ENUM('''')", ("'",)),
+])
+def test_classify_enum(type_: str, members: tuple[str, ...]) -> None:
+    col = classify("e", type_)
+    assert col.kind == "enum"
+    assert col.enum_values == members
+
+
+@pytest.mark.parametrize("type_", ["BLOB", "INTEGER[]", "INTEGER[3]", "STRUCT(a INTEGER)", "MAP(VARCHAR, INTEGER)",
+                                   "INTERVAL", "TIME WITH TIME ZONE", "BIT", "UNION(a INTEGER, b VARCHAR)"])
+def test_classify_unsupported(type_: str) -> None:
+    assert classify("x", type_).kind == "unsupported"
+
+
+def test_read_schema_classifies_real_duckdb_types() -> None:
+    con = duckdb.connect()
+    con.sql("CREATE TYPE mood AS ENUM ('sad', 'it''s ok', 'happy')")
+    con.sql("""CREATE TABLE t (b BOOLEAN, i TINYINT NOT NULL, u UBIGINT, h HUGEINT, f FLOAT, d DOUBLE,
+               dec DECIMAL(10,2), v VARCHAR, id UUID, dt DATE, tm TIME, ts TIMESTAMP, tz TIMESTAMPTZ, m mood,
+               bl BLOB, arr INTEGER[], st STRUCT(a INTEGER), mp MAP(VARCHAR, INTEGER), iv INTERVAL)""")
+    cols = {c.name: c for c in read_schema(con, "SELECT * FROM t")}
+    kinds = {name: c.kind for name, c in cols.items()}
+    assert kinds == {"b": "boolean", "i": "numeric", "u": "numeric", "h": "numeric", "f": "numeric", "d": "numeric",
+                     "dec": "numeric", "v": "categorical", "id": "categorical", "dt": "temporal", "tm": "temporal",
+                     "ts": "temporal", "tz": "temporal", "m": "enum", "bl": "unsupported", "arr": "unsupported",
+                     "st": "unsupported", "mp": "unsupported", "iv": "unsupported"}
+    assert cols["m"].enum_values == ("sad", "it's ok", "happy")
+    assert not cols["i"].nullable and cols["u"].nullable
+    assert cols["dec"].scale == 2
+    assert cols["u"].type_range == INTEGER_RANGES["UBIGINT"]
+
+
+def cols(*specs: tuple[str, str]) -> list[Column]:
+    return [classify(n, t) for n, t in specs]
+
+
+def test_check_columns_accepts_supported_and_masked() -> None:
+    check_columns(cols(("a", "INTEGER"), ("b", "VARCHAR")), {})
+    check_columns(cols(("a", "INTEGER"), ("blob", "BLOB")), {"blob": "string"})
+
+
+def test_check_columns_lists_unsupported_columns() -> None:
+    with pytest.raises(SchemaError) as info:
+        check_columns(cols(("a", "INTEGER"), ("tags", "VARCHAR[]"), ("raw", "BLOB")), {})
+    msg = str(info.value)
+    assert "columns 'tags' (VARCHAR[]), 'raw' (BLOB)" in msg
+    assert "'a'" not in msg
+    assert "masks := {'tags': 'string'}" in msg and "leave them out" in msg
+    with pytest.raises(SchemaError, match=r"column 'raw' \(BLOB\).*leave it out"):
+        check_columns(cols(("a", "INTEGER"), ("raw", "BLOB")), {})
+
+
+def test_check_columns_mask_on_missing_column_suggests_closest() -> None:
+    with pytest.raises(MaskError) as info:
+        check_columns(cols(("email", "VARCHAR"), ("name", "VARCHAR")), {"emial": "email"})
+    msg = str(info.value)
+    assert "mask on column 'emial', which the source does not have (did you mean 'email'?)" in msg
+    assert "columns: email, name" in msg
+    with pytest.raises(MaskError) as info:
+        check_columns(cols(("email", "VARCHAR")), {"zzz": "email"})
+    assert "did you mean" not in str(info.value)
+
+
+def test_source_dataclass_label() -> None:
+    assert Source("query", "SELECT 1", "SELECT 1").label == "query"
+    assert Source("file", "x.csv", "...").label == "x.csv"
