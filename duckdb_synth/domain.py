@@ -204,31 +204,34 @@ def _pow2_edges(bucket: int) -> tuple[float, float]:
 
 RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column
 RANGE_GAP = 2  # empty buckets allowed inside a run of populated ones
+LONE_BUCKET_FACTOR = 1.5  # a run of one bucket needs 1.5x the bar (about 6.5 sigma)
 
 
 def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> tuple[float, float, float]:
     """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two.
 
-    On each side of zero the range is the run of significant buckets around that
-    side's largest one (gaps of up to RANGE_GAP buckets allowed), so that a lone
-    false bucket far from the data cannot stretch the range.
+    On each side of zero the range spans every run of significant buckets (gaps of
+    up to RANGE_GAP buckets allowed); a run of a single bucket must pass a higher
+    bar, so that a lone false bucket far from the data cannot stretch the range.
     """
     nb = 2 * _NPOW + 1
     counts = np.bincount(_pow2_bucket(x), minlength=nb).astype(np.float64)
     noisy = counts + discrete_gaussian(sigma, nb, rng)
     sig = noisy > gaussian_tail_z(RANGE_FALSE / nb) * sigma
     chosen: list[int] = [_NPOW] if sig[_NPOW] else []
+    z = gaussian_tail_z(RANGE_FALSE / nb)
     for side in (np.arange(_NPOW + 1, nb), np.arange(_NPOW - 1, -1, -1)):  # outward from zero
         hits = [i for i, b in enumerate(side) if sig[b]]
-        if not hits:
-            continue
-        best = max(hits, key=lambda i: noisy[side[i]])
-        lo_i = hi_i = best
-        while any(h < lo_i and lo_i - h <= RANGE_GAP + 1 for h in hits):
-            lo_i = max(h for h in hits if h < lo_i)
-        while any(h > hi_i and h - hi_i <= RANGE_GAP + 1 for h in hits):
-            hi_i = min(h for h in hits if h > hi_i)
-        chosen += [int(side[lo_i]), int(side[hi_i])]
+        runs: list[list[int]] = []
+        for h in hits:  # runs of significant buckets, gaps of up to RANGE_GAP allowed
+            if runs and h - runs[-1][-1] <= RANGE_GAP + 1:
+                runs[-1].append(h)
+            else:
+                runs.append([h])
+        for run in runs:
+            # A lone bucket far from the rest must be far above the bar to count as data.
+            if len(run) > 1 or noisy[side[run[0]]] > LONE_BUCKET_FACTOR * z * sigma:
+                chosen += [int(side[run[0]]), int(side[run[-1]])]
     if not chosen:  # no signal at all: a unit range around zero rather than a bucket of pure noise
         return -1.0, 1.0, 1.0
     lo = min(_pow2_edges(b)[0] for b in chosen)
@@ -249,7 +252,7 @@ def exact_range(x: np.ndarray) -> tuple[float, float, float]:
 def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometric: bool = True) -> np.ndarray:
     """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear."""
     if integer:
-        lo, hi = math.floor(lo), math.floor(hi) + 1  # integer cells [a, b) hold a .. b-1
+        lo, hi = float(math.floor(lo)), float(math.floor(hi) + 1)  # integer cells [a, b) hold a .. b-1
     elif hi <= lo:
         hi = lo + max(abs(lo) * 1e-6, 1e-9)
     if geometric and lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
@@ -361,6 +364,8 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
     nan = np.isnan(x)
     vals = x[~nan]
     exact = sigma_cells is None
+    if not exact and not col.integer and col.kind == "numeric" and sigma_decimals is None:
+        raise ValueError(f"column {col.name!r}: a DP domain needs sigma_decimals to count decimal places")
     public = col.type_range
     if exact:
         lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)

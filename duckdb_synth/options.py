@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .errors import OptionError, did_you_mean
 
@@ -71,18 +74,29 @@ def parse_options(
     else:
         d = DEFAULT_DELTA
     if rows is not None:
-        if isinstance(rows, bool) or not isinstance(rows, int) and not (isinstance(rows, float) and rows.is_integer()):
-            raise OptionError(f"rows must be a whole number, got {rows!r}")
-        rows = int(rows)
+        rows = _whole("rows", rows)
         if not (1 <= rows <= MAX_ROWS):
             raise OptionError(f"rows must be between 1 and {MAX_ROWS:,}, got {rows}")
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise OptionError(f"seed must be an integer, got {seed!r}")
+        seed = _whole("seed", seed, allow_float=False)
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
                    masks=_masks(masks), rows=rows, seed=seed)
+
+
+def _whole(name: str, value: Any, *, allow_float: bool = True) -> int:
+    """An int from Python or numpy integers (or a float with no fraction, if allowed); never a bool."""
+    what = "a whole number" if allow_float else "an integer"
+    if isinstance(value, (bool, np.bool_)):
+        raise OptionError(f"{name} must be {what}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if allow_float and isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return int(value)
+    raise OptionError(f"{name} must be {what}, got {value!r}")
 
 
 def _number(name: str, value: Any) -> float:

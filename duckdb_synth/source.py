@@ -64,7 +64,7 @@ def parse_source(text: str) -> Source:
         raise SourceError("the source is empty: give a table or view name, a read-only query, or a .parquet/.csv/.json path")
     text = text.strip()
     reader = _file_reader(text)
-    if reader and not re.match(r"(?is)^\s*(select|with|from)\b", text):
+    if reader and not re.match(r"(?is)^\s*(select|with|from)(\s|\()", text):
         return Source("file", text, f"SELECT * FROM {reader}({quote_literal(text)})")
     try:
         statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]

@@ -229,9 +229,6 @@ def test_private_range_contains_most_of_the_data(center: float, spread: float) -
         assert pos_lo == hi
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: private_range keeps only the run of buckets around each side's "
-                   "largest bucket (gaps <= RANGE_GAP), so a second, well-populated cluster of magnitudes is cut "
-                   "off: here 40% of the rows fall below the range and are clipped into its first cell")
 def test_private_range_keeps_two_clusters_of_magnitudes() -> None:
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(1, 10, 8000), rng.uniform(1e5, 1e6, 12_000)])  # e.g. counts and amounts
@@ -339,9 +336,6 @@ def test_dp_numeric_domain_two_decimals() -> None:
     assert (dom.weights >= 0).all() and dom.weights.sum() > 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (latent): numeric_domain in DP mode (sigma_cells given) silently "
-                   "counts decimal places without noise when sigma_decimals is left at its default None; it should "
-                   "refuse (the pipeline passes it today)")
 def test_dp_numeric_domain_requires_decimals_noise() -> None:
     x = np.round(np.random.default_rng(0).normal(100, 20, 1000), 2)
     with pytest.raises((TypeError, ValueError)):

@@ -108,9 +108,6 @@ def test_bad_seed(seed: object, pattern: str) -> None:
     assert pattern in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_options rejects numpy integers for rows and seed with a "
-                   "self-contradicting message ('rows must be a whole number, got np.int64(10)'), while "
-                   "np.float64(10.0) is accepted; accept numbers.Integral (not bool)")
 @pytest.mark.parametrize("kwargs", [{"rows": np.int64(10)}, {"seed": np.int64(3)}, {"rows": np.int32(7)}])
 def test_numpy_integers_are_whole_numbers(kwargs: dict) -> None:
     opts = parse_options(**kwargs)
@@ -231,9 +228,6 @@ def test_file_paths_by_extension(text: str, reader: str) -> None:
     assert src.label == text
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: source.parse_source sends a path whose name starts with "
-                   "select/with/from followed by a dot ('from.parquet', 'select.csv') down the query path, because "
-                   "the regex uses \\b; require whitespace or '(' after the keyword")
 @pytest.mark.parametrize("text", ["from.parquet", "select.csv", "with.json"])
 def test_file_named_like_a_keyword(text: str) -> None:
     assert parse_source(text).kind == "file"

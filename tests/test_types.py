@@ -278,9 +278,6 @@ def test_dp_small_budget_integers_not_pinned_to_type_bound():
         assert not ages <= {-(2**31), 2**31 - 1}, (seed, sorted(ages)[:5])
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="BUG: domain.grid turns an integer range into Python ints (math.floor); beyond 2**64 "
-                          "np.linspace gets object dtype and fails (numpy UFuncTypeError, not a SynthError)")
 @pytest.mark.parametrize("type_", ["HUGEINT", "DECIMAL(38,0)"])
 def test_balanced_128_bit_integers_beyond_64_bits(type_):
     """Integer columns wider than 64 bits may hold values beyond 2**64."""
