@@ -108,7 +108,11 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
 
     # Two independent streams: `rng` for every DP mechanism (never written out raw), `out_rng` for
     # sampling, decoding and masks, whose raw draws do appear in the output (random tokens).
-    noise_seq, out_seq = np.random.SeedSequence(opts.seed).spawn(2)
+    # Without a seed each stream gets its own OS entropy, so the output stream reveals nothing of the noise.
+    if opts.seed is None:
+        noise_seq, out_seq = np.random.SeedSequence(), np.random.SeedSequence()
+    else:
+        noise_seq, out_seq = np.random.SeedSequence(opts.seed).spawn(2)
     rng, out_rng = np.random.default_rng(noise_seq), np.random.default_rng(out_seq)
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
     modelled = [c for c in columns if c.name not in mask_map and not _is_identifier(c)]
