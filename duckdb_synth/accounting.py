@@ -38,30 +38,28 @@ def cdp_delta(rho: float, eps: float) -> float:
     return min(math.exp(log_delta), 1.0)
 
 
+def _bisect(flips, lo: float, hi: float) -> tuple[float, float]:
+    """Narrow [lo, hi] around the point where the monotone predicate `flips` turns from False to True."""
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if flips(mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo, hi
+
+
 def cdp_eps(rho: float, delta: float) -> float:
     """The smallest eps such that rho-zCDP implies (eps, delta)-DP."""
     if rho <= 0:
         return 0.0
-    lo, hi = 0.0, rho + 2 * math.sqrt(rho * math.log(1 / delta)) + 1e-9  # the classic bound is valid
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if cdp_delta(rho, mid) <= delta:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    hi = rho + 2 * math.sqrt(rho * math.log(1 / delta)) + 1e-9  # the classic bound is valid
+    return _bisect(lambda eps: cdp_delta(rho, eps) <= delta, 0.0, hi)[1]
 
 
 def cdp_rho(eps: float, delta: float) -> float:
     """The largest rho such that rho-zCDP implies (eps, delta)-DP."""
-    lo, hi = 0.0, eps + 1.0
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if cdp_delta(mid, eps) <= delta:
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return _bisect(lambda rho: cdp_delta(rho, eps) > delta, 0.0, eps + 1.0)[0]
 
 
 def sigma_for(rho: float, sensitivity: float = 1.0) -> float:

@@ -22,6 +22,7 @@ from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categ
 from .errors import DataError, SourceError
 from .estimate import Model, consistent_pairs, tree_model
 from .measure import Measurement, marginal, measure
+from .noise import discrete_gaussian
 from .options import Options, parse_options
 from .sample import sample
 from .schema import Column, check_columns, read_schema
@@ -163,8 +164,6 @@ def _row_count(n_rows: int, acct: Accountant, rng: np.random.Generator) -> tuple
         return float(n_rows), 0.0
     rho = SHARE_COUNT * acct.rho
     sigma = sigma_for(rho)
-    from .noise import discrete_gaussian
-
     noisy = float(n_rows + discrete_gaussian(sigma, 1, rng)[0])
     acct.charge("row count", rho, detail=f"noisy count, sigma={sigma:.1f}")
     return max(noisy, 1.0), sigma**2

@@ -136,8 +136,7 @@ def _write_result(res: Result, path: Path) -> None:
     """Write the rows with DuckDB's own Parquet writer, which keeps types such as UUID."""
     con = duckdb.connect()
     try:
-        rel = res.relation(con)
-        con.register("_synth_result", rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow())
+        con.register("_synth_result", res.table)
         # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
         select = ", ".join(f"CAST({quote_ident(c)} AS {'DECIMAL(38,0)' if t.upper() in ('HUGEINT', 'UHUGEINT') else t}) "
                            f"AS {quote_ident(c)}" for c, t in res.types)
