@@ -254,7 +254,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     pairs = []
     for a, b in edges:
         pairs.append(measure(codes, sizes, (a, b), sigma, rng))
-        acct.charge(f"2-way {domains[a].column.name}~{domains[b].column.name}", min(rho_pair, acct.rho_left),
+        acct.charge(f"2-way {domains[a].column.name}~{domains[b].column.name}", rho_pair,
                     detail=f"{sizes[a] * sizes[b]} cells, sigma={sigma:.1f}")
     report("estimating", 0.7)
     n, margins, tables = consistent_pairs(d, one_way, pairs, (n_hat, count_var))
