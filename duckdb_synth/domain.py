@@ -44,6 +44,8 @@ class CategoricalDomain:
     values: tuple = ()
     other: bool = True
     null: bool = True
+    counts: tuple[float, ...] = ()  # DP modes: the released noisy counts of the kept values
+    sigma: float = 0.0  # their noise
 
     @property
     def size(self) -> int:
@@ -166,8 +168,12 @@ def categorical_domain(col: Column, arr: pa.Array, *, sigma: float | None, delta
         keep = score >= threshold(sigma, delta)
         cap = MAX_CATEGORIES_DP
     order = [i for i in np.argsort(-score, kind="stable") if keep[i]][:cap]
-    kept = tuple(sorted((values[i] for i in order), key=str))
-    return CategoricalDomain(col, kept, other=True, null=col.nullable)
+    order.sort(key=lambda i: str(values[i]))
+    kept = tuple(values[i] for i in order)
+    if sigma is None:
+        return CategoricalDomain(col, kept, other=True, null=col.nullable)
+    return CategoricalDomain(col, kept, other=True, null=col.nullable,
+                             counts=tuple(float(score[i]) for i in order), sigma=float(sigma))
 
 
 def threshold(sigma: float, delta: float) -> float:

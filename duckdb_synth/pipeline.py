@@ -40,7 +40,8 @@ SHARE_COUNT = 0.01
 SHARE_ONE_WAY = 0.40  # domain discovery + 1-way marginals, split evenly over the modelled columns
 SHARE_SELECT = 0.10  # choosing the tree of pairs
 # The rest measures the pairs of the tree.
-DISCOVERY_SHARE_CATEGORICAL = 0.5  # of a VARCHAR column's share: finding its frequent values
+DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its frequent values (their noisy
+# counts are reused as their 1-way cells; the rest of the share measures the whole 1-way histogram again)
 RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
 DECIMALS_SHARE_NUMERIC = 0.05  # of a non-integer numeric column's share: finding how many decimals it is written with
 DP_BINS, EXACT_BINS = 24, 32
@@ -232,7 +233,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
         else:
             rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
             sigma = sigma_for(rho)
-            one_way[i] = measure(codes, sizes, (i,), sigma, rng)
+            one_way[i] = _with_discovery_counts(dom, measure(codes, sizes, (i,), sigma, rng))
             acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
     for i, dom in enumerate(domains):
         one_way[i] = _drop_faint_buckets(dom, one_way[i])
@@ -273,6 +274,23 @@ def _identifiers(c: Column, n: int, rng: np.random.Generator) -> pa.Array:
     if n > hi:
         raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {n} distinct values")
     return pa.array(rng.permutation(n) + 1, type=pa.int64())
+
+
+def _with_discovery_counts(dom: CategoricalDomain, m: Measurement) -> Measurement:
+    """Combine a 1-way measurement with the discovery step's noisy counts of the kept values.
+
+    Both are released; the inverse-variance average of the two (post-processing) is the
+    better estimate for the kept cells, and 'other' and NULL come from the measurement alone.
+    """
+    if not dom.counts:
+        return m
+    k = len(dom.counts)
+    values, variance = m.values.copy(), m.variance.copy()
+    disc = np.asarray(dom.counts)
+    w_meas, w_disc = 1.0 / variance[:k], 1.0 / dom.sigma**2
+    values[:k] = (w_meas * values[:k] + w_disc * disc) / (w_meas + w_disc)
+    variance[:k] = 1.0 / (w_meas + w_disc)
+    return Measurement(m.clique, values, variance)
 
 
 FAINT_Z = 2.0
