@@ -59,6 +59,8 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     if col.integer and t != "TIME":
         width = np.maximum(hi - lo, 1.0)
         x = lo + np.floor(u * width)
+        if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
+            x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
         if col.type_range is not None:
             x = np.clip(x, col.type_range[0], col.type_range[1])
     else:

@@ -82,7 +82,7 @@ class NumericDomain:
     null: bool = True
     cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
     cell_sigma: float = 0.0
-    decimals: int | None = None  # values are rounded to this many decimals when decoded
+    decimals: int | None = None  # values are rounded to this many decimals when decoded (-2: to hundreds)
 
     @property
     def nbins(self) -> int:
@@ -328,14 +328,19 @@ def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
 
 
 MAX_DECIMALS = 6
+MIN_DECIMALS = -3  # values that are all multiples of 1000
 
 
 def decimal_places(x: np.ndarray) -> np.ndarray:
-    """For each value, the fewest decimals (0..MAX_DECIMALS) that write it exactly, else MAX_DECIMALS + 1."""
+    """For each value, the fewest decimals (MIN_DECIMALS..MAX_DECIMALS) that write it exactly, else MAX_DECIMALS + 1.
+
+    Negative counts mean round numbers: -2 for a multiple of 100. Zero counts as a multiple of anything.
+    """
     out = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)
-    for k in range(MAX_DECIMALS, -1, -1):
+    for k in range(MAX_DECIMALS, MIN_DECIMALS - 1, -1):
         y = x * 10.0**k
-        exact = np.abs(y - np.round(y)) <= 1e-9 * np.maximum(1.0, np.abs(y))
+        r = np.round(y)
+        exact = (np.abs(y - r) <= 1e-9 * np.maximum(1.0, np.abs(y))) & ((r != 0) | (x == 0))
         out[exact] = k
     return out
 
@@ -345,14 +350,15 @@ def choose_decimals(x: np.ndarray, *, sigma: float | None, rng: np.random.Genera
 
     Returns None when the values are continuous (more than MAX_DECIMALS decimals).
     """
-    counts = np.bincount(decimal_places(x), minlength=MAX_DECIMALS + 2).astype(np.float64)
+    counts = np.bincount(decimal_places(x) - MIN_DECIMALS,
+                         minlength=MAX_DECIMALS - MIN_DECIMALS + 2).astype(np.float64)
     if sigma is not None:
         counts = counts + discrete_gaussian(sigma, len(counts), rng)
     counts = np.maximum(counts, 0.0)
     if counts.sum() <= 0:
         return None
     cum = np.cumsum(counts) / counts.sum()
-    k = int(np.argmax(cum >= cover))
+    k = int(np.argmax(cum >= cover)) + MIN_DECIMALS
     return None if k > MAX_DECIMALS else k
 
 
@@ -370,7 +376,7 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
     nan = np.isnan(x)
     vals = x[~nan]
     exact = sigma_cells is None
-    if not exact and not col.integer and col.kind == "numeric" and sigma_decimals is None:
+    if not exact and col.kind == "numeric" and sigma_decimals is None:
         raise ValueError(f"column {col.name!r}: a DP domain needs sigma_decimals to count decimal places")
     public = col.type_range
     if exact:
@@ -410,7 +416,7 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
             weights[inside] = 1.0
     cell_bin = merge_bins(weights, nbins)
     decimals = None
-    if not integer and col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
+    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
         decimals = choose_decimals(vals, sigma=None if exact else sigma_decimals, rng=rng)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)

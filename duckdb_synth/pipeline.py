@@ -43,7 +43,7 @@ SHARE_SELECT = 0.10  # choosing the tree of pairs
 DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its frequent values (their noisy
 # counts are reused as their 1-way cells; the rest of the share measures the whole 1-way histogram again)
 RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
-DECIMALS_SHARE_NUMERIC = 0.05  # of a non-integer numeric column's share: finding how many decimals it is written with
+DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals it is written with
 DP_BINS, EXACT_BINS = 24, 32
 DP_CELLS, EXACT_CELLS = 512, 1024
 EXACT_MAX_TABLE = 40_000  # cells of a balanced-mode table (column x parents)
@@ -200,7 +200,7 @@ def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d
     nbins = int(np.clip(math.sqrt(n_hat / (2.0 * sigma_for(rho_pair))), 4, DP_BINS))
     is_time = col.type.upper() == "TIME"
     rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
-    rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" and not col.integer else 0.0
+    rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" else 0.0
     rho_cells = share - rho_range - rho_dec
     dom = numeric_domain(col, x, sigma_range=sigma_for(rho_range) if rho_range else None,
                          sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=nbins, max_cells=DP_CELLS, rng=rng,

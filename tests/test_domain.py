@@ -149,7 +149,7 @@ def test_exact_integer_ages_decode_to_integers_inside_the_data_range(type_: str,
     x = rng.integers(18, 91, size=3000).astype(float)
     x[rng.random(3000) < 0.05] = np.nan
     dom = exact_numeric(type_, x)
-    assert dom.decimals is None
+    assert dom.decimals == 0  # integers from 18 to 90: whole numbers, not multiples of 10
     assert dom.nbins <= 32 and dom.size == dom.nbins + 1
     codes = rng.integers(0, dom.size, size=20_000)
     out = decode_numeric(dom, codes, rng).to_pylist()
@@ -315,6 +315,9 @@ def test_merge_bins_equal_weights_are_evenly_split() -> None:
 def test_decimal_places_and_choose_decimals() -> None:
     np.testing.assert_array_equal(decimal_places(np.array([1.0, -2.5, 1.25, 123456.789, 0.000001, 1 / 3, 0.1 + 0.2])),
                                   [0, 1, 2, 3, 6, 7, 1])
+    # Round numbers: multiples of 10, 100 and 1000 (zero is a multiple of anything).
+    np.testing.assert_array_equal(decimal_places(np.array([30.0, -700.0, 5000.0, 123000.0, 0.0, 7.0])),
+                                  [-1, -2, -3, -3, -3, 0])
     rng = np.random.default_rng(0)
     assert choose_decimals(np.round(rng.uniform(0, 9, 1000)), sigma=None, rng=rng) == 0
     assert choose_decimals(np.round(rng.uniform(0, 9, 1000), 2), sigma=None, rng=rng) in (1, 2)
@@ -347,9 +350,20 @@ def test_dp_integer_domain_keeps_integer_edges_and_type_range() -> None:
     rng = np.random.default_rng(2)
     x = rng.integers(0, 200, 10_000).astype(float)
     dom = numeric_domain(classify("u", "UTINYINT"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=10_000.0, nbins=16,
-                         max_cells=512, rng=rng)
+                         max_cells=512, rng=rng, sigma_decimals=5.0)
     np.testing.assert_array_equal(dom.edges, np.round(dom.edges))
     assert dom.edges[0] >= 0 and dom.edges[-1] <= 256
     out = decode_numeric(dom, rng.integers(0, dom.size, 5000), rng).to_pylist()
     vals = [v for v in out if v is not None]
     assert all(isinstance(v, int) and 0 <= v <= 255 for v in vals)
+
+
+def test_round_numbers_decode_to_round_numbers() -> None:
+    """Amounts that are all multiples of 50 come back as multiples of 10 at least (decimals -1)."""
+    rng = np.random.default_rng(5)
+    x = (rng.integers(2, 100, size=4000) * 50).astype(float)
+    dom = exact_numeric("INTEGER", x)
+    assert dom.decimals == -1
+    out = np.array(decode_numeric(dom, rng.integers(0, dom.nbins, size=5000), rng).to_pylist(), dtype=float)
+    assert np.all(out % 10 == 0)
+    assert out.min() >= x.min() - 10 and out.max() <= x.max() + 10
