@@ -1,0 +1,217 @@
+"""Tables over sorted sets of columns, and the arithmetic the estimator needs.
+
+A `Factor` is a dense ``numpy`` array whose axes are the columns in ``attrs``,
+always in increasing order. Because both sides of every operation are sorted,
+aligning two factors never needs a transpose: a factor over a subset is
+broadcast to a superset by a reshape that inserts axes of length 1.
+
+A factor does not say whether it holds log values or linear ones; the caller
+picks the operation (`logsumexp` for log potentials, `sum` for counts).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Clique = tuple[int, ...]
+
+
+def positions(attrs: Clique, target: Clique) -> tuple[int, ...]:
+    """Axes of `target` (sorted) that hold the columns of `attrs` (a sorted subset)."""
+    index = {a: i for i, a in enumerate(target)}
+    try:
+        return tuple(index[a] for a in attrs)
+    except KeyError:
+        missing = sorted(set(attrs) - set(target))
+        raise ValueError(f"columns {missing} of {attrs} are not in {target}") from None
+
+
+def broadcast_shape(attrs: Clique, target: Clique, shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape that lays a table over `attrs` (of `shape`) along the axes of `target`."""
+    out = [1] * len(target)
+    for p, n in zip(positions(attrs, target), shape):
+        out[p] = n
+    return tuple(out)
+
+
+class Reducer:
+    """Sums tables over `attrs` (of `shape`) down to `keep`: planned once, applied many times.
+
+    Adjacent axes that are both kept or both summed are merged by a reshape.
+    Then one run of summed axes at a time goes: a trailing or leading run as a
+    matrix-vector product with ones (BLAS), else the longest run in the middle
+    as a sum of rows. On 4- to 7-column tables this is about 4 times as fast
+    as ``np.einsum`` or ``ndarray.sum`` over the same axes.
+    """
+
+    def __init__(self, attrs: Clique, shape: Sequence[int], keep: Clique) -> None:
+        keep_set = set(positions(tuple(keep), tuple(attrs)))
+        self.out_shape = tuple(int(shape[i]) for i in sorted(keep_set))
+        groups = _merge([(i in keep_set, int(n)) for i, n in enumerate(shape)])
+        self.steps: list[tuple[str, tuple[int, ...], np.ndarray | None]] = []
+        while summed := [j for j, (kept, _) in enumerate(groups) if not kept]:
+            if summed[-1] == len(groups) - 1:
+                j = summed[-1]
+                self.steps.append(("tail", (-1, groups[j][1]), np.ones(groups[j][1])))
+            elif summed[0] == 0:
+                j = 0
+                self.steps.append(("head", (groups[0][1], -1), np.ones(groups[0][1])))
+            else:
+                j = max(summed, key=lambda j: groups[j][1])
+                outer = math.prod(n for _, n in groups[:j])
+                self.steps.append(("middle", (outer, groups[j][1], -1), None))
+            groups = _merge(groups[:j] + groups[j + 1:])
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        v = values
+        for kind, shape, ones in self.steps:
+            if kind == "tail":
+                v = v.reshape(shape) @ ones
+            elif kind == "head":
+                v = ones @ v.reshape(shape)
+            else:
+                v = np.einsum("abc->ac", v.reshape(shape))
+        return np.asarray(v).reshape(self.out_shape)
+
+
+class Broadcast:
+    """Adds tables over `attrs` (a sorted subset of `target`) into tables over `target`, planned once.
+
+    Adjacent axes of `target` that `attrs` both holds or both lacks are merged
+    first: fewer, longer axes make numpy's broadcasting loops faster.
+    """
+
+    def __init__(self, attrs: Clique, target: Clique, target_shape: Sequence[int]) -> None:
+        held = set(positions(tuple(attrs), tuple(target)))
+        groups = _merge([(i in held, int(n)) for i, n in enumerate(target_shape)])
+        self.full = tuple(n for _, n in groups)
+        self.part = tuple(n if inside else 1 for inside, n in groups)
+        self.target_shape = tuple(int(n) for n in target_shape)
+
+    def add_into(self, out: np.ndarray, values: np.ndarray) -> None:
+        """out += values, broadcast (in place; `out` must be C-contiguous)."""
+        if not out.flags.c_contiguous:
+            raise ValueError("can only add in place into a C-contiguous table")
+        view = out.reshape(self.full)
+        view += values.reshape(self.part)
+
+    def multiply_into(self, out: np.ndarray, values: np.ndarray) -> None:
+        """out *= values, broadcast (in place; `out` must be C-contiguous)."""
+        if not out.flags.c_contiguous:
+            raise ValueError("can only multiply in place into a C-contiguous table")
+        view = out.reshape(self.full)
+        view *= values.reshape(self.part)
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """A new table over `target` holding `values` broadcast."""
+        return np.broadcast_to(values.reshape(self.part), self.full).reshape(self.target_shape).copy()
+
+
+def _merge(groups: list[tuple[bool, int]]) -> list[tuple[bool, int]]:
+    out: list[tuple[bool, int]] = []
+    for kept, n in groups:
+        if out and out[-1][0] == kept:
+            out[-1] = (kept, out[-1][1] * n)
+        else:
+            out.append((kept, n))
+    return out
+
+
+def logsumexp(values: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+    """log(sum(exp(values))) over `axis`, stable; slices that are all -inf give -inf."""
+    if not axis:
+        return values
+    m = np.max(values, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(values - m), axis=axis, keepdims=True)) + m
+    return out.reshape(tuple(n for i, n in enumerate(values.shape) if i not in axis))
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A table over `attrs` (sorted column indices); ``values.shape`` follows them."""
+
+    attrs: Clique
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        if tuple(sorted(set(self.attrs))) != tuple(self.attrs):
+            raise ValueError(f"factor columns {self.attrs} must be sorted and distinct")
+        if np.ndim(self.values) != len(self.attrs):
+            raise ValueError(f"factor over {self.attrs} has a {np.ndim(self.values)}-d table")
+
+    @staticmethod
+    def zeros(attrs: Clique, sizes: Sequence[int]) -> Factor:
+        """The all-zero factor over `attrs` (a uniform log potential)."""
+        return Factor(tuple(attrs), np.zeros(tuple(int(sizes[a]) for a in attrs)))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
+    def sizes(self) -> dict[int, int]:
+        """Domain size of each column of the factor."""
+        return dict(zip(self.attrs, self.values.shape))
+
+    def aligned(self, target: Clique) -> np.ndarray:
+        """The values reshaped to broadcast against a table over `target` (a superset)."""
+        return self.values.reshape(broadcast_shape(self.attrs, target, self.values.shape))
+
+    def expand(self, target: Clique, sizes: Sequence[int]) -> Factor:
+        """The same function as a full table over `target` (a sorted superset of attrs)."""
+        shape = tuple(int(sizes[a]) for a in target)
+        return Factor(tuple(target), np.broadcast_to(self.aligned(target), shape).copy())
+
+    def _summed_axes(self, keep: Clique) -> tuple[int, ...]:
+        positions(keep, self.attrs)  # validates that keep is a subset
+        return tuple(i for i, a in enumerate(self.attrs) if a not in keep)
+
+    def project(self, keep: Clique) -> Factor:
+        """Sum out every column not in `keep` (linear values: counts or probabilities)."""
+        keep = tuple(keep)
+        if keep == self.attrs:
+            return self
+        return Factor(keep, Reducer(self.attrs, self.values.shape, keep)(self.values))
+
+    def logsumexp(self, keep: Clique) -> Factor:
+        """Sum out every column not in `keep` in log space."""
+        return Factor(tuple(keep), logsumexp(self.values, self._summed_axes(keep)))
+
+    def _binary(self, other: Factor | float, op) -> Factor:
+        if not isinstance(other, Factor):
+            return Factor(self.attrs, op(self.values, other))
+        if other.attrs == self.attrs:
+            return Factor(self.attrs, op(self.values, other.values))
+        union = tuple(sorted(set(self.attrs) | set(other.attrs)))
+        return Factor(union, op(self.aligned(union), other.aligned(union)))
+
+    def __add__(self, other: Factor | float) -> Factor:
+        return self._binary(other, np.add)
+
+    def __sub__(self, other: Factor | float) -> Factor:
+        return self._binary(other, np.subtract)
+
+    def __mul__(self, other: Factor | float) -> Factor:
+        return self._binary(other, np.multiply)
+
+    def __truediv__(self, other: Factor | float) -> Factor:
+        """Division with 0/0 = 0 (a conditional table where the condition has no mass)."""
+        def divide(a, b):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.divide(a, b)
+            return np.where(np.broadcast_to(b, out.shape) == 0, 0.0, out)
+        return self._binary(other, divide)
+
+    __radd__ = __add__
+    __rmul__ = __mul__
+
+    def exp(self) -> Factor:
+        return Factor(self.attrs, np.exp(self.values))
+
+    def log(self) -> Factor:
+        with np.errstate(divide="ignore"):
+            return Factor(self.attrs, np.log(self.values))
