@@ -141,7 +141,12 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     del codes
     rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
     report("sampling", 0.8)
-    synth = sample(model, rows_out, out_rng) if domains else np.zeros((rows_out, 0), np.int64)
+    if not domains:
+        synth = np.zeros((rows_out, 0), np.int64)
+    elif isinstance(model, Model):
+        synth = sample(model, rows_out, out_rng)
+    else:
+        synth = model.sample(rows_out, out_rng)
     report("decoding", 0.9)
     table = _decode(columns, domains, synth, mask_map, out_rng)
     report("done", 1.0)
@@ -240,6 +245,8 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     if d == 1:
         n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
         return tree_model(sizes, {0: ()}, margins, tables), n
+    if SELECTION == "aim":
+        return _aim_model(codes, sizes, domains, one_way, acct, n_hat, rng, report)
     probs = [np.maximum(one_way[i].values, 0) / max(np.maximum(one_way[i].values, 0).sum(), 1.0) for i in range(d)]
     report("selecting", 0.45)
     scores = pair_scores(codes, sizes, probs, n_hat)
@@ -260,6 +267,34 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     report("estimating", 0.7)
     n, margins, tables = consistent_pairs(d, one_way, pairs, (n_hat, count_var))
     return tree_model(sizes, tree_parents(edges, d), margins, tables), n
+
+
+SELECTION = "mst"  # "aim": adaptive selection and a graphical model (work in progress)
+MAX_MODEL_CELLS = 200_000
+AIM_ITERS, AIM_WARM_ITERS = 300, 100
+
+
+def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
+               acct: Accountant, n_hat: float, rng: np.random.Generator, report: Progress):
+    from . import pgm
+    from .adaptive import adaptive_measure, default_workload
+    from .junction import junction_tree
+
+    d = len(sizes)
+
+    def fit(measurements, warm):
+        return pgm.estimate(sizes, measurements, total=n_hat, warm_start=warm,
+                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=1e-4)
+
+    def size_of(cliques):
+        return junction_tree(list(cliques), d, sizes).size(sizes)
+
+    model, measurements = adaptive_measure(
+        codes, sizes, [one_way[i] for i in range(d)], acct, rng, workload=default_workload(d),
+        max_cells=MAX_MODEL_CELLS, total=n_hat, names=[dom.column.name for dom in domains], fit=fit,
+        size_of=size_of, report=report)
+    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=1e-5)
+    return model, float(model.total)
 
 
 def _is_identifier(c: Column) -> bool:

@@ -1,0 +1,116 @@
+"""Adaptive selection of marginals, AIM-style (McKenna, Mullins, Sheldon, Miklau, VLDB 2022).
+
+Each round picks one marginal with the exponential mechanism, scored by how badly
+the current model misses it (weighted L1 error, minus the error the noise alone
+would cause), measures it with Gaussian noise, and refits the graphical model
+(warm-started). When a measurement barely moves the model, the noise is halved
+and the selection sharpened (annealing), so the budget goes where it still
+helps. A cap on the junction tree's size keeps the model small.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .accounting import Accountant
+from .measure import Clique, Measurement, marginal
+from .noise import discrete_gaussian
+
+Workload = list[tuple[Clique, float]]
+
+ALPHA = 0.9  # share of each round's budget spent on measuring (the rest on selecting)
+ROUNDS_PER_COLUMN = 16
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round: what was chosen, with what noise."""
+
+    clique: Clique
+    sigma: float
+    eps_select: float
+
+
+def default_workload(d: int, *, max_order: int = 3) -> Workload:
+    """All 2- and 3-way marginals, weight 1 each (fewer columns: what exists)."""
+    k = min(max_order, d)
+    if k < 2:
+        return []
+    return [(c, 1.0) for c in itertools.combinations(range(d), k)] + (
+        [(c, 1.0) for c in itertools.combinations(range(d), 2)] if k == 3 else [])
+
+
+def candidates(workload: Workload, *, min_order: int = 2) -> dict[Clique, float]:
+    """The downward closure of the workload, each candidate weighted by its overlap with the workload."""
+    out: dict[Clique, float] = {}
+    closure = {tuple(sorted(s)) for cl, _ in workload for k in range(min_order, len(cl) + 1)
+               for s in itertools.combinations(cl, k)}
+    for r in closure:
+        out[r] = sum(w * len(set(r) & set(cl)) for cl, w in workload)
+    return out
+
+
+def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Measurement], acct: Accountant,
+                     rng: np.random.Generator, *, workload: Workload, max_cells: int, total: float,
+                     names: Sequence[str], fit: Callable, size_of: Callable,
+                     report: Callable[[str, float], None] | None = None) -> tuple[object, list[Measurement]]:
+    """Spend what is left of the budget on adaptively chosen marginals; return the fitted model.
+
+    Args:
+        codes, sizes: the binned data and its domain sizes.
+        one_way: measurements already made (charged by the caller).
+        acct: the run's accountant; every round is charged to it.
+        workload: the marginals the user cares about, with weights.
+        max_cells: the cap on the model's junction-tree size (total cells of its cliques).
+        total: the noisy row count.
+        fit: fit(measurements, warm_start) -> model with .marginal(clique).
+        size_of: size_of(cliques) -> junction-tree size in cells of a model over these cliques.
+    """
+    d = len(sizes)
+    measurements = list(one_way)
+    model = fit(measurements, None)
+    cands = candidates(workload)
+    if not cands or acct.rho_left <= 0:
+        return model, measurements
+    true = {r: marginal(codes, sizes, r) for r in cands}
+    weight_max = max(cands.values())
+    rho_left = acct.rho_left
+    rounds = ROUNDS_PER_COLUMN * d
+    sigma = math.sqrt(rounds / (2 * ALPHA * rho_left))
+    eps = math.sqrt(8 * (1 - ALPHA) * rho_left / rounds)
+    chosen: list[Clique] = []
+    r_no = 0
+    while acct.rho_left > 1e-12 * acct.rho:
+        r_no += 1
+        rho_left = acct.rho_left
+        cost = 1 / (2 * sigma**2) + eps**2 / 8
+        if rho_left < 2 * cost:  # the last round takes all that is left
+            sigma = math.sqrt(1 / (2 * ALPHA * rho_left))
+            eps = math.sqrt(8 * (1 - ALPHA) * rho_left)
+        fits = [r for r in cands if size_of([*chosen, r]) <= max_cells]
+        if not fits:
+            break
+        expected = {r: math.sqrt(2 / math.pi) * sigma * true[r].size for r in fits}
+        scores = np.array([cands[r] * (np.abs(true[r] - model.marginal(r)).sum() - expected[r]) for r in fits])
+        pick = fits[int(np.argmax(eps / (2 * weight_max) * scores + rng.gumbel(size=len(fits))))]
+        label = "~".join(names[c] for c in pick)
+        acct.charge(f"select {label}", eps**2 / 8,
+                    detail=f"round {r_no}: exponential mechanism over {len(fits)} candidates, eps0={eps:.4f}")
+        y = true[pick] + discrete_gaussian(sigma, true[pick].shape, rng)
+        acct.charge(f"measure {label}", 1 / (2 * sigma**2),
+                    detail=f"round {r_no}: {true[pick].size} cells, sigma={sigma:.6g}")
+        measurements.append(Measurement(pick, y.astype(np.float64), np.full(y.shape, sigma**2)))
+        chosen.append(pick)
+        before = model.marginal(pick)
+        model = fit(measurements, model)
+        if report:
+            report("selecting", min(0.4 + 0.4 * (1 - acct.rho_left / max(acct.rho, 1e-300)), 0.8))
+        # Annealing: when the new measurement hardly moved the model, spend more per round.
+        if np.abs(model.marginal(pick) - before).sum() <= math.sqrt(2 / math.pi) * sigma * true[pick].size:
+            sigma /= 2
+            eps *= 2
+    return model, measurements
