@@ -269,7 +269,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     return tree_model(sizes, tree_parents(edges, d), margins, tables), n
 
 
-SELECTION = "mst"  # "aim": adaptive selection and a graphical model (work in progress)
+SELECTION = "aim"  # "mst": a private spanning tree of pairs (the first version, kept for comparison)
 MAX_MODEL_CELLS = 200_000
 AIM_ITERS, AIM_WARM_ITERS = 300, 100
 
