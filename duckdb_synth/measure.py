@@ -19,7 +19,7 @@ def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique) -
     shape = tuple(int(sizes[c]) for c in clique)
     if not clique:
         return np.array(float(len(codes)))
-    flat = np.ravel_multi_index(tuple(codes[:, c].astype(np.int64) for c in clique), shape)
+    flat = np.ravel_multi_index(tuple(np.asarray(codes[:, c], dtype=np.int64) for c in clique), shape)
     return np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
 
 

@@ -269,9 +269,9 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     return tree_model(sizes, tree_parents(edges, d), margins, tables), n
 
 
-SELECTION = "aim"  # "mst": a private spanning tree of pairs (the first version, kept for comparison)
+SELECTION = "mst"  # "aim": adaptive rounds and a graphical model (issue 3, in progress: better tvd3, not yet fast enough)
 MAX_MODEL_CELLS = 200_000
-AIM_ITERS, AIM_WARM_ITERS = 300, 100
+AIM_ITERS, AIM_WARM_ITERS = 300, 50
 
 
 def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
