@@ -163,25 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     t_fit = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if args.rows is None:
-            out = synth.fit_sample(
-                df,
-                preprocessor_eps=preprocessor_eps,
-                categorical_columns=categorical,
-                ordinal_columns=ordinal,
-                continuous_columns=continuous,
-                nullable=nullable,
-            )
-        else:
-            synth.fit(
-                df,
-                preprocessor_eps=preprocessor_eps,
-                categorical_columns=categorical,
-                ordinal_columns=ordinal,
-                continuous_columns=continuous,
-                nullable=nullable,
-            )
-            out = synth.sample(args.rows)
+        # fit_sample is fit followed by sample(len(df)); one call path serves both cases.
+        synth.fit(
+            df,
+            preprocessor_eps=preprocessor_eps,
+            categorical_columns=categorical,
+            ordinal_columns=ordinal,
+            continuous_columns=continuous,
+            nullable=nullable,
+        )
+        out = synth.sample(args.rows if args.rows is not None else len(df))
     fit_seconds = time.perf_counter() - t_fit
     _write(out, columns, dtypes, args.output)
     seconds = time.perf_counter() - t0
