@@ -87,6 +87,11 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
     return pa.array(x, type=pa.float64(), mask=isnull)
 
 
+def cast_projection(types: list[tuple[str, str]]) -> str:
+    """``CAST("c" AS type) AS "c", ...`` for (column, DuckDB type) pairs."""
+    return ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types)
+
+
 def cast_sql(columns: list[Column], table_name: str, vc_columns: set[str] = frozenset()) -> str:
     """SELECT that casts each decoded column to its exact source type."""
     parts = []

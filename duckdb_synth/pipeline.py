@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from . import masks as masking
 from .accounting import Accountant, exp_mech_eps, sigma_for
-from .decode import cast_sql, decode_categorical, decode_numeric
+from .decode import cast_projection, cast_sql, decode_categorical, decode_numeric
 from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categorical_domain, numeric_domain,
                      public_domain, to_float, value_sql)
 from .errors import DataError, SourceError
@@ -27,7 +27,7 @@ from .options import Options, parse_options
 from .sample import sample
 from .schema import Column, check_columns, read_schema
 from .select import exact_network, pair_scores, private_tree, tree_parents
-from .source import Source, check_source, parse_source, quote_ident
+from .source import Source, check_source, file_reader, parse_source, quote_ident
 from .spend import Spend
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,7 @@ class Result:
 
     def relation(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
         """The rows as a DuckDB relation on `con`, with the source's exact column types."""
-        types = dict(self.types)
-        rel = con.from_arrow(self.table)
-        return rel.project(", ".join(f"CAST({quote_ident(c)} AS {types[c]}) AS {quote_ident(c)}" for c in self.table.column_names))
+        return con.from_arrow(self.table).project(cast_projection(self.types))
 
     @property
     def types(self) -> list[tuple[str, str]]:
@@ -87,7 +85,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     report = progress or (lambda stage, frac: None)
     opts = parse_options(**options)
     src = parse_source(source)
-    if opts.private and src.kind == "file" and src.sql.startswith(("SELECT * FROM read_csv", "SELECT * FROM read_json")):
+    if opts.private and src.kind == "file" and file_reader(src.text) in ("read_csv", "read_json"):
         raise SourceError(
             f"{src.text}: the column types of a CSV or JSON file are guessed from its values, which no privacy "
             "budget covers; in DP modes load it into a table with declared types first "
@@ -126,22 +124,23 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         log.warning("delta=%g is larger than 1/n for about %d rows: a whole record could leak with "
                     "non-negligible probability; choose delta below %.1g", opts.delta, n_hat, 1.0 / n_hat)
     report("domains", 0.15)
-    domains = [_domain(c, data.column(i), acct, n_hat, len(modelled), rng) for i, c in enumerate(modelled)]
-    codes = np.column_stack([_encode(dom, data.column(i)) for i, dom in enumerate(domains)]) if domains else np.zeros((n_rows, 0), np.int64)
+    values = [to_float(data.column(i)) if c.is_numeric else data.column(i) for i, c in enumerate(modelled)]
     del data
+    domains = [_domain(c, values[i], acct, n_hat, len(modelled), rng) for i, c in enumerate(modelled)]
+    codes = np.column_stack([dom.encode(values[i]) for i, dom in enumerate(domains)]) if domains else np.zeros((n_rows, 0), np.int64)
+    del values
     sizes = [d.size for d in domains]
     report("measuring", 0.35)
-    if not domains:
-        model = Model((), {}, {})
-    elif acct.private:
+    model = None
+    if domains and acct.private:
         # The consensus row count of all measurements is far less noisy than the count alone.
         model, n_hat = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
-    else:
+    elif domains:
         model = _exact_model(codes, sizes, acct)
     del codes
     rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
     report("sampling", 0.8)
-    if not domains:
+    if model is None:  # every column masked or generated
         synth = np.zeros((rows_out, 0), np.int64)
     elif isinstance(model, Model):
         synth = sample(model, rows_out, out_rng)
@@ -175,8 +174,9 @@ def _row_count(n_rows: int, acct: Accountant, rng: np.random.Generator) -> tuple
     return max(noisy, 1.0), sigma**2
 
 
-def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d: int,
+def _domain(col: Column, arr: pa.ChunkedArray | np.ndarray, acct: Accountant, n_hat: float, d: int,
             rng: np.random.Generator) -> Domain:
+    """The column's domain; `arr` is the raw column, or its float64 values for numeric and temporal columns."""
     share = SHARE_ONE_WAY * acct.rho / d if acct.private else None
     pub = public_domain(col)
     if pub is not None:
@@ -193,7 +193,7 @@ def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept")
         return dom
-    x = to_float(arr)
+    x = arr
     if share is None:
         dom = numeric_domain(col, x, sigma_range=None, sigma_cells=None, n_hat=n_hat, nbins=EXACT_BINS,
                              max_cells=EXACT_CELLS, rng=rng)
@@ -218,12 +218,6 @@ def _domain(col: Column, arr: pa.ChunkedArray, acct: Accountant, n_hat: float, d
     acct.charge(f"bins {col.name}", rho_cells,
                 detail=f"noisy histogram on {len(dom.edges) - 1} cells, merged into {dom.nbins} bins; also its 1-way marginal")
     return dom
-
-
-def _encode(dom: Domain, arr: pa.ChunkedArray) -> np.ndarray:
-    if isinstance(dom, NumericDomain):
-        return dom.encode(to_float(arr))
-    return dom.encode(arr)
 
 
 def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], acct: Accountant, n_hat: float,
@@ -348,9 +342,6 @@ def _drop_faint_buckets(dom: Domain, m: Measurement) -> Measurement:
 
 
 def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant) -> Model:
-    d = len(sizes)
-    if d == 0:
-        return Model((), {}, {})
     parents = exact_network(codes, sizes, max_cells=EXACT_MAX_TABLE)
     tables = {c: marginal(codes, sizes, (c, *ps)) for c, ps in parents.items()}
     acct.charge("model", 0.0, detail=f"Bayesian network on exact counts, {sum(len(p) for p in parents.values())} edges")

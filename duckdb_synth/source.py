@@ -50,7 +50,7 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _file_reader(text: str) -> str | None:
+def file_reader(text: str) -> str | None:
     low = text.lower()
     for ext in sorted(_FILE_READERS, key=len, reverse=True):
         if low.endswith(ext):
@@ -63,7 +63,7 @@ def parse_source(text: str) -> Source:
     if not isinstance(text, str) or not text.strip():
         raise SourceError("the source is empty: give a table or view name, a read-only query, or a .parquet/.csv/.json path")
     text = text.strip()
-    reader = _file_reader(text)
+    reader = file_reader(text)
     if reader and not re.match(r"(?is)^\s*(select|with|from)(\s|\()", text):
         return Source("file", text, f"SELECT * FROM {reader}({quote_literal(text)})")
     try:

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .pipeline import Result, run
-from .source import quote_ident, quote_literal
+from .decode import cast_projection
+from .source import quote_literal
 
 RUN_COLUMNS = pa.schema([
     ("run_id", pa.int64()), ("started_at", pa.timestamp("us")), ("source", pa.string()),
@@ -138,8 +139,8 @@ def _write_result(res: Result, path: Path) -> None:
     try:
         con.register("_synth_result", res.table)
         # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
-        select = ", ".join(f"CAST({quote_ident(c)} AS {'DECIMAL(38,0)' if t.upper() in ('HUGEINT', 'UHUGEINT') else t}) "
-                           f"AS {quote_ident(c)}" for c, t in res.types)
+        select = cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
+                                  for c, t in res.types])
         con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
     finally:
         con.close()
