@@ -406,21 +406,22 @@ def test_synthesize_to_a_table(runner: CliRunner, clinic: Path) -> None:
     assert query(clinic, "SELECT count(*) FROM synth") == [(70,)]
 
 
-def test_synthesize_bad_mode_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out.parquet"
-    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mode", "fast", "-o", str(out)])
+@pytest.mark.parametrize(
+    ("flags", "out_name", "options"),
+    [
+        (["--mode", "fast"], "out.parquet", {"mode": "fast"}),
+        (["--mask", "email=emial"], "out.csv", {"masks": {"email": "emial"}}),
+    ],
+    ids=["bad-mode", "unknown-mask-kind"],
+)
+def test_synthesize_bad_option_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path, flags: list[str],
+                                              out_name: str, options: dict) -> None:
+    out = tmp_path / out_name
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", *flags, "-o", str(out)])
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {library_error(mode='fast')}\n"
+    assert result.stderr == f"Error: {library_error(**options)}\n"
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clinic.duckdb"]
-
-
-def test_synthesize_unknown_mask_kind_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out.csv"
-    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mask", "email=emial", "-o", str(out)])
-    assert result.exit_code == 1
-    assert result.stderr == f"Error: {library_error(masks={'email': 'emial'})}\n"
-    assert not out.exists()
 
 
 def test_synthesize_malformed_mask(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
