@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
+from .canary import canary
 from .errors import DataError, MaskError, OptionError, SchemaError, SourceError, SynthError
 from .masks import MASK_KINDS
 from .options import MODES
@@ -20,7 +21,7 @@ from .sqlfuncs import forget, record, register, runs
 __version__ = "0.1.0"
 
 __all__ = [
-    "register", "synthesize", "run", "runs", "forget", "Result", "Spend", "MODES", "MASK_KINDS",
+    "register", "synthesize", "run", "runs", "forget", "canary", "Result", "Spend", "MODES", "MASK_KINDS",
     "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
 
