@@ -149,7 +149,8 @@ def pick_column(columns: Sequence[Column], name: str | None, masks: dict[str, st
         names = [c.name for c in columns]
         col = next((c for c in columns if c.name == name), None)
         if col is None:
-            raise OptionError(f"no column '{name}' in the source{did_you_mean(name, names)}; columns: {', '.join(names)}")
+            raise OptionError(f"no column '{name}' in the source{did_you_mean(name, names)}; "
+                              f"columns: {', '.join(names)}")
         reason = why_not(col)
         if reason is not None:
             hint = f"; columns that can: {', '.join(c.name for c in fits)}" if fits else ""
@@ -171,9 +172,9 @@ def count_values(table: pa.Table, column: str, values: Sequence[str]) -> dict[st
     con = duckdb.connect()
     try:
         con.register("_canary_output", table)
+        text = f"CAST({quote_ident(column)} AS VARCHAR)"
         found = dict(con.execute(
-            f"SELECT CAST({quote_ident(column)} AS VARCHAR) AS v, count(*) FROM _canary_output "
-            "WHERE CAST({col} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[])) GROUP BY v".format(col=quote_ident(column)),
+            f"SELECT {text}, count(*) FROM _canary_output WHERE {text} IN (SELECT unnest(?::VARCHAR[])) GROUP BY 1",
             [list(values)]).fetchall())
     finally:
         con.close()
@@ -188,9 +189,9 @@ def _secrets(con: duckdb.DuckDBPyConnection, sql: str, col: Column, ks: Sequence
             out = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in ks]
         else:
             out = [f"canary-{rng.bytes(6).hex()}-k{k}" for k in ks]
-        clash = con.execute(
-            f"SELECT count(*) FROM ({sql}) WHERE CAST({quote_ident(col.name)} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))",
-            [out]).fetchall()[0][0]
+        text = f"CAST({quote_ident(col.name)} AS VARCHAR)"
+        clash = con.execute(f"SELECT count(*) FROM ({sql}) WHERE {text} IN (SELECT unnest(?::VARCHAR[]))",
+                            [out]).fetchall()[0][0]
         if len(set(out)) == len(out) and not clash:
             return out
     raise DataError(f"could not make secrets that column '{col.name}' does not already hold")  # pragma: no cover
@@ -201,7 +202,7 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, temp: str, columns: Sequence
     if not any(c.unique or not c.nullable for c in columns):
         con.execute(f"CREATE TEMP TABLE {quote_ident(temp)} AS SELECT * FROM ({sql})")
         return
-    defs = ", ".join(f"{quote_ident(c.name)} {c.type}" + (" UNIQUE" if c.unique else " NOT NULL" if not c.nullable else "")
+    defs = ", ".join(f"{quote_ident(c.name)} {c.type}" + (" UNIQUE" if c.unique else "" if c.nullable else " NOT NULL")
                      for c in columns)
     con.execute(f"CREATE TEMP TABLE {quote_ident(temp)} ({defs})")
     con.execute(f"INSERT INTO {quote_ident(temp)} SELECT * FROM ({sql})")
