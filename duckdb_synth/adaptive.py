@@ -25,6 +25,9 @@ Workload = list[tuple[Clique, float]]
 SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's cliques are estimated from a sample
 ALPHA = 0.9  # share of each round's budget spent on measuring (the rest on selecting)
 ROUNDS_PER_COLUMN = 16
+ANNEAL = 2.0  # sigma is divided (and eps multiplied) by this when a round hardly moved the model
+MIN_ORDER = 2
+DENOISE_Z = 0.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
     d = len(sizes)
     measurements = list(one_way)
     model = fit(measurements, None)
-    cands = candidates(workload)
+    cands = candidates(workload, min_order=MIN_ORDER)
     if not cands or acct.rho_left <= 0:
         return model, measurements
     true = {r: marginal(codes, sizes, r) for r in cands}
@@ -112,6 +115,8 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
         acct.charge(f"select {label}", eps**2 / 8,
                     detail=f"round {r_no}: exponential mechanism over the candidates within the model cap, eps0={eps:.4f}")
         y = true[pick] + discrete_gaussian(sigma, true[pick].shape, rng)
+        if DENOISE_Z:
+            y = np.where(y < DENOISE_Z * sigma, 0, y)
         acct.charge(f"measure {label}", 1 / (2 * sigma**2),
                     detail=f"round {r_no}: {true[pick].size} cells, sigma={sigma:.6g}")
         measurements.append(Measurement(pick, y.astype(np.float64), np.full(y.shape, sigma**2)))
@@ -122,8 +127,8 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
             report("selecting", min(0.4 + 0.4 * (1 - acct.rho_left / max(acct.rho, 1e-300)), 0.8))
         # Annealing: when the new measurement hardly moved the model, spend more per round.
         if np.abs(model.marginal(pick) - before).sum() <= math.sqrt(2 / math.pi) * sigma * true[pick].size:
-            sigma /= 2
-            eps *= 2
+            sigma /= ANNEAL
+            eps *= ANNEAL
     return model, measurements
 
 

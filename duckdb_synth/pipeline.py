@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -235,7 +235,8 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
             one_way[i] = _with_discovery_counts(dom, measure(codes, sizes, (i,), sigma, rng))
             acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
     for i, dom in enumerate(domains):
-        one_way[i] = _drop_faint_buckets(dom, one_way[i])
+        domains[i], one_way[i], codes[:, i] = _drop_faint_buckets(dom, one_way[i], codes[:, i])
+        sizes[i] = domains[i].size
     if d == 1:
         n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
         return tree_model(sizes, {0: ()}, margins, tables), n
@@ -266,6 +267,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
 SELECTION = "mst"  # "aim": adaptive rounds and a graphical model (issue 3, in progress: better tvd3, not yet fast enough)
 MAX_MODEL_CELLS = 200_000
 AIM_ITERS, AIM_WARM_ITERS = 300, 50
+AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-5
 
 
 def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
@@ -278,7 +280,7 @@ def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_w
 
     def fit(measurements, warm):
         return pgm.estimate(sizes, measurements, total=n_hat, warm_start=warm,
-                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=1e-4)
+                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
 
     def size_of(cliques):
         return junction_tree(list(cliques), d, sizes).size(sizes)
@@ -287,7 +289,7 @@ def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_w
         codes, sizes, [one_way[i] for i in range(d)], acct, rng, workload=default_workload(d),
         max_cells=MAX_MODEL_CELLS, total=n_hat, names=[dom.column.name for dom in domains], fit=fit,
         size_of=size_of, report=report)
-    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=1e-5)
+    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL)
     return model, float(model.total)
 
 
@@ -325,20 +327,31 @@ def _with_discovery_counts(dom: CategoricalDomain, m: Measurement) -> Measuremen
 FAINT_Z = 2.0
 
 
-def _drop_faint_buckets(dom: Domain, m: Measurement) -> Measurement:
-    """Set the NULL and 'other' buckets to a known zero when their noisy count is within noise of zero.
+def _drop_faint_buckets(dom: Domain, m: Measurement, col: np.ndarray) -> tuple[Domain, Measurement, np.ndarray]:
+    """Drop the NULL and 'other' buckets whose noisy count is within noise of zero.
 
     Post-processing of released counts: without it a column with no NULLs would get
-    a few percent of NULLs (or random 'other' strings) from noise alone.
+    a few percent of NULLs (or random 'other' strings) from noise alone. The bucket
+    leaves the domain (so no later measurement spends noise on its cells, and the
+    model's loss has no pinned cells to slow its fit); the few rows it may hold are
+    coded as the column's first value. Returns the domain, the 1-way measurement
+    and the column's codes, all renumbered.
     """
     special = [dom.null_code] if dom.null else []
     if isinstance(dom, CategoricalDomain) and dom.other:
         special.append(dom.other_code)
-    values, variance = m.values.copy(), m.variance.copy()
-    for k in special:
-        if values[k] < FAINT_Z * np.sqrt(variance[k]):
-            values[k], variance[k] = 0.0, 1e-6
-    return Measurement(m.clique, values, variance)
+    drop = [k for k in special if m.values[k] < FAINT_Z * np.sqrt(m.variance[k])]
+    if not drop:
+        return dom, m, col
+    keep = np.setdiff1d(np.arange(dom.size), drop)
+    remap = np.zeros(dom.size, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    changes = {"null": False} if dom.null_code in drop else {}
+    if isinstance(dom, CategoricalDomain) and dom.other_code in drop:
+        changes["other"] = False
+    new = replace(dom, **changes)
+    assert new.size == len(keep)
+    return new, Measurement(m.clique, m.values[keep], m.variance[keep]), remap[col]
 
 
 def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant) -> Model:
