@@ -20,6 +20,7 @@ import numpy as np
 from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape, positions
 from .junction import JunctionTree, Plan, calibrate, junction_tree, maximal
 from .measure import Measurement
+from .rounding import allocate
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +124,16 @@ class GraphicalModel:
         """(n, d) int64 codes drawn from the model.
 
         Ancestral sampling over the tree from the root clique: each child clique
-        draws its new columns from its belief given the separator's values,
-        all rows at once (inverse CDF: one ``searchsorted`` over the CDFs of
-        every separator value laid end to end).
+        gives its new columns to the rows of each separator value in proportion
+        to its belief (controlled rounding, ``rounding.allocate``: counts within
+        one of their expectation, so sampling adds almost no error to the model's),
+        all rows at once.
         """
         n = int(n)
         out = np.zeros((n, self.d), dtype=np.int64)
         bel = self._clique_beliefs()
         cliques = self.tree.cliques
-        drawn = _draw(bel[0].reshape(1, -1), np.zeros(n, dtype=np.int64), rng)
+        drawn = allocate(bel[0].reshape(1, -1), np.zeros(n, dtype=np.int64), rng)
         for a, col in zip(cliques[0], np.unravel_index(drawn, bel[0].shape)):
             out[:, a] = col
         for p, c in self.tree.edges:
@@ -144,27 +146,10 @@ class GraphicalModel:
             table = np.transpose(bel[c], positions(sep, cliques[c]) + positions(new, cliques[c]))
             config = (np.ravel_multi_index(tuple(out[:, a] for a in sep), sep_shape) if sep
                       else np.zeros(n, dtype=np.int64))
-            drawn = _draw(table.reshape(math.prod(sep_shape), -1), config, rng)
+            drawn = allocate(table.reshape(math.prod(sep_shape), -1), config, rng)
             for a, col in zip(new, np.unravel_index(drawn, new_shape)):
                 out[:, a] = col
         return out
-
-
-def _draw(table: np.ndarray, config: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row from row `config` of `table` (K configs x M values, unnormalised).
-
-    The K conditional CDFs, shifted by 0..K-1, make one increasing array, so one
-    searchsorted serves every row. Float resolution at K + 1 is ~K * 2e-16: a
-    value with conditional probability below that may be skipped. A config with
-    no mass (the parent never produces it) is uniform.
-    """
-    k, m = table.shape
-    rowsum = table.sum(axis=1, keepdims=True)
-    cdf = np.cumsum(np.where(rowsum > 0, table / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m), axis=1)
-    cdf[:, -1] = 1.0
-    flat = (cdf + np.arange(k, dtype=np.float64)[:, None]).ravel()
-    pos = np.searchsorted(flat, config + rng.random(len(config)), side="right")
-    return np.clip(pos - config * m, 0, m - 1)
 
 
 def _steiner(tree: JunctionTree, terminals: set[int]) -> set[int]:

@@ -1,0 +1,76 @@
+"""Controlled rounding: give each row a value so that every group's counts match its distribution.
+
+Drawing each row independently (inverse CDF) adds multinomial noise on top of the
+model's error: on 54k rows and 3-way marginals of ~1,000 cells that noise alone is
+a total variation distance of ~0.04. Controlled rounding (private-pgm's default
+``synthetic_data``) allocates each group of rows sharing a parent configuration
+to the values in proportion to the conditional distribution: floor(n_g * p) of
+each value, the few rows left over placed by systematic sampling over the values
+in random order, so that each value gets one more row with probability exactly
+equal to its fractional part (the counts stay unbiased). Counts then differ from their expectation
+by less than one per cell, and the result is still random (which rows get which
+value, and the left-over rows). Post-processing of the model: no privacy cost.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One value per row: row i takes a value in 0..M-1 from row ``config[i]`` of `table`.
+
+    Args:
+        table: (K, M) non-negative weights, one row per configuration (unnormalised;
+            a row with no mass is uniform).
+        config: (n,) configuration of each row, in 0..K-1.
+        rng: where the randomness comes from.
+
+    Returns:
+        (n,) int64 values such that, for every configuration g with n_g rows, the
+        count of value v is floor(n_g * p_gv) or that plus one, and the counts sum to n_g.
+    """
+    table = np.asarray(table, dtype=np.float64)
+    k, m = table.shape
+    config = np.asarray(config, dtype=np.int64)
+    n = len(config)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    groups = np.bincount(config, minlength=k)
+    used = np.flatnonzero(groups)  # only the configurations some row has
+    t = np.clip(table[used], 0.0, None)
+    rowsum = t.sum(axis=1, keepdims=True)
+    p = np.where(rowsum > 0, t / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m)
+    expected = groups[used, None] * p
+    counts = np.floor(expected).astype(np.int64)
+    frac = expected - counts
+    extra = groups[used] - counts.sum(axis=1)  # 0 <= extra < m
+    if extra.any():
+        counts += _systematic(frac, extra, rng)
+    # Rows in random order, then grouped by configuration: each group's slots get its values.
+    perm = rng.permutation(n)
+    order = perm[np.argsort(config[perm], kind="stable")]
+    values = np.repeat(np.tile(np.arange(m, dtype=np.int64), len(used)), counts.ravel())
+    out = np.empty(n, dtype=np.int64)
+    out[order] = values
+    return out
+
+
+def _systematic(frac: np.ndarray, extra: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """0/1 per cell, `extra[g]` ones in row g, cell (g, v) chosen with probability ``frac[g, v]``.
+
+    Each row's fractions sum to its ``extra``; laid end to end in a random order, the
+    points u, u+1, ..., u+extra-1 (u uniform in (0, 1)) fall in exactly `extra` of
+    them, each of length below one, so each cell holds at most one point and holds
+    one with probability equal to its length.
+    """
+    k, m = frac.shape
+    order = np.argsort(rng.random((k, m)), axis=1)
+    cum = np.cumsum(np.take_along_axis(frac, order, axis=1), axis=1)
+    last = cum[:, -1:]
+    cum = np.where(last > 0, cum * (extra[:, None] / np.where(last > 0, last, 1.0)), 0.0)  # exact row totals
+    u = 1.0 - rng.random((k, 1))  # in (0, 1]
+    before = np.concatenate([np.zeros((k, 1)), cum[:, :-1]], axis=1)
+    hits = (np.floor(cum - u) - np.floor(before - u)).astype(np.int64)
+    out = np.empty_like(hits)
+    np.put_along_axis(out, order, hits, axis=1)
+    return out

@@ -1,0 +1,63 @@
+"""Controlled rounding (rounding.allocate): exact group totals, counts within one of expectation, unbiased."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from duckdb_synth.rounding import allocate
+
+
+def _counts(values: np.ndarray, config: np.ndarray, k: int, m: int) -> np.ndarray:
+    return np.bincount(config * m + values, minlength=k * m).reshape(k, m)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_counts_within_one_of_expectation_and_totals_exact(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k, m = 7, 5
+    table = rng.random((k, m)) ** 3
+    table[3] = 0.0  # a configuration with no mass: uniform
+    config = rng.integers(0, k - 1, 1000)  # the last configuration has no rows
+    values = allocate(table, config, rng)
+    assert values.dtype == np.int64 and values.min() >= 0 and values.max() < m
+    counts = _counts(values, config, k, m)
+    groups = np.bincount(config, minlength=k)
+    assert (counts.sum(axis=1) == groups).all()
+    p = np.where(table.sum(1, keepdims=True) > 0, table / np.maximum(table.sum(1, keepdims=True), 1e-300), 1 / m)
+    expected = groups[:, None] * p
+    assert (np.abs(counts - expected) < 1).all()
+
+
+def test_unbiased_over_many_draws() -> None:
+    rng = np.random.default_rng(0)
+    table = np.array([[0.5, 0.3, 0.2], [0.01, 0.01, 0.98], [1.0, 1.0, 1.0]])
+    config = np.repeat([0, 1, 2], [7, 3, 5])  # few rows per group: rounding decides most cells
+    total = np.zeros((3, 3))
+    runs = 4000
+    for _ in range(runs):
+        total += _counts(allocate(table, config, rng), config, 3, 3)
+    expected = np.array([7, 3, 5])[:, None] * table / table.sum(1, keepdims=True)
+    # Each mean is within 4 standard errors (each count varies by at most 1: sd <= 0.5).
+    assert np.abs(total / runs - expected).max() < 4 * 0.5 / np.sqrt(runs)
+
+
+def test_rows_get_values_in_random_order() -> None:
+    rng = np.random.default_rng(1)
+    config = np.zeros(1000, dtype=np.int64)
+    values = allocate(np.array([[1.0, 1.0]]), config, rng)
+    assert np.bincount(values).tolist() == [500, 500]
+    assert 0 < values[:500].sum() < 500  # not all ones in one block
+
+
+def test_far_closer_than_independent_draws() -> None:
+    rng = np.random.default_rng(2)
+    p = rng.dirichlet(np.ones(400)).reshape(1, -1)
+    n = 5000
+    rounded = np.bincount(allocate(p, np.zeros(n, dtype=np.int64), rng), minlength=400) / n
+    drawn = np.bincount(rng.choice(400, n, p=p[0]), minlength=400) / n
+    tvd_rounded, tvd_drawn = 0.5 * np.abs(rounded - p[0]).sum(), 0.5 * np.abs(drawn - p[0]).sum()
+    assert tvd_rounded < 400 / n / 2 + 1e-12 and tvd_rounded < tvd_drawn / 4
+
+
+def test_no_rows() -> None:
+    assert allocate(np.ones((2, 3)), np.zeros(0, dtype=np.int64), np.random.default_rng(0)).size == 0
