@@ -15,13 +15,15 @@ from .masks import MASK_KINDS
 from .options import MODES
 from .pipeline import Result
 from .pipeline import run as _run
+from .report import Report, report
 from .spend import Spend
 from .sqlfuncs import forget, record, register, runs
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "register", "synthesize", "run", "runs", "forget", "canary", "Result", "Spend", "MODES", "MASK_KINDS",
+    "register", "synthesize", "run", "runs", "forget", "canary", "report", "Report", "Result", "Spend", "MODES",
+    "MASK_KINDS",
     "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
 

@@ -5,6 +5,7 @@ Commands::
     duckdb-synth run DB SCRIPT.sql       run every statement of a script
     duckdb-synth shell [DB]              interactive SQL shell
     duckdb-synth synthesize DB SOURCE    write a synthetic copy to a file or table
+    duckdb-synth report DB REAL SYNTH    quality and privacy report (-o report.html)
     duckdb-synth demo                    synthesize the bundled example table
 
 Every error a user can cause is reported as one ``Error: ...`` line (or, for a
@@ -13,6 +14,7 @@ code 1; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -267,6 +269,12 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @click.option("--table", help="Write to this table of DB instead of a file.")
 @click.option("--replace", is_flag=True, help="Replace --table if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the quality and privacy report of the copy to this .html file.",
+)
 def synthesize(
     db: str,
     source: str,
@@ -280,6 +288,7 @@ def synthesize(
     table: str | None,
     replace: bool,
     progress: bool | None,
+    report_path: Path | None,
 ) -> None:
     """Write a synthetic copy of SOURCE from database DB to a file or a table.
 
@@ -290,7 +299,10 @@ def synthesize(
     Examples:
       duckdb-synth synthesize clinic.duckdb patients --mode strict --mask email=email -o out.parquet
       duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM visits" --epsilon 2 --table visits_synth
+      duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
     """
+    if report_path is not None:
+        _check_html_path(report_path, "'--report'")
     if (output is None) == (table is None):
         raise click.UsageError("give exactly one of -o/--output FILE and --table NAME")
     if replace and table is None:
@@ -338,8 +350,42 @@ def synthesize(
         else:
             _write_table(con, res.table, quoted, replace=replace)
             target = f"table {table}"
-    click.echo(res.spend.format(), err=True)
-    click.echo(f"{res.table.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+        click.echo(res.spend.format(), err=True)
+        click.echo(f"{res.table.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+        if report_path is not None:
+            _report_of_run(con, source, res, target, report_path)
+
+
+def _report_of_run(con: duckdb.DuckDBPyConnection, source: str, res: Any, target: str, path: Path) -> None:
+    """Write the report of a run's rows (with their exact types) against its source."""
+    from duckdb_synth.decode import cast_projection
+
+    name = "__duckdb_synth_report_rows"
+    con.register(name, res.table)
+    try:
+        rep = duckdb_synth.report(con, source, f"SELECT {cast_projection(res.types)} FROM {name}", run=res)
+    except SynthError as exc:
+        raise click.ClickException(f"the rows were written, but the report failed: {exc}") from exc
+    finally:
+        con.unregister(name)
+    rep = dataclasses.replace(rep, synth=target)
+    _write_html(rep, path)
+    click.echo(f"report written to {path} (overall score {rep.score:.3f})", err=True)
+
+
+def _check_html_path(path: Path, hint: str) -> None:
+    """Refuse a report path that is not .html or whose folder does not exist, before any work."""
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise click.BadParameter(f"'{path}' is not an .html file name", param_hint=hint)
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"directory '{path.parent}' does not exist", param_hint=hint)
+
+
+def _write_html(rep: Any, path: Path) -> None:
+    try:
+        rep.to_html(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
 
 
 def _write_file(con: duckdb.DuckDBPyConnection, table: Any, path: Path, fmt: str) -> None:
@@ -427,6 +473,49 @@ def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta:
     budget = f"ε = {meta['epsilon']}" if meta.get("epsilon") else "no formal DP"
     click.echo(f"mode {meta.get('mode')} ({budget}), {int(meta.get('rows_out', 0)):,} rows synthesized: {first}.")
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("db")
+@click.argument("real")
+@click.argument("synth")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as one self-contained .html page.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples and of the pairs drawn.")
+def report(db: str, real: str, synth: str, output: Path | None, seed: int) -> None:
+    """Compare table SYNTH with table REAL: quality scores and privacy figures.
+
+    REAL and SYNTH are each a table or view name of DB, one read-only
+    SELECT/WITH query, or a .parquet/.csv/.json file (DB may then be :memory:).
+    The scores are printed; with -o the whole report (plots, per-column and
+    per-pair figures, privacy) is written as one HTML page that loads nothing.
+
+    \b
+    Example:
+      duckdb-synth report clinic.duckdb patients patients_synth -o report.html
+    """
+    if output is not None:
+        _check_html_path(output, "'-o' / '--output'")
+    with _connect(db, must_exist=True) as con:
+        try:
+            rep = duckdb_synth.report(con, real, synth, seed=seed)
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(rep.format())
+    for note in rep.notes:
+        click.echo(f"  note: {note}")
+    if output is not None:
+        _write_html(rep, output)
+        click.echo(f"report written to {output}", err=True)
 
 
 @main.command()

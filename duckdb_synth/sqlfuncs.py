@@ -1,4 +1,4 @@
-"""Register the SQL surface on a DuckDB connection: ``synthesize(...)`` and ``synth_runs()``.
+"""Register the SQL surface on a DuckDB connection: ``synthesize(...)``, ``synth_runs()`` and the reports.
 
 The 2.0 Python client has no table functions, so each table macro (text in
 ``sql/``) reads a Parquet file whose path a Python scalar UDF returns while the
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .pipeline import Result, run
+from .report import build as build_report, fingerprint as report_fingerprint, write_tables as write_report_tables
 from .decode import cast_projection
 from .source import quote_literal
 
@@ -45,6 +46,7 @@ class _State:
     cache: dict[tuple, str] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
     log_rows: list[dict] = field(default_factory=list)  # synth_runs() rows, one per step
+    reports: dict[tuple, dict[str, str]] = field(default_factory=dict)  # report input -> part -> Parquet file
     runs_file: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,11 +69,11 @@ def _cleanup() -> None:
         shutil.rmtree(st.folder, ignore_errors=True)
 
 
-def _sql_text() -> str:
+def _sql_text(name: str = "synthesize.sql") -> str:
     try:
-        return resources.files("duckdb_synth").joinpath("sql", "synthesize.sql").read_text()
+        return resources.files("duckdb_synth").joinpath("sql", name).read_text()
     except (FileNotFoundError, NotADirectoryError):
-        return (Path(__file__).resolve().parent.parent / "sql" / "synthesize.sql").read_text()
+        return (Path(__file__).resolve().parent.parent / "sql" / name).read_text()
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
@@ -100,13 +102,26 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     def runs_file():
         return str(st.runs_file)
 
-    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B]), ("_synth_runs_file", runs_file, [])):
+    def synth_report(real, synth, part):
+        with st.lock:
+            reader = con.cursor()
+            try:
+                key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
+                if key not in st.reports:
+                    rep = build_report(reader, real, synth, runs=st.results, in_sql=True)
+                    st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
+            finally:
+                reader.close()
+            return st.reports[key][part]
+
+    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B]), ("_synth_runs_file", runs_file, []),
+                             ("_synth_report", synth_report, [V, V, V])):
         try:
             con.remove_function(name)
         except duckdb.Error:
             pass
         con.create_function(name, fn, params, V, null_handling="special", side_effects=False)
-    for statement in _statements(_sql_text()):
+    for statement in _statements(_sql_text("synthesize.sql") + "\n" + _sql_text("report.sql")):
         con.execute(statement)
 
 

@@ -1,0 +1,398 @@
+"""The quality and privacy report: its SQL functions, its Python API and its metrics.
+
+Every figure is checked against a value worked out by hand on a tiny table, or
+against a reference (scipy, ``shared/bench/fidelity.py``); every SQL function runs
+through a real DuckDB connection.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+import scipy.stats
+from scipy.spatial.distance import cdist
+
+import duckdb_synth
+from conftest import load, make_patients, sql_error
+from duckdb_synth.errors import DataError, SchemaError, SourceError
+from duckdb_synth.report import _nearest, cramers_v, ks_statistic
+
+FIDELITY = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fidelity.py"
+PROPERTIES = ["Column Shapes", "Column Pair Trends", "1-way marginals", "2-way marginals", "3-way marginals",
+              "Deep Structure (PCA)", "Overall"]
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    c = duckdb.connect()
+    duckdb_synth.register(c)
+    yield c
+    c.close()
+
+
+def table(con: duckdb.DuckDBPyConnection, name: str, **columns: list) -> None:
+    load(con, name, pa.table(columns))
+
+
+def scores(rel: duckdb.DuckDBPyRelation, key: str = "property") -> dict[str, float]:
+    names = rel.columns
+    return {r[names.index(key)]: r[names.index("score")] for r in rel.fetchall()}
+
+
+# ---------------------------------------------------------------- the four SQL functions
+
+
+def test_identical_copy_scores_one_everywhere(con):
+    load(con, "patients", make_patients())
+    con.execute("CREATE TABLE twin AS SELECT * FROM patients")
+    summary = scores(con.sql("SELECT * FROM synth_report('patients', 'twin')"))
+    assert list(summary) == PROPERTIES
+    assert all(v == pytest.approx(1.0, abs=1e-12) for v in summary.values())
+    columns = con.sql("SELECT score, real_null_share = synth_null_share, real_distinct = synth_distinct, "
+                      "real_mean IS NOT DISTINCT FROM synth_mean FROM synth_report_columns('patients', 'twin')").fetchall()
+    assert columns == [(1.0, True, True, True)] * 10
+    pairs = con.sql("SELECT min(score), max(abs(real_association - synth_association)), count(*) "
+                    "FROM synth_report_pairs('patients', 'twin')").fetchall()[0]
+    assert pairs[0] == pytest.approx(1.0) and pairs[1] == pytest.approx(0.0, abs=1e-12) and pairs[2] == 45
+    privacy = dict(con.sql("SELECT metric, value FROM synth_privacy_report('patients', 'twin')").fetchall())
+    assert privacy["Exact copies"] == 1.0 and privacy["DCR median"] == 0.0 and privacy["DCR 5th percentile"] == 0.0
+
+
+def test_sql_functions_have_documented_columns(con):
+    table(con, "r", x=[1.0, 2.0, 3.0], c=["a", "b", "a"])
+    expected = {
+        "synth_report": ["property", "score", "explanation"],
+        "synth_report_columns": ["column", "type", "synth_type", "kind", "metric", "score", "real_null_share",
+                                 "synth_null_share", "real_distinct", "synth_distinct", "real_mean", "synth_mean",
+                                 "real_std", "synth_std", "real_min", "synth_min", "real_max", "synth_max"],
+        "synth_report_pairs": ["column_1", "column_2", "metric", "real_association", "synth_association", "score"],
+        "synth_privacy_report": ["metric", "value", "holdout", "explanation"],
+    }
+    for fn, names in expected.items():
+        assert con.sql(f"SELECT * FROM {fn}('r', 'r')").columns == names
+
+
+def test_shifted_column_has_the_hand_computed_ks(con):
+    # real 0..9, synthetic 2..11: at x = 1 the real CDF is 2/10 and the synthetic one 0, and no gap is larger.
+    table(con, "r", x=list(range(10)))
+    table(con, "s", x=list(range(2, 12)))
+    row = con.sql("SELECT metric, score, real_mean, synth_mean, real_min, synth_max, real_distinct "
+                  "FROM synth_report_columns('r', 's')").fetchall()[0]
+    assert row[0] == "KSComplement"
+    assert row[1] == pytest.approx(0.8)
+    assert row[2:] == (4.5, 6.5, 0.0, 11.0, 10)
+
+
+def test_category_shares_give_the_hand_computed_tv(con):
+    # shares a .6/.4/0 vs .3/.5/.2: TV = (.3 + .1 + .2) / 2 = .3; NULL is a category of its own.
+    table(con, "r", c=["a"] * 6 + ["b"] * 4)
+    table(con, "s", c=["a"] * 3 + ["b"] * 5 + ["c"] * 2)
+    table(con, "n", c=["a"] * 5 + ["b"] * 4 + [None])
+    row = con.sql("SELECT metric, score, real_distinct, synth_distinct FROM synth_report_columns('r', 's')").fetchall()
+    assert row == [("TVComplement", pytest.approx(0.7), 2, 3)]
+    row = con.sql("SELECT score, synth_null_share FROM synth_report_columns('r', 'n')").fetchall()
+    assert row == [(pytest.approx(0.9), pytest.approx(0.1))]
+
+
+def test_independent_columns_score_low_on_pair_trends(con):
+    # real: y = x (r = 1); synthetic: y independent of x (r = 0 exactly) -> 1 - |1 - 0| / 2 = 0.5.
+    x = [1.0, 2.0, 3.0, 4.0] * 5
+    table(con, "r", x=x, y=x)
+    table(con, "s", x=x, y=[2.0, 4.0, 1.0, 3.0] * 5)
+    row = con.sql("SELECT metric, real_association, synth_association, score FROM synth_report_pairs('r', 's')").fetchall()
+    assert row == [("CorrelationSimilarity", pytest.approx(1.0), pytest.approx(0.0, abs=1e-12), pytest.approx(0.5))]
+    # The opposite sign is the worst score.
+    table(con, "m", x=x, y=[-v for v in x])
+    assert con.sql("SELECT score FROM synth_report_pairs('r', 'm')").fetchall()[0][0] == pytest.approx(0.0)
+
+
+def test_independent_categories_score_low_on_contingency(con):
+    # real: (a,x) and (b,y) half each (Cramér's V 1); synthetic: the four combinations a quarter each (V 0):
+    # TVD = (.25 + .25 + .25 + .25) / 2 = .5.
+    table(con, "r", c=["a"] * 10 + ["b"] * 10, d=["x"] * 10 + ["y"] * 10)
+    table(con, "s", c=["a"] * 10 + ["b"] * 10, d=(["x"] * 5 + ["y"] * 5) * 2)
+    row = con.sql("SELECT metric, real_association, synth_association, score FROM synth_report_pairs('r', 's')").fetchall()
+    assert row == [("ContingencySimilarity", pytest.approx(1.0), pytest.approx(0.0), pytest.approx(0.5))]
+    summary = scores(con.sql("SELECT * FROM synth_report('r', 's')"))
+    assert summary["Column Pair Trends"] == pytest.approx(0.5)
+    assert summary["Column Shapes"] == pytest.approx(1.0)
+    assert summary["1-way marginals"] == pytest.approx(1.0)
+    assert summary["2-way marginals"] == pytest.approx(0.5)
+    assert summary["3-way marginals"] is None  # two columns have no 3-way marginal
+
+
+def test_constant_numeric_column_falls_back_to_contingency(con):
+    table(con, "r", x=[1.0, 2.0, 3.0, 4.0], k=[5.0] * 4)
+    rows = con.sql("SELECT metric, score FROM synth_report_pairs('r', 'r')").fetchall()
+    assert rows == [("ContingencySimilarity", pytest.approx(1.0))]
+
+
+def test_one_column_has_no_pairs(con):
+    table(con, "r", x=[1.0, 2.0, 3.0])
+    summary = scores(con.sql("SELECT * FROM synth_report('r', 'r')"))
+    assert summary["Column Pair Trends"] is None and summary["2-way marginals"] is None
+    assert summary["Overall"] == pytest.approx(1.0)
+    assert con.sql("SELECT count(*) FROM synth_report_pairs('r', 'r')").fetchall() == [(0,)]
+
+
+def test_exact_copies_are_whole_rows_null_safe(con):
+    # Two of four synthetic rows equal a real row; the NULL row counts, a row differing in one column does not.
+    table(con, "r", a=[1, 2, None, 4, 5, 6], b=["x", "y", "z", None, "v", "w"])
+    table(con, "s", a=[1, None, 4, 9], b=["x", "z", "q", "y"])
+    privacy = dict(con.sql("SELECT metric, value FROM synth_privacy_report('r', 's')").fetchall())
+    assert privacy["Exact copies"] == pytest.approx(0.5)
+
+
+def test_types_that_travel_through_parquet_still_match(con):
+    # ENUM comes back from the SQL macro as VARCHAR, HUGEINT as DECIMAL(38,0): the same family, no error.
+    con.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+    con.execute("CREATE TABLE r AS SELECT CAST(i AS HUGEINT) AS h, CAST(['sad','ok','happy'][i % 3 + 1] AS mood) AS m, "
+                "DATE '2024-01-01' + CAST(i AS INTEGER) AS d FROM range(30) t(i)")
+    con.execute("CREATE TABLE s AS SELECT CAST(h AS DECIMAL(38,0)) AS h, CAST(m AS VARCHAR) AS m, "
+                "CAST(d AS TIMESTAMP) AS d FROM r")
+    assert scores(con.sql("SELECT * FROM synth_report('r', 's')"))["Overall"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- sources and bad input
+
+
+def test_sources_may_be_queries_and_files(con, tmp_path):
+    load(con, "patients", make_patients())
+    path = tmp_path / "twin.parquet"
+    con.execute(f"COPY patients TO '{path}' (FORMAT parquet)")
+    summary = scores(con.sql(f"SELECT * FROM synth_report('SELECT * FROM patients', '{path}')"))
+    assert summary["Overall"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("synth, words", [
+    ("SELECT id, sex FROM patients", ["missing columns", "'dx'", "'age'", "'email'"]),
+    ("SELECT *, 1 AS extra, 2 AS more FROM patients", ["extra columns 'extra', 'more'"]),
+    ("SELECT * REPLACE (CAST(age AS VARCHAR) AS age, CAST(sex = 'F' AS INTEGER) AS sex) FROM patients",
+     ["other types", "'sex' is VARCHAR in the real table but INTEGER", "'age' is INTEGER in the real table but VARCHAR"]),
+    ("SELECT * EXCLUDE (dx), 1 AS dxx FROM patients", ["missing column 'dx'", "extra column 'dxx'"]),
+])
+def test_mismatched_columns_are_named(con, synth, words):
+    load(con, "patients", make_patients())
+    message = sql_error(con, f"SELECT * FROM synth_report('patients', '{synth.replace(chr(39), chr(39) * 2)}')")
+    assert "SchemaError" in message and "does not match the real table 'patients'" in message
+    for word in words:
+        assert word in message
+    with pytest.raises(SchemaError):
+        duckdb_synth.report(con, "patients", synth)
+
+
+@pytest.mark.parametrize("real, synth, error, words", [
+    ("patients", "patients_synht", SourceError, ["the synthetic table: no table or view named patients_synht"]),
+    ("patient", "patients", SourceError, ["the real table: no table or view named patient", "did you mean 'patients'"]),
+    ("patients", "DROP TABLE patients", SourceError, ["the synthetic table", "DROP statements are refused"]),
+    ("patients", "/nowhere/s.parquet", SourceError, ["the synthetic table: file not found"]),
+    ("patients", "SELECT * FROM patients WHERE false", DataError, ["synthetic table (a query) is empty"]),
+    ("patients", "SELECT * REPLACE (CAST(CAST(sex AS INTEGER) AS VARCHAR) AS sex) FROM patients", None, []),
+])
+def test_bad_sources_are_refused_with_a_clear_error(con, real, synth, error, words):
+    load(con, "patients", make_patients())
+    if error is None:  # a query that fails while it runs: DuckDB's error, said to be the synthetic table's
+        error, words = SourceError, ["cannot read the synthetic table (a query)", "Could not convert string"]
+    with pytest.raises(error) as info:
+        duckdb_synth.report(con, real, synth)
+    for word in words:
+        assert word in str(info.value)
+    message = sql_error(con, f"SELECT * FROM synth_report('{real}', '{synth.replace(chr(39), chr(39) * 2)}')")
+    for word in words:
+        assert word in message
+
+
+def test_sql_hint_for_tables_the_second_connection_cannot_see(con):
+    load(con, "patients", make_patients(), temp=True)
+    message = sql_error(con, "SELECT * FROM synth_report('patients', 'patients')")
+    assert "cannot see TEMP tables" in message and "duckdb_synth.report(con, real, synth)" in message
+    # From Python the same connection reads it.
+    assert duckdb_synth.report(con, "patients", "patients").score == pytest.approx(1.0)
+
+
+def test_nothing_is_written_on_bad_input(con):
+    from duckdb_synth.sqlfuncs import _state
+
+    load(con, "patients", make_patients())
+    sql_error(con, "SELECT * FROM synth_report('patients', 'SELECT sex FROM patients')")
+    assert not list(_state(con).folder.glob("report_*")) and not _state(con).reports
+
+
+# ---------------------------------------------------------------- memoizing
+
+
+def test_one_report_per_input_and_a_fresh_one_when_a_table_changes(con, monkeypatch):
+    import duckdb_synth.sqlfuncs as sqlfuncs
+
+    calls = []
+    real_build = sqlfuncs.build_report
+    monkeypatch.setattr(sqlfuncs, "build_report", lambda *a, **k: calls.append(a[1:3]) or real_build(*a, **k))
+    table(con, "r", x=list(range(10)))
+    con.execute("CREATE TABLE s AS SELECT x + 2 AS x FROM r")
+    for fn in ("synth_report", "synth_report_columns", "synth_report_pairs", "synth_privacy_report", "synth_report"):
+        con.sql(f"SELECT * FROM {fn}('r', 's')").fetchall()
+    assert calls == [("r", "s")]
+    con.execute("UPDATE s SET x = x - 2")
+    assert scores(con.sql("SELECT * FROM synth_report('r', 's')"))["Column Shapes"] == pytest.approx(1.0)
+    assert len(calls) == 2
+
+
+# ---------------------------------------------------------------- what the run spent
+
+
+def test_spend_of_a_recorded_sql_run(con):
+    load(con, "patients", make_patients())
+    con.execute("CREATE TABLE ps AS SELECT * FROM synthesize('patients', mode := 'strict', "
+                "masks := {'email': 'email'}, seed := 3)")
+    rows = con.sql("SELECT metric, value, explanation FROM synth_privacy_report('patients', 'ps')").fetchall()
+    by = {r[0]: r for r in rows}
+    assert by["Privacy guarantee"][1] == 3.0
+    assert "mode strict: (3, 1e-06)-differential privacy" in by["Privacy guarantee"][2]
+    assert "run 1 (SELECT * FROM synth_runs() WHERE run_id = 1)" in by["Privacy guarantee"][2]
+    steps = con.sql("SELECT step, step_epsilon FROM synth_runs() WHERE run_id = 1 ORDER BY step_no").fetchall()
+    listed = [(r[0], r[1]) for r in rows if r[0].startswith("Step ")]
+    assert [(f"Step {i}: {s}", pytest.approx(e)) for i, (s, e) in enumerate(steps, start=1)] == listed
+    assert by["Epsilon spent"][1] == pytest.approx(
+        con.sql("SELECT any_value(total_epsilon) FROM synth_runs() WHERE run_id = 1").fetchall()[0][0])
+
+
+def test_spend_of_a_python_run_and_of_balanced_mode(con):
+    load(con, "patients", make_patients())
+    res = duckdb_synth.run(con, "patients", seed=4)
+    con.register("rows", res.table)
+    con.execute("CREATE TABLE pb AS SELECT * FROM rows")
+    rep = duckdb_synth.report(con, "patients", "pb")
+    assert rep.run_id == 1 and rep.spend is res.spend
+    privacy = {r["metric"]: r for r in rep.privacy.to_pylist()}
+    assert "mode balanced: no formal differential privacy" in privacy["Privacy spent"]["explanation"]
+
+
+def test_a_table_not_made_by_a_run_says_so(con):
+    load(con, "patients", make_patients())
+    con.sql("SELECT * FROM synthesize('patients', seed := 5)").fetchall()
+    con.execute("CREATE TABLE other AS SELECT * FROM patients")
+    rows = con.sql("SELECT metric, explanation FROM synth_privacy_report('patients', 'other')").fetchall()
+    assert rows[-1][0] == "Privacy spent" and rows[-1][1].startswith("not from a recorded run")
+
+
+# ---------------------------------------------------------------- metrics against references
+
+
+def test_marginals_match_the_shared_fidelity_script(con, tmp_path):
+    if not FIDELITY.exists():
+        pytest.skip(f"{FIDELITY} is not there (it lives in the shared folder beside the repository)")
+    spec = importlib.util.spec_from_file_location("fidelity", FIDELITY)
+    fidelity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fidelity)
+    load(con, "patients", make_patients())
+    # A synthetic table with ties, NULLs, values outside the real range and an unseen category; 10 columns
+    # have 120 triples, so the 100-triple cap below makes the report draw them as fidelity.py does.
+    con.execute("CREATE TABLE s AS SELECT * REPLACE (CASE WHEN id % 7 = 0 THEN 'unseen' ELSE dx END AS dx, "
+                "age + 3 AS age, CASE WHEN id % 5 = 0 THEN NULL ELSE weight END AS weight) "
+                "FROM patients ORDER BY random()")
+    real, synth = tmp_path / "r.parquet", tmp_path / "s.parquet"
+    con.execute(f"COPY patients TO '{real}' (FORMAT parquet)")
+    con.execute(f"COPY s TO '{synth}' (FORMAT parquet)")
+    ours = {r["property"]: r["score"] for r in _report_with_caps(con, str(real), str(synth), 30, 100)}
+    out = _run_fidelity(fidelity, real, synth, 30, 100)
+    for k in (1, 2, 3):
+        assert ours[f"{k}-way marginals"] == pytest.approx(1 - out[f"tvd{k}"], abs=1e-4)
+
+
+def _report_with_caps(con, real, synth, pairs, triples):
+    mod = sys.modules["duckdb_synth.report"]
+    old = mod.MAX_PAIRS, mod.MAX_TRIPLES
+    mod.MAX_PAIRS, mod.MAX_TRIPLES = pairs, triples
+    try:
+        return duckdb_synth.report(con, real, synth).summary.to_pylist()
+    finally:
+        mod.MAX_PAIRS, mod.MAX_TRIPLES = old
+
+
+def _run_fidelity(fidelity, real, synth, pairs, triples) -> dict[str, float]:
+    import contextlib
+    import io
+    import json
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        fidelity.main([str(real), str(synth), "--max-pairs", str(pairs), "--max-triples", str(triples), "--json"])
+    return json.loads(buf.getvalue().splitlines()[0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ks_statistic_is_scipys(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 20, 300).astype(float)  # many ties
+    b = rng.normal(10, 4, 217).round(1)
+    assert ks_statistic(a, b) == pytest.approx(scipy.stats.ks_2samp(a, b).statistic, abs=1e-12)
+
+
+def test_ks_statistic_of_empty_samples():
+    assert ks_statistic(np.array([]), np.array([])) == 0.0
+    assert ks_statistic(np.array([1.0]), np.array([])) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cramers_v_is_scipys(seed):
+    counts = np.random.default_rng(seed).integers(0, 30, (4, 3)).astype(float)
+    expected = scipy.stats.contingency.association(counts.astype(int), method="cramer", correction=False)
+    assert cramers_v(counts) == pytest.approx(expected)
+    assert cramers_v(np.array([[5.0, 0.0], [0.0, 0.0]])) == 0.0  # one non-empty value a side: no association
+
+
+def test_nearest_distances_are_brute_force():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(700, 6))
+    queries = np.concatenate([rng.normal(size=(300, 6)), ref[:5]])
+    expected = cdist(queries, ref).min(axis=1)
+    got = _nearest(queries, ref, chunk=128)
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert np.all(got[-5:] == 0.0)
+
+
+def test_correlation_skips_rows_with_a_missing_value_pair_by_pair(con):
+    # x and y agree exactly where both are set; the NULLs must not enter the correlation.
+    table(con, "r", x=[1.0, 2.0, None, 4.0, 5.0, 6.0], y=[2.0, 4.0, 100.0, None, 10.0, 12.0])
+    row = con.sql("SELECT real_association FROM synth_report_pairs('r', 'r')").fetchall()[0][0]
+    assert row == pytest.approx(1.0)
+    assert not math.isnan(row)
+
+
+# ---------------------------------------------------------------- Python API and the page
+
+
+def test_python_api_returns_arrow_tables_and_writes_html(con, tmp_path):
+    load(con, "patients", make_patients())
+    con.execute("CREATE TABLE ps AS SELECT * FROM synthesize('patients', mode := 'strictest', seed := 2)")
+    rep = duckdb_synth.report(con, "patients", "ps")
+    assert isinstance(rep, duckdb_synth.Report)
+    for part in ("summary", "columns", "pairs", "privacy"):
+        assert isinstance(getattr(rep, part), pa.Table)
+    assert rep.summary.column("property").to_pylist() == PROPERTIES
+    assert 0.0 < rep.score < 1.0
+    path = rep.to_html(tmp_path / "r.html")
+    page = path.read_text(encoding="utf-8")
+    for text in ("Overall quality score", "Column pairs", "Deep structure (PCA)", "Privacy",
+                 "Mode strictest: (1, 1e-06)-differential privacy", "What the run spent"):
+        assert text in page
+    assert page.count("<svg") == 10 + 1 + 1 + 1  # a plot per column, heatmaps, PCA, distances
+    assert_self_contained(page)
+
+
+def assert_self_contained(page: str) -> None:
+    """No attribute or CSS that makes a browser fetch anything: only inline data and in-page anchors."""
+    import re
+
+    refs = re.findall(r"""(?:src|href|action|poster|data)\s*=\s*["']([^"']*)["']""", page, flags=re.I)
+    refs += re.findall(r"url\(([^)]*)\)", page)
+    refs += re.findall(r"@import", page)
+    assert all(r.startswith(("#", "data:")) for r in refs), [r for r in refs if not r.startswith(("#", "data:"))]
+    assert "<script" not in page.lower() and "<link" not in page.lower() and "<iframe" not in page.lower()
