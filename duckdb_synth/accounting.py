@@ -9,12 +9,14 @@ tightest in common use.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 from .errors import SynthError
 
 _TOL = 1e-12
+_STEPS = 80  # bisection halvings: 2^-80 of the bracket is below double precision for every bracket used here
 
 
 def cdp_delta(rho: float, eps: float) -> float:
@@ -26,7 +28,7 @@ def cdp_delta(rho: float, eps: float) -> float:
     # delta = min over alpha > 1 of exp((alpha-1)(alpha rho - eps) + alpha log(1-1/alpha)) / (alpha-1);
     # any alpha gives a valid bound, so an imperfect search only costs tightness.
     lo, hi = 1.01, (eps + 1) / (2 * rho) + 2
-    for _ in range(200):
+    for _ in range(_STEPS):
         alpha = (lo + hi) / 2
         derivative = (2 * alpha - 1) * rho - eps + math.log1p(-1.0 / alpha)
         if derivative < 0:
@@ -40,7 +42,7 @@ def cdp_delta(rho: float, eps: float) -> float:
 
 def _bisect(flips, lo: float, hi: float) -> tuple[float, float]:
     """Narrow [lo, hi] around the point where the monotone predicate `flips` turns from False to True."""
-    for _ in range(200):
+    for _ in range(_STEPS):
         mid = (lo + hi) / 2
         if flips(mid):
             hi = mid
@@ -49,6 +51,7 @@ def _bisect(flips, lo: float, hi: float) -> tuple[float, float]:
     return lo, hi
 
 
+@functools.lru_cache(maxsize=4096)
 def cdp_eps(rho: float, delta: float) -> float:
     """The smallest eps such that rho-zCDP implies (eps, delta)-DP."""
     if rho <= 0:
