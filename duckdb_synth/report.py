@@ -23,6 +23,7 @@ is numpy on those arrays. The figures, with SDMetrics' names where it has one:
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -94,6 +95,7 @@ class ColumnPlot:
     real: np.ndarray | None = None  # sampled non-NULL values (numbers and times)
     synth: np.ndarray | None = None
     bars: tuple[tuple[str, float, float], ...] = ()  # (label, real share, synthetic share) for categories
+    masked: bool = False  # filled with random values by the run (known when the run is)
 
 
 @dataclass(frozen=True)
@@ -307,18 +309,23 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     del rdata, sdata
     rng = np.random.default_rng(seed)
     notes: list[str] = []
+    run_id = None
+    if run is None:
+        run_id, run = _find_run(runs, h_synth, scols)
+    masked = tuple(c.name for c in cols if run is not None and c.name in run.options.mask_map)
 
     shape_rows, col_plots = [], []
     for c in cols:
         row, plot = _column(c, rng)
         shape_rows.append(row)
-        col_plots.append(plot)
+        col_plots.append(dataclasses.replace(plot, masked=c.name in masked))
     pair_rows, hists, real_assoc, synth_assoc, numeric_pair = _pairs(cols)
     tvd = _marginals(cols, hists, seed)
     deep, deep_text, pca = _deep_structure(cols, rng, notes)
-    privacy_rows, dcr, spend, run_id = _privacy(cols, h_real, h_synth, runs, run, reader, ssrc, scols, rng, notes)
+    spend = run.spend if run is not None else None
+    privacy_rows, dcr = _privacy(cols, h_real, h_synth, spend, run_id, rng, notes)
 
-    summary = _summary(shape_rows, pair_rows, tvd, len(cols), deep, deep_text)
+    summary = _summary(shape_rows, pair_rows, tvd, len(cols), deep, deep_text, masked)
     plots = PlotData(tuple(col_plots), tuple(c.name for c in cols), real_assoc, synth_assoc, numeric_pair,
                      pca[0], pca[1], pca[2], dcr[0], dcr[1])
     return Report(
@@ -658,9 +665,9 @@ def _deep_structure(cols: list[_Col], rng: np.random.Generator, notes: list[str]
 # ---------------------------------------------------------------- privacy
 
 
-def _privacy(cols: list[_Col], h_real: np.ndarray, h_synth: np.ndarray, runs: Sequence[Result],
-             run: Result | None, reader: duckdb.DuckDBPyConnection, ssrc: Source, scols: list[Column],
-             rng: np.random.Generator, notes: list[str]):
+def _privacy(cols: list[_Col], h_real: np.ndarray, h_synth: np.ndarray, spend: Spend | None, run_id: int | None,
+             rng: np.random.Generator, notes: list[str]) -> tuple[list[dict], tuple[Any, Any]]:
+    """Exact copies, distances to the closest record (with the holdout's), and what the run spent."""
     n_r, n_s = len(h_real), len(h_synth)
     rows: list[dict] = []
     # Exact copies on the full tables, NULL-safe: rows compared by a 64-bit hash of their normalized values.
@@ -695,12 +702,8 @@ def _privacy(cols: list[_Col], h_real: np.ndarray, h_synth: np.ndarray, runs: Se
         rows.append({"metric": "DCR median", "value": None, "holdout": None,
                      "explanation": "too few real rows to hold some out (needs 5)"})
 
-    run_id = None
-    if run is None:
-        run_id, run = _find_run(runs, h_synth, reader, ssrc, scols)
-    spend = run.spend if run is not None else None
     rows.extend(_spend_rows(spend, run_id))
-    return rows, dcr_arrays, spend, run_id
+    return rows, dcr_arrays
 
 
 def _share_in(needles: np.ndarray, haystack: np.ndarray) -> float:
@@ -769,8 +772,7 @@ def table_fingerprint(table_hashes: np.ndarray) -> tuple[int, int]:
     return len(table_hashes), int(table_hashes.astype(np.uint64).sum(dtype=np.uint64))
 
 
-def _find_run(runs: Sequence[Result], h_synth: np.ndarray, reader: duckdb.DuckDBPyConnection, ssrc: Source,
-              scols: list[Column]) -> tuple[int | None, Result | None]:
+def _find_run(runs: Sequence[Result], h_synth: np.ndarray, scols: list[Column]) -> tuple[int | None, Result | None]:
     """The recorded run whose output has exactly the synthetic table's rows, if any."""
     names = sorted(c.name for c in scols)
     want = table_fingerprint(h_synth)
@@ -828,13 +830,15 @@ def _spend_rows(spend: Spend | None, run_id: int | None) -> list[dict]:
 
 
 def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, deep: float | None,
-             deep_text: str) -> list[dict]:
+             deep_text: str, masked: tuple[str, ...] = ()) -> list[dict]:
     n_ks = sum(r["metric"] == "KSComplement" for r in shape_rows)
     n_corr = sum(r["metric"] == "CorrelationSimilarity" for r in pair_rows)
     rows = [
         {"property": "Column Shapes", "score": float(np.mean([r["score"] for r in shape_rows])),
          "explanation": f"mean over {d} columns of KSComplement ({n_ks} numeric and time columns) and TVComplement "
-                        f"({d - n_ks} categories): 1 − the distance between a column's real and synthetic distributions"},
+                        f"({d - n_ks} categories): 1 − the distance between a column's real and synthetic distributions"
+                        + (f"; masked in the run, so random by design and scoring near 0: {_names(list(masked))}"
+                           if masked else "")},
         {"property": "Column Pair Trends",
          "score": float(np.mean([r["score"] for r in pair_rows])) if pair_rows else None,
          "explanation": (f"mean over {len(pair_rows)} column pairs of CorrelationSimilarity ({n_corr} numeric pairs: "

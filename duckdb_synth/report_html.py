@@ -57,6 +57,7 @@ th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .scroll{overflow-x:auto;margin-top:14px}.r{color:#2d5a8c}.s{color:#b5651d}.scroll table{font-size:12px}.scroll td.n{white-space:nowrap}
 .guarantee{font-size:15px;margin:6px 0 12px}
 footer{color:#7a8394;font-size:11.5px;margin-top:36px}
+details{margin-top:16px}summary{cursor:pointer;font-weight:600;font-size:14px;margin-bottom:8px}
 """
 
 
@@ -90,11 +91,22 @@ def _grade(score: float | None) -> str:
 
 
 def _num(x: Any, digits: int = 4) -> str:
+    """A number for a table cell: thousands separated, `digits` significant digits, no exponent below 1e15."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
     if isinstance(x, int):
         return f"{x:,}"
-    return f"{x:.{digits}g}" if abs(x) < 1e6 else f"{x:,.0f}"
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:,.{max(digits, len(str(int(abs(x)))))}g}" if abs(x) < 1e15 else f"{x:.{digits}g}"
+
+
+def _compact(v: float, _pos: Any = None) -> str:
+    """An axis tick: 1.5k, 20M, 0.25."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= max(size, 1e4):  # 1950 stays 1950 (years), 25000 becomes 25k
+            return f"{v / size:g}{suffix}"
+    return f"{v:g}"
 
 
 def _head(rep: Report) -> str:
@@ -157,11 +169,12 @@ def _columns(rep: Report) -> str:
     out.append("</div>")
     out.append("<div class=\"scroll\"><table><tr><th>column</th><th>type</th><th>metric</th><th>score</th>"
                "<th>NULL share</th><th>distinct</th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>")
-    for r in rows:
+    for r, plot in zip(rows, rep.plots.columns):
         typ = r["type"] if r["type"] == r["synth_type"] else f"{r['type']} / {r['synth_type']}"
         cells = [_pair(r, "null_share", "{:.1%}"), _pair(r, "distinct", "{:,}")]
         cells += [_pair(r, k, None, r["kind"]) for k in ("mean", "std", "min", "max")]
-        out.append(f"<tr><td>{_e(r['column'])}</td><td>{_e(typ)}</td><td>{_e(r['metric'])}</td>"
+        metric = r["metric"] + (" (masked)" if plot.masked else "")
+        out.append(f"<tr><td>{_e(r['column'])}</td><td>{_e(typ)}</td><td>{_e(metric)}</td>"
                    f"<td class=\"n t{_grade(r['score'])}\">{r['score']:.3f}</td>"
                    + "".join(f"<td class=\"n\">{c}</td>" for c in cells) + "</tr>")
     out.append("</table></div>")
@@ -196,7 +209,8 @@ def _value(x: Any, fmt: str | None, kind: str, key: str) -> str:
 def _column_figure(plot: ColumnPlot, row: dict) -> Figure:
     fig = Figure(figsize=(3.4, 2.25))
     ax = fig.add_subplot()
-    ax.set_title(f"{_short(plot.name, 30)}  ·  {row['metric']} {row['score']:.3f}", loc="left")
+    title = f"{_short(plot.name, 26)}  ·  {row['metric']} {row['score']:.3f}" + ("  (masked)" if plot.masked else "")
+    fig.text(0.02, 0.975, title, ha="left", va="top", fontsize=9)
     if plot.bars:
         _bars(ax, plot.bars)
     elif plot.real is not None and plot.synth is not None:
@@ -238,7 +252,7 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
             if len(values):
                 shares = np.array([(values == v).mean() for v in distinct])
                 ax.bar(distinct + shift, shares, width=width, color=color)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        ax.set_yticks([])
     else:
         lo, hi = np.quantile(np.concatenate([real, synth]) if len(real) and len(synth) else both / scale, [0.005, 0.995])
         if hi <= lo:
@@ -252,6 +266,7 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
                 ax.fill_between(grid, dens, color=color, alpha=0.18, linewidth=0)
                 ax.plot(grid, dens, color=color, linewidth=1.4)
         ax.set_xlim(grid[0], grid[-1])
+        ax.set_ylim(bottom=0)
         ax.set_yticks([])
     if unit == "date":
         ax.xaxis.set_major_locator(MaxNLocator(4))
@@ -261,6 +276,7 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(5))
     else:
         ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(FuncFormatter(_compact))
 
 
 def _date_tick(days: float, _pos: Any) -> str:
@@ -357,6 +373,7 @@ def _deep(rep: Report) -> str:
             dens = _kde(values, grid)
             axk.fill_between(grid, dens, color=color, alpha=0.18, linewidth=0)
             axk.plot(grid, dens, color=color, linewidth=1.4)
+        axk.set_ylim(bottom=0)
         axk.set_yticks([])
         axk.set_title(f"component {k + 1}", loc="left")
     fig.tight_layout(pad=0.6)
@@ -392,7 +409,7 @@ def _privacy(rep: Report) -> str:
     sp = rep.spend
     if sp is not None and sp.steps:
         where = f" (run {rep.run_id}: <code>SELECT * FROM synth_runs() WHERE run_id = {rep.run_id}</code>)" if rep.run_id else ""
-        out.append(f"<h3 style=\"font-size:15px;margin:20px 0 8px\">What the run spent, step by step{where}</h3>")
+        out.append(f"<details><summary>What the run spent, step by step: {len(sp.steps)} steps{where}</summary>")
         out.append("<table><tr><th>step</th><th>ρ (zCDP)</th><th>ε alone</th><th>δ</th><th>detail</th></tr>")
         for r in sp.rows():
             out.append(f"<tr><td>{_e(r['step'])}</td><td class=\"n\">{_num(r['rho'])}</td><td class=\"n\">"
@@ -401,7 +418,7 @@ def _privacy(rep: Report) -> str:
             out.append(f"<tr><th>total</th><th class=\"n\">{_num(sp.rho_spent)}</th><th class=\"n\">"
                        f"{_num(sp.epsilon_spent)}</th><th class=\"n\">{_num(sp.delta_threshold_spent + sp.delta / 2)}</th>"
                        f"<th>steps compose in ρ; the total ε is ≤ the ε asked for ({sp.epsilon:g})</th></tr>")
-        out.append("</table>")
+        out.append("</table></details>")
     return "".join(out)
 
 
