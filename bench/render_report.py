@@ -49,9 +49,10 @@ return {
   ready: document.readyState,
   resources: performance.getEntriesByType('resource').map(e => e.name),
   svgs: svgs.length,
-  empty: svgs.filter(s => { const r = s.getBoundingClientRect();
-                            return r.width < 50 || r.height < 30 || s.querySelectorAll('path,use,image').length === 0; })
-             .map(s => s.outerHTML.slice(0, 80)),
+  empty: svgs.filter(s => {
+      const r = s.getBoundingClientRect();
+      return r.width < 50 || r.height < 30 || s.querySelectorAll('path,use,image').length === 0;
+    }).map(s => s.outerHTML.slice(0, 80)),
   height: Math.ceil(document.documentElement.scrollHeight),
   title: document.title,
 };

@@ -241,8 +241,8 @@ def match_columns(real: Sequence[Column], synth: Sequence[Column], real_label: s
     if extra:
         parts.append(f"extra column{'s' if len(extra) > 1 else ''} {_names(extra)}")
     if clash:
-        parts.append("other types: " + ", ".join(f"'{r.name}' is {r.type} in the real table but {s.type} in the synthetic one"
-                                                 for r, s in clash))
+        parts.append("other types: " + ", ".join(
+            f"'{r.name}' is {r.type} in the real table but {s.type} in the synthetic one" for r, s in clash))
     raise SchemaError(f"the synthetic table {synth_label} does not match the real table {real_label}: "
                       + "; ".join(parts) + ". Compare a synthetic table made from this real table, or select the same "
                       "columns from both (a query is a valid source)")
@@ -302,8 +302,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         if data.num_rows == 0:
             raise DataError(f"the {role} table {_label(src)} is empty: nothing to compare")
     n_real, n_synth = rdata.num_rows, sdata.num_rows
-    cols = [_Col(r.name, r.type, s.type, _kind(r), _values(rdata.column(i), _kind(r)), _values(sdata.column(i), _kind(r)))
-            for i, (r, s) in enumerate(zip(rcols, scols))]
+    cols = [_Col(r.name, r.type, s.type, _kind(r), _values(rdata.column(i), _kind(r)),
+                 _values(sdata.column(i), _kind(r))) for i, (r, s) in enumerate(zip(rcols, scols))]
     h_real = rdata.column("h").to_numpy()
     h_synth = sdata.column("h").to_numpy()
     del rdata, sdata
@@ -456,7 +456,8 @@ def _sample(x: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
 def _pairs(cols: list[_Col]) -> tuple[list[dict], dict, np.ndarray, np.ndarray, np.ndarray]:
     """Every pair's CorrelationSimilarity or ContingencySimilarity, and the 2-way tables it counted."""
     d = len(cols)
-    real_r, synth_r = _correlations([c.real for c in cols if c.numeric]), _correlations([c.synth for c in cols if c.numeric])
+    real_r = _correlations([c.real for c in cols if c.numeric])
+    synth_r = _correlations([c.synth for c in cols if c.numeric])
     pos = {i: j for j, i in enumerate(i for i, c in enumerate(cols) if c.numeric)}
     real_assoc, synth_assoc = np.eye(d), np.eye(d)
     numeric_pair = np.zeros((d, d), dtype=bool)
@@ -601,10 +602,13 @@ def _features(cols: list[_Col], side: str, rows: np.ndarray, top: int) -> np.nda
 
 
 def _standardizer(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    center = np.nanmean(x, axis=0) if x.shape[0] else np.zeros(x.shape[1])
-    center = np.where(np.isfinite(center), center, 0.0)
-    scale = np.nanstd(x, axis=0) if x.shape[0] else np.ones(x.shape[1])
-    keep = np.isfinite(scale) & (scale > 1e-12)
+    """Mean and standard deviation of each feature over its set values, and which features vary."""
+    ok = ~np.isnan(x)
+    n = ok.sum(axis=0)
+    filled = np.where(ok, x, 0.0)
+    center = filled.sum(axis=0) / np.maximum(n, 1)
+    scale = np.sqrt((np.where(ok, x - center, 0.0) ** 2).sum(axis=0) / np.maximum(n, 1))
+    keep = (n > 0) & (scale > 1e-12 * np.maximum(1.0, np.abs(center)))
     return center, np.where(keep, scale, 1.0), keep
 
 
@@ -651,8 +655,8 @@ def _deep_structure(cols: list[_Col], rng: np.random.Generator, notes: list[str]
     if sampled:
         notes.append(f"Deep Structure: PCA on a sample of {len(rows_r):,} real and {len(rows_s):,} synthetic rows.")
     text = (f"PCA fitted on the standardized real rows ({zr.shape[1]} features: numbers, times, one-hot top-{PCA_TOP} "
-            f"categories); 1 − KS distance of the real and synthetic projections on the first {k} components, weighted "
-            f"by explained variance (they explain {sum(explained):.0%})"
+            f"categories); 1 − KS distance of the real and synthetic projections on the first {k} components, "
+            f"weighted by explained variance (they explain {sum(explained):.0%})"
             + (f"; on a sample of {len(rows_r):,} real and {len(rows_s):,} synthetic rows" if sampled else ""))
     scatter_r = pr[_sample(np.arange(len(pr)), SCATTER_POINTS, rng), :2] if k else None
     scatter_s = ps[_sample(np.arange(len(ps)), SCATTER_POINTS, rng), :2] if k else None
@@ -690,8 +694,9 @@ def _privacy(cols: list[_Col], h_real: np.ndarray, h_synth: np.ndarray, spend: S
             notes.append(f"Distance to closest record: {sample_text}.")
         rows.append({"metric": "DCR median", "value": float(np.median(d_s)), "holdout": float(np.median(d_h)),
                      "explanation": "median distance from a synthetic row to the closest real row (standardized "
-                                    "numbers; a different category counts 1), next to the same for held-out real rows; "
-                                    "synthetic rows no closer than held-out ones are not memorized copies; " + sample_text})
+                                    "numbers; a different category counts 1), next to the same for held-out real "
+                                    "rows; synthetic rows no closer than held-out ones are not memorized copies; "
+                                    + sample_text})
         rows.append({"metric": "DCR 5th percentile", "value": float(np.quantile(d_s, 0.05)),
                      "holdout": float(np.quantile(d_h, 0.05)),
                      "explanation": "5th percentile of the same distances: the synthetic rows nearest to real ones; "
@@ -813,8 +818,8 @@ def _spend_rows(spend: Spend | None, run_id: int | None) -> list[dict]:
              "explanation": f"mode {spend.mode}: ({spend.epsilon:g}, {spend.delta:g})-differential privacy, accounted "
                             f"in zCDP (ρ budget {spend.rho_budget:.4g}); {where}"},
             {"metric": "Epsilon spent", "value": spend.epsilon_spent, "holdout": None,
-             "explanation": f"ρ spent {spend.rho_spent:.4g} over {len(spend.steps)} steps: ε {spend.epsilon_spent:.4f} "
-                            f"≤ {spend.epsilon:g}"},
+             "explanation": f"ρ spent {spend.rho_spent:.4g} over {len(spend.steps)} steps: "
+                            f"ε {spend.epsilon_spent:.4f} ≤ {spend.epsilon:g}"},
             {"metric": "Delta spent", "value": spend.delta_threshold_spent + spend.delta / 2, "holdout": None,
              "explanation": f"thresholds {spend.delta_threshold_spent:.3g} + zCDP conversion {spend.delta / 2:.3g} "
                             f"≤ {spend.delta:g}"},
@@ -836,14 +841,15 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
     rows = [
         {"property": "Column Shapes", "score": float(np.mean([r["score"] for r in shape_rows])),
          "explanation": f"mean over {d} columns of KSComplement ({n_ks} numeric and time columns) and TVComplement "
-                        f"({d - n_ks} categories): 1 − the distance between a column's real and synthetic distributions"
+                        f"({d - n_ks} categories): 1 − the distance between a column's real and synthetic "
+                        "distributions"
                         + (f"; masked in the run, so random by design and scoring near 0: {_names(list(masked))}"
                            if masked else "")},
         {"property": "Column Pair Trends",
          "score": float(np.mean([r["score"] for r in pair_rows])) if pair_rows else None,
-         "explanation": (f"mean over {len(pair_rows)} column pairs of CorrelationSimilarity ({n_corr} numeric pairs: "
-                         f"1 − |r_real − r_synth| / 2) and ContingencySimilarity ({len(pair_rows) - n_corr} pairs with a "
-                         "category: 1 − total variation distance of the 2-way table)") if pair_rows
+         "explanation": (f"mean over {len(pair_rows)} column pairs of CorrelationSimilarity ({n_corr} numeric "
+                         f"pairs: 1 − |r_real − r_synth| / 2) and ContingencySimilarity ({len(pair_rows) - n_corr} "
+                         "pairs with a category: 1 − total variation distance of the 2-way table)") if pair_rows
                         else "needs two columns"},
     ]
     for k, name in ((1, "1-way marginals"), (2, "2-way marginals"), (3, "3-way marginals")):
@@ -867,7 +873,8 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
 # ---------------------------------------------------------------- public entry point
 
 
-def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0, run: Result | None = None) -> Report:
+def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
+           run: Result | None = None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:

@@ -31,9 +31,11 @@ DENSITY_POINTS = 4_000  # values per side behind a density curve
 BAR_LIMIT = 30  # a numeric column with at most this many distinct whole values is drawn as bars
 
 CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;background:#f6f7f9;
+color:#1d2330}
 main{max-width:1180px;margin:0 auto;padding:24px 28px 48px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 10px;border-bottom:1px solid #d9dde5;padding-bottom:6px}
+h1{font-size:24px;margin:0 0 4px}
+h2{font-size:19px;margin:34px 0 10px;border-bottom:1px solid #d9dde5;padding-bottom:6px}
 .sub{color:#5b6577;font-size:13px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:12px;margin-top:16px}
 .card{background:#fff;border:1px solid #e0e3ea;border-radius:8px;padding:12px 14px}
@@ -53,8 +55,10 @@ th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .plot svg,.wide svg{width:100%;height:auto;display:block}
 .wide{background:#fff;border:1px solid #e0e3ea;border-radius:8px;padding:8px;margin-top:10px}
 .note{background:#fff8e6;border:1px solid #f0dfae;border-radius:6px;padding:8px 12px;font-size:12.5px;margin-top:12px}
-.legend{white-space:nowrap}.legend span{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px -2px 12px}
-.scroll{overflow-x:auto;margin-top:14px}.r{color:#2d5a8c}.s{color:#b5651d}.scroll table{font-size:12px}.scroll td.n{white-space:nowrap}
+.legend{white-space:nowrap}
+.legend span{display:inline-block;width:12px;height:12px;border-radius:2px;margin:0 4px -2px 12px}
+.scroll{overflow-x:auto;margin-top:14px}.scroll table{font-size:12px}.scroll td.n{white-space:nowrap}
+.r{color:#2d5a8c}.s{color:#b5651d}
 .guarantee{font-size:15px;margin:6px 0 12px}
 footer{color:#7a8394;font-size:11.5px;margin-top:36px}
 details{margin-top:16px}summary{cursor:pointer;font-weight:600;font-size:14px;margin-bottom:8px}
@@ -128,7 +132,8 @@ def _scores(rep: Report) -> str:
     overall = rows[-1]
     s = overall["score"]
     out = [f"<div class=\"cards\"><div class=\"card overall\"><div class=\"big t{_grade(s)}\">{s:.2f}</div>"
-           f"<div><div class=\"name\">Overall quality score (0 to 1)</div><div class=\"expl\">{_e(overall['explanation'])}. "
+           f"<div><div class=\"name\">Overall quality score (0 to 1)</div>"
+           f"<div class=\"expl\">{_e(overall['explanation'])}. "
            f"{_e(_privacy_line(rep))}</div></div></div>"]
     for r in rows[:-1]:
         score = r["score"]
@@ -198,7 +203,8 @@ def _value(x: Any, fmt: str | None, kind: str, key: str) -> str:
     if kind == "datetime":
         if key == "std":
             return f"{x / 86400:.4g} d"
-        return _dt.datetime.fromtimestamp(x, _dt.timezone.utc).strftime("%Y-%m-%d" if x % 86400 == 0 else "%Y-%m-%d %H:%M")
+        when = _dt.datetime.fromtimestamp(x, _dt.timezone.utc)
+        return when.strftime("%Y-%m-%d" if x % 86400 == 0 else "%Y-%m-%d %H:%M")
     if kind == "time":
         if key == "std":
             return f"{x / 3600:.3g} h"
@@ -243,7 +249,8 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
     if both.size == 0:
         ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
         return
-    scale, unit = (86400.0, "date") if plot.kind == "datetime" else (3600.0, "time") if plot.kind == "time" else (1.0, "")
+    # Dates and timestamps are drawn in days since 1970, times in hours since midnight.
+    scale, unit = {"datetime": (86400.0, "date"), "time": (3600.0, "time")}.get(plot.kind, (1.0, ""))
     real, synth = real / scale, synth / scale
     distinct = np.unique(both)
     if len(distinct) <= BAR_LIMIT and np.all(distinct == np.round(distinct)) and unit == "":
@@ -253,8 +260,10 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
                 shares = np.array([(values == v).mean() for v in distinct])
                 ax.bar(distinct + shift, shares, width=width, color=color)
         ax.set_yticks([])
+        ax.xaxis.set_major_locator(MaxNLocator(6, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(_compact))
     else:
-        lo, hi = np.quantile(np.concatenate([real, synth]) if len(real) and len(synth) else both / scale, [0.005, 0.995])
+        lo, hi = np.quantile(np.concatenate([real, synth]), [0.005, 0.995])
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
         pad = 0.05 * (hi - lo)
@@ -274,7 +283,7 @@ def _density(ax: Any, plot: ColumnPlot) -> None:
     elif unit == "time":
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{int(v) % 24:02d}:{int(round(v % 1 * 60)) % 60:02d}"))
         ax.xaxis.set_major_locator(MaxNLocator(5))
-    else:
+    elif not ax.patches:
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.xaxis.set_major_formatter(FuncFormatter(_compact))
 
@@ -333,11 +342,12 @@ def _pairs(rep: Report) -> str:
         out.append(f"<div class=\"wide\">{_svg(fig, tight=True)}</div>")
     rows = sorted(rep.pairs.to_pylist(), key=lambda r: r["score"])[:10]
     if rows:
-        out.append("<table style=\"margin-top:12px\"><tr><th colspan=\"2\">the 10 pairs scored lowest</th><th>metric</th>"
-                   "<th>real</th><th>synthetic</th><th>score</th></tr>")
+        out.append("<table style=\"margin-top:12px\"><tr><th colspan=\"2\">the 10 pairs scored lowest</th>"
+                   "<th>metric</th><th>real</th><th>synthetic</th><th>score</th></tr>")
         for r in rows:
             out.append(f"<tr><td>{_e(r['column_1'])}</td><td>{_e(r['column_2'])}</td><td>{_e(r['metric'])}</td>"
-                       f"<td class=\"n\">{r['real_association']:.3f}</td><td class=\"n\">{r['synth_association']:.3f}</td>"
+                       f"<td class=\"n\">{r['real_association']:.3f}</td>"
+                       f"<td class=\"n\">{r['synth_association']:.3f}</td>"
                        f"<td class=\"n t{_grade(r['score'])}\">{r['score']:.3f}</td></tr>")
         out.append("</table>")
     return "".join(out)
@@ -383,7 +393,8 @@ def _deep(rep: Report) -> str:
 
 def _privacy(rep: Report) -> str:
     out = ["<h2>Privacy</h2>", f"<div class=\"guarantee\">{_e(_guarantee(rep))}</div>"]
-    out.append("<table><tr><th>measure</th><th>synthetic</th><th>holdout of the real table</th><th>what it means</th></tr>")
+    out.append("<table><tr><th>measure</th><th>synthetic</th><th>holdout of the real table</th>"
+               "<th>what it means</th></tr>")
     for r in rep.privacy.to_pylist():
         if r["metric"].startswith("Step"):
             continue
@@ -399,7 +410,8 @@ def _privacy(rep: Report) -> str:
         ax = fig.add_subplot()
         hi = float(np.quantile(np.concatenate([p.dcr_synth, p.dcr_holdout]), 0.99)) or 1.0
         bins = np.linspace(0, hi, 50)
-        for values, color, label in ((p.dcr_holdout, REAL, "held-out real rows"), (p.dcr_synth, SYNTH, "synthetic rows")):
+        for values, color, label in ((p.dcr_holdout, REAL, "held-out real rows"),
+                                     (p.dcr_synth, SYNTH, "synthetic rows")):
             ax.hist(np.minimum(values, hi), bins=bins, color=color, alpha=0.5, label=label, density=True)
         ax.set_title("distance to the closest real row (reference part of the real table)", loc="left")
         ax.set_yticks([])
@@ -408,15 +420,19 @@ def _privacy(rep: Report) -> str:
         out.append(f"<div class=\"wide\" style=\"max-width:720px\">{_svg(fig)}</div>")
     sp = rep.spend
     if sp is not None and sp.steps:
-        where = f" (run {rep.run_id}: <code>SELECT * FROM synth_runs() WHERE run_id = {rep.run_id}</code>)" if rep.run_id else ""
+        where = ""
+        if rep.run_id:
+            where = f" (run {rep.run_id}: <code>SELECT * FROM synth_runs() WHERE run_id = {rep.run_id}</code>)"
         out.append(f"<details><summary>What the run spent, step by step: {len(sp.steps)} steps{where}</summary>")
         out.append("<table><tr><th>step</th><th>ρ (zCDP)</th><th>ε alone</th><th>δ</th><th>detail</th></tr>")
         for r in sp.rows():
-            out.append(f"<tr><td>{_e(r['step'])}</td><td class=\"n\">{_num(r['rho'])}</td><td class=\"n\">"
-                       f"{_num(r['epsilon'])}</td><td class=\"n\">{_num(r['delta'])}</td><td>{_e(r['detail'])}</td></tr>")
+            out.append(f"<tr><td>{_e(r['step'])}</td><td class=\"n\">{_num(r['rho'])}</td>"
+                       f"<td class=\"n\">{_num(r['epsilon'])}</td><td class=\"n\">{_num(r['delta'])}</td>"
+                       f"<td>{_e(r['detail'])}</td></tr>")
         if sp.private:
-            out.append(f"<tr><th>total</th><th class=\"n\">{_num(sp.rho_spent)}</th><th class=\"n\">"
-                       f"{_num(sp.epsilon_spent)}</th><th class=\"n\">{_num(sp.delta_threshold_spent + sp.delta / 2)}</th>"
+            delta = sp.delta_threshold_spent + sp.delta / 2
+            out.append(f"<tr><th>total</th><th class=\"n\">{_num(sp.rho_spent)}</th>"
+                       f"<th class=\"n\">{_num(sp.epsilon_spent)}</th><th class=\"n\">{_num(delta)}</th>"
                        f"<th>steps compose in ρ; the total ε is ≤ the ε asked for ({sp.epsilon:g})</th></tr>")
         out.append("</table></details>")
     return "".join(out)

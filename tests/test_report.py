@@ -56,7 +56,8 @@ def test_identical_copy_scores_one_everywhere(con):
     assert list(summary) == PROPERTIES
     assert all(v == pytest.approx(1.0, abs=1e-12) for v in summary.values())
     columns = con.sql("SELECT score, real_null_share = synth_null_share, real_distinct = synth_distinct, "
-                      "real_mean IS NOT DISTINCT FROM synth_mean FROM synth_report_columns('patients', 'twin')").fetchall()
+                      "real_mean IS NOT DISTINCT FROM synth_mean "
+                      "FROM synth_report_columns('patients', 'twin')").fetchall()
     assert columns == [(1.0, True, True, True)] * 10
     pairs = con.sql("SELECT min(score), max(abs(real_association - synth_association)), count(*) "
                     "FROM synth_report_pairs('patients', 'twin')").fetchall()[0]
@@ -106,7 +107,8 @@ def test_independent_columns_score_low_on_pair_trends(con):
     x = [1.0, 2.0, 3.0, 4.0] * 5
     table(con, "r", x=x, y=x)
     table(con, "s", x=x, y=[2.0, 4.0, 1.0, 3.0] * 5)
-    row = con.sql("SELECT metric, real_association, synth_association, score FROM synth_report_pairs('r', 's')").fetchall()
+    row = con.sql("SELECT metric, real_association, synth_association, score "
+                  "FROM synth_report_pairs('r', 's')").fetchall()
     assert row == [("CorrelationSimilarity", pytest.approx(1.0), pytest.approx(0.0, abs=1e-12), pytest.approx(0.5))]
     # The opposite sign is the worst score.
     table(con, "m", x=x, y=[-v for v in x])
@@ -118,7 +120,8 @@ def test_independent_categories_score_low_on_contingency(con):
     # TVD = (.25 + .25 + .25 + .25) / 2 = .5.
     table(con, "r", c=["a"] * 10 + ["b"] * 10, d=["x"] * 10 + ["y"] * 10)
     table(con, "s", c=["a"] * 10 + ["b"] * 10, d=(["x"] * 5 + ["y"] * 5) * 2)
-    row = con.sql("SELECT metric, real_association, synth_association, score FROM synth_report_pairs('r', 's')").fetchall()
+    row = con.sql("SELECT metric, real_association, synth_association, score "
+                  "FROM synth_report_pairs('r', 's')").fetchall()
     assert row == [("ContingencySimilarity", pytest.approx(1.0), pytest.approx(0.0), pytest.approx(0.5))]
     summary = scores(con.sql("SELECT * FROM synth_report('r', 's')"))
     assert summary["Column Pair Trends"] == pytest.approx(0.5)
@@ -175,7 +178,8 @@ def test_sources_may_be_queries_and_files(con, tmp_path):
     ("SELECT id, sex FROM patients", ["missing columns", "'dx'", "'age'", "'email'"]),
     ("SELECT *, 1 AS extra, 2 AS more FROM patients", ["extra columns 'extra', 'more'"]),
     ("SELECT * REPLACE (CAST(age AS VARCHAR) AS age, CAST(sex = 'F' AS INTEGER) AS sex) FROM patients",
-     ["other types", "'sex' is VARCHAR in the real table but INTEGER", "'age' is INTEGER in the real table but VARCHAR"]),
+      ["other types", "'sex' is VARCHAR in the real table but INTEGER",
+      "'age' is INTEGER in the real table but VARCHAR"]),
     ("SELECT * EXCLUDE (dx), 1 AS dxx FROM patients", ["missing column 'dx'", "extra column 'dxx'"]),
 ])
 def test_mismatched_columns_are_named(con, synth, words):
