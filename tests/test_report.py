@@ -400,3 +400,21 @@ def assert_self_contained(page: str) -> None:
     refs += re.findall(r"@import", page)
     assert all(r.startswith(("#", "data:")) for r in refs), [r for r in refs if not r.startswith(("#", "data:"))]
     assert "<script" not in page.lower() and "<link" not in page.lower() and "<iframe" not in page.lower()
+
+
+def test_readme_report_examples_run(con, tmp_path):
+    """The SQL and Python examples of the README's report section, on the test patients table."""
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quality and privacy report", 1)[1].split("\n## ", 1)[0]
+    load(con, "patients", make_patients())
+    con.execute("CREATE TABLE patients_synth AS SELECT * FROM synthesize('patients', mode := 'strict', seed := 1)")
+    statements = re.findall(r"^(SELECT \* FROM synth_\w+\('patients', 'patients_synth'\));", section, flags=re.M)
+    assert len(statements) == 4
+    for sql in statements:
+        assert con.sql(sql).fetchall()
+    python = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    namespace = {"duckdb_synth": duckdb_synth, "con": con}
+    exec(python.replace('"report.html"', repr(str(tmp_path / "report.html"))), namespace)
+    assert (tmp_path / "report.html").exists()
