@@ -103,16 +103,21 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         return str(st.runs_file)
 
     def synth_report(real, synth, part):
-        with st.lock:
-            reader = con.cursor()
-            try:
-                key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
-                if key not in st.reports:
-                    rep = build_report(reader, real, synth, runs=st.results, in_sql=True)
-                    st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
-            finally:
-                reader.close()
-            return st.reports[key][part]
+        # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
+        reader = con.cursor()
+        try:
+            key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
+            with st.lock:
+                paths = st.reports.get(key)
+            if paths is None:
+                rep = build_report(reader, real, synth, runs=list(st.results), in_sql=True)
+                with st.lock:
+                    if key not in st.reports:
+                        st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
+                    paths = st.reports[key]
+        finally:
+            reader.close()
+        return paths[part]
 
     for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B]), ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V])):

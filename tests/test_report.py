@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -418,3 +419,23 @@ def test_readme_report_examples_run(con, tmp_path):
     namespace = {"duckdb_synth": duckdb_synth, "con": con}
     exec(python.replace('"report.html"', repr(str(tmp_path / "report.html"))), namespace)
     assert (tmp_path / "report.html").exists()
+
+
+def test_a_synthesize_query_as_the_synthetic_source():
+    """synth_report over 'SELECT * FROM synthesize(...)' must not wait for itself (it once deadlocked)."""
+    import subprocess
+
+    script = (
+        "import duckdb, duckdb_synth\n"
+        "from conftest import load, make_patients\n"
+        "con = duckdb.connect(); duckdb_synth.register(con); load(con, 'patients', make_patients())\n"
+        "q = \"SELECT metric, value FROM synth_privacy_report('patients', "
+        "'SELECT * FROM synthesize(''patients'', mode := ''strict'', seed := 1)')\"\n"
+        "print(dict(con.sql(q).fetchall())['Privacy guarantee'])\n"
+        "con.close()\n"
+    )
+    here = Path(__file__).resolve().parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=here, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": f"{here.parent}:{here}"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "3.0"
