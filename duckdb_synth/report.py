@@ -330,6 +330,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     summary = _summary(shape_rows, pair_rows, tvd, len(cols), deep, deep_text, masked)
     plots = PlotData(tuple(col_plots), tuple(c.name for c in cols), real_assoc, synth_assoc, numeric_pair,
                      pca[0], pca[1], pca[2], dcr[0], dcr[1])
+    log.debug("report of %s against %s: %d x %d rows, %d columns, %.2f s", ssrc.label, rsrc.label, n_synth, n_real,
+              len(cols), time.perf_counter() - started)
     return Report(
         real=rsrc.text, synth=ssrc.text, rows_real=n_real, rows_synth=n_synth,
         summary=pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA),
