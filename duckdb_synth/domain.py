@@ -354,6 +354,9 @@ def choose_decimals(x: np.ndarray, *, sigma: float | None, rng: np.random.Genera
                          minlength=MAX_DECIMALS - MIN_DECIMALS + 2).astype(np.float64)
     if sigma is not None:
         counts = counts + discrete_gaussian(sigma, len(counts), rng)
+        # Empty places hold noise only; a few of them above the true one would otherwise add up
+        # to more than 1 - cover of the rows and make every column look continuous.
+        counts = np.where(counts >= 2.0 * sigma, counts, 0.0)
     counts = np.maximum(counts, 0.0)
     if counts.sum() <= 0:
         return None

@@ -18,7 +18,7 @@ from . import masks as masking
 from .accounting import Accountant, exp_mech_eps, sigma_for
 from .decode import cast_projection, cast_sql, decode_categorical, decode_numeric
 from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categorical_domain, numeric_domain,
-                     public_domain, to_float, value_sql)
+                     public_domain, threshold, to_float, value_sql)
 from .errors import DataError, SourceError
 from .estimate import Model, consistent_pairs, tree_model
 from .measure import Measurement, marginal, measure
@@ -37,7 +37,9 @@ Progress = Callable[[str, float], None]
 
 # Shares of the zCDP budget (rho) in DP modes.
 SHARE_COUNT = 0.01
-SHARE_ONE_WAY = 0.40  # domain discovery + 1-way marginals, split evenly over the modelled columns
+SHARE_ONE_WAY = 0.40  # most of the budget for domain discovery + 1-way marginals, split over the modelled columns
+SHARE_ONE_WAY_MIN = 0.10  # ... and the least: what a column gets when its values are easy to find
+DISCOVERY_FRACTION = 0.01  # aim: a value held by this share of the rows passes the discovery threshold
 SHARE_SELECT = 0.10  # choosing the tree of pairs
 # The rest measures the pairs of the tree.
 DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its frequent values (their noisy
@@ -174,10 +176,27 @@ def _row_count(n_rows: int, acct: Accountant, rng: np.random.Generator) -> tuple
     return max(noisy, 1.0), sigma**2
 
 
+def _column_share(col: Column, acct: Accountant, n_hat: float, d: int) -> float:
+    """The column's share of rho for its domain and 1-way marginal.
+
+    What makes a value held by DISCOVERY_FRACTION of the (noisy) rows pass the
+    discovery threshold, within [SHARE_ONE_WAY_MIN, SHARE_ONE_WAY] of rho / d, for
+    every column (a numeric column's histogram needs about as much): on large
+    tables the values are found cheaply and the rest of the budget goes to the
+    marginals; on small ones the domains get the most they can.
+    Depends only on released figures (n_hat) and public ones.
+    """
+    lo, hi = SHARE_ONE_WAY_MIN * acct.rho / d, SHARE_ONE_WAY * acct.rho / d
+    sigma = (DISCOVERY_FRACTION * n_hat - 2.0) / (threshold(1.0, acct.delta_threshold / d) - 2.0)
+    if sigma <= 0:
+        return hi
+    return float(np.clip(1.0 / (2 * sigma**2) / DISCOVERY_SHARE_CATEGORICAL, lo, hi))
+
+
 def _domain(col: Column, arr: pa.ChunkedArray | np.ndarray, acct: Accountant, n_hat: float, d: int,
             rng: np.random.Generator) -> Domain:
     """The column's domain; `arr` is the raw column, or its float64 values for numeric and temporal columns."""
-    share = SHARE_ONE_WAY * acct.rho / d if acct.private else None
+    share = _column_share(col, acct, n_hat, d) if acct.private else None
     pub = public_domain(col)
     if pub is not None:
         acct.charge(f"domain {col.name}", 0.0, detail=f"public: {col.type}")
@@ -223,9 +242,9 @@ def _domain(col: Column, arr: pa.ChunkedArray | np.ndarray, acct: Accountant, n_
 def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], acct: Accountant, n_hat: float,
                    count_var: float, rng: np.random.Generator, report: Progress) -> tuple[Model, float]:
     d = len(domains)
-    share = SHARE_ONE_WAY * acct.rho / d
     one_way: dict[int, Measurement] = {}
     for i, dom in enumerate(domains):
+        share = _column_share(dom.column, acct, n_hat, d)
         if isinstance(dom, NumericDomain):
             y, var = bin_counts(dom)
             one_way[i] = Measurement((i,), y, var)
@@ -354,7 +373,12 @@ def _drop_faint_buckets(dom: Domain, m: Measurement, col: np.ndarray) -> tuple[D
     return new, Measurement(m.clique, m.values[keep], m.variance[keep]), remap[col]
 
 
-def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant) -> Model:
+BALANCED = "bn"
+
+
+def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant):
+    if BALANCED == "pgm" and len(sizes) > 1:
+        return _exact_pgm(codes, sizes, acct)
     parents = exact_network(codes, sizes, max_cells=EXACT_MAX_TABLE)
     tables = {c: marginal(codes, sizes, (c, *ps)) for c, ps in parents.items()}
     acct.charge("model", 0.0, detail=f"Bayesian network on exact counts, {sum(len(p) for p in parents.values())} edges")
@@ -392,3 +416,30 @@ def _decode(columns: list[Column], domains: list[Domain], synth: np.ndarray, mas
     types = {c.name: ("VARCHAR" if c.name in as_varchar else c.type) for c in columns}
     meta = {f"type:{k}".encode(): v.encode() for k, v in types.items()}
     return out.replace_schema_metadata(meta)
+
+
+EXACT_ROUNDS_PER_COLUMN = 3
+EXACT_MAX_CELLS = 1_000_000
+
+
+def _exact_pgm(codes: np.ndarray, sizes: list[int], acct: Accountant):
+    from . import pgm
+    from .adaptive import default_workload, greedy_exact
+    from .junction import junction_tree
+
+    d = len(sizes)
+
+    def fit(measurements, warm):
+        return pgm.estimate(sizes, measurements, total=float(len(codes)), warm_start=warm,
+                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
+
+    def size_of(cliques):
+        return junction_tree(list(cliques), d, sizes).size(sizes)
+
+    model, measurements = greedy_exact(codes, sizes, workload=default_workload(d), max_cells=EXACT_MAX_CELLS,
+                                       fit=fit, size_of=size_of, max_rounds=EXACT_ROUNDS_PER_COLUMN * d,
+                                       min_gain=0.005 * len(codes))
+    model = pgm.estimate(sizes, measurements, total=float(len(codes)), warm_start=model, iters=AIM_ITERS,
+                         tol=AIM_FINAL_TOL)
+    acct.charge("model", 0.0, detail=f"graphical model on {len(measurements) - d} exact marginals")
+    return model
