@@ -24,7 +24,7 @@ Workload = list[tuple[Clique, float]]
 
 SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's cliques are estimated from a sample
 ALPHA = 0.9  # share of each round's budget spent on measuring (the rest on selecting)
-ROUNDS_PER_COLUMN = 16
+ROUNDS_PER_COLUMN = 8  # planned rounds (AIM's is 16): each round's first noise scale assumes this many
 ANNEAL = 2.0  # sigma is divided (and eps multiplied) by this when a round hardly moved the model
 MIN_ORDER = 2
 DENOISE_Z = 0.0
