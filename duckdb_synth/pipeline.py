@@ -285,8 +285,8 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
 
 SELECTION = "aim"  # adaptive rounds and a graphical model; "mst": a spanning tree of pairs (faster, less accurate)
 MAX_MODEL_CELLS = 500_000  # cap on the junction tree (cells of its cliques)
-AIM_ITERS, AIM_WARM_ITERS = 1000, 50  # estimator steps: first and final fit, and each warm-started refit
-AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-7
+AIM_ITERS, AIM_WARM_ITERS = 300, 50  # estimator steps: first and final fit, and each warm-started refit
+AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
 
 
 def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
