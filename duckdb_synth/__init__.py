@@ -30,7 +30,7 @@ __all__ = [
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
         delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
-        seed: int | None = None, progress=None) -> Result:
+        seed: int | None = None, marginals=None, progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
     Args:
@@ -41,10 +41,13 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         masks: column -> kind (see MASK_KINDS): random values independent of the data.
         rows: how many rows to make (default: the noisy row count of the source).
         seed: makes the run reproducible (noise included); omit it for real releases.
+        marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['dx', 'age', 'zip']];
+            an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
+            Default: all 2- and 3-way marginals, weight 1.
         progress: called with (stage, fraction done).
     """
     res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
-               progress=progress)
+               marginals=marginals, progress=progress)
     record(con, res)
     return res
 

@@ -77,7 +77,8 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
     d = len(sizes)
     measurements = list(one_way)
     model = fit(measurements, None)
-    cands = candidates(workload, min_order=MIN_ORDER)
+    # A workload of single columns only: its candidates are those columns.
+    cands = candidates(workload, min_order=MIN_ORDER if any(len(c) >= 2 for c, _ in workload) else 1)
     if not cands or acct.rho_left <= 0:
         return model, measurements
     true = {r: marginal(codes, sizes, r) for r in cands}

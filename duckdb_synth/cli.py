@@ -207,6 +207,25 @@ def _parse_masks(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     return masks or None
 
 
+def _parse_marginals(ctx: click.Context, param: click.Parameter,
+                     values: tuple[str, ...]) -> list[tuple[list[str], float]] | None:
+    """Turn ``--marginal a,b[:WEIGHT]`` options into the workload, refusing malformed ones."""
+    out: list[tuple[list[str], float]] = []
+    for spec in values:
+        cols, sep, weight = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        names = [c.strip() for c in cols.split(",")]
+        if not all(names):
+            raise click.BadParameter(f"'{spec}' is not COL,COL[,...][:WEIGHT], e.g. --marginal age,sex:2",
+                                     ctx=ctx, param=param)
+        try:
+            w = float(weight) if sep else 1.0
+        except ValueError:
+            raise click.BadParameter(f"'{spec}': the weight after ':' must be a number, got '{weight}'",
+                                     ctx=ctx, param=param) from None
+        out.append((names, w))
+    return out or None
+
+
 class _ProgressLine:
     """A one-line progress display on stderr, redrawn by the run's progress callback."""
 
@@ -261,6 +280,15 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @click.option("--rows", type=int, help="Rows to generate (default: about as many as the source).")
 @click.option("--seed", type=int, help="Seed, for a reproducible run (tests only: real runs draw from the OS).")
 @click.option(
+    "--marginal",
+    "marginals",
+    multiple=True,
+    metavar="COLS[:W]",
+    callback=_parse_marginals,
+    help="Spend the budget on this marginal (comma-separated columns, optional weight after ':'), "
+    "e.g. --marginal age,sex --marginal dx,age,zip:2. Repeatable; default: all 2- and 3-way marginals.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -284,6 +312,7 @@ def synthesize(
     masks: dict[str, str] | None,
     rows: int | None,
     seed: int | None,
+    marginals: list[tuple[list[str], float]] | None,
     output: Path | None,
     table: str | None,
     replace: bool,
@@ -336,6 +365,7 @@ def synthesize(
                 masks=masks,
                 rows=rows,
                 seed=seed,
+                marginals=marginals,
                 progress=bar,
             )
         except SynthError as exc:

@@ -27,6 +27,7 @@ class Options:
     masks: tuple[tuple[str, str], ...] = ()
     rows: int | None = None
     seed: int | None = None
+    marginals: tuple[tuple[tuple[str, ...], float], ...] = ()  # the workload: column sets and weights
 
     @property
     def private(self) -> bool:
@@ -45,6 +46,7 @@ def parse_options(
     masks: dict[str, str] | str | None = None,
     rows: int | None = None,
     seed: int | None = None,
+    marginals: Any = None,
 ) -> Options:
     """Check every option and return them as one value; raise OptionError naming the bad one."""
     if mode is not None and epsilon is not None:
@@ -82,7 +84,7 @@ def parse_options(
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
-                   masks=_masks(masks), rows=rows, seed=seed)
+                   masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals))
 
 
 def _whole(name: str, value: Any, *, allow_float: bool = True) -> int:
@@ -106,6 +108,52 @@ def _number(name: str, value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise OptionError(f"{name} must be a number, got {value!r}") from None
+
+
+MAX_MARGINAL_COLUMNS = 5
+_MARGINALS_EXAMPLE = "[['age', 'sex'], ['dx', 'age', 'zip']] or [{'columns': ['age', 'sex'], 'weight': 2}]"
+
+
+def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
+    """The workload: a list of column lists, each optionally with a weight (default 1).
+
+    Accepted items: ['a', 'b'], ('a', 'b'), (['a', 'b'], 2.0), {'columns': ['a', 'b'], 'weight': 2.0};
+    the whole may be a JSON string (as the SQL function passes it).
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise OptionError(f"marginals must be a list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}") from None
+    if not isinstance(value, (list, tuple)) or not value:
+        raise OptionError(f"marginals must be a non-empty list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
+    out: list[tuple[tuple[str, ...], float]] = []
+    for item in value:
+        weight: Any = 1.0
+        if isinstance(item, dict):
+            unknown = set(item) - {"columns", "weight"}
+            if unknown or "columns" not in item:
+                raise OptionError(f"a marginal given as a struct has 'columns' and optionally 'weight', got {item!r}")
+            cols, weight = item["columns"], item.get("weight", 1.0)
+        elif (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], (list, tuple))
+              and not isinstance(item[1], str)):
+            cols, weight = item
+        else:
+            cols = item
+        if isinstance(cols, str) or not isinstance(cols, (list, tuple)) or not cols \
+                or not all(isinstance(c, str) for c in cols):
+            raise OptionError(f"each marginal is a list of column names, e.g. ['age', 'sex']; got {item!r}")
+        if len(set(cols)) != len(cols):
+            raise OptionError(f"the marginal {list(cols)} names a column twice")
+        if len(cols) > MAX_MARGINAL_COLUMNS:
+            raise OptionError(f"the marginal {list(cols)} has {len(cols)} columns; at most {MAX_MARGINAL_COLUMNS} are supported")
+        w = 1.0 if weight is None else _number(f"the weight of marginal {list(cols)}", weight)
+        if not (w > 0 and math.isfinite(w)):
+            raise OptionError(f"the weight of marginal {list(cols)} must be a finite number > 0, got {weight!r}")
+        out.append((tuple(cols), w))
+    return tuple(out)
 
 
 def _masks(masks: dict[str, str] | str | None) -> tuple[tuple[str, str], ...]:

@@ -19,7 +19,7 @@ from .accounting import Accountant, exp_mech_eps, sigma_for
 from .decode import cast_projection, cast_sql, decode_categorical, decode_numeric
 from .domain import (CategoricalDomain, Domain, NumericDomain, bin_counts, categorical_domain, numeric_domain,
                      public_domain, threshold, to_float, value_sql)
-from .errors import DataError, SourceError
+from .errors import DataError, OptionError, SourceError, did_you_mean
 from .estimate import Model, consistent_pairs, tree_model
 from .measure import Measurement, marginal, measure
 from .noise import discrete_gaussian
@@ -100,6 +100,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     for c in columns:
         if c.name in mask_map:
             masking.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
+    modelled = [c for c in columns if c.name not in mask_map and not _is_identifier(c)]
+    workload = _workload(opts.marginals, columns, modelled, mask_map)
     # The row-count check reads the exact count: only the fact "fewer than 50 rows" is revealed,
     # and only by refusing to run (docs/privacy.md).
     n_rows = reader.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
@@ -117,7 +119,6 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         noise_seq, out_seq = np.random.SeedSequence(opts.seed).spawn(2)
     rng, out_rng = np.random.default_rng(noise_seq), np.random.default_rng(out_seq)
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
-    modelled = [c for c in columns if c.name not in mask_map and not _is_identifier(c)]
     report("reading", 0.05)
     data = _fetch(reader, src, modelled)
 
@@ -136,9 +137,9 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     model = None
     if domains and acct.private:
         # The consensus row count of all measurements is far less noisy than the count alone.
-        model, n_hat = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report)
+        model, n_hat = _private_model(codes, sizes, domains, acct, n_hat, count_var, rng, report, workload)
     elif domains:
-        model = _exact_model(codes, sizes, acct)
+        model = _exact_model(codes, sizes, acct, workload)
     del codes
     rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
     report("sampling", 0.8)
@@ -240,7 +241,8 @@ def _domain(col: Column, arr: pa.ChunkedArray | np.ndarray, acct: Accountant, n_
 
 
 def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], acct: Accountant, n_hat: float,
-                   count_var: float, rng: np.random.Generator, report: Progress) -> tuple[Model, float]:
+                   count_var: float, rng: np.random.Generator, report: Progress,
+                   workload: list | None = None) -> tuple[Model, float]:
     d = len(domains)
     one_way: dict[int, Measurement] = {}
     for i, dom in enumerate(domains):
@@ -260,7 +262,7 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
         n, margins, tables = consistent_pairs(d, one_way, [], (n_hat, count_var))
         return tree_model(sizes, {0: ()}, margins, tables), n
     if SELECTION == "aim":
-        return _aim_model(codes, sizes, domains, one_way, acct, n_hat, rng, report)
+        return _aim_model(codes, sizes, domains, one_way, acct, n_hat, rng, report, workload)
     probs = [np.maximum(one_way[i].values, 0) / max(np.maximum(one_way[i].values, 0).sum(), 1.0) for i in range(d)]
     report("selecting", 0.45)
     scores = pair_scores(codes, sizes, probs, n_hat)
@@ -290,7 +292,7 @@ AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
 
 
 def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
-               acct: Accountant, n_hat: float, rng: np.random.Generator, report: Progress):
+               acct: Accountant, n_hat: float, rng: np.random.Generator, report: Progress, workload: list | None = None):
     from . import pgm
     from .adaptive import adaptive_measure, default_workload
     from .junction import junction_tree
@@ -305,11 +307,38 @@ def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_w
         return junction_tree(list(cliques), d, sizes).size(sizes)
 
     model, measurements = adaptive_measure(
-        codes, sizes, [one_way[i] for i in range(d)], acct, rng, workload=default_workload(d),
+        codes, sizes, [one_way[i] for i in range(d)], acct, rng, workload=workload or default_workload(d),
         max_cells=MAX_MODEL_CELLS, total=n_hat, names=[dom.column.name for dom in domains], fit=fit,
         size_of=size_of, report=report)
     model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL)
     return model, float(model.total)
+
+
+def _workload(marginals, columns: list[Column], modelled: list[Column],
+              mask_map: dict[str, str]) -> list[tuple[tuple[int, ...], float]] | None:
+    """The user's marginals as sorted indices into the modelled columns (None: the default workload)."""
+    if not marginals:
+        return None
+    index = {c.name: i for i, c in enumerate(modelled)}
+    folded: dict[str, list[str]] = {}
+    for c in columns:
+        folded.setdefault(c.name.lower(), []).append(c.name)
+    out = []
+    for cols, weight in marginals:
+        idx = []
+        for name in cols:
+            real = name if any(c.name == name for c in columns) else (
+                folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1 else None)
+            if real is None:
+                raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
+                                  f"columns: {', '.join(c.name for c in columns)}")
+            if real in mask_map:
+                raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), so it is not modelled")
+            if real not in index:
+                raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, so it is not modelled")
+            idx.append(index[real])
+        out.append((tuple(sorted(idx)), float(weight)))
+    return out
 
 
 def _is_identifier(c: Column) -> bool:
@@ -373,12 +402,9 @@ def _drop_faint_buckets(dom: Domain, m: Measurement, col: np.ndarray) -> tuple[D
     return new, Measurement(m.clique, m.values[keep], m.variance[keep]), remap[col]
 
 
-BALANCED = "bn"
-
-
-def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant):
-    if BALANCED == "pgm" and len(sizes) > 1:
-        return _exact_pgm(codes, sizes, acct)
+def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant, workload: list | None = None):
+    if workload and len(sizes) > 1:  # the user's marginals: the graphical model fitted to them exactly
+        return _exact_pgm(codes, sizes, acct, workload)
     parents = exact_network(codes, sizes, max_cells=EXACT_MAX_TABLE)
     tables = {c: marginal(codes, sizes, (c, *ps)) for c, ps in parents.items()}
     acct.charge("model", 0.0, detail=f"Bayesian network on exact counts, {sum(len(p) for p in parents.values())} edges")
@@ -422,9 +448,9 @@ EXACT_ROUNDS_PER_COLUMN = 3
 EXACT_MAX_CELLS = 1_000_000
 
 
-def _exact_pgm(codes: np.ndarray, sizes: list[int], acct: Accountant):
+def _exact_pgm(codes: np.ndarray, sizes: list[int], acct: Accountant, workload: list):
     from . import pgm
-    from .adaptive import default_workload, greedy_exact
+    from .adaptive import greedy_exact
     from .junction import junction_tree
 
     d = len(sizes)
@@ -436,7 +462,7 @@ def _exact_pgm(codes: np.ndarray, sizes: list[int], acct: Accountant):
     def size_of(cliques):
         return junction_tree(list(cliques), d, sizes).size(sizes)
 
-    model, measurements = greedy_exact(codes, sizes, workload=default_workload(d), max_cells=EXACT_MAX_CELLS,
+    model, measurements = greedy_exact(codes, sizes, workload=workload, max_cells=EXACT_MAX_CELLS,
                                        fit=fit, size_of=size_of, max_rounds=EXACT_ROUNDS_PER_COLUMN * d,
                                        min_gain=0.005 * len(codes))
     model = pgm.estimate(sizes, measurements, total=float(len(codes)), warm_start=model, iters=AIM_ITERS,

@@ -81,8 +81,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     st = _state(con)
     V, D, B = duckdb.sqltypes.VARCHAR, duckdb.sqltypes.DOUBLE, duckdb.sqltypes.BIGINT
 
-    def synth_run(source, mode, epsilon, delta, masks, rows, seed):
-        key = (source, mode, epsilon, delta, masks, rows, seed)
+    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals):
+        key = (source, mode, epsilon, delta, masks, rows, seed, marginals)
         with st.lock:
             if key in st.cache:
                 return st.cache[key]
@@ -90,7 +90,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader = con.cursor()
             try:
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
-                          masks=masks_map, rows=rows, seed=seed)
+                          masks=masks_map, rows=rows, seed=seed, marginals=marginals)
             finally:
                 reader.close()
             path = st.folder / f"run_{len(st.results) + 1}.parquet"
@@ -119,7 +119,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B]), ("_synth_runs_file", runs_file, []),
+    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B, V]), ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V])):
         try:
             con.remove_function(name)

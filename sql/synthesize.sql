@@ -4,9 +4,10 @@
 -- distinct call and returns the path of its result.
 
 CREATE OR REPLACE MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
-                                   masks := NULL, "rows" := NULL, seed := NULL) AS TABLE
+                                   masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL) AS TABLE
     SELECT * FROM read_parquet(_synth_run(source, mode, epsilon, delta,
-                                          CAST(to_json(masks) AS VARCHAR), "rows", seed));
+                                          CAST(to_json(masks) AS VARCHAR), "rows", seed,
+                                          CAST(to_json(marginals) AS VARCHAR)));
 
 -- What every run on this connection spent, one row per step.
 CREATE OR REPLACE MACRO synth_runs() AS TABLE
