@@ -48,7 +48,11 @@ RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
 DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals it is written with
 DP_BINS, EXACT_BINS = 24, 32
 DP_CELLS, EXACT_CELLS = 512, 1024
-EXACT_MAX_TABLE = 40_000  # cells of a balanced-mode table (column x parents)
+EXACT_MAX_PARENTS = 3  # balanced mode: parents per column in the Bayesian network
+EXACT_CELLS_PER_ROW = 2.0  # ... and cells per table (column x parents): at most 2 per row of the source,
+EXACT_MIN_TABLE, EXACT_MAX_TABLE = 40_000, 400_000  # within these. More capacity memorizes rows: credit at
+# 4 parents and 1M cells scored tvd3 0.100 with a 5th-percentile distance to the closest real row of
+# 0.04, against 0.50 for held-out real rows (at this setting: 0.58).
 
 
 @dataclass(frozen=True)
@@ -405,7 +409,8 @@ def _drop_faint_buckets(dom: Domain, m: Measurement, col: np.ndarray) -> tuple[D
 def _exact_model(codes: np.ndarray, sizes: list[int], acct: Accountant, workload: list | None = None):
     if workload and len(sizes) > 1:  # the user's marginals: the graphical model fitted to them exactly
         return _exact_pgm(codes, sizes, acct, workload)
-    parents = exact_network(codes, sizes, max_cells=EXACT_MAX_TABLE)
+    cells = int(np.clip(EXACT_CELLS_PER_ROW * len(codes), EXACT_MIN_TABLE, EXACT_MAX_TABLE))
+    parents = exact_network(codes, sizes, max_cells=cells, max_parents=EXACT_MAX_PARENTS)
     tables = {c: marginal(codes, sizes, (c, *ps)) for c, ps in parents.items()}
     acct.charge("model", 0.0, detail=f"Bayesian network on exact counts, {sum(len(p) for p in parents.values())} edges")
     return Model(tuple(sizes), parents, tables)

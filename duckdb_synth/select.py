@@ -9,6 +9,7 @@ on mutual information, then a second parent per column where it adds the most.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -66,7 +67,8 @@ def conditional_mi(codes: np.ndarray, sizes: list[int], x: int, z: int, given: i
     return (_entropy(joint.sum(1)) + _entropy(joint.sum(0)) - _entropy(joint) - _entropy(joint.sum((0, 1))))
 
 
-def exact_network(codes: np.ndarray, sizes: list[int], *, max_cells: int, candidates: int = 5) -> dict[int, tuple[int, ...]]:
+def exact_network(codes: np.ndarray, sizes: list[int], *, max_cells: int, candidates: int = 5,
+                  max_parents: int = 2) -> dict[int, tuple[int, ...]]:
     """Parents of each column: a maximum-MI spanning tree, then a second parent where it helps.
 
     Returns parents in an order where every parent precedes its children (dict order).
@@ -82,24 +84,36 @@ def exact_network(codes: np.ndarray, sizes: list[int], *, max_cells: int, candid
     while len(parents) < d:
         best = max(((mi[tuple(sorted((u, v)))], v, u) for u in parents for v in range(d) if v not in parents))
         parents[best[1]] = (best[2],)
-    # A second parent among earlier columns, by conditional mutual information.
+    # More parents among earlier columns, one at a time, by conditional mutual information
+    # within `max_cells` per table.
     order = list(parents)
-    for pos, x in enumerate(order):
-        if not parents[x]:
-            continue
-        p = parents[x][0]
-        earlier = [z for z in order[:pos] if z != p]
-        earlier.sort(key=lambda z: -mi[tuple(sorted((x, z)))])
-        best_z, best_gain = None, 0.0
-        for z in earlier[:candidates]:
-            if sizes[x] * sizes[p] * sizes[z] > max_cells:
+    for _ in range(max_parents - 1):
+        for pos, x in enumerate(order):
+            if not parents[x]:
                 continue
-            gain = conditional_mi(codes, sizes, x, z, p)
-            if gain > best_gain:
-                best_z, best_gain = z, gain
-        if best_z is not None and best_gain > 1e-3:
-            parents[x] = (p, best_z)
+            ps = parents[x]
+            earlier = [z for z in order[:pos] if z not in ps]
+            earlier.sort(key=lambda z: -mi[tuple(sorted((x, z)))])
+            base = sizes[x] * math.prod(sizes[p] for p in ps)
+            best_z, best_gain = None, 0.0
+            for z in earlier[:candidates]:
+                if base * sizes[z] > max_cells:
+                    continue
+                gain = _cmi(codes, sizes, x, z, ps)
+                if gain > best_gain:
+                    best_z, best_gain = z, gain
+            if best_z is not None and best_gain > 1e-3:
+                parents[x] = (*ps, best_z)
     return parents
+
+
+def _cmi(codes: np.ndarray, sizes: list[int], x: int, z: int, given: tuple[int, ...]) -> float:
+    """I(x; z | given) from exact counts."""
+    joint = marginal(codes, sizes, tuple(sorted((x, z, *given))))
+    axes = sorted((x, z, *given))
+    ax_x, ax_z = axes.index(x), axes.index(z)
+    return (_entropy(joint.sum(ax_z)) + _entropy(joint.sum(ax_x)) - _entropy(joint)
+            - _entropy(joint.sum((ax_x, ax_z))))
 
 
 def tree_parents(edges: list[Edge], d: int) -> dict[int, tuple[int, ...]]:
