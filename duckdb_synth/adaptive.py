@@ -26,8 +26,7 @@ SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's clique
 ALPHA = 0.9  # share of each round's budget spent on measuring (the rest on selecting)
 ROUNDS_PER_COLUMN = 8  # planned rounds (AIM's is 16): each round's first noise scale assumes this many
 ANNEAL = 2.0  # sigma is divided (and eps multiplied) by this when a round hardly moved the model
-MIN_ORDER = 2
-DENOISE_Z = 0.0
+MIN_ORDER = 2  # smallest candidate marginals (1-ways are measured before the rounds)
 
 
 @dataclass(frozen=True)
@@ -116,8 +115,6 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
         acct.charge(f"select {label}", eps**2 / 8,
                     detail=f"round {r_no}: exponential mechanism over the candidates within the model cap, eps0={eps:.4f}")
         y = true[pick] + discrete_gaussian(sigma, true[pick].shape, rng)
-        if DENOISE_Z:
-            y = np.where(y < DENOISE_Z * sigma, 0, y)
         acct.charge(f"measure {label}", 1 / (2 * sigma**2),
                     detail=f"round {r_no}: {true[pick].size} cells, sigma={sigma:.6g}")
         measurements.append(Measurement(pick, y.astype(np.float64), np.full(y.shape, sigma**2)))
