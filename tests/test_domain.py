@@ -367,3 +367,26 @@ def test_round_numbers_decode_to_round_numbers() -> None:
     out = np.array(decode_numeric(dom, rng.integers(0, dom.nbins, size=5000), rng).to_pylist(), dtype=float)
     assert np.all(out % 10 == 0)
     assert out.min() >= x.min() - 10 and out.max() <= x.max() + 10
+
+
+# ---------------------------------------------------------------- budget share per column (pipeline._column_share)
+
+
+def test_column_share_follows_the_row_count_within_its_bounds() -> None:
+    from duckdb_synth import pipeline
+    from duckdb_synth.accounting import Accountant, sigma_for
+    from duckdb_synth.domain import threshold
+
+    acct = Accountant.for_budget(1.0, 1e-6)
+    col = classify("c", "VARCHAR")
+    d = 10
+    lo, hi = pipeline.SHARE_ONE_WAY_MIN * acct.rho / d, pipeline.SHARE_ONE_WAY * acct.rho / d
+    shares = [pipeline._column_share(col, acct, n, d) for n in (100, 2_000, 10_000, 30_000, 100_000, 1e7)]
+    assert shares[0] == hi and shares[-1] == lo
+    assert all(a >= b for a, b in zip(shares, shares[1:]))  # more rows, less needed
+    assert all(lo <= s <= hi for s in shares)
+    # Inside the bounds, a value held by 1% of the rows sits exactly at the discovery threshold.
+    for n, s in zip((100, 2_000, 10_000, 30_000, 100_000, 1e7), shares):
+        if lo < s < hi:
+            sigma = sigma_for(s * pipeline.DISCOVERY_SHARE_CATEGORICAL)
+            assert abs(threshold(sigma, acct.delta_threshold / d) - pipeline.DISCOVERY_FRACTION * n) < 1e-6 * n
