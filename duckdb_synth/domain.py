@@ -345,7 +345,7 @@ def decimal_places(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def choose_decimals(x: np.ndarray, *, sigma: float | None, rng: np.random.Generator, cover: float = 0.995) -> int | None:
+def choose_decimals(x: np.ndarray, *, sigma: float | None, rng: np.random.Generator, cover: float = 0.95) -> int | None:
     """The fewest decimals that write at least `cover` of the values (a noisy histogram in DP modes).
 
     Returns None when the values are continuous (more than MAX_DECIMALS decimals).
@@ -400,7 +400,21 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         integer = col.integer
     if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
-    edges = grid(lo, hi, pos_lo, cells, integer, geometric=col.kind == "numeric")
+    decimals = None
+    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
+        decimals = choose_decimals(vals, sigma=None if exact else sigma_decimals, rng=rng)
+        if col.scale is not None and decimals is not None:
+            decimals = min(decimals, col.scale)
+    if decimals is not None and (not integer or decimals < 0):
+        # Values written with `decimals` places lie on a lattice of step 10^-decimals: cells hold whole
+        # lattice points (centred on them), so a narrow range gets one cell per value and decoding
+        # puts values back on the points they came from. Fixed by released figures only.
+        step = 10.0 ** -decimals
+        k_lo, k_hi = math.floor(lo / step + 0.5), math.floor(hi / step + 0.5)
+        scaled = grid(float(k_lo), float(k_hi), max(pos_lo / step, 1.0), cells, True, geometric=True)
+        edges = (scaled - 0.5) * step
+    else:
+        edges = grid(lo, hi, pos_lo, cells, integer, geometric=col.kind == "numeric")
     g = len(edges) - 1
     cell_of = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, g - 1)
     counts = np.bincount(cell_of, minlength=g).astype(np.float64)
@@ -418,11 +432,6 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         if weights.sum() <= 0:
             weights[inside] = 1.0
     cell_bin = merge_bins(weights, nbins)
-    decimals = None
-    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
-        decimals = choose_decimals(vals, sigma=None if exact else sigma_decimals, rng=rng)
-        if col.scale is not None and decimals is not None:
-            decimals = min(decimals, col.scale)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells),
                          decimals=decimals)
