@@ -390,3 +390,20 @@ def test_column_share_follows_the_row_count_within_its_bounds() -> None:
         if lo < s < hi:
             sigma = sigma_for(s * pipeline.DISCOVERY_SHARE_CATEGORICAL)
             assert abs(threshold(sigma, acct.delta_threshold / d) - pipeline.DISCOVERY_FRACTION * n) < 1e-6 * n
+
+
+def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
+    """Values written with 2 decimals in a narrow range: one cell per written value, values decoded back onto them."""
+    rng = np.random.default_rng(2)
+    spikes = np.array([0.3, 0.31, 0.5, 0.7, 1.0, 1.01])
+    x = np.concatenate([rng.choice(spikes, 15_000), np.round(rng.uniform(0.2, 2.0, 5_000), 2)])
+    dom = numeric_domain(classify("carat", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
+                         nbins=16, max_cells=512, rng=rng, sigma_decimals=5.0)
+    assert dom.decimals == 2
+    lattice = dom.edges * 100 + 0.5
+    assert np.allclose(lattice, np.round(lattice), atol=1e-6)  # edges halfway between written values
+    assert np.allclose(np.diff(dom.edges), 0.01)  # 181 values: one cell each
+    out = decode_numeric(dom, dom.encode(x), rng).to_numpy(zero_copy_only=False)
+    assert np.allclose(out * 100, np.round(out * 100), atol=1e-6)
+    for v in spikes:  # each spike keeps its share (it was smeared over neighbours by a value-blind grid)
+        assert abs(np.mean(np.isclose(out, v)) - np.mean(np.isclose(x, v))) < 0.01, v
