@@ -24,6 +24,7 @@ Workload = list[tuple[Clique, float]]
 
 SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's cliques are estimated from a sample
 ALPHA = 0.9  # share of each round's budget spent on measuring (the rest on selecting)
+SCORED_PER_ROUND = 1000  # wide tables: each round scores a random subset of this many candidates
 ROUNDS_PER_COLUMN = 8  # planned rounds (AIM's is 16): each round's first noise scale assumes this many
 ANNEAL = 2.0  # sigma is divided (and eps multiplied) by this when a round hardly moved the model
 MIN_ORDER = 2  # smallest candidate marginals (1-ways are measured before the rounds)
@@ -49,12 +50,14 @@ def default_workload(d: int, *, max_order: int = 3) -> Workload:
 
 def candidates(workload: Workload, *, min_order: int = 2) -> dict[Clique, float]:
     """The downward closure of the workload, each candidate weighted by its overlap with the workload."""
-    out: dict[Clique, float] = {}
+    # sum over s of w_s |r & s| = sum over columns c of r of W_c, W_c the weight of the cliques holding c.
+    per_column: dict[int, float] = {}
+    for cl, w in workload:
+        for c in set(cl):
+            per_column[c] = per_column.get(c, 0.0) + w
     closure = {tuple(sorted(s)) for cl, _ in workload for k in range(min_order, len(cl) + 1)
                for s in itertools.combinations(cl, k)}
-    for r in closure:
-        out[r] = sum(w * len(set(r) & set(cl)) for cl, w in workload)
-    return out
+    return {r: sum(per_column[c] for c in r) for r in sorted(closure)}
 
 
 def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Measurement], acct: Accountant,
@@ -96,6 +99,10 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
             sigma = math.sqrt(1 / (2 * ALPHA * rho_left))
             eps = math.sqrt(8 * (1 - ALPHA) * rho_left)
         pool = list(cands)
+        if len(pool) > SCORED_PER_ROUND:
+            # A subset drawn independently of the data: the exponential mechanism over it is still
+            # the exponential mechanism (over a smaller, public range), and a round's scoring stays bounded.
+            pool = [pool[k] for k in sorted(rng.choice(len(pool), SCORED_PER_ROUND, replace=False))]
         approx = _model_marginals(model, pool, sizes, total, rng)
         scores = np.array([cands[r] * (np.abs(true[r] - approx[r]).sum()
                                        - math.sqrt(2 / math.pi) * sigma * true[r].size) for r in pool])

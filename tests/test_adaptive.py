@@ -99,3 +99,19 @@ def test_pipeline_aim_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
         assert share > 0.8
     finally:
         con.close()
+
+
+def test_candidate_weights_are_the_overlap_with_the_workload() -> None:
+    import itertools as it
+
+    from duckdb_synth.adaptive import candidates
+
+    rng = np.random.default_rng(0)
+    cols = range(7)
+    workload = [(tuple(sorted(rng.choice(7, k, replace=False).tolist())), float(rng.uniform(0.5, 3)))
+                for k in (2, 3, 3, 4, 2)]
+    got = candidates(workload, min_order=1)
+    closure = {tuple(sorted(s)) for cl, _ in workload for k in range(1, len(cl) + 1) for s in it.combinations(cl, k)}
+    assert set(got) == closure and all(set(r) <= set(cols) for r in got)
+    for r in closure:
+        assert abs(got[r] - sum(w * len(set(r) & set(cl)) for cl, w in workload)) < 1e-12
