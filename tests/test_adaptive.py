@@ -80,10 +80,12 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
         assert (est >= 0).all() and est.sum() == pytest.approx(n, rel=1e-6)
 
 
-def test_pipeline_aim_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("selection, step", [("aim", "measure"), ("mst", "2-way")])
+def test_pipeline_selection_end_to_end(monkeypatch: pytest.MonkeyPatch, selection: str, step: str) -> None:
+    """The default adaptive rounds, and the spanning tree kept as the faster option."""
     import duckdb_synth.pipeline as pl
 
-    monkeypatch.setattr(pl, "SELECTION", "aim")
+    monkeypatch.setattr(pl, "SELECTION", selection)
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t AS SELECT i % 7 AS a, (i * 3) % 5 AS b, CASE WHEN i % 7 < 3 THEN 'x' ELSE 'y' END AS c,"
@@ -92,7 +94,8 @@ def test_pipeline_aim_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
         assert res.table.column_names == ["a", "b", "c", "v"]
         assert abs(res.table.num_rows - 2000) < 200
         assert res.spend.epsilon_spent <= 3.0 + 1e-9
-        assert any(s.name.startswith("measure") for s in res.spend.steps)
+        assert any(s.name.startswith(step) for s in res.spend.steps)
+        assert res.spend.epsilon_spent > 3.0 * 0.999  # the whole budget is used
         # The strong a -> c dependency survives: c is 'x' mostly when a < 3.
         rows = res.table.to_pylist()
         share = np.mean([r["c"] == "x" for r in rows if r["a"] is not None and r["a"] < 3])
