@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .disjoint import DisjointSets
 from .factor import Broadcast, Clique, Reducer, logsumexp
 
 
@@ -134,19 +135,10 @@ def _spanning_tree(nodes: list[Clique]) -> list[tuple[int, int]]:
     sets = [set(c) for c in nodes]
     pairs = sorted(((len(sets[i] & sets[j]), i, j) for i in range(n) for j in range(i + 1, n)),
                    key=lambda t: (-t[0], t[1], t[2]))
-    root = list(range(n))
-
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
-
+    joined = DisjointSets(n)
     adj: list[list[int]] = [[] for _ in range(n)]
     for _, i, j in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            root[ri] = rj
+        if joined.union(i, j):
             adj[i].append(j)
             adj[j].append(i)
     edges: list[tuple[int, int]] = []

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .disjoint import DisjointSets
 from .measure import marginal
 
 Edge = tuple[int, int]
@@ -32,21 +33,14 @@ def private_tree(scores: dict[Edge, float], d: int, eps_round: float, rng: np.ra
 
     Each of the d-1 rounds costs eps_round^2 / 8 in zCDP.
     """
-    comp = list(range(d))
-
-    def find(a: int) -> int:
-        while comp[a] != a:
-            comp[a] = comp[comp[a]]
-            a = comp[a]
-        return a
-
+    comp = DisjointSets(d)
     tree: list[Edge] = []
     for _ in range(d - 1):
-        cands = [e for e in scores if find(e[0]) != find(e[1])]
+        cands = [e for e in scores if comp.find(e[0]) != comp.find(e[1])]
         q = np.array([scores[e] for e in cands])
         pick = int(np.argmax(eps_round * q / 2.0 + rng.gumbel(size=len(q))))
         a, b = cands[pick]
-        comp[find(a)] = find(b)
+        comp.union(a, b)
         tree.append((a, b))
     return tree
 
