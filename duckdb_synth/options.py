@@ -110,6 +110,16 @@ def _number(name: str, value: Any) -> float:
         raise OptionError(f"{name} must be a number, got {value!r}") from None
 
 
+def _from_json(value: Any, error: str) -> Any:
+    """`value` itself, or parsed when it is a JSON string (as the SQL functions pass options)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise OptionError(error) from None
+
+
 MAX_MARGINAL_COLUMNS = 5
 _MARGINALS_EXAMPLE = "[['age', 'sex'], ['dx', 'age', 'zip']] or [{'columns': ['age', 'sex'], 'weight': 2}]"
 
@@ -122,11 +132,7 @@ def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
     """
     if value is None:
         return ()
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise OptionError(f"marginals must be a list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}") from None
+    value = _from_json(value, f"marginals must be a list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
     if not isinstance(value, (list, tuple)) or not value:
         raise OptionError(f"marginals must be a non-empty list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
     out: list[tuple[tuple[str, ...], float]] = []
@@ -159,11 +165,7 @@ def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
 def _masks(masks: dict[str, str] | str | None) -> tuple[tuple[str, str], ...]:
     if masks is None:
         return ()
-    if isinstance(masks, str):
-        try:
-            masks = json.loads(masks)
-        except json.JSONDecodeError:
-            raise OptionError(f"masks must map column names to kinds, e.g. {{'email': 'email'}}, got {masks!r}") from None
+    masks = _from_json(masks, f"masks must map column names to kinds, e.g. {{'email': 'email'}}, got {masks!r}")
     if not isinstance(masks, dict):
         raise OptionError(f"masks must map column names to kinds, e.g. {{'email': 'email'}}, got {masks!r}")
     out = []
