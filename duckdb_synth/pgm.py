@@ -123,32 +123,32 @@ class GraphicalModel:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """(n, d) int64 codes drawn from the model.
 
-        Ancestral sampling over the tree from the root clique: each child clique
-        gives its new columns to the rows of each separator value in proportion
-        to its belief (controlled rounding, ``rounding.allocate``: counts within
-        one of their expectation, so sampling adds almost no error to the model's),
-        all rows at once.
+        Ancestral sampling over the tree from the root clique, one column at a
+        time, a clique's new columns largest domain first: each is given to the
+        rows of each value of the columns already drawn in that clique (its
+        separator, then the clique's earlier new columns) in proportion to the
+        clique's belief, by controlled rounding (``rounding.allocate``: counts
+        within one of their expectation). Rounding column by column keeps every
+        prefix's counts close to the model's, where allocating a clique's cells
+        jointly would leave most cells of a large clique to chance. All rows at once.
         """
         n = int(n)
         out = np.zeros((n, self.d), dtype=np.int64)
         bel = self._clique_beliefs()
         cliques = self.tree.cliques
-        drawn = allocate(bel[0].reshape(1, -1), np.zeros(n, dtype=np.int64), rng)
-        for a, col in zip(cliques[0], np.unravel_index(drawn, bel[0].shape)):
-            out[:, a] = col
-        for p, c in self.tree.edges:
-            sep = self.tree.separator(p, c)
-            new = tuple(a for a in cliques[c] if a not in sep)
-            if not new:
-                continue
-            sep_shape = tuple(self.sizes[a] for a in sep)
-            new_shape = tuple(self.sizes[a] for a in new)
-            table = np.transpose(bel[c], positions(sep, cliques[c]) + positions(new, cliques[c]))
-            config = (np.ravel_multi_index(tuple(out[:, a] for a in sep), sep_shape) if sep
-                      else np.zeros(n, dtype=np.int64))
-            drawn = allocate(table.reshape(math.prod(sep_shape), -1), config, rng)
-            for a, col in zip(new, np.unravel_index(drawn, new_shape)):
-                out[:, a] = col
+        steps = [((), cliques[0], 0)] + [(self.tree.separator(p, c), cliques[c], c) for p, c in self.tree.edges]
+        for sep, clique, i in steps:
+            given = list(sep)
+            for a in sorted((a for a in clique if a not in sep), key=lambda a: -self.sizes[a]):
+                keep = (*given, a)
+                table = Reducer(clique, bel[i].shape, tuple(sorted(keep)))(bel[i])
+                order = tuple(sorted(keep))
+                table = np.transpose(table, [order.index(x) for x in keep])
+                shape = tuple(self.sizes[x] for x in given)
+                config = (np.ravel_multi_index(tuple(out[:, x] for x in given), shape) if given
+                          else np.zeros(n, dtype=np.int64))
+                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng)
+                given.append(a)
         return out
 
 
