@@ -134,7 +134,8 @@ def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
         return ()
     value = _from_json(value, f"marginals must be a list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
     if not isinstance(value, (list, tuple)) or not value:
-        raise OptionError(f"marginals must be a non-empty list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
+        raise OptionError(
+            f"marginals must be a non-empty list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
     out: list[tuple[tuple[str, ...], float]] = []
     for item in value:
         weight: Any = 1.0
@@ -154,7 +155,8 @@ def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
         if len(set(cols)) != len(cols):
             raise OptionError(f"the marginal {list(cols)} names a column twice")
         if len(cols) > MAX_MARGINAL_COLUMNS:
-            raise OptionError(f"the marginal {list(cols)} has {len(cols)} columns; at most {MAX_MARGINAL_COLUMNS} are supported")
+            raise OptionError(f"the marginal {list(cols)} has {len(cols)} columns; "
+                              f"at most {MAX_MARGINAL_COLUMNS} are supported")
         w = 1.0 if weight is None else _number(f"the weight of marginal {list(cols)}", weight)
         if not (w > 0 and math.isfinite(w)):
             raise OptionError(f"the weight of marginal {list(cols)} must be a finite number > 0, got {weight!r}")

@@ -296,7 +296,8 @@ AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
 
 
 def _aim_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], one_way: dict[int, Measurement],
-               acct: Accountant, n_hat: float, rng: np.random.Generator, report: Progress, workload: list | None = None):
+               acct: Accountant, n_hat: float, rng: np.random.Generator, report: Progress,
+               workload: list | None = None):
     from . import pgm
     from .adaptive import adaptive_measure, default_workload
     from .junction import junction_tree
@@ -337,9 +338,11 @@ def _workload(marginals, columns: list[Column], modelled: list[Column],
                 raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
                                   f"columns: {', '.join(c.name for c in columns)}")
             if real in mask_map:
-                raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), so it is not modelled")
+                raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), "
+                                  "so it is not modelled")
             if real not in index:
-                raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, so it is not modelled")
+                raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, "
+                                  "so it is not modelled")
             idx.append(index[real])
         out.append((tuple(sorted(idx)), float(weight)))
     return out
