@@ -18,7 +18,7 @@ import dataclasses
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -253,6 +253,13 @@ def _quote_table(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
+def _privacy_options(command: Callable) -> Callable:
+    """--mode, --epsilon and --delta, as every command that runs the synthesizer takes them."""
+    command = click.option("--delta", type=float, help="The δ of a private run (default 1e-6).")(command)
+    command = click.option("--epsilon", type=float, help="Custom (ε, δ) differential privacy: the ε.")(command)
+    return click.option("--mode", help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")(command)
+
+
 def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     """True if a table or view of that (quoted) name exists."""
     try:
@@ -266,9 +273,7 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @main.command()
 @click.argument("db")
 @click.argument("source")
-@click.option("--mode", help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")
-@click.option("--epsilon", type=float, help="Custom (ε, δ) differential privacy: the ε.")
-@click.option("--delta", type=float, help="The δ of a private run (default 1e-6).")
+@_privacy_options
 @click.option(
     "--mask",
     "masks",
@@ -465,9 +470,7 @@ def _parse_ks(ctx: click.Context, param: click.Parameter, value: str) -> tuple[i
 @main.command()
 @click.argument("db")
 @click.argument("source")
-@click.option("--mode", help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")
-@click.option("--epsilon", type=float, help="Custom (ε, δ) differential privacy: the ε.")
-@click.option("--delta", type=float, help="The δ of a private run (default 1e-6).")
+@_privacy_options
 @click.option("--k", "ks", default="1,2,5,10,20,50,100,200,400", show_default=True, callback=_parse_ks,
               metavar="K,K,...", help="How many rows each secret is planted in, one secret per value.")
 @click.option("--seed", type=int, help="Seed, for a reproducible test (secrets, rows and the run).")
