@@ -110,9 +110,8 @@ def adaptive_measure(codes: np.ndarray, sizes: Sequence[int], one_way: list[Meas
         # perturbed score, is exactly the exponential mechanism's draw over the fitting set, and
         # only a few junction trees need building.
         perturbed = eps / (2 * weight_max) * scores + rng.gumbel(size=len(pool))
-        pick, n_tried = None, 0
+        pick = None
         for k in np.argsort(-perturbed):
-            n_tried += 1
             if size_of([*chosen, pool[k]]) <= max_cells:
                 pick = pool[k]
                 break

@@ -250,11 +250,11 @@ def _private_model(codes: np.ndarray, sizes: list[int], domains: list[Domain], a
     d = len(domains)
     one_way: dict[int, Measurement] = {}
     for i, dom in enumerate(domains):
-        share = _column_share(dom.column, acct, n_hat, d)
         if isinstance(dom, NumericDomain):
             y, var = bin_counts(dom)
             one_way[i] = Measurement((i,), y, var)
         else:
+            share = _column_share(dom.column, acct, n_hat, d)
             rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
             sigma = sigma_for(rho)
             one_way[i] = _with_discovery_counts(dom, measure(codes, sizes, (i,), sigma, rng))
