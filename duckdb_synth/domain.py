@@ -415,6 +415,9 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         edges = (scaled - 0.5) * step
     else:
         edges = grid(lo, hi, pos_lo, cells, integer, geometric=col.kind == "numeric")
+    bounds = None
+    if exact and len(vals):
+        edges, bounds = quantile_edges(edges, vals, nbins)
     g = len(edges) - 1
     cell_of = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, g - 1)
     counts = np.bincount(cell_of, minlength=g).astype(np.float64)
@@ -431,10 +434,41 @@ def numeric_domain(col: Column, x: np.ndarray, *, sigma_range: float | None, sig
         weights[inside] = np.maximum(noisy[inside], 0.0)
         if weights.sum() <= 0:
             weights[inside] = 1.0
-    cell_bin = merge_bins(weights, nbins)
+    if bounds is None:
+        cell_bin = merge_bins(weights, nbins)
+    else:
+        cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells),
                          decimals=decimals)
+
+
+def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bins at the values' 1/nbins quantiles: the cell edges where bins start, added to the grid.
+
+    A quantile q splits the values into those below it and those at or above it, the
+    way quantile bins are usually read (numpy's interpolated quantiles, values >= q up).
+    The split needs a cell edge between the largest value below q and the smallest at
+    or above it: a lattice or integer grid usually has one; where not, the smallest
+    value at or above q becomes an edge. So coarser quantile views of the column
+    (halves, quartiles, ... of the same values) are unions of its bins. Exact
+    (balanced) mode only: the quantiles are read from the data.
+    """
+    s = np.sort(vals)
+    qs = np.unique(np.quantile(s, np.linspace(0, 1, nbins + 1)[1:-1]))
+    bounds = []
+    for q in qs:
+        i = int(np.searchsorted(s, q, side="left"))
+        if i == 0 or i == len(s):
+            continue
+        below, at = s[i - 1], s[i]
+        j = int(np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2))
+        if edges[j] > below and edges[j] <= at:
+            bounds.append(edges[j])
+        elif edges[0] < at < edges[-1]:
+            bounds.append(at)
+    bounds = np.unique(np.asarray(bounds, dtype=np.float64))
+    return np.union1d(edges, bounds), bounds
 
 
 def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:

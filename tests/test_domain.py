@@ -165,6 +165,35 @@ def test_exact_integer_ages_decode_to_integers_inside_the_data_range(type_: str,
         assert got.min() >= dom.edges[cells.min()] and got.max() < dom.edges[cells.max() + 1]
 
 
+def _quantile_data(kind: str, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    if kind == "integers":  # wide, skewed: a geometric grid whose cells hold many integers
+        return "INTEGER", np.floor(rng.lognormal(7, 1.2, 20_000))
+    if kind == "lattice":  # two decimals, heavy ties on round values
+        x = np.round(rng.lognormal(-0.5, 0.6, 20_000), 2)
+        tied = rng.random(20_000) < 0.2
+        x[tied] = rng.choice([0.3, 0.5, 1.0], size=int(tied.sum()))
+        return "DOUBLE", x
+    return "DOUBLE", rng.normal(0, 1, 20_000) ** 3  # continuous, no decimal lattice
+
+
+@pytest.mark.parametrize("kind", ["integers", "lattice", "continuous"])
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_bins_split_at_the_quantiles_so_coarser_quantile_bins_are_unions(kind: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    type_, x = _quantile_data(kind, rng)
+    dom = exact_numeric(type_, x, nbins=32)
+    codes = dom.encode(x)
+    inside = (x >= dom.edges[0]) & (x < dom.edges[-1])  # the clipped extremes aside
+    for nq in (2, 4, 8, 16, 32):
+        for q in np.quantile(x, np.linspace(0, 1, nq + 1)[1:-1]):
+            low, high = codes[inside & (x < q)], codes[inside & (x >= q)]
+            if len(low) and len(high):
+                assert low.max() < high.min(), (nq, q)
+    # And the bins still hold about equal shares.
+    counts = np.bincount(codes[inside], minlength=dom.nbins)
+    assert counts.max() <= 3 * len(x) / 32 or kind == "lattice"
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_exact_two_decimal_floats_decode_to_two_decimals(seed: int) -> None:
     rng = np.random.default_rng(seed)
