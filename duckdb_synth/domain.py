@@ -211,6 +211,7 @@ def _pow2_edges(bucket: int) -> tuple[float, float]:
 RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column
 RANGE_GAP = 2  # empty buckets allowed inside a run of populated ones
 LONE_BUCKET_FACTOR = 1.5  # a run of one bucket needs 1.5x the bar (about 6.5 sigma)
+RANGE_NEIGHBOUR_Z = 2.0  # a bucket next to the range joins it above this many sigma
 
 
 def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -240,6 +241,21 @@ def private_range(x: np.ndarray, *, sigma: float, rng: np.random.Generator) -> t
                 chosen += [int(side[run[0]]), int(side[run[-1]])]
     if not chosen:  # no signal at all: a unit range around zero rather than a bucket of pure noise
         return -1.0, 1.0, 1.0
+    # Tails thinner than the bar still hold rows (a skewed column's top octave often holds a few
+    # percent of a small table): from each end, take the next bucket out while its noisy count
+    # passes a lower bar. Only neighbours, so a false one costs an octave of range, not a stretch
+    # to a far-away bucket; cells over it that turn out empty are trimmed by support().
+    bar = RANGE_NEIGHBOUR_Z * sigma
+    for side in (np.arange(_NPOW + 1, nb), np.arange(_NPOW - 1, -1, -1)):  # by magnitude, outward
+        on = [i for i, b in enumerate(side) if b in chosen]
+        if not on:
+            continue
+        out, inward = max(on), min(on)
+        while out + 1 < len(side) and noisy[side[out + 1]] > bar:
+            out += 1
+        while inward > 0 and noisy[side[inward - 1]] > bar:
+            inward -= 1
+        chosen += [int(side[out]), int(side[inward])]
     lo = min(_pow2_edges(b)[0] for b in chosen)
     hi = max(_pow2_edges(b)[1] for b in chosen)
     pos = [_pow2_edges(b)[0] for b in chosen if b > _NPOW]
