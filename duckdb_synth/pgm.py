@@ -20,7 +20,7 @@ import numpy as np
 from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape, positions
 from .junction import JunctionTree, Plan, calibrate, junction_tree, maximal
 from .measure import Measurement
-from .rounding import allocate
+from .rounding import allocate, strata_of
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +130,17 @@ class GraphicalModel:
         clique's belief, by controlled rounding (``rounding.allocate``: counts
         within one of their expectation). Rounding column by column keeps every
         prefix's counts close to the model's, where allocating a clique's cells
-        jointly would leave most cells of a large clique to chance. All rows at once.
+        jointly would leave most cells of a large clique to chance. Within a group,
+        the values are spread evenly over a few of the other columns drawn so far
+        (``rounding.strata_of``), which the model says they are independent of. All
+        rows at once.
         """
         n = int(n)
         out = np.zeros((n, self.d), dtype=np.int64)
         bel = self._clique_beliefs()
         cliques = self.tree.cliques
         steps = [((), cliques[0], 0)] + [(self.tree.separator(p, c), cliques[c], c) for p, c in self.tree.edges]
+        drawn: list[int] = []
         for sep, clique, i in steps:
             given = list(sep)
             for a in sorted((a for a in clique if a not in sep), key=lambda a: -self.sizes[a]):
@@ -147,8 +151,10 @@ class GraphicalModel:
                 shape = tuple(self.sizes[x] for x in given)
                 config = (np.ravel_multi_index(tuple(out[:, x] for x in given), shape) if given
                           else np.zeros(n, dtype=np.int64))
-                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng)
+                strata = [(out[:, x], self.sizes[x]) for x in strata_of(drawn, given, rng)]
+                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng, strata)
                 given.append(a)
+                drawn.append(a)
         return out
 
 

@@ -10,13 +10,36 @@ in random order, so that each value gets one more row with probability exactly
 equal to its fractional part (the counts stay unbiased). Counts then differ from their expectation
 by less than one per cell, and the result is still random (which rows get which
 value, and the left-over rows). Post-processing of the model: no privacy cost.
+
+Which rows of a group get which value is the other source of noise: the model says
+the value is independent of the other columns already drawn (given the group), and
+a random assignment adds hypergeometric noise to every marginal that pairs the value
+with one of them. So the group's rows are ordered by some of those columns
+(``strata``) and the values interleaved evenly along that order (value v's c_v
+slots at evenly spaced positions), so that every run of rows, and hence every
+stratum, gets each value within about one row of its share. On the binned diamonds
+table at epsilon = 1 this cut the sampling loss on 3-way marginals from 0.0056 to
+0.0035 (tvd3 0.0920 -> 0.0899).
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 
-def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+_KEY_LIMIT = 2 ** 62
+STRATA = 4  # columns to spread each value over: 4 did as well as all 9 on diamonds, 1 half as well
+
+
+def strata_of(drawn: Sequence[int], given: Sequence[int], rng: np.random.Generator) -> list[int]:
+    """Up to `STRATA` of the columns drawn so far that are not in `given`, in random order."""
+    others = [x for x in drawn if x not in set(given)]
+    return [others[i] for i in rng.permutation(len(others))[:STRATA]]
+
+
+def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
+             strata: Sequence[tuple[np.ndarray, int]] = ()) -> np.ndarray:
     """One value per row: row i takes a value in 0..M-1 from row ``config[i]`` of `table`.
 
     Args:
@@ -24,6 +47,9 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator) ->
             a row with no mass is uniform).
         config: (n,) configuration of each row, in 0..K-1.
         rng: where the randomness comes from.
+        strata: (codes, size) of other columns, most important first: within a
+            configuration the values are spread evenly over the rows of each
+            stratum (as many of them as fit in one 62-bit sort key).
 
     Returns:
         (n,) int64 values such that, for every configuration g with n_g rows, the
@@ -46,10 +72,24 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator) ->
     extra = groups[used] - counts.sum(axis=1)  # 0 <= extra < m
     if extra.any():
         counts += _systematic(frac, extra, rng)
-    # Rows in random order, then grouped by configuration: each group's slots get its values.
+    # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order.
+    flat = counts.ravel()
+    values = np.repeat(np.tile(np.arange(m, dtype=np.int64), len(used)), flat)
+    group = np.repeat(np.arange(len(used), dtype=np.float64), counts.sum(axis=1))
+    j = np.arange(len(values)) - np.repeat(np.cumsum(flat) - flat, flat)
+    pos = (j + np.repeat(rng.random(len(flat)), flat)) / np.repeat(np.maximum(flat, 1), flat)
+    values = values[np.argsort(group + pos, kind="stable")]
+    # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
+    key, span = config.copy(), k
+    for codes, size in strata:
+        if size <= 1:
+            continue
+        if span * size >= _KEY_LIMIT:
+            break
+        key = key * size + np.asarray(codes, dtype=np.int64)
+        span *= size
     perm = rng.permutation(n)
-    order = perm[np.argsort(config[perm], kind="stable")]
-    values = np.repeat(np.tile(np.arange(m, dtype=np.int64), len(used)), counts.ravel())
+    order = perm[np.argsort(key[perm], kind="stable")]
     out = np.empty(n, dtype=np.int64)
     out[order] = values
     return out

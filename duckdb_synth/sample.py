@@ -4,18 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from .estimate import Model
-from .rounding import allocate
+from .rounding import allocate, strata_of
 
 
 def sample(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
     """Return an (n, columns) matrix of codes drawn from the model (controlled rounding per parent config)."""
     d = len(model.sizes)
     out = np.zeros((n, d), dtype=np.int64)
+    drawn: list[int] = []
     for c, ps in model.parents.items():
         cond = model.conditional(c)  # (size_c, configs)
         if ps:
             config = np.ravel_multi_index(tuple(out[:, p] for p in ps), tuple(model.sizes[p] for p in ps))
         else:
             config = np.zeros(n, dtype=np.int64)
-        out[:, c] = allocate(cond.T, config, rng)
+        strata = [(out[:, x], model.sizes[x]) for x in strata_of(drawn, ps, rng)]
+        out[:, c] = allocate(cond.T, config, rng, strata)
+        drawn.append(c)
     return out

@@ -140,7 +140,7 @@ def test_the_workload_gets_the_budget() -> None:
     con = duckdb.connect()
     load(con, "w", table)
     asked, default = [], []
-    for seed in (0, 1):
+    for seed in range(6):  # per seed the pair's error swings by 2x either way
         asked.append(_pair_tvd(table, duckdb_synth.run(con, "w", epsilon=0.5, seed=seed,
                                                       marginals=[["a", "b"]]).table, "a", "b"))
         default.append(_pair_tvd(table, duckdb_synth.run(con, "w", epsilon=0.5, seed=seed).table, "a", "b"))
