@@ -214,6 +214,19 @@ class _Term:
     clique: Clique
     y: np.ndarray
     weight: np.ndarray
+    upper: np.ndarray | None = None  # cells whose y is only an upper bound (loss only above it)
+
+    def residual(self, mu: np.ndarray) -> np.ndarray:
+        r = mu - self.y
+        return r if self.upper is None else np.where(self.upper, np.maximum(r, 0.0), r)
+
+
+CENSOR = 2.0
+"""A noisy cell measured below CENSOR of its noise scales is an upper bound only: its loss is
+zero below the measured value. Least squares pulls an empty cell up to its noise (about 0.4 sigma
+on average); here only the rest of the model decides it. Binned diamonds at eps = 1, tvd3 over 10
+seeds: 0.0912 at 0, 0.0934 at 1, 0.0882 at 2, 0.0890 at 3; cps1988 0.0334 / 0.0338 / 0.0342 /
+0.0346. A function of released values and public scales: post-processing."""
 
 
 def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]:
@@ -242,7 +255,12 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
         order = tuple(int(i) for i in np.argsort(clique))
         var = np.where(var > 0, var, exact_variance).transpose(order)
         y = np.asarray(m.values, dtype=np.float64).transpose(order)
-        out.append(_Term(tuple(sorted(clique)), np.ascontiguousarray(y), np.ascontiguousarray(1.0 / var)))
+        upper = None
+        if CENSOR > 0:
+            noisy = np.isfinite(var) & (var > exact_variance)
+            upper = noisy & (y < CENSOR * np.sqrt(np.where(noisy, var, 0.0)))
+            upper = np.ascontiguousarray(upper) if upper.any() else None
+        out.append(_Term(tuple(sorted(clique)), np.ascontiguousarray(y), np.ascontiguousarray(1.0 / var), upper))
     return out
 
 
@@ -263,7 +281,7 @@ def estimate_total(measurements: list[Measurement]) -> float:
 
 def loss(model: GraphicalModel, measurements: list[Measurement]) -> float:
     """sum over measurements and cells of (marginal - y)^2 / variance, weighed as `estimate` weighs it."""
-    return sum(float(np.sum(t.weight * (model.marginal(t.clique) - t.y) ** 2))
+    return sum(float(np.sum(t.weight * t.residual(model.marginal(t.clique)) ** 2))
                for t in _terms(measurements, model.sizes))
 
 
@@ -351,12 +369,12 @@ class _Problem:
         mus: list[np.ndarray] = [np.empty(0)] * len(self.terms)
         for i, src, reduce in self.sources:
             mus[i] = reduce(counts[-1 - src] if src < 0 else mus[src])
-        value = sum(float(np.sum(t.weight * (mu - t.y) ** 2)) for t, mu in zip(self.terms, mus))
+        value = sum(float(np.sum(t.weight * t.residual(mu) ** 2)) for t, mu in zip(self.terms, mus))
         return counts, mus, value
 
     def gradient(self, mus: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """dL/dmu per term, and the same summed onto each parameter."""
-        per_term = [2.0 * t.weight * (mu - t.y) for t, mu in zip(self.terms, mus)]
+        per_term = [2.0 * t.weight * t.residual(mu) for t, mu in zip(self.terms, mus)]
         per_param = [np.zeros(s) for s in self.param_shapes]
         for g, where in zip(per_term, self.term_param):
             if where is not None:
@@ -399,7 +417,7 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     """Fit a graphical model to noisy marginals (Private-PGM, accelerated mirror descent).
 
     Minimises L(mu) = sum over measurements and cells of (mu - y)^2 / variance
-    over the marginals mu of log-linear models on the junction tree of the
+    (one-sided, (mu - y)_+^2, for noisy cells measured below ``CENSOR`` sigmas) over the marginals mu of log-linear models on the junction tree of the
     measured cliques (plus `cliques`). Each step is private-pgm's mirror
     descent step (the log-linear parameters of the measured cliques move by
     -eta * dL/dmu; belief propagation gives the new mu) taken from a Nesterov
