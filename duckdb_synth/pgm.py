@@ -417,7 +417,8 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     """Fit a graphical model to noisy marginals (Private-PGM, accelerated mirror descent).
 
     Minimises L(mu) = sum over measurements and cells of (mu - y)^2 / variance
-    (one-sided, (mu - y)_+^2, for noisy cells measured below ``CENSOR`` sigmas) over the marginals mu of log-linear models on the junction tree of the
+    (one-sided, (mu - y)_+^2, for noisy cells measured below ``CENSOR`` sigmas)
+    over the marginals mu of log-linear models on the junction tree of the
     measured cliques (plus `cliques`). Each step is private-pgm's mirror
     descent step (the log-linear parameters of the measured cliques move by
     -eta * dL/dmu; belief propagation gives the new mu) taken from a Nesterov

@@ -34,7 +34,8 @@ STRATA = 4  # columns to spread each value over: 4 did as well as all 9 on diamo
 
 def strata_of(drawn: Sequence[int], given: Sequence[int], rng: np.random.Generator) -> list[int]:
     """Up to `STRATA` of the columns drawn so far that are not in `given`, in random order."""
-    others = [x for x in drawn if x not in set(given)]
+    skip = set(given)
+    others = [x for x in drawn if x not in skip]
     return [others[i] for i in rng.permutation(len(others))[:STRATA]]
 
 
