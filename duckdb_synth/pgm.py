@@ -151,8 +151,8 @@ class GraphicalModel:
                 shape = tuple(self.sizes[x] for x in given)
                 config = (np.ravel_multi_index(tuple(out[:, x] for x in given), shape) if given
                           else np.zeros(n, dtype=np.int64))
-                strata = [(out[:, x], self.sizes[x]) for x in strata_of(drawn, given, rng)]
-                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng, strata)
+                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng,
+                                     strata_of(out, self.sizes, drawn, given, rng))
                 given.append(a)
                 drawn.append(a)
         return out

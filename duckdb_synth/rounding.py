@@ -32,11 +32,13 @@ _KEY_LIMIT = 2 ** 62
 STRATA = 4  # columns to spread each value over: 4 did as well as all 9 on diamonds, 1 half as well
 
 
-def strata_of(drawn: Sequence[int], given: Sequence[int], rng: np.random.Generator) -> list[int]:
-    """Up to `STRATA` of the columns drawn so far that are not in `given`, in random order."""
+def strata_of(out: np.ndarray, sizes: Sequence[int], drawn: Sequence[int], given: Sequence[int],
+              rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+    """`allocate`'s strata: up to `STRATA` of the columns drawn so far (columns of `out`) that
+    are not in `given`, in random order, each as (codes, domain size)."""
     skip = set(given)
     others = [x for x in drawn if x not in skip]
-    return [others[i] for i in rng.permutation(len(others))[:STRATA]]
+    return [(out[:, others[i]], int(sizes[others[i]])) for i in rng.permutation(len(others))[:STRATA]]
 
 
 def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
@@ -81,7 +83,7 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
     pos = (j + np.repeat(rng.random(len(flat)), flat)) / np.repeat(np.maximum(flat, 1), flat)
     values = values[np.argsort(group + pos, kind="stable")]
     # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
-    key, span = config.copy(), k
+    key, span = config, k
     for codes, size in strata:
         if size <= 1:
             continue

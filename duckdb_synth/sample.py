@@ -18,7 +18,6 @@ def sample(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
             config = np.ravel_multi_index(tuple(out[:, p] for p in ps), tuple(model.sizes[p] for p in ps))
         else:
             config = np.zeros(n, dtype=np.int64)
-        strata = [(out[:, x], model.sizes[x]) for x in strata_of(drawn, ps, rng)]
-        out[:, c] = allocate(cond.T, config, rng, strata)
+        out[:, c] = allocate(cond.T, config, rng, strata_of(out, model.sizes, drawn, ps, rng))
         drawn.append(c)
     return out
