@@ -22,9 +22,10 @@ from pathlib import Path
 import duckdb
 
 import duckdb_synth
-from duckdb_synth.accounting import sigma_for
-from duckdb_synth.demo import example_path
-from duckdb_synth.domain import MIN_GROUP, threshold
+from duckdb_synth.privacy.accounting import sigma_for
+from duckdb_synth.privacy.discovery import MIN_GROUP
+from duckdb_synth.privacy.noise import threshold
+from duckdb_synth.surfaces.demo import example_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "bench" / "data"

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from duckdb_synth import masks  # noqa: E402
+from duckdb_synth.engine import masks  # noqa: E402
 
 TYPES = {
     "string": "VARCHAR", "number": "BIGINT", "name": "VARCHAR", "address": "VARCHAR",

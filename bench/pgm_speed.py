@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from duckdb_synth.junction import junction_tree  # noqa: E402
-from duckdb_synth.measure import Measurement, marginal  # noqa: E402
-from duckdb_synth.pgm import estimate  # noqa: E402
+from duckdb_synth.engine.marginal import Measurement, marginal  # noqa: E402
+from duckdb_synth.engine.model.junction import junction_tree  # noqa: E402
+from duckdb_synth.engine.model.pgm import estimate  # noqa: E402
 
 
 def synthetic(rows: int, d: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:

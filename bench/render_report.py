@@ -176,7 +176,7 @@ def example_report(path: Path) -> Path:
     import duckdb
 
     import duckdb_synth
-    from duckdb_synth.demo import example_path
+    from duckdb_synth.surfaces.demo import example_path
 
     con = duckdb.connect()
     try:

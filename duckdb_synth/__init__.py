@@ -4,54 +4,27 @@
     con = duckdb.connect("clinic.duckdb")
     duckdb_synth.register(con)
     con.sql("SELECT * FROM synthesize('patients', mode := 'strict', masks := {'email': 'email'})")
+
+The package is in layers, each importing only those below it (tests/test_layout.py):
+``engine`` (reads the data, exact math) <- ``privacy`` (noise, budget, mechanisms,
+ledger) <- ``pipeline`` (the run) <- ``reporting`` <- ``surfaces`` (Python API, SQL, CLI,
+shell, demo); ``errors`` and ``options`` are shared by all.
 """
 from __future__ import annotations
 
-import duckdb
-
-from .canary import canary
+from ._version import __version__
+from .engine.masks import MASK_KINDS
 from .errors import DataError, MaskError, OptionError, SchemaError, SourceError, SynthError
-from .masks import MASK_KINDS
 from .options import MODES
-from .pipeline import Result
-from .pipeline import run as _run
-from .report import Report, report
-from .spend import Spend
-from .sqlfuncs import forget, record, register, runs
-
-__version__ = "0.1.0"
+from .privacy.ledger import Result, record, runs  # noqa: F401  (record: importable, as before)
+from .privacy.spend import Spend
+from .reporting.build import Report, report
+from .reporting.canary import canary
+from .surfaces.api import run, synthesize
+from .surfaces.sql import forget, register
 
 __all__ = [
     "register", "synthesize", "run", "runs", "forget", "canary", "report", "Report", "Result", "Spend", "MODES",
     "MASK_KINDS",
     "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
-
-
-def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
-        delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
-        seed: int | None = None, marginals=None, progress=None) -> Result:
-    """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
-
-    Args:
-        con: a DuckDB connection; the source is read through it (TEMP tables included).
-        source: a table or view name, one read-only SELECT/WITH query, or a .parquet/.csv/.json path.
-        mode: 'balanced' (default; no formal DP), 'strict' (epsilon 3) or 'strictest' (epsilon 1).
-        epsilon: a custom budget instead of a mode; delta defaults to 1e-6.
-        masks: column -> kind (see MASK_KINDS): random values independent of the data.
-        rows: how many rows to make (default: the noisy row count of the source).
-        seed: makes the run reproducible (noise included); omit it for real releases.
-        marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['dx', 'age', 'zip']];
-            an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
-            Default: all 2- and 3-way marginals, weight 1.
-        progress: called with (stage, fraction done).
-    """
-    res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
-               marginals=marginals, progress=progress)
-    record(con, res)
-    return res
-
-
-def synthesize(con: duckdb.DuckDBPyConnection, source: str, **options) -> duckdb.DuckDBPyRelation:
-    """Like :func:`run`, but return the synthetic rows as a relation on `con` with the source's exact types."""
-    return run(con, source, **options).relation(con)

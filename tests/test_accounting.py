@@ -1,4 +1,4 @@
-"""Tests for duckdb_synth.accounting: zCDP conversions against references, and the budget ledger."""
+"""Tests for duckdb_synth.privacy.accounting: zCDP conversions against references, and the budget ledger."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from duckdb_synth.accounting import (Accountant, BudgetExceeded, Step, cdp_delta, cdp_eps, cdp_rho, exp_mech_eps,
+from duckdb_synth.privacy.accounting import (Accountant, BudgetExceeded, Step, cdp_delta, cdp_eps, cdp_rho, exp_mech_eps,
                                      sigma_for)
 from duckdb_synth.errors import SynthError
 

@@ -8,11 +8,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from duckdb_synth import pgm
-from duckdb_synth.accounting import Accountant
-from duckdb_synth.adaptive import adaptive_measure, candidates, default_workload
-from duckdb_synth.junction import junction_tree
-from duckdb_synth.measure import measure
+from duckdb_synth.engine.data import Binned
+from duckdb_synth.engine.model import pgm
+from duckdb_synth.engine.model.junction import junction_tree
+from duckdb_synth.engine.workload import candidates, default_workload
+from duckdb_synth.privacy.accounting import Accountant
+from duckdb_synth.privacy.adaptive import adaptive_measure
+from duckdb_synth.privacy.measure import measure
 
 
 def test_default_workload_is_all_pairs_and_triples() -> None:
@@ -52,7 +54,7 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
     one_way = []
     for i in range(len(sizes)):
         sigma = 1 / math.sqrt(2 * one_rho)
-        one_way.append(measure(codes, sizes, (i,), sigma, rng))
+        one_way.append(measure(Binned(codes, sizes), (i,), sigma, rng))
         acct.charge(f"1-way {i}", one_rho)
     n = float(len(codes))
 
@@ -62,8 +64,8 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
     def size_of(cliques):
         return junction_tree(list(cliques), len(sizes), sizes).size(sizes)
 
-    model, ms = adaptive_measure(codes, sizes, one_way, acct, rng, workload=default_workload(4), max_cells=500,
-                                 total=n, names=list("abcd"), fit=fit, size_of=size_of)
+    model, ms = adaptive_measure(Binned(codes, sizes), one_way, acct, rng, workload=default_workload(4),
+                                 max_cells=500, total=n, names=list("abcd"), fit=fit, size_of=size_of)
     assert acct.rho_spent <= acct.rho * (1 + 1e-9)
     assert acct.epsilon_spent() <= epsilon + 1e-6
     selects = [s for s in acct.steps if s.name.startswith("select")]
@@ -84,8 +86,9 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
 def test_pipeline_selection_end_to_end(monkeypatch: pytest.MonkeyPatch, selection: str, step: str) -> None:
     """The default adaptive rounds, and the spanning tree kept as the faster option."""
     import duckdb_synth.pipeline as pl
+    import duckdb_synth.privacy.model as model
 
-    monkeypatch.setattr(pl, "SELECTION", selection)
+    monkeypatch.setattr(model, "SELECTION", selection)
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t AS SELECT i % 7 AS a, (i * 3) % 5 AS b, CASE WHEN i % 7 < 3 THEN 'x' ELSE 'y' END AS c,"
@@ -107,7 +110,7 @@ def test_pipeline_selection_end_to_end(monkeypatch: pytest.MonkeyPatch, selectio
 def test_candidate_weights_are_the_overlap_with_the_workload() -> None:
     import itertools as it
 
-    from duckdb_synth.adaptive import candidates
+    from duckdb_synth.engine.workload import candidates
 
     rng = np.random.default_rng(0)
     cols = range(7)

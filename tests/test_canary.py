@@ -20,15 +20,15 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
-from duckdb_synth.canary import canary
-from duckdb_synth.cli import main
+from duckdb_synth.reporting.canary import canary
+from duckdb_synth.surfaces.cli import main
 from duckdb_synth.errors import DataError, OptionError, SchemaError, SourceError
-from duckdb_synth.schema import read_schema
+from duckdb_synth.engine.schema import read_schema
 
 from conftest import load
 
 # The package exports the function under the module's name, so reach the module through sys.modules.
-canary_module = importlib.import_module("duckdb_synth.canary")
+canary_module = importlib.import_module("duckdb_synth.reporting.canary")
 
 
 N = 2000

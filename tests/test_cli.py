@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
-from duckdb_synth import shellio
-from duckdb_synth.cli import main
-from duckdb_synth.demo import example_path
+from duckdb_synth.surfaces import render, shell, statements
+from duckdb_synth.surfaces.cli import main
+from duckdb_synth.surfaces.demo import example_path
 
 REPO = Path(__file__).resolve().parents[1]
 PATIENT_COLUMNS = [
@@ -85,12 +85,12 @@ def library_error(**options: object) -> str:
     ],
 )
 def test_split_statements(text: str, expected: list[tuple[str, int]]) -> None:
-    assert [(s.sql, s.line) for s in shellio.split_statements(text)] == expected
+    assert [(s.sql, s.line) for s in statements.split_statements(text)] == expected
 
 
 def test_split_numbers_statements_and_marks_the_unterminated_last() -> None:
-    statements = shellio.split_statements("SELECT 1;\n.tables\nSELECT 2;\nSELECT 3")
-    assert [(s.number, s.dot, s.terminated) for s in statements] == [
+    found = statements.split_statements("SELECT 1;\n.tables\nSELECT 2;\nSELECT 3")
+    assert [(s.number, s.dot, s.terminated) for s in found] == [
         (1, False, True),
         (2, True, True),
         (3, False, True),
@@ -99,8 +99,8 @@ def test_split_numbers_statements_and_marks_the_unterminated_last() -> None:
 
 
 def test_dot_command_only_at_the_start_of_a_statement() -> None:
-    statements = shellio.split_statements("SELECT\n.5 AS x;\n  .mode csv\nSELECT 1;")
-    assert [(s.sql, s.dot, s.line) for s in statements] == [
+    found = statements.split_statements("SELECT\n.5 AS x;\n  .mode csv\nSELECT 1;")
+    assert [(s.sql, s.dot, s.line) for s in found] == [
         ("SELECT\n.5 AS x", False, 1),
         (".mode csv", True, 3),
         ("SELECT 1", False, 4),
@@ -118,11 +118,11 @@ def test_dot_command_only_at_the_start_of_a_statement() -> None:
     ],
 )
 def test_scan_says_when_more_input_is_needed(text: str, pending: bool) -> None:
-    assert shellio.scan(text).pending is pending
+    assert statements.scan(text).pending is pending
 
 
 def test_first_line_of_a_long_statement() -> None:
-    (statement,) = shellio.split_statements("SELECT a,\n  b FROM t;")
+    (statement,) = statements.split_statements("SELECT a,\n  b FROM t;")
     assert statement.first_line == "SELECT a, …"
 
 
@@ -136,21 +136,21 @@ def test_clean_error_unwraps_a_synth_error_raised_inside_sql() -> None:
         "Invalid Input Error: Python exception occurred while executing the UDF: OptionError: unknown mode "
         "'fast'\n\nLINE 1: SELECT * FROM synthesize('t', mode := 'fast')\n              ^^^^"
     )
-    assert shellio.clean_error(exc) == "Error: unknown mode 'fast'"
+    assert shell.clean_error(exc) == "Error: unknown mode 'fast'"
 
 
 def test_clean_error_keeps_other_exceptions_visible() -> None:
     bug = duckdb.InvalidInputException(
         "Invalid Input Error: Python exception occurred while executing the UDF: KeyError: 'x'"
     )
-    assert shellio.clean_error(bug).endswith("KeyError: 'x'")
+    assert shell.clean_error(bug).endswith("KeyError: 'x'")
     catalog = duckdb.CatalogException("Catalog Error: Table with name nope does not exist!")
-    assert shellio.clean_error(catalog) == "Catalog Error: Table with name nope does not exist!"
+    assert shell.clean_error(catalog) == "Catalog Error: Table with name nope does not exist!"
 
 
 def test_box_rendering() -> None:
-    result = shellio.Grid(["id", "name"], ["INTEGER", "VARCHAR"], [("1", "ann"), ("22", None)], 2)
-    assert shellio.render_box(result) == "\n".join(
+    result = render.Grid(["id", "name"], ["INTEGER", "VARCHAR"], [("1", "ann"), ("22", None)], 2)
+    assert render.render_box(result) == "\n".join(
         [
             "┌───────┬─────────┐",
             "│  id   │  name   │",
@@ -167,7 +167,7 @@ def test_box_shows_head_and_tail_of_a_long_result() -> None:
     con = duckdb.connect()
     try:
         table = pa.table({"i": pa.array(range(100), pa.int64())})
-        text = shellio.render_box(shellio.make_grid(con, ["i"], ["BIGINT"], table, max_rows=40))
+        text = render.render_box(render.make_grid(con, ["i"], ["BIGINT"], table, max_rows=40))
     finally:
         con.close()
     lines = text.splitlines()
@@ -179,9 +179,9 @@ def test_box_shows_head_and_tail_of_a_long_result() -> None:
 
 
 def test_box_leaves_out_middle_columns_to_fit_the_terminal() -> None:
-    grid = shellio.Grid([f"col{i}" for i in range(12)], ["INTEGER"] * 12, [tuple(str(i) for i in range(12))], 1)
-    lines = shellio.render_box(grid, max_width=60).splitlines()
-    assert max(shellio.display_width(line) for line in lines) <= 60
+    grid = render.Grid([f"col{i}" for i in range(12)], ["INTEGER"] * 12, [tuple(str(i) for i in range(12))], 1)
+    lines = render.render_box(grid, max_width=60).splitlines()
+    assert max(render.display_width(line) for line in lines) <= 60
     assert [c.strip() for c in lines[1].strip("│").split("│")] == ["col0", "col1", "col2", "…", "col9", "col10", "col11"]
     assert "12 columns (6 shown)" in lines[-2]
 

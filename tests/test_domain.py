@@ -1,4 +1,5 @@
-"""Tests for duckdb_synth.domain: categorical discovery, public domains, numeric binning, decoding ranges."""
+"""Tests for the domains (engine/domain.py) and their discovery (privacy/discovery.py): categorical discovery,
+public domains, numeric binning, decoding ranges."""
 from __future__ import annotations
 
 import math
@@ -7,13 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from duckdb_synth.decode import decode_numeric
-from duckdb_synth.domain import (MAX_CATEGORIES_DP, MAX_CATEGORIES_EXACT, MIN_GROUP, CategoricalDomain, NumericDomain,
-                                 bin_counts, categorical_domain, choose_decimals, decimal_places, exact_range, grid,
-                                 merge_bins, numeric_domain, private_range, public_domain, support, threshold)
-from duckdb_synth.noise import discrete_gaussian
-from duckdb_synth.noise import discrete_gaussian_pmf
-from duckdb_synth.schema import classify
+from duckdb_synth.engine.data import ArrayColumn
+from duckdb_synth.engine.decode import decode_numeric
+from duckdb_synth.engine.domain import CategoricalDomain, NumericDomain, decimal_places, grid, merge_bins, public_domain
+from duckdb_synth.engine.schema import classify
+from duckdb_synth.privacy.discovery import (DECIMAL_PLACES, MAX_CATEGORIES_DP, MAX_CATEGORIES_EXACT, MIN_GROUP, POW2,
+                                            categorical_domain, choose_decimals, exact_range, numeric_domain,
+                                            private_range, support)
+from duckdb_synth.privacy.measure import bin_counts
+from duckdb_synth.privacy.noise import discrete_gaussian, discrete_gaussian_pmf, threshold
 
 VARCHAR = classify("city", "VARCHAR")
 
@@ -32,7 +35,7 @@ def test_balanced_keeps_exactly_values_with_min_group_rows(seed: int) -> None:
     rng = np.random.default_rng(seed)
     counts = {f"v{i}": int(k) for i, k in enumerate(rng.integers(1, 12, size=int(rng.integers(1, 40))))}
     arr = strings(counts, nulls=int(rng.integers(0, 8)), seed=seed)
-    dom = categorical_domain(VARCHAR, arr, sigma=None, delta=0.0, rng=rng)
+    dom = categorical_domain(VARCHAR, ArrayColumn(arr), sigma=None, delta=0.0, rng=rng)
     assert set(dom.values) == {v for v, k in counts.items() if k >= MIN_GROUP}
     assert list(dom.values) == sorted(dom.values)
     assert dom.other and dom.null
@@ -41,13 +44,13 @@ def test_balanced_keeps_exactly_values_with_min_group_rows(seed: int) -> None:
 
 def test_balanced_never_keeps_a_value_below_min_group_even_with_nulls() -> None:
     arr = strings({"a": MIN_GROUP - 1, "b": MIN_GROUP, "c": 1}, nulls=50)
-    dom = categorical_domain(VARCHAR, arr, sigma=None, delta=0.0, rng=np.random.default_rng(0))
+    dom = categorical_domain(VARCHAR, ArrayColumn(arr), sigma=None, delta=0.0, rng=np.random.default_rng(0))
     assert dom.values == ("b",)
 
 
 def test_balanced_caps_the_number_of_values_at_the_most_frequent() -> None:
     counts = {f"v{i:03d}": MIN_GROUP + i for i in range(MAX_CATEGORIES_EXACT + 30)}
-    dom = categorical_domain(VARCHAR, strings(counts), sigma=None, delta=0.0, rng=np.random.default_rng(0))
+    dom = categorical_domain(VARCHAR, ArrayColumn(strings(counts)), sigma=None, delta=0.0, rng=np.random.default_rng(0))
     assert len(dom.values) == MAX_CATEGORIES_EXACT
     assert set(dom.values) == {f"v{i:03d}" for i in range(30, MAX_CATEGORIES_EXACT + 30)}
 
@@ -60,7 +63,7 @@ def test_dp_singleton_value_is_never_kept_and_frequent_value_always_is() -> None
     assert threshold(sigma, delta) > 45
     arr = strings({"rare": 1, "common": 400, "medium": 200, **{f"pair{i}": 2 for i in range(20)}})
     for seed in range(200):
-        dom = categorical_domain(VARCHAR, arr, sigma=sigma, delta=delta, rng=np.random.default_rng(seed))
+        dom = categorical_domain(VARCHAR, ArrayColumn(arr), sigma=sigma, delta=delta, rng=np.random.default_rng(seed))
         assert "rare" not in dom.values
         assert not any(v.startswith("pair") for v in dom.values)
         assert {"common", "medium"} <= set(dom.values)
@@ -68,7 +71,7 @@ def test_dp_singleton_value_is_never_kept_and_frequent_value_always_is() -> None
 
 def test_dp_keeps_at_most_max_categories() -> None:
     counts = {f"v{i:03d}": 1000 for i in range(MAX_CATEGORIES_DP + 20)}
-    dom = categorical_domain(VARCHAR, strings(counts), sigma=2.0, delta=1e-6, rng=np.random.default_rng(0))
+    dom = categorical_domain(VARCHAR, ArrayColumn(strings(counts)), sigma=2.0, delta=1e-6, rng=np.random.default_rng(0))
     assert len(dom.values) == MAX_CATEGORIES_DP
 
 
@@ -137,9 +140,10 @@ def test_public_domain_is_none_for_data_dependent_types(type_: str) -> None:
 # ---------------------------------------------------------------- numeric: exact (balanced) mode
 
 
-def exact_numeric(type_: str, x: np.ndarray, nullable: bool = True, nbins: int = 32, max_cells: int = 1024) -> NumericDomain:
-    return numeric_domain(classify("x", type_, nullable), x, sigma_range=None, sigma_cells=None, n_hat=float(len(x)),
-                          nbins=nbins, max_cells=max_cells, rng=np.random.default_rng(0))
+def exact_numeric(type_: str, x: np.ndarray, nullable: bool = True, nbins: int = 32,
+                  max_cells: int = 1024) -> NumericDomain:
+    return numeric_domain(classify("x", type_, nullable), ArrayColumn(x), sigma_range=None, sigma_cells=None,
+                          n_hat=float(len(x)), nbins=nbins, max_cells=max_cells, rng=np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("type_", ["INTEGER", "BIGINT", "SMALLINT", "DECIMAL(6,0)"])
@@ -248,7 +252,7 @@ def test_exact_range_clips_the_most_extreme_values() -> None:
 def test_private_range_contains_most_of_the_data(center: float, spread: float) -> None:
     rng = np.random.default_rng(int(abs(center)) + 1)
     x = rng.normal(center, spread, 20_000)
-    lo, hi, pos_lo = private_range(x, sigma=5.0, rng=rng)
+    lo, hi, pos_lo = private_range(POW2.histogram(x), sigma=5.0, rng=rng)
     inside = ((x >= lo) & (x <= hi)).mean()
     assert inside >= 0.99
     assert hi - lo <= 8 * (np.abs(x).max() + 1)  # not wildly wider than the data
@@ -261,7 +265,7 @@ def test_private_range_contains_most_of_the_data(center: float, spread: float) -
 def test_private_range_keeps_two_clusters_of_magnitudes() -> None:
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(1, 10, 8000), rng.uniform(1e5, 1e6, 12_000)])  # e.g. counts and amounts
-    lo, hi, _ = private_range(x, sigma=5.0, rng=rng)
+    lo, hi, _ = private_range(POW2.histogram(x), sigma=5.0, rng=rng)
     assert ((x >= lo) & (x <= hi)).mean() >= 0.99, (lo, hi)
 
 
@@ -272,7 +276,7 @@ def test_private_range_keeps_a_thin_tail_next_to_the_bulk() -> None:
     for seed in range(40):
         rng = np.random.default_rng(seed)
         x = np.concatenate([rng.uniform(64, 256, 4000), rng.uniform(256, 512, 270)])
-        lo, hi, _ = private_range(x, sigma=sigma, rng=rng)
+        lo, hi, _ = private_range(POW2.histogram(x), sigma=sigma, rng=rng)
         kept += hi >= 512
         widened += lo < 64 or hi > 512
     assert kept >= 36  # the tail's 270 rows are about 3.9 sigma, the neighbour bar is 2 sigma
@@ -280,7 +284,7 @@ def test_private_range_keeps_a_thin_tail_next_to_the_bulk() -> None:
 
 
 def test_private_range_with_no_data_above_noise_still_returns_a_range() -> None:
-    lo, hi, pos_lo = private_range(np.array([5.0]), sigma=50.0, rng=np.random.default_rng(0))
+    lo, hi, pos_lo = private_range(POW2.histogram(np.array([5.0])), sigma=50.0, rng=np.random.default_rng(0))
     assert lo < hi and pos_lo > 0
 
 
@@ -362,18 +366,19 @@ def test_decimal_places_and_choose_decimals() -> None:
     np.testing.assert_array_equal(decimal_places(np.array([30.0, -700.0, 5000.0, 123000.0, 0.0, 7.0])),
                                   [-1, -2, -3, -3, -3, 0])
     rng = np.random.default_rng(0)
-    assert choose_decimals(np.round(rng.uniform(0, 9, 1000)), sigma=None, rng=rng) == 0
-    assert choose_decimals(np.round(rng.uniform(0, 9, 1000), 2), sigma=None, rng=rng) in (1, 2)
-    assert choose_decimals(rng.uniform(0, 9, 1000), sigma=None, rng=rng) is None
+    assert choose_decimals(DECIMAL_PLACES.histogram(np.round(rng.uniform(0, 9, 1000))), sigma=None, rng=rng) == 0
+    two = np.round(rng.uniform(0, 9, 1000), 2)
+    assert choose_decimals(DECIMAL_PLACES.histogram(two), sigma=None, rng=rng) in (1, 2)
+    assert choose_decimals(DECIMAL_PLACES.histogram(rng.uniform(0, 9, 1000)), sigma=None, rng=rng) is None
     mixed = np.concatenate([np.round(rng.uniform(0, 9, 998), 1) + 0.05 * 0, np.array([0.123, 0.456])])
-    assert choose_decimals(mixed, sigma=None, rng=rng) == 1  # 99.8% written with one decimal
+    assert choose_decimals(DECIMAL_PLACES.histogram(mixed), sigma=None, rng=rng) == 1  # 99.8% written with one decimal
 
 
 def test_dp_numeric_domain_two_decimals() -> None:
     rng = np.random.default_rng(1)
     x = np.round(rng.normal(100, 20, 20_000), 2)
-    dom = numeric_domain(classify("p", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0, nbins=24,
-                         max_cells=512, rng=rng, sigma_decimals=5.0)
+    dom = numeric_domain(classify("p", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
+                         nbins=24, max_cells=512, rng=rng, sigma_decimals=5.0)
     assert dom.decimals == 2
     assert dom.nbins <= 24
     assert np.all(np.diff(dom.edges) > 0)
@@ -385,15 +390,15 @@ def test_dp_numeric_domain_two_decimals() -> None:
 def test_dp_numeric_domain_requires_decimals_noise() -> None:
     x = np.round(np.random.default_rng(0).normal(100, 20, 1000), 2)
     with pytest.raises((TypeError, ValueError)):
-        numeric_domain(classify("p", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=1000.0, nbins=8,
+        numeric_domain(classify("p", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=1000.0, nbins=8,
                        max_cells=64, rng=np.random.default_rng(0))
 
 
 def test_dp_integer_domain_keeps_integer_edges_and_type_range() -> None:
     rng = np.random.default_rng(2)
     x = rng.integers(0, 200, 10_000).astype(float)
-    dom = numeric_domain(classify("u", "UTINYINT"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=10_000.0, nbins=16,
-                         max_cells=512, rng=rng, sigma_decimals=5.0)
+    dom = numeric_domain(classify("u", "UTINYINT"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0,
+                         n_hat=10_000.0, nbins=16, max_cells=512, rng=rng, sigma_decimals=5.0)
     np.testing.assert_array_equal(dom.edges, np.round(dom.edges))
     assert dom.edges[0] >= 0 and dom.edges[-1] <= 256
     out = decode_numeric(dom, rng.integers(0, dom.size, 5000), rng).to_pylist()
@@ -412,27 +417,26 @@ def test_round_numbers_decode_to_round_numbers() -> None:
     assert out.min() >= x.min() - 10 and out.max() <= x.max() + 10
 
 
-# ---------------------------------------------------------------- budget share per column (pipeline._column_share)
+# ---------------------------------------------------------------- budget share per column (budget.column_share)
 
 
 def test_column_share_follows_the_row_count_within_its_bounds() -> None:
-    from duckdb_synth import pipeline
-    from duckdb_synth.accounting import Accountant, sigma_for
-    from duckdb_synth.domain import threshold
+    from duckdb_synth.privacy import budget
+    from duckdb_synth.privacy.accounting import Accountant, sigma_for
+    from duckdb_synth.privacy.noise import threshold
 
     acct = Accountant.for_budget(1.0, 1e-6)
-    col = classify("c", "VARCHAR")
     d = 10
-    lo, hi = pipeline.SHARE_ONE_WAY_MIN * acct.rho / d, pipeline.SHARE_ONE_WAY * acct.rho / d
-    shares = [pipeline._column_share(col, acct, n, d) for n in (100, 2_000, 10_000, 30_000, 100_000, 1e7)]
+    lo, hi = budget.SHARE_ONE_WAY_MIN * acct.rho / d, budget.SHARE_ONE_WAY * acct.rho / d
+    shares = [budget.column_share(acct, n, d) for n in (100, 2_000, 10_000, 30_000, 100_000, 1e7)]
     assert shares[0] == hi and shares[-1] == lo
     assert all(a >= b for a, b in zip(shares, shares[1:]))  # more rows, less needed
     assert all(lo <= s <= hi for s in shares)
     # Inside the bounds, a value held by 1% of the rows sits exactly at the discovery threshold.
     for n, s in zip((100, 2_000, 10_000, 30_000, 100_000, 1e7), shares):
         if lo < s < hi:
-            sigma = sigma_for(s * pipeline.DISCOVERY_SHARE_CATEGORICAL)
-            assert abs(threshold(sigma, acct.delta_threshold / d) - pipeline.DISCOVERY_FRACTION * n) < 1e-6 * n
+            sigma = sigma_for(s * budget.DISCOVERY_SHARE_CATEGORICAL)
+            assert abs(threshold(sigma, acct.delta_threshold / d) - budget.DISCOVERY_FRACTION * n) < 1e-6 * n
 
 
 def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
@@ -440,7 +444,7 @@ def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
     rng = np.random.default_rng(2)
     spikes = np.array([0.3, 0.31, 0.5, 0.7, 1.0, 1.01])
     x = np.concatenate([rng.choice(spikes, 15_000), np.round(rng.uniform(0.2, 2.0, 5_000), 2)])
-    dom = numeric_domain(classify("carat", "DOUBLE"), x, sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
+    dom = numeric_domain(classify("carat", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
                          nbins=16, max_cells=512, rng=rng, sigma_decimals=5.0)
     assert dom.decimals == 2
     lattice = dom.edges * 100 + 0.5

@@ -7,11 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from duckdb_synth.estimate import Model, consistent_pairs, project_simplex, rake, tree_model
-from duckdb_synth.measure import Measurement, marginal, measure
-from duckdb_synth.sample import sample
-from duckdb_synth.select import (conditional_mi, exact_network, mutual_information, pair_scores, private_tree,
-                                 tree_parents)
+from duckdb_synth.engine.data import Binned
+from duckdb_synth.engine.marginal import Measurement, marginal
+from duckdb_synth.engine.model.network import Model, consistent_pairs, project_simplex, rake, tree_model
+from duckdb_synth.engine.sample import sample
+from duckdb_synth.engine.structure import conditional_mi, exact_network, mutual_information, tree_parents
+from duckdb_synth.privacy.measure import measure
+from duckdb_synth.privacy.select import pair_scores, private_tree
 
 # ---------------------------------------------------------------- brute-force references
 
@@ -153,10 +155,10 @@ def test_marginal_empty_clique_is_the_row_count() -> None:
 def test_measure_with_sigma_zero_is_exact_and_noise_has_the_right_scale() -> None:
     rng = np.random.default_rng(3)
     codes = np.column_stack([rng.integers(0, 4, 500), rng.integers(0, 5, 500)])
-    m = measure(codes, [4, 5], (0, 1), 0.0, rng)
+    m = measure(Binned(codes, [4, 5]), (0, 1), 0.0, rng)
     np.testing.assert_array_equal(m.values, brute_marginal(codes, [4, 5], (0, 1)))
     assert not m.variance.any()
-    noisy = [measure(codes, [4, 5], (0, 1), 3.0, rng) for _ in range(200)]
+    noisy = [measure(Binned(codes, [4, 5]), (0, 1), 3.0, rng) for _ in range(200)]
     resid = np.stack([x.values - m.values for x in noisy])
     assert np.all(resid == np.round(resid))
     assert abs(resid.mean()) < 5 * 3.0 / math.sqrt(resid.size)
@@ -214,7 +216,7 @@ def test_pair_scores_match_brute_force() -> None:
     sizes = [2, 3, 4]
     codes = np.column_stack([rng.integers(0, s, 300) for s in sizes])
     probs = [rng.dirichlet(np.ones(s)) for s in sizes]
-    scores = pair_scores(codes, sizes, probs, 290.0)
+    scores = pair_scores(Binned(codes, sizes), probs, 290.0)
     assert set(scores) == {(0, 1), (0, 2), (1, 2)}
     for (i, j), got in scores.items():
         m = brute_marginal(codes, sizes, (i, j))
@@ -233,12 +235,12 @@ def test_mutual_information_matches_brute_force(seed: int) -> None:
         n = m.sum()
         ref = sum((m[i, j] / n) * math.log(m[i, j] * n / (m[i].sum() * m[:, j].sum()))
                   for i in range(sizes[a]) for j in range(sizes[b]) if m[i, j] > 0)
-        assert mutual_information(codes, sizes, a, b) == pytest.approx(ref, abs=1e-12)
+        assert mutual_information(Binned(codes, sizes), a, b) == pytest.approx(ref, abs=1e-12)
     # I(x; z | g) = H(x,g) + H(z,g) - H(x,z,g) - H(g)
     j = brute_marginal(codes, sizes, (0, 1, 2))
     ref = (brute_entropy(j.sum(1)) + brute_entropy(j.sum(0)) - brute_entropy(j) - brute_entropy(j.sum((0, 1))))
-    assert conditional_mi(codes, sizes, 0, 1, 2) == pytest.approx(ref, abs=1e-12)
-    assert conditional_mi(codes, sizes, 0, 1, 2) >= -1e-12
+    assert conditional_mi(Binned(codes, sizes), 0, 1, 2) == pytest.approx(ref, abs=1e-12)
+    assert conditional_mi(Binned(codes, sizes), 0, 1, 2) >= -1e-12
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -274,7 +276,7 @@ def test_exact_network(seed: int) -> None:
             base = np.where(rng.random(n) < 0.6, codes[:, p] % sizes[c], base)
         codes[:, c] = base
     max_cells = int(rng.choice([20, 60, 1000]))
-    parents = exact_network(codes, sizes, max_cells=max_cells)
+    parents = exact_network(Binned(codes, sizes), max_cells=max_cells)
     assert sorted(parents) == list(range(d))
     seen: set[int] = set()
     for c, ps in parents.items():
@@ -288,7 +290,7 @@ def test_exact_network(seed: int) -> None:
     tree = [tuple(sorted((c, ps[0]))) for c, ps in parents.items() if ps]
     if d > 1:
         assert is_spanning_tree(tree, d)
-        mi = {e: mutual_information(codes, sizes, *e) for e in itertools.combinations(range(d), 2)}
+        mi = {e: mutual_information(Binned(codes, sizes), *e) for e in itertools.combinations(range(d), 2)}
         best = max(sum(mi[e] for e in t) for t in spanning_trees(d))
         assert sum(mi[e] for e in tree) == pytest.approx(best, abs=1e-9)
     # The network validates as a Model over exact counts.
@@ -299,9 +301,9 @@ def test_exact_network_adds_a_second_parent_for_xor() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 2, 2000), rng.integers(0, 2, 2000)
     codes = np.column_stack([a, b, a ^ b])
-    parents = exact_network(codes, [2, 2, 2], max_cells=8)
+    parents = exact_network(Binned(codes, [2, 2, 2]), max_cells=8)
     assert any(len(ps) == 2 for ps in parents.values())
-    assert exact_network(codes, [2, 2, 2], max_cells=7) == {c: ps[:1] for c, ps in parents.items()}
+    assert exact_network(Binned(codes, [2, 2, 2]), max_cells=7) == {c: ps[:1] for c, ps in parents.items()}
 
 
 # ---------------------------------------------------------------- Model
@@ -480,8 +482,8 @@ def tree_data(sizes: list[int], edges: list[tuple[int, int]], n: int, rng: np.ra
 
 def measurements(codes: np.ndarray, sizes: list[int], edges: list[tuple[int, int]], sigma: float,
                  rng: np.random.Generator) -> tuple[dict[int, Measurement], list[Measurement], tuple[float, float]]:
-    one = {c: measure(codes, sizes, (c,), sigma, rng) for c in range(len(sizes))}
-    pairs = [measure(codes, sizes, e, sigma, rng) for e in edges]
+    one = {c: measure(Binned(codes, sizes), (c,), sigma, rng) for c in range(len(sizes))}
+    pairs = [measure(Binned(codes, sizes), e, sigma, rng) for e in edges]
     total = (len(codes) + float(rng.normal(0, sigma)) if sigma else float(len(codes)), sigma**2)
     return one, pairs, total
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from duckdb_synth import masks
+from duckdb_synth.engine import masks
 from duckdb_synth.errors import MaskError, OptionError
 
 N = 10_000

@@ -1,4 +1,4 @@
-"""Tests for duckdb_synth.noise: the discrete Gaussian sampler against its exact pmf."""
+"""Tests for duckdb_synth.privacy.noise: the discrete Gaussian sampler against its exact pmf."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from duckdb_synth.noise import discrete_gaussian, discrete_gaussian_pmf, gaussian_tail_z
+from duckdb_synth.privacy.noise import discrete_gaussian, discrete_gaussian_pmf, gaussian_tail_z
 
 N = 200_000
 SIGMAS = (0.5, 1.0, 3.0, 20.0)

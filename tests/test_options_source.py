@@ -9,8 +9,8 @@ import pytest
 
 from duckdb_synth.errors import MaskError, OptionError, SchemaError, SourceError, SynthError
 from duckdb_synth.options import DEFAULT_DELTA, MAX_ROWS, Options, parse_options
-from duckdb_synth.schema import INTEGER_RANGES, Column, check_columns, classify, read_schema
-from duckdb_synth.source import Source, parse_source, quote_ident, quote_literal
+from duckdb_synth.engine.schema import INTEGER_RANGES, Column, check_columns, classify, read_schema
+from duckdb_synth.engine.source import Source, parse_source, quote_ident, quote_literal
 
 # ---------------------------------------------------------------- options
 

@@ -15,11 +15,11 @@ import pytest
 import scipy.optimize
 import scipy.special
 
-from duckdb_synth.factor import Factor, Reducer, logsumexp
-from duckdb_synth.junction import JunctionTree, Plan, calibrate, junction_tree
-from duckdb_synth.measure import Measurement
-from duckdb_synth import pgm
-from duckdb_synth.pgm import GraphicalModel, estimate, estimate_total, loss
+from duckdb_synth.engine.model.factor import Factor, Reducer, logsumexp
+from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, junction_tree
+from duckdb_synth.engine.marginal import Measurement
+from duckdb_synth.engine.model import pgm
+from duckdb_synth.engine.model.pgm import GraphicalModel, estimate, estimate_total, loss
 
 CENSOR_DEFAULT = pgm.CENSOR
 
@@ -528,7 +528,7 @@ def test_censoring_cuts_the_mass_put_where_there_is_none():
     b = np.clip(a + rng.integers(-1, 2, n), 0, 15)
     c = np.clip(b + rng.integers(-1, 2, n), 0, 15)
     codes = np.column_stack([a, b, c])
-    from duckdb_synth.measure import marginal
+    from duckdb_synth.engine.marginal import marginal
 
     def error(k: float) -> float:
         out = []

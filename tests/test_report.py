@@ -23,7 +23,8 @@ from scipy.spatial.distance import cdist
 import duckdb_synth
 from conftest import load, make_patients, sql_error
 from duckdb_synth.errors import DataError, SchemaError, SourceError
-from duckdb_synth.report import _nearest, cramers_v, ks_statistic
+from duckdb_synth.reporting.disclosure import nearest as _nearest
+from duckdb_synth.reporting.quality import cramers_v, ks_statistic
 
 FIDELITY = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fidelity.py"
 PROPERTIES = ["Column Shapes", "Column Pair Trends", "1-way marginals", "2-way marginals", "3-way marginals",
@@ -223,7 +224,7 @@ def test_sql_hint_for_tables_the_second_connection_cannot_see(con):
 
 
 def test_nothing_is_written_on_bad_input(con):
-    from duckdb_synth.sqlfuncs import _state
+    from duckdb_synth.surfaces.sql import _state
 
     load(con, "patients", make_patients())
     sql_error(con, "SELECT * FROM synth_report('patients', 'SELECT sex FROM patients')")
@@ -234,11 +235,11 @@ def test_nothing_is_written_on_bad_input(con):
 
 
 def test_one_report_per_input_and_a_fresh_one_when_a_table_changes(con, monkeypatch):
-    import duckdb_synth.sqlfuncs as sqlfuncs
+    import duckdb_synth.surfaces.sql as sql
 
     calls = []
-    real_build = sqlfuncs.build_report
-    monkeypatch.setattr(sqlfuncs, "build_report", lambda *a, **k: calls.append(a[1:3]) or real_build(*a, **k))
+    real_build = sql.build_report
+    monkeypatch.setattr(sql, "build_report", lambda *a, **k: calls.append(a[1:3]) or real_build(*a, **k))
     table(con, "r", x=list(range(10)))
     con.execute("CREATE TABLE s AS SELECT x + 2 AS x FROM r")
     for fn in ("synth_report", "synth_report_columns", "synth_report_pairs", "synth_privacy_report", "synth_report"):
@@ -312,7 +313,8 @@ def test_marginals_match_the_shared_fidelity_script(con, tmp_path):
 
 
 def _report_with_caps(con, real, synth, pairs, triples):
-    mod = sys.modules["duckdb_synth.report"]
+    import duckdb_synth.reporting.quality as mod
+
     old = mod.MAX_PAIRS, mod.MAX_TRIPLES
     mod.MAX_PAIRS, mod.MAX_TRIPLES = pairs, triples
     try:

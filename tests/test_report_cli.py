@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import load, make_patients
-from duckdb_synth.cli import main
+from duckdb_synth.surfaces.cli import main
 from test_report import assert_self_contained
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from duckdb_synth.rounding import allocate
+from duckdb_synth.engine.rounding import allocate
 
 
 def _counts(values: np.ndarray, config: np.ndarray, k: int, m: int) -> np.ndarray:
@@ -66,8 +66,8 @@ def test_no_rows() -> None:
 def test_model_sample_rounds_column_by_column() -> None:
     """A junction-tree sample: the root clique's first column has counts within one of the model's,
     and each pair (first column, next column) within one per group: far closer than independent draws."""
-    from duckdb_synth import pgm
-    from duckdb_synth.measure import Measurement, marginal
+    from duckdb_synth.engine.model import pgm
+    from duckdb_synth.engine.marginal import Measurement, marginal
 
     rng = np.random.default_rng(3)
     n, sizes = 5000, [6, 4, 3]
@@ -112,8 +112,8 @@ def test_model_sample_spreads_over_other_columns() -> None:
     """A chain a - b - c: the model says c is independent of a given b, and the sample's
     (a, b, c) counts are within a few rows of the model's in every cell (a random
     assignment within each b misses by about the square root of the cell's count)."""
-    from duckdb_synth import pgm
-    from duckdb_synth.measure import Measurement, marginal
+    from duckdb_synth.engine.model import pgm
+    from duckdb_synth.engine.marginal import Measurement, marginal
 
     rng = np.random.default_rng(5)
     n, sizes = 20_000, [6, 4, 5]

@@ -325,7 +325,7 @@ def test_rare_values_never_emitted(mode, seeds):
 
 def test_recording_a_run_does_not_recompute_earlier_runs(con, monkeypatch):
     """Recording a run computes its own log rows only (it used to redo every earlier run: quadratic)."""
-    from duckdb_synth import spend
+    from duckdb_synth.privacy import spend
 
     calls = []
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
-from duckdb_synth.cli import main
+from duckdb_synth.surfaces.cli import main
 from duckdb_synth.errors import OptionError
 from duckdb_synth.options import parse_options
 

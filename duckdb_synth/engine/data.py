@@ -1,0 +1,182 @@
+"""Where the stages read the data: the engine's answers are counts, never rows.
+
+Every stage that looks at the source asks a ``Rows`` object, and only these calls:
+
+* ``row_count()``: the number of rows;
+* per column (``column(i)``, a ``ColumnData``): ``value_counts()`` of a category,
+  ``null_count()``, a ``histogram(buckets)`` over a public bucketing of a number
+  (``engine/domain.py``: powers of two, decimal places, fine cells), and, in
+  balanced mode only, ``sorted_values()`` for exact quantiles;
+* ``bin(domains)``: the binned table, whose ``marginal(clique)`` counts any 1- to
+  k-way marginal of the codes.
+
+The privacy layer adds noise to these answers and charges them; the engine never
+draws noise. ``DuckDBRows`` is the engine of a run in DuckDB: it reads the modelled
+columns in one query through the connection, the first time a column is asked
+for, and answers from them in numpy. Another engine (Spark) serves the same calls
+from aggregates it computes where the data lives.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .domain import Buckets, Domain
+from .marginal import Clique, marginal
+from .schema import Column
+from .source import quote_ident
+
+
+class ColumnData(Protocol):
+    """What a stage may ask of one column's values."""
+
+    def value_counts(self) -> tuple[list, np.ndarray]:
+        """The column's distinct non-NULL values and how many rows hold each (float64)."""
+
+    def null_count(self) -> int:
+        """How many rows are NULL."""
+
+    def histogram(self, buckets: Buckets) -> np.ndarray:
+        """Counts of the non-NULL values in each of the buckets (float64, length ``buckets.size``)."""
+
+    def sorted_values(self) -> np.ndarray:
+        """The non-NULL values in ascending order: for balanced mode's exact quantiles only."""
+
+
+class Binned:
+    """The binned table: every modelled column's codes (rows x columns, column-major) and domain sizes."""
+
+    def __init__(self, codes: np.ndarray, sizes: Sequence[int]) -> None:
+        self.codes = codes
+        self.sizes = [int(s) for s in sizes]
+
+    @property
+    def n(self) -> int:
+        """The number of rows."""
+        return int(self.codes.shape[0])
+
+    def marginal(self, clique: Clique) -> np.ndarray:
+        """Exact counts of the columns in `clique`, shaped by their domain sizes."""
+        return marginal(self.codes, self.sizes, clique)
+
+    def recode(self, i: int, remap: np.ndarray, size: int) -> None:
+        """Renumber column `i`'s codes through `remap` (old code -> new), for a domain of `size` codes."""
+        self.codes[:, i] = remap[self.codes[:, i]]
+        self.sizes[i] = int(size)
+
+
+class Rows(Protocol):
+    """The source's rows, as the stages may see them."""
+
+    def row_count(self) -> int:
+        """The exact number of rows."""
+
+    def column(self, i: int) -> ColumnData:
+        """The i-th modelled column."""
+
+    def bin(self, domains: Sequence[Domain]) -> Binned:
+        """Every modelled column encoded by its domain; the rows are not read again after this."""
+
+
+# ---------------------------------------------------------------- in memory
+
+
+class ArrayColumn:
+    """One column held in memory: float64 values (NaN for NULL) of a number or time, or an Arrow array."""
+
+    def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray) -> None:
+        self.values = values
+        self._set: np.ndarray | None = None
+
+    def _non_null(self) -> np.ndarray:
+        if self._set is None:
+            x = self.values
+            self._set = x[~np.isnan(x)]
+        return self._set
+
+    def value_counts(self) -> tuple[list, np.ndarray]:
+        arr = self.values.combine_chunks() if isinstance(self.values, pa.ChunkedArray) else self.values
+        vc = pc.value_counts(arr.drop_null())
+        return vc.field("values").to_pylist(), vc.field("counts").to_numpy(zero_copy_only=False).astype(np.float64)
+
+    def null_count(self) -> int:
+        if isinstance(self.values, np.ndarray):
+            return int(np.isnan(self.values).sum())
+        return int(self.values.null_count)
+
+    def histogram(self, buckets: Buckets) -> np.ndarray:
+        return buckets.histogram(self._non_null())
+
+    def sorted_values(self) -> np.ndarray:
+        return np.sort(self._non_null())
+
+
+class DuckDBRows:
+    """The modelled columns of a source, read through a DuckDB connection.
+
+    The row count is one ``count(*)``; the columns are fetched in one query (each as
+    ``value_sql`` reads it) the first time one is asked for, and dropped once binned,
+    so the raw values and the codes are never both held.
+    """
+
+    def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column]) -> None:
+        self.reader = reader
+        self.sql = sql
+        self.columns = list(columns)
+        self._n: int | None = None
+        self._values: list | None = None
+
+    def row_count(self) -> int:
+        if self._n is None:
+            self._n = self.reader.sql(f"SELECT count(*) FROM ({self.sql})").fetchall()[0][0]
+        return self._n
+
+    def _load(self) -> list:
+        if self._values is None:
+            if not self.columns:
+                self._values = []
+            else:
+                exprs = ", ".join(f"{value_sql(c)} AS {quote_ident(c.name)}" for c in self.columns)
+                data = self.reader.sql(f"SELECT {exprs} FROM ({self.sql})").to_arrow_table()
+                self._values = [to_float(data.column(i)) if c.is_numeric else data.column(i)
+                                for i, c in enumerate(self.columns)]
+        return self._values
+
+    def column(self, i: int) -> ArrayColumn:
+        return ArrayColumn(self._load()[i])
+
+    def bin(self, domains: Sequence[Domain]) -> Binned:
+        values = self._load()
+        self._values = None
+        # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables).
+        codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)), dtype=np.int64, order="F")
+        for i, dom in enumerate(domains):
+            codes[:, i] = dom.encode(values[i])
+        return Binned(codes, [d.size for d in domains])
+
+
+def value_sql(col: Column) -> str:
+    """The SQL expression that fetches a column the way its domain encodes it."""
+    q = quote_ident(col.name)
+    t = col.type.upper()
+    if col.kind in ("categorical", "enum"):
+        return f"CAST({q} AS VARCHAR)"
+    if col.kind == "boolean":
+        return q
+    if t == "DATE":
+        return f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)"
+    if t == "TIME":
+        return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
+    if col.kind == "temporal":
+        return f"CAST(epoch_us({q}) AS DOUBLE)"
+    return f"CAST({q} AS DOUBLE)"
+
+
+def to_float(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)

@@ -1,0 +1,158 @@
+"""Turn sampled codes back into values of each column's original type.
+
+A categorical code becomes its value; the 'other' bucket becomes a random token
+(random UUIDs for a UUID column), never a real value. A numeric bin becomes a
+fine cell drawn by the cell weights, then a uniform value inside the cell:
+integers stay integers, DECIMAL keeps its scale, dates land on days. The last
+step is a DuckDB cast to the exact source type. Masked columns are filled from
+the mask pools and declared keys with fresh unique values, both independent of
+the data.
+"""
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import DataError
+from . import masks
+from .domain import CategoricalDomain, Domain, NumericDomain
+from .schema import Column
+from .source import quote_ident
+
+
+def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
+                 rng: np.random.Generator) -> pa.Table:
+    """The output table: every column of the source, in order, with its exact type.
+
+    Modelled columns are decoded from `synth` (one column of codes per domain), masked
+    ones filled with random values of their kind, declared keys with fresh unique values.
+    The schema's metadata records each column's exact DuckDB type (``type:<column>``).
+    """
+    n = synth.shape[0]
+    by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
+    arrays, as_varchar = {}, set()
+    for c in columns:
+        if c.name in mask_map:
+            target = c.type
+            if c.kind == "unsupported" and c.type.upper() not in ("UUID", "BLOB"):
+                target = "VARCHAR"
+                as_varchar.add(c.name)
+            arrays[c.name] = masks.generate(mask_map[c.name], n, target, rng)
+            continue
+        if c.name not in by_name:  # a declared identifier: unique values, independent of the data
+            arrays[c.name] = identifiers(c, n, rng)
+            continue
+        i, dom = by_name[c.name]
+        if isinstance(dom, NumericDomain):
+            arrays[c.name] = decode_numeric(dom, synth[:, i], rng)
+        else:
+            arrays[c.name] = decode_categorical(dom, synth[:, i], rng)
+    raw = pa.table(arrays)
+    con = duckdb.connect()
+    try:
+        con.register("_synth_raw", raw)
+        out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
+    finally:
+        con.close()
+    types = {c.name: ("VARCHAR" if c.name in as_varchar else c.type) for c in columns}
+    meta = {f"type:{k}".encode(): v.encode() for k, v in types.items()}
+    return out.replace_schema_metadata(meta)
+
+
+def identifiers(c: Column, n: int, rng: np.random.Generator) -> pa.Array:
+    """Fresh unique values for a declared key: random tokens or UUIDs, or a permutation of 1..n."""
+    if c.type.upper() in ("VARCHAR", "UUID"):
+        return masks.generate("string", n, "UUID" if c.type.upper() == "UUID" else "VARCHAR", rng)
+    hi = c.type_range[1] if c.type_range else n
+    if n > hi:
+        raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {n} distinct values")
+    return pa.array(rng.permutation(n) + 1, type=pa.int64())
+
+
+DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31
+TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_000_000)
+
+
+def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    col = dom.column
+    if col.kind == "boolean":
+        base = pa.array(list(dom.values) + [None] * (dom.size - len(dom.values)), type=pa.bool_())
+    else:
+        base = pa.array(list(dom.values) + [None] * (dom.size - len(dom.values)), type=pa.string())
+    out = base.take(pa.array(codes))
+    if dom.other:
+        is_other = codes == dom.other_code
+        k = int(is_other.sum())
+        if k:
+            fill = masks.generate("string", k, "UUID" if col.type.upper() == "UUID" else "VARCHAR", rng)
+            full = np.empty(len(codes), dtype=object)
+            full[is_other] = fill.to_pylist()
+            out = pc.if_else(pa.array(is_other), pa.array(full, type=pa.string()), out)
+    return out
+
+
+def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    col = dom.column
+    n = len(codes)
+    isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
+    cell = np.zeros(n, dtype=np.int64)
+    cells_of_bin = [np.flatnonzero(dom.cell_bin == b) for b in range(dom.nbins)]
+    for b, members in enumerate(cells_of_bin):
+        rows = np.flatnonzero((codes == b) & ~isnull)
+        if len(rows) == 0:
+            continue
+        w = dom.weights[members]
+        p = w / w.sum() if w.sum() > 0 else None
+        cell[rows] = rng.choice(members, size=len(rows), p=p)
+    lo, hi = dom.edges[cell], dom.edges[cell + 1]
+    u = rng.random(n)
+    t = col.type.upper()
+    if col.integer and t != "TIME":
+        width = np.maximum(hi - lo, 1.0)
+        x = lo + np.floor(u * width)
+        if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
+            x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
+        if col.type_range is not None:
+            x = np.clip(x, col.type_range[0], col.type_range[1])
+    else:
+        x = lo + u * (hi - lo)
+        if dom.decimals is not None:
+            x = np.round(x, dom.decimals)
+        elif col.scale is not None:
+            x = np.round(x, col.scale)
+    return _typed(col, x, isnull)
+
+
+def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
+    t = col.type.upper()
+    x = np.where(isnull, 0.0, x)
+    if t == "DATE":
+        return pa.array(np.clip(x, *DATE_DAYS).astype(np.int32), type=pa.date32(), mask=isnull)
+    if t == "TIME":
+        return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
+    if col.kind == "temporal":
+        tz = "UTC" if "TIME ZONE" in t else None
+        return pa.array(np.clip(x, *TIMESTAMP_US).astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
+    if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
+        return pa.array(x.astype(np.int64), type=pa.int64(), mask=isnull)
+    return pa.array(x, type=pa.float64(), mask=isnull)
+
+
+def cast_projection(types: list[tuple[str, str]]) -> str:
+    """``CAST("c" AS type) AS "c", ...`` for (column, DuckDB type) pairs."""
+    return ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types)
+
+
+def cast_sql(columns: list[Column], table_name: str, vc_columns: set[str] = frozenset()) -> str:
+    """SELECT that casts each decoded column to its exact source type."""
+    parts = []
+    for c in columns:
+        q = quote_ident(c.name)
+        target = "VARCHAR" if c.name in vc_columns else c.type
+        if c.scale is not None and c.name not in vc_columns:
+            parts.append(f"CAST(round({q}, {c.scale}) AS {target}) AS {q}")
+        else:
+            parts.append(f"CAST({q} AS {target}) AS {q}")
+    return f"SELECT {', '.join(parts)} FROM {table_name}"

@@ -1,0 +1,279 @@
+"""What each column's values can be: domains, and the public grids they are built on.
+
+A domain maps a column's values to a few codes and back. A categorical domain
+(VARCHAR, UUID, BOOLEAN, ENUM) keeps some values (codes 0..k-1), then an 'other'
+bucket for the rest, then NULL. A numeric or temporal domain has fine cells on a
+grid (linear, geometric, or on the decimal lattice the values are written on),
+merged into model bins; the fine cells are kept to decode a bin back into a value.
+NULL is a bucket of its own unless the column is declared NOT NULL.
+
+Everything here is exact and public: the value objects, the domains the schema
+alone fixes (BOOLEAN, ENUM), the data-independent bucketings whose histograms
+domains are learned from (signed powers of two, decimal places, fine cells), and
+the arithmetic of grids and bins. Which values a domain keeps, and how the
+histograms are read (with noise in DP modes, exactly in balanced mode), is decided
+in ``privacy/discovery.py``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import Column
+
+# Signed powers of two from 2^-20 to 2^62, plus a bucket around zero.
+_EXP_MIN, _EXP_MAX = -20, 62
+_NPOW = _EXP_MAX - _EXP_MIN + 1
+MAX_DECIMALS = 6
+MIN_DECIMALS = -3  # values that are all multiples of 1000
+
+
+@dataclass(frozen=True)
+class CategoricalDomain:
+    """Kept values (codes 0..k-1), then 'other' if present, then NULL if present."""
+
+    column: Column
+    values: tuple = ()
+    other: bool = True
+    null: bool = True
+    counts: tuple[float, ...] = ()  # DP modes: the released noisy counts of the kept values
+    sigma: float = 0.0  # their noise
+
+    @property
+    def size(self) -> int:
+        return len(self.values) + int(self.other) + int(self.null)
+
+    @property
+    def other_code(self) -> int:
+        return len(self.values) if self.other else -1
+
+    @property
+    def null_code(self) -> int:
+        return self.size - 1 if self.null else -1
+
+    def encode(self, arr: pa.Array) -> np.ndarray:
+        """Codes of the raw column (as fetched by ``value_sql``)."""
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        idx = pc.index_in(arr, value_set=pa.array(list(self.values), type=arr.type))
+        codes = idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        isnull = arr.is_null().to_numpy(zero_copy_only=False)
+        fallback = self.other_code if self.other else 0
+        codes[(codes < 0) & ~isnull] = fallback
+        codes[isnull] = self.null_code if self.null else fallback
+        return codes
+
+
+@dataclass(frozen=True)
+class NumericDomain:
+    """Fine cells [edges[j], edges[j+1]) with weights, merged into model bins; NULL last."""
+
+    column: Column
+    edges: np.ndarray
+    weights: np.ndarray
+    cell_bin: np.ndarray
+    null: bool = True
+    cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
+    cell_sigma: float = 0.0
+    decimals: int | None = None  # values are rounded to this many decimals when decoded (-2: to hundreds)
+
+    @property
+    def nbins(self) -> int:
+        return int(self.cell_bin.max()) + 1
+
+    @property
+    def size(self) -> int:
+        return self.nbins + int(self.null)
+
+    @property
+    def null_code(self) -> int:
+        return self.nbins if self.null else -1
+
+    def cells(self, x: np.ndarray) -> np.ndarray:
+        return Cells(self.edges).codes(x)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        nan = np.isnan(x)
+        codes = self.cell_bin[self.cells(np.where(nan, self.edges[0], x))].astype(np.int64)
+        if self.null:
+            codes[nan] = self.null_code
+        return codes
+
+
+Domain = CategoricalDomain | NumericDomain
+
+
+# ---------------------------------------------------------------- public domains
+
+
+def public_domain(col: Column) -> CategoricalDomain | None:
+    """The domain of a BOOLEAN or ENUM column, known from the schema alone."""
+    if col.kind == "boolean":
+        return CategoricalDomain(col, (False, True), other=False, null=col.nullable)
+    if col.kind == "enum":
+        return CategoricalDomain(col, col.enum_values, other=False, null=col.nullable)
+    return None
+
+
+# ---------------------------------------------------------------- public bucketings of numbers
+
+
+class Buckets:
+    """A data-independent bucketing of a numeric column's non-NULL values (float64).
+
+    Domains are learned from histograms over such bucketings; an engine counts
+    them (``engine/data.py``), the privacy layer reads them.
+    """
+
+    size: int
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        """The bucket of each value, in 0 .. size-1."""
+        raise NotImplementedError
+
+    def histogram(self, x: np.ndarray) -> np.ndarray:
+        """Counts of the values in each bucket (float64, length ``size``)."""
+        return np.bincount(self.codes(x), minlength=self.size).astype(np.float64)
+
+
+class PowersOfTwo(Buckets):
+    """Signed powers of two from 2^-20 to 2^62: 0 around zero, +-(1.._NPOW) for +-[2^e, 2^(e+1)),
+    shifted to 0 .. 2*_NPOW."""
+
+    size = 2 * _NPOW + 1
+    zero = _NPOW  # the bucket around zero
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        a = np.abs(x)
+        with np.errstate(divide="ignore"):
+            e = np.floor(np.log2(np.where(a > 0, a, 1.0)))
+        e = np.clip(e, _EXP_MIN, _EXP_MAX).astype(np.int64)
+        b = np.where(a < 2.0 ** _EXP_MIN, 0, e - _EXP_MIN + 1)
+        return np.where(x < 0, -b, b) + _NPOW
+
+    @staticmethod
+    def edges(bucket: int) -> tuple[float, float]:
+        """The values a bucket holds, [lo, hi)."""
+        s = bucket - _NPOW
+        if s == 0:
+            return -(2.0 ** _EXP_MIN), 2.0 ** _EXP_MIN
+        e = abs(s) - 1 + _EXP_MIN
+        lo, hi = 2.0 ** e, 2.0 ** (e + 1)
+        return (lo, hi) if s > 0 else (-hi, -lo)
+
+
+class DecimalPlaces(Buckets):
+    """How many decimals write each value exactly: MIN_DECIMALS .. MAX_DECIMALS, then 'more'."""
+
+    size = MAX_DECIMALS - MIN_DECIMALS + 2
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        return decimal_places(x) - MIN_DECIMALS
+
+
+@dataclass(frozen=True)
+class Cells(Buckets):
+    """The fine cells [edges[j], edges[j+1]) of a grid; values outside go to the end cells."""
+
+    edges: np.ndarray
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        return len(self.edges) - 1
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.size - 1)
+
+
+# ---------------------------------------------------------------- grids and bins
+
+
+def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometric: bool = True) -> np.ndarray:
+    """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear."""
+    if integer:
+        lo, hi = float(math.floor(lo)), float(math.floor(hi) + 1)  # integer cells [a, b) hold a .. b-1
+    elif hi <= lo:
+        hi = lo + max(abs(lo) * 1e-6, 1e-9)
+    if geometric and lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
+        edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
+        if lo < edges[0]:
+            edges = np.concatenate([[lo], edges])
+    else:
+        edges = np.linspace(lo, hi, cells + 1)
+    if integer:
+        edges = np.unique(np.round(edges))
+        if len(edges) < 2:
+            edges = np.array([lo, lo + 1.0])
+    return edges.astype(np.float64)
+
+
+def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool, decimals: int | None,
+               geometric: bool) -> np.ndarray:
+    """The fine cells over [lo, hi]: on the decimal lattice when the values are written with
+    `decimals` places, else a `grid` (geometric for wide positive ranges, when allowed).
+
+    Values written with `decimals` places lie on a lattice of step 10^-decimals: cells hold whole
+    lattice points (centred on them), so a narrow range gets one cell per value and decoding
+    puts values back on the points they came from.
+    """
+    if decimals is not None and (not integer or decimals < 0):
+        step = 10.0 ** -decimals
+        k_lo, k_hi = math.floor(lo / step + 0.5), math.floor(hi / step + 0.5)
+        scaled = grid(float(k_lo), float(k_hi), max(pos_lo / step, 1.0), cells, True, geometric=True)
+        return (scaled - 0.5) * step
+    return grid(lo, hi, pos_lo, cells, integer, geometric=geometric)
+
+
+def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
+    """Assign consecutive cells to at most `nbins` bins of roughly equal weight."""
+    total = weights.sum()
+    if total <= 0:
+        weights = np.ones_like(weights)
+        total = weights.sum()
+    center = np.cumsum(weights) - weights / 2
+    raw = np.minimum((center / total * nbins).astype(np.int64), nbins - 1)
+    return np.unique(raw, return_inverse=True)[1].astype(np.int64)
+
+
+def decimal_places(x: np.ndarray) -> np.ndarray:
+    """For each value, the fewest decimals (MIN_DECIMALS..MAX_DECIMALS) that write it exactly, else MAX_DECIMALS + 1.
+
+    Negative counts mean round numbers: -2 for a multiple of 100. Zero counts as a multiple of anything.
+    """
+    out = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)
+    for k in range(MAX_DECIMALS, MIN_DECIMALS - 1, -1):
+        y = x * 10.0**k
+        r = np.round(y)
+        exact = (np.abs(y - r) <= 1e-9 * np.maximum(1.0, np.abs(y))) & ((r != 0) | (x == 0))
+        out[exact] = k
+    return out
+
+def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bins at the values' 1/nbins quantiles: the cell edges where bins start, added to the grid.
+
+    A quantile q splits the values into those below it and those at or above it, the
+    way quantile bins are usually read (numpy's interpolated quantiles, values >= q up).
+    The split needs a cell edge between the largest value below q and the smallest at
+    or above it: a lattice or integer grid usually has one; where not, the smallest
+    value at or above q becomes an edge. So coarser quantile views of the column
+    (halves, quartiles, ... of the same values) are unions of its bins. Exact
+    (balanced) mode only: the quantiles are read from the data.
+    """
+    s = np.sort(vals)
+    qs = np.unique(np.quantile(s, np.linspace(0, 1, nbins + 1)[1:-1]))
+    bounds = []
+    for q in qs:
+        i = int(np.searchsorted(s, q, side="left"))
+        if i == 0 or i == len(s):
+            continue
+        below, at = s[i - 1], s[i]
+        j = int(np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2))
+        if edges[j] > below and edges[j] <= at:
+            bounds.append(edges[j])
+        elif edges[0] < at < edges[-1]:
+            bounds.append(at)
+    bounds = np.unique(np.asarray(bounds, dtype=np.float64))
+    return np.union1d(edges, bounds), bounds

@@ -1,0 +1,247 @@
+"""Junction trees: triangulate the graph of the measured cliques and join its maximal cliques.
+
+The graph has one node per column and an edge between two columns that share a
+clique. A greedy elimination (simplicial columns first, then the column whose
+elimination clique has the fewest cells) makes it chordal; the elimination
+cliques that are maximal are the nodes of the tree, and a maximum spanning tree
+on separator size joins them. For a chordal graph every such tree has the
+running intersection property, so it is a junction tree. Columns that share no
+clique with the rest are cliques of one, joined by empty separators: the tree
+is always connected.
+
+`calibrate` runs belief propagation on the tree: the clique marginals of the
+log-linear model whose log potentials live on the tree's cliques.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..disjoint import DisjointSets
+from .factor import Broadcast, Clique, Reducer, logsumexp
+
+
+@dataclass(frozen=True)
+class JunctionTree:
+    """Maximal cliques and tree edges.
+
+    ``edges`` are (parent, child) pairs in breadth-first order from the root,
+    clique 0: the order is the message schedule (reversed: collect toward the
+    root; forward: distribute from it) and the ancestral sampling order.
+    """
+
+    cliques: list[Clique]
+    edges: list[tuple[int, int]]
+
+    def size(self, sizes: Sequence[int]) -> int:
+        """Total cells of all maximal cliques (the model's memory, in float64 values)."""
+        return sum(math.prod(int(sizes[a]) for a in c) for c in self.cliques)
+
+    def separator(self, i: int, j: int) -> Clique:
+        """Columns shared by cliques i and j."""
+        return tuple(sorted(set(self.cliques[i]) & set(self.cliques[j])))
+
+    def containing(self, clique: Iterable[int], sizes: Sequence[int] | None = None) -> int | None:
+        """Index of the smallest maximal clique that contains `clique`, or None."""
+        want = set(clique)
+        found = [i for i, c in enumerate(self.cliques) if want <= set(c)]
+        if not found:
+            return None
+        if sizes is None:
+            return min(found, key=lambda i: len(self.cliques[i]))
+        return min(found, key=lambda i: math.prod(int(sizes[a]) for a in self.cliques[i]))
+
+    def neighbors(self) -> list[list[int]]:
+        """Adjacency lists of the tree."""
+        out: list[list[int]] = [[] for _ in self.cliques]
+        for p, c in self.edges:
+            out[p].append(c)
+            out[c].append(p)
+        return out
+
+
+def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -> tuple[list[int], list[Clique]]:
+    """Greedy elimination of columns 0..d-1; returns the order and each step's clique.
+
+    A simplicial column (its neighbours already form a clique) is eliminated
+    first: that adds no fill, so a chordal graph is left as it is. Otherwise the
+    column whose elimination clique has the fewest cells goes next (min-weight),
+    ties broken by fewer fill edges, then by index.
+    """
+    adj: dict[int, set[int]] = {v: set() for v in range(d)}
+    for c in cliques:
+        for a in c:
+            if not 0 <= a < d:
+                raise ValueError(f"clique {c} names column {a}, outside 0..{d - 1}")
+            adj[a].update(b for b in c if b != a)
+
+    def fill(v: int) -> int:
+        nb = list(adj[v])
+        return sum(1 for i, a in enumerate(nb) for b in nb[i + 1:] if b not in adj[a])
+
+    order: list[int] = []
+    steps: list[Clique] = []
+    while adj:
+        def key(v: int) -> tuple[int, int, int, int]:
+            f = fill(v)
+            return (f > 0, math.prod(int(sizes[a]) for a in adj[v] | {v}), f, v)
+
+        v = min(adj, key=key)
+        nb = adj.pop(v)
+        for a in nb:
+            adj[a].discard(v)
+            adj[a].update(b for b in nb if b != a)
+        order.append(v)
+        steps.append(tuple(sorted(nb | {v})))
+    return order, steps
+
+
+def maximal(cliques: Iterable[Clique]) -> list[Clique]:
+    """The cliques not contained in another (duplicates dropped), largest first."""
+    unique = sorted(set(cliques), key=lambda c: (-len(c), c))
+    out: list[Clique] = []
+    for c in unique:
+        if not any(set(c) <= set(o) for o in out):
+            out.append(c)
+    return out
+
+
+def junction_tree(cliques: list[Clique], d: int, sizes: Sequence[int]) -> JunctionTree:
+    """Junction tree of the triangulated graph of `cliques` plus every column 0..d-1.
+
+    Args:
+        cliques: column sets that must each lie inside one maximal clique.
+        d: number of columns.
+        sizes: domain size of each column.
+    """
+    if len(sizes) != d:
+        raise ValueError(f"{len(sizes)} domain sizes for {d} columns")
+    cliques = [tuple(sorted(set(c))) for c in cliques]
+    _, steps = elimination_order(cliques, d, sizes)
+    nodes = maximal(steps)
+    # Root: the clique with the most cells, so that sampling starts from the largest table.
+    nodes.sort(key=lambda c: (-math.prod(int(sizes[a]) for a in c), c))
+    edges = _spanning_tree(nodes)
+    return JunctionTree(nodes, edges)
+
+
+def _spanning_tree(nodes: list[Clique]) -> list[tuple[int, int]]:
+    """Maximum spanning tree on separator size (Kruskal), as BFS (parent, child) edges from 0."""
+    n = len(nodes)
+    sets = [set(c) for c in nodes]
+    pairs = sorted(((len(sets[i] & sets[j]), i, j) for i in range(n) for j in range(i + 1, n)),
+                   key=lambda t: (-t[0], t[1], t[2]))
+    joined = DisjointSets(n)
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for _, i, j in pairs:
+        if joined.union(i, j):
+            adj[i].append(j)
+            adj[j].append(i)
+    edges: list[tuple[int, int]] = []
+    seen = {0}
+    queue = deque([0])
+    while queue:
+        p = queue.popleft()
+        for c in sorted(adj[p]):
+            if c not in seen:
+                seen.add(c)
+                edges.append((p, c))
+                queue.append(c)
+    return edges
+
+
+# ---------------------------------------------------------------- belief propagation
+
+_TINY = 1e-280  # a sum of exponentials below this may have underflowed
+
+
+class Plan:
+    """Per-edge reductions and shapes for `calibrate` on one tree, computed once."""
+
+    def __init__(self, tree: JunctionTree, sizes: Sequence[int]) -> None:
+        self.tree = tree
+        self.shapes = [tuple(int(sizes[a]) for a in c) for c in tree.cliques]
+        self.edges = []
+        for p, c in tree.edges:
+            sep = tree.separator(p, c)
+            cp, cc = tree.cliques[p], tree.cliques[c]
+            self.edges.append((
+                p, c,
+                Reducer(cc, self.shapes[c], sep), tuple(i for i, a in enumerate(cc) if a not in sep),
+                Reducer(cp, self.shapes[p], sep),
+                Broadcast(sep, cp, self.shapes[p]), Broadcast(sep, cc, self.shapes[c]),
+            ))
+
+
+def calibrate(plan: Plan, potentials: list[np.ndarray], total: float,
+              overwrite: bool = False) -> tuple[list[np.ndarray], float]:
+    """Clique marginals of exp(sum of potentials), as counts summing to `total`, and log Z.
+
+    Hugin-style sum-product. Collect, toward the root, in log space: a clique's
+    log table (its potential plus its children's messages) is exponentiated
+    once, shifted by its maximum, and summed down to the separator. Distribute,
+    from the root, in linear space: a child's table times the parent's
+    separator marginal over its own separator sums. If shifting by one maximum
+    lets a separator value underflow (possible while the potentials of
+    neighbouring cliques still offset each other), that clique's message is
+    redone with a maximum per slice and it is calibrated in log space instead.
+    `potentials` (log tables, one per tree clique) are left as they are unless
+    `overwrite` (then they are used as scratch space).
+    """
+    n = len(potentials)
+    logs: list[np.ndarray | None] = [None] * n   # log tables, while collecting
+    lin: list[np.ndarray | None] = [None] * n    # exp(log table - shift), then counts
+    slices: list[np.ndarray | None] = [None] * n  # a child's exp table summed down to its separator
+    up: list[np.ndarray | None] = [None] * n      # a child's message to its parent (log)
+
+    def own(k: int) -> np.ndarray:
+        if logs[k] is None:
+            logs[k] = potentials[k] if overwrite else np.array(potentials[k], dtype=np.float64)
+        return logs[k]
+
+    for p, c, reduce_c, axes_c, _, into_p, _ in reversed(plan.edges):
+        b = own(c)
+        m = float(np.max(b))
+        e = np.subtract(b, m if np.isfinite(m) else 0.0)
+        np.exp(e, out=e)
+        s = reduce_c(e)
+        if np.isfinite(m) and np.min(s) >= _TINY:
+            with np.errstate(divide="ignore"):
+                up[c] = np.log(s) + m
+            lin[c], slices[c], logs[c] = e, s, None
+        else:
+            up[c] = logsumexp(b, axes_c)
+        into_p.add_into(own(p), up[c])
+
+    def exponentiate(k: int) -> float:
+        """Counts from clique k's calibrated log table (in place); returns log of its total mass."""
+        e = own(k)
+        m = float(np.max(e))
+        m = m if np.isfinite(m) else 0.0
+        e -= m
+        np.exp(e, out=e)
+        mass = float(e.sum())
+        if not mass > 0:
+            raise FloatingPointError("the model puts no mass on any row (are all potentials -inf?)")
+        e *= total / mass
+        lin[k], logs[k] = e, None
+        return m + math.log(mass)
+
+    log_z = exponentiate(0)
+    for p, c, _, _, reduce_p, _, into_c in plan.edges:
+        marg = reduce_p(lin[p])  # the separator's marginal counts
+        if slices[c] is not None:
+            into_c.multiply_into(lin[c], marg / slices[c])
+        else:
+            with np.errstate(divide="ignore"):
+                msg = np.log(marg) - up[c]
+            if not np.isfinite(up[c]).all():
+                # No mass on this separator value: the child gets none either (not -inf - -inf).
+                msg = np.where(np.isneginf(up[c]), -np.inf, msg)
+            into_c.add_into(own(c), msg)
+            exponentiate(c)
+    return lin, log_z

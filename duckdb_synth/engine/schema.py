@@ -1,0 +1,134 @@
+"""Column names, exact DuckDB types, and the public facts that cost no budget.
+
+Public facts come from the declared schema, never from the data: the type and
+its range (integer width, DECIMAL precision and scale), ENUM members, BOOLEAN's
+two values, and NOT NULL.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import duckdb
+
+from ..errors import MaskError, SchemaError, did_you_mean
+
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "TINYINT": (-(2**7), 2**7 - 1), "SMALLINT": (-(2**15), 2**15 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1),
+    "HUGEINT": (-(2**127), 2**127 - 1), "UTINYINT": (0, 2**8 - 1), "USMALLINT": (0, 2**16 - 1),
+    "UINTEGER": (0, 2**32 - 1), "UBIGINT": (0, 2**64 - 1), "UHUGEINT": (0, 2**128 - 1),
+}
+FLOATS = ("FLOAT", "DOUBLE")
+TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the source.
+
+    kind is 'categorical' (VARCHAR, UUID), 'boolean', 'enum', 'numeric' (integers,
+    floats, decimals) or 'temporal' (dates, times, timestamps), or 'unsupported'.
+    """
+
+    name: str
+    type: str
+    kind: str
+    nullable: bool = True
+    enum_values: tuple[str, ...] = ()
+    integer: bool = False
+    scale: int | None = None
+    type_range: tuple[float, float] | None = None  # public bounds implied by the type
+    unique: bool = False  # declared PRIMARY KEY or UNIQUE: an identifier, generated rather than modelled
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in ("numeric", "temporal")
+
+
+def classify(name: str, type_: str, nullable: bool = True) -> Column:
+    """Build a Column from a DuckDB type string."""
+    t = type_.upper()
+    if t == "BOOLEAN":
+        return Column(name, type_, "boolean", nullable)
+    if t in ("VARCHAR", "UUID"):
+        return Column(name, type_, "categorical", nullable)
+    if t.startswith("ENUM("):
+        return Column(name, type_, "enum", nullable, enum_values=_enum_members(type_))
+    if t in INTEGER_RANGES:
+        lo, hi = INTEGER_RANGES[t]
+        return Column(name, type_, "numeric", nullable, integer=True, type_range=(lo, hi))
+    if t in FLOATS:
+        return Column(name, type_, "numeric", nullable)
+    m = _DECIMAL.match(t)
+    if m:
+        p, s = int(m.group(1)), int(m.group(2))
+        bound = 10.0 ** (p - s) - 10.0 ** (-s)  # the largest value the type holds
+        return Column(name, type_, "numeric", nullable, integer=(s == 0), scale=s, type_range=(-bound, bound))
+    if t in TEMPORAL:
+        rng = (0.0, 86_400_000_000.0) if t == "TIME" else None  # microseconds since midnight
+        return Column(name, type_, "temporal", nullable, integer=True, type_range=rng)
+    return Column(name, type_, "unsupported", nullable)
+
+
+def _enum_members(type_: str) -> tuple[str, ...]:
+    inner = type_[type_.index("(") + 1: type_.rindex(")")]
+    return tuple(m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", inner))
+
+
+def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, ...] = ()) -> list[Column]:
+    """Describe the source and classify its columns (no data is read).
+
+    For a table, single-column PRIMARY KEY / UNIQUE constraints and NOT NULL come from the catalog.
+    """
+    rows = reader.sql(f"DESCRIBE {sql}").fetchall()
+    cols = [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
+    if not table:
+        return cols
+    unique = _unique_columns(reader, table)
+    not_null = _not_null_columns(reader, table)
+    return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null and c.name not in unique)
+            for c in cols]
+
+
+def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
+    where, params = ["table_name = ?"], [table[-1]]
+    if len(table) >= 2:
+        where.append("schema_name = ?")
+        params.append(table[-2])
+    if len(table) == 3:
+        where.append("database_name = ?")
+        params.append(table[0])
+    return " AND ".join(where), params
+
+
+def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+    where, params = _catalog_filter(table)
+    rows = reader.execute(
+        f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", params).fetchall()
+    return {r[0][0] for r in rows if r[0] and len(r[0]) == 1}
+
+
+def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+    where, params = _catalog_filter(table)
+    rows = reader.execute(f"SELECT column_name FROM duckdb_columns() WHERE {where} AND NOT is_nullable", params).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_columns(columns: list[Column], masks: dict[str, str]) -> None:
+    """Refuse masks on missing columns and unmasked columns of unsupported types."""
+    names = [c.name for c in columns]
+    for col in masks:
+        if col not in names:
+            raise MaskError(f"mask on column '{col}', which the source does not have{did_you_mean(col, names)}; columns: {', '.join(names)}")
+    bad = [c for c in columns if c.kind == "unsupported" and c.name not in masks]
+    if bad:
+        listed = ", ".join(f"'{c.name}' ({c.type})" for c in bad)
+        raise SchemaError(
+            f"cannot synthesize column{'s' if len(bad) > 1 else ''} {listed}: supported types are BOOLEAN, integers, "
+            "FLOAT, DOUBLE, DECIMAL, VARCHAR, DATE, TIME, TIMESTAMP, TIMESTAMP WITH TIME ZONE, ENUM and UUID; "
+            f"leave {'them' if len(bad) > 1 else 'it'} out of the source query, or mask {'them' if len(bad) > 1 else 'it'} "
+            f"(masks := {{'{bad[0].name}': 'string'}}; a masked column of such a type comes back as VARCHAR)"
+        )

@@ -1,0 +1,148 @@
+"""Resolve the ``source`` argument to SQL that reads it, refusing anything else.
+
+A source is a table or view name (schema-qualified and quoted names too), one
+read-only query (``SELECT``/``WITH``/``FROM``/``VALUES``, checked with sqlglot
+before anything runs), or a path ending in .parquet, .csv or .json.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from ..errors import SourceError, did_you_mean
+
+_FILE_READERS = {
+    ".parquet": "read_parquet", ".pq": "read_parquet",
+    ".csv": "read_csv", ".tsv": "read_csv", ".csv.gz": "read_csv",
+    ".json": "read_json", ".jsonl": "read_json", ".ndjson": "read_json", ".json.gz": "read_json",
+}
+_QUERY_KINDS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Create, exp.Drop, exp.Alter, exp.Merge,
+           exp.Copy, exp.Attach, exp.Detach, exp.Pragma, exp.Command, exp.Set, exp.Use,
+           exp.Transaction, exp.Commit, exp.Rollback)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved source: what the user wrote and a SELECT that reads it."""
+
+    kind: str  # 'table', 'query' or 'file'
+    text: str
+    sql: str
+    parts: tuple[str, ...] = ()  # a table's [catalog, [schema,]] name
+
+    @property
+    def label(self) -> str:
+        return self.text if self.kind != "query" else "query"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_reader(text: str) -> str | None:
+    low = text.lower()
+    for ext in sorted(_FILE_READERS, key=len, reverse=True):
+        if low.endswith(ext):
+            return _FILE_READERS[ext]
+    return None
+
+
+def parse_source(text: str) -> Source:
+    """Classify `text` without touching the database."""
+    if not isinstance(text, str) or not text.strip():
+        raise SourceError("the source is empty: give a table or view name, a read-only query, or a .parquet/.csv/.json path")
+    text = text.strip()
+    reader = file_reader(text)
+    if reader and not re.match(r"(?is)^\s*(select|with|from)(\s|\()", text):
+        return Source("file", text, f"SELECT * FROM {reader}({quote_literal(text)})")
+    try:
+        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
+    except (ParseError, sqlglot.errors.TokenError) as e:
+        raise SourceError(f"the source is neither a table name, a read-only query nor a file path: cannot parse {text!r} ({_first_line(e)})") from None
+    if len(statements) != 1:
+        raise SourceError(f"the source must be one read-only query, got {len(statements)} statements: {_short(text)}")
+    stmt = statements[0]
+    if isinstance(stmt, exp.Column) or isinstance(stmt, exp.Table) or isinstance(stmt, exp.Identifier):
+        return _table_source(text)
+    if isinstance(stmt, exp.Alias) and re.fullmatch(r"[\w ]+", text):
+        # 'my table' parses as a column with an alias; DuckDB has no such syntax for a source, so
+        # read it as the name of a table with a space in it.
+        return Source("table", text, "SELECT * FROM " + quote_ident(text), (text,))
+    if isinstance(stmt, _QUERY_KINDS):
+        bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
+        if bad is not None:
+            raise SourceError(f"the source query contains a {type(bad).__name__.upper()} statement; only read-only queries are allowed: {_short(text)}")
+        return Source("query", text, text.rstrip().rstrip(";"))
+    kind = stmt.key.upper() if stmt.key != "command" else text.split()[0].upper()
+    raise SourceError(
+        f"the source must be a table, a view, one read-only query (SELECT/WITH) or a file; "
+        f"{kind} statements are refused: {_short(text)}"
+    )
+
+
+def _table_source(text: str) -> Source:
+    try:
+        table = sqlglot.parse_one(text, into=exp.Table, read="duckdb")
+    except (ParseError, sqlglot.errors.TokenError):
+        raise SourceError(f"cannot read {text!r} as a table name") from None
+    parts = [p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None]
+    return Source("table", text, "SELECT * FROM " + ".".join(quote_ident(p) for p in parts), tuple(parts))
+
+
+def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, in_sql: bool) -> Source:
+    """The source `text` resolved and checked to be readable through `reader`.
+
+    A private run refuses CSV and JSON files: DuckDB guesses their column types from the
+    values, which no privacy budget covers.
+    """
+    src = parse_source(text)
+    if private and src.kind == "file" and file_reader(src.text) in ("read_csv", "read_json"):
+        raise SourceError(
+            f"{src.text}: the column types of a CSV or JSON file are guessed from its values, which no privacy "
+            "budget covers; in DP modes load it into a table with declared types first "
+            "(CREATE TABLE t (...); COPY t FROM 'file.csv'), or use Parquet, which declares its schema")
+    check_source(reader, src, in_sql=in_sql)
+    return src
+
+
+def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: bool) -> None:
+    """Check that the source can be read, with an error that says what to do otherwise."""
+    if source.kind == "file" and not any(c in source.text for c in "*?[") and not re.match(r"^[a-z0-9+]+://", source.text):
+        if not os.path.exists(source.text):
+            raise SourceError(f"file not found: {source.text}")
+    try:
+        reader.sql(f"DESCRIBE {source.sql}").fetchall()
+    except duckdb.CatalogException as e:
+        if source.kind == "table":
+            names = [r[0] for r in reader.sql("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+            hint = did_you_mean(source.text.split(".")[-1].strip('"'), names)
+            msg = f"no table or view named {source.text}{hint}"
+            if in_sql:
+                msg += (". synthesize() in SQL reads through a second connection, which cannot see TEMP tables or "
+                        "tables created in a transaction that is not committed yet: commit, use a regular table, "
+                        "or call duckdb_synth.synthesize(con, ...) from Python")
+            raise SourceError(msg) from None
+        raise SourceError(f"cannot read the source {_short(source.text)}: {_first_line(e)}") from None
+    except duckdb.Error as e:
+        what = "file" if source.kind == "file" else "query" if source.kind == "query" else "table"
+        raise SourceError(f"cannot read the source {what} {_short(source.text)}: {_first_line(e)}") from None
+
+
+def _short(text: str, limit: int = 120) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -1,0 +1,65 @@
+"""The workload: which marginals the user cares about, as column sets with weights.
+
+A user's ``marginals`` option names columns; the run works on indices into the
+modelled columns. The default is every 2- and 3-way marginal. Candidates for the
+model are the workload's downward closure, each weighted by its overlap with it.
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..errors import OptionError, did_you_mean
+from .marginal import Clique
+from .schema import Column
+
+Workload = list[tuple[Clique, float]]
+
+
+def resolve(marginals, columns: list[Column], modelled: list[Column],
+            mask_map: dict[str, str]) -> Workload | None:
+    """The user's marginals as sorted indices into the modelled columns (None: the default workload)."""
+    if not marginals:
+        return None
+    index = {c.name: i for i, c in enumerate(modelled)}
+    folded: dict[str, list[str]] = {}
+    for c in columns:
+        folded.setdefault(c.name.lower(), []).append(c.name)
+    out = []
+    for cols, weight in marginals:
+        idx = []
+        for name in cols:
+            real = name if any(c.name == name for c in columns) else (
+                folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1 else None)
+            if real is None:
+                raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
+                                  f"columns: {', '.join(c.name for c in columns)}")
+            if real in mask_map:
+                raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), "
+                                  "so it is not modelled")
+            if real not in index:
+                raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, "
+                                  "so it is not modelled")
+            idx.append(index[real])
+        out.append((tuple(sorted(idx)), float(weight)))
+    return out
+
+
+def default_workload(d: int, *, max_order: int = 3) -> Workload:
+    """All 2- and 3-way marginals, weight 1 each (fewer columns: what exists)."""
+    k = min(max_order, d)
+    if k < 2:
+        return []
+    return [(c, 1.0) for c in itertools.combinations(range(d), k)] + (
+        [(c, 1.0) for c in itertools.combinations(range(d), 2)] if k == 3 else [])
+
+
+def candidates(workload: Workload, *, min_order: int = 2) -> dict[Clique, float]:
+    """The downward closure of the workload, each candidate weighted by its overlap with the workload."""
+    # sum over s of w_s |r & s| = sum over columns c of r of W_c, W_c the weight of the cliques holding c.
+    per_column: dict[int, float] = {}
+    for cl, w in workload:
+        for c in set(cl):
+            per_column[c] = per_column.get(c, 0.0) + w
+    closure = {tuple(sorted(s)) for cl, _ in workload for k in range(min_order, len(cl) + 1)
+               for s in itertools.combinations(cl, k)}
+    return {r: sum(per_column[c] for c in r) for r in sorted(closure)}

@@ -1,0 +1,47 @@
+"""How a DP run splits its zCDP budget (rho) between the stages.
+
+The row count takes ``SHARE_COUNT``; the domains and 1-way marginals take between
+``SHARE_ONE_WAY_MIN`` and ``SHARE_ONE_WAY``, split over the modelled columns
+(``column_share``); the rest goes to the model's marginals (the adaptive rounds; or,
+with the spanning-tree selection, ``SHARE_SELECT`` for choosing the tree and the
+rest for measuring its pairs). docs/privacy.md gives the analysis of each step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .accounting import Accountant
+from .noise import threshold
+
+SHARE_COUNT = 0.01
+SHARE_ONE_WAY = 0.40  # most of the budget for domain discovery + 1-way marginals, split over the modelled columns
+SHARE_ONE_WAY_MIN = 0.10  # ... and the least: what a column gets when its values are easy to find
+DISCOVERY_FRACTION = 0.01  # aim: a value held by this share of the rows passes the discovery threshold
+SHARE_SELECT = 0.10  # choosing the tree of pairs
+# The rest measures the pairs of the tree.
+DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its frequent values (their noisy
+# counts are reused as their 1-way cells; the rest of the share measures the whole 1-way histogram again)
+RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
+DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals it is written with
+
+
+def column_share(acct: Accountant, n_hat: float, d: int) -> float:
+    """Each modelled column's share of rho for its domain and 1-way marginal.
+
+    What makes a value held by DISCOVERY_FRACTION of the (noisy) rows pass the
+    discovery threshold, within [SHARE_ONE_WAY_MIN, SHARE_ONE_WAY] of rho / d, for
+    every column (a numeric column's histogram needs about as much): on large
+    tables the values are found cheaply and the rest of the budget goes to the
+    marginals; on small ones the domains get the most they can.
+    Depends only on released figures (n_hat) and public ones.
+    """
+    lo, hi = SHARE_ONE_WAY_MIN * acct.rho / d, SHARE_ONE_WAY * acct.rho / d
+    sigma = (DISCOVERY_FRACTION * n_hat - 2.0) / (threshold(1.0, acct.delta_threshold / d) - 2.0)
+    if sigma <= 0:
+        return hi
+    return float(np.clip(1.0 / (2 * sigma**2) / DISCOVERY_SHARE_CATEGORICAL, lo, hi))
+
+
+def planned_pair_rho(acct: Accountant, d: int) -> float:
+    """The rho a 2-way marginal would get if the rest of the budget went to d - 1 pairs (sizes numeric bins)."""
+    return (1 - SHARE_COUNT - SHARE_ONE_WAY - SHARE_SELECT) * acct.rho / max(d - 1, 1)

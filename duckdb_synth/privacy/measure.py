@@ -1,0 +1,144 @@
+"""Counts with noise: the row count, and marginals of the binned table.
+
+The engine counts exactly (``engine/data.py``); here the counts get discrete
+Gaussian noise of the stage's scale and are charged, and released counts are
+post-processed: a category's two released counts are combined, and NULL and
+'other' buckets measured within noise of zero leave the domain.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from ..engine.data import Binned, Rows
+from ..engine.domain import CategoricalDomain, Domain, NumericDomain
+from ..engine.marginal import Clique, Measurement
+from ..errors import DataError
+from .accounting import Accountant, sigma_for
+from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
+from .noise import discrete_gaussian
+
+log = logging.getLogger(__name__)
+
+MIN_ROWS = 50
+FAINT_Z = 2.0
+
+
+def row_count(rows: Rows, label: str, acct: Accountant, rng: np.random.Generator) -> tuple[int, float, float]:
+    """The exact row count (refused when under ``MIN_ROWS``), the released one and its noise variance.
+
+    The refusal reads the exact count: only the fact "fewer than 50 rows" is revealed, and
+    only by refusing to run (docs/privacy.md). In DP modes the released count is noisy.
+    """
+    n_rows = rows.row_count()
+    if n_rows == 0:
+        raise DataError(f"the source {label} is empty: nothing to synthesize")
+    if n_rows < MIN_ROWS:
+        raise DataError(f"the source {label} has {n_rows} rows; synthesize() needs at least {MIN_ROWS}")
+    if not acct.private:
+        acct.charge("row count", 0.0, detail=f"exact: {n_rows} rows")
+        return n_rows, float(n_rows), 0.0
+    rho = SHARE_COUNT * acct.rho
+    sigma = sigma_for(rho)
+    noisy = float(n_rows + discrete_gaussian(sigma, 1, rng)[0])
+    acct.charge("row count", rho, detail=f"noisy count, sigma={sigma:.1f}")
+    n_hat = max(noisy, 1.0)
+    if acct.delta > 1.0 / n_hat:
+        log.warning("delta=%g is larger than 1/n for about %d rows: a whole record could leak with "
+                    "non-negligible probability; choose delta below %.1g", acct.delta, n_hat, 1.0 / n_hat)
+    return n_rows, n_hat, sigma**2
+
+
+def measure(data: Binned, clique: Clique, sigma: float, rng: np.random.Generator) -> Measurement:
+    """Count the marginal and add discrete Gaussian noise of scale `sigma` (0: exact)."""
+    exact = data.marginal(clique)
+    noisy = exact + discrete_gaussian(sigma, exact.shape, rng)
+    return Measurement(clique, noisy, np.full(exact.shape, float(sigma) ** 2))
+
+
+def one_way(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float,
+            rng: np.random.Generator) -> tuple[list[Domain], list[Measurement]]:
+    """Every column's 1-way marginal, and the domains without their faint NULL and 'other' buckets.
+
+    A numeric column's is implied by its domain's noisy cell counts (already charged); a
+    categorical one is measured (BOOLEAN and ENUM with the column's whole share, VARCHAR and
+    UUID with what discovery left) and combined with the discovery step's counts. Columns of
+    `data` whose domain loses a bucket are recoded.
+    """
+    d = len(domains)
+    out: list[Measurement] = []
+    for i, dom in enumerate(domains):
+        if isinstance(dom, NumericDomain):
+            y, var = bin_counts(dom)
+            out.append(Measurement((i,), y, var))
+        else:
+            share = column_share(acct, n_hat, d)
+            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
+            sigma = sigma_for(rho)
+            out.append(with_discovery_counts(dom, measure(data, (i,), sigma, rng)))
+            acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
+    kept = []
+    for i, dom in enumerate(domains):
+        new, out[i], remap = drop_faint_buckets(dom, out[i])
+        if remap is not None:
+            data.recode(i, remap, new.size)
+        kept.append(new)
+    return kept, out
+
+
+def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:
+    """The 1-way marginal implied by the domain's cell counts, and each entry's noise variance."""
+    g = len(dom.edges) - 1
+    cells = dom.cell_counts
+    y = np.bincount(dom.cell_bin, weights=cells[:g], minlength=dom.nbins)
+    var = np.bincount(dom.cell_bin, minlength=dom.nbins).astype(np.float64) * dom.cell_sigma**2
+    if dom.null:
+        y = np.append(y, cells[g])
+        var = np.append(var, dom.cell_sigma**2)
+    return y, var
+
+
+def with_discovery_counts(dom: CategoricalDomain, m: Measurement) -> Measurement:
+    """Combine a 1-way measurement with the discovery step's noisy counts of the kept values.
+
+    Both are released; the inverse-variance average of the two (post-processing) is the
+    better estimate for the kept cells, and 'other' and NULL come from the measurement alone.
+    """
+    if not dom.counts:
+        return m
+    k = len(dom.counts)
+    values, variance = m.values.copy(), m.variance.copy()
+    disc = np.asarray(dom.counts)
+    w_meas, w_disc = 1.0 / variance[:k], 1.0 / dom.sigma**2
+    values[:k] = (w_meas * values[:k] + w_disc * disc) / (w_meas + w_disc)
+    variance[:k] = 1.0 / (w_meas + w_disc)
+    return Measurement(m.clique, values, variance)
+
+
+def drop_faint_buckets(dom: Domain, m: Measurement) -> tuple[Domain, Measurement, np.ndarray | None]:
+    """Drop the NULL and 'other' buckets whose noisy count is within noise of zero.
+
+    Post-processing of released counts: without it a column with no NULLs would get
+    a few percent of NULLs (or random 'other' strings) from noise alone. The bucket
+    leaves the domain (so no later measurement spends noise on its cells, and the
+    model's loss has no pinned cells to slow its fit); the few rows it may hold are
+    coded as the column's first value. Returns the domain and the 1-way measurement,
+    renumbered, and the map from old codes to new (None when nothing is dropped).
+    """
+    special = [dom.null_code] if dom.null else []
+    if isinstance(dom, CategoricalDomain) and dom.other:
+        special.append(dom.other_code)
+    drop = [k for k in special if m.values[k] < FAINT_Z * np.sqrt(m.variance[k])]
+    if not drop:
+        return dom, m, None
+    keep = np.setdiff1d(np.arange(dom.size), drop)
+    remap = np.zeros(dom.size, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    changes = {"null": False} if dom.null_code in drop else {}
+    if isinstance(dom, CategoricalDomain) and dom.other_code in drop:
+        changes["other"] = False
+    new = replace(dom, **changes)
+    assert new.size == len(keep)
+    return new, Measurement(m.clique, m.values[keep], m.variance[keep]), remap

@@ -1,0 +1,88 @@
+"""Noise for counts: a vectorised discrete Gaussian sampler.
+
+The sampler follows Canonne, Kamath and Steinke (2020), "The Discrete Gaussian
+for Differential Privacy", Algorithm 3: propose from a discrete Laplace with scale
+t = floor(sigma) + 1 and accept with probability
+exp(-(|y| - sigma^2/t)^2 / (2 sigma^2)). Proposals are drawn as the difference
+of two geometric variables, in batches, so millions of draws take well under a
+second. The acceptance test uses floating point, not exact rational arithmetic:
+docs/privacy.md weighs that against OpenDP's exact sampler.
+
+Also here: the two random streams of a run, and the bar a noisy count must pass so
+that a value held by one person passes it with probability at most delta.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def streams(seed: int | None) -> tuple[np.random.Generator, np.random.Generator]:
+    """A run's two independent streams: one for every DP mechanism, one for the output.
+
+    The first (noise) is never written out raw; the second draws sampling, decoding and
+    masks, whose raw draws do appear in the output (random tokens). Without a seed each
+    stream gets its own OS entropy, so the output stream reveals nothing of the noise.
+    """
+    if seed is None:
+        noise_seq, out_seq = np.random.SeedSequence(), np.random.SeedSequence()
+    else:
+        noise_seq, out_seq = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(noise_seq), np.random.default_rng(out_seq)
+
+
+def discrete_gaussian(sigma: float, size: int | tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Draw integers with P(x) proportional to exp(-x^2 / (2 sigma^2)).
+
+    Args:
+        sigma: the scale; 0 gives zeros.
+        size: the output shape.
+        rng: the source of randomness.
+    """
+    shape = (size,) if isinstance(size, int) else tuple(size)
+    total = int(np.prod(shape)) if shape else 1
+    if sigma < 0 or not math.isfinite(sigma):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
+    if sigma == 0 or total == 0:
+        return np.zeros(shape, dtype=np.int64)
+    t = math.floor(sigma) + 1
+    p = -math.expm1(-1.0 / t)  # success probability of the geometric proposals
+    s2 = sigma * sigma
+    out = np.empty(total, dtype=np.int64)
+    filled = 0
+    while filled < total:
+        need = total - filled
+        # Acceptance is at least about 1/2 (CKS20, Prop. 26): draw a little extra.
+        batch = int(need * 2.2) + 16
+        y = (rng.geometric(p, batch) - rng.geometric(p, batch)).astype(np.int64)
+        accept = rng.random(batch) < np.exp(-((np.abs(y) - s2 / t) ** 2) / (2 * s2))
+        y = y[accept][:need]
+        out[filled:filled + len(y)] = y
+        filled += len(y)
+    return out.reshape(shape)
+
+
+def discrete_gaussian_pmf(sigma: float, support: np.ndarray) -> np.ndarray:
+    """The exact probabilities of the discrete Gaussian on `support` (for tests)."""
+    half = int(max(60 * sigma, 60))
+    xs = np.arange(-half, half + 1)
+    norm = np.exp(-(xs.astype(float) ** 2) / (2 * sigma * sigma)).sum()
+    return np.exp(-(np.asarray(support, dtype=float) ** 2) / (2 * sigma * sigma)) / norm
+
+
+def gaussian_tail_z(prob: float) -> float:
+    """The z with P(N(0,1) > z) = prob."""
+    from scipy.special import ndtri
+
+    return float(-ndtri(prob))
+
+
+def threshold(sigma: float, delta: float) -> float:
+    """The count a value held by one person passes with probability at most delta.
+
+    The noise is a discrete Gaussian Z; P[Z >= m] <= P[N(0, sigma^2) >= m - 1] for
+    integer m, so a bar one above the continuous one is safe (a count of 1 passes
+    T = 2 + sigma z only if Z >= 1 + sigma z).
+    """
+    return 2.0 + sigma * gaussian_tail_z(delta)

@@ -1,0 +1,230 @@
+"""The quality and privacy report: how close a synthetic table is to the real one, and what it cost.
+
+One pass reads both tables through DuckDB (``columns``); the rest is numpy on those
+arrays: the quality figures (``quality``: column shapes, pair trends, 1-, 2- and
+3-way marginals, deep structure) and the privacy figures (``disclosure``: exact
+copies, distance to the closest record next to a holdout, what the run spent). The
+result is four tables, a summary, and the data of the HTML page (``html``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..engine.schema import read_schema
+from ..errors import DataError
+from ..privacy import ledger
+from ..privacy.ledger import Result
+from ..privacy.spend import Spend
+from .columns import Compared, fetch, kind_of, label, match_columns, normalized, quoted_names, resolve
+from .disclosure import find_run, privacy_figures
+from .quality import BINS, TOP, ColumnPlot, column_shape, deep_structure, marginals, pair_trends
+
+log = logging.getLogger(__name__)
+
+SUMMARY_SCHEMA = pa.schema([("property", pa.string()), ("score", pa.float64()), ("explanation", pa.string())])
+COLUMNS_SCHEMA = pa.schema([
+    ("column", pa.string()), ("type", pa.string()), ("synth_type", pa.string()), ("kind", pa.string()),
+    ("metric", pa.string()), ("score", pa.float64()),
+    ("real_null_share", pa.float64()), ("synth_null_share", pa.float64()),
+    ("real_distinct", pa.int64()), ("synth_distinct", pa.int64()),
+    ("real_mean", pa.float64()), ("synth_mean", pa.float64()),
+    ("real_std", pa.float64()), ("synth_std", pa.float64()),
+    ("real_min", pa.float64()), ("synth_min", pa.float64()),
+    ("real_max", pa.float64()), ("synth_max", pa.float64()),
+])
+PAIRS_SCHEMA = pa.schema([
+    ("column_1", pa.string()), ("column_2", pa.string()), ("metric", pa.string()),
+    ("real_association", pa.float64()), ("synth_association", pa.float64()), ("score", pa.float64()),
+])
+PRIVACY_SCHEMA = pa.schema([
+    ("metric", pa.string()), ("value", pa.float64()), ("holdout", pa.float64()), ("explanation", pa.string()),
+])
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """Everything the HTML page needs beyond the four tables."""
+
+    columns: tuple[ColumnPlot, ...]
+    names: tuple[str, ...]
+    real_assoc: np.ndarray  # pair association matrices (Pearson r, or Cramér's V with a category)
+    synth_assoc: np.ndarray
+    numeric_pair: np.ndarray  # True where the association is a correlation (signed)
+    pca_real: np.ndarray | None  # (points, 2) projections on the first two components
+    pca_synth: np.ndarray | None
+    pca_explained: tuple[float, ...]
+    dcr_synth: np.ndarray | None
+    dcr_holdout: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A finished report: four tables and the data behind the plots.
+
+    Attributes:
+        summary: one row per property (score in [0, 1], one-line explanation).
+        columns: one row per column: metric, score, NULL shares, distinct counts, mean, std, min, max.
+        pairs: one row per column pair: metric, real and synthetic association, score.
+        privacy: exact copies, distance to closest record next to a holdout, what the run spent.
+    """
+
+    real: str
+    synth: str
+    rows_real: int
+    rows_synth: int
+    summary: pa.Table
+    columns: pa.Table
+    pairs: pa.Table
+    privacy: pa.Table
+    plots: PlotData = field(repr=False)
+    spend: Spend | None = field(default=None, repr=False)
+    run_id: int | None = None
+    notes: tuple[str, ...] = ()  # what was sampled, and how much
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float | None:
+        """The overall score in [0, 1]."""
+        return self.summary.column("score")[-1].as_py()
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the report as one self-contained HTML page (no network access when opened)."""
+        from .html import write_html
+
+        return write_html(self, Path(path))
+
+    def format(self) -> str:
+        """The summary as plain text, one property a line."""
+        lines = []
+        for prop, score in zip(self.summary.column("property").to_pylist(), self.summary.column("score").to_pylist()):
+            lines.append(f"  {prop:<26} {'-' if score is None else f'{score:.3f}'}")
+        return "\n".join(lines)
+
+
+def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[Result] = (),
+          run: Result | None = None, in_sql: bool = False, seed: int = 0) -> Report:
+    """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
+
+    Args:
+        reader: the connection both tables are read through.
+        runs: the runs recorded on the connection (run ids are positions + 1): the synthetic
+            table is looked up among their outputs to report what it spent.
+        run: the run that made `synth`, when the caller knows it (overrides `runs`).
+        in_sql: True when called from SQL (changes error hints).
+        seed: seed of the samples, the holdout split and the pairs and triples drawn.
+
+    Raises:
+        SourceError: either table cannot be read.
+        SchemaError: the synthetic table lacks columns of the real one, has others, or other types.
+        DataError: either table is empty.
+    """
+    started = time.perf_counter()
+    rsrc = resolve(reader, real, "real", in_sql=in_sql)
+    ssrc = resolve(reader, synth, "synthetic", in_sql=in_sql)
+    rcols = read_schema(reader, rsrc.sql)
+    scols = read_schema(reader, ssrc.sql)
+    match_columns(rcols, scols, label(rsrc), label(ssrc))
+    sby = {c.name: c for c in scols}
+    scols = [sby[c.name] for c in rcols]  # compared in the real table's order
+    rdata, sdata = fetch(reader, rsrc, rcols, "real"), fetch(reader, ssrc, scols, "synthetic")
+    for data, src, role in ((rdata, rsrc, "real"), (sdata, ssrc, "synthetic")):
+        if data.num_rows == 0:
+            raise DataError(f"the {role} table {label(src)} is empty: nothing to compare")
+    n_real, n_synth = rdata.num_rows, sdata.num_rows
+    cols = [Compared(r.name, r.type, s.type, kind_of(r), normalized(rdata.column(i), kind_of(r)),
+                     normalized(sdata.column(i), kind_of(r))) for i, (r, s) in enumerate(zip(rcols, scols))]
+    h_real = rdata.column("h").to_numpy()
+    h_synth = sdata.column("h").to_numpy()
+    del rdata, sdata
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    run_id = None
+    if run is None:
+        run_id, run = find_run(runs, h_synth, scols)
+    masked = tuple(c.name for c in cols if run is not None and c.name in run.options.mask_map)
+
+    shape_rows, col_plots = [], []
+    for c in cols:
+        row, plot = column_shape(c, rng)
+        shape_rows.append(row)
+        col_plots.append(dataclasses.replace(plot, masked=c.name in masked))
+    pair_rows, hists, real_assoc, synth_assoc, numeric_pair = pair_trends(cols)
+    tvd = marginals(cols, hists, seed)
+    deep, deep_text, pca = deep_structure(cols, rng, notes)
+    spend = run.spend if run is not None else None
+    privacy_rows, dcr = privacy_figures(cols, h_real, h_synth, spend, run_id, rng, notes)
+
+    summary = _summary(shape_rows, pair_rows, tvd, len(cols), deep, deep_text, masked)
+    plots = PlotData(tuple(col_plots), tuple(c.name for c in cols), real_assoc, synth_assoc, numeric_pair,
+                     pca[0], pca[1], pca[2], dcr[0], dcr[1])
+    log.debug("report of %s against %s: %d x %d rows, %d columns, %.2f s", ssrc.label, rsrc.label, n_synth, n_real,
+              len(cols), time.perf_counter() - started)
+    return Report(
+        real=rsrc.text, synth=ssrc.text, rows_real=n_real, rows_synth=n_synth,
+        summary=pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA),
+        columns=pa.Table.from_pylist(shape_rows, schema=COLUMNS_SCHEMA),
+        pairs=pa.Table.from_pylist(pair_rows, schema=PAIRS_SCHEMA),
+        privacy=pa.Table.from_pylist(privacy_rows, schema=PRIVACY_SCHEMA),
+        plots=plots, spend=spend, run_id=run_id, notes=tuple(notes), seconds=time.perf_counter() - started)
+
+
+def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, deep: float | None,
+             deep_text: str, masked: tuple[str, ...] = ()) -> list[dict]:
+    n_ks = sum(r["metric"] == "KSComplement" for r in shape_rows)
+    n_corr = sum(r["metric"] == "CorrelationSimilarity" for r in pair_rows)
+    rows = [
+        {"property": "Column Shapes", "score": float(np.mean([r["score"] for r in shape_rows])),
+         "explanation": f"mean over {d} columns of KSComplement ({n_ks} numeric and time columns) and TVComplement "
+                        f"({d - n_ks} categories): 1 − the distance between a column's real and synthetic "
+                        "distributions"
+                        + (f"; masked in the run, so random by design and scoring near 0: {quoted_names(list(masked))}"
+                           if masked else "")},
+        {"property": "Column Pair Trends",
+         "score": float(np.mean([r["score"] for r in pair_rows])) if pair_rows else None,
+         "explanation": (f"mean over {len(pair_rows)} column pairs of CorrelationSimilarity ({n_corr} numeric "
+                         f"pairs: 1 − |r_real − r_synth| / 2) and ContingencySimilarity ({len(pair_rows) - n_corr} "
+                         "pairs with a category: 1 − total variation distance of the 2-way table)") if pair_rows
+                        else "needs two columns"},
+    ]
+    for k, name in ((1, "1-way marginals"), (2, "2-way marginals"), (3, "3-way marginals")):
+        if k in tvd:
+            value, scored, total = tvd[k]
+            which = (f"all {total}" if scored == total else f"{scored} random of {total} (fixed seed)")
+            rows.append({"property": name, "score": 1.0 - value, "explanation": (
+                f"1 − mean total variation distance over {which} {k}-column marginals (tvd{k} = {value:.4f}); "
+                f"numbers and times in {BINS} quantile bins of the real table, the {TOP} most frequent categories "
+                "+ other, NULL a bucket of its own")})
+        else:
+            rows.append({"property": name, "score": None, "explanation": f"needs {k} columns"})
+    rows.append({"property": "Deep Structure (PCA)", "score": deep, "explanation": deep_text})
+    scores = [r["score"] for r in rows if r["score"] is not None]
+    rows.append({"property": "Overall", "score": float(np.mean(scores)),
+                 "explanation": f"mean of the {len(scores)} property scores above; 1 is a synthetic table "
+                                "indistinguishable from the real one by these measures"})
+    return rows
+
+
+def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
+           run: Result | None = None) -> Report:
+    """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
+
+    Args:
+        con: the connection both are read through (TEMP tables included).
+        real: the real table: a table or view name, one read-only query, or a .parquet/.csv/.json path.
+        synth: the synthetic table, the same way.
+        seed: seed of the samples, the holdout split and the pairs and triples drawn.
+        run: the run that made `synth`; by default it is looked up among the runs recorded on `con`.
+
+    Returns:
+        A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
+    """
+    return build(con, real, synth, runs=ledger.runs(con), run=run, seed=seed)

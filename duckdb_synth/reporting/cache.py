@@ -1,0 +1,43 @@
+"""What the SQL report functions keep: a report's input fingerprint, and its four tables as Parquet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ..errors import SourceError
+from .build import Report
+from .columns import first_line, label, resolve
+
+PARTS = ("summary", "columns", "pairs", "privacy")
+
+
+def fingerprint(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, in_sql: bool = False) -> tuple:
+    """What identifies a report's input: both tables' columns, row counts and a sum of row hashes.
+
+    The SQL functions memoize reports by their arguments and this, so DuckDB binding a query
+    several times computes one report, and a table changed since is reported afresh.
+    """
+    out = []
+    for text, role in ((real, "real"), (synth, "synthetic")):
+        src = resolve(reader, text, role, in_sql=in_sql)
+        columns = tuple(reader.sql(f"DESCRIBE {src.sql}").fetchall())
+        try:
+            rows = reader.sql(f"SELECT count(*), sum(hash(__synth_report_row)::HUGEINT) "
+                              f"FROM ({src.sql}) AS __synth_report_row").fetchall()[0]
+        except duckdb.Error as e:
+            raise SourceError(f"cannot read the {role} table {label(src)}: {first_line(e)}") from None
+        out.append((columns, *rows))
+    return tuple(out)
+
+
+def write_tables(rep: Report, stem: Path) -> dict[str, str]:
+    """Write the four tables as Parquet files named `stem`_<part>.parquet; part -> path."""
+    import pyarrow.parquet as pq
+
+    paths = {}
+    for part in PARTS:
+        path = stem.with_name(f"{stem.name}_{part}.parquet")
+        pq.write_table(getattr(rep, part), path)
+        paths[part] = str(path)
+    return paths

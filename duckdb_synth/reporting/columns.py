@@ -1,0 +1,136 @@
+"""Both tables of a report, read alike: each column normalized (numbers and times as
+DOUBLE, everything else as VARCHAR) with a hash of each row, in one pass through DuckDB.
+
+A synthetic table must have the real table's columns (types may differ within a
+family); ``match_columns`` names every column at fault otherwise.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..engine.schema import Column
+from ..engine.source import Source, check_source, parse_source, quote_ident
+from ..errors import SchemaError, SourceError, did_you_mean
+
+NUMERIC_KINDS = ("numerical", "datetime", "time")
+
+
+@dataclass
+class Compared:
+    """One column compared: its kind and both sides' normalized values."""
+
+    name: str
+    type: str
+    synth_type: str
+    kind: str  # 'numerical', 'datetime', 'time', 'categorical' or 'boolean'
+    real: Any  # float64 ndarray (NaN for NULL) or pyarrow string array
+    synth: Any
+    codes_real: np.ndarray | None = None  # marginal buckets (fidelity.py's discretization)
+    codes_synth: np.ndarray | None = None
+    size: int = 0
+    labels: list[str] = field(default_factory=list)  # categories: bucket labels, most frequent first
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+
+def kind_of(col: Column) -> str:
+    if col.kind == "numeric":
+        return "numerical"
+    if col.kind == "temporal":
+        return "time" if col.type.upper() == "TIME" else "datetime"
+    if col.kind == "boolean":
+        return "boolean"
+    return "categorical"  # VARCHAR, UUID, ENUM, and any other type read as text
+
+
+def norm_sql(col: Column) -> str:
+    """The expression that reads a column the way the report compares it."""
+    q = quote_ident(col.name)
+    kind = kind_of(col)
+    if kind == "numerical":
+        return f"CAST({q} AS DOUBLE)"
+    if kind in ("datetime", "time"):
+        return f"CAST(epoch({q}) AS DOUBLE)"
+    return f"CAST({q} AS VARCHAR)"
+
+
+def resolve(reader: duckdb.DuckDBPyConnection, text: str, role: str, *, in_sql: bool) -> Source:
+    try:
+        src = parse_source(text)
+        check_source(reader, src, in_sql=False)
+    except SourceError as e:
+        hint = ""
+        if in_sql and str(e).startswith("no table or view"):
+            hint = (". The report functions in SQL read through a second connection, which cannot see TEMP tables "
+                    "or tables created in a transaction that is not committed yet: commit, use a regular table, "
+                    "or call duckdb_synth.report(con, real, synth) from Python")
+        raise SourceError(f"the {role} table: {e}{hint}") from None
+    return src
+
+
+def first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def match_columns(real: Sequence[Column], synth: Sequence[Column], real_label: str = "real",
+                  synth_label: str = "synthetic") -> None:
+    """Refuse a synthetic table whose columns are not the real table's, naming every column at fault.
+
+    Types may differ within a family (any numbers; DATE/TIMESTAMP; text, UUID and ENUM), as a
+    trip through Parquet changes some (ENUM to VARCHAR, HUGEINT to DECIMAL(38,0)).
+    """
+    synth_by = {c.name: c for c in synth}
+    real_names = [c.name for c in real]
+    missing = [c.name for c in real if c.name not in synth_by]
+    extra = [c.name for c in synth if c.name not in real_names]
+    clash = [(c, synth_by[c.name]) for c in real if c.name in synth_by and kind_of(c) != kind_of(synth_by[c.name])]
+    if not (missing or extra or clash):
+        return
+    parts = []
+    if missing:
+        hints = "".join(did_you_mean(m, extra) for m in missing[:1])
+        parts.append(f"missing column{'s' if len(missing) > 1 else ''} {quoted_names(missing)}{hints}")
+    if extra:
+        parts.append(f"extra column{'s' if len(extra) > 1 else ''} {quoted_names(extra)}")
+    if clash:
+        parts.append("other types: " + ", ".join(
+            f"'{r.name}' is {r.type} in the real table but {s.type} in the synthetic one" for r, s in clash))
+    raise SchemaError(f"the synthetic table {synth_label} does not match the real table {real_label}: "
+                      + "; ".join(parts) + ". Compare a synthetic table made from this real table, or select the same "
+                      "columns from both (a query is a valid source)")
+
+
+def quoted_names(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def fetch(reader: duckdb.DuckDBPyConnection, src: Source, cols: Sequence[Column], role: str) -> pa.Table:
+    """Every column normalized (named c0, c1, ...) and a hash of the normalized row (``h``)."""
+    exprs = [norm_sql(c) for c in cols]
+    select = ", ".join(f"{e} AS c{i}" for i, e in enumerate(exprs))
+    try:
+        return reader.sql(f"SELECT {select}, hash({', '.join(exprs)}) AS h FROM ({src.sql}) AS __src").to_arrow_table()
+    except duckdb.Error as e:
+        raise SourceError(f"cannot read the {role} table {label(src)}: {first_line(e)}") from None
+
+
+def normalized(arr: pa.ChunkedArray, kind: str) -> Any:
+    arr = arr.combine_chunks()
+    if kind in NUMERIC_KINDS:
+        if arr.null_count:  # NULL as NaN first: Arrow's own conversion of a nullable array is 5x slower
+            arr = pc.fill_null(arr, np.nan)
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return arr if arr.type == pa.string() else arr.cast(pa.string())
+
+
+def label(src: Source) -> str:
+    return repr(src.text) if src.kind != "query" else "(a query)"

@@ -1,0 +1,36 @@
+"""The Python API's run functions: a run on a connection, recorded in its ledger."""
+from __future__ import annotations
+
+import duckdb
+
+from ..pipeline import run as _run
+from ..privacy.ledger import Result, record
+
+
+def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
+        delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
+        seed: int | None = None, marginals=None, progress=None) -> Result:
+    """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
+
+    Args:
+        con: a DuckDB connection; the source is read through it (TEMP tables included).
+        source: a table or view name, one read-only SELECT/WITH query, or a .parquet/.csv/.json path.
+        mode: 'balanced' (default; no formal DP), 'strict' (epsilon 3) or 'strictest' (epsilon 1).
+        epsilon: a custom budget instead of a mode; delta defaults to 1e-6.
+        masks: column -> kind (see MASK_KINDS): random values independent of the data.
+        rows: how many rows to make (default: the noisy row count of the source).
+        seed: makes the run reproducible (noise included); omit it for real releases.
+        marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['dx', 'age', 'zip']];
+            an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
+            Default: all 2- and 3-way marginals, weight 1.
+        progress: called with (stage, fraction done).
+    """
+    res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
+               marginals=marginals, progress=progress)
+    record(con, res)
+    return res
+
+
+def synthesize(con: duckdb.DuckDBPyConnection, source: str, **options) -> duckdb.DuckDBPyRelation:
+    """Like :func:`run`, but return the synthetic rows as a relation on `con` with the source's exact types."""
+    return run(con, source, **options).relation(con)

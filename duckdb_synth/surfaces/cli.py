@@ -1,0 +1,570 @@
+"""The ``duckdb-synth`` command line: a thin layer over the library.
+
+Commands::
+
+    duckdb-synth run DB SCRIPT.sql       run every statement of a script
+    duckdb-synth shell [DB]              interactive SQL shell
+    duckdb-synth synthesize DB SOURCE    write a synthetic copy to a file or table
+    duckdb-synth report DB REAL SYNTH    quality and privacy report (-o report.html)
+    duckdb-synth demo                    synthesize the bundled example table
+
+Every error a user can cause is reported as one ``Error: ...`` line (or, for a
+failing SQL statement, DuckDB's message and where the statement is) with exit
+code 1; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import duckdb
+
+import duckdb_synth
+
+from ..errors import SynthError
+from . import render, statements
+from .shell import CommandError, Quit, ScriptError, Session, clean_error
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+class ScriptFailed(click.ClickException):
+    """A statement of a script failed: DuckDB's message, then where the statement is."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """Print the message as is: it carries its own label (``Error:``, ``Catalog Error:``)."""
+        click.echo(self.format_message(), err=True, file=file)
+
+
+@contextmanager
+def _connect(db: str, *, must_exist: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open a DuckDB database with the package's functions registered; close it after.
+
+    Args:
+        db: A database file, or ``:memory:``.
+        must_exist: Refuse a file that does not exist instead of creating it.
+
+    Raises:
+        click.ClickException: The database cannot be opened.
+    """
+    if must_exist and db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"database '{db}' does not exist")
+    try:
+        con = duckdb.connect(db)
+    except duckdb.Error as exc:
+        raise click.ClickException(f"cannot open database '{db}': {_one_line(exc)}") from exc
+    try:
+        duckdb_synth.register(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _terminal_width() -> int | None:
+    """Columns of the terminal stdout writes to; None when it is not a terminal."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="duckdb-synth")
+def main() -> None:
+    """Differentially private synthetic copies of DuckDB tables."""
+
+
+# ---------------------------------------------------------------------------
+# run and shell
+# ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("db")
+@click.argument("script", type=click.File("r", encoding="utf-8"))
+def run(db: str, script: IO[str]) -> None:
+    """Run every statement of SCRIPT (a file, or - for stdin) on database DB.
+
+    Results are printed as DuckDB's shell prints them. At the first error the
+    script stops: nothing after the failing statement runs, and the exit code
+    is 1. Dot commands (.mode csv, .read FILE, ...) work as in the shell.
+    """
+    text = script.read()
+    origin = "<stdin>" if script.name == "<stdin>" else script.name
+    with _connect(db) as con:
+        session = Session(con, click.echo, max_width=_terminal_width())
+        try:
+            session.run_script(text, origin)
+        except Quit:
+            pass
+        except ScriptError as exc:
+            raise ScriptFailed(exc.describe()) from exc
+
+
+@main.command()
+@click.argument("db", default=":memory:")
+def shell(db: str) -> None:
+    """Interactive SQL shell on database DB (default: in memory).
+
+    Statements end with ';'. Enter .help for the dot commands. Reads from
+    stdin when it is not a terminal, printing no prompts.
+    """
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:  # pragma: no cover - platform without readline
+            pass
+    with _connect(db) as con:
+        session = Session(con, click.echo, max_width=_terminal_width())
+        if interactive:
+            click.echo(f'duckdb-synth shell on {db}. Enter ".help" for usage hints.')
+        _repl(session, interactive)
+
+
+def _repl(session: Session, interactive: bool) -> None:
+    """Read lines, run each complete statement, print errors and go on."""
+    buffer = ""
+    while True:
+        prompt = "· " if buffer.strip() else "D "
+        try:
+            line = input(prompt) if interactive else _read_line()
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            click.echo()
+            buffer = ""
+            continue
+        buffer += line + "\n"
+        found = statements.scan(buffer)
+        buffer = buffer[found.rest :] if found.pending else ""
+        try:
+            for statement in found.statements:
+                _run_interactive(session, statement)
+        except Quit:
+            return
+        except KeyboardInterrupt:
+            click.echo("Interrupted", err=True)
+    if buffer.strip():
+        tail = statements.scan(buffer).tail
+        if tail is not None:
+            try:
+                _run_interactive(session, tail)
+            except Quit:
+                return
+    if interactive:
+        click.echo()
+
+
+def _read_line() -> str:
+    """One line of stdin without its newline; EOFError at the end."""
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n").rstrip("\r")
+
+
+def _run_interactive(session: Session, statement: statements.Statement) -> None:
+    """Run a statement in the shell: an error is printed and the shell goes on."""
+    try:
+        if statement.dot:
+            session.dot(statement.sql)
+        else:
+            session.execute(statement.sql)
+    except ScriptError as exc:  # from .read
+        click.echo(exc.describe(), err=True)
+    except CommandError as exc:
+        click.echo(str(exc), err=True)
+    except (duckdb.Error, SynthError) as exc:
+        click.echo(clean_error(exc), err=True)
+
+
+# ---------------------------------------------------------------------------
+# synthesize
+# ---------------------------------------------------------------------------
+
+
+def _parse_masks(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str] | None:
+    """Turn ``--mask COL=KIND`` options into a dict, refusing malformed ones."""
+    masks: dict[str, str] = {}
+    for spec in values:
+        column, sep, kind = spec.partition("=")
+        column, kind = column.strip(), kind.strip()
+        if not sep or not column or not kind:
+            raise click.BadParameter(f"'{spec}' is not COL=KIND, e.g. --mask email=email", ctx=ctx, param=param)
+        if column in masks:
+            raise click.BadParameter(f"column '{column}' is masked twice", ctx=ctx, param=param)
+        masks[column] = kind
+    return masks or None
+
+
+def _parse_marginals(ctx: click.Context, param: click.Parameter,
+                     values: tuple[str, ...]) -> list[tuple[list[str], float]] | None:
+    """Turn ``--marginal a,b[:WEIGHT]`` options into the workload, refusing malformed ones."""
+    out: list[tuple[list[str], float]] = []
+    for spec in values:
+        cols, sep, weight = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        names = [c.strip() for c in cols.split(",")]
+        if not all(names):
+            raise click.BadParameter(f"'{spec}' is not COL,COL[,...][:WEIGHT], e.g. --marginal age,sex:2",
+                                     ctx=ctx, param=param)
+        try:
+            w = float(weight) if sep else 1.0
+        except ValueError:
+            raise click.BadParameter(f"'{spec}': the weight after ':' must be a number, got '{weight}'",
+                                     ctx=ctx, param=param) from None
+        out.append((names, w))
+    return out or None
+
+
+class _ProgressLine:
+    """A one-line progress display on stderr, redrawn by the run's progress callback."""
+
+    WIDTH = 30
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        filled = int(round(fraction * self.WIDTH))
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        click.echo(f"\r{stage[:14]:<14} [{bar}] {fraction:4.0%}", nl=False, err=True)
+        self.shown = True
+
+    def close(self) -> None:
+        """End the line, so what follows starts on a fresh one."""
+        if self.shown:
+            click.echo(err=True)
+            self.shown = False
+
+
+def _quote_table(name: str) -> str:
+    """Quote a table name, each dot-separated part as an identifier."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def _privacy_options(command: Callable) -> Callable:
+    """--mode, --epsilon and --delta, as every command that runs the synthesizer takes them."""
+    command = click.option("--delta", type=float, help="The δ of a private run (default 1e-6).")(command)
+    command = click.option("--epsilon", type=float, help="Custom (ε, δ) differential privacy: the ε.")(command)
+    return click.option("--mode", help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")(command)
+
+
+def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
+    """True if a table or view of that (quoted) name exists."""
+    try:
+        con.execute(f"DESCRIBE {quoted}")
+        con.fetchall()
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
+@main.command()
+@click.argument("db")
+@click.argument("source")
+@_privacy_options
+@click.option(
+    "--mask",
+    "masks",
+    multiple=True,
+    metavar="COL=KIND",
+    callback=_parse_masks,
+    help="Fill column COL with random values of KIND (email, name, phone, ...). Repeatable.",
+)
+@click.option("--rows", type=int, help="Rows to generate (default: about as many as the source).")
+@click.option("--seed", type=int, help="Seed, for a reproducible run (tests only: real runs draw from the OS).")
+@click.option(
+    "--marginal",
+    "marginals",
+    multiple=True,
+    metavar="COLS[:W]",
+    callback=_parse_marginals,
+    help="Spend the budget on this marginal (comma-separated columns, optional weight after ':'), "
+    "e.g. --marginal age,sex --marginal dx,age,zip:2. Repeatable; default: all 2- and 3-way marginals.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this .parquet or .csv file (replaced if it exists).",
+)
+@click.option("--table", help="Write to this table of DB instead of a file.")
+@click.option("--replace", is_flag=True, help="Replace --table if it exists.")
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the quality and privacy report of the copy to this .html file.",
+)
+def synthesize(
+    db: str,
+    source: str,
+    mode: str | None,
+    epsilon: float | None,
+    delta: float | None,
+    masks: dict[str, str] | None,
+    rows: int | None,
+    seed: int | None,
+    marginals: list[tuple[list[str], float]] | None,
+    output: Path | None,
+    table: str | None,
+    replace: bool,
+    progress: bool | None,
+    report_path: Path | None,
+) -> None:
+    """Write a synthetic copy of SOURCE from database DB to a file or a table.
+
+    SOURCE is a table or view name, one read-only SELECT/WITH query, or a
+    .parquet/.csv/.json file. The privacy spent is printed to stderr.
+
+    \b
+    Examples:
+      duckdb-synth synthesize clinic.duckdb patients --mode strict --mask email=email -o out.parquet
+      duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM visits" --epsilon 2 --table visits_synth
+      duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
+    """
+    if report_path is not None:
+        _check_html_path(report_path, "'--report'")
+    if (output is None) == (table is None):
+        raise click.UsageError("give exactly one of -o/--output FILE and --table NAME")
+    if replace and table is None:
+        raise click.UsageError("--replace applies to --table only (an output file is always replaced)")
+    fmt = None
+    if output is not None:
+        fmt = OUTPUT_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise click.BadParameter(
+                f"cannot tell the format of '{output}': use a .parquet or .csv file name",
+                param_hint="'-o' / '--output'",
+            )
+        parent = output.parent
+        if not parent.is_dir():
+            raise click.BadParameter(f"directory '{parent}' does not exist", param_hint="'-o' / '--output'")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+
+    with _connect(db, must_exist=True) as con:
+        quoted = _quote_table(table) if table is not None else ""
+        # Checked before the run, so no privacy budget is spent on a run whose output cannot be written.
+        if table is not None and not replace and _relation_exists(con, quoted):
+            raise click.ClickException(f"table '{table}' already exists in {db}; use --replace to replace it")
+        bar = _ProgressLine() if show_progress else None
+        try:
+            res = duckdb_synth.run(
+                con,
+                source,
+                mode=mode,
+                epsilon=epsilon,
+                delta=delta,
+                masks=masks,
+                rows=rows,
+                seed=seed,
+                marginals=marginals,
+                progress=bar,
+            )
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            if bar is not None:
+                bar.close()
+        if output is not None:
+            assert fmt is not None
+            _write_file(con, res.table, output, fmt)
+            target = str(output)
+        else:
+            _write_table(con, res.table, quoted, replace=replace)
+            target = f"table {table}"
+        click.echo(res.spend.format(), err=True)
+        click.echo(f"{res.table.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+        if report_path is not None:
+            _report_of_run(con, source, res, target, report_path)
+
+
+def _report_of_run(con: duckdb.DuckDBPyConnection, source: str, res: Any, target: str, path: Path) -> None:
+    """Write the report of a run's rows (with their exact types) against its source."""
+    from ..engine.decode import cast_projection
+
+    name = "__duckdb_synth_report_rows"
+    con.register(name, res.table)
+    try:
+        rep = duckdb_synth.report(con, source, f"SELECT {cast_projection(res.types)} FROM {name}", run=res)
+    except SynthError as exc:
+        raise click.ClickException(f"the rows were written, but the report failed: {exc}") from exc
+    finally:
+        con.unregister(name)
+    rep = dataclasses.replace(rep, synth=target)
+    _write_html(rep, path)
+    click.echo(f"report written to {path} (overall score {rep.score:.3f})", err=True)
+
+
+def _check_html_path(path: Path, hint: str) -> None:
+    """Refuse a report path that is not .html or whose folder does not exist, before any work."""
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise click.BadParameter(f"'{path}' is not an .html file name", param_hint=hint)
+    if not path.parent.is_dir():
+        raise click.BadParameter(f"directory '{path.parent}' does not exist", param_hint=hint)
+
+
+def _write_html(rep: Any, path: Path) -> None:
+    try:
+        rep.to_html(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
+
+
+def _write_file(con: duckdb.DuckDBPyConnection, table: Any, path: Path, fmt: str) -> None:
+    """Write the rows to a Parquet or CSV file, all at once: no partial file on failure."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        else:
+            con.from_arrow(table).write_csv(str(tmp), header=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, table: Any, quoted: str, *, replace: bool) -> None:
+    """Create (or replace) a table of the database holding the rows."""
+    view = "__duckdb_synth_output"
+    con.register(view, table)
+    try:
+        verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
+        con.execute(f"{verb} {quoted} AS SELECT * FROM {view}")
+    except duckdb.Error as exc:
+        raise click.ClickException(f"cannot create table {quoted}: {_one_line(exc)}") from exc
+    finally:
+        con.unregister(view)
+
+
+# ---------------------------------------------------------------------------
+# canary
+# ---------------------------------------------------------------------------
+
+
+def _parse_ks(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    """Turn ``--k 1,2,5`` into integers; the library checks that they are positive and fit."""
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of integers, e.g. --k 1,2,5,10", ctx=ctx,
+                                 param=param) from None
+
+
+@main.command()
+@click.argument("db")
+@click.argument("source")
+@_privacy_options
+@click.option("--k", "ks", default="1,2,5,10,20,50,100,200,400", show_default=True, callback=_parse_ks,
+              metavar="K,K,...", help="How many rows each secret is planted in, one secret per value.")
+@click.option("--seed", type=int, help="Seed, for a reproducible test (secrets, rows and the run).")
+@click.option("--column", help="VARCHAR or UUID column to plant in (default: the first one not masked).")
+@click.option("--mask", "masks", multiple=True, metavar="COL=KIND", callback=_parse_masks,
+              help="Mask column COL as the release would (email, name, ...). Repeatable.")
+def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta: float | None,
+           ks: tuple[int, ...], seed: int | None, column: str | None, masks: dict[str, str] | None) -> None:
+    """Plant made-up secrets in a copy of SOURCE, synthesize it, count how often each comes back.
+
+    Each secret is planted in K rows of a TEMP copy (DB is not modified) and the copy
+    is synthesized as SOURCE would be. DP protects values held by few rows: in strict
+    and strictest modes a secret planted in a handful of rows should never come back,
+    while one held by hundreds of rows is a statistic of the data and may.
+
+    \b
+    Example:
+      duckdb-synth canary clinic.duckdb patients --mode strict --k 1,2,5,10,100 --mask email=email
+    """
+    from ..reporting.canary import canary as plant_and_count
+
+    with _connect(db, must_exist=True) as con:
+        try:
+            table = plant_and_count(con, source, mode=mode, epsilon=epsilon, delta=delta, ks=ks, seed=seed,
+                                    column=column, masks=masks)
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+        grid = render.make_grid(con, table.column_names, ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT"], table)
+    click.echo(render.render_box(grid, show_types=False))
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    back = [k for k, n in zip(table.column("times_planted").to_pylist(), table.column("times_replayed").to_pylist()) if n]
+    first = f"the smallest k that came back is {min(back)}" if back else "no secret came back"
+    budget = f"ε = {meta['epsilon']}" if meta.get("epsilon") else "no formal DP"
+    click.echo(f"mode {meta.get('mode')} ({budget}), {int(meta.get('rows_out', 0)):,} rows synthesized: {first}.")
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("db")
+@click.argument("real")
+@click.argument("synth")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as one self-contained .html page.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples and of the pairs drawn.")
+def report(db: str, real: str, synth: str, output: Path | None, seed: int) -> None:
+    """Compare table SYNTH with table REAL: quality scores and privacy figures.
+
+    REAL and SYNTH are each a table or view name of DB, one read-only
+    SELECT/WITH query, or a .parquet/.csv/.json file (DB may then be :memory:).
+    The scores are printed; with -o the whole report (plots, per-column and
+    per-pair figures, privacy) is written as one HTML page that loads nothing.
+
+    \b
+    Example:
+      duckdb-synth report clinic.duckdb patients patients_synth -o report.html
+    """
+    if output is not None:
+        _check_html_path(output, "'-o' / '--output'")
+    with _connect(db, must_exist=True) as con:
+        try:
+            rep = duckdb_synth.report(con, real, synth, seed=seed)
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(rep.format())
+    for note in rep.notes:
+        click.echo(f"  note: {note}")
+    if output is not None:
+        _write_html(rep, output)
+        click.echo(f"report written to {output}", err=True)
+
+
+@main.command()
+@click.option("--rows", type=int, help="Rows per synthetic copy (default: as many as the example).")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the runs, for a repeatable demo.")
+def demo(rows: int | None, seed: int | None) -> None:
+    """Synthesize the bundled example table in each privacy mode and compare."""
+    from . import demo as demo_module
+
+    try:
+        demo_module.run_demo(rows=rows, seed=seed, echo=click.echo)
+    except SynthError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

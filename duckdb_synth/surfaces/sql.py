@@ -1,0 +1,160 @@
+"""Register the SQL surface on a DuckDB connection: ``synthesize(...)``, ``synth_runs()`` and the reports.
+
+The 2.0 Python client has no table functions, so each table macro (text in
+``sql/``) reads a Parquet file whose path a Python scalar UDF returns while the
+query binds. Binding may evaluate the UDF more than once, and a lazy relation
+binds again on every fetch, so runs are memoized per connection by their exact
+arguments: an identical call returns the same synthetic rows and spends nothing
+more. A different seed (or ``duckdb_synth.forget(con)``) makes a fresh run.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from ..engine.decode import cast_projection
+from ..engine.source import quote_literal
+from ..pipeline import run
+from ..privacy import ledger
+from ..privacy.ledger import Result, record
+from ..reporting.build import build as build_report
+from ..reporting.cache import fingerprint as report_fingerprint, write_tables as write_report_tables
+
+
+@dataclass
+class _State:
+    """What one registered connection keeps: a scratch folder, memoized runs and reports."""
+
+    folder: Path
+    cache: dict[tuple, str] = field(default_factory=dict)
+    reports: dict[tuple, dict[str, str]] = field(default_factory=dict)  # report input -> part -> Parquet file
+    runs_file: Path | None = None  # the last synth_runs() table written, and how many rows of the ledger it holds
+    runs_written: int = -1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    runs_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_STATES: dict[int, tuple[duckdb.DuckDBPyConnection, _State]] = {}
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> _State:
+    key = id(con)
+    if key not in _STATES or _STATES[key][0] is not con:
+        _STATES[key] = (con, _State(Path(tempfile.mkdtemp(prefix="duckdb_synth_"))))
+    return _STATES[key][1]
+
+
+@atexit.register
+def _cleanup() -> None:
+    for _, st in _STATES.values():
+        shutil.rmtree(st.folder, ignore_errors=True)
+
+
+def _sql_text(name: str = "synthesize.sql") -> str:
+    try:
+        return resources.files("duckdb_synth").joinpath("sql", name).read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return (Path(__file__).resolve().parents[2] / "sql" / name).read_text()
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``synthesize(...)``, ``synth_runs()`` and the report functions available in SQL on `con` (idempotent).
+
+    Table macros: ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals)``,
+    ``synth_runs()``, ``synth_report(real, synth)``, ``synth_report_columns``,
+    ``synth_report_pairs`` and ``synth_privacy_report`` (same arguments).
+    """
+    st = _state(con)
+    V, D, B = duckdb.sqltypes.VARCHAR, duckdb.sqltypes.DOUBLE, duckdb.sqltypes.BIGINT
+
+    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals):
+        key = (source, mode, epsilon, delta, masks, rows, seed, marginals)
+        with st.lock:
+            if key in st.cache:
+                return st.cache[key]
+            masks_map = json.loads(masks) if masks is not None else None
+            reader = con.cursor()
+            try:
+                res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
+                          masks=masks_map, rows=rows, seed=seed, marginals=marginals)
+            finally:
+                reader.close()
+            path = st.folder / f"run_{len(ledger.runs(con)) + 1}.parquet"
+            _write_result(res, path)
+            record(con, res)
+            st.cache[key] = str(path)
+            return str(path)
+
+    def runs_file():
+        # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
+        with st.runs_lock:
+            return str(_runs_file(con, st))
+
+    def synth_report(real, synth, part):
+        # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
+        reader = con.cursor()
+        try:
+            key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
+            with st.lock:
+                paths = st.reports.get(key)
+            if paths is None:
+                rep = build_report(reader, real, synth, runs=ledger.runs(con), in_sql=True)
+                with st.lock:
+                    if key not in st.reports:
+                        st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
+                    paths = st.reports[key]
+        finally:
+            reader.close()
+        return paths[part]
+
+    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B, V]), ("_synth_runs_file", runs_file, []),
+                             ("_synth_report", synth_report, [V, V, V])):
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass
+        con.create_function(name, fn, params, V, null_handling="special", side_effects=False)
+    for statement in _statements(_sql_text("synthesize.sql") + "\n" + _sql_text("report.sql")):
+        con.execute(statement)
+
+
+def _statements(text: str) -> list[str]:
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop memoized runs: the next identical ``synthesize(...)`` call runs (and spends) again."""
+    _state(con).cache.clear()
+
+
+def _write_result(res: Result, path: Path) -> None:
+    """Write the rows with DuckDB's own Parquet writer, which keeps types such as UUID."""
+    con = duckdb.connect()
+    try:
+        con.register("_synth_result", res.table)
+        # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
+        select = cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
+                                  for c, t in res.types])
+        con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
+    finally:
+        con.close()
+
+
+def _runs_file(con: duckdb.DuckDBPyConnection, st: _State) -> Path:
+    """The ledger's ``synth_runs()`` table as a Parquet file, written afresh when the ledger has grown."""
+    book = ledger.ledger(con)
+    if st.runs_file is None or st.runs_written != len(book.rows):
+        path = st.folder / f"runs_{len(book.results)}.parquet"
+        pq.write_table(book.table(), path)
+        st.runs_file, st.runs_written = path, len(book.rows)
+    return st.runs_file

@@ -1,0 +1,102 @@
+"""The public surface, pinned: what ``import duckdb_synth`` exports, the SQL functions ``register``
+adds with their arguments and columns, the CLI's commands and options, and the Python functions'
+parameters. A change here is a change for users: make it on purpose, and say so in the README."""
+from __future__ import annotations
+
+import inspect
+
+import duckdb
+import pytest
+
+import duckdb_synth
+from duckdb_synth.surfaces.cli import main
+
+ALL = [
+    "register", "synthesize", "run", "runs", "forget", "canary", "report", "Report", "Result", "Spend", "MODES",
+    "MASK_KINDS", "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
+]
+MACROS = [
+    ("synth_privacy_report", ["real", "synth"]),
+    ("synth_report", ["real", "synth"]),
+    ("synth_report_columns", ["real", "synth"]),
+    ("synth_report_pairs", ["real", "synth"]),
+    ("synth_runs", []),
+    ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals"]),
+]
+COLUMNS = {
+    "synth_runs()": [
+        ("run_id", "BIGINT"), ("started_at", "TIMESTAMP"), ("source", "VARCHAR"), ("mode", "VARCHAR"),
+        ("epsilon", "DOUBLE"), ("delta", "DOUBLE"), ("rows_in", "BIGINT"), ("rows_out", "BIGINT"),
+        ("seconds", "DOUBLE"), ("step_no", "INTEGER"), ("step", "VARCHAR"), ("step_rho", "DOUBLE"),
+        ("step_epsilon", "DOUBLE"), ("step_delta", "DOUBLE"), ("detail", "VARCHAR"), ("total_rho", "DOUBLE"),
+        ("total_epsilon", "DOUBLE"),
+    ],
+    "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR")],
+    "synth_report_columns('t', 't')": [
+        ("column", "VARCHAR"), ("type", "VARCHAR"), ("synth_type", "VARCHAR"), ("kind", "VARCHAR"),
+        ("metric", "VARCHAR"), ("score", "DOUBLE"), ("real_null_share", "DOUBLE"), ("synth_null_share", "DOUBLE"),
+        ("real_distinct", "BIGINT"), ("synth_distinct", "BIGINT"), ("real_mean", "DOUBLE"), ("synth_mean", "DOUBLE"),
+        ("real_std", "DOUBLE"), ("synth_std", "DOUBLE"), ("real_min", "DOUBLE"), ("synth_min", "DOUBLE"),
+        ("real_max", "DOUBLE"), ("synth_max", "DOUBLE"),
+    ],
+    "synth_report_pairs('t', 't')": [
+        ("column_1", "VARCHAR"), ("column_2", "VARCHAR"), ("metric", "VARCHAR"), ("real_association", "DOUBLE"),
+        ("synth_association", "DOUBLE"), ("score", "DOUBLE"),
+    ],
+    "synth_privacy_report('t', 't')": [
+        ("metric", "VARCHAR"), ("value", "DOUBLE"), ("holdout", "DOUBLE"), ("explanation", "VARCHAR"),
+    ],
+}
+COMMANDS = {
+    "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
+               ["--mask"]],
+    "demo": [["--rows"], ["--seed"]],
+    "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"]],
+    "run": [["db"], ["script"]],
+    "shell": [["db"]],
+    "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
+                   ["--marginal"], ["-o", "--output"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
+}
+PARAMETERS = {
+    "register": ["con"],
+    "run": ["con", "source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "progress"],
+    "synthesize": ["con", "source", "options"],
+    "runs": ["con"],
+    "forget": ["con"],
+    "report": ["con", "real", "synth", "seed", "run"],
+    "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks"],
+}
+
+
+@pytest.fixture()
+def con():
+    c = duckdb.connect()
+    duckdb_synth.register(c)
+    c.execute("CREATE TABLE t AS SELECT (i % 7)::VARCHAR AS a, i % 13 AS b FROM range(200) r(i)")
+    yield c
+    c.close()
+
+
+def test_exports() -> None:
+    assert duckdb_synth.__all__ == ALL
+    assert all(hasattr(duckdb_synth, name) for name in ALL)
+
+
+def test_sql_functions_and_their_arguments(con) -> None:
+    got = con.sql("SELECT function_name, parameters FROM duckdb_functions() "
+                  "WHERE function_name LIKE 'synth%' AND function_type = 'table_macro' ORDER BY 1").fetchall()
+    assert [(name, list(params)) for name, params in got] == MACROS
+
+
+@pytest.mark.parametrize("call", list(COLUMNS))
+def test_sql_function_columns(con, call: str) -> None:
+    assert [(r[0], r[1]) for r in con.sql(f"DESCRIBE SELECT * FROM {call}").fetchall()] == COLUMNS[call]
+
+
+def test_cli_commands_and_options() -> None:
+    assert {name: [p.opts for p in cmd.params] for name, cmd in main.commands.items()} == COMMANDS
+
+
+@pytest.mark.parametrize("name", list(PARAMETERS))
+def test_python_parameters(name: str) -> None:
+    assert list(inspect.signature(getattr(duckdb_synth, name)).parameters) == PARAMETERS[name]
