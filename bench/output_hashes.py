@@ -43,7 +43,7 @@ def _selection_module():
     """Where the adaptive/spanning-tree switch lives in this checkout (it moved with the layout)."""
     import importlib
 
-    for name in ("duckdb_synth.pipeline", "duckdb_synth.privacy.model"):
+    for name in ("duckdb_synth.pipeline", "duckdb_synth.privacy.fit"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

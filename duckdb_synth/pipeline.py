@@ -3,13 +3,14 @@
 source -> schema -> domain -> measure -> select -> estimate -> sample -> decode+mask -> output
 
 ``run`` strings the stages together and does nothing else: each stage's logic is in
-its module, in the engine (``duckdb_synth/engine/``) where it only computes, in the
-privacy layer (``duckdb_synth/privacy/``) where it reads the data and is charged.
+its module. The engine (``duckdb_synth/engine/``) computes exactly and answers the counts
+the stages ask of the data; the privacy layer (``duckdb_synth/privacy/``) decides which
+counts a stage may see, adds their noise and charges them. ``run`` records nothing: the
+surfaces (``duckdb_synth.run``, the SQL macro, the CLI) add its result to the ledger.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import duckdb
 
@@ -22,14 +23,11 @@ from .engine.source import open_source
 from .options import parse_options
 from .privacy.accounting import Accountant
 from .privacy.discovery import domain
+from .privacy.fit import Progress, fit_model
 from .privacy.ledger import Result
 from .privacy.measure import row_count
-from .privacy.model import fit_model
 from .privacy.noise import streams
 from .privacy.spend import Spend
-
-Progress = Callable[[str, float], None]
-
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
         in_sql: bool = False, progress: Progress | None = None, **options) -> Result:
@@ -50,9 +48,9 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     rows = DuckDBRows(reader, src.sql, cols.modelled)  # the engine that reads the data
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
-    n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
     report("reading", 0.05)
-    report("domains", 0.15)
+    n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
+    report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
     d = len(cols.modelled)
     domains = [domain(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
     report("measuring", 0.35)

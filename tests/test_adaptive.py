@@ -86,9 +86,9 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
 def test_pipeline_selection_end_to_end(monkeypatch: pytest.MonkeyPatch, selection: str, step: str) -> None:
     """The default adaptive rounds, and the spanning tree kept as the faster option."""
     import duckdb_synth.pipeline as pl
-    import duckdb_synth.privacy.model as model
+    from duckdb_synth.privacy import fit
 
-    monkeypatch.setattr(model, "SELECTION", selection)
+    monkeypatch.setattr(fit, "SELECTION", selection)
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE t AS SELECT i % 7 AS a, (i * 3) % 5 AS b, CASE WHEN i % 7 < 3 THEN 'x' ELSE 'y' END AS c,"

@@ -49,7 +49,7 @@ def imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     typing_only: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
             typing_only.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     out = []
     for node in ast.walk(tree):
@@ -167,6 +167,10 @@ def _package(tmp_path: Path, files: dict[str, str]) -> Path:
     # Two modules of one layer importing each other (one of them lazily).
     ({"__init__.py": "", "reporting/__init__.py": "", "reporting/build.py": "from . import html\n",
       "reporting/html.py": "def f():\n    from .build import Report\n"},
+     ["import circle: duckdb_synth.reporting.build -> duckdb_synth.reporting.html -> duckdb_synth.reporting.build"]),
+    # Imports under `if not TYPE_CHECKING:` do run: a circle through them counts.
+    ({"__init__.py": "", "reporting/__init__.py": "", "reporting/build.py": "from . import html\n",
+      "reporting/html.py": "from typing import TYPE_CHECKING\nif not TYPE_CHECKING:\n    from .build import Report\n"},
      ["import circle: duckdb_synth.reporting.build -> duckdb_synth.reporting.html -> duckdb_synth.reporting.build"]),
     # A circle through type-checking imports only is no circle at run time; downward imports are fine.
     ({"__init__.py": "from .surfaces import api\n", "surfaces/__init__.py": "",

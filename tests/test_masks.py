@@ -1,4 +1,4 @@
-"""Tests for duckdb_synth.masks: formats, types, ranges, seeds, errors, casts."""
+"""Tests for duckdb_synth.engine.masks: formats, types, ranges, seeds, errors, casts."""
 from __future__ import annotations
 
 import datetime as dt

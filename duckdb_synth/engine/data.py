@@ -1,4 +1,4 @@
-"""Where the stages read the data: the engine's answers are counts, never rows.
+"""Where the stages read the data: the one seam between the source's rows and the rest.
 
 Every stage that looks at the source asks a ``Rows`` object, and only these calls:
 
@@ -7,14 +7,16 @@ Every stage that looks at the source asks a ``Rows`` object, and only these call
   ``null_count()``, a ``histogram(buckets)`` over a public bucketing of a number
   (``engine/domain.py``: powers of two, decimal places, fine cells), and, in
   balanced mode only, ``sorted_values()`` for exact quantiles;
-* ``bin(domains)``: the binned table, whose ``marginal(clique)`` counts any 1- to
-  k-way marginal of the codes.
+* ``bin(domains)``: the binned table (``Binned``), whose ``marginal(clique)``
+  counts any 1- to k-way marginal of the codes.
 
-The privacy layer adds noise to these answers and charges them; the engine never
-draws noise. ``DuckDBRows`` is the engine of a run in DuckDB: it reads the modelled
-columns in one query through the connection, the first time a column is asked
-for, and answers from them in numpy. Another engine (Spark) serves the same calls
-from aggregates it computes where the data lives.
+Every answer but the last two is an aggregate; the binned table's codes stay with
+the engine, and the stages see only its marginals. The privacy layer adds noise to
+these answers and charges them; the engine never draws noise. ``DuckDBRows`` is the
+engine of a run in DuckDB: it reads the modelled columns in one query through the
+connection, the first time a column is asked for, and answers from them in numpy.
+A second engine (Spark, planned) would serve the same calls from aggregates computed
+where the data lives, and bin the rows there.
 """
 from __future__ import annotations
 
@@ -49,7 +51,11 @@ class ColumnData(Protocol):
 
 
 class Binned:
-    """The binned table: every modelled column's codes (rows x columns, column-major) and domain sizes."""
+    """The binned table: every modelled column's codes (rows x columns, column-major) and domain sizes.
+
+    The stages use ``n``, ``sizes``, ``marginal`` and ``recode`` only; another engine's binned
+    table has those four.
+    """
 
     def __init__(self, codes: np.ndarray, sizes: Sequence[int]) -> None:
         self.codes = codes
@@ -120,8 +126,8 @@ class DuckDBRows:
     """The modelled columns of a source, read through a DuckDB connection.
 
     The row count is one ``count(*)``; the columns are fetched in one query (each as
-    ``value_sql`` reads it) the first time one is asked for, and dropped once binned,
-    so the raw values and the codes are never both held.
+    ``value_sql`` reads it) the first time one is asked for, and dropped once binned
+    (while ``bin`` encodes, the raw values and the codes are held together).
     """
 
     def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column]) -> None:

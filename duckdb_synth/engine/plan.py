@@ -17,7 +17,7 @@ from .workload import Workload, resolve
 
 
 @dataclass(frozen=True)
-class Plan:
+class ColumnPlan:
     """The source's columns, in order, and what becomes of each."""
 
     columns: list[Column]
@@ -26,7 +26,7 @@ class Plan:
     workload: Workload | None  # over the modelled columns; None: the default
 
 
-def plan(columns: list[Column], opts: Options) -> Plan:
+def plan(columns: list[Column], opts: Options) -> ColumnPlan:
     """Check the masks and the workload against the columns, and sort the columns by what they become.
 
     Raises:
@@ -40,7 +40,7 @@ def plan(columns: list[Column], opts: Options) -> Plan:
         if c.name in mask_map:
             masks.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)]
-    return Plan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map))
+    return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map))
 
 
 def is_identifier(c: Column) -> bool:

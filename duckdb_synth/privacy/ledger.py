@@ -8,6 +8,7 @@ one row per charged step of every run. The ledger lives as long as the connectio
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from dataclasses import dataclass, field
 
 import duckdb
@@ -56,10 +57,18 @@ class Ledger:
 
     results: list[Result] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def table(self) -> pa.Table:
-        """One row per step of every run (the ``synth_runs()`` table)."""
-        return pa.Table.from_pylist(self.rows, schema=RUN_COLUMNS)
+    def add(self, res: Result) -> None:
+        """Record a finished run; its run id is its position, counting from 1."""
+        with self.lock:
+            self.rows.extend(_log_rows(len(self.results) + 1, res))
+            self.results.append(res)
+
+    def table(self) -> tuple[int, pa.Table]:
+        """How many runs, and one row per step of each (the ``synth_runs()`` table), read together."""
+        with self.lock:
+            return len(self.results), pa.Table.from_pylist(self.rows, schema=RUN_COLUMNS)
 
 
 _LEDGERS: dict[int, tuple[duckdb.DuckDBPyConnection, Ledger]] = {}
@@ -75,9 +84,7 @@ def ledger(con: duckdb.DuckDBPyConnection) -> Ledger:
 
 def record(con: duckdb.DuckDBPyConnection, res: Result) -> None:
     """Add a finished run to the connection's ledger (read by ``synth_runs()``)."""
-    book = ledger(con)
-    book.results.append(res)
-    book.rows.extend(_log_rows(len(book.results), res))
+    ledger(con).add(res)
 
 
 def runs(con: duckdb.DuckDBPyConnection) -> list[Result]:

@@ -1,4 +1,4 @@
-"""The Python API's run functions: a run on a connection, recorded in its ledger."""
+"""The Python API's run functions: ``pipeline.run``, and the run recorded in the connection's ledger."""
 from __future__ import annotations
 
 import duckdb

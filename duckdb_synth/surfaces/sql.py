@@ -37,7 +37,7 @@ class _State:
     folder: Path
     cache: dict[tuple, str] = field(default_factory=dict)
     reports: dict[tuple, dict[str, str]] = field(default_factory=dict)  # report input -> part -> Parquet file
-    runs_file: Path | None = None  # the last synth_runs() table written, and how many rows of the ledger it holds
+    runs_file: Path | None = None  # the last synth_runs() table written, and how many runs it holds
     runs_written: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -153,8 +153,9 @@ def _write_result(res: Result, path: Path) -> None:
 def _runs_file(con: duckdb.DuckDBPyConnection, st: _State) -> Path:
     """The ledger's ``synth_runs()`` table as a Parquet file, written afresh when the ledger has grown."""
     book = ledger.ledger(con)
-    if st.runs_file is None or st.runs_written != len(book.rows):
-        path = st.folder / f"runs_{len(book.results)}.parquet"
-        pq.write_table(book.table(), path)
-        st.runs_file, st.runs_written = path, len(book.rows)
+    if st.runs_file is None or st.runs_written != len(book.results):
+        count, table = book.table()
+        path = st.folder / f"runs_{count}.parquet"
+        pq.write_table(table, path)
+        st.runs_file, st.runs_written = path, count
     return st.runs_file

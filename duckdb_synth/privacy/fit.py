@@ -1,4 +1,5 @@
-"""The model stage: measure, select and estimate, as the run's mode allows.
+"""The model stage: measure, select and estimate, as the run's mode allows (the model itself is
+``engine/model/``).
 
 DP modes (``private_model``): every column's 1-way marginal, then the rest of the
 budget on adaptively chosen marginals and a graphical model (AIM-style, the
@@ -27,7 +28,7 @@ from .budget import SHARE_SELECT
 from .measure import measure, one_way
 from .select import pair_scores, private_tree
 
-Progress = Callable[[str, float], None]
+Progress = Callable[[str, float], None]  # called with (stage, fraction done)
 
 SELECTION = "aim"  # adaptive rounds and a graphical model; "mst": a spanning tree of pairs (faster, less accurate)
 MAX_MODEL_CELLS = 1_000_000  # cap on the junction tree (cells of its cliques). Binned diamonds at eps = 1
