@@ -24,7 +24,7 @@ from .options import parse_options
 from .privacy.accounting import Accountant
 from .privacy.discovery import domain
 from .privacy.fit import Progress, fit_model
-from .privacy.ledger import Result
+from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
 from .privacy.noise import streams
 from .privacy.spend import Spend
@@ -48,17 +48,18 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     rows = DuckDBRows(reader, src.sql, cols.modelled)  # the engine that reads the data
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
-    report("reading", 0.05)
-    n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
-    report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
-    d = len(cols.modelled)
-    domains = [domain(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
-    report("measuring", 0.35)
-    model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report, cols.workload)
-    rows_out = opts.rows if opts.rows is not None else max(int(round(n_hat)), 1)
-    report("sampling", 0.8)
-    synth = draw(model, rows_out, out_rng)
-    report("decoding", 0.9)
-    table = decode_table(cols.columns, domains, synth, cols.masks, out_rng)
-    report("done", 1.0)
+    with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
+        report("reading", 0.05)
+        n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
+        report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
+        d = len(cols.modelled)
+        domains = [domain(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
+        report("measuring", 0.35)
+        model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
+                                          cols.workload)
+        report("sampling", 0.8)
+        synth = draw(model, cols.output_rows(opts.rows, n_hat), out_rng)
+        report("decoding", 0.9)
+        table = decode_table(cols.columns, domains, synth, cols.masks, out_rng)
+        report("done", 1.0)
     return Result(table, Spend.from_accountant(opts.mode, acct), time.perf_counter() - started, src, opts, n_rows)

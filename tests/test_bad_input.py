@@ -15,6 +15,7 @@ import pytest
 
 import duckdb_synth
 from duckdb_synth.errors import DataError, MaskError, OptionError, SchemaError, SourceError
+from duckdb_synth.privacy.accounting import Accountant
 from conftest import N_PATIENTS, make_patients, run_count, run_log, sql_error
 
 
@@ -72,8 +73,61 @@ def test_empty_query(bcon):
     refused(bcon, "'SELECT * FROM patients WHERE age < 0'", DataError, "empty")
 
 
-def test_49_rows_says_50(bcon):
-    refused(bcon, "'t49'", DataError, "49", "50")
+def test_49_rows_says_50_and_not_49(bcon):
+    msg = refused(bcon, "'t49'", DataError, "fewer than 50")
+    assert "49" not in msg.replace("t49", "").split("LINE 1")[0]
+
+
+def _failed_runs(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.sql("SELECT run_id, status, total_rho, rows_in, rows_out, count(*) FROM synth_runs() "
+                   "WHERE status <> 'done' GROUP BY ALL ORDER BY run_id").fetchall()
+
+
+@pytest.mark.parametrize("source", ["SELECT * FROM patients LIMIT 37", "SELECT * FROM patients WHERE false"])
+def test_dp_refusal_is_made_on_the_noisy_count_states_no_count_and_is_recorded(bcon, source):
+    """A small subpopulation's exact size never appears; the refused run spent its row count, and says so."""
+    n = bcon.sql(f"SELECT count(*) FROM ({source})").fetchall()[0][0]
+    finished, before = duckdb_synth.runs(bcon), _failed_runs(bcon)
+    literal = source.replace("'", "''")
+    msg = sql_error(bcon, f"SELECT * FROM synthesize('{literal}', epsilon := 10.0, seed := 1)")
+    assert "DataError" in msg and "noisy row count is under 50" in msg
+    said = msg.split("LINE 1")[0]  # DuckDB quotes the SQL after this
+    assert "empty" not in said and str(n) not in said.replace("50", "")
+    assert duckdb_synth.runs(bcon) == finished  # no finished run more ...
+    (run,) = [r for r in _failed_runs(bcon) if r not in before]  # ... but a failed one, in synth_runs()
+    acct = Accountant.for_budget(10.0, 1e-6)
+    assert run[1].startswith("failed: DataError") and run[2] == pytest.approx(0.01 * acct.rho)
+    assert run[3] is None and run[4] is None and run[5] == 1  # one step: the row count
+
+
+def test_an_empty_source_whose_noisy_count_passes_is_synthesized_from_noise(con):
+    """It used to crash: a text column with no value kept lost every bucket (other, NULL) as faint."""
+    ran = []
+    for seed in range(8):
+        try:
+            ran.append(duckdb_synth.run(con, "SELECT * FROM patients WHERE false", epsilon=1.0, seed=seed))
+        except DataError as exc:
+            assert "noisy row count" in str(exc)
+    assert ran  # at eps = 1 the count's noise passes 50 in about one run in seven
+    for res in ran:
+        assert res.table.column_names == make_patients().column_names and res.table.num_rows >= 1
+
+
+def test_a_declared_key_numbers_as_many_rows_as_its_type_holds(con):
+    """A TINYINT key holds 256 values: 200 rows are fine (they used to fail above 127, after spending)."""
+    con.execute("CREATE TABLE small (k TINYINT PRIMARY KEY, dx VARCHAR)")
+    con.execute("INSERT INTO small SELECT i - 100, dx FROM (SELECT row_number() OVER () AS i, dx FROM patients "
+                "LIMIT 200)")
+    for mode in ("balanced", "strict"):
+        res = duckdb_synth.run(con, "small", mode=mode, seed=2)
+        keys = res.table.column("k").to_pylist()
+        assert len(set(keys)) == len(keys) <= 256 and min(keys) >= -128 and max(keys) <= 127
+
+
+def test_more_rows_than_a_declared_key_can_number_is_refused_before_anything_is_spent(bcon):
+    bcon.execute("CREATE TABLE small (k TINYINT PRIMARY KEY, dx VARCHAR)")
+    bcon.execute("INSERT INTO small SELECT i, dx FROM (SELECT row_number() OVER () AS i, dx FROM patients LIMIT 100)")
+    refused(bcon, "'small', mode := 'strict', \"rows\" := 300", OptionError, "'k'", "TINYINT", "256")
 
 
 def test_50_rows_is_enough(bcon):

@@ -188,7 +188,8 @@ def test_the_copy_is_dropped_when_the_run_fails(con, monkeypatch):
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     ({"source": "peple"}, SourceError, "no table or view named peple (did you mean 'people'?)"),
-    ({"ks": (1000, 1001)}, DataError, "has 2,000 rows, and planting secrets in 1000, 1001 rows needs 2,001 distinct rows"),
+    ({"ks": (1000, 1001)}, DataError, "planting secrets in 1000, 1001 rows needs 2,001 distinct rows (one secret per "
+                                      "row), more than the source"),
     ({"ks": ()}, OptionError, "ks is empty"),
     ({"ks": (1, 0)}, OptionError, "every k must be a positive integer"),
     ({"ks": (-3,)}, OptionError, "every k must be a positive integer"),

@@ -29,7 +29,7 @@ COLUMNS = {
         ("epsilon", "DOUBLE"), ("delta", "DOUBLE"), ("rows_in", "BIGINT"), ("rows_out", "BIGINT"),
         ("seconds", "DOUBLE"), ("step_no", "INTEGER"), ("step", "VARCHAR"), ("step_rho", "DOUBLE"),
         ("step_epsilon", "DOUBLE"), ("step_delta", "DOUBLE"), ("detail", "VARCHAR"), ("total_rho", "DOUBLE"),
-        ("total_epsilon", "DOUBLE"),
+        ("total_epsilon", "DOUBLE"), ("status", "VARCHAR"),
     ],
     "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR")],
     "synth_report_columns('t', 't')": [

@@ -62,13 +62,15 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
 
 
 def identifiers(c: Column, n: int, rng: np.random.Generator) -> pa.Array:
-    """Fresh unique values for a declared key: random tokens or UUIDs, or a permutation of 1..n."""
+    """Fresh unique values for a declared key: random tokens or UUIDs, or a permutation of 1..n
+    (of the type's lowest n values when 1..n does not fit: a TINYINT key numbers up to 256 rows)."""
     if c.type.upper() in ("VARCHAR", "UUID"):
         return masks.generate("string", n, "UUID" if c.type.upper() == "UUID" else "VARCHAR", rng)
-    hi = c.type_range[1] if c.type_range else n
-    if n > hi:
+    lo, hi = (int(c.type_range[0]), int(c.type_range[1])) if c.type_range else (1, n)
+    if n > hi - lo + 1:  # plan() keeps the row count within the type: this is a bug if it happens
         raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {n} distinct values")
-    return pa.array(rng.permutation(n) + 1, type=pa.int64())
+    first = 1 if n <= hi else lo
+    return pa.array(rng.permutation(n) + first, type=pa.int64())
 
 
 DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31

@@ -4,12 +4,14 @@ Decided from the schema and the options alone, before any data is read: a masked
 column gets random values of its kind, a declared single-column PRIMARY KEY or
 UNIQUE column of a type we can fill gets fresh unique values, and every other
 column is modelled. The workload is resolved to the modelled columns here, so a
-bad mask or marginal is refused before anything is read or spent.
+bad mask or marginal is refused before anything is read or spent; so is a row
+count that a declared key's type cannot hold.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import OptionError
 from ..options import Options
 from . import masks
 from .schema import Column, check_columns
@@ -24,6 +26,19 @@ class ColumnPlan:
     masks: dict[str, str]  # column -> mask kind
     modelled: list[Column]  # the rest, minus generated keys
     workload: Workload | None  # over the modelled columns; None: the default
+    capacity: int | None = None  # the most rows the declared integer keys' types can number (None: no limit)
+
+    def output_rows(self, rows: int | None, n_hat: float) -> int:
+        """How many rows to make: `rows` if given, else the released row count.
+
+        A declared integer key bounds the table: a TINYINT key numbers at most 256 rows, so the
+        real table has at most that many, and a noisy count above it is brought down to it
+        (post-processing of the released count with a public bound).
+        """
+        if rows is not None:
+            return rows
+        out = max(int(round(n_hat)), 1)
+        return min(out, self.capacity) if self.capacity is not None else out
 
 
 def plan(columns: list[Column], opts: Options) -> ColumnPlan:
@@ -40,9 +55,22 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
         if c.name in mask_map:
             masks.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)]
-    return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map))
+    keys = [c for c in columns if c.name not in mask_map and is_identifier(c) and key_capacity(c) is not None]
+    capacity = min((key_capacity(c) for c in keys), default=None)
+    if opts.rows is not None and capacity is not None and opts.rows > capacity:
+        key = min(keys, key=key_capacity)
+        raise OptionError(f"rows := {opts.rows:,}: column '{key.name}' is a declared key of type {key.type}, which "
+                          f"numbers at most {capacity:,} rows; ask for fewer rows, or mask the column")
+    return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity)
 
 
 def is_identifier(c: Column) -> bool:
     """A declared PRIMARY KEY / UNIQUE column of a type we can fill with fresh unique values."""
     return c.unique and (c.type.upper() in ("VARCHAR", "UUID") or (c.integer and c.kind == "numeric"))
+
+
+def key_capacity(c: Column) -> int | None:
+    """How many distinct values an integer key's type holds (None: text and UUID keys, no limit)."""
+    if c.type.upper() in ("VARCHAR", "UUID") or c.type_range is None:
+        return None
+    return int(c.type_range[1]) - int(c.type_range[0]) + 1

@@ -27,23 +27,30 @@ FAINT_Z = 2.0
 
 
 def row_count(rows: Rows, label: str, acct: Accountant, rng: np.random.Generator) -> tuple[int, float, float]:
-    """The exact row count (refused when under ``MIN_ROWS``), the released one and its noise variance.
+    """The exact row count, the released one and its noise variance; a source under ``MIN_ROWS`` is refused.
 
-    The refusal reads the exact count: only the fact "fewer than 50 rows" is revealed, and
-    only by refusing to run (docs/privacy.md). In DP modes the released count is noisy.
+    In DP modes the released count is noisy, and the refusal is made on it, after it is
+    charged: it reveals nothing the count does not, and the message states no count. (A
+    source with no rows at all passes with the small probability that the noise alone
+    reaches 50, and is then synthesized from noise.) In balanced mode both are exact.
     """
     n_rows = rows.row_count()
-    if n_rows == 0:
-        raise DataError(f"the source {label} is empty: nothing to synthesize")
-    if n_rows < MIN_ROWS:
-        raise DataError(f"the source {label} has {n_rows} rows; synthesize() needs at least {MIN_ROWS}")
     if not acct.private:
+        if n_rows == 0:
+            raise DataError(f"the source {label} is empty: nothing to synthesize")
+        if n_rows < MIN_ROWS:
+            raise DataError(f"the source {label} has fewer than {MIN_ROWS} rows; synthesize() needs at least "
+                            f"{MIN_ROWS}")
         acct.charge("row count", 0.0, detail=f"exact: {n_rows} rows")
         return n_rows, float(n_rows), 0.0
     rho = SHARE_COUNT * acct.rho
     sigma = sigma_for(rho)
     noisy = float(n_rows + discrete_gaussian(sigma, 1, rng)[0])
     acct.charge("row count", rho, detail=f"noisy count, sigma={sigma:.1f}")
+    if noisy < MIN_ROWS:
+        raise DataError(f"the source {label} has too few rows: its noisy row count is under {MIN_ROWS}, the least "
+                        "synthesize() works on (in DP modes the check is made on the noisy count, whose share of "
+                        "the budget this run has spent: see synth_runs())")
     n_hat = max(noisy, 1.0)
     if acct.delta > 1.0 / n_hat:
         log.warning("delta=%g is larger than 1/n for about %d rows: a whole record could leak with "
@@ -124,13 +131,15 @@ def drop_faint_buckets(dom: Domain, m: Measurement) -> tuple[Domain, Measurement
     a few percent of NULLs (or random 'other' strings) from noise alone. The bucket
     leaves the domain (so no later measurement spends noise on its cells, and the
     model's loss has no pinned cells to slow its fit); the few rows it may hold are
-    coded as the column's first value. Returns the domain and the 1-way measurement,
+    coded as the column's first value. A domain keeps at least one bucket. Returns the domain and the 1-way measurement,
     renumbered, and the map from old codes to new (None when nothing is dropped).
     """
     special = [dom.null_code] if dom.null else []
     if isinstance(dom, CategoricalDomain) and dom.other:
         special.append(dom.other_code)
     drop = [k for k in special if m.values[k] < FAINT_Z * np.sqrt(m.variance[k])]
+    if len(drop) == dom.size:  # a column with no kept value: the bucket measured largest stays
+        drop.remove(max(drop, key=lambda k: m.values[k]))
     if not drop:
         return dom, m, None
     keep = np.setdiff1d(np.arange(dom.size), drop)

@@ -110,13 +110,13 @@ class Report:
         return "\n".join(lines)
 
 
-def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[Result] = (),
+def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[tuple[int, Result]] = (),
           run: Result | None = None, in_sql: bool = False, seed: int = 0) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
         reader: the connection both tables are read through.
-        runs: the runs recorded on the connection (run ids are positions + 1): the synthetic
+        runs: the finished runs recorded on the connection, with their run ids: the synthetic
             table is looked up among their outputs to report what it spent.
         run: the run that made `synth`, when the caller knows it (overrides `runs`).
         in_sql: True when called from SQL (changes error hints).
@@ -227,4 +227,4 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
-    return build(con, real, synth, runs=ledger.runs(con), run=run, seed=seed)
+    return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed)

@@ -36,7 +36,7 @@ from ..engine.source import check_source, file_reader, parse_source, quote_ident
 from ..errors import DataError, OptionError, SchemaError, SourceError, did_you_mean
 from ..options import parse_options
 from ..pipeline import run as _run
-from ..privacy.ledger import record
+from ..privacy.ledger import record, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
 
     Returns:
         One row per secret, by times_planted: (secret, column, times_planted, times_replayed). The
-        schema's metadata holds the mode, epsilon, rows_in and rows_out of the run.
+        schema's metadata holds the mode, epsilon and rows_out of the run, and rows_in in balanced mode
+        (a DP run's exact input size is not released).
 
     Raises:
         OptionError: bad options, bad `ks`, or a `column` that cannot hold a canary.
@@ -86,8 +87,8 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     need = sum(ks)
     if need > n:
         raise DataError(
-            f"the source {src.label} has {n:,} rows, and planting secrets in {', '.join(map(str, ks))} rows needs "
-            f"{need:,} distinct rows (one secret per row): give smaller k values (--k 1,2,5,10,20,50)")
+            f"planting secrets in {', '.join(map(str, ks))} rows needs {need:,} distinct rows (one secret per row), "
+            f"more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
 
     rng = np.random.default_rng(seed)
     secrets = _secrets(con, src.sql, target, ks, rng)
@@ -102,14 +103,18 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
             f"UPDATE {quote_ident(temp)} SET {quote_ident(target.name)} = CAST(p.secret AS {target.type}) "
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "
             f"WHERE {quote_ident(temp)}.rowid = p.rid", [planted_rows, planted_secrets])
-        res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed)
+        try:
+            res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed)
+        except BaseException as exc:
+            record_failure(con, exc)
+            raise
         record(con, res)
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(temp)}")
     replayed = count_values(res.table, target.name, secrets)
     order = sorted(range(len(ks)), key=lambda i: (ks[i], secrets[i]))
     meta = {"mode": res.options.mode, "epsilon": "" if res.options.epsilon is None else f"{res.options.epsilon:g}",
-            "rows_in": str(res.rows_in), "rows_out": str(res.table.num_rows)}
+            "rows_in": "" if res.options.private else str(res.rows_in), "rows_out": str(res.table.num_rows)}
     return pa.table({
         "secret": [secrets[i] for i in order],
         "column": [target.name] * len(ks),

@@ -135,12 +135,12 @@ def table_fingerprint(table_hashes: np.ndarray) -> tuple[int, int]:
     return len(table_hashes), int(table_hashes.astype(np.uint64).sum(dtype=np.uint64))
 
 
-def find_run(runs: Sequence[Result], h_synth: np.ndarray, scols: list[Column]) -> tuple[int | None, Result | None]:
+def find_run(runs: Sequence[tuple[int, Result]], h_synth: np.ndarray,
+             scols: list[Column]) -> tuple[int | None, Result | None]:
     """The recorded run whose output has exactly the synthetic table's rows, if any."""
     names = sorted(c.name for c in scols)
     want = table_fingerprint(h_synth)
-    for run_id in range(len(runs), 0, -1):  # newest first
-        res = runs[run_id - 1]
+    for run_id, res in reversed(runs):  # newest first
         if res.table.num_rows != want[0] or sorted(res.table.column_names) != names:
             continue
         if _result_fingerprint(res, scols) == want:

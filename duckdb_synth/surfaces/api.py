@@ -4,7 +4,7 @@ from __future__ import annotations
 import duckdb
 
 from ..pipeline import run as _run
-from ..privacy.ledger import Result, record
+from ..privacy.ledger import Result, record, record_failure
 
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
@@ -25,8 +25,12 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
             Default: all 2- and 3-way marginals, weight 1.
         progress: called with (stage, fraction done).
     """
-    res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
-               marginals=marginals, progress=progress)
+    try:
+        res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
+                   marginals=marginals, progress=progress)
+    except BaseException as exc:
+        record_failure(con, exc)  # a run that failed after spending is in the ledger too
+        raise
     record(con, res)
     return res
 

@@ -25,7 +25,7 @@ from ..engine.decode import cast_projection
 from ..engine.source import quote_literal
 from ..pipeline import run
 from ..privacy import ledger
-from ..privacy.ledger import Result, record
+from ..privacy.ledger import Result, record, record_failure
 from ..reporting.build import build as build_report
 from ..reporting.cache import fingerprint as report_fingerprint, write_tables as write_report_tables
 
@@ -86,9 +86,12 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             try:
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
                           masks=masks_map, rows=rows, seed=seed, marginals=marginals)
+            except BaseException as exc:
+                record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
+                raise
             finally:
                 reader.close()
-            path = st.folder / f"run_{len(ledger.runs(con)) + 1}.parquet"
+            path = st.folder / f"run_{len(ledger.ledger(con).entries) + 1}.parquet"
             _write_result(res, path)
             record(con, res)
             st.cache[key] = str(path)
@@ -107,7 +110,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             with st.lock:
                 paths = st.reports.get(key)
             if paths is None:
-                rep = build_report(reader, real, synth, runs=ledger.runs(con), in_sql=True)
+                rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True)
                 with st.lock:
                     if key not in st.reports:
                         st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
@@ -153,7 +156,7 @@ def _write_result(res: Result, path: Path) -> None:
 def _runs_file(con: duckdb.DuckDBPyConnection, st: _State) -> Path:
     """The ledger's ``synth_runs()`` table as a Parquet file, written afresh when the ledger has grown."""
     book = ledger.ledger(con)
-    if st.runs_file is None or st.runs_written != len(book.results):
+    if st.runs_file is None or st.runs_written != len(book.entries):
         count, table = book.table()
         path = st.folder / f"runs_{count}.parquet"
         pq.write_table(table, path)
