@@ -65,6 +65,19 @@ def test_guessed_file_types_refused_in_dp_modes(bcon, tmp_path, ext, fmt):
     refused(bcon, f"'{path}', mode := 'strict'", SourceError, str(path), "guessed", "Parquet")
 
 
+@pytest.mark.parametrize("ext,fmt", [("csv", "CSV"), ("json", "JSON")])
+def test_a_quoted_file_name_is_no_table_in_dp_modes(bcon, tmp_path, ext, fmt):
+    """'"p.csv"' parses as a table name, which DuckDB reads by a replacement scan, guessing the types."""
+    bcon.execute(f"COPY patients TO '{tmp_path}/p.{ext}' (FORMAT {fmt})")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        refused(bcon, f"'\"p.{ext}\"', mode := 'strict'", SourceError, f'"p.{ext}"', "not a table or view")
+        assert len(duckdb_synth.run(bcon, f'"p.{ext}"', seed=1).table) > 0  # balanced mode reads it as before
+    finally:
+        os.chdir(cwd)
+
+
 def test_empty_table(bcon):
     refused(bcon, "'empty_t'", DataError, "empty")
 

@@ -201,7 +201,7 @@ def test_the_copy_is_dropped_when_the_run_fails(con, monkeypatch):
     ({"column": "category", "masks": {"category": "string"}}, OptionError, "column 'category' is masked"),
     ({"source": "SELECT age, smoker FROM people"}, SchemaError, "no column can hold a canary"),
     ({"mode": "strct"}, OptionError, "unknown mode 'strct' (did you mean 'strict'?)"),
-    ({"source": "people.csv", "mode": "strict"}, SourceError, "DP modes refuse CSV and JSON files"),
+    ({"source": "people.csv", "mode": "strict"}, SourceError, "guessed from its values"),
 ])
 def test_bad_input_is_refused_with_a_clear_error(con, monkeypatch, kwargs, error, message):
     monkeypatch.setattr(canary_module, "_run", lambda *a, **k: pytest.fail("nothing may run"))
@@ -209,6 +209,15 @@ def test_bad_input_is_refused_with_a_clear_error(con, monkeypatch, kwargs, error
     with pytest.raises(error) as info:
         canary(con, kwargs.pop("source"), seed=0, **kwargs)
     assert message in str(info.value)
+    assert temp_tables(con) == []
+
+
+def test_a_quoted_file_name_is_refused_in_dp_modes(con, tmp_path, monkeypatch):
+    con.execute(f"COPY people TO '{tmp_path}/people.csv'")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(canary_module, "_run", lambda *a, **k: pytest.fail("nothing may run"))
+    with pytest.raises(SourceError, match="not a table or view of the database"):
+        canary(con, '"people.csv"', mode="strict", seed=0)
     assert temp_tables(con) == []
 
 

@@ -104,7 +104,9 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
     """The source `text` resolved and checked to be readable through `reader`.
 
     A private run refuses CSV and JSON files: DuckDB guesses their column types from the
-    values, which no privacy budget covers.
+    values, which no privacy budget covers. For the same reason it refuses a name that is
+    not a table or view of the database: DuckDB reads such a name through a replacement
+    scan (``"data.csv"`` reads the file, a name can read a Python object) and guesses types.
     """
     src = parse_source(text)
     if private and src.kind == "file" and file_reader(src.text) in ("read_csv", "read_json"):
@@ -113,7 +115,39 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
             "budget covers; in DP modes load it into a table with declared types first "
             "(CREATE TABLE t (...); COPY t FROM 'file.csv'), or use Parquet, which declares its schema")
     check_source(reader, src, in_sql=in_sql)
+    if private and src.kind == "table" and not in_catalog(reader, src.parts):
+        raise SourceError(
+            f"{src.text} is not a table or view of the database: DuckDB would read it by a replacement scan (a file "
+            "or a Python object), guessing its column types from the values, which no privacy budget covers; in DP "
+            "modes create a table with declared types first (CREATE TABLE t (...); INSERT INTO t ...), register "
+            "the object (con.register('t', obj)), or give a Parquet path")
     return src
+
+
+def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> bool:
+    """Whether a name (its [catalog, [schema,]] name parts) is a table or view DuckDB resolves in its catalog.
+
+    An unqualified name is looked up in the current schema and among TEMP objects (registered
+    Python objects are TEMP views); `a.b` as schema a of the current database, or catalog a's
+    main schema.
+    """
+    if not parts:
+        return False
+    name = parts[-1]
+    if len(parts) == 1:
+        where, params = ("(temporary OR (database_name = current_database() AND schema_name = current_schema()))",
+                         [])
+    elif len(parts) == 2:
+        where = ("((lower(schema_name) = lower(?) AND (temporary OR database_name = current_database())) "
+                 "OR (lower(database_name) = lower(?) AND schema_name = 'main'))")
+        params = [parts[0], parts[0]]
+    else:
+        where, params = "lower(database_name) = lower(?) AND lower(schema_name) = lower(?)", [parts[0], parts[1]]
+    found = reader.execute(
+        "SELECT count(*) FROM (SELECT database_name, schema_name, table_name AS name, temporary FROM duckdb_tables() "
+        "UNION ALL SELECT database_name, schema_name, view_name, temporary FROM duckdb_views()) "
+        f"WHERE lower(name) = lower(?) AND {where}", [name, *params]).fetchall()[0][0]
+    return found > 0
 
 
 def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: bool) -> None:

@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 from ..engine.schema import Column, check_columns, read_schema
-from ..engine.source import check_source, file_reader, parse_source, quote_ident
-from ..errors import DataError, OptionError, SchemaError, SourceError, did_you_mean
+from ..engine.source import open_source, quote_ident
+from ..errors import DataError, OptionError, SchemaError, did_you_mean
 from ..options import parse_options
 from ..pipeline import run as _run
 from ..privacy.ledger import record, record_failure
@@ -73,13 +73,9 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     """
     opts = parse_options(mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed)
     ks = check_ks(ks)
-    src = parse_source(source)
-    if opts.private and src.kind == "file" and file_reader(src.text) in ("read_csv", "read_json"):
-        # The run refuses this source (a CSV/JSON file's types are guessed from its values);
-        # a canary on a copy of it would test a release that cannot be made.
-        raise SourceError(f"{src.text}: DP modes refuse CSV and JSON files (their column types are guessed from "
-                          "the values); load it into a table with declared types first, or use Parquet")
-    check_source(con, src, in_sql=False)
+    # A source the run would refuse (in DP modes, one whose types DuckDB guesses) is refused here
+    # too: a canary on a copy of it would test a release that cannot be made.
+    src = open_source(con, source, private=opts.private, in_sql=False)
     columns = read_schema(con, src.sql, src.parts)
     check_columns(columns, opts.mask_map)
     target = pick_column(columns, column, opts.mask_map)
