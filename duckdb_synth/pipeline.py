@@ -45,7 +45,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     cols = plan(read_schema(reader, src.sql, src.parts), opts)
-    rows = DuckDBRows(reader, src.sql, cols.modelled)  # the engine that reads the data
+    # The engine that reads the data; in DP modes its errors quote no row's value.
+    rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private)
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     acct = Accountant.for_budget(opts.epsilon, opts.delta)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent

@@ -78,6 +78,27 @@ def test_a_quoted_file_name_is_no_table_in_dp_modes(bcon, tmp_path, ext, fmt):
         os.chdir(cwd)
 
 
+SECRET_NAME = "Alice Smith HIV+"
+
+
+@pytest.mark.parametrize("mode", ["strict", "balanced"])
+@pytest.mark.parametrize("query, column", [
+    ("SELECT CAST(name AS INTEGER) AS x, a FROM named", "'x' (INTEGER)"),
+    ("SELECT a FROM named WHERE CAST(name AS INTEGER) > 0", None),
+])
+def test_a_failing_cast_names_the_column_and_quotes_no_value_in_dp_modes(bcon, mode, query, column):
+    bcon.execute(f"CREATE TABLE named AS SELECT CASE WHEN i = 7 THEN '{SECRET_NAME}' ELSE (i % 50)::VARCHAR END "
+                 "AS name, i % 3 AS a FROM range(300) r(i)")
+    msg = sql_error(bcon, f"SELECT * FROM synthesize('{query}', mode := '{mode}', seed := 1)")
+    said = msg.split("LINE 1")[0]
+    assert "DataError" in said and "cannot read " + (f"column {column}" if column else "the source") in said
+    if mode == "strict":
+        assert SECRET_NAME not in said and "Conversion Error" in said and "not shown" in said
+        assert SECRET_NAME not in str(run_log(bcon))
+    else:
+        assert SECRET_NAME in said  # balanced mode shows DuckDB's message: the data holder's own run
+
+
 def test_empty_table(bcon):
     refused(bcon, "'empty_t'", DataError, "empty")
 

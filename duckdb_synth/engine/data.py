@@ -20,6 +20,7 @@ where the data lives, and bin the rows there.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -28,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import DataError
 from .domain import Buckets, Domain
 from .marginal import Clique, marginal
 from .schema import Column
@@ -128,18 +130,27 @@ class DuckDBRows:
     The row count is one ``count(*)``; the columns are fetched in one query (each as
     ``value_sql`` reads it) the first time one is asked for, and dropped once binned
     (while ``bin`` encodes, the raw values and the codes are held together).
+
+    An error while reading (a cast in the source query that fails on some row) is a
+    DataError naming the column; with ``show_values`` False (DP modes) it does not repeat
+    DuckDB's message, which can quote the row's value.
     """
 
-    def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column]) -> None:
+    def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column], *,
+                 show_values: bool = True) -> None:
         self.reader = reader
         self.sql = sql
         self.columns = list(columns)
+        self.show_values = show_values
         self._n: int | None = None
         self._values: list | None = None
 
     def row_count(self) -> int:
         if self._n is None:
-            self._n = self.reader.sql(f"SELECT count(*) FROM ({self.sql})").fetchall()[0][0]
+            try:
+                self._n = self.reader.sql(f"SELECT count(*) FROM ({self.sql})").fetchall()[0][0]
+            except duckdb.Error as exc:
+                raise self._read_error(exc, None) from None
         return self._n
 
     def _load(self) -> list:
@@ -148,10 +159,34 @@ class DuckDBRows:
                 self._values = []
             else:
                 exprs = ", ".join(f"{value_sql(c)} AS {quote_ident(c.name)}" for c in self.columns)
-                data = self.reader.sql(f"SELECT {exprs} FROM ({self.sql})").to_arrow_table()
+                try:
+                    data = self.reader.sql(f"SELECT {exprs} FROM ({self.sql})").to_arrow_table()
+                except duckdb.Error as exc:
+                    raise self._read_error(exc, self._failing_column()) from None
                 self._values = [to_float(data.column(i)) if c.is_numeric else data.column(i)
                                 for i, c in enumerate(self.columns)]
         return self._values
+
+    def _failing_column(self) -> Column | None:
+        """The first column whose values cannot be read, if one alone fails."""
+        for c in self.columns:
+            try:
+                self.reader.sql(f"SELECT count({value_sql(c)}) FROM ({self.sql})").fetchall()
+            except duckdb.Error:
+                return c
+        return None
+
+    def _read_error(self, exc: duckdb.Error, column: Column | None) -> DataError:
+        where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
+        text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
+        if self.show_values:
+            return DataError(f"cannot read {where}: {' '.join(text.split())}")
+        head = text.split(":")[0]
+        kind = head if re.fullmatch(r"[A-Za-z ]+ Error", head) else type(exc).__name__
+        return DataError(f"cannot read {where}: DuckDB raised a {kind}"
+                         + (" computing its values" if column else "")
+                         + ". In DP modes its message, which can quote a row's value, is not shown: check the casts "
+                           "in the source query (run it yourself to see the row)")
 
     def column(self, i: int) -> ArrayColumn:
         return ArrayColumn(self._load()[i])
