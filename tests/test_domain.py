@@ -55,6 +55,18 @@ def test_balanced_caps_the_number_of_values_at_the_most_frequent() -> None:
     assert set(dom.values) == {f"v{i:03d}" for i in range(30, MAX_CATEGORIES_EXACT + 30)}
 
 
+@pytest.mark.parametrize("sigma, cap", [(None, MAX_CATEGORIES_EXACT), (0.0001, MAX_CATEGORIES_DP)])
+def test_the_cap_breaks_ties_by_value_not_by_row_order(sigma, cap) -> None:
+    """Equal counts at the cap: the values kept must not depend on which rows come first."""
+    counts = {f"v{i:03d}": 20 for i in range(cap + 40)}
+    kept = []
+    for seed in range(3):  # three row orders
+        arr = strings(counts, seed=seed)
+        kept.append(categorical_domain(VARCHAR, ArrayColumn(arr), sigma=sigma, delta=1e-6,
+                                       rng=np.random.default_rng(0)).values)
+    assert kept[0] == kept[1] == kept[2] == tuple(f"v{i:03d}" for i in range(cap))
+
+
 # ---------------------------------------------------------------- categorical, DP mode
 
 

@@ -105,7 +105,8 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
         score = counts + discrete_gaussian(sigma, len(counts), rng)
         keep = score >= threshold(sigma, delta)
         cap = MAX_CATEGORIES_DP
-    order = [i for i in np.argsort(-score, kind="stable") if keep[i]][:cap]
+    # The `cap` highest scores; equal scores by value, never by the order of the rows.
+    order = sorted(np.flatnonzero(keep).tolist(), key=lambda i: (-score[i], str(values[i])))[:cap]
     order.sort(key=lambda i: str(values[i]))
     kept = tuple(values[i] for i in order)
     if sigma is None:
