@@ -301,6 +301,23 @@ def test_masks_of_several_kinds(con):
     assert all(v is not None and v.as_tuple().exponent >= -2 for v in cols["amount"])
 
 
+def test_balanced_clipping_holds_when_the_range_end_is_off_the_lattice():
+    """The 4 largest values are clipped; the 5th largest (99.96) is off the 1-decimal lattice the column
+    is written on, and rounding it up to the lattice used to emit the largest value (100.0, one row)."""
+    c = duckdb.connect()
+    try:
+        c.execute("CREATE TABLE t AS SELECT round((i * 7919 % 999) / 10.0, 1)::DOUBLE AS x, i % 3 AS g "
+                  "FROM range(995) r(i) UNION ALL SELECT x, 0 FROM (VALUES (100.0), (99.99), (99.98), (99.97), "
+                  "(99.96)) v(x)")
+        fifth = c.sql("SELECT x FROM t ORDER BY x DESC LIMIT 1 OFFSET 4").fetchall()[0][0]
+        assert fifth == 99.96
+        for seed in range(10):
+            out = duckdb_synth.run(c, "t", seed=seed).table.column("x").to_pylist()
+            assert max(v for v in out if v is not None) <= fifth, seed
+    finally:
+        c.close()
+
+
 @pytest.mark.parametrize("mode,seeds", [("balanced", (1, 2, 3)), ("strict", (1, 2, 3)), ("strictest", (1, 2, 3))])
 def test_rare_values_never_emitted(mode, seeds):
     """A value held by 1 or 2 rows, or a unique e-mail, never comes out verbatim, over several seeds."""

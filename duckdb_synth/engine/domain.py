@@ -211,17 +211,23 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometr
 
 
 def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool, decimals: int | None,
-               geometric: bool) -> np.ndarray:
+               geometric: bool, inward: bool = False) -> np.ndarray:
     """The fine cells over [lo, hi]: on the decimal lattice when the values are written with
     `decimals` places, else a `grid` (geometric for wide positive ranges, when allowed).
 
     Values written with `decimals` places lie on a lattice of step 10^-decimals: cells hold whole
     lattice points (centred on them), so a narrow range gets one cell per value and decoding
-    puts values back on the points they came from.
+    puts values back on the points they came from. The range's ends go to the nearest lattice
+    points, or with `inward` to the nearest ones inside [lo, hi]: a clipped range must not grow
+    back to a value beyond its end.
     """
     if decimals is not None and (not integer or decimals < 0):
         step = 10.0 ** -decimals
-        k_lo, k_hi = math.floor(lo / step + 0.5), math.floor(hi / step + 0.5)
+        if inward:
+            k_lo, k_hi = math.ceil(lo / step - 1e-6), math.floor(hi / step + 1e-6)
+            k_hi = max(k_hi, k_lo)
+        else:
+            k_lo, k_hi = math.floor(lo / step + 0.5), math.floor(hi / step + 0.5)
         scaled = grid(float(k_lo), float(k_hi), max(pos_lo / step, 1.0), cells, True, geometric=True)
         return (scaled - 0.5) * step
     return grid(lo, hi, pos_lo, cells, integer, geometric=geometric)

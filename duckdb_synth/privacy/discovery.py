@@ -153,7 +153,9 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
             decimals = min(decimals, col.scale)
     # Fine cells (where counts are small, support() and merging work on sums): on the decimal
     # lattice, fixed by released figures only, else a linear or geometric grid.
-    edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric")
+    # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
+    edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
+                       inward=exact)
     bounds = None
     if exact and len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins)
