@@ -109,22 +109,67 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
         p = w / w.sum() if w.sum() > 0 else None
         cell[rows] = rng.choice(members, size=len(rows), p=p)
     lo, hi = dom.edges[cell], dom.edges[cell + 1]
-    u = rng.random(n)
-    t = col.type.upper()
-    if col.integer and t != "TIME":
+    x = _inside(dom, lo, hi, rng.random(n))
+    if dom.rare is not None and len(dom.rare):
+        x = _not_rare(dom, x, ~isnull, lo, hi, rng)
+    return _typed(col, x, isnull)
+
+
+def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A value in each cell [lo, hi) from uniform draws `u`: whole for integers, on the column's lattice."""
+    col = dom.column
+    if col.integer and col.type.upper() != "TIME":
         width = np.maximum(hi - lo, 1.0)
         x = lo + np.floor(u * width)
         if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
             x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
         if col.type_range is not None:
             x = np.clip(x, col.type_range[0], col.type_range[1])
-    else:
-        x = lo + u * (hi - lo)
-        if dom.decimals is not None:
-            x = np.round(x, dom.decimals)
-        elif col.scale is not None:
-            x = np.round(x, col.scale)
-    return _typed(col, x, isnull)
+        return x
+    x = lo + u * (hi - lo)
+    if dom.decimals is not None:
+        return np.round(x, dom.decimals)
+    if col.scale is not None:
+        return np.round(x, col.scale)
+    return x
+
+
+RARE_REDRAWS = 8
+
+
+def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+              rng: np.random.Generator) -> np.ndarray:
+    """Balanced mode: no value that fewer than MIN_GROUP source rows hold (``dom.rare``) is emitted.
+
+    A drawn value equal to one is drawn again in its cell, a few times; one still equal (a cell
+    with no other value) moves to the nearest value along the column's lattice that is not rare
+    and stays inside the domain's range (and the type's).
+    """
+    for _ in range(RARE_REDRAWS):
+        hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+        if not len(hit):
+            return x
+        x[hit] = _inside(dom, lo[hit], hi[hit], rng.random(len(hit)))
+    step = 10.0 ** -dom.decimals if dom.decimals is not None else 1.0 if dom.column.integer else None
+    lo_type, hi_type = dom.column.type_range or (-np.inf, np.inf)
+    lo_type, hi_type = max(lo_type, dom.edges[0]), min(hi_type, np.nextafter(dom.edges[-1], -np.inf))
+    for i in np.flatnonzero(live & _in_sorted(dom.rare, x)):
+        for k in range(1, 2 * len(dom.rare) + 3):  # x + step, x - step, x + 2 step, ...
+            sign, size = (1 if k % 2 else -1), (k + 1) // 2
+            if step is None:
+                v = x[i] + sign * size * np.spacing(x[i])
+            else:
+                v = round(x[i] + sign * size * step, max(dom.decimals or 0, 0))
+            if lo_type <= v <= hi_type and not _in_sorted(dom.rare, np.array([v]))[0]:
+                x[i] = v
+                break
+    return x
+
+
+def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Whether each x is one of `sorted_values`."""
+    pos = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
+    return sorted_values[pos] == x
 
 
 def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:

@@ -79,6 +79,8 @@ class NumericDomain:
     cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
     cell_sigma: float = 0.0
     decimals: int | None = None  # values are rounded to this many decimals when decoded (-2: to hundreds)
+    rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
+    # never emitted (a DP domain holds no value of the data)
 
     @property
     def nbins(self) -> int:

@@ -162,9 +162,14 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     g = len(edges) - 1
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
+    rare = None
     if exact:
         noisy, noisy_null = counts, null_count
-        weights = counts.copy()
+        # Values held by fewer than MIN_GROUP rows are never emitted: a cell holding so few rows is
+        # not drawn (unless its whole bin is that thin), and decoding redraws such values.
+        weights = np.where(counts >= MIN_GROUP, counts, 0.0)
+        uniq, held = np.unique(vals, return_counts=True)
+        rare = uniq[held < MIN_GROUP]
     else:
         noise = discrete_gaussian(sigma_cells, g + 1, rng)
         noisy, noisy_null = counts + noise[:g], null_count + noise[g]
@@ -180,7 +185,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells),
-                         decimals=decimals)
+                         decimals=decimals, rare=rare)
 
 
 RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column

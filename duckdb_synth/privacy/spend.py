@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from .accounting import Accountant, Step, cdp_eps
 
+#: What balanced mode protects (docs/privacy.md §1), as every surface states it.
+BALANCED_PROMISE = ("no formal differential privacy; the model was fitted on exact statistics; values held by "
+                    "fewer than 5 rows (text, numbers, dates and times) are never emitted, and the 4 most extreme "
+                    "numbers on each side are clipped")
+
 
 @dataclass(frozen=True)
 class Spend:
@@ -60,8 +65,7 @@ class Spend:
     def format(self) -> str:
         """A plain-text table of the steps and the total."""
         if not self.private:
-            head = ("mode balanced: no formal differential privacy; the model was fitted on exact statistics; "
-                    "text categories held by fewer than 5 rows are never emitted and numeric extremes are clipped.")
+            head = f"mode balanced: {BALANCED_PROMISE}."
             body = [f"  {s.name:<28} {s.detail}" for s in self.steps]
             return "\n".join([head, *body])
         lines = [f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy, "

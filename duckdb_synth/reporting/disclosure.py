@@ -15,7 +15,7 @@ import numpy as np
 
 from ..engine.schema import Column
 from ..privacy.ledger import Result
-from ..privacy.spend import Spend
+from ..privacy.spend import BALANCED_PROMISE, Spend
 from .columns import Compared, norm_sql
 from .quality import standardize, standardizer
 
@@ -168,8 +168,7 @@ def _spend_rows(spend: Spend | None, run_id: int | None) -> list[dict]:
     where = f"run {run_id} (SELECT * FROM synth_runs() WHERE run_id = {run_id})" if run_id else "the run that made it"
     if not spend.private:
         head = [{"metric": "Privacy spent", "value": None, "holdout": None,
-                 "explanation": f"mode balanced: no formal differential privacy; fitted on exact statistics, text "
-                                f"categories held by fewer than 5 rows never emitted; {where}"}]
+                 "explanation": f"mode balanced: {BALANCED_PROMISE}; {where}"}]
     else:
         head = [
             {"metric": "Privacy guarantee", "value": spend.epsilon, "holdout": None,

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .._version import __version__
+from ..privacy.spend import BALANCED_PROMISE
 
 if TYPE_CHECKING:
     from .build import Report
@@ -447,8 +448,7 @@ def _guarantee(rep: Report) -> str:
         return ("Not from a recorded run: this synthetic table is not the output of a synthesize() run known here, "
                 "so no privacy guarantee can be stated for it. The measures below describe the data only.")
     if not sp.private:
-        return ("Mode balanced: no formal differential privacy. The model was fitted on exact statistics; text "
-                "categories held by fewer than 5 rows are never emitted and numeric extremes are clipped.")
+        return f"Mode balanced: {BALANCED_PROMISE}."
     return (f"Mode {sp.mode}: ({sp.epsilon:g}, {sp.delta:g})-differential privacy for every row of the real table. "
             f"Spent: ε = {sp.epsilon_spent:.4f} of {sp.epsilon:g} (ρ = {sp.rho_spent:.4g} in zCDP) over "
             f"{len(sp.steps)} steps.")
