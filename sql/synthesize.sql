@@ -1,14 +1,15 @@
--- Table macros registered on a connection by duckdb_synth.register(con).
+-- TEMP table macros registered on a connection by duckdb_synth.register(con), which
+-- gives each UDF name below a suffix of that connection's.
 -- Each reads a Parquet file written by a Python scalar UDF that DuckDB folds
 -- while binding the query (DESIGN.md §4): the UDF runs the synthesizer once per
 -- distinct call and returns the path of its result.
 
-CREATE OR REPLACE MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
+CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
                                    masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL) AS TABLE
     SELECT * FROM read_parquet(_synth_run(source, mode, epsilon, delta,
                                           CAST(to_json(masks) AS VARCHAR), "rows", seed,
                                           CAST(to_json(marginals) AS VARCHAR)));
 
 -- What every run on this connection spent, one row per step.
-CREATE OR REPLACE MACRO synth_runs() AS TABLE
+CREATE OR REPLACE TEMP MACRO synth_runs() AS TABLE
     SELECT * FROM read_parquet(_synth_runs_file());

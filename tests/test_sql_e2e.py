@@ -165,6 +165,44 @@ def test_register_twice_is_idempotent(con):
     assert run_count(con) == 2
 
 
+def test_registering_leaves_the_database_as_it_was(tmp_path):
+    """TEMP macros only: a user's own macro of the same name survives, and plain DuckDB finds none of ours."""
+    path = str(tmp_path / "own.duckdb")
+    c = duckdb.connect(path)
+    c.execute("CREATE TABLE t AS SELECT (i % 5)::VARCHAR AS a, i AS b FROM range(100) r(i)")
+    c.execute("CREATE MACRO synthesize(x) AS x + 1")
+    duckdb_synth.register(c)
+    assert len(c.sql("SELECT * FROM synthesize('t', seed := 1)").fetchall()) == 100
+    c.close()
+    c = duckdb.connect(path)
+    try:
+        ours = c.sql("SELECT function_name FROM duckdb_functions() WHERE function_name LIKE '%synth%' "
+                     "AND NOT internal").fetchall()
+        assert ours == [("synthesize",)]
+        assert c.sql("SELECT synthesize(1)").fetchall() == [(2,)]  # the user's, untouched
+    finally:
+        c.close()
+
+
+def test_read_only_database_and_a_second_cursor(tmp_path):
+    path = str(tmp_path / "ro.duckdb")
+    c = duckdb.connect(path)
+    c.execute("CREATE TABLE t AS SELECT (i % 5)::VARCHAR AS a, i AS b FROM range(100) r(i)")
+    c.close()
+    c = duckdb.connect(path, read_only=True)
+    try:
+        duckdb_synth.register(c)
+        assert len(c.sql("SELECT * FROM synthesize('t', seed := 1)").fetchall()) == 100
+        cur = c.cursor()
+        duckdb_synth.register(cur)  # the UDFs of `c` are visible here, but belong to `c`
+        assert len(cur.sql("SELECT * FROM synthesize('t', seed := 2)").fetchall()) == 100
+        assert cur.sql("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall() == [(1,)]
+        assert c.sql("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall() == [(1,)]
+        cur.close()
+    finally:
+        c.close()
+
+
 def test_file_connection(tmp_path):
     path = tmp_path / "x.duckdb"
     c = duckdb.connect(str(path))

@@ -2,7 +2,10 @@
 
 The 2.0 Python client has no table functions, so each table macro (text in
 ``sql/``) reads a Parquet file whose path a Python scalar UDF returns while the
-query binds. Binding may evaluate the UDF more than once, and a lazy relation
+query binds. The macros are TEMP: registering never changes the user's database (it
+works on read-only files, and a file opened later by plain DuckDB holds none of
+ours). The UDFs are visible to every cursor of the database but belong to the
+connection that made them, so each connection's UDFs get names of their own. Binding may evaluate the UDF more than once, and a lazy relation
 binds again on every fetch, so runs are memoized per connection by their exact
 arguments: an identical call returns the same synthetic rows and spends nothing
 more. A different seed (or ``duckdb_synth.forget(con)``) makes a fresh run.
@@ -10,7 +13,9 @@ more. A different seed (or ``duckdb_synth.forget(con)``) makes a fresh run.
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -41,9 +46,13 @@ class _State:
     runs_written: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
+    suffix: str = field(default_factory=lambda: f"_{next(_CONNECTIONS)}")  # of this connection's UDF names
+    macros: list[str] = field(default_factory=list)  # the CREATE TEMP MACRO statements, for the readers too
 
 
 _STATES: dict[int, tuple[duckdb.DuckDBPyConnection, _State]] = {}
+_CONNECTIONS = itertools.count(1)
+_UDFS = re.compile(r"\b(_synth_run|_synth_runs_file|_synth_report)\(")
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> _State:
@@ -82,7 +91,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             if key in st.cache:
                 return st.cache[key]
             masks_map = json.loads(masks) if masks is not None else None
-            reader = con.cursor()
+            reader = _reader(con, st)
             try:
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
                           masks=masks_map, rows=rows, seed=seed, marginals=marginals)
@@ -104,7 +113,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
 
     def synth_report(real, synth, part):
         # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
-        reader = con.cursor()
+        reader = _reader(con, st)
         try:
             key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
             with st.lock:
@@ -122,12 +131,22 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B, V]), ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V])):
         try:
-            con.remove_function(name)
+            con.remove_function(name + st.suffix)
         except duckdb.Error:
             pass
-        con.create_function(name, fn, params, V, null_handling="special", side_effects=False)
-    for statement in _statements(_sql_text("synthesize.sql") + "\n" + _sql_text("report.sql")):
+        con.create_function(name + st.suffix, fn, params, V, null_handling="special", side_effects=False)
+    text = _UDFS.sub(lambda m: f"{m.group(1)}{st.suffix}(", _sql_text("synthesize.sql") + "\n" + _sql_text("report.sql"))
+    st.macros = _statements(text)
+    for statement in st.macros:
         con.execute(statement)
+
+
+def _reader(con: duckdb.DuckDBPyConnection, st: _State) -> duckdb.DuckDBPyConnection:
+    """A second connection to read sources through, with the macros (TEMP: a cursor has its own)."""
+    reader = con.cursor()
+    for statement in st.macros:
+        reader.execute(statement)
+    return reader
 
 
 def _statements(text: str) -> list[str]:
