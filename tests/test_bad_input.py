@@ -195,6 +195,52 @@ def test_statements_other_than_a_query_are_refused_before_running(bcon, tmp_path
     assert "other" not in {r[0] for r in bcon.sql("SELECT database_name FROM duckdb_databases()").fetchall()}
 
 
+@pytest.mark.parametrize("query, needle", [
+    ("SELECT setval('s1', 1) AS v, sex FROM patients", "setval()"),
+    ("SELECT nextval('s1') AS v, sex FROM patients", "nextval()"),
+    ("SELECT bump(age) AS v, sex FROM patients", "nextval()"),  # inside the user's macro
+    ("SELECT * FROM enable_logging(storage := 'file', storage_path := 'logs')", "enable_logging()"),
+    ("SELECT * FROM enable_profiling(save_location := 'prof.json')", "enable_profiling()"),
+    ("SELECT * FROM truncate_duckdb_logs()", "truncate_duckdb_logs()"),
+    ("SELECT * FROM disable_logging()", "disable_logging()"),
+    ("SELECT content, i FROM read_text('secret.txt'), range(600) t(i)", "read_text()"),
+    ("SELECT * FROM secret_text()", "read_text()"),  # inside the user's table macro
+    ("SELECT * FROM glob('*'), range(60) t(i)", "glob()"),
+    ("SELECT * FROM 'secret.csv'", "secret.csv, which is not a table or view"),
+    ("SELECT getenv('HOME') AS home, sex FROM patients", "getenv()"),
+])
+def test_a_source_may_only_read_the_database(bcon, tmp_path, query, needle):
+    """Side effects and host files: refused before DuckDB binds the query, in every mode; nothing changes."""
+    bcon.execute("CREATE SEQUENCE s1 START 10")
+    bcon.execute("CREATE MACRO bump(x) AS x + nextval('s1')")
+    bcon.execute("CREATE MACRO secret_text() AS TABLE SELECT * FROM read_text('secret.txt')")
+    (tmp_path / "secret.txt").write_text("the launch codes")
+    (tmp_path / "secret.csv").write_text("code\n1234\n")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        before = sorted(os.listdir(tmp_path))
+        for mode in ("balanced", "strict"):
+            literal = query.replace("'", "''")
+            refused(bcon, f"'{literal}', mode := '{mode}'", SourceError, needle)
+        assert sorted(os.listdir(tmp_path)) == before
+    finally:
+        os.chdir(cwd)
+    assert bcon.sql("SELECT nextval('s1')").fetchall() == [(10,)]  # never advanced, never rewound
+
+
+def test_a_remote_file_is_refused(bcon):
+    refused(bcon, "'https://example.com/data.parquet'", SourceError, "remote files", "local path")
+
+
+def test_a_source_may_use_ctes_ranges_unnest_its_own_macros_and_synthesize(bcon):
+    bcon.execute("CREATE MACRO twice(x) AS x * 2")
+    q = ("WITH c AS (SELECT sex, twice(age) AS a2, random() AS r FROM patients) "
+         "SELECT c.sex, c.a2, u.x FROM c, unnest([1, 2]) u(x), range(1) t(i)")
+    assert len(duckdb_synth.run(bcon, q, seed=1).table) == 2 * N_PATIENTS
+    assert len(duckdb_synth.run(bcon, "SELECT * FROM synthesize('patients', seed := 3)", seed=1).table) > 0
+
+
 @pytest.mark.parametrize("text", [
     "SELECT * FROM patients; DROP TABLE patients",
     "SELECT 1 AS a; SELECT 2 AS a",

@@ -2,7 +2,15 @@
 
 A source is a table or view name (schema-qualified and quoted names too), one
 read-only query (``SELECT``/``WITH``/``FROM``/``VALUES``, checked with sqlglot
-before anything runs), or a path ending in .parquet, .csv or .json.
+before anything runs), or a local path ending in .parquet, .csv or .json.
+
+A query may read the database's tables and views (and its own CTEs), and call any
+function without side effects. It may not read files or other objects by a
+replacement scan (``FROM 'x.csv'``), call table functions other than ``range``,
+``generate_series`` and ``unnest`` (``read_text``, ``glob``, ``enable_logging``, ...),
+or call functions that change state (``nextval``, ``setval``, ``write_log``, ...):
+to synthesize a file, give its path as the source, or load it into a table. The same
+holds inside the user's macros that a query calls.
 """
 from __future__ import annotations
 
@@ -152,9 +160,14 @@ def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> boo
 
 def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: bool) -> None:
     """Check that the source can be read, with an error that says what to do otherwise."""
-    if source.kind == "file" and not any(c in source.text for c in "*?[") and not re.match(r"^[a-z0-9+]+://", source.text):
+    if source.kind == "file" and re.match(r"^[a-z0-9+]+://", source.text, re.IGNORECASE):
+        raise SourceError(f"{source.text}: remote files are not read (DuckDB would install an extension and go "
+                          "out to the network); download the file and give its local path")
+    if source.kind == "file" and not any(c in source.text for c in "*?["):
         if not os.path.exists(source.text):
             raise SourceError(f"file not found: {source.text}")
+    if source.kind == "query":
+        check_query(reader, sqlglot.parse_one(source.text, read="duckdb"), source.text)
     try:
         reader.sql(f"DESCRIBE {source.sql}").fetchall()
     except duckdb.CatalogException as e:
@@ -171,6 +184,77 @@ def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: b
     except duckdb.Error as e:
         what = "file" if source.kind == "file" else "query" if source.kind == "query" else "table"
         raise SourceError(f"cannot read the source {what} {_short(source.text)}: {_first_line(e)}") from None
+
+
+# Table functions a query source may call, and our own table macros (they read only our files).
+SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+OUR_MACROS = frozenset({"synthesize", "synth_runs", "synth_report", "synth_report_columns", "synth_report_pairs",
+                        "synth_privacy_report"})
+# DuckDB marks these as having side effects only because they are volatile: they change nothing.
+VOLATILE_ONLY = frozenset({"random", "uuid", "uuidv4", "uuidv7", "gen_random_uuid", "currval", "current_query",
+                           "current_connection_id", "current_query_id", "current_transaction_id", "stats",
+                           "vector_type", "error"})
+REFUSED_SCALARS = frozenset({"getenv"})  # reads the host's environment
+_MACRO_DEPTH = 8
+
+
+def check_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, text: str, *, depth: int = 0) -> None:
+    """Refuse a query that reads anything but tables, views and its CTEs, or calls a function with side effects.
+
+    Checked on the sqlglot tree before DuckDB binds the query, and again inside every user
+    macro it calls (their definitions, from ``duckdb_functions()``).
+    """
+    ctes = {cte.alias_or_name.lower() for cte in stmt.find_all(exp.CTE)}
+    macros = _user_macros(reader) if depth < _MACRO_DEPTH else {}
+    for table in stmt.find_all(exp.Table):
+        if isinstance(table.this, exp.Func):
+            name = _function_name(table.this)
+            if name in SAFE_TABLE_FUNCTIONS or name in OUR_MACROS:
+                continue
+            if macros.get(name, ("", ""))[0] == "table_macro":
+                check_query(reader, sqlglot.parse_one(macros[name][1], read="duckdb"), text, depth=depth + 1)
+                continue
+            raise SourceError(
+                f"the source query calls the table function {name}(), which a source may not: a query source reads "
+                "tables and views of the database (and range, generate_series, unnest); to synthesize a file, give "
+                f"its path as the source or load it into a table: {_short(text)}")
+        parts = tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None)
+        if len(parts) == 1 and parts[0].lower() in ctes:
+            continue
+        if not in_catalog(reader, parts):
+            raise SourceError(
+                f"the source query reads {'.'.join(parts)}, which is not a table or view of the database: DuckDB "
+                "would read it by a replacement scan (a file or a Python object), which a query source may not; "
+                "load it into a table, register the object (con.register(name, obj)), or give a file's path as "
+                f"the source: {_short(text)}")
+    side_effects = _side_effect_functions(reader)
+    for func in stmt.find_all(exp.Func):
+        name = _function_name(func)
+        if name in REFUSED_SCALARS or name in side_effects:
+            raise SourceError(f"the source query calls {name}(), which changes the database or reads the host; a "
+                              f"source may only read: {_short(text)}")
+        if macros.get(name, ("", ""))[0] == "macro":
+            check_query(reader, sqlglot.parse_one(f"SELECT {macros[name][1]}", read="duckdb"), text, depth=depth + 1)
+
+
+def _function_name(func: exp.Func) -> str:
+    if isinstance(func, exp.Anonymous):
+        return str(func.this).lower()
+    if isinstance(func, exp.GenerateSeries):
+        return "generate_series"
+    return func.sql_name().lower()
+
+
+def _side_effect_functions(reader: duckdb.DuckDBPyConnection) -> set[str]:
+    names = reader.execute("SELECT DISTINCT lower(function_name) FROM duckdb_functions() WHERE has_side_effects")
+    return {r[0] for r in names.fetchall()} - VOLATILE_ONLY
+
+
+def _user_macros(reader: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """The user's macros: name -> (function_type, definition); ours are left out."""
+    rows = reader.execute("SELECT lower(function_name), function_type, macro_definition FROM duckdb_functions() "
+                          "WHERE NOT internal AND function_type IN ('macro', 'table_macro')").fetchall()
+    return {name: (kind, text) for name, kind, text in rows if name not in OUR_MACROS and text}
 
 
 def _short(text: str, limit: int = 120) -> str:
