@@ -152,6 +152,18 @@ def test_different_seed_gives_different_rows(con):
     assert run_count(con) == 2
 
 
+def test_an_identical_call_on_changed_data_runs_again(con):
+    """The memo is keyed on the data too: after a DELETE the same call used to return the old rows."""
+    q = "SELECT * FROM synthesize('patients', seed := 1)"
+    first = con.sql(q).fetchall()
+    assert con.sql(q).fetchall() == first and run_count(con) == 1
+    con.execute("DELETE FROM patients WHERE age > 40")
+    left = con.sql("SELECT count(*) FROM patients").fetchall()[0][0]
+    again = con.sql(q).fetchall()
+    assert run_count(con) == 2 and len(again) == left < len(first)
+    assert con.sql(q).fetchall() == again and run_count(con) == 2
+
+
 def test_register_twice_is_idempotent(con):
     q = "SELECT * FROM synthesize('patients', seed := 4)"
     first = con.sql(q).fetchall()

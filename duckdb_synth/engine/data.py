@@ -201,6 +201,14 @@ class DuckDBRows:
         return Binned(codes, [d.size for d in domains])
 
 
+def content_stamp(reader: duckdb.DuckDBPyConnection, sql: str) -> tuple:
+    """What identifies a relation's current content: its columns and types, its row count and a
+    sum of its rows' hashes (for memoizing work on it; never released)."""
+    columns = tuple(reader.sql(f"DESCRIBE {sql}").fetchall())
+    rows = reader.sql(f"SELECT count(*), sum(hash(__row)::HUGEINT) FROM ({sql}) AS __row").fetchall()[0]
+    return (columns, *rows)
+
+
 def value_sql(col: Column) -> str:
     """The SQL expression that fetches a column the way its domain encodes it."""
     q = quote_ident(col.name)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..engine.data import content_stamp
 from ..errors import SourceError
 from .build import Report
 from .columns import first_line, label, resolve
@@ -21,13 +22,10 @@ def fingerprint(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, in_
     out = []
     for text, role in ((real, "real"), (synth, "synthetic")):
         src = resolve(reader, text, role, in_sql=in_sql)
-        columns = tuple(reader.sql(f"DESCRIBE {src.sql}").fetchall())
         try:
-            rows = reader.sql(f"SELECT count(*), sum(hash(__synth_report_row)::HUGEINT) "
-                              f"FROM ({src.sql}) AS __synth_report_row").fetchall()[0]
+            out.append(content_stamp(reader, src.sql))
         except duckdb.Error as e:
             raise SourceError(f"cannot read the {role} table {label(src)}: {first_line(e)}") from None
-        out.append((columns, *rows))
     return tuple(out)
 
 

@@ -5,10 +5,14 @@ The 2.0 Python client has no table functions, so each table macro (text in
 query binds. The macros are TEMP: registering never changes the user's database (it
 works on read-only files, and a file opened later by plain DuckDB holds none of
 ours). The UDFs are visible to every cursor of the database but belong to the
-connection that made them, so each connection's UDFs get names of their own. Binding may evaluate the UDF more than once, and a lazy relation
-binds again on every fetch, so runs are memoized per connection by their exact
-arguments: an identical call returns the same synthetic rows and spends nothing
-more. A different seed (or ``duckdb_synth.forget(con)``) makes a fresh run.
+connection that made them, so each connection's UDFs get names of their own.
+
+Binding may evaluate the UDF more than once, and a lazy relation binds again on
+every fetch, so runs are memoized per connection by their exact arguments and the
+source's content (its columns, row count and a sum of its rows' hashes): an
+identical call on unchanged data returns the same synthetic rows and spends nothing
+more. Changed data, a different seed (or ``duckdb_synth.forget(con)``) makes a
+fresh run.
 """
 from __future__ import annotations
 
@@ -26,8 +30,11 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from ..engine.data import content_stamp
 from ..engine.decode import cast_projection
-from ..engine.source import quote_literal
+from ..engine.source import open_source, quote_literal
+from ..errors import SynthError
+from ..options import parse_options
 from ..pipeline import run
 from ..privacy import ledger
 from ..privacy.ledger import Result, record, record_failure
@@ -86,13 +93,14 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     V, D, B = duckdb.sqltypes.VARCHAR, duckdb.sqltypes.DOUBLE, duckdb.sqltypes.BIGINT
 
     def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals):
-        key = (source, mode, epsilon, delta, masks, rows, seed, marginals)
         with st.lock:
-            if key in st.cache:
-                return st.cache[key]
-            masks_map = json.loads(masks) if masks is not None else None
             reader = _reader(con, st)
             try:
+                stamp = _stamp(reader, source, mode, epsilon)
+                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, stamp)
+                if key in st.cache:
+                    return st.cache[key]
+                masks_map = json.loads(masks) if masks is not None else None
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
                           masks=masks_map, rows=rows, seed=seed, marginals=marginals)
             except BaseException as exc:
@@ -135,10 +143,21 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.Error:
             pass
         con.create_function(name + st.suffix, fn, params, V, null_handling="special", side_effects=False)
-    text = _UDFS.sub(lambda m: f"{m.group(1)}{st.suffix}(", _sql_text("synthesize.sql") + "\n" + _sql_text("report.sql"))
+    text = _sql_text("synthesize.sql") + "\n" + _sql_text("report.sql")
+    text = _UDFS.sub(lambda m: f"{m.group(1)}{st.suffix}(", text)
     st.macros = _statements(text)
     for statement in st.macros:
         con.execute(statement)
+
+
+def _stamp(reader: duckdb.DuckDBPyConnection, source, mode, epsilon) -> tuple | None:
+    """The source's content stamp, once the source passes the run's own checks (None: it does not,
+    and the run will say why)."""
+    try:
+        src = open_source(reader, source, private=parse_options(mode=mode, epsilon=epsilon).private, in_sql=True)
+        return content_stamp(reader, src.sql)
+    except (SynthError, duckdb.Error):
+        return None
 
 
 def _reader(con: duckdb.DuckDBPyConnection, st: _State) -> duckdb.DuckDBPyConnection:
