@@ -216,3 +216,11 @@ def test_steps_record_costs_in_order() -> None:
     assert acct.delta_threshold_spent == pytest.approx(acct.delta_threshold / 3)
     assert acct.epsilon_spent() == pytest.approx(cdp_eps(acct.rho * 0.75, 0.5e-6), rel=1e-12)
     assert acct.epsilon_spent() < 1.0
+
+
+def test_conversions_hold_at_huge_budgets():
+    """exp() of the log-delta overflowed past eps ~ 1e5 (a run at epsilon 1e6 crashed)."""
+    assert cdp_delta(1e6, 1.0) == 1.0
+    for eps in (1e6, 1e9):
+        acct = Accountant.for_budget(eps, 1e-6)
+        assert acct.rho > 0 and cdp_eps(acct.rho, 5e-7) <= eps * (1 + 1e-6)

@@ -4,9 +4,10 @@ Every stage that looks at the source asks a ``Rows`` object, and only these call
 
 * ``row_count()``: the number of rows;
 * per column (``column(i)``, a ``ColumnData``): ``value_counts()`` of a category,
-  ``null_count()``, a ``histogram(buckets)`` over a public bucketing of a number
-  (``engine/domain.py``: powers of two, decimal places, fine cells), and, in
-  balanced mode only, ``sorted_values()`` for exact quantiles;
+  ``null_count()``, a ``histogram(buckets)`` over a public bucketing of a number's
+  finite values (``engine/domain.py``: powers of two, decimal places, fine cells),
+  ``special_counts()`` of its NaN, +inf and -inf, and, in balanced mode only,
+  ``sorted_values()`` (finite) for exact quantiles;
 * ``bin(domains)``: the binned table (``Binned``), whose ``marginal(clique)``
   counts any 1- to k-way marginal of the codes.
 
@@ -46,10 +47,13 @@ class ColumnData(Protocol):
         """How many rows are NULL."""
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
-        """Counts of the non-NULL values in each of the buckets (float64, length ``buckets.size``)."""
+        """Counts of the finite values in each of the buckets (float64, length ``buckets.size``)."""
+
+    def special_counts(self) -> np.ndarray:
+        """How many rows hold NaN, +inf and -inf (a floating-point column's values that are no number)."""
 
     def sorted_values(self) -> np.ndarray:
-        """The non-NULL values in ascending order: for balanced mode's exact quantiles only."""
+        """The finite values in ascending order: for balanced mode's exact quantiles only."""
 
 
 class Binned:
@@ -95,16 +99,18 @@ class Rows(Protocol):
 
 
 class ArrayColumn:
-    """One column held in memory: float64 values (NaN for NULL) of a number or time, or an Arrow array."""
+    """One column held in memory: a number's or time's float64 values with its NULL mask (without
+    one, every NaN is NULL), or an Arrow array."""
 
-    def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray) -> None:
+    def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None) -> None:
         self.values = values
+        self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._set: np.ndarray | None = None
 
-    def _non_null(self) -> np.ndarray:
+    def _finite(self) -> np.ndarray:
         if self._set is None:
             x = self.values
-            self._set = x[~np.isnan(x)]
+            self._set = x[np.isfinite(x)]
         return self._set
 
     def value_counts(self) -> tuple[list, np.ndarray]:
@@ -114,14 +120,18 @@ class ArrayColumn:
 
     def null_count(self) -> int:
         if isinstance(self.values, np.ndarray):
-            return int(np.isnan(self.values).sum())
+            return int(self.nulls.sum())
         return int(self.values.null_count)
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
-        return buckets.histogram(self._non_null())
+        return buckets.histogram(self._finite())
+
+    def special_counts(self) -> np.ndarray:
+        x = self.values
+        return np.array([(np.isnan(x) & ~self.nulls).sum(), (x == np.inf).sum(), (x == -np.inf).sum()], np.float64)
 
     def sorted_values(self) -> np.ndarray:
-        return np.sort(self._non_null())
+        return np.sort(self._finite())
 
 
 class DuckDBRows:
@@ -144,6 +154,7 @@ class DuckDBRows:
         self.show_values = show_values
         self._n: int | None = None
         self._values: list | None = None
+        self._nulls: list | None = None
 
     def row_count(self) -> int:
         if self._n is None:
@@ -165,6 +176,8 @@ class DuckDBRows:
                     raise self._read_error(exc, self._failing_column()) from None
                 self._values = [to_float(data.column(i)) if c.is_numeric else data.column(i)
                                 for i, c in enumerate(self.columns)]
+                self._nulls = [data.column(i).is_null().to_numpy(zero_copy_only=False) if c.is_numeric else None
+                               for i, c in enumerate(self.columns)]
         return self._values
 
     def _failing_column(self) -> Column | None:
@@ -189,15 +202,16 @@ class DuckDBRows:
                            "in the source query (run it yourself to see the row)")
 
     def column(self, i: int) -> ArrayColumn:
-        return ArrayColumn(self._load()[i])
+        values = self._load()[i]
+        return ArrayColumn(values, self._nulls[i])
 
     def bin(self, domains: Sequence[Domain]) -> Binned:
-        values = self._load()
-        self._values = None
+        values, nulls = self._load(), self._nulls
+        self._values = self._nulls = None
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables).
         codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)), dtype=np.int64, order="F")
         for i, dom in enumerate(domains):
-            codes[:, i] = dom.encode(values[i])
+            codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
         return Binned(codes, [d.size for d in domains])
 
 

@@ -110,8 +110,13 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
         cell[rows] = rng.choice(members, size=len(rows), p=p)
     lo, hi = dom.edges[cell], dom.edges[cell + 1]
     x = _inside(dom, lo, hi, rng.random(n))
+    number = ~isnull
+    for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
+        rows = codes == dom.nbins + k
+        x[rows] = value
+        number &= ~rows
     if dom.rare is not None and len(dom.rare):
-        x = _not_rare(dom, x, ~isnull, lo, hi, rng)
+        x = _not_rare(dom, x, number, lo, hi, rng)
     return _typed(col, x, isnull)
 
 

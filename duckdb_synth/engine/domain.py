@@ -25,9 +25,8 @@ import pyarrow.compute as pc
 
 from .schema import Column
 
-# Signed powers of two from 2^-20 to 2^62, plus a bucket around zero.
-_EXP_MIN, _EXP_MAX = -20, 62
-_NPOW = _EXP_MAX - _EXP_MIN + 1
+# Signed powers of two from 2^-20 to 2^62 (2^127 for types that reach beyond 2^63), plus a bucket around zero.
+_EXP_MIN, _EXP_MAX, _EXP_WIDE = -20, 62, 127
 MAX_DECIMALS = 6
 MIN_DECIMALS = -3  # values that are all multiples of 1000
 
@@ -67,9 +66,13 @@ class CategoricalDomain:
         return codes
 
 
+SPECIALS = (float("nan"), float("inf"), float("-inf"))  # what a FLOAT or DOUBLE holds besides numbers
+
+
 @dataclass(frozen=True)
 class NumericDomain:
-    """Fine cells [edges[j], edges[j+1]) with weights, merged into model bins; NULL last."""
+    """Fine cells [edges[j], edges[j+1]) with weights, merged into model bins; then the special
+    values kept (NaN, +inf, -inf, of a FLOAT or DOUBLE column), each a bucket; NULL last."""
 
     column: Column
     edges: np.ndarray
@@ -81,6 +84,7 @@ class NumericDomain:
     decimals: int | None = None  # values are rounded to this many decimals when decoded (-2: to hundreds)
     rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
     # never emitted (a DP domain holds no value of the data)
+    specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
 
     @property
     def nbins(self) -> int:
@@ -88,24 +92,46 @@ class NumericDomain:
 
     @property
     def size(self) -> int:
-        return self.nbins + int(self.null)
+        return self.nbins + len(self.specials) + int(self.null)
 
     @property
     def null_code(self) -> int:
-        return self.nbins if self.null else -1
+        return self.nbins + len(self.specials) if self.null else -1
 
     def cells(self, x: np.ndarray) -> np.ndarray:
         return Cells(self.edges).codes(x)
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        nan = np.isnan(x)
-        codes = self.cell_bin[self.cells(np.where(nan, self.edges[0], x))].astype(np.int64)
+    def encode(self, x: np.ndarray, nulls: np.ndarray | None = None) -> np.ndarray:
+        """Codes of the values (float64; `nulls` marks NULL, else every NaN is NULL).
+
+        A special value without a bucket goes where it is closest: +inf to the top bin, -inf to
+        the bottom one, NaN to NULL (or the bottom bin of a NOT NULL column).
+        """
+        nulls = np.isnan(x) if nulls is None else nulls
+        finite = np.isfinite(x)
+        codes = self.cell_bin[self.cells(np.where(finite, x, self.edges[0]))].astype(np.int64)
+        if not finite.all():
+            nan = np.isnan(x) & ~nulls
+            for value, rows, fallback in ((SPECIALS[0], nan, self.null_code if self.null else 0),
+                                          (SPECIALS[1], x == np.inf, self.nbins - 1), (SPECIALS[2], x == -np.inf, 0)):
+                codes[rows] = self.special_code(value) if self.has_special(value) else fallback
         if self.null:
-            codes[nan] = self.null_code
+            codes[nulls] = self.null_code
         return codes
+
+    def has_special(self, value: float) -> bool:
+        return any(_same(value, v) for v in self.specials)
+
+    def special_code(self, value: float) -> int:
+        return self.nbins + next(k for k, v in enumerate(self.specials) if _same(value, v))
 
 
 Domain = CategoricalDomain | NumericDomain
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal, NaN equal to NaN."""
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 # ---------------------------------------------------------------- public domains
@@ -142,24 +168,31 @@ class Buckets:
 
 
 class PowersOfTwo(Buckets):
-    """Signed powers of two from 2^-20 to 2^62: 0 around zero, +-(1.._NPOW) for +-[2^e, 2^(e+1)),
-    shifted to 0 .. 2*_NPOW."""
+    """Signed powers of two from 2^-20 to 2^top: 0 around zero, +-(1..k) for +-[2^e, 2^(e+1)),
+    shifted to 0 .. 2k (k = top + 21 powers; larger magnitudes fall in the outermost bucket)."""
 
-    size = 2 * _NPOW + 1
-    zero = _NPOW  # the bucket around zero
+    def __init__(self, top: int = _EXP_MAX) -> None:
+        self.top = top
+        self.zero = top - _EXP_MIN + 1  # the bucket around zero
+        self.size = 2 * self.zero + 1
+
+    @classmethod
+    def of(cls, col: Column) -> PowersOfTwo:
+        """The buckets a column's type calls for (public): to 2^62, or 2^127 for types that reach past 2^63."""
+        wide = col.type_range is None or max(abs(col.type_range[0]), abs(col.type_range[1])) > 2.0 ** 63
+        return cls(_EXP_WIDE if wide and col.kind == "numeric" else _EXP_MAX)
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         a = np.abs(x)
         with np.errstate(divide="ignore"):
             e = np.floor(np.log2(np.where(a > 0, a, 1.0)))
-        e = np.clip(e, _EXP_MIN, _EXP_MAX).astype(np.int64)
+        e = np.clip(e, _EXP_MIN, self.top).astype(np.int64)
         b = np.where(a < 2.0 ** _EXP_MIN, 0, e - _EXP_MIN + 1)
-        return np.where(x < 0, -b, b) + _NPOW
+        return np.where(x < 0, -b, b) + self.zero
 
-    @staticmethod
-    def edges(bucket: int) -> tuple[float, float]:
+    def edges(self, bucket: int) -> tuple[float, float]:
         """The values a bucket holds, [lo, hi)."""
-        s = bucket - _NPOW
+        s = bucket - self.zero
         if s == 0:
             return -(2.0 ** _EXP_MIN), 2.0 ** _EXP_MIN
         e = abs(s) - 1 + _EXP_MIN
@@ -194,11 +227,15 @@ class Cells(Buckets):
 
 
 def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometric: bool = True) -> np.ndarray:
-    """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear."""
+    """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear.
+
+    Integer cells are whole numbers, as far as a double holds them (below 2^53).
+    """
+    integer = integer and max(abs(lo), abs(hi)) < 2.0 ** 53
     if integer:
         lo, hi = float(math.floor(lo)), float(math.floor(hi) + 1)  # integer cells [a, b) hold a .. b-1
     elif hi <= lo:
-        hi = lo + max(abs(lo) * 1e-6, 1e-9)
+        hi = lo + max(64 * np.spacing(abs(lo)), 1e-9)  # a constant column: a cell just wide enough
     if geometric and lo >= 0 and pos_lo > 0 and hi / max(pos_lo, 1e-300) > 64:
         edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
         if lo < edges[0]:

@@ -37,7 +37,7 @@ def cdp_delta(rho: float, eps: float) -> float:
             hi = alpha
     alpha = (lo + hi) / 2
     log_delta = (alpha - 1) * (alpha * rho - eps) + alpha * math.log1p(-1 / alpha) - math.log(alpha - 1)
-    return min(math.exp(log_delta), 1.0)
+    return 1.0 if log_delta >= 0 else math.exp(log_delta)  # exp would overflow at large budgets (eps 1e6)
 
 
 def _bisect(flips, lo: float, hi: float) -> tuple[float, float]:

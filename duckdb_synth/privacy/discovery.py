@@ -21,15 +21,16 @@ import math
 import numpy as np
 
 from ..engine.data import ColumnData
-from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, CategoricalDomain, Cells, DecimalPlaces, Domain,
+from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, CategoricalDomain, Cells, DecimalPlaces, Domain,
                              NumericDomain, PowersOfTwo, cell_edges, merge_bins, public_domain, quantile_edges)
-from ..engine.schema import Column
+from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, RANGE_SHARE_NUMERIC, column_share,
                      planned_pair_rho)
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
+FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is dropped as empty
 MAX_CATEGORIES_DP = 100
 MAX_CATEGORIES_EXACT = 256
 FALSE_CELLS = 0.05  # expected number of empty cells that pass a noisy support threshold
@@ -140,7 +141,8 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     elif col.type.upper() == "TIME":  # the range of a time of day is public
         lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
     else:
-        lo, hi, pos_lo = private_range(data.histogram(POW2), sigma=sigma_range, rng=rng)
+        pow2 = PowersOfTwo.of(col)
+        lo, hi, pos_lo = private_range(data.histogram(pow2), sigma=sigma_range, rng=rng, buckets=pow2)
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
@@ -162,17 +164,25 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     g = len(edges) - 1
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
+    floating = col.type.upper() in FLOATS
     rare = None
     if exact:
         noisy, noisy_null = counts, null_count
+        # NaN, +inf and -inf are values too: kept by the same rule as any other.
+        special = data.special_counts() if floating else np.zeros(0)
+        kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
         # Values held by fewer than MIN_GROUP rows are never emitted: a cell holding so few rows is
         # not drawn (unless its whole bin is that thin), and decoding redraws such values.
         weights = np.where(counts >= MIN_GROUP, counts, 0.0)
         uniq, held = np.unique(vals, return_counts=True)
         rare = uniq[held < MIN_GROUP]
     else:
-        noise = discrete_gaussian(sigma_cells, g + 1, rng)
+        # Each row is in one cell: a fine cell, NULL, or (FLOAT, DOUBLE) NaN, +inf or -inf, whose
+        # buckets stay where their noisy count is clear of the noise (public candidates: no threshold).
+        noise = discrete_gaussian(sigma_cells, g + 1 + (len(SPECIALS) if floating else 0), rng)
         noisy, noisy_null = counts + noise[:g], null_count + noise[g]
+        special = data.special_counts() + noise[g + 1:] if floating else np.zeros(0)
+        kept = [k for k in range(len(special)) if special[k] >= FAINT_Z * sigma_cells]
         first, last = support(noisy, sigma_cells)
         weights = np.zeros(g)
         inside = slice(first, last + 1)
@@ -184,8 +194,9 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     else:
         cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
-                         cell_counts=np.append(noisy, noisy_null), cell_sigma=0.0 if exact else float(sigma_cells),
-                         decimals=decimals, rare=rare)
+                         cell_counts=np.concatenate([noisy, special[kept], [noisy_null]]),
+                         cell_sigma=0.0 if exact else float(sigma_cells), decimals=decimals, rare=rare,
+                         specials=tuple(SPECIALS[k] for k in kept))
 
 
 RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column
@@ -194,22 +205,22 @@ LONE_BUCKET_FACTOR = 1.5  # a run of one bucket needs 1.5x the bar (about 6.5 si
 RANGE_NEIGHBOUR_Z = 2.0  # a bucket next to the range joins it above this many sigma
 
 
-def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator) -> tuple[float, float, float]:
+def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
+                  buckets: PowersOfTwo = POW2) -> tuple[float, float, float]:
     """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two.
 
-    `counts` is the column's exact histogram over ``PowersOfTwo`` buckets; noise of scale
-    `sigma` is added here.
+    `counts` is the column's exact histogram over `buckets`; noise of scale `sigma` is added here.
 
     On each side of zero the range spans every run of significant buckets (gaps of
     up to RANGE_GAP buckets allowed); a run of a single bucket must pass a higher
     bar, so that a lone false bucket far from the data cannot stretch the range.
     """
-    nb = POW2.size
+    nb = buckets.size
     noisy = counts + discrete_gaussian(sigma, nb, rng)
     sig = noisy > gaussian_tail_z(RANGE_FALSE / nb) * sigma
-    chosen: list[int] = [POW2.zero] if sig[POW2.zero] else []
+    chosen: list[int] = [buckets.zero] if sig[buckets.zero] else []
     z = gaussian_tail_z(RANGE_FALSE / nb)
-    for side in (np.arange(POW2.zero + 1, nb), np.arange(POW2.zero - 1, -1, -1)):  # outward from zero
+    for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # outward from zero
         hits = [i for i, b in enumerate(side) if sig[b]]
         runs: list[list[int]] = []
         for h in hits:  # runs of significant buckets, gaps of up to RANGE_GAP allowed
@@ -228,7 +239,7 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator)
     # passes a lower bar. Only neighbours, so a false one costs an octave of range, not a stretch
     # to a far-away bucket; cells over it that turn out empty are trimmed by support().
     bar = RANGE_NEIGHBOUR_Z * sigma
-    for side in (np.arange(POW2.zero + 1, nb), np.arange(POW2.zero - 1, -1, -1)):  # by magnitude, outward
+    for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # by magnitude, outward
         on = [i for i, b in enumerate(side) if b in chosen]
         if not on:
             continue
@@ -238,9 +249,9 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator)
         while inward > 0 and noisy[side[inward - 1]] > bar:
             inward -= 1
         chosen += [int(side[out]), int(side[inward])]
-    lo = min(POW2.edges(b)[0] for b in chosen)
-    hi = max(POW2.edges(b)[1] for b in chosen)
-    pos = [POW2.edges(b)[0] for b in chosen if b > POW2.zero]
+    lo = min(buckets.edges(b)[0] for b in chosen)
+    hi = max(buckets.edges(b)[1] for b in chosen)
+    pos = [buckets.edges(b)[0] for b in chosen if b > buckets.zero]
     return lo, hi, (min(pos) if pos else hi)
 
 

@@ -18,12 +18,12 @@ from ..engine.marginal import Clique, Measurement
 from ..errors import DataError
 from .accounting import Accountant, sigma_for
 from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
+from .discovery import FAINT_Z
 from .noise import discrete_gaussian
 
 log = logging.getLogger(__name__)
 
 MIN_ROWS = 50
-FAINT_Z = 2.0
 
 
 def row_count(rows: Rows, label: str, acct: Accountant, rng: np.random.Generator) -> tuple[int, float, float]:
@@ -101,9 +101,9 @@ def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:
     cells = dom.cell_counts
     y = np.bincount(dom.cell_bin, weights=cells[:g], minlength=dom.nbins)
     var = np.bincount(dom.cell_bin, minlength=dom.nbins).astype(np.float64) * dom.cell_sigma**2
-    if dom.null:
-        y = np.append(y, cells[g])
-        var = np.append(var, dom.cell_sigma**2)
+    rest = cells[g:] if dom.null else cells[g:-1]  # the special values' buckets, then NULL's
+    y = np.append(y, rest)
+    var = np.append(var, np.full(len(rest), dom.cell_sigma**2))
     return y, var
 
 
