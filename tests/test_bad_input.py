@@ -275,6 +275,24 @@ def test_delta_without_a_dp_mode(bcon):
     refused(bcon, "'patients', delta := 1e-6", OptionError, "delta")
 
 
+@pytest.mark.parametrize("args, needle", [
+    ("\"rows\" := 10.5", "rows must be a whole number, got 10.5"),
+    ("seed := 1.5", "seed must be an integer, got 1.5"),
+    ("mode := 3", "unknown mode '3'"),
+    ("epsilon := 'abc'", "epsilon must be a number, got 'abc'"),
+])
+def test_a_wrong_type_names_the_option_not_the_udf(bcon, args, needle):
+    msg = refused(bcon, f"'patients', {args}", OptionError, needle)
+    assert "_synth_run" not in msg and "Binder" not in msg
+
+
+def test_more_rows_than_memory_holds_are_refused_before_anything_is_spent(bcon, monkeypatch):
+    from duckdb_synth.engine import plan
+
+    monkeypatch.setattr(plan, "available_memory", lambda: 50 * 2**20)
+    refused(bcon, "'patients', mode := 'strict', \"rows\" := 1000000", OptionError, "GiB", "fewer rows")
+
+
 @pytest.mark.parametrize("rows", ["0", "-5"])
 def test_rows_must_be_positive(bcon, rows):
     refused(bcon, f"'patients', \"rows\" := {rows}", OptionError, "rows")

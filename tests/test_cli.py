@@ -512,3 +512,54 @@ def test_bundled_example_has_the_documented_types() -> None:
         "bmi": "DOUBLE", "bill_amount": "DECIMAL(10,2)", "admitted": "DATE", "last_seen": "TIMESTAMP",
         "insurance": "VARCHAR",
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------- what the machine does: one line, nothing left
+
+
+def test_replacing_the_source_with_its_own_copy_is_refused(runner: CliRunner, clinic: Path) -> None:
+    before = query(clinic, "SELECT count(*), sum(age) FROM patients")
+    for source in ("patients", "SELECT * FROM patients WHERE age > 30"):
+        result = runner.invoke(main, ["synthesize", str(clinic), source, "--table", "patients", "--replace"])
+        assert result.exit_code == 1 and "the source reads table 'patients'" in result.output, result.output
+    assert query(clinic, "SELECT count(*), sum(age) FROM patients") == before
+
+
+def test_a_failing_csv_write_is_one_line_and_leaves_no_file(runner: CliRunner, clinic: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(self, *args, **kwargs):
+        raise duckdb.IOException("IO Error: Could not write file: No space left on device")
+
+    monkeypatch.setattr(duckdb.DuckDBPyRelation, "write_csv", full)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "-o", str(out), "--seed", "1"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "cannot write" in result.output and "No space left on device" in result.output
+    assert "Traceback" not in result.output and sorted(p.name for p in tmp_path.iterdir()) == ["clinic.duckdb"]
+
+
+def test_an_interrupt_is_one_line(runner: CliRunner, clinic: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(duckdb_synth, "run", interrupted)
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--table", "copy"])
+    assert result.exit_code == 130 and "Interrupted" in result.output and "Traceback" not in result.output
+    assert query(clinic, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'copy'") == [(0,)]
+
+
+def test_a_failed_report_write_leaves_no_part_of_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page holds real statistics: a full disk must not leave half of it in a hidden file."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE patients AS SELECT * FROM read_parquet('{example_path()}')")
+    rep = duckdb_synth.report(con, "patients", "patients")
+    con.close()
+
+    def full(self, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", full)
+    with pytest.raises(OSError):
+        rep.to_html(tmp_path / "r.html")
+    assert list(tmp_path.iterdir()) == []

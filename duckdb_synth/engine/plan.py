@@ -9,6 +9,7 @@ count that a declared key's type cannot hold.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from ..errors import OptionError
@@ -61,7 +62,31 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
         key = min(keys, key=key_capacity)
         raise OptionError(f"rows := {opts.rows:,}: column '{key.name}' is a declared key of type {key.type}, which "
                           f"numbers at most {capacity:,} rows; ask for fewer rows, or mask the column")
+    if opts.rows is not None:
+        need, have = opts.rows * BYTES_PER_CELL * (len(columns) + 1), available_memory()
+        if need > have:
+            raise OptionError(f"rows := {opts.rows:,}: {len(columns)} columns of that many rows need about "
+                              f"{need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
+                              "fewer rows (synthesize in parts and UNION ALL them)")
     return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity)
+
+
+BYTES_PER_CELL = 32  # a row's codes (int64), decoded value (float64) and Arrow output, per column, with room
+
+
+def available_memory() -> int:
+    """Bytes of memory free for a run (MemAvailable on Linux; else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
 
 
 def is_identifier(c: Column) -> bool:

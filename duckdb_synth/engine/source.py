@@ -132,6 +132,25 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
     return src
 
 
+def reads_table(text: str, name: str) -> bool:
+    """Whether the source `text` reads a table or view called `name` (its last part, case-insensitively).
+
+    A name in another schema counts too: the question is asked before replacing a table with
+    a run's output, and a false alarm costs a clearer name, a miss the source's data.
+    """
+    try:
+        src = parse_source(text)
+        target = sqlglot.parse_one(name, into=exp.Table, read="duckdb").name.lower()
+    except (SourceError, ParseError, sqlglot.errors.TokenError):
+        return False
+    if src.kind == "table":
+        return src.parts[-1].lower() == target
+    if src.kind == "query":
+        tree = sqlglot.parse_one(src.text, read="duckdb")
+        return any(t.name.lower() == target for t in tree.find_all(exp.Table) if not isinstance(t.this, exp.Func))
+    return False
+
+
 def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> bool:
     """Whether a name (its [catalog, [schema,]] name parts) is a table or view DuckDB resolves in its catalog.
 

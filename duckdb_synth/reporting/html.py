@@ -73,8 +73,11 @@ def write_html(rep: Report, path: Path) -> Path:
     """Render `rep` and write it to `path` (all at once: no partial file on failure)."""
     page = render(rep)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a part of the page (real statistics) behind
     return path
 
 

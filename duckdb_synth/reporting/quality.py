@@ -73,7 +73,7 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
             row[f"{side}_std"] = float(fin.std(ddof=1)) if len(fin) > 1 else None
             row[f"{side}_min"] = float(v[0]) if len(v) else None
             row[f"{side}_max"] = float(v[-1]) if len(v) else None
-        _bin_numeric(c, rv)
+        _bin_numeric(c, rv[np.isfinite(rv)])  # edges from numbers: +-inf fall in the outer bins
         plot = ColumnPlot(c.name, c.kind, c.type, _sample(rv, PLOT_SAMPLE, rng), _sample(sv, PLOT_SAMPLE, rng))
         return row, plot
     # Categories: one dictionary over both sides, so every distinct value counts (TVComplement).

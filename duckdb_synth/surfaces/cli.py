@@ -28,6 +28,7 @@ import duckdb
 
 import duckdb_synth
 
+from ..engine.source import reads_table
 from ..errors import SynthError
 from . import render, statements
 from .shell import CommandError, Quit, ScriptError, Session, clean_error
@@ -79,7 +80,21 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: what the machine does to a run (Ctrl-C, memory) is one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, duckdb.InterruptException):
+            click.echo("Interrupted", err=True)
+            ctx.exit(130)
+        except (MemoryError, duckdb.OutOfMemoryException) as exc:
+            raise click.ClickException(f"out of memory ({_one_line(exc) or 'MemoryError'}): make fewer rows "
+                                       "(--rows) or synthesize fewer columns at a time") from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="duckdb-synth")
 def main() -> None:
     """Differentially private synthetic copies of DuckDB tables."""
@@ -361,6 +376,9 @@ def synthesize(
         # Checked before the run, so no privacy budget is spent on a run whose output cannot be written.
         if table is not None and not replace and _relation_exists(con, quoted):
             raise click.ClickException(f"table '{table}' already exists in {db}; use --replace to replace it")
+        if table is not None and reads_table(source, table):
+            raise click.ClickException(f"--table {table}: the source reads table '{table}', which the synthetic "
+                                       "copy would replace; write to another table")
         bar = _ProgressLine() if show_progress else None
         try:
             res = duckdb_synth.run(
@@ -438,6 +456,8 @@ def _write_file(con: duckdb.DuckDBPyConnection, table: Any, path: Path, fmt: str
         os.replace(tmp, path)
     except OSError as exc:
         raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
+    except duckdb.Error as exc:  # DuckDB's CSV writer: a full disk is an IOException
+        raise click.ClickException(f"cannot write '{path}': {_one_line(exc)}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -90,9 +90,10 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     ``synth_report_pairs`` and ``synth_privacy_report`` (same arguments).
     """
     st = _state(con)
-    V, D, B = duckdb.sqltypes.VARCHAR, duckdb.sqltypes.DOUBLE, duckdb.sqltypes.BIGINT
+    V = duckdb.sqltypes.VARCHAR
 
     def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals):
+        epsilon, delta, rows, seed = (_number(v) for v in (epsilon, delta, rows, seed))
         with st.lock:
             reader = _reader(con, st)
             try:
@@ -136,7 +137,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    for name, fn, params in (("_synth_run", synth_run, [V, V, D, D, V, B, B, V]), ("_synth_runs_file", runs_file, []),
+    for name, fn, params in (("_synth_run", synth_run, [V] * 8), ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
@@ -148,6 +149,18 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     st.macros = _statements(text)
     for statement in st.macros:
         con.execute(statement)
+
+
+def _number(text: str | None) -> int | float | str | None:
+    """A SQL argument passed as text, back to the number it was (else the text, which the options refuse)."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _stamp(reader: duckdb.DuckDBPyConnection, source, mode, epsilon) -> tuple | None:
