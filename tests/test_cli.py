@@ -563,3 +563,31 @@ def test_a_failed_report_write_leaves_no_part_of_the_page(tmp_path: Path, monkey
     with pytest.raises(OSError):
         rep.to_html(tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_leaves_no_file_and_no_scratch_folder(tmp_path: Path) -> None:
+    """A killed run used to leave its .tmp output and its scratch folder (with synthetic rows) behind."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    db = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT (i % 97)::VARCHAR AS a, (i * 7919 % 1000) / 10.0 AS b, i % 13 AS c "
+                "FROM range(300000) r(i)")
+    con.close()
+    cmd = [sys.executable, "-m", "duckdb_synth.surfaces.cli", "synthesize", str(db), "t", "-o",
+           str(tmp_path / "out.parquet"), "--mode", "strict", "--seed", "1", "--progress"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=str(REPO))
+    seen = ""
+    while "measuring" not in seen:  # the progress line: the run is under way, in the middle of the stages
+        ch = proc.stderr.read(1)
+        assert ch, seen
+        seen += ch
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    err = seen + err
+    assert proc.returncode == 143 and err.strip().endswith("Terminated") and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.duckdb"]
+    assert not list(Path(tempfile.gettempdir()).glob(f"duckdb_synth_{proc.pid}_*"))

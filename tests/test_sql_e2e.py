@@ -424,3 +424,73 @@ def test_recording_a_run_does_not_recompute_earlier_runs(con, monkeypatch):
         own.append(sum(1 for s in res.spend.steps if s.rho > 0))
     assert per_run[0] > 0
     assert per_run == own, (per_run, own)  # each run formats its own steps, not the earlier runs' too
+
+
+# ---------------------------------------------------------------- what a connection keeps, and when it lets go
+
+
+def test_the_ledger_keeps_no_output_rows(con):
+    """It kept every run's table: +80 MB a call on 1M x 10. The caller's Result holds the rows, the ledger what was
+    spent and a fingerprint, by which a report still finds the run."""
+    import gc
+    import weakref
+
+    res = duckdb_synth.run(con, "patients", mode="strict", seed=1)
+    con.register("synth_copy", res.table)
+    assert duckdb_synth.report(con, "patients", "synth_copy").run_id == 1  # found by its fingerprint
+    con.unregister("synth_copy")
+    rows = weakref.ref(res.table)
+    del res
+    gc.collect()
+    assert rows() is None
+    (rec,) = duckdb_synth.runs(con)
+    assert rec.run_id == 1 and rec.rows_out > 0 and rec.spend.epsilon == 3.0
+
+
+def test_memoized_runs_are_bounded_and_forget_frees_their_files(con):
+    from duckdb_synth.surfaces.sql import MEMO_RUNS, _state
+
+    for seed in range(MEMO_RUNS + 4):
+        con.sql(f"SELECT count(*) FROM synthesize('SELECT sex, age FROM patients', seed := {seed})").fetchall()
+    folder = _state(con).folder
+    assert len(list(folder.glob("run_*.parquet"))) == MEMO_RUNS
+    duckdb_synth.forget(con)
+    assert list(folder.glob("run_*.parquet")) == [] and list(folder.glob("report_*")) == []
+
+
+def test_a_connection_gone_takes_its_folder_with_it():
+    """The scratch folder holds synthetic rows and reports with real statistics: it outlived the connection."""
+    import gc
+
+    from duckdb_synth.surfaces.sql import _state
+
+    c = duckdb.connect()
+    duckdb_synth.register(c)
+    load(c, "patients", make_patients())
+    c.sql("SELECT * FROM synth_report('patients', 'patients')").fetchall()
+    folder = _state(c).folder
+    assert any(folder.iterdir())
+    c.close()
+    del c
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_folders_of_processes_gone_are_swept(monkeypatch):
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from duckdb_synth.surfaces import sql
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = Path(tempfile.mkdtemp(prefix=f"duckdb_synth_{int(gone.stdout)}_"))
+    (stale / "report_1_summary.parquet").write_bytes(b"real statistics")
+    monkeypatch.setattr(sql, "_swept", False)
+    c = duckdb.connect()
+    try:
+        duckdb_synth.register(c)
+        assert not stale.exists()
+    finally:
+        c.close()

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from .domain import Buckets, Domain
 from .marginal import Clique, marginal
-from .schema import Column
+from .schema import Column, classify, compare_sql
 from .source import quote_ident
 
 
@@ -213,6 +213,26 @@ class DuckDBRows:
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
         return Binned(codes, [d.size for d in domains])
+
+
+def table_fingerprint(hashes: np.ndarray) -> tuple[int, int]:
+    """Order-free fingerprint of a table from its rows' hashes: the row count and their sum (mod 2**64)."""
+    return len(hashes), int(hashes.astype(np.uint64).sum(dtype=np.uint64))
+
+
+def output_fingerprint(table: pa.Table, types: Sequence[tuple[str, str]]) -> tuple[int, int]:
+    """The fingerprint of a run's output rows read with their exact types, as a report reads a table
+    (``compare_sql``): so a report recognises a run's output after a trip through a file or a table."""
+    con = duckdb.connect()
+    try:
+        con.register("__output", table)
+        cols = [classify(name, type_) for name, type_ in types]
+        select = ", ".join(f"CAST({quote_ident(n)} AS {t}) AS {quote_ident(n)}" for n, t in types)
+        exprs = ", ".join(compare_sql(c) for c in cols) or "1"
+        hashes = con.sql(f"SELECT hash({exprs}) FROM (SELECT {select} FROM __output)").to_arrow_table().column(0)
+    finally:
+        con.close()
+    return table_fingerprint(hashes.to_numpy())
 
 
 def content_stamp(reader: duckdb.DuckDBPyConnection, sql: str) -> tuple:

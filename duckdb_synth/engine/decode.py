@@ -140,6 +140,7 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
 
 
 RARE_REDRAWS = 8
+FREE_STEPS = 3  # how far along the lattice a rare value may move to a free point before it leaves the lattice
 
 
 def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -147,28 +148,53 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarra
     """Balanced mode: no value that fewer than MIN_GROUP source rows hold (``dom.rare``) is emitted.
 
     A drawn value equal to one is drawn again in its cell, a few times; one still equal (a cell
-    with no other value) moves to the nearest value along the column's lattice that is not rare
-    and stays inside the domain's range (and the type's).
+    with no other value, or a stretch where every value is rare) moves off it: to the nearest
+    point of its lattice that no rare value holds, inside the domain's range; if that is farther
+    than its cell is wide (and a few steps) and the type has room for another decimal, half a
+    lattice step aside instead (one decimal more, so no value the column was written with); a
+    continuous number to the next double.
     """
     for _ in range(RARE_REDRAWS):
         hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
         if not len(hit):
             return x
         x[hit] = _inside(dom, lo[hit], hi[hit], rng.random(len(hit)))
-    step = 10.0 ** -dom.decimals if dom.decimals is not None else 1.0 if dom.column.integer else None
-    lo_type, hi_type = dom.column.type_range or (-np.inf, np.inf)
-    lo_type, hi_type = max(lo_type, dom.edges[0]), min(hi_type, np.nextafter(dom.edges[-1], -np.inf))
-    for i in np.flatnonzero(live & _in_sorted(dom.rare, x)):
-        for k in range(1, 2 * len(dom.rare) + 3):  # x + step, x - step, x + 2 step, ...
-            sign, size = (1 if k % 2 else -1), (k + 1) // 2
-            if step is None:
-                v = x[i] + sign * size * np.spacing(x[i])
-            else:
-                v = round(x[i] + sign * size * step, max(dom.decimals or 0, 0))
-            if lo_type <= v <= hi_type and not _in_sorted(dom.rare, np.array([v]))[0]:
-                x[i] = v
-                break
+    for _ in range(RARE_REDRAWS):
+        hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+        if not len(hit):
+            break
+        col = dom.column
+        whole = col.integer and col.type.upper() != "TIME"
+        if not whole and dom.decimals is None:
+            x[hit] = np.nextafter(x[hit], np.where(rng.random(len(hit)) < 0.5, -np.inf, np.inf))
+            continue
+        step = max(10.0 ** -dom.decimals, 1.0 if whole else 0.0) if dom.decimals is not None else 1.0
+        low, high = col.type_range or (-np.inf, np.inf)
+        free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
+        room = not whole and (col.scale is None or dom.decimals < col.scale)
+        if room:  # far from a free point: a value between the lattice's points keeps the distribution
+            half = np.round(x[hit] + np.where(rng.random(len(hit)) < 0.5, -step, step) / 2, dom.decimals + 1)
+            far = np.abs(free - x[hit]) > np.maximum(FREE_STEPS * step, hi[hit] - lo[hit])
+            free = np.where(far, half, free)
+        x[hit] = free
     return x
+
+
+def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
+    """For lattice points `x` (multiples of `step`) among the sorted `rare` values, the nearest lattice
+    point that is not, inside `bounds` where one side allows."""
+    units = np.unique(np.round(rare / step))
+    at = np.round(x / step)
+    # Runs of consecutive rare points: each x is inside one; the free neighbours are just outside it.
+    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
+    ends = np.r_[starts[1:], len(units)] - 1
+    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
+    below, above = (units[starts[run]] - 1) * step, (units[ends[run]] + 1) * step
+    ok_below, ok_above = below >= bounds[0], above <= bounds[1]
+    nearer_below = (x - below <= above - x) & ok_below
+    out = np.where(nearer_below | ~ok_above, below, above)
+    decimals = max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0
+    return np.round(out, decimals)
 
 
 def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -72,6 +72,33 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
     return Column(name, type_, "unsupported", nullable)
 
 
+def compare_kind(col: Column) -> str:
+    """How a column's values are compared: 'numerical', 'datetime', 'time', 'boolean' or 'categorical'
+    (text, UUID, ENUM and any other type read as text)."""
+    if col.kind == "numeric":
+        return "numerical"
+    if col.kind == "temporal":
+        return "time" if col.type.upper() == "TIME" else "datetime"
+    if col.kind == "boolean":
+        return "boolean"
+    return "categorical"
+
+
+def compare_sql(col: Column) -> str:
+    """The expression that reads a column comparably: numbers and times as DOUBLE, the rest as text.
+
+    Types of one family read alike (ENUM and VARCHAR, HUGEINT and DECIMAL(38,0)), so a table
+    compares equal to itself after a trip through Parquet.
+    """
+    q = '"' + col.name.replace('"', '""') + '"'
+    kind = compare_kind(col)
+    if kind == "numerical":
+        return f"CAST({q} AS DOUBLE)"
+    if kind in ("datetime", "time"):
+        return f"CAST(epoch({q}) AS DOUBLE)"
+    return f"CAST({q} AS VARCHAR)"
+
+
 def _enum_members(type_: str) -> tuple[str, ...]:
     inner = type_[type_.index("(") + 1: type_.rindex(")")]
     return tuple(m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", inner))

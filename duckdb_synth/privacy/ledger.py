@@ -1,17 +1,21 @@
 """The record of releases: what each run made and spent, per connection.
 
-``Result`` is one finished run, ``Failure`` one that stopped after it had spent
-budget (a refusal on the noisy row count, say): its spend is recorded all the same,
-so a retry cannot spend again unseen. ``record`` adds either to the ledger of the
-connection it ran on, ``runs`` lists the finished ones, and the ledger's ``table`` is
-what ``synth_runs()`` shows: one row per charged step of every run, with its status.
-The ledger lives as long as the connection (in memory).
+``Result`` is one finished run, as the caller gets it (the rows and what was spent);
+``Failure`` one that stopped after it had spent budget (a refusal on the noisy row
+count, say). The ledger of the connection keeps a ``RunRecord`` of either: what it
+spent and a fingerprint of its output rows (by which a report recognises them), never
+the rows themselves, so recording costs no memory that grows with the output. A
+failed run's spend is recorded all the same, so a retry cannot spend again unseen.
+``runs`` lists the finished runs; the ledger's ``table`` is what ``synth_runs()``
+shows: one row per charged step of every run, with its status. The ledger lives as
+long as the connection object (in memory).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from ..engine.data import output_fingerprint
 from ..engine.decode import cast_projection
 from ..engine.source import Source
 from ..errors import SynthError
@@ -69,24 +74,53 @@ class Failure:
     error: str  # the error's class, and its message when it is one of ours (never a DuckDB or bug message)
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """What the ledger keeps of a run: what it spent, and how to recognise its output, not the rows."""
+
+    run_id: int
+    source: Source
+    options: Options
+    spend: Spend
+    seconds: float
+    rows_in: int | None  # None in DP modes: the exact input size is not released
+    rows_out: int | None  # None for a failed run
+    columns: tuple[str, ...]
+    fingerprint: tuple[int, int] | None  # of the output rows as a report reads them (engine/data.py)
+    status: str  # 'done', or 'failed: ' and why
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
 @dataclass
 class Ledger:
     """The runs made on one connection, finished or failed, oldest first, and their ``synth_runs()`` rows."""
 
-    entries: list[Result | Failure] = field(default_factory=list)
+    entries: list[RunRecord] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, entry: Result | Failure) -> None:
+    def add(self, entry: Result | Failure) -> RunRecord:
         """Record a run; its run id is its position, counting from 1."""
+        if isinstance(entry, Result):
+            sp = entry.spend
+            fingerprint = output_fingerprint(entry.table, entry.types)
+            rest = (None if sp.private else entry.rows_in, entry.table.num_rows, tuple(entry.table.column_names),
+                    fingerprint, "done")
+        else:
+            rest = (None, None, (), None, f"failed: {entry.error}")
         with self.lock:
-            self.rows.extend(_log_rows(len(self.entries) + 1, entry))
-            self.entries.append(entry)
+            rec = RunRecord(len(self.entries) + 1, entry.source, entry.options, entry.spend, entry.seconds, *rest)
+            self.rows.extend(_log_rows(rec))
+            self.entries.append(rec)
+        return rec
 
-    def numbered(self) -> list[tuple[int, Result]]:
-        """The finished runs with their run ids."""
+    def numbered(self) -> list[RunRecord]:
+        """The finished runs."""
         with self.lock:
-            return [(k, e) for k, e in enumerate(self.entries, start=1) if isinstance(e, Result)]
+            return [e for e in self.entries if e.done]
 
     def table(self) -> tuple[int, pa.Table]:
         """How many runs, and one row per step of each (the ``synth_runs()`` table), read together."""
@@ -94,14 +128,15 @@ class Ledger:
             return len(self.entries), pa.Table.from_pylist(self.rows, schema=RUN_COLUMNS)
 
 
-_LEDGERS: dict[int, tuple[duckdb.DuckDBPyConnection, Ledger]] = {}
+_LEDGERS: dict[int, tuple[weakref.ref, Ledger]] = {}
 
 
 def ledger(con: duckdb.DuckDBPyConnection) -> Ledger:
-    """The connection's ledger (a new, empty one for a connection not seen before)."""
+    """The connection's ledger (a new, empty one for a connection not seen before); it goes with the
+    connection object (held weakly: recording keeps no connection alive)."""
     key = id(con)
-    if key not in _LEDGERS or _LEDGERS[key][0] is not con:
-        _LEDGERS[key] = (con, Ledger())
+    if key not in _LEDGERS or _LEDGERS[key][0]() is not con:
+        _LEDGERS[key] = (weakref.ref(con, lambda _, key=key: _LEDGERS.pop(key, None)), Ledger())
     return _LEDGERS[key][1]
 
 
@@ -117,9 +152,9 @@ def record_failure(con: duckdb.DuckDBPyConnection, exc: BaseException) -> None:
         ledger(con).add(failed)
 
 
-def runs(con: duckdb.DuckDBPyConnection) -> list[Result]:
-    """The finished runs made on `con`, oldest first."""
-    return [res for _, res in ledger(con).numbered()]
+def runs(con: duckdb.DuckDBPyConnection) -> list[RunRecord]:
+    """What each finished run on `con` spent, oldest first (``synth_runs()`` lists failed runs too)."""
+    return ledger(con).numbered()
 
 
 @contextmanager
@@ -139,17 +174,14 @@ def failures_recorded(acct: Accountant, source: Source, options: Options, starte
         raise
 
 
-def _log_rows(run_id: int, entry: Result | Failure) -> list[dict]:
-    sp = entry.spend
-    started = _dt.datetime.now() - _dt.timedelta(seconds=entry.seconds)
-    done = isinstance(entry, Result)
+def _log_rows(rec: RunRecord) -> list[dict]:
+    sp = rec.spend
+    started = _dt.datetime.now() - _dt.timedelta(seconds=rec.seconds)
     return [{
-        "run_id": run_id, "started_at": started, "source": entry.source.text, "mode": sp.mode,
-        "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None,
-        # The exact input size is not released in DP modes.
-        "rows_in": entry.rows_in if done and not sp.private else None,
-        "rows_out": entry.table.num_rows if done else None, "seconds": entry.seconds, "step_no": no,
-        "step": step["step"], "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
+        "run_id": rec.run_id, "started_at": started, "source": rec.source.text, "mode": sp.mode,
+        "epsilon": sp.epsilon, "delta": sp.delta if sp.private else None, "rows_in": rec.rows_in,
+        "rows_out": rec.rows_out, "seconds": rec.seconds, "step_no": no, "step": step["step"],
+        "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
         "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
-        "total_epsilon": sp.epsilon_spent, "status": "done" if done else f"failed: {entry.error}",
+        "total_epsilon": sp.epsilon_spent, "status": rec.status,
     } for no, step in enumerate(sp.rows(), start=1)]

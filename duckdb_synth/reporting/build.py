@@ -22,7 +22,7 @@ import pyarrow as pa
 from ..engine.schema import read_schema
 from ..errors import DataError
 from ..privacy import ledger
-from ..privacy.ledger import Result
+from ..privacy.ledger import Result, RunRecord
 from ..privacy.spend import Spend
 from .columns import Compared, fetch, kind_of, label, match_columns, normalized, quoted_names, resolve
 from .disclosure import find_run, privacy_figures
@@ -110,8 +110,8 @@ class Report:
         return "\n".join(lines)
 
 
-def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[tuple[int, Result]] = (),
-          run: Result | None = None, in_sql: bool = False, seed: int = 0) -> Report:
+def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[RunRecord] = (),
+          run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
@@ -147,9 +147,9 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     del rdata, sdata
     rng = np.random.default_rng(seed)
     notes: list[str] = []
-    run_id = None
     if run is None:
-        run_id, run = find_run(runs, h_synth, scols)
+        run = find_run(runs, h_synth, scols)
+    run_id = run.run_id if isinstance(run, RunRecord) else None
     masked = tuple(c.name for c in cols if run is not None and c.name in run.options.mask_map)
 
     shape_rows, col_plots = [], []
@@ -214,7 +214,7 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
 
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
-           run: Result | None = None) -> Report:
+           run: Result | RunRecord | None = None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:

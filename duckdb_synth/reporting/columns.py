@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engine.schema import Column
-from ..engine.source import Source, check_source, parse_source, quote_ident
+from ..engine.schema import Column, compare_kind as kind_of, compare_sql as norm_sql
+from ..engine.source import Source, check_source, parse_source
 from ..errors import SchemaError, SourceError, did_you_mean
 
 NUMERIC_KINDS = ("numerical", "datetime", "time")
@@ -40,27 +40,6 @@ class Compared:
     @property
     def numeric(self) -> bool:
         return self.kind in NUMERIC_KINDS
-
-
-def kind_of(col: Column) -> str:
-    if col.kind == "numeric":
-        return "numerical"
-    if col.kind == "temporal":
-        return "time" if col.type.upper() == "TIME" else "datetime"
-    if col.kind == "boolean":
-        return "boolean"
-    return "categorical"  # VARCHAR, UUID, ENUM, and any other type read as text
-
-
-def norm_sql(col: Column) -> str:
-    """The expression that reads a column the way the report compares it."""
-    q = quote_ident(col.name)
-    kind = kind_of(col)
-    if kind == "numerical":
-        return f"CAST({q} AS DOUBLE)"
-    if kind in ("datetime", "time"):
-        return f"CAST(epoch({q}) AS DOUBLE)"
-    return f"CAST({q} AS VARCHAR)"
 
 
 def resolve(reader: duckdb.DuckDBPyConnection, text: str, role: str, *, in_sql: bool) -> Source:

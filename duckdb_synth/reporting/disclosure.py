@@ -10,13 +10,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 import numpy as np
 
+from ..engine.data import table_fingerprint
 from ..engine.schema import Column
-from ..privacy.ledger import Result
+from ..privacy.ledger import RunRecord
 from ..privacy.spend import BALANCED_PROMISE, Spend
-from .columns import Compared, norm_sql
+from .columns import Compared
 from .quality import standardize, standardizer
 
 
@@ -130,33 +130,14 @@ def nearest(queries: np.ndarray, ref: np.ndarray, chunk: int = 512) -> np.ndarra
     return out
 
 
-def table_fingerprint(table_hashes: np.ndarray) -> tuple[int, int]:
-    """Order-free fingerprint of a table: its row count and the sum of its row hashes (mod 2**64)."""
-    return len(table_hashes), int(table_hashes.astype(np.uint64).sum(dtype=np.uint64))
-
-
-def find_run(runs: Sequence[tuple[int, Result]], h_synth: np.ndarray,
-             scols: list[Column]) -> tuple[int | None, Result | None]:
-    """The recorded run whose output has exactly the synthetic table's rows, if any."""
+def find_run(runs: Sequence[RunRecord], h_synth: np.ndarray, scols: list[Column]) -> RunRecord | None:
+    """The recorded run whose output has exactly the synthetic table's rows, if any (the newest)."""
     names = sorted(c.name for c in scols)
     want = table_fingerprint(h_synth)
-    for run_id, res in reversed(runs):  # newest first
-        if res.table.num_rows != want[0] or sorted(res.table.column_names) != names:
-            continue
-        if _result_fingerprint(res, scols) == want:
-            return run_id, res
-    return None, None
-
-
-def _result_fingerprint(res: Result, scols: list[Column]) -> tuple[int, int]:
-    con = duckdb.connect()
-    try:
-        res.relation(con).create_view("__run")
-        exprs = ", ".join(norm_sql(c) for c in scols)
-        h = con.sql(f"SELECT hash({exprs}) AS h FROM __run").to_arrow_table().column(0).to_numpy()
-    finally:
-        con.close()
-    return table_fingerprint(h)
+    for rec in reversed(runs):
+        if rec.rows_out == want[0] and sorted(rec.columns) == names and rec.fingerprint == want:
+            return rec
+    return None
 
 
 def _spend_rows(spend: Spend | None, run_id: int | None) -> list[dict]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,18 +82,35 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that files half written are removed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 class _Commands(click.Group):
-    """The command group: what the machine does to a run (Ctrl-C, memory) is one line, not a traceback."""
+    """The command group: what the machine does to a run (Ctrl-C, SIGTERM, memory) is one line, not a
+    traceback, and leaves no file half written."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
         try:
             return super().invoke(ctx)
+        except _Terminated:
+            click.echo("Terminated", err=True)
+            ctx.exit(143)
         except (KeyboardInterrupt, duckdb.InterruptException):
             click.echo("Interrupted", err=True)
             ctx.exit(130)
         except (MemoryError, duckdb.OutOfMemoryException) as exc:
             raise click.ClickException(f"out of memory ({_one_line(exc) or 'MemoryError'}): make fewer rows "
                                        "(--rows) or synthesize fewer columns at a time") from exc
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

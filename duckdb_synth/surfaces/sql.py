@@ -19,10 +19,14 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
+import os
 import re
 import shutil
 import tempfile
 import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -42,37 +46,87 @@ from ..reporting.build import build as build_report
 from ..reporting.cache import fingerprint as report_fingerprint, write_tables as write_report_tables
 
 
+MEMO_RUNS = 16  # synthesize() outputs kept (as files) per connection: an identical call past them runs again
+MEMO_REPORTS = 8  # reports kept per connection
+
+
 @dataclass
 class _State:
-    """What one registered connection keeps: a scratch folder, memoized runs and reports."""
+    """What one registered connection keeps: a scratch folder, memoized runs and reports (the newest)."""
 
     folder: Path
-    cache: dict[tuple, str] = field(default_factory=dict)
-    reports: dict[tuple, dict[str, str]] = field(default_factory=dict)  # report input -> part -> Parquet file
+    cache: OrderedDict[tuple, str] = field(default_factory=OrderedDict)  # call -> Parquet file
+    reports: OrderedDict[tuple, dict[str, str]] = field(default_factory=OrderedDict)  # input -> part -> file
     runs_file: Path | None = None  # the last synth_runs() table written, and how many runs it holds
     runs_written: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
     suffix: str = field(default_factory=lambda: f"_{next(_CONNECTIONS)}")  # of this connection's UDF names
+    made: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # numbers the files written
     macros: list[str] = field(default_factory=list)  # the CREATE TEMP MACRO statements, for the readers too
 
 
-_STATES: dict[int, tuple[duckdb.DuckDBPyConnection, _State]] = {}
+_STATES: dict[int, tuple[weakref.ref, _State]] = {}
 _CONNECTIONS = itertools.count(1)
 _UDFS = re.compile(r"\b(_synth_run|_synth_runs_file|_synth_report)\(")
+_FOLDER = re.compile(r"^duckdb_synth_(\d+)_")
+_swept = False
 
 
 def _state(con: duckdb.DuckDBPyConnection) -> _State:
+    """The connection's state, made on first use. The connection is held weakly: when it is gone, its
+    scratch folder (synthetic rows, and reports holding real statistics) goes with it."""
     key = id(con)
-    if key not in _STATES or _STATES[key][0] is not con:
-        _STATES[key] = (con, _State(Path(tempfile.mkdtemp(prefix="duckdb_synth_"))))
+    entry = _STATES.get(key)
+    if entry is None or entry[0]() is not con:
+        _sweep()
+        st = _State(Path(tempfile.mkdtemp(prefix=f"duckdb_synth_{os.getpid()}_")))
+        _STATES[key] = (weakref.ref(con, lambda _, key=key, folder=st.folder: _drop(key, folder)), st)
     return _STATES[key][1]
+
+
+def _drop(key: int, folder: Path) -> None:
+    _STATES.pop(key, None)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @atexit.register
 def _cleanup() -> None:
-    for _, st in _STATES.values():
+    for _, st in list(_STATES.values()):
         shutil.rmtree(st.folder, ignore_errors=True)
+
+
+def _sweep() -> None:
+    """Once per process: remove the scratch folders of processes that are gone (killed before atexit)."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob("duckdb_synth_*"):
+        m = _FOLDER.match(folder.name)
+        if m is None or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):  # alive under another user, or no such pid at all
+            continue
+
+
+def _keep(cache: OrderedDict, key: tuple, value, limit: int) -> None:
+    """Add to a bounded cache, deleting the files of what falls out of it."""
+    cache[key] = value
+    cache.move_to_end(key)
+    _trim(cache, limit)
+
+
+def _trim(cache: OrderedDict, limit: int) -> None:
+    while len(cache) > limit:
+        _, old = cache.popitem(last=False)
+        for path in (old.values() if isinstance(old, dict) else [old]):
+            Path(path).unlink(missing_ok=True)
 
 
 def _sql_text(name: str = "synthesize.sql") -> str:
@@ -91,8 +145,10 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     """
     st = _state(con)
     V = duckdb.sqltypes.VARCHAR
+    con_ref = weakref.ref(con)  # the UDFs live on the connection: a strong reference would keep it forever
 
     def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals):
+        con = con_ref()
         epsilon, delta, rows, seed = (_number(v) for v in (epsilon, delta, rows, seed))
         with st.lock:
             reader = _reader(con, st)
@@ -109,18 +165,19 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 raise
             finally:
                 reader.close()
-            path = st.folder / f"run_{len(ledger.ledger(con).entries) + 1}.parquet"
+            path = st.folder / f"run_{next(st.made)}.parquet"
             _write_result(res, path)
             record(con, res)
-            st.cache[key] = str(path)
+            _keep(st.cache, key, str(path), MEMO_RUNS)
             return str(path)
 
     def runs_file():
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
         with st.runs_lock:
-            return str(_runs_file(con, st))
+            return str(_runs_file(con_ref(), st))
 
     def synth_report(real, synth, part):
+        con = con_ref()
         # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
         reader = _reader(con, st)
         try:
@@ -131,7 +188,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True)
                 with st.lock:
                     if key not in st.reports:
-                        st.reports[key] = write_report_tables(rep, st.folder / f"report_{len(st.reports) + 1}")
+                        _keep(st.reports, key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"),
+                              MEMO_REPORTS)
                     paths = st.reports[key]
         finally:
             reader.close()
@@ -187,8 +245,12 @@ def _statements(text: str) -> list[str]:
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop memoized runs: the next identical ``synthesize(...)`` call runs (and spends) again."""
-    _state(con).cache.clear()
+    """Drop memoized runs and reports, and their files: the next identical ``synthesize(...)`` call runs
+    (and spends) again."""
+    st = _state(con)
+    with st.lock:
+        for cache in (st.cache, st.reports):
+            _trim(cache, 0)
 
 
 def _write_result(res: Result, path: Path) -> None:
