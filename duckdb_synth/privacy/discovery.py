@@ -31,6 +31,7 @@ from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
 FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is dropped as empty
+SPECIAL_FALSE = 0.001  # expected number of NaN/+inf/-inf buckets a DP domain keeps for a column holding none
 MAX_CATEGORIES_DP = 100
 MAX_CATEGORIES_EXACT = 256
 FALSE_CELLS = 0.05  # expected number of empty cells that pass a noisy support threshold
@@ -178,11 +179,13 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         rare = uniq[held < MIN_GROUP]
     else:
         # Each row is in one cell: a fine cell, NULL, or (FLOAT, DOUBLE) NaN, +inf or -inf, whose
-        # buckets stay where their noisy count is clear of the noise (public candidates: no threshold).
+        # buckets stay where their noisy count is well clear of the noise (public candidates, so any
+        # bar is private; a high one, as most columns hold none and a false bucket makes NaNs up).
         noise = discrete_gaussian(sigma_cells, g + 1 + (len(SPECIALS) if floating else 0), rng)
         noisy, noisy_null = counts + noise[:g], null_count + noise[g]
         special = data.special_counts() + noise[g + 1:] if floating else np.zeros(0)
-        kept = [k for k in range(len(special)) if special[k] >= FAINT_Z * sigma_cells]
+        bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS)) * sigma_cells
+        kept = [k for k in range(len(special)) if special[k] >= bar]
         first, last = support(noisy, sigma_cells)
         weights = np.zeros(g)
         inside = slice(first, last + 1)
