@@ -129,7 +129,7 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
             x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
         if col.type_range is not None:
-            x = np.clip(x, col.type_range[0], col.type_range[1])
+            x = np.clip(x, *_double_bounds(col))
         return x
     x = lo + u * (hi - lo)
     if dom.decimals is not None:
@@ -169,7 +169,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarra
             x[hit] = np.nextafter(x[hit], np.where(rng.random(len(hit)) < 0.5, -np.inf, np.inf))
             continue
         step = max(10.0 ** -dom.decimals, 1.0 if whole else 0.0) if dom.decimals is not None else 1.0
-        low, high = col.type_range or (-np.inf, np.inf)
+        low, high = _double_bounds(col)
         free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
         room = not whole and (col.scale is None or dom.decimals < col.scale)
         if room:  # far from a free point: a value between the lattice's points keeps the distribution
@@ -178,6 +178,19 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarra
             free = np.where(far, half, free)
         x[hit] = free
     return x
+
+
+def _double_bounds(col: Column) -> tuple[float, float]:
+    """The type's range as doubles that are inside it (2^64 - 1 rounds up to 2^64 as a double)."""
+    if col.type_range is None:
+        return -np.inf, np.inf
+    lo, hi = col.type_range
+    low, high = float(lo), float(hi)
+    if low < lo:
+        low = float(np.nextafter(low, np.inf))
+    if high > hi:
+        high = float(np.nextafter(high, -np.inf))
+    return low, high
 
 
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
@@ -194,7 +207,9 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     nearer_below = (x - below <= above - x) & ok_below
     out = np.where(nearer_below | ~ok_above, below, above)
     decimals = max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0
-    return np.round(out, decimals)
+    # Where every point the bounds allow is rare (a UTINYINT whose 256 values each a few rows hold),
+    # the value stays inside the type: the one case a rare value can come out.
+    return np.clip(np.round(out, decimals), bounds[0], bounds[1])
 
 
 def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
