@@ -220,9 +220,11 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     """
     nb = buckets.size
     noisy = counts + discrete_gaussian(sigma, nb, rng)
-    sig = noisy > gaussian_tail_z(RANGE_FALSE / nb) * sigma
+    # The bar of the standard buckets (to 2^62) for every type: buckets past 2^63 (wide types) lie
+    # where almost no data does, and a higher bar for all would cut the thin tails of the rest.
+    z = gaussian_tail_z(RANGE_FALSE / POW2.size)
+    sig = noisy > z * sigma
     chosen: list[int] = [buckets.zero] if sig[buckets.zero] else []
-    z = gaussian_tail_z(RANGE_FALSE / nb)
     for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # outward from zero
         hits = [i for i, b in enumerate(side) if sig[b]]
         runs: list[list[int]] = []
