@@ -476,6 +476,23 @@ def test_a_connection_gone_takes_its_folder_with_it():
     assert not folder.exists()
 
 
+def test_a_closed_connection_lets_go_of_its_folder_at_the_next_registration():
+    from duckdb_synth.surfaces.sql import _state
+
+    first = duckdb.connect()
+    duckdb_synth.register(first)
+    load(first, "patients", make_patients())
+    first.sql("SELECT * FROM synth_report('patients', 'patients')").fetchall()
+    folder = _state(first).folder
+    first.close()  # still referenced here: no garbage collection to rely on
+    second = duckdb.connect()
+    try:
+        duckdb_synth.register(second)
+        assert not folder.exists()
+    finally:
+        second.close()
+
+
 def test_folders_of_processes_gone_are_swept(monkeypatch):
     import subprocess
     import sys

@@ -80,6 +80,7 @@ def _state(con: duckdb.DuckDBPyConnection) -> _State:
     entry = _STATES.get(key)
     if entry is None or entry[0]() is not con:
         _sweep()
+        _drop_closed()
         st = _State(Path(tempfile.mkdtemp(prefix=f"duckdb_synth_{os.getpid()}_")))
         _STATES[key] = (weakref.ref(con, lambda _, key=key, folder=st.folder: _drop(key, folder)), st)
     return _STATES[key][1]
@@ -88,6 +89,18 @@ def _state(con: duckdb.DuckDBPyConnection) -> _State:
 def _drop(key: int, folder: Path) -> None:
     _STATES.pop(key, None)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drop_closed() -> None:
+    """Let go of the states of connections closed since (a closed connection cannot open a cursor)."""
+    for key, (ref, st) in list(_STATES.items()):
+        con = ref()
+        if con is None:
+            continue
+        try:
+            con.cursor().close()
+        except duckdb.ConnectionException:
+            _drop(key, st.folder)
 
 
 @atexit.register
