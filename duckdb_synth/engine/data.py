@@ -196,10 +196,11 @@ class DuckDBRows:
             return DataError(f"cannot read {where}: {' '.join(text.split())}")
         head = text.split(":")[0]
         kind = head if re.fullmatch(r"[A-Za-z ]+ Error", head) else type(exc).__name__
-        return DataError(f"cannot read {where}: DuckDB raised a {kind}"
+        article = "an" if kind[:1].upper() in "AEIOU" else "a"
+        return DataError(f"cannot read {where}: DuckDB raised {article} {kind}"
                          + (" computing its values" if column else "")
-                         + ". In DP modes its message, which can quote a row's value, is not shown: check the casts "
-                           "in the source query (run it yourself to see the row)")
+                         + ". In DP modes its message, which can quote a row's value, is not shown: check the source's "
+                           "data and the casts in the source query (read it yourself to see the row)")
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
