@@ -208,12 +208,21 @@ def test_statements_other_than_a_query_are_refused_before_running(bcon, tmp_path
     ("SELECT * FROM glob('*'), range(60) t(i)", "glob()"),
     ("SELECT * FROM 'secret.csv'", "secret.csv, which is not a table or view"),
     ("SELECT getenv('HOME') AS home, sex FROM patients", "getenv()"),
+    # Found by review, each passing the first version of the check:
+    ("SELECT sex, content FROM patients, LATERAL read_text('secret.txt')", "read_text()"),
+    ("SELECT * FROM patients, LATERAL enable_logging(storage := 'file', storage_path := 'logs')", "enable_logging()"),
+    ("SELECT * FROM \"secret.csv\", (WITH \"secret.csv\" AS (SELECT 1 AS z) SELECT * FROM \"secret.csv\"), patients",
+     "secret.csv, which is not a table or view"),  # a CTE named like a file covers only its own scope
+    ("SELECT * FROM patients, (SUMMARIZE 'secret.csv')", "SUMMARIZE"),
+    ("SELECT twice(age, 1) AS v FROM patients", "nextval()"),  # the overload that writes
+    ("SELECT * FROM repeat(1, 1000000000000)", "repeat()"),
 ])
 def test_a_source_may_only_read_the_database(bcon, tmp_path, query, needle):
     """Side effects and host files: refused before DuckDB binds the query, in every mode; nothing changes."""
     bcon.execute("CREATE SEQUENCE s1 START 10")
     bcon.execute("CREATE MACRO bump(x) AS x + nextval('s1')")
     bcon.execute("CREATE MACRO secret_text() AS TABLE SELECT * FROM read_text('secret.txt')")
+    bcon.execute("CREATE MACRO twice(x) AS x * 2, (x, y) AS nextval('s1') + x + y")
     (tmp_path / "secret.txt").write_text("the launch codes")
     (tmp_path / "secret.csv").write_text("code\n1234\n")
     cwd = os.getcwd()
@@ -227,6 +236,14 @@ def test_a_source_may_only_read_the_database(bcon, tmp_path, query, needle):
     finally:
         os.chdir(cwd)
     assert bcon.sql("SELECT nextval('s1')").fetchall() == [(10,)]  # never advanced, never rewound
+
+
+def test_macros_nested_too_deep_to_check_are_refused(bcon):
+    bcon.execute("CREATE SEQUENCE s2")
+    for k in range(12, 0, -1):
+        bcon.execute(f"CREATE MACRO m{k}(x) AS {'nextval(' + chr(39) + 's2' + chr(39) + ')' if k == 12 else f'm{k + 1}(x)'}")
+    refused(bcon, "'SELECT m1(age) AS v, sex FROM patients'", SourceError, "nested deeper")
+    assert bcon.sql("SELECT nextval('s2')").fetchall() == [(1,)]
 
 
 def test_a_remote_file_is_refused(bcon):

@@ -266,3 +266,12 @@ def test_cli_bad_input(db, args, code, message):
     result = CliRunner().invoke(main, ["canary", str(db), "people", *args])
     assert result.exit_code == code
     assert message in result.output
+
+
+def test_a_failing_read_quotes_no_value_in_dp_modes(con):
+    """The copy the secrets are planted in read the source unguarded: DuckDB's message quoted the row."""
+    con.execute("CREATE TABLE named AS SELECT CASE WHEN i = 7 THEN 'Alice Smith HIV+' ELSE (i % 50)::VARCHAR END "
+                "AS name, (i % 5)::VARCHAR AS g FROM range(300) r(i)")
+    with pytest.raises(DataError) as info:
+        canary(con, "SELECT g, CAST(name AS INTEGER) AS n FROM named", mode="strict", ks=(1, 5, 20), seed=0)
+    assert "Alice" not in str(info.value) and "Conversion Error" in str(info.value)

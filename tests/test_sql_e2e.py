@@ -383,6 +383,39 @@ def test_balanced_never_emits_a_number_or_time_few_rows_hold(con, column):
         assert hits == 0, (column, seed, hits)
 
 
+@pytest.mark.parametrize("create", [
+    # Each drawn at the type's own precision, so a value checked is a value the column will hold.
+    "CREATE TABLE t AS SELECT (TIMESTAMP '2020-01-01' + to_seconds((hash(i) % 3600)::BIGINT))::TIMESTAMP_S AS v "
+    "FROM range(3000) r(i)",
+    "CREATE TABLE t AS SELECT (100000 + (hash(i) % 10000) / 100.0)::FLOAT AS v FROM range(3000) r(i)",
+    "CREATE TABLE t AS SELECT ((hash(i) % 3000) / 100000000)::DECIMAL(18,8) AS v FROM range(3000) r(i)",
+    "CREATE TABLE t AS SELECT ((hash(i) % 2000) / 100.0)::DOUBLE AS v FROM range(3000) r(i)",
+])
+def test_balanced_rare_values_at_the_types_own_precision(create):
+    c = duckdb.connect()
+    try:
+        c.execute(create)
+        c.register("o", duckdb_synth.run(c, "t", seed=1).relation(c))
+        hits = c.sql("SELECT count(*) FROM o WHERE v IN (SELECT v FROM t GROUP BY v HAVING count(*) < 5)").fetchall()
+        assert hits == [(0,)]
+    finally:
+        c.close()
+
+
+def test_balanced_dense_columns_keep_their_spread():
+    """Unique ids and dates each held by two rows: no value is common, and they used to collapse onto one."""
+    c = duckdb.connect()
+    try:
+        c.execute("CREATE TABLE t AS SELECT i::INTEGER AS id, DATE '2020-01-01' + (i % 1000)::INTEGER AS d "
+                  "FROM range(2000) r(i)")
+        out = duckdb_synth.run(c, "t", seed=1).relation(c)
+        c.register("o", out)
+        n_id, n_d, lo, hi = c.sql("SELECT count(DISTINCT id), count(DISTINCT d), min(id), max(id) FROM o").fetchall()[0]
+        assert n_id > 1000 and n_d > 500 and lo < 100 and hi > 1900
+    finally:
+        c.close()
+
+
 @pytest.mark.parametrize("mode,seeds", [("balanced", (1, 2, 3)), ("strict", (1, 2, 3)), ("strictest", (1, 2, 3))])
 def test_rare_values_never_emitted(mode, seeds):
     """A value held by 1 or 2 rows, or a unique e-mail, never comes out verbatim, over several seeds."""
@@ -447,15 +480,27 @@ def test_the_ledger_keeps_no_output_rows(con):
     assert rec.run_id == 1 and rec.rows_out > 0 and rec.spend.epsilon == 3.0
 
 
-def test_memoized_runs_are_bounded_and_forget_frees_their_files(con):
+def test_memoized_runs_are_bounded_and_forget_frees_their_files(con, monkeypatch):
+    from duckdb_synth.surfaces import sql
     from duckdb_synth.surfaces.sql import MEMO_RUNS, _state
 
+    monkeypatch.setattr(sql, "MEMO_AGE", 0.0)  # else nothing used in the last ten minutes falls out
     for seed in range(MEMO_RUNS + 4):
         con.sql(f"SELECT count(*) FROM synthesize('SELECT sex, age FROM patients', seed := {seed})").fetchall()
     folder = _state(con).folder
     assert len(list(folder.glob("run_*.parquet"))) == MEMO_RUNS
     duckdb_synth.forget(con)
     assert list(folder.glob("run_*.parquet")) == [] and list(folder.glob("report_*")) == []
+
+
+def test_one_query_with_more_calls_than_the_memo_holds_runs_each_once(con):
+    """DuckDB binds the UDF twice a call: with 17 calls the 17th pushed the 1st out and it ran twice."""
+    from duckdb_synth.surfaces.sql import MEMO_RUNS
+
+    calls = " UNION ALL ".join(f"SELECT count(*) FROM synthesize('SELECT sex, age FROM patients', seed := {k})"
+                               for k in range(MEMO_RUNS + 1))
+    con.sql(calls).fetchall()
+    assert run_count(con) == MEMO_RUNS + 1
 
 
 def test_a_connection_gone_takes_its_folder_with_it():
@@ -511,3 +556,17 @@ def test_folders_of_processes_gone_are_swept(monkeypatch):
         assert not stale.exists()
     finally:
         c.close()
+
+
+def test_a_run_whose_output_cannot_be_written_is_still_recorded(con, monkeypatch):
+    """The spend was recorded only after the output file was written: a full disk lost it."""
+    from duckdb_synth.surfaces import sql
+
+    def full(res, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sql, "_write_result", full)
+    with pytest.raises(duckdb.Error):
+        con.sql("SELECT * FROM synthesize('patients', mode := 'strict', seed := 1)").fetchall()
+    spent = con.sql("SELECT DISTINCT run_id, total_epsilon, status FROM synth_runs()").fetchall()
+    assert len(spent) == 1 and spent[0][1] == pytest.approx(3.0, rel=1e-3)

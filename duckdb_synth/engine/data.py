@@ -190,17 +190,7 @@ class DuckDBRows:
         return None
 
     def _read_error(self, exc: duckdb.Error, column: Column | None) -> DataError:
-        where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
-        text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
-        if self.show_values:
-            return DataError(f"cannot read {where}: {' '.join(text.split())}")
-        head = text.split(":")[0]
-        kind = head if re.fullmatch(r"[A-Za-z ]+ Error", head) else type(exc).__name__
-        article = "an" if kind[:1].upper() in "AEIOU" else "a"
-        return DataError(f"cannot read {where}: DuckDB raised {article} {kind}"
-                         + (" computing its values" if column else "")
-                         + ". In DP modes its message, which can quote a row's value, is not shown: check the source's "
-                           "data and the casts in the source query (read it yourself to see the row)")
+        return read_error(exc, column, show_values=self.show_values)
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
@@ -214,6 +204,22 @@ class DuckDBRows:
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
         return Binned(codes, [d.size for d in domains])
+
+
+def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool) -> DataError:
+    """A DataError for an error DuckDB raised while reading the source; without `show_values` (DP
+    modes) it names the column and the kind of error, not DuckDB's message, which can quote a value."""
+    where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
+    text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
+    if show_values:
+        return DataError(f"cannot read {where}: {' '.join(text.split())}")
+    head = text.split(":")[0]
+    kind = head if re.fullmatch(r"[A-Za-z ]+ Error", head) else type(exc).__name__
+    article = "an" if kind[:1].upper() in "AEIOU" else "a"
+    return DataError(f"cannot read {where}: DuckDB raised {article} {kind}"
+                     + (" computing its values" if column else "")
+                     + ". In DP modes its message, which can quote a row's value, is not shown: check the source's "
+                       "data and the casts in the source query (read it yourself to see the row)")
 
 
 def table_fingerprint(hashes: np.ndarray) -> tuple[int, int]:

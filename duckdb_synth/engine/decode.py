@@ -99,30 +99,45 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     col = dom.column
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
-    cell = np.zeros(n, dtype=np.int64)
-    cells_of_bin = [np.flatnonzero(dom.cell_bin == b) for b in range(dom.nbins)]
-    for b, members in enumerate(cells_of_bin):
-        rows = np.flatnonzero((codes == b) & ~isnull)
-        if len(rows) == 0:
-            continue
-        w = dom.weights[members]
-        p = w / w.sum() if w.sum() > 0 else None
-        cell[rows] = rng.choice(members, size=len(rows), p=p)
-    lo, hi = dom.edges[cell], dom.edges[cell + 1]
-    x = _inside(dom, lo, hi, rng.random(n))
+    x = _draw(dom, codes, isnull, rng)
     number = ~isnull
     for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
         rows = codes == dom.nbins + k
         x[rows] = value
         number &= ~rows
     if dom.rare is not None and len(dom.rare):
-        x = _not_rare(dom, x, number, lo, hi, rng)
+        x = _not_rare(dom, x, codes, number, rng)
     return _typed(col, x, isnull)
 
 
+def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A value for each row's bin: a fine cell by the cells' weights (uniform where they are all 0), then
+    a value inside it; rows marked in `skip` get one too, to be overwritten."""
+    cell = np.zeros(len(codes), dtype=np.int64)
+    for b in range(dom.nbins):
+        rows = np.flatnonzero((codes == b) & ~skip)
+        if len(rows) == 0:
+            continue
+        members = np.flatnonzero(dom.cell_bin == b)
+        w = dom.weights[members]
+        p = w / w.sum() if w.sum() > 0 else None
+        cell[rows] = rng.choice(members, size=len(rows), p=p)
+    return _inside(dom, dom.edges[cell], dom.edges[cell + 1], rng.random(len(codes)))
+
+
+# Microseconds a timestamp type counts in: a value is drawn on its own grid, so what is checked
+# against the rare values is what the column will hold.
+_TIME_UNIT = {"TIMESTAMP_S": 1_000_000.0, "TIMESTAMP_MS": 1_000.0}
+
+
 def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """A value in each cell [lo, hi) from uniform draws `u`: whole for integers, on the column's lattice."""
+    """A value in each cell [lo, hi) from uniform draws `u`: whole for integers, on the column's lattice,
+    at the type's own precision (seconds of a TIMESTAMP_S, a FLOAT's single precision)."""
     col = dom.column
+    unit = _TIME_UNIT.get(col.type.upper())
+    if unit is not None:  # the whole units in [lo, hi)
+        width = np.maximum(np.ceil(hi / unit) - np.ceil(lo / unit), 1.0)
+        return (np.ceil(lo / unit) + np.floor(u * width)) * unit
     if col.integer and col.type.upper() != "TIME":
         width = np.maximum(hi - lo, 1.0)
         x = lo + np.floor(u * width)
@@ -133,64 +148,53 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         return x
     x = lo + u * (hi - lo)
     if dom.decimals is not None:
-        return np.round(x, dom.decimals)
-    if col.scale is not None:
-        return np.round(x, col.scale)
+        x = np.round(x, dom.decimals)
+    elif col.scale is not None:
+        x = np.round(x, col.scale)
+    if col.type.upper() == "FLOAT":
+        x = x.astype(np.float32).astype(np.float64)
     return x
 
 
-RARE_REDRAWS = 8
-FREE_STEPS = 3  # how far along the lattice a rare value may move to a free point before it leaves the lattice
+RARE_REDRAWS = 16
 
 
-def _not_rare(dom: NumericDomain, x: np.ndarray, live: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
-    """Balanced mode: no value that fewer than MIN_GROUP source rows hold (``dom.rare``) is emitted.
+    """Balanced mode: a value that fewer than MIN_GROUP source rows hold (``dom.rare``) is drawn again.
 
-    A drawn value equal to one is drawn again in its cell, a few times; one still equal (a cell
-    with no other value, or a stretch where every value is rare) moves off it: to the nearest
-    point of its lattice that no rare value holds, inside the domain's range; if that is farther
-    than its cell is wide (and a few steps) and the type has room for another decimal, half a
-    lattice step aside instead (one decimal more, so no value the column was written with); a
-    continuous number to the next double.
+    A drawn value equal to one is drawn again in its bin (cell and value), up to RARE_REDRAWS
+    times. One still equal after that (a bin whose values are all rare) moves to the nearest
+    point of the column's lattice that is not rare, if one lies within its bin's width; else it
+    stays (dates each held by a row or two, unique ids: every value around is as rare), a
+    uniform draw over a cell holding at least MIN_GROUP rows, or over its bin, not a copy of a row.
     """
     for _ in range(RARE_REDRAWS):
         hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
         if not len(hit):
             return x
-        x[hit] = _inside(dom, lo[hit], hi[hit], rng.random(len(hit)))
-    for _ in range(RARE_REDRAWS):
-        hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
-        if not len(hit):
-            break
-        col = dom.column
-        whole = col.integer and col.type.upper() != "TIME"
-        if not whole and dom.decimals is None:
-            x[hit] = np.nextafter(x[hit], np.where(rng.random(len(hit)) < 0.5, -np.inf, np.inf))
-            continue
-        step = max(10.0 ** -dom.decimals, 1.0 if whole else 0.0) if dom.decimals is not None else 1.0
-        low, high = _double_bounds(col)
-        free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
-        room = not whole and (col.scale is None or dom.decimals < col.scale)
-        if room:  # far from a free point: a value between the lattice's points keeps the distribution
-            half = np.round(x[hit] + np.where(rng.random(len(hit)) < 0.5, -step, step) / 2, dom.decimals + 1)
-            far = np.abs(free - x[hit]) > np.maximum(FREE_STEPS * step, hi[hit] - lo[hit])
-            free = np.where(far, half, free)
-        x[hit] = free
+        x[hit] = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
+    hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+    col = dom.column
+    unit = _TIME_UNIT.get(col.type.upper())
+    if not len(hit) or (unit is None and dom.decimals is None and not col.integer and col.scale is None):
+        return x  # a continuous column: another draw equal to a row's value is all but impossible
+    if unit is not None:
+        step = unit
+    elif dom.decimals is not None:
+        step = max(10.0 ** -dom.decimals, 1.0 if col.integer else 0.0)
+    else:
+        step = 1.0 if col.integer else 10.0 ** -col.scale
+    low, high = _double_bounds(col)
+    free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
+    first = np.array([dom.edges[np.flatnonzero(dom.cell_bin == b)[0]] for b in range(dom.nbins)])
+    last = np.array([dom.edges[np.flatnonzero(dom.cell_bin == b)[-1] + 1] for b in range(dom.nbins)])
+    reach = np.maximum(last[codes[hit]] - first[codes[hit]], FREE_STEPS * step)
+    x[hit] = np.where(np.abs(free - x[hit]) <= reach, free, x[hit])
     return x
 
 
-def _double_bounds(col: Column) -> tuple[float, float]:
-    """The type's range as doubles that are inside it (2^64 - 1 rounds up to 2^64 as a double)."""
-    if col.type_range is None:
-        return -np.inf, np.inf
-    lo, hi = col.type_range
-    low, high = float(lo), float(hi)
-    if low < lo:
-        low = float(np.nextafter(low, np.inf))
-    if high > hi:
-        high = float(np.nextafter(high, -np.inf))
-    return low, high
+FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
 
 
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
@@ -204,12 +208,23 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
     below, above = (units[starts[run]] - 1) * step, (units[ends[run]] + 1) * step
     ok_below, ok_above = below >= bounds[0], above <= bounds[1]
-    nearer_below = (x - below <= above - x) & ok_below
-    out = np.where(nearer_below | ~ok_above, below, above)
+    out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
+    out = np.where(ok_below | ok_above, out, x)  # no free point in bounds: leave it
     decimals = max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0
-    # Where every point the bounds allow is rare (a UTINYINT whose 256 values each a few rows hold),
-    # the value stays inside the type: the one case a rare value can come out.
-    return np.clip(np.round(out, decimals), bounds[0], bounds[1])
+    return np.round(out, decimals)
+
+
+def _double_bounds(col: Column) -> tuple[float, float]:
+    """The type's range as doubles that are inside it (2^64 - 1 rounds up to 2^64 as a double)."""
+    if col.type_range is None:
+        return -np.inf, np.inf
+    lo, hi = col.type_range
+    low, high = float(lo), float(hi)
+    if low < lo:
+        low = float(np.nextafter(low, np.inf))
+    if high > hi:
+        high = float(np.nextafter(high, -np.inf))
+    return low, high
 
 
 def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:

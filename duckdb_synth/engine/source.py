@@ -221,24 +221,39 @@ def check_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, text: s
     """Refuse a query that reads anything but tables, views and its CTEs, or calls a function with side effects.
 
     Checked on the sqlglot tree before DuckDB binds the query, and again inside every user
-    macro it calls (their definitions, from ``duckdb_functions()``).
+    macro it calls (every overload's definition, from ``duckdb_functions()``): a table function
+    anywhere (in FROM, LATERAL, a subquery) must be one of SAFE_TABLE_FUNCTIONS or a macro;
+    a table name must be a catalog table or view, or a CTE in scope at that reference.
     """
-    ctes = {cte.alias_or_name.lower() for cte in stmt.find_all(exp.CTE)}
-    macros = _user_macros(reader) if depth < _MACRO_DEPTH else {}
-    for table in stmt.find_all(exp.Table):
-        if isinstance(table.this, exp.Func):
-            name = _function_name(table.this)
-            if name in SAFE_TABLE_FUNCTIONS or name in OUR_MACROS:
-                continue
-            if macros.get(name, ("", ""))[0] == "table_macro":
-                check_query(reader, sqlglot.parse_one(macros[name][1], read="duckdb"), text, depth=depth + 1)
-                continue
+    if depth > _MACRO_DEPTH:
+        raise SourceError(f"the source query calls macros nested deeper than {_MACRO_DEPTH}, too deep to check that "
+                          f"they only read: {_short(text)}")
+    refused = next(stmt.find_all(exp.Summarize, exp.Describe, exp.Pragma, exp.Command), None)
+    if refused is not None:
+        raise SourceError(f"the source query holds a {type(refused).__name__.upper()} statement; a source is one query "
+                          f"that reads tables: {_short(text)}")
+    macros, tables = _user_macros(reader), _table_functions(reader)
+    side_effects = _side_effect_functions(reader)
+    for func in stmt.find_all(exp.Func):
+        name = _function_name(func)
+        if name in REFUSED_SCALARS or name in side_effects:
+            raise SourceError(f"the source query calls {name}(), which changes the database or reads the host; a "
+                              f"source may only read: {_short(text)}")
+        for kind, body in macros.get(name, ()):  # every overload
+            check_query(reader, sqlglot.parse_one(body if kind == "table_macro" else f"SELECT {body}", read="duckdb"),
+                        text, depth=depth + 1)
+        if name in macros or name in SAFE_TABLE_FUNCTIONS or name in OUR_MACROS:
+            continue
+        if name in tables or _in_table_position(func):
             raise SourceError(
                 f"the source query calls the table function {name}(), which a source may not: a query source reads "
                 "tables and views of the database (and range, generate_series, unnest); to synthesize a file, give "
                 f"its path as the source or load it into a table: {_short(text)}")
+    for table in stmt.find_all(exp.Table):
+        if isinstance(table.this, exp.Func):
+            continue  # checked above
         parts = tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None)
-        if len(parts) == 1 and parts[0].lower() in ctes:
+        if len(parts) == 1 and _cte_in_scope(table, parts[0]):
             continue
         if not in_catalog(reader, parts):
             raise SourceError(
@@ -246,14 +261,25 @@ def check_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, text: s
                 "would read it by a replacement scan (a file or a Python object), which a query source may not; "
                 "load it into a table, register the object (con.register(name, obj)), or give a file's path as "
                 f"the source: {_short(text)}")
-    side_effects = _side_effect_functions(reader)
-    for func in stmt.find_all(exp.Func):
-        name = _function_name(func)
-        if name in REFUSED_SCALARS or name in side_effects:
-            raise SourceError(f"the source query calls {name}(), which changes the database or reads the host; a "
-                              f"source may only read: {_short(text)}")
-        if macros.get(name, ("", ""))[0] == "macro":
-            check_query(reader, sqlglot.parse_one(f"SELECT {macros[name][1]}", read="duckdb"), text, depth=depth + 1)
+
+
+def _cte_in_scope(table: exp.Table, name: str) -> bool:
+    """Whether a WITH around this reference (or the CTE it is in) defines `name`."""
+    node = table.parent
+    while node is not None:
+        with_ = (node.args.get("with_") or node.args.get("with")) if isinstance(node, exp.Expression) else None
+        if with_ is not None and any(cte.alias_or_name.lower() == name.lower() for cte in with_.expressions):
+            return True
+        node = node.parent
+    return False
+
+
+def _in_table_position(func: exp.Func) -> bool:
+    """A function called where a table goes (FROM, JOIN, LATERAL), not where a value does."""
+    node = func.parent
+    while isinstance(node, (exp.Alias, exp.TableAlias)):
+        node = node.parent
+    return isinstance(node, (exp.Table, exp.Lateral))
 
 
 def _function_name(func: exp.Func) -> str:
@@ -269,11 +295,24 @@ def _side_effect_functions(reader: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in names.fetchall()} - VOLATILE_ONLY
 
 
-def _user_macros(reader: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
-    """The user's macros: name -> (function_type, definition); ours are left out."""
+def _table_functions(reader: duckdb.DuckDBPyConnection) -> set[str]:
+    """Names that are only ever table functions (or pragmas): wherever they are called, they read a table."""
+    rows = reader.execute(
+        "SELECT lower(function_name), bool_or(function_type IN ('table', 'pragma')), "
+        "bool_or(function_type IN ('scalar', 'aggregate', 'window', 'macro')) FROM duckdb_functions() GROUP BY 1"
+    ).fetchall()
+    return {name for name, table, scalar in rows if table and not scalar}
+
+
+def _user_macros(reader: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """The user's macros: name -> every overload's (function_type, definition); ours are left out."""
     rows = reader.execute("SELECT lower(function_name), function_type, macro_definition FROM duckdb_functions() "
                           "WHERE NOT internal AND function_type IN ('macro', 'table_macro')").fetchall()
-    return {name: (kind, text) for name, kind, text in rows if name not in OUR_MACROS and text}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, kind, body in rows:
+        if name not in OUR_MACROS and body:
+            out.setdefault(name, []).append((kind, body))
+    return out
 
 
 def _short(text: str, limit: int = 120) -> str:

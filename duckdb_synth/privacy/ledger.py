@@ -106,7 +106,10 @@ class Ledger:
         """Record a run; its run id is its position, counting from 1."""
         if isinstance(entry, Result):
             sp = entry.spend
-            fingerprint = output_fingerprint(entry.table, entry.types)
+            try:
+                fingerprint = output_fingerprint(entry.table, entry.types)
+            except (duckdb.Error, MemoryError):  # the spend is recorded all the same; reports will not find it
+                fingerprint = None
             rest = (None if sp.private else entry.rows_in, entry.table.num_rows, tuple(entry.table.column_names),
                     fingerprint, "done")
         else:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from .accounting import Accountant, Step, cdp_eps
 
 #: What balanced mode protects (docs/privacy.md §1), as every surface states it.
-BALANCED_PROMISE = ("no formal differential privacy; the model was fitted on exact statistics; values held by "
-                    "fewer than 5 rows (text, numbers, dates and times) are never emitted, and the 4 most extreme "
-                    "numbers on each side are clipped")
+BALANCED_PROMISE = ("no formal differential privacy; the model was fitted on exact statistics; a value held by "
+                    "fewer than 5 rows is never emitted (text always; a number, date or time unless every value "
+                    "around it is as rare, as in unique ids, where it is a uniform draw over at least 5 rows' "
+                    "range), and the 4 most extreme numbers on each side are clipped")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..engine.data import read_error
 from ..engine.schema import Column, check_columns, read_schema
 from ..engine.source import open_source, quote_ident
 from ..errors import DataError, OptionError, SchemaError, did_you_mean
@@ -79,7 +80,10 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     columns = read_schema(con, src.sql, src.parts)
     check_columns(columns, opts.mask_map)
     target = pick_column(columns, column, opts.mask_map)
-    n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
+    try:
+        n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
+    except duckdb.Error as exc:
+        raise read_error(exc, show_values=not opts.private) from None
     need = sum(ks)
     if need > n:
         raise DataError(
@@ -87,14 +91,20 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
             f"more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
 
     rng = np.random.default_rng(seed)
-    secrets = _secrets(con, src.sql, target, ks, rng)
+    try:
+        secrets = _secrets(con, src.sql, target, ks, rng)
+    except duckdb.Error as exc:
+        raise read_error(exc, show_values=not opts.private) from None
     rows = rng.permutation(n)[:need]
     planted_rows: list[int] = rows.tolist()
     planted_secrets = [s for s, k in zip(secrets, ks) for _ in range(k)]
 
     temp = f"__duckdb_synth_canary_{uuid.uuid4().hex[:12]}"
     try:
-        _copy(con, src.sql, temp, columns)
+        try:
+            _copy(con, src.sql, temp, columns)
+        except duckdb.Error as exc:
+            raise read_error(exc, show_values=not opts.private) from None
         con.execute(
             f"UPDATE {quote_ident(temp)} SET {quote_ident(target.name)} = CAST(p.secret AS {target.type}) "
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "

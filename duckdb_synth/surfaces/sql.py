@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -48,6 +49,7 @@ from ..reporting.cache import fingerprint as report_fingerprint, write_tables as
 
 MEMO_RUNS = 16  # synthesize() outputs kept (as files) per connection: an identical call past them runs again
 MEMO_REPORTS = 8  # reports kept per connection
+MEMO_AGE = 600.0  # ... but none used in the last ten minutes falls out
 
 
 @dataclass
@@ -55,8 +57,8 @@ class _State:
     """What one registered connection keeps: a scratch folder, memoized runs and reports (the newest)."""
 
     folder: Path
-    cache: OrderedDict[tuple, str] = field(default_factory=OrderedDict)  # call -> Parquet file
-    reports: OrderedDict[tuple, dict[str, str]] = field(default_factory=OrderedDict)  # input -> part -> file
+    cache: _Files = field(default_factory=lambda: _Files(MEMO_RUNS))  # call -> Parquet file
+    reports: _Files = field(default_factory=lambda: _Files(MEMO_REPORTS))  # input -> part -> file
     runs_file: Path | None = None  # the last synth_runs() table written, and how many runs it holds
     runs_written: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,18 +130,40 @@ def _sweep() -> None:
             continue
 
 
-def _keep(cache: OrderedDict, key: tuple, value, limit: int) -> None:
-    """Add to a bounded cache, deleting the files of what falls out of it."""
-    cache[key] = value
-    cache.move_to_end(key)
-    _trim(cache, limit)
+class _Files(OrderedDict):
+    """A bounded memo of files: the least recently used fall out, their files deleted, but none used
+    in the last MEMO_AGE seconds (so the calls of one query never push each other out and run twice)."""
 
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.used: dict[tuple, float] = {}
 
-def _trim(cache: OrderedDict, limit: int) -> None:
-    while len(cache) > limit:
-        _, old = cache.popitem(last=False)
-        for path in (old.values() if isinstance(old, dict) else [old]):
-            Path(path).unlink(missing_ok=True)
+    def fetch(self, key: tuple):
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+            self.used[key] = time.monotonic()
+        return value
+
+    def keep(self, key: tuple, value) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        self.used[key] = time.monotonic()
+        self.trim(self.limit)
+
+    def trim(self, limit: int, *, now: float | None = None) -> None:
+        """Drop the oldest entries past `limit` that were last used more than MEMO_AGE seconds ago
+        (`now` = +inf: whatever their age)."""
+        now = time.monotonic() if now is None else now
+        while len(self) > limit:
+            key = next(iter(self))
+            if now - self.used[key] < MEMO_AGE:
+                break
+            old = self.pop(key)
+            del self.used[key]
+            for path in (old.values() if isinstance(old, dict) else [old]):
+                Path(path).unlink(missing_ok=True)
 
 
 def _sql_text(name: str = "synthesize.sql") -> str:
@@ -168,8 +192,9 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             try:
                 stamp = _stamp(reader, source, mode, epsilon)
                 key = (source, mode, epsilon, delta, masks, rows, seed, marginals, stamp)
-                if key in st.cache:
-                    return st.cache[key]
+                known = st.cache.fetch(key)
+                if known is not None:
+                    return known
                 masks_map = json.loads(masks) if masks is not None else None
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
                           masks=masks_map, rows=rows, seed=seed, marginals=marginals)
@@ -178,10 +203,10 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 raise
             finally:
                 reader.close()
+            record(con, res)  # first: whatever happens to the file, the spend is in the ledger
             path = st.folder / f"run_{next(st.made)}.parquet"
             _write_result(res, path)
-            record(con, res)
-            _keep(st.cache, key, str(path), MEMO_RUNS)
+            st.cache.keep(key, str(path))
             return str(path)
 
     def runs_file():
@@ -196,13 +221,12 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         try:
             key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
             with st.lock:
-                paths = st.reports.get(key)
+                paths = st.reports.fetch(key)
             if paths is None:
                 rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True)
                 with st.lock:
                     if key not in st.reports:
-                        _keep(st.reports, key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"),
-                              MEMO_REPORTS)
+                        st.reports.keep(key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"))
                     paths = st.reports[key]
         finally:
             reader.close()
@@ -263,7 +287,7 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
     st = _state(con)
     with st.lock:
         for cache in (st.cache, st.reports):
-            _trim(cache, 0)
+            cache.trim(0, now=float("inf"))
 
 
 def _write_result(res: Result, path: Path) -> None:
