@@ -272,6 +272,26 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
     return grid(lo, hi, pos_lo, cells, integer, geometric=geometric)
 
 
+def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray,
+                least: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join consecutive cells of each bin so that every cell holds at least `least` rows (a bin
+    holding fewer is one cell); returns the new edges, counts and bins. Bins are unchanged."""
+    starts = [0]
+    held = 0.0
+    for j in range(len(counts)):
+        last_of_bin = j + 1 == len(counts) or cell_bin[j + 1] != cell_bin[j]
+        held += counts[j]
+        if last_of_bin or held >= least:
+            # A thin remainder at the end of a bin joins the cell before it.
+            if last_of_bin and held < least and len(starts) > 1 and cell_bin[starts[-1] - 1] == cell_bin[j]:
+                starts.pop()
+            starts.append(j + 1)
+            held = 0.0
+    starts = np.array(starts)
+    new_counts = np.add.reduceat(counts, starts[:-1])
+    return edges[starts], new_counts.astype(np.float64), cell_bin[starts[:-1]]
+
+
 def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
     """Assign consecutive cells to at most `nbins` bins of roughly equal weight."""
     total = weights.sum()

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..engine.data import ColumnData
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, CategoricalDomain, Cells, DecimalPlaces, Domain,
-                             NumericDomain, PowersOfTwo, cell_edges, merge_bins, public_domain, quantile_edges)
+                             NumericDomain, PowersOfTwo, cell_edges, group_cells, merge_bins, public_domain,
+                             quantile_edges)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, RANGE_SHARE_NUMERIC, column_share,
@@ -172,9 +173,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         # NaN, +inf and -inf are values too: kept by the same rule as any other.
         special = data.special_counts() if floating else np.zeros(0)
         kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
-        # Values held by fewer than MIN_GROUP rows are never emitted: a cell holding so few rows is
-        # not drawn (unless its whole bin is that thin), and decoding redraws such values.
-        weights = np.where(counts >= MIN_GROUP, counts, 0.0)
+        weights = counts.copy()
         uniq, held = np.unique(vals, return_counts=True)
         rare = uniq[held < MIN_GROUP]
     else:
@@ -196,6 +195,12 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         cell_bin = merge_bins(weights, nbins)
     else:
         cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
+    if exact:
+        # Values held by fewer than MIN_GROUP rows are never emitted: every cell a value is drawn in
+        # holds at least that many rows (thin cells joined with their neighbours in the bin), and
+        # decoding draws again a value that is such a value.
+        edges, weights, cell_bin = group_cells(edges, weights, cell_bin, MIN_GROUP)
+        noisy = weights
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([noisy, special[kept], [noisy_null]]),
                          cell_sigma=0.0 if exact else float(sigma_cells), decimals=decimals, rare=rare,
