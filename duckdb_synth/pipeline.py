@@ -54,7 +54,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
         report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
         d = len(cols.modelled)
-        domains = [domain(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
+        domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var) for i, c in enumerate(cols.modelled)]
         report("measuring", 0.35)
         model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
                                           cols.workload)

@@ -10,11 +10,12 @@ import pytest
 
 from duckdb_synth.engine.data import ArrayColumn
 from duckdb_synth.engine.decode import decode_numeric
-from duckdb_synth.engine.domain import CategoricalDomain, NumericDomain, decimal_places, grid, merge_bins, public_domain
+from duckdb_synth.engine.domain import (CategoricalDomain, NumericDomain, decimal_places, grid, merge_bins,
+                                        public_domain)
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.discovery import (DECIMAL_PLACES, MAX_CATEGORIES_DP, MAX_CATEGORIES_EXACT, MIN_GROUP, POW2,
-                                            categorical_domain, choose_decimals, exact_range, numeric_domain,
-                                            private_range, support)
+                                            NumericNoise, categorical_domain, choose_decimals, exact_numeric_domain,
+                                            exact_range, private_numeric_domain, private_range, support)
 from duckdb_synth.privacy.measure import bin_counts
 from duckdb_synth.privacy.noise import discrete_gaussian, discrete_gaussian_pmf, threshold
 
@@ -154,8 +155,16 @@ def test_public_domain_is_none_for_data_dependent_types(type_: str) -> None:
 
 def exact_numeric(type_: str, x: np.ndarray, nullable: bool = True, nbins: int = 32,
                   max_cells: int = 1024) -> NumericDomain:
-    return numeric_domain(classify("x", type_, nullable), ArrayColumn(x), sigma_range=None, sigma_cells=None,
-                          n_hat=float(len(x)), nbins=nbins, max_cells=max_cells, rng=np.random.default_rng(0))
+    return exact_numeric_domain(classify("x", type_, nullable), ArrayColumn(x), nbins=nbins, max_cells=max_cells)
+
+
+def private_numeric(type_: str, x: np.ndarray, rng: np.random.Generator, *, sigma: float = 5.0, nbins: int = 24,
+                    n_hat: float | None = None) -> NumericDomain:
+    """A DP domain whose steps each have noise `sigma` (the zoom's levels a little more)."""
+    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2))
+    dom, _ = private_numeric_domain(classify("x", type_), ArrayColumn(x), noise=noise,
+                                    n_hat=float(len(x)) if n_hat is None else n_hat, nbins=nbins, rng=rng)
+    return dom
 
 
 @pytest.mark.parametrize("type_", ["INTEGER", "BIGINT", "SMALLINT", "DECIMAL(6,0)"])
@@ -391,28 +400,29 @@ def test_decimal_places_and_choose_decimals() -> None:
 def test_dp_numeric_domain_two_decimals() -> None:
     rng = np.random.default_rng(1)
     x = np.round(rng.normal(100, 20, 20_000), 2)
-    dom = numeric_domain(classify("p", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
-                         nbins=24, max_cells=512, rng=rng, sigma_decimals=5.0)
+    dom = private_numeric("DOUBLE", x, rng)
     assert dom.decimals == 2
     assert dom.nbins <= 24
     assert np.all(np.diff(dom.edges) > 0)
     assert dom.edges[0] <= np.quantile(x, 0.005) and dom.edges[-1] >= np.quantile(x, 0.995)
-    assert dom.cell_sigma == 5.0 and len(dom.cell_counts) == len(dom.edges)
+    assert len(dom.cell_counts) == len(dom.cell_var) == len(dom.edges) and (dom.cell_var > 0).all()
     assert (dom.weights >= 0).all() and dom.weights.sum() > 0
 
 
-def test_dp_numeric_domain_requires_decimals_noise() -> None:
+@pytest.mark.parametrize("type_, missing", [("DOUBLE", "lattice"), ("INTEGER", "range"), ("TIMESTAMP", "lattice"),
+                                            ("DATE", "range")])
+def test_dp_numeric_domain_requires_noise_for_each_step(type_: str, missing: str) -> None:
     x = np.round(np.random.default_rng(0).normal(100, 20, 1000), 2)
-    with pytest.raises((TypeError, ValueError)):
-        numeric_domain(classify("p", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=1000.0, nbins=8,
-                       max_cells=64, rng=np.random.default_rng(0))
+    noise = {"range": 5.0, "lattice": 5.0, "zoom": 0.02, missing: None}
+    with pytest.raises(ValueError, match=missing):
+        private_numeric_domain(classify("p", type_), ArrayColumn(x), noise=NumericNoise(**noise), n_hat=1000.0,
+                               nbins=8, rng=np.random.default_rng(0))
 
 
 def test_dp_integer_domain_keeps_integer_edges_and_type_range() -> None:
     rng = np.random.default_rng(2)
     x = rng.integers(0, 200, 10_000).astype(float)
-    dom = numeric_domain(classify("u", "UTINYINT"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0,
-                         n_hat=10_000.0, nbins=16, max_cells=512, rng=rng, sigma_decimals=5.0)
+    dom = private_numeric("UTINYINT", x, rng, nbins=16)
     np.testing.assert_array_equal(dom.edges, np.round(dom.edges))
     assert dom.edges[0] >= 0 and dom.edges[-1] <= 256
     out = decode_numeric(dom, rng.integers(0, dom.size, 5000), rng).to_pylist()
@@ -458,8 +468,7 @@ def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
     rng = np.random.default_rng(2)
     spikes = np.array([0.3, 0.31, 0.5, 0.7, 1.0, 1.01])
     x = np.concatenate([rng.choice(spikes, 15_000), np.round(rng.uniform(0.2, 2.0, 5_000), 2)])
-    dom = numeric_domain(classify("carat", "DOUBLE"), ArrayColumn(x), sigma_range=5.0, sigma_cells=5.0, n_hat=20_000.0,
-                         nbins=16, max_cells=512, rng=rng, sigma_decimals=5.0)
+    dom = private_numeric("DOUBLE", x, rng, nbins=16)
     assert dom.decimals == 2
     lattice = dom.edges * 100 + 0.5
     assert np.allclose(lattice, np.round(lattice), atol=1e-6)  # edges halfway between written values

@@ -130,11 +130,17 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
 _TIME_UNIT = {"TIMESTAMP_S": 1_000_000.0, "TIMESTAMP_MS": 1_000.0}
 
 
+def time_unit(dom: NumericDomain) -> float | None:
+    """The microseconds a temporal column's values are whole multiples of: the unit its domain found
+    (seconds, minutes, ...), else the type's own (TIMESTAMP_S, TIMESTAMP_MS); None for others."""
+    return dom.unit if dom.unit is not None else _TIME_UNIT.get(dom.column.type.upper())
+
+
 def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A value in each cell [lo, hi) from uniform draws `u`: whole for integers, on the column's lattice,
     at the type's own precision (seconds of a TIMESTAMP_S, a FLOAT's single precision)."""
     col = dom.column
-    unit = _TIME_UNIT.get(col.type.upper())
+    unit = time_unit(dom)
     if unit is not None:  # the whole units in [lo, hi)
         width = np.maximum(np.ceil(hi / unit) - np.ceil(lo / unit), 1.0)
         return (np.ceil(lo / unit) + np.floor(u * width)) * unit
@@ -176,7 +182,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         x[hit] = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
     col = dom.column
-    unit = _TIME_UNIT.get(col.type.upper())
+    unit = time_unit(dom)
     if not len(hit) or (unit is None and dom.decimals is None and not col.integer and col.scale is None):
         return x  # a continuous column: another draw equal to a row's value is all but impossible
     if unit is not None:

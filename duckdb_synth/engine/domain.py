@@ -79,9 +79,11 @@ class NumericDomain:
     weights: np.ndarray
     cell_bin: np.ndarray
     null: bool = True
-    cell_counts: np.ndarray | None = field(default=None, repr=False)  # noisy counts of the fine cells (+NULL)
-    cell_sigma: float = 0.0
+    cell_counts: np.ndarray | None = field(default=None, repr=False)  # counts of the fine cells, then of the
+    # special values kept and NULL: exact (balanced) or unbiased noisy estimates (DP)
+    cell_var: np.ndarray | None = field(default=None, repr=False)  # the noise variance of each (None: exact)
     decimals: int | None = None  # values are rounded to this many decimals when decoded (-2: to hundreds)
+    unit: float | None = None  # a TIMESTAMP's or TIME's values are whole multiples of this (microseconds)
     rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
     # never emitted (a DP domain holds no value of the data)
     specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
@@ -201,12 +203,42 @@ class PowersOfTwo(Buckets):
 
 
 class DecimalPlaces(Buckets):
-    """How many decimals write each value exactly: MIN_DECIMALS .. MAX_DECIMALS, then 'more'."""
+    """How many decimals write each value exactly: MIN_DECIMALS .. MAX_DECIMALS, then 'more'.
+
+    With `single`, a value is written with k decimals when the FLOAT (single precision) nearest
+    to the k-decimal number is the value: a FLOAT column holding 0.1 holds 0.100000001490116...
+    """
 
     size = MAX_DECIMALS - MIN_DECIMALS + 2
 
+    def __init__(self, single: bool = False) -> None:
+        self.single = single
+
+    @classmethod
+    def of(cls, col: Column) -> DecimalPlaces:
+        """The bucketing a column's type calls for (public): single precision for FLOAT."""
+        return cls(single=col.type.upper() == "FLOAT")
+
     def codes(self, x: np.ndarray) -> np.ndarray:
-        return decimal_places(x) - MIN_DECIMALS
+        return decimal_places(x, single=self.single) - MIN_DECIMALS
+
+
+# The units a TIMESTAMP or TIME is written in (microseconds): a day, an hour, a minute, a second, a
+# millisecond, a microsecond. A value is in the coarsest unit it is a whole number of.
+TIME_UNITS = (86_400e6, 3_600e6, 60e6, 1e6, 1e3, 1.0)
+TIME_UNIT_NAMES = ("day", "hour", "minute", "second", "millisecond", "microsecond")
+
+
+class TimeUnits(Buckets):
+    """The coarsest of ``TIME_UNITS`` each value (microseconds) is a whole number of."""
+
+    size = len(TIME_UNITS)
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        out = np.full(len(x), len(TIME_UNITS) - 1, dtype=np.int64)
+        for k in range(len(TIME_UNITS) - 2, -1, -1):
+            out[np.mod(x, TIME_UNITS[k]) == 0] = k
+        return out
 
 
 @dataclass(frozen=True)
@@ -249,10 +281,20 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometr
     return edges.astype(np.float64)
 
 
+def lattice_step(integer: bool, decimals: int | None, unit: float | None = None) -> float | None:
+    """The spacing of the values a column holds (None: continuous): a time unit, 10^-decimals, or 1 for
+    integers (whole numbers, or multiples of 10^-decimals when those are coarser)."""
+    if unit is not None:
+        return unit
+    if decimals is not None and (not integer or decimals < 0):
+        return 10.0 ** -decimals
+    return 1.0 if integer else None
+
+
 def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool, decimals: int | None,
-               geometric: bool, inward: bool = False) -> np.ndarray:
-    """The fine cells over [lo, hi]: on the decimal lattice when the values are written with
-    `decimals` places, else a `grid` (geometric for wide positive ranges, when allowed).
+               geometric: bool, inward: bool = False, unit: float | None = None) -> np.ndarray:
+    """The fine cells over [lo, hi]: on the lattice when the values are written with `decimals`
+    places (or in whole `unit`s of time), else a `grid` (geometric for wide positive ranges, when allowed).
 
     Values written with `decimals` places lie on a lattice of step 10^-decimals: cells hold whole
     lattice points (centred on them), so a narrow range gets one cell per value and decoding
@@ -260,8 +302,8 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
     points, or with `inward` to the nearest ones inside [lo, hi]: a clipped range must not grow
     back to a value beyond its end.
     """
-    if decimals is not None and (not integer or decimals < 0):
-        step = 10.0 ** -decimals
+    if unit is not None or (decimals is not None and (not integer or decimals < 0)):
+        step = unit if unit is not None else 10.0 ** -decimals
         if inward:
             k_lo, k_hi = math.ceil(lo / step - 1e-6), math.floor(hi / step + 1e-6)
             k_hi = max(k_hi, k_lo)
@@ -270,6 +312,20 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
         scaled = grid(float(k_lo), float(k_hi), max(pos_lo / step, 1.0), cells, True, geometric=True)
         return (scaled - 0.5) * step
     return grid(lo, hi, pos_lo, cells, integer, geometric=geometric)
+
+
+def split_cell(lo: float, hi: float, parts: int, step: float | None) -> np.ndarray:
+    """The edges of up to `parts` equal children of the cell [lo, hi): whole lattice points each
+    when the values lie on a lattice of `step` (a cell of one point is not split: its edges alone)."""
+    if step is None:
+        return np.linspace(lo, hi, parts + 1)
+    points = round((hi - lo) / step)  # a float: a wide range holds more points than an int64 counts
+    if points <= 1:
+        return np.array([lo, hi])
+    k = np.round(np.linspace(0.0, float(points), int(min(parts, points)) + 1))
+    edges = lo + k * step
+    edges[-1] = hi
+    return edges
 
 
 def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray,
@@ -303,16 +359,23 @@ def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
     return np.unique(raw, return_inverse=True)[1].astype(np.int64)
 
 
-def decimal_places(x: np.ndarray) -> np.ndarray:
+def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
     """For each value, the fewest decimals (MIN_DECIMALS..MAX_DECIMALS) that write it exactly, else MAX_DECIMALS + 1.
 
     Negative counts mean round numbers: -2 for a multiple of 100. Zero counts as a multiple of anything.
+    With `single`, the values are FLOATs: k decimals write one when the FLOAT nearest to the k-decimal
+    number is the value.
     """
     out = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)
     for k in range(MAX_DECIMALS, MIN_DECIMALS - 1, -1):
         y = x * 10.0**k
         r = np.round(y)
-        exact = (np.abs(y - r) <= 1e-9 * np.maximum(1.0, np.abs(y))) & ((r != 0) | (x == 0))
+        if single:
+            with np.errstate(over="ignore", invalid="ignore"):
+                exact = (r / 10.0**k).astype(np.float32) == x.astype(np.float32)
+        else:
+            exact = np.abs(y - r) <= 1e-9 * np.maximum(1.0, np.abs(y))
+        exact &= (r != 0) | (x == 0)
         out[exact] = k
     return out
 

@@ -21,8 +21,11 @@ SHARE_SELECT = 0.10  # choosing the tree of pairs
 # The rest measures the pairs of the tree.
 DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its frequent values (their noisy
 # counts are reused as their 1-way cells; the rest of the share measures the whole 1-way histogram again)
-RANGE_SHARE_NUMERIC = 0.15  # of a numeric column's share: finding its range
-DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals it is written with
+RANGE_SHARE_NUMERIC = 0.10  # of a numeric column's share: finding its range
+DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals (or which time unit) it
+# is written with
+ONE_WAY_SHARE_NUMERIC = 0.30  # of a numeric column's share: the 1-way marginal of its bins (the rest, 0.55, is
+# the zoom-in histogram that finds its cells)
 
 
 def column_share(acct: Accountant, n_hat: float, d: int) -> float:

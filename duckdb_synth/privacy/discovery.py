@@ -4,9 +4,11 @@ BOOLEAN and ENUM domains are public (the schema fixes them). Otherwise, in DP mo
 a categorical column (VARCHAR, UUID) keeps the values whose noisy count passes a
 threshold set so that a value held by one person survives with probability at most
 the step's delta; a numeric or temporal column is binned in steps, each a noisy
-histogram on a grid that does not depend on the data: signed powers of two find the
-range, decimal places find the lattice the values are written on, then fine cells
-inside the range give weights, merged into quantile-like model bins. In balanced
+histogram over cells fixed by the schema and earlier releases: signed powers of two
+find the range, decimal places (or time units) find the lattice the values are
+written on, then a zoom-in histogram follows the values' density from a coarse grid
+over the range down to narrow cells where they are dense; its cells are merged into
+quantile-like model bins. In balanced
 mode the same histograms are read exactly, values held by fewer than ``MIN_GROUP``
 rows are never kept, the ``MIN_GROUP``-1 most extreme numbers on each side are
 clipped, and numeric bins split at the exact quantiles.
@@ -17,17 +19,18 @@ charges are here. docs/privacy.md, steps 2-3, gives the analysis.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..engine.data import ColumnData
-from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, CategoricalDomain, Cells, DecimalPlaces, Domain,
-                             NumericDomain, PowersOfTwo, cell_edges, group_cells, merge_bins, public_domain,
-                             quantile_edges)
+from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
+                             Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges,
+                             group_cells, lattice_step, merge_bins, public_domain, quantile_edges, split_cell)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
-from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, RANGE_SHARE_NUMERIC, column_share,
-                     planned_pair_rho)
+from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
+                     column_share, planned_pair_rho)
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
@@ -37,15 +40,16 @@ MAX_CATEGORIES_DP = 100
 MAX_CATEGORIES_EXACT = 256
 FALSE_CELLS = 0.05  # expected number of empty cells that pass a noisy support threshold
 DP_BINS, EXACT_BINS = 24, 32
-DP_CELLS, EXACT_CELLS = 512, 1024
+EXACT_CELLS = 1024
 POW2 = PowersOfTwo()
 DECIMAL_PLACES = DecimalPlaces()
+TIME_UNIT_BUCKETS = TimeUnits()
 
 
 def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int,
-           rng: np.random.Generator) -> Domain:
+           rng: np.random.Generator, n_var: float = 0.0) -> Domain:
     """The column's domain, charged to `acct`; `data` answers the column's counts, `d` is the number
-    of modelled columns (the budget is split over them)."""
+    of modelled columns (the budget is split over them), `n_var` the noise variance of `n_hat`."""
     share = column_share(acct, n_hat, d) if acct.private else None
     pub = public_domain(col)
     if pub is not None:
@@ -63,28 +67,44 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept")
         return dom
     if share is None:
-        dom = numeric_domain(col, data, sigma_range=None, sigma_cells=None, n_hat=n_hat, nbins=EXACT_BINS,
-                             max_cells=EXACT_CELLS, rng=rng)
+        dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS)
         acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
         return dom
     # As many bins as the pair measurements can resolve: a pair table of nbins^2 cells should hold
     # a couple of noise scales per cell on average (the planned pair noise is computable up front).
     nbins = int(np.clip(math.sqrt(n_hat / (2.0 * sigma_for(planned_pair_rho(acct, d)))), 4, DP_BINS))
-    is_time = col.type.upper() == "TIME"
-    rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
-    rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" else 0.0
-    rho_cells = share - rho_range - rho_dec
-    dom = numeric_domain(col, data, sigma_range=sigma_for(rho_range) if rho_range else None,
-                         sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=nbins, max_cells=DP_CELLS, rng=rng,
-                         sigma_decimals=sigma_for(rho_dec) if rho_dec else None)
-    if rho_range:
-        acct.charge(f"range {col.name}", rho_range, detail="noisy histogram on signed powers of two")
-    if rho_dec:
+    rhos = numeric_rhos(col, share)
+    noise = NumericNoise(range=sigma_for(rhos["range"]) if rhos["range"] else None,
+                         lattice=sigma_for(rhos["lattice"]) if rhos["lattice"] else None,
+                         zoom=rhos["zoom"])
+    dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng)
+    if rhos["range"]:
+        acct.charge(f"range {col.name}", rhos["range"], detail="noisy histogram on signed powers of two")
+    if rhos["lattice"] and col.kind == "numeric":
         places = dom.decimals if dom.decimals is not None else "continuous"
-        acct.charge(f"decimals {col.name}", rho_dec, detail=f"noisy histogram of decimal places: {places}")
-    acct.charge(f"bins {col.name}", rho_cells, detail=f"noisy histogram on {len(dom.edges) - 1} cells, "
-                                                      f"merged into {dom.nbins} bins; also its 1-way marginal")
+        acct.charge(f"decimals {col.name}", rhos["lattice"], detail=f"noisy histogram of decimal places: {places}")
+    elif rhos["lattice"]:
+        unit = TIME_UNIT_NAMES[TIME_UNITS.index(dom.unit)] if dom.unit is not None else "microsecond"
+        acct.charge(f"unit {col.name}", rhos["lattice"], detail=f"noisy histogram of time units: {unit}")
+    levels = len(found)
+    for level, (cells, rho) in enumerate(found, start=1):
+        acct.charge(f"cells {col.name} ({level}/{levels})", rho,
+                    detail=f"noisy histogram on {cells} cells" + (
+                        f"; {len(dom.edges) - 1} cells kept, merged into {dom.nbins} bins" if level == levels
+                        else ""))
     return dom
+
+
+def numeric_rhos(col: Column, share: float) -> dict[str, float]:
+    """How a numeric or temporal column's share is split: the range (none for TIME, whose range is
+    public), the lattice (decimal places of a number, the time unit of a TIMESTAMP or TIME; none for
+    DATE, whose unit is a day), the zoom-in histogram, and the 1-way marginal of its bins."""
+    t = col.type.upper()
+    r = {"range": 0.0 if t == "TIME" else RANGE_SHARE_NUMERIC * share,
+         "lattice": 0.0 if t == "DATE" else DECIMALS_SHARE_NUMERIC * share,
+         "one_way": ONE_WAY_SHARE_NUMERIC * share}
+    r["zoom"] = share - r["range"] - r["lattice"] - r["one_way"]
+    return r
 
 
 # ---------------------------------------------------------------- categorical
@@ -121,90 +141,296 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
 # ---------------------------------------------------------------- numeric
 
 
-def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, sigma_cells: float | None,
-                   n_hat: float, nbins: int, max_cells: int, rng: np.random.Generator,
-                   sigma_decimals: float | None = None) -> NumericDomain:
-    """Bin a numeric or temporal column (its values read as float64).
+def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells: int) -> NumericDomain:
+    """Balanced mode: bin a numeric or temporal column on its exact counts (values read as float64).
 
-    Args:
-        data: the column's counts (histograms; in balanced mode also its sorted values).
-        sigma_range, sigma_cells: noise of the range and cell histograms; None means exact (balanced).
-        n_hat: the (noisy) row count, to size the grid.
-        nbins: the most model bins.
-        max_cells: the most fine cells.
+    The MIN_GROUP-1 most extreme values on each side are clipped, bins split at the exact
+    quantiles, and every cell a value is drawn in holds at least MIN_GROUP rows.
     """
-    exact = sigma_cells is None
-    if not exact and col.kind == "numeric" and sigma_decimals is None:
-        raise ValueError(f"column {col.name!r}: a DP domain needs sigma_decimals to count decimal places")
     public = col.type_range
-    vals = data.sorted_values() if exact else None
-    if exact:
-        lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
-    elif col.type.upper() == "TIME":  # the range of a time of day is public
-        lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
-    else:
-        pow2 = PowersOfTwo.of(col)
-        lo, hi, pos_lo = private_range(data.histogram(pow2), sigma=sigma_range, rng=rng, buckets=pow2)
+    vals = data.sorted_values()
+    lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
-    if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
+    if lo >= hi:
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
-    decimals = None
-    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
-        decimals = choose_decimals(data.histogram(DECIMAL_PLACES), sigma=None if exact else sigma_decimals, rng=rng)
+    decimals = unit = None
+    if col.kind == "numeric":
+        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=None, rng=None)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)
-    # Fine cells (where counts are small, support() and merging work on sums): on the decimal
-    # lattice, fixed by released figures only, else a linear or geometric grid.
+    elif col.type.upper() != "DATE":
+        unit = choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=None, rng=None)
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
-                       inward=exact)
+                       inward=True, unit=unit)
     bounds = None
-    if exact and len(vals):
+    if len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins)
-    g = len(edges) - 1
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
-    rare = None
-    if exact:
-        noisy, noisy_null = counts, null_count
-        # NaN, +inf and -inf are values too: kept by the same rule as any other.
-        special = data.special_counts() if floating else np.zeros(0)
-        kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
-        weights = counts.copy()
-        uniq, held = np.unique(vals, return_counts=True)
-        rare = uniq[held < MIN_GROUP]
-    else:
-        # Each row is in one cell: a fine cell, NULL, or (FLOAT, DOUBLE) NaN, +inf or -inf, whose
-        # buckets stay where their noisy count is well clear of the noise (public candidates, so any
-        # bar is private; a high one, as most columns hold none and a false bucket makes NaNs up).
-        noise = discrete_gaussian(sigma_cells, g + 1 + (len(SPECIALS) if floating else 0), rng)
-        noisy, noisy_null = counts + noise[:g], null_count + noise[g]
-        special = data.special_counts() + noise[g + 1:] if floating else np.zeros(0)
-        bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS)) * sigma_cells
-        kept = [k for k in range(len(special)) if special[k] >= bar]
-        first, last = support(noisy, sigma_cells)
-        weights = np.zeros(g)
-        inside = slice(first, last + 1)
-        weights[inside] = np.maximum(noisy[inside], 0.0)
-        if weights.sum() <= 0:
-            weights[inside] = 1.0
+    # NaN, +inf and -inf are values too: kept by the same rule as any other.
+    special = data.special_counts() if floating else np.zeros(0)
+    kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
+    uniq, held = np.unique(vals, return_counts=True)
     if bounds is None:
-        cell_bin = merge_bins(weights, nbins)
+        cell_bin = merge_bins(counts, nbins)
     else:
         cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
-    if exact:
-        # Values held by fewer than MIN_GROUP rows are never emitted: every cell a value is drawn in
-        # holds at least that many rows (thin cells joined with their neighbours in the bin), and
-        # decoding draws again a value that is such a value.
-        edges, weights, cell_bin = group_cells(edges, weights, cell_bin, MIN_GROUP)
-        noisy = weights
+    # Values held by fewer than MIN_GROUP rows are never emitted: every cell a value is drawn in
+    # holds at least that many rows (thin cells joined with their neighbours in the bin), and
+    # decoding draws again a value that is such a value.
+    edges, weights, cell_bin = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
-                         cell_counts=np.concatenate([noisy, special[kept], [noisy_null]]),
-                         cell_sigma=0.0 if exact else float(sigma_cells), decimals=decimals, rare=rare,
+                         cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
+                         decimals=decimals, unit=unit, rare=uniq[held < MIN_GROUP],
                          specials=tuple(SPECIALS[k] for k in kept))
+
+
+@dataclass(frozen=True)
+class NumericNoise:
+    """The noise scales of a DP numeric domain's steps (None: the step does not run)."""
+
+    range: float | None  # signed powers of two (None: TIME, whose range is public)
+    lattice: float | None  # decimal places of a number, time units of a TIMESTAMP or TIME (None: DATE)
+    zoom: float  # the zoom-in histogram's rho, shared out over its levels
+
+
+def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
+                           rng: np.random.Generator, n_var: float = 0.0
+                           ) -> tuple[NumericDomain, list[tuple[int, float]]]:
+    """Bin a numeric or temporal column from noisy histograms over public cells (values read as float64).
+
+    Steps, each a histogram whose cells are fixed by the schema and earlier releases: the range on
+    signed powers of two; the lattice the values are written on (decimal places, or a time unit);
+    then a zoom-in histogram (``zoom``) that follows the data's density from a coarse grid over the
+    range down to cells narrow where the values are dense. Model bins are runs of its cells of
+    about equal estimated weight. Returns the domain and, for each zoom level, the number of cells it
+    measured and its rho.
+    """
+    public = col.type_range
+    t = col.type.upper()
+    needs = {"range": t != "TIME", "lattice": t != "DATE"}
+    missing = [step for step, needed in needs.items() if needed and getattr(noise, step) is None]
+    if missing:  # a step without noise would release an exact count
+        raise ValueError(f"column {col.name!r}: a DP domain needs noise for its {' and '.join(missing)} step")
+    if t == "TIME":  # the range of a time of day is public
+        lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
+    else:
+        pow2 = PowersOfTwo.of(col)
+        lo, hi, pos_lo = private_range(data.histogram(pow2), sigma=noise.range, rng=rng, buckets=pow2)
+    if public is not None:
+        lo, hi = max(lo, public[0]), min(hi, public[1])
+    integer = False if t == "TIME" else col.integer  # TIME: microseconds, decoded whole
+    if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
+        lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
+    decimals = unit = None
+    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
+        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=noise.lattice, rng=rng)
+        if col.scale is not None and decimals is not None:
+            decimals = min(decimals, col.scale)
+    elif t != "DATE":
+        unit = choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=noise.lattice, rng=rng)
+    step = lattice_step(integer, decimals, unit)
+    points = math.inf if step is None else (hi - lo) / step
+    if points <= LATTICE_CELLS:
+        # Few values can be written in the range (public: the range and lattice are released): one
+        # histogram with a cell per lattice point, with the whole of the zoom's share.
+        rhos = (noise.zoom,)
+        first = cell_edges(lo, hi, pos_lo, LATTICE_CELLS, integer=integer, decimals=decimals, geometric=False,
+                           unit=unit)
+    else:
+        rhos = tuple(noise.zoom * f for f in zoom_fractions())
+        # As many first cells as the rows fill well above the noise (each holding SPLIT_SIGMAS
+        # sigmas on average): fewer, coarser cells when the budget is thin, where finer ones would be noise.
+        cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
+        first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
+                           geometric=col.kind == "numeric", unit=unit)
+    tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
+                floating=t in FLOATS, rng=rng)
+    edges, weights, counts, var = tree.leaves()
+    # Leaves at either end that hold nothing leave the domain: values out there are coded into the
+    # end cells, and no value is drawn beyond the data.
+    held = np.flatnonzero(weights > 0)
+    if len(held):
+        a, b = held[0], held[-1] + 1
+        # the rows of the leaves cut off are coded into the end cells: their estimates go there too
+        counts, var = counts.copy(), var.copy()
+        counts[a] += counts[:a].sum()
+        var[a] += var[:a].sum()
+        counts[b - 1] += counts[b:].sum()
+        var[b - 1] += var[b:].sum()
+        edges, weights, counts, var = edges[a:b + 1], weights[a:b], counts[a:b], var[a:b]
+    else:
+        weights = np.ones_like(weights)
+    # FLOAT and DOUBLE: NaN, +inf and -inf buckets stay where their estimate is well clear of the
+    # noise (public candidates, so any bar is private; a high one, as most columns hold none).
+    bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
+    kept = [k for k in range(len(tree.special)) if tree.special[k] >= bar * math.sqrt(tree.special_var[k])]
+    cell_bin = merge_bins(weights, nbins)
+    dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
+                        cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),
+                        cell_var=np.concatenate([var, tree.special_var[kept], [tree.null_var]]),
+                        decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept))
+    return dom, list(zip(tree.measured, rhos))
+
+
+FIRST_CELLS = 64  # the zoom's first grid over the range
+LATTICE_CELLS = 512  # a range of at most this many lattice points is measured at once, a cell per point
+CHILDREN = 32  # a cell is split into this many
+ZOOM_WEIGHTS = (1.0, 1.0, 1.0)  # how the zoom's share is split over its levels
+
+
+def zoom_fractions() -> tuple[float, ...]:
+    """Each zoom level's fraction of the zoom's share."""
+    return tuple(w / sum(ZOOM_WEIGHTS) for w in ZOOM_WEIGHTS)
+
+
+LEAF_SHARE = 1.0 / 128  # a cell estimated to hold more of the rows than this is split, where it can be
+ZOOM_FALSE = 0.05  # expected number of empty cells per sibling group taken for data
+SPLIT_SIGMAS = 4.0  # a cell is split into children that hold this many noise scales each, on average
+
+
+@dataclass
+class Zoom:
+    """The cells a zoom-in histogram measured: a tree whose leaves are the domain's fine cells.
+
+    Each cell has its interval, its estimate (the inverse-variance average of every noisy count of
+    it: a cell left whole is measured again at each later level), that estimate's variance, its
+    parent (-1: a cell of the first grid) and its children.
+    """
+
+    lo: list[float]
+    hi: list[float]
+    y: list[float]
+    v: list[float]
+    parent: list[int]
+    children: dict[int, list[int]]
+    total: float  # the estimate of the rows the cells hold (non-NULL numbers), and its variance
+    total_var: float
+    null: float = 0.0
+    null_var: float = 0.0
+    special: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    special_var: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    measured: list[int] = field(default_factory=list)
+
+    def leaves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(edges, weights, estimates, their variances) of the leaves, left to right.
+
+        Weights go top-down (``share_out``): each group of siblings shares out what its parent is
+        estimated to hold, so a cell's noise never adds mass its parent does not have.
+        """
+        weight: dict[int, float] = {}
+
+        def visit(ids: list[int], total: float, total_var: float) -> None:
+            w = share_out(np.array([self.y[i] for i in ids]), np.array([self.v[i] for i in ids]), total, total_var)
+            for i, wi in zip(ids, w):
+                weight[i] = float(wi)
+                if i in self.children:
+                    visit(self.children[i], wi, self.v[i])
+
+        visit([i for i in range(len(self.lo)) if self.parent[i] < 0], self.total, self.total_var)
+        leaves = sorted((i for i in range(len(self.lo)) if i not in self.children), key=lambda i: self.lo[i])
+        edges = np.array([self.lo[i] for i in leaves] + [self.hi[leaves[-1]]])
+        return (edges, np.array([weight[i] for i in leaves]), np.array([self.y[i] for i in leaves]),
+                np.array([self.v[i] for i in leaves]))
+
+
+def zoom(data: ColumnData, first: np.ndarray, *, step: float | None, sigmas: tuple[float, ...], n_hat: float,
+         n_var: float, floating: bool, rng: np.random.Generator) -> Zoom:
+    """A hierarchical histogram that zooms in where the values are dense.
+
+    Level 1 counts the cells of `first`; at each later level every cell estimated to hold more
+    than LEAF_SHARE of the rows, well clear of its noise, and wider than one lattice point (`step`)
+    is split into CHILDREN cells, and the new partition is counted again: children, cells left
+    whole, NULL and (FLOAT, DOUBLE) NaN, +inf and -inf. Each level is a histogram over a partition
+    of the rows fixed by earlier releases (sensitivity 1), with noise `sigmas[level]`; which cells
+    are split is a function of released counts only.
+    """
+    g0 = len(first) - 1
+    tree = Zoom(lo=list(first[:-1]), hi=list(first[1:]), y=[0.0] * g0, v=[math.inf] * g0, parent=[-1] * g0,
+                children={}, total=0.0, total_var=0.0, null=0.0, null_var=math.inf,
+                special=np.zeros(len(SPECIALS) if floating else 0),
+                special_var=np.full(len(SPECIALS) if floating else 0, math.inf))
+    current = list(range(g0))
+    for level, sigma in enumerate(sigmas):
+        if level:
+            current = split(tree, current, step, n_hat, sigma)
+        edges = np.array([tree.lo[i] for i in current] + [tree.hi[current[-1]]])
+        extra = 1 + len(tree.special)
+        noise = discrete_gaussian(sigma, len(current) + extra, rng)
+        counts = data.histogram(Cells(edges)) + noise[:len(current)]
+        for i, c in zip(current, counts):
+            tree.y[i], tree.v[i] = combine(tree.y[i], tree.v[i], float(c), sigma**2)
+        tree.null, tree.null_var = combine(tree.null, tree.null_var, data.null_count() + float(noise[len(current)]),
+                                           sigma**2)
+        if floating:
+            for k, c in enumerate(data.special_counts() + noise[len(current) + 1:]):
+                tree.special[k], tree.special_var[k] = combine(tree.special[k], tree.special_var[k], float(c),
+                                                               sigma**2)
+        tree.measured.append(len(current) + extra)
+    tree.total = n_hat - tree.null - float(np.maximum(tree.special, 0).sum())
+    tree.total_var = n_var + tree.null_var + float(tree.special_var.sum())
+    return tree
+
+
+def split(tree: Zoom, current: list[int], step: float | None, n_hat: float, sigma: float) -> list[int]:
+    """The next level's partition: `current` with each heavy cell replaced by its children.
+
+    A cell is split into as many children as its estimate fills with SPLIT_SIGMAS of the next
+    level's noise `sigma` each (at most CHILDREN, and whole lattice points each).
+    """
+    out = []
+    z = gaussian_tail_z(ZOOM_FALSE / max(len(current), 1))
+    for i in current:
+        y, sd = tree.y[i], math.sqrt(tree.v[i])
+        parts = int(np.clip(y / (SPLIT_SIGMAS * sigma), 1, CHILDREN))
+        edges = split_cell(tree.lo[i], tree.hi[i], parts, step) if parts > 1 else np.array([0.0, 1.0])
+        if y > max(z * sd, LEAF_SHARE * n_hat) and len(edges) > 2:
+            kids = []
+            for a, b in zip(edges[:-1], edges[1:]):
+                tree.lo.append(float(a))
+                tree.hi.append(float(b))
+                tree.y.append(0.0)
+                tree.v.append(math.inf)
+                tree.parent.append(i)
+                kids.append(len(tree.lo) - 1)
+            tree.children[i] = kids
+            out += kids
+        else:
+            out.append(i)
+    return out
+
+
+def combine(y0: float, v0: float, y1: float, v1: float) -> tuple[float, float]:
+    """The inverse-variance average of two unbiased estimates of one count, and its variance."""
+    if math.isinf(v0):
+        return y1, v1
+    return (y0 / v0 + y1 / v1) / (1 / v0 + 1 / v1), 1 / (1 / v0 + 1 / v1)
+
+
+def share_out(y: np.ndarray, v: np.ndarray, total: float, total_var: float) -> np.ndarray:
+    """Weights of sibling cells that share `total` (its variance `total_var`), from their estimates.
+
+    A cell whose estimate is well clear of its noise keeps it. What the parent holds beyond them is
+    spread over the other cells (by their positive estimates) only when it is itself well clear of
+    the noise: so an empty region gets nothing, where taking each cell's positive part would give
+    every empty cell about 0.4 sigma. The weights are then scaled to sum to the parent's (positive) total.
+    """
+    z = gaussian_tail_z(ZOOM_FALSE / len(y))
+    sig = y > z * np.sqrt(v)
+    w = np.where(sig, y, 0.0)
+    rest = total - w.sum()
+    if (~sig).any() and rest > z * math.sqrt(total_var + v[sig].sum()):
+        share = np.where(sig, 0.0, np.maximum(y, 0.0))
+        if share.sum() <= 0:
+            share = (~sig).astype(np.float64)
+        w += rest * share / share.sum()
+    if w.sum() > 0 and total > 0:
+        w *= total / w.sum()
+    return w
 
 
 RANGE_FALSE = 0.001  # expected number of empty power-of-two buckets taken for data, per column
@@ -261,6 +487,12 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
         chosen += [int(side[out]), int(side[inward])]
     lo = min(buckets.edges(b)[0] for b in chosen)
     hi = max(buckets.edges(b)[1] for b in chosen)
+    # The bucket around zero reaches 2^-20 on both sides: without a bucket beyond it on a side, the
+    # range stops at zero there (an integer column of counts from 0 must not get -1).
+    if lo == buckets.edges(buckets.zero)[0]:
+        lo = 0.0
+    if hi == buckets.edges(buckets.zero)[1]:
+        hi = 0.0 if lo < 0 else hi
     pos = [buckets.edges(b)[0] for b in chosen if b > buckets.zero]
     return lo, hi, (min(pos) if pos else hi)
 
@@ -316,7 +548,7 @@ def support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
     return (first, last) if first <= last else (last, first)
 
 
-def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator,
+def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
                     cover: float = 0.95) -> int | None:
     """The fewest decimals that write at least `cover` of the values (a noisy histogram in DP modes).
 
@@ -334,3 +566,17 @@ def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.G
     cum = np.cumsum(counts) / counts.sum()
     k = int(np.argmax(cum >= cover)) + MIN_DECIMALS
     return None if k > MAX_DECIMALS else k
+
+
+def choose_unit(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
+                cover: float = 0.95) -> float | None:
+    """The coarsest time unit that at least `cover` of the values are whole numbers of (a noisy
+    histogram over ``TimeUnits`` in DP modes); None for microseconds."""
+    if sigma is not None:
+        counts = counts + discrete_gaussian(sigma, len(counts), rng)
+        counts = np.where(counts >= 2.0 * sigma, counts, 0.0)
+    counts = np.maximum(counts, 0.0)
+    if counts.sum() <= 0:
+        return None
+    k = int(np.argmax(np.cumsum(counts) / counts.sum() >= cover))
+    return None if k == len(TIME_UNITS) - 1 else TIME_UNITS[k]

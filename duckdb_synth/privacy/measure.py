@@ -18,7 +18,7 @@ from ..engine.marginal import Clique, Measurement
 from ..errors import DataError
 from .accounting import Accountant, sigma_for
 from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
-from .discovery import FAINT_Z
+from .discovery import FAINT_Z, numeric_rhos
 from .noise import discrete_gaussian
 
 log = logging.getLogger(__name__)
@@ -69,23 +69,29 @@ def one_way(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float,
             rng: np.random.Generator) -> tuple[list[Domain], list[Measurement]]:
     """Every column's 1-way marginal, and the domains without their faint NULL and 'other' buckets.
 
-    A numeric column's is implied by its domain's noisy cell counts (already charged); a
-    categorical one is measured (BOOLEAN and ENUM with the column's whole share, VARCHAR and
-    UUID with what discovery left) and combined with the discovery step's counts. Columns of
-    `data` whose domain loses a bucket are recoded.
+    Each is measured: a numeric or temporal column's bins with what its domain left of its share
+    (combined with the counts its domain's cells imply), BOOLEAN and ENUM with the column's whole
+    share, VARCHAR and UUID with what discovery left (combined with the discovery step's counts).
+    Columns of `data` whose domain loses a bucket are recoded.
     """
     d = len(domains)
     out: list[Measurement] = []
     for i, dom in enumerate(domains):
+        share = column_share(acct, n_hat, d)
         if isinstance(dom, NumericDomain):
-            y, var = bin_counts(dom)
-            out.append(Measurement((i,), y, var))
+            rho = numeric_rhos(dom.column, share)["one_way"]
+        elif dom.column.kind == "categorical":
+            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL)
         else:
-            share = column_share(acct, n_hat, d)
-            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
-            sigma = sigma_for(rho)
-            out.append(with_discovery_counts(dom, measure(data, (i,), sigma, rng)))
-            acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
+            rho = share
+        sigma = sigma_for(rho)
+        m = measure(data, (i,), sigma, rng)
+        if isinstance(dom, NumericDomain):
+            m = averaged(m, *bin_counts(dom))
+        else:
+            m = with_discovery_counts(dom, m)
+        out.append(m)
+        acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
     kept = []
     for i, dom in enumerate(domains):
         new, out[i], remap = drop_faint_buckets(dom, out[i])
@@ -99,12 +105,21 @@ def bin_counts(dom: NumericDomain) -> tuple[np.ndarray, np.ndarray]:
     """The 1-way marginal implied by the domain's cell counts, and each entry's noise variance."""
     g = len(dom.edges) - 1
     cells = dom.cell_counts
+    cell_var = dom.cell_var if dom.cell_var is not None else np.zeros(len(cells))
     y = np.bincount(dom.cell_bin, weights=cells[:g], minlength=dom.nbins)
-    var = np.bincount(dom.cell_bin, minlength=dom.nbins).astype(np.float64) * dom.cell_sigma**2
-    rest = cells[g:] if dom.null else cells[g:-1]  # the special values' buckets, then NULL's
-    y = np.append(y, rest)
-    var = np.append(var, np.full(len(rest), dom.cell_sigma**2))
-    return y, var
+    var = np.bincount(dom.cell_bin, weights=cell_var[:g], minlength=dom.nbins)
+    end = len(cells) if dom.null else len(cells) - 1  # the special values' buckets, then NULL's
+    return np.append(y, cells[g:end]), np.append(var, cell_var[g:end])
+
+
+def averaged(m: Measurement, y: np.ndarray, var: np.ndarray) -> Measurement:
+    """A measurement averaged (inverse variance) with other unbiased estimates of its cells: post-processing
+    of two releases. Cells whose other estimate is exact take it."""
+    w_m, w_o = 1.0 / m.variance, np.divide(1.0, var, out=np.full(len(var), np.inf), where=var > 0)
+    exact = np.isinf(w_o)
+    values = np.where(exact, y, (w_m * m.values + np.where(exact, 0.0, w_o) * y) / (w_m + np.where(exact, 0.0, w_o)))
+    variance = np.where(exact, 0.0, 1.0 / (w_m + np.where(exact, 0.0, w_o)))
+    return Measurement(m.clique, values, variance)
 
 
 def with_discovery_counts(dom: CategoricalDomain, m: Measurement) -> Measurement:

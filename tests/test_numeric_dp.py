@@ -1,0 +1,209 @@
+"""Tests for the DP numeric, date and time domains (privacy/discovery.py): the zoom-in histogram, its
+noise and charges, the range, the lattice (decimals of FLOAT and DOUBLE, time units), and decoding."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from duckdb_synth.engine.data import ArrayColumn
+from duckdb_synth.engine.decode import decode_numeric
+from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, TimeUnits, decimal_places
+from duckdb_synth.engine.schema import classify
+from duckdb_synth.privacy.accounting import Accountant, sigma_for
+from duckdb_synth.privacy.budget import column_share
+from duckdb_synth.privacy.discovery import (POW2, NumericNoise, choose_unit, domain, numeric_rhos,
+                                            private_numeric_domain, private_range, share_out, zoom)
+
+
+def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
+            nbins: int = 24) -> tuple:
+    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2))
+    return private_numeric_domain(classify("x", type_), ArrayColumn(x), noise=noise, n_hat=float(len(x)),
+                                  nbins=nbins, rng=np.random.default_rng(seed))
+
+
+def drawn(dom, n: int, seed: int) -> np.ndarray:
+    """Values decoded from bins drawn by the domain's weights (as a model that knew nothing else would)."""
+    rng = np.random.default_rng(seed)
+    w = np.bincount(dom.cell_bin, weights=dom.weights, minlength=dom.nbins)
+    codes = rng.choice(dom.nbins, size=n, p=w / w.sum())
+    return decode_numeric(dom, codes, rng).to_numpy(zero_copy_only=False).astype(float)
+
+
+# ---------------------------------------------------------------- density: narrow bands far from zero
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_narrow_band_far_from_zero_gets_bins_that_follow_it(seed: int) -> None:
+    """Latitudes in [44.8, 45.1]: the power-of-two range is [32, 64], a hundred times wider. The zoom
+    finds the band, and the values drawn back follow the real quantiles."""
+    rng = np.random.default_rng(seed)
+    x = np.round(np.concatenate([rng.normal(44.95, 0.04, 15_000), rng.uniform(44.8, 45.1, 5_000)]), 4)
+    x = np.clip(x, 44.8, 45.1)
+    dom, levels = private("DOUBLE", x, seed)
+    assert len(levels) >= 2  # a continuous range: zoomed in
+    assert dom.edges[0] >= 44.0 and dom.edges[-1] <= 46.0
+    assert dom.nbins >= 16
+    out = drawn(dom, 20_000, seed)
+    q = np.quantile(x, np.linspace(0, 1, 17)[1:-1])
+    real = np.bincount(np.searchsorted(q, x), minlength=16) / len(x)
+    synth = np.bincount(np.searchsorted(q, out), minlength=16) / len(out)
+    assert 0.5 * np.abs(real - synth).sum() < 0.05
+    assert np.mean((out >= x.min()) & (out <= x.max())) >= 0.99
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_skewed_amounts_keep_their_quantiles_and_stay_in_range(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.lognormal(6, 1.3, 30_000), 2)
+    dom, _ = private("DOUBLE", x, seed)
+    out = drawn(dom, 30_000, seed)
+    assert dom.decimals == 2 and np.allclose(out * 100, np.round(out * 100), atol=1e-6)
+    for p in (0.1, 0.5, 0.9):
+        assert abs(np.mean(out <= np.quantile(x, p)) - p) < 0.04, p
+    assert np.mean((out >= x.min()) & (out <= x.max())) >= 0.99
+
+
+def test_few_lattice_points_are_measured_once_a_cell_each() -> None:
+    """Counts of 0..20: one histogram (one level) with a cell per value, and every value kept."""
+    rng = np.random.default_rng(0)
+    x = rng.poisson(4, 20_000).astype(float)
+    dom, levels = private("INTEGER", x)
+    assert len(levels) == 1
+    assert np.allclose(np.diff(dom.edges), 1.0)
+    values = np.unique(x)
+    common = values[np.array([np.mean(x == v) for v in values]) > 0.01]
+    out = drawn(dom, 20_000, 1)
+    for v in common:
+        assert abs(np.mean(out == v) - np.mean(x == v)) < 0.01, v
+
+
+# ---------------------------------------------------------------- noise and charges
+
+
+def test_every_zoom_level_adds_noise_and_the_estimates_are_unbiased() -> None:
+    """The zoom's counts differ from the exact ones by the noise of their level (so a step without
+    noise would fail), and over many draws average to the exact counts."""
+    x = np.random.default_rng(0).normal(0, 1, 5_000)
+    first = np.linspace(-4, 4, 9)
+    exact = np.histogram(np.clip(x, -4, 4), first)[0]
+    errors = []
+    for seed in range(200):
+        tree = zoom(ArrayColumn(x), first, step=None, sigmas=(20.0,), n_hat=5_000.0, n_var=0.0, floating=True,
+                    rng=np.random.default_rng(seed))
+        assert tree.measured == [8 + 1 + 3]  # 8 cells, NULL, NaN / +inf / -inf
+        errors.append(np.array(tree.y[:8]) - exact)
+    errors = np.array(errors)
+    assert (errors != 0).mean() > 0.9
+    assert abs(errors.mean()) < 3 * 20 / np.sqrt(errors.size)
+    assert 17 < errors.std() < 23
+
+
+def test_a_cell_left_whole_is_averaged_over_the_levels_that_counted_it() -> None:
+    x = np.zeros(10)  # too few rows for any split: every level counts the same cells again
+    tree = zoom(ArrayColumn(x), np.array([-1.0, 1.0]), step=None, sigmas=(10.0, 10.0, 10.0), n_hat=10.0,
+                n_var=0.0, floating=False, rng=np.random.default_rng(0))
+    assert tree.measured == [2, 2, 2] and not tree.children
+    assert tree.v[0] == pytest.approx(100.0 / 3)
+
+
+def test_share_out_gives_nothing_to_an_empty_region_and_keeps_the_parent_total() -> None:
+    y = np.array([500.0, 3.0, -4.0, 2.0, 480.0])
+    w = share_out(y, np.full(5, 25.0), total=985.0, total_var=0.0)
+    assert w[1:4].sum() == 0 and w.sum() == pytest.approx(985.0)
+    # What the parent holds beyond its clear cells, when well clear of the noise, is spread over the rest.
+    w = share_out(np.array([500.0, 40.0, 30.0, 20.0, 480.0]), np.full(5, 400.0), total=1200.0, total_var=0.0)
+    assert (w[1:4] > 0).all() and w.sum() == pytest.approx(1200.0)
+
+
+@pytest.mark.parametrize("type_, lattice", [("DOUBLE", "decimals"), ("INTEGER", "decimals"), ("TIMESTAMP", "unit"),
+                                            ("DATE", None), ("TIME", "unit")])
+def test_each_step_is_charged_and_the_charges_add_up_to_the_share(type_: str, lattice: str | None) -> None:
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(1e6, 1e4, 20_000))
+    if type_ in ("TIMESTAMP", "TIME"):
+        x = np.round(rng.uniform(0, 86_000, 20_000)) * 1e6  # whole seconds, in microseconds
+    col = classify("c", type_)
+    acct = Accountant.for_budget(1.0, 1e-6)
+    dom = domain(col, ArrayColumn(x), acct, 20_000.0, 4, rng)
+    names = [s.name for s in acct.steps]
+    rhos = numeric_rhos(col, column_share(acct, 20_000.0, 4))
+    assert ("range c" in names) == (type_ != "TIME")
+    assert (f"{lattice} c" in names) if lattice else not any(n.startswith(("decimals", "unit")) for n in names)
+    cells = [s for s in acct.steps if s.name.startswith("cells c")]
+    assert cells and cells[-1].name.endswith(f"({len(cells)}/{len(cells)})")
+    assert sum(s.rho for s in cells) == pytest.approx(rhos["zoom"])
+    assert acct.rho_spent == pytest.approx(rhos["range"] + rhos["lattice"] + rhos["zoom"])
+    assert rhos["one_way"] > 0  # measured later, by the 1-way stage
+    if type_ == "TIMESTAMP":
+        assert dom.unit == 1e6
+    assert all(d.delta == 0 for d in acct.steps)
+
+
+def test_a_categorical_domain_charges_its_threshold_delta() -> None:
+    acct = Accountant.for_budget(1.0, 1e-6)
+    arr = pa.array(["a"] * 5000 + ["b"] * 3000)
+    domain(classify("s", "VARCHAR"), ArrayColumn(arr), acct, 8000.0, 4, np.random.default_rng(0))
+    assert acct.delta_threshold_spent > 0
+
+
+# ---------------------------------------------------------------- range and lattice
+
+
+def test_the_range_of_counts_from_zero_does_not_go_below_zero() -> None:
+    """zip3 = -1 came from the bucket around zero reaching below it."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 999, 20_000).astype(float)
+    x[:3000] = 0
+    lo, hi, _ = private_range(POW2.histogram(x), sigma=5.0, rng=rng, buckets=POW2)
+    assert lo == 0.0 and hi >= 999
+    lo, hi, _ = private_range(POW2.histogram(-x), sigma=5.0, rng=rng, buckets=POW2)
+    assert hi == 0.0 and lo <= -999
+
+
+def test_float_decimals_are_read_in_single_precision() -> None:
+    """A FLOAT holding 0.1 holds 0.100000001490116: one decimal in single precision, none in double."""
+    x = np.round(np.random.default_rng(0).uniform(0, 100, 1000), 1).astype(np.float32).astype(np.float64)
+    assert (decimal_places(x, single=True) <= 1).all()
+    assert (decimal_places(x) > 6).mean() > 0.5
+    assert DecimalPlaces.of(classify("f", "FLOAT")).single and not DecimalPlaces.of(classify("d", "DOUBLE")).single
+    dom, _ = private("FLOAT", x)
+    assert dom.decimals == 1
+
+
+def test_time_units() -> None:
+    sec = 1e6
+    x = np.array([86_400 * sec, 3 * 3_600 * sec, 7 * 60 * sec, 42 * sec, 1.5 * sec, 17.0])
+    np.testing.assert_array_equal(TimeUnits().codes(x), [0, 1, 2, 3, 4, 5])
+    rng = np.random.default_rng(0)
+    whole_seconds = np.round(rng.uniform(0, 1e6, 5_000)) * sec
+    assert choose_unit(TimeUnits().histogram(whole_seconds), sigma=5.0, rng=rng) == sec
+    assert choose_unit(TimeUnits().histogram(whole_seconds + rng.integers(1, 999, 5_000)), sigma=5.0, rng=rng) is None
+    days = np.round(rng.uniform(0, 1e4, 5_000)) * 86_400 * sec
+    assert choose_unit(TimeUnits().histogram(days), sigma=5.0, rng=rng) == TIME_UNITS[0]
+
+
+def test_whole_second_timestamps_decode_to_whole_seconds() -> None:
+    rng = np.random.default_rng(3)
+    x = (1.6e9 + np.round(rng.uniform(0, 3e7, 20_000))) * 1e6
+    dom, _ = private("TIMESTAMP", x)
+    assert dom.unit == 1e6
+    out = drawn(dom, 5_000, 0)
+    assert np.all(np.mod(out, 1e6) == 0)
+    assert np.mean((out >= x.min()) & (out <= x.max())) >= 0.99
+
+
+def test_tail_counts_cut_off_the_domain_are_kept_in_its_end_cells() -> None:
+    """Leaves at the ends that hold nothing leave the domain; the rows there are coded into the end
+    cells, and so are their estimates: the cell estimates still add up to the rows."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.clip(rng.normal(100, 5, 20_000), 70, 127), rng.uniform(70, 127, 30)])
+    totals, variances = [], []
+    for seed in range(20):
+        dom, _ = private("DOUBLE", x, seed)
+        g = len(dom.edges) - 1
+        assert dom.edges[0] > 70 or dom.edges[-1] < 127  # some tail was cut off
+        totals.append(dom.cell_counts[:g].sum())
+        variances.append(dom.cell_var[:g].sum())
+    assert abs(np.mean(totals) - len(x)) < 3 * np.sqrt(np.mean(variances) / 20)
