@@ -161,7 +161,7 @@ def exact_numeric(type_: str, x: np.ndarray, nullable: bool = True, nbins: int =
 def private_numeric(type_: str, x: np.ndarray, rng: np.random.Generator, *, sigma: float = 5.0, nbins: int = 24,
                     n_hat: float | None = None) -> NumericDomain:
     """A DP domain whose steps each have noise `sigma` (the zoom's levels a little more)."""
-    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2))
+    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2), values_delta=1e-7)
     dom, _ = private_numeric_domain(classify("x", type_), ArrayColumn(x), noise=noise,
                                     n_hat=float(len(x)) if n_hat is None else n_hat, nbins=nbins, rng=rng)
     return dom

@@ -8,17 +8,17 @@ import pytest
 
 from duckdb_synth.engine.data import ArrayColumn
 from duckdb_synth.engine.decode import decode_numeric
-from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, TimeUnits, decimal_places
+from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, NumericDomain, TimeUnits, decimal_places
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import column_share
 from duckdb_synth.privacy.discovery import (POW2, NumericNoise, choose_unit, domain, numeric_rhos,
-                                            private_numeric_domain, private_range, share_out, zoom)
+                                            private_numeric_domain, private_range, share_out, with_points, zoom)
 
 
 def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
             nbins: int = 24) -> tuple:
-    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2))
+    noise = NumericNoise(range=sigma, lattice=sigma, zoom=1.0 / (2 * sigma**2), values_delta=1e-7)
     return private_numeric_domain(classify("x", type_), ArrayColumn(x), noise=noise, n_hat=float(len(x)),
                                   nbins=nbins, rng=np.random.default_rng(seed))
 
@@ -41,8 +41,8 @@ def test_a_narrow_band_far_from_zero_gets_bins_that_follow_it(seed: int) -> None
     rng = np.random.default_rng(seed)
     x = np.round(np.concatenate([rng.normal(44.95, 0.04, 15_000), rng.uniform(44.8, 45.1, 5_000)]), 4)
     x = np.clip(x, 44.8, 45.1)
-    dom, levels = private("DOUBLE", x, seed)
-    assert len(levels) >= 2  # a continuous range: zoomed in
+    dom, steps = private("DOUBLE", x, seed)
+    assert len([s for s in steps if s[0] != "values"]) >= 2  # a fine lattice: zoomed in
     assert dom.edges[0] >= 44.0 and dom.edges[-1] <= 46.0
     assert dom.nbins >= 16
     out = drawn(dom, 20_000, seed)
@@ -69,8 +69,8 @@ def test_few_lattice_points_are_measured_once_a_cell_each() -> None:
     """Counts of 0..20: one histogram (one level) with a cell per value, and every value kept."""
     rng = np.random.default_rng(0)
     x = rng.poisson(4, 20_000).astype(float)
-    dom, levels = private("INTEGER", x)
-    assert len(levels) == 1
+    dom, steps = private("INTEGER", x)
+    assert [s[0] for s in steps] == ["(1/1)"]
     assert np.allclose(np.diff(dom.edges), 1.0)
     values = np.unique(x)
     common = values[np.array([np.mean(x == v) for v in values]) > 0.01]
@@ -133,12 +133,14 @@ def test_each_step_is_charged_and_the_charges_add_up_to_the_share(type_: str, la
     assert (f"{lattice} c" in names) if lattice else not any(n.startswith(("decimals", "unit")) for n in names)
     cells = [s for s in acct.steps if s.name.startswith("cells c")]
     assert cells and cells[-1].name.endswith(f"({len(cells)}/{len(cells)})")
-    assert sum(s.rho for s in cells) == pytest.approx(rhos["zoom"])
+    values = [s for s in acct.steps if s.name == "values c"]
+    assert sum(s.rho for s in cells + values) == pytest.approx(rhos["zoom"])
     assert acct.rho_spent == pytest.approx(rhos["range"] + rhos["lattice"] + rhos["zoom"])
+    assert all(s.delta > 0 for s in values)
     assert rhos["one_way"] > 0  # measured later, by the 1-way stage
     if type_ == "TIMESTAMP":
         assert dom.unit == 1e6
-    assert all(d.delta == 0 for d in acct.steps)
+    assert all(d.delta == 0 for d in acct.steps if d not in values)
 
 
 def test_a_categorical_domain_charges_its_threshold_delta() -> None:
@@ -207,3 +209,57 @@ def test_tail_counts_cut_off_the_domain_are_kept_in_its_end_cells() -> None:
         totals.append(dom.cell_counts[:g].sum())
         variances.append(dom.cell_var[:g].sum())
     assert abs(np.mean(totals) - len(x)) < 3 * np.sqrt(np.mean(variances) / 20)
+
+
+# ---------------------------------------------------------------- frequent values as cells of their own
+
+
+def _converted(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Wind speeds in mph converted from whole knots: few values, far apart, on no short lattice."""
+    return np.round(rng.poisson(9, n) * 1.15078, 5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_frequent_values_of_a_fine_lattice_come_back_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _converted(rng, 20_000)
+    dom, steps = private("DOUBLE", x, seed)
+    assert steps[0][0] == "values" and steps[0][2] > 0  # its own step, with the threshold's delta
+    out = drawn(dom, 20_000, seed)
+    assert np.isin(out, np.unique(x)).mean() > 0.97
+    q = np.quantile(x, np.linspace(0, 1, 17)[1:-1])
+    real = np.bincount(np.searchsorted(q, x, side="right"), minlength=17) / len(x)
+    synth = np.bincount(np.searchsorted(q, out, side="right"), minlength=17) / len(out)
+    assert 0.5 * np.abs(real - synth).sum() < 0.05
+
+
+def test_a_value_held_by_one_row_is_never_a_point() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([_converted(rng, 20_000), [123.456789]])
+    for seed in range(10):
+        dom, _ = private("DOUBLE", x, seed)
+        assert 123.456789 not in dom.points
+
+
+def test_no_values_step_where_the_zoom_reaches_the_lattice() -> None:
+    x = np.random.default_rng(0).integers(1975, 2023, 20_000).astype(float)  # years: 1,024 points in [1024, 2048)
+    _, steps = private("INTEGER", x)
+    assert [s[0] for s in steps] == [f"({k}/3)" for k in (1, 2, 3)]
+
+
+def test_with_points_keeps_the_sums_and_decodes_points_exactly() -> None:
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    weights, counts, var = np.array([10.0, 500.0, 10.0]), np.array([11.0, 498.0, 9.0]), np.full(3, 4.0)
+    e, w, c, v, pt = with_points(edges, weights, counts, var, np.array([1.5, 7.25]), np.array([480.0, 50.0]), 4.0,
+                                 0.25)
+    assert np.all(np.diff(e) > 0) and len(e) == len(w) + 1 == len(pt) + 1
+    assert c.sum() == pytest.approx(counts.sum() + 50.0)  # the second point lies beyond: a cell of its own
+    assert np.nansum(pt) == pytest.approx(1.5 + 7.25)
+    j = int(np.flatnonzero(pt == 1.5)[0])
+    assert (e[j], e[j + 1]) == (1.375, 1.625) and w[j] == 480.0
+    assert w[np.flatnonzero(pt == 7.25)[0]] == 50.0
+    gap = np.flatnonzero((e[:-1] >= 3.0) & np.isnan(pt))
+    assert len(gap) == 1 and w[gap[0]] == 0.0
+    dom = NumericDomain(classify("x", "DOUBLE"), e, w, np.arange(len(w)), null=False, points=pt)
+    out = decode_numeric(dom, np.full(100, j), np.random.default_rng(0)).to_numpy()
+    assert np.all(out == 1.5)

@@ -114,6 +114,9 @@ class ArrayColumn:
         return self._set
 
     def value_counts(self) -> tuple[list, np.ndarray]:
+        if isinstance(self.values, np.ndarray):  # a number's or time's finite values
+            values, counts = np.unique(self._finite(), return_counts=True)
+            return values.tolist(), counts.astype(np.float64)
         arr = self.values.combine_chunks() if isinstance(self.values, pa.ChunkedArray) else self.values
         vc = pc.value_counts(arr.drop_null())
         return vc.field("values").to_pylist(), vc.field("counts").to_numpy(zero_copy_only=False).astype(np.float64)

@@ -122,7 +122,11 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
         w = dom.weights[members]
         p = w / w.sum() if w.sum() > 0 else None
         cell[rows] = rng.choice(members, size=len(rows), p=p)
-    return _inside(dom, dom.edges[cell], dom.edges[cell + 1], rng.random(len(codes)))
+    x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], rng.random(len(codes)))
+    if dom.points is not None:  # a frequent value's cell decodes to that value
+        point = dom.points[cell]
+        x = np.where(np.isnan(point), x, point)
+    return x
 
 
 # Microseconds a timestamp type counts in: a value is drawn on its own grid, so what is checked

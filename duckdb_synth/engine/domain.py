@@ -87,6 +87,8 @@ class NumericDomain:
     rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
     # never emitted (a DP domain holds no value of the data)
     specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
+    points: np.ndarray | None = field(default=None, repr=False)  # DP: per fine cell, the one value it decodes
+    # to (a frequent value released with its noisy count), NaN for a cell decoded anywhere inside
 
     @property
     def nbins(self) -> int:

@@ -76,7 +76,7 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     rhos = numeric_rhos(col, share)
     noise = NumericNoise(range=sigma_for(rhos["range"]) if rhos["range"] else None,
                          lattice=sigma_for(rhos["lattice"]) if rhos["lattice"] else None,
-                         zoom=rhos["zoom"])
+                         zoom=rhos["zoom"], values_delta=acct.delta_threshold / d)
     dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng)
     if rhos["range"]:
         acct.charge(f"range {col.name}", rhos["range"], detail="noisy histogram on signed powers of two")
@@ -86,12 +86,9 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     elif rhos["lattice"]:
         unit = TIME_UNIT_NAMES[TIME_UNITS.index(dom.unit)] if dom.unit is not None else "microsecond"
         acct.charge(f"unit {col.name}", rhos["lattice"], detail=f"noisy histogram of time units: {unit}")
-    levels = len(found)
-    for level, (cells, rho) in enumerate(found, start=1):
-        acct.charge(f"cells {col.name} ({level}/{levels})", rho,
-                    detail=f"noisy histogram on {cells} cells" + (
-                        f"; {len(dom.edges) - 1} cells kept, merged into {dom.nbins} bins" if level == levels
-                        else ""))
+    for name, rho, delta, detail in found:
+        acct.charge(f"{name} {col.name}" if name == "values" else f"cells {col.name} {name}", rho, delta=delta,
+                    detail=detail)
     return dom
 
 
@@ -195,20 +192,24 @@ class NumericNoise:
 
     range: float | None  # signed powers of two (None: TIME, whose range is public)
     lattice: float | None  # decimal places of a number, time units of a TIMESTAMP or TIME (None: DATE)
-    zoom: float  # the zoom-in histogram's rho, shared out over its levels
+    zoom: float  # the rho of the zoom-in histogram and the frequent values, shared out over their steps
+    values_delta: float = 0.0  # the threshold's delta of the frequent values step
 
 
 def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
                            rng: np.random.Generator, n_var: float = 0.0
-                           ) -> tuple[NumericDomain, list[tuple[int, float]]]:
+                           ) -> tuple[NumericDomain, list[tuple[str, float, float, str]]]:
     """Bin a numeric or temporal column from noisy histograms over public cells (values read as float64).
 
     Steps, each a histogram whose cells are fixed by the schema and earlier releases: the range on
     signed powers of two; the lattice the values are written on (decimal places, or a time unit);
     then a zoom-in histogram (``zoom``) that follows the data's density from a coarse grid over the
     range down to cells narrow where the values are dense. Model bins are runs of its cells of
-    about equal estimated weight. Returns the domain and, for each zoom level, the number of cells it
-    measured and its rho.
+    about equal estimated weight. Where the zoom is needed, the column's frequent values (each
+    held by enough rows to pass a noisy threshold) are found first and become cells of their own,
+    decoded to exactly that value (``with_points``): ties on a value are common in real columns
+    (a unit conversion, prices like 9.99) and a cell drawn anywhere inside would spread them.
+    Returns the domain and its steps after the range and lattice: (name, rho, delta, detail).
     """
     public = col.type_range
     t = col.type.upper()
@@ -235,6 +236,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         unit = choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=noise.lattice, rng=rng)
     step = lattice_step(integer, decimals, unit)
     points = math.inf if step is None else (hi - lo) / step
+    steps: list[tuple[str, float, float, str]] = []
+    frequent, scores, sigma_values = np.zeros(0), np.zeros(0), 0.0
     if points <= LATTICE_CELLS:
         # Few values can be written in the range (public: the range and lattice are released): one
         # histogram with a cell per lattice point, with the whole of the zoom's share.
@@ -242,7 +245,18 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         first = cell_edges(lo, hi, pos_lo, LATTICE_CELLS, integer=integer, decimals=decimals, geometric=False,
                            unit=unit)
     else:
-        rhos = tuple(noise.zoom * f for f in zoom_fractions())
+        rho_values = 0.0
+        if points > FIRST_CELLS * CHILDREN ** (len(ZOOM_WEIGHTS) - 1):
+            # Finer than the zoom can reach (or no lattice): values held by many rows are found
+            # first, as cells of their own.
+            if not 0 < noise.values_delta < 1:  # the threshold's delta bounds what a single row reveals
+                raise ValueError(f"column {col.name!r}: the frequent values step needs a delta in (0, 1)")
+            rho_values = VALUES_SHARE * noise.zoom
+            sigma_values = sigma_for(rho_values)
+            frequent, scores = frequent_values(data, sigma=sigma_values, delta=noise.values_delta, rng=rng)
+            steps.append(("values", rho_values, noise.values_delta,
+                          f"noisy counts of its values over a threshold: {len(frequent)} kept as cells of their own"))
+        rhos = tuple((noise.zoom - rho_values) * f for f in zoom_fractions())
         # As many first cells as the rows fill well above the noise (each holding SPLIT_SIGMAS
         # sigmas on average): fewer, coarser cells when the budget is thin, where finer ones would be noise.
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
@@ -265,6 +279,10 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         edges, weights, counts, var = edges[a:b + 1], weights[a:b], counts[a:b], var[a:b]
     else:
         weights = np.ones_like(weights)
+    point_of = None
+    if len(frequent):
+        edges, weights, counts, var, point_of = with_points(edges, weights, counts, var, frequent, scores,
+                                                            sigma_values**2, step)
     # FLOAT and DOUBLE: NaN, +inf and -inf buckets stay where their estimate is well clear of the
     # noise (public candidates, so any bar is private; a high one, as most columns hold none).
     bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
@@ -273,8 +291,89 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                         cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),
                         cell_var=np.concatenate([var, tree.special_var[kept], [tree.null_var]]),
-                        decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept))
-    return dom, list(zip(tree.measured, rhos))
+                        decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept), points=point_of)
+    levels = len(rhos)
+    for level, (cells, rho) in enumerate(zip(tree.measured, rhos), start=1):
+        steps.append((f"({level}/{levels})", rho, 0.0, f"noisy histogram on {cells} cells" + (
+            f"; {len(dom.edges) - 1} cells kept, merged into {dom.nbins} bins" if level == levels else "")))
+    return dom, steps
+
+
+VALUES_SHARE = 0.4  # of the zoom's share, where the zoom is needed: finding the frequent values
+MAX_POINTS = 100  # the most frequent values kept as cells of their own
+
+
+def frequent_values(data: ColumnData, *, sigma: float, delta: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The values (sorted) whose noisy count passes the threshold, and their noisy counts: as
+    ``categorical_domain`` does for text (only values the column holds get a count; the threshold
+    is set so that a value held by one row passes with probability at most `delta`)."""
+    values, counts = data.value_counts()
+    if not len(counts):
+        return np.zeros(0), np.zeros(0)
+    score = counts + discrete_gaussian(sigma, len(counts), rng)
+    keep = np.flatnonzero(score >= threshold(sigma, delta))
+    keep = keep[np.argsort(-score[keep], kind="stable")][:MAX_POINTS]
+    keep = keep[np.argsort(np.asarray(values, dtype=np.float64)[keep], kind="stable")]
+    return np.asarray(values, dtype=np.float64)[keep], score[keep].astype(np.float64)
+
+
+def with_points(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: np.ndarray, points: np.ndarray,
+                scores: np.ndarray, score_var: float, step: float | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The leaves with a cell of its own for each frequent value (half a lattice step each side of
+    it; the least float above it on no lattice), and each cell's point (NaN: none).
+
+    The point's cell takes its noisy count; the rest of the leaf it was cut from keeps what the
+    leaf is estimated to hold beyond it, spread by width, only when that is clear of the noise
+    (else the point takes the leaf's weight). Counts and variances split the same way, so the
+    sums over a leaf are unchanged. A point outside the leaves gets a cell beside them, with an
+    empty gap between. Post-processing of released counts.
+    """
+    e, w, c, v = list(edges), list(weights), list(counts), list(var)
+    pt = [math.nan] * len(w)
+    z = gaussian_tail_z(ZOOM_FALSE)
+    for p, score in zip(points, scores):
+        half = step / 2 if step is not None else 0.0
+        lo_p = p - half
+        hi_p = p + half if step is not None else float(np.nextafter(p, np.inf))
+        if hi_p <= e[0] or lo_p >= e[-1]:  # beyond the leaves: a cell of its own, and an empty gap
+            left = hi_p <= e[0]
+            cell = (lo_p, hi_p)
+            gap = (hi_p, e[0]) if left else (e[-1], lo_p)
+            new = [(cell, score, score, score_var, p)] + ([(gap, 0.0, 0.0, 0.0, math.nan)] if gap[1] > gap[0] else [])
+            if not left:
+                new = new[::-1]
+            if left:
+                e = [x[0][0] for x in new] + e
+                w, c, v, pt = ([x[k] for x in new] + lst for k, lst in ((1, w), (2, c), (3, v), (4, pt)))
+            else:
+                e = e + [x[0][1] for x in new]
+                w, c, v, pt = (lst + [x[k] for x in new] for k, lst in ((1, w), (2, c), (3, v), (4, pt)))
+            continue
+        j = int(np.clip(np.searchsorted(e, p, side="right") - 1, 0, len(w) - 1))
+        if not math.isnan(pt[j]):
+            continue
+        a, b = e[j], e[j + 1]
+        lo_p, hi_p = max(a, lo_p), min(b, hi_p)
+        parts = [(a, lo_p), (lo_p, hi_p), (hi_p, b)]
+        width = [max(y - x, 0.0) for x, y in parts]
+        side = width[0] + width[2]
+        rest = w[j] - score
+        clear = side > 0 and rest > z * math.sqrt(v[j] + score_var)
+        pw = [rest * width[0] / side if clear else 0.0, score if clear else max(w[j], score),
+              rest * width[2] / side if clear else 0.0]
+        share = [width[0] / side if side > 0 else 0.0, 0.0, width[2] / side if side > 0 else 0.0]
+        pc = [(c[j] - score) * share[0], score, (c[j] - score) * share[2]]
+        pv = [(v[j] + score_var) * share[0] ** 2, score_var, (v[j] + score_var) * share[2] ** 2]
+        keep = [k for k in range(3) if width[k] > 0 or k == 1]
+        e = e[:j + 1] + [parts[k][1] for k in keep] + e[j + 2:]
+        e[j] = parts[keep[0]][0]
+        w = w[:j] + [pw[k] for k in keep] + w[j + 1:]
+        c = c[:j] + [pc[k] for k in keep] + c[j + 1:]
+        v = v[:j] + [pv[k] for k in keep] + v[j + 1:]
+        pt = pt[:j] + [p if k == 1 else math.nan for k in keep] + pt[j + 1:]
+    return np.array(e), np.array(w), np.array(c), np.array(v), np.array(pt)
 
 
 FIRST_CELLS = 64  # the zoom's first grid over the range
