@@ -41,6 +41,7 @@ class CategoricalDomain:
     null: bool = True
     counts: tuple[float, ...] = ()  # DP modes: the released noisy counts of the kept values
     sigma: float = 0.0  # their noise
+    free_text: bool = False  # its kept values hold few of the rows: not modelled with other columns
 
     @property
     def size(self) -> int:

@@ -44,13 +44,14 @@ def resolve(marginals, columns: list[Column], modelled: list[Column],
     return out
 
 
-def default_workload(d: int, *, max_order: int = 3) -> Workload:
-    """All 2- and 3-way marginals, weight 1 each (fewer columns: what exists)."""
-    k = min(max_order, d)
+def default_workload(d: int, *, max_order: int = 3, skip: frozenset[int] = frozenset()) -> Workload:
+    """All 2- and 3-way marginals of the columns not in `skip`, weight 1 each (fewer columns: what exists)."""
+    cols = [i for i in range(d) if i not in skip]
+    k = min(max_order, len(cols))
     if k < 2:
         return []
-    return [(c, 1.0) for c in itertools.combinations(range(d), k)] + (
-        [(c, 1.0) for c in itertools.combinations(range(d), 2)] if k == 3 else [])
+    return [(c, 1.0) for c in itertools.combinations(cols, k)] + (
+        [(c, 1.0) for c in itertools.combinations(cols, 2)] if k == 3 else [])
 
 
 def candidates(workload: Workload, *, min_order: int = 2) -> dict[Clique, float]:

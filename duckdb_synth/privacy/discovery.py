@@ -19,7 +19,8 @@ charges are here. docs/privacy.md, steps 2-3, gives the analysis.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      column_share, planned_pair_rho)
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
+
+log = logging.getLogger(__name__)
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
 FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is dropped as empty
@@ -63,8 +66,10 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d
         dom = categorical_domain(col, data, sigma=sigma_for(rho), delta=delta, rng=rng)
+        dom = with_free_text(dom, sum(dom.counts), n_hat)
+        note = FREE_TEXT_NOTE if dom.free_text else ""
         acct.charge(f"domain {col.name}", rho, delta=delta,
-                    detail=f"noisy counts over a threshold: {len(dom.values)} values kept")
+                    detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
         return dom
     if share is None:
         dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS)
@@ -90,6 +95,24 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         acct.charge(f"{name} {col.name}" if name == "values" else f"cells {col.name} {name}", rho, delta=delta,
                     detail=detail)
     return dom
+
+
+TEXT_COVER = 0.10  # a text column whose kept values hold less than this share of the rows is free text
+FREE_TEXT_NOTE = "; no frequent value (free text or an identifier): not modelled with other columns"
+
+
+def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float) -> CategoricalDomain:
+    """Mark a text column whose kept values hold less than TEXT_COVER of the rows (`kept`: their
+    noisy counts in DP modes, a function of released figures; exact ones in balanced mode), and
+    say so: its values come out as tokens, and joint marginals with it would be spent on its
+    'other' bucket. The message names the column only."""
+    if kept >= TEXT_COVER * max(n_hat, 1.0):
+        return dom
+    name = dom.column.name
+    log.warning("column '%s' has no frequent value (free text, or an identifier?): its values come out as random "
+                "tokens and it is not modelled with the other columns; mask it (masks := {'%s': 'string'}) or "
+                "cast it to a type with fewer values", name, name)
+    return replace(dom, free_text=True)
 
 
 def numeric_rhos(col: Column, share: float) -> dict[str, float]:

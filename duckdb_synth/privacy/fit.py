@@ -109,10 +109,16 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
         return junction_tree(list(cliques), d, sizes).size(sizes)
 
     model, measurements = adaptive_measure(
-        data, ones, acct, rng, workload=workload or default_workload(d), max_cells=MAX_MODEL_CELLS, total=n_hat,
+        data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
         names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report)
     model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL)
     return model, float(model.total)
+
+
+def free_text(domains: list[Domain]) -> frozenset[int]:
+    """The columns the default workload leaves out: text whose kept values hold few of the rows
+    (``discovery.TEXT_COVER``), whose joint marginals would be spent on one 'other' bucket."""
+    return frozenset(i for i, dom in enumerate(domains) if getattr(dom, "free_text", False))
 
 
 def exact_model(data: Binned, acct: Accountant, workload: Workload | None = None):
