@@ -1,6 +1,8 @@
 """The domain stage: what each column's domain is learned from, and what that costs.
 
-BOOLEAN and ENUM domains are public (the schema fixes them). Otherwise, in DP modes:
+BOOLEAN and ENUM domains are public (the schema fixes them), and so are declared ones
+(``engine/declared.py``: the user's ``domains``, CHECK constraints): a declared list is
+the column's domain, a declared range replaces the range step. Otherwise, in DP modes:
 a categorical column (VARCHAR, UUID) keeps the values whose noisy count passes a
 threshold set so that a value held by one person survives with probability at most
 the step's delta; a numeric or temporal column is binned in steps, each a noisy
@@ -21,6 +23,7 @@ import math
 import numpy as np
 
 from ..engine.data import ColumnData
+from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, CategoricalDomain, Cells, DecimalPlaces, Domain,
                              NumericDomain, PowersOfTwo, cell_edges, group_cells, merge_bins, public_domain,
                              quantile_edges)
@@ -28,6 +31,7 @@ from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, RANGE_SHARE_NUMERIC, column_share,
                      planned_pair_rho)
+from .clamping import clamp_rho
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
@@ -47,6 +51,10 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     """The column's domain, charged to `acct`; `data` answers the column's counts, `d` is the number
     of modelled columns (the budget is split over them)."""
     share = column_share(acct, n_hat, d) if acct.private else None
+    if col.declared is not None and col.declared.values:  # a public list: exactly those values, nothing spent
+        acct.charge(f"domain {col.name}", 0.0,
+                    detail=f"public: {col.declared.shown}, {len(col.declared.values)} values")
+        return listed_domain(col)
     pub = public_domain(col)
     if pub is not None:
         acct.charge(f"domain {col.name}", 0.0, detail=f"public: {col.type}")
@@ -62,21 +70,25 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept")
         return dom
+    bounds = col.declared.bounds if col.declared is not None else None  # a public range: no range step
+    if bounds is not None:
+        acct.charge(f"domain {col.name}", 0.0, detail=f"public range: {col.declared.shown}")
     if share is None:
         dom = numeric_domain(col, data, sigma_range=None, sigma_cells=None, n_hat=n_hat, nbins=EXACT_BINS,
-                             max_cells=EXACT_CELLS, rng=rng)
-        acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
+                             max_cells=EXACT_CELLS, rng=rng, bounds=bounds)
+        acct.charge(f"{'bins' if bounds else 'domain'} {col.name}", 0.0,
+                    detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
         return dom
     # As many bins as the pair measurements can resolve: a pair table of nbins^2 cells should hold
     # a couple of noise scales per cell on average (the planned pair noise is computable up front).
     nbins = int(np.clip(math.sqrt(n_hat / (2.0 * sigma_for(planned_pair_rho(acct, d)))), 4, DP_BINS))
     is_time = col.type.upper() == "TIME"
-    rho_range = 0.0 if is_time else RANGE_SHARE_NUMERIC * share
+    rho_range = 0.0 if is_time or bounds is not None else RANGE_SHARE_NUMERIC * share
     rho_dec = DECIMALS_SHARE_NUMERIC * share if col.kind == "numeric" else 0.0
-    rho_cells = share - rho_range - rho_dec
+    rho_cells = share - rho_range - rho_dec - clamp_rho(col, share)
     dom = numeric_domain(col, data, sigma_range=sigma_for(rho_range) if rho_range else None,
                          sigma_cells=sigma_for(rho_cells), n_hat=n_hat, nbins=nbins, max_cells=DP_CELLS, rng=rng,
-                         sigma_decimals=sigma_for(rho_dec) if rho_dec else None)
+                         sigma_decimals=sigma_for(rho_dec) if rho_dec else None, bounds=bounds)
     if rho_range:
         acct.charge(f"range {col.name}", rho_range, detail="noisy histogram on signed powers of two")
     if rho_dec:
@@ -123,7 +135,7 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
 
 def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, sigma_cells: float | None,
                    n_hat: float, nbins: int, max_cells: int, rng: np.random.Generator,
-                   sigma_decimals: float | None = None) -> NumericDomain:
+                   sigma_decimals: float | None = None, bounds: tuple[float, float] | None = None) -> NumericDomain:
     """Bin a numeric or temporal column (its values read as float64).
 
     Args:
@@ -132,13 +144,21 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         n_hat: the (noisy) row count, to size the grid.
         nbins: the most model bins.
         max_cells: the most fine cells.
+        bounds: a public range [lo, hi] (``Column.declared``): the range step is skipped (sigma_range
+            unused) and the values are clamped to it (the end cells take those outside; NaN and
+            infinities get no bucket of their own).
     """
     exact = sigma_cells is None
     if not exact and col.kind == "numeric" and sigma_decimals is None:
         raise ValueError(f"column {col.name!r}: a DP domain needs sigma_decimals to count decimal places")
     public = col.type_range
+    clamp = bounds is not None
     vals = data.sorted_values() if exact else None
-    if exact:
+    if clamp:  # public: nothing to learn; values outside are clamped to it
+        lo, hi = bounds
+        pos_lo = lo if lo > 0 else hi
+        vals = np.clip(vals, lo, hi) if exact else None
+    elif exact:
         lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
     elif col.type.upper() == "TIME":  # the range of a time of day is public
         lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
@@ -148,7 +168,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
-    if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
+    if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     decimals = None
     if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
@@ -159,7 +179,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
     # lattice, fixed by released figures only, else a linear or geometric grid.
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
-                       inward=exact)
+                       inward=exact or clamp)
     bounds = None
     if exact and len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins)
@@ -172,7 +192,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         noisy, noisy_null = counts, null_count
         # NaN, +inf and -inf are values too: kept by the same rule as any other.
         special = data.special_counts() if floating else np.zeros(0)
-        kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
+        kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
         weights = counts.copy()
         uniq, held = np.unique(vals, return_counts=True)
         rare = uniq[held < MIN_GROUP]
@@ -184,7 +204,7 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
         noisy, noisy_null = counts + noise[:g], null_count + noise[g]
         special = data.special_counts() + noise[g + 1:] if floating else np.zeros(0)
         bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS)) * sigma_cells
-        kept = [k for k in range(len(special)) if special[k] >= bar]
+        kept = [k for k in range(len(special)) if special[k] >= bar and not clamp]
         first, last = support(noisy, sigma_cells)
         weights = np.zeros(g)
         inside = slice(first, last + 1)

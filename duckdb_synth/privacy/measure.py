@@ -18,6 +18,7 @@ from ..engine.marginal import Clique, Measurement
 from ..errors import DataError
 from .accounting import Accountant, sigma_for
 from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
+from .clamping import clamp_rho
 from .discovery import FAINT_Z
 from .noise import discrete_gaussian
 
@@ -70,8 +71,8 @@ def one_way(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float,
     """Every column's 1-way marginal, and the domains without their faint NULL and 'other' buckets.
 
     A numeric column's is implied by its domain's noisy cell counts (already charged); a
-    categorical one is measured (BOOLEAN and ENUM with the column's whole share, VARCHAR and
-    UUID with what discovery left) and combined with the discovery step's counts. Columns of
+    categorical one is measured (BOOLEAN, ENUM and declared lists with the column's whole share, less
+    the count of its clamped values, VARCHAR and UUID with what discovery left) and combined with the discovery step's counts. Columns of
     `data` whose domain loses a bucket are recoded.
     """
     d = len(domains)
@@ -82,7 +83,8 @@ def one_way(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float,
             out.append(Measurement((i,), y, var))
         else:
             share = column_share(acct, n_hat, d)
-            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if dom.column.kind == "categorical" else share
+            discovered = dom.column.kind == "categorical" and not (dom.column.declared and dom.column.declared.values)
+            rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL) if discovered else share - clamp_rho(dom.column, share)
             sigma = sigma_for(rho)
             out.append(with_discovery_counts(dom, measure(data, (i,), sigma, rng)))
             acct.charge(f"1-way {dom.column.name}", rho, detail=f"{dom.size} cells, sigma={sigma:.1f}")
