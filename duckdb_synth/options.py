@@ -1,9 +1,12 @@
 """The options of a run, validated before anything is read or spent."""
 from __future__ import annotations
 
+import datetime as _dt
+import decimal
 import json
 import math
 import operator
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,11 @@ class Options:
     rows: int | None = None
     seed: int | None = None
     marginals: tuple[tuple[tuple[str, ...], float], ...] = ()  # the workload: column sets and weights
+    domains: tuple[tuple[str, DomainSpec], ...] = ()  # public domains the user declares, per column
+
+    @property
+    def domain_map(self) -> dict[str, DomainSpec]:
+        return dict(self.domains)
 
     @property
     def private(self) -> bool:
@@ -47,6 +55,7 @@ def parse_options(
     rows: int | None = None,
     seed: int | None = None,
     marginals: Any = None,
+    domains: Any = None,
 ) -> Options:
     """Check every option and return them as one value; raise OptionError naming the bad one."""
     if mode is not None and epsilon is not None:
@@ -84,7 +93,8 @@ def parse_options(
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
-                   masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals))
+                   masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
+                   domains=_domains(domains))
 
 
 def _whole(name: str, value: Any, *, allow_float: bool = True) -> int:
@@ -176,3 +186,103 @@ def _masks(masks: dict[str, str] | str | None) -> tuple[tuple[str, str], ...]:
             raise OptionError(f"the mask of column '{col}' must be a kind name (a string), got {kind!r}")
         out.append((str(col), kind.strip().lower()))
     return tuple(out)
+
+
+# ---------------------------------------------------------------- public domains
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """A column's public domain as the user wrote it, before it is checked against the column's type.
+
+    ``values``: a list (the column's complete set of values; for a number, date or time column a
+    list of two is its range [min, max]). ``lo``/``hi``: a range given as {'min': ..., 'max': ...}.
+    """
+
+    values: tuple = ()
+    lo: Any = None
+    hi: Any = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.lo is not None
+
+    def show(self) -> str:
+        """As the user would write it, for messages."""
+        if self.is_range:
+            return f"{{'min': {self.lo!r}, 'max': {self.hi!r}}}"
+        return "[" + ", ".join(repr(v) for v in self.values) + "]"
+
+
+MAX_DOMAIN_VALUES = 100_000
+_DOMAINS_EXAMPLE = "{'state': ['CA', 'NY'], 'age': [0, 120], 'lat': {'min': 44.8, 'max': 45.1}}"
+_SCALARS = (str, bool, int, float, decimal.Decimal, _dt.date, _dt.time, uuid.UUID)
+
+
+def _domains(value: Any) -> tuple[tuple[str, DomainSpec], ...]:
+    """The declared domains: column -> a list of values, or a range [min, max] / {'min': .., 'max': ..}.
+
+    Only their shape is checked here (a list without NULLs, a range with both ends, min <= max for
+    numbers); what they mean for each column's type is checked once the schema is known
+    (``engine/declared.py``), still before anything is read. The whole may be a JSON string (SQL).
+    """
+    if value is None:
+        return ()
+    error = f"domains must map column names to a list of values or a range, e.g. {_DOMAINS_EXAMPLE}; got {value!r}"
+    value = _from_json(value, error)
+    if isinstance(value, str):  # SQL: a JSON text given as a string arrives quoted once more
+        value = _from_json(value, error)
+    if not isinstance(value, dict):
+        raise OptionError(error)
+    out = []
+    for col, spec in value.items():
+        if not isinstance(col, str) or not col:
+            raise OptionError(f"domains: column names are strings, got {col!r}")
+        out.append((col, _domain_spec(col, spec)))
+    return tuple(out)
+
+
+def _domain_spec(col: str, spec: Any) -> DomainSpec:
+    """One column's declared domain, its shape checked."""
+    if isinstance(spec, dict):
+        if set(spec) != {"min", "max"}:
+            raise OptionError(f"domains: the range of column '{col}' has 'min' and 'max' and nothing else, "
+                              f"e.g. {{'min': 0, 'max': 120}}; got {spec!r}")
+        lo, hi = spec["min"], spec["max"]
+        for end, v in (("min", lo), ("max", hi)):
+            if v is None:
+                raise OptionError(f"domains: the range of column '{col}' has no {end} (NULL); give both ends: "
+                                  "a range open on one side is not a public bound")
+            _scalar(col, v)
+        if _is_number(lo) and _is_number(hi) and float(lo) > float(hi):
+            raise OptionError(f"domains: the range of column '{col}' has min {lo!r} > max {hi!r}")
+        return DomainSpec(lo=lo, hi=hi)
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise OptionError(f"domains: the list of column '{col}' is empty; give its values (or leave the "
+                              "column out: its domain is then learned from the data)")
+        if any(v is None for v in spec):
+            raise OptionError(f"domains: the list of column '{col}' holds NULL; list only values: a nullable "
+                              "column keeps its NULLs anyway, and a NOT NULL one has none")
+        for v in spec:
+            _scalar(col, v)
+        values = tuple(dict.fromkeys(spec))  # without repeats, in the order given
+        if len(values) > MAX_DOMAIN_VALUES:
+            raise OptionError(f"domains: column '{col}' lists {len(values):,} values; at most "
+                              f"{MAX_DOMAIN_VALUES:,} are supported")
+        return DomainSpec(values=values)
+    raise OptionError(f"domains: the domain of column '{col}' must be a list of its values, e.g. ['CA', 'NY'], "
+                      f"or a range, e.g. [0, 120] or {{'min': 0, 'max': 120}}; got {spec!r}")
+
+
+def _scalar(col: str, v: Any) -> None:
+    """Refuse what cannot be a column's value: nested lists, structs, NaN and infinities."""
+    if not isinstance(v, _SCALARS) and not isinstance(v, np.generic):
+        raise OptionError(f"domains: column '{col}': {v!r} is not a value (give strings, numbers, booleans, "
+                          "or dates and times as ISO strings such as '2024-01-31')")
+    if isinstance(v, (float, np.floating)) and not math.isfinite(float(v)):
+        raise OptionError(f"domains: column '{col}': {v!r} is not a finite number")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, decimal.Decimal, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))

@@ -22,6 +22,7 @@ from .engine.schema import read_schema
 from .engine.source import open_source
 from .options import parse_options
 from .privacy.accounting import Accountant
+from .privacy.clamping import clamped, kept_rows
 from .privacy.discovery import domain
 from .privacy.fit import Progress, fit_model
 from .privacy.ledger import Result, failures_recorded
@@ -55,6 +56,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
         d = len(cols.modelled)
         domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var) for i, c in enumerate(cols.modelled)]
+        outside = [clamped(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
+        n_hat, count_var = kept_rows(n_hat, count_var, outside)
         report("measuring", 0.35)
         model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
                                           cols.workload)

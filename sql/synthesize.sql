@@ -5,13 +5,15 @@
 -- distinct call and returns the path of its result.
 
 CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
-                                   masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL) AS TABLE
+                                   masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL,
+                                   domains := NULL) AS TABLE
     -- Every argument travels as text, so a wrong type is our error naming the option,
     -- not a binder error about the UDF.
     SELECT * FROM read_parquet(_synth_run(CAST(source AS VARCHAR), CAST(mode AS VARCHAR),
                                           CAST(epsilon AS VARCHAR), CAST(delta AS VARCHAR),
                                           CAST(to_json(masks) AS VARCHAR), CAST("rows" AS VARCHAR),
-                                          CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR)));
+                                          CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
+                                          CAST(to_json(domains) AS VARCHAR)));
 
 -- What every run on this connection spent, one row per step.
 CREATE OR REPLACE TEMP MACRO synth_runs() AS TABLE

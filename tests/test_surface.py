@@ -21,7 +21,7 @@ MACROS = [
     ("synth_report_columns", ["real", "synth"]),
     ("synth_report_pairs", ["real", "synth"]),
     ("synth_runs", []),
-    ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals"]),
+    ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains"]),
 ]
 COLUMNS = {
     "synth_runs()": [
@@ -51,19 +51,20 @@ COMMANDS = {
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
                ["--mask"]],
     "demo": [["--rows"], ["--seed"]],
-    "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"]],
+    "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"]],
     "run": [["db"], ["script"]],
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
-                   ["--marginal"], ["-o", "--output"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
+                   ["--marginal"], ["--domain"], ["-o", "--output"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
 }
 PARAMETERS = {
     "register": ["con"],
-    "run": ["con", "source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "progress"],
+    "run": ["con", "source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
+            "progress"],
     "synthesize": ["con", "source", "options"],
     "runs": ["con"],
     "forget": ["con"],
-    "report": ["con", "real", "synth", "seed", "run"],
+    "report": ["con", "real", "synth", "seed", "run", "domains"],
     "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks"],
 }
 

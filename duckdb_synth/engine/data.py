@@ -9,7 +9,8 @@ Every stage that looks at the source asks a ``Rows`` object, and only these call
   ``special_counts()`` of its NaN, +inf and -inf, and, in balanced mode only,
   ``sorted_values()`` (finite) for exact quantiles;
 * ``bin(domains)``: the binned table (``Binned``), whose ``marginal(clique)``
-  counts any 1- to k-way marginal of the codes.
+  counts any 1- to k-way marginal of the codes; without the rows a domain drops
+  (a NOT NULL column's value outside its declared list, code -1).
 
 Every answer but the last two is an aggregate; the binned table's codes stay with
 the engine, and the stages see only its marginals. The privacy layer adds noise to
@@ -206,6 +207,9 @@ class DuckDBRows:
         codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)), dtype=np.int64, order="F")
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
+        dropped = (codes < 0).any(axis=1)  # a NOT NULL column's value outside its declared list
+        if dropped.any():
+            codes = np.asfortranarray(codes[~dropped])
         return Binned(codes, [d.size for d in domains])
 
 

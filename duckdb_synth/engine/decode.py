@@ -107,6 +107,10 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
         number &= ~rows
     if dom.rare is not None and len(dom.rare):
         x = _not_rare(dom, x, codes, number, rng)
+    if col.declared is not None and col.declared.bounds is not None:  # never a value outside a declared range
+        x = np.where(number, np.clip(x, *col.declared.bounds), x)
+    elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
+        x = np.where(number, np.clip(x, *_double_bounds(col)), x)
     return _typed(col, x, isnull)
 
 

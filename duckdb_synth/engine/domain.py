@@ -62,6 +62,8 @@ class CategoricalDomain:
         codes = idx.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         isnull = arr.is_null().to_numpy(zero_copy_only=False)
         fallback = self.other_code if self.other else 0
+        if self.column.declared is not None and self.column.declared.values:
+            fallback = self.null_code  # a value outside a declared list: NULL, or its row dropped (-1)
         codes[(codes < 0) & ~isnull] = fallback
         codes[isnull] = self.null_code if self.null else fallback
         return codes

@@ -3,9 +3,10 @@
 Decided from the schema and the options alone, before any data is read: a masked
 column gets random values of its kind, a declared single-column PRIMARY KEY or
 UNIQUE column of a type we can fill gets fresh unique values, and every other
-column is modelled. The workload is resolved to the modelled columns here, so a
-bad mask or marginal is refused before anything is read or spent; so is a row
-count that a declared key's type cannot hold.
+column is modelled, with its public domain if it has one (``engine/declared.py``).
+The workload is resolved to the modelled columns here, so a bad mask, marginal or
+domain is refused before anything is read or spent; so is a row count that a
+declared key's type cannot hold.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from ..errors import OptionError
 from ..options import Options
 from . import masks
+from .declared import declare
 from .schema import Column, check_columns
 from .workload import Workload, resolve
 
@@ -48,13 +50,16 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
     Raises:
         MaskError: a mask on a missing column, or of a kind the column's type cannot hold.
         SchemaError: an unmasked column of a type we cannot synthesize.
-        OptionError: a marginal names a missing, masked or generated column.
+        OptionError: a marginal names a missing, masked or generated column; a public domain (the
+            user's ``domains``, or a CHECK constraint) that does not fit its column.
     """
     mask_map = opts.mask_map
     check_columns(columns, mask_map)
     for c in columns:
         if c.name in mask_map:
             masks.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
+    columns = declare(columns, opts.domain_map, masked=mask_map,
+                      generated={c.name for c in columns if c.name not in mask_map and is_identifier(c)})
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)]
     keys = [c for c in columns if c.name not in mask_map and is_identifier(c) and key_capacity(c) is not None]
     capacity = min((key_capacity(c) for c in keys), default=None)

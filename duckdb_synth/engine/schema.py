@@ -2,7 +2,9 @@
 
 Public facts come from the declared schema, never from the data: the type and
 its range (integer width, DECIMAL precision and scale), ENUM members, BOOLEAN's
-two values, and NOT NULL.
+two values, NOT NULL, and the CHECK constraints of a table (read here as text;
+``engine/declared.py`` turns those it can read exactly, and the user's ``domains``,
+into a column's public domain, ``Declared``).
 """
 from __future__ import annotations
 
@@ -25,6 +27,23 @@ _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
 @dataclass(frozen=True)
+class Declared:
+    """A column's public domain, known without looking at the data, and where it comes from.
+
+    Either ``values``, the column's complete set of values (as the engine reads them: text for
+    VARCHAR, UUID and ENUM, bools for BOOLEAN), or ``bounds``, the range [lo, hi] its values lie in
+    (as the engine reads them: doubles, days for DATE, microseconds for times), both ends on the
+    values the type can hold.
+    """
+
+    origin: str  # 'domains (user)', or the CHECK constraint it was read from
+    values: tuple = ()
+    bounds: tuple[float, float] | None = None
+    shown: str = ""  # as the user or the constraint wrote it, for the record
+    enforced: bool = False  # the constraint alone: the data cannot hold a value outside it
+
+
+@dataclass(frozen=True)
 class Column:
     """One column of the source.
 
@@ -41,6 +60,8 @@ class Column:
     scale: int | None = None
     type_range: tuple[float, float] | None = None  # public bounds implied by the type
     unique: bool = False  # declared PRIMARY KEY or UNIQUE: an identifier, generated rather than modelled
+    checks: tuple[str, ...] = ()  # the CHECK constraints of the table that name this column (their SQL)
+    declared: Declared | None = None  # a public domain: the user's, or read from a CHECK (set by plan)
 
     @property
     def is_numeric(self) -> bool:
@@ -107,7 +128,8 @@ def _enum_members(type_: str) -> tuple[str, ...]:
 def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, ...] = ()) -> list[Column]:
     """Describe the source and classify its columns (no data is read).
 
-    For a table, single-column PRIMARY KEY / UNIQUE constraints and NOT NULL come from the catalog.
+    For a table, single-column PRIMARY KEY / UNIQUE constraints, NOT NULL and the text of CHECK
+    constraints come from the catalog.
     """
     rows = reader.sql(f"DESCRIBE {sql}").fetchall()
     cols = [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
@@ -115,8 +137,9 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
         return cols
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
-    return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null and c.name not in unique)
-            for c in cols]
+    checks = _check_constraints(reader, table)
+    return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null and c.name not in unique,
+                    checks=checks.get(c.name, ())) for c in cols]
 
 
 def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -136,6 +159,18 @@ def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -
         f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
         "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", params).fetchall()
     return {r[0][0] for r in rows if r[0] and len(r[0]) == 1}
+
+
+def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The SQL of each CHECK constraint of the table, under every column it names."""
+    where, params = _catalog_filter(table)
+    rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
+                          "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
+    out: dict[str, tuple[str, ...]] = {}
+    for expression, names in rows:
+        for name in dict.fromkeys(names or ()):
+            out[name] = out.get(name, ()) + (expression,)
+    return out
 
 
 def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:

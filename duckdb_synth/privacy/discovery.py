@@ -1,6 +1,8 @@
 """The domain stage: what each column's domain is learned from, and what that costs.
 
-BOOLEAN and ENUM domains are public (the schema fixes them). Otherwise, in DP modes:
+BOOLEAN and ENUM domains are public (the schema fixes them), and so are declared ones
+(``engine/declared.py``: the user's ``domains``, CHECK constraints): a declared list is
+the column's domain, a declared range replaces the range step. Otherwise, in DP modes:
 a categorical column (VARCHAR, UUID) keeps the values whose noisy count passes a
 threshold set so that a value held by one person survives with probability at most
 the step's delta; a numeric or temporal column is binned in steps, each a noisy
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..engine.data import ColumnData
+from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges,
                              group_cells, lattice_step, merge_bins, public_domain, quantile_edges, split_cell)
@@ -32,6 +35,7 @@ from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      column_share, planned_pair_rho)
+from .clamping import clamp_rho
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,10 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     """The column's domain, charged to `acct`; `data` answers the column's counts, `d` is the number
     of modelled columns (the budget is split over them), `n_var` the noise variance of `n_hat`."""
     share = column_share(acct, n_hat, d) if acct.private else None
+    if col.declared is not None and col.declared.values:  # a public list: exactly those values, nothing spent
+        acct.charge(f"domain {col.name}", 0.0,
+                    detail=f"public: {col.declared.shown}, {len(col.declared.values)} values")
+        return listed_domain(col)
     pub = public_domain(col)
     if pub is not None:
         acct.charge(f"domain {col.name}", 0.0, detail=f"public: {col.type}")
@@ -71,9 +79,13 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
         return dom
+    bounds = col.declared.bounds if col.declared is not None else None  # a public range: no range step
+    if bounds is not None:
+        acct.charge(f"domain {col.name}", 0.0, detail=f"public range: {col.declared.shown}")
     if share is None:
-        dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS)
-        acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
+        dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS, bounds=bounds)
+        acct.charge(f"{'bins' if bounds else 'domain'} {col.name}", 0.0,
+                    detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
         return dom
     # As many bins as the pair measurements can resolve: a pair table of nbins^2 cells should hold
     # a couple of noise scales per cell on average (the planned pair noise is computable up front).
@@ -82,7 +94,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     noise = NumericNoise(range=sigma_for(rhos["range"]) if rhos["range"] else None,
                          lattice=sigma_for(rhos["lattice"]) if rhos["lattice"] else None,
                          zoom=rhos["zoom"], values_delta=acct.delta_threshold / d)
-    dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng)
+    dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng,
+                                        bounds=bounds)
     if rhos["range"]:
         acct.charge(f"range {col.name}", rhos["range"], detail="noisy histogram on signed powers of two")
     if rhos["lattice"] and col.kind == "numeric":
@@ -120,10 +133,11 @@ def numeric_rhos(col: Column, share: float) -> dict[str, float]:
     public), the lattice (decimal places of a number, the time unit of a TIMESTAMP or TIME; none for
     DATE, whose unit is a day), the zoom-in histogram, and the 1-way marginal of its bins."""
     t = col.type.upper()
-    r = {"range": 0.0 if t == "TIME" else RANGE_SHARE_NUMERIC * share,
+    declared_range = col.declared is not None and col.declared.bounds is not None
+    r = {"range": 0.0 if t == "TIME" or declared_range else RANGE_SHARE_NUMERIC * share,
          "lattice": 0.0 if t == "DATE" else DECIMALS_SHARE_NUMERIC * share,
          "one_way": ONE_WAY_SHARE_NUMERIC * share}
-    r["zoom"] = share - r["range"] - r["lattice"] - r["one_way"]
+    r["zoom"] = share - r["range"] - r["lattice"] - r["one_way"] - clamp_rho(col, share)
     return r
 
 
@@ -161,19 +175,28 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
 # ---------------------------------------------------------------- numeric
 
 
-def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells: int) -> NumericDomain:
+def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells: int,
+                         bounds: tuple[float, float] | None = None) -> NumericDomain:
     """Balanced mode: bin a numeric or temporal column on its exact counts (values read as float64).
 
     The MIN_GROUP-1 most extreme values on each side are clipped, bins split at the exact
-    quantiles, and every cell a value is drawn in holds at least MIN_GROUP rows.
+    quantiles, and every cell a value is drawn in holds at least MIN_GROUP rows. With `bounds`, a
+    public range [lo, hi] (``Column.declared``), the values are clamped to it instead (the end
+    cells take those outside; NaN and infinities get no bucket of their own).
     """
     public = col.type_range
+    clamp = bounds is not None
     vals = data.sorted_values()
-    lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
+    if clamp:  # public: nothing to learn; values outside are clamped to it
+        lo, hi = bounds
+        pos_lo = lo if lo > 0 else hi
+        vals = np.clip(vals, lo, hi)
+    else:
+        lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
-    if lo >= hi:
+    if lo >= hi and not clamp:
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     decimals = unit = None
     if col.kind == "numeric":
@@ -191,9 +214,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
-    # NaN, +inf and -inf are values too: kept by the same rule as any other.
+    # NaN, +inf and -inf are values too: kept by the same rule as any other (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
-    kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP]
+    kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
     uniq, held = np.unique(vals, return_counts=True)
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
@@ -220,7 +243,7 @@ class NumericNoise:
 
 
 def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
-                           rng: np.random.Generator, n_var: float = 0.0
+                           rng: np.random.Generator, n_var: float = 0.0, bounds: tuple[float, float] | None = None
                            ) -> tuple[NumericDomain, list[tuple[str, float, float, str]]]:
     """Bin a numeric or temporal column from noisy histograms over public cells (values read as float64).
 
@@ -236,11 +259,15 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     """
     public = col.type_range
     t = col.type.upper()
-    needs = {"range": t != "TIME", "lattice": t != "DATE"}
+    needs = {"range": t != "TIME" and bounds is None, "lattice": t != "DATE"}
     missing = [step for step, needed in needs.items() if needed and getattr(noise, step) is None]
     if missing:  # a step without noise would release an exact count
         raise ValueError(f"column {col.name!r}: a DP domain needs noise for its {' and '.join(missing)} step")
-    if t == "TIME":  # the range of a time of day is public
+    clamp = bounds is not None
+    if clamp:  # a declared range (public): values outside are clamped to it
+        lo, hi = bounds
+        pos_lo = lo if lo > 0 else hi
+    elif t == "TIME":  # the range of a time of day is public
         lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
     else:
         pow2 = PowersOfTwo.of(col)
@@ -248,7 +275,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if t == "TIME" else col.integer  # TIME: microseconds, decoded whole
-    if lo >= hi:  # nothing was found inside the type's range: a unit range at its clipped edge
+    if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     decimals = unit = None
     if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
@@ -266,7 +293,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         # histogram with a cell per lattice point, with the whole of the zoom's share.
         rhos = (noise.zoom,)
         first = cell_edges(lo, hi, pos_lo, LATTICE_CELLS, integer=integer, decimals=decimals, geometric=False,
-                           unit=unit)
+                           unit=unit, inward=clamp)
     else:
         rho_values = 0.0
         if points > FIRST_CELLS * CHILDREN ** (len(ZOOM_WEIGHTS) - 1):
@@ -277,6 +304,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             rho_values = VALUES_SHARE * noise.zoom
             sigma_values = sigma_for(rho_values)
             frequent, scores = frequent_values(data, sigma=sigma_values, delta=noise.values_delta, rng=rng)
+            if clamp:  # a declared range holds every value decoded: values outside it are clamped, not points
+                inside = (frequent >= lo) & (frequent <= hi)
+                frequent, scores = frequent[inside], scores[inside]
             steps.append(("values", rho_values, noise.values_delta,
                           f"noisy counts of its values over a threshold: {len(frequent)} kept as cells of their own"))
         rhos = tuple((noise.zoom - rho_values) * f for f in zoom_fractions())
@@ -284,7 +314,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         # sigmas on average): fewer, coarser cells when the budget is thin, where finer ones would be noise.
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
         first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
-                           geometric=col.kind == "numeric", unit=unit)
+                           geometric=col.kind == "numeric", unit=unit, inward=clamp)
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
                 floating=t in FLOATS, rng=rng)
     edges, weights, counts, var = tree.leaves()
@@ -309,7 +339,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # FLOAT and DOUBLE: NaN, +inf and -inf buckets stay where their estimate is well clear of the
     # noise (public candidates, so any bar is private; a high one, as most columns hold none).
     bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
-    kept = [k for k in range(len(tree.special)) if tree.special[k] >= bar * math.sqrt(tree.special_var[k])]
+    kept = [k for k in range(len(tree.special))
+            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp]
     cell_bin = merge_bins(weights, nbins)
     dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                         cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),

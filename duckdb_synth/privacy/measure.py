@@ -18,6 +18,7 @@ from ..engine.marginal import Clique, Measurement
 from ..errors import DataError
 from .accounting import Accountant, sigma_for
 from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
+from .clamping import clamp_rho
 from .discovery import FAINT_Z, numeric_rhos
 from .noise import discrete_gaussian
 
@@ -70,20 +71,22 @@ def one_way(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float,
     """Every column's 1-way marginal, and the domains without their faint NULL and 'other' buckets.
 
     Each is measured: a numeric or temporal column's bins with what its domain left of its share
-    (combined with the counts its domain's cells imply), BOOLEAN and ENUM with the column's whole
-    share, VARCHAR and UUID with what discovery left (combined with the discovery step's counts).
+    (combined with the counts its domain's cells imply), BOOLEAN, ENUM and declared lists with the
+    column's whole share (less the count of its clamped values), VARCHAR and UUID with what
+    discovery left (combined with the discovery step's counts).
     Columns of `data` whose domain loses a bucket are recoded.
     """
     d = len(domains)
     out: list[Measurement] = []
     for i, dom in enumerate(domains):
         share = column_share(acct, n_hat, d)
+        declared_list = dom.column.declared is not None and bool(dom.column.declared.values)
         if isinstance(dom, NumericDomain):
             rho = numeric_rhos(dom.column, share)["one_way"]
-        elif dom.column.kind == "categorical":
+        elif dom.column.kind == "categorical" and not declared_list:
             rho = share * (1 - DISCOVERY_SHARE_CATEGORICAL)
-        else:
-            rho = share
+        else:  # BOOLEAN, ENUM, a declared list: the whole share, less the count of its clamped values
+            rho = share - clamp_rho(dom.column, share)
         sigma = sigma_for(rho)
         m = measure(data, (i,), sigma, rng)
         if isinstance(dom, NumericDomain):

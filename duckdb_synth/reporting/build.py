@@ -19,8 +19,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..engine.schema import read_schema
+from ..engine.data import value_sql
+from ..engine.declared import declare
+from ..engine.schema import Column, read_schema
+from ..engine.source import quote_ident, quote_literal
 from ..errors import DataError
+from ..options import parse_options
 from ..privacy import ledger
 from ..privacy.ledger import Result, RunRecord
 from ..privacy.spend import Spend
@@ -111,7 +115,7 @@ class Report:
 
 
 def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[RunRecord] = (),
-          run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0) -> Report:
+          run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0, domains=None) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
@@ -121,13 +125,17 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         run: the run that made `synth`, when the caller knows it (overrides `runs`).
         in_sql: True when called from SQL (changes error hints).
         seed: seed of the samples, the holdout split and the pairs and triples drawn.
+        domains: declared domains (as ``synthesize`` takes them): a note per column says how many
+            real and synthetic values lie outside its domain (the synthetic ones should be none).
 
     Raises:
+        OptionError: a domain that does not fit its column (checked before the tables are read).
         SourceError: either table cannot be read.
         SchemaError: the synthetic table lacks columns of the real one, has others, or other types.
         DataError: either table is empty.
     """
     started = time.perf_counter()
+    specs = parse_options(domains=domains).domain_map
     rsrc = resolve(reader, real, "real", in_sql=in_sql)
     ssrc = resolve(reader, synth, "synthetic", in_sql=in_sql)
     rcols = read_schema(reader, rsrc.sql)
@@ -135,6 +143,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     match_columns(rcols, scols, label(rsrc), label(ssrc))
     sby = {c.name: c for c in scols}
     scols = [sby[c.name] for c in rcols]  # compared in the real table's order
+    checked = [c for c in declare(rcols, specs) if c.name in specs]
     rdata, sdata = fetch(reader, rsrc, rcols, "real"), fetch(reader, ssrc, scols, "synthetic")
     for data, src, role in ((rdata, rsrc, "real"), (sdata, ssrc, "synthetic")):
         if data.num_rows == 0:
@@ -146,7 +155,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     h_synth = sdata.column("h").to_numpy()
     del rdata, sdata
     rng = np.random.default_rng(seed)
-    notes: list[str] = []
+    notes: list[str] = [_outside_note(reader, rsrc.sql, ssrc.sql, c, sby[c.name]) for c in checked]
     if run is None:
         run = find_run(runs, h_synth, scols)
     run_id = run.run_id if isinstance(run, RunRecord) else None
@@ -175,6 +184,24 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         pairs=pa.Table.from_pylist(pair_rows, schema=PAIRS_SCHEMA),
         privacy=pa.Table.from_pylist(privacy_rows, schema=PRIVACY_SCHEMA),
         plots=plots, spend=spend, run_id=run_id, notes=tuple(notes), seconds=time.perf_counter() - started)
+
+
+def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, col: Column,
+                  synth_col: Column) -> str:
+    """How many of a column's real and synthetic non-NULL values lie outside its declared domain."""
+    dec = col.declared
+
+    def outside(c: Column, sql: str) -> int:
+        if dec.values:
+            listed = ", ".join(str(v).lower() if isinstance(v, bool) else quote_literal(v) for v in dec.values)
+            cond = f"{quote_ident(c.name)} NOT IN ({listed})" if c.kind == "boolean" else \
+                f"CAST({quote_ident(c.name)} AS VARCHAR) NOT IN ({listed})"
+        else:
+            cond = f"{value_sql(c)} NOT BETWEEN {dec.bounds[0]!r} AND {dec.bounds[1]!r}"
+        return reader.sql(f"SELECT count(*) FILTER ({cond}) FROM ({sql})").fetchall()[0][0]
+
+    return (f"domain of '{col.name}' {dec.shown}: {outside(synth_col, synth_sql)} synthetic values outside it "
+            f"({outside(col, real_sql)} real ones)")
 
 
 def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, deep: float | None,
@@ -214,7 +241,7 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
 
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
-           run: Result | RunRecord | None = None) -> Report:
+           run: Result | RunRecord | None = None, domains=None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:
@@ -223,8 +250,10 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
         synth: the synthetic table, the same way.
         seed: seed of the samples, the holdout split and the pairs and triples drawn.
         run: the run that made `synth`; by default it is looked up among the runs recorded on `con`.
+        domains: declared domains, as ``synthesize`` takes them: the notes say, per column, how many
+            synthetic (and real) values lie outside its domain.
 
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
-    return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed)
+    return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains)

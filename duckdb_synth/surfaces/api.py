@@ -9,7 +9,7 @@ from ..privacy.ledger import Result, record, record_failure
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
         delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
-        seed: int | None = None, marginals=None, progress=None) -> Result:
+        seed: int | None = None, marginals=None, domains=None, progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
     Args:
@@ -23,11 +23,16 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['dx', 'age', 'zip']];
             an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
             Default: all 2- and 3-way marginals, weight 1.
+        domains: public domains, column -> a list of its values (text, UUID, ENUM, BOOLEAN) or a range
+            [min, max] / {'min': .., 'max': ..} (numbers; dates and times as ISO strings), e.g.
+            {'state': ['CA', 'NY'], 'age': [0, 120]}. Nothing is spent to learn them; values outside
+            are clamped (a value not in a list: NULL, or its row dropped if the column is NOT NULL),
+            and the record says how many. CHECK constraints of a table are read the same way.
         progress: called with (stage, fraction done).
     """
     try:
         res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
-                   marginals=marginals, progress=progress)
+                   marginals=marginals, domains=domains, progress=progress)
     except BaseException as exc:
         record_failure(con, exc)  # a run that failed after spending is in the ledger too
         raise

@@ -15,6 +15,7 @@ code 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -262,6 +263,37 @@ def _parse_marginals(ctx: click.Context, param: click.Parameter,
     return out or None
 
 
+def _parse_domains(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict | None:
+    """Turn ``--domain COL=JSON`` (or ``--domain JSON-OBJECT``) options into the domains option; the
+    library checks what each says."""
+    out: dict = {}
+    example = "e.g. --domain 'age=[0,120]' or --domain 'state=[\"CA\",\"NY\"]'"
+    for spec in values:
+        text = spec.strip()
+        if text.startswith("{"):
+            try:
+                given = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise click.BadParameter(f"'{spec}' is not a JSON object: {exc.msg}", ctx=ctx, param=param) from None
+        else:
+            column, sep, value = text.partition("=")
+            column = column.strip()
+            if not sep or not column or not value.strip():
+                raise click.BadParameter(f"'{spec}' is not COL=JSON, {example}", ctx=ctx, param=param)
+            try:
+                given = {column: json.loads(value)}
+            except json.JSONDecodeError:
+                raise click.BadParameter(f"'{spec}': the domain after '=' is not JSON (quote strings: "
+                                         f"[\"CA\", \"NY\"]), {example}", ctx=ctx, param=param) from None
+        if not isinstance(given, dict):
+            raise click.BadParameter(f"'{spec}' is not COL=JSON nor a JSON object, {example}", ctx=ctx, param=param)
+        for column in given:
+            if column in out:
+                raise click.BadParameter(f"column '{column}' has two domains", ctx=ctx, param=param)
+        out.update(given)
+    return out or None
+
+
 class _ProgressLine:
     """A one-line progress display on stderr, redrawn by the run's progress callback."""
 
@@ -330,6 +362,16 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     "e.g. --marginal age,sex --marginal dx,age,zip:2. Repeatable; default: all 2- and 3-way marginals.",
 )
 @click.option(
+    "--domain",
+    "domains",
+    multiple=True,
+    metavar="COL=JSON",
+    callback=_parse_domains,
+    help="A public domain, costing no budget: the column's values, --domain 'state=[\"CA\",\"NY\"]', or its "
+    "range, --domain 'age=[0,120]' or 'lat={\"min\":44.8,\"max\":45.1}' (dates as ISO strings); values "
+    "outside are clamped. Repeatable, or one JSON object.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -354,6 +396,7 @@ def synthesize(
     rows: int | None,
     seed: int | None,
     marginals: list[tuple[list[str], float]] | None,
+    domains: dict | None,
     output: Path | None,
     table: str | None,
     replace: bool,
@@ -410,6 +453,7 @@ def synthesize(
                 rows=rows,
                 seed=seed,
                 marginals=marginals,
+                domains=domains,
                 progress=bar,
             )
         except SynthError as exc:
@@ -565,7 +609,10 @@ def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta:
     help="Write the report as one self-contained .html page.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the samples and of the pairs drawn.")
-def report(db: str, real: str, synth: str, output: Path | None, seed: int) -> None:
+@click.option("--domain", "domains", multiple=True, metavar="COL=JSON", callback=_parse_domains,
+              help="A declared domain, as synthesize takes it: a note says how many values lie outside it. "
+              "Repeatable.")
+def report(db: str, real: str, synth: str, output: Path | None, seed: int, domains: dict | None) -> None:
     """Compare table SYNTH with table REAL: quality scores and privacy figures.
 
     REAL and SYNTH are each a table or view name of DB, one read-only
@@ -581,7 +628,7 @@ def report(db: str, real: str, synth: str, output: Path | None, seed: int) -> No
         _check_html_path(output, "'-o' / '--output'")
     with _connect(db, must_exist=True) as con:
         try:
-            rep = duckdb_synth.report(con, real, synth, seed=seed)
+            rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(rep.format())

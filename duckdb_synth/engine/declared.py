@@ -1,0 +1,442 @@
+"""Public domains: what a column's values can be, known without looking at the data.
+
+Two sources, both public (docs/privacy.md §5.1): the user's ``domains`` option, and the
+CHECK constraints of a table. Each becomes a ``Declared`` (``engine/schema.py``): a
+complete list of values (text, UUID, ENUM, BOOLEAN columns) or a range [lo, hi]
+(numbers, dates, times, timestamps), in the units the engine reads the column in.
+Where both speak for a column, the domain is their intersection, so the output also
+satisfies the constraint.
+
+A CHECK constraint is read with sqlglot, conjunct by conjunct: ``c BETWEEN a AND b``,
+``c >= a`` (and ``>``, ``<``, ``<=``, ``=``, either side), ``c IN (...)``, joined by AND.
+Conjuncts of any other shape (OR, NOT, functions, two columns, ``IN`` on a number) say
+nothing here and are ignored: a domain is never guessed. A number bounded on one side
+only has no declared domain, but the bound narrows its type's range
+(``Column.type_range``), which the learned range and the output keep to. A
+conjunct of a readable shape whose literal is not a value of the column's type, or
+facts that leave no value at all, are an OptionError, as is a user's domain that does
+not fit its column; all before anything is read.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import math
+import uuid
+from dataclasses import dataclass, replace
+
+import numpy as np
+import sqlglot
+from sqlglot import exp
+
+from ..errors import OptionError, did_you_mean
+from ..options import DomainSpec
+from .domain import Buckets, CategoricalDomain
+from .schema import FLOATS, Column, Declared
+
+USER = "domains (user)"
+_EPOCH = _dt.datetime(1970, 1, 1)
+_UNIT_US = {"TIMESTAMP_S": 1_000_000, "TIMESTAMP_MS": 1_000}
+
+
+def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: dict[str, str] | None = None,
+            generated: set[str] = frozenset()) -> list[Column]:
+    """The columns with their public domains set (``Column.declared``), from `domains` and their CHECKs.
+
+    Raises:
+        OptionError: a domain names a column the source does not have, a masked or generated one, or
+            does not fit the column's type; or a CHECK of a readable shape cannot be read.
+    """
+    masked = masked or {}
+    names = [c.name for c in columns]
+    for name in domains:
+        if name not in names:
+            raise OptionError(f"domains: no column '{name}'{did_you_mean(name, names)}; columns: {', '.join(names)}")
+        if name in masked:
+            raise OptionError(f"domains: column '{name}' is masked (replaced by random values), so it has no domain "
+                              "to declare; leave it out of domains or of masks")
+        if name in generated:
+            raise OptionError(f"domains: column '{name}' is a declared key, filled with fresh unique values, so it "
+                              "has no domain to declare; leave it out of domains")
+    out = []
+    for c in columns:
+        if c.name in masked or c.name in generated or c.kind == "unsupported":
+            out.append(c)
+            continue
+        limits = check_limits(c, names)
+        if limits is not None:  # a CHECK bounding one side: the type's range, narrowed
+            tr = c.type_range or (-math.inf, math.inf)
+            c = replace(c, type_range=(max(tr[0], limits[0]), min(tr[1], limits[1])))
+        checked = from_checks(c, names)
+        user = user_domain(c, domains[c.name]) if c.name in domains else None
+        out.append(replace(c, declared=combine(c, user, checked)))
+    return out
+
+
+# ---------------------------------------------------------------- the user's domains
+
+
+def user_domain(col: Column, spec: DomainSpec) -> Declared:
+    """A user's domain for `col`, checked against its type and put in the engine's units."""
+    shown = spec.show()
+    if col.is_numeric:
+        if spec.is_range:
+            lo, hi = spec.lo, spec.hi
+        elif len(spec.values) == 2:
+            lo, hi = spec.values
+        else:
+            raise OptionError(f"domains: column '{col.name}' is {col.type}: give its range as [min, max] or "
+                              f"{{'min': .., 'max': ..}}, got {shown} (a list of values is for text, UUID, ENUM "
+                              "and BOOLEAN columns)")
+        low, high = to_engine(col, lo, f"domains: column '{col.name}'"), to_engine(col, hi,
+                                                                                  f"domains: column '{col.name}'")
+        if low > high:
+            raise OptionError(f"domains: the range of column '{col.name}' has min {lo!r} > max {hi!r}")
+        return Declared(USER, bounds=inward(col, (low, high), (False, False), f"domains: column '{col.name}'", shown),
+                        shown=shown)
+    if spec.is_range:
+        raise OptionError(f"domains: column '{col.name}' is {col.type}: list its values, e.g. ['a', 'b'], "
+                          f"not a range; got {shown}")
+    values = tuple(dict.fromkeys(category(col, v, f"domains: column '{col.name}'") for v in spec.values))
+    return Declared(USER, values=values, shown=shown)
+
+
+def category(col: Column, v, where: str):
+    """A value of a text, UUID, ENUM or BOOLEAN column as the engine reads it (text, or a bool)."""
+    if col.kind == "boolean":
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        raise OptionError(f"{where} is BOOLEAN: its values are true and false, got {v!r}")
+    if not isinstance(v, (str, uuid.UUID)):
+        raise OptionError(f"{where} is {col.type}: its values are strings, got {v!r} ({type(v).__name__}); "
+                          "quote it")
+    if col.type.upper() == "UUID":
+        try:
+            return str(uuid.UUID(str(v)))
+        except ValueError:
+            raise OptionError(f"{where} is UUID: {v!r} is not a UUID") from None
+    v = str(v)
+    if col.kind == "enum" and v not in col.enum_values:
+        raise OptionError(f"{where} is {col.type}: {v!r} is not one of its members"
+                          f"{did_you_mean(v, col.enum_values)}")
+    return v
+
+
+def to_engine(col: Column, v, where: str) -> float:
+    """A number, date, time or timestamp as the engine reads the column: a double, days since 1970-01-01
+    for DATE, microseconds since midnight for TIME, since 1970-01-01 UTC for timestamps."""
+    t = col.type.upper()
+    if col.kind == "numeric":
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, decimal.Decimal, np.integer,
+                                                                   np.floating)):
+            raise OptionError(f"{where} is {col.type}: its bounds are numbers, got {v!r} ({type(v).__name__})")
+        x = float(v)
+        if not math.isfinite(x):
+            raise OptionError(f"{where}: {v!r} is not a finite number")
+        return x
+    try:
+        if t == "DATE":
+            d = v if isinstance(v, _dt.date) and not isinstance(v, _dt.datetime) else _dt.date.fromisoformat(v)
+            return float((d - _EPOCH.date()).days)
+        if t == "TIME":
+            tm = v if isinstance(v, _dt.time) else _dt.time.fromisoformat(v)
+            return float(((tm.hour * 60 + tm.minute) * 60 + tm.second) * 1_000_000 + tm.microsecond)
+        ts = v if isinstance(v, _dt.datetime) else (
+            _dt.datetime.combine(v, _dt.time()) if isinstance(v, _dt.date) else _dt.datetime.fromisoformat(v))
+        if ts.tzinfo is not None:
+            ts = ts.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        delta = ts - _EPOCH
+        return float((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    except (TypeError, ValueError):
+        kind = {"DATE": "a date such as '2024-01-31'", "TIME": "a time of day such as '08:30:00'"}.get(
+            t, "a timestamp such as '2024-01-31 08:30:00'")
+        raise OptionError(f"{where} is {col.type}: {v!r} is not {kind}") from None
+
+
+def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], where: str,
+           shown: str) -> tuple[float, float]:
+    """[lo, hi] narrowed to the values the column's type holds: whole numbers for integers, the scale of a
+    DECIMAL, whole units of a timestamp, single precision for FLOAT, within the type's range; a strict
+    bound (> or <) moves one such step inward. Raises when no value is left."""
+    lo, hi = bounds
+    t = col.type.upper()
+    step = None
+    if col.kind == "temporal":
+        step = float(_UNIT_US.get(t, 1))
+    elif col.integer:
+        step = 1.0
+    elif col.scale is not None:
+        step = 10.0 ** -col.scale
+    if step is not None:
+        if math.isfinite(lo):
+            k_lo = math.ceil(lo / step - 1e-9)
+            if strict[0] and abs(k_lo * step - lo) <= 1e-9 * max(1.0, abs(lo)):
+                k_lo += 1
+            lo = round(k_lo * step, col.scale) if col.scale is not None else k_lo * step
+        if math.isfinite(hi):
+            k_hi = math.floor(hi / step + 1e-9)
+            if strict[1] and abs(k_hi * step - hi) <= 1e-9 * max(1.0, abs(hi)):
+                k_hi -= 1
+            hi = round(k_hi * step, col.scale) if col.scale is not None else k_hi * step
+    else:  # FLOAT, DOUBLE
+        if t == "FLOAT" and math.isfinite(lo) and math.isfinite(hi):
+            lo32, hi32 = np.float32(lo), np.float32(hi)
+            if float(lo32) < lo or (strict[0] and float(lo32) == lo):
+                lo32 = np.nextafter(lo32, np.float32(np.inf))
+            if float(hi32) > hi or (strict[1] and float(hi32) == hi):
+                hi32 = np.nextafter(hi32, np.float32(-np.inf))
+            lo, hi = float(lo32), float(hi32)
+        else:
+            lo = float(np.nextafter(lo, np.inf)) if strict[0] else lo
+            hi = float(np.nextafter(hi, -np.inf)) if strict[1] else hi
+    if col.type_range is not None:
+        lo, hi = max(lo, float(col.type_range[0])), min(hi, float(col.type_range[1]))
+    if lo > hi:
+        raise OptionError(f"{where}: no value of type {col.type} lies in {shown}")
+    return float(lo), float(hi)
+
+
+# ---------------------------------------------------------------- CHECK constraints
+
+
+@dataclass
+class _Facts:
+    """What the readable conjuncts of a column's CHECKs say: bounds (value, strict), and value sets."""
+
+    lower: list = None
+    upper: list = None
+    sets: list = None
+    sources: list = None
+
+    def __post_init__(self) -> None:
+        self.lower, self.upper, self.sets, self.sources = [], [], [], []
+
+
+_FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
+
+
+def from_checks(col: Column, names: list[str]) -> Declared | None:
+    """The domain `col`'s CHECK constraints fix (None: they fix none; a bound on one side only is
+    ``check_limits``'s)."""
+    facts = _facts(col, names)
+    if facts is None:
+        return None
+    origin = " AND ".join(dict.fromkeys(facts.sources))
+    where = f"column '{col.name}': {origin}"
+    if col.is_numeric:
+        if not facts.lower or not facts.upper:
+            return None  # one side only: no range
+        lo, hi, strict = _range(facts)
+        if lo > hi:
+            raise OptionError(f"{where} leaves no value (min > max): the table can hold only NULLs in it")
+        return Declared(origin, bounds=inward(col, (lo, hi), strict, where, origin), shown=origin, enforced=True)
+    if not facts.sets:
+        return None
+    values = [v for v in facts.sets[0] if all(v in s for s in facts.sets[1:])]
+    if not values:
+        raise OptionError(f"{where} leaves no value: the table can hold only NULLs in it")
+    return Declared(origin, values=tuple(dict.fromkeys(values)), shown=origin, enforced=True)
+
+
+def check_limits(col: Column, names: list[str]) -> tuple[float, float] | None:
+    """The type's range narrowed by a CHECK that bounds a number on one side only (``CHECK (price > 0)``):
+    not a domain (the range is still learned), but a public limit the learned range and the output keep
+    to, as they keep to the type's (``Column.type_range``). None when there is no such bound."""
+    facts = _facts(col, names) if col.is_numeric else None
+    if facts is None or bool(facts.lower) == bool(facts.upper):
+        return None
+    lo, hi, strict = _range(facts)
+    origin = " AND ".join(dict.fromkeys(facts.sources))
+    return inward(col, (lo, hi), strict, f"column '{col.name}': {origin}", origin)
+
+
+def _facts(col: Column, names: list[str]) -> _Facts | None:
+    """What the readable conjuncts of the column's CHECKs say (None: nothing)."""
+    facts = _Facts()
+    for sql in col.checks:
+        shown = f"CHECK {sql}" if sql.startswith("(") else f"CHECK ({sql})"
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.ParseError:
+            continue  # not readable: says nothing
+        found = False
+        for conjunct in _conjuncts(tree):
+            if _read_conjunct(col, conjunct, facts, shown, names):
+                found = True
+        if found:
+            facts.sources.append(shown)
+    if not facts.sources:
+        return None
+    if col.is_numeric:
+        for s in facts.sets:  # x = 5: a constant
+            facts.lower.append((s[0], False))
+            facts.upper.append((s[0], False))
+        facts.sets = []
+    return facts
+
+
+def _range(facts: _Facts) -> tuple[float, float, tuple[bool, bool]]:
+    """The tightest bounds of the facts (an infinite end where there is none), and whether each is strict."""
+    lo, lo_strict = max(facts.lower, key=lambda b: (b[0], b[1]), default=(-math.inf, False))
+    hi, hi_strict = min(facts.upper, key=lambda b: (b[0], -b[1]), default=(math.inf, False))
+    return lo, hi, (lo_strict, hi_strict)
+
+
+def _conjuncts(tree: exp.Expression) -> list[exp.Expression]:
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, exp.And):
+        return _conjuncts(tree.this) + _conjuncts(tree.expression)
+    return [tree]
+
+
+def _is_col(node: exp.Expression, col: Column, names: list[str]) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if not isinstance(node, exp.Column) or node.table:
+        return False
+    name = node.name
+    if name == col.name:
+        return True
+    same = [n for n in names if n.lower() == name.lower()]
+    return not node.this.quoted and same == [col.name]
+
+
+class _Unreadable(Exception):
+    """A literal that is no plain value (a function, another column)."""
+
+
+def _literal(node: exp.Expression):
+    """A literal's Python value: str, int, Decimal or bool."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+        return node.this.this
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Neg):
+        v = _literal(node.this)
+        if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool):
+            return -v
+        raise _Unreadable
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        text = node.this
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return decimal.Decimal(text)
+            except decimal.InvalidOperation:
+                raise _Unreadable from None
+    raise _Unreadable
+
+
+def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str, names: list[str]) -> bool:
+    """Add what one conjunct says about `col` to `facts`; True if it said something."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    where = f"column '{col.name}': {shown}"
+    try:
+        if isinstance(node, exp.Between) and _is_col(node.this, col, names) and not node.args.get("symmetric"):
+            if not col.is_numeric:
+                return False
+            lo, hi = _literal(node.args["low"]), _literal(node.args["high"])
+            facts.lower.append((_check_value(col, lo, where), False))
+            facts.upper.append((_check_value(col, hi, where), False))
+            return True
+        if isinstance(node, exp.In) and _is_col(node.this, col, names) and not node.args.get("query"):
+            if col.is_numeric:
+                return False  # a set of numbers is no range
+            values = [_literal(e) for e in node.expressions]
+            facts.sets.append([_check_category(col, v, where) for v in values])
+            return True
+        if type(node) in _FLIP:
+            kind, left, right = type(node), node.this, node.expression
+            if _is_col(right, col, names) and not _is_col(left, col, names):
+                kind, left, right = _FLIP[kind], right, left
+            if not _is_col(left, col, names):
+                return False
+            v = _literal(right)
+            if kind is exp.EQ:
+                value = _check_value(col, v, where) if col.is_numeric else _check_category(col, v, where)
+                facts.sets.append([value])
+                return True
+            if not col.is_numeric:
+                return False
+            x = _check_value(col, v, where)
+            strict = kind in (exp.GT, exp.LT)
+            (facts.lower if kind in (exp.GT, exp.GTE) else facts.upper).append((x, strict))
+            return True
+    except _Unreadable:
+        return False
+    return False
+
+
+def _check_value(col: Column, v, where: str) -> float:
+    if col.kind == "numeric" and isinstance(v, str):
+        raise OptionError(f"{where}: {v!r} is not a number; declare the domain with domains := instead")
+    if col.kind == "temporal" and not isinstance(v, str):
+        raise OptionError(f"{where}: {v!r} is not a {col.type}; declare the domain with domains := instead")
+    try:
+        return to_engine(col, v, where)
+    except OptionError as exc:
+        raise OptionError(f"{exc}; declare the domain with domains := instead") from None
+
+
+def _check_category(col: Column, v, where: str):
+    if col.kind != "boolean" and not isinstance(v, str):
+        v = str(v)
+    return category(col, v, where)
+
+
+# ---------------------------------------------------------------- combining
+
+
+def combine(col: Column, user: Declared | None, checked: Declared | None) -> Declared | None:
+    """The user's domain and the CHECKs' together: their intersection (the output must satisfy both)."""
+    if user is None or checked is None:
+        return user or checked
+    origin = f"{USER} and {checked.origin}"
+    if col.is_numeric:
+        lo, hi = max(user.bounds[0], checked.bounds[0]), min(user.bounds[1], checked.bounds[1])
+        if lo > hi:
+            raise OptionError(f"domains: the range {user.shown} of column '{col.name}' lies outside its "
+                              f"{checked.origin}")
+        enforced = (lo, hi) == checked.bounds
+        return Declared(origin, bounds=(lo, hi), shown=f"{user.shown} within {checked.origin}", enforced=enforced)
+    values = tuple(v for v in user.values if v in checked.values)
+    if not values:
+        raise OptionError(f"domains: none of the values {user.shown} of column '{col.name}' satisfies its "
+                          f"{checked.origin}")
+    return Declared(origin, values=values, shown=f"{user.shown} within {checked.origin}",
+                    enforced=set(values) == set(checked.values))
+
+
+# ---------------------------------------------------------------- what the domain stage uses
+
+
+def listed_domain(col: Column) -> CategoricalDomain:
+    """The domain of a column whose values are declared: exactly those, then NULL if the column has it.
+
+    A value outside the list is coded as NULL in a nullable column; in a NOT NULL column its row
+    is dropped (code -1, ``engine/data.py``).
+    """
+    return CategoricalDomain(col, col.declared.values, other=False, null=col.nullable)
+
+
+class Outside(Buckets):
+    """Two buckets of a number's finite values: inside [lo, hi] (0), and outside it (1)."""
+
+    size = 2
+
+    def __init__(self, bounds: tuple[float, float]) -> None:
+        self.lo, self.hi = bounds
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        return ((x < self.lo) | (x > self.hi)).astype(np.int64)
+
+
+def is_float(col: Column) -> bool:
+    return col.type.upper() in FLOATS

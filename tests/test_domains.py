@@ -1,0 +1,339 @@
+"""Public domains (issue 12, part 3): declared by the user (SQL, Python, CLI) or read from CHECK constraints.
+
+A declared domain costs nothing: a list is the column's domain, a range replaces the range step.
+Values outside a user's domain are clamped (a number to the range, a text value to NULL, or its
+row dropped in a NOT NULL column), and the record says how many: exactly in balanced mode, with
+noise (and a charge) in DP modes. The output never holds a value outside a declared domain.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+import duckdb_synth
+from duckdb_synth import OptionError
+from duckdb_synth.engine.declared import from_checks
+from duckdb_synth.engine.schema import classify
+from duckdb_synth.surfaces.cli import main
+
+from conftest import load, run_count, sql_error
+
+N = 300
+
+
+def make_people(n: int = N, seed: int = 0) -> pa.Table:
+    """Values partly outside the domains the tests declare: ages -5..129, states beyond CA/NY, lat around 45."""
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "state": pa.array(rng.choice(["CA", "NY", "TX", "WA"], n, p=[0.4, 0.3, 0.2, 0.1]).tolist()),
+        "age": pa.array(rng.integers(-5, 130, n), pa.int32()),
+        "lat": pa.array(rng.normal(45.0, 0.15, n)),
+        "seen": pa.array([dt.date(2020, 1, 1) + dt.timedelta(days=int(k)) for k in rng.integers(0, 700, n)]),
+        "ts": pa.array([dt.datetime(2021, 1, 1) + dt.timedelta(seconds=int(k)) for k in rng.integers(0, 10**7, n)],
+                       pa.timestamp("us")),
+        "amount": pa.array([f"{x:.2f}" for x in rng.gamma(2.0, 40.0, n)]).cast(pa.decimal128(8, 2)),
+        "ok": pa.array((rng.random(n) < 0.3).tolist()),
+    })
+
+
+DOMAINS = {"state": ["CA", "NY"], "age": [0, 120], "lat": {"min": 44.9, "max": 45.1},
+           "seen": ["2020-03-01", "2020-12-31"], "ts": {"min": "2021-02-01 00:00:00", "max": "2021-03-01 12:00:00"},
+           "amount": [10, 100.5], "ok": [True]}
+
+
+@pytest.fixture
+def people() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    duckdb_synth.register(c)
+    load(c, "people", make_people())
+    yield c
+    c.close()
+
+
+def assert_within(con: duckdb.DuckDBPyConnection, rel: str) -> None:
+    """No value of `rel` lies outside DOMAINS."""
+    row = con.sql(f"""SELECT count(*) FILTER (state NOT IN ('CA', 'NY')), count(*) FILTER (age NOT BETWEEN 0 AND 120),
+                             count(*) FILTER (lat < 44.9 OR lat > 45.1),
+                             count(*) FILTER (seen NOT BETWEEN DATE '2020-03-01' AND DATE '2020-12-31'),
+                             count(*) FILTER (ts NOT BETWEEN TIMESTAMP '2021-02-01' AND TIMESTAMP '2021-03-01 12:00:00'),
+                             count(*) FILTER (amount NOT BETWEEN 10 AND 100.5), count(*) FILTER (NOT ok),
+                             count(*) FILTER (age IS NOT NULL AND lat IS NOT NULL), count(*)
+                      FROM {rel}""").fetchall()[0]
+    assert row[:7] == (0,) * 7, row
+    assert row[7] == row[8] > 0
+
+
+def steps(res) -> dict[str, object]:
+    return {s.name: s for s in res.spend.steps}
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_python_domains_bound_the_output_and_cost_nothing(people, mode: str) -> None:
+    res = duckdb_synth.run(people, "people", mode=mode, seed=3, domains=DOMAINS)
+    people.register("out", res.table)
+    assert_within(people, f"(SELECT {', '.join(f'CAST({c} AS {t}) AS {c}' for c, t in res.types)} FROM out)")
+    s = steps(res)
+    for col in DOMAINS:
+        assert s[f"domain {col}"].rho == 0.0 and s[f"domain {col}"].detail.startswith("public")
+        assert f"range {col}" not in s  # the range step is neither run nor charged
+    if mode == "strict":
+        assert res.spend.epsilon_spent <= 3.0 + 1e-9
+
+
+def test_balanced_counts_are_exact(people) -> None:
+    res = duckdb_synth.run(people, "people", seed=1, domains=DOMAINS)
+    true = people.sql("""SELECT count(*) FILTER (state NOT IN ('CA', 'NY')), count(*) FILTER (age NOT BETWEEN 0 AND 120),
+                                count(*) FILTER (lat < 44.9 OR lat > 45.1), count(*) FILTER (NOT ok)
+                         FROM people""").fetchall()[0]
+    s = steps(res)
+    for col, n in zip(("state", "age", "lat", "ok"), true):
+        assert s[f"clamped {col}"].detail.startswith(f"exact: {n} values"), s[f"clamped {col}"].detail
+    assert "set to NULL" in s["clamped state"].detail
+    assert "clamped to it" in s["clamped age"].detail
+
+
+def released(res, col: str) -> int:
+    return int(re.search(r"about (\d+) values", steps(res)[f"clamped {col}"].detail).group(1))
+
+
+def test_dp_counts_are_noisy_and_charged(people) -> None:
+    true = people.sql("SELECT count(*) FILTER (age NOT BETWEEN 0 AND 120) FROM people").fetchall()[0][0]
+    assert true > 0
+    counts = []
+    for seed in range(4):
+        res = duckdb_synth.run(people, "SELECT age, state FROM people", epsilon=1.0, seed=seed,
+                               domains={"age": [0, 120], "state": ["CA", "NY"]})
+        step = steps(res)["clamped age"]
+        assert step.rho > 0 and "noisy count" in step.detail and "sigma=" in step.detail
+        assert res.spend.rho_spent <= res.spend.rho_budget * (1 + 1e-9)
+        counts.append(released(res, "age"))
+    assert len(set(counts)) > 1 and any(c != true for c in counts)
+
+
+def test_a_listed_text_column_keeps_exactly_its_values(people) -> None:
+    res = duckdb_synth.run(people, "people", mode="strict", seed=2, domains={"state": ["CA", "NY", "OR"]})
+    assert steps(res)["domain state"].rho == 0.0
+    got = set(res.table.column("state").to_pylist())
+    assert got <= {"CA", "NY", "OR", None}  # no discovered value, no random 'other' token
+
+
+def test_not_null_rows_outside_a_list_are_dropped(people) -> None:
+    people.execute("CREATE TABLE strict_people (state VARCHAR NOT NULL, age INTEGER)")
+    people.execute("INSERT INTO strict_people SELECT state, age FROM people")
+    dropped = people.sql("SELECT count(*) FROM people WHERE state NOT IN ('CA', 'NY')").fetchall()[0][0]
+    res = duckdb_synth.run(people, "strict_people", seed=1, domains={"state": ["CA", "NY"]})
+    assert res.table.num_rows == N - dropped
+    assert set(res.table.column("state").to_pylist()) == {"CA", "NY"}
+    assert steps(res)["clamped state"].detail == f"exact: {dropped} values not in the declared list: their rows dropped"
+
+
+def test_sql_struct_and_json_domains(people) -> None:
+    before = run_count(people)
+    people.execute("""CREATE TABLE a AS SELECT * FROM synthesize('people', seed := 1,
+        domains := {'state': ['CA', 'NY'], 'age': [0, 120], 'lat': {'min': 44.9, 'max': 45.1},
+                    'seen': [DATE '2020-03-01', DATE '2020-12-31'],
+                    'ts': {'min': TIMESTAMP '2021-02-01', 'max': TIMESTAMP '2021-03-01 12:00:00'},
+                    'amount': [10, 100.5], 'ok': [true]})""")
+    assert_within(people, "a")
+    people.execute(f"""CREATE TABLE b AS SELECT * FROM synthesize('people', mode := 'strict', seed := 1,
+        domains := '{__import__("json").dumps(DOMAINS)}')""")
+    assert_within(people, "b")
+    assert run_count(people) == before + 2
+    steps_ = people.sql("SELECT step, detail FROM synth_runs() WHERE step = 'domain state'").fetchall()
+    assert all(d.startswith("public: ['CA', 'NY']") for _, d in steps_)
+
+
+def test_cli_domain_option(tmp_path: Path) -> None:
+    db = tmp_path / "p.duckdb"
+    c = duckdb.connect(str(db))
+    load(c, "people", make_people())
+    c.close()
+    out = tmp_path / "out.parquet"
+    runner = CliRunner()
+    res = runner.invoke(main, ["synthesize", str(db), "people", "--seed", "1", "-o", str(out),
+                               "--domain", "age=[0,120]", "--domain", 'state=["CA","NY"]',
+                               "--domain", '{"lat": {"min": 44.9, "max": 45.1}, "seen": ["2020-03-01", "2020-12-31"]}',
+                               "--domain", 'ts={"min": "2021-02-01", "max": "2021-03-01 12:00:00"}',
+                               "--domain", "amount=[10, 100.5]", "--domain", "ok=[true]"])
+    assert res.exit_code == 0, res.output
+    assert "domain age" in res.output and "public range: [0, 120]" in res.output
+    c = duckdb.connect()
+    assert_within(c, f"read_parquet('{out}')")
+    c.close()
+    bad = runner.invoke(main, ["synthesize", str(db), "people", "-o", str(out), "--domain", "state=[CA]"])
+    assert bad.exit_code == 2 and "the domain after '=' is not JSON" in bad.output
+    bad = runner.invoke(main, ["synthesize", str(db), "people", "-o", str(out), "--domain", "agee=[0,120]"])
+    assert bad.exit_code == 1
+    assert "Error: domains: no column 'agee' (did you mean 'age'?)" in bad.output
+
+
+# ---------------------------------------------------------------- CHECK constraints and ENUM
+
+
+def checked(sql: str, type_: str = "INTEGER", name: str = "x"):
+    col = classify(name, type_)
+    from dataclasses import replace
+    return from_checks(replace(col, checks=(sql,)), [name, "y"])
+
+
+@pytest.mark.parametrize("sql, type_, bounds", [
+    ("(x BETWEEN 0 AND 120)", "INTEGER", (0.0, 120.0)),
+    ("((x >= 0) AND (x <= 120))", "INTEGER", (0.0, 120.0)),
+    ("((0 <= x) AND (120 >= x))", "INTEGER", (0.0, 120.0)),
+    ("((x > 0) AND (x < 10))", "INTEGER", (1.0, 9.0)),
+    ("((x > 0) AND (x < 10))", "DECIMAL(5,2)", (0.01, 9.99)),
+    ("(x BETWEEN -1.5 AND 2.25)", "DOUBLE", (-1.5, 2.25)),
+    ("((x >= 0) AND (x <= 1000))", "TINYINT", (0.0, 127.0)),
+    ("(x BETWEEN CAST('2020-01-01' AS DATE) AND '2020-01-31')", "DATE", (18262.0, 18292.0)),
+    ("((x >= 3) AND (length(y) > 2) AND (x <= 5))", "INTEGER", (3.0, 5.0)),  # what it says of x holds
+])
+def test_check_ranges(sql: str, type_: str, bounds: tuple[float, float]) -> None:
+    d = checked(sql, type_)
+    assert d is not None and d.enforced
+    assert d.bounds == pytest.approx(bounds)
+
+
+@pytest.mark.parametrize("sql", [
+    "(x >= 0)",  # one side only
+    "((x >= 0) OR (x <= 5))",
+    "(NOT (x BETWEEN 0 AND 5))",
+    "(x >= y)",
+    "(abs(x) <= 5)",
+    "(x IN (1, 2, 3))",  # a set of numbers is no range
+    "((x BETWEEN 0 AND 5) OR (x IS NULL))",
+])
+def test_checks_that_say_nothing_exact_are_ignored(sql: str) -> None:
+    assert checked(sql) is None
+
+
+def test_check_value_lists() -> None:
+    d = checked("(x IN ('a', 'b', 'c'))", "VARCHAR")
+    assert d.values == ("a", "b", "c") and d.enforced
+    assert checked("(x = 'a')", "VARCHAR").values == ("a",)
+    assert checked("(x > 'a')", "VARCHAR") is None
+
+
+def test_check_errors_name_the_column_and_the_value() -> None:
+    with pytest.raises(OptionError, match=r"column 'x': CHECK \(x BETWEEN 'a' AND 5\).*'a' is not a number"):
+        checked("(x BETWEEN 'a' AND 5)")
+    with pytest.raises(OptionError, match=r"column 'x': CHECK \(x BETWEEN 5 AND 1\) leaves no value"):
+        checked("(x BETWEEN 5 AND 1)")
+    with pytest.raises(OptionError, match=r"'someday' is not a date"):
+        checked("(x BETWEEN '2020-01-01' AND 'someday')", "DATE")
+
+
+def test_check_constraints_of_a_table(people) -> None:
+    people.execute("""CREATE TABLE c (age INTEGER CHECK (age BETWEEN 0 AND 120), k INTEGER CHECK (k >= 1),
+                                      s VARCHAR CHECK (s IN ('x', 'y', 'z')), n INTEGER, CHECK (n <= 50), CHECK (n >= 10))""")
+    people.execute("""INSERT INTO c SELECT least(greatest(age, 0), 120), abs(age) + 1, ['x', 'y'][1 + (age % 2)],
+                      10 + abs(age) % 41 FROM people""")
+    for mode in ("balanced", "strictest"):
+        res = duckdb_synth.run(people, "c", mode=mode, seed=1)
+        s = steps(res)
+        assert s["domain age"].detail == "public range: CHECK (age BETWEEN 0 AND 120)"
+        assert s["domain s"].detail == "public: CHECK (s IN ('x', 'y', 'z')), 3 values" and s["domain s"].rho == 0
+        assert s["domain n"].detail == "public range: CHECK (n <= 50) AND CHECK (n >= 10)"
+        assert "range age" not in s and "range n" not in s and "range k" in s or mode == "balanced"
+        assert not any(name.startswith("clamped") for name in s)  # DuckDB enforces a CHECK: nothing to count
+        people.register("out", res.table)
+        assert people.sql("""SELECT count(*) FROM out WHERE age NOT BETWEEN 0 AND 120 OR s NOT IN ('x', 'y', 'z')
+                             OR n NOT BETWEEN 10 AND 50""").fetchall() == [(0,)]
+        people.execute("INSERT INTO c SELECT * FROM out")  # the synthetic rows satisfy the constraints
+        people.unregister("out")
+    # A user's domain within the CHECK narrows it, and is counted.
+    res = duckdb_synth.run(people, "c", seed=1, domains={"age": [10, 60]})
+    assert steps(res)["domain age"].detail == "public range: [10, 60] within CHECK (age BETWEEN 0 AND 120)"
+    assert "clamped age" in steps(res)
+    with pytest.raises(OptionError, match=r"the range \[130, 140\] of column 'age' lies outside its CHECK"):
+        duckdb_synth.run(people, "c", domains={"age": [130, 140]})
+
+
+def test_enum_domain_is_public_and_a_list_narrows_it(people) -> None:
+    people.execute("CREATE TYPE st AS ENUM ('CA', 'NY', 'TX', 'WA')")
+    people.execute("CREATE TABLE e AS SELECT CAST(state AS st) AS state, age FROM people")
+    res = duckdb_synth.run(people, "e", mode="strict", seed=1)
+    assert steps(res)["domain state"].detail.startswith("public: ENUM")
+    res = duckdb_synth.run(people, "e", mode="strict", seed=1, domains={"state": ["CA", "TX"]})
+    assert set(res.table.column("state").to_pylist()) <= {"CA", "TX", None}
+    with pytest.raises(OptionError, match=r"column 'state' is ENUM.*'OR' is not one of its members"):
+        duckdb_synth.run(people, "e", domains={"state": ["CA", "OR"]})
+
+
+# ---------------------------------------------------------------- errors, before anything is read or spent
+
+
+@pytest.mark.parametrize("domains, message", [
+    ({"agee": [0, 1]}, r"domains: no column 'agee' \(did you mean 'age'\?\)"),
+    ({"age": ["a", "b"]}, r"column 'age' is INTEGER: its bounds are numbers, got 'a'"),
+    ({"age": [1, 2, 3]}, r"column 'age' is INTEGER: give its range as \[min, max\]"),
+    ({"age": {"min": 5, "max": 1}}, r"the range of column 'age' has min 5 > max 1"),
+    ({"age": [0.2, 0.8]}, r"column 'age': no value of type INTEGER lies in \[0.2, 0.8\]"),
+    ({"seen": ["2020-12-31", "2020-01-01"]}, r"the range of column 'seen' has min '2020-12-31' > max '2020-01-01'"),
+    ({"seen": ["2020-01-01", "soon"]}, r"column 'seen' is DATE: 'soon' is not a date"),
+    ({"seen": [0, 10]}, r"column 'seen' is DATE: 0 is not a date such as '2024-01-31'"),
+    ({"state": [1, 2]}, r"column 'state' is VARCHAR: its values are strings, got 1"),
+    ({"state": {"min": "A", "max": "B"}}, r"column 'state' is VARCHAR: list its values"),
+    ({"ok": ["yes"]}, r"column 'ok' is BOOLEAN: its values are true and false, got 'yes'"),
+    ({"state": []}, r"the list of column 'state' is empty"),
+    ({"state": ["CA", None]}, r"the list of column 'state' holds NULL"),
+    ({"age": {"min": 0}}, r"the range of column 'age' has 'min' and 'max'"),
+    ({"age": [0, float("nan")]}, r"column 'age': nan is not a finite number"),
+    ("not json", r"domains must map column names"),
+])
+def test_bad_domains_are_refused_before_anything_is_spent(people, domains, message: str) -> None:
+    with pytest.raises(OptionError, match=message):
+        duckdb_synth.run(people, "people", mode="strict", domains=domains)
+    assert run_count(people) == 0
+
+
+def test_bad_domains_in_sql(people) -> None:
+    msg = sql_error(people, "SELECT * FROM synthesize('people', domains := {'age': ['a', 'b']})")
+    assert "column 'age' is INTEGER: its bounds are numbers, got 'a'" in msg
+    msg = sql_error(people, "SELECT * FROM synthesize('people', masks := {'state': 'string'}, "
+                            "domains := {'state': ['CA']})")
+    assert "domains: column 'state' is masked" in msg
+    assert run_count(people) == 0
+
+
+def test_report_says_how_many_values_lie_outside(people, tmp_path: Path) -> None:
+    res = duckdb_synth.run(people, "people", seed=1, domains={"age": [0, 120], "state": ["CA", "NY"]})
+    people.register("out", res.table)
+    people.execute("CREATE TABLE synth AS SELECT * FROM out")
+    true_age = people.sql("SELECT count(*) FROM people WHERE age NOT BETWEEN 0 AND 120").fetchall()[0][0]
+    rep = duckdb_synth.report(people, "people", "synth", domains={"age": [0, 120], "state": ["CA", "NY"]})
+    assert f"domain of 'age' [0, 120]: 0 synthetic values outside it ({true_age} real ones)" in rep.notes
+    assert any(n.startswith("domain of 'state' ['CA', 'NY']: 0 synthetic values outside it") for n in rep.notes)
+    with pytest.raises(OptionError, match="domains: no column 'agee'"):
+        duckdb_synth.report(people, "people", "synth", domains={"agee": [0, 1]})
+    db = tmp_path / "r.duckdb"
+    c = duckdb.connect(str(db))
+    load(c, "people", make_people())
+    c.execute("CREATE TABLE synth AS SELECT * FROM people")
+    c.close()
+    out = CliRunner().invoke(main, ["report", str(db), "people", "synth", "--domain", "age=[0,120]"])
+    assert out.exit_code == 0, out.output
+    assert f"note: domain of 'age' [0, 120]: {true_age} synthetic values outside it ({true_age} real ones)" in out.output
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_nan_and_infinities_are_clamped_into_a_declared_range(people, mode: str) -> None:
+    x = np.random.default_rng(0).normal(0.0, 1.0, 400)
+    x[:40], x[40:80], x[80:120] = np.nan, np.inf, -np.inf
+    people.register("xs", pa.table({"x": x, "g": np.arange(400) % 3}))
+    people.execute("CREATE TABLE floats AS SELECT * FROM xs")
+    res = duckdb_synth.run(people, "floats", mode=mode, seed=1, domains={"x": [-1.0, 1.0]})
+    out = np.asarray(res.table.column("x").to_pylist(), dtype=float)
+    assert np.isfinite(out[~np.isnan(out)]).all() and (np.abs(out[~np.isnan(out)]) <= 1.0).all()
+    if mode == "balanced":
+        outside = int(np.sum(~np.isfinite(x)) + np.sum(np.abs(x[np.isfinite(x)]) > 1.0))
+        assert steps(res)["clamped x"].detail.startswith(f"exact: {outside} values")
+    # Without a domain, balanced mode keeps NaN and the infinities as values of their own.
+    res = duckdb_synth.run(people, "floats", seed=1)
+    assert np.isinf(np.asarray(res.table.column("x").to_pylist(), dtype=float)).any()
