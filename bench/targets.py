@@ -52,7 +52,7 @@ def boundary(real: str, synth: str) -> dict[str, float]:
         if not typ.upper().startswith(ORDERED):
             continue
         q = '"' + name.replace('"', '""') + '"'
-        lo, hi = con.sql(f"SELECT min({q}), max({q}) FROM r").fetchone()
+        lo, hi = con.execute(f"SELECT min({q}), max({q}) FROM r").fetchone()
         if lo is None:
             continue
         share = con.execute(f"SELECT avg(CASE WHEN {q} BETWEEN $1 AND $2 THEN 1.0 ELSE 0.0 END) FROM s "
