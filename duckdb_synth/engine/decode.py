@@ -32,6 +32,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     """
     n = synth.shape[0]
     by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
+    within = within_bins(domains, synth, rng)
     arrays, as_varchar = {}, set()
     for c in columns:
         if c.name in mask_map:
@@ -46,7 +47,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             continue
         i, dom = by_name[c.name]
         if isinstance(dom, NumericDomain):
-            arrays[c.name] = decode_numeric(dom, synth[:, i], rng)
+            arrays[c.name] = decode_numeric(dom, synth[:, i], rng, within.get(i))
         else:
             arrays[c.name] = decode_categorical(dom, synth[:, i], rng)
     raw = pa.table(arrays)
@@ -95,11 +96,14 @@ def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random
     return out
 
 
-def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
+def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generator,
+                   within: np.ndarray | None = None) -> pa.Array:
+    """The column's values from its codes; `within`: each row's position in its bin (0..1, by the
+    bin's cell weights), uniform draws when None."""
     col = dom.column
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
-    x = _draw(dom, codes, isnull, rng)
+    x = _draw(dom, codes, isnull, rng, within)
     number = ~isnull
     for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
         rows = codes == dom.nbins + k
@@ -114,23 +118,103 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     return _typed(col, x, isnull)
 
 
-def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator,
+          within: np.ndarray | None = None) -> np.ndarray:
     """A value for each row's bin: a fine cell by the cells' weights (uniform where they are all 0), then
-    a value inside it; rows marked in `skip` get one too, to be overwritten."""
+    a value inside it; rows marked in `skip` get one too, to be overwritten. With `within`, the row's
+    position in the bin's distribution (0..1) picks the cell and the place in it (an inverse CDF);
+    without, both are uniform draws."""
+    q = rng.random(len(codes)) if within is None else np.clip(within, 0.0, np.nextafter(1.0, 0.0))
     cell = np.zeros(len(codes), dtype=np.int64)
+    frac = np.zeros(len(codes))
     for b in range(dom.nbins):
         rows = np.flatnonzero((codes == b) & ~skip)
         if len(rows) == 0:
             continue
         members = np.flatnonzero(dom.cell_bin == b)
-        w = dom.weights[members]
-        p = w / w.sum() if w.sum() > 0 else None
-        cell[rows] = rng.choice(members, size=len(rows), p=p)
-    x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], rng.random(len(codes)))
+        w = dom.weights[members].astype(np.float64)
+        if w.sum() <= 0:
+            w = np.ones(len(members))
+        cw = np.cumsum(w) / w.sum()
+        k = np.minimum(np.searchsorted(cw, q[rows], side="right"), len(members) - 1)
+        before = np.where(k > 0, cw[np.maximum(k - 1, 0)], 0.0)
+        cell[rows] = members[k]
+        frac[rows] = np.clip((q[rows] - before) / np.maximum(cw[k] - before, 1e-300), 0.0, np.nextafter(1.0, 0.0))
+    x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], frac)
     if dom.points is not None:  # a frequent value's cell decodes to that value
         point = dom.points[cell]
         x = np.where(np.isnan(point), x, point)
     return x
+
+
+GIBBS_SWEEPS = 10  # sweeps of the truncated-normal Gibbs sampler that places rows within their bins
+
+
+def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Each numeric column's position of every row within its bin (0..1), from a Gaussian copula.
+
+    Drawing each column's place in its bin on its own loses the dependence inside the bins: two
+    columns that rise together (carat and price) come back as a blur across each bin. Instead,
+    the numeric columns get a latent Gaussian vector per row with the correlation of their bins'
+    normal scores in the sample, drawn (Gibbs, GIBBS_SWEEPS sweeps) within the interval each row's
+    bin takes of its column's distribution; the position in the bin is where the latent lands in
+    that interval. Uncorrelated columns get uniform, independent positions, as before. Reads the
+    sampled codes only (post-processing).
+    """
+    from scipy.special import ndtr, ndtri
+
+    num = [i for i, d in enumerate(domains) if isinstance(d, NumericDomain) and d.nbins > 1]
+    n = synth.shape[0]
+    if len(num) < 2 or n < 2:
+        return {}
+    k = len(num)
+    lo, hi = np.full((n, k), -np.inf), np.full((n, k), np.inf)
+    start, width = np.zeros((n, k)), np.ones((n, k))
+    score = np.zeros((n, k))
+    valid = np.zeros((n, k), dtype=bool)
+    for j, i in enumerate(num):
+        nb = domains[i].nbins
+        codes = synth[:, i]
+        ok = (codes >= 0) & (codes < nb)  # a number's bin (not NULL, NaN or an infinity)
+        if ok.sum() < 2:
+            continue
+        freq = np.bincount(codes[ok], minlength=nb) / ok.sum()
+        a = np.concatenate([[0.0], np.cumsum(freq)[:-1]])
+        b = np.minimum(a + freq, 1.0)
+        c = codes[ok]
+        start[ok, j], width[ok, j] = a[c], np.maximum(b[c] - a[c], 1e-300)
+        lo[ok, j], hi[ok, j] = ndtri(np.clip(a[c], 0.0, 1.0)), ndtri(np.clip(b[c], 0.0, 1.0))
+        score[ok, j] = ndtri(np.clip((a[c] + b[c]) / 2, 1e-12, 1 - 1e-12))
+        valid[:, j] = ok
+    corr = np.eye(k)
+    for j in range(k):
+        for m in range(j + 1, k):
+            both = valid[:, j] & valid[:, m]
+            if both.sum() > 2 and score[both, j].std() > 0 and score[both, m].std() > 0:
+                r = np.corrcoef(score[both, j], score[both, m])[0, 1]
+                if abs(r) > 3.0 / np.sqrt(both.sum()):  # within sampling noise of none: none
+                    corr[j, m] = corr[m, j] = r
+    vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
+    corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T
+    d = np.sqrt(np.diag(corr))
+    corr = corr / np.outer(d, d)
+    if np.allclose(corr, np.eye(k), atol=1e-3):
+        return {}
+    prec = np.linalg.inv(corr)
+    z = np.clip(score, lo, hi)
+    sd = 1.0 / np.sqrt(np.diag(prec))
+    for _ in range(GIBBS_SWEEPS):
+        for j in range(k):
+            mu = -(z @ prec[:, j] - z[:, j] * prec[j, j]) / prec[j, j]
+            pl, ph = ndtr((lo[:, j] - mu) / sd[j]), ndtr((hi[:, j] - mu) / sd[j])
+            u = pl + rng.random(n) * (ph - pl)
+            zj = mu + sd[j] * ndtri(np.clip(u, 1e-300, 1 - 1e-16))
+            z[:, j] = np.clip(np.where(ph - pl > 1e-12, zj, np.clip(mu, lo[:, j], hi[:, j])), lo[:, j], hi[:, j])
+    out = {}
+    for j, i in enumerate(num):
+        pos = (ndtr(z[:, j]) - start[:, j]) / width[:, j]
+        out[i] = np.where(valid[:, j], np.clip(pos, 0.0, 1.0), rng.random(n))
+    return out
 
 
 # Microseconds a timestamp type counts in: a value is drawn on its own grid, so what is checked

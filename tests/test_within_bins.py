@@ -1,0 +1,62 @@
+"""Positions within bins (engine/decode.py:within_bins): a Gaussian copula keeps the dependence of
+numeric columns inside their bins, and changes nothing for columns without one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from duckdb_synth.engine.decode import _draw, decode_numeric, within_bins
+from duckdb_synth.engine.domain import NumericDomain
+from duckdb_synth.engine.schema import classify
+
+
+def quantile_domain(name: str, x: np.ndarray, nbins: int) -> NumericDomain:
+    """Exact equal-mass bins over 4 * nbins equal-mass cells, weighted by the counts."""
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, 4 * nbins + 1)))
+    edges[-1] = np.nextafter(edges[-1], np.inf)
+    counts = np.histogram(x, edges)[0].astype(float)
+    cell_bin = np.minimum(np.arange(len(counts)) // 4, nbins - 1)
+    return NumericDomain(classify(name, "DOUBLE"), edges, counts, cell_bin, null=False)
+
+
+def test_correlated_columns_keep_their_dependence_inside_the_bins() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, 20_000)
+    y = x + rng.normal(0, 0.05, 20_000)  # nearly a function of x
+    z = rng.normal(0, 1, 20_000)  # independent of both
+    doms = [quantile_domain(c, v, 8) for c, v in (("x", x), ("y", y), ("z", z))]
+    codes = np.stack([d.encode(v) for d, v in zip(doms, (x, y, z))], axis=1)
+    pos = within_bins(doms, codes, np.random.default_rng(1))
+    assert set(pos) == {0, 1, 2}
+    for p in pos.values():  # positions are uniform in the bins: the 1-way marginals are unchanged
+        assert p.min() >= 0 and p.max() <= 1 and abs(p.mean() - 0.5) < 0.02
+    same = codes[:, 0] == codes[:, 1]
+    assert np.corrcoef(pos[0][same], pos[1][same])[0, 1] > 0.5
+    assert abs(np.corrcoef(pos[0], pos[2])[0, 1]) < 0.05
+    # Decoded with them, the pair's correlation comes back; drawn on its own, it is blurred.
+    xs, ys = (decode_numeric(d, codes[:, i], rng, pos[i]).to_numpy() for i, d in enumerate(doms[:2]))
+    xi, yi = (decode_numeric(d, codes[:, i], rng).to_numpy() for i, d in enumerate(doms[:2]))
+    real = np.corrcoef(x, y)[0, 1]
+    assert abs(np.corrcoef(xs, ys)[0, 1] - real) < abs(np.corrcoef(xi, yi)[0, 1] - real) / 2
+
+
+def test_independent_columns_are_drawn_as_before() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(0, 1, 5_000), rng.exponential(1, 5_000)
+    doms = [quantile_domain(c, v, 6) for c, v in (("x", x), ("y", y))]
+    codes = np.stack([d.encode(v) for d, v in zip(doms, (x, y))], axis=1)
+    assert within_bins(doms, codes, rng) == {}  # no dependence between the bins: uniform draws
+    assert within_bins(doms[:1], codes[:, :1], rng) == {}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_positions_pick_cells_by_their_weights(seed: int) -> None:
+    """The inverse CDF over a bin's cells: uniform positions give each cell its weight's share."""
+    rng = np.random.default_rng(seed)
+    weights = np.array([1.0, 0.0, 3.0, 6.0, 2.0, 2.0])
+    dom = NumericDomain(classify("v", "INTEGER"), np.arange(7, dtype=float), weights, np.array([0, 0, 0, 0, 1, 1]),
+                        null=False)
+    codes = np.zeros(40_000, dtype=np.int64)
+    out = _draw(dom, codes, np.zeros(len(codes), dtype=bool), rng, rng.random(len(codes)))
+    share = np.bincount(out.astype(int), minlength=6)[:4] / len(out)
+    np.testing.assert_allclose(share, weights[:4] / weights[:4].sum(), atol=0.01)
