@@ -162,7 +162,8 @@ def numeric_domain(col: Column, data: ColumnData, *, sigma_range: float | None, 
                        inward=exact)
     bounds = None
     if exact and len(vals):
-        edges, bounds = quantile_edges(edges, vals, nbins)
+        on_lattice = decimals is not None and (not integer or decimals < 0)  # cells centred on its points
+        edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * 10.0 ** -decimals if on_lattice else 0.0)
     g = len(edges) - 1
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
