@@ -353,3 +353,32 @@ def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int,
             bounds.append(start)
     bounds = np.unique(np.asarray(bounds, dtype=np.float64))
     return np.union1d(edges, bounds), bounds
+
+
+def coarsenings(dom: Domain, counts: np.ndarray, levels: int) -> tuple[tuple[np.ndarray, int], ...]:
+    """Coarser views of a column's codes, for a parent that would cost too many cells as it is.
+
+    Level 0 is the column itself; level l merges a numeric column's bins 2^l at a time
+    (neighbours: the bins are quantiles, so each level is a coarser quantile view) and
+    keeps its special and NULL buckets apart, or keeps a categorical column's
+    ceil(size / 2^l) - 1 most frequent codes (by `counts`, the column's 1-way counts) and
+    lumps the rest. A level that merges nothing more, or leaves one code, is not made.
+    Returns (code -> coarse code, coarse size) per level.
+    """
+    size = len(counts)
+    out = [(np.arange(size, dtype=np.int64), size)]
+    for level in range(1, levels + 1):
+        if isinstance(dom, NumericDomain):
+            nb = dom.nbins
+            top = ((nb - 1) >> level) + 1
+            remap = np.concatenate([np.arange(nb) >> level, top + np.arange(size - nb)]).astype(np.int64)
+            coarse = top + size - nb
+        else:
+            keep = max(1, math.ceil(size / 2 ** level) - 1)
+            remap = np.full(size, keep, dtype=np.int64)
+            remap[np.argsort(-counts, kind="stable")[:keep]] = np.arange(keep)
+            coarse = keep + 1
+        if coarse >= out[-1][1] or coarse < 2:
+            break
+        out.append((remap, coarse))
+    return tuple(out)
