@@ -155,3 +155,25 @@ def test_pooled_network_is_a_frozen_value() -> None:
     assert isinstance(model, PooledNetwork)
     with pytest.raises(AttributeError):
         model.order = ()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_sparse_score_matches_the_pool_tables(seed: int) -> None:
+    # pooled_gain_score works on populated cells only; the dense pool tables are the reference.
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        sizes = [int(s) for s in rng.integers(2, 9, 5)]
+        n = int(rng.integers(5, 800))
+        codes = np.column_stack([rng.integers(0, s, n) * (rng.random(n) < rng.random()) for s in sizes])
+        data = Binned(codes, sizes)
+        coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
+        parents = tuple((int(p), int(rng.integers(0, 2))) for p in rng.permutation([1, 2, 3, 4])[:rng.integers(0, 4)])
+        least, penalty = int(rng.integers(1, 12)), float(rng.random())
+        want = 0.0
+        for _, t in pool(family_counts(data, 0, parents, coarse), [coarse[p][lv][1] for p, lv in parents], least):
+            held = t.sum(axis=1)
+            for v in (t[t > 0], -held[held > 0]):
+                want += float((np.abs(v) * np.log(np.abs(v))).sum()) * np.sign(v[0]) if len(v) else 0.0
+            want -= penalty * (np.count_nonzero(t) - np.count_nonzero(held))
+        got = pooled_gain_score(data, 0, parents, coarse, least, penalty)
+        assert abs(got - want) <= 1e-6 * max(1.0, abs(want)), (parents, least)

@@ -99,11 +99,27 @@ def _xlogx(v: np.ndarray) -> float:
 def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[Coarsening], least: int,
                       penalty: float) -> float:
     """Log-likelihood of column x's rows under its pooled conditionals given `parents` (exact
-    counts, in nats), less `penalty` per free parameter (a populated cell beyond the first of its pool)."""
+    counts, in nats), less `penalty` per free parameter (a populated cell beyond the first of its pool).
+
+    The pools of ``engine/model/pooled.py:pool``, worked out on the populated cells only (a
+    table of 400k cells may hold a few thousand rows).
+    """
+    size = data.sizes[x]
+    counts = family_counts(data, x, parents, coarse).ravel()
+    flat = np.flatnonzero(counts)
+    c, cfg, val = counts[flat], flat // size, flat % size
+    widths = [coarse[p][lv][1] for p, lv in parents]
     score = 0.0
-    for _, counts in pool(family_counts(data, x, parents, coarse), [coarse[p][lv][1] for p, lv in parents], least):
-        held = counts.sum(axis=1)
-        score += _xlogx(counts) - _xlogx(held) - penalty * (np.count_nonzero(counts) - np.count_nonzero(held))
+    for j in range(len(widths), -1, -1):
+        held = np.bincount(cfg, weights=c)
+        is_pool = held >= least if j else held > 0
+        take = is_pool[cfg]
+        score += _xlogx(c[take]) - _xlogx(held[is_pool]) - penalty * (int(take.sum()) - int(is_pool.sum()))
+        if not j or take.all():
+            break
+        # Rows left go up a level: the last parent dropped, cells that now coincide added up.
+        keys, inverse = np.unique((cfg[~take] // widths[j - 1]) * size + val[~take], return_inverse=True)
+        c, cfg, val = np.bincount(inverse, weights=c[~take]), keys // size, keys % size
     return score
 
 
