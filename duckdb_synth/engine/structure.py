@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .marginal import Clique, Measurement, marginal
-from .model.pooled import Coarsening, Parent, family_counts, pool
+from .model.pooled import Coarsening, Parent, family_counts
 from .workload import Workload, candidates
 
 Edge = tuple[int, int]
