@@ -219,6 +219,32 @@ def test_exact_bins_split_at_the_quantiles_so_coarser_quantile_bins_are_unions(k
     assert counts.max() <= 3 * len(x) / 32 or kind == "lattice"
 
 
+def _sparse_data(kind: str, rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    if kind == "fahrenheit":  # half degrees Celsius written in Fahrenheit: 0.9 apart on a lattice of 0.01
+        return "DOUBLE", np.round(np.round(rng.normal(12, 9, 20_000) * 2) / 2 * 1.8 + 32, 2)
+    if kind == "integers":  # tens: cells holding several integers, one of them taken
+        return "INTEGER", np.floor(rng.lognormal(5, 0.5, 20_000)) * 10
+    return "DOUBLE", np.round(rng.lognormal(3, 1, 20_000)) * 0.25  # quarters on a lattice of 0.01
+
+
+@pytest.mark.parametrize("kind", ["fahrenheit", "integers", "quarters"])
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_bins_decode_on_the_right_side_of_every_coarser_quantile(kind: str, seed: int) -> None:
+    # A decoded value must fall in the same 1/16 quantile bin of the real values as the value it
+    # stands for: a bin starting a few lattice steps below its smallest value put 5% of weather's
+    # temperatures in the bin below.
+    rng = np.random.default_rng(seed)
+    type_, x = _sparse_data(kind, rng)
+    dom = exact_numeric(type_, x, nbins=32)
+    codes = dom.encode(x)
+    out = np.asarray(decode_numeric(dom, codes, rng).to_numpy(zero_copy_only=False), dtype=float)
+    inside = (x >= dom.edges[0]) & (x < dom.edges[-1])  # the clipped extremes aside
+    for nq in (4, 16):
+        q = np.unique(np.quantile(x, np.linspace(0, 1, nq + 1)[1:-1]))
+        real, got = np.searchsorted(q, x[inside], side="right"), np.searchsorted(q, out[inside], side="right")
+        assert np.mean(real != got) < 0.002, nq
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_exact_two_decimal_floats_decode_to_two_decimals(seed: int) -> None:
     rng = np.random.default_rng(seed)

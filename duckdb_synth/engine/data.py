@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from ..errors import DataError
 from .domain import Buckets, Domain
-from .marginal import Clique, marginal
+from .marginal import Clique, Remap, marginal
 from .schema import Column, classify, compare_sql
 from .source import quote_ident
 
@@ -73,9 +73,10 @@ class Binned:
         """The number of rows."""
         return int(self.codes.shape[0])
 
-    def marginal(self, clique: Clique) -> np.ndarray:
-        """Exact counts of the columns in `clique`, shaped by their domain sizes."""
-        return marginal(self.codes, self.sizes, clique)
+    def marginal(self, clique: Clique, remaps: Sequence[Remap | None] | None = None) -> np.ndarray:
+        """Exact counts of the columns in `clique`, shaped by their domain sizes (`remaps`: some
+        columns counted in coarser codes, see ``engine/marginal.py:marginal``)."""
+        return marginal(self.codes, self.sizes, clique, remaps)
 
     def recode(self, i: int, remap: np.ndarray, size: int) -> None:
         """Renumber column `i`'s codes through `remap` (old code -> new), for a domain of `size` codes."""

@@ -237,10 +237,17 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         width = np.maximum(np.ceil(hi / unit) - np.ceil(lo / unit), 1.0)
         return (np.ceil(lo / unit) + np.floor(u * width)) * unit
     if col.integer and col.type.upper() != "TIME":
-        width = np.maximum(hi - lo, 1.0)
-        x = lo + np.floor(u * width)
-        if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
-            x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
+        if dom.decimals is not None and dom.decimals < 0 and dom.exact:
+            # Round numbers: a multiple of 10, 100, ... in [lo, hi). Rounding a draw instead sends the
+            # half-way point at a cell's start to the multiple below it, across an exact bin's edge.
+            step = 10.0 ** -dom.decimals
+            first = np.ceil(lo / step)
+            x = np.clip((first + np.floor(u * np.maximum(np.ceil(hi / step) - first, 1.0))) * step,
+                        dom.edges[0], dom.edges[-1] - 1)
+        else:
+            x = lo + np.floor(u * np.maximum(hi - lo, 1.0))
+            if dom.decimals is not None and dom.decimals < 0:  # round numbers: multiples of 10, 100, ...
+                x = np.clip(np.round(x, dom.decimals), dom.edges[0], dom.edges[-1] - 1)
         if col.type_range is not None:
             x = np.clip(x, *_double_bounds(col))
         return x

@@ -98,6 +98,11 @@ class NumericDomain:
         return int(self.cell_bin.max()) + 1
 
     @property
+    def exact(self) -> bool:
+        """Learned from exact counts (balanced mode), which is when the rare values are known."""
+        return self.rare is not None
+
+    @property
     def size(self) -> int:
         return self.nbins + len(self.specials) + int(self.null)
 
@@ -384,16 +389,21 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
         out[exact] = k
     return out
 
-def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int) -> tuple[np.ndarray, np.ndarray]:
+def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int,
+                   half: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Exact bins at the values' 1/nbins quantiles: the cell edges where bins start, added to the grid.
 
     A quantile q splits the values into those below it and those at or above it, the
     way quantile bins are usually read (numpy's interpolated quantiles, values >= q up).
-    The split needs a cell edge between the largest value below q and the smallest at
-    or above it: a lattice or integer grid usually has one; where not, the smallest
-    value at or above q becomes an edge. So coarser quantile views of the column
-    (halves, quartiles, ... of the same values) are unions of its bins. Exact
-    (balanced) mode only: the quantiles are read from the data.
+    The split goes right below the smallest value at or above q: half a lattice step
+    below it (`half`: 0 for integers and continuous values, whose cells start at a value),
+    or at a grid edge between it and that point. An edge any lower would let decoding
+    draw values of the upper bin below that value, on the wrong side of q (a lattice of
+    0.01 whose values sit 0.9 apart, like Fahrenheit temperatures read in half degrees
+    Celsius, put 5% of a column's values in the wrong 1/16 quantile bin). So coarser
+    quantile views of the column (halves, quartiles, ... of the same values) are unions
+    of its bins, before and after decoding. Exact (balanced) mode only: the quantiles are
+    read from the data.
     """
     s = np.sort(vals)
     qs = np.unique(np.quantile(s, np.linspace(0, 1, nbins + 1)[1:-1]))
@@ -403,10 +413,40 @@ def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int) -> tuple[np.
         if i == 0 or i == len(s):
             continue
         below, at = s[i - 1], s[i]
-        j = int(np.clip(np.searchsorted(edges, at, side="right") - 1, 0, len(edges) - 2))
-        if edges[j] > below and edges[j] <= at:
-            bounds.append(edges[j])
-        elif edges[0] < at < edges[-1]:
-            bounds.append(at)
+        start = at - half if at - half > below else at
+        j = int(np.searchsorted(edges, at, side="right")) - 1  # the last grid edge at or below `at`
+        if 0 <= j < len(edges) and edges[j] >= start - 1e-9 * max(abs(start), 1.0):
+            bounds.append(edges[j])  # the grid already splits there
+        elif edges[0] < start < edges[-1]:
+            bounds.append(start)
     bounds = np.unique(np.asarray(bounds, dtype=np.float64))
     return np.union1d(edges, bounds), bounds
+
+
+def coarsenings(dom: Domain, counts: np.ndarray, levels: int) -> tuple[tuple[np.ndarray, int], ...]:
+    """Coarser views of a column's codes, for a parent that would cost too many cells as it is.
+
+    Level 0 is the column itself; level l merges a numeric column's bins 2^l at a time
+    (neighbours: the bins are quantiles, so each level is a coarser quantile view) and
+    keeps its special and NULL buckets apart, or keeps a categorical column's
+    ceil(size / 2^l) - 1 most frequent codes (by `counts`, the column's 1-way counts) and
+    lumps the rest. A level that merges nothing more, or leaves one code, is not made.
+    Returns (code -> coarse code, coarse size) per level.
+    """
+    size = len(counts)
+    out = [(np.arange(size, dtype=np.int64), size)]
+    for level in range(1, levels + 1):
+        if isinstance(dom, NumericDomain):
+            nb = dom.nbins
+            top = ((nb - 1) >> level) + 1
+            remap = np.concatenate([np.arange(nb) >> level, top + np.arange(size - nb)]).astype(np.int64)
+            coarse = top + size - nb
+        else:
+            keep = max(1, math.ceil(size / 2 ** level) - 1)
+            remap = np.full(size, keep, dtype=np.int64)
+            remap[np.argsort(-counts, kind="stable")[:keep]] = np.arange(keep)
+            coarse = keep + 1
+        if coarse >= out[-1][1] or coarse < 2:
+            break
+        out.append((remap, coarse))
+    return tuple(out)

@@ -6,6 +6,7 @@ Noise is added in the privacy layer (``privacy/measure.py``), never here.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,16 +14,24 @@ import numpy as np
 Clique = tuple[int, ...]
 
 
-def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique) -> np.ndarray:
-    """Exact counts of the columns in `clique`, shaped by their domain sizes."""
-    shape = tuple(int(sizes[c]) for c in clique)
+Remap = tuple[np.ndarray, int]  # code -> coarser code, and the coarser domain's size
+
+
+def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique,
+             remaps: Sequence[Remap | None] | None = None) -> np.ndarray:
+    """Exact counts of the columns in `clique` (in that order), shaped by their domain sizes; with
+    `remaps`, a column with a remap is counted in its coarser codes (shaped by the coarser size)."""
     if not clique:
         return np.array(float(len(codes)))
+    remaps = remaps if remaps is not None else [None] * len(clique)
+    columns = [(codes[:, c], int(sizes[c])) if r is None else (r[0][codes[:, c]], int(r[1]))
+               for c, r in zip(clique, remaps)]
+    shape = tuple(size for _, size in columns)
     # Row-major cell index, built column by column (twice as fast as np.ravel_multi_index, which
     # also checks bounds: the codes come from the domains' own encoders, so they are in range).
-    flat = np.asarray(codes[:, clique[0]], dtype=np.int64)
-    for c, size in zip(clique[1:], shape[1:]):
-        flat = flat * size + codes[:, c]
+    flat = np.asarray(columns[0][0], dtype=np.int64)
+    for col, size in columns[1:]:
+        flat = flat * size + col
     return np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model.network import Model
+from .model.pooled import PooledNetwork, prefixes
 from .rounding import allocate, strata_of
 
 
@@ -13,6 +14,8 @@ def draw(model, n: int, rng: np.random.Generator) -> np.ndarray:
         return np.zeros((n, 0), np.int64)
     if isinstance(model, Model):
         return sample(model, n, rng)
+    if isinstance(model, PooledNetwork):
+        return sample_pooled(model, n, rng)
     return model.sample(n, rng)
 
 
@@ -29,4 +32,25 @@ def sample(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
             config = np.zeros(n, dtype=np.int64)
         out[:, c] = allocate(cond.T, config, rng, strata_of(out, model.sizes, drawn, ps, rng))
         drawn.append(c)
+    return out
+
+
+def sample_pooled(model: PooledNetwork, n: int, rng: np.random.Generator) -> np.ndarray:
+    """An (n, columns) matrix of codes drawn in order, each row's value from its parents' pool
+    (the pool its parent configuration falls in, as the data's rows were pooled)."""
+    out = np.zeros((n, len(model.sizes)), dtype=np.int64)
+    drawn: list[int] = []
+    for x, parents in model.order:
+        levels = model.pools[x]
+        ids = np.zeros(n, dtype=np.int64)
+        left = np.ones(n, dtype=bool)
+        offset = 0
+        for (flags, _), (cfg, _) in zip(levels, prefixes(model.coarse, parents, out)):
+            take = left & flags[cfg]
+            ids[take] = offset + cfg[take]
+            left &= ~take
+            offset += len(flags)
+        table = np.concatenate([t for _, t in levels])
+        out[:, x] = allocate(table, ids, rng, strata_of(out, model.sizes, drawn, [p for p, _ in parents], rng))
+        drawn.append(x)
     return out

@@ -1,7 +1,9 @@
 """Which marginals to model when the counts are exact (balanced mode).
 
-A Bayesian network: a Chow-Liu tree on mutual information, then more parents per
-column where conditional mutual information adds the most (``exact_network``); or,
+A decomposable Bayesian network with coarsened parents and pooled conditionals
+(``decomposable_network``, the model of ``engine/model/pooled.py``); a Bayesian network
+on a Chow-Liu tree with more parents where conditional mutual information adds the
+most (``exact_network``, its predecessor); or,
 for a user's workload, the graphical model fitted greedily to the workload's
 marginals that it misses most (``greedy_exact``). Both read the binned table
 through its ``marginal`` call only. The DP modes choose with the exponential
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .marginal import Clique, Measurement, marginal
+from .model.pooled import Coarsening, Parent, family_counts
 from .workload import Workload, candidates
 
 Edge = tuple[int, int]
@@ -86,6 +89,96 @@ def _cmi(data, x: int, z: int, given: tuple[int, ...]) -> float:
     ax_x, ax_z = axes.index(x), axes.index(z)
     return (_entropy(joint.sum(ax_z)) + _entropy(joint.sum(ax_x)) - _entropy(joint)
             - _entropy(joint.sum((ax_x, ax_z))))
+
+
+def _xlogx(v: np.ndarray) -> float:
+    v = v[v > 0]
+    return float((v * np.log(v)).sum())
+
+
+def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[Coarsening], least: int,
+                      penalty: float) -> float:
+    """Log-likelihood of column x's rows under its pooled conditionals given `parents` (exact
+    counts, in nats), less `penalty` per free parameter (a populated cell beyond the first of its pool).
+
+    The pools of ``engine/model/pooled.py:pool``, worked out on the populated cells only (a
+    table of 400k cells may hold a few thousand rows).
+    """
+    size = data.sizes[x]
+    counts = family_counts(data, x, parents, coarse).ravel()
+    flat = np.flatnonzero(counts)
+    c, cfg, val = counts[flat], flat // size, flat % size
+    widths = [coarse[p][lv][1] for p, lv in parents]
+    score = 0.0
+    for j in range(len(widths), -1, -1):
+        held = np.bincount(cfg, weights=c)
+        is_pool = held >= least if j else held > 0
+        take = is_pool[cfg]
+        score += _xlogx(c[take]) - _xlogx(held[is_pool]) - penalty * (int(take.sum()) - int(is_pool.sum()))
+        if not j or take.all():
+            break
+        # Rows left go up a level: the last parent dropped, cells that now coincide added up.
+        keys, inverse = np.unique((cfg[~take] // widths[j - 1]) * size + val[~take], return_inverse=True)
+        c, cfg, val = np.bincount(inverse, weights=c[~take]), keys // size, keys % size
+    return score
+
+
+def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int, max_cells: int, least: int,
+                         penalty: float = 0.5) -> list[tuple[int, tuple[Parent, ...]]]:
+    """A decomposable network, greedily: columns in order, each with parents inside one earlier family.
+
+    The first column is the one the others gain most from as their single parent. Then,
+    one column at a time, the column whose best parent set (inside any family so far:
+    parents added one at a time, each at the level that scores best) gains the most is
+    drawn next, and its family becomes a source of parent sets. The gain is the pooled
+    log-likelihood (``pooled_gain_score``) over the column's own, less half a nat per free
+    parameter: the in-sample gain that fitting noise alone brings (the Miller-Madow bias
+    of plug-in mutual information), so a wide parent whose cells hold a row or two each
+    is not taken for structure. A table (column x parents, in coarse cells) holds at most
+    `max_cells` cells.
+
+    Returns (column, parents) in sampling order; parents are (column, level) pairs.
+    """
+    sizes = [int(s) for s in data.sizes]
+    d = len(sizes)
+    cache: dict[tuple[int, tuple[Parent, ...]], float] = {}
+
+    def score(x: int, parents: tuple[Parent, ...]) -> float:
+        if (x, parents) not in cache:
+            cache[(x, parents)] = pooled_gain_score(data, x, parents, coarse, least, penalty)
+        return cache[(x, parents)]
+
+    def best_in(x: int, family: tuple[Parent, ...]) -> tuple[float, tuple[Parent, ...]]:
+        parents, cur = (), score(x, ())
+        while len(parents) < max_parents:
+            used = {p for p, _ in parents}
+            cands = [(*parents, (p, level)) for p, low in family if p not in used for level in range(low, len(coarse[p]))
+                     if sizes[x] * math.prod(coarse[q][lv][1] for q, lv in (*parents, (p, level))) <= max_cells]
+            if not cands:
+                break
+            best = max(cands, key=lambda c: score(x, c))
+            if score(x, best) <= cur + 1e-9:
+                break
+            parents, cur = best, score(x, best)
+        return cur - score(x, ()), parents
+
+    if d == 1:
+        return [(0, ())]
+    pair = np.array([[0.0 if y == r else max(score(y, ((r, 0),)) - score(y, ()), 0.0) for y in range(d)]
+                     for r in range(d)])
+    root = int(np.argmax(pair.sum(axis=1)))
+    order: list[tuple[int, tuple[Parent, ...]]] = [(root, ())]
+    best = {x: best_in(x, ((root, 0),)) for x in range(d) if x != root}
+    while best:
+        x = max(best, key=lambda k: (best[k][0], -k))
+        _, parents = best.pop(x)
+        order.append((x, parents))
+        family = ((x, 0), *parents)
+        for y in best:
+            cand = best_in(y, family)
+            if cand[0] > best[y][0]:
+                best[y] = cand
+    return order
 
 
 def tree_parents(edges: list[Edge], d: int) -> dict[int, tuple[int, ...]]:

@@ -210,7 +210,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                        inward=True, unit=unit)
     bounds = None
     if len(vals):
-        edges, bounds = quantile_edges(edges, vals, nbins)
+        on_lattice = unit is not None or (decimals is not None and (not integer or decimals < 0))  # cells centred
+        step = unit if unit is not None else (10.0 ** -decimals if on_lattice else 0.0)  # on its points
+        edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if on_lattice else 0.0)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS

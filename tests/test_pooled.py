@@ -1,0 +1,178 @@
+"""Balanced mode's decomposable network: coarsened parents, pooled conditionals, structure and sampling."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from duckdb_synth.engine.data import ArrayColumn, Binned
+from duckdb_synth.engine.domain import CategoricalDomain, coarsenings
+from duckdb_synth.engine.model.pooled import PooledNetwork, family_counts, pool, pooled_network, prefixes
+from duckdb_synth.engine.sample import draw
+from duckdb_synth.engine.schema import classify
+from duckdb_synth.engine.structure import decomposable_network, pooled_gain_score
+from duckdb_synth.privacy.discovery import exact_numeric_domain
+
+
+def identity(sizes):
+    return [((np.arange(s), s),) for s in sizes]
+
+
+def test_coarsenings_merge_neighbouring_bins_and_lump_rare_categories() -> None:
+    x = np.arange(4000, dtype=float) % 1000
+    x[:100] = np.nan
+    dom = exact_numeric_domain(classify("x", "DOUBLE"), ArrayColumn(x), nbins=32, max_cells=1024)
+    levels = coarsenings(dom, np.ones(dom.size), 3)
+    assert [s for _, s in levels] == [33, 17, 9, 5]  # 32 bins + NULL, then 16, 8, 4 bins + NULL
+    for remap, size in levels[1:]:
+        assert np.all(np.diff(remap[:dom.nbins]) >= 0) and remap[dom.null_code] == size - 1
+        assert np.all(remap[:dom.nbins] < size - 1)
+    cat = CategoricalDomain(classify("c", "VARCHAR"), values=tuple("abcdefg"))
+    counts = np.array([5, 50, 1, 40, 3, 30, 2, 0, 9.0])  # a..g, other, NULL
+    (_, _), (remap, size), *_ = coarsenings(cat, counts, 3)
+    assert size == 5  # the 4 most frequent codes kept, the rest lumped
+    assert sorted(remap[[1, 3, 5, 8]]) == [0, 1, 2, 3] and set(remap[[0, 2, 4, 6, 7]]) == {4}
+
+
+@pytest.mark.parametrize("least", [1, 5, 20])
+@pytest.mark.parametrize("seed", range(3))
+def test_pools_hold_least_rows_and_partition_the_rows(least: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = [2, 7, 5, 3]
+    codes = np.column_stack([rng.integers(0, s, 600) for s in sizes]) * (rng.random((600, 4)) < 0.8)
+    parents = ((1, 0), (2, 0), (0, 0))
+    pools = pool(family_counts(Binned(codes, sizes), 3, parents, identity(sizes)), [7, 5, 2], least)
+    assert len(pools) == 4 and sum(t.sum() for _, t in pools) == 600
+    for flags, t in pools[:-1]:
+        assert np.all(t.sum(axis=1)[flags] >= least) and not t[~flags].any()
+    # Brute force on rows: a row's pool is the deepest prefix whose rows, less those pooled deeper, number >= least.
+    pref = prefixes(identity(sizes), parents, codes)
+    left = np.ones(600, dtype=bool)
+    for j, ((flags, t), (cfg, k)) in enumerate(zip(pools, pref)):
+        last = j == len(pools) - 1
+        is_pool = np.ones(k, dtype=bool) if last else np.bincount(cfg[left], minlength=k) >= least
+        assert np.array_equal(flags, is_pool)
+        take = left & is_pool[cfg]
+        want = np.bincount(cfg[take] * 3 + codes[take, 3], minlength=k * 3).reshape(k, 3)
+        assert np.array_equal(t, want)
+        left &= ~take
+
+
+def test_the_network_refuses_parents_outside_every_earlier_family() -> None:
+    sizes = [2, 2, 2, 2]
+    codes = np.random.default_rng(0).integers(0, 2, (100, 4))
+    data = Binned(codes, sizes)
+    ok = [(0, ()), (1, ((0, 0),)), (2, ((1, 0), (0, 0))), (3, ((2, 0), (1, 0)))]
+    pooled_network(data, ok, identity(sizes), 1)
+    bad = [(0, ()), (1, ((0, 0),)), (2, ((1, 0),)), (3, ((2, 0), (0, 0)))]  # {2, 0} is in no family
+    with pytest.raises(ValueError, match="not inside one earlier family"):
+        pooled_network(data, bad, identity(sizes), 1)
+    with pytest.raises(ValueError, match="come before"):
+        pooled_network(data, [(1, ((0, 0),)), (0, ()), (2, ()), (3, ())], identity(sizes), 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sampling_reproduces_each_family_as_the_decomposable_joint(seed: int) -> None:
+    # Brute force on a tiny domain: with pools of one row, the model is P(0,1) P(2|1) P(3|1,2),
+    # and the sampled families match the data's within the rounding of each configuration.
+    rng = np.random.default_rng(seed)
+    n, sizes = 3000, [3, 2, 4, 3]
+    codes = np.zeros((n, 4), dtype=np.int64)
+    codes[:, 0] = rng.integers(0, 3, n)
+    codes[:, 1] = (codes[:, 0] + (rng.random(n) < 0.2)) % 2
+    codes[:, 2] = (2 * codes[:, 1] + rng.integers(0, 2, n)) % 4
+    codes[:, 3] = (codes[:, 1] + codes[:, 2] + (rng.random(n) < 0.3)) % 3
+    data = Binned(codes, sizes)
+    order = [(0, ()), (1, ((0, 0),)), (2, ((1, 0),)), (3, ((1, 0), (2, 0)))]
+    model = pooled_network(data, order, identity(sizes), 1)
+    out = draw(model, n, rng)
+    joint = data.marginal((0, 1, 2, 3)) / n
+    p01 = joint.sum((2, 3))
+    p12, p123 = joint.sum((0, 3)), joint.sum(0)
+    want = (p01[:, :, None, None] * (p12 / np.maximum(p12.sum(1, keepdims=True), 1e-12))[None, :, :, None]
+            * (p123 / np.maximum(p123.sum(2, keepdims=True), 1e-12))[None])
+    got = Binned(out, sizes).marginal((0, 1, 2, 3)) / n
+    assert np.abs(got - want).sum() / 2 < 0.01
+    for fam in [(0, 1), (1, 2), (1, 2, 3)]:
+        assert np.abs(Binned(out, sizes).marginal(fam) - data.marginal(fam)).max() <= 4, fam
+
+
+def test_thin_configurations_draw_from_their_pool_not_their_own_row() -> None:
+    # Each row's (a, b) is its own: a conditional per configuration would copy c from the row.
+    rng = np.random.default_rng(0)
+    n = 2000
+    a, b = rng.permutation(n) % 100, rng.permutation(n) // 20
+    c = rng.integers(0, 50, n)
+    codes = np.column_stack([a, b, c])
+    sizes = [100, 100, 50]
+    data = Binned(codes, sizes)
+    order = [(0, ()), (1, ((0, 0),)), (2, ((0, 0), (1, 0)))]
+    copies = []
+    for least in (1, 5):
+        out = draw(pooled_network(data, order, identity(sizes), least), n, np.random.default_rng(1))
+        real = {tuple(r) for r in codes}
+        copies.append(np.mean([tuple(r) in real for r in out]))
+    assert copies[0] > 0.95 and copies[1] < 0.2
+
+
+def test_structure_finds_a_sum_and_keeps_parents_inside_families() -> None:
+    rng = np.random.default_rng(1)
+    n = 20_000
+    codes = rng.integers(0, 2, (n, 5))
+    codes[:, 4] = codes[:, 0] + codes[:, 1] + codes[:, 2]  # needs all three of 0, 1, 2
+    codes[:, 3] = (codes[:, 0] + (rng.random(n) < 0.1)) % 2
+    sizes = [2, 2, 2, 2, 4]
+    data = Binned(codes, sizes)
+    order = decomposable_network(data, identity(sizes), max_parents=3, max_cells=1000, least=5)
+    assert sorted(x for x, _ in order) == list(range(5))
+    model = pooled_network(data, order, identity(sizes), 5)  # validates: parents inside an earlier family
+    family = {x: {p for p, _ in ps} | {x} for x, ps in model.order}
+    assert any({0, 1, 2, 4} <= fam for fam in family.values())
+    capped = decomposable_network(data, identity(sizes), max_parents=3, max_cells=8, least=5)
+    assert all(sizes[x] * np.prod([sizes[p] for p, _ in ps]) <= 8 for x, ps in capped)
+
+
+def test_the_gain_is_the_log_likelihood_less_half_a_nat_per_parameter() -> None:
+    rng = np.random.default_rng(2)
+    codes = rng.integers(0, 3, (500, 2))
+    sizes = [3, 3]
+    data = Binned(codes, sizes)
+    t = data.marginal((1, 0)).reshape(3, 3)
+    ll = sum(c * np.log(c / t[i].sum()) for i, j in itertools.product(range(3), range(3)) for c in [t[i, j]] if c)
+    params = np.count_nonzero(t) - 3
+    got = pooled_gain_score(data, 0, ((1, 0),), identity(sizes), 1, 0.5)
+    assert abs(got - (ll - 0.5 * params)) < 1e-9
+    # Independent columns: the gain of a parent, net of the penalty, is about zero or below.
+    assert got - pooled_gain_score(data, 0, (), identity(sizes), 1, 0.5) < 3.0
+
+
+def test_pooled_network_is_a_frozen_value() -> None:
+    sizes = [2, 2]
+    model = pooled_network(Binned(np.zeros((10, 2), dtype=np.int64), sizes), [(0, ()), (1, ((0, 0),))],
+                           identity(sizes), 5)
+    assert isinstance(model, PooledNetwork)
+    with pytest.raises(AttributeError):
+        model.order = ()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_sparse_score_matches_the_pool_tables(seed: int) -> None:
+    # pooled_gain_score works on populated cells only; the dense pool tables are the reference.
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        sizes = [int(s) for s in rng.integers(2, 9, 5)]
+        n = int(rng.integers(5, 800))
+        codes = np.column_stack([rng.integers(0, s, n) * (rng.random(n) < rng.random()) for s in sizes])
+        data = Binned(codes, sizes)
+        coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
+        parents = tuple((int(p), int(rng.integers(0, 2))) for p in rng.permutation([1, 2, 3, 4])[:rng.integers(0, 4)])
+        least, penalty = int(rng.integers(1, 12)), float(rng.random())
+        want = 0.0
+        for _, t in pool(family_counts(data, 0, parents, coarse), [coarse[p][lv][1] for p, lv in parents], least):
+            held = t.sum(axis=1)
+            for v in (t[t > 0], -held[held > 0]):
+                want += float((np.abs(v) * np.log(np.abs(v))).sum()) * np.sign(v[0]) if len(v) else 0.0
+            want -= penalty * (np.count_nonzero(t) - np.count_nonzero(held))
+        got = pooled_gain_score(data, 0, parents, coarse, least, penalty)
+        assert abs(got - want) <= 1e-6 * max(1.0, abs(want)), (parents, least)
