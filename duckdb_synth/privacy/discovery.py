@@ -703,23 +703,31 @@ def support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
     return (first, last) if first <= last else (last, first)
 
 
-def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
-                    cover: float = 0.95) -> int | None:
-    """The fewest decimals that write at least `cover` of the values (a noisy histogram in DP modes).
+def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
+             cover: float = 0.95) -> int | None:
+    """The first bucket at which the buckets so far hold `cover` of the values (None: no values).
 
-    `counts` is the column's exact histogram over ``DecimalPlaces``; with `sigma`, noise is added
-    here. Returns None when the values are continuous (more than MAX_DECIMALS decimals).
+    `counts` is an exact histogram; with `sigma`, noise is added here, and buckets under 2 sigma
+    are taken for empty: noise in the empty buckets past the true one would otherwise add up to
+    more than 1 - cover of the rows.
     """
     if sigma is not None:
         counts = counts + discrete_gaussian(sigma, len(counts), rng)
-        # Empty places hold noise only; a few of them above the true one would otherwise add up
-        # to more than 1 - cover of the rows and make every column look continuous.
         counts = np.where(counts >= 2.0 * sigma, counts, 0.0)
     counts = np.maximum(counts, 0.0)
     if counts.sum() <= 0:
         return None
-    cum = np.cumsum(counts) / counts.sum()
-    k = int(np.argmax(cum >= cover)) + MIN_DECIMALS
+    return int(np.argmax(np.cumsum(counts) / counts.sum() >= cover))
+
+
+def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
+                    cover: float = 0.95) -> int | None:
+    """The fewest decimals that write at least `cover` of the values (a noisy histogram over
+    ``DecimalPlaces`` in DP modes); None when the values are continuous (more than MAX_DECIMALS)."""
+    k = covering(counts, sigma=sigma, rng=rng, cover=cover)
+    if k is None:
+        return None
+    k += MIN_DECIMALS
     return None if k > MAX_DECIMALS else k
 
 
@@ -727,11 +735,5 @@ def choose_unit(counts: np.ndarray, *, sigma: float | None, rng: np.random.Gener
                 cover: float = 0.95) -> float | None:
     """The coarsest time unit that at least `cover` of the values are whole numbers of (a noisy
     histogram over ``TimeUnits`` in DP modes); None for microseconds."""
-    if sigma is not None:
-        counts = counts + discrete_gaussian(sigma, len(counts), rng)
-        counts = np.where(counts >= 2.0 * sigma, counts, 0.0)
-    counts = np.maximum(counts, 0.0)
-    if counts.sum() <= 0:
-        return None
-    k = int(np.argmax(np.cumsum(counts) / counts.sum() >= cover))
-    return None if k == len(TIME_UNITS) - 1 else TIME_UNITS[k]
+    k = covering(counts, sigma=sigma, rng=rng, cover=cover)
+    return None if k is None or k == len(TIME_UNITS) - 1 else TIME_UNITS[k]
