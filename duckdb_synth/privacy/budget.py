@@ -14,7 +14,8 @@ from .accounting import Accountant
 from .noise import threshold
 
 SHARE_COUNT = 0.01
-SHARE_ONE_WAY = 0.40  # most of the budget for domain discovery + 1-way marginals, split over the modelled columns
+SHARE_ONE_WAY = 0.60  # most of the budget for domain discovery + 1-way marginals, split over the modelled columns
+# (small or wide tables: their many noisy 1-ways gain more than the adaptive rounds lose)
 SHARE_ONE_WAY_MIN = 0.10  # ... and the least: what a column gets when its values are easy to find
 DISCOVERY_FRACTION = 0.01  # aim: a value held by this share of the rows passes the discovery threshold
 SHARE_SELECT = 0.10  # choosing the tree of pairs
