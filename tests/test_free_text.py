@@ -13,12 +13,12 @@ TABLE = ("CREATE TABLE t AS SELECT i % 7 AS a, (i % 7) * 2 + (i % 2) AS b, {note
          "CASE WHEN i % 3 = 0 THEN 'x' ELSE 'y' END AS c FROM range(3000) r(i)")
 
 
-def _run(note: str, caplog: pytest.LogCaptureFixture, seed: int = 0):
+def _run(note: str, caplog: pytest.LogCaptureFixture, seed: int = 0, mode: str = "strict"):
     con = duckdb.connect()
     try:
         con.execute(TABLE.format(note=note))
         with caplog.at_level(logging.WARNING):
-            return pl.run(con, "t", mode="strict", seed=seed)
+            return pl.run(con, "t", mode=mode, seed=seed)
     finally:
         con.close()
 
@@ -43,3 +43,13 @@ def test_text_with_frequent_values_is_modelled(caplog: pytest.LogCaptureFixture)
     assert domain and "no frequent value" not in domain[0].detail
     assert not [r for r in caplog.records if "no frequent value" in r.getMessage()]
     assert any("note" in s.name for s in res.spend.steps if s.name.startswith("measure"))
+
+
+def test_balanced_mode_says_so_too(caplog: pytest.LogCaptureFixture) -> None:
+    res = _run("'note ' || (i * 7919 % 3001)::VARCHAR", caplog, mode="balanced")
+    domain = [s for s in res.spend.steps if s.name == "domain note"]
+    assert domain and "no frequent value" in domain[0].detail
+    assert [r for r in caplog.records if "no frequent value" in r.getMessage()]
+    caplog.clear()
+    res = _run("'n' || (i % 4)::VARCHAR", caplog, mode="balanced")
+    assert "no frequent value" not in [s for s in res.spend.steps if s.name == "domain note"][0].detail

@@ -69,7 +69,11 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     if col.kind == "categorical":
         if share is None:
             dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng)
-            acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows")
+            values, counts = data.value_counts()
+            kept = set(dom.values)
+            dom = with_free_text(dom, float(sum(c for v, c in zip(values, counts) if v in kept)), n_hat)
+            note = FREE_TEXT_NOTE if dom.free_text else ""
+            acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows{note}")
             return dom
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d
