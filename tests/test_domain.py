@@ -15,9 +15,9 @@ from duckdb_synth.engine.domain import (CategoricalDomain, NumericDomain, decima
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.discovery import (DECIMAL_PLACES, MAX_CATEGORIES_DP, MAX_CATEGORIES_EXACT, MIN_GROUP, POW2,
                                             NumericNoise, categorical_domain, choose_decimals, exact_numeric_domain,
-                                            exact_range, private_numeric_domain, private_range, support)
+                                            exact_range, private_numeric_domain, private_range)
 from duckdb_synth.privacy.measure import bin_counts
-from duckdb_synth.privacy.noise import discrete_gaussian, discrete_gaussian_pmf, threshold
+from duckdb_synth.privacy.noise import discrete_gaussian_pmf, threshold
 
 VARCHAR = classify("city", "VARCHAR")
 
@@ -335,31 +335,6 @@ def test_private_range_keeps_a_thin_tail_next_to_the_bulk() -> None:
 def test_private_range_with_no_data_above_noise_still_returns_a_range() -> None:
     lo, hi, pos_lo = private_range(POW2.histogram(np.array([5.0])), sigma=50.0, rng=np.random.default_rng(0))
     assert lo < hi and pos_lo > 0
-
-
-@pytest.mark.parametrize("shape", ["block", "normal", "spike", "exponential"])
-def test_support_holds_nearly_all_of_a_well_populated_histogram(shape: str) -> None:
-    g, sigma = 512, 5.0
-    for seed in range(60):
-        rng = np.random.default_rng(seed)
-        if shape == "block":
-            counts = np.zeros(g)
-            counts[100:300] = 50.0
-        elif shape == "spike":
-            counts = np.zeros(g)
-            counts[10] = 1000.0
-        else:
-            x = rng.normal(256, 40, 20_000) if shape == "normal" else rng.exponential(30, 20_000)
-            counts = np.bincount(np.clip(x.astype(int), 0, g - 1), minlength=g).astype(float)
-        first, last = support(counts + discrete_gaussian(sigma, g, rng), sigma)
-        assert 0 <= first <= last < g
-        assert counts[first:last + 1].sum() >= 0.99 * counts.sum()
-
-
-def test_support_of_pure_noise_is_one_cell() -> None:
-    noisy = discrete_gaussian(5.0, 256, np.random.default_rng(0)).astype(float)
-    first, last = support(noisy, 5.0)
-    assert first == last == int(np.argmax(noisy))
 
 
 @pytest.mark.parametrize("lo,hi,pos_lo,cells,integer", [

@@ -503,17 +503,22 @@ def test_one_query_with_more_calls_than_the_memo_holds_runs_each_once(con):
     assert run_count(con) == MEMO_RUNS + 1
 
 
-def test_a_connection_gone_takes_its_folder_with_it():
-    """The scratch folder holds synthetic rows and reports with real statistics: it outlived the connection."""
-    import gc
-
+def _connection_with_a_report():
+    """A registered connection that has written a report into its scratch folder, and the folder."""
     from duckdb_synth.surfaces.sql import _state
 
     c = duckdb.connect()
     duckdb_synth.register(c)
     load(c, "patients", make_patients())
     c.sql("SELECT * FROM synth_report('patients', 'patients')").fetchall()
-    folder = _state(c).folder
+    return c, _state(c).folder
+
+
+def test_a_connection_gone_takes_its_folder_with_it():
+    """The scratch folder holds synthetic rows and reports with real statistics: it outlived the connection."""
+    import gc
+
+    c, folder = _connection_with_a_report()
     assert any(folder.iterdir())
     c.close()
     del c
@@ -522,13 +527,7 @@ def test_a_connection_gone_takes_its_folder_with_it():
 
 
 def test_a_closed_connection_lets_go_of_its_folder_at_the_next_registration():
-    from duckdb_synth.surfaces.sql import _state
-
-    first = duckdb.connect()
-    duckdb_synth.register(first)
-    load(first, "patients", make_patients())
-    first.sql("SELECT * FROM synth_report('patients', 'patients')").fetchall()
-    folder = _state(first).folder
+    first, folder = _connection_with_a_report()
     first.close()  # still referenced here: no garbage collection to rely on
     second = duckdb.connect()
     try:

@@ -291,13 +291,23 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometr
     return edges.astype(np.float64)
 
 
-def lattice_step(integer: bool, decimals: int | None, unit: float | None = None) -> float | None:
-    """The spacing of the values a column holds (None: continuous): a time unit, 10^-decimals, or 1 for
-    integers (whole numbers, or multiples of 10^-decimals when those are coarser)."""
+def centred_step(integer: bool, decimals: int | None, unit: float | None = None) -> float | None:
+    """The lattice step whose points the fine cells are centred on (``cell_edges``): a time unit, or
+    10^-decimals for a non-integer column or round numbers; None otherwise (integers' cells start at
+    whole numbers, continuous values have no lattice)."""
     if unit is not None:
         return unit
     if decimals is not None and (not integer or decimals < 0):
         return 10.0 ** -decimals
+    return None
+
+
+def lattice_step(integer: bool, decimals: int | None, unit: float | None = None) -> float | None:
+    """The spacing of the values a column holds (None: continuous): a time unit, 10^-decimals, or 1 for
+    integers (whole numbers, or multiples of 10^-decimals when those are coarser)."""
+    step = centred_step(integer, decimals, unit)
+    if step is not None:
+        return step
     return 1.0 if integer else None
 
 
@@ -312,8 +322,8 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
     points, or with `inward` to the nearest ones inside [lo, hi]: a clipped range must not grow
     back to a value beyond its end.
     """
-    if unit is not None or (decimals is not None and (not integer or decimals < 0)):
-        step = unit if unit is not None else 10.0 ** -decimals
+    step = centred_step(integer, decimals, unit)
+    if step is not None:
         if inward:
             k_lo, k_hi = math.ceil(lo / step - 1e-6), math.floor(hi / step + 1e-6)
             k_hi = max(k_hi, k_lo)

@@ -29,7 +29,7 @@ import numpy as np
 from ..engine.data import ColumnData
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
-                             Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges,
+                             Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
                              group_cells, lattice_step, merge_bins, public_domain, quantile_edges, split_cell)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
@@ -45,7 +45,6 @@ FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is d
 SPECIAL_FALSE = 0.001  # expected number of NaN/+inf/-inf buckets a DP domain keeps for a column holding none
 MAX_CATEGORIES_DP = 100
 MAX_CATEGORIES_EXACT = 256
-FALSE_CELLS = 0.05  # expected number of empty cells that pass a noisy support threshold
 DP_BINS, EXACT_BINS = 16, 32  # DP: at most as many bins as the binned copies have (see the commit)
 EXACT_CELLS = 1024
 POW2 = PowersOfTwo()
@@ -68,17 +67,13 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         return pub
     if col.kind == "categorical":
         if share is None:
-            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng)
-            values, counts = data.value_counts()
-            kept = set(dom.values)
-            dom = with_free_text(dom, float(sum(c for v, c in zip(values, counts) if v in kept)), n_hat)
+            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng, n_hat=n_hat)
             note = FREE_TEXT_NOTE if dom.free_text else ""
             acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows{note}")
             return dom
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d
-        dom = categorical_domain(col, data, sigma=sigma_for(rho), delta=delta, rng=rng)
-        dom = with_free_text(dom, sum(dom.counts), n_hat)
+        dom = categorical_domain(col, data, sigma=sigma_for(rho), delta=delta, rng=rng, n_hat=n_hat)
         note = FREE_TEXT_NOTE if dom.free_text else ""
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
@@ -149,13 +144,15 @@ def numeric_rhos(col: Column, share: float) -> dict[str, float]:
 
 
 def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, delta: float,
-                       rng: np.random.Generator) -> CategoricalDomain:
+                       rng: np.random.Generator, n_hat: float | None = None) -> CategoricalDomain:
     """Keep the frequent values of a VARCHAR/UUID column.
 
     Args:
         data: the column's counts (``value_counts``).
         sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP).
         delta: the chance allowed for a value held by one person to pass the threshold.
+        n_hat: the row count: with it, a column whose kept values hold few rows is marked free
+            text (``with_free_text``, on the kept values' scores: noisy in DP modes, exact in balanced).
     """
     values, counts = data.value_counts()
     if sigma is None:
@@ -171,9 +168,13 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
     order.sort(key=lambda i: str(values[i]))
     kept = tuple(values[i] for i in order)
     if sigma is None:
-        return CategoricalDomain(col, kept, other=True, null=col.nullable)
-    return CategoricalDomain(col, kept, other=True, null=col.nullable,
-                             counts=tuple(float(score[i]) for i in order), sigma=float(sigma))
+        dom = CategoricalDomain(col, kept, other=True, null=col.nullable)
+    else:
+        dom = CategoricalDomain(col, kept, other=True, null=col.nullable,
+                                counts=tuple(float(score[i]) for i in order), sigma=float(sigma))
+    if n_hat is None:
+        return dom
+    return with_free_text(dom, float(sum(score[i] for i in order)), n_hat)
 
 
 # ---------------------------------------------------------------- numeric
@@ -202,21 +203,14 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
     if lo >= hi and not clamp:
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
-    decimals = unit = None
-    if col.kind == "numeric":
-        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=None, rng=None)
-        if col.scale is not None and decimals is not None:
-            decimals = min(decimals, col.scale)
-    elif col.type.upper() != "DATE":
-        unit = choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=None, rng=None)
+    decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
                        inward=True, unit=unit)
     bounds = None
     if len(vals):
-        on_lattice = unit is not None or (decimals is not None and (not integer or decimals < 0))  # cells centred
-        step = unit if unit is not None else (10.0 ** -decimals if on_lattice else 0.0)  # on its points
-        edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if on_lattice else 0.0)
+        step = centred_step(integer, decimals, unit)  # cells centred on its points: bins start half a step below
+        edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
@@ -283,13 +277,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     integer = False if t == "TIME" else col.integer  # TIME: microseconds, decoded whole
     if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
-    decimals = unit = None
-    if col.kind == "numeric":  # run even on an all-NULL column: the branch must not depend on data
-        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=noise.lattice, rng=rng)
-        if col.scale is not None and decimals is not None:
-            decimals = min(decimals, col.scale)
-    elif t != "DATE":
-        unit = choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=noise.lattice, rng=rng)
+    decimals, unit = choose_lattice(col, data, sigma=noise.lattice, rng=rng)
     step = lattice_step(integer, decimals, unit)
     points = math.inf if step is None else (hi - lo) / step
     steps: list[tuple[str, float, float, str]] = []
@@ -632,7 +620,7 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     # Tails thinner than the bar still hold rows (a skewed column's top octave often holds a few
     # percent of a small table): from each end, take the next bucket out while its noisy count
     # passes a lower bar. Only neighbours, so a false one costs an octave of range, not a stretch
-    # to a far-away bucket; cells over it that turn out empty are trimmed by support().
+    # to a far-away bucket; leaves over it that turn out empty leave the domain (``private_numeric_domain``).
     bar = RANGE_NEIGHBOUR_Z * sigma
     for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # by magnitude, outward
         on = [i for i, b in enumerate(side) if b in chosen]
@@ -665,46 +653,19 @@ def exact_range(x: np.ndarray) -> tuple[float, float, float]:
     return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi
 
 
-def support(noisy: np.ndarray, sigma: float) -> tuple[int, int]:
-    """First and last cell of the populated range, from noisy cell counts only (post-processing).
-
-    Binary descent over window sums (a window of w cells has noise sigma*sqrt(w)):
-    the left edge moves into the left half of the current window while that half
-    holds a significant count, else into the right half if the left one looks empty,
-    and stops otherwise (keeping thin tails rather than cutting them); the right edge
-    likewise. Coarse windows find where the
-    data is even when single cells are drowned in noise; fine windows sharpen the
-    edges where the data is dense enough.
-    """
-    g = len(noisy)
-    cs = np.concatenate([[0.0], np.cumsum(noisy)])
-    z = gaussian_tail_z(FALSE_CELLS / (4 * max(math.log2(g), 1.0) + 4))
-
-    def significant(i: int, j: int) -> bool:
-        return j > i and cs[j] - cs[i] > z * sigma * math.sqrt(j - i)
-
-    def empty(i: int, j: int) -> bool:  # consistent with no rows at all
-        return cs[j] - cs[i] < sigma * math.sqrt(j - i)
-
-    if not significant(0, g):
-        top = int(np.argmax(noisy))
-        return top, top
-
-    def edge(left: bool) -> int:
-        lo, hi = 0, g
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            near, far = ((lo, mid), (mid, hi)) if left else ((mid, hi), (lo, mid))
-            if significant(*near):
-                lo, hi = near
-            elif empty(*near) and significant(*far):
-                lo, hi = far
-            else:
-                break
-        return lo if left else hi - 1
-
-    first, last = edge(True), edge(False)
-    return (first, last) if first <= last else (last, first)
+def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None,
+                   rng: np.random.Generator | None) -> tuple[int | None, float | None]:
+    """(decimals, time unit) of a numeric or temporal column: a number's decimal places (at most a
+    DECIMAL's scale), a TIMESTAMP's or TIME's unit, neither for a DATE (its unit is a day). Runs
+    whatever the values, even on an all-NULL column: the branch must not depend on data."""
+    if col.kind == "numeric":
+        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng)
+        if col.scale is not None and decimals is not None:
+            decimals = min(decimals, col.scale)
+        return decimals, None
+    if col.type.upper() == "DATE":
+        return None, None
+    return None, choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=sigma, rng=rng)
 
 
 def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
