@@ -553,15 +553,20 @@ def split(tree: Zoom, current: list[int], step: float | None, n_hat: float, sigm
 
 def combine(y0: float, v0: float, y1: float, v1: float) -> tuple[float, float]:
     """The inverse-variance average of two unbiased estimates of one count, and its variance."""
-    if math.isinf(v0):
+    if math.isinf(v0) or v1 == 0:
         return y1, v1
+    if math.isinf(v1) or v0 == 0:
+        return y0, v0
     return (y0 / v0 + y1 / v1) / (1 / v0 + 1 / v1), 1 / (1 / v0 + 1 / v1)
 
 
 def share_out(y: np.ndarray, v: np.ndarray, total: float, total_var: float) -> np.ndarray:
     """Weights of sibling cells that share `total` (its variance `total_var`), from their estimates.
 
-    A cell whose estimate is well clear of its noise keeps it. What the parent holds beyond them is
+    A cell whose estimate is well clear of its noise keeps it. What the other cells hold is estimated
+    twice, as the parent's total less the clear cells and as the sum of their own estimates, and
+    the two are averaged by inverse variance (the first alone is noisy where many cells are clear,
+    and a thin tail, each of whose cells is lost in the noise, was lost with it). That estimate is
     spread over the other cells (by their positive estimates) only when it is itself well clear of
     the noise: so an empty region gets nothing, where taking each cell's positive part would give
     every empty cell about 0.4 sigma. The weights are then scaled to sum to the parent's (positive) total.
@@ -569,8 +574,10 @@ def share_out(y: np.ndarray, v: np.ndarray, total: float, total_var: float) -> n
     z = gaussian_tail_z(ZOOM_FALSE / len(y))
     sig = y > z * np.sqrt(v)
     w = np.where(sig, y, 0.0)
-    rest = total - w.sum()
-    if (~sig).any() and rest > z * math.sqrt(total_var + v[sig].sum()):
+    faint = ~sig
+    rest, rest_var = (combine(total - w.sum(), total_var + v[sig].sum(), y[faint].sum(), v[faint].sum())
+                      if faint.any() else (0.0, 0.0))
+    if faint.any() and rest > z * math.sqrt(rest_var):
         share = np.where(sig, 0.0, np.maximum(y, 0.0))
         if share.sum() <= 0:
             share = (~sig).astype(np.float64)
