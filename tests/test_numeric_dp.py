@@ -164,6 +164,16 @@ def test_the_range_of_counts_from_zero_does_not_go_below_zero() -> None:
     assert hi == 0.0 and lo <= -999
 
 
+def test_zero_decodes_to_zero_not_minus_zero() -> None:
+    """Shares of 0, 0.1, 0.3 (most rows at 0): the cell around zero starts below it, and a draw
+    there rounded to one decimal was -0.0, printed as such."""
+    rng = np.random.default_rng(0)
+    x = rng.choice([0.0, 0.1, 0.3], size=20_000, p=[0.8, 0.1, 0.1])
+    out = drawn(private("DOUBLE", x, 0)[0], 20_000, 1)
+    assert np.mean(out == 0.0) > 0.7
+    assert not np.signbit(out[out == 0.0]).any()
+
+
 def test_float_decimals_are_read_in_single_precision() -> None:
     """A FLOAT holding 0.1 holds 0.100000001490116: one decimal in single precision, none in double."""
     x = np.round(np.random.default_rng(0).uniform(0, 100, 1000), 1).astype(np.float32).astype(np.float64)
