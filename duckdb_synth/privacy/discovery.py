@@ -675,17 +675,22 @@ def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None,
     return None, choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=sigma, rng=rng)
 
 
+LATTICE_FALSE = 0.05  # expected number of empty lattice buckets (decimal places, time units) taken for data
+
+
 def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
              cover: float = 0.95) -> int | None:
     """The first bucket at which the buckets so far hold `cover` of the values (None: no values).
 
-    `counts` is an exact histogram; with `sigma`, noise is added here, and buckets under 2 sigma
-    are taken for empty: noise in the empty buckets past the true one would otherwise add up to
-    more than 1 - cover of the rows.
+    `counts` is an exact histogram; with `sigma`, noise is added here, and buckets under a bar
+    that an empty one passes with probability LATTICE_FALSE / len(counts) are taken for empty:
+    noise in the empty buckets past the true one would otherwise add up to more than 1 - cover of
+    the rows. (At 2 sigma, one column in ten of a small wide table got a lattice a hundred times
+    too fine, and its few values came back spread over the cells around them.)
     """
     if sigma is not None:
         counts = counts + discrete_gaussian(sigma, len(counts), rng)
-        counts = np.where(counts >= 2.0 * sigma, counts, 0.0)
+        counts = np.where(counts >= gaussian_tail_z(LATTICE_FALSE / len(counts)) * sigma, counts, 0.0)
     counts = np.maximum(counts, 0.0)
     if counts.sum() <= 0:
         return None
