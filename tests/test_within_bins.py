@@ -80,3 +80,30 @@ def test_a_pair_tied_almost_exactly_stays_tied_and_uniform_inside_each_bin() -> 
         for b in range(8):
             p = pos[col][codes[:, col] == b]
             assert abs(np.mean(p < 0.25) - 0.25) < 0.02 and abs(np.mean(p > 0.75) - 0.25) < 0.02
+
+
+@pytest.mark.parametrize("decimals, edges", [(0, [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]),  # storms' hurricane category
+                                             (1, [24.95, 25.05, 25.35, 26.05]),  # a latitude in tenths
+                                             (-1, [-5.0, 5.0, 45.0, 95.0])])  # round tens
+def test_exact_cells_decode_inside_themselves_at_either_end(decimals: int, edges: list[float]) -> None:
+    # A position at the very top (or bottom) of a cell once rounded to the next cell's first
+    # value: 0.5 + (1 - 2**-53) is 1.5 in floating point, and 1.5 rounds to 2.
+    edges = np.array(edges)
+    k = len(edges) - 1
+    dom = NumericDomain(classify("v", "DOUBLE"), edges, np.full(k, 10.0), np.arange(k), null=False,
+                        decimals=decimals, rare=np.array([]))
+    codes = np.repeat(np.arange(k), 3)
+    within = np.tile([0.0, 0.5, 1.0], k)
+    x = np.array(decode_numeric(dom, codes, np.random.default_rng(0), within).to_pylist())
+    assert (np.searchsorted(edges, x, side="right") - 1 == codes).all(), x
+    assert np.allclose(x, np.round(x, decimals))
+
+
+def test_exact_cells_decode_to_each_lattice_point_evenly() -> None:
+    edges = np.array([0.5, 4.5])  # the values 1, 2, 3 and 4 in one cell
+    dom = NumericDomain(classify("v", "DOUBLE"), edges, np.array([40.0]), np.array([0]), null=False,
+                        decimals=0, rare=np.array([]))
+    x = np.array(decode_numeric(dom, np.zeros(8000, dtype=np.int64), np.random.default_rng(1)).to_pylist())
+    values, counts = np.unique(x, return_counts=True)
+    assert values.tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert np.abs(counts - 2000).max() < 150  # about 4.5 standard deviations

@@ -285,7 +285,10 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         if col.type_range is not None:
             x = np.clip(x, *_double_bounds(col))
         return x
-    x = lo + u * (hi - lo)
+    if dom.decimals is not None:
+        x = _on_lattice(lo, hi, u, 10.0 ** -dom.decimals, dom.decimals)
+    else:
+        x = lo + u * (hi - lo)
     if dom.decimals is not None:
         x = np.round(x, dom.decimals) + 0.0  # + 0.0: a draw just below zero rounds to 0.0, not -0.0
     elif col.scale is not None:
@@ -293,6 +296,22 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
     if col.type.upper() == "FLOAT":
         x = x.astype(np.float32).astype(np.float64)
     return x
+
+
+def _on_lattice(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, decimals: int) -> np.ndarray:
+    """A point of the lattice of `step` in each cell [lo, hi), picked by `u`.
+
+    Rounding a uniform draw in the cell to the lattice instead can leave the cell: a cell
+    starts half a step below its first value (``domain.quantile_edges``, ``centred_step``), so
+    a draw at its end rounds to the next cell's first value, and one at its start may round
+    (to even) below it: 17% of storms' hurricane categories (1.0 to 5.0, cells [0.5, 1.5), ...) came
+    out in the next category, mostly where the copula puts a row at the top of its cell.
+    A cell holding no lattice point (a value written with more decimals) keeps the rounded draw.
+    """
+    first = np.ceil(lo / step - 1e-9)
+    count = np.ceil(hi / step - 1e-9) - first
+    x = np.round((first + np.floor(u * np.maximum(count, 1.0))) * step, decimals)
+    return np.where(count >= 1, x, np.round(lo + u * (hi - lo), decimals))
 
 
 RARE_REDRAWS = 16
