@@ -285,14 +285,12 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         if col.type_range is not None:
             x = np.clip(x, *_double_bounds(col))
         return x
-    if dom.decimals is not None:
-        x = _on_lattice(lo, hi, u, 10.0 ** -dom.decimals, dom.decimals)
+    if dom.decimals is not None:  # + 0.0: a value of zero is 0.0, not -0.0 (a draw just below zero)
+        x = _on_lattice(lo, hi, u, 10.0 ** -dom.decimals, dom.decimals) + 0.0
     else:
         x = lo + u * (hi - lo)
-    if dom.decimals is not None:
-        x = np.round(x, dom.decimals) + 0.0  # + 0.0: a draw just below zero rounds to 0.0, not -0.0
-    elif col.scale is not None:
-        x = np.round(x, col.scale) + 0.0
+        if col.scale is not None:
+            x = np.round(x, col.scale) + 0.0
     if col.type.upper() == "FLOAT":
         x = x.astype(np.float32).astype(np.float64)
     return x
@@ -304,8 +302,8 @@ def _on_lattice(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, deci
     Rounding a uniform draw in the cell to the lattice instead can leave the cell: a cell
     starts half a step below its first value (``domain.quantile_edges``, ``centred_step``), so
     a draw at its end rounds to the next cell's first value, and one at its start may round
-    (to even) below it: 17% of storms' hurricane categories (1.0 to 5.0, cells [0.5, 1.5), ...) came
-    out in the next category, mostly where the copula puts a row at the top of its cell.
+    (to even) below it: 17% of storms' hurricane categories (1.0 to 5.0, cells [0.5, 1.5), ...)
+    came out in the next category, mostly where the copula put a row at the top of its cell.
     A cell holding no lattice point (a value written with more decimals) keeps the rounded draw.
     """
     first = np.ceil(lo / step - 1e-9)
