@@ -196,15 +196,17 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
     for j in range(k):
         for m in range(j + 1, k):
             both = valid[:, j] & valid[:, m]
-            if both.sum() > 2 and score[both, j].std() > 0 and score[both, m].std() > 0:
+            if both.sum() <= 2:
+                continue
+            sj, sm = score[both, j].std(), score[both, m].std()
+            if sj > 0 and sm > 0:
                 r = np.corrcoef(score[both, j], score[both, m])[0, 1]
                 if abs(r) > 3.0 / np.sqrt(both.sum()):  # within sampling noise of none: none
                     # Grouping into bins attenuates the latent correlation by the scores' standard
                     # deviations (each under 1, as the dependence inside the bins is lost):
                     # corr(g(X), g(Y)) = rho sd(g(X)) sd(g(Y)) to first order for the bins' means
                     # g of jointly normal X, Y. So the latent correlation is read back by dividing.
-                    sd = score[both, j].std() * score[both, m].std()
-                    corr[j, m] = corr[m, j] = float(np.clip(r / sd, -MAX_CORR, MAX_CORR))
+                    corr[j, m] = corr[m, j] = float(np.clip(r / (sj * sm), -MAX_CORR, MAX_CORR))
     vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
     corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T
     d = np.sqrt(np.diag(corr))

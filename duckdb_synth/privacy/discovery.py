@@ -575,13 +575,13 @@ def share_out(y: np.ndarray, v: np.ndarray, total: float, total_var: float) -> n
     sig = y > z * np.sqrt(v)
     w = np.where(sig, y, 0.0)
     faint = ~sig
-    rest, rest_var = (combine(total - w.sum(), total_var + v[sig].sum(), y[faint].sum(), v[faint].sum())
-                      if faint.any() else (0.0, 0.0))
-    if faint.any() and rest > z * math.sqrt(rest_var):
-        share = np.where(sig, 0.0, np.maximum(y, 0.0))
-        if share.sum() <= 0:
-            share = (~sig).astype(np.float64)
-        w += rest * share / share.sum()
+    if faint.any():
+        rest, rest_var = combine(total - w.sum(), total_var + v[sig].sum(), y[faint].sum(), v[faint].sum())
+        if rest > z * math.sqrt(rest_var):
+            share = np.where(faint, np.maximum(y, 0.0), 0.0)
+            if share.sum() <= 0:
+                share = faint.astype(np.float64)
+            w += rest * share / share.sum()
     if w.sum() > 0 and total > 0:
         w *= total / w.sum()
     return w
