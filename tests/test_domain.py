@@ -464,6 +464,23 @@ def test_column_share_follows_the_row_count_within_its_bounds() -> None:
             assert abs(threshold(sigma, acct.delta_threshold / d) - budget.DISCOVERY_FRACTION * n) < 1e-6 * n
 
 
+def test_a_need_raises_the_floor_of_a_share_not_its_ceiling() -> None:
+    """budget.column_share(need=VALUES_NEED): large tables, where the floor binds, give VALUES_NEED times as much;
+    small ones, at the ceiling, no more (the domains never take more than SHARE_ONE_WAY of rho)."""
+    from duckdb_synth.privacy import budget
+    from duckdb_synth.privacy.accounting import Accountant
+
+    acct = Accountant.for_budget(1.0, 1e-6)
+    d = 10
+    lo, hi = budget.SHARE_ONE_WAY_MIN * acct.rho / d, budget.SHARE_ONE_WAY * acct.rho / d
+    assert 3 < budget.VALUES_NEED < 5
+    for n in (100, 2_000, 10_000, 30_000, 100_000, 1e7):
+        plain, needed = budget.column_share(acct, n, d), budget.column_share(acct, n, d, budget.VALUES_NEED)
+        assert needed == pytest.approx(max(plain, min(budget.VALUES_NEED * lo, hi)))
+    assert budget.column_share(acct, 1e7, d, budget.VALUES_NEED) == pytest.approx(budget.VALUES_NEED * lo)
+    assert budget.column_share(acct, 100, d, budget.VALUES_NEED) == hi
+
+
 def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
     """Values written with 2 decimals in a narrow range: one cell per written value, values decoded back onto them."""
     rng = np.random.default_rng(2)

@@ -11,8 +11,8 @@ from duckdb_synth.engine.decode import decode_numeric
 from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, NumericDomain, TimeUnits, decimal_places
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
-from duckdb_synth.privacy.budget import column_share
-from duckdb_synth.privacy.discovery import (POW2, NumericNoise, choose_unit, domain, numeric_rhos,
+from duckdb_synth.privacy.budget import VALUES_NEED, column_share
+from duckdb_synth.privacy.discovery import (POW2, ZOOM_WEIGHTS, NumericNoise, choose_unit, domain, numeric_rhos,
                                             private_numeric_domain, private_range, share_out, with_points, zoom)
 
 
@@ -117,6 +117,26 @@ def test_share_out_gives_nothing_to_an_empty_region_and_keeps_the_parent_total()
     assert (w[1:4] > 0).all() and w.sum() == pytest.approx(1200.0)
 
 
+def test_a_column_whose_range_one_histogram_takes_spends_the_plain_share() -> None:
+    """Ages 18-90: fewer lattice points than LATTICE_CELLS, one histogram, no zoom and no extra share;
+    the same ages written with 4 decimals, more lattice points than the zoom reaches, run the frequent
+    values step and spend the raised share."""
+    rng = np.random.default_rng(1)
+    ages = rng.integers(18, 91, 30_000).astype(float)
+    spent = {}
+    for name, x, type_ in (("whole", ages, "INTEGER"), ("fine", ages + np.round(rng.uniform(0, 1, 30_000), 4),
+                                                        "DOUBLE")):
+        acct = Accountant.for_budget(1.0, 1e-6)
+        domain(classify("c", type_), ArrayColumn(x), acct, 30_000.0, 8, rng)
+        spent[name] = (acct.rho_spent, len([s for s in acct.steps if s.name.startswith(("cells c", "values c"))]))
+    share = column_share(acct, 30_000.0, 8)
+    one_way = numeric_rhos(classify("c", "DOUBLE"), share)["one_way"]  # measured later, by the 1-way stage
+    assert spent["whole"] == (pytest.approx(share - one_way), 1)
+    assert spent["fine"] == (pytest.approx(column_share(acct, 30_000.0, 8, VALUES_NEED) - one_way),
+                             len(ZOOM_WEIGHTS) + 1)
+    assert spent["fine"][0] > 2 * spent["whole"][0]
+
+
 @pytest.mark.parametrize("type_, lattice", [("DOUBLE", "decimals"), ("INTEGER", "decimals"), ("TIMESTAMP", "unit"),
                                             ("DATE", None), ("TIME", "unit")])
 def test_each_step_is_charged_and_the_charges_add_up_to_the_share(type_: str, lattice: str | None) -> None:
@@ -128,14 +148,20 @@ def test_each_step_is_charged_and_the_charges_add_up_to_the_share(type_: str, la
     acct = Accountant.for_budget(1.0, 1e-6)
     dom = domain(col, ArrayColumn(x), acct, 20_000.0, 4, rng)
     names = [s.name for s in acct.steps]
-    rhos = numeric_rhos(col, column_share(acct, 20_000.0, 4))
+    share = column_share(acct, 20_000.0, 4)
+    rhos = numeric_rhos(col, share)
     assert ("range c" in names) == (type_ != "TIME")
     assert (f"{lattice} c" in names) if lattice else not any(n.startswith(("decimals", "unit")) for n in names)
     cells = [s for s in acct.steps if s.name.startswith("cells c")]
     assert cells and cells[-1].name.endswith(f"({len(cells)}/{len(cells)})")
     values = [s for s in acct.steps if s.name == "values c"]
-    assert sum(s.rho for s in cells + values) == pytest.approx(rhos["zoom"])
-    assert acct.rho_spent == pytest.approx(rhos["range"] + rhos["lattice"] + rhos["zoom"])
+    # Every range here holds more lattice points than the zoom reaches: the frequent values step runs,
+    # then the zoom, level by level, with the share's floor raised by VALUES_NEED (the extra goes to both).
+    assert len(cells) == len(ZOOM_WEIGHTS) and len(values) == 1
+    extra = column_share(acct, 20_000.0, 4, VALUES_NEED) - share
+    assert extra > 0
+    assert sum(s.rho for s in cells + values) == pytest.approx(rhos["zoom"] + extra)
+    assert acct.rho_spent == pytest.approx(rhos["range"] + rhos["lattice"] + rhos["zoom"] + extra)
     assert all(s.delta > 0 for s in values)
     assert rhos["one_way"] > 0  # measured later, by the 1-way stage
     if type_ == "TIMESTAMP":

@@ -2,9 +2,10 @@
 
 The row count takes ``SHARE_COUNT``; the domains and 1-way marginals take between
 ``SHARE_ONE_WAY_MIN`` and ``SHARE_ONE_WAY``, split over the modelled columns
-(``column_share``); the rest goes to the model's marginals (the adaptive rounds; or,
-with the spanning-tree selection, ``SHARE_SELECT`` for choosing the tree and the
-rest for measuring its pairs). docs/privacy.md gives the analysis of each step.
+(``column_share``; a numeric or temporal column that runs the frequent values step gets a floor
+``VALUES_NEED`` times higher); the rest goes to the model's marginals (the adaptive rounds; or, with the
+spanning-tree selection, ``SHARE_SELECT`` for choosing the tree and the rest for measuring its
+pairs). docs/privacy.md gives the analysis of each step.
 """
 from __future__ import annotations
 
@@ -25,21 +26,31 @@ DISCOVERY_SHARE_CATEGORICAL = 0.85  # of a VARCHAR column's share: finding its f
 RANGE_SHARE_NUMERIC = 0.10  # of a numeric column's share: finding its range
 DECIMALS_SHARE_NUMERIC = 0.05  # of a numeric column's share: finding how many decimals (or which time unit) it
 # is written with
-ONE_WAY_SHARE_NUMERIC = 0.30  # of a numeric column's share: the 1-way marginal of its bins (the rest, 0.55, is
-# the zoom-in histogram that finds its cells)
+ONE_WAY_SHARE_NUMERIC = 0.30  # of a numeric column's share: the 1-way marginal of its bins
+ZOOM_SHARE_NUMERIC = 1.0 - RANGE_SHARE_NUMERIC - DECIMALS_SHARE_NUMERIC - ONE_WAY_SHARE_NUMERIC  # 0.55: the
+# zoom-in histogram that finds its cells, and its frequent values where the lattice is finer than the zoom reaches
+VALUES_SHARE = 0.4  # of the zoom's share, where the zoom is needed: finding the frequent values
+# Where a numeric or temporal column's range holds more lattice points than the zoom reaches, it first
+# finds its frequent values, a threshold step like a text column's discovery, with VALUES_SHARE of its
+# zoom's share, where a text column has DISCOVERY_SHARE_CATEGORICAL of its share: the floor of such a
+# column's share is raised by this factor (``column_share``'s need), about 3.9. (Raised for every column
+# whose zoom runs, or on the rows a text column needs as well, it took from the model on storms and
+# diamonds more than it gave.)
+VALUES_NEED = DISCOVERY_SHARE_CATEGORICAL / (VALUES_SHARE * ZOOM_SHARE_NUMERIC)
 
 
-def column_share(acct: Accountant, n_hat: float, d: int) -> float:
-    """Each modelled column's share of rho for its domain and 1-way marginal.
+def column_share(acct: Accountant, n_hat: float, d: int, need: float = 1.0) -> float:
+    """A modelled column's share of rho for its domain and 1-way marginal.
 
-    What makes a value held by DISCOVERY_FRACTION of the (noisy) rows pass the
-    discovery threshold, within [SHARE_ONE_WAY_MIN, SHARE_ONE_WAY] of rho / d, for
-    every column (a numeric column's histogram needs about as much): on large
-    tables the values are found cheaply and the rest of the budget goes to the
-    marginals; on small ones the domains get the most they can.
-    Depends only on released figures (n_hat) and public ones.
+    What makes a value held by DISCOVERY_FRACTION of the (noisy) rows pass the discovery
+    threshold, within [SHARE_ONE_WAY_MIN, SHARE_ONE_WAY] of rho / d, for every column: on large
+    tables the values are found cheaply and the rest of the budget goes to the marginals; on small
+    ones the domains get the most they can. `need` (``VALUES_NEED`` for a column that runs the frequent
+    values step) multiplies the lower bound, not the upper (the domains never take more than
+    SHARE_ONE_WAY of rho). Depends only on released figures (n_hat) and public ones.
     """
-    lo, hi = SHARE_ONE_WAY_MIN * acct.rho / d, SHARE_ONE_WAY * acct.rho / d
+    hi = SHARE_ONE_WAY * acct.rho / d
+    lo = min(need * SHARE_ONE_WAY_MIN * acct.rho / d, hi)
     sigma = (DISCOVERY_FRACTION * n_hat - 2.0) / (threshold(1.0, acct.delta_threshold / d) - 2.0)
     if sigma <= 0:
         return hi

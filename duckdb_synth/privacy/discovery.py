@@ -34,7 +34,7 @@ from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAM
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
-                     column_share, planned_pair_rho)
+                     VALUES_SHARE, VALUES_NEED, column_share, planned_pair_rho)
 from .clamping import clamp_rho
 from .noise import discrete_gaussian, gaussian_tail_z, threshold
 
@@ -92,7 +92,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     rhos = numeric_rhos(col, share)
     noise = NumericNoise(range=sigma_for(rhos["range"]) if rhos["range"] else None,
                          lattice=sigma_for(rhos["lattice"]) if rhos["lattice"] else None,
-                         zoom=rhos["zoom"], values_delta=acct.delta_threshold / d)
+                         zoom=rhos["zoom"], values_delta=acct.delta_threshold / d,
+                         values_extra=column_share(acct, n_hat, d, VALUES_NEED) - share)
     dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng,
                                         bounds=bounds)
     if rhos["range"]:
@@ -240,6 +241,7 @@ class NumericNoise:
     lattice: float | None  # decimal places of a number, time units of a TIMESTAMP or TIME (None: DATE)
     zoom: float  # the rho of the zoom-in histogram and the frequent values, shared out over their steps
     values_delta: float = 0.0  # the threshold's delta of the frequent values step
+    values_extra: float = 0.0  # added to `zoom` where the frequent values step runs (``budget.VALUES_NEED``)
 
 
 def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
@@ -292,9 +294,10 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         rho_values = 0.0
         if points > FIRST_CELLS * CHILDREN ** (len(ZOOM_WEIGHTS) - 1):
             # Finer than the zoom can reach (or no lattice): values held by many rows are found
-            # first, as cells of their own.
+            # first, as cells of their own; the column's share has its floor raised by VALUES_NEED.
             if not 0 < noise.values_delta < 1:  # the threshold's delta bounds what a single row reveals
                 raise ValueError(f"column {col.name!r}: the frequent values step needs a delta in (0, 1)")
+            noise = replace(noise, zoom=noise.zoom + noise.values_extra)
             rho_values = VALUES_SHARE * noise.zoom
             sigma_values = sigma_for(rho_values)
             frequent, scores = frequent_values(data, sigma=sigma_values, delta=noise.values_delta, rng=rng)
@@ -347,7 +350,6 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     return dom, steps
 
 
-VALUES_SHARE = 0.4  # of the zoom's share, where the zoom is needed: finding the frequent values
 MAX_POINTS = 100  # the most frequent values kept as cells of their own
 
 
