@@ -1,0 +1,154 @@
+"""Speed and memory of whole runs (issue 13): wall and CPU seconds and peak RSS per case.
+
+Cases (``--cases``, comma-separated):
+
+* ``TABLE@EPS``: a table of ``../shared/bench/data`` at that epsilon (default: every table at
+  eps 1 and 3), e.g. ``diamonds@1``;
+* ``mixedNxD@EPS``: a generated mixed-type table of N rows and D columns (integers, decimals,
+  doubles, dates, timestamps, booleans, skewed text), e.g. ``mixed1Mx50@1``, ``mixed10Mx20@1``
+  (N takes k and M);
+* ``writeN``: a model fitted on ``mixed1Mx20`` at eps 1, then N synthetic rows written to
+  Parquet, e.g. ``write100M``.
+
+Each case runs in a child process that imports ``duckdb_synth`` from a checkout (this one, and
+with ``--old ROOT`` another one beside it, case by case), so CPU seconds count every thread of
+that run and peak RSS is that run's alone. The machine is shared and noisy: a fixed numpy
+workload (bincount, sort, exp) is timed before and after, and every CPU figure is also printed
+scaled to a machine where that workload takes ``CALIBRATION_REF`` = 1.5 s (the unit of the
+issue's targets).
+
+    python bench/scale.py [--cases diamonds@1,mixed1Mx50@1] [--old /tmp/base] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "bench" / "data"
+TABLES = ("diamonds", "credit", "cps1988", "storms", "weather", "cars", "yrbss")
+CALIBRATION_REF = 1.5  # seconds the calibration workload takes on the machine the targets assume
+
+
+def calibration() -> float:
+    """CPU seconds of a fixed numpy workload (single-threaded: bincount, sort, exp)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 1 << 16, 4_000_000)
+    y = rng.random(4_000_000)
+    start = time.process_time()
+    for _ in range(6):
+        np.bincount(x, minlength=1 << 16)
+        np.sort(y)
+        np.exp(-y).sum()
+    return time.process_time() - start
+
+
+def count(text: str) -> int:
+    """'100k' -> 100000, '10M' -> 10000000."""
+    m = re.fullmatch(r"(\d+)([kKmM]?)", text)
+    if not m:
+        raise SystemExit(f"not a row count: {text!r} (e.g. 100k, 1M)")
+    return int(m.group(1)) * {"": 1, "k": 10**3, "m": 10**6}[m.group(2).lower()]
+
+
+def mixed_sql(n: int, d: int) -> str:
+    """A deterministic mixed-type table of n rows and d columns, generated inside DuckDB."""
+    kinds = [
+        "(hash(i, {k}) % 90)::INTEGER AS c{k}",  # small integers (ages)
+        "round((hash(i, {k}) % 100000) / 100.0 + 10, 2)::DECIMAL(10,2) AS c{k}",  # money
+        "round(ln(1 + hash(i, {k}) % 1000000) * 3.7, 3)::DOUBLE AS c{k}",  # a skewed double
+        "(DATE '2000-01-01' + (hash(i, {k}) % 9000)::INTEGER) AS c{k}",  # dates
+        "(TIMESTAMP '2020-01-01' + to_seconds((hash(i, {k}) % 31536000)::BIGINT)) AS c{k}",  # whole seconds
+        "(hash(i, {k}) % 3 = 0) AS c{k}",  # booleans
+        "'v' || (floor(power((hash(i, {k}) % 1000000) / 1e6, 3) * 60))::INTEGER AS c{k}",  # skewed text
+    ]
+    cols = [kinds[k % len(kinds)].format(k=k) for k in range(d)]
+    return f"SELECT {', '.join(cols)} FROM range({n}) t(i)"
+
+
+def child(root: str, case: str, seed: int) -> int:
+    """One case from checkout `root`; prints one JSON line."""
+    sys.path.insert(0, root)
+    import duckdb
+
+    import duckdb_synth
+
+    con = duckdb.connect()
+    m = re.fullmatch(r"(\w+?)@([\d.]+)", case)
+    write = re.fullmatch(r"write(\w+)", case)
+    rows = None
+    if write:
+        con.execute(f"CREATE TABLE src AS {mixed_sql(10**6, 20)}")
+        eps, rows = 1.0, count(write.group(1))
+    elif m and m.group(1).startswith("mixed"):
+        n, d = m.group(1)[5:].split("x")
+        con.execute(f"CREATE TABLE src AS {mixed_sql(count(n), int(d))}")
+        eps = float(m.group(2))
+    elif m:
+        con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
+        eps = float(m.group(2))
+    else:
+        raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS or writeN")
+    wall, cpu = time.perf_counter(), time.process_time()
+    res = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows)
+    if write:
+        with tempfile.TemporaryDirectory() as tmp:
+            con.register("synth_out", res.table)
+            con.execute(f"COPY synth_out TO '{Path(tmp) / 'out.parquet'}' (FORMAT parquet)")
+    out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": res.table.num_rows}
+    print(json.dumps(out))
+    return 0
+
+
+def run(root: Path, case: str, seed: int, timeout: float) -> str:
+    try:
+        res = subprocess.run([sys.executable, __file__, "--child", str(root), case, str(seed)],
+                             capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"timed out after {timeout:.0f} s"
+    if res.returncode:
+        lines = res.stderr.strip().splitlines() or [f"exit {res.returncode}"]
+        return f"failed: {lines[-1][:120]}"
+    return res.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default=",".join(f"{t}@{e}" for t in TABLES for e in (1, 3)))
+    ap.add_argument("--old", type=Path, help="another checkout to run beside this one, case by case")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per case and side")
+    args = ap.parse_args()
+    sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
+    calib = calibration()
+    print(f"calibration workload: {calib:.2f} CPU s (CPU figures x {CALIBRATION_REF / calib:.2f} in the "
+          f"'cpu@{CALIBRATION_REF:g}' column: as on a machine where it takes {CALIBRATION_REF:g} s)")
+    print(f"{'case':18s} {'side':4s} {'wall s':>8s} {'cpu s':>8s} {f'cpu@{CALIBRATION_REF:g}':>8s} "
+          f"{'peak MB':>8s} {'rows':>11s}")
+    for case in args.cases.split(","):
+        for side, root in sides:
+            line = run(root, case, args.seed, args.timeout)
+            if not line.startswith("{"):
+                print(f"{case:18s} {side:4s} {line}", flush=True)
+                continue
+            f = json.loads(line)
+            print(f"{case:18s} {side:4s} {f['wall']:8.1f} {f['cpu']:8.1f} {f['cpu'] * CALIBRATION_REF / calib:8.1f} "
+                  f"{f['rss_mb']:8.0f} {f['rows']:11,d}", flush=True)
+    print(f"calibration workload again: {calibration():.2f} CPU s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
