@@ -20,7 +20,7 @@ import numpy as np
 from ..marginal import Measurement
 from ..rounding import allocate, strata_of
 from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape
-from .junction import JunctionTree, Plan, calibrate, junction_tree, maximal
+from .junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_tree, maximal
 
 log = logging.getLogger(__name__)
 
@@ -363,9 +363,33 @@ class _Problem:
             out.append(np.zeros(shape) if pot is None else pot)
         return out
 
+    def exp_potentials(self, theta: list[np.ndarray]) -> list[np.ndarray]:
+        """exp of `potentials`, each tree clique's up to a constant factor, with no ``exp`` over a
+        clique: a group's table (at most 1/8 of the clique) is exponentiated, shifted to a
+        maximum of 1, and multiplied in."""
+        out = []
+        for shape, groups in zip(self.plan.shapes, self.placed):
+            pot = None
+            for u_shape, inner, only, into in groups:
+                if inner:
+                    table = np.zeros(u_shape)
+                    for i, b in inner:
+                        b.add_into(table, theta[i])
+                else:
+                    table = theta[only]
+                e = np.exp(table - np.max(table))
+                if pot is None:
+                    pot = into.expand(e)
+                else:
+                    into.multiply_into(pot, e)
+            out.append(np.ones(shape) if pot is None else pot)
+        return out
+
     def evaluate(self, theta: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
         """Tree clique counts, measured marginals and loss of the model with parameters `theta`."""
-        counts, _ = calibrate(self.plan, self.potentials(theta), self.total, overwrite=True)
+        counts = calibrate_linear(self.plan, self.exp_potentials(theta), self.total)
+        if counts is None:  # linear arithmetic may have underflowed: the log-space propagation
+            counts, _ = calibrate(self.plan, self.potentials(theta), self.total, overwrite=True)
         mus: list[np.ndarray] = [np.empty(0)] * len(self.terms)
         for i, src, reduce in self.sources:
             mus[i] = reduce(counts[-1 - src] if src < 0 else mus[src])
