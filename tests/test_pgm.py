@@ -16,7 +16,7 @@ import scipy.optimize
 import scipy.special
 
 from duckdb_synth.engine.model.factor import Factor, Reducer, logsumexp
-from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, junction_tree
+from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_tree
 from duckdb_synth.engine.marginal import Measurement
 from duckdb_synth.engine.model import pgm
 from duckdb_synth.engine.model.pgm import GraphicalModel, estimate, estimate_total, loss
@@ -251,6 +251,29 @@ def test_calibrate_returns_the_log_partition_function(shape):
     assert log_z == pytest.approx(scipy.special.logsumexp(logp), rel=1e-12)
     assert all(np.array_equal(a, b) for a, b in zip(pots, before))  # inputs untouched
     assert all(np.isclose(c.sum(), 7.0) for c in counts)
+
+
+@shapes
+def test_linear_calibration_matches_the_joint_and_gives_way_on_underflow(shape):
+    sizes, cliques = SHAPES[shape]
+    model = random_model(sizes, cliques, np.random.default_rng(4), scale=3.0)
+    plan = Plan(model.tree, sizes)
+    pots = [model.potentials[c].values for c in model.tree.cliques]
+    counts = calibrate_linear(plan, [np.exp(p - p.max()) for p in pots], 7.0)
+    full = joint(model) * 7.0 / model.total
+    for c, b in zip(model.tree.cliques, counts):
+        assert np.allclose(b, project(full, c), rtol=1e-10, atol=1e-13)
+    if model.tree.edges:  # a child whose separator sums reach 1e-300 of their maximum: refused
+        p, c = model.tree.edges[-1]
+        far = [np.exp(q - q.max()) for q in pots]
+        sep = model.tree.separator(p, c)
+        pos = [model.tree.cliques[c].index(a) for a in sep]
+        idx = [slice(None)] * far[c].ndim
+        for k in pos:
+            idx[k] = 0
+        far[c][tuple(idx)] *= 1e-300
+        if sep:
+            assert calibrate_linear(plan, far, 7.0) is None
 
 
 def test_beliefs_with_structural_zeros_and_offsetting_potentials():
