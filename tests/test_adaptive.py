@@ -121,3 +121,52 @@ def test_candidate_weights_are_the_overlap_with_the_workload() -> None:
     assert set(got) == closure and all(set(r) <= set(cols) for r in got)
     for r in closure:
         assert abs(got[r] - sum(w * len(set(r) & set(cl)) for cl, w in workload)) < 1e-12
+
+
+def test_sampled_score_is_unbiased_for_a_model_without_error() -> None:
+    """On a q-sample, a candidate the model gets right scores about 0 (the sampling noise is taken
+    off), however many cells it has; without that term, its score grows with its cells."""
+    from duckdb_synth.privacy.adaptive import score
+
+    rng = np.random.default_rng(0)
+    for cells in (4, 400):
+        truth = rng.dirichlet(np.ones(cells)) * 1_000_000
+        draws = np.array([score(rng.binomial(truth.astype(np.int64), 0.05).astype(float), truth, 0.0, 0.05)
+                          for _ in range(200)])
+        bias = math.sqrt(2 / math.pi) * np.sqrt(0.05 * 0.95 * truth).sum()  # what the sampling adds
+        assert np.mean(draws + bias) > 0.8 * bias  # the raw L1 error is mostly that sampling noise
+        assert abs(np.mean(draws)) < 3 * np.std(draws) / math.sqrt(len(draws)) + 0.02 * bias
+    # With q = 1 it is AIM's score: the L1 error minus the noise's expected L1.
+    t, a = np.array([10.0, 0.0, 5.0]), np.array([7.0, 1.0, 5.0])
+    assert score(t, a, 2.0) == pytest.approx(4.0 - math.sqrt(2 / math.pi) * 2.0 * 3)
+
+
+def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    from duckdb_synth.privacy import adaptive
+
+    monkeypatch.setattr(adaptive, "SELECT_ROWS", 2_000)
+    rng = np.random.default_rng(5)
+    codes, sizes = _data(rng, n=40_000)
+    data = Binned(codes, sizes)
+    subsets = []
+    real_subset = Binned.subset
+    monkeypatch.setattr(Binned, "subset", lambda self, rows: subsets.append(int(rows.sum())) or real_subset(self, rows))
+    acct = Accountant.for_budget(1.0, 1e-6)
+    one_way = []
+    for i in range(len(sizes)):
+        one_way.append(measure(data, (i,), 1 / math.sqrt(2 * 0.05 * acct.rho), rng))
+        acct.charge(f"1-way {i}", 0.05 * acct.rho)
+    n = float(len(codes))
+
+    def fit(ms, warm):
+        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
+
+    model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
+                                 total=n, names=list("abcd"), fit=fit,
+                                 size_of=lambda cl: junction_tree(list(cl), 4, sizes).size(sizes))
+    assert len(subsets) == 1 and 1_500 < subsets[0] < 2_500  # one sample of about SELECT_ROWS rows
+    for m in ms[len(sizes):]:  # measured on all 40,000 rows, not the sample
+        assert m.values.sum() == pytest.approx(n, abs=60 * math.sqrt(m.values.size) * math.sqrt(m.variance.max()))
+    # the chain a -> b -> c -> d is what the model learns: c given a is far from independent
+    ac = model.marginal((0, 2))
+    assert np.abs(ac / n - np.outer(ac.sum(1), ac.sum(0)) / n**2).sum() > 0.3

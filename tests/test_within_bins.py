@@ -27,12 +27,11 @@ def test_correlated_columns_keep_their_dependence_inside_the_bins() -> None:
     doms = [quantile_domain(c, v, 8) for c, v in (("x", x), ("y", y), ("z", z))]
     codes = np.stack([d.encode(v) for d, v in zip(doms, (x, y, z))], axis=1)
     pos = within_bins(doms, codes, np.random.default_rng(1))
-    assert set(pos) == {0, 1, 2}
+    assert set(pos) == {0, 1}  # z, correlated with neither, keeps the caller's independent uniform draws
     for p in pos.values():  # positions are uniform in the bins: the 1-way marginals are unchanged
         assert p.min() >= 0 and p.max() <= 1 and abs(p.mean() - 0.5) < 0.02
     same = codes[:, 0] == codes[:, 1]
     assert np.corrcoef(pos[0][same], pos[1][same])[0, 1] > 0.5
-    assert abs(np.corrcoef(pos[0], pos[2])[0, 1]) < 0.05
     # Decoded with them, the pair's correlation comes back; drawn on its own, it is blurred.
     xs, ys = (decode_numeric(d, codes[:, i], rng, pos[i]).to_numpy() for i, d in enumerate(doms[:2]))
     xi, yi = (decode_numeric(d, codes[:, i], rng).to_numpy() for i, d in enumerate(doms[:2]))

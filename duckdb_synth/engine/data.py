@@ -60,8 +60,8 @@ class ColumnData(Protocol):
 class Binned:
     """The binned table: every modelled column's codes (rows x columns, column-major) and domain sizes.
 
-    The stages use ``n``, ``sizes``, ``marginal`` and ``recode`` only; another engine's binned
-    table has those four.
+    The stages use ``n``, ``sizes``, ``marginal``, ``subset`` and ``recode`` only; another engine's
+    binned table has those five.
     """
 
     def __init__(self, codes: np.ndarray, sizes: Sequence[int]) -> None:
@@ -77,6 +77,10 @@ class Binned:
         """Exact counts of the columns in `clique`, shaped by their domain sizes (`remaps`: some
         columns counted in coarser codes, see ``engine/marginal.py:marginal``)."""
         return marginal(self.codes, self.sizes, clique, remaps)
+
+    def subset(self, rows: np.ndarray) -> Binned:
+        """The binned table of the rows where `rows` (a boolean mask drawn by the caller) is true."""
+        return Binned(self.codes[rows], self.sizes)
 
     def recode(self, i: int, remap: np.ndarray, size: int) -> None:
         """Renumber column `i`'s codes through `remap` (old code -> new), for a domain of `size` codes."""

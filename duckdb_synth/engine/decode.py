@@ -193,20 +193,37 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
         score[ok, j] = dens / math.sqrt(2 * math.pi) / width[ok, j]
         valid[:, j] = ok
     corr = np.eye(k)
+    if valid.all():  # every pair at once (one BLAS product), else pair by pair over the rows both hold
+        sds = score.std(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            everyone = np.corrcoef(score, rowvar=False) if k > 1 else np.ones((1, 1))
     for j in range(k):
         for m in range(j + 1, k):
-            both = valid[:, j] & valid[:, m]
-            if both.sum() <= 2:
-                continue
-            sj, sm = score[both, j].std(), score[both, m].std()
-            if sj > 0 and sm > 0:
-                r = np.corrcoef(score[both, j], score[both, m])[0, 1]
-                if abs(r) > 3.0 / np.sqrt(both.sum()):  # within sampling noise of none: none
-                    # Grouping into bins attenuates the latent correlation by the scores' standard
-                    # deviations (each under 1, as the dependence inside the bins is lost):
-                    # corr(g(X), g(Y)) = rho sd(g(X)) sd(g(Y)) to first order for the bins' means
-                    # g of jointly normal X, Y. So the latent correlation is read back by dividing.
-                    corr[j, m] = corr[m, j] = float(np.clip(r / (sj * sm), -MAX_CORR, MAX_CORR))
+            if valid.all():
+                both_n, sj, sm, r = n, sds[j], sds[m], everyone[j, m]
+            else:
+                both = valid[:, j] & valid[:, m]
+                both_n = int(both.sum())
+                if both_n <= 2:
+                    continue
+                sj, sm = score[both, j].std(), score[both, m].std()
+                r = np.corrcoef(score[both, j], score[both, m])[0, 1] if sj > 0 and sm > 0 else 0.0
+            if sj > 0 and sm > 0 and abs(r) > 3.0 / np.sqrt(both_n):  # within sampling noise of none: none
+                # Grouping into bins attenuates the latent correlation by the scores' standard
+                # deviations (each under 1, as the dependence inside the bins is lost):
+                # corr(g(X), g(Y)) = rho sd(g(X)) sd(g(Y)) to first order for the bins' means
+                # g of jointly normal X, Y. So the latent correlation is read back by dividing.
+                corr[j, m] = corr[m, j] = float(np.clip(r / (sj * sm), -MAX_CORR, MAX_CORR))
+    # Only columns correlated with another go through the sampler; the rest keep uniform,
+    # independent positions (the caller's default), and the sampler's cost grows with the
+    # correlated columns alone.
+    active = [j for j in range(k) if np.count_nonzero(corr[j]) > 1]
+    if len(active) < 2:
+        return {}
+    num, k = [num[j] for j in active], len(active)
+    corr = corr[np.ix_(active, active)]
+    lo, hi, start, width = lo[:, active], hi[:, active], start[:, active], width[:, active]
+    score, valid = score[:, active], valid[:, active]
     vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
     corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T
     d = np.sqrt(np.diag(corr))
@@ -214,7 +231,7 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
     if np.allclose(corr, np.eye(k), atol=1e-3):
         return {}
     prec = np.linalg.inv(corr)
-    z = np.clip(score, lo, hi)
+    z = np.asfortranarray(np.clip(score, lo, hi))  # columns contiguous: the sampler works column by column
     sd = 1.0 / np.sqrt(np.diag(prec))
     for _ in range(GIBBS_SWEEPS):
         for j in range(k):

@@ -28,6 +28,24 @@ ROUNDS_PER_COLUMN = 6  # planned rounds (AIM's is 16): each round's first noise 
 # (binned diamonds at eps = 1 over 10 seeds: 0.0959 at 3, 0.0961 at 4, 0.091 at 5-6, 0.093 at 8, 0.099 at 12)
 ANNEAL = 2.0  # sigma is divided (and eps multiplied) by this when a round hardly moved the model
 MIN_ORDER = 2  # smallest candidate marginals (1-ways are measured before the rounds)
+SELECT_ROWS = 100_000  # the scores read a uniform sample of this many rows of a larger table (q = this / n):
+# a marginal's count over n rows costs ~3 ms per million rows, and a 1M x 50 table has 20,875 candidates;
+# the sampling error of a score, about 0.6 sqrt(n / q) counts, is then 0.2 % of n at 1M rows.
+
+
+def score(true: np.ndarray, approx: np.ndarray, sigma: float, q: float = 1.0) -> float:
+    """AIM's score of one candidate: the model's L1 error on it minus the error the measurement's
+    noise alone would leave (sqrt(2/pi) sigma per cell).
+
+    On a sample of the rows (fraction `q`; ``true`` counted on it), the model is scaled by q, and
+    the error the sampling alone leaves, sqrt(2/pi) sqrt(q (1 - q) m) per cell of the model's count
+    m (a binomial's spread), is taken off too, lest candidates of many cells win by their sampling
+    noise. Either way one row moves the score by at most 1 (its sensitivity).
+    """
+    err = float(np.abs(true - q * approx).sum()) - q * math.sqrt(2 / math.pi) * sigma * true.size
+    if q < 1.0:
+        err -= math.sqrt(2 / math.pi) * float(np.sqrt(q * (1 - q) * np.maximum(approx, 0.0)).sum())
+    return err
 
 
 @dataclass(frozen=True)
@@ -63,13 +81,28 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
     cands = candidates(workload, min_order=MIN_ORDER if any(len(c) >= 2 for c, _ in workload) else 1)
     if not cands or acct.rho_left <= 0:
         return model, measurements
-    true = {r: data.marginal(r) for r in cands}
+    # Scores read a uniform sample of at most SELECT_ROWS rows (all of them on smaller tables), drawn
+    # once from the noise stream, so that scoring a round's candidates costs the same on a table of
+    # 100M rows as of 100k; counts are taken on demand and kept. The measured marginal is always
+    # counted on every row.
+    q = min(1.0, SELECT_ROWS / max(total, 1.0))  # from the noisy row count: public
+    scored = data if q >= 1.0 else data.subset(rng.random(data.n) < q)
+    seen: dict[Clique, np.ndarray] = {}
+
+    def counts(r: Clique) -> np.ndarray:
+        if r not in seen:
+            seen[r] = scored.marginal(r)
+        return seen[r]
+
     weight_max = max(cands.values())
     rho_left = acct.rho_left
     rounds = ROUNDS_PER_COLUMN * d
     sigma = math.sqrt(rounds / (2 * ALPHA * rho_left))
     eps = math.sqrt(8 * (1 - ALPHA) * rho_left / rounds)
     chosen: list[Clique] = []
+    # Candidates that broke the cap once are not tried again: the tree only grows as rounds add
+    # cliques. (A function of the chosen cliques, which are released: no privacy cost.)
+    too_big: set[Clique] = set()
     r_no = 0
     while acct.rho_left > 1e-12 * acct.rho:
         r_no += 1
@@ -84,25 +117,29 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
             # the exponential mechanism (over a smaller, public range), and a round's scoring stays bounded.
             pool = [pool[k] for k in sorted(rng.choice(len(pool), SCORED_PER_ROUND, replace=False))]
         approx = model_marginals(model, pool, sizes, total, rng)
-        scores = np.array([cands[r] * (np.abs(true[r] - approx[r]).sum()
-                                       - math.sqrt(2 / math.pi) * sigma * true[r].size) for r in pool])
+        scores = np.array([cands[r] * score(counts(r), approx[r], sigma, q) for r in pool])
         # Gumbel-max over the candidates that fit the cap: the first one that fits, in order of
         # perturbed score, is exactly the exponential mechanism's draw over the fitting set, and
         # only a few junction trees need building.
         perturbed = eps / (2 * weight_max) * scores + rng.gumbel(size=len(pool))
         pick = None
         for k in np.argsort(-perturbed):
-            if size_of([*chosen, pool[k]]) <= max_cells:
-                pick = pool[k]
+            c = pool[k]
+            if c in too_big:
+                continue
+            if any(set(c) <= set(m) for m in chosen) or size_of([*chosen, c]) <= max_cells:
+                pick = c
                 break
+            too_big.add(c)
         if pick is None:
             break
         label = "~".join(names[c] for c in pick)
         acct.charge(f"select {label}", eps**2 / 8,
                     detail=f"round {r_no}: exponential mechanism over the candidates within the model cap, eps0={eps:.4f}")
-        y = true[pick] + discrete_gaussian(sigma, true[pick].shape, rng)
+        true = data.marginal(pick)
+        y = true + discrete_gaussian(sigma, true.shape, rng)
         acct.charge(f"measure {label}", 1 / (2 * sigma**2),
-                    detail=f"round {r_no}: {true[pick].size} cells, sigma={sigma:.6g}")
+                    detail=f"round {r_no}: {true.size} cells, sigma={sigma:.6g}")
         measurements.append(Measurement(pick, y.astype(np.float64), np.full(y.shape, sigma**2)))
         chosen.append(pick)
         before = model.marginal(pick)
@@ -110,7 +147,7 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
         if report:
             report("selecting", min(0.4 + 0.4 * (1 - acct.rho_left / max(acct.rho, 1e-300)), 0.8))
         # Annealing: when the new measurement hardly moved the model, spend more per round.
-        if np.abs(model.marginal(pick) - before).sum() <= math.sqrt(2 / math.pi) * sigma * true[pick].size:
+        if np.abs(model.marginal(pick) - before).sum() <= math.sqrt(2 / math.pi) * sigma * true.size:
             sigma /= ANNEAL
             eps *= ANNEAL
     return model, measurements

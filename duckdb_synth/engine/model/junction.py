@@ -85,18 +85,24 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
         nb = list(adj[v])
         return sum(1 for i, a in enumerate(nb) for b in nb[i + 1:] if b not in adj[a])
 
+    def key(v: int) -> tuple[int, int, int, int]:
+        f = fill(v)
+        return (f > 0, math.prod(int(sizes[a]) for a in adj[v] | {v}), f, v)
+
+    # A column's key changes only when its neighbours or the edges among them do: after v
+    # goes, that is v's neighbours and their neighbours. The rest keep their cached keys.
+    keys = {v: key(v) for v in adj}
     order: list[int] = []
     steps: list[Clique] = []
     while adj:
-        def key(v: int) -> tuple[int, int, int, int]:
-            f = fill(v)
-            return (f > 0, math.prod(int(sizes[a]) for a in adj[v] | {v}), f, v)
-
-        v = min(adj, key=key)
+        v = min(keys.values())[3]
+        del keys[v]
         nb = adj.pop(v)
         for a in nb:
             adj[a].discard(v)
             adj[a].update(b for b in nb if b != a)
+        for u in nb.union(*(adj[a] for a in nb)):
+            keys[u] = key(u)
         order.append(v)
         steps.append(tuple(sorted(nb | {v})))
     return order, steps
