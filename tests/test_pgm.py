@@ -263,7 +263,7 @@ def test_linear_calibration_matches_the_joint_and_gives_way_on_underflow(shape):
     full = joint(model) * 7.0 / model.total
     for c, b in zip(model.tree.cliques, counts):
         assert np.allclose(b, project(full, c), rtol=1e-10, atol=1e-13)
-    if model.tree.edges:  # a child whose separator sums reach 1e-300 of their maximum: refused
+    if model.tree.edges:  # a child whose separator sums reach 1e-300: refused
         p, c = model.tree.edges[-1]
         far = [np.exp(q - q.max()) for q in pots]
         sep = model.tree.separator(p, c)
@@ -274,6 +274,11 @@ def test_linear_calibration_matches_the_joint_and_gives_way_on_underflow(shape):
         far[c][tuple(idx)] *= 1e-300
         if sep:
             assert calibrate_linear(plan, far, 7.0) is None
+    # Tables scaled down to 1e-200 give the same beliefs (messages are rescaled); to 1e-310
+    # (denormal: digits already lost), they are refused.
+    small = calibrate_linear(plan, [np.exp(q - q.max()) * 1e-200 for q in pots], 7.0)
+    assert all(np.allclose(a, b, rtol=1e-10) for a, b in zip(small, counts))
+    assert calibrate_linear(plan, [np.exp(q - q.max()) * 1e-310 for q in pots], 7.0) is None
 
 
 def test_beliefs_with_structural_zeros_and_offsetting_potentials():

@@ -263,21 +263,22 @@ def calibrate_linear(plan: Plan, tables: list[np.ndarray], total: float) -> list
     summed down to its separator and scaled to a maximum of 1 multiplies its parent;
     distribute, from the root, the parent's separator marginal over the child's own
     separator sums multiplies the child. Returns None, leaving `tables` spoilt, where a
-    separator sum falls below ``_TINY`` of its maximum or the root's mass is not positive
-    and finite: linear arithmetic may have underflowed there, and the caller must
-    calibrate the log potentials with `calibrate`.
+    separator sum or the root's mass falls below ``_TINY`` (or is not finite): linear
+    arithmetic may have underflowed there, and the caller must calibrate the log
+    potentials with `calibrate`. (Every factor is at most 1, so nothing overflows; a cell
+    that underflows inside a slice whose sum is at least ``_TINY`` weighed nothing.)
     """
     slices: list[np.ndarray | None] = [None] * len(tables)
     for p, c, reduce_c, _, _, into_p, _ in reversed(plan.edges):
         s = reduce_c(tables[c])
         top = float(np.max(s))
-        if not (0.0 < top < math.inf) or float(np.min(s)) < _TINY * top:
+        if not (_TINY <= float(np.min(s)) and top < math.inf):  # NaN fails too
             return None
         slices[c] = s
         into_p.multiply_into(tables[p], s / top)
     root = tables[0]
     mass = float(root.sum())
-    if not (0.0 < mass < math.inf):
+    if not (_TINY <= mass < math.inf):
         return None
     root *= total / mass
     for p, c, _, _, reduce_p, _, into_c in plan.edges:
