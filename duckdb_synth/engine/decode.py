@@ -172,10 +172,9 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
     if len(num) < 2 or n < 2:
         return {}
     k = len(num)
-    lo, hi = np.full((n, k), -np.inf), np.full((n, k), np.inf)
-    start, width = np.zeros((n, k)), np.ones((n, k))
-    score = np.zeros((n, k))
-    valid = np.zeros((n, k), dtype=bool)
+    # Per column and bin: where the bin starts in the column's distribution, its width, the
+    # interval it takes of a standard normal, and its score (the normal's mean inside it).
+    tables: dict[int, tuple[np.ndarray, ...]] = {}
     for j, i in enumerate(num):
         nb = domains[i].nbins
         codes = synth[:, i]
@@ -185,45 +184,65 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
         freq = np.bincount(codes[ok], minlength=nb) / ok.sum()
         a = np.concatenate([[0.0], np.cumsum(freq)[:-1]])
         b = np.minimum(a + freq, 1.0)
-        c = codes[ok]
-        start[ok, j], width[ok, j] = a[c], np.maximum(b[c] - a[c], 1e-300)
-        lo[ok, j], hi[ok, j] = ndtri(np.clip(a[c], 0.0, 1.0)), ndtri(np.clip(b[c], 0.0, 1.0))
-        # the bin's score: the mean of a standard normal inside the bin's interval of it
-        dens = np.exp(-0.5 * np.minimum(lo[ok, j] ** 2, 1e4)) - np.exp(-0.5 * np.minimum(hi[ok, j] ** 2, 1e4))
-        score[ok, j] = dens / math.sqrt(2 * math.pi) / width[ok, j]
-        valid[:, j] = ok
+        width = np.maximum(b - a, 1e-300)
+        lo, hi = ndtri(np.clip(a, 0.0, 1.0)), ndtri(np.clip(b, 0.0, 1.0))
+        dens = np.exp(-0.5 * np.minimum(lo ** 2, 1e4)) - np.exp(-0.5 * np.minimum(hi ** 2, 1e4))
+        tables[j] = (a, width, lo, hi, dens / math.sqrt(2 * math.pi) / width)
+
+    def column(j: int, rows: slice, part: int, missing: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of `rows`: table `part` of column j at the row's bin (`missing` where it has none)."""
+        i = num[j]
+        codes = synth[rows, i]
+        ok = (codes >= 0) & (codes < domains[i].nbins)
+        return np.where(ok, tables[j][part][np.where(ok, codes, 0)], missing), ok
+
+    # The scores' moments over the rows both columns of a pair hold, in chunks of rows: k x k
+    # products, never an n x k table of every column.
+    moments = np.zeros((4, k, k))  # rows held by both; sum of s_j; sum of s_j^2; sum of s_j s_m
+    for lo_row in range(0, n, CHUNK_ROWS):
+        rows = slice(lo_row, min(n, lo_row + CHUNK_ROWS))
+        m = rows.stop - rows.start
+        held, sc = np.zeros((m, k)), np.zeros((m, k))
+        for j in tables:
+            sc[:, j], ok = column(j, rows, 4, 0.0)
+            held[:, j] = ok
+        moments[0] += held.T @ held
+        moments[1] += sc.T @ held
+        moments[2] += (sc * sc).T @ held
+        moments[3] += sc.T @ sc
     corr = np.eye(k)
-    if valid.all():  # every pair at once (one BLAS product), else pair by pair over the rows both hold
-        sds = score.std(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            everyone = np.corrcoef(score, rowvar=False) if k > 1 else np.ones((1, 1))
     for j in range(k):
         for m in range(j + 1, k):
-            if valid.all():
-                both_n, sj, sm, r = n, sds[j], sds[m], everyone[j, m]
-            else:
-                both = valid[:, j] & valid[:, m]
-                both_n = int(both.sum())
-                if both_n <= 2:
-                    continue
-                sj, sm = score[both, j].std(), score[both, m].std()
-                r = np.corrcoef(score[both, j], score[both, m])[0, 1] if sj > 0 and sm > 0 else 0.0
-            if sj > 0 and sm > 0 and abs(r) > 3.0 / np.sqrt(both_n):  # within sampling noise of none: none
+            both = moments[0, j, m]
+            if both <= 2:
+                continue
+            mj, mm = moments[1, j, m] / both, moments[1, m, j] / both
+            vj, vm = moments[2, j, m] / both - mj * mj, moments[2, m, j] / both - mm * mm
+            if vj <= 1e-12 * moments[2, j, m] / both or vm <= 1e-12 * moments[2, m, j] / both:
+                continue  # a constant score over these rows: no correlation to read
+            r = (moments[3, j, m] / both - mj * mm) / math.sqrt(vj * vm)
+            if abs(r) > 3.0 / math.sqrt(both):  # within sampling noise of none: none
                 # Grouping into bins attenuates the latent correlation by the scores' standard
                 # deviations (each under 1, as the dependence inside the bins is lost):
                 # corr(g(X), g(Y)) = rho sd(g(X)) sd(g(Y)) to first order for the bins' means
                 # g of jointly normal X, Y. So the latent correlation is read back by dividing.
-                corr[j, m] = corr[m, j] = float(np.clip(r / (sj * sm), -MAX_CORR, MAX_CORR))
+                corr[j, m] = corr[m, j] = float(np.clip(r / math.sqrt(vj * vm), -MAX_CORR, MAX_CORR))
     # Only columns correlated with another go through the sampler; the rest keep uniform,
-    # independent positions (the caller's default), and the sampler's cost grows with the
-    # correlated columns alone.
+    # independent positions (the caller's default), and the sampler's time and memory grow
+    # with the correlated columns alone.
     active = [j for j in range(k) if np.count_nonzero(corr[j]) > 1]
     if len(active) < 2:
         return {}
-    num, k = [num[j] for j in active], len(active)
     corr = corr[np.ix_(active, active)]
-    lo, hi, start, width = lo[:, active], hi[:, active], start[:, active], width[:, active]
-    score, valid = score[:, active], valid[:, active]
+    k = len(active)
+    every = slice(0, n)
+    lo = np.column_stack([column(j, every, 2, -np.inf)[0] for j in active])
+    hi = np.column_stack([column(j, every, 3, np.inf)[0] for j in active])
+    start = np.column_stack([column(j, every, 0, 0.0)[0] for j in active])
+    width = np.column_stack([column(j, every, 1, 1.0)[0] for j in active])
+    score = np.column_stack([column(j, every, 4, 0.0)[0] for j in active])
+    valid = np.column_stack([column(j, every, 4, 0.0)[1] for j in active])
+    num = [num[j] for j in active]
     vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
     corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T
     d = np.sqrt(np.diag(corr))
@@ -248,6 +267,7 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
 
 
 MAX_CORR = 0.999  # the latent correlation read back from the bins is kept inside (-1, 1)
+CHUNK_ROWS = 65_536  # rows per chunk when the scores' moments are summed
 
 
 def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
