@@ -98,6 +98,12 @@ class Broadcast:
         view = out.reshape(self.full)
         view += values.reshape(self.part)
 
+    def assign(self, out: np.ndarray, values: np.ndarray) -> None:
+        """out[...] = values, broadcast (in place; `out` must be C-contiguous)."""
+        if not out.flags.c_contiguous:
+            raise ValueError("can only assign in place into a C-contiguous table")
+        out.reshape(self.full)[...] = values.reshape(self.part)
+
     def multiply_into(self, out: np.ndarray, values: np.ndarray) -> None:
         """out *= values, broadcast (in place; `out` must be C-contiguous)."""
         if not out.flags.c_contiguous:

@@ -297,6 +297,7 @@ class _Problem:
                  params: list[Clique]) -> None:
         self.terms, self.tree, self.total, self.params = terms, tree, total, params
         self.plan = Plan(tree, sizes)
+        self._free: list[list[np.ndarray]] = []  # tree-clique tables free for reuse
         self.param_shapes = [tuple(sizes[a] for a in c) for c in params]
         home = [tree.containing(c, sizes) for c in params]
         self.placed = [self._groups([i for i in range(len(params)) if home[i] == k], k, sizes)
@@ -363,13 +364,18 @@ class _Problem:
             out.append(np.zeros(shape) if pot is None else pot)
         return out
 
+    def release(self, tables: list[np.ndarray]) -> None:
+        """Give tree-clique tables back for the next evaluation: a fresh array of megabytes costs
+        a page fault per 4 kB on first touch, as much as the propagation's arithmetic."""
+        self._free.append(tables)
+
     def exp_potentials(self, theta: list[np.ndarray]) -> list[np.ndarray]:
         """exp of `potentials`, each tree clique's up to a constant factor, with no ``exp`` over a
         clique: a group's table (at most 1/8 of the clique) is exponentiated, shifted to a
-        maximum of 1, and multiplied in."""
-        out = []
-        for shape, groups in zip(self.plan.shapes, self.placed):
-            pot = None
+        maximum of 1, and multiplied in. Written into released tables where there are some."""
+        out = self._free.pop() if self._free else [np.empty(shape) for shape in self.plan.shapes]
+        for pot, groups in zip(out, self.placed):
+            first = True
             for u_shape, inner, only, into in groups:
                 if inner:
                     table = np.zeros(u_shape)
@@ -378,21 +384,27 @@ class _Problem:
                 else:
                     table = theta[only]
                 e = np.exp(table - np.max(table))
-                if pot is None:
-                    pot = into.expand(e)
+                if first:
+                    into.assign(pot, e)
+                    first = False
                 else:
                     into.multiply_into(pot, e)
-            out.append(np.ones(shape) if pot is None else pot)
+            if first:
+                pot.fill(1.0)
         return out
 
     def evaluate(self, theta: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
         """Tree clique counts, measured marginals and loss of the model with parameters `theta`."""
-        counts = calibrate_linear(self.plan, self.exp_potentials(theta), self.total)
+        tables = self.exp_potentials(theta)
+        counts = calibrate_linear(self.plan, tables, self.total)
         if counts is None:  # linear arithmetic may have underflowed: the log-space propagation
+            self.release(tables)
             counts, _ = calibrate(self.plan, self.potentials(theta), self.total, overwrite=True)
         mus: list[np.ndarray] = [np.empty(0)] * len(self.terms)
         for i, src, reduce in self.sources:
             mus[i] = reduce(counts[-1 - src] if src < 0 else mus[src])
+            if src < 0 and not reduce.steps:  # a whole clique's table: a copy, as the table is reused
+                mus[i] = mus[i].copy()
         value = sum(float(np.sum(t.weight * t.residual(mu) ** 2)) for t, mu in zip(self.terms, mus))
         return counts, mus, value
 
@@ -426,7 +438,8 @@ class _Problem:
         where = {i: next(j for j, t in enumerate(self.terms) if t.clique == self.params[i]) for i in targets}
         for _ in range(sweeps):
             for i, target in targets.items():
-                _, mus, _ = self.evaluate(theta)
+                counts, mus, _ = self.evaluate(theta)
+                self.release(counts)
                 theta[i] = theta[i] + np.log(target / (mus[where[i]] + 1e-3 * self.total / target.size))
         return theta
 
@@ -445,18 +458,22 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     over the marginals mu of log-linear models on the junction tree of the
     measured cliques (plus `cliques`). Each step is private-pgm's mirror
     descent step (the log-linear parameters of the measured cliques move by
-    -eta * dL/dmu; belief propagation gives the new mu) taken from a Nesterov
-    look-ahead point, with an Armijo test: a step is kept if the loss falls by
-    at least half of <dL/dmu, mu - mu'>; eta grows 5% after a kept step and
-    halves after a refused one; momentum restarts whenever the loss would
-    rise, so the loss never rises. Zero parameters start with two sweeps of
+    -eta * dL/dmu; belief propagation gives the new mu) plus heavy-ball
+    momentum beta * (x - x_prev), beta = (k - 1)/(k + 2) after k kept steps in
+    a row. A step is kept if the loss does not rise (without momentum, if it
+    falls by at least half of <dL/dmu, mu - mu'>: Armijo); eta grows 5% after
+    a kept step; a refused step restarts the momentum, or without momentum
+    halves eta. So the loss never rises, and a step costs one propagation:
+    a Nesterov look-ahead needs a second one for its gradient, and on
+    diamonds' final eps=1 fit (885k cells) reached in 574 propagations the
+    loss this reaches in 300. Zero parameters start with two sweeps of
     proportional fitting to the clipped measurements; a warm start fits only
     the cliques it has not seen, with one sweep. The fit converges to the
     maximum-entropy distribution among the best fits.
 
-    Cost: about two belief propagations per step, each a few passes over all
-    cells of the tree (``tree.size(sizes)``), plus one per measured clique and
-    sweep of the start; memory a few times the tree's cells in float64.
+    Cost: one belief propagation per step, a few passes over all cells of the
+    tree (``tree.size(sizes)``), plus one per measured clique and sweep of the
+    start; memory a few times the tree's cells in float64.
 
     Args:
         sizes: domain size of each column.
@@ -497,36 +514,32 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     floor = 1e-24 * sum(float(np.sum(t.weight * t.y ** 2)) for t in terms)  # round-off level
     heaviest = max((float(t.weight.max()) for t in terms if t.y.size), default=0.0) or 1.0
     eta = 1.0 / (heaviest * total)  # private-pgm's start, 1/L with L the loss's curvature in probabilities
-    x_prev, kept = x, 0
-    look, look_mus, look_f, at_x = x, mus, fx, True
+    x_prev, beta, kept = x, 0.0, 0
     step = -1
     for step in range(iters):
-        g_terms, g_params = problem.gradient(look_mus)
-        trial = [p - eta * g for p, g in zip(look, g_params)]
+        g_terms, g_params = problem.gradient(mus)
+        trial = [p - eta * g + beta * (p - q) for p, g, q in zip(x, g_params, x_prev)]
         counts2, mus2, f2 = problem.evaluate(trial)
-        decrease = sum(float(np.sum(g * (a - b))) for g, a, b in zip(g_terms, look_mus, mus2))
-        armijo = look_f - f2 >= 0.5 * decrease
-        if armijo and f2 <= fx:
+        if beta > 0:
+            keep = f2 <= fx
+        else:  # Armijo: the loss falls by at least half of what its slope promises
+            decrease = sum(float(np.sum(g * (a - b))) for g, a, b in zip(g_terms, mus, mus2))
+            keep = f2 <= fx and fx - f2 >= 0.5 * decrease
+        if keep:
             change = (fx - f2) / max(f2, 1e-300)
+            problem.release(counts)
             x_prev, x, counts, mus, fx = x, trial, counts2, mus2, f2
             eta *= 1.05
             kept += 1
             beta = (kept - 1) / (kept + 2)
-            done = change < tol or fx <= floor
-            if beta > 0 and not done:
-                look = [a + beta * (a - b) for a, b in zip(x, x_prev)]
-                _, look_mus, look_f = problem.evaluate(look)
-                at_x = False
-            else:
-                look, look_mus, look_f, at_x = x, mus, fx, True
             if callback is not None:
                 callback(step, fx)
-            if done:
+            if change < tol or fx <= floor:
                 break
             continue
-        if armijo and not at_x:
-            kept = 0  # the momentum overshot: step from x itself
-            look, look_mus, look_f, at_x = x, mus, fx, True
+        problem.release(counts2)
+        if beta > 0:
+            beta, kept = 0.0, 0  # the momentum overshot: restart it from x
         else:
             eta *= 0.5  # too long: shorten the step from the same point
         if callback is not None:
