@@ -170,3 +170,19 @@ def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeyp
     # the chain a -> b -> c -> d is what the model learns: c given a is far from independent
     ac = model.marginal((0, 2))
     assert np.abs(ac / n - np.outer(ac.sum(1), ac.sum(0)) / n**2).sum() > 0.3
+
+
+def test_binned_codes_in_the_smallest_type_count_as_int64_codes() -> None:
+    from duckdb_synth.engine.data import code_type
+
+    assert [code_type(s) for s in (2, 127, 128, 32767, 32768)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
+    rng = np.random.default_rng(1)
+    codes, sizes = _data(rng, n=5000)
+    wide, small = Binned(codes, sizes), Binned(np.asfortranarray(codes.astype(np.int8)), sizes)
+    for clique in [(0,), (2, 0), (0, 1, 3), (3, 2, 1)]:
+        assert np.array_equal(wide.marginal(clique), small.marginal(clique))
+    small.recode(2, np.array([0, 0, 1, 1, 2]), 3)
+    assert small.marginal((2,)).tolist() == [float((codes[:, 2] < 2).sum()), float(np.isin(codes[:, 2], (2, 3)).sum()),
+                                             float((codes[:, 2] == 4).sum())]
+    with pytest.raises(ValueError, match="do not fit"):
+        small.recode(0, np.arange(4), 300)

@@ -57,6 +57,11 @@ class ColumnData(Protocol):
         """The finite values in ascending order: for balanced mode's exact quantiles only."""
 
 
+def code_type(size: int) -> type:
+    """The smallest signed integer type holding codes -1 .. size - 1."""
+    return next(t for t in (np.int8, np.int16, np.int32) if size <= np.iinfo(t).max) if size <= 2**31 - 1 else np.int64
+
+
 class Binned:
     """The binned table: every modelled column's codes (rows x columns, column-major) and domain sizes.
 
@@ -84,6 +89,8 @@ class Binned:
 
     def recode(self, i: int, remap: np.ndarray, size: int) -> None:
         """Renumber column `i`'s codes through `remap` (old code -> new), for a domain of `size` codes."""
+        if size > np.iinfo(self.codes.dtype).max:
+            raise ValueError(f"{size} codes do not fit the binned table's {self.codes.dtype}")
         self.codes[:, i] = remap[self.codes[:, i]]
         self.sizes[i] = int(size)
 
@@ -208,10 +215,13 @@ class DuckDBRows:
     def bin(self, domains: Sequence[Domain]) -> Binned:
         values, nulls = self._load(), self._nulls
         self._values = self._nulls = None
-        # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables).
-        codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)), dtype=np.int64, order="F")
+        # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
+        # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
+        codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)),
+                         dtype=code_type(max((d.size for d in domains), default=1)), order="F")
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
+            values[i] = None  # the raw column is no longer needed: free it as soon as it is coded
         dropped = (codes < 0).any(axis=1)  # a NOT NULL column's value outside its declared list
         if dropped.any():
             codes = np.asfortranarray(codes[~dropped])
