@@ -16,7 +16,7 @@ import scipy.optimize
 import scipy.special
 
 from duckdb_synth.engine.model.factor import Factor, Reducer, logsumexp
-from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_tree
+from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_size, junction_tree
 from duckdb_synth.engine.marginal import Measurement
 from duckdb_synth.engine.model import pgm
 from duckdb_synth.engine.model.pgm import GraphicalModel, estimate, estimate_total, loss
@@ -214,6 +214,7 @@ def test_junction_tree_of_random_graphs(seed):
     cliques = [tuple(sorted(rng.choice(d, size=int(rng.integers(1, 4)), replace=False).tolist()))
                for _ in range(int(rng.integers(1, 12)))]
     check_junction_tree(junction_tree(cliques, d, sizes), cliques, d)
+    assert junction_size(cliques, d, sizes) == junction_tree(cliques, d, sizes).size(sizes)
 
 
 def test_junction_tree_refuses_bad_columns():

@@ -18,7 +18,7 @@ from ..engine.data import Binned
 from ..engine.domain import Domain, coarsenings
 from ..engine.marginal import Measurement
 from ..engine.model import pgm
-from ..engine.model.junction import junction_tree
+from ..engine.model.junction import junction_size
 from ..engine.model.network import consistent_pairs, tree_model
 from ..engine.model.pooled import pooled_network
 from ..engine.structure import decomposable_network, greedy_exact, tree_parents
@@ -112,7 +112,7 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
                             iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
 
     def size_of(cliques):
-        return junction_tree(list(cliques), d, sizes).size(sizes)
+        return junction_size(list(cliques), d, sizes)
 
     model, measurements = adaptive_measure(
         data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
@@ -150,7 +150,7 @@ def exact_pgm(data: Binned, acct: Accountant, workload: Workload):
                             iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
 
     def size_of(cliques):
-        return junction_tree(list(cliques), d, sizes).size(sizes)
+        return junction_size(list(cliques), d, sizes)
 
     model, measurements = greedy_exact(data, workload=workload, max_cells=EXACT_MAX_CELLS, fit=fit, size_of=size_of,
                                        max_rounds=EXACT_ROUNDS_PER_COLUMN * d, min_gain=0.005 * data.n)
