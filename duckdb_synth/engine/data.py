@@ -10,7 +10,9 @@ Every stage that looks at the source asks a ``Rows`` object, and only these call
   ``sorted_values()`` (finite) for exact quantiles;
 * ``bin(domains)``: the binned table (``Binned``), whose ``marginal(clique)``
   counts any 1- to k-way marginal of the codes; without the rows a domain drops
-  (a NOT NULL column's value outside its declared list, code -1).
+  (a NOT NULL column's value outside its declared list, code -1). Its ``subset(mask)``
+  is the binned table of the rows a caller's coins keep (the selection's scores on
+  tables of more than ``privacy/adaptive.py:SELECT_ROWS`` rows).
 
 Every answer but the last two is an aggregate; the binned table's codes stay with
 the engine, and the stages see only its marginals. The privacy layer adds noise to
