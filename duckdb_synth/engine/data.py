@@ -61,7 +61,7 @@ class ColumnData(Protocol):
 
 def code_type(size: int) -> type:
     """The smallest signed integer type holding codes -1 .. size - 1."""
-    return next(t for t in (np.int8, np.int16, np.int32) if size <= np.iinfo(t).max) if size <= 2**31 - 1 else np.int64
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if size <= np.iinfo(t).max)
 
 
 class Binned:

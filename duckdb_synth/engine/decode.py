@@ -189,12 +189,11 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
         dens = np.exp(-0.5 * np.minimum(lo ** 2, 1e4)) - np.exp(-0.5 * np.minimum(hi ** 2, 1e4))
         tables[j] = (a, width, lo, hi, dens / math.sqrt(2 * math.pi) / width)
 
-    def column(j: int, rows: slice, part: int, missing: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per row of `rows`: table `part` of column j at the row's bin (`missing` where it has none)."""
-        i = num[j]
-        codes = synth[rows, i]
-        ok = (codes >= 0) & (codes < domains[i].nbins)
-        return np.where(ok, tables[j][part][np.where(ok, codes, 0)], missing), ok
+    def bins(j: int, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of `rows`: column j's bin (0 where it has none) and whether it has one."""
+        codes = synth[rows, num[j]]
+        ok = (codes >= 0) & (codes < domains[num[j]].nbins)
+        return np.where(ok, codes, 0), ok
 
     # The scores' moments over the rows both columns of a pair hold, in chunks of rows: k x k
     # products, never an n x k table of every column.
@@ -204,7 +203,8 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
         m = rows.stop - rows.start
         held, sc = np.zeros((m, k)), np.zeros((m, k))
         for j in tables:
-            sc[:, j], ok = column(j, rows, 4, 0.0)
+            at, ok = bins(j, rows)
+            sc[:, j] = np.where(ok, tables[j][4][at], 0.0)
             held[:, j] = ok
         moments[0] += held.T @ held
         moments[1] += sc.T @ held
@@ -235,13 +235,13 @@ def within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Generat
         return {}
     corr = corr[np.ix_(active, active)]
     k = len(active)
-    every = slice(0, n)
-    lo = np.column_stack([column(j, every, 2, -np.inf)[0] for j in active])
-    hi = np.column_stack([column(j, every, 3, np.inf)[0] for j in active])
-    start = np.column_stack([column(j, every, 0, 0.0)[0] for j in active])
-    width = np.column_stack([column(j, every, 1, 1.0)[0] for j in active])
-    score = np.column_stack([column(j, every, 4, 0.0)[0] for j in active])
-    valid = np.column_stack([column(j, every, 4, 0.0)[1] for j in active])
+    located = [bins(j, slice(0, n)) for j in active]
+
+    def stack(part: int, missing: float) -> np.ndarray:  # n x k: table `part` at each row's bin
+        return np.column_stack([np.where(ok, tables[j][part][at], missing) for j, (at, ok) in zip(active, located)])
+
+    start, width, lo, hi, score = stack(0, 0.0), stack(1, 1.0), stack(2, -np.inf), stack(3, np.inf), stack(4, 0.0)
+    valid = np.column_stack([ok for _, ok in located])
     num = [num[j] for j in active]
     vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
     corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T

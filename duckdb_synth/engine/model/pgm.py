@@ -346,17 +346,23 @@ class _Problem:
             out.append((u_shape, inner, ids[0], Broadcast(u, clique, self.plan.shapes[k])))
         return out
 
+    @staticmethod
+    def _group_tables(theta: list[np.ndarray], groups: list):
+        """Each group's table over its union (its parameters summed), with its broadcast into the clique."""
+        for u_shape, inner, only, into in groups:
+            if inner:
+                table = np.zeros(u_shape)
+                for i, b in inner:
+                    b.add_into(table, theta[i])
+            else:
+                table = theta[only]
+            yield table, into
+
     def potentials(self, theta: list[np.ndarray]) -> list[np.ndarray]:
         out = []
         for shape, groups in zip(self.plan.shapes, self.placed):
             pot = None
-            for u_shape, inner, only, into in groups:
-                if inner:
-                    table = np.zeros(u_shape)
-                    for i, b in inner:
-                        b.add_into(table, theta[i])
-                else:
-                    table = theta[only]
+            for table, into in self._group_tables(theta, groups):
                 if pot is None:
                     pot = into.expand(table)
                 else:
@@ -376,13 +382,7 @@ class _Problem:
         out = self._free.pop() if self._free else [np.empty(shape) for shape in self.plan.shapes]
         for pot, groups in zip(out, self.placed):
             first = True
-            for u_shape, inner, only, into in groups:
-                if inner:
-                    table = np.zeros(u_shape)
-                    for i, b in inner:
-                        b.add_into(table, theta[i])
-                else:
-                    table = theta[only]
+            for table, into in self._group_tables(theta, groups):
                 e = np.exp(table - np.max(table))
                 if first:
                     into.assign(pot, e)
