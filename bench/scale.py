@@ -7,8 +7,9 @@ Cases (``--cases``, comma-separated):
 * ``mixedNxD@EPS``: a generated mixed-type table of N rows and D columns (integers, decimals,
   doubles, dates, timestamps, booleans, skewed text), e.g. ``mixed1Mx50@1``, ``mixed10Mx20@1``
   (N takes k and M);
-* ``writeN``: a model fitted on ``mixed1Mx20`` at eps 1, then N synthetic rows written to
-  Parquet, e.g. ``write100M``.
+* ``writeN``: ``COPY (SELECT * FROM synthesize('src', epsilon := 1, "rows" := N)) TO 'out.parquet'``
+  on the generated ``mixed1Mx20`` table, e.g. ``write100M`` (the fit, then N rows made and written
+  batch by batch; a checkout without batched output holds them all).
 
 Each case runs in a child process that imports ``duckdb_synth`` from a checkout (this one, and
 with ``--old ROOT`` another one beside it, case by case), so CPU seconds count every thread of
@@ -99,13 +100,17 @@ def child(root: str, case: str, seed: int) -> int:
     else:
         raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS or writeN")
     wall, cpu = time.perf_counter(), time.process_time()
-    res = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows)
     if write:
+        duckdb_synth.register(con)
         with tempfile.TemporaryDirectory() as tmp:
-            con.register("synth_out", res.table)
-            con.execute(f"COPY synth_out TO '{Path(tmp) / 'out.parquet'}' (FORMAT parquet)")
+            path = Path(tmp) / "out.parquet"
+            con.execute(f"COPY (SELECT * FROM synthesize('src', epsilon := {eps}, seed := {seed}, "
+                        f"\"rows\" := {rows})) TO '{path}' (FORMAT parquet)")
+            made = con.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
+    else:
+        made = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows).table.num_rows
     out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": res.table.num_rows}
+           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": made}
     print(json.dumps(out))
     return 0
 

@@ -15,9 +15,8 @@ import time
 import duckdb
 
 from .engine.data import DuckDBRows
-from .engine.decode import decode_table
+from .engine.output import Output
 from .engine.plan import plan
-from .engine.sample import draw
 from .engine.schema import read_schema
 from .engine.source import open_source
 from .options import parse_options
@@ -62,8 +61,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
                                           cols.workload)
         report("sampling", 0.8)
-        synth = draw(model, cols.output_rows(opts.rows, n_hat), out_rng)
-        report("decoding", 0.9)
-        table = decode_table(cols.columns, domains, synth, cols.masks, out_rng)
+        output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng)
+        if not output.batched:  # made now; a larger output is made batch by batch as it is read
+            output.table()
         report("done", 1.0)
-    return Result(table, Spend.from_accountant(opts.mode, acct), time.perf_counter() - started, src, opts, n_rows)
+    return Result(output, Spend.from_accountant(opts.mode, acct), time.perf_counter() - started, src, opts, n_rows)

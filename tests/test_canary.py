@@ -116,7 +116,9 @@ def identity(monkeypatch) -> list[dict]:
         copy = con.sql(f'SELECT * FROM "{source}"').to_arrow_table()
         seen.append({"source": source, "copy": copy, "columns": read_schema(con, f'SELECT * FROM "{source}"', (source,)),
                      "options": options})
-        return dataclasses.replace(res, table=copy)
+        fake = dataclasses.replace(res)
+        fake.__dict__["table"] = copy  # Result.table is a cached property: the canary reads these rows
+        return fake
 
     monkeypatch.setattr(canary_module, "_run", run)
     return seen

@@ -25,11 +25,12 @@ from .source import quote_ident
 
 
 def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
-                 rng: np.random.Generator) -> pa.Table:
+                 rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
-    ones filled with random values of their kind, declared keys with fresh unique values.
+    ones filled with random values of their kind, declared keys with fresh unique values
+    (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all).
     The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
@@ -39,13 +40,13 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     for c in columns:
         if c.name in mask_map:
             target = c.type
-            if c.kind == "unsupported" and c.type.upper() not in ("UUID", "BLOB"):
+            if _as_varchar(c, mask_map):
                 target = "VARCHAR"
                 as_varchar.add(c.name)
             arrays[c.name] = masks.generate(mask_map[c.name], n, target, rng)
             continue
         if c.name not in by_name:  # a declared identifier: unique values, independent of the data
-            arrays[c.name] = identifiers(c, n, rng)
+            arrays[c.name] = identifiers(c, n, rng, first_row, total_rows)
             continue
         i, dom = by_name[c.name]
         if isinstance(dom, NumericDomain):
@@ -59,21 +60,33 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
     finally:
         con.close()
-    types = {c.name: ("VARCHAR" if c.name in as_varchar else c.type) for c in columns}
-    meta = {f"type:{k}".encode(): v.encode() for k, v in types.items()}
+    meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
     return out.replace_schema_metadata(meta)
 
 
-def identifiers(c: Column, n: int, rng: np.random.Generator) -> pa.Array:
-    """Fresh unique values for a declared key: random tokens or UUIDs, or a permutation of 1..n
-    (of the type's lowest n values when 1..n does not fit: a TINYINT key numbers up to 256 rows)."""
+def _as_varchar(c: Column, mask_map: dict[str, str]) -> bool:
+    """A masked column of a type the masks cannot make (other than UUID and BLOB) comes out as VARCHAR."""
+    return c.name in mask_map and c.kind == "unsupported" and c.type.upper() not in ("UUID", "BLOB")
+
+
+def output_types(columns: list[Column], mask_map: dict[str, str]) -> list[tuple[str, str]]:
+    """(column, exact DuckDB type) of the output, in order."""
+    return [(c.name, "VARCHAR" if _as_varchar(c, mask_map) else c.type) for c in columns]
+
+
+def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0, total: int | None = None) -> pa.Array:
+    """Fresh unique values for a declared key: random tokens or UUIDs, or the numbers 1..total in
+    random order within each batch (the type's lowest values when 1..total does not fit: a TINYINT
+    key numbers up to 256 rows). This batch's `n` rows are rows first_row.. of `total` (default: n)."""
     if c.type.upper() in ("VARCHAR", "UUID"):
         return masks.generate("string", n, "UUID" if c.type.upper() == "UUID" else "VARCHAR", rng)
-    lo, hi = (int(c.type_range[0]), int(c.type_range[1])) if c.type_range else (1, n)
-    if n > hi - lo + 1:  # plan() keeps the row count within the type: this is a bug if it happens
-        raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {n} distinct values")
-    first = 1 if n <= hi else lo
-    return pa.array(rng.permutation(n) + first, type=pa.int64())
+    total = max(total or n, first_row + n)
+    lo, hi = (int(c.type_range[0]), int(c.type_range[1])) if c.type_range else (1, total)
+    if total > hi - lo + 1:  # plan() keeps the row count within the type: this is a bug if it happens
+        raise DataError(f"column '{c.name}' is a declared key of type {c.type}, which cannot hold {total} "
+                        "distinct values")
+    first = 1 if total <= hi else lo
+    return pa.array(rng.permutation(n) + first + first_row, type=pa.int64())
 
 
 DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31

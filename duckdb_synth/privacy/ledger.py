@@ -19,12 +19,13 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import duckdb
 import pyarrow as pa
 
-from ..engine.data import output_fingerprint
 from ..engine.decode import cast_projection
+from ..engine.output import Output, Stamp
 from ..engine.source import Source
 from ..errors import SynthError
 from ..options import Options
@@ -43,14 +44,28 @@ RUN_COLUMNS = pa.schema([
 
 @dataclass(frozen=True)
 class Result:
-    """A finished run: the synthetic rows and what was spent."""
+    """A finished run: the synthetic rows and what was spent.
 
-    table: pa.Table
+    The rows are made from the model on demand (``output``): ``table`` holds them all in memory;
+    ``output.reader()`` streams them batch by batch (for outputs too large for memory: DuckDB's
+    ``COPY`` or ``CREATE TABLE AS`` over the reader, or ``write``).
+    """
+
+    output: Output
     spend: Spend
     seconds: float
     source: Source
     options: Options
     rows_in: int
+
+    @cached_property
+    def table(self) -> pa.Table:
+        """All the rows, as one Arrow table (the source's exact types in the schema's metadata)."""
+        return self.output.table()
+
+    @property
+    def num_rows(self) -> int:
+        return self.output.num_rows
 
     def relation(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
         """The rows as a DuckDB relation on `con`, with the source's exact column types."""
@@ -59,8 +74,7 @@ class Result:
     @property
     def types(self) -> list[tuple[str, str]]:
         """(column, exact DuckDB type) of the output, in order."""
-        meta = self.table.schema.metadata or {}
-        return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in self.table.column_names]
+        return self.output.types
 
 
 @dataclass(frozen=True)
@@ -86,8 +100,14 @@ class RunRecord:
     rows_in: int | None  # None in DP modes: the exact input size is not released
     rows_out: int | None  # None for a failed run
     columns: tuple[str, ...]
-    fingerprint: tuple[int, int] | None  # of the output rows as a report reads them (engine/data.py)
+    stamp: Stamp  # the output rows' fingerprint, once they have all been made (engine/output.py)
     status: str  # 'done', or 'failed: ' and why
+
+    @property
+    def fingerprint(self) -> tuple[int, int] | None:
+        """Of the output rows as a report reads them (``data.output_fingerprint``); None until they
+        have all been made once (a large output written batch by batch: when its writing ends)."""
+        return self.stamp.value
 
     @property
     def done(self) -> bool:
@@ -106,14 +126,10 @@ class Ledger:
         """Record a run; its run id is its position, counting from 1."""
         if isinstance(entry, Result):
             sp = entry.spend
-            try:
-                fingerprint = output_fingerprint(entry.table, entry.types)
-            except (duckdb.Error, MemoryError):  # the spend is recorded all the same; reports will not find it
-                fingerprint = None
-            rest = (None if sp.private else entry.rows_in, entry.table.num_rows, tuple(entry.table.column_names),
-                    fingerprint, "done")
+            rest = (None if sp.private else entry.rows_in, entry.num_rows, tuple(entry.output.column_names),
+                    entry.output.stamp, "done")
         else:
-            rest = (None, None, (), None, f"failed: {entry.error}")
+            rest = (None, None, (), Stamp(), f"failed: {entry.error}")
         with self.lock:
             rec = RunRecord(len(self.entries) + 1, entry.source, entry.options, entry.spend, entry.seconds, *rest)
             self.rows.extend(_log_rows(rec))

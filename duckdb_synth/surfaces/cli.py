@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import click
 import duckdb
+import pyarrow as pa
 
 import duckdb_synth
 
@@ -463,29 +464,37 @@ def synthesize(
                 bar.close()
         if output is not None:
             assert fmt is not None
-            _write_file(con, res.table, output, fmt)
+            _write_file(con, res.output.reader(), output, fmt)
             target = str(output)
         else:
-            _write_table(con, res.table, quoted, replace=replace)
+            _write_table(con, res.output.reader(), quoted, replace=replace)
             target = f"table {table}"
         click.echo(res.spend.format(), err=True)
-        click.echo(f"{res.table.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+        click.echo(f"{res.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
         if report_path is not None:
-            _report_of_run(con, source, res, target, report_path)
+            written = None
+            if res.output.batched:  # not held in memory: the report reads what was written
+                written = str(output) if output is not None else quoted
+            _report_of_run(con, source, res, target, report_path, written)
 
 
-def _report_of_run(con: duckdb.DuckDBPyConnection, source: str, res: Any, target: str, path: Path) -> None:
-    """Write the report of a run's rows (with their exact types) against its source."""
+def _report_of_run(con: duckdb.DuckDBPyConnection, source: str, res: Any, target: str, path: Path,
+                   written: str | None = None) -> None:
+    """Write the report of a run's rows (with their exact types) against its source: the rows in memory,
+    or those `written` (a table or a file, for an output made batch by batch)."""
     from ..engine.decode import cast_projection
 
     name = "__duckdb_synth_report_rows"
-    con.register(name, res.table)
+    if written is None:
+        con.register(name, res.table)
     try:
-        rep = duckdb_synth.report(con, source, f"SELECT {cast_projection(res.types)} FROM {name}", run=res)
+        rows = written or f"SELECT {cast_projection(res.types)} FROM {name}"
+        rep = duckdb_synth.report(con, source, rows, run=res)
     except SynthError as exc:
         raise click.ClickException(f"the rows were written, but the report failed: {exc}") from exc
     finally:
-        con.unregister(name)
+        if written is None:
+            con.unregister(name)
     rep = dataclasses.replace(rep, synth=target)
     _write_html(rep, path)
     click.echo(f"report written to {path} (overall score {rep.score:.3f})", err=True)
@@ -506,16 +515,19 @@ def _write_html(rep: Any, path: Path) -> None:
         raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
 
 
-def _write_file(con: duckdb.DuckDBPyConnection, table: Any, path: Path, fmt: str) -> None:
-    """Write the rows to a Parquet or CSV file, all at once: no partial file on failure."""
+def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
+    """Write the rows (a table or a one-pass reader of batches) to a Parquet or CSV file, batch by batch
+    into a temporary file that replaces `path` at the end: no partial file on failure."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pq.write_table(table, tmp)
+            with pq.ParquetWriter(tmp, rows.schema) as writer:
+                for batch in (rows.to_batches() if isinstance(rows, pa.Table) else rows):
+                    writer.write_batch(batch)
         else:
-            con.from_arrow(table).write_csv(str(tmp), header=True)
+            con.from_arrow(rows).write_csv(str(tmp), header=True)
         os.replace(tmp, path)
     except OSError as exc:
         raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
@@ -526,7 +538,7 @@ def _write_file(con: duckdb.DuckDBPyConnection, table: Any, path: Path, fmt: str
 
 
 def _write_table(con: duckdb.DuckDBPyConnection, table: Any, quoted: str, *, replace: bool) -> None:
-    """Create (or replace) a table of the database holding the rows."""
+    """Create (or replace) a table of the database holding the rows (a table or a one-pass reader)."""
     view = "__duckdb_synth_output"
     con.register(view, table)
     try:

@@ -294,7 +294,7 @@ def _write_result(res: Result, path: Path) -> None:
     """Write the rows with DuckDB's own Parquet writer, which keeps types such as UUID."""
     con = duckdb.connect()
     try:
-        con.register("_synth_result", res.table)
+        con.register("_synth_result", res.output.reader())  # batch by batch: memory bounded by one batch
         # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
         select = cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
                                   for c, t in res.types])

@@ -1,0 +1,140 @@
+"""A run's synthetic rows, made from the fitted model in batches, so that memory grows with the model
+and one batch, not with the rows asked for.
+
+``Output`` holds what the rows are made from (the model, the domains, the masks) and the state of
+the random stream they are drawn with, never the rows themselves (but the first batch, when it
+is all of them). Each pass over it (``batches``, ``reader``, ``table``) starts the stream from the
+same state, so every pass yields the same rows. A batch is sampled (controlled rounding within
+the batch: each cell's count is within one row of its expectation per batch), decoded and cast
+on its own; declared keys are numbered across batches, so they stay unique. An output of one
+batch is made exactly as before batching (the same rows for the same seed).
+
+Post-processing of the fitted model: no privacy cost, whatever the batch size.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .data import output_fingerprint
+from .decode import decode_table, output_types
+from .domain import Domain
+from .sample import draw
+from .schema import Column
+
+BATCH_CELLS = 1 << 23  # codes per batch (rows x modelled columns): 64 MB of int64 codes
+MIN_BATCH_ROWS = 1 << 16  # so that the copula and the rounding see enough rows of each batch
+MAX_BATCH_ROWS = 1 << 20
+
+
+@dataclass
+class Stamp:
+    """The fingerprint of an output's rows (``data.table_fingerprint``), set once a pass has made them
+    all; a ledger keeps this, not the output (which holds the model)."""
+
+    value: tuple[int, int] | None = None
+
+
+def batch_rows(modelled: int) -> int:
+    """Rows per batch for a model of `modelled` columns."""
+    return int(min(MAX_BATCH_ROWS, max(MIN_BATCH_ROWS, BATCH_CELLS // max(modelled, 1))))
+
+
+class Output:
+    """The synthetic rows of a run, made on demand in batches (see the module's docstring).
+
+    Args:
+        columns: every output column, in order.
+        domains: the modelled columns' domains (the model's columns, in order).
+        model: the fitted model (None: no modelled column).
+        masks: column -> mask kind.
+        rows: how many rows to make.
+        rng: the stream the rows are drawn from; its current state is kept (it is not advanced).
+        rows_per_batch: default ``batch_rows(len(domains))``.
+    """
+
+    def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
+                 rows: int, rng: np.random.Generator, rows_per_batch: int | None = None) -> None:
+        self.columns = list(columns)
+        self.domains = list(domains)
+        self.model = model
+        self.masks = dict(masks)
+        self.num_rows = int(rows)
+        self.rows_per_batch = int(rows_per_batch or batch_rows(len(self.domains)))
+        self._bits = type(rng.bit_generator)
+        self._state = copy.deepcopy(rng.bit_generator.state)
+        self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
+        self.stamp = Stamp()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the rows take more than one batch (then no pass keeps them in memory)."""
+        return self.num_rows > self.rows_per_batch
+
+    def tables(self) -> Iterator[pa.Table]:
+        """The rows, one table per batch (each with the exact types in its schema's metadata)."""
+        if self._first is not None:
+            yield self._first
+            return
+        rng = np.random.Generator(self._bits())
+        rng.bit_generator.state = copy.deepcopy(self._state)
+        fp = (0, 0) if self.stamp.value is None else None  # the fingerprint so far, if one is wanted
+        for start in range(0, max(self.num_rows, 1), self.rows_per_batch):
+            n = min(self.rows_per_batch, self.num_rows - start)
+            codes = draw(self.model, n, rng)
+            table = decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
+                                 total_rows=self.num_rows)
+            del codes
+            if fp is not None:
+                try:
+                    c, s = output_fingerprint(table, types_of(table))
+                    fp = (fp[0] + c, (fp[1] + s) % (1 << 64))
+                except (duckdb.Error, MemoryError):  # the rows are fine; a report will not recognise them
+                    fp = None
+            if not self.batched:
+                self._first = table
+            yield table
+        if fp is not None:
+            self.stamp.value = fp
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for table in self.tables():
+            yield from table.to_batches()
+
+    def reader(self) -> pa.RecordBatchReader:
+        """A one-pass reader of the rows (DuckDB scans it batch by batch: ``COPY``, ``CREATE TABLE AS``)."""
+        tables = self.tables()
+        held = [next(tables)]  # made now, so that the reader has its schema
+        schema = held[0].schema
+
+        def rest() -> Iterator[pa.RecordBatch]:
+            yield from held.pop().to_batches()  # not held once read
+            for t in tables:
+                yield from t.to_batches()
+
+        return pa.RecordBatchReader.from_batches(schema, rest())
+
+    def table(self) -> pa.Table:
+        """All the rows in one table (memory grows with the rows: write a large output with ``reader``)."""
+        parts = list(self.tables())
+        return parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+
+    @property
+    def types(self) -> list[tuple[str, str]]:
+        """(column, exact DuckDB type) of the output, in order."""
+        return output_types(self.columns, self.masks)
+
+
+def types_of(table: pa.Table) -> list[tuple[str, str]]:
+    """(column, exact DuckDB type) from a decoded table's schema metadata."""
+    meta = table.schema.metadata or {}
+    return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in table.column_names]

@@ -1,0 +1,133 @@
+"""Outputs made batch by batch (engine/output.py): the same rows on every pass, declared keys unique
+across batches, the fingerprint of all the rows, the model's distribution kept, and every surface
+writing a batched output whole (SQL COPY, the CLI's Parquet, CSV and table outputs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+import duckdb_synth
+from duckdb_synth.engine import output
+from duckdb_synth.engine.data import output_fingerprint
+from duckdb_synth.engine.decode import decode_table
+from duckdb_synth.engine.model.pgm import GraphicalModel
+from duckdb_synth.engine.sample import draw
+from duckdb_synth.surfaces.cli import main
+
+from conftest import load, make_patients
+
+
+@pytest.fixture
+def small_batches(monkeypatch) -> int:
+    """Batches of 256 rows, whatever the columns."""
+    monkeypatch.setattr(output, "BATCH_CELLS", 1)
+    monkeypatch.setattr(output, "MIN_BATCH_ROWS", 256)
+    return 256
+
+
+def keyed() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, a VARCHAR, b INTEGER, x DOUBLE)")
+    con.execute("INSERT INTO t SELECT i, CAST(i % 3 AS VARCHAR), i % 7, (i % 11) * 1.5 + (i % 3) FROM range(600) r(i)")
+    return con
+
+
+def test_a_batched_output_is_the_same_on_every_pass_and_keys_stay_unique(small_batches) -> None:
+    con = keyed()
+    res = duckdb_synth.run(con, "t", mode="strict", seed=3, rows=1_000)
+    out = res.output
+    assert out.batched and out.rows_per_batch == small_batches
+    first = out.table()
+    assert first.num_rows == 1_000 and first.column_names == ["k", "a", "b", "x"]
+    assert first.equals(out.table())  # a second pass: the same rows
+    streamed = pa.Table.from_batches(list(out.reader()))
+    assert streamed.equals(first)
+    keys = first.column("k").to_numpy()
+    assert len(np.unique(keys)) == 1_000 and keys.min() == 1 and keys.max() == 1_000
+    # Not the first batch's 1..256 over and over: each batch numbers its own rows.
+    assert sorted(keys[:256]) == list(range(1, 257))
+    # The fingerprint a report reads is that of all the rows, known once a pass has made them.
+    assert out.stamp.value == output_fingerprint(first, res.types)
+    assert duckdb_synth.runs(con)[-1].fingerprint == out.stamp.value
+    con.close()
+
+
+def test_a_one_batch_output_is_made_as_without_batches() -> None:
+    """The rows of an output of one batch are those drawn and decoded in one go from the same stream."""
+    con = keyed()
+    res = duckdb_synth.run(con, "t", mode="strict", seed=5)
+    out = res.output
+    assert not out.batched
+    rng = np.random.Generator(out._bits())
+    rng.bit_generator.state = out._state
+    again = decode_table(out.columns, out.domains, draw(out.model, out.num_rows, rng), out.masks, rng)
+    assert again.equals(res.table)
+    con.close()
+
+
+def test_batches_keep_the_model_distribution(small_batches) -> None:
+    """Controlled rounding per batch: the first column drawn (no parents) has each value's count within
+    one row per batch of the model's expectation."""
+    con = keyed()
+    res = duckdb_synth.run(con, "t", mode="strict", seed=7, rows=2_048)
+    out = res.output
+    model = out.model
+    assert isinstance(model, GraphicalModel)
+    # The first column drawn: the root clique's largest (GraphicalModel.sample).
+    root = max(model.tree.cliques[0], key=lambda a: (model.sizes[a], -a))
+    p = model.marginal((root,)) / model.total
+    rng = np.random.Generator(out._bits())
+    rng.bit_generator.state = out._state
+    counts, parts = np.zeros(len(p)), []
+    for start in range(0, 2_048, small_batches):  # the batches, drawn and decoded as Output makes them
+        codes = draw(out.model, small_batches, rng)
+        counts += np.bincount(codes[:, root], minlength=len(p))
+        parts.append(decode_table(out.columns, out.domains, codes, out.masks, rng, start, 2_048))
+    assert pa.concat_tables(parts).equals(res.table)  # these are the output's codes
+    assert np.abs(counts - 2_048 * p).max() <= 2_048 // small_batches
+    con.close()
+
+
+def test_sql_copy_of_a_batched_output(small_batches, tmp_path: Path) -> None:
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    load(con, "patients", make_patients())
+    target = tmp_path / "big.parquet"
+    con.execute(f"COPY (SELECT * FROM synthesize('patients', mode := 'strict', seed := 1, \"rows\" := 1500)) "
+                f"TO '{target}' (FORMAT parquet)")
+    back = pq.read_table(target)
+    assert back.num_rows == 1500
+    assert back.column_names == make_patients().column_names
+    rep = duckdb_synth.report(con, "patients", str(target))
+    assert rep.run_id == 1  # recognised by the fingerprint made while the rows were written
+    con.close()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", None])
+def test_cli_writes_a_batched_output_whole(small_batches, tmp_path: Path, suffix: str | None) -> None:
+    db = tmp_path / "clinic.duckdb"
+    con = duckdb.connect(str(db))
+    load(con, "patients", make_patients())
+    con.close()
+    args = ["synthesize", str(db), "patients", "--mode", "strict", "--seed", "2", "--rows", "1300"]
+    if suffix:
+        out = tmp_path / f"out{suffix}"
+        args += ["-o", str(out)]
+        target = f"'{out}'"
+    else:
+        args += ["--table", "synth_copy"]
+        target = "synth_copy"
+    report = tmp_path / "r.html"
+    result = CliRunner().invoke(main, [*args, "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "1,300 rows written" in result.output
+    con = duckdb.connect(str(db))
+    assert con.sql(f"SELECT count(*) FROM {target}").fetchall()[0][0] == 1300
+    con.close()
+    assert report.stat().st_size > 1000
