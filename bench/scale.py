@@ -76,6 +76,21 @@ def mixed_sql(n: int, d: int) -> str:
     return f"SELECT {', '.join(cols)} FROM range({n}) t(i)"
 
 
+def mixed_db(n: int, d: int) -> Path:
+    """A database file holding the generated table ``src`` of n rows and d columns, made once (in
+    another process, so that making it counts in no case's time or memory) and kept for later runs."""
+    path = Path(tempfile.gettempdir()) / "duckdb_synth_scale" / f"mixed{n}x{d}.duckdb"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        part = path.with_suffix(".part")
+        part.unlink(missing_ok=True)
+        code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                "c.execute('CREATE TABLE src AS ' + sys.argv[2]); c.close()")
+        subprocess.run([sys.executable, "-c", code, str(part), mixed_sql(n, d)], check=True)
+        part.rename(path)
+    return path
+
+
 def child(root: str, case: str, seed: int) -> int:
     """One case from checkout `root`; prints one JSON line."""
     sys.path.insert(0, root)
@@ -83,18 +98,18 @@ def child(root: str, case: str, seed: int) -> int:
 
     import duckdb_synth
 
-    con = duckdb.connect()
     m = re.fullmatch(r"(\w+?)@([\d.]+)", case)
     write = re.fullmatch(r"write(\w+)", case)
     rows = None
-    if write:
-        con.execute(f"CREATE TABLE src AS {mixed_sql(10**6, 20)}")
+    if write:  # the generated tables are read from a database file, as a user's large table would be
+        con = duckdb.connect(str(mixed_db(10**6, 20)), read_only=True)
         eps, rows = 1.0, count(write.group(1))
     elif m and m.group(1).startswith("mixed"):
         n, d = m.group(1)[5:].split("x")
-        con.execute(f"CREATE TABLE src AS {mixed_sql(count(n), int(d))}")
+        con = duckdb.connect(str(mixed_db(count(n), int(d))), read_only=True)
         eps = float(m.group(2))
     elif m:
+        con = duckdb.connect()
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
         eps = float(m.group(2))
     else:
@@ -108,7 +123,11 @@ def child(root: str, case: str, seed: int) -> int:
                         f"\"rows\" := {rows})) TO '{path}' (FORMAT parquet)")
             made = con.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
     else:
-        made = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows).table.num_rows
+        res = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows)
+        if hasattr(res, "output"):  # the rows made batch by batch, as a writer would take them
+            made = sum(b.num_rows for b in res.output.batches())
+        else:  # a checkout from before batched output
+            made = res.table.num_rows
     out = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rows": made}
     print(json.dumps(out))
@@ -137,6 +156,10 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per case and side")
     args = ap.parse_args()
     sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
+    for case in args.cases.split(","):  # the generated tables' files first: no case's time or memory
+        m = re.fullmatch(r"mixed(\w+)x(\d+)@[\d.]+", case)
+        if m or case.startswith("write"):
+            mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
     calib = calibration()
     print(f"calibration workload: {calib:.2f} CPU s (CPU figures x {CALIBRATION_REF / calib:.2f} in the "
           f"'cpu@{CALIBRATION_REF:g}' column: as on a machine where it takes {CALIBRATION_REF:g} s)")

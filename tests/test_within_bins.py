@@ -106,3 +106,16 @@ def test_exact_cells_decode_to_each_lattice_point_evenly() -> None:
     values, counts = np.unique(x, return_counts=True)
     assert values.tolist() == [1.0, 2.0, 3.0, 4.0]
     assert np.abs(counts - 2000).max() < 150  # about 4.5 standard deviations
+
+
+@pytest.mark.parametrize("rho, copula", [(0.01, False), (0.06, True)])
+def test_a_faint_correlation_on_many_rows_gets_no_copula(rho: float, copula: bool) -> None:
+    """On 400k rows a latent correlation of 0.01 is far beyond sampling noise (3/sqrt(n) = 0.005) but
+    under MIN_CORR: the sampler is not run for it. A weak real one (0.06) still gets it."""
+    rng = np.random.default_rng(4)
+    n = 400_000
+    x = rng.normal(0, 1, n)
+    y = rho * x + np.sqrt(1 - rho ** 2) * rng.normal(0, 1, n)
+    doms = [quantile_domain(c, v, 8) for c, v in (("x", x), ("y", y))]
+    codes = np.stack([d.encode(v) for d, v in zip(doms, (x, y))], axis=1)
+    assert (within_bins(doms, codes, rng) != {}) is copula

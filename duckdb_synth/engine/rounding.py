@@ -92,7 +92,10 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
         key = key * size + np.asarray(codes, dtype=np.int64)
         span *= size
     perm = rng.permutation(n)
-    order = perm[np.argsort(key[perm], kind="stable")]
+    key = key[perm]
+    if span <= 1 << 16:  # numpy sorts 16-bit integers stably by radix: the same order, in linear time
+        key = key.astype(np.uint16)
+    order = perm[np.argsort(key, kind="stable")]
     out = np.empty(n, dtype=np.int64)
     out[order] = values
     return out

@@ -12,6 +12,11 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         seed: int | None = None, marginals=None, domains=None, progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
+    The rows are made from the model on demand: ``.table`` holds them all; ``.output.reader()``
+    yields them batch by batch (a ``pyarrow.RecordBatchReader``), so that a large `rows` can be
+    written (``con.execute("COPY (SELECT * FROM r) TO 'out.parquet'")`` with ``r`` the reader
+    registered) in memory bounded by one batch. Every pass yields the same rows.
+
     Args:
         con: a DuckDB connection; the source is read through it (TEMP tables included).
         source: a table or view name, one read-only SELECT/WITH query, or a .parquet/.csv/.json path.
