@@ -303,7 +303,7 @@ def test_a_wrong_type_names_the_option_not_the_udf(bcon, args, needle):
     assert "_synth_run" not in msg and "Binder" not in msg
 
 
-def test_more_rows_than_memory_holds_are_refused_before_anything_is_spent(bcon, monkeypatch):
+def test_a_batch_larger_than_memory_holds_is_refused_before_anything_is_spent(bcon, monkeypatch):
     from duckdb_synth.engine import plan
 
     monkeypatch.setattr(plan, "available_memory", lambda: 50 * 2**20)

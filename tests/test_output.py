@@ -131,3 +131,19 @@ def test_cli_writes_a_batched_output_whole(small_batches, tmp_path: Path, suffix
     assert con.sql(f"SELECT count(*) FROM {target}").fetchall()[0][0] == 1300
     con.close()
     assert report.stat().st_size > 1000
+
+
+def test_rows_beyond_memory_are_made_one_batch_at_a_time(small_batches, monkeypatch) -> None:
+    """100M rows of the patients table would take ~30 GiB at once; one batch fits in 64 MiB, so the
+    run is not refused, and its rows are made only as they are read."""
+    from duckdb_synth.engine import plan
+
+    monkeypatch.setattr(plan, "available_memory", lambda: 64 * 2**20)
+    con = duckdb.connect()
+    load(con, "patients", make_patients())
+    res = duckdb_synth.run(con, "patients", mode="strict", seed=1, rows=100_000_000)
+    assert res.num_rows == 100_000_000 and res.output.batched
+    first = next(res.output.batches())
+    assert first.num_rows == small_batches and first.schema.names == make_patients().column_names
+    assert duckdb_synth.runs(con)[-1].fingerprint is None  # not all made: a report would not recognise them
+    con.close()

@@ -17,6 +17,7 @@ from ..errors import OptionError
 from ..options import Options
 from . import masks
 from .declared import declare
+from .output import batch_rows
 from .schema import Column, check_columns
 from .workload import Workload, resolve
 
@@ -67,16 +68,17 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
         key = min(keys, key=key_capacity)
         raise OptionError(f"rows := {opts.rows:,}: column '{key.name}' is a declared key of type {key.type}, which "
                           f"numbers at most {capacity:,} rows; ask for fewer rows, or mask the column")
-    if opts.rows is not None:
-        need, have = opts.rows * BYTES_PER_CELL * (len(columns) + 1), available_memory()
+    if opts.rows is not None:  # rows are made (and written) one batch at a time: one batch must fit
+        batch = min(opts.rows, batch_rows(len(modelled)))
+        need, have = batch * BYTES_PER_CELL * (len(columns) + 1), available_memory()
         if need > have:
-            raise OptionError(f"rows := {opts.rows:,}: {len(columns)} columns of that many rows need about "
-                              f"{need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
-                              "fewer rows (synthesize in parts and UNION ALL them)")
+            raise OptionError(f"rows := {opts.rows:,}: {len(columns)} columns of {batch:,} rows (one batch) need "
+                              f"about {need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
+                              "fewer rows or free some memory")
     return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity)
 
 
-BYTES_PER_CELL = 32  # a row's codes (int64), decoded value (float64) and Arrow output, per column, with room
+BYTES_PER_CELL = 32  # per batch: a row's codes (int64), decoded value (float64) and Arrow output, per column, with room
 
 
 def available_memory() -> int:
