@@ -99,6 +99,18 @@ def test_a_failing_cast_names_the_column_and_quotes_no_value_in_dp_modes(bcon, m
         assert SECRET_NAME in said  # balanced mode shows DuckDB's message: the data holder's own run
 
 
+def test_a_cast_failing_past_the_first_batch_read_quotes_no_value(bcon):
+    """The source is read as a stream of batches: a row that fails in a later batch (an Arrow stream
+    error, not a DuckDB one) is reported the same way, naming the column, quoting nothing."""
+    bcon.execute(f"CREATE TABLE big AS SELECT CASE WHEN i = 299990 THEN '{SECRET_NAME}' ELSE (i % 50)::VARCHAR END "
+                 "AS name, i % 3 AS a FROM range(300000) r(i)")
+    with pytest.raises(DataError) as info:
+        duckdb_synth.run(bcon, "SELECT CAST(name AS INTEGER) AS x, a FROM big", mode="strict", seed=1)
+    said = str(info.value)
+    assert "cannot read column 'x' (INTEGER)" in said and "Conversion Error" in said
+    assert SECRET_NAME not in said
+
+
 def test_empty_table(bcon):
     refused(bcon, "'empty_t'", DataError, "empty")
 

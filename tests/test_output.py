@@ -147,3 +147,24 @@ def test_rows_beyond_memory_are_made_one_batch_at_a_time(small_batches, monkeypa
     assert first.num_rows == small_batches and first.schema.names == make_patients().column_names
     assert duckdb_synth.runs(con)[-1].fingerprint is None  # not all made: a report would not recognise them
     con.close()
+
+
+def test_the_source_is_read_in_batches_whole_and_in_order() -> None:
+    """DuckDBRows streams the source (many Arrow batches): every value, NULL and text comes back in
+    row order, as one fetch of the whole table gives them."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import classify
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE i * 0.5 END AS x, "
+                "'t' || (i % 13) AS t, DATE '2020-01-01' + (i % 400)::INTEGER AS d FROM range(250000) r(i)")
+    cols = [classify("x", "DECIMAL(18,1)"), classify("t", "VARCHAR"), classify("d", "DATE")]
+    rows = DuckDBRows(con, "SELECT * FROM s", cols)
+    i = np.arange(250_000)
+    x = rows.column(0)
+    np.testing.assert_array_equal(x.nulls, i % 7 == 0)
+    np.testing.assert_array_equal(x.values[i % 7 != 0], (i * 0.5)[i % 7 != 0])
+    assert rows.column(1).values.to_pylist() == [f"t{k % 13}" for k in range(250_000)]
+    days = rows.column(2).values
+    np.testing.assert_array_equal(days, 18262 + i % 400)  # 2020-01-01 is day 18262
+    con.close()
