@@ -96,7 +96,7 @@ class Output:
             del codes
             if fp is not None:
                 try:
-                    c, s = output_fingerprint(table, types_of(table))
+                    c, s = output_fingerprint(table, self.types)
                     fp = (fp[0] + c, (fp[1] + s) % (1 << 64))
                 except (duckdb.Error, MemoryError):  # the rows are fine; a report will not recognise them
                     fp = None
@@ -133,8 +133,3 @@ class Output:
         """(column, exact DuckDB type) of the output, in order."""
         return output_types(self.columns, self.masks)
 
-
-def types_of(table: pa.Table) -> list[tuple[str, str]]:
-    """(column, exact DuckDB type) from a decoded table's schema metadata."""
-    meta = table.schema.metadata or {}
-    return [(c, meta.get(f"type:{c}".encode(), b"VARCHAR").decode()) for c in table.column_names]

@@ -48,7 +48,7 @@ class Result:
 
     The rows are made from the model on demand (``output``): ``table`` holds them all in memory;
     ``output.reader()`` streams them batch by batch (for outputs too large for memory: DuckDB's
-    ``COPY`` or ``CREATE TABLE AS`` over the reader, or ``write``).
+    ``COPY`` or ``CREATE TABLE AS`` over the reader).
     """
 
     output: Output

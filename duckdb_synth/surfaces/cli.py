@@ -28,7 +28,6 @@ from typing import IO, Any
 
 import click
 import duckdb
-import pyarrow as pa
 
 import duckdb_synth
 
@@ -516,15 +515,15 @@ def _write_html(rep: Any, path: Path) -> None:
 
 
 def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
-    """Write the rows (a table or a one-pass reader of batches) to a Parquet or CSV file, batch by batch
-    into a temporary file that replaces `path` at the end: no partial file on failure."""
+    """Write the rows (a one-pass reader of batches) to a Parquet or CSV file, batch by batch into a
+    temporary file that replaces `path` at the end: no partial file on failure."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             with pq.ParquetWriter(tmp, rows.schema) as writer:
-                for batch in (rows.to_batches() if isinstance(rows, pa.Table) else rows):
+                for batch in rows:
                     writer.write_batch(batch)
         else:
             con.from_arrow(rows).write_csv(str(tmp), header=True)
