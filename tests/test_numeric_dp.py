@@ -102,10 +102,23 @@ def test_every_zoom_level_adds_noise_and_the_estimates_are_unbiased() -> None:
 
 def test_a_cell_left_whole_is_averaged_over_the_levels_that_counted_it() -> None:
     x = np.zeros(10)  # too few rows for any split: every level counts the same cells again
-    tree = zoom(ArrayColumn(x), np.array([-1.0, 1.0]), step=None, sigmas=(10.0, 10.0, 10.0), n_hat=10.0,
+    tree = zoom(ArrayColumn(x), np.array([-1.0, 1.0]), step=None, sigmas=(100.0, 100.0, 100.0), n_hat=10.0,
                 n_var=0.0, floating=False, rng=np.random.default_rng(0))
     assert tree.measured == [2, 2, 2] and not tree.children
-    assert tree.v[0] == pytest.approx(100.0 / 3)
+    assert tree.v[0] == pytest.approx(100.0**2 / 3)
+
+
+def test_the_cells_where_the_values_start_and_stop_are_split_however_light() -> None:
+    """A year column from 1975 on, a thin first year: its first cell (1968-1976 on a grid of 8) holds
+    too few rows for the weight rule, but it is an end of the data, so the next level splits it into
+    years, and almost no weight is left before 1975."""
+    rng = np.random.default_rng(3)
+    years = np.concatenate([np.full(60, 1975.0), rng.integers(1976, 2023, 20_000).astype(float)])
+    tree = zoom(ArrayColumn(years), np.arange(1968.0, 2025.0, 8.0), step=1.0, sigmas=(10.0, 10.0), n_hat=20_060.0,
+                n_var=0.0, floating=False, rng=np.random.default_rng(0))
+    edges, weights, _, _ = tree.leaves()
+    before = weights[edges[1:] <= 1975.0].sum()
+    assert 1975.0 in edges and before < 0.001 * weights.sum()
 
 
 def test_share_out_gives_nothing_to_an_empty_region_and_keeps_the_parent_total() -> None:
@@ -115,6 +128,22 @@ def test_share_out_gives_nothing_to_an_empty_region_and_keeps_the_parent_total()
     # What the parent holds beyond its clear cells, when well clear of the noise, is spread over the rest.
     w = share_out(np.array([500.0, 40.0, 30.0, 20.0, 480.0]), np.full(5, 400.0), total=1200.0, total_var=0.0)
     assert (w[1:4] > 0).all() and w.sum() == pytest.approx(1200.0)
+
+
+def test_share_out_puts_a_thin_tail_where_its_rows_are_not_in_the_empty_cells_beside_it() -> None:
+    """storms' pressure measured a cell per millibar: 370 empty cells, then 100 cells of 20 rows each
+    (each lost in the noise, together clear of it), then the dense ones. The tail's mass goes to its
+    own cells: spread by positive parts over all the faint cells, about three quarters went to the empty ones."""
+    rng = np.random.default_rng(0)
+    true = np.concatenate([np.zeros(370), np.full(100, 20.0), np.full(40, 400.0)])
+    sigma = 30.0
+    y = true + rng.normal(0, sigma, len(true))
+    w = share_out(y, np.full(len(y), sigma**2), total=true.sum(), total_var=0.0)
+    assert w[:370].sum() < 0.1 * true[370:470].sum()
+    assert w[370:470].sum() > 0.8 * true[370:470].sum()
+    assert w.sum() == pytest.approx(true.sum())
+    with_rows = np.zeros(2)  # nothing clear: the parent's total is still shared out, not lost
+    assert share_out(with_rows, np.full(2, 100.0), total=50.0, total_var=100.0).sum() == pytest.approx(50.0)
 
 
 def test_a_column_whose_range_one_histogram_takes_spends_the_plain_share() -> None:
