@@ -57,8 +57,11 @@ def people() -> duckdb.DuckDBPyConnection:
     c.close()
 
 
-def assert_within(con: duckdb.DuckDBPyConnection, rel: str) -> None:
-    """No value of `rel` lies outside DOMAINS."""
+def assert_within(con: duckdb.DuckDBPyConnection, rel: str, nulls: float = 0.0) -> None:
+    """No value of `rel` lies outside DOMAINS, and age and lat are NULL in at most a `nulls` share of the
+    rows: a value clamped to its range is not made NULL (half the lats lie outside theirs). The source has
+    no NULLs; a DP run keeps a NULL bucket measured above 2 sigma (FAINT_Z), so one run in 20 or so
+    draws a few NULLs from noise alone."""
     row = con.sql(f"""SELECT count(*) FILTER (state NOT IN ('CA', 'NY')), count(*) FILTER (age NOT BETWEEN 0 AND 120),
                              count(*) FILTER (lat < 44.9 OR lat > 45.1),
                              count(*) FILTER (seen NOT BETWEEN DATE '2020-03-01' AND DATE '2020-12-31'),
@@ -67,7 +70,7 @@ def assert_within(con: duckdb.DuckDBPyConnection, rel: str) -> None:
                              count(*) FILTER (age IS NOT NULL AND lat IS NOT NULL), count(*)
                       FROM {rel}""").fetchall()[0]
     assert row[:7] == (0,) * 7, row
-    assert row[7] == row[8] > 0
+    assert row[8] > 0 and row[8] - row[7] <= nulls * row[8], row
 
 
 def steps(res) -> dict[str, object]:
@@ -78,7 +81,8 @@ def steps(res) -> dict[str, object]:
 def test_python_domains_bound_the_output_and_cost_nothing(people, mode: str) -> None:
     res = duckdb_synth.run(people, "people", mode=mode, seed=3, domains=DOMAINS)
     people.register("out", res.table)
-    assert_within(people, f"(SELECT {', '.join(f'CAST({c} AS {t}) AS {c}' for c, t in res.types)} FROM out)")
+    assert_within(people, f"(SELECT {', '.join(f'CAST({c} AS {t}) AS {c}' for c, t in res.types)} FROM out)",
+                  nulls=0.05 if mode == "strict" else 0.0)
     s = steps(res)
     for col in DOMAINS:
         assert s[f"domain {col}"].rho == 0.0 and s[f"domain {col}"].detail.startswith("public")
@@ -107,7 +111,7 @@ def test_dp_counts_are_noisy_and_charged(people) -> None:
     true = people.sql("SELECT count(*) FILTER (age NOT BETWEEN 0 AND 120) FROM people").fetchall()[0][0]
     assert true > 0
     counts = []
-    for seed in range(4):
+    for seed in range(8):  # sigma 60 against 30 values outside: a third of the releases show "about 0"
         res = duckdb_synth.run(people, "SELECT age, state FROM people", epsilon=1.0, seed=seed,
                                domains={"age": [0, 120], "state": ["CA", "NY"]})
         step = steps(res)["clamped age"]
@@ -144,7 +148,7 @@ def test_sql_struct_and_json_domains(people) -> None:
     assert_within(people, "a")
     people.execute(f"""CREATE TABLE b AS SELECT * FROM synthesize('people', mode := 'strict', seed := 1,
         domains := '{__import__("json").dumps(DOMAINS)}')""")
-    assert_within(people, "b")
+    assert_within(people, "b", nulls=0.05)
     assert run_count(people) == before + 2
     steps_ = people.sql("SELECT step, detail FROM synth_runs() WHERE step = 'domain state'").fetchall()
     assert all(d.startswith("public: ['CA', 'NY']") for _, d in steps_)

@@ -12,8 +12,9 @@ from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, NumericDomain,
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import VALUES_NEED, column_share
-from duckdb_synth.privacy.discovery import (POW2, ZOOM_WEIGHTS, NumericNoise, choose_unit, domain, numeric_rhos,
-                                            private_numeric_domain, private_range, share_out, with_points, zoom)
+from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, choose_unit, domain,
+                                            numeric_rhos, private_numeric_domain, private_range, share_out,
+                                            with_points, zoom)
 
 
 def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
@@ -130,24 +131,40 @@ def test_share_out_gives_nothing_to_an_empty_region_and_keeps_the_parent_total()
     assert (w[1:4] > 0).all() and w.sum() == pytest.approx(1200.0)
 
 
-def test_share_out_puts_a_thin_tail_where_its_rows_are_not_in_the_empty_cells_beside_it() -> None:
-    """storms' pressure measured a cell per millibar: 370 empty cells, then 100 cells of 20 rows each
-    (each lost in the noise, together clear of it), then the dense ones. The tail's mass goes to its
-    own cells: spread by positive parts over all the faint cells, about three quarters went to the empty ones."""
+def test_a_wide_lattice_is_counted_in_two_levels_so_an_empty_range_beside_a_thin_tail_stays_empty() -> None:
+    """storms' pressure: whole millibars in a range of 512 (512-1024) over data from 882 up, a thin
+    tail below 960. Counted a cell per millibar in one histogram, the noise of the 370 empty cells
+    took a share of the tail's rows (share_out spreads what the faint cells hold by their positive
+    parts); counted first in cells of 32 millibars, the empty ones get nothing."""
     rng = np.random.default_rng(0)
-    true = np.concatenate([np.zeros(370), np.full(100, 20.0), np.full(40, 400.0)])
+    x = np.concatenate([rng.integers(882, 960, 2_000), np.round(rng.normal(995, 10, 17_500)).clip(960, 1023)])
+    fine = np.arange(511.5, 1024.0, 1.0)
     sigma = 30.0
-    y = true + rng.normal(0, sigma, len(true))
-    w = share_out(y, np.full(len(y), sigma**2), total=true.sum(), total_var=0.0)
-    assert w[:370].sum() < 0.1 * true[370:470].sum()
-    assert w[370:470].sum() > 0.8 * true[370:470].sum()
-    assert w.sum() == pytest.approx(true.sum())
-    with_rows = np.zeros(2)  # nothing clear: the parent's total is still shared out, not lost
-    assert share_out(with_rows, np.full(2, 100.0), total=50.0, total_var=100.0).sum() == pytest.approx(50.0)
+
+    def below(first: np.ndarray, sigmas: tuple[float, ...], to_lattice: bool, edge: float = 881.5) -> float:
+        tree = zoom(ArrayColumn(x.astype(float)), first, step=1.0, sigmas=sigmas, n_hat=float(len(x)), n_var=0.0,
+                    floating=False, rng=np.random.default_rng(1), to_lattice=to_lattice)
+        edges, weights, _, _ = tree.leaves()
+        return weights[edges[1:] <= edge].sum() / weights.sum()
+
+    assert below(fine, (sigma,), False) > 0.05  # 7-10 % over seeds 0-3
+    two = (fine[::32], (sigma * 3**0.5, sigma * 1.5**0.5), True)  # the same rho in two levels
+    assert below(*two, edge=863.5) == 0.0  # the coarse cells with no rows get nothing
+    assert below(*two) < 0.01  # the empty points of the coarse cell where the data starts: 0.5-0.8 %
+
+
+def test_share_out_keeps_the_parent_total_when_nothing_is_clear() -> None:
+    """A light cell at an end of the data split into 32: no child and not what they hold together is
+    clear of the noise, and the parent's share goes to the side that holds its rows (``allot``), not lost."""
+    y = np.concatenate([np.zeros(24), np.full(8, 9.0)])
+    w = share_out(y, np.full(32, 100.0), total=72.0, total_var=100.0)
+    assert w.sum() == pytest.approx(72.0)
+    assert w[24:].sum() > 0.9 * 72.0
 
 
 def test_a_column_whose_range_one_histogram_takes_spends_the_plain_share() -> None:
-    """Ages 18-90: fewer lattice points than LATTICE_CELLS, one histogram, no zoom and no extra share;
+    """Ages 18-90: fewer lattice points than LATTICE_CELLS (112 in the range 16-128), the lattice's two
+    levels (cells of 32 points, then points) and no extra share;
     the same ages written with 4 decimals, more lattice points than the zoom reaches, run the frequent
     values step and spend the raised share."""
     rng = np.random.default_rng(1)
@@ -160,7 +177,7 @@ def test_a_column_whose_range_one_histogram_takes_spends_the_plain_share() -> No
         spent[name] = (acct.rho_spent, len([s for s in acct.steps if s.name.startswith(("cells c", "values c"))]))
     share = column_share(acct, 30_000.0, 8)
     one_way = numeric_rhos(classify("c", "DOUBLE"), share)["one_way"]  # measured later, by the 1-way stage
-    assert spent["whole"] == (pytest.approx(share - one_way), 1)
+    assert spent["whole"] == (pytest.approx(share - one_way), len(LATTICE_WEIGHTS))
     assert spent["fine"] == (pytest.approx(column_share(acct, 30_000.0, 8, VALUES_NEED) - one_way),
                              len(ZOOM_WEIGHTS) + 1)
     assert spent["fine"][0] > 2 * spent["whole"][0]
