@@ -369,13 +369,22 @@ def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray,
 
 
 def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
-    """Assign consecutive cells to at most `nbins` bins of roughly equal weight."""
+    """Assign consecutive cells to at most `nbins` bins of roughly equal weight.
+
+    A cell of zero weight joins the bin of the cell before it (the first such cells, the bin
+    after them): a run of them between two heavy cells would otherwise make a bin of its own,
+    which the model, fitted to noisy counts, gives rows that are then drawn evenly over values
+    the data does not hold (cars' acceleration: 2.6 .. 3.9 between its values 2.5 and 4.0).
+    """
     total = weights.sum()
     if total <= 0:
         weights = np.ones_like(weights)
         total = weights.sum()
     center = np.cumsum(weights) - weights / 2
     raw = np.minimum((center / total * nbins).astype(np.int64), nbins - 1)
+    held = np.flatnonzero(weights > 0)
+    source = held[np.clip(np.searchsorted(held, np.arange(len(weights)), side="right") - 1, 0, None)]
+    raw = raw[source]
     return np.unique(raw, return_inverse=True)[1].astype(np.int64)
 
 

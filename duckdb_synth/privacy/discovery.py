@@ -484,14 +484,20 @@ class Zoom:
         """
         weight: dict[int, float] = {}
 
-        def visit(ids: list[int], total: float, total_var: float) -> None:
+        def visit(ids: list[int], total: float, total_var: float, mass: float) -> None:
+            # The children's estimates are weighed against their parent's estimate (like with like:
+            # its weight is scaled with its siblings', and a few percent more than the children
+            # hold was once taken for rows among the faint ones, drawn as values the column never
+            # had: 2.6 .. 3.9 between an acceleration's 2.5 and 4.0). The weights then carry the mass.
             w = share_out(np.array([self.y[i] for i in ids]), np.array([self.v[i] for i in ids]), total, total_var)
+            if w.sum() > 0:
+                w = w * (mass / w.sum())
             for i, wi in zip(ids, w):
                 weight[i] = float(wi)
                 if i in self.children:
-                    visit(self.children[i], wi, self.v[i])
+                    visit(self.children[i], self.y[i], self.v[i], wi)
 
-        visit([i for i in range(len(self.lo)) if self.parent[i] < 0], self.total, self.total_var)
+        visit([i for i in range(len(self.lo)) if self.parent[i] < 0], self.total, self.total_var, self.total)
         leaves = sorted((i for i in range(len(self.lo)) if i not in self.children), key=lambda i: self.lo[i])
         edges = np.array([self.lo[i] for i in leaves] + [self.hi[leaves[-1]]])
         return (edges, np.array([weight[i] for i in leaves]), np.array([self.y[i] for i in leaves]),
