@@ -236,6 +236,21 @@ def test_the_range_of_counts_from_zero_does_not_go_below_zero() -> None:
     assert hi == 0.0 and lo <= -999
 
 
+def test_an_integer_range_reaches_zero_from_one() -> None:
+    """cars' size: 0, 1, 2, 3, a few percent zeros, too few for the bar a lone bucket must pass.
+    For an integer the bucket around zero is next to [1, 2) (nothing lies between), so it joins
+    the range as a neighbour does; for a DOUBLE twenty empty octaves lie between, and it does not."""
+    x = np.repeat([0.0, 1.0, 2.0, 3.0], [130, 500, 1600, 2400])
+    sigma = 40.0  # the lone-bucket bar is about 6.5 sigma = 260 > 130; the neighbour bar 2 sigma = 80
+    found = [private_range(POW2.histogram(x), sigma=sigma, rng=np.random.default_rng(s), buckets=POW2,
+                           integer=integer)[0] for integer in (True, False) for s in range(40)]
+    whole, double = found[:40], found[40:]
+    # The noisy 130 passes 80 in 9 draws of 10 (173 of 200 seeds); as a DOUBLE the zeros are kept
+    # only where their noisy count passes the lone bucket's bar (22 of 200).
+    assert sum(lo == 0.0 for lo in whole) >= 30
+    assert sum(lo == 0.0 for lo in double) <= 10
+
+
 def test_zero_decodes_to_zero_not_minus_zero() -> None:
     """Shares of 0, 0.1, 0.3 (most rows at 0): the cell around zero starts below it, and a draw
     there rounded to one decimal was -0.0, printed as such."""

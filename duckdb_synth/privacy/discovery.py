@@ -273,7 +273,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         lo, hi, pos_lo = float(public[0]), float(public[1]), 1.0
     else:
         pow2 = PowersOfTwo.of(col)
-        lo, hi, pos_lo = private_range(data.histogram(pow2), sigma=noise.range, rng=rng, buckets=pow2)
+        lo, hi, pos_lo = private_range(data.histogram(pow2), sigma=noise.range, rng=rng, buckets=pow2,
+                                       integer=col.integer)
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if t == "TIME" else col.integer  # TIME: microseconds, decoded whole
@@ -653,7 +654,7 @@ RANGE_NEIGHBOUR_Z = 2.0  # a bucket next to the range joins it above this many s
 
 
 def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
-                  buckets: PowersOfTwo = POW2) -> tuple[float, float, float]:
+                  buckets: PowersOfTwo = POW2, integer: bool = False) -> tuple[float, float, float]:
     """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two.
 
     `counts` is the column's exact histogram over `buckets`; noise of scale `sigma` is added here.
@@ -661,15 +662,23 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     On each side of zero the range spans every run of significant buckets (gaps of
     up to RANGE_GAP buckets allowed); a run of a single bucket must pass a higher
     bar, so that a lone false bucket far from the data cannot stretch the range.
+    With `integer` (public: the type), the buckets between 0 and 1 can hold nothing and are
+    passed over, so that the bucket around zero is the neighbour of [1, 2).
     """
     nb = buckets.size
     noisy = counts + discrete_gaussian(sigma, nb, rng)
+
+    def holds(b: int) -> bool:  # can a value of the column fall in bucket b?
+        return not integer or min(abs(e) for e in buckets.edges(b)) >= 1.0
+
+    sides = [np.array([b for b in side if holds(b)], dtype=np.int64)
+             for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1))]
     # The bar of the standard buckets (to 2^62) for every type: buckets past 2^63 (wide types) lie
     # where almost no data does, and a higher bar for all would cut the thin tails of the rest.
     z = gaussian_tail_z(RANGE_FALSE / POW2.size)
     sig = noisy > z * sigma
     chosen: list[int] = [buckets.zero] if sig[buckets.zero] else []
-    for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # outward from zero
+    for side in sides:  # outward from zero
         hits = [i for i, b in enumerate(side) if sig[b]]
         runs: list[list[int]] = []
         for h in hits:  # runs of significant buckets, gaps of up to RANGE_GAP allowed
@@ -688,7 +697,7 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     # passes a lower bar. Only neighbours, so a false one costs an octave of range, not a stretch
     # to a far-away bucket; leaves over it that turn out empty leave the domain (``private_numeric_domain``).
     bar = RANGE_NEIGHBOUR_Z * sigma
-    for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1)):  # by magnitude, outward
+    for side in sides:  # by magnitude, outward
         on = [i for i, b in enumerate(side) if b in chosen]
         if not on:
             continue
@@ -698,6 +707,8 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
         while inward > 0 and noisy[side[inward - 1]] > bar:
             inward -= 1
         chosen += [int(side[out]), int(side[inward])]
+        if inward == 0 and noisy[buckets.zero] > bar:  # the bucket around zero is the next one in
+            chosen.append(buckets.zero)
     lo = min(buckets.edges(b)[0] for b in chosen)
     hi = max(buckets.edges(b)[1] for b in chosen)
     # The bucket around zero reaches 2^-20 on both sides: without a bucket beyond it on a side, the
