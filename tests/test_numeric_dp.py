@@ -12,8 +12,8 @@ from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, NumericDomain,
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import VALUES_NEED, column_share
-from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, choose_unit, domain,
-                                            numeric_rhos, private_numeric_domain, private_range, share_out,
+from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, allot, choose_unit,
+                                            domain, numeric_rhos, private_numeric_domain, private_range, share_out,
                                             with_points, zoom)
 
 
@@ -160,6 +160,14 @@ def test_share_out_keeps_the_parent_total_when_nothing_is_clear() -> None:
     w = share_out(y, np.full(32, 100.0), total=72.0, total_var=100.0)
     assert w.sum() == pytest.approx(72.0)
     assert w[24:].sum() > 0.9 * 72.0
+
+
+def test_allot_gives_nothing_where_it_was_given_nothing() -> None:
+    """A half that got no share of the parent passes none on, even to a part of it clear of the noise."""
+    y = np.array([0.0, 0.0, 0.0, 0.0, 100.0, -60.0, 0.0, 0.0])
+    assert not allot(y, np.full(8, 100.0), 0.0, 100.0, 2.0).any()
+    w = allot(y, np.full(8, 100.0), 50.0, 100.0, 2.0)
+    assert w.sum() == pytest.approx(50.0) and (w >= 0).all()
 
 
 def test_a_column_whose_range_one_histogram_takes_spends_the_plain_share() -> None:

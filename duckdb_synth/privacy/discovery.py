@@ -487,9 +487,9 @@ class Zoom:
 
         def visit(ids: list[int], total: float, total_var: float, mass: float) -> None:
             # The children's estimates are weighed against their parent's estimate (like with like:
-            # its weight is scaled with its siblings', and a few percent more than the children
-            # hold was once taken for rows among the faint ones, drawn as values the column never
-            # had: 2.6 .. 3.9 between an acceleration's 2.5 and 4.0). The weights then carry the mass.
+            # its weight is scaled with its siblings'), then scaled to the weight it was given. So
+            # a parent given no weight gives none (share_out leaves a zero total unscaled: its clear
+            # children kept their estimates).
             w = share_out(np.array([self.y[i] for i in ids]), np.array([self.v[i] for i in ids]), total, total_var)
             if w.sum() > 0:
                 w = w * (mass / w.sum())
@@ -631,6 +631,8 @@ def allot(y: np.ndarray, v: np.ndarray, mass: float, mass_var: float, z: float) 
     counts. (Used on every group of faint cells, it cost credit's thin-tailed Income its tail:
     an unclear half is not an empty one.)
     """
+    if mass <= 0:  # a half given nothing passes nothing on (share_out leaves a zero total unscaled)
+        return np.zeros(len(y))
     if len(y) <= 2:
         share = np.maximum(y, 0.0)
         if share.sum() <= 0:
@@ -639,10 +641,7 @@ def allot(y: np.ndarray, v: np.ndarray, mass: float, mass_var: float, z: float) 
     h = len(y) // 2
     halves_y = np.array([y[:h].sum(), y[h:].sum()])
     halves_v = np.array([v[:h].sum(), v[h:].sum()])
-    w = share_out(halves_y, halves_v, mass, mass_var, z)
-    if w.sum() <= 0:  # neither half is clear of the noise, nor is what they hold together: by positive parts
-        share = np.maximum(halves_y, 0.0)
-        w = mass * (share / share.sum() if share.sum() > 0 else np.full(2, 0.5))
+    w = share_out(halves_y, halves_v, mass, mass_var, z)  # sums to `mass`: share_out falls back on allot of the halves
     return np.concatenate([allot(y[:h], v[:h], float(w[0]), float(halves_v[0]), z),
                            allot(y[h:], v[h:], float(w[1]), float(halves_v[1]), z)])
 
