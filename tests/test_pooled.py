@@ -207,3 +207,60 @@ def test_structure_is_grown_from_several_first_columns_and_the_best_kept(monkeyp
         gains.append(total(data, several, sizes) - total(data, one, sizes))
     assert min(gains) >= -1e-6
     assert sum(g > 100 for g in gains) >= 3
+
+
+def _panel(seed: int) -> tuple[Binned, list[int]]:
+    """A storms-like panel: 300 storms of 30 rows, names reused across years, a diameter
+    measured (not NULL) only from year 10 on, wind rising and falling along each storm."""
+    rng = np.random.default_rng(seed)
+    s, t = np.repeat(np.arange(300), 30), np.tile(np.arange(30), 300)
+    name, year = s % 60, s // 15
+    wind = np.clip(rng.integers(5, 18, 300)[s] - np.abs(t - 15) // 3 + rng.integers(0, 2, len(s)), 0, 17)
+    status = np.minimum(wind // 6, 2)
+    diameter = np.where(year < 10, 8, np.minimum(wind // 2, 7))
+    day = (rng.integers(0, 31, 300)[s] + t // 4) % 31
+    sizes = [60, 20, 31, 18, 3, 9]
+    return Binned(np.column_stack([name, year, day, wind, status, diameter]), sizes), sizes
+
+
+def test_marginal_misfit_ranks_networks_by_how_well_their_samples_match() -> None:
+    from duckdb_synth.engine.structure import marginal_misfit
+
+    data, sizes = _panel(0)
+    coarse = identity(sizes)
+    learned = decomposable_network(data, coarse, max_parents=2, max_cells=20_000, least=5)
+    independent = [(x, ()) for x in range(len(sizes))]
+    chain = [(0, ()), *((x, ((x - 1, 0),)) for x in range(1, len(sizes)))]
+    nets = [pooled_network(data, net, coarse, 5) for net in (learned, chain, independent)]
+    fit, chained, indep = marginal_misfit(data, coarse, nets, data.n)
+    assert fit < chained < indep
+    assert indep - fit > 0.2  # the columns' dependence is strong: independent columns miss most of it
+    assert marginal_misfit(data, coarse, nets[:1], data.n) == [fit]  # a fixed seed: repeatable
+
+
+def test_structure_keeps_the_candidate_whose_sample_fits_best(monkeypatch) -> None:
+    """With `sample_rows`, the networks grown from every first column under both weightings of the
+    gains (nats, and shares of each column's entropy) are compared by ``marginal_misfit`` and the
+    best-fitting kept; without, the best in nats (the one the misfit would have to beat)."""
+    import duckdb_synth.engine.structure as structure
+
+    data, sizes = _panel(0)
+    coarse = identity(sizes)
+    kw = dict(max_parents=2, max_cells=20_000, least=5)
+    in_nats = decomposable_network(data, coarse, **kw)
+    seen = []
+
+    def misfit(data, coarse, networks, rows):
+        seen.append([net.order for net in networks])
+        return [0.5 if net.order == tuple(in_nats) else 0.1 * (len(networks) - i) for i, net in enumerate(networks)]
+
+    monkeypatch.setattr(structure, "marginal_misfit", misfit)
+    kept = decomposable_network(data, coarse, sample_rows=1000, **kw)
+    (orders,) = seen
+    assert len(orders) >= 2 and len(set(orders)) == len(orders) and tuple(in_nats) in orders
+    assert tuple(kept) == orders[-1] != tuple(in_nats)
+    monkeypatch.undo()
+    chosen = decomposable_network(data, coarse, sample_rows=data.n, **kw)
+    real = structure.marginal_misfit(data, coarse, [pooled_network(data, net, coarse, 5) for net in (in_nats, chosen)],
+                                     data.n)
+    assert real[1] <= real[0]

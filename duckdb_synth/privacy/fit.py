@@ -48,6 +48,7 @@ EXACT_COARSE_LEVELS = 3  # and parents coarsened up to 8 bins into one. Memoriza
 # The earlier network (parents anywhere, exact conditionals down to one row, tables of 2 cells per
 # row) memorized beyond that: credit at 4 parents and 1M cells scored 0.04 against the holdout's 0.50.
 EXACT_ROUNDS_PER_COLUMN = 3
+EXACT_MISFIT_ROWS = 20_000  # rows sampled to compare candidate networks (engine/structure.py:marginal_misfit)
 EXACT_MAX_CELLS = 1_000_000
 
 
@@ -134,7 +135,7 @@ def exact_model(data: Binned, domains: list[Domain], acct: Accountant, workload:
         return exact_pgm(data, acct, workload)
     coarse = [coarsenings(dom, data.marginal((i,)), EXACT_COARSE_LEVELS) for i, dom in enumerate(domains)]
     order = decomposable_network(data, coarse, max_parents=EXACT_MAX_PARENTS, max_cells=EXACT_MAX_TABLE,
-                                 least=MIN_GROUP)
+                                 least=MIN_GROUP, sample_rows=min(int(data.n), EXACT_MISFIT_ROWS))
     acct.charge("model", 0.0, detail=f"decomposable network on exact counts, {sum(len(p) for _, p in order)} edges, "
                                      f"every conditional from at least {MIN_GROUP} rows")
     return pooled_network(data, order, coarse, MIN_GROUP)
