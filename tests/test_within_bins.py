@@ -119,3 +119,20 @@ def test_a_faint_correlation_on_many_rows_gets_no_copula(rho: float, copula: boo
     doms = [quantile_domain(c, v, 8) for c, v in (("x", x), ("y", y))]
     codes = np.stack([d.encode(v) for d, v in zip(doms, (x, y))], axis=1)
     assert (within_bins(doms, codes, rng) != {}) is copula
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_round_numbers_stay_in_their_cells(exact: bool) -> None:
+    """An integer column of multiples of 50 (cars' range: 250, 300, 350, 400) with a DP lattice of
+    tens, cells centred on each ten: every value decoded is the multiple of ten inside its cell.
+    Rounding a draw to tens sent 345 (the start of 350's cell) to 340 a tenth of the time."""
+    edges = np.arange(245.0, 415.0, 10.0)
+    weights = np.zeros(len(edges) - 1)
+    weights[[0, 5, 10, 15]] = [800, 2200, 1400, 200]
+    dom = NumericDomain(classify("range", "BIGINT"), edges, weights, np.arange(len(weights)) // 5, null=False,
+                        decimals=-1, rare=np.zeros(0) if exact else None)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, dom.nbins, 20_000)
+    out = np.asarray(decode_numeric(dom, codes, rng).to_pylist())
+    assert set(out) == {250, 300, 350, 400}
+    np.testing.assert_array_equal(np.bincount(codes), [np.sum(out == v) for v in (250, 300, 350, 400)])
