@@ -9,7 +9,13 @@ Cases (``--cases``, comma-separated):
   (N takes k and M);
 * ``writeN``: ``COPY (SELECT * FROM synthesize('src', epsilon := 1, "rows" := N)) TO 'out.parquet'``
   on the generated ``mixed1Mx20`` table, e.g. ``write100M`` (the fit, then N rows made and written
-  batch by batch; a checkout without batched output holds them all).
+  batch by batch; a checkout without batched output holds them all). The rows pass through
+  DuckDB's own COPY, which keeps their order by default and then buffers up to a quarter of
+  its ``memory_limit`` (80 % of RAM by default) of out-of-order batches: that, not the run,
+  is what grows with N (``SET preserve_insertion_order = false`` or a lower
+  ``memory_limit`` bounds it);
+* ``fileN``: ``duckdb-synth synthesize DB src --epsilon 1 --rows N -o out.parquet`` (the CLI, in
+  the child process) on the same table: the rows written batch by batch by the run itself.
 
 Each case runs in a child process that imports ``duckdb_synth`` from a checkout (this one, and
 with ``--old ROOT`` another one beside it, case by case), so CPU seconds count every thread of
@@ -99,11 +105,11 @@ def child(root: str, case: str, seed: int) -> int:
     import duckdb_synth
 
     m = re.fullmatch(r"(\w+?)@([\d.]+)", case)
-    write = re.fullmatch(r"write(\w+)", case)
+    write = re.fullmatch(r"(write|file)(\w+)", case)
     rows = None
     if write:  # the generated tables are read from a database file, as a user's large table would be
         con = duckdb.connect(str(mixed_db(10**6, 20)), read_only=True)
-        eps, rows = 1.0, count(write.group(1))
+        eps, rows = 1.0, count(write.group(2))
     elif m and m.group(1).startswith("mixed"):
         n, d = m.group(1)[5:].split("x")
         con = duckdb.connect(str(mixed_db(count(n), int(d))), read_only=True)
@@ -113,9 +119,18 @@ def child(root: str, case: str, seed: int) -> int:
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
         eps = float(m.group(2))
     else:
-        raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS or writeN")
+        raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, writeN or fileN")
     wall, cpu = time.perf_counter(), time.process_time()
-    if write:
+    if write and write.group(1) == "file":
+        from duckdb_synth.surfaces.cli import main as cli
+
+        con.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "out.parquet"
+            cli.main(["synthesize", str(mixed_db(10**6, 20)), "src", "--epsilon", str(eps), "--seed", str(seed),
+                      "--rows", str(rows), "-o", str(path), "--no-progress"], standalone_mode=False)
+            made = duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
+    elif write:
         duckdb_synth.register(con)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "out.parquet"
@@ -158,7 +173,7 @@ def main() -> int:
     sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
     for case in args.cases.split(","):  # the generated tables' files first: no case's time or memory
         m = re.fullmatch(r"mixed(\w+)x(\d+)@[\d.]+", case)
-        if m or case.startswith("write"):
+        if m or case.startswith(("write", "file")):
             mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
     calib = calibration()
     print(f"calibration workload: {calib:.2f} CPU s (CPU figures x {CALIBRATION_REF / calib:.2f} in the "
