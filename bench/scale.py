@@ -3,7 +3,7 @@
 Cases (``--cases``, comma-separated):
 
 * ``TABLE@EPS``: a table of ``../shared/bench/data`` at that epsilon (default: every table at
-  eps 1 and 3), e.g. ``diamonds@1``;
+  eps 1 and 3), e.g. ``diamonds@1``, or in balanced mode, ``diamonds@balanced``;
 * ``mixedNxD@EPS``: a generated mixed-type table of N rows and D columns (integers, decimals,
   doubles, dates, timestamps, booleans, skewed text), e.g. ``mixed1Mx50@1``, ``mixed10Mx20@1``
   (N takes k and M);
@@ -104,7 +104,7 @@ def child(root: str, case: str, seed: int) -> int:
 
     import duckdb_synth
 
-    m = re.fullmatch(r"(\w+?)@([\d.]+)", case)
+    m = re.fullmatch(r"(\w+?)@([\d.]+|balanced)", case)
     write = re.fullmatch(r"(write|file)(\w+)", case)
     rows = None
     if write:  # the generated tables are read from a database file, as a user's large table would be
@@ -113,11 +113,11 @@ def child(root: str, case: str, seed: int) -> int:
     elif m and m.group(1).startswith("mixed"):
         n, d = m.group(1)[5:].split("x")
         con = duckdb.connect(str(mixed_db(count(n), int(d))), read_only=True)
-        eps = float(m.group(2))
+        eps = None if m.group(2) == "balanced" else float(m.group(2))
     elif m:
         con = duckdb.connect()
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
-        eps = float(m.group(2))
+        eps = None if m.group(2) == "balanced" else float(m.group(2))
     else:
         raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, writeN or fileN")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -138,7 +138,8 @@ def child(root: str, case: str, seed: int) -> int:
                         f"\"rows\" := {rows})) TO '{path}' (FORMAT parquet)")
             made = con.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
     else:
-        res = duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows)
+        res = (duckdb_synth.run(con, "src", seed=seed, rows=rows) if eps is None else
+               duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows))
         if hasattr(res, "output"):  # the rows made batch by batch, as a writer would take them
             made = sum(b.num_rows for b in res.output.batches())
         else:  # a checkout from before batched output
@@ -172,7 +173,7 @@ def main() -> int:
     args = ap.parse_args()
     sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
     for case in args.cases.split(","):  # the generated tables' files first: no case's time or memory
-        m = re.fullmatch(r"mixed(\w+)x(\d+)@[\d.]+", case)
+        m = re.fullmatch(r"mixed(\w+)x(\d+)@([\d.]+|balanced)", case)
         if m or case.startswith(("write", "file")):
             mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
     calib = calibration()

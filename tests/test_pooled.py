@@ -264,3 +264,44 @@ def test_structure_keeps_the_candidate_whose_sample_fits_best(monkeypatch) -> No
     real = structure.marginal_misfit(data, coarse, [pooled_network(data, net, coarse, 5) for net in (in_nats, chosen)],
                                      data.n)
     assert real[1] <= real[0]
+
+
+def test_views_count_as_the_table_does() -> None:
+    from duckdb_synth.engine.structure import _Views
+
+    data, sizes = _panel(1)
+    coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
+    views = _Views(data)
+    for clique, levels in [((0, 3), (1, 0)), ((2, 5, 1), (1, 1, 0)), ((4,), (1,)), ((1, 2), (0, 0))]:
+        remaps = [coarse[c][lv] if lv else None for c, lv in zip(clique, levels)]
+        np.testing.assert_array_equal(views.marginal(clique, remaps), data.marginal(clique, remaps))
+        np.testing.assert_array_equal(views.marginal(clique, remaps), data.marginal(clique, remaps))  # cached
+
+
+def test_a_large_table_chooses_its_structure_on_a_sample_and_pools_every_row(monkeypatch) -> None:
+    """Past EXACT_SCORE_ROWS rows the search reads a uniform sample (its pools scaled to the rows a
+    sample row stands for), and the network's pools count every row of the table."""
+    import duckdb_synth.privacy.fit as fit
+    from duckdb_synth.privacy.accounting import Accountant
+
+    data, sizes = _panel(0)
+    doms = [CategoricalDomain(classify(f"c{i}", "VARCHAR"), values=tuple(str(v) for v in range(s - 2)))
+            for i, s in enumerate(sizes)]
+    seen = {}
+    real = fit.decomposable_network
+
+    def spy(scored, coarse, **kw):
+        seen["n"], seen["least"] = scored.n, kw["least"]
+        return real(scored, coarse, **kw)
+
+    monkeypatch.setattr(fit, "decomposable_network", spy)
+    monkeypatch.setattr(fit, "EXACT_SCORE_ROWS", data.n // 4)
+    model = fit.exact_model(data, doms, Accountant.for_budget(None, 0.0), None, np.random.default_rng(0))
+    assert abs(seen["n"] - data.n / 4) < 5 * np.sqrt(data.n / 4) and seen["least"] == 1
+    for x, parents in model.order:  # every row pooled once (a last level left empty holds the column's counts)
+        *deeper, (_, last) = model.pools[x]
+        rest = sum(table.sum() for _, table in deeper)
+        assert rest + last.sum() == data.n or rest == last.sum() == data.n
+    monkeypatch.setattr(fit, "EXACT_SCORE_ROWS", data.n)
+    fit.exact_model(data, doms, Accountant.for_budget(None, 0.0), None, np.random.default_rng(0))
+    assert seen["n"] == data.n and seen["least"] == fit.MIN_GROUP

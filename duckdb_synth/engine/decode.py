@@ -396,12 +396,12 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     stays (dates each held by a row or two, unique ids: every value around is as rare), a
     uniform draw over a cell holding at least MIN_GROUP rows, or over its bin, not a copy of a row.
     """
-    for _ in range(RARE_REDRAWS):
-        hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+    hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+    for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
             return x
         x[hit] = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
-    hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+        hit = hit[_in_sorted(dom.rare, x[hit])]
     col = dom.column
     unit = time_unit(dom)
     if not len(hit) or (unit is None and dom.decimals is None and not col.integer and col.scale is None):

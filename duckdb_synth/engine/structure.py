@@ -143,6 +143,7 @@ def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int
 
     Returns (column, parents) in sampling order; parents are (column, level) pairs.
     """
+    data = _Views(data)
     sizes = [int(s) for s in data.sizes]
     d = len(sizes)
     cache: dict[tuple[int, tuple[Parent, ...]], float] = {}
@@ -206,6 +207,32 @@ def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int
         return networks[0]
     misfit = marginal_misfit(data, coarse, [pooled_network(data, net, coarse, least) for net in networks], sample_rows)
     return networks[int(np.argmin(misfit))]
+
+
+class _Views:
+    """A binned table whose marginals take each column's coarser codes from a cache: the structure
+    search counts tens of thousands of marginals over a few views of each column, and recoding a
+    column on every count took a third of its time (1M x 50 in balanced mode)."""
+
+    def __init__(self, data) -> None:
+        self.data, self.sizes, self.n = data, data.sizes, data.n
+        self.views: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (column, id) -> (remap, codes)
+
+    def marginal(self, clique: Clique, remaps=None) -> np.ndarray:
+        if remaps is None or all(r is None for r in remaps) or not hasattr(self.data, "codes"):
+            return self.data.marginal(clique, remaps)
+        shape, flat = [], None
+        for c, r in zip(clique, remaps):
+            if r is None:
+                col, size = self.data.codes[:, c], int(self.sizes[c])
+            else:
+                key = (c, id(r[0]))
+                if key not in self.views:  # the remap is kept with its codes, so its id stays its own
+                    self.views[key] = (r[0], r[0][self.data.codes[:, c]].astype(np.int32))
+                col, size = self.views[key][1], int(r[1])
+            flat = col.astype(np.int64) if flat is None else flat * size + col
+            shape.append(size)
+        return np.bincount(flat, minlength=math.prod(shape)).astype(np.float64).reshape(shape)
 
 
 MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cells (its finest coarsening that fits)

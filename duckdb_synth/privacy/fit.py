@@ -48,6 +48,7 @@ EXACT_COARSE_LEVELS = 3  # and parents coarsened up to 8 bins into one. Memoriza
 # The earlier network (parents anywhere, exact conditionals down to one row, tables of 2 cells per
 # row) memorized beyond that: credit at 4 parents and 1M cells scored 0.04 against the holdout's 0.50.
 EXACT_ROUNDS_PER_COLUMN = 3
+EXACT_SCORE_ROWS = 100_000  # balanced mode's structure is chosen on a sample of about this many rows
 EXACT_MISFIT_ROWS = 20_000  # rows sampled to compare candidate networks (engine/structure.py:marginal_misfit)
 EXACT_MAX_CELLS = 1_000_000
 
@@ -65,7 +66,7 @@ def fit_model(data: Binned, domains: list[Domain], acct: Accountant, n_hat: floa
         return None, domains, n_hat
     if acct.private:
         return private_model(data, domains, acct, n_hat, count_var, rng, report, workload)
-    return exact_model(data, domains, acct, workload), domains, n_hat
+    return exact_model(data, domains, acct, workload, rng), domains, n_hat
 
 
 def private_model(data: Binned, domains: list[Domain], acct: Accountant, n_hat: float, count_var: float,
@@ -128,14 +129,26 @@ def free_text(domains: list[Domain]) -> frozenset[int]:
     return frozenset(i for i, dom in enumerate(domains) if getattr(dom, "free_text", False))
 
 
-def exact_model(data: Binned, domains: list[Domain], acct: Accountant, workload: Workload | None = None):
-    """Balanced mode: a decomposable network on exact counts, or the graphical model fitted to the workload."""
+def exact_model(data: Binned, domains: list[Domain], acct: Accountant, workload: Workload | None = None,
+                rng: np.random.Generator | None = None):
+    """Balanced mode: a decomposable network on exact counts, or the graphical model fitted to the workload.
+
+    On a table of more than ``EXACT_SCORE_ROWS`` rows the network's structure is chosen on a
+    uniform sample of about that many (its parents' configurations pooled from MIN_GROUP rows
+    of the table, so from MIN_GROUP q of the sample's, at least one); the pools are counted on
+    every row.
+    """
     sizes = data.sizes
     if workload and len(sizes) > 1:  # the user's marginals: the graphical model fitted to them exactly
         return exact_pgm(data, acct, workload)
     coarse = [coarsenings(dom, data.marginal((i,)), EXACT_COARSE_LEVELS) for i, dom in enumerate(domains)]
-    order = decomposable_network(data, coarse, max_parents=EXACT_MAX_PARENTS, max_cells=EXACT_MAX_TABLE,
-                                 least=MIN_GROUP, sample_rows=min(int(data.n), EXACT_MISFIT_ROWS))
+    scored, least = data, MIN_GROUP
+    if data.n > EXACT_SCORE_ROWS:
+        q = EXACT_SCORE_ROWS / data.n
+        scored = data.subset((rng or np.random.default_rng(0)).random(data.n) < q)
+        least = max(1, round(MIN_GROUP * q))
+    order = decomposable_network(scored, coarse, max_parents=EXACT_MAX_PARENTS, max_cells=EXACT_MAX_TABLE,
+                                 least=least, sample_rows=min(int(scored.n), EXACT_MISFIT_ROWS))
     acct.charge("model", 0.0, detail=f"decomposable network on exact counts, {sum(len(p) for _, p in order)} edges, "
                                      f"every conditional from at least {MIN_GROUP} rows")
     return pooled_network(data, order, coarse, MIN_GROUP)
