@@ -251,6 +251,7 @@ def test_structure_keeps_the_candidate_whose_sample_fits_best(monkeypatch) -> No
     seen = []
 
     def misfit(data, coarse, networks, rows):
+        networks = list(networks)
         seen.append([net.order for net in networks])
         return [0.5 if net.order == tuple(in_nats) else 0.1 * (len(networks) - i) for i, net in enumerate(networks)]
 

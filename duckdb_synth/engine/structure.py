@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -205,7 +205,7 @@ def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int
         networks += [net for _, net in grown if net not in networks]
     if sample_rows is None or len(networks) == 1:
         return networks[0]
-    misfit = marginal_misfit(data, coarse, [pooled_network(data, net, coarse, least) for net in networks], sample_rows)
+    misfit = marginal_misfit(data, coarse, (pooled_network(data, net, coarse, least) for net in networks), sample_rows)
     return networks[int(np.argmin(misfit))]
 
 
@@ -239,9 +239,9 @@ MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cell
 MISFIT_SETS = 300  # and scores up to this many of the pairs and of the triples (a fixed sample beyond)
 
 
-def marginal_misfit(data, coarse: Sequence[Coarsening], networks: Sequence, rows: int) -> list[float]:
-    """For each network, the mean total variation distance between the table's and a sample's
-    2- and 3-way marginals.
+def marginal_misfit(data, coarse: Sequence[Coarsening], networks: Iterable, rows: int) -> list[float]:
+    """For each network (an iterable: built one at a time, one in memory), the mean total variation
+    distance between the table's and a sample's 2- and 3-way marginals.
 
     The sample is `rows` rows of the network (seed fixed: the comparison of networks is then
     repeatable); each column is viewed in its finest coarsening of at most ``MISFIT_CELLS``
