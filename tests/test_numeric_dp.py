@@ -392,3 +392,30 @@ def test_a_noisy_decimals_histogram_rarely_takes_an_empty_finer_bucket() -> None
     rng = np.random.default_rng(1)
     chosen = [choose_decimals(counts, sigma=260.0, rng=rng) for _ in range(400)]
     assert np.mean([c == 1 for c in chosen]) > 0.97
+
+
+def test_an_octave_the_zoom_lost_is_restored_from_the_range_count() -> None:
+    """Leaves over [1, 16): the bulk in [2, 8) kept, the tail [8, 16) measured but lost (each leaf under
+    its noise, no weight). The range step's count of [8, 16) (188 rows, sigma 57) with the leaves'
+    own estimates puts the tail back, spread by width; a bucket the zoom kept is left as it was,
+    and one whose estimate is within the noise stays empty."""
+    from duckdb_synth.privacy.discovery import with_octaves
+
+    edges = np.concatenate([np.linspace(1, 8, 15), np.linspace(8, 16, 9)[1:]])
+    k = len(edges) - 1
+    weights = np.where((edges[:-1] >= 2) & (edges[:-1] < 8), 300.0, 0.0)
+    counts = weights + np.where(edges[:-1] >= 8, 20.0, 0.0)
+    var = np.full(k, 100.0**2)
+    noisy = np.zeros(POW2.size)
+    for lo, c in ((1, 5.0), (2, 1500.0), (4, 2100.0), (8, 188.0)):
+        noisy[POW2.codes(np.array([float(lo)]))[0]] = c
+    out = with_octaves(edges, weights, counts, var, noisy, POW2, 57.0)
+    tail = edges[:-1] >= 8
+    np.testing.assert_array_equal(out[~tail], weights[~tail])  # kept buckets unchanged, [1, 2) within noise
+    prec = 1 / 57.0**2 + 1 / (tail.sum() * 100.0**2)
+    expected = (188.0 / 57.0**2 + 20.0 * tail.sum() / (tail.sum() * 100.0**2)) / prec
+    np.testing.assert_allclose(out[tail].sum(), expected)
+    np.testing.assert_allclose(out[tail], out[tail][0])  # equal widths: equal shares
+    noisy[POW2.codes(np.array([8.0]))[0]] = 60.0  # about one sigma: not clear of the noise
+    counts[tail] = 0.0
+    np.testing.assert_array_equal(with_octaves(edges, weights, counts, var, noisy, POW2, 57.0), weights)
