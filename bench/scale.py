@@ -113,13 +113,13 @@ def child(root: str, case: str, seed: int) -> int:
     elif m and m.group(1).startswith("mixed"):
         n, d = m.group(1)[5:].split("x")
         con = duckdb.connect(str(mixed_db(count(n), int(d))), read_only=True)
-        eps = None if m.group(2) == "balanced" else float(m.group(2))
     elif m:
         con = duckdb.connect()
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
-        eps = None if m.group(2) == "balanced" else float(m.group(2))
     else:
         raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, writeN or fileN")
+    if m:
+        eps = None if m.group(2) == "balanced" else float(m.group(2))
     wall, cpu = time.perf_counter(), time.process_time()
     if write and write.group(1) == "file":
         from duckdb_synth.surfaces.cli import main as cli

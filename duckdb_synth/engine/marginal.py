@@ -24,8 +24,13 @@ def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique,
     if not clique:
         return np.array(float(len(codes)))
     remaps = remaps if remaps is not None else [None] * len(clique)
-    columns = [(codes[:, c], int(sizes[c])) if r is None else (r[0][codes[:, c]], int(r[1]))
-               for c, r in zip(clique, remaps)]
+    return cell_counts([(codes[:, c], int(sizes[c])) if r is None else (r[0][codes[:, c]], int(r[1]))
+                        for c, r in zip(clique, remaps)])
+
+
+def cell_counts(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Counts of the cells of one or more columns of codes, each given as (codes, domain size),
+    shaped by the sizes."""
     shape = tuple(size for _, size in columns)
     # Row-major cell index, built column by column (twice as fast as np.ravel_multi_index, which
     # also checks bounds: the codes come from the domains' own encoders, so they are in range).

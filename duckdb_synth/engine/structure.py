@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .marginal import Clique, Measurement, marginal
+from .marginal import Clique, Measurement, Remap, cell_counts, marginal
 from .model.pooled import Coarsening, Parent, family_counts, pooled_network
 from .sample import sample_pooled
 from .workload import Workload, candidates
@@ -221,18 +221,14 @@ class _Views:
     def marginal(self, clique: Clique, remaps=None) -> np.ndarray:
         if remaps is None or all(r is None for r in remaps) or not hasattr(self.data, "codes"):
             return self.data.marginal(clique, remaps)
-        shape, flat = [], None
-        for c, r in zip(clique, remaps):
-            if r is None:
-                col, size = self.data.codes[:, c], int(self.sizes[c])
-            else:
-                key = (c, id(r[0]))
-                if key not in self.views:  # the remap is kept with its codes, so its id stays its own
-                    self.views[key] = (r[0], r[0][self.data.codes[:, c]].astype(np.int32))
-                col, size = self.views[key][1], int(r[1])
-            flat = col.astype(np.int64) if flat is None else flat * size + col
-            shape.append(size)
-        return np.bincount(flat, minlength=math.prod(shape)).astype(np.float64).reshape(shape)
+        return cell_counts([(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
+                            for c, r in zip(clique, remaps)])
+
+    def _view(self, c: int, remap: Remap) -> np.ndarray:
+        key = (c, id(remap[0]))
+        if key not in self.views:  # the remap is kept with its codes, so its id stays its own
+            self.views[key] = (remap[0], remap[0][self.data.codes[:, c]].astype(np.int32))
+        return self.views[key][1]
 
 
 MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cells (its finest coarsening that fits)

@@ -327,7 +327,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
                 floating=t in FLOATS, rng=rng, to_lattice=to_lattice)
     edges, weights, counts, var = tree.leaves()
-    if octaves and noise.range is not None:
+    if octaves:  # the range was found with noise (not public, not declared)
         weights = with_octaves(edges, weights, counts, var, octaves[0], pow2, noise.range)
     # Leaves at either end that hold nothing leave the domain: values out there are coded into the
     # end cells, and no value is drawn beyond the data.
