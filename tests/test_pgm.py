@@ -15,8 +15,9 @@ import pytest
 import scipy.optimize
 import scipy.special
 
-from duckdb_synth.engine.model.factor import Factor, Reducer, logsumexp
-from duckdb_synth.engine.model.junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_size, junction_tree
+from duckdb_synth.engine.model.factor import Factor, MultiBroadcast, MultiReducer, Reducer, logsumexp
+from duckdb_synth.engine.model.junction import (JunctionTree, Plan, calibrate, calibrate_linear, calibrate_shared,
+                                                junction_size, junction_tree)
 from duckdb_synth.engine.marginal import Measurement
 from duckdb_synth.engine.model import pgm
 from duckdb_synth.engine.model.pgm import GraphicalModel, estimate, estimate_total, loss
@@ -138,6 +139,32 @@ def test_reducer_matches_sum_for_every_kept_subset(shape):
         for keep in itertools.combinations(attrs, r):
             axes = tuple(i for i, a in enumerate(attrs) if a not in keep)
             assert np.allclose(Reducer(attrs, shape, keep)(values), values.sum(axis=axes)), keep
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4, 3, 2, 1, 2), (3, 1, 2), (40, 2)])
+def test_multi_reducer_and_broadcast_match_one_at_a_time(shape):
+    """Shared passes give what one sum (or one broadcast product) per table gives, every subset
+    and duplicates included; a target that is the whole table comes back as a copy."""
+    rng = np.random.default_rng(2)
+    values = rng.random(shape)
+    attrs = tuple(range(3, 3 + len(shape)))
+    subsets_ = [keep for r in range(len(shape) + 1) for keep in itertools.combinations(attrs, r)]
+    targets = [subsets_[i] for i in rng.choice(len(subsets_), min(12, len(subsets_)), replace=False)]
+    targets += [targets[0], attrs, ()]
+    outs = MultiReducer(attrs, shape, targets)(values)
+    for keep, out in zip(targets, outs):
+        assert np.allclose(out, Reducer(attrs, shape, keep)(values)), keep
+    whole = outs[-2]
+    whole[...] = 0.0
+    assert values.min() > 0  # a copy, not the table itself
+    parts = [t for t in targets if len(t) < len(attrs)]
+    factors = [rng.random(tuple(shape[attrs.index(a)] for a in t)) + 0.5 for t in parts]
+    got, want = values.copy(), values.copy()
+    MultiBroadcast(attrs, shape, parts).multiply_into(got, factors)
+    for t, f in zip(parts, factors):
+        want = want * np.reshape(f, tuple(shape[i] if a in t else 1 for i, a in enumerate(attrs)))
+    assert np.allclose(got, want)
+
 
 
 def test_logsumexp_handles_minus_infinity_and_huge_values():
@@ -280,6 +307,23 @@ def test_linear_calibration_matches_the_joint_and_gives_way_on_underflow(shape):
     small = calibrate_linear(plan, [np.exp(q - q.max()) * 1e-200 for q in pots], 7.0)
     assert all(np.allclose(a, b, rtol=1e-10) for a, b in zip(small, counts))
     assert calibrate_linear(plan, [np.exp(q - q.max()) * 1e-310 for q in pots], 7.0) is None
+
+
+@shapes
+def test_shared_calibration_returns_the_extra_marginals(shape):
+    sizes, cliques = SHAPES[shape]
+    model = random_model(sizes, cliques, np.random.default_rng(6), scale=2.0)
+    extra = [[c[:1], c, c[1:], c[:1]] for c in model.tree.cliques]
+    plan = Plan(model.tree, sizes, extra)
+    pots = [model.potentials[c].values for c in model.tree.cliques]
+    counts, extras = calibrate_shared(plan, [np.exp(p - p.max()) for p in pots], 5.0)
+    full = joint(model) * 5.0 / model.total
+    for c, b, wanted, got in zip(model.tree.cliques, counts, extra, extras):
+        assert np.allclose(b, project(full, c), rtol=1e-10, atol=1e-13)
+        assert len(got) == len(wanted)
+        for want, out in zip(wanted, got):
+            assert np.allclose(out, project(full, want), rtol=1e-10, atol=1e-13), want
+
 
 
 def test_beliefs_with_structural_zeros_and_offsetting_potentials():

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..disjoint import DisjointSets
-from .factor import Broadcast, Clique, Reducer, logsumexp
+from .factor import Broadcast, Clique, MultiBroadcast, MultiReducer, Reducer, logsumexp
 
 
 @dataclass(frozen=True)
@@ -174,11 +174,31 @@ _TINY = 1e-280  # a sum of exponentials below this may have underflowed
 
 
 class Plan:
-    """Per-edge reductions and shapes for `calibrate` on one tree, computed once."""
+    """Per-edge reductions and shapes for `calibrate` on one tree, computed once.
 
-    def __init__(self, tree: JunctionTree, sizes: Sequence[int]) -> None:
+    ``extra`` (optional, one list per clique) names further marginals of each calibrated
+    clique that `calibrate_linear` returns: they are summed together with the clique's
+    children's separators, sharing passes over the clique (``MultiReducer``).
+    """
+
+    def __init__(self, tree: JunctionTree, sizes: Sequence[int],
+                 extra: Sequence[Sequence[Clique]] | None = None) -> None:
         self.tree = tree
         self.shapes = [tuple(int(sizes[a]) for a in c) for c in tree.cliques]
+        extra = [list(e) for e in extra] if extra is not None else [[] for _ in tree.cliques]
+        children: list[list[int]] = [[] for _ in tree.cliques]
+        for p, c in tree.edges:
+            children[p].append(c)
+        self.children = children
+        # Per clique: one MultiReducer to its children's separators, then its extra marginals.
+        self.multi = [MultiReducer(tree.cliques[k], self.shapes[k],
+                                   [tree.separator(k, c) for c in children[k]] + extra[k])
+                      if children[k] or extra[k] else None for k in range(len(tree.cliques))]
+        # Per clique with children: their messages multiplied in together (``MultiBroadcast``).
+        self.absorb = [MultiBroadcast(tree.cliques[k], self.shapes[k], [tree.separator(k, c) for c in children[k]])
+                       if children[k] else None for k in range(len(tree.cliques))]
+        self.order = [0] + [c for _, c in tree.edges]  # breadth-first: parents before children
+        self.parent = {c: p for p, c in tree.edges}
         self.edges = []
         for p, c in tree.edges:
             sep = tree.separator(p, c)
@@ -274,19 +294,45 @@ def calibrate_linear(plan: Plan, tables: list[np.ndarray], total: float) -> list
     potentials with `calibrate`. (Every factor is at most 1, so nothing overflows; a cell
     that underflows inside a slice whose sum is at least ``_TINY`` weighed nothing.)
     """
+    shared = calibrate_shared(plan, tables, total)
+    return None if shared is None else shared[0]
+
+
+def calibrate_shared(plan: Plan, tables: list[np.ndarray], total: float
+                     ) -> tuple[list[np.ndarray], list[list[np.ndarray]]] | None:
+    """`calibrate_linear`'s tables, and each clique's ``plan`` extra marginals; None where that
+    returns None.
+
+    A clique multiplies in all its children's messages at once (``MultiBroadcast``), and once
+    calibrated is summed to its children's separators and its extra marginals together
+    (``MultiReducer``): a pass over a large clique per group of small tables, not per table."""
     slices: list[np.ndarray | None] = [None] * len(tables)
-    for p, c, reduce_c, _, _, into_p, _ in reversed(plan.edges):
-        s = reduce_c(tables[c])
+    scaled: list[np.ndarray | None] = [None] * len(tables)
+    edges = {(p, c): (reduce_c, into_c) for p, c, reduce_c, _, _, _, into_c in plan.edges}
+    for k in reversed(plan.order):  # children before parents: a clique absorbs all its children's messages, then sends
+        if plan.absorb[k] is not None:
+            plan.absorb[k].multiply_into(tables[k], [scaled[c] for c in plan.children[k]])
+        if k == 0:
+            break
+        s = edges[(plan.parent[k], k)][0](tables[k])
         top = float(np.max(s))
         if not (_TINY <= float(np.min(s)) and top < math.inf):  # NaN fails too
             return None
-        slices[c] = s
-        into_p.multiply_into(tables[p], s / top)
+        slices[k], scaled[k] = s, s / top
     root = tables[0]
     mass = float(root.sum())
     if not (_TINY <= mass < math.inf):
         return None
     root *= total / mass
-    for p, c, _, _, reduce_p, _, into_c in plan.edges:
-        into_c.multiply_into(tables[c], reduce_p(tables[p]) / slices[c])
-    return tables
+    extras: list[list[np.ndarray]] = [[] for _ in tables]
+    queue = [0]
+    for k in queue:  # breadth-first: a clique is calibrated once its parent has sent to it
+        if plan.multi[k] is None:
+            continue
+        outs = plan.multi[k](tables[k])
+        kids = plan.children[k]
+        for c, marg in zip(kids, outs):
+            edges[(k, c)][1].multiply_into(tables[c], marg / slices[c])
+            queue.append(c)
+        extras[k] = outs[len(kids):]
+    return tables, extras

@@ -20,7 +20,7 @@ import numpy as np
 from ..marginal import Measurement
 from ..rounding import allocate, strata_of
 from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape
-from .junction import JunctionTree, Plan, calibrate, calibrate_linear, junction_tree, maximal
+from .junction import JunctionTree, Plan, calibrate, calibrate_shared, junction_tree, maximal
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class _Problem:
     def __init__(self, terms: list[_Term], tree: JunctionTree, sizes: tuple[int, ...], total: float,
                  params: list[Clique]) -> None:
         self.terms, self.tree, self.total, self.params = terms, tree, total, params
-        self.plan = Plan(tree, sizes)
+        self.plan = Plan(tree, sizes)  # (replaced below by one that also sums the terms read from tree cliques)
         self._free: list[list[np.ndarray]] = []  # tree-clique tables free for reuse
         self.param_shapes = [tuple(sizes[a] for a in c) for c in params]
         home = [tree.containing(c, sizes) for c in params]
@@ -314,6 +314,12 @@ class _Problem:
             else:
                 k = tree.containing(c, sizes)
                 self.sources.append((i, -1 - k, Reducer(tree.cliques[k], self.plan.shapes[k], c)))
+        # The terms summed from each tree clique, in the order the plan returns them.
+        self.from_tree: list[list[int]] = [[] for _ in tree.cliques]
+        for i, src, _ in self.sources:
+            if src < 0:
+                self.from_tree[-1 - src].append(i)
+        self.plan = Plan(tree, sizes, [[terms[i].clique for i in ids] for ids in self.from_tree])
         # A term's gradient lands on the smallest parameter that holds it.
         self.term_param: list[tuple[int, tuple[int, ...]] | None] = []
         for t in terms:
@@ -396,15 +402,24 @@ class _Problem:
     def evaluate(self, theta: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], float]:
         """Tree clique counts, measured marginals and loss of the model with parameters `theta`."""
         tables = self.exp_potentials(theta)
-        counts = calibrate_linear(self.plan, tables, self.total)
-        if counts is None:  # linear arithmetic may have underflowed: the log-space propagation
+        shared = calibrate_shared(self.plan, tables, self.total)
+        mus: list[np.ndarray] = [np.empty(0)] * len(self.terms)
+        if shared is None:  # linear arithmetic may have underflowed: the log-space propagation
             self.release(tables)
             counts, _ = calibrate(self.plan, self.potentials(theta), self.total, overwrite=True)
-        mus: list[np.ndarray] = [np.empty(0)] * len(self.terms)
+            for i, src, reduce in self.sources:
+                if src < 0:
+                    mus[i] = reduce(counts[-1 - src])
+                    if not reduce.steps:  # a whole clique's table: a copy, as the table is reused
+                        mus[i] = mus[i].copy()
+        else:
+            counts, extras = shared
+            for ids, outs in zip(self.from_tree, extras):
+                for i, mu in zip(ids, outs):
+                    mus[i] = mu
         for i, src, reduce in self.sources:
-            mus[i] = reduce(counts[-1 - src] if src < 0 else mus[src])
-            if src < 0 and not reduce.steps:  # a whole clique's table: a copy, as the table is reused
-                mus[i] = mus[i].copy()
+            if src >= 0:
+                mus[i] = reduce(mus[src])
         value = sum(float(np.sum(t.weight * t.residual(mu) ** 2)) for t, mu in zip(self.terms, mus))
         return counts, mus, value
 
