@@ -20,6 +20,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,10 +48,25 @@ class JunctionTree:
         """Columns shared by cliques i and j."""
         return tuple(sorted(set(self.cliques[i]) & set(self.cliques[j])))
 
+    @cached_property
+    def _holders(self) -> dict[int, int]:
+        """Per column, a bit mask of the cliques that hold it (the tree is never changed once made)."""
+        out: dict[int, int] = {}
+        for i, c in enumerate(self.cliques):
+            for a in c:
+                out[a] = out.get(a, 0) | (1 << i)
+        return out
+
     def containing(self, clique: Iterable[int], sizes: Sequence[int] | None = None) -> int | None:
         """Index of the smallest maximal clique that contains `clique`, or None."""
         want = set(clique)
-        found = [i for i, c in enumerate(self.cliques) if want <= set(c)]
+        if want:
+            mask = -1
+            for a in want:
+                mask &= self._holders.get(a, 0)
+            found = [i for i in range(len(self.cliques)) if mask >> i & 1]
+        else:
+            found = list(range(len(self.cliques)))
         if not found:
             return None
         if sizes is None:

@@ -264,6 +264,14 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
     return out
 
 
+class _Flat(list):
+    """Per-term tables that are views of one array, ``flat`` (every term's cells end to end)."""
+
+    def __init__(self, flat: np.ndarray, parts=()) -> None:
+        super().__init__(parts)
+        self.flat = flat
+
+
 def estimate_total(measurements: list[Measurement]) -> float:
     """Row count from the measurements: inverse-variance weighted mean of their sums.
 
@@ -320,6 +328,13 @@ class _Problem:
             if src < 0:
                 self.from_tree[-1 - src].append(i)
         self.plan = Plan(tree, sizes, [[terms[i].clique for i in ids] for ids in self.from_tree])
+        # Every term's cells end to end: the loss and its gradient are a few operations on these,
+        # not a few per term (a wide table's small model has hundreds of terms).
+        self.offsets = np.cumsum([0] + [t.y.size for t in terms])
+        self.y = np.concatenate([t.y.ravel() for t in terms]) if terms else np.zeros(0)
+        self.w = np.concatenate([t.weight.ravel() for t in terms]) if terms else np.zeros(0)
+        self.upper = (np.concatenate([(np.zeros(t.y.size, bool) if t.upper is None else t.upper.ravel()) for t in terms])
+                      if any(t.upper is not None for t in terms) else None)
         # A term's gradient lands on the smallest parameter that holds it.
         self.term_param: list[tuple[int, tuple[int, ...]] | None] = []
         for t in terms:
@@ -420,16 +435,33 @@ class _Problem:
         for i, src, reduce in self.sources:
             if src >= 0:
                 mus[i] = reduce(mus[src])
-        value = sum(float(np.sum(t.weight * t.residual(mu) ** 2)) for t, mu in zip(self.terms, mus))
-        return counts, mus, value
+        flat = self._flat(mus)
+        r = self._residual(flat)
+        return counts, _Flat(flat, mus), float(np.dot(self.w, r * r))
+
+    def _flat(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The terms' tables end to end (in one new array); its views replace `parts` (in place)."""
+        out = np.empty(int(self.offsets[-1]))
+        for i, part in enumerate(parts):
+            view = out[self.offsets[i]:self.offsets[i + 1]].reshape(self.terms[i].y.shape)
+            np.copyto(view, part)
+            parts[i] = view
+        return out
+
+    def _residual(self, flat: np.ndarray) -> np.ndarray:
+        r = flat - self.y
+        return r if self.upper is None else np.where(self.upper, np.maximum(r, 0.0), r)
 
     def gradient(self, mus: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """dL/dmu per term, and the same summed onto each parameter."""
-        per_term = [2.0 * t.weight * t.residual(mu) for t, mu in zip(self.terms, mus)]
+        """dL/dmu per term (end to end in ``.flat``), and the same summed onto each parameter."""
+        flat = mus.flat if isinstance(mus, _Flat) else self._flat(list(mus))
+        g = 2.0 * self.w * self._residual(flat)
+        per_term = _Flat(g)
+        per_term.extend(g[self.offsets[i]:self.offsets[i + 1]].reshape(t.y.shape) for i, t in enumerate(self.terms))
         per_param = [np.zeros(s) for s in self.param_shapes]
-        for g, where in zip(per_term, self.term_param):
+        for gt, where in zip(per_term, self.term_param):
             if where is not None:
-                per_param[where[0]] += g.reshape(where[1])
+                per_param[where[0]] += gt.reshape(where[1])
         return per_term, per_param
 
     def fit_clipped(self, theta: list[np.ndarray], which: list[int], sweeps: int) -> list[np.ndarray]:
@@ -538,7 +570,7 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
         if beta > 0:
             keep = f2 <= fx
         else:  # Armijo: the loss falls by at least half of what its slope promises
-            decrease = sum(float(np.sum(g * (a - b))) for g, a, b in zip(g_terms, mus, mus2))
+            decrease = float(np.dot(g_terms.flat, mus.flat - mus2.flat))
             keep = f2 <= fx and fx - f2 >= 0.5 * decrease
         if keep:
             change = (fx - f2) / max(f2, 1e-300)
