@@ -107,9 +107,13 @@ def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[
     table of 400k cells may hold a few thousand rows).
     """
     size = data.sizes[x]
-    counts = family_counts(data, x, parents, coarse).ravel()
-    flat = np.flatnonzero(counts)
-    c, cfg, val = counts[flat], flat // size, flat % size
+    if hasattr(data, "populated"):
+        flat, c = data.populated((*(p for p, _ in parents), x), [*(coarse[p][lv] for p, lv in parents), None])
+    else:
+        counts = family_counts(data, x, parents, coarse).ravel()
+        flat = np.flatnonzero(counts)
+        c = counts[flat]
+    cfg, val = flat // size, flat % size
     widths = [coarse[p][lv][1] for p, lv in parents]
     score = 0.0
     for j in range(len(widths), -1, -1):
@@ -223,6 +227,25 @@ class _Views:
             return self.data.marginal(clique, remaps)
         return cell_counts([(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
                             for c, r in zip(clique, remaps)])
+
+    def populated(self, clique: Clique, remaps) -> tuple[np.ndarray, np.ndarray]:
+        """The populated cells of ``marginal(clique, remaps)``: their row-major indices and counts. A
+        family's table may have 400k cells for 100k rows: counting into it and scanning it for the
+        cells that hold rows (int counts, no table of floats) is most of a structure search."""
+        if not hasattr(self.data, "codes"):
+            counts = self.marginal(clique, remaps).ravel()
+            flat = np.flatnonzero(counts)
+            return flat, counts[flat]
+        remaps = remaps if remaps is not None else [None] * len(clique)
+        cols = [(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
+                for c, r in zip(clique, remaps)]
+        flat = cols[0][0].astype(np.int64)
+        for col, size in cols[1:]:
+            flat *= size
+            flat += col
+        counts = np.bincount(flat)
+        populated = np.flatnonzero(counts)
+        return populated, counts[populated].astype(np.float64)
 
     def _view(self, c: int, remap: Remap) -> np.ndarray:
         key = (c, id(remap[0]))
