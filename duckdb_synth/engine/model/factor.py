@@ -91,6 +91,25 @@ class Reducer:
         return np.asarray(v).reshape(self.out_shape)
 
 
+def share_groups(parts: Sequence[Clique], size: dict[int, int] | Sequence[int], cells: int,
+                 share: int) -> list[tuple[Clique, list[int]]]:
+    """Group tables over `parts` (in the order given) so that each group's union has at most
+    ``cells / share`` cells: a table joins the existing group whose union it grows least, if it
+    fits, else starts one. Returns (union, member positions) per group. A group's tables then go
+    through one table over their union, and a large table is passed over once per group."""
+    groups: list[tuple[set[int], list[int]]] = []
+    for i, part in enumerate(parts):
+        fits = [(math.prod(size[a] for a in u | set(part)), g) for g, (u, _) in enumerate(groups)]
+        fits = [(n, g) for n, g in fits if share * n <= cells]
+        if fits:
+            _, g = min(fits)
+            groups[g][0].update(part)
+            groups[g][1].append(i)
+        else:
+            groups.append((set(part), [i]))
+    return [(tuple(sorted(u)), ids) for u, ids in groups]
+
+
 class MultiReducer:
     """Several sums of one table (over `attrs`, of `shape`) down to `targets`, sharing passes: planned once.
 
@@ -107,20 +126,10 @@ class MultiReducer:
         size = dict(zip(attrs, shape))
         self.targets = [tuple(t) for t in targets]
         unique = list(dict.fromkeys(self.targets))
-        cells = math.prod(shape)
-        groups: list[tuple[set[int], list[Clique]]] = []
-        for t in sorted(unique, key=lambda t: (-math.prod(size[a] for a in t), t)):
-            fits = [(math.prod(size[a] for a in u | set(t)), g) for g, (u, _) in enumerate(groups)]
-            fits = [(n, g) for n, g in fits if self.SHARE * n <= cells]
-            if fits:
-                _, g = min(fits)
-                groups[g][0].update(t)
-                groups[g][1].append(t)
-            else:
-                groups.append((set(t), [t]))
+        ordered = sorted(unique, key=lambda t: (-math.prod(size[a] for a in t), t))
         self.plan: list[tuple[Reducer | None, MultiReducer | None, list[Clique]]] = []
-        for union, members in groups:
-            u = tuple(sorted(union))
+        for u, ids in share_groups(ordered, size, math.prod(shape), self.SHARE):
+            members = [ordered[i] for i in ids]
             if len(members) == 1:
                 self.plan.append((None if u == attrs else Reducer(attrs, shape, u), None, members))
             else:
@@ -152,20 +161,10 @@ class MultiBroadcast:
     def __init__(self, attrs: Clique, shape: Sequence[int], parts: Sequence[Clique]) -> None:
         attrs, shape = tuple(attrs), tuple(int(n) for n in shape)
         size = dict(zip(attrs, shape))
-        cells = math.prod(shape)
-        groups: list[tuple[set[int], list[int]]] = []
-        for i in sorted(range(len(parts)), key=lambda i: (-math.prod(size[a] for a in parts[i]), i)):
-            fits = [(math.prod(size[a] for a in u | set(parts[i])), g) for g, (u, _) in enumerate(groups)]
-            fits = [(n, g) for n, g in fits if self.SHARE * n <= cells]
-            if fits:
-                _, g = min(fits)
-                groups[g][0].update(parts[i])
-                groups[g][1].append(i)
-            else:
-                groups.append((set(parts[i]), [i]))
+        order = sorted(range(len(parts)), key=lambda i: (-math.prod(size[a] for a in parts[i]), i))
         self.plan: list[tuple[tuple[int, ...], list[tuple[int, Broadcast]], Broadcast]] = []
-        for union, ids in groups:
-            u = tuple(sorted(union))
+        for u, picked in share_groups([parts[i] for i in order], size, math.prod(shape), self.SHARE):
+            ids = [order[i] for i in picked]
             u_shape = tuple(size[a] for a in u)
             inner = [(i, Broadcast(tuple(parts[i]), u, u_shape)) for i in ids] if len(ids) > 1 else [(ids[0], None)]
             self.plan.append((u_shape, inner, Broadcast(u, attrs, shape)))

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..marginal import Measurement
 from ..rounding import allocate, strata_of
-from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape
+from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape, share_groups
 from .junction import JunctionTree, Plan, calibrate, calibrate_shared, junction_tree, maximal
 
 log = logging.getLogger(__name__)
@@ -349,19 +349,10 @@ class _Problem:
         broadcast into the clique: one pass over the clique per group, not per parameter.
         """
         clique, cells = self.tree.cliques[k], math.prod(self.plan.shapes[k])
-        groups: list[tuple[set[int], list[int]]] = []
-        for i in sorted(members, key=lambda i: math.prod(self.param_shapes[i])):
-            fits = [(math.prod(sizes[a] for a in u | set(self.params[i])), g) for g, (u, _) in enumerate(groups)]
-            fits = [(n, g) for n, g in fits if 8 * n <= cells]
-            if fits:
-                _, g = min(fits)
-                groups[g][0].update(self.params[i])
-                groups[g][1].append(i)
-            else:
-                groups.append((set(self.params[i]), [i]))
+        ordered = sorted(members, key=lambda i: math.prod(self.param_shapes[i]))
         out = []
-        for union, ids in groups:
-            u = tuple(sorted(union))
+        for u, picked in share_groups([self.params[i] for i in ordered], sizes, cells, 8):
+            ids = [ordered[i] for i in picked]
             u_shape = tuple(sizes[a] for a in u)
             inner = [(i, Broadcast(self.params[i], u, u_shape)) for i in ids] if len(ids) > 1 else []
             out.append((u_shape, inner, ids[0], Broadcast(u, clique, self.plan.shapes[k])))
