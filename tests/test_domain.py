@@ -506,3 +506,24 @@ def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
     assert np.allclose(out * 100, np.round(out * 100), atol=1e-6)
     for v in spikes:  # each spike keeps its share (it was smeared over neighbours by a value-blind grid)
         assert abs(np.mean(np.isclose(out, v)) - np.mean(np.isclose(x, v))) < 0.01, v
+
+
+def test_a_grid_histogram_from_sorted_values_is_the_one_from_codes(monkeypatch) -> None:
+    """Large columns count a grid's cells with a search per edge in their sorted values: the same
+    counts as coding every value, ties at edges, values outside the grid and repeated edges included."""
+    from duckdb_synth.engine import data as data_mod
+    from duckdb_synth.engine.domain import Cells
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(data_mod, "SORTED_HISTOGRAM_ROWS", 0)
+    for trial in range(60):
+        x = np.round(rng.normal(0, 3, int(rng.integers(1, 3000))), int(rng.integers(0, 3)))
+        edges = np.unique(np.round(rng.normal(0, 3, int(rng.integers(2, 30))), int(rng.integers(0, 2))))
+        if trial % 3 == 0:
+            edges = np.sort(np.concatenate([edges, edges[:2]]))
+        if len(edges) < 2:
+            continue
+        cells = Cells(edges)
+        want = np.bincount(cells.codes(x), minlength=cells.size).astype(np.float64)
+        assert np.array_equal(cells.histogram_sorted(np.sort(x)), want), trial
+        col = data_mod.ArrayColumn(np.concatenate([x, [np.nan, np.inf]]))
+        assert np.array_equal(col.histogram(cells), want), trial
