@@ -508,11 +508,11 @@ def test_dp_fine_cells_sit_on_the_decimal_lattice() -> None:
         assert abs(np.mean(np.isclose(out, v)) - np.mean(np.isclose(x, v))) < 0.01, v
 
 
-def test_a_grid_histogram_from_sorted_values_is_the_one_from_codes(monkeypatch) -> None:
+def test_histograms_from_sorted_values_are_the_ones_from_codes(monkeypatch) -> None:
     """Large columns count a grid's cells with a search per edge in their sorted values: the same
     counts as coding every value, ties at edges, values outside the grid and repeated edges included."""
     from duckdb_synth.engine import data as data_mod
-    from duckdb_synth.engine.domain import Cells
+    from duckdb_synth.engine.domain import Cells, DecimalPlaces, PowersOfTwo
     rng = np.random.default_rng(0)
     monkeypatch.setattr(data_mod, "SORTED_HISTOGRAM_ROWS", 0)
     for trial in range(60):
@@ -527,3 +527,9 @@ def test_a_grid_histogram_from_sorted_values_is_the_one_from_codes(monkeypatch) 
         assert np.array_equal(cells.histogram_sorted(np.sort(x)), want), trial
         col = data_mod.ArrayColumn(np.concatenate([x, [np.nan, np.inf]]))
         assert np.array_equal(col.histogram(cells), want), trial
+        # Other buckets from each distinct value once, weighted by its rows (-0.0 and 0.0 alike).
+        repeated = data_mod.ArrayColumn(np.concatenate([np.repeat(x, 3), [-0.0, 0.0, np.nan]]))
+        finite = np.concatenate([np.repeat(x, 3), [-0.0, 0.0]])
+        for buckets in (PowersOfTwo(), DecimalPlaces(single=False), DecimalPlaces(single=True)):
+            wanted = np.bincount(buckets.codes(finite), minlength=buckets.size).astype(np.float64)
+            assert np.array_equal(repeated.histogram(buckets), wanted), (trial, buckets)
