@@ -24,9 +24,8 @@ where the data lives, and bin the rows there.
 """
 from __future__ import annotations
 
-import weakref
-
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -149,10 +148,9 @@ class ArrayColumn:
             if isinstance(buckets, Cells):
                 return buckets.histogram_sorted(x)
             # A bucket is a function of the value: each distinct value coded once, weighted by its rows.
-            starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
-            if len(starts) <= len(x) // 2:
-                rows = np.diff(np.append(starts, len(x))).astype(np.float64)
-                return np.bincount(buckets.codes(x[starts]), weights=rows, minlength=buckets.size)
+            values, rows = self._distinct()
+            if len(values) <= len(x) // 2:
+                return np.bincount(buckets.codes(values), weights=rows, minlength=buckets.size)
         return buckets.histogram(self._finite())
 
     def special_counts(self) -> np.ndarray:
@@ -164,14 +162,24 @@ class ArrayColumn:
         global _SORTED
         if _SORTED is None or _SORTED[0]() is not self:
             _SORTED = None  # the previous column's copy goes first
-            _SORTED = (weakref.ref(self), np.sort(self._finite()))
+            _SORTED = (weakref.ref(self), np.sort(self._finite()), [])
         return _SORTED[1]
+
+    def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct finite values, ascending, and the rows holding each (float64), kept with the sorted copy."""
+        x = self.sorted_values()
+        kept = _SORTED[2]
+        if not kept:
+            starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+            kept.append((x[starts], np.diff(np.append(starts, len(x))).astype(np.float64)))
+        return kept[0]
 
 
 SORTED_HISTOGRAM_ROWS = 100_000  # above this, a histogram reads the column sorted once: a grid's by a search per
 # edge, not per value (discovery asks several grids of each numeric column), other buckets (powers of two,
 # decimal places) by coding each distinct value once where there are at most half as many as rows
-_SORTED: tuple | None = None  # (column, its sorted finite values): the one column whose sorted copy is kept
+_SORTED: tuple | None = None  # (column, its sorted finite values, [its distinct values and rows, once asked]):
+# the one column whose sorted copy is kept
 
 
 class DuckDBRows:

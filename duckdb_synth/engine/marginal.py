@@ -32,12 +32,18 @@ def cell_counts(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
     """Counts of the cells of one or more columns of codes, each given as (codes, domain size),
     shaped by the sizes."""
     shape = tuple(size for _, size in columns)
-    # Row-major cell index, built column by column (twice as fast as np.ravel_multi_index, which
-    # also checks bounds: the codes come from the domains' own encoders, so they are in range).
-    flat = np.asarray(columns[0][0], dtype=np.int64)
+    return np.bincount(cell_index(columns), minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
+
+
+def cell_index(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
+    """Each row's row-major cell over the columns, given as (codes, domain size): int64, built column
+    by column in place (twice as fast as np.ravel_multi_index, which also checks bounds: the codes
+    come from the domains' own encoders, so they are in range)."""
+    flat = np.array(columns[0][0], dtype=np.int64)
     for col, size in columns[1:]:
-        flat = flat * size + col
-    return np.bincount(flat, minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
+        flat *= size
+        flat += col
+    return flat
 
 
 @dataclass(frozen=True)

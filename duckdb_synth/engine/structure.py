@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .marginal import Clique, Measurement, Remap, cell_counts, marginal
-from .model.pooled import Coarsening, Parent, family_counts, pooled_network
+from .marginal import Clique, Measurement, Remap, cell_counts, cell_index, marginal
+from .model.pooled import Coarsening, Parent, pooled_network
 from .sample import sample_pooled
 from .workload import Workload, candidates
 
@@ -107,12 +107,8 @@ def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[
     table of 400k cells may hold a few thousand rows).
     """
     size = data.sizes[x]
-    if hasattr(data, "populated"):
-        flat, c = data.populated((*(p for p, _ in parents), x), [*(coarse[p][lv] for p, lv in parents), None])
-    else:
-        counts = family_counts(data, x, parents, coarse).ravel()
-        flat = np.flatnonzero(counts)
-        c = counts[flat]
+    views = data if isinstance(data, _Views) else _Views(data)
+    flat, c = views.populated((*(p for p, _ in parents), x), [*(coarse[p][lv] for p, lv in parents), None])
     cfg, val = flat // size, flat % size
     widths = [coarse[p][lv][1] for p, lv in parents]
     score = 0.0
@@ -225,8 +221,12 @@ class _Views:
     def marginal(self, clique: Clique, remaps=None) -> np.ndarray:
         if remaps is None or all(r is None for r in remaps) or not hasattr(self.data, "codes"):
             return self.data.marginal(clique, remaps)
-        return cell_counts([(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
-                            for c, r in zip(clique, remaps)])
+        return cell_counts(self._columns(clique, remaps))
+
+    def _columns(self, clique: Clique, remaps) -> list[tuple[np.ndarray, int]]:
+        """(codes, size) of each column of `clique`, a remapped one in its cached coarser codes."""
+        return [(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
+                for c, r in zip(clique, remaps)]
 
     def populated(self, clique: Clique, remaps) -> tuple[np.ndarray, np.ndarray]:
         """The populated cells of ``marginal(clique, remaps)``: their row-major indices and counts. A
@@ -236,14 +236,7 @@ class _Views:
             counts = self.marginal(clique, remaps).ravel()
             flat = np.flatnonzero(counts)
             return flat, counts[flat]
-        remaps = remaps if remaps is not None else [None] * len(clique)
-        cols = [(self.data.codes[:, c], int(self.sizes[c])) if r is None else (self._view(c, r), int(r[1]))
-                for c, r in zip(clique, remaps)]
-        flat = cols[0][0].astype(np.int64)
-        for col, size in cols[1:]:
-            flat *= size
-            flat += col
-        counts = np.bincount(flat)
+        counts = np.bincount(cell_index(self._columns(clique, remaps if remaps is not None else [None] * len(clique))))
         populated = np.flatnonzero(counts)
         return populated, counts[populated].astype(np.float64)
 

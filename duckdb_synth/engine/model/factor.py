@@ -57,10 +57,9 @@ class Reducer:
     def __init__(self, attrs: Clique, shape: Sequence[int], keep: Clique) -> None:
         keep_set = set(positions(tuple(keep), tuple(attrs)))
         self.out_shape = tuple(int(shape[i]) for i in sorted(keep_set))
-        groups = _merge([(i in keep_set, int(n)) for i, n in enumerate(shape)])
+        # An axis of length 1 needs no sum (a reshape drops it): it counts as kept.
+        groups = _merge([(i in keep_set or int(n) == 1, int(n)) for i, n in enumerate(shape)])
         self.steps: list[tuple[str, tuple[int, ...]]] = []
-        groups = [(kept or n == 1, n) for kept, n in groups]  # an axis of length 1 needs no sum: a reshape
-        groups = _merge(groups)
         while summed := [j for j, (kept, _) in enumerate(groups) if not kept]:
             if summed[-1] == len(groups) - 1:
                 j = summed[-1]

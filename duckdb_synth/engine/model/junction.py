@@ -240,7 +240,6 @@ class Plan:
         self.absorb = [MultiBroadcast(tree.cliques[k], self.shapes[k], [tree.separator(k, c) for c in children[k]])
                        if children[k] else None for k in range(len(tree.cliques))]
         self.order = [0] + [c for _, c in tree.edges]  # breadth-first: parents before children
-        self.parent = {c: p for p, c in tree.edges}
         self.edges = []
         for p, c in tree.edges:
             sep = tree.separator(p, c)
@@ -251,6 +250,8 @@ class Plan:
                 Reducer(cp, self.shapes[p], sep),
                 Broadcast(sep, cp, self.shapes[p]), Broadcast(sep, cc, self.shapes[c]),
             ))
+        # Per child clique: its sum to its parent's separator, and the separator's broadcast into it.
+        self.link = {c: (reduce_c, into_c) for _, c, reduce_c, _, _, _, into_c in self.edges}
 
 
 def calibrate(plan: Plan, potentials: list[np.ndarray], total: float,
@@ -350,13 +351,12 @@ def calibrate_shared(plan: Plan, tables: list[np.ndarray], total: float
     (``MultiReducer``): a pass over a large clique per group of small tables, not per table."""
     slices: list[np.ndarray | None] = [None] * len(tables)
     scaled: list[np.ndarray | None] = [None] * len(tables)
-    edges = {(p, c): (reduce_c, into_c) for p, c, reduce_c, _, _, _, into_c in plan.edges}
     for k in reversed(plan.order):  # children before parents: a clique absorbs all its children's messages, then sends
         if plan.absorb[k] is not None:
             plan.absorb[k].multiply_into(tables[k], [scaled[c] for c in plan.children[k]])
         if k == 0:
             break
-        s = edges[(plan.parent[k], k)][0](tables[k])
+        s = plan.link[k][0](tables[k])
         top = float(np.max(s))
         if not (_TINY <= float(np.min(s)) and top < math.inf):  # NaN fails too
             return None
@@ -374,7 +374,7 @@ def calibrate_shared(plan: Plan, tables: list[np.ndarray], total: float
         outs = plan.multi[k](tables[k])
         kids = plan.children[k]
         for c, marg in zip(kids, outs):
-            edges[(k, c)][1].multiply_into(tables[c], marg / slices[c])
+            plan.link[c][1].multiply_into(tables[c], marg / slices[c])
             queue.append(c)
         extras[k] = outs[len(kids):]
     return tables, extras

@@ -304,7 +304,7 @@ class _Problem:
     def __init__(self, terms: list[_Term], tree: JunctionTree, sizes: tuple[int, ...], total: float,
                  params: list[Clique]) -> None:
         self.terms, self.tree, self.total, self.params = terms, tree, total, params
-        self.plan = Plan(tree, sizes)  # (replaced below by one that also sums the terms read from tree cliques)
+        self.shapes = [tuple(sizes[a] for a in c) for c in tree.cliques]
         self._free: list[list[np.ndarray]] = []  # tree-clique tables free for reuse
         self.param_shapes = [tuple(sizes[a] for a in c) for c in params]
         home = [tree.containing(c, sizes) for c in params]
@@ -321,7 +321,7 @@ class _Problem:
                 self.sources.append((i, j, Reducer(terms[j].clique, terms[j].y.shape, c)))
             else:
                 k = tree.containing(c, sizes)
-                self.sources.append((i, -1 - k, Reducer(tree.cliques[k], self.plan.shapes[k], c)))
+                self.sources.append((i, -1 - k, Reducer(tree.cliques[k], self.shapes[k], c)))
         # The terms summed from each tree clique, in the order the plan returns them.
         self.from_tree: list[list[int]] = [[] for _ in tree.cliques]
         for i, src, _ in self.sources:
@@ -348,14 +348,14 @@ class _Problem:
         A group is summed into a table over its union first, and that table
         broadcast into the clique: one pass over the clique per group, not per parameter.
         """
-        clique, cells = self.tree.cliques[k], math.prod(self.plan.shapes[k])
+        clique, cells = self.tree.cliques[k], math.prod(self.shapes[k])
         ordered = sorted(members, key=lambda i: math.prod(self.param_shapes[i]))
         out = []
         for u, picked in share_groups([self.params[i] for i in ordered], sizes, cells, 8):
             ids = [ordered[i] for i in picked]
             u_shape = tuple(sizes[a] for a in u)
             inner = [(i, Broadcast(self.params[i], u, u_shape)) for i in ids] if len(ids) > 1 else []
-            out.append((u_shape, inner, ids[0], Broadcast(u, clique, self.plan.shapes[k])))
+            out.append((u_shape, inner, ids[0], Broadcast(u, clique, self.shapes[k])))
         return out
 
     @staticmethod
@@ -443,10 +443,9 @@ class _Problem:
         r = flat - self.y
         return r if self.upper is None else np.where(self.upper, np.maximum(r, 0.0), r)
 
-    def gradient(self, mus: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def gradient(self, mus: _Flat) -> tuple[_Flat, list[np.ndarray]]:
         """dL/dmu per term (end to end in ``.flat``), and the same summed onto each parameter."""
-        flat = mus.flat if isinstance(mus, _Flat) else self._flat(list(mus))
-        g = 2.0 * self.w * self._residual(flat)
+        g = 2.0 * self.w * self._residual(mus.flat)
         per_term = _Flat(g)
         per_term.extend(g[self.offsets[i]:self.offsets[i + 1]].reshape(t.y.shape) for i, t in enumerate(self.terms))
         per_param = [np.zeros(s) for s in self.param_shapes]
