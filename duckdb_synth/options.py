@@ -32,6 +32,8 @@ class Options:
     seed: int | None = None
     marginals: tuple[tuple[tuple[str, ...], float], ...] = ()  # the workload: column sets and weights
     domains: tuple[tuple[str, DomainSpec], ...] = ()  # public domains the user declares, per column
+    privacy_unit: str | None = None  # the column naming the person a row belongs to (None: each row its own)
+    max_rows_per_unit: int = 1  # rows kept per unit (contribution bounding); sensitivities scale with it
 
     @property
     def domain_map(self) -> dict[str, DomainSpec]:
@@ -56,6 +58,8 @@ def parse_options(
     seed: int | None = None,
     marginals: Any = None,
     domains: Any = None,
+    privacy_unit: str | None = None,
+    max_rows_per_unit: int | None = None,
 ) -> Options:
     """Check every option and return them as one value; raise OptionError naming the bad one."""
     if mode is not None and epsilon is not None:
@@ -92,9 +96,31 @@ def parse_options(
         seed = _whole("seed", seed, allow_float=False)
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
+    unit, per_unit = _unit(privacy_unit, max_rows_per_unit)
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
                    masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
-                   domains=_domains(domains))
+                   domains=_domains(domains), privacy_unit=unit, max_rows_per_unit=per_unit)
+
+
+MAX_ROWS_PER_UNIT = 1_000_000
+
+
+def _unit(unit: Any, per_unit: Any) -> tuple[str | None, int]:
+    """The privacy unit and the rows kept per unit: both or neither (a bound is never guessed)."""
+    if unit is None:
+        if per_unit is not None:
+            raise OptionError(f"max_rows_per_unit := {per_unit!r} needs privacy_unit := '<column>': the column "
+                              "that names the person each row belongs to")
+        return None, 1
+    if not isinstance(unit, str) or not unit.strip():
+        raise OptionError(f"privacy_unit must be a column name, e.g. 'patient_id'; got {unit!r}")
+    if per_unit is None:
+        raise OptionError(f"privacy_unit := '{unit}' needs max_rows_per_unit := k: the most rows kept per "
+                          f"'{unit}' (the rest are dropped at random; the noise grows with k)")
+    k = _whole("max_rows_per_unit", per_unit, allow_float=False)
+    if not (1 <= k <= MAX_ROWS_PER_UNIT):
+        raise OptionError(f"max_rows_per_unit must be between 1 and {MAX_ROWS_PER_UNIT:,}, got {k}")
+    return unit, k
 
 
 def _whole(name: str, value: Any, *, allow_float: bool = True) -> int:

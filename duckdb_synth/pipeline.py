@@ -19,6 +19,7 @@ from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
 from .engine.source import open_source
+from .engine.units import UnitIds, bounded_sql
 from .options import parse_options
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
@@ -28,6 +29,7 @@ from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
 from .privacy.noise import streams
 from .privacy.spend import Spend
+from .privacy.units import unit_sizes
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
         in_sql: bool = False, progress: Progress | None = None, **options) -> Result:
@@ -45,13 +47,20 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     cols = plan(read_schema(reader, src.sql, src.parts), opts)
-    # The engine that reads the data; in DP modes its errors quote no row's value.
-    rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private)
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
-    acct = Accountant.for_budget(opts.epsilon, opts.delta)
+    k = opts.max_rows_per_unit
+    # A privacy unit: at most k rows of each, chosen at random (engine/units.py); the stages see no others.
+    data_sql = src.sql if cols.unit is None else bounded_sql(src.sql, cols.unit.name, k, int(rng.integers(2**63)))
+    # The engine that reads the data; in DP modes its errors quote no row's value.
+    rows = DuckDBRows(reader, data_sql, cols.modelled, show_values=not opts.private)
+    acct = Accountant.for_budget(opts.epsilon, opts.delta, k if cols.unit is not None else 1)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
         report("reading", 0.05)
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
+        units = None
+        if cols.unit is not None:
+            sizes = unit_sizes(reader, data_sql, cols.unit.name, k, acct, rng)
+            units = UnitIds(cols.unit, sizes, k, int(out_rng.integers(2**63)))
         report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
         d = len(cols.modelled)
         domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var) for i, c in enumerate(cols.modelled)]
@@ -61,8 +70,10 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
                                           cols.workload)
         report("sampling", 0.8)
-        output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng)
+        output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng,
+                        units=units)
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)
-    return Result(output, Spend.from_accountant(opts.mode, acct), time.perf_counter() - started, src, opts, n_rows)
+    return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None),
+                  time.perf_counter() - started, src, opts, n_rows)

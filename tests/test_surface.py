@@ -21,7 +21,8 @@ MACROS = [
     ("synth_report_columns", ["real", "synth"]),
     ("synth_report_pairs", ["real", "synth"]),
     ("synth_runs", []),
-    ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains"]),
+    ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
+                    "privacy_unit", "max_rows_per_unit"]),
 ]
 COLUMNS = {
     "synth_runs()": [
@@ -29,7 +30,8 @@ COLUMNS = {
         ("epsilon", "DOUBLE"), ("delta", "DOUBLE"), ("rows_in", "BIGINT"), ("rows_out", "BIGINT"),
         ("seconds", "DOUBLE"), ("step_no", "INTEGER"), ("step", "VARCHAR"), ("step_rho", "DOUBLE"),
         ("step_epsilon", "DOUBLE"), ("step_delta", "DOUBLE"), ("detail", "VARCHAR"), ("total_rho", "DOUBLE"),
-        ("total_epsilon", "DOUBLE"), ("status", "VARCHAR"),
+        ("total_epsilon", "DOUBLE"), ("status", "VARCHAR"), ("privacy_unit", "VARCHAR"),
+        ("max_rows_per_unit", "BIGINT"),
     ],
     "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR")],
     "synth_report_columns('t', 't')": [
@@ -55,12 +57,13 @@ COMMANDS = {
     "run": [["db"], ["script"]],
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
-                   ["--marginal"], ["--domain"], ["-o", "--output"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
+                   ["--marginal"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
+                   ["--table"], ["--replace"], ["--progress"], ["--report"]],
 }
 PARAMETERS = {
     "register": ["con"],
     "run": ["con", "source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
-            "progress"],
+            "privacy_unit", "max_rows_per_unit", "progress"],
     "synthesize": ["con", "source", "options"],
     "runs": ["con"],
     "forget": ["con"],

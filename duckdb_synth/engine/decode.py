@@ -25,19 +25,23 @@ from .source import quote_ident
 
 
 def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
-                 rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None) -> pa.Table:
+                 rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
+                 given: dict[str, pa.Array] | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
     ones filled with random values of their kind, declared keys with fresh unique values
-    (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all).
-    The schema's metadata records each column's exact DuckDB type (``type:<column>``).
+    (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all);
+    `given` columns (the privacy unit's ids) as they come. The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
     by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
     within = within_bins(domains, synth, rng)
     arrays, as_varchar = {}, set()
     for c in columns:
+        if given and c.name in given:
+            arrays[c.name] = given[c.name]
+            continue
         if c.name in mask_map:
             target = c.type
             if _as_varchar(c, mask_map):

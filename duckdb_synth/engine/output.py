@@ -26,6 +26,7 @@ from .decode import decode_table, output_types
 from .domain import Domain
 from .sample import draw
 from .schema import Column
+from .units import UnitIds
 
 BATCH_CELLS = 1 << 23  # codes per batch (rows x modelled columns): 64 MB of int64 codes
 MIN_BATCH_ROWS = 1 << 16  # so that the copula and the rounding see enough rows of each batch
@@ -56,10 +57,12 @@ class Output:
         rows: how many rows to make.
         rng: the stream the rows are drawn from; its current state is kept (it is not advanced).
         rows_per_batch: default ``batch_rows(len(domains))``.
+        units: the privacy unit's column's fresh ids (``engine/units.py``), numbered across batches.
     """
 
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
-                 rows: int, rng: np.random.Generator, rows_per_batch: int | None = None) -> None:
+                 rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
+                 units: UnitIds | None = None) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model
@@ -68,6 +71,7 @@ class Output:
         self.rows_per_batch = int(rows_per_batch or batch_rows(len(self.domains)))
         self._bits = type(rng.bit_generator)
         self._state = copy.deepcopy(rng.bit_generator.state)
+        self.units = units
         self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
         self.stamp = Stamp()
 
@@ -88,11 +92,14 @@ class Output:
         rng = np.random.Generator(self._bits())
         rng.bit_generator.state = copy.deepcopy(self._state)
         fp = (0, 0) if self.stamp.value is None else None  # the fingerprint so far, if one is wanted
+        units = self.units.cursor() if self.units is not None else None
         for start in range(0, max(self.num_rows, 1), self.rows_per_batch):
             n = min(self.rows_per_batch, self.num_rows - start)
             codes = draw(self.model, n, rng)
+            given = {} if units is None else {
+                self.units.column.name: self.units.values(units.take(n), self.num_rows)}
             table = decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                                 total_rows=self.num_rows)
+                                 total_rows=self.num_rows, given=given)
             del codes
             if fp is not None:
                 try:

@@ -11,14 +11,15 @@ declared key's type cannot hold.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ..errors import OptionError
+from ..errors import OptionError, did_you_mean
 from ..options import Options
 from . import masks
 from .declared import declare
 from .output import batch_rows
 from .schema import Column, check_columns
+from .units import check_unit
 from .workload import Workload, resolve
 
 
@@ -31,6 +32,7 @@ class ColumnPlan:
     modelled: list[Column]  # the rest, minus generated keys
     workload: Workload | None  # over the modelled columns; None: the default
     capacity: int | None = None  # the most rows the declared integer keys' types can number (None: no limit)
+    unit: Column | None = None  # the privacy unit's column: not modelled, filled with fresh unit ids
 
     def output_rows(self, rows: int | None, n_hat: float) -> int:
         """How many rows to make: `rows` if given, else the released row count.
@@ -55,13 +57,18 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
             user's ``domains``, or a CHECK constraint) that does not fit its column.
     """
     mask_map = opts.mask_map
+    unit = unit_column(columns, opts)
+    if unit is not None:
+        columns = [replace(c, unique=False) if c.name == unit.name else c for c in columns]
     check_columns(columns, mask_map)
     for c in columns:
         if c.name in mask_map:
             masks.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
+    generated = {c.name for c in columns if c.name not in mask_map and is_identifier(c)}
     columns = declare(columns, opts.domain_map, masked=mask_map,
-                      generated={c.name for c in columns if c.name not in mask_map and is_identifier(c)})
-    modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)]
+                      generated=generated | ({unit.name} if unit is not None else set()))
+    modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
+                and (unit is None or c.name != unit.name)]
     keys = [c for c in columns if c.name not in mask_map and is_identifier(c) and key_capacity(c) is not None]
     capacity = min((key_capacity(c) for c in keys), default=None)
     if opts.rows is not None and capacity is not None and opts.rows > capacity:
@@ -75,7 +82,34 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
             raise OptionError(f"rows := {opts.rows:,}: {len(columns)} columns of {batch:,} rows (one batch) need "
                               f"about {need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
                               "fewer rows or free some memory")
-    return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity)
+    return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity,
+                      unit)
+
+
+def unit_column(columns: list[Column], opts: Options) -> Column | None:
+    """The privacy unit's column, checked: it exists, is an id, and is neither masked, declared nor in the
+    workload (it is not modelled: the output numbers synthetic units afresh)."""
+    if opts.privacy_unit is None:
+        return None
+    names = [c.name for c in columns]
+    name = opts.privacy_unit
+    if name not in names:
+        folded = [n for n in names if n.lower() == name.lower()]
+        if len(folded) != 1:
+            raise OptionError(f"privacy_unit: no column '{name}'{did_you_mean(name, names)}; "
+                              f"columns: {', '.join(names)}")
+        name = folded[0]
+    col = next(c for c in columns if c.name == name)
+    check_unit(col)
+    why = "is the privacy unit, filled with fresh unit ids, so it"
+    if name in opts.mask_map:
+        raise OptionError(f"privacy_unit: column '{name}' {why} cannot be masked too; leave it out of masks")
+    if name in opts.domain_map:
+        raise OptionError(f"domains: column '{name}' {why} has no domain to declare; leave it out of domains")
+    for cols, _ in opts.marginals:
+        if any(c == name or c.lower() == name.lower() for c in cols):
+            raise OptionError(f"marginals: column '{name}' {why} is not modelled; leave it out of {list(cols)}")
+    return col
 
 
 BYTES_PER_CELL = 32  # per batch: a row's codes (int64), decoded value (float64) and Arrow output, per column, with room

@@ -6,6 +6,13 @@ Thresholded releases (category discovery) add a delta of their own, the chance
 that a value held by a single person passes the threshold. The conversions are
 those of Canonne, Kamath and Steinke (2020), Proposition 12 / Corollary 13, the
 tightest in common use.
+
+With a privacy unit (one person may hold up to k rows, ``unit_rows``), the stages
+work as for one row a person with a budget of rho / k^2: by group privacy for zCDP
+(Bun and Steinke 2016, Prop. 27) a step that is rho'-zCDP for one row is
+k^2 rho'-zCDP for a person's k rows, which is to say each count's noise is k times
+the one-row noise (sensitivity k). The record (``Spend``) states every step in the
+person's terms, k^2 rho'. Thresholds are set for k rows (``noise.threshold``).
 """
 from __future__ import annotations
 
@@ -102,13 +109,21 @@ class Accountant:
     rho: float | None = None
     delta_threshold: float = 0.0
     steps: list[Step] = field(default_factory=list)
+    unit_rows: int = 1  # the most rows one person (privacy unit) holds, once bounded
 
     @classmethod
-    def for_budget(cls, epsilon: float | None, delta: float) -> Accountant:
-        """Half of delta goes to the zCDP conversion, half to thresholded releases."""
+    def for_budget(cls, epsilon: float | None, delta: float, unit_rows: int = 1) -> Accountant:
+        """Half of delta goes to the zCDP conversion, half to thresholded releases. ``rho`` (what the
+        stages spend, in one-row terms) is the person's budget over unit_rows^2."""
         if epsilon is None:
-            return cls(epsilon=None, delta=0.0)
-        return cls(epsilon=epsilon, delta=delta, rho=cdp_rho(epsilon, delta / 2), delta_threshold=delta / 2)
+            return cls(epsilon=None, delta=0.0, unit_rows=unit_rows)
+        return cls(epsilon=epsilon, delta=delta, rho=cdp_rho(epsilon, delta / 2) / unit_rows**2,
+                   delta_threshold=delta / 2, unit_rows=unit_rows)
+
+    @property
+    def group(self) -> int:
+        """What a one-row rho is worth for a person: unit_rows^2 (group privacy)."""
+        return self.unit_rows**2
 
     @property
     def private(self) -> bool:
@@ -143,4 +158,4 @@ class Accountant:
         """The (epsilon, delta)-DP guarantee of the steps so far, at the run's delta."""
         if self.rho is None:
             return math.inf
-        return cdp_eps(self.rho_spent, self.delta / 2) if self.rho_spent > 0 else 0.0
+        return cdp_eps(self.rho_spent * self.group, self.delta / 2) if self.rho_spent > 0 else 0.0

@@ -51,7 +51,8 @@ def column_share(acct: Accountant, n_hat: float, d: int, need: float = 1.0) -> f
     """
     hi = SHARE_ONE_WAY * acct.rho / d
     lo = min(need * SHARE_ONE_WAY_MIN * acct.rho / d, hi)
-    sigma = (DISCOVERY_FRACTION * n_hat - 2.0) / (threshold(1.0, acct.delta_threshold / d) - 2.0)
+    bar = threshold(0.0, acct.delta_threshold / d, acct.unit_rows)  # the threshold without its noise term
+    sigma = (DISCOVERY_FRACTION * n_hat - bar) / (threshold(1.0, acct.delta_threshold / d, acct.unit_rows) - bar)
     if sigma <= 0:
         return hi
     return float(np.clip(1.0 / (2 * sigma**2) / DISCOVERY_SHARE_CATEGORICAL, lo, hi))

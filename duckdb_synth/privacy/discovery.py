@@ -73,7 +73,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
             return dom
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d
-        dom = categorical_domain(col, data, sigma=sigma_for(rho), delta=delta, rng=rng, n_hat=n_hat)
+        dom = categorical_domain(col, data, sigma=sigma_for(rho), delta=delta, rng=rng, n_hat=n_hat,
+                                 held=acct.unit_rows)
         note = FREE_TEXT_NOTE if dom.free_text else ""
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
@@ -93,7 +94,7 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     noise = NumericNoise(range=sigma_for(rhos["range"]) if rhos["range"] else None,
                          lattice=sigma_for(rhos["lattice"]) if rhos["lattice"] else None,
                          zoom=rhos["zoom"], values_delta=acct.delta_threshold / d,
-                         values_extra=column_share(acct, n_hat, d, VALUES_NEED) - share)
+                         values_extra=column_share(acct, n_hat, d, VALUES_NEED) - share, held=acct.unit_rows)
     dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng,
                                         bounds=bounds)
     if rhos["range"]:
@@ -145,13 +146,14 @@ def numeric_rhos(col: Column, share: float) -> dict[str, float]:
 
 
 def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, delta: float,
-                       rng: np.random.Generator, n_hat: float | None = None) -> CategoricalDomain:
+                       rng: np.random.Generator, n_hat: float | None = None, held: int = 1) -> CategoricalDomain:
     """Keep the frequent values of a VARCHAR/UUID column.
 
     Args:
         data: the column's counts (``value_counts``).
         sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP).
         delta: the chance allowed for a value held by one person to pass the threshold.
+        held: the most rows one person holds (a privacy unit's bound; 1: a row is a person).
         n_hat: the row count: with it, a column whose kept values hold few rows is marked free
             text (``with_free_text``, on the kept values' scores: noisy in DP modes, exact in balanced).
     """
@@ -162,7 +164,7 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
         score = counts
     else:
         score = counts + discrete_gaussian(sigma, len(counts), rng)
-        keep = score >= threshold(sigma, delta)
+        keep = score >= threshold(sigma, delta, held)
         cap = MAX_CATEGORIES_DP
     # The `cap` highest scores; equal scores by value, never by the order of the rows.
     order = sorted(np.flatnonzero(keep).tolist(), key=lambda i: (-score[i], str(values[i])))[:cap]
@@ -242,6 +244,7 @@ class NumericNoise:
     zoom: float  # the rho of the zoom-in histogram and the frequent values, shared out over their steps
     values_delta: float = 0.0  # the threshold's delta of the frequent values step
     values_extra: float = 0.0  # added to `zoom` where the frequent values step runs (``budget.VALUES_NEED``)
+    held: int = 1  # the most rows one person holds (the threshold is set for them all)
 
 
 def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
@@ -312,7 +315,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             noise = replace(noise, zoom=noise.zoom + noise.values_extra)
             rho_values = VALUES_SHARE * noise.zoom
             sigma_values = sigma_for(rho_values)
-            frequent, scores = frequent_values(data, sigma=sigma_values, delta=noise.values_delta, rng=rng)
+            frequent, scores = frequent_values(data, sigma=sigma_values, delta=noise.values_delta, rng=rng,
+                                               held=noise.held)
             if clamp:  # a declared range holds every value decoded: values outside it are clamped, not points
                 inside = (frequent >= lo) & (frequent <= hi)
                 frequent, scores = frequent[inside], scores[inside]
@@ -402,15 +406,16 @@ MAX_POINTS = 100  # the most frequent values kept as cells of their own
 
 
 def frequent_values(data: ColumnData, *, sigma: float, delta: float,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator, held: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The values (sorted) whose noisy count passes the threshold, and their noisy counts: as
     ``categorical_domain`` does for text (only values the column holds get a count; the threshold
-    is set so that a value held by one row passes with probability at most `delta`)."""
+    is set so that a value held by one person, of `held` rows at most, passes with probability at most
+    `delta`)."""
     values, counts = data.value_counts()
     if not len(counts):
         return np.zeros(0), np.zeros(0)
     score = counts + discrete_gaussian(sigma, len(counts), rng)
-    keep = np.flatnonzero(score >= threshold(sigma, delta))
+    keep = np.flatnonzero(score >= threshold(sigma, delta, held))
     keep = keep[np.argsort(-score[keep], kind="stable")][:MAX_POINTS]
     keep = keep[np.argsort(np.asarray(values, dtype=np.float64)[keep], kind="stable")]
     return np.asarray(values, dtype=np.float64)[keep], score[keep].astype(np.float64)

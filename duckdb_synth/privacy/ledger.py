@@ -39,6 +39,7 @@ RUN_COLUMNS = pa.schema([
     ("step_no", pa.int32()), ("step", pa.string()), ("step_rho", pa.float64()),
     ("step_epsilon", pa.float64()), ("step_delta", pa.float64()), ("detail", pa.string()),
     ("total_rho", pa.float64()), ("total_epsilon", pa.float64()), ("status", pa.string()),
+    ("privacy_unit", pa.string()), ("max_rows_per_unit", pa.int64()),
 ])
 
 
@@ -188,7 +189,7 @@ def failures_recorded(acct: Accountant, source: Source, options: Options, starte
     except BaseException as exc:
         if acct.private and acct.rho_spent > 0 and not hasattr(exc, "failed_run"):
             what = type(exc).__name__ + (f": {exc}" if isinstance(exc, SynthError) else "")
-            exc.failed_run = Failure(Spend.from_accountant(options.mode, acct), time.perf_counter() - started,
+            exc.failed_run = Failure(Spend.from_accountant(options.mode, acct, options.privacy_unit), time.perf_counter() - started,
                                      source, options, what)
         raise
 
@@ -203,4 +204,5 @@ def _log_rows(rec: RunRecord) -> list[dict]:
         "step_rho": step["rho"], "step_epsilon": step["epsilon"], "step_delta": step["delta"],
         "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
         "total_epsilon": sp.epsilon_spent, "status": rec.status,
+        "privacy_unit": sp.unit, "max_rows_per_unit": sp.unit_rows if sp.unit is not None else None,
     } for no, step in enumerate(sp.rows(), start=1)]

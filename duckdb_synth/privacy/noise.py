@@ -78,11 +78,16 @@ def gaussian_tail_z(prob: float) -> float:
     return float(-ndtri(prob))
 
 
-def threshold(sigma: float, delta: float) -> float:
-    """The count a value held by one person passes with probability at most delta.
+def threshold(sigma: float, delta: float, held: int = 1) -> float:
+    """The count that any value held by one person passes with probability at most delta.
 
     The noise is a discrete Gaussian Z; P[Z >= m] <= P[N(0, sigma^2) >= m - 1] for
     integer m, so a bar one above the continuous one is safe (a count of 1 passes
     T = 2 + sigma z only if Z >= 1 + sigma z).
+
+    A person with `held` rows (a privacy unit's most rows) holds at most `held` values
+    that no one else holds, with counts c_i >= 1 summing to at most `held`; the chance
+    that any passes is at most sum_i P[c_i + Z >= T] <= held * P[held + Z >= T], so
+    T = held + 1 + sigma z(delta / held) (for held = 1 the bar above).
     """
-    return 2.0 + sigma * gaussian_tail_z(delta)
+    return held + 1.0 + sigma * gaussian_tail_z(delta / held)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .accounting import Accountant, Step, cdp_eps
 
@@ -30,20 +30,32 @@ class Spend:
     epsilon_spent: float | None
     delta_threshold_spent: float
     steps: tuple[Step, ...]
+    unit: str | None = None  # the privacy unit's column (None: a row is a person)
+    unit_rows: int = 1  # the most rows kept per unit
 
     @classmethod
-    def from_accountant(cls, mode: str, acct: Accountant) -> Spend:
-        private = acct.private
+    def from_accountant(cls, mode: str, acct: Accountant, unit: str | None = None) -> Spend:
+        """The accountant's steps in a person's terms: a one-row rho times unit_rows^2 (accounting.py)."""
+        private, g = acct.private, acct.group
         return cls(
             mode=mode,
             epsilon=acct.epsilon,
             delta=acct.delta,
-            rho_budget=acct.rho,
-            rho_spent=acct.rho_spent if private else 0.0,
+            rho_budget=acct.rho * g if private else None,
+            rho_spent=acct.rho_spent * g if private else 0.0,
             epsilon_spent=acct.epsilon_spent() if private else None,
             delta_threshold_spent=acct.delta_threshold_spent,
-            steps=tuple(acct.steps),
+            steps=tuple(replace(s, rho=s.rho * g) for s in acct.steps),
+            unit=unit,
+            unit_rows=acct.unit_rows,
         )
+
+    @property
+    def unit_text(self) -> str:
+        """Who the guarantee protects, in words."""
+        if self.unit is None:
+            return "one row"
+        return f"one '{self.unit}' (at most {self.unit_rows:,} of its rows kept)"
 
     @property
     def private(self) -> bool:
@@ -69,8 +81,8 @@ class Spend:
             head = f"mode balanced: {BALANCED_PROMISE}."
             body = [f"  {s.name:<28} {s.detail}" for s in self.steps]
             return "\n".join([head, *body])
-        lines = [f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy, "
-                 f"accounted in zCDP (rho budget {self.rho_budget:.6g})",
+        lines = [f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy"
+                 f"{'' if self.unit is None else ' for ' + self.unit_text}, accounted in zCDP (rho budget {self.rho_budget:.6g})",
                  f"  {'step':<28} {'rho':>11} {'eps alone':>10} {'delta':>9}  detail"]
         for r in self.rows():
             lines.append(f"  {r['step']:<28} {r['rho']:>11.3e} {r['epsilon']:>10.4f} {r['delta']:>9.1e}  {r['detail']}")

@@ -9,7 +9,8 @@ from ..privacy.ledger import Result, record, record_failure
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
         delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
-        seed: int | None = None, marginals=None, domains=None, progress=None) -> Result:
+        seed: int | None = None, marginals=None, domains=None, privacy_unit: str | None = None,
+        max_rows_per_unit: int | None = None, progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
     The rows are made from the model on demand: ``.table`` holds them all; ``.output.reader()``
@@ -33,11 +34,17 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
             {'state': ['CA', 'NY'], 'age': [0, 120]}. Nothing is spent to learn them; values outside
             are clamped (a value not in a list: NULL, or its row dropped if the column is NOT NULL),
             and the record says how many. CHECK constraints of a table are read the same way.
+        privacy_unit: the column naming the person a row belongs to (e.g. 'patient_id'): the guarantee
+            then protects a person, not a row. Needs max_rows_per_unit.
+        max_rows_per_unit: the most rows kept per unit (the rest are dropped at random); every count's
+            noise grows with it. The unit column comes out as fresh ids, grouping the synthetic rows
+            into units of sizes like the real ones (docs/privacy.md §1.1).
         progress: called with (stage, fraction done).
     """
     try:
         res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
-                   marginals=marginals, domains=domains, progress=progress)
+                   marginals=marginals, domains=domains, privacy_unit=privacy_unit,
+                   max_rows_per_unit=max_rows_per_unit, progress=progress)
     except BaseException as exc:
         record_failure(con, exc)  # a run that failed after spending is in the ledger too
         raise

@@ -377,6 +377,12 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this .parquet or .csv file (replaced if it exists).",
 )
+@click.option("--privacy-unit", metavar="COL",
+              help="The column naming the person a row belongs to: the guarantee protects a person, not a row "
+              "(needs --max-rows-per-unit).")
+@click.option("--max-rows-per-unit", type=int, metavar="K",
+              help="With --privacy-unit: keep at most K rows per unit (the rest dropped at random); noise grows "
+              "with K.")
 @click.option("--table", help="Write to this table of DB instead of a file.")
 @click.option("--replace", is_flag=True, help="Replace --table if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
@@ -398,6 +404,8 @@ def synthesize(
     marginals: list[tuple[list[str], float]] | None,
     domains: dict | None,
     output: Path | None,
+    privacy_unit: str | None,
+    max_rows_per_unit: int | None,
     table: str | None,
     replace: bool,
     progress: bool | None,
@@ -413,6 +421,7 @@ def synthesize(
       duckdb-synth synthesize clinic.duckdb patients --mode strict --mask email=email -o out.parquet
       duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM visits" --epsilon 2 --table visits_synth
       duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
+      duckdb-synth synthesize clinic.duckdb visits --mode strict --privacy-unit patient_id --max-rows-per-unit 5 -o v.parquet
     """
     if report_path is not None:
         _check_html_path(report_path, "'--report'")
@@ -454,6 +463,8 @@ def synthesize(
                 seed=seed,
                 marginals=marginals,
                 domains=domains,
+                privacy_unit=privacy_unit,
+                max_rows_per_unit=max_rows_per_unit,
                 progress=bar,
             )
         except SynthError as exc:

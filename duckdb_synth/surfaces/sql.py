@@ -176,7 +176,8 @@ def _sql_text(name: str = "synthesize.sql") -> str:
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Make ``synthesize(...)``, ``synth_runs()`` and the report functions available in SQL on `con` (idempotent).
 
-    Table macros: ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals, domains)``,
+    Table macros: ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals, domains,
+    privacy_unit, max_rows_per_unit)``,
     ``synth_runs()``, ``synth_report(real, synth)``, ``synth_report_columns``,
     ``synth_report_pairs`` and ``synth_privacy_report`` (same arguments).
     """
@@ -184,20 +185,21 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     V = duckdb.sqltypes.VARCHAR
     con_ref = weakref.ref(con)  # the UDFs live on the connection: a strong reference would keep it forever
 
-    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains):
+    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit):
         con = con_ref()
-        epsilon, delta, rows, seed = (_number(v) for v in (epsilon, delta, rows, seed))
+        epsilon, delta, rows, seed, per_unit = (_number(v) for v in (epsilon, delta, rows, seed, per_unit))
         with st.lock:
             reader = _reader(con, st)
             try:
                 stamp = _stamp(reader, source, mode, epsilon)
-                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, stamp)
+                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, stamp)
                 known = st.cache.fetch(key)
                 if known is not None:
                     return known
                 masks_map = json.loads(masks) if masks is not None else None
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
-                          masks=masks_map, rows=rows, seed=seed, marginals=marginals, domains=domains)
+                          masks=masks_map, rows=rows, seed=seed, marginals=marginals, domains=domains,
+                          privacy_unit=unit, max_rows_per_unit=per_unit)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
                 raise
@@ -232,7 +234,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    for name, fn, params in (("_synth_run", synth_run, [V] * 9), ("_synth_runs_file", runs_file, []),
+    for name, fn, params in (("_synth_run", synth_run, [V] * 11), ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
