@@ -34,6 +34,8 @@ class Options:
     domains: tuple[tuple[str, DomainSpec], ...] = ()  # public domains the user declares, per column
     privacy_unit: str | None = None  # the column naming the person a row belongs to (None: each row its own)
     max_rows_per_unit: int = 1  # rows kept per unit (contribution bounding); sensitivities scale with it
+    budget: float | None = None  # the source's total epsilon in the ledger (set if none is, else the lower applies)
+    ledger: bool = True  # record the run in the database's ledger (False: allowed on a read-only database)
 
     @property
     def domain_map(self) -> dict[str, DomainSpec]:
@@ -60,6 +62,8 @@ def parse_options(
     domains: Any = None,
     privacy_unit: str | None = None,
     max_rows_per_unit: int | None = None,
+    budget: float | None = None,
+    ledger: bool | str | None = None,
 ) -> Options:
     """Check every option and return them as one value; raise OptionError naming the bad one."""
     if mode is not None and epsilon is not None:
@@ -97,9 +101,29 @@ def parse_options(
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
     unit, per_unit = _unit(privacy_unit, max_rows_per_unit)
+    if budget is not None:
+        if eps is None:
+            raise OptionError("budget applies to differentially private runs only (a balanced run spends no "
+                              "budget); give mode 'strict'/'strictest' or epsilon")
+        b = _number("budget", budget)
+        if not (b > 0 and math.isfinite(b)):
+            raise OptionError(f"budget must be a finite epsilon > 0, got {budget!r}")
+        budget = b
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
                    masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
-                   domains=_domains(domains), privacy_unit=unit, max_rows_per_unit=per_unit)
+                   domains=_domains(domains), privacy_unit=unit, max_rows_per_unit=per_unit, budget=budget,
+                   ledger=_flag("ledger", ledger, True))
+
+
+def _flag(name: str, value: Any, default: bool) -> bool:
+    """A boolean option, also as SQL passes it (text 'true'/'false')."""
+    if value is None:
+        return default
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise OptionError(f"{name} must be true or false, got {value!r}")
 
 
 MAX_ROWS_PER_UNIT = 1_000_000

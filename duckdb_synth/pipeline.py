@@ -5,12 +5,17 @@ source -> schema -> domain -> measure -> select -> estimate -> sample -> decode+
 ``run`` strings the stages together and does nothing else: each stage's logic is in
 its module. The engine (``duckdb_synth/engine/``) computes exactly and answers the counts
 the stages ask of the data; the privacy layer (``duckdb_synth/privacy/``) decides which
-counts a stage may see, adds their noise and charges them. ``run`` records nothing: the
-surfaces (``duckdb_synth.run``, the SQL macro, the CLI) add its result to the ledger.
+counts a stage may see, adds their noise and charges them. Before anything is read, ``run``
+checks the sources' budgets and writes the run into the database's ledger
+(``privacy/store.py``), and writes what it spent when it ends; the surfaces
+(``duckdb_synth.run``, the SQL macro, the CLI) add its result to the connection's record
+that reports read.
 """
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import replace
 
 import duckdb
 
@@ -18,7 +23,7 @@ from .engine.data import DuckDBRows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
-from .engine.source import open_source
+from .engine.source import open_source, source_keys
 from .engine.units import UnitIds, bounded_sql
 from .options import parse_options
 from .privacy.accounting import Accountant
@@ -28,11 +33,17 @@ from .privacy.fit import Progress, fit_model
 from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
 from .privacy.noise import streams
-from .privacy.spend import Spend
+from .privacy import store
+from .privacy.spend import SEEDED_WARNING, Spend
 from .privacy.units import unit_sizes
 
+class SeededRunWarning(UserWarning):
+    """A DP run with a seed: reproducible noise, so no guarantee against whoever knows the seed."""
+
+
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
-        in_sql: bool = False, progress: Progress | None = None, **options) -> Result:
+        in_sql: bool = False, progress: Progress | None = None, sources: tuple[str, ...] | None = None,
+        **options) -> Result:
     """Synthesize `source`; see ``duckdb_synth.synthesize`` for the options.
 
     Args:
@@ -40,6 +51,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         reader: the connection to read the source through (default `con`).
         in_sql: True when called from the SQL function (changes error hints).
         progress: called with (stage, fraction done).
+        sources: what the ledger files the run under (default: what the source reads, ``source_keys``).
     """
     started = time.perf_counter()
     report = progress or (lambda stage, frac: None)
@@ -47,6 +59,27 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     cols = plan(read_schema(reader, src.sql, src.parts), opts)
+    if opts.private and opts.seed is not None:
+        warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
+    # The ledger: the sources' budgets checked and the run written down before anything is read.
+    entry = store.begin(con, sources or source_keys(reader, src), src.text, opts)
+    try:
+        res = _stages(reader, src, opts, cols, report, started)
+    except BaseException as exc:
+        failed = getattr(exc, "failed_run", None)
+        spend = failed.spend if failed is not None else Spend.from_accountant(opts.mode, Accountant.for_budget(
+            opts.epsilon, opts.delta))
+        entry.finish(spend, f"failed: {failed.error if failed else type(exc).__name__}", None, None,
+                     time.perf_counter() - started)
+        if failed is not None:
+            exc.failed_run = replace(failed, run_id=entry.run_id)
+        raise
+    entry.finish(res.spend, "done", None if opts.private else res.rows_in, res.num_rows, res.seconds)
+    return replace(res, run_id=entry.run_id)
+
+
+def _stages(reader: duckdb.DuckDBPyConnection, src, opts, cols, report: Progress, started: float) -> Result:
+    """The stages that read the data, from the row count to the output."""
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     k = opts.max_rows_per_unit
     # A privacy unit: at most k rows of each, chosen at random (engine/units.py); the stages see no others.
@@ -75,5 +108,6 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)
-    return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None),
+    return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None,
+                                                opts.seed is not None),
                   time.perf_counter() - started, src, opts, n_rows)

@@ -6,7 +6,8 @@
 
 CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
                                    masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL,
-                                   domains := NULL, privacy_unit := NULL, max_rows_per_unit := NULL) AS TABLE
+                                   domains := NULL, privacy_unit := NULL, max_rows_per_unit := NULL,
+                                   budget := NULL, ledger := NULL) AS TABLE
     -- Every argument travels as text, so a wrong type is our error naming the option,
     -- not a binder error about the UDF.
     SELECT * FROM read_parquet(_synth_run(CAST(source AS VARCHAR), CAST(mode AS VARCHAR),
@@ -14,8 +15,20 @@ CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, d
                                           CAST(to_json(masks) AS VARCHAR), CAST("rows" AS VARCHAR),
                                           CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
                                           CAST(to_json(domains) AS VARCHAR), CAST(privacy_unit AS VARCHAR),
-                                          CAST(max_rows_per_unit AS VARCHAR)));
+                                          CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
+                                          CAST(ledger AS VARCHAR)));
 
--- What every run on this connection spent, one row per step.
+-- What every run spent, one row per step: the runs in this database's ledger (schema
+-- duckdb_synth, kept in the database file across connections and processes), and this
+-- connection's runs made with ledger := false.
 CREATE OR REPLACE TEMP MACRO synth_runs() AS TABLE
     SELECT * FROM read_parquet(_synth_runs_file());
+
+-- Per source (table, or file): its runs, what they spent together, its budget and what is left.
+CREATE OR REPLACE TEMP MACRO synth_budget() AS TABLE
+    SELECT * FROM read_parquet(_synth_budget_file());
+
+-- Set a source's total budget; DP runs that would pass it are refused before they read.
+CREATE OR REPLACE TEMP MACRO synth_set_budget(source, epsilon := NULL, delta := NULL) AS TABLE
+    SELECT * FROM read_parquet(_synth_set_budget(CAST(source AS VARCHAR), CAST(epsilon AS VARCHAR),
+                                                 CAST(delta AS VARCHAR)));

@@ -208,8 +208,15 @@ def test_read_only_database_and_a_second_cursor(tmp_path):
         cur = c.cursor()
         duckdb_synth.register(cur)  # the UDFs of `c` are visible here, but belong to `c`
         assert len(cur.sql("SELECT * FROM synthesize('t', seed := 2)").fetchall()) == 100
-        assert cur.sql("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall() == [(1,)]
-        assert c.sql("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall() == [(1,)]
+        # Balanced runs on a read-only database: not in the database's ledger (it cannot be written),
+        # listed by the connection that made them
+        one = "SELECT count(DISTINCT started_at), bool_or(in_ledger), count(run_id) FROM synth_runs()"
+        assert cur.sql(one).fetchall() == [(1, False, 0)]
+        assert c.sql(one).fetchall() == [(1, False, 0)]
+        with pytest.raises(duckdb.Error, match="the database is read-only.*ledger := false"):
+            c.sql("SELECT * FROM synthesize('t', mode := 'strict')").fetchall()
+        assert len(c.sql("SELECT * FROM synthesize('t', mode := 'strict', ledger := false)").fetchall()) > 50
+        assert c.sql(one).fetchall() == [(2, False, 0)]
         cur.close()
     finally:
         c.close()

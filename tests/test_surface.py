@@ -12,17 +12,19 @@ import duckdb_synth
 from duckdb_synth.surfaces.cli import main
 
 ALL = [
-    "register", "synthesize", "run", "runs", "forget", "canary", "report", "Report", "Result", "Spend", "MODES",
-    "MASK_KINDS", "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
+    "register", "synthesize", "run", "runs", "budget", "set_budget", "forget", "canary", "report", "Report",
+    "Result", "Spend", "MODES", "MASK_KINDS", "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
 MACROS = [
+    ("synth_budget", []),
     ("synth_privacy_report", ["real", "synth"]),
     ("synth_report", ["real", "synth"]),
     ("synth_report_columns", ["real", "synth"]),
     ("synth_report_pairs", ["real", "synth"]),
     ("synth_runs", []),
+    ("synth_set_budget", ["source", "epsilon", "delta"]),
     ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
-                    "privacy_unit", "max_rows_per_unit"]),
+                    "privacy_unit", "max_rows_per_unit", "budget", "ledger"]),
 ]
 COLUMNS = {
     "synth_runs()": [
@@ -31,7 +33,12 @@ COLUMNS = {
         ("seconds", "DOUBLE"), ("step_no", "INTEGER"), ("step", "VARCHAR"), ("step_rho", "DOUBLE"),
         ("step_epsilon", "DOUBLE"), ("step_delta", "DOUBLE"), ("detail", "VARCHAR"), ("total_rho", "DOUBLE"),
         ("total_epsilon", "DOUBLE"), ("status", "VARCHAR"), ("privacy_unit", "VARCHAR"),
-        ("max_rows_per_unit", "BIGINT"),
+        ("max_rows_per_unit", "BIGINT"), ("seeded", "BOOLEAN"), ("sources", "VARCHAR[]"), ("in_ledger", "BOOLEAN"),
+    ],
+    "synth_budget()": [
+        ("source", "VARCHAR"), ("runs", "BIGINT"), ("dp_runs", "BIGINT"), ("rho_spent", "DOUBLE"),
+        ("epsilon_spent", "DOUBLE"), ("delta_spent", "DOUBLE"), ("budget_epsilon", "DOUBLE"),
+        ("budget_delta", "DOUBLE"), ("epsilon_left", "DOUBLE"), ("units", "VARCHAR"), ("last_run", "TIMESTAMP"),
     ],
     "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR")],
     "synth_report_columns('t', 't')": [
@@ -52,18 +59,21 @@ COLUMNS = {
 COMMANDS = {
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
                ["--mask"]],
+    "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],
     "demo": [["--rows"], ["--seed"]],
     "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"]],
     "run": [["db"], ["script"]],
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
                    ["--marginal"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
-                   ["--table"], ["--replace"], ["--progress"], ["--report"]],
+                   ["--budget"], ["--ledger"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
 }
 PARAMETERS = {
     "register": ["con"],
     "run": ["con", "source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
-            "privacy_unit", "max_rows_per_unit", "progress"],
+            "privacy_unit", "max_rows_per_unit", "budget", "ledger", "progress"],
+    "budget": ["con"],
+    "set_budget": ["con", "source", "epsilon", "delta"],
     "synthesize": ["con", "source", "options"],
     "runs": ["con"],
     "forget": ["con"],

@@ -322,3 +322,105 @@ def _short(text: str, limit: int = 120) -> str:
 
 def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+# ---------------------------------------------------------------- what a source reads, for the ledger
+
+
+def source_keys(reader: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, ...]:
+    """The names the ledger files a run under: the base tables the source reads (a view's and a macro's
+    through their definitions), or a file's absolute path; a query that reads no table, its own text.
+
+    A table of the current database's main schema is its name (``patients``), of another schema
+    ``schema.name``, of another database ``database.schema.name``, a TEMP one ``temp.main.name``,
+    spelled as the catalog spells it. Read from the catalog and the SQL text alone, never the data.
+    """
+    if source.kind == "file":
+        return (os.path.abspath(source.text),)
+    if source.kind == "table":
+        return _keys_of_name(reader, source.parts, depth=0) or (_plain_key(source.parts),)
+    keys = _keys_of_query(reader, sqlglot.parse_one(source.text, read="duckdb"), depth=0)
+    return keys or (" ".join(source.text.split()),)
+
+
+def budget_key(reader: duckdb.DuckDBPyConnection, text: str) -> str:
+    """The ledger's name for a table, view or file a user names (``synth_set_budget``); a view names the
+    tables it reads only if it reads one, else the view is refused (budgets are per table)."""
+    src = parse_source(text)
+    if src.kind == "query":
+        raise SourceError(f"a budget is set per table or file, not per query: {_short(text)}; name the table")
+    if src.kind == "file":
+        return os.path.abspath(src.text)
+    keys = _keys_of_name(reader, src.parts, depth=0)
+    if keys is None:
+        names = [r[0] for r in reader.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name "
+                                              "FROM duckdb_views() WHERE NOT internal").fetchall()]
+        raise SourceError(f"no table or view named {text}{did_you_mean(src.parts[-1], names)}")
+    if len(keys) != 1:
+        raise SourceError(f"{text} is a view over {len(keys)} tables ({', '.join(keys)}); set the budget of each "
+                          "table instead")
+    return keys[0]
+
+
+def _plain_key(parts: tuple[str, ...]) -> str:
+    return ".".join(parts)
+
+
+def _keys_of_name(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...], *, depth: int) -> tuple[str, ...] | None:
+    """The keys of a table or view name (None: not in the catalog)."""
+    if not parts:
+        return None
+    name = parts[-1]
+    if len(parts) == 1:
+        where, params = ("(temporary OR (database_name = current_database() AND schema_name = current_schema()))",
+                         [])
+    elif len(parts) == 2:
+        where = ("((lower(schema_name) = lower(?) AND (temporary OR database_name = current_database())) "
+                 "OR (lower(database_name) = lower(?) AND schema_name = 'main'))")
+        params = [parts[0], parts[0]]
+    else:
+        where, params = "lower(database_name) = lower(?) AND lower(schema_name) = lower(?)", [parts[0], parts[1]]
+    rows = reader.execute(
+        "SELECT database_name, schema_name, name, temporary, sql, database_name = current_database() FROM "
+        "(SELECT database_name, schema_name, table_name AS name, temporary, NULL AS sql FROM duckdb_tables() "
+        "UNION ALL SELECT database_name, schema_name, view_name, temporary, sql FROM duckdb_views() WHERE NOT internal) "
+        f"WHERE lower(name) = lower(?) AND {where} ORDER BY temporary DESC", [name, *params]).fetchall()
+    if not rows:
+        return None
+    db, schema, real, temporary, sql, current = rows[0]
+    if sql is not None and depth < _MACRO_DEPTH:  # a view: the tables its query reads
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+            body = tree.expression if isinstance(tree, exp.Create) else tree
+            keys = _keys_of_query(reader, body, depth=depth + 1)
+        except (ParseError, sqlglot.errors.TokenError):
+            keys = ()
+        if keys:
+            return keys
+    if temporary:
+        return (f"temp.{schema}.{real}",)
+    if current:
+        return (real if schema == "main" else f"{schema}.{real}",)
+    return (f"{db}.{schema}.{real}",)
+
+
+def _keys_of_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, *, depth: int) -> tuple[str, ...]:
+    """The keys of every table a query reads (its CTEs are not tables; user macros are read through)."""
+    keys: dict[str, None] = {}
+    macros = _user_macros(reader) if depth < _MACRO_DEPTH else {}
+    for func in stmt.find_all(exp.Func):
+        for kind, body in macros.get(_function_name(func), ()):
+            try:
+                inner = sqlglot.parse_one(body if kind == "table_macro" else f"SELECT {body}", read="duckdb")
+            except (ParseError, sqlglot.errors.TokenError):
+                continue
+            keys.update(dict.fromkeys(_keys_of_query(reader, inner, depth=depth + 1)))
+    for table in stmt.find_all(exp.Table):
+        if isinstance(table.this, exp.Func):
+            continue
+        parts = tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None)
+        if len(parts) == 1 and _cte_in_scope(table, parts[0]):
+            continue
+        found = _keys_of_name(reader, parts, depth=depth)
+        keys.update(dict.fromkeys(found or (_plain_key(parts),)))
+    return tuple(keys)

@@ -7,8 +7,10 @@ spent and a fingerprint of its output rows (by which a report recognises them), 
 the rows themselves, so recording costs no memory that grows with the output. A
 failed run's spend is recorded all the same, so a retry cannot spend again unseen.
 ``runs`` lists the finished runs; the ledger's ``table`` is what ``synth_runs()``
-shows: one row per charged step of every run, with its status. The ledger lives as
-long as the connection object (in memory).
+shows beside the database's ledger (``privacy/store.py``, which records every run in
+the database itself): the runs it does not hold (``ledger := false``). This one lives
+as long as the connection object (in memory) and serves the reports, which recognise
+a run's output by its fingerprint.
 """
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ RUN_COLUMNS = pa.schema([
     ("step_no", pa.int32()), ("step", pa.string()), ("step_rho", pa.float64()),
     ("step_epsilon", pa.float64()), ("step_delta", pa.float64()), ("detail", pa.string()),
     ("total_rho", pa.float64()), ("total_epsilon", pa.float64()), ("status", pa.string()),
-    ("privacy_unit", pa.string()), ("max_rows_per_unit", pa.int64()),
+    ("privacy_unit", pa.string()), ("max_rows_per_unit", pa.int64()), ("seeded", pa.bool_()),
+    ("sources", pa.list_(pa.string())), ("in_ledger", pa.bool_()),
 ])
 
 
@@ -58,6 +61,7 @@ class Result:
     source: Source
     options: Options
     rows_in: int
+    run_id: int | None = None  # in the database's ledger (privacy/store.py); None: not recorded there
 
     @cached_property
     def table(self) -> pa.Table:
@@ -87,13 +91,14 @@ class Failure:
     source: Source
     options: Options
     error: str  # the error's class, and its message when it is one of ours (never a DuckDB or bug message)
+    run_id: int | None = None  # in the database's ledger; None: not recorded there
 
 
 @dataclass(frozen=True)
 class RunRecord:
     """What the ledger keeps of a run: what it spent, and how to recognise its output, not the rows."""
 
-    run_id: int
+    run_id: int | None  # in the database's ledger (None: not recorded there, ``ledger := false``)
     source: Source
     options: Options
     spend: Spend
@@ -124,7 +129,7 @@ class Ledger:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, entry: Result | Failure) -> RunRecord:
-        """Record a run; its run id is its position, counting from 1."""
+        """Record a run, under its run id in the database's ledger."""
         if isinstance(entry, Result):
             sp = entry.spend
             rest = (None if sp.private else entry.rows_in, entry.num_rows, tuple(entry.output.column_names),
@@ -132,8 +137,9 @@ class Ledger:
         else:
             rest = (None, None, (), Stamp(), f"failed: {entry.error}")
         with self.lock:
-            rec = RunRecord(len(self.entries) + 1, entry.source, entry.options, entry.spend, entry.seconds, *rest)
-            self.rows.extend(_log_rows(rec))
+            rec = RunRecord(entry.run_id, entry.source, entry.options, entry.spend, entry.seconds, *rest)
+            if rec.run_id is None:  # the database's ledger lists the others
+                self.rows.extend(_log_rows(rec))
             self.entries.append(rec)
         return rec
 
@@ -142,10 +148,10 @@ class Ledger:
         with self.lock:
             return [e for e in self.entries if e.done]
 
-    def table(self) -> tuple[int, pa.Table]:
-        """How many runs, and one row per step of each (the ``synth_runs()`` table), read together."""
+    def table(self) -> pa.Table:
+        """One row per step of each run not in the database's ledger (``synth_runs()`` adds them)."""
         with self.lock:
-            return len(self.entries), pa.Table.from_pylist(self.rows, schema=RUN_COLUMNS)
+            return pa.Table.from_pylist(self.rows, schema=RUN_COLUMNS)
 
 
 _LEDGERS: dict[int, tuple[weakref.ref, Ledger]] = {}
@@ -189,8 +195,8 @@ def failures_recorded(acct: Accountant, source: Source, options: Options, starte
     except BaseException as exc:
         if acct.private and acct.rho_spent > 0 and not hasattr(exc, "failed_run"):
             what = type(exc).__name__ + (f": {exc}" if isinstance(exc, SynthError) else "")
-            exc.failed_run = Failure(Spend.from_accountant(options.mode, acct, options.privacy_unit), time.perf_counter() - started,
-                                     source, options, what)
+            spend = Spend.from_accountant(options.mode, acct, options.privacy_unit, options.seed is not None)
+            exc.failed_run = Failure(spend, time.perf_counter() - started, source, options, what)
         raise
 
 
@@ -205,4 +211,5 @@ def _log_rows(rec: RunRecord) -> list[dict]:
         "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
         "total_epsilon": sp.epsilon_spent, "status": rec.status,
         "privacy_unit": sp.unit, "max_rows_per_unit": sp.unit_rows if sp.unit is not None else None,
+        "seeded": rec.options.seed is not None, "sources": None, "in_ledger": False,
     } for no, step in enumerate(sp.rows(), start=1)]

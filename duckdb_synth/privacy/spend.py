@@ -13,6 +13,10 @@ BALANCED_PROMISE = ("no formal differential privacy; the model was fitted on exa
                     "range), and the 4 most extreme numbers on each side are clipped")
 
 
+SEEDED_WARNING = ("seeded run: its noise is drawn from the seed given, so anyone who knows or guesses the seed can "
+                  "remove it and the guarantee is void; for tests only, never for a release")
+
+
 @dataclass(frozen=True)
 class Spend:
     """The privacy record of one run.
@@ -32,9 +36,10 @@ class Spend:
     steps: tuple[Step, ...]
     unit: str | None = None  # the privacy unit's column (None: a row is a person)
     unit_rows: int = 1  # the most rows kept per unit
+    seeded: bool = False  # the noise came from a seed the user gave
 
     @classmethod
-    def from_accountant(cls, mode: str, acct: Accountant, unit: str | None = None) -> Spend:
+    def from_accountant(cls, mode: str, acct: Accountant, unit: str | None = None, seeded: bool = False) -> Spend:
         """The accountant's steps in a person's terms: a one-row rho times unit_rows^2 (accounting.py)."""
         private, g = acct.private, acct.group
         return cls(
@@ -48,6 +53,7 @@ class Spend:
             steps=tuple(replace(s, rho=s.rho * g) for s in acct.steps),
             unit=unit,
             unit_rows=acct.unit_rows,
+            seeded=seeded and private,
         )
 
     @property
@@ -89,6 +95,8 @@ class Spend:
         lines.append(f"  {'total':<28} {self.rho_spent:>11.3e} {self.epsilon_spent:>10.4f} "
                      f"{self.delta_threshold_spent + self.delta / 2:>9.1e}  "
                      f"(total epsilon {self.epsilon_spent:.4f} <= {self.epsilon:g})")
+        if self.seeded:
+            lines.append(f"  {SEEDED_WARNING}")
         return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from ..engine.data import read_error
 from ..engine.schema import Column, check_columns, read_schema
-from ..engine.source import open_source, quote_ident
+from ..engine.source import open_source, quote_ident, source_keys
 from ..errors import DataError, OptionError, SchemaError, did_you_mean
 from ..options import parse_options
 from ..pipeline import run as _run
@@ -110,7 +110,10 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "
             f"WHERE {quote_ident(temp)}.rowid = p.rid", [planted_rows, planted_secrets])
         try:
-            res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed)
+            # Filed in the ledger under the source's tables: the run reads their rows (and its replay counts,
+            # what the canary shows, are computed from its output).
+            res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed,
+                       sources=source_keys(con, src))
         except BaseException as exc:
             record_failure(con, exc)
             raise

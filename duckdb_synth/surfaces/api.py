@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
+from ..engine.source import budget_key
 from ..pipeline import run as _run
+from ..privacy import store
 from ..privacy.ledger import Result, record, record_failure
 
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
         delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
         seed: int | None = None, marginals=None, domains=None, privacy_unit: str | None = None,
-        max_rows_per_unit: int | None = None, progress=None) -> Result:
+        max_rows_per_unit: int | None = None, budget: float | None = None, ledger: bool = True,
+        progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
     The rows are made from the model on demand: ``.table`` holds them all; ``.output.reader()``
@@ -39,12 +43,16 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         max_rows_per_unit: the most rows kept per unit (the rest are dropped at random); every count's
             noise grows with it. The unit column comes out as fresh ids, grouping the synthetic rows
             into units of sizes like the real ones (docs/privacy.md §1.1).
+        budget: the source's total epsilon in the database's ledger: set if the source has none yet,
+            else the lower of the two applies; a run that would pass it is refused before it reads.
+        ledger: False runs without writing the run into the database's ledger (needed for DP runs
+            on a read-only database); you must then account for what it spent yourself.
         progress: called with (stage, fraction done).
     """
     try:
         res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
                    marginals=marginals, domains=domains, privacy_unit=privacy_unit,
-                   max_rows_per_unit=max_rows_per_unit, progress=progress)
+                   max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger, progress=progress)
     except BaseException as exc:
         record_failure(con, exc)  # a run that failed after spending is in the ledger too
         raise
@@ -55,3 +63,26 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
 def synthesize(con: duckdb.DuckDBPyConnection, source: str, **options) -> duckdb.DuckDBPyRelation:
     """Like :func:`run`, but return the synthetic rows as a relation on `con` with the source's exact types."""
     return run(con, source, **options).relation(con)
+
+
+def budget(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per source recorded in `con`'s database: its runs, what they spent together (zCDP composition), its
+    budget and the epsilon one more run at delta 1e-6 may still take (``synth_budget()`` in SQL)."""
+    cur = con.cursor()
+    try:
+        return store.budget_table(cur)
+    finally:
+        cur.close()
+
+
+def set_budget(con: duckdb.DuckDBPyConnection, source: str, epsilon: float, delta: float | None = None) -> str:
+    """Set the total budget of `source` (a table or view of one table, or a file) in the database's ledger:
+    DP runs reading it are refused, before they read, once they would pass (epsilon, delta). delta defaults
+    to 1e-5. Returns the name the ledger files the source under."""
+    cur = con.cursor()
+    try:
+        key = budget_key(cur, source)
+    finally:
+        cur.close()
+    store.set_budget(con, key, epsilon, delta)
+    return key

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import click
 import duckdb
+import pyarrow.compute as pc
 
 import duckdb_synth
 
@@ -383,6 +384,11 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @click.option("--max-rows-per-unit", type=int, metavar="K",
               help="With --privacy-unit: keep at most K rows per unit (the rest dropped at random); noise grows "
               "with K.")
+@click.option("--budget", type=float, metavar="EPS",
+              help="The source's total ε in DB's ledger: set if it has none, else the lower applies; a run that "
+              "would pass it is refused before it reads.")
+@click.option("--ledger/--no-ledger", default=True, show_default=True,
+              help="Record the run in DB's ledger (--no-ledger: a DP run on a read-only DB; you account for it).")
 @click.option("--table", help="Write to this table of DB instead of a file.")
 @click.option("--replace", is_flag=True, help="Replace --table if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
@@ -406,6 +412,8 @@ def synthesize(
     output: Path | None,
     privacy_unit: str | None,
     max_rows_per_unit: int | None,
+    budget: float | None,
+    ledger: bool,
     table: str | None,
     replace: bool,
     progress: bool | None,
@@ -465,6 +473,8 @@ def synthesize(
                 domains=domains,
                 privacy_unit=privacy_unit,
                 max_rows_per_unit=max_rows_per_unit,
+                budget=budget,
+                ledger=ledger,
                 progress=bar,
             )
         except SynthError as exc:
@@ -613,6 +623,46 @@ def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta:
     budget = f"ε = {meta['epsilon']}" if meta.get("epsilon") else "no formal DP"
     click.echo(f"mode {meta.get('mode')} ({budget}), {int(meta.get('rows_out', 0)):,} rows synthesized: {first}.")
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# budget
+# ---------------------------------------------------------------------------
+
+
+@main.command("budget")
+@click.argument("db")
+@click.argument("source", required=False)
+@click.option("--epsilon", type=float, help="Set SOURCE's total budget to this ε.")
+@click.option("--delta", type=float, help="... and this δ (default 1e-5).")
+def budget_command(db: str, source: str | None, epsilon: float | None, delta: float | None) -> None:
+    """Show what each source of DB has spent and has left; with --epsilon, set SOURCE's budget.
+
+    \b
+    Examples:
+      duckdb-synth budget clinic.duckdb                       # every source: runs, spent, budget, left
+      duckdb-synth budget clinic.duckdb patients --epsilon 5  # DP runs on patients stop at ε = 5 in all
+    """
+    if epsilon is None and delta is not None:
+        raise click.UsageError("--delta goes with --epsilon (the budget to set)")
+    if epsilon is not None and source is None:
+        raise click.UsageError("give the SOURCE whose budget to set, e.g. duckdb-synth budget DB patients --epsilon 5")
+    with _connect(db, must_exist=True) as con:
+        try:
+            if epsilon is not None:
+                key = duckdb_synth.set_budget(con, source, epsilon, delta)
+                click.echo(f"budget of {key}: ε = {epsilon:g}, δ = {delta if delta is not None else 1e-5:g}", err=True)
+            table = duckdb_synth.budget(con)
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if source is not None and epsilon is None:
+            table = table.filter(pc.equal(table.column("source"), source))
+        if table.num_rows == 0:
+            click.echo("no run or budget recorded" + (f" for {source}" if source else "") + f" in {db}")
+            return
+        types = [str(t) for t in con.from_arrow(table).types]
+        grid = render.make_grid(con, table.column_names, types, table)
+    click.echo(render.render_box(grid, show_types=False))
 
 
 # ---------------------------------------------------------------------------

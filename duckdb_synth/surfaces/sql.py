@@ -17,6 +17,7 @@ fresh run.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import itertools
 import json
 import os
@@ -33,15 +34,16 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..engine.data import content_stamp
 from ..engine.decode import cast_projection
-from ..engine.source import open_source, quote_literal
-from ..errors import SynthError
+from ..engine.source import budget_key, open_source, quote_literal
+from ..errors import OptionError, SynthError
 from ..options import parse_options
 from ..pipeline import run
-from ..privacy import ledger
+from ..privacy import ledger, store
 from ..privacy.ledger import Result, record, record_failure
 from ..reporting.build import build as build_report
 from ..reporting.cache import fingerprint as report_fingerprint, write_tables as write_report_tables
@@ -59,8 +61,7 @@ class _State:
     folder: Path
     cache: _Files = field(default_factory=lambda: _Files(MEMO_RUNS))  # call -> Parquet file
     reports: _Files = field(default_factory=lambda: _Files(MEMO_REPORTS))  # input -> part -> file
-    runs_file: Path | None = None  # the last synth_runs() table written, and how many runs it holds
-    runs_written: int = -1
+    runs_file: Path | None = None  # the last synth_runs() table written
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
     suffix: str = field(default_factory=lambda: f"_{next(_CONNECTIONS)}")  # of this connection's UDF names
@@ -70,7 +71,7 @@ class _State:
 
 _STATES: dict[int, tuple[weakref.ref, _State]] = {}
 _CONNECTIONS = itertools.count(1)
-_UDFS = re.compile(r"\b(_synth_run|_synth_runs_file|_synth_report)\(")
+_UDFS = re.compile(r"\b(_synth_run|_synth_runs_file|_synth_report|_synth_budget_file|_synth_set_budget)\(")
 _FOLDER = re.compile(r"^duckdb_synth_(\d+)_")
 _swept = False
 
@@ -185,21 +186,24 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     V = duckdb.sqltypes.VARCHAR
     con_ref = weakref.ref(con)  # the UDFs live on the connection: a strong reference would keep it forever
 
-    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit):
+    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
+                  use_ledger):
         con = con_ref()
-        epsilon, delta, rows, seed, per_unit = (_number(v) for v in (epsilon, delta, rows, seed, per_unit))
+        epsilon, delta, rows, seed, per_unit, budget = (_number(v) for v in (epsilon, delta, rows, seed, per_unit,
+                                                                             budget))
         with st.lock:
             reader = _reader(con, st)
             try:
                 stamp = _stamp(reader, source, mode, epsilon)
-                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, stamp)
+                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
+                       use_ledger, stamp)
                 known = st.cache.fetch(key)
                 if known is not None:
                     return known
                 masks_map = json.loads(masks) if masks is not None else None
                 res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
                           masks=masks_map, rows=rows, seed=seed, marginals=marginals, domains=domains,
-                          privacy_unit=unit, max_rows_per_unit=per_unit)
+                          privacy_unit=unit, max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
                 raise
@@ -215,6 +219,34 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
         with st.runs_lock:
             return str(_runs_file(con_ref(), st))
+
+    def budget_file():
+        with st.runs_lock:
+            reader = con_ref().cursor()
+            try:
+                path = st.folder / f"budget_{next(st.made)}.parquet"
+                pq.write_table(store.budget_table(reader), path)
+            finally:
+                reader.close()
+            return str(path)
+
+    def set_budget_file(source, epsilon, delta):
+        con = con_ref()
+        with st.runs_lock:
+            reader = con.cursor()
+            try:
+                if source is None:
+                    raise OptionError("synth_set_budget: give the table or file, e.g. "
+                                      "synth_set_budget('patients', epsilon := 5)")
+                if epsilon is None:
+                    raise OptionError(f"synth_set_budget('{source}'): give epsilon := x, the source's total budget")
+                key = budget_key(reader, source)
+                b = store.set_budget(con, key, _number(epsilon), _number(delta))
+                path = st.folder / f"set_budget_{next(st.made)}.parquet"
+                pq.write_table(pa.table({"source": [key], "epsilon": [b.epsilon], "delta": [b.delta]}), path)
+            finally:
+                reader.close()
+            return str(path)
 
     def synth_report(real, synth, part):
         con = con_ref()
@@ -234,8 +266,9 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    for name, fn, params in (("_synth_run", synth_run, [V] * 11), ("_synth_runs_file", runs_file, []),
-                             ("_synth_report", synth_report, [V, V, V])):
+    for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_runs_file", runs_file, []),
+                             ("_synth_report", synth_report, [V, V, V]), ("_synth_budget_file", budget_file, []),
+                             ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
         except duckdb.Error:
@@ -310,11 +343,29 @@ def _write_result(res: Result, path: Path) -> None:
 
 
 def _runs_file(con: duckdb.DuckDBPyConnection, st: _State) -> Path:
-    """The ledger's ``synth_runs()`` table as a Parquet file, written afresh when the ledger has grown."""
-    book = ledger.ledger(con)
-    if st.runs_file is None or st.runs_written != len(book.entries):
-        count, table = book.table()
-        path = st.folder / f"runs_{count}.parquet"
+    """The ``synth_runs()`` table as a Parquet file, written afresh on every call (other connections and
+    processes add to the database's ledger): the ledger's runs, then this connection's unrecorded ones."""
+    reader = con.cursor()
+    try:
+        recorded = store.run_rows(reader)
+    finally:
+        reader.close()
+    parts = [] if recorded is None else [_as_runs(recorded)]
+    parts.append(ledger.ledger(con).table())
+    table = pa.concat_tables(parts)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    # Named by its content: an unchanged ledger reads the same file (a query may read synth_runs() twice,
+    # and the first file must outlive the second call).
+    path = st.folder / f"runs_{hashlib.sha1(sink.getvalue().to_pybytes()).hexdigest()[:16]}.parquet"
+    if not path.exists():
         pq.write_table(table, path)
-        st.runs_file, st.runs_written = path, count
-    return st.runs_file
+    st.runs_file = path
+    return path
+
+
+def _as_runs(table: pa.Table) -> pa.Table:
+    """The ledger's rows in the columns of ``synth_runs()``."""
+    table = table.append_column("in_ledger", pa.array([True] * table.num_rows, type=pa.bool_()))
+    return table.select(ledger.RUN_COLUMNS.names).cast(ledger.RUN_COLUMNS)

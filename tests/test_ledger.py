@@ -1,0 +1,243 @@
+"""The ledger in the database: runs recorded across connections and processes, budgets that hold."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import duckdb
+import pytest
+
+import duckdb_synth
+from duckdb_synth.errors import OptionError, SourceError
+from duckdb_synth.options import parse_options
+from duckdb_synth.pipeline import SeededRunWarning
+from duckdb_synth.privacy import store
+from duckdb_synth.privacy.accounting import cdp_eps, cdp_rho
+from duckdb_synth.privacy.store import LedgerError
+
+TABLE = ("CREATE TABLE v AS SELECT (i % 300)::INTEGER AS pid, (i * 7 % 13)::VARCHAR AS dx, i % 90 AS age "
+         "FROM range(3000) r(i)")
+
+
+def _db(tmp_path) -> str:
+    path = str(tmp_path / "clinic.duckdb")
+    c = duckdb.connect(path)
+    c.execute(TABLE)
+    c.execute("CREATE TABLE w AS SELECT i % 50 AS k, (i % 3)::VARCHAR AS g FROM range(1000) r(i)")
+    c.close()
+    return path
+
+
+def _ledger(con) -> list[tuple]:
+    if not store.present(con):
+        return []
+    return con.execute("SELECT run_id, sources, mode, status, rho_spent FROM duckdb_synth.runs ORDER BY run_id"
+                       ).fetchall()
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+
+
+def test_runs_and_budgets_persist_across_processes(tmp_path):
+    path = _db(tmp_path)
+    first = _python(f"""
+        import duckdb, duckdb_synth
+        con = duckdb.connect({path!r})
+        duckdb_synth.register(con)
+        con.sql("SELECT * FROM synthesize('v', mode := 'strict')").fetchall()
+        con.sql("SELECT * FROM synth_set_budget('v', epsilon := 3.5)").fetchall()
+        con.close()""")
+    assert first.returncode == 0, first.stderr
+    con = duckdb.connect(path)  # another process: the run and the budget are in the file
+    try:
+        duckdb_synth.register(con)
+        row = con.sql("SELECT runs, dp_runs, budget_epsilon, budget_delta, epsilon_spent FROM synth_budget() "
+                      "WHERE source = 'v'").fetchall()
+        ((rho, dthr),) = con.execute("SELECT rho_spent, delta_threshold_spent FROM duckdb_synth.runs").fetchall()
+        assert rho == pytest.approx(cdp_rho(3.0, 5e-7)) and 0 < dthr <= 5e-7
+        assert row == [(1, 1, 3.5, 1e-5, pytest.approx(cdp_eps(rho, 1e-5 - dthr), rel=1e-6))]
+        steps = con.sql("SELECT count(*), bool_and(in_ledger) FROM synth_runs() WHERE run_id = 1").fetchall()
+        assert steps[0][0] > 3 and steps[0][1]
+    finally:
+        con.close()
+    second = _python(f"""
+        import duckdb, duckdb_synth
+        con = duckdb.connect({path!r})
+        duckdb_synth.register(con)
+        con.sql("SELECT * FROM synthesize('v', mode := 'strict')").fetchall()""")
+    assert second.returncode != 0 and "would pass the source's budget of epsilon 3.5" in second.stderr
+    con = duckdb.connect(path)
+    try:
+        assert [r[:4] for r in _ledger(con)] == [(1, ["v"], "strict", "done")]  # nothing written or spent
+        assert con.execute("SELECT count(*) FROM duckdb_synth.steps WHERE run_id <> 1").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_a_run_over_budget_is_refused_before_it_reads(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        # Reading this view raises; binding it does not: a refused run must not get that far.
+        con.execute("CREATE VIEW trap AS SELECT * FROM v WHERE error('the data was read') IS NULL")
+        assert duckdb_synth.set_budget(con, "trap", epsilon=0.5) == "v"  # a view is filed under its table
+        before = _ledger(con)
+        with pytest.raises(LedgerError, match="would pass the source's budget of epsilon 0.5.*Nothing was read"):
+            duckdb_synth.run(con, "trap", mode="strictest")
+        with pytest.raises(LedgerError, match="budget"):
+            duckdb_synth.run(con, "SELECT dx FROM trap", epsilon=0.6)
+        assert _ledger(con) == before == []
+        duckdb_synth.run(con, "v", epsilon=0.4, seed=1)  # fits
+        with pytest.raises(LedgerError, match=r"may take epsilon 0\.\d+ at most"):
+            duckdb_synth.run(con, "v", epsilon=0.5, seed=2)  # 0.4 and 0.5 together: about 0.57
+        assert [r[3] for r in _ledger(con)] == ["done"]
+    finally:
+        con.close()
+
+
+def test_composition_matches_the_runs(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.register(con)
+        for eps, delta in ((1.0, 1e-6), (0.5, 1e-7), (2.0, 1e-6)):
+            duckdb_synth.run(con, "v", epsilon=eps, delta=delta)
+        duckdb_synth.run(con, "SELECT dx FROM v JOIN w ON v.pid = w.k")  # balanced: counted, spends nothing
+        runs = con.sql("SELECT DISTINCT run_id, total_rho, delta FROM synth_runs() WHERE mode = 'custom'").fetchall()
+        dthr = con.execute("SELECT sum(delta_threshold_spent) FROM duckdb_synth.runs").fetchall()[0][0]
+        rho = sum(r[1] for r in runs)
+        (got,) = con.sql("SELECT runs, dp_runs, rho_spent, epsilon_spent, delta_spent FROM synth_budget() "
+                         "WHERE source = 'v'").fetchall()
+        assert got[:3] == (4, 3, pytest.approx(rho))
+        # without a budget: the runs' deltas add up, and epsilon is the zCDP sum converted at what they leave
+        assert got[4] == pytest.approx(2.1e-6)
+        assert got[3] == pytest.approx(cdp_eps(rho, 2.1e-6 - dthr), rel=1e-6)
+        assert got[3] < 1.0 + 0.5 + 2.0  # composing in zCDP beats adding the epsilons
+        assert con.sql("SELECT runs, dp_runs FROM synth_budget() WHERE source = 'w'").fetchall() == [(1, 0)]
+        # a budget on w now holds for a query that joins it
+        duckdb_synth.set_budget(con, "w", epsilon=0.1)
+        with pytest.raises(LedgerError, match="^w: "):
+            duckdb_synth.run(con, "SELECT dx FROM v JOIN w ON v.pid = w.k", mode="strictest")
+    finally:
+        con.close()
+
+
+def test_budget_option_sets_once_and_the_lower_applies(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.run(con, "v", epsilon=1.0, budget=2.0)
+        assert store.budget(con, "v") == store.Budget(2.0, 1e-5)
+        duckdb_synth.run(con, "v", epsilon=0.5, budget=10.0)  # does not raise the budget
+        assert store.budget(con, "v") == store.Budget(2.0, 1e-5)
+        with pytest.raises(LedgerError, match="budget of epsilon 1 "):
+            duckdb_synth.run(con, "v", epsilon=0.5, budget=1.0)  # a lower one applies to this run
+        with pytest.raises(OptionError, match="budget applies to differentially private runs only"):
+            duckdb_synth.run(con, "v", budget=1.0)
+        with pytest.raises(OptionError, match="finite number > 0"):
+            duckdb_synth.set_budget(con, "v", epsilon=-1)
+        with pytest.raises(SourceError, match="a budget is set per table or file"):
+            duckdb_synth.set_budget(con, "SELECT * FROM v", epsilon=1)
+        with pytest.raises(SourceError, match=r"no table or view named vv \(did you mean 'v'\?\)"):
+            duckdb_synth.set_budget(con, "vv", epsilon=1)
+    finally:
+        con.close()
+
+
+def test_failed_runs_count_what_they_spent(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE TABLE tiny AS SELECT 'a' AS x FROM range(3)")
+        with pytest.raises(duckdb_synth.DataError):
+            duckdb_synth.run(con, "tiny", mode="strict")  # refused on its noisy row count, after the count
+        (run,) = _ledger(con)
+        assert run[3].startswith("failed: DataError") and 0 < run[4] < cdp_rho(3.0, 5e-7) / 10
+        with pytest.raises(duckdb_synth.OptionError):
+            duckdb_synth.run(con, "tiny", mode="strict", masks={"nope": "email"})  # before the ledger: no row
+        assert len(_ledger(con)) == 1
+    finally:
+        con.close()
+
+
+def test_a_run_that_never_ends_counts_its_whole_budget(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        entry = store.begin(con, ("v",), "v", parse_options(mode="strict"))  # the process dies here
+        assert entry.run_id == 1
+        sp = store.spent(con, "v")
+        assert sp.rho == pytest.approx(cdp_rho(3.0, 5e-7)) and sp.delta_threshold == pytest.approx(5e-7)
+        assert _ledger(con)[0][3] == "running"
+    finally:
+        con.close()
+
+
+def test_read_only_database_needs_ledger_false(tmp_path):
+    path = _db(tmp_path)
+    con = duckdb.connect(path, read_only=True)
+    try:
+        with pytest.raises(LedgerError, match="read-only.*ledger := false"):
+            duckdb_synth.run(con, "v", mode="strict")
+        res = duckdb_synth.run(con, "v", mode="strict", ledger=False)
+        assert res.run_id is None and res.num_rows > 0
+        assert duckdb_synth.run(con, "v").run_id is None  # balanced: allowed, not recorded
+    finally:
+        con.close()
+    con = duckdb.connect(path)
+    try:
+        assert _ledger(con) == []
+    finally:
+        con.close()
+
+
+def test_in_memory_ledger_lives_with_the_database_and_survives_a_rollback():
+    con = duckdb.connect()
+    try:
+        con.execute(TABLE)
+        duckdb_synth.register(con)
+        con.execute("BEGIN TRANSACTION")
+        con.sql("SELECT count(*) FROM synthesize('v', mode := 'strictest')").fetchall()
+        con.execute("ROLLBACK")
+        cur = con.cursor()
+        assert [r[:4] for r in _ledger(cur)] == [(1, ["v"], "strictest", "done")]  # committed on its own
+        cur.close()
+        other = duckdb.connect()  # another in-memory database: another ledger
+        assert _ledger(other) == []
+        other.close()
+    finally:
+        con.close()
+
+
+def test_seeded_runs_are_marked_and_warned(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        with pytest.warns(SeededRunWarning, match="guarantee is void"):
+            res = duckdb_synth.run(con, "v", mode="strictest", seed=3)
+        assert "seeded run" in res.spend.format()
+        duckdb_synth.run(con, "v", mode="strictest")
+        assert con.execute("SELECT run_id, seeded FROM duckdb_synth.runs ORDER BY 1").fetchall() == [(1, True),
+                                                                                                    (2, False)]
+    finally:
+        con.close()
+
+
+def test_threads_cannot_both_pass_one_budget(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.set_budget(con, "v", epsilon=1.2)  # one run of epsilon 1 fits, two do not
+        outcomes: list[str] = []
+
+        def one() -> None:
+            try:
+                duckdb_synth.run(con.cursor(), "v", epsilon=1.0)
+                outcomes.append("done")
+            except LedgerError:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=one) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["done", "refused", "refused"]
+    finally:
+        con.close()
