@@ -244,10 +244,15 @@ class Entry:
                          spend.delta_threshold_spent if spend.private else None, spend.epsilon_spent,
                          rows_in, rows_out, seconds, status, self.run_id])
                     rows = spend.rows()
-                    if rows:
-                        cur.executemany(f"INSERT INTO {SCHEMA}.steps VALUES (?, ?, ?, ?, ?, ?, ?)", [
-                            [self.run_id, no, r["step"], r["rho"], r["epsilon"], r["delta"], r["detail"]]
-                            for no, r in enumerate(rows, start=1)])
+                    if rows:  # one insert of them all (executemany runs one statement a row)
+                        steps = pa.table({
+                            "run_id": pa.array([self.run_id] * len(rows), pa.int64()),
+                            "step_no": pa.array(range(1, len(rows) + 1), pa.int32()),
+                            **{k: [r[name] for r in rows] for k, name in (("step", "step"), ("rho", "rho"),
+                               ("epsilon", "epsilon"), ("delta", "delta"), ("detail", "detail"))}})
+                        cur.register("_synth_steps", steps)
+                        cur.execute(f"INSERT INTO {SCHEMA}.steps SELECT * FROM _synth_steps")
+                        cur.unregister("_synth_steps")
                 cur.execute("COMMIT")
             except BaseException:
                 _rollback(cur)
