@@ -241,3 +241,20 @@ def test_threads_cannot_both_pass_one_budget(tmp_path):
         assert sorted(outcomes) == ["done", "refused", "refused"]
     finally:
         con.close()
+
+
+def test_the_canary_spends_on_its_source(tmp_path):
+    path = _db(tmp_path)
+    con = duckdb.connect(path)
+    try:
+        duckdb_synth.canary(con, "v", mode="strictest", ks=[1, 50], seed=1)
+        assert duckdb_synth.budget(con).select(["source", "dp_runs"]).to_pylist() == [{"source": "v", "dp_runs": 1}]
+    finally:
+        con.close()
+    con = duckdb.connect(path, read_only=True)
+    try:
+        with pytest.raises(LedgerError, match="read-only"):
+            duckdb_synth.canary(con, "v", mode="strictest", ks=[1], seed=1)
+        assert duckdb_synth.canary(con, "v", mode="strictest", ks=[1], seed=1, ledger=False).num_rows == 1
+    finally:
+        con.close()

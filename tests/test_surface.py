@@ -58,7 +58,7 @@ COLUMNS = {
 }
 COMMANDS = {
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
-               ["--mask"]],
+               ["--ledger"], ["--mask"]],
     "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],
     "demo": [["--rows"], ["--seed"]],
     "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"]],
@@ -78,7 +78,7 @@ PARAMETERS = {
     "runs": ["con"],
     "forget": ["con"],
     "report": ["con", "real", "synth", "seed", "run", "domains"],
-    "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks"],
+    "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks", "ledger"],
 }
 
 

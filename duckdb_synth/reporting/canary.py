@@ -49,7 +49,7 @@ SCHEMA = pa.schema([("secret", pa.string()), ("column", pa.string()), ("times_pl
 
 def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None, epsilon: float | None = None,
            delta: float | None = None, ks: Iterable[int] = DEFAULT_KS, seed: int | None = None,
-           column: str | None = None, masks: dict[str, str] | None = None) -> pa.Table:
+           column: str | None = None, masks: dict[str, str] | None = None, ledger: bool = True) -> pa.Table:
     """Plant one made-up secret k times for each k in `ks`, synthesize, and count each secret's replays.
 
     Args:
@@ -60,6 +60,8 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
         seed: makes the secrets, the planted rows and the run reproducible (tests only).
         column: the VARCHAR or UUID column to plant in; default the first such column that is
             neither masked nor a declared key.
+        ledger: as for ``duckdb_synth.run``: the run is filed in the database's ledger under the
+            source's tables (False: a DP canary on a read-only database, recorded on the connection only).
 
     Returns:
         One row per secret, by times_planted: (secret, column, times_planted, times_replayed). The
@@ -72,7 +74,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
         SchemaError: no column of the source can hold a canary.
         DataError: the source is too small for `ks` (or for a run at all).
     """
-    opts = parse_options(mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed)
+    opts = parse_options(mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed, ledger=ledger)
     ks = check_ks(ks)
     # A source the run would refuse (in DP modes, one whose types DuckDB guesses) is refused here
     # too: a canary on a copy of it would test a release that cannot be made.
@@ -113,7 +115,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
             # Filed in the ledger under the source's tables: the run reads their rows (and its replay counts,
             # what the canary shows, are computed from its output).
             res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed,
-                       sources=source_keys(con, src))
+                       ledger=ledger, sources=source_keys(con, src))
         except BaseException as exc:
             record_failure(con, exc)
             raise

@@ -592,10 +592,13 @@ def _parse_ks(ctx: click.Context, param: click.Parameter, value: str) -> tuple[i
               metavar="K,K,...", help="How many rows each secret is planted in, one secret per value.")
 @click.option("--seed", type=int, help="Seed, for a reproducible test (secrets, rows and the run).")
 @click.option("--column", help="VARCHAR or UUID column to plant in (default: the first one not masked).")
+@click.option("--ledger/--no-ledger", default=True, show_default=True,
+              help="Record the run in DB's ledger, under the source (--no-ledger: a DP canary on a read-only DB).")
 @click.option("--mask", "masks", multiple=True, metavar="COL=KIND", callback=_parse_masks,
               help="Mask column COL as the release would (email, name, ...). Repeatable.")
 def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta: float | None,
-           ks: tuple[int, ...], seed: int | None, column: str | None, masks: dict[str, str] | None) -> None:
+           ks: tuple[int, ...], seed: int | None, column: str | None, ledger: bool,
+           masks: dict[str, str] | None) -> None:
     """Plant made-up secrets in a copy of SOURCE, synthesize it, count how often each comes back.
 
     Each secret is planted in K rows of a TEMP copy (DB is not modified) and the copy
@@ -612,7 +615,7 @@ def canary(db: str, source: str, mode: str | None, epsilon: float | None, delta:
     with _connect(db, must_exist=True) as con:
         try:
             table = plant_and_count(con, source, mode=mode, epsilon=epsilon, delta=delta, ks=ks, seed=seed,
-                                    column=column, masks=masks)
+                                    column=column, masks=masks, ledger=ledger)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
         grid = render.make_grid(con, table.column_names, ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT"], table)
