@@ -17,6 +17,7 @@ from .errors import OptionError, did_you_mean
 #: Privacy modes and their epsilon; None means no formal DP.
 MODES: dict[str, float | None] = {"balanced": None, "strict": 3.0, "strictest": 1.0}
 DEFAULT_DELTA = 1e-6
+MAX_DELTA = 1e-3  # a larger delta is no meaningful guarantee for any table worth synthesizing (at least 50 rows)
 MAX_ROWS = 100_000_000
 
 
@@ -90,6 +91,11 @@ def parse_options(
             raise OptionError("delta applies to differentially private runs only; give mode 'strict'/'strictest' or epsilon")
         if not (0 < d < 1):
             raise OptionError(f"delta must be in (0, 1), got {delta!r}")
+        if d > MAX_DELTA:
+            raise OptionError(
+                f"delta := {delta!r} is too large: with delta = {d:g}, publishing each row in full with probability "
+                f"{d:g} would pass as differentially private. Use at most {MAX_DELTA:g}, and well below 1/n for n "
+                f"rows (the default is {DEFAULT_DELTA:g}); to spend more, raise epsilon")
     else:
         d = DEFAULT_DELTA
     if rows is not None:

@@ -361,3 +361,27 @@ def test_check_columns_mask_on_missing_column_suggests_closest() -> None:
 def test_source_dataclass_label() -> None:
     assert Source("query", "SELECT 1", "SELECT 1").label == "query"
     assert Source("file", "x.csv", "...").label == "x.csv"
+
+
+def test_delta_above_a_sane_bound_is_refused() -> None:
+    with pytest.raises(OptionError, match=r"delta := 0.5 is too large.*at most 0.001.*raise epsilon"):
+        parse_options(epsilon=1.0, delta=0.5)
+    assert parse_options(epsilon=1.0, delta=1e-3).delta == 1e-3
+
+
+def test_delta_warning_does_not_come_and_go_with_the_noise(caplog) -> None:
+    import duckdb
+
+    import duckdb_synth
+    con = duckdb.connect()
+    # 1,100 rows: noisy counts on both sides of 1,000 (sigma ~ 70 at epsilon 0.05), one order of magnitude
+    con.execute("CREATE TABLE t AS SELECT (i % 7)::VARCHAR AS a FROM range(1100) r(i)")
+    for delta, warned in ((1e-3, True), (1e-4, False)):
+        seen = []
+        for seed in range(4):
+            caplog.clear()
+            with caplog.at_level("WARNING", logger="duckdb_synth.privacy.measure"):
+                duckdb_synth.run(con, "t", epsilon=0.05, delta=delta, seed=seed, ledger=False)
+            seen.append(any("not below 1/n for a table of about 1,000 rows" in r.message for r in caplog.records))
+        assert seen == [warned] * 4
+    con.close()

@@ -53,10 +53,18 @@ def row_count(rows: Rows, label: str, acct: Accountant, rng: np.random.Generator
                         "synthesize() works on (in DP modes the check is made on the noisy count, whose share of "
                         "the budget this run has spent: see synth_runs())")
     n_hat = max(noisy, 1.0)
-    if acct.delta > 1.0 / n_hat:
-        log.warning("delta=%g is larger than 1/n for about %d rows: a whole record could leak with "
-                    "non-negligible probability; choose delta below %.1g", acct.delta, n_hat, 1.0 / n_hat)
+    order = delta_order(n_hat)
+    if acct.delta >= 1.0 / order:
+        log.warning("delta=%g is not below 1/n for a table of about %s rows: a whole record could leak with "
+                    "non-negligible probability; choose delta below %.0e", acct.delta, f"{order:,}", 0.1 / order)
     return n_rows, n_hat, sigma**2
+
+
+def delta_order(n_hat: float) -> int:
+    """The power of ten nearest the released row count, in log scale: the warning on delta compares with it,
+    so that it does not come and go with the count's noise (it can only flip for a table within a few
+    noise scales of 10^(k + 1/2) rows, about 3.16 * 10^k, where the power of ten changes)."""
+    return int(10 ** round(np.log10(max(n_hat, 1.0))))
 
 
 def measure(data: Binned, clique: Clique, sigma: float, rng: np.random.Generator) -> Measurement:
