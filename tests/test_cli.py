@@ -409,10 +409,9 @@ def test_synthesize_to_a_table(runner: CliRunner, clinic: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "out_name", "options"),
     [
-        (["--mode", "fast"], "out.parquet", {"mode": "fast"}),
         (["--mask", "email=emial"], "out.csv", {"masks": {"email": "emial"}}),
     ],
-    ids=["bad-mode", "unknown-mask-kind"],
+    ids=["unknown-mask-kind"],
 )
 def test_synthesize_bad_option_writes_nothing(runner: CliRunner, clinic: Path, tmp_path: Path, flags: list[str],
                                               out_name: str, options: dict) -> None:
@@ -422,6 +421,29 @@ def test_synthesize_bad_option_writes_nothing(runner: CliRunner, clinic: Path, t
     assert result.stderr == f"Error: {library_error(**options)}\n"
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clinic.duckdb"]
+
+
+def test_synthesize_bad_mode_lists_the_modes_and_epsilon(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mode", "stric", "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: Invalid value for '--mode': unknown mode 'stric' (did you mean 'strict'?); "
+                                  "valid modes: balanced, strict, strictest (or --epsilon X for a custom budget)\n")
+    assert not out.exists()
+    assert "[balanced|strict|strictest]" in runner.invoke(main, ["synthesize", "--help"]).output
+
+
+def test_synthesize_prints_a_summary_quiet_or_every_step(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "out.parquet")
+    base = ["synthesize", str(clinic), "patients", "--mode", "strict", "--seed", "1", "-o", out]
+    default, quiet, verbose = (runner.invoke(main, base + extra) for extra in ([], ["-q"], ["-v"]))
+    assert default.exit_code == quiet.exit_code == verbose.exit_code == 0
+    lines = default.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("mode strict: (3, 1e-06)-differential privacy; spent epsilon")
+    assert "SEEDED" in lines[0] and "WHERE run_id = 1" in lines[0] and "rows written to" in lines[1]
+    assert quiet.stderr == "" and quiet.stdout == ""
+    assert len(verbose.stderr.splitlines()) > 10 and "row count" in verbose.stderr
+    assert runner.invoke(main, base + ["-q", "-v"]).exit_code == 2
 
 
 def test_synthesize_malformed_mask(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:

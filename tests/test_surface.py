@@ -66,7 +66,8 @@ COMMANDS = {
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
                    ["--marginal"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
-                   ["--budget"], ["--ledger"], ["--table"], ["--replace"], ["--progress"], ["--report"]],
+                   ["--budget"], ["--ledger"], ["--table"], ["--replace"], ["--progress"], ["-q", "--quiet"],
+                   ["-v", "--verbose"], ["--report"]],
 }
 PARAMETERS = {
     "register": ["con"],

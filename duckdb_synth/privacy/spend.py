@@ -81,6 +81,18 @@ class Spend:
             for s in self.steps
         ]
 
+    def summary(self, run_id: int | None = None) -> str:
+        """One line: the guarantee and what was spent (``format`` has every step)."""
+        where = (f"SELECT * FROM synth_runs() WHERE run_id = {run_id}" if run_id is not None
+                 else "--verbose, or synth_runs() on the connection")
+        if not self.private:
+            return f"mode balanced: no formal differential privacy ({len(self.steps)} exact steps; {where})"
+        unit = "" if self.unit is None else f" for {self.unit_text}"
+        seeded = "; SEEDED: no guarantee against whoever knows the seed" if self.seeded else ""
+        return (f"mode {self.mode}: ({self.epsilon:g}, {self.delta:g})-differential privacy{unit}; spent "
+                f"epsilon {self.epsilon_spent:.4f} (rho {self.rho_spent:.4g}) over {len(self.steps)} steps{seeded}; "
+                f"every step: {where}")
+
     def format(self) -> str:
         """A plain-text table of the steps and the total."""
         if not self.private:

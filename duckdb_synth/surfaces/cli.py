@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +34,9 @@ import pyarrow.compute as pc
 import duckdb_synth
 
 from ..engine.source import reads_table
-from ..errors import SynthError
+from ..errors import SynthError, did_you_mean
+from ..options import MODES
+from ..pipeline import SeededRunWarning
 from . import render, statements
 from .shell import CommandError, Quit, ScriptError, Session, clean_error
 
@@ -322,11 +325,26 @@ def _quote_table(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
+class _Mode(click.Choice):
+    """The privacy modes, as a choice whose error also points at --epsilon."""
+
+    def __init__(self) -> None:
+        super().__init__(list(MODES), case_sensitive=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"unknown mode {value!r}{did_you_mean(str(value).lower(), MODES)}; valid modes: "
+                      f"{', '.join(MODES)} (or --epsilon X for a custom budget)", param, ctx)
+
+
 def _privacy_options(command: Callable) -> Callable:
     """--mode, --epsilon and --delta, as every command that runs the synthesizer takes them."""
     command = click.option("--delta", type=float, help="The δ of a private run (default 1e-6).")(command)
     command = click.option("--epsilon", type=float, help="Custom (ε, δ) differential privacy: the ε.")(command)
-    return click.option("--mode", help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")(command)
+    return click.option("--mode", type=_Mode(),
+                        help="Privacy mode: balanced (default), strict (ε=3) or strictest (ε=1).")(command)
 
 
 def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
@@ -392,6 +410,8 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @click.option("--table", help="Write to this table of DB instead of a file.")
 @click.option("--replace", is_flag=True, help="Replace --table if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every step of the privacy record, not a summary.")
 @click.option(
     "--report",
     "report_path",
@@ -417,6 +437,8 @@ def synthesize(
     table: str | None,
     replace: bool,
     progress: bool | None,
+    quiet: bool,
+    verbose: bool,
     report_path: Path | None,
 ) -> None:
     """Write a synthetic copy of SOURCE from database DB to a file or a table.
@@ -431,6 +453,9 @@ def synthesize(
       duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
       duckdb-synth synthesize clinic.duckdb visits --mode strict --privacy-unit patient_id --max-rows-per-unit 5 -o v.parquet
     """
+    if quiet and verbose:
+        raise click.UsageError("give at most one of -q/--quiet and -v/--verbose")
+    verbosity = -1 if quiet else 1 if verbose else 0
     if report_path is not None:
         _check_html_path(report_path, "'--report'")
     if (output is None) == (table is None):
@@ -448,7 +473,7 @@ def synthesize(
         parent = output.parent
         if not parent.is_dir():
             raise click.BadParameter(f"directory '{parent}' does not exist", param_hint="'-o' / '--output'")
-    show_progress = sys.stderr.isatty() if progress is None else progress
+    show_progress = (sys.stderr.isatty() and not quiet) if progress is None else progress
 
     with _connect(db, must_exist=True) as con:
         quoted = _quote_table(table) if table is not None else ""
@@ -460,23 +485,12 @@ def synthesize(
                                        "copy would replace; write to another table")
         bar = _ProgressLine() if show_progress else None
         try:
-            res = duckdb_synth.run(
-                con,
-                source,
-                mode=mode,
-                epsilon=epsilon,
-                delta=delta,
-                masks=masks,
-                rows=rows,
-                seed=seed,
-                marginals=marginals,
-                domains=domains,
-                privacy_unit=privacy_unit,
-                max_rows_per_unit=max_rows_per_unit,
-                budget=budget,
-                ledger=ledger,
-                progress=bar,
-            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SeededRunWarning)  # the summary and the record say it
+                res = duckdb_synth.run(
+                    con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
+                    marginals=marginals, domains=domains, privacy_unit=privacy_unit,
+                    max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger, progress=bar)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
         finally:
@@ -489,8 +503,12 @@ def synthesize(
         else:
             _write_table(con, res.output.reader(), quoted, replace=replace)
             target = f"table {table}"
-        click.echo(res.spend.format(), err=True)
-        click.echo(f"{res.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+        if verbosity > 0:
+            click.echo(res.spend.format(), err=True)
+        if verbosity >= 0:
+            if verbosity == 0:
+                click.echo(res.spend.summary(res.run_id), err=True)
+            click.echo(f"{res.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
         if report_path is not None:
             written = None
             if res.output.batched:  # not held in memory: the report reads what was written
