@@ -60,9 +60,20 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
     return res
 
 
-def synthesize(con: duckdb.DuckDBPyConnection, source: str, **options) -> duckdb.DuckDBPyRelation:
-    """Like :func:`run`, but return the synthetic rows as a relation on `con` with the source's exact types."""
-    return run(con, source, **options).relation(con)
+def synthesize(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
+               epsilon: float | None = None, delta: float | None = None, masks: dict[str, str] | None = None,
+               rows: int | None = None, seed: int | None = None, marginals=None, domains=None,
+               privacy_unit: str | None = None, max_rows_per_unit: int | None = None, budget: float | None = None,
+               ledger: bool = True, progress=None) -> duckdb.DuckDBPyRelation:
+    """Like :func:`run` (the same options), but return the synthetic rows as a relation on `con` with the
+    source's exact types.
+
+    Example:
+        rel = duckdb_synth.synthesize(con, "patients", mode="strict", masks={"email": "email"})
+    """
+    return run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
+               marginals=marginals, domains=domains, privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit,
+               budget=budget, ledger=ledger, progress=progress).relation(con)
 
 
 def budget(con: duckdb.DuckDBPyConnection) -> pa.Table:

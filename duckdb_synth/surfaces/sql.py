@@ -177,10 +177,15 @@ def _sql_text(name: str = "synthesize.sql") -> str:
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Make ``synthesize(...)``, ``synth_runs()`` and the report functions available in SQL on `con` (idempotent).
 
-    Table macros: ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals, domains,
-    privacy_unit, max_rows_per_unit)``,
-    ``synth_runs()``, ``synth_report(real, synth)``, ``synth_report_columns``,
-    ``synth_report_pairs`` and ``synth_privacy_report`` (same arguments).
+    Table macros:
+
+    * ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, privacy_unit,
+      max_rows_per_unit, budget, ledger)``: a synthetic copy (options as ``duckdb_synth.run``);
+    * ``synth_runs()``: every run recorded in the database's ledger, one row per step;
+    * ``synth_budget()`` and ``synth_set_budget(source, epsilon, delta)``: what each source has spent and
+      has left, and its total budget;
+    * ``synth_report(real, synth)``, ``synth_report_columns``, ``synth_report_pairs`` and
+      ``synth_privacy_report`` (same arguments): the quality and privacy report of a copy.
     """
     st = _state(con)
     V = duckdb.sqltypes.VARCHAR
