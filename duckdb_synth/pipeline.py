@@ -23,7 +23,7 @@ from .engine.data import DuckDBRows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
-from .engine.source import open_source, source_keys
+from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds, bounded_sql
 from .options import parse_options
 from .privacy.accounting import Accountant
@@ -42,7 +42,7 @@ class SeededRunWarning(UserWarning):
 
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
-        in_sql: bool = False, progress: Progress | None = None, sources: tuple[str, ...] | None = None,
+        in_sql: bool = False, progress: Progress | None = None, sources: Reads | None = None,
         **options) -> Result:
     """Synthesize `source`; see ``duckdb_synth.synthesize`` for the options.
 
@@ -62,7 +62,8 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     if opts.private and opts.seed is not None:
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
     # The ledger: the sources' budgets checked and the run written down before anything is read.
-    entry = store.begin(con, sources or source_keys(reader, src), src.text, opts)
+    recorded = opts if cols.unit is None else replace(opts, privacy_unit=cols.unit.name)  # as the column is named
+    entry = store.begin(con, sources or source_keys(reader, src), src.text, recorded)
     try:
         res = _stages(reader, src, opts, cols, report, started)
     except BaseException as exc:

@@ -161,7 +161,7 @@ def test_cli_domain_option(tmp_path: Path) -> None:
     c.close()
     out = tmp_path / "out.parquet"
     runner = CliRunner()
-    res = runner.invoke(main, ["synthesize", str(db), "people", "--seed", "1", "-o", str(out),
+    res = runner.invoke(main, ["synthesize", str(db), "people", "--seed", "1", "-o", str(out), "--verbose",
                                "--domain", "age=[0,120]", "--domain", 'state=["CA","NY"]',
                                "--domain", '{"lat": {"min": 44.9, "max": 45.1}, "seen": ["2020-03-01", "2020-12-31"]}',
                                "--domain", 'ts={"min": "2021-02-01", "max": "2021-03-01 12:00:00"}',

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 import duckdb_synth
+from duckdb_synth.engine.source import Key, Reads
 from duckdb_synth.errors import OptionError, SourceError
 from duckdb_synth.options import parse_options
 from duckdb_synth.pipeline import SeededRunWarning
@@ -30,10 +31,11 @@ def _db(tmp_path) -> str:
     return path
 
 
-def _ledger(con) -> list[tuple]:
-    if not store.present(con):
+def _ledger(con, db: str | None = None) -> list[tuple]:
+    db = db or con.execute("SELECT current_database()").fetchall()[0][0]
+    if not store.present(con, db):
         return []
-    return con.execute("SELECT run_id, sources, mode, status, rho_spent FROM duckdb_synth.runs ORDER BY run_id"
+    return con.execute(f"SELECT run_id, sources, mode, status, rho_spent FROM {db}.duckdb_synth.runs ORDER BY run_id"
                        ).fetchall()
 
 
@@ -127,9 +129,9 @@ def test_budget_option_sets_once_and_the_lower_applies(tmp_path):
     con = duckdb.connect(_db(tmp_path))
     try:
         duckdb_synth.run(con, "v", epsilon=1.0, budget=2.0)
-        assert store.budget(con, "v") == store.Budget(2.0, 1e-5)
+        assert store.budget(con, Key("clinic", "v")) == store.Budget(2.0, 1e-5)
         duckdb_synth.run(con, "v", epsilon=0.5, budget=10.0)  # does not raise the budget
-        assert store.budget(con, "v") == store.Budget(2.0, 1e-5)
+        assert store.budget(con, Key("clinic", "v")) == store.Budget(2.0, 1e-5)
         with pytest.raises(LedgerError, match="budget of epsilon 1 "):
             duckdb_synth.run(con, "v", epsilon=0.5, budget=1.0)  # a lower one applies to this run
         with pytest.raises(OptionError, match="budget applies to differentially private runs only"):
@@ -162,9 +164,10 @@ def test_failed_runs_count_what_they_spent(tmp_path):
 def test_a_run_that_never_ends_counts_its_whole_budget(tmp_path):
     con = duckdb.connect(_db(tmp_path))
     try:
-        entry = store.begin(con, ("v",), "v", parse_options(mode="strict"))  # the process dies here
+        key = Key("clinic", "v")
+        entry = store.begin(con, Reads((key,)), "v", parse_options(mode="strict"))  # the process dies here
         assert entry.run_id == 1
-        sp = store.spent(con, "v")
+        sp = store.spent(con, key)
         assert sp.rho == pytest.approx(cdp_rho(3.0, 5e-7)) and sp.delta_threshold == pytest.approx(5e-7)
         assert _ledger(con)[0][3] == "running"
     finally:
@@ -256,5 +259,116 @@ def test_the_canary_spends_on_its_source(tmp_path):
         with pytest.raises(LedgerError, match="read-only"):
             duckdb_synth.canary(con, "v", mode="strictest", ks=[1], seed=1)
         assert duckdb_synth.canary(con, "v", mode="strictest", ks=[1], seed=1, ledger=False).num_rows == 1
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- ways around a budget (review of the ledger)
+
+
+def test_views_resolve_names_in_their_own_schema_and_database(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE SCHEMA s; CREATE TABLE s.t AS SELECT * FROM v; CREATE VIEW s.tv AS SELECT * FROM t")
+        assert store.Reads is Reads and duckdb_synth.set_budget(con, "s.tv", epsilon=0.5) == "s.t"
+        with pytest.raises(LedgerError, match="^s.t: "):
+            duckdb_synth.run(con, "s.tv", epsilon=1.0)
+        con.execute("CREATE TABLE t AS SELECT * FROM v")  # a table t in main does not change what s.tv reads
+        with pytest.raises(LedgerError, match="^s.t: "):
+            duckdb_synth.run(con, "s.tv", epsilon=1.0)
+    finally:
+        con.close()
+
+
+def test_untraceable_reads_cte_shadowing_and_globs(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.set_budget(con, "v", epsilon=0.5)
+        # a CTE named like the table it reads: the table counts
+        with pytest.raises(LedgerError, match="^v: "):
+            duckdb_synth.run(con, "WITH v AS (SELECT * FROM v) SELECT * FROM v", epsilon=1.0)
+        # a view reading through a table function the ledger cannot follow, with budgets about: refused
+        con.execute("CREATE VIEW q1 AS SELECT * FROM query_table('v')")
+        with pytest.raises(LedgerError, match=r"reads query_table\(\), which the ledger cannot trace"):
+            duckdb_synth.run(con, "q1", epsilon=0.1)
+        # a file's budget holds through a view over it and through a pattern that matches it
+        con.execute(f"COPY w TO '{tmp_path / 'w1.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY w TO '{tmp_path / 'w2.parquet'}' (FORMAT parquet)")
+        assert duckdb_synth.set_budget(con, str(tmp_path / "w1.parquet"), epsilon=0.5) == str(tmp_path / "w1.parquet")
+        con.execute(f"CREATE VIEW fv AS SELECT * FROM read_parquet('{tmp_path / 'w1.parquet'}')")
+        for src in ("fv", str(tmp_path / "w*.parquet")):
+            with pytest.raises(LedgerError, match="w1.parquet: "):
+                duckdb_synth.run(con, src, epsilon=1.0)
+        assert _ledger(con) == []
+    finally:
+        con.close()
+
+
+def test_budgets_refuse_balanced_runs_and_runs_without_the_ledger(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.run(con, "v", epsilon=0.3, ledger=False)  # no budget yet: the user's to account for
+        duckdb_synth.set_budget(con, "v", epsilon=1.0)
+        with pytest.raises(LedgerError, match="a run with ledger := false would not count against it"):
+            duckdb_synth.run(con, "v", epsilon=0.3, ledger=False)
+        with pytest.raises(LedgerError, match="a balanced run releases exact statistics"):
+            duckdb_synth.run(con, "v")
+        assert duckdb_synth.run(con, "w").num_rows > 0  # another table: no budget, balanced is fine
+    finally:
+        con.close()
+
+
+def test_the_budget_lives_with_the_database_that_holds_the_table(tmp_path):
+    path = _db(tmp_path)
+    con = duckdb.connect(path)
+    duckdb_synth.set_budget(con, "v", epsilon=1.0)
+    con.close()
+    mem = duckdb.connect()
+    try:
+        mem.execute(f"ATTACH '{path}' AS clin")
+        duckdb_synth.run(mem, "clin.v", epsilon=0.9)
+        with pytest.raises(LedgerError, match=r"^clin\.v: .*budget of epsilon 1 "):
+            duckdb_synth.run(mem, "SELECT * FROM clin.main.v", epsilon=0.9)
+        assert [r[:4] for r in _ledger(mem, "clin")] == [(1, ["v"], "custom", "done")]
+        assert _ledger(mem) == []  # nothing in the in-memory database
+        assert duckdb_synth.budget(mem).select(["source", "dp_runs"]).to_pylist() == [{"source": "clin.v",
+                                                                                        "dp_runs": 1}]
+    finally:
+        mem.close()
+    con = duckdb.connect(path)
+    try:
+        assert duckdb_synth.budget(con).column("dp_runs").to_pylist() == [1]  # the file keeps it
+    finally:
+        con.close()
+
+
+def test_sql_refuses_over_budget_before_reading_a_row(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        seen = []
+
+        def spy(x: int) -> int:
+            seen.append(x)
+            return x
+
+        con.create_function("spy", spy, ["BIGINT"], "BIGINT", side_effects=True)
+        con.execute("CREATE VIEW trap AS SELECT spy(pid) AS pid, dx, age FROM v")
+        duckdb_synth.register(con)
+        duckdb_synth.set_budget(con, "v", epsilon=0.5)
+        with pytest.raises(duckdb.Error, match="would pass the source's budget of epsilon 0.5"):
+            con.sql("SELECT * FROM synthesize('trap', mode := 'strictest')").fetchall()
+        assert seen == []
+    finally:
+        con.close()
+
+
+def test_the_budget_set_last_applies(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        for eps in (5.0, 0.2, 3.0, 0.1):
+            duckdb_synth.set_budget(con, "v", epsilon=eps)
+        assert store.budget(con, Key("clinic", "v")).epsilon == 0.1
+        duckdb_synth.register(con)
+        assert con.sql("SELECT budget_epsilon FROM synth_budget()").fetchall() == [(0.1,)]
     finally:
         con.close()

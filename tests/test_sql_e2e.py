@@ -213,7 +213,7 @@ def test_read_only_database_and_a_second_cursor(tmp_path):
         one = "SELECT count(DISTINCT started_at), bool_or(in_ledger), count(run_id) FROM synth_runs()"
         assert cur.sql(one).fetchall() == [(1, False, 0)]
         assert c.sql(one).fetchall() == [(1, False, 0)]
-        with pytest.raises(duckdb.Error, match="the database is read-only.*ledger := false"):
+        with pytest.raises(duckdb.Error, match="database ro is read-only.*ledger := false"):
             c.sql("SELECT * FROM synthesize('t', mode := 'strict')").fetchall()
         assert len(c.sql("SELECT * FROM synthesize('t', mode := 'strict', ledger := false)").fetchall()) > 50
         assert c.sql(one).fetchall() == [(2, False, 0)]

@@ -34,6 +34,7 @@ COLUMNS = {
         ("step_epsilon", "DOUBLE"), ("step_delta", "DOUBLE"), ("detail", "VARCHAR"), ("total_rho", "DOUBLE"),
         ("total_epsilon", "DOUBLE"), ("status", "VARCHAR"), ("privacy_unit", "VARCHAR"),
         ("max_rows_per_unit", "BIGINT"), ("seeded", "BOOLEAN"), ("sources", "VARCHAR[]"), ("in_ledger", "BOOLEAN"),
+        ("ledger", "VARCHAR"),
     ],
     "synth_budget()": [
         ("source", "VARCHAR"), ("runs", "BIGINT"), ("dp_runs", "BIGINT"), ("rho_spent", "DOUBLE"),

@@ -212,3 +212,16 @@ def test_unit_in_sql_and_balanced(con):
         """).fetchall()[0]
     assert most <= 2 and 1000 < n < 1300  # balanced: bounded to 2 rows a unit, 601 units
     assert units > 450
+
+
+@pytest.mark.parametrize("type_", ["UBIGINT", "HUGEINT", "UHUGEINT", "DECIMAL(38,0)"])
+def test_wide_integer_unit_columns(con, type_):
+    con.execute(f"CREATE TABLE wide AS SELECT pid::{type_} AS pid, dx, age FROM v")
+    res = duckdb_synth.run(con, "wide", mode="strict", seed=0, privacy_unit="pid", max_rows_per_unit=5)
+    ids = [int(x) for x in res.table.column("pid").to_pylist()]
+    assert dict(res.types)["pid"] == type_ and min(ids) == 1 and len(set(ids)) > 400
+
+
+def test_the_ledger_names_the_unit_column_as_the_table_does(con):
+    duckdb_synth.run(con, "v", mode="strict", seed=0, privacy_unit="PID", max_rows_per_unit=5)
+    assert con.execute("SELECT privacy_unit FROM duckdb_synth.runs").fetchall() == [("pid",)]

@@ -14,6 +14,7 @@ holds inside the user's macros that a query calls.
 """
 from __future__ import annotations
 
+import glob as globmod
 import os
 import re
 from dataclasses import dataclass
@@ -327,100 +328,176 @@ def _first_line(e: BaseException) -> str:
 # ---------------------------------------------------------------- what a source reads, for the ledger
 
 
-def source_keys(reader: duckdb.DuckDBPyConnection, source: Source) -> tuple[str, ...]:
-    """The names the ledger files a run under: the base tables the source reads (a view's and a macro's
-    through their definitions), or a file's absolute path; a query that reads no table, its own text.
+@dataclass(frozen=True)
+class Key:
+    """What the ledger files a run under: a table (``name``, or ``schema.name`` outside ``main``) in the
+    ledger of its own database ``db``; a file's absolute path, or a query's text, in the current one."""
 
-    A table of the current database's main schema is its name (``patients``), of another schema
-    ``schema.name``, of another database ``database.schema.name``, a TEMP one ``temp.main.name``,
-    spelled as the catalog spells it. Read from the catalog and the SQL text alone, never the data.
-    """
+    db: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a source reads: its keys, and what could not be traced to a table or file (``unknown``: the
+    table functions and names a view or macro reads that the catalog and the SQL text do not resolve)."""
+
+    keys: tuple[Key, ...]
+    unknown: tuple[str, ...] = ()
+
+
+# Table functions that read a file named by a literal; any other table function in a view cannot be traced.
+_FILE_FUNCTIONS = frozenset({"read_parquet", "parquet_scan", "read_csv", "read_csv_auto", "read_json",
+                             "read_json_auto", "read_ndjson"})
+
+
+def source_keys(reader: duckdb.DuckDBPyConnection, source: Source) -> Reads:
+    """The keys a run on `source` is filed under: the base tables it reads (through views, in their own
+    database and schema, and the user's macros), and the files (absolute paths; a glob's files too).
+    A name that a CTE of the same name might hide counts as read (over-counting is safe). Read from the
+    catalog and the SQL text alone, never the data."""
+    current = reader.execute("SELECT current_database()").fetchall()[0][0]
     if source.kind == "file":
-        return (os.path.abspath(source.text),)
+        return Reads(_file_keys(current, source.text))
+    acc = _Walk(reader, current)
     if source.kind == "table":
-        return _keys_of_name(reader, source.parts, depth=0) or (_plain_key(source.parts),)
-    keys = _keys_of_query(reader, sqlglot.parse_one(source.text, read="duckdb"), depth=0)
-    return keys or (" ".join(source.text.split()),)
+        acc.name(source.parts, ctx=None, depth=0)
+        if not acc.keys and not acc.unknown:
+            acc.keys[Key(current, _plain_key(source.parts))] = None
+    else:
+        acc.query(sqlglot.parse_one(source.text, read="duckdb"), ctx=None, depth=0)
+        if not acc.keys and not acc.unknown:  # reads no table (range, VALUES): filed under its text
+            acc.keys[Key(current, " ".join(source.text.split()))] = None
+    return Reads(tuple(acc.keys), tuple(acc.unknown))
 
 
-def budget_key(reader: duckdb.DuckDBPyConnection, text: str) -> str:
-    """The ledger's name for a table, view or file a user names (``synth_set_budget``); a view names the
-    tables it reads only if it reads one, else the view is refused (budgets are per table)."""
+def budget_key(reader: duckdb.DuckDBPyConnection, text: str) -> Key:
+    """The ledger's key for a table, view or file a user names (``synth_set_budget``); a view counts as the
+    one table it reads (a view over several tables, or over something untraceable, is refused)."""
     src = parse_source(text)
     if src.kind == "query":
         raise SourceError(f"a budget is set per table or file, not per query: {_short(text)}; name the table")
     if src.kind == "file":
-        return os.path.abspath(src.text)
-    keys = _keys_of_name(reader, src.parts, depth=0)
-    if keys is None:
+        if re.match(r"^[a-z0-9+]+://", src.text, re.IGNORECASE):
+            raise SourceError(f"{src.text}: remote files are not read, so they have no budget; give a local path")
+        if any(c in src.text for c in "*?["):
+            raise SourceError(f"{src.text} is a pattern; set the budget of each file it matches")
+    reads = source_keys(reader, src)
+    if src.kind == "table" and not in_catalog(reader, src.parts):
         names = [r[0] for r in reader.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name "
                                               "FROM duckdb_views() WHERE NOT internal").fetchall()]
         raise SourceError(f"no table or view named {text}{did_you_mean(src.parts[-1], names)}")
-    if len(keys) != 1:
-        raise SourceError(f"{text} is a view over {len(keys)} tables ({', '.join(keys)}); set the budget of each "
-                          "table instead")
-    return keys[0]
+    if reads.unknown or len(reads.keys) != 1:
+        what = ", ".join([k.name for k in reads.keys] + list(reads.unknown))
+        raise SourceError(f"{text} is a view over {what}; set the budget of each table or file instead")
+    return reads.keys[0]
+
+
+def _file_keys(current: str, text: str) -> tuple[Key, ...]:
+    """A file's absolute path; a pattern's, and each file it matches now (a budget on one of them counts)."""
+    if re.match(r"^[a-z0-9+]+://", text, re.IGNORECASE):
+        return (Key(current, text),)
+    path = os.path.abspath(text)
+    keys = [Key(current, path)]
+    if any(c in text for c in "*?["):
+        keys += [Key(current, os.path.abspath(f)) for f in sorted(globmod.glob(text, recursive=True))]
+    return tuple(dict.fromkeys(keys))
 
 
 def _plain_key(parts: tuple[str, ...]) -> str:
     return ".".join(parts)
 
 
-def _keys_of_name(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...], *, depth: int) -> tuple[str, ...] | None:
-    """The keys of a table or view name (None: not in the catalog)."""
-    if not parts:
-        return None
-    name = parts[-1]
-    if len(parts) == 1:
-        where, params = ("(temporary OR (database_name = current_database() AND schema_name = current_schema()))",
-                         [])
-    elif len(parts) == 2:
-        where = ("((lower(schema_name) = lower(?) AND (temporary OR database_name = current_database())) "
-                 "OR (lower(database_name) = lower(?) AND schema_name = 'main'))")
-        params = [parts[0], parts[0]]
-    else:
-        where, params = "lower(database_name) = lower(?) AND lower(schema_name) = lower(?)", [parts[0], parts[1]]
-    rows = reader.execute(
-        "SELECT database_name, schema_name, name, temporary, sql, database_name = current_database() FROM "
-        "(SELECT database_name, schema_name, table_name AS name, temporary, NULL AS sql FROM duckdb_tables() "
-        "UNION ALL SELECT database_name, schema_name, view_name, temporary, sql FROM duckdb_views() WHERE NOT internal) "
-        f"WHERE lower(name) = lower(?) AND {where} ORDER BY temporary DESC", [name, *params]).fetchall()
-    if not rows:
-        return None
-    db, schema, real, temporary, sql, current = rows[0]
-    if sql is not None and depth < _MACRO_DEPTH:  # a view: the tables its query reads
-        try:
-            tree = sqlglot.parse_one(sql, read="duckdb")
-            body = tree.expression if isinstance(tree, exp.Create) else tree
-            keys = _keys_of_query(reader, body, depth=depth + 1)
-        except (ParseError, sqlglot.errors.TokenError):
-            keys = ()
-        if keys:
-            return keys
-    if temporary:
-        return (f"temp.{schema}.{real}",)
-    if current:
-        return (real if schema == "main" else f"{schema}.{real}",)
-    return (f"{db}.{schema}.{real}",)
+class _Walk:
+    """Collects the keys of what a query, view or macro reads, each name resolved where it is written."""
 
+    def __init__(self, reader: duckdb.DuckDBPyConnection, current: str) -> None:
+        self.reader, self.current = reader, current
+        self.keys: dict[Key, None] = {}
+        self.unknown: list[str] = []
+        self.macros = _user_macros(reader)
 
-def _keys_of_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, *, depth: int) -> tuple[str, ...]:
-    """The keys of every table a query reads (its CTEs are not tables; user macros are read through)."""
-    keys: dict[str, None] = {}
-    macros = _user_macros(reader) if depth < _MACRO_DEPTH else {}
-    for func in stmt.find_all(exp.Func):
-        for kind, body in macros.get(_function_name(func), ()):
+    def name(self, parts: tuple[str, ...], *, ctx: tuple[str, str] | None, depth: int) -> bool:
+        """Add the keys of a table or view name (False: the catalog has no such name)."""
+        row = self._lookup(parts, ctx)
+        if row is None:
+            return False
+        db, schema, real, temporary, sql = row
+        if sql is not None:  # a view: what its query reads, names resolved in the view's own schema
+            if depth >= _MACRO_DEPTH:
+                self.unknown.append(f"view {real} (nested too deep)")
+                return True
             try:
-                inner = sqlglot.parse_one(body if kind == "table_macro" else f"SELECT {body}", read="duckdb")
+                tree = sqlglot.parse_one(sql, read="duckdb")
             except (ParseError, sqlglot.errors.TokenError):
+                self.unknown.append(f"view {real} (its SQL does not parse)")
+                return True
+            body = tree.expression if isinstance(tree, exp.Create) else tree
+            self.query(body, ctx=(db, schema), depth=depth + 1)
+            return True
+        if temporary:
+            self.keys[Key(self.current, f"temp.{schema}.{real}")] = None
+        else:
+            self.keys[Key(db, real if schema == "main" else f"{schema}.{real}")] = None
+        return True
+
+    def query(self, stmt: exp.Expression, *, ctx: tuple[str, str] | None, depth: int) -> None:
+        for func in stmt.find_all(exp.Func):
+            fname = _function_name(func)
+            for kind, body in self.macros.get(fname, ()):
+                if depth >= _MACRO_DEPTH:
+                    self.unknown.append(f"macro {fname}() (nested too deep)")
+                    continue
+                try:
+                    inner = sqlglot.parse_one(body if kind == "table_macro" else f"SELECT {body}", read="duckdb")
+                except (ParseError, sqlglot.errors.TokenError):
+                    self.unknown.append(f"macro {fname}()")
+                    continue
+                self.query(inner, ctx=ctx, depth=depth + 1)
+            if fname in self.macros or fname in SAFE_TABLE_FUNCTIONS or fname in OUR_MACROS:
                 continue
-            keys.update(dict.fromkeys(_keys_of_query(reader, inner, depth=depth + 1)))
-    for table in stmt.find_all(exp.Table):
-        if isinstance(table.this, exp.Func):
-            continue
-        parts = tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None)
-        if len(parts) == 1 and _cte_in_scope(table, parts[0]):
-            continue
-        found = _keys_of_name(reader, parts, depth=depth)
-        keys.update(dict.fromkeys(found or (_plain_key(parts),)))
-    return tuple(keys)
+            if not _in_table_position(func):
+                continue
+            literals = [a.this for a in func.find_all(exp.Literal) if a.is_string]
+            if fname in _FILE_FUNCTIONS and literals:
+                for lit in literals:
+                    self.keys.update(dict.fromkeys(_file_keys(self.current, lit)))
+            else:
+                self.unknown.append(f"{fname}()")
+        for table in stmt.find_all(exp.Table):
+            if isinstance(table.this, exp.Func):
+                continue
+            parts = tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this)
+                          if p is not None)
+            if self.name(parts, ctx=ctx, depth=depth):
+                continue  # a catalog name, even where a CTE of that name may be what is meant
+            if len(parts) == 1 and _cte_in_scope(table, parts[0]):
+                continue
+            if len(parts) == 1 and file_reader(parts[0]):  # FROM 'data.parquet': a replacement scan
+                self.keys.update(dict.fromkeys(_file_keys(self.current, parts[0])))
+            else:
+                self.unknown.append(".".join(parts))
+
+    def _lookup(self, parts: tuple[str, ...], ctx: tuple[str, str] | None) -> tuple | None:
+        if not parts:
+            return None
+        name = parts[-1]
+        if len(parts) == 1 and ctx is None:
+            where, params = ("(temporary OR (database_name = current_database() AND schema_name = current_schema()))",
+                             [])
+        elif len(parts) == 1:
+            where, params = "(temporary OR (database_name = ? AND schema_name = ?))", list(ctx)
+        elif len(parts) == 2:
+            home = "current_database()" if ctx is None else "?"
+            where = (f"((lower(schema_name) = lower(?) AND (temporary OR database_name = {home})) "
+                     "OR (lower(database_name) = lower(?) AND schema_name = 'main'))")
+            params = [parts[0]] + ([] if ctx is None else [ctx[0]]) + [parts[0]]
+        else:
+            where, params = "lower(database_name) = lower(?) AND lower(schema_name) = lower(?)", [parts[0], parts[1]]
+        rows = self.reader.execute(
+            "SELECT database_name, schema_name, name, temporary, sql FROM "
+            "(SELECT database_name, schema_name, table_name AS name, temporary, NULL AS sql FROM duckdb_tables() "
+            "UNION ALL SELECT database_name, schema_name, view_name, temporary, sql FROM duckdb_views() "
+            "WHERE NOT internal) "
+            f"WHERE lower(name) = lower(?) AND {where} ORDER BY temporary DESC", [name, *params]).fetchall()
+        return rows[0] if rows else None

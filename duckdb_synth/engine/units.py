@@ -36,6 +36,14 @@ def check_unit(c: Column) -> None:
                           "integer, VARCHAR or UUID type (cast it in a query, or name the id column)")
 
 
+def check_names(columns: list[Column]) -> None:
+    """The bounding query's own names must not be the source's."""
+    for c in columns:
+        if c.name.lower() in (_RANK, _ROW):
+            raise OptionError(f"privacy_unit: the source has a column named '{c.name}', a name the bounding query "
+                              "uses; rename it in a query")
+
+
 def bounded_sql(sql: str, unit: str, k: int, salt: int) -> str:
     """`sql`'s rows, at most `k` per value of `unit` (NULL counts as one unit), chosen by a salted hash."""
     u = quote_ident(unit)
@@ -111,6 +119,8 @@ class UnitIds:
         lo, hi = (int(c.type_range[0]), int(c.type_range[1])) if c.type_range else (1, 2**62)
         first = 1 if hi >= 1 and lo <= 1 else lo
         room = hi - first + 1
+        if room >= 2**62:  # BIGINT and wider: the numbers themselves (an output has at most 1e8 rows)
+            return pa.array(numbers + (first - 1), type=pa.int64())
         return pa.array((numbers - 1) % room + first, type=pa.int64())
 
 

@@ -42,7 +42,7 @@ RUN_COLUMNS = pa.schema([
     ("step_epsilon", pa.float64()), ("step_delta", pa.float64()), ("detail", pa.string()),
     ("total_rho", pa.float64()), ("total_epsilon", pa.float64()), ("status", pa.string()),
     ("privacy_unit", pa.string()), ("max_rows_per_unit", pa.int64()), ("seeded", pa.bool_()),
-    ("sources", pa.list_(pa.string())), ("in_ledger", pa.bool_()),
+    ("sources", pa.list_(pa.string())), ("in_ledger", pa.bool_()), ("ledger", pa.string()),
 ])
 
 
@@ -211,5 +211,5 @@ def _log_rows(rec: RunRecord) -> list[dict]:
         "detail": step["detail"], "total_rho": sp.rho_spent if sp.private else None,
         "total_epsilon": sp.epsilon_spent, "status": rec.status,
         "privacy_unit": sp.unit, "max_rows_per_unit": sp.unit_rows if sp.unit is not None else None,
-        "seeded": rec.options.seed is not None, "sources": None, "in_ledger": False,
+        "seeded": rec.options.seed is not None, "sources": None, "in_ledger": False, "ledger": None,
     } for no, step in enumerate(sp.rows(), start=1)]

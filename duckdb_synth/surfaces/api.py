@@ -87,13 +87,14 @@ def budget(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def set_budget(con: duckdb.DuckDBPyConnection, source: str, epsilon: float, delta: float | None = None) -> str:
-    """Set the total budget of `source` (a table or view of one table, or a file) in the database's ledger:
-    DP runs reading it are refused, before they read, once they would pass (epsilon, delta). delta defaults
-    to 1e-5. Returns the name the ledger files the source under."""
+    """Set the total budget of `source` (a table or view of one table, or a file) in the ledger of the
+    database that holds it: DP runs reading it are refused, before they read, once they would pass
+    (epsilon, delta); balanced runs and runs without the ledger are refused on it. delta defaults to 1e-5.
+    Returns the name the ledger files the source under."""
     cur = con.cursor()
     try:
         key = budget_key(cur, source)
+        store.set_budget(con, key, epsilon, delta)
+        return store.shown(cur, key)
     finally:
         cur.close()
-    store.set_budget(con, key, epsilon, delta)
-    return key

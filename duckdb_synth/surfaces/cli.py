@@ -33,10 +33,11 @@ import pyarrow.compute as pc
 
 import duckdb_synth
 
-from ..engine.source import reads_table
+from ..engine.source import budget_key, reads_table
 from ..errors import SynthError, did_you_mean
 from ..options import MODES
 from ..pipeline import SeededRunWarning
+from ..privacy import store
 from . import render, statements
 from .shell import CommandError, Quit, ScriptError, Session, clean_error
 
@@ -670,20 +671,30 @@ def budget_command(db: str, source: str | None, epsilon: float | None, delta: fl
         raise click.UsageError("give the SOURCE whose budget to set, e.g. duckdb-synth budget DB patients --epsilon 5")
     with _connect(db, must_exist=True) as con:
         try:
+            key = None
             if epsilon is not None:
                 key = duckdb_synth.set_budget(con, source, epsilon, delta)
                 click.echo(f"budget of {key}: ε = {epsilon:g}, δ = {delta if delta is not None else 1e-5:g}", err=True)
             table = duckdb_synth.budget(con)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
-        if source is not None and epsilon is None:
-            table = table.filter(pc.equal(table.column("source"), source))
+        if source is not None:
+            name = key if epsilon is not None else _shown_key(con, source)
+            table = table.filter(pc.equal(table.column("source"), name))
         if table.num_rows == 0:
             click.echo("no run or budget recorded" + (f" for {source}" if source else "") + f" in {db}")
             return
         types = [str(t) for t in con.from_arrow(table).types]
         grid = render.make_grid(con, table.column_names, types, table)
     click.echo(render.render_box(grid, show_types=False))
+
+
+def _shown_key(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """SOURCE as synth_budget() names it (a view as its table, a relative path made absolute)."""
+    try:
+        return store.shown(con, budget_key(con, source))
+    except SynthError:
+        return source
 
 
 # ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from ..engine.data import content_stamp
 from ..engine.decode import cast_projection
-from ..engine.source import budget_key, open_source, quote_literal
+from ..engine.source import budget_key, open_source, quote_literal, source_keys
 from ..errors import OptionError, SynthError
 from ..options import parse_options
 from ..pipeline import run
@@ -199,16 +199,22 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         with st.lock:
             reader = _reader(con, st)
             try:
+                args = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
+                        use_ledger)
+                options = dict(mode=mode, epsilon=epsilon, delta=delta,
+                               masks=json.loads(masks) if masks is not None else None, rows=rows, seed=seed,
+                               marginals=marginals, domains=domains, privacy_unit=unit, max_rows_per_unit=per_unit,
+                               budget=budget, ledger=use_ledger)
+                if not any(k[:-1] == args for k in st.cache):
+                    # No earlier run to return: the ledger may refuse this one, before the source is read
+                    # (the content stamp below reads it all).
+                    _check_ledger(con, reader, source, options)
                 stamp = _stamp(reader, source, mode, epsilon)
-                key = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
-                       use_ledger, stamp)
+                key = (*args, stamp)
                 known = st.cache.fetch(key)
                 if known is not None:
                     return known
-                masks_map = json.loads(masks) if masks is not None else None
-                res = run(con, source, reader=reader, in_sql=True, mode=mode, epsilon=epsilon, delta=delta,
-                          masks=masks_map, rows=rows, seed=seed, marginals=marginals, domains=domains,
-                          privacy_unit=unit, max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
+                res = run(con, source, reader=reader, in_sql=True, **options)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
                 raise
@@ -248,7 +254,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 key = budget_key(reader, source)
                 b = store.set_budget(con, key, _number(epsilon), _number(delta))
                 path = st.folder / f"set_budget_{next(st.made)}.parquet"
-                pq.write_table(pa.table({"source": [key], "epsilon": [b.epsilon], "delta": [b.delta]}), path)
+                pq.write_table(pa.table({"source": [store.shown(reader, key)], "epsilon": [b.epsilon],
+                                         "delta": [b.delta]}), path)
             finally:
                 reader.close()
             return str(path)
@@ -296,6 +303,18 @@ def _number(text: str | None) -> int | float | str | None:
         except ValueError:
             pass
     return text
+
+
+def _check_ledger(con: duckdb.DuckDBPyConnection, reader: duckdb.DuckDBPyConnection, source, options: dict) -> None:
+    """Raise what the ledger would refuse the run with (``store.check``); bad options or sources are left to
+    the run, which says what is wrong with them."""
+    try:
+        opts = parse_options(**options)
+        src = open_source(reader, source, private=opts.private, in_sql=True)
+        reads = source_keys(reader, src)
+    except (SynthError, duckdb.Error):
+        return
+    store.check(con, reads, opts)
 
 
 def _stamp(reader: duckdb.DuckDBPyConnection, source, mode, epsilon) -> tuple | None:
