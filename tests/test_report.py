@@ -28,7 +28,7 @@ from duckdb_synth.reporting.quality import cramers_v, ks_statistic
 
 FIDELITY = Path(__file__).resolve().parents[2] / "shared" / "bench" / "fidelity.py"
 PROPERTIES = ["Column Shapes", "Column Pair Trends", "1-way marginals", "2-way marginals", "3-way marginals",
-              "Deep Structure (PCA)", "Overall"]
+              "Deep Structure (PCA)", "Diagnostics", "Overall"]
 
 
 @pytest.fixture
@@ -58,9 +58,9 @@ def test_identical_copy_scores_one_everywhere(con):
     assert list(summary) == PROPERTIES
     assert all(v == pytest.approx(1.0, abs=1e-12) for v in summary.values())
     columns = con.sql("SELECT score, real_null_share = synth_null_share, real_distinct = synth_distinct, "
-                      "real_mean IS NOT DISTINCT FROM synth_mean "
+                      "real_mean IS NOT DISTINCT FROM synth_mean, adherence "
                       "FROM synth_report_columns('patients', 'twin')").fetchall()
-    assert columns == [(1.0, True, True, True)] * 10
+    assert columns == [(1.0, True, True, True, 1.0)] * 10
     pairs = con.sql("SELECT min(score), max(abs(real_association - synth_association)), count(*) "
                     "FROM synth_report_pairs('patients', 'twin')").fetchall()[0]
     assert pairs[0] == pytest.approx(1.0) and pairs[1] == pytest.approx(0.0, abs=1e-12) and pairs[2] == 45
@@ -74,7 +74,8 @@ def test_sql_functions_have_documented_columns(con):
         "synth_report": ["property", "score", "explanation"],
         "synth_report_columns": ["column", "type", "synth_type", "kind", "metric", "score", "real_null_share",
                                  "synth_null_share", "real_distinct", "synth_distinct", "real_mean", "synth_mean",
-                                 "real_std", "synth_std", "real_min", "synth_min", "real_max", "synth_max"],
+                                 "real_std", "synth_std", "real_min", "synth_min", "real_max", "synth_max",
+                                 "diagnostic", "adherence"],
         "synth_report_pairs": ["column_1", "column_2", "metric", "real_association", "synth_association", "score"],
         "synth_privacy_report": ["metric", "value", "holdout", "explanation"],
     }
@@ -441,3 +442,16 @@ def test_a_synthesize_query_as_the_synthetic_source():
                           env={**os.environ, "PYTHONPATH": f"{here.parent}:{here}"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[0] == "3.0"
+
+
+def test_diagnostics_name_the_columns_that_fail(con):
+    table(con, "r", x=[float(i) for i in range(100)], c=["a", "b"] * 50, k=[f"id{i}" for i in range(100)])
+    # 10 synthetic x outside the real range, 5 categories the real column never holds, 20 repeated ids
+    table(con, "s", x=[float(i) for i in range(90)] + [150.0] * 10, c=["a", "b"] * 45 + ["zz"] * 10,
+          k=[f"id{i}" for i in range(80)] + ["id0"] * 20)
+    cols = {r[0]: r[1:] for r in con.sql("SELECT \"column\", diagnostic, adherence FROM "
+                                          "synth_report_columns('r', 's')").fetchall()}
+    assert cols == {"x": ("BoundaryAdherence", 0.9), "c": ("CategoryAdherence", 0.9), "k": ("KeyUniqueness", 0.8)}
+    summary = dict(con.sql("SELECT property, explanation FROM synth_report('r', 's')").fetchall())
+    assert "x (BoundaryAdherence 0.900), c (CategoryAdherence 0.900), k (KeyUniqueness 0.800)" in summary["Diagnostics"]
+    assert scores(con.sql("SELECT * FROM synth_report('r', 's')"))["Diagnostics"] == pytest.approx(0.8)

@@ -44,6 +44,7 @@ COLUMNS_SCHEMA = pa.schema([
     ("real_std", pa.float64()), ("synth_std", pa.float64()),
     ("real_min", pa.float64()), ("synth_min", pa.float64()),
     ("real_max", pa.float64()), ("synth_max", pa.float64()),
+    ("diagnostic", pa.string()), ("adherence", pa.float64()),
 ])
 PAIRS_SCHEMA = pa.schema([
     ("column_1", pa.string()), ("column_2", pa.string()), ("metric", pa.string()),
@@ -234,10 +235,29 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
             rows.append({"property": name, "score": None, "explanation": f"needs {k} columns"})
     rows.append({"property": "Deep Structure (PCA)", "score": deep, "explanation": deep_text})
     scores = [r["score"] for r in rows if r["score"] is not None]
+    rows.append(_diagnostics(shape_rows, masked))
     rows.append({"property": "Overall", "score": float(np.mean(scores)),
                  "explanation": f"mean of the {len(scores)} property scores above; 1 is a synthetic table "
                                 "indistinguishable from the real one by these measures"})
     return rows
+
+
+DIAGNOSTIC_PASS = 0.99  # a column's adherence below this is listed
+
+
+def _diagnostics(shape_rows: list[dict], masked: tuple[str, ...] = ()) -> dict:
+    """SDMetrics' diagnostics (not in the Overall score): the least adherence of any column, and which fail
+    (masked columns, random by design, left out)."""
+    scored = [r for r in shape_rows if r.get("adherence") is not None and r["column"] not in masked]
+    failing = [f"{r['column']} ({r['diagnostic']} {r['adherence']:.3f})" for r in scored
+               if r["adherence"] < DIAGNOSTIC_PASS]
+    return {"property": "Diagnostics", "score": min((r["adherence"] for r in scored), default=None),
+            "explanation": "the least per-column BoundaryAdherence (synthetic numbers and times inside the real "
+                           "[min, max]), CategoryAdherence (synthetic categories the real column holds) or "
+                           "KeyUniqueness (distinct synthetic values in a column whose real values are all distinct); "
+                           "not part of the Overall score; "
+                           + (f"below {DIAGNOSTIC_PASS}: {', '.join(failing)}" if failing
+                              else f"every column at {DIAGNOSTIC_PASS} or above")}
 
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,

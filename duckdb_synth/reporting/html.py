@@ -151,6 +151,8 @@ def _scores(rep: Report) -> str:
                    f"<div class=\"bar\"><span class=\"{_grade(score)}\" style=\"width:{width:.1f}%\"></span></div>"
                    f"<div class=\"expl\">{_e(r['explanation'])}</div></div>")
     out.append("</div>")
+    out.append("<div class=\"sub legend\">Scores and diagnostics: <span class=\"good\"></span>0.9 or more "
+               "<span class=\"fair\"></span>0.75 to 0.9 <span class=\"poor\"></span>below 0.75</div>")
     if rep.notes:
         out.append("<div class=\"note\"><b>Sampled:</b> " + " ".join(_e(n) for n in rep.notes) + "</div>")
     return "".join(out)
@@ -180,15 +182,18 @@ def _columns(rep: Report) -> str:
         out.append(f"<div class=\"plot\">{_svg(_column_figure(plot, r))}</div>")
     out.append("</div>")
     out.append("<div class=\"scroll\"><table><tr><th>column</th><th>type</th><th>metric</th><th>score</th>"
-               "<th>NULL share</th><th>distinct</th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>")
+               "<th>NULL share</th><th>distinct</th><th>mean</th><th>std</th><th>min</th><th>max</th>"
+               "<th>diagnostic</th></tr>")
     for r, plot in zip(rows, rep.plots.columns):
         typ = r["type"] if r["type"] == r["synth_type"] else f"{r['type']} / {r['synth_type']}"
         cells = [_pair(r, "null_share", "{:.1%}"), _pair(r, "distinct", "{:,}")]
         cells += [_pair(r, k, None, r["kind"]) for k in ("mean", "std", "min", "max")]
         metric = r["metric"] + (" (masked)" if plot.masked else "")
+        diag = "–" if r.get("adherence") is None else f"{_e(r['diagnostic'])} {r['adherence']:.3f}"
         out.append(f"<tr><td>{_e(r['column'])}</td><td>{_e(typ)}</td><td>{_e(metric)}</td>"
                    f"<td class=\"n t{_grade(r['score'])}\">{r['score']:.3f}</td>"
-                   + "".join(f"<td class=\"n\">{c}</td>" for c in cells) + "</tr>")
+                   + "".join(f"<td class=\"n\">{c}</td>" for c in cells)
+                   + f"<td class=\"n t{_grade(r.get('adherence'))}\">{diag}</td></tr>")
     out.append("</table></div>")
     return "".join(out)
 
@@ -421,6 +426,7 @@ def _privacy(rep: Report) -> str:
                                      (p.dcr_synth, SYNTH, "synthetic rows")):
             ax.hist(np.minimum(values, hi), bins=bins, color=color, alpha=0.5, label=label, density=True)
         ax.set_title("distance to the closest real row (reference part of the real table)", loc="left")
+        ax.set_xlabel("distance (numbers standardized; a different category counts 1)")
         ax.set_yticks([])
         ax.legend(frameon=False)
         fig.tight_layout(pad=0.5)

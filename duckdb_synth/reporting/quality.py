@@ -15,6 +15,12 @@ The figures, with SDMetrics' names where it has one:
   the 64 most frequent real values + other, NULL its own bucket; at most 300
   pairs and 300 triples drawn with a fixed seed).
 * Deep Structure (PCA): see :func:`deep_structure`.
+
+And SDMetrics' diagnostics, per column (not part of the quality score): ``BoundaryAdherence``
+(numbers and times: the share of synthetic values inside the real [min, max]),
+``CategoryAdherence`` (categories: the share of synthetic values the real column holds) or, for a
+text or integer column whose real values are all distinct (an id), ``KeyUniqueness`` (the share of
+distinct synthetic values).
 """
 from __future__ import annotations
 
@@ -64,7 +70,7 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
         r, s = c.real, c.synth
         rv, sv = np.sort(r[~np.isnan(r)]), np.sort(s[~np.isnan(s)])  # sorted once: KS, distinct, bins
         row["metric"] = "KSComplement"
-        row["score"] = 1.0 - ks_statistic(rv, sv, presorted=True)
+        row["score"] = _unit(1.0 - ks_statistic(rv, sv, presorted=True))
         for side, x, v in (("real", r, rv), ("synth", s, sv)):
             fin = v[np.isfinite(v)]
             row[f"{side}_null_share"] = 1.0 - len(v) / len(x)
@@ -73,6 +79,12 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
             row[f"{side}_std"] = float(fin.std(ddof=1)) if len(fin) > 1 else None
             row[f"{side}_min"] = float(v[0]) if len(v) else None
             row[f"{side}_max"] = float(v[-1]) if len(v) else None
+        if "INT" in c.type.upper() and _is_key(row, len(rv)):  # an integer id; distinct floats are no key
+            row["diagnostic"], row["adherence"] = "KeyUniqueness", row["synth_distinct"] / max(len(sv), 1)
+        else:  # BoundaryAdherence: synthetic values inside the real [min, max]
+            inside = (np.searchsorted(sv, rv[0], "left"), np.searchsorted(sv, rv[-1], "right")) if len(rv) else (0, 0)
+            row["diagnostic"] = "BoundaryAdherence"
+            row["adherence"] = (inside[1] - inside[0]) / len(sv) if len(sv) and len(rv) else None
         _bin_numeric(c, rv[np.isfinite(rv)])  # edges from numbers: +-inf fall in the outer bins
         plot = ColumnPlot(c.name, c.kind, c.type, _sample(rv, PLOT_SAMPLE, rng), _sample(sv, PLOT_SAMPLE, rng))
         return row, plot
@@ -87,9 +99,15 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
     cnt_s = np.bincount(idx_s, minlength=k + 1)
     p_r, p_s = cnt_r / n_r, cnt_s / len(idx_s)
     row["metric"] = "TVComplement"
-    row["score"] = 1.0 - 0.5 * float(np.abs(p_r - p_s).sum())
+    row["score"] = _unit(1.0 - 0.5 * float(np.abs(p_r - p_s).sum()))
     row["real_null_share"], row["synth_null_share"] = float(p_r[k]), float(p_s[k])
     row["real_distinct"], row["synth_distinct"] = int((cnt_r[:k] > 0).sum()), int((cnt_s[:k] > 0).sum())
+    set_s = int(cnt_s[:k].sum())
+    if _is_key(row, int(cnt_r[:k].sum())):
+        row["diagnostic"], row["adherence"] = "KeyUniqueness", row["synth_distinct"] / max(set_s, 1)
+    else:  # CategoryAdherence: synthetic values the real column holds
+        row["diagnostic"] = "CategoryAdherence"
+        row["adherence"] = float(cnt_s[:k][cnt_r[:k] > 0].sum()) / set_s if set_s else None
     top = _top_values(cnt_r[:k], values, TOP)
     lookup = np.full(k + 1, len(top), dtype=np.int32)
     lookup[top] = np.arange(len(top), dtype=np.int32)
@@ -106,6 +124,19 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
     if p_r[k] > 0 or p_s[k] > 0:
         bars.append(("(NULL)", float(p_r[k]), float(p_s[k])))
     return row, ColumnPlot(c.name, c.kind, c.type, bars=tuple(bars))
+
+
+def _unit(x: float) -> float:
+    """A score in [0, 1] (float rounding can put 1 − a distance of 1 a hair below 0)."""
+    return float(min(1.0, max(0.0, x)))
+
+
+KEY_MIN_ROWS = 10
+
+
+def _is_key(row: dict, present: int) -> bool:
+    """A column whose real values are all distinct (an id): its diagnostic is KeyUniqueness."""
+    return present >= KEY_MIN_ROWS and row["real_distinct"] == present
 
 
 def _top_values(counts: np.ndarray, values: pa.Array, limit: int) -> np.ndarray:
@@ -181,14 +212,14 @@ def pair_trends(cols: list[Compared]) -> tuple[list[dict], dict, np.ndarray, np.
         if a.numeric and b.numeric:
             r_real, r_synth = real_r[pos[i], pos[j]], synth_r[pos[i], pos[j]]
         if not (math.isnan(r_real) or math.isnan(r_synth)):
-            metric, score = "CorrelationSimilarity", 1.0 - abs(r_real - r_synth) / 2.0
+            metric, score = "CorrelationSimilarity", _unit(1.0 - abs(r_real - r_synth) / 2.0)
             assoc = (float(r_real), float(r_synth))
             numeric_pair[i, j] = numeric_pair[j, i] = True
         else:
             # A category, or a constant numeric column whose correlation is undefined: the 2-way table.
             hr, hs = _hist(cols, (i, j))
             hists[(i, j)] = (hr, hs)
-            metric, score = "ContingencySimilarity", 1.0 - 0.5 * float(np.abs(hr / hr.sum() - hs / hs.sum()).sum())
+            metric, score = "ContingencySimilarity", _unit(1.0 - 0.5 * float(np.abs(hr / hr.sum() - hs / hs.sum()).sum()))
             shape = (a.size, b.size)
             assoc = (cramers_v(hr.reshape(shape)), cramers_v(hs.reshape(shape)))
         real_assoc[i, j] = real_assoc[j, i] = assoc[0]
