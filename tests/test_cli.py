@@ -613,3 +613,18 @@ def test_sigterm_leaves_no_file_and_no_scratch_folder(tmp_path: Path) -> None:
     assert proc.returncode == 143 and err.strip().endswith("Terminated") and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.duckdb"]
     assert not list(Path(tempfile.gettempdir()).glob(f"duckdb_synth_{proc.pid}_*"))
+
+
+def test_synthesize_to_a_table_keeps_enum_and_hugeint(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "types.duckdb"
+    c = duckdb.connect(str(db))
+    c.execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+    c.execute("CREATE TABLE t AS SELECT (['sad', 'ok', 'happy'])[1 + i % 3]::mood AS m, "
+              "(i * 1000000000000)::HUGEINT AS h, (i % 5)::UTINYINT AS u FROM range(300) r(i)")
+    c.close()
+    result = runner.invoke(main, ["synthesize", str(db), "t", "--table", "t2", "--seed", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert query(db, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 't2' "
+                     "ORDER BY ordinal_position") == \
+        query(db, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 't' "
+                  "ORDER BY ordinal_position")

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 import duckdb_synth
 
+from ..engine.decode import cast_projection
 from ..engine.source import budget_key, reads_table
 from ..errors import SynthError, did_you_mean
 from ..options import MODES
@@ -502,7 +503,7 @@ def synthesize(
             _write_file(con, res.output.reader(), output, fmt)
             target = str(output)
         else:
-            _write_table(con, res.output.reader(), quoted, replace=replace)
+            _write_table(con, res.output.reader(), quoted, replace=replace, types=res.types)
             target = f"table {table}"
         if verbosity > 0:
             click.echo(res.spend.format(), err=True)
@@ -576,13 +577,16 @@ def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str)
         tmp.unlink(missing_ok=True)
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, table: Any, quoted: str, *, replace: bool) -> None:
-    """Create (or replace) a table of the database holding the rows (a table or a one-pass reader)."""
+def _write_table(con: duckdb.DuckDBPyConnection, table: Any, quoted: str, *, replace: bool,
+                 types: list[tuple[str, str]] | None = None) -> None:
+    """Create (or replace) a table of the database holding the rows (a table or a one-pass reader), each
+    column cast to its exact type (`types`: ENUM and HUGEINT travel in Arrow as text and decimals)."""
     view = "__duckdb_synth_output"
     con.register(view, table)
     try:
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE"
-        con.execute(f"{verb} {quoted} AS SELECT * FROM {view}")
+        select = cast_projection(types) if types else "*"
+        con.execute(f"{verb} {quoted} AS SELECT {select} FROM {view}")
     except duckdb.Error as exc:
         raise click.ClickException(f"cannot create table {quoted}: {_one_line(exc)}") from exc
     finally:
