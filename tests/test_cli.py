@@ -628,3 +628,34 @@ def test_synthesize_to_a_table_keeps_enum_and_hugeint(runner: CliRunner, tmp_pat
                      "ORDER BY ordinal_position") == \
         query(db, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 't' "
                   "ORDER BY ordinal_position")
+
+
+def test_shell_timer_summary_history_and_completion(runner: CliRunner, clinic: Path, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    from duckdb_synth.surfaces import cli as cli_module
+
+    script = (".timer on\nSELECT count(*) AS n FROM synthesize('patients', mode := 'strict',\n  seed := 1);\n"
+              ".timer off\nSELECT 42;\n.timer sometimes\n")
+    result = runner.invoke(main, ["shell", str(clinic)], input=script)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Run Time (s): real ") == 1  # the first statement only
+    assert "Error: .timer takes on or off" in result.stderr
+    summary = [line for line in result.stderr.splitlines() if line.startswith("synthesize: ")]
+    assert len(summary) == 1 and "rows in" in summary[0] and "spent epsilon 3.0000" in summary[0]
+    assert "SeededRunWarning" not in result.stderr
+    # history: one entry per statement, kept in a file across sessions
+    monkeypatch.setenv("DUCKDB_SYNTH_HISTORY", str(tmp_path / "history"))
+    con = duckdb.connect(str(clinic))
+    try:
+        editing = cli_module._LineEditing(con)
+        editing.add("SELECT *\n  FROM patients\n  WHERE age > 3")
+        editing.save()
+        assert (tmp_path / "history").read_text().splitlines()[-1] == "SELECT * FROM patients WHERE age > 3"
+        words = cli_module.completion_words(con)
+        assert {"patients", "synthesize", "synth_budget"} <= set(words)
+        assert any(w in words for w in ("age", "sex"))  # columns
+        assert editing.complete("synth_b", 0) == "synth_budget" and editing.complete("synth_b", 1) is None
+    finally:
+        con.close()
+    assert cli_module._interrupted(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
+    assert not cli_module._interrupted(duckdb.CatalogException("no table"))

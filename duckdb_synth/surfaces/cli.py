@@ -39,6 +39,7 @@ from ..errors import SynthError, did_you_mean
 from ..options import MODES
 from ..pipeline import SeededRunWarning
 from ..privacy import store
+from .sql import set_progress
 from . import render, statements
 from .shell import CommandError, Quit, ScriptError, Session, clean_error
 
@@ -159,22 +160,102 @@ def shell(db: str) -> None:
     """Interactive SQL shell on database DB (default: in memory).
 
     Statements end with ';'. Enter .help for the dot commands. Reads from
-    stdin when it is not a terminal, printing no prompts.
+    stdin when it is not a terminal, printing no prompts. History (one entry per
+    statement) is kept in ~/.duckdb_synth_history (or $DUCKDB_SYNTH_HISTORY); Tab
+    completes table, column and function names.
     """
     interactive = sys.stdin.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:  # pragma: no cover - platform without readline
-            pass
     with _connect(db) as con:
         session = Session(con, click.echo, max_width=_terminal_width())
+        history = _LineEditing(con) if interactive else None
+        bar = _ProgressLine() if interactive else None
+        set_progress(con, bar)
         if interactive:
             click.echo(f'duckdb-synth shell on {db}. Enter ".help" for usage hints.')
-        _repl(session, interactive)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SeededRunWarning)  # the summary after each run says it
+                _repl(session, interactive, history, bar)
+        finally:
+            set_progress(con, None)
+            if history is not None:
+                history.save()
 
 
-def _repl(session: Session, interactive: bool) -> None:
+SQL_WORDS = ("SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "CREATE TABLE", "AS", "WITH", "JOIN",
+             "DESCRIBE", "SUMMARIZE", "COPY", "TO", "INSERT INTO", "VALUES", "mode :=", "epsilon :=", "masks :=",
+             "rows :=", "seed :=", "privacy_unit :=", "max_rows_per_unit :=", "budget :=", "'strict'",
+             "'strictest'", "'balanced'")
+
+
+def completion_words(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What Tab completes: table, view and column names, function names, and a few SQL words."""
+    cur = con.cursor()
+    try:
+        names = cur.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal UNION SELECT view_name FROM duckdb_views() "
+            "WHERE NOT internal UNION SELECT column_name FROM duckdb_columns() WHERE NOT internal "
+            "UNION SELECT function_name FROM duckdb_functions() WHERE NOT starts_with(function_name, '_')"
+        ).fetchall()
+    finally:
+        cur.close()
+    ours = ("synthesize", "synth_runs", "synth_budget", "synth_set_budget", "synth_report", "synth_report_columns",
+            "synth_report_pairs", "synth_privacy_report")  # TEMP macros: a cursor does not list them
+    return sorted({n for (n,) in names if n} | set(SQL_WORDS) | set(ours))
+
+
+class _LineEditing:
+    """readline for the shell: history saved across sessions, one entry a statement; Tab completion."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.path = Path(os.environ.get("DUCKDB_SYNTH_HISTORY", Path.home() / ".duckdb_synth_history"))
+        self.words: list[str] = []
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - platform without readline
+            self.readline = None
+            return
+        self.readline = readline
+        readline.set_auto_history(False)  # whole statements are added, not their lines
+        try:
+            readline.read_history_file(self.path)
+        except OSError:
+            pass
+        readline.set_completer_delims(" \t\n(),;.'\"=")
+        readline.set_completer(self.complete)
+        readline.parse_and_bind("tab: complete")
+
+    def add(self, statement: str) -> None:
+        if self.readline is not None and statement.strip():
+            self.readline.add_history(history_entry(statement))
+
+    def complete(self, text: str, state: int) -> str | None:
+        if state == 0:
+            try:
+                self.words = completion_words(self.con)
+            except duckdb.Error:
+                self.words = list(SQL_WORDS)
+        low = text.lower()
+        hits = [w for w in self.words if w.lower().startswith(low)]
+        return hits[state] if state < len(hits) else None
+
+    def save(self) -> None:
+        if self.readline is not None:
+            try:
+                self.readline.set_history_length(5000)
+                self.readline.write_history_file(self.path)
+            except OSError:
+                pass
+
+
+def history_entry(statement: str) -> str:
+    """A statement as one history entry: its lines joined (recalled whole with the up arrow)."""
+    return " ".join(line.strip() for line in statement.strip().splitlines() if line.strip())
+
+
+def _repl(session: Session, interactive: bool, history: _LineEditing | None = None,
+          bar: _ProgressLine | None = None) -> None:
     """Read lines, run each complete statement, print errors and go on."""
     buffer = ""
     while True:
@@ -192,16 +273,20 @@ def _repl(session: Session, interactive: bool) -> None:
         buffer = buffer[found.rest :] if found.pending else ""
         try:
             for statement in found.statements:
-                _run_interactive(session, statement)
+                if history is not None:
+                    history.add(statement.sql)
+                _run_interactive(session, statement, bar)
         except Quit:
             return
         except KeyboardInterrupt:
-            click.echo("Interrupted", err=True)
+            if bar is not None:
+                bar.close()
+            click.echo("interrupted", err=True)
     if buffer.strip():
         tail = statements.scan(buffer).tail
         if tail is not None:
             try:
-                _run_interactive(session, tail)
+                _run_interactive(session, tail, bar)
             except Quit:
                 return
     if interactive:
@@ -216,8 +301,10 @@ def _read_line() -> str:
     return line.rstrip("\n").rstrip("\r")
 
 
-def _run_interactive(session: Session, statement: statements.Statement) -> None:
-    """Run a statement in the shell: an error is printed and the shell goes on."""
+def _run_interactive(session: Session, statement: statements.Statement, bar: _ProgressLine | None = None) -> None:
+    """Run a statement in the shell: an error is printed and the shell goes on; after a statement that ran
+    synthesize(), one line per run: rows made and what was spent."""
+    before = len(duckdb_synth.runs(session.con))
     try:
         if statement.dot:
             session.dot(statement.sql)
@@ -228,7 +315,20 @@ def _run_interactive(session: Session, statement: statements.Statement) -> None:
     except CommandError as exc:
         click.echo(str(exc), err=True)
     except (duckdb.Error, SynthError) as exc:
-        click.echo(clean_error(exc), err=True)
+        if bar is not None:
+            bar.close()
+        click.echo("interrupted" if _interrupted(exc) else clean_error(exc), err=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    for rec in duckdb_synth.runs(session.con)[before:]:
+        click.echo(f"synthesize: {rec.rows_out:,} rows in {rec.seconds:.1f} s; {rec.spend.summary(rec.run_id)}",
+                   err=True)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C while DuckDB ran the statement (or inside our UDF, which DuckDB wraps)."""
+    return isinstance(exc, duckdb.InterruptException) or "KeyboardInterrupt" in str(exc)
 
 
 # ---------------------------------------------------------------------------

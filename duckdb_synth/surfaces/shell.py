@@ -6,7 +6,9 @@ and each result printed in the current mode (``render``).
 """
 from __future__ import annotations
 
+import os
 import re
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,6 +82,7 @@ HELP = """\
 .read FILE             Run the statements in FILE
 .schema [TABLE]        Show the CREATE statements (of TABLE only, if given)
 .tables                List the tables and views
+.timer on|off          Show the time each statement takes
 End SQL statements with ';'. Registered functions:
   synthesize(source, mode := ..., epsilon := ..., ...)   a synthetic copy of a table, view, query or file
   synth_runs()                                           every run and what each step spent
@@ -87,7 +90,7 @@ End SQL statements with ';'. Registered functions:
   synth_report(real, synth), synth_report_columns(...), synth_report_pairs(...),
   synth_privacy_report(...)                              how close a copy is, and what it discloses"""
 
-_DOT_COMMANDS = ("exit", "help", "maxrows", "mode", "quit", "read", "schema", "tables")
+_DOT_COMMANDS = ("exit", "help", "maxrows", "mode", "quit", "read", "schema", "tables", "timer")
 
 
 class Quit(Exception):
@@ -146,13 +149,24 @@ class Session:
         self.mode = mode
         self.max_rows = MAX_ROWS
         self.max_width = max_width
+        self.timer = False
 
     def execute(self, sql: str) -> None:
-        """Run one SQL statement and print its result, if it returns rows.
+        """Run one SQL statement and print its result, if it returns rows (and its time, with ``.timer on``).
 
         Raises:
             duckdb.Error: The statement failed.
         """
+        wall, cpu = time.perf_counter(), os.times()
+        try:
+            self._execute(sql)
+        finally:
+            if self.timer:
+                now = os.times()
+                self.out(f"Run Time (s): real {time.perf_counter() - wall:.3f} user {now.user - cpu.user:.6f} "
+                         f"sys {now.system - cpu.system:.6f}")
+
+    def _execute(self, sql: str) -> None:
         parsed = self.con.extract_statements(sql)
         for statement in parsed:
             self.con.execute(statement)
@@ -239,6 +253,10 @@ class Session:
                 raise CommandError(f"Error: unknown mode '{arg}'{hint}; use one of {', '.join(MODES)}")
             else:
                 self.mode = arg
+        elif name == "timer":
+            if arg not in ("on", "off"):
+                raise CommandError("Error: .timer takes on or off")
+            self.timer = arg == "on"
         elif name == "maxrows":
             if not arg.isdigit() or int(arg) < 2:
                 raise CommandError("Error: .maxrows takes a whole number of rows, 2 or more")

@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -67,6 +67,7 @@ class _State:
     suffix: str = field(default_factory=lambda: f"_{next(_CONNECTIONS)}")  # of this connection's UDF names
     made: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # numbers the files written
     macros: list[str] = field(default_factory=list)  # the CREATE TEMP MACRO statements, for the readers too
+    progress: Callable[[str, float], None] | None = None  # told each run's stages (the shell draws a bar)
 
 
 _STATES: dict[int, tuple[weakref.ref, _State]] = {}
@@ -214,7 +215,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 known = st.cache.fetch(key)
                 if known is not None:
                     return known
-                res = run(con, source, reader=reader, in_sql=True, **options)
+                res = run(con, source, reader=reader, in_sql=True, progress=st.progress, **options)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
                 raise
@@ -338,6 +339,11 @@ def _reader(con: duckdb.DuckDBPyConnection, st: _State) -> duckdb.DuckDBPyConnec
 def _statements(text: str) -> list[str]:
     body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def set_progress(con: duckdb.DuckDBPyConnection, progress: Callable[[str, float], None] | None) -> None:
+    """Have every ``synthesize(...)`` run on `con` call `progress(stage, fraction)` (None: stop)."""
+    _state(con).progress = progress
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
