@@ -372,3 +372,85 @@ def test_the_budget_set_last_applies(tmp_path):
         assert con.sql("SELECT budget_epsilon FROM synth_budget()").fetchall() == [(0.1,)]
     finally:
         con.close()
+
+
+def test_views_fall_back_to_the_search_path_and_untraced_reads_are_filed(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE SCHEMA s2; CREATE VIEW s2.sv AS SELECT * FROM v")  # v is main's, by the search path
+        con.execute("CREATE TEMP VIEW tv AS SELECT * FROM v")
+        assert duckdb_synth.set_budget(con, "s2.sv", epsilon=0.5) == "v"
+        for src in ("s2.sv", "tv"):
+            with pytest.raises(LedgerError, match="^v: "):
+                duckdb_synth.run(con, src, epsilon=1.0)
+        # something untraced, with no budget on it: the run is still filed, under the view's name
+        con.execute("CREATE VIEW q2 AS SELECT * FROM query_table('w')")
+        with pytest.raises(LedgerError, match=r"reads query_table\(\)"):  # budgets exist: refused outright
+            duckdb_synth.run(con, "q2", epsilon=0.5)
+        with pytest.raises(LedgerError, match=r"reads query_table\(\)"):  # balanced too
+            duckdb_synth.run(con, "q2")
+    finally:
+        con.close()
+    con = duckdb.connect(str(tmp_path / "other.duckdb"))
+    try:
+        con.execute("CREATE TABLE w AS SELECT i % 50 AS k, (i % 3)::VARCHAR AS g FROM range(1000) r(i)")
+        con.execute("CREATE VIEW q2 AS SELECT * FROM query_table('w')")
+        duckdb_synth.run(con, "q2", epsilon=0.5)  # no budget anywhere: runs, filed under q2
+        assert [r[1] for r in _ledger(con)] == [["q2"]]
+    finally:
+        con.close()
+
+
+def test_files_are_keyed_by_real_path_hidden_and_symlinked_files_count(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        (tmp_path / "f").mkdir()
+        secret = tmp_path / "f" / ".secret.parquet"
+        con.execute(f"COPY w TO '{secret}' (FORMAT parquet)")
+        (tmp_path / "link.parquet").symlink_to(secret)
+        duckdb_synth.set_budget(con, str(secret), epsilon=0.5)
+        for src in (str(tmp_path / "f" / "*.parquet"), str(tmp_path / "link.parquet")):
+            with pytest.raises(LedgerError, match=r"\.secret\.parquet: "):
+                duckdb_synth.run(con, src, epsilon=1.0)
+        con.execute(f"CREATE VIEW uv AS SELECT * FROM read_parquet('file://{secret}')")
+        con.execute(f"CREATE VIEW bv AS SELECT * FROM read_parquet('{tmp_path}/f/.sec' || 'ret.parquet')")
+        with pytest.raises(LedgerError, match=r"\.secret\.parquet: "):
+            duckdb_synth.run(con, "uv", epsilon=1.0)
+        with pytest.raises(LedgerError, match=r"reads read_parquet\(\), which the ledger cannot trace"):
+            duckdb_synth.run(con, "bv", epsilon=1.0)
+    finally:
+        con.close()
+
+
+def test_registered_objects_and_read_only_attached_tables(tmp_path):
+    import pyarrow as pa
+
+    path = _db(tmp_path)
+    ro_path = str(tmp_path / "ref.duckdb")
+    c = duckdb.connect(ro_path)
+    c.execute("CREATE TABLE r AS SELECT i % 50 AS k, (i % 3)::VARCHAR AS g FROM range(500) r(i)")
+    c.close()
+    con = duckdb.connect(path)
+    try:
+        duckdb_synth.set_budget(con, "w", epsilon=5.0)
+        con.register("df", pa.table({"x": [str(i % 4) for i in range(500)]}))
+        duckdb_synth.run(con, "df", epsilon=0.5)  # a registered object: filed under its name
+        con.execute(f"ATTACH '{ro_path}' AS ref (READ_ONLY)")
+        duckdb_synth.run(con, "SELECT * FROM ref.r", epsilon=0.5)  # no budget there: accounted here
+        assert [r[1] for r in _ledger(con)] == [["temp.main.df"], ["ref.r"]]
+    finally:
+        con.close()
+
+
+def test_a_ledger_from_before_budget_sequence_numbers_is_brought_up_to_date(tmp_path):
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        duckdb_synth.set_budget(con, "v", epsilon=1.0)
+        con.execute("CREATE OR REPLACE TABLE duckdb_synth.budgets AS SELECT source, epsilon, delta, set_at "
+                    "FROM duckdb_synth.budgets")  # as the first version wrote it
+        duckdb_synth.register(con)
+        assert con.sql("SELECT source, budget_epsilon FROM synth_budget()").fetchall() == [("v", 1.0)]
+        duckdb_synth.set_budget(con, "v", epsilon=0.5)
+        assert store.budget(con, Key("clinic", "v")).epsilon == 0.5
+    finally:
+        con.close()

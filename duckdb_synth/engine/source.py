@@ -352,23 +352,25 @@ _FILE_FUNCTIONS = frozenset({"read_parquet", "parquet_scan", "read_csv", "read_c
 
 
 def source_keys(reader: duckdb.DuckDBPyConnection, source: Source) -> Reads:
-    """The keys a run on `source` is filed under: the base tables it reads (through views, in their own
-    database and schema, and the user's macros), and the files (absolute paths; a glob's files too).
-    A name that a CTE of the same name might hide counts as read (over-counting is safe). Read from the
-    catalog and the SQL text alone, never the data."""
+    """The keys a run on `source` is filed under: the base tables it reads (through views and the user's
+    macros; a view's names resolved from the view's own schema first, then the caller's search path, as
+    DuckDB does), and the files (real paths; a glob's files too, hidden ones included). A name that a CTE of
+    the same name might hide counts as read (over-counting is safe). What cannot be traced (``unknown``)
+    leaves the run filed under the source itself as well. Read from the catalog and the SQL text alone,
+    never the data."""
     current = reader.execute("SELECT current_database()").fetchall()[0][0]
     if source.kind == "file":
         return Reads(_file_keys(current, source.text))
     acc = _Walk(reader, current)
     if source.kind == "table":
-        acc.name(source.parts, ctx=None, depth=0)
-        if not acc.keys and not acc.unknown:
-            acc.keys[Key(current, _plain_key(source.parts))] = None
+        found = acc.name(source.parts, ctx=None, depth=0)
+        if not found or acc.unknown or not acc.keys:
+            acc.keys[acc.own_key(source.parts) or Key(current, _plain_key(source.parts))] = None
     else:
         acc.query(sqlglot.parse_one(source.text, read="duckdb"), ctx=None, depth=0)
-        if not acc.keys and not acc.unknown:  # reads no table (range, VALUES): filed under its text
+        if acc.unknown or not acc.keys:  # filed under its text too (reads no table, or something untraced)
             acc.keys[Key(current, " ".join(source.text.split()))] = None
-    return Reads(tuple(acc.keys), tuple(acc.unknown))
+    return Reads(tuple(acc.keys), tuple(dict.fromkeys(acc.unknown)))
 
 
 def budget_key(reader: duckdb.DuckDBPyConnection, text: str) -> Key:
@@ -378,34 +380,49 @@ def budget_key(reader: duckdb.DuckDBPyConnection, text: str) -> Key:
     if src.kind == "query":
         raise SourceError(f"a budget is set per table or file, not per query: {_short(text)}; name the table")
     if src.kind == "file":
-        if re.match(r"^[a-z0-9+]+://", src.text, re.IGNORECASE):
+        if re.match(r"^[a-z0-9+]+://", src.text, re.IGNORECASE) and not src.text.lower().startswith("file://"):
             raise SourceError(f"{src.text}: remote files are not read, so they have no budget; give a local path")
         if any(c in src.text for c in "*?["):
             raise SourceError(f"{src.text} is a pattern; set the budget of each file it matches")
-    reads = source_keys(reader, src)
     if src.kind == "table" and not in_catalog(reader, src.parts):
         names = [r[0] for r in reader.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name "
                                               "FROM duckdb_views() WHERE NOT internal").fetchall()]
         raise SourceError(f"no table or view named {text}{did_you_mean(src.parts[-1], names)}")
+    reads = source_keys(reader, src)
     if reads.unknown or len(reads.keys) != 1:
         what = ", ".join([k.name for k in reads.keys] + list(reads.unknown))
-        raise SourceError(f"{text} is a view over {what}; set the budget of each table or file instead")
+        raise SourceError(f"{text} reads {what}; set the budget of each table or file it reads instead")
     return reads.keys[0]
 
 
-def _file_keys(current: str, text: str) -> tuple[Key, ...]:
-    """A file's absolute path; a pattern's, and each file it matches now (a budget on one of them counts)."""
-    if re.match(r"^[a-z0-9+]+://", text, re.IGNORECASE):
-        return (Key(current, text),)
-    path = os.path.abspath(text)
-    keys = [Key(current, path)]
+def _file_path(text: str) -> str | None:
+    """A local file's real path (symbolic links followed), or None for a remote one."""
+    if text.lower().startswith("file://"):
+        text = text[len("file://"):]
+    elif re.match(r"^[a-z0-9+]+://", text, re.IGNORECASE):
+        return None
+    return os.path.realpath(text)
+
+
+def _file_keys(db: str, text: str) -> tuple[Key, ...]:
+    """A file's real path; a pattern's, and each file it matches now, hidden ones too (DuckDB's globs match
+    them): a budget on one of them counts."""
+    path = _file_path(text)
+    if path is None:
+        return (Key(db, text),)
+    keys = [Key(db, path)]
     if any(c in text for c in "*?["):
-        keys += [Key(current, os.path.abspath(f)) for f in sorted(globmod.glob(text, recursive=True))]
+        local = text[len("file://"):] if text.lower().startswith("file://") else text
+        keys += [Key(db, os.path.realpath(f)) for f in sorted(globmod.glob(local, recursive=True, include_hidden=True))]
     return tuple(dict.fromkeys(keys))
 
 
 def _plain_key(parts: tuple[str, ...]) -> str:
     return ".".join(parts)
+
+
+# Scans of a Python object registered on the connection (a TEMP view): filed under the view's name.
+_OBJECT_SCANS = frozenset({"python_arrow_scan", "arrow_scan", "arrow_scan_dumb", "pandas_scan", "python_scan"})
 
 
 class _Walk:
@@ -416,6 +433,20 @@ class _Walk:
         self.keys: dict[Key, None] = {}
         self.unknown: list[str] = []
         self.macros = _user_macros(reader)
+        self.views: dict[tuple, tuple[tuple[Key, ...], tuple[str, ...]]] = {}  # a view walked once
+
+    def own_key(self, parts: tuple[str, ...]) -> Key | None:
+        """The key of the relation a name denotes itself (a view's own name), if the catalog has it."""
+        row = self._lookup(parts, None)
+        if row is None:
+            return None
+        db, schema, real, temporary, _ = row
+        return self._key(db, schema, real, temporary)
+
+    def _key(self, db: str, schema: str, real: str, temporary: bool) -> Key:
+        if temporary:
+            return Key(self.current, f"temp.{schema}.{real}")
+        return Key(db, real if schema == "main" else f"{schema}.{real}")
 
     def name(self, parts: tuple[str, ...], *, ctx: tuple[str, str] | None, depth: int) -> bool:
         """Add the keys of a table or view name (False: the catalog has no such name)."""
@@ -423,25 +454,35 @@ class _Walk:
         if row is None:
             return False
         db, schema, real, temporary, sql = row
-        if sql is not None:  # a view: what its query reads, names resolved in the view's own schema
+        own = self._key(db, schema, real, temporary)
+        if sql is None:
+            self.keys[own] = None
+            return True
+        memo = (db, schema, real)
+        if memo not in self.views:  # a view: what its query reads, walked once however often it is named
+            outer_keys, outer_unknown = self.keys, self.unknown
+            self.keys, self.unknown = {}, []
             if depth >= _MACRO_DEPTH:
                 self.unknown.append(f"view {real} (nested too deep)")
-                return True
-            try:
-                tree = sqlglot.parse_one(sql, read="duckdb")
-            except (ParseError, sqlglot.errors.TokenError):
-                self.unknown.append(f"view {real} (its SQL does not parse)")
-                return True
-            body = tree.expression if isinstance(tree, exp.Create) else tree
-            self.query(body, ctx=(db, schema), depth=depth + 1)
-            return True
-        if temporary:
-            self.keys[Key(self.current, f"temp.{schema}.{real}")] = None
-        else:
-            self.keys[Key(db, real if schema == "main" else f"{schema}.{real}")] = None
+            else:
+                try:
+                    tree = sqlglot.parse_one(sql, read="duckdb")
+                    body = tree.expression if isinstance(tree, exp.Create) else tree
+                    self.query(body, ctx=(db, "main" if temporary else schema), depth=depth + 1, owner=own)
+                except (ParseError, sqlglot.errors.TokenError):
+                    self.unknown.append(f"view {real} (its SQL does not parse)")
+            if self.unknown:
+                self.keys[own] = None  # what cannot be traced is filed under the view too
+            self.views[memo] = (tuple(self.keys), tuple(self.unknown))
+            self.keys, self.unknown = outer_keys, outer_unknown
+        keys, unknown = self.views[memo]
+        self.keys.update(dict.fromkeys(keys))
+        self.unknown.extend(unknown)
         return True
 
-    def query(self, stmt: exp.Expression, *, ctx: tuple[str, str] | None, depth: int) -> None:
+    def query(self, stmt: exp.Expression, *, ctx: tuple[str, str] | None, depth: int, owner: Key | None = None
+              ) -> None:
+        db = ctx[0] if ctx is not None else self.current  # files a view reads: in the view's database's ledger
         for func in stmt.find_all(exp.Func):
             fname = _function_name(func)
             for kind, body in self.macros.get(fname, ()):
@@ -453,15 +494,18 @@ class _Walk:
                 except (ParseError, sqlglot.errors.TokenError):
                     self.unknown.append(f"macro {fname}()")
                     continue
-                self.query(inner, ctx=ctx, depth=depth + 1)
+                self.query(inner, ctx=ctx, depth=depth + 1, owner=owner)
             if fname in self.macros or fname in SAFE_TABLE_FUNCTIONS or fname in OUR_MACROS:
                 continue
             if not _in_table_position(func):
                 continue
-            literals = [a.this for a in func.find_all(exp.Literal) if a.is_string]
-            if fname in _FILE_FUNCTIONS and literals:
-                for lit in literals:
-                    self.keys.update(dict.fromkeys(_file_keys(self.current, lit)))
+            if fname in _OBJECT_SCANS and owner is not None:  # a registered Python object: its view's name
+                self.keys[owner] = None
+                continue
+            paths = _literal_paths(func) if fname in _FILE_FUNCTIONS else None
+            if paths:
+                for path in paths:
+                    self.keys.update(dict.fromkeys(_file_keys(db, path)))
             else:
                 self.unknown.append(f"{fname}()")
         for table in stmt.find_all(exp.Table):
@@ -474,11 +518,20 @@ class _Walk:
             if len(parts) == 1 and _cte_in_scope(table, parts[0]):
                 continue
             if len(parts) == 1 and file_reader(parts[0]):  # FROM 'data.parquet': a replacement scan
-                self.keys.update(dict.fromkeys(_file_keys(self.current, parts[0])))
+                self.keys.update(dict.fromkeys(_file_keys(db, parts[0])))
             else:
                 self.unknown.append(".".join(parts))
 
     def _lookup(self, parts: tuple[str, ...], ctx: tuple[str, str] | None) -> tuple | None:
+        """The catalog row of a name: in `ctx` (a view's database and schema) first, then as the caller
+        would resolve it (DuckDB falls back to the search path)."""
+        if ctx is not None:
+            row = self._lookup_in(parts, ctx)
+            if row is not None:
+                return row
+        return self._lookup_in(parts, None)
+
+    def _lookup_in(self, parts: tuple[str, ...], ctx: tuple[str, str] | None) -> tuple | None:
         if not parts:
             return None
         name = parts[-1]
@@ -501,3 +554,18 @@ class _Walk:
             "WHERE NOT internal) "
             f"WHERE lower(name) = lower(?) AND {where} ORDER BY temporary DESC", [name, *params]).fetchall()
         return rows[0] if rows else None
+
+
+def _literal_paths(func: exp.Func) -> list[str] | None:
+    """The paths a reader function is given as plain string literals (one, or a list of them); None when
+    its first argument is anything else (built up, a parameter): then what it reads cannot be traced."""
+    first = None if isinstance(func, exp.Anonymous) else func.args.get("this")  # Anonymous: `this` is its name
+    if first is None:
+        listed = func.args.get("expressions") or []
+        first = listed[0] if listed else None
+    if isinstance(first, exp.Literal) and first.is_string:
+        return [first.this]
+    if isinstance(first, exp.Array) and first.expressions and all(
+            isinstance(e, exp.Literal) and e.is_string for e in first.expressions):
+        return [e.this for e in first.expressions]
+    return None

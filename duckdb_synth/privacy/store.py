@@ -132,10 +132,24 @@ def writable(con: duckdb.DuckDBPyConnection, db: str) -> bool:
 
 
 def present(con: duckdb.DuckDBPyConnection, db: str) -> bool:
-    """Whether database `db` holds the ledger's tables."""
+    """Whether database `db` holds the ledger's tables (brought up to date if written by an older version)."""
     n = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
                     "AND table_name IN ('runs', 'steps', 'budgets')", [db, SCHEMA]).fetchall()[0][0]
+    if n == 3:
+        _migrate(con, db)
     return n == 3
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, db: str) -> None:
+    """Budgets recorded before they had a sequence number get one, in the order they were set."""
+    has = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+                      "AND table_name = 'budgets' AND column_name = 'seq'", [db, SCHEMA]).fetchall()[0][0]
+    if has or not writable(con, db):
+        return
+    table = _t(db, "budgets")
+    with _LOCK:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER (ORDER BY set_at) AS seq, "
+                    f"source, epsilon, delta, set_at FROM {table}")
 
 
 def ledgers(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -159,7 +173,10 @@ def budget(con: duckdb.DuckDBPyConnection, key: Key) -> Budget | None:
     """The source's budget: the one set last (by sequence number, not by clock)."""
     if not present(con, key.db):
         return None
-    rows = con.execute(f"SELECT epsilon, delta FROM {_t(key.db, 'budgets')} WHERE source = ? ORDER BY seq DESC "
+    order = "seq" if con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = 'budgets' "
+        "AND column_name = 'seq'", [key.db, SCHEMA]).fetchall()[0][0] else "set_at"  # read-only, older ledger
+    rows = con.execute(f"SELECT epsilon, delta FROM {_t(key.db, 'budgets')} WHERE source = ? ORDER BY {order} DESC "
                        "LIMIT 1", [key.name]).fetchall()
     return Budget(float(rows[0][0]), float(rows[0][1])) if rows else None
 
@@ -327,10 +344,10 @@ def check(con: duckdb.DuckDBPyConnection, reads: Reads, opts: Options) -> dict[s
             raise LedgerError(f"{', '.join(held)} has a privacy budget; a run with ledger := false would not count "
                               "against it, so it is refused: run it with the ledger (on a database opened "
                               "read-write)")
-        if opts.private and reads.unknown and (held or any_budget(cur)):
+        if reads.unknown and (held or any_budget(cur)):
             raise LedgerError(
                 f"this run reads {', '.join(reads.unknown)}, which the ledger cannot trace to a table or file, "
-                "and this database holds privacy budgets that such a run could go around; read the tables "
+                "and the attached databases hold privacy budgets that such a run could go around; read the tables "
                 "directly (not through table functions), or give their names")
         for key, limit in budgets.items():
             if limit is None or not opts.private:
@@ -346,14 +363,18 @@ def check(con: duckdb.DuckDBPyConnection, reads: Reads, opts: Options) -> dict[s
                     "SELECT * FROM synth_budget()")
         if not opts.ledger:
             return {}
+        # A read-only database without a budget on what is read: its tables are accounted in the current
+        # database's ledger, by their qualified names (a budget in a read-only database cannot be kept)
+        for db in [db for db in by_db if db != current and not writable(cur, db)]:
+            if any(budgets[Key(db, name)] is not None for name in by_db[db]):
+                continue  # refused below, with the reason
+            by_db.setdefault(current, []).extend(f"{db}.{name}" for name in by_db.pop(db))
         for db in by_db:
-            if not writable(cur, db):
-                if opts.private:
-                    raise LedgerError(
-                        f"database {db} is read-only, so this DP run could not be recorded in its ledger and the "
-                        "next run would not know what it spent; open the database read-write, or pass ledger := "
-                        "false (CLI: --no-ledger) to run without a record: then you must add up what such runs "
-                        "spend yourself")
+            if not writable(cur, db) and opts.private:
+                raise LedgerError(
+                    f"database {db} is read-only, so this DP run could not be recorded in its ledger and the next "
+                    "run would not know what it spent; open the database read-write, or pass ledger := false (CLI: "
+                    "--no-ledger) to run without a record: then you must add up what such runs spend yourself")
         # Balanced runs on a read-only database: recorded where they can be
         return {db: names for db, names in sorted(by_db.items(), key=lambda kv: kv[0] != current)
                 if writable(cur, db)}
