@@ -187,7 +187,8 @@ def _from_json(value: Any, error: str) -> Any:
 
 
 MAX_MARGINAL_COLUMNS = 5
-_MARGINALS_EXAMPLE = "[['age', 'sex'], ['dx', 'age', 'zip']] or [{'columns': ['age', 'sex'], 'weight': 2}]"
+_MARGINALS_EXAMPLE = ("[['age', 'sex'], ['diagnosis', 'age', 'insurance']] or "
+                      "[{'columns': ['age', 'sex'], 'weight': 2}]")
 
 
 def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:

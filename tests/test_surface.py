@@ -61,7 +61,7 @@ COMMANDS = {
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
                ["--ledger"], ["--mask"]],
     "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],
-    "demo": [["--rows"], ["--seed"]],
+    "demo": [["--rows"], ["--seed"], ["--db"]],
     "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"]],
     "run": [["db"], ["script"]],
     "shell": [["db"]],

@@ -30,7 +30,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         masks: column -> kind (see MASK_KINDS): random values independent of the data.
         rows: how many rows to make (default: the noisy row count of the source).
         seed: makes the run reproducible (noise included); omit it for real releases.
-        marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['dx', 'age', 'zip']];
+        marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['diagnosis', 'age', 'insurance']];
             an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
             Default: all 2- and 3-way marginals, weight 1.
         domains: public domains, column -> a list of its values (text, UUID, ENUM, BOOLEAN) or a range

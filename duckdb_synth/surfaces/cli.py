@@ -480,7 +480,8 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     metavar="COLS[:W]",
     callback=_parse_marginals,
     help="Spend the budget on this marginal (comma-separated columns, optional weight after ':'), "
-    "e.g. --marginal age,sex --marginal dx,age,zip:2. Repeatable; default: all 2- and 3-way marginals.",
+    "e.g. --marginal age,sex --marginal diagnosis,age,insurance:2. Repeatable; default: all 2- and 3-way "
+    "marginals.",
 )
 @click.option(
     "--domain",
@@ -551,7 +552,7 @@ def synthesize(
     \b
     Examples:
       duckdb-synth synthesize clinic.duckdb patients --mode strict --mask email=email -o out.parquet
-      duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM visits" --epsilon 2 --table visits_synth
+      duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM patients" --epsilon 2 --table ages_synth
       duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
       duckdb-synth synthesize clinic.duckdb visits --mode strict --privacy-unit patient_id --max-rows-per-unit 5 -o v.parquet
     """
@@ -850,11 +851,19 @@ def report(db: str, real: str, synth: str, output: Path | None, seed: int, domai
 @main.command()
 @click.option("--rows", type=int, help="Rows per synthetic copy (default: as many as the example).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the runs, for a repeatable demo.")
-def demo(rows: int | None, seed: int | None) -> None:
+@click.option("--db", "db_path", metavar="PATH",
+              help="Instead, write the example database (tables patients and visits) to PATH, a new file: the "
+              "README's examples run against it.")
+def demo(rows: int | None, seed: int | None, db_path: str | None) -> None:
     """Synthesize the bundled example table in each privacy mode and compare."""
     from . import demo as demo_module
 
     try:
+        if db_path is not None:
+            demo_module.write_example_db(db_path)
+            click.echo(f"example database written to {db_path}: tables patients (3,000 rows, one per patient) and "
+                       "visits (one row per visit)", err=True)
+            return
         demo_module.run_demo(rows=rows, seed=seed, echo=click.echo)
     except SynthError as exc:
         raise click.ClickException(str(exc)) from exc

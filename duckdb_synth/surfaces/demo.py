@@ -57,6 +57,29 @@ def load_example(con: duckdb.DuckDBPyConnection, name: str = "patients") -> None
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM read_parquet({literal})')
 
 
+VISITS_SQL = """
+CREATE TABLE visits AS
+SELECT patient_id, visit_no, admitted + ((patient_id * 37 + visit_no * 53) % 300)::INTEGER AS visit_date,
+       CASE WHEN (patient_id + visit_no) % 4 = 0 THEN 'check-up' ELSE diagnosis END AS diagnosis,
+       round(bill_amount / visits * (0.5 + ((patient_id * 13 + visit_no * 7) % 100) / 100.0), 2)::DECIMAL(10, 2)
+           AS cost
+FROM (SELECT *, unnest(range(1, visits + 1)) AS visit_no FROM patients)
+ORDER BY patient_id, visit_no"""
+
+
+def write_example_db(path: str) -> None:
+    """Write the example database the README's examples run against: ``patients`` (one row per patient)
+    and ``visits`` (one row per visit, several per patient, derived from it deterministically)."""
+    if Path(path).exists():
+        raise duckdb_synth.SourceError(f"{path} exists; give a new file name for the example database")
+    con = duckdb.connect(path)
+    try:
+        load_example(con)
+        con.execute(VISITS_SQL)
+    finally:
+        con.close()
+
+
 def _stats(con: duckdb.DuckDBPyConnection, real: str) -> list[Stat]:
     """The statistics compared, the top diagnoses being those of the real table."""
     con.execute(
