@@ -432,8 +432,15 @@ class _Walk:
         self.reader, self.current = reader, current
         self.keys: dict[Key, None] = {}
         self.unknown: list[str] = []
-        self.macros = _user_macros(reader)
+        self._macros: dict | None = None
         self.views: dict[tuple, tuple[tuple[Key, ...], tuple[str, ...]]] = {}  # a view walked once
+
+    @property
+    def macros(self) -> dict[str, list[tuple[str, str]]]:
+        """The user's macros, read from the catalog the first time a function call is met."""
+        if self._macros is None:
+            self._macros = _user_macros(self.reader)
+        return self._macros
 
     def own_key(self, parts: tuple[str, ...]) -> Key | None:
         """The key of the relation a name denotes itself (a view's own name), if the catalog has it."""

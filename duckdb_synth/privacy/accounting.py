@@ -67,6 +67,7 @@ def cdp_eps(rho: float, delta: float) -> float:
     return _bisect(lambda eps: cdp_delta(rho, eps) <= delta, 0.0, hi)[1]
 
 
+@functools.lru_cache(maxsize=4096)
 def cdp_rho(eps: float, delta: float) -> float:
     """The largest rho such that rho-zCDP implies (eps, delta)-DP."""
     return _bisect(lambda rho: cdp_delta(rho, eps) > delta, 0.0, eps + 1.0)[0]

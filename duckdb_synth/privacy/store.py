@@ -142,14 +142,19 @@ def present(con: duckdb.DuckDBPyConnection, db: str) -> bool:
 
 def _migrate(con: duckdb.DuckDBPyConnection, db: str) -> None:
     """Budgets recorded before they had a sequence number get one, in the order they were set."""
-    has = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
-                      "AND table_name = 'budgets' AND column_name = 'seq'", [db, SCHEMA]).fetchall()[0][0]
-    if has or not writable(con, db):
-        return
     table = _t(db, "budgets")
+    if "seq" in _columns(con, table) or not writable(con, db):
+        return
     with _LOCK:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT row_number() OVER (ORDER BY set_at) AS seq, "
                     f"source, epsilon, delta, set_at FROM {table}")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    con.execute(f"SELECT * FROM {table} LIMIT 0")
+    names = [d[0] for d in con.description]
+    con.fetchall()
+    return names
 
 
 def ledgers(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -173,9 +178,7 @@ def budget(con: duckdb.DuckDBPyConnection, key: Key) -> Budget | None:
     """The source's budget: the one set last (by sequence number, not by clock)."""
     if not present(con, key.db):
         return None
-    order = "seq" if con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = 'budgets' "
-        "AND column_name = 'seq'", [key.db, SCHEMA]).fetchall()[0][0] else "set_at"  # read-only, older ledger
+    order = "seq" if "seq" in _columns(con, _t(key.db, "budgets")) else "set_at"  # a read-only, older ledger
     rows = con.execute(f"SELECT epsilon, delta FROM {_t(key.db, 'budgets')} WHERE source = ? ORDER BY {order} DESC "
                        "LIMIT 1", [key.name]).fetchall()
     return Budget(float(rows[0][0]), float(rows[0][1])) if rows else None
@@ -392,8 +395,10 @@ def begin(con: duckdb.DuckDBPyConnection, reads: Reads, text: str, opts: Options
         cur = con.cursor()
         try:
             for db, names in where.items():
+                made = present(cur, db)
                 cur.execute("BEGIN TRANSACTION")
-                _ensure(cur, db)
+                if not made:
+                    _ensure(cur, db)
                 if opts.budget is not None and opts.private:
                     for name in names:
                         if budget(cur, Key(db, name)) is None:
