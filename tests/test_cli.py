@@ -6,6 +6,8 @@ input) and ``demo``, plus the statement splitter and the printers underneath.
 """
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import duckdb
@@ -517,6 +519,20 @@ def test_demo(runner: CliRunner) -> None:
     assert [cell.strip() for cell in rows_line.strip("│").split("│")] == ["rows", "3,000", "200", "200", "200"]
     assert "SELECT * FROM synthesize('my_table'" in out
     assert "duckdb-synth synthesize my.duckdb my_table" in out
+    assert [f"  synthesizing in mode {m} ..." for m in ("balanced", "strict", "strictest")] == \
+        [line for line in out.splitlines() if line.startswith("  synthesizing")]  # progress, mode by mode
+    (cost,) = [line for line in out.splitlines() if line.startswith("What privacy costs here: ")]
+    pairs = [float(x) for x in re.findall(r"trends (\d\.\d+) \(balanced\) -> (\d\.\d+)", cost)[0]]
+    assert 0 < pairs[1] <= 1 and 0 < pairs[0] <= 1
+
+
+def test_demo_writes_the_example_database(runner: CliRunner, tmp_path: Path) -> None:
+    db = tmp_path / "clinic.duckdb"
+    assert runner.invoke(main, ["demo", "--db", str(db)]).exit_code == 0
+    assert query(db, "SELECT count(*), count(DISTINCT patient_id) FROM visits")[0][1] == 3000
+    assert query(db, "SELECT count(*) FROM patients") == [(3000,)]
+    again = runner.invoke(main, ["demo", "--db", str(db)])
+    assert again.exit_code == 1 and "exists; give a new file name" in again.stderr
 
 
 def test_bundled_example_has_the_documented_types() -> None:
