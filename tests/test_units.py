@@ -225,3 +225,12 @@ def test_wide_integer_unit_columns(con, type_):
 def test_the_ledger_names_the_unit_column_as_the_table_does(con):
     duckdb_synth.run(con, "v", mode="strict", seed=0, privacy_unit="PID", max_rows_per_unit=5)
     assert con.execute("SELECT privacy_unit FROM duckdb_synth.runs").fetchall() == [("pid",)]
+
+
+def test_the_report_names_the_unit(con):
+    duckdb_synth.register(con)
+    con.execute("CREATE TABLE vs AS SELECT * FROM synthesize('v', mode := 'strict', seed := 0, "
+                "privacy_unit := 'pid', max_rows_per_unit := 5)")
+    rows = dict(con.sql("SELECT metric, explanation FROM synth_privacy_report('v', 'vs')").fetchall())
+    assert "for one 'pid' (at most 5 of its rows kept)" in rows["Privacy guarantee"]
+    assert "SEEDED" in rows["Privacy guarantee"]

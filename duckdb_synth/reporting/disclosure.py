@@ -153,8 +153,9 @@ def _spend_rows(spend: Spend | None, run_id: int | None) -> list[dict]:
     else:
         head = [
             {"metric": "Privacy guarantee", "value": spend.epsilon, "holdout": None,
-             "explanation": f"mode {spend.mode}: ({spend.epsilon:g}, {spend.delta:g})-differential privacy, accounted "
-                            f"in zCDP (ρ budget {spend.rho_budget:.4g}); {where}"},
+             "explanation": f"mode {spend.mode}: ({spend.epsilon:g}, {spend.delta:g})-differential privacy for "
+                            f"{spend.unit_text}, accounted in zCDP (ρ budget {spend.rho_budget:.4g}); {where}"
+                            + ("; SEEDED: no guarantee against whoever knows the seed" if spend.seeded else "")},
             {"metric": "Epsilon spent", "value": spend.epsilon_spent, "holdout": None,
              "explanation": f"ρ spent {spend.rho_spent:.4g} over {len(spend.steps)} steps: "
                             f"ε {spend.epsilon_spent:.4f} ≤ {spend.epsilon:g}"},

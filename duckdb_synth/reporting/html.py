@@ -164,7 +164,8 @@ def _privacy_line(rep: Report) -> str:
         return "Privacy: not from a recorded run, so what it spent is unknown here (see the privacy section)."
     if not sp.private:
         return "Privacy: mode balanced, no formal differential privacy guarantee."
-    return f"Privacy: ({sp.epsilon:g}, {sp.delta:g})-differential privacy, mode {sp.mode}."
+    unit = "" if sp.unit is None else f" for each '{sp.unit}'"
+    return f"Privacy: ({sp.epsilon:g}, {sp.delta:g})-differential privacy{unit}, mode {sp.mode}."
 
 
 def _legend() -> str:
@@ -458,9 +459,12 @@ def _guarantee(rep: Report) -> str:
                 "so no privacy guarantee can be stated for it. The measures below describe the data only.")
     if not sp.private:
         return f"Mode balanced: {BALANCED_PROMISE}."
-    return (f"Mode {sp.mode}: ({sp.epsilon:g}, {sp.delta:g})-differential privacy for every row of the real table. "
+    who = "every row of the real table" if sp.unit is None else f"every '{sp.unit}' of the real table (at most " \
+        f"{sp.unit_rows:,} rows each kept)"
+    seeded = " Seeded run: whoever knows the seed can remove the noise, so the guarantee is void." if sp.seeded else ""
+    return (f"Mode {sp.mode}: ({sp.epsilon:g}, {sp.delta:g})-differential privacy for {who}. "
             f"Spent: ε = {sp.epsilon_spent:.4f} of {sp.epsilon:g} (ρ = {sp.rho_spent:.4g} in zCDP) over "
-            f"{len(sp.steps)} steps.")
+            f"{len(sp.steps)} steps.{seeded}")
 
 
 def _footer(rep: Report) -> str:
