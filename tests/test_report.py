@@ -71,7 +71,7 @@ def test_identical_copy_scores_one_everywhere(con):
 def test_sql_functions_have_documented_columns(con):
     table(con, "r", x=[1.0, 2.0, 3.0], c=["a", "b", "a"])
     expected = {
-        "synth_report": ["property", "score", "explanation"],
+        "synth_report": ["property", "score", "explanation", "holdout"],
         "synth_report_columns": ["column", "type", "synth_type", "kind", "metric", "score", "real_null_share",
                                  "synth_null_share", "real_distinct", "synth_distinct", "real_mean", "synth_mean",
                                  "real_std", "synth_std", "real_min", "synth_min", "real_max", "synth_max",
@@ -455,3 +455,14 @@ def test_diagnostics_name_the_columns_that_fail(con):
     summary = dict(con.sql("SELECT property, explanation FROM synth_report('r', 's')").fetchall())
     assert "x (BoundaryAdherence 0.900), c (CategoryAdherence 0.900), k (KeyUniqueness 0.800)" in summary["Diagnostics"]
     assert scores(con.sql("SELECT * FROM synth_report('r', 's')"))["Diagnostics"] == pytest.approx(0.8)
+
+
+def test_each_score_has_a_real_against_real_reference(con):
+    load(con, "patients", make_patients())
+    con.execute("CREATE TABLE twin AS SELECT * FROM patients")
+    rows = {r[0]: r[1:] for r in con.sql("SELECT property, score, holdout FROM synth_report('patients', 'twin')"
+                                          ).fetchall()}
+    for prop in ("Column Shapes", "Column Pair Trends", "1-way marginals", "2-way marginals", "3-way marginals"):
+        score, holdout = rows[prop]
+        assert 0 < holdout < score == pytest.approx(1.0)  # half the rows against the other half: below a twin
+    assert rows["Overall"][1] is None and rows["Diagnostics"][1] is None

@@ -41,7 +41,8 @@ COLUMNS = {
         ("epsilon_spent", "DOUBLE"), ("delta_spent", "DOUBLE"), ("budget_epsilon", "DOUBLE"),
         ("budget_delta", "DOUBLE"), ("epsilon_left", "DOUBLE"), ("units", "VARCHAR"), ("last_run", "TIMESTAMP"),
     ],
-    "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR")],
+    "synth_report('t', 't')": [("property", "VARCHAR"), ("score", "DOUBLE"), ("explanation", "VARCHAR"),
+                               ("holdout", "DOUBLE")],
     "synth_report_columns('t', 't')": [
         ("column", "VARCHAR"), ("type", "VARCHAR"), ("synth_type", "VARCHAR"), ("kind", "VARCHAR"),
         ("metric", "VARCHAR"), ("score", "DOUBLE"), ("real_null_share", "DOUBLE"), ("synth_null_share", "DOUBLE"),

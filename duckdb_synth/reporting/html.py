@@ -146,8 +146,9 @@ def _scores(rep: Report) -> str:
         score = r["score"]
         shown = "–" if score is None else f"{score:.3f}"
         width = 0 if score is None else max(0.0, min(1.0, score)) * 100
+        hold = "" if r.get("holdout") is None else f" <span class=\"expl\">(real vs real {r['holdout']:.3f})</span>"
         out.append(f"<div class=\"card\"><div class=\"name\">{_e(r['property'])}</div>"
-                   f"<div class=\"score t{_grade(score)}\">{shown}</div>"
+                   f"<div class=\"score t{_grade(score)}\">{shown}{hold}</div>"
                    f"<div class=\"bar\"><span class=\"{_grade(score)}\" style=\"width:{width:.1f}%\"></span></div>"
                    f"<div class=\"expl\">{_e(r['explanation'])}</div></div>")
     out.append("</div>")
