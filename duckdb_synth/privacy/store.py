@@ -35,6 +35,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -232,8 +234,26 @@ def budget_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def _ensure(cur: duckdb.DuckDBPyConnection, db: str) -> None:
+    """Create the ledger's tables in `db` where they are missing (checked first: DDL costs a run ~10 ms)."""
+    if present(cur, db):
+        return
     for ddl in _DDL:
         cur.execute(ddl.format(db=quote_ident(db)))
+
+
+@contextmanager
+def _writing(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of its own to write the ledger with, under the process's ledger lock; an open transaction is
+    rolled back on any error (a ledger a loop already committed keeps its rows)."""
+    with _LOCK:
+        cur = con.cursor()
+        try:
+            yield cur
+        except BaseException:
+            _rollback(cur)
+            raise
+        finally:
+            cur.close()
 
 
 def set_budget(con: duckdb.DuckDBPyConnection, key: Key, epsilon, delta=None) -> Budget:
@@ -242,21 +262,14 @@ def set_budget(con: duckdb.DuckDBPyConnection, key: Key, epsilon, delta=None) ->
     d = DEFAULT_BUDGET_DELTA if delta is None else _positive("delta", delta)
     if not d < 1:
         raise OptionError(f"synth_set_budget: delta must be in (0, 1), got {delta!r}")
-    with _LOCK:
-        cur = con.cursor()
-        try:
-            if not writable(cur, key.db):
-                raise LedgerError(f"cannot set the budget of {key.name}: database {key.db} is read-only; open it "
-                                  "read-write")
-            cur.execute("BEGIN TRANSACTION")
-            _ensure(cur, key.db)
-            _insert_budget(cur, key, eps, d)
-            cur.execute("COMMIT")
-        except BaseException:
-            _rollback(cur)
-            raise
-        finally:
-            cur.close()
+    with _writing(con) as cur:
+        if not writable(cur, key.db):
+            raise LedgerError(f"cannot set the budget of {key.name}: database {key.db} is read-only; open it "
+                              "read-write")
+        cur.execute("BEGIN TRANSACTION")
+        _ensure(cur, key.db)
+        _insert_budget(cur, key, eps, d)
+        cur.execute("COMMIT")
     return Budget(eps, d)
 
 
@@ -296,30 +309,23 @@ class Entry:
         steps = pa.table({
             "step_no": pa.array(range(1, len(rows) + 1), pa.int32()),
             **{k: [r[k] for r in rows] for k in ("step", "rho", "epsilon", "delta", "detail")}})
-        with _LOCK:
-            cur = self.con.cursor()
-            try:
-                for db, run_id in self.ids.items():
-                    cur.execute("BEGIN TRANSACTION")
-                    if status != "done" and (not spend.private or spend.rho_spent <= 0):  # nothing spent
-                        cur.execute(f"DELETE FROM {_t(db, 'runs')} WHERE run_id = ?", [run_id])
-                    else:
-                        cur.execute(
-                            f"UPDATE {_t(db, 'runs')} SET finished_at = ?, rho_spent = ?, delta_threshold_spent = ?, "
-                            f"epsilon_spent = ?, rows_in = ?, rows_out = ?, seconds = ?, status = ? WHERE run_id = ?",
-                            [_now(), spend.rho_spent if spend.private else None,
-                             spend.delta_threshold_spent if spend.private else None, spend.epsilon_spent,
-                             rows_in, rows_out, seconds, status, run_id])
-                        if rows:  # one insert of them all (executemany runs one statement a row)
-                            cur.register("_synth_steps", steps)
-                            cur.execute(f"INSERT INTO {_t(db, 'steps')} SELECT ?, * FROM _synth_steps", [run_id])
-                            cur.unregister("_synth_steps")
-                    cur.execute("COMMIT")
-            except BaseException:
-                _rollback(cur)
-                raise
-            finally:
-                cur.close()
+        with _writing(self.con) as cur:
+            for db, run_id in self.ids.items():
+                cur.execute("BEGIN TRANSACTION")
+                if status != "done" and (not spend.private or spend.rho_spent <= 0):  # nothing spent
+                    cur.execute(f"DELETE FROM {_t(db, 'runs')} WHERE run_id = ?", [run_id])
+                else:
+                    cur.execute(
+                        f"UPDATE {_t(db, 'runs')} SET finished_at = ?, rho_spent = ?, delta_threshold_spent = ?, "
+                        f"epsilon_spent = ?, rows_in = ?, rows_out = ?, seconds = ?, status = ? WHERE run_id = ?",
+                        [_now(), spend.rho_spent if spend.private else None,
+                         spend.delta_threshold_spent if spend.private else None, spend.epsilon_spent,
+                         rows_in, rows_out, seconds, status, run_id])
+                    if rows:  # one insert of them all (executemany runs one statement a row)
+                        cur.register("_synth_steps", steps)
+                        cur.execute(f"INSERT INTO {_t(db, 'steps')} SELECT ?, * FROM _synth_steps", [run_id])
+                        cur.unregister("_synth_steps")
+                cur.execute("COMMIT")
         self.con = None
 
 
@@ -389,36 +395,27 @@ def begin(con: duckdb.DuckDBPyConnection, reads: Reads, text: str, opts: Options
     """Check the run (``check``) and write its rows (status 'running', its whole budget as spent) in the
     ledgers of what it reads, before anything is read."""
     rho, dthr = planned(opts)
-    with _LOCK:
+    ids: dict[str, int] = {}
+    with _writing(con) as cur:  # the check and the writing, one step under the lock
         where = check(con, reads, opts)
-        ids: dict[str, int] = {}
-        cur = con.cursor()
-        try:
-            for db, names in where.items():
-                made = present(cur, db)
-                cur.execute("BEGIN TRANSACTION")
-                if not made:
-                    _ensure(cur, db)
-                if opts.budget is not None and opts.private:
-                    for name in names:
-                        if budget(cur, Key(db, name)) is None:
-                            _insert_budget(cur, Key(db, name), float(opts.budget), DEFAULT_BUDGET_DELTA)
-                run_id = cur.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {_t(db, 'runs')}").fetchall()[0][0]
-                cur.execute(
-                    f"INSERT INTO {_t(db, 'runs')} VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
-                    "NULL, 'running')",
-                    [run_id, _now(), text, names, opts.mode, opts.epsilon,
-                     opts.delta if opts.private else None, opts.privacy_unit,
-                     opts.max_rows_per_unit if opts.privacy_unit else None, opts.seed is not None,
-                     rho if opts.private else None, dthr if opts.private else None,
-                     opts.epsilon if opts.private else None])
-                cur.execute("COMMIT")
-                ids[db] = int(run_id)
-        except BaseException:  # a ledger already written keeps its row: counted in full, never less
-            _rollback(cur)
-            raise
-        finally:
-            cur.close()
+        for db, names in where.items():
+            cur.execute("BEGIN TRANSACTION")
+            _ensure(cur, db)
+            if opts.budget is not None and opts.private:
+                for name in names:
+                    if budget(cur, Key(db, name)) is None:
+                        _insert_budget(cur, Key(db, name), float(opts.budget), DEFAULT_BUDGET_DELTA)
+            run_id = cur.execute(f"SELECT coalesce(max(run_id), 0) + 1 FROM {_t(db, 'runs')}").fetchall()[0][0]
+            cur.execute(
+                f"INSERT INTO {_t(db, 'runs')} VALUES (?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
+                "NULL, 'running')",
+                [run_id, _now(), text, names, opts.mode, opts.epsilon,
+                 opts.delta if opts.private else None, opts.privacy_unit,
+                 opts.max_rows_per_unit if opts.privacy_unit else None, opts.seed is not None,
+                 rho if opts.private else None, dthr if opts.private else None,
+                 opts.epsilon if opts.private else None])
+            cur.execute("COMMIT")
+            ids[db] = int(run_id)
     return Entry(con, ids)
 
 
