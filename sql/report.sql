@@ -4,32 +4,35 @@
 -- is memoized by its arguments and a fingerprint of both tables' rows, so the
 -- four macros on the same pair of tables share one computation, and a changed
 -- table is reported afresh. real and synth are each a table or view name, one
--- read-only query, or a .parquet/.csv/.json path.
+-- read-only query, or a .parquet/.csv/.json path. holdout := 'table' names real rows
+-- the generator never saw (same columns as real): synth_privacy_report then adds the
+-- DCR share (synthetic rows nearer real's rows than the holdout's; about 0.5 unless
+-- the generator memorized rows).
 
 -- One row per property (Column Shapes, Column Pair Trends, 1-/2-/3-way marginals,
 -- Deep Structure (PCA), Overall): its score in [0, 1] and a one-line explanation.
-CREATE OR REPLACE TEMP MACRO synth_report(real, synth) AS TABLE
+CREATE OR REPLACE TEMP MACRO synth_report(real, synth, holdout := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
-    FROM read_parquet(_synth_report(real, synth, 'summary'), file_row_number := true)
+    FROM read_parquet(_synth_report(real, synth, 'summary', holdout), file_row_number := true)
     ORDER BY file_row_number;
 
 -- One row per column: metric (KSComplement or TVComplement), score, NULL shares,
 -- distinct counts, mean, std, min and max of both tables.
-CREATE OR REPLACE TEMP MACRO synth_report_columns(real, synth) AS TABLE
+CREATE OR REPLACE TEMP MACRO synth_report_columns(real, synth, holdout := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
-    FROM read_parquet(_synth_report(real, synth, 'columns'), file_row_number := true)
+    FROM read_parquet(_synth_report(real, synth, 'columns', holdout), file_row_number := true)
     ORDER BY file_row_number;
 
 -- One row per pair of columns: metric (CorrelationSimilarity or ContingencySimilarity),
 -- real and synthetic association, score.
-CREATE OR REPLACE TEMP MACRO synth_report_pairs(real, synth) AS TABLE
+CREATE OR REPLACE TEMP MACRO synth_report_pairs(real, synth, holdout := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
-    FROM read_parquet(_synth_report(real, synth, 'pairs'), file_row_number := true)
+    FROM read_parquet(_synth_report(real, synth, 'pairs', holdout), file_row_number := true)
     ORDER BY file_row_number;
 
 -- Exact copies, distance to the closest real record next to a holdout of the real
 -- table, and what the run spent when the synthetic table came from synthesize().
-CREATE OR REPLACE TEMP MACRO synth_privacy_report(real, synth) AS TABLE
+CREATE OR REPLACE TEMP MACRO synth_privacy_report(real, synth, holdout := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
-    FROM read_parquet(_synth_report(real, synth, 'privacy'), file_row_number := true)
+    FROM read_parquet(_synth_report(real, synth, 'privacy', holdout), file_row_number := true)
     ORDER BY file_row_number;

@@ -466,3 +466,56 @@ def test_each_score_has_a_real_against_real_reference(con):
         score, holdout = rows[prop]
         assert 0 < holdout < score == pytest.approx(1.0)  # half the rows against the other half: below a twin
     assert rows["Overall"][1] is None and rows["Diagnostics"][1] is None
+
+
+# ---------------------------------------------------------------- DCR share against a holdout
+
+
+def dcr_share(con, real: str, synth: str, holdout: str) -> tuple[float, float]:
+    return con.sql(f"SELECT value, holdout FROM synth_privacy_report('{real}', '{synth}', holdout := '{holdout}') "
+                   "WHERE metric = 'DCR share'").fetchall()[0]
+
+
+def test_dcr_share_by_hand(con):
+    # One number: 0.2 is nearer the training 0, 10.9 the held-out 11, 5 the held-out 1 (4 < 5). Standardizing
+    # scales all distances alike, so the share is 1/3.
+    table(con, "train", x=[0.0, 10.0])
+    table(con, "held", x=[1.0, 11.0])
+    table(con, "s", x=[0.2, 10.9, 5.0])
+    assert dcr_share(con, "train", "s", "held") == (pytest.approx(1 / 3), 0.5)
+    table(con, "tie", x=[0.5, 10.0, 11.0])  # 0.5 is a tie (counts half), 10.0 train, 11.0 holdout
+    assert dcr_share(con, "train", "tie", "held")[0] == pytest.approx(0.5)
+    table(con, "t2", c=["a", "b"], x=[0.0, 0.0])  # categories count too: 'a' on the training row, 'c' on neither
+    table(con, "h2", c=["c", "d"], x=[0.0, 0.0])
+    table(con, "s2", c=["a", "a", "c", None], x=[0.0, 0.0, 0.0, 0.0])
+    assert dcr_share(con, "t2", "s2", "h2")[0] == pytest.approx((1 + 1 + 0 + 0.5) / 4)
+
+
+def test_dcr_share_tells_a_copy_from_a_fresh_sample(con):
+    load(con, "people", make_patients())
+    load(con, "others", make_patients(seed=5))  # the same population, other people
+    con.execute("CREATE TABLE train AS SELECT * FROM people WHERE id % 2 = 0")
+    con.execute("CREATE TABLE held AS SELECT * FROM people WHERE id % 2 = 1")
+    assert dcr_share(con, "train", "train", "held")[0] > 0.99  # the training rows themselves
+    assert dcr_share(con, "train", "held", "held")[0] < 0.01
+    # 400 other people against 200 + 200: over 14 seeds the share ran 0.45-0.55 (sd 0.027); 0.08 is 3 sd.
+    assert abs(dcr_share(con, "train", "others", "held")[0] - 0.5) < 0.08
+    assert "DCR share" not in con.sql("SELECT metric FROM synth_privacy_report('train', 'others')").fetchnumpy()[
+        "metric"].tolist()
+
+
+def test_dcr_share_in_python_and_bad_holdouts(con):
+    load(con, "people", make_patients())
+    con.execute("CREATE TABLE train AS SELECT * FROM people WHERE id % 2 = 0")
+    con.execute("CREATE TABLE held AS SELECT * FROM people WHERE id % 2 = 1")
+    rep = duckdb_synth.report(con, "train", "train", holdout="held")
+    assert rep.holdout == "held"
+    assert {r["metric"]: r["value"] for r in rep.privacy.to_pylist()}["DCR share"] > 0.99
+    with pytest.raises(SchemaError, match=r"the holdout table \(a query\) does not match the real table 'train': "
+                                          r"missing columns .*'sex'"):
+        duckdb_synth.report(con, "train", "train", holdout="SELECT id FROM held")
+    with pytest.raises(SourceError, match="the holdout table: no table or view named nope"):
+        duckdb_synth.report(con, "train", "train", holdout="nope")
+    with pytest.raises(DataError, match="the holdout table 'held' is empty"):
+        con.execute("DELETE FROM held")
+        duckdb_synth.report(con, "train", "train", holdout="held")

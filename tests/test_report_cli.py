@@ -78,3 +78,18 @@ def test_synthesize_refuses_a_bad_report_path_before_spending(clinic, tmp_path):
     assert result.exit_code == 2
     assert "is not an .html file name" in result.output
     assert not out.exists()
+
+
+def test_report_with_a_holdout_prints_the_dcr_share(clinic, tmp_path):
+    con = duckdb.connect(str(clinic))
+    try:
+        con.execute("CREATE TABLE train AS SELECT * FROM patients WHERE id % 2 = 0")
+        con.execute("CREATE TABLE held AS SELECT * FROM patients WHERE id % 2 = 1")
+    finally:
+        con.close()
+    result = CliRunner().invoke(main, ["report", str(clinic), "train", "train", "--holdout", "held"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if "DCR share" in x)
+    assert float(line.split()[2]) > 0.99
+    bad = CliRunner().invoke(main, ["report", str(clinic), "train", "train", "--holdout", "SELECT id FROM held"])
+    assert bad.exit_code != 0 and "the holdout table (a query) does not match" in " ".join(bad.output.split())

@@ -96,6 +96,7 @@ class Report:
     run_id: int | None = None
     notes: tuple[str, ...] = ()  # what was sampled, and how much
     seconds: float = 0.0
+    holdout: str | None = None  # the held-out real rows compared for the DCR share, if any
 
     @property
     def score(self) -> float | None:
@@ -117,7 +118,8 @@ class Report:
 
 
 def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[RunRecord] = (),
-          run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0, domains=None) -> Report:
+          run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0, domains=None,
+          holdout: str | None = None) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
@@ -129,6 +131,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         seed: seed of the samples, the holdout split and the pairs and triples drawn.
         domains: declared domains (as ``synthesize`` takes them): a note per column says how many
             real and synthetic values lie outside its domain (the synthetic ones should be none).
+        holdout: real rows the generator never saw (same columns as `real`): the privacy table gets
+            the DCR share, synthetic rows nearer `real`'s rows than the holdout's.
 
     Raises:
         OptionError: a domain that does not fit its column (checked before the tables are read).
@@ -143,19 +147,28 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     rcols = read_schema(reader, rsrc.sql)
     scols = read_schema(reader, ssrc.sql)
     match_columns(rcols, scols, label(rsrc), label(ssrc))
+    hsrc = resolve(reader, holdout, "holdout", in_sql=in_sql) if holdout is not None else None
+    if hsrc is not None:
+        hcols = read_schema(reader, hsrc.sql)
+        match_columns(rcols, hcols, label(rsrc), label(hsrc), role="holdout")
+        hby = {c.name: c for c in hcols}
+        hcols = [hby[c.name] for c in rcols]
     sby = {c.name: c for c in scols}
     scols = [sby[c.name] for c in rcols]  # compared in the real table's order
     checked = [c for c in declare(rcols, specs) if c.name in specs]
     rdata, sdata = fetch(reader, rsrc, rcols, "real"), fetch(reader, ssrc, scols, "synthetic")
-    for data, src, role in ((rdata, rsrc, "real"), (sdata, ssrc, "synthetic")):
-        if data.num_rows == 0:
+    hdata = fetch(reader, hsrc, hcols, "holdout") if hsrc is not None else None
+    for data, src, role in ((rdata, rsrc, "real"), (sdata, ssrc, "synthetic"), (hdata, hsrc, "holdout")):
+        if data is not None and data.num_rows == 0:
             raise DataError(f"the {role} table {label(src)} is empty: nothing to compare")
     n_real, n_synth = rdata.num_rows, sdata.num_rows
     cols = [Compared(r.name, r.type, s.type, kind_of(r), normalized(rdata.column(i), kind_of(r)),
-                     normalized(sdata.column(i), kind_of(r))) for i, (r, s) in enumerate(zip(rcols, scols))]
+                     normalized(sdata.column(i), kind_of(r)),
+                     holdout=normalized(hdata.column(i), kind_of(r)) if hdata is not None else None)
+            for i, (r, s) in enumerate(zip(rcols, scols))]
     h_real = rdata.column("h").to_numpy()
     h_synth = sdata.column("h").to_numpy()
-    del rdata, sdata
+    del rdata, sdata, hdata
     rng = np.random.default_rng(seed)
     notes: list[str] = [_outside_note(reader, rsrc.sql, ssrc.sql, c, sby[c.name]) for c in checked]
     if run is None:
@@ -184,6 +197,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
               len(cols), time.perf_counter() - started)
     return Report(
         real=rsrc.text, synth=ssrc.text, rows_real=n_real, rows_synth=n_synth,
+        holdout=hsrc.text if hsrc is not None else None,
         summary=pa.Table.from_pylist(summary, schema=SUMMARY_SCHEMA),
         columns=pa.Table.from_pylist(shape_rows, schema=COLUMNS_SCHEMA),
         pairs=pa.Table.from_pylist(pair_rows, schema=PAIRS_SCHEMA),
@@ -293,7 +307,7 @@ def _diagnostics(shape_rows: list[dict], masked: tuple[str, ...] = ()) -> dict:
 
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
-           run: Result | RunRecord | None = None, domains=None) -> Report:
+           run: Result | RunRecord | None = None, domains=None, holdout: str | None = None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:
@@ -304,8 +318,12 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
         run: the run that made `synth`; by default it is looked up among the runs recorded on `con`.
         domains: declared domains, as ``synthesize`` takes them: the notes say, per column, how many
             synthetic (and real) values lie outside its domain.
+        holdout: real rows kept out of the run that made `synth` (a table, query or file with
+            `real`'s columns): adds the DCR share to ``.privacy``, the share of synthetic rows
+            nearer a row of `real` than a row of `holdout` (about 0.5 unless rows were memorized).
 
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
-    return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains)
+    return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains,
+                 holdout=holdout)

@@ -13,14 +13,17 @@ from .columns import first_line, label, resolve
 PARTS = ("summary", "columns", "pairs", "privacy")
 
 
-def fingerprint(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, in_sql: bool = False) -> tuple:
-    """What identifies a report's input: both tables' columns, row counts and a sum of row hashes.
+def fingerprint(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, in_sql: bool = False,
+                holdout: str | None = None) -> tuple:
+    """What identifies a report's input: the tables' columns, row counts and a sum of row hashes.
 
     The SQL functions memoize reports by their arguments and this, so DuckDB binding a query
     several times computes one report, and a table changed since is reported afresh.
     """
     out = []
-    for text, role in ((real, "real"), (synth, "synthetic")):
+    for text, role in ((real, "real"), (synth, "synthetic"), (holdout, "holdout")):
+        if text is None:
+            continue
         src = resolve(reader, text, role, in_sql=in_sql)
         try:
             out.append(content_stamp(reader, src.sql))

@@ -35,6 +35,8 @@ class Compared:
     codes_real: np.ndarray | None = None  # marginal buckets (fidelity.py's discretization)
     codes_synth: np.ndarray | None = None
     size: int = 0
+    holdout: Any = None  # real rows the generator never saw (report(..., holdout=...)), normalized as `real`
+    codes_holdout: np.ndarray | None = None
     labels: list[str] = field(default_factory=list)  # categories: bucket labels, most frequent first
 
     @property
@@ -61,7 +63,7 @@ def first_line(e: BaseException) -> str:
 
 
 def match_columns(real: Sequence[Column], synth: Sequence[Column], real_label: str = "real",
-                  synth_label: str = "synthetic") -> None:
+                  synth_label: str = "synthetic", role: str = "synthetic") -> None:
     """Refuse a synthetic table whose columns are not the real table's, naming every column at fault.
 
     Types may differ within a family (any numbers; DATE/TIMESTAMP; text, UUID and ENUM), as a
@@ -82,10 +84,11 @@ def match_columns(real: Sequence[Column], synth: Sequence[Column], real_label: s
         parts.append(f"extra column{'s' if len(extra) > 1 else ''} {quoted_names(extra)}")
     if clash:
         parts.append("other types: " + ", ".join(
-            f"'{r.name}' is {r.type} in the real table but {s.type} in the synthetic one" for r, s in clash))
-    raise SchemaError(f"the synthetic table {synth_label} does not match the real table {real_label}: "
-                      + "; ".join(parts) + ". Compare a synthetic table made from this real table, or select the same "
-                      "columns from both (a query is a valid source)")
+            f"'{r.name}' is {r.type} in the real table but {s.type} in the {role} one" for r, s in clash))
+    raise SchemaError(f"the {role} table {synth_label} does not match the real table {real_label}: "
+                      + "; ".join(parts) + (". Compare a synthetic table made from this real table" if role == "synthetic"
+                                            else ". Hold out rows of the same table") +
+                      ", or select the same columns from both (a query is a valid source)")
 
 
 def quoted_names(names: list[str]) -> str:

@@ -412,7 +412,7 @@ def _privacy(rep: Report) -> str:
     for r in rep.privacy.to_pylist():
         if r["metric"].startswith("Step"):
             continue
-        pct = r["metric"] == "Exact copies"
+        pct = r["metric"] in ("Exact copies", "DCR share")
         val = "–" if r["value"] is None else (f"{r['value']:.2%}" if pct else _num(r["value"]))
         hold = "–" if r["holdout"] is None else (f"{r['holdout']:.2%}" if pct else _num(r["holdout"]))
         out.append(f"<tr><td>{_e(r['metric'])}</td><td class=\"n\">{val}</td><td class=\"n\">{hold}</td>"

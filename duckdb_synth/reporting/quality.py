@@ -115,6 +115,10 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
     c.codes_real, c.codes_synth = lookup[idx_r], lookup[idx_s]
     c.size = len(top) + 2
     c.labels = [str(v) for v in values.take(pa.array(top, pa.int64())).to_pylist()] if len(top) else []
+    if c.holdout is not None:  # the same buckets: a top value's own, 'other', NULL
+        at = pc.index_in(c.holdout, value_set=values.take(pa.array(top, pa.int64())))
+        c.codes_holdout = np.where(pc.is_null(c.holdout).to_numpy(zero_copy_only=False), len(top) + 1,
+                                   at.fill_null(len(top)).to_numpy(zero_copy_only=False)).astype(np.int32)
     # The ten most frequent values that hold at least 1% of either table; the rest is '(other)'.
     bars = [(lab, float(p_r[i]), float(p_s[i])) for lab, i in zip(c.labels, top) if max(p_r[i], p_s[i]) >= 0.01][:10]
     rest_r = 1.0 - p_r[k] - sum(b[1] for b in bars)

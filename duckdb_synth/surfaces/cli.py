@@ -821,7 +821,12 @@ def _shown_key(con: duckdb.DuckDBPyConnection, source: str) -> str:
 @click.option("--domain", "domains", multiple=True, metavar="COL=JSON", callback=_parse_domains,
               help="A declared domain, as synthesize takes it: a note says how many values lie outside it. "
               "Repeatable.")
-def report(db: str, real: str, synth: str, output: Path | None, seed: int, domains: dict | None) -> None:
+@click.option("--holdout", metavar="TABLE",
+              help="Real rows kept out of the run that made SYNTH (same columns as REAL): adds the DCR share, "
+              "the share of synthetic rows nearer a row of REAL than a row of TABLE (about 0.5 unless rows "
+              "were memorized).")
+def report(db: str, real: str, synth: str, output: Path | None, seed: int, domains: dict | None,
+           holdout: str | None) -> None:
     """Compare table SYNTH with table REAL: quality scores and privacy figures.
 
     REAL and SYNTH are each a table or view name of DB, one read-only
@@ -832,15 +837,21 @@ def report(db: str, real: str, synth: str, output: Path | None, seed: int, domai
     \b
     Example:
       duckdb-synth report clinic.duckdb patients patients_synth -o report.html
+
+    To check for memorized rows, synthesize from part of the table and
+    give the rest as --holdout (see the README's report section).
     """
     if output is not None:
         _check_html_path(output, "'-o' / '--output'")
     with _connect(db, must_exist=True) as con:
         try:
-            rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains)
+            rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains, holdout=holdout)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(rep.format())
+    for row in rep.privacy.to_pylist():
+        if row["metric"] == "DCR share":
+            click.echo(f"  {'DCR share':<26} {row['value']:.3f}  (0.5 expected; above means rows sit on REAL's)")
     for note in rep.notes:
         click.echo(f"  note: {note}")
     if output is not None:

@@ -87,7 +87,7 @@ End SQL statements with ';'. Registered functions:
   synthesize(source, mode := ..., epsilon := ..., ...)   a synthetic copy of a table, view, query or file
   synth_runs()                                           every run and what each step spent
   synth_budget(), synth_set_budget(source, epsilon := x) what each source has spent and has left
-  synth_report(real, synth), synth_report_columns(...), synth_report_pairs(...),
+  synth_report(real, synth [, holdout := t]), synth_report_columns(...), synth_report_pairs(...),
   synth_privacy_report(...)                              how close a copy is, and what it discloses"""
 
 _DOT_COMMANDS = ("exit", "help", "maxrows", "mode", "quit", "read", "schema", "tables", "timer")

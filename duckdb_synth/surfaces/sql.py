@@ -185,7 +185,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     * ``synth_runs()``: every run recorded in the database's ledger, one row per step;
     * ``synth_budget()`` and ``synth_set_budget(source, epsilon, delta)``: what each source has spent and
       has left, and its total budget;
-    * ``synth_report(real, synth)``, ``synth_report_columns``, ``synth_report_pairs`` and
+    * ``synth_report(real, synth, holdout := NULL)``, ``synth_report_columns``, ``synth_report_pairs`` and
       ``synth_privacy_report`` (same arguments): the quality and privacy report of a copy.
     """
     st = _state(con)
@@ -261,16 +261,17 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 reader.close()
             return str(path)
 
-    def synth_report(real, synth, part):
+    def synth_report(real, synth, part, holdout):
         con = con_ref()
         # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
         reader = _reader(con, st)
         try:
-            key = (real, synth, report_fingerprint(reader, real, synth, in_sql=True))
+            key = (real, synth, holdout, report_fingerprint(reader, real, synth, in_sql=True, holdout=holdout))
             with st.lock:
                 paths = st.reports.fetch(key)
             if paths is None:
-                rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True)
+                rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True,
+                                   holdout=holdout)
                 with st.lock:
                     if key not in st.reports:
                         st.reports.keep(key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"))
@@ -280,7 +281,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         return paths[part]
 
     for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_runs_file", runs_file, []),
-                             ("_synth_report", synth_report, [V, V, V]), ("_synth_budget_file", budget_file, []),
+                             ("_synth_report", synth_report, [V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
