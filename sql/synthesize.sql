@@ -2,7 +2,8 @@
 -- gives each UDF name below a suffix of that connection's.
 -- Each reads a Parquet file written by a Python scalar UDF that DuckDB folds
 -- while binding the query (DESIGN.md §4): the UDF runs the synthesizer once per
--- distinct call and returns the path of its result.
+-- distinct call and returns the path of its result (synthesize: a query reading it
+-- that casts the types Parquet cannot hold, ENUM and HUGEINT, back to the source's).
 
 CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
                                    masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL,
@@ -10,13 +11,13 @@ CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, d
                                    budget := NULL, ledger := NULL) AS TABLE
     -- Every argument travels as text, so a wrong type is our error naming the option,
     -- not a binder error about the UDF.
-    SELECT * FROM read_parquet(_synth_run(CAST(source AS VARCHAR), CAST(mode AS VARCHAR),
-                                          CAST(epsilon AS VARCHAR), CAST(delta AS VARCHAR),
-                                          CAST(to_json(masks) AS VARCHAR), CAST("rows" AS VARCHAR),
-                                          CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
-                                          CAST(to_json(domains) AS VARCHAR), CAST(privacy_unit AS VARCHAR),
-                                          CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
-                                          CAST(ledger AS VARCHAR)));
+    SELECT * FROM query(_synth_run(CAST(source AS VARCHAR), CAST(mode AS VARCHAR),
+                                   CAST(epsilon AS VARCHAR), CAST(delta AS VARCHAR),
+                                   CAST(to_json(masks) AS VARCHAR), CAST("rows" AS VARCHAR),
+                                   CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
+                                   CAST(to_json(domains) AS VARCHAR), CAST(privacy_unit AS VARCHAR),
+                                   CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
+                                   CAST(ledger AS VARCHAR)));
 
 -- What every run spent, one row per step: the runs in this database's ledger (schema
 -- duckdb_synth, kept in the database file across connections and processes), and this

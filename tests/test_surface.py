@@ -17,10 +17,10 @@ ALL = [
 ]
 MACROS = [
     ("synth_budget", []),
-    ("synth_privacy_report", ["real", "synth"]),
-    ("synth_report", ["real", "synth"]),
-    ("synth_report_columns", ["real", "synth"]),
-    ("synth_report_pairs", ["real", "synth"]),
+    ("synth_privacy_report", ["real", "synth", "holdout"]),
+    ("synth_report", ["real", "synth", "holdout"]),
+    ("synth_report_columns", ["real", "synth", "holdout"]),
+    ("synth_report_pairs", ["real", "synth", "holdout"]),
     ("synth_runs", []),
     ("synth_set_budget", ["source", "epsilon", "delta"]),
     ("synthesize", ["source", "mode", "epsilon", "delta", "masks", "rows", "seed", "marginals", "domains",
@@ -63,7 +63,7 @@ COMMANDS = {
                ["--ledger"], ["--mask"]],
     "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],
     "demo": [["--rows"], ["--seed"], ["--db"]],
-    "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"]],
+    "report": [["db"], ["real"], ["synth"], ["-o", "--output"], ["--seed"], ["--domain"], ["--holdout"]],
     "run": [["db"], ["script"]],
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
@@ -81,7 +81,7 @@ PARAMETERS = {
                    "privacy_unit", "max_rows_per_unit", "budget", "ledger", "progress"],
     "runs": ["con"],
     "forget": ["con"],
-    "report": ["con", "real", "synth", "seed", "run", "domains"],
+    "report": ["con", "real", "synth", "seed", "run", "domains", "holdout"],
     "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks", "ledger"],
 }
 

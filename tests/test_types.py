@@ -39,14 +39,6 @@ INTEGERS = ("c_tinyint", "c_smallint", "c_integer", "c_bigint", "c_hugeint", "c_
             "c_uinteger", "c_ubigint", "c_uhugeint")
 DECIMALS = {"c_dec10_2": 2, "c_dec18_4": 4}
 
-# What the SQL path cannot carry through its Parquet file (DESIGN.md §4): DuckDB reads the
-# file back with these types. Nothing else may differ.
-SQL_TYPE_CHANGES = {
-    "c_enum": "VARCHAR",  # Parquet has no enum type with the members: plain strings
-    "c_hugeint": "DECIMAL(38,0)",  # no 128-bit integers in Parquet: written as DECIMAL(38,0), exact
-    "c_uhugeint": "DECIMAL(38,0)",
-}
-
 # DP runs read a 3000-row copy ('t_dp'): with 300 rows and 22 columns each column's share of the
 # budget is too small to find most ranges (the small-budget tests at the end cover that case).
 DP_ROWS = 3000
@@ -157,11 +149,23 @@ def test_python_relation_types_are_exact(synth):
     assert describe(synth.con, "out") == list(TYPES.items())
 
 
-def test_sql_types_equal_except_documented(tcon):
+def test_sql_types_are_exact(tcon):
+    # ENUM and HUGEINT/UHUGEINT travel as VARCHAR and DECIMAL(38,0) in the macro's Parquet file and
+    # are cast back to the source's types by the query the macro runs.
     tcon.execute("CREATE OR REPLACE TABLE o AS SELECT * FROM synthesize('t', seed := 3)")
-    got = dict(describe(tcon, "o"))
-    assert list(got) == list(TYPES)
-    assert got == {c: SQL_TYPE_CHANGES.get(c, t) for c, t in TYPES.items()}
+    assert describe(tcon, "o") == list(TYPES.items())
+
+
+def test_sql_keeps_named_enums_with_odd_members_and_wide_integers():
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute("CREATE TYPE mood AS ENUM ('it''s', 'b\"x', 'c')")
+    con.execute("CREATE TABLE t AS SELECT (['it''s', 'b\"x', 'c'])[1 + i % 3]::mood AS \"m\"\"x\", "
+                "(i * 10::HUGEINT ** 20)::HUGEINT AS h FROM range(300) r(i)")
+    out = con.sql("SELECT * FROM synthesize('t', mode := 'strict', seed := 1)")
+    assert [str(t) for t in out.types] == ["ENUM('it''s', 'b\"x', 'c')", "HUGEINT"]
+    assert {r[0] for r in out.fetchall()} <= {"it's", 'b"x', "c"}
+    con.close()
 
 
 def test_sql_keeps_uuid(tcon):

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from ..engine.data import content_stamp
 from ..engine.decode import cast_projection
-from ..engine.source import budget_key, open_source, quote_literal, source_keys
+from ..engine.source import budget_key, open_source, quote_ident, quote_literal, source_keys
 from ..errors import OptionError, SynthError
 from ..options import parse_options
 from ..pipeline import run
@@ -164,7 +164,7 @@ class _Files(OrderedDict):
                 break
             old = self.pop(key)
             del self.used[key]
-            for path in (old.values() if isinstance(old, dict) else [old]):
+            for path in (old.values() if isinstance(old, dict) else [old[0]] if isinstance(old, tuple) else [old]):
                 Path(path).unlink(missing_ok=True)
 
 
@@ -214,7 +214,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 key = (*args, stamp)
                 known = st.cache.fetch(key)
                 if known is not None:
-                    return known
+                    return known[1]
                 res = run(con, source, reader=reader, in_sql=True, progress=st.progress, **options)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
@@ -224,8 +224,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             record(con, res)  # first: whatever happens to the file, the spend is in the ledger
             path = st.folder / f"run_{next(st.made)}.parquet"
             _write_result(res, path)
-            st.cache.keep(key, str(path))
-            return str(path)
+            st.cache.keep(key, (str(path), _read_back_sql(res, path)))
+            return st.cache[key][1]
 
     def runs_file():
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
@@ -371,6 +371,18 @@ def _write_result(res: Result, path: Path) -> None:
         con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
     finally:
         con.close()
+
+
+# Types Parquet cannot hold: the file has a stand-in, cast back to the source's type when read.
+_NOT_IN_PARQUET = re.compile(r"^(ENUM\(|HUGEINT$|UHUGEINT$)", re.I)
+
+
+def _read_back_sql(res: Result, path: Path) -> str:
+    """The query the macro runs (through DuckDB's ``query()``): the file, with every column that Parquet
+    cannot carry (ENUM, HUGEINT, UHUGEINT) cast back to the source's type, so the macro keeps all types."""
+    cols = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" if _NOT_IN_PARQUET.match(t.strip())
+                     else quote_ident(c) for c, t in res.types)
+    return f"SELECT {cols or '*'} FROM read_parquet({quote_literal(str(path))})"
 
 
 def _runs_file(con: duckdb.DuckDBPyConnection, st: _State) -> Path:
