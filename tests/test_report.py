@@ -75,7 +75,7 @@ def test_sql_functions_have_documented_columns(con):
         "synth_report_columns": ["column", "type", "synth_type", "kind", "metric", "score", "real_null_share",
                                  "synth_null_share", "real_distinct", "synth_distinct", "real_mean", "synth_mean",
                                  "real_std", "synth_std", "real_min", "synth_min", "real_max", "synth_max",
-                                 "diagnostic", "adherence"],
+                                 "real_range", "synth_range", "diagnostic", "adherence"],
         "synth_report_pairs": ["column_1", "column_2", "metric", "real_association", "synth_association", "score"],
         "synth_privacy_report": ["metric", "value", "holdout", "explanation"],
     }
@@ -519,3 +519,15 @@ def test_dcr_share_in_python_and_bad_holdouts(con):
     with pytest.raises(DataError, match="the holdout table 'held' is empty"):
         con.execute("DELETE FROM held")
         duckdb_synth.report(con, "train", "train", holdout="held")
+
+
+def test_ranges_are_shown_in_the_columns_own_terms(con):
+    con.execute("CREATE TABLE t AS SELECT DATE '1960-02-29' + i::INT AS d, TIMESTAMP '2020-01-01 10:00:01' + i * "
+                "INTERVAL 1 hour AS ts, TIMESTAMPTZ '2020-01-01 10:00:01.5+00' + i * INTERVAL 1 minute AS tz, "
+                "TIME '01:02:03' + i * INTERVAL 1 second AS tm, i * 0.5 - 3 AS x, 'a' AS c FROM range(100) r(i)")
+    got = {r[0]: r[1:] for r in con.sql("SELECT \"column\", real_range, synth_range FROM synth_report_columns('t', 't')"
+                                        ).fetchall()}
+    assert got == {"d": ("1960-02-29 .. 1960-06-07",) * 2,
+                   "ts": ("2020-01-01 10:00:01 .. 2020-01-05 13:00:01",) * 2,
+                   "tz": ("2020-01-01 10:00:01.500000+00 .. 2020-01-01 11:39:01.500000+00",) * 2,
+                   "tm": ("01:02:03 .. 01:03:42",) * 2, "x": ("-3 .. 46.5",) * 2, "c": (None, None)}

@@ -48,7 +48,8 @@ COLUMNS = {
         ("metric", "VARCHAR"), ("score", "DOUBLE"), ("real_null_share", "DOUBLE"), ("synth_null_share", "DOUBLE"),
         ("real_distinct", "BIGINT"), ("synth_distinct", "BIGINT"), ("real_mean", "DOUBLE"), ("synth_mean", "DOUBLE"),
         ("real_std", "DOUBLE"), ("synth_std", "DOUBLE"), ("real_min", "DOUBLE"), ("synth_min", "DOUBLE"),
-        ("real_max", "DOUBLE"), ("synth_max", "DOUBLE"), ("diagnostic", "VARCHAR"), ("adherence", "DOUBLE"),
+        ("real_max", "DOUBLE"), ("synth_max", "DOUBLE"), ("real_range", "VARCHAR"), ("synth_range", "VARCHAR"),
+        ("diagnostic", "VARCHAR"), ("adherence", "DOUBLE"),
     ],
     "synth_report_pairs('t', 't')": [
         ("column_1", "VARCHAR"), ("column_2", "VARCHAR"), ("metric", "VARCHAR"), ("real_association", "DOUBLE"),

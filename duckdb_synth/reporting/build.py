@@ -45,6 +45,7 @@ COLUMNS_SCHEMA = pa.schema([
     ("real_std", pa.float64()), ("synth_std", pa.float64()),
     ("real_min", pa.float64()), ("synth_min", pa.float64()),
     ("real_max", pa.float64()), ("synth_max", pa.float64()),
+    ("real_range", pa.string()), ("synth_range", pa.string()),
     ("diagnostic", pa.string()), ("adherence", pa.float64()),
 ])
 PAIRS_SCHEMA = pa.schema([

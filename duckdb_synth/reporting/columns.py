@@ -6,6 +6,8 @@ family); ``match_columns`` names every column at fault otherwise.
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,3 +118,22 @@ def normalized(arr: pa.ChunkedArray, kind: str) -> Any:
 
 def label(src: Source) -> str:
     return repr(src.text) if src.kind != "query" else "(a query)"
+
+
+def shown(x: float, kind: str, type_: str = "") -> str:
+    """One min or max as the column shows it: a date, a timestamp, a time of day, or a number."""
+    if kind == "datetime":
+        import datetime as dt
+
+        if not math.isfinite(x):
+            return "infinity" if x > 0 else "-infinity"
+        when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=x)
+        if type_.upper() == "DATE" or (x % 86400 == 0 and "TIME" not in type_.upper()):
+            return when.strftime("%Y-%m-%d")
+        text = when.isoformat(sep=" ", timespec="microseconds" if x % 1 else "seconds")
+        return text + ("+00" if "TIME ZONE" in type_.upper() or "TZ" in type_.upper() else "")
+    if kind == "time":
+        whole = int(x)
+        text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+        return text + (f"{x % 1:.6f}"[1:] if x % 1 else "")
+    return f"{x:.10g}"

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Compared
+from .columns import Compared, shown
 
 
 BINS = 16  # quantile bins of a numeric column (fidelity.py's --bins)
@@ -79,6 +79,8 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
             row[f"{side}_std"] = float(fin.std(ddof=1)) if len(fin) > 1 else None
             row[f"{side}_min"] = float(v[0]) if len(v) else None
             row[f"{side}_max"] = float(v[-1]) if len(v) else None
+            row[f"{side}_range"] = (f"{shown(v[0], c.kind, c.type)} .. {shown(v[-1], c.kind, c.type)}"
+                                    if len(v) else None)
         if "INT" in c.type.upper() and _is_key(row, len(rv)):  # an integer id; distinct floats are no key
             row["diagnostic"], row["adherence"] = "KeyUniqueness", row["synth_distinct"] / max(len(sv), 1)
         else:  # BoundaryAdherence: synthetic values inside the real [min, max]
