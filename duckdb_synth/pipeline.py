@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 
 import duckdb
 
-from .engine.data import DuckDBRows
+from .engine.data import DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
@@ -79,14 +80,23 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     return replace(res, run_id=entry.run_id)
 
 
-def _stages(reader: duckdb.DuckDBPyConnection, src, opts, cols, report: Progress, started: float) -> Result:
-    """The stages that read the data, from the row count to the output."""
+def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: Progress, started: float,
+            engine: Callable[..., Rows] | None = None) -> Result:
+    """The stages that read the data, from the row count to the output.
+
+    `engine(columns, show_values=...)` gives the ``Rows`` the stages ask (default: DuckDB through
+    `reader`; ``duckdb_synth/spark.py`` passes Spark's, without a privacy unit).
+    """
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     k = opts.max_rows_per_unit
-    # A privacy unit: at most k rows of each, chosen at random (engine/units.py); the stages see no others.
-    data_sql = src.sql if cols.unit is None else bounded_sql(src.sql, cols.unit.name, k, int(rng.integers(2**63)))
-    # The engine that reads the data; in DP modes its errors quote no row's value.
-    rows = DuckDBRows(reader, data_sql, cols.modelled, show_values=not opts.private)
+    if engine is not None:
+        # The engine that reads the data; in DP modes its errors quote no row's value.
+        rows = engine(cols.modelled, show_values=not opts.private)
+    else:
+        # A privacy unit: at most k rows of each, chosen at random (engine/units.py); the stages see no others.
+        data_sql = src.sql if cols.unit is None else bounded_sql(src.sql, cols.unit.name, k,
+                                                                 int(rng.integers(2**63)))
+        rows = DuckDBRows(reader, data_sql, cols.modelled, show_values=not opts.private)
     acct = Accountant.for_budget(opts.epsilon, opts.delta, k if cols.unit is not None else 1)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
         report("reading", 0.05)

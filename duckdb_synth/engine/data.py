@@ -135,6 +135,10 @@ class ArrayColumn:
             return values.tolist(), counts.astype(np.float64)
         arr = self.values.combine_chunks() if isinstance(self.values, pa.ChunkedArray) else self.values
         vc = pc.value_counts(arr.drop_null())
+        # In the values' order, not the rows': the noise a caller adds lines up with the values alike
+        # on every engine (engine/spark.py sorts the same way).
+        order = pc.sort_indices(vc.field("values"))
+        vc = vc.take(order)
         return vc.field("values").to_pylist(), vc.field("counts").to_numpy(zero_copy_only=False).astype(np.float64)
 
     def null_count(self) -> int:

@@ -1,0 +1,294 @@
+"""The second engine: the stages' questions (``engine/data.py``'s ``Rows``) answered by Spark.
+
+Where the data lives in Spark, the rows never come to the driver. The driver asks, and gets back:
+
+* the row count, each column's NULL count and NaN/+inf/-inf counts (one aggregate each);
+* a category's value counts (one row per distinct value: as many as the column has);
+* a histogram over a public bucketing: each partition counts its rows into the buckets with the
+  same numpy code as the DuckDB engine (``Buckets.histogram``), and the driver adds the partial
+  histograms (the size of the bucketing, times the partitions);
+* the binned table stays on the executors: each partition encodes its rows with the domains
+  (``Domain.encode``, pickled to the executors) and keeps the codes cached; a marginal is counted
+  per partition (``engine/marginal.py:marginal``) and the partial tables added on the driver.
+  A binned table of at most ``LOCAL_CELLS`` codes comes to the driver whole instead (a marginal
+  is then a numpy count, not a Spark job), and so does a subset of rows the selection scores;
+* balanced mode's exact quantiles need a column's sorted values (``sorted_values``): they come to
+  the driver, one column at a time, as the DuckDB engine holds them.
+
+The values are read with the DuckDB engine's expressions (``data.value_sql``), transpiled to
+Spark SQL by sqlglot: one source for both. Nothing here draws noise; the answers are exact, and
+equal to the DuckDB engine's on the same rows in the same order, so a run's noisy measurements
+and output, for a seed, are the same on both engines (``tests/test_spark.py``).
+"""
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlglot
+from sqlglot import exp
+
+from ..errors import DataError, SynthError
+from .data import ArrayColumn, Binned, code_type, to_float, value_sql
+from .domain import Buckets, Domain
+from .marginal import Clique, Remap, marginal
+from .schema import Column
+
+LOCAL_CELLS = 1 << 25  # a binned table of at most this many codes (rows x columns; 64 MB as int16) is held on the
+# driver; above it the codes stay on the executors and each marginal is a Spark job
+
+
+def spark_sql(duckdb_expr: str) -> str:
+    """A DuckDB expression of ``data.value_sql`` as Spark SQL (sqlglot; ``epoch_us`` is Spark's ``unix_micros``)."""
+    tree = sqlglot.parse_one(duckdb_expr, read="duckdb")
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us":
+            return exp.Anonymous(this="unix_micros", expressions=node.expressions)
+        return node
+
+    return tree.transform(fix).sql(dialect="spark")
+
+
+def _ipc(arrays: Sequence[np.ndarray]) -> bytes:
+    """numpy arrays as one blob (npz in memory)."""
+    buf = io.BytesIO()
+    np.savez(buf, *arrays)
+    return buf.getvalue()
+
+
+def _unipc(blob: bytes) -> list[np.ndarray]:
+    with np.load(io.BytesIO(blob)) as z:
+        return [z[f"arr_{i}"] for i in range(len(z.files))]
+
+
+def _column_values(batch: pa.RecordBatch, i: int, numeric: bool) -> tuple[Any, np.ndarray | None]:
+    """A batch's column as the DuckDB engine holds it: float64 values with the NULL mask, or Arrow."""
+    col = batch.column(i)
+    if numeric:
+        return to_float(col), col.is_null().to_numpy(zero_copy_only=False)
+    if pa.types.is_large_string(col.type):  # as DuckDB hands text over
+        col = col.cast(pa.string())
+    return col, None
+
+
+class SparkColumn:
+    """One modelled column of a Spark source (``data.ColumnData``)."""
+
+    def __init__(self, rows: SparkRows, i: int) -> None:
+        self.rows, self.i = rows, i
+        self.col = rows.columns[i]
+        self.name = f"c{i}"
+        self._sorted: np.ndarray | None = None
+
+    def _finite(self) -> str:
+        c = f"`{self.name}`"
+        return f"{c} IS NOT NULL AND NOT isnan({c}) AND {c} NOT IN (double('inf'), double('-inf'))"
+
+    def value_counts(self) -> tuple[list, np.ndarray]:
+        df = self.rows.values_df
+        where = self._finite() if self.col.is_numeric else f"`{self.name}` IS NOT NULL"
+        got = self.rows.guard(lambda: df.where(where).groupBy(self.name).count().toArrow(), self.col)
+        values = got.column(0).combine_chunks()
+        counts = got.column(1).to_numpy().astype(np.float64)
+        if self.col.is_numeric:
+            order = np.argsort(values.to_numpy(zero_copy_only=False), kind="stable")
+            return values.to_numpy(zero_copy_only=False)[order].tolist(), counts[order]
+        if not pa.types.is_boolean(values.type):
+            values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
+        order = pc.sort_indices(values).to_numpy()
+        return values.take(pa.array(order)).to_pylist(), counts[order]
+
+    def null_count(self) -> int:
+        return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
+
+    def special_counts(self) -> np.ndarray:
+        c = f"`{self.name}`"
+        row = self.rows.guard(lambda: self.rows.values_df.selectExpr(
+            f"count_if({c} IS NOT NULL AND isnan({c}))", f"count_if({c} = double('inf'))",
+            f"count_if({c} = double('-inf'))").collect()[0], self.col)
+        return np.array([float(v) for v in row], np.float64)
+
+    def histogram(self, buckets: Buckets) -> np.ndarray:
+        import pyspark.sql.types as T
+
+        def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            total = np.zeros(buckets.size)
+            for batch in batches:
+                x = to_float(batch.column(0))
+                total += buckets.histogram(x[np.isfinite(x)])
+            yield pa.record_batch([pa.array([_ipc([total])], pa.binary())], names=["h"])
+
+        schema = T.StructType([T.StructField("h", T.BinaryType())])
+        parts = self.rows.guard(lambda: self.rows.values_df.select(self.name).mapInArrow(count, schema).collect(),
+                                self.col)
+        return sum((_unipc(p["h"])[0] for p in parts), np.zeros(buckets.size))
+
+    def sorted_values(self) -> np.ndarray:
+        if self._sorted is None:
+            got = self.rows.guard(lambda: self.rows.values_df.where(self._finite()).select(self.name).toArrow(),
+                                  self.col)
+            self._sorted = np.sort(to_float(got.column(0)))
+        return self._sorted
+
+
+class SparkRows:
+    """The modelled columns of a Spark DataFrame (``data.Rows``); see the module's docstring."""
+
+    def __init__(self, df, columns: Sequence[Column], *, show_values: bool = True) -> None:
+        self.df = df
+        self.columns = list(columns)
+        self.show_values = show_values
+        exprs = [f"{spark_sql(value_sql(c))} AS c{i}" for i, c in enumerate(self.columns)]
+        self.values_df = df.selectExpr(*exprs) if exprs else df.selectExpr("1 AS __one")
+        self._n: int | None = None
+
+    def guard(self, fn, column: Column | None = None):
+        """Run a Spark action; its failure is a DataError naming the column (Spark's message only
+        outside DP modes: it can quote a row's value)."""
+        try:
+            return fn()
+        except SynthError:
+            raise
+        except Exception as exc:  # pyspark's errors share no base class with a stable name across versions
+            where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
+            if self.show_values:
+                raise DataError(f"cannot read {where} on Spark: {' '.join(str(exc).split())[:500]}") from None
+            raise DataError(f"cannot read {where} on Spark: Spark raised {type(exc).__name__}. In DP modes its "
+                            "message, which can quote a row's value, is not shown: read the source yourself "
+                            "to see the row") from None
+
+    def row_count(self) -> int:
+        if self._n is None:
+            self._n = int(self.guard(lambda: self.df.count()))
+        return self._n
+
+    def column(self, i: int) -> SparkColumn:
+        return SparkColumn(self, i)
+
+    def bin(self, domains: Sequence[Domain]) -> Binned | SparkBinned:
+        import pyspark.sql.types as T
+
+        numeric = [c.is_numeric for c in self.columns]
+        doms = list(domains)
+        dtype = code_type(max((d.size for d in doms), default=1))
+
+        def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            from pyspark import TaskContext
+
+            part = TaskContext.get().partitionId()
+            for seq, batch in enumerate(batches):
+                codes = np.empty((batch.num_rows, len(doms)), dtype=dtype, order="F")
+                for i, dom in enumerate(doms):
+                    values, nulls = _column_values(batch, i, numeric[i])
+                    codes[:, i] = dom.encode(values) if nulls is None else dom.encode(values, nulls)
+                codes = codes[~(codes < 0).any(axis=1)] if len(doms) else codes
+                yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
+                                       pa.array([len(codes)], pa.int64()), pa.array([_ipc([codes])], pa.binary())],
+                                      names=["part", "seq", "n", "codes"])
+
+        schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
+                               T.StructField("n", T.LongType()), T.StructField("codes", T.BinaryType())])
+        if not doms:
+            return Binned(np.empty((self.row_count(), 0), dtype=np.int8), [])
+        blocks = self.values_df.mapInArrow(encode, schema)
+        n = self.row_count()
+        if n * len(doms) <= LOCAL_CELLS:  # small: the codes come to the driver, in the rows' order
+            got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes").collect())
+            parts = [_unipc(r["codes"])[0] for r in got]
+            codes = np.asfortranarray(np.concatenate(parts)) if parts else np.empty((0, len(doms)), dtype)
+            return Binned(codes, [d.size for d in doms])
+        blocks = blocks.persist()
+        index = self.guard(lambda: blocks.select("part", "seq", "n").orderBy("part", "seq").collect())
+        return SparkBinned(blocks, [(r["part"], r["seq"], r["n"]) for r in index], [d.size for d in doms], self)
+
+
+class SparkBinned:
+    """A binned table whose codes stay cached on the executors (``data.Binned``'s five calls)."""
+
+    def __init__(self, blocks, index: list[tuple[int, int, int]], sizes: Sequence[int], rows: SparkRows) -> None:
+        self.blocks = blocks
+        self.index = index  # (partition, batch, rows) of every block, in the rows' order
+        self.sizes = [int(s) for s in sizes]
+        self.rows = rows
+        self.remaps: dict[int, np.ndarray] = {}  # column -> old code -> new code (recode, applied on the executors)
+
+    @property
+    def n(self) -> int:
+        return int(sum(r[2] for r in self.index))
+
+    def _map(self, fn, schema):
+        remaps = dict(self.remaps)
+
+        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for part, seq, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                                           batch.column(3).to_pylist()):
+                    codes = _unipc(blob)[0]
+                    if remaps:
+                        codes = codes.astype(np.int64)
+                        for i, remap in remaps.items():
+                            codes[:, i] = remap[codes[:, i]]
+                    yield from fn(part, seq, codes)
+
+        return self.blocks.mapInArrow(run, schema)
+
+    def marginal(self, clique: Clique, remaps: Sequence[Remap | None] | None = None) -> np.ndarray:
+        return self.marginals([clique], [remaps])[0]
+
+    def marginals(self, cliques: Sequence[Clique], remaps: Sequence | None = None) -> list[np.ndarray]:
+        """Several marginals in one pass over the codes."""
+        import pyspark.sql.types as T
+
+        sizes = list(self.sizes)
+        cliques = [tuple(c) for c in cliques]
+        remaps = list(remaps) if remaps is not None else [None] * len(cliques)
+
+        def count(part, seq, codes):
+            out = [marginal(codes, sizes, c, r) for c, r in zip(cliques, remaps)]
+            yield pa.record_batch([pa.array([_ipc(out)], pa.binary())], names=["m"])
+
+        schema = T.StructType([T.StructField("m", T.BinaryType())])
+        got = self.rows.guard(lambda: self._map(count, schema).collect())
+        total = None
+        for row in got:
+            part = _unipc(row["m"])
+            total = part if total is None else [a + b for a, b in zip(total, part)]
+        if total is None:  # no rows
+            total = [marginal(np.empty((0, len(sizes)), np.int64), sizes, c, r) for c, r in zip(cliques, remaps)]
+        return total
+
+    def subset(self, rows: np.ndarray) -> Binned:
+        """The rows where `rows` is true, brought to the driver (a selection's sample: a bounded number)."""
+        import pyspark.sql.types as T
+
+        keep: dict[tuple[int, int], np.ndarray] = {}
+        start = 0
+        for part, seq, n in self.index:
+            local = np.flatnonzero(rows[start:start + n])
+            if len(local):
+                keep[(part, seq)] = local
+            start += n
+        d = len(self.sizes)
+
+        def take(part, seq, codes):
+            idx = keep.get((part, seq))
+            if idx is not None:
+                yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
+                                       pa.array([_ipc([codes[idx]])], pa.binary())], names=["part", "seq", "codes"])
+
+        schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
+                               T.StructField("codes", T.BinaryType())])
+        got = self.rows.guard(lambda: sorted(self._map(take, schema).collect(), key=lambda r: (r["part"], r["seq"])))
+        parts = [_unipc(r["codes"])[0] for r in got]
+        codes = np.concatenate(parts) if parts else np.empty((0, d), np.int64)
+        return Binned(np.asfortranarray(codes.astype(code_type(max(self.sizes, default=1)))), self.sizes)
+
+    def recode(self, i: int, remap: np.ndarray, size: int) -> None:
+        old = self.remaps.get(i)
+        self.remaps[i] = np.asarray(remap) if old is None else np.asarray(remap)[old]
+        self.sizes[i] = int(size)

@@ -1,0 +1,160 @@
+"""The same run on Spark (local mode): for a seed, the same spend and the same rows as on DuckDB.
+
+One Spark session for the module (Java's start takes seconds); tables are small, so the whole
+file runs in about a minute on two cores. Skipped only where Java is absent.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+
+import duckdb
+import pytest
+
+import duckdb_synth
+from duckdb_synth.engine.spark import spark_sql
+from duckdb_synth.errors import MaskError, OptionError, SchemaError, SourceError
+
+JAVA = shutil.which("java") or (os.environ.get("JAVA_HOME") and shutil.which("java", path=os.path.join(
+    os.environ["JAVA_HOME"], "bin")))
+
+TABLE = """SELECT (i % 7)::VARCHAR || 'x' AS a, i % 13 AS b, ((i * 0.37) % 50)::DECIMAL(8,2) AS x,
+    CASE WHEN i % 11 = 0 THEN NULL ELSE (i * 7919) % 1000 END AS y,
+    CASE WHEN i % 5 = 0 THEN 'only' ELSE 'w' || (i % 3)::VARCHAR END AS w,
+    DATE '2020-01-01' + (i % 400)::INT AS d, TIMESTAMP '2021-01-01 00:00:00' + i * INTERVAL 17 minute AS ts,
+    (i % 3 = 0) AS flag, (i % 17)::DOUBLE / 4 AS f
+    FROM range({n}) r(i)"""
+
+
+def test_spark_sql_is_transpiled_from_duckdbs():
+    assert spark_sql("CAST(epoch_us(\"t\") AS DOUBLE)") == "CAST(UNIX_MICROS(`t`) AS DOUBLE)"
+    assert spark_sql("CAST(\"a b\" AS VARCHAR)") == "CAST(`a b` AS STRING)"
+    assert "DATEDIFF" in spark_sql("CAST(date_diff('day', DATE '1970-01-01', \"d\") AS DOUBLE)")
+
+
+def test_missing_pyspark_names_the_extra(monkeypatch):
+    import duckdb_synth.spark as dss
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    with pytest.raises(ImportError, match=r"pip install 'duckdb-synth\[spark\]'.*Java 17"):
+        dss.synthesize(None, "t")
+
+
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if not JAVA:
+        pytest.skip("Spark needs Java (17 or later), and no java was found")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("duckdb-synth-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.sql.files.maxPartitionBytes", "16k")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory):
+    """A Parquet file of several small row groups: Spark reads it as several partitions."""
+    path = tmp_path_factory.mktemp("spark") / "t.parquet"
+    duckdb.sql(f"COPY ({TABLE.format(n=6000)}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)")
+    return str(path)
+
+
+def both(spark, path: str, **options):
+    """The DuckDB run and the Spark run of the same file, same options."""
+    import duckdb_synth.spark as dss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # seeded runs: tests only
+        duck = duckdb_synth.run(duckdb.connect(), path, ledger=False, **options)
+        spk = dss.run(spark, path, **options)
+    return duck, spk
+
+
+def sorted_rows(arrow) -> list:
+    return duckdb.from_arrow(arrow).order("ALL").fetchall()
+
+
+def test_the_source_spans_several_partitions(spark, table_file):
+    assert spark.read.parquet(table_file).rdd.getNumPartitions() >= 2
+
+
+@pytest.mark.parametrize("mode", ["strict", "balanced"])
+def test_same_spend_and_rows_as_duckdb(spark, table_file, mode):
+    duck, spk = both(spark, table_file, mode=mode, seed=3, masks={"w": "string"} if mode == "balanced" else None,
+                     marginals=[["a", "b"]] if mode == "strict" else None)
+    assert spk.spend.rows() == duck.spend.rows()
+    got = spk.dataframe.toArrow()
+    assert got.schema.names == duck.table.schema.names
+    assert sorted_rows(got) == sorted_rows(duck.table)
+    # The source's Spark types, column by column.
+    assert [f.dataType for f in spk.dataframe.schema.fields] == [
+        f.dataType for f in spark.read.parquet(table_file).schema.fields]
+
+
+def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkeypatch):
+    """Past LOCAL_CELLS the codes stay in Spark: marginals as Spark jobs, the selection's sample
+    (SELECT_ROWS, made small here) brought to the driver; still the same run."""
+    import duckdb_synth.engine.spark as engine
+    import duckdb_synth.privacy.adaptive as adaptive
+
+    monkeypatch.setattr(engine, "LOCAL_CELLS", 0)
+    monkeypatch.setattr(adaptive, "SELECT_ROWS", 2000)
+    calls = []
+    real = engine.SparkBinned.marginals
+    monkeypatch.setattr(engine.SparkBinned, "marginals", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    duck, spk = both(spark, table_file, mode="strictest", seed=5)
+    assert calls  # the marginals were counted in Spark
+    assert spk.spend.rows() == duck.spend.rows()
+    assert sorted_rows(spk.dataframe.toArrow()) == sorted_rows(duck.table)
+
+
+def test_a_dataframe_and_a_catalog_table(spark, table_file):
+    import duckdb_synth.spark as dss
+
+    df = spark.read.parquet(table_file).select("a", "b", "flag")
+    df.createOrReplaceTempView("spark_t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = dss.synthesize(spark, df, mode="strict", seed=1, rows=500)
+        b = dss.synthesize(spark, "spark_t", mode="strict", seed=1, rows=500)
+    assert a.count() == 500 and a.columns == ["a", "b", "flag"]
+    assert sorted(map(tuple, a.collect())) == sorted(map(tuple, b.collect()))
+
+
+@pytest.mark.parametrize(("options", "error", "words"), [
+    ({"masks": {"nope": "email"}}, MaskError, "nope"),
+    ({"mode": "stric"}, OptionError, "unknown mode 'stric'"),
+    ({"marginals": [["a", "zz"]]}, OptionError, "zz"),
+])
+def test_bad_options_get_duckdbs_errors(spark, table_file, options, error, words):
+    import duckdb_synth.spark as dss
+
+    with pytest.raises(error, match=words) as on_spark:
+        dss.run(spark, table_file, **options)
+    with pytest.raises(error) as on_duckdb:
+        duckdb_synth.run(duckdb.connect(), table_file, ledger=False, **options)
+    assert str(on_spark.value) == str(on_duckdb.value)
+
+
+def test_what_spark_cannot_do_yet_is_refused_before_reading(spark, table_file):
+    import duckdb_synth.spark as dss
+
+    with pytest.raises(OptionError, match="privacy_unit: not on Spark yet"):
+        dss.run(spark, table_file, mode="strict", privacy_unit="a")
+    with pytest.raises(OptionError, match="keeps no ledger"):
+        dss.run(spark, table_file, mode="strict", ledger=True)
+    with pytest.raises(SourceError, match="no table or view named no_such_table in the Spark catalog"):
+        dss.run(spark, "no_such_table")
+    with pytest.raises(SourceError, match="no file named"):
+        dss.run(spark, "/nowhere/x.parquet")
+    bad = spark.sql("SELECT map(1, 2) AS m, 1 AS k")
+    with pytest.raises(SchemaError, match="'m'"):
+        dss.run(spark, bad)
