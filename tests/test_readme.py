@@ -65,3 +65,15 @@ def test_readme_example_runs(lang: str, body: str, template: Path, tmp_path: Pat
             exec(compile(body, "README.md", "exec"), {"con": con, "duckdb": duckdb, "duckdb_synth": duckdb_synth})
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/privacy.md"])
+def test_no_paragraph_or_heading_twice(name: str) -> None:
+    """A bad edit once repeated a page's sections (and once a paragraph 71,000 times)."""
+    text = (README.parent / name).read_text()
+    paragraphs = [p.strip() for p in text.split("\n\n") if len(p.strip()) > 80 and not p.lstrip().startswith("|")]
+    twice = {p[:70] for p in paragraphs if paragraphs.count(p) > 1}
+    assert not twice, twice
+    headings = re.findall(r"^#+ .*$", text, re.M)
+    assert len(headings) == len(set(headings)), [h for h in headings if headings.count(h) > 1]
+    assert len(text) < 300_000
