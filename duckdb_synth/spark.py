@@ -53,6 +53,7 @@ class SparkResult:
     dataframe: Any
     result: Result
     path: Path
+    driver_bytes: int = 0  # what the stages' answers from Spark weighed on the driver (aggregates, marginals)
 
     @property
     def spend(self):
@@ -71,10 +72,13 @@ def open_spark_source(spark, source) -> tuple[Any, Source]:
     fmt = next((f for ext, f in _READERS.items() if text.lower().endswith(ext)), None)
     try:
         if fmt is not None:
-            if not Path(text).exists() and "://" not in text:
-                raise SourceError(f"no file named {text}")
+            where = text
+            if "://" not in text:  # a local path: Spark's JVM may have another working directory than Python
+                if not Path(text).exists():
+                    raise SourceError(f"no file named {text}")
+                where = str(Path(text).resolve())
             reader = spark.read.option("header", "true").option("inferSchema", "true") if fmt == "csv" else spark.read
-            return reader.format(fmt).load(text), Source("file", text, f"(Spark {fmt} {text})")
+            return reader.format(fmt).load(where), Source("file", text, f"(Spark {fmt} {where})")
         return spark.table(text), Source("table", text, f"(Spark table {text})")
     except SourceError:
         raise
@@ -164,14 +168,20 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         from .privacy.spend import SEEDED_WARNING
 
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
-    res = _stages(None, src, opts, cols, progress or (lambda stage, frac: None), started,
-                  engine=lambda columns, show_values: SparkRows(df, columns, show_values=show_values))
+    engines: list[SparkRows] = []
+
+    def engine(columns, show_values):
+        engines.append(SparkRows(df, columns, show_values=show_values))
+        return engines[-1]
+
+    res = _stages(None, src, opts, cols, progress or (lambda stage, frac: None), started, engine=engine)
     _write(res, out)
-    written = spark.read.parquet(str(out))
+    written = spark.read.parquet(str(out.resolve()))  # not relative to the JVM's working directory
     from pyspark.sql import functions as F
 
     frame = written.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in df.schema.fields])
-    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out)
+    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out,
+                       sum(e.received for e in engines))
 
 
 def synthesize(spark, source, **options):

@@ -675,3 +675,19 @@ def test_shell_timer_summary_history_and_completion(runner: CliRunner, clinic: P
         con.close()
     assert cli_module._interrupted(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
     assert not cli_module._interrupted(duckdb.CatalogException("no table"))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--engine", "spark", "t.parquet", "extra", "-o", "o.parquet"], "give SOURCE alone, not a DB"),
+    (["--engine", "spark", "t.parquet", "-o", "o.csv"], "write a .parquet file or a directory"),
+    (["--engine", "spark", "t.parquet", "-o", "o.parquet", "--report", "r.html"], "--report reads both tables"),
+    (["--engine", "spark", "t.parquet"], "give exactly one of -o/--output PATH"),
+    (["--engine", "spark", "t.parquet", "--no-ledger", "-o", "o.parquet"], "keeps no ledger"),
+    (["db.duckdb", "t", "--spark-master", "local[1]", "-o", "o.parquet"], "--spark-master applies to --engine spark"),
+    (["db.duckdb", "-o", "o.parquet"], "Missing argument 'SOURCE'"),
+])
+def test_spark_engine_usage_errors_before_spark_starts(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["synthesize", *args])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not list(tmp_path.iterdir())

@@ -158,3 +158,37 @@ def test_what_spark_cannot_do_yet_is_refused_before_reading(spark, table_file):
     bad = spark.sql("SELECT map(1, 2) AS m, 1 AS k")
     with pytest.raises(SchemaError, match="'m'"):
         dss.run(spark, bad)
+
+
+def test_the_readme_spark_examples_run(spark, table_file, tmp_path, monkeypatch):
+    """The README's Spark examples (```shell and ```py blocks of its "On Spark" section), as written."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    import duckdb_synth.spark
+    from duckdb_synth.surfaces.cli import main
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("### On Spark"):]
+    section = section[:section.index("\n## ")]
+    blocks = dict(re.findall(r"```(shell|py)\n(.*?)```", section, re.S))
+    assert set(blocks) == {"shell", "py"}
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(table_file, tmp_path / "events.parquet")
+    spark.read.parquet(table_file).createOrReplaceTempView("events")
+    ran = 0
+    for line in blocks["shell"].splitlines():
+        argv = shlex.split(line, comments=True)
+        if argv[:1] == ["duckdb-synth"]:
+            result = CliRunner().invoke(main, argv[1:] + ["--seed", "1"])
+            assert result.exit_code == 0, result.output
+            ran += 1
+    assert ran == 1 and list((tmp_path / "out").glob("*.parquet"))
+    scope = {"spark": spark, "duckdb_synth": duckdb_synth}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(blocks["py"], "README.md", "exec"), scope)
+    assert scope["res"].dataframe.count() > 0 and scope["res"].spend.epsilon == 2

@@ -70,7 +70,7 @@ COMMANDS = {
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
                    ["--marginal"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
                    ["--budget"], ["--ledger"], ["--table"], ["--replace"], ["--progress"], ["-q", "--quiet"],
-                   ["-v", "--verbose"], ["--report"]],
+                   ["-v", "--verbose"], ["--engine"], ["--spark-master"], ["--report"]],
 }
 PARAMETERS = {
     "register": ["con"],

@@ -93,6 +93,7 @@ class SparkColumn:
         df = self.rows.values_df
         where = self._finite() if self.col.is_numeric else f"`{self.name}` IS NOT NULL"
         got = self.rows.guard(lambda: df.where(where).groupBy(self.name).count().toArrow(), self.col)
+        self.rows.received += got.nbytes
         values = got.column(0).combine_chunks()
         counts = got.column(1).to_numpy().astype(np.float64)
         if self.col.is_numeric:
@@ -104,6 +105,7 @@ class SparkColumn:
         return values.take(pa.array(order)).to_pylist(), counts[order]
 
     def null_count(self) -> int:
+        self.rows.received += 8
         return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
 
     def special_counts(self) -> np.ndarray:
@@ -111,6 +113,7 @@ class SparkColumn:
         row = self.rows.guard(lambda: self.rows.values_df.selectExpr(
             f"count_if({c} IS NOT NULL AND isnan({c}))", f"count_if({c} = double('inf'))",
             f"count_if({c} = double('-inf'))").collect()[0], self.col)
+        self.rows.received += 24
         return np.array([float(v) for v in row], np.float64)
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
@@ -126,12 +129,14 @@ class SparkColumn:
         schema = T.StructType([T.StructField("h", T.BinaryType())])
         parts = self.rows.guard(lambda: self.rows.values_df.select(self.name).mapInArrow(count, schema).collect(),
                                 self.col)
+        self.rows.received += sum(len(p["h"]) for p in parts)
         return sum((_unipc(p["h"])[0] for p in parts), np.zeros(buckets.size))
 
     def sorted_values(self) -> np.ndarray:
         if self._sorted is None:
             got = self.rows.guard(lambda: self.rows.values_df.where(self._finite()).select(self.name).toArrow(),
                                   self.col)
+            self.rows.received += got.nbytes
             self._sorted = np.sort(to_float(got.column(0)))
         return self._sorted
 
@@ -144,8 +149,10 @@ class SparkRows:
         self.columns = list(columns)
         self.show_values = show_values
         exprs = [f"{spark_sql(value_sql(c))} AS c{i}" for i, c in enumerate(self.columns)]
-        self.values_df = df.selectExpr(*exprs) if exprs else df.selectExpr("1 AS __one")
+        # Cached on the executors while the domains are found (each asks several histograms); dropped once binned.
+        self.values_df = (df.selectExpr(*exprs) if exprs else df.selectExpr("1 AS __one")).persist()
         self._n: int | None = None
+        self.received = 0  # bytes of answers that came to the driver (bench/spark.py prints it)
 
     def guard(self, fn, column: Column | None = None):
         """Run a Spark action; its failure is a DataError naming the column (Spark's message only
@@ -194,16 +201,20 @@ class SparkRows:
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
                                T.StructField("n", T.LongType()), T.StructField("codes", T.BinaryType())])
         if not doms:
+            self.values_df.unpersist()
             return Binned(np.empty((self.row_count(), 0), dtype=np.int8), [])
         blocks = self.values_df.mapInArrow(encode, schema)
         n = self.row_count()
         if n * len(doms) <= LOCAL_CELLS:  # small: the codes come to the driver, in the rows' order
             got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes").collect())
+            self.received += sum(len(r["codes"]) for r in got)
             parts = [_unipc(r["codes"])[0] for r in got]
             codes = np.asfortranarray(np.concatenate(parts)) if parts else np.empty((0, len(doms)), dtype)
+            self.values_df.unpersist()
             return Binned(codes, [d.size for d in doms])
         blocks = blocks.persist()
         index = self.guard(lambda: blocks.select("part", "seq", "n").orderBy("part", "seq").collect())
+        self.values_df.unpersist()
         return SparkBinned(blocks, [(r["part"], r["seq"], r["n"]) for r in index], [d.size for d in doms], self)
 
 
@@ -254,6 +265,7 @@ class SparkBinned:
 
         schema = T.StructType([T.StructField("m", T.BinaryType())])
         got = self.rows.guard(lambda: self._map(count, schema).collect())
+        self.rows.received += sum(len(r["m"]) for r in got)
         total = None
         for row in got:
             part = _unipc(row["m"])
@@ -284,6 +296,7 @@ class SparkBinned:
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
                                T.StructField("codes", T.BinaryType())])
         got = self.rows.guard(lambda: sorted(self._map(take, schema).collect(), key=lambda r: (r["part"], r["seq"])))
+        self.rows.received += sum(len(r["codes"]) for r in got)
         parts = [_unipc(r["codes"])[0] for r in got]
         codes = np.concatenate(parts) if parts else np.empty((0, d), np.int64)
         return Binned(np.asfortranarray(codes.astype(code_type(max(self.sizes, default=1)))), self.sizes)

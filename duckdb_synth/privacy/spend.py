@@ -81,10 +81,10 @@ class Spend:
             for s in self.steps
         ]
 
-    def summary(self, run_id: int | None = None) -> str:
-        """One line: the guarantee and what was spent (``format`` has every step)."""
-        where = (f"SELECT * FROM synth_runs() WHERE run_id = {run_id}" if run_id is not None
-                 else "--verbose, or synth_runs() on the connection")
+    def summary(self, run_id: int | None = None, where: str | None = None) -> str:
+        """One line: the guarantee and what was spent (``format`` has every step; `where` says where to see it)."""
+        where = where or (f"SELECT * FROM synth_runs() WHERE run_id = {run_id}" if run_id is not None
+                          else "--verbose, or synth_runs() on the connection")
         if not self.private:
             return f"mode balanced: no formal differential privacy ({len(self.steps)} exact steps; {where})"
         unit = "" if self.unit is None else f" for {self.unit_text}"

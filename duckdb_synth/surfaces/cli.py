@@ -461,7 +461,7 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 
 @main.command()
 @click.argument("db")
-@click.argument("source")
+@click.argument("source", required=False)
 @_privacy_options
 @click.option(
     "--mask",
@@ -515,6 +515,10 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every step of the privacy record, not a summary.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the data is read: DuckDB, or Spark (then give SOURCE only: a table of the Spark catalog "
+              "or a .parquet/.csv/.json path; needs the 'spark' extra and Java 17+).")
+@click.option("--spark-master", metavar="URL", help="With --engine spark: the Spark master (default local[*]).")
 @click.option(
     "--report",
     "report_path",
@@ -542,6 +546,8 @@ def synthesize(
     progress: bool | None,
     quiet: bool,
     verbose: bool,
+    engine: str,
+    spark_master: str | None,
     report_path: Path | None,
 ) -> None:
     """Write a synthetic copy of SOURCE from database DB to a file or a table.
@@ -555,10 +561,24 @@ def synthesize(
       duckdb-synth synthesize clinic.duckdb "SELECT age, sex FROM patients" --epsilon 2 --table ages_synth
       duckdb-synth synthesize clinic.duckdb patients --mode strict -o out.parquet --report report.html
       duckdb-synth synthesize clinic.duckdb visits --mode strict --privacy-unit patient_id --max-rows-per-unit 5 -o v.parquet
+      duckdb-synth synthesize --engine spark --spark-master local[2] events.parquet --mode strict -o out/
     """
     if quiet and verbose:
         raise click.UsageError("give at most one of -q/--quiet and -v/--verbose")
     verbosity = -1 if quiet else 1 if verbose else 0
+    if engine == "spark":
+        if source is not None:
+            raise click.UsageError("--engine spark reads SOURCE through Spark: give SOURCE alone, not a DB")
+        _synthesize_on_spark(db, spark_master, dict(
+            mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed, marginals=marginals,
+            domains=domains, privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit, budget=budget),
+            output=output, table=table, replace=replace, verbosity=verbosity, progress=progress,
+            report_path=report_path, ledger=ledger)
+        return
+    if spark_master is not None:
+        raise click.UsageError("--spark-master applies to --engine spark only")
+    if source is None:
+        raise click.UsageError("Missing argument 'SOURCE'.")
     if report_path is not None:
         _check_html_path(report_path, "'--report'")
     if (output is None) == (table is None):
@@ -617,6 +637,73 @@ def synthesize(
             if res.output.batched:  # not held in memory: the report reads what was written
                 written = str(output) if output is not None else quoted
             _report_of_run(con, source, res, target, report_path, written)
+
+
+def _synthesize_on_spark(source: str, master: str | None, options: dict, *, output: Path | None, table: str | None,
+                         replace: bool, verbosity: int, progress: bool | None, report_path: Path | None,
+                         ledger: bool) -> None:
+    """``synthesize --engine spark``: the run on Spark, written as one Parquet file, a Parquet directory or a
+    table of the Spark catalog. Everything is checked before Spark starts or the source is read."""
+    if report_path is not None:
+        raise click.UsageError("--report reads both tables through DuckDB: with --engine spark, write the copy to "
+                               "a .parquet file and run duckdb-synth report on it and the source")
+    if not ledger:
+        raise click.UsageError("--no-ledger: a Spark run keeps no ledger anyway (its spend is printed)")
+    if (output is None) == (table is None):
+        raise click.UsageError("give exactly one of -o/--output PATH (a .parquet file or a directory) and --table NAME")
+    if replace and table is None:
+        raise click.UsageError("--replace applies to --table only")
+    file_out = output is not None and output.suffix.lower() == ".parquet"
+    if output is not None:
+        if output.suffix and not file_out:
+            raise click.BadParameter(f"'{output}': with --engine spark, write a .parquet file or a directory",
+                                     param_hint="'-o' / '--output'")
+        if not output.parent.is_dir():
+            raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
+        if not file_out and output.exists():
+            raise click.BadParameter(f"'{output}' exists: Spark writes a new directory", param_hint="'-o' / '--output'")
+    try:
+        from .. import spark as spark_api
+
+        spark_api._pyspark()
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master(master or "local[*]").appName("duckdb-synth")
+               .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    show_progress = (sys.stderr.isatty() and verbosity >= 0) if progress is None else progress
+    bar = _ProgressLine() if show_progress else None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SeededRunWarning)
+            got = spark_api.run(session, source, path=output if file_out else None, progress=bar, **options)
+        if table is not None:
+            got.dataframe.write.mode("overwrite" if replace else "errorifexists").saveAsTable(table)
+            target = f"Spark table {table}"
+        elif not file_out:
+            got.dataframe.write.parquet(str(output.resolve()))  # not the JVM's working directory
+            target = f"{output} (Parquet directory)"
+        else:
+            target = str(output)
+    except SynthError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:  # a Spark write that fails (a table that exists, a path it cannot write)
+        if type(exc).__module__.startswith(("pyspark", "py4j")):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(f"Spark could not write the copy: {first[:300]}") from None
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    res = got.result
+    if verbosity > 0:
+        click.echo(res.spend.format(), err=True)
+    if verbosity >= 0:
+        if verbosity == 0:
+            click.echo(res.spend.summary(where="--verbose"), err=True)
+        click.echo(f"{res.num_rows:,} rows written to {target} in {res.seconds:.2f} s (Spark)", err=True)
 
 
 def _report_of_run(con: duckdb.DuckDBPyConnection, source: str, res: Any, target: str, path: Path,
