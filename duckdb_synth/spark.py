@@ -1,22 +1,22 @@
 """The same run on Spark: ``duckdb_synth.spark.synthesize(spark, source, ...)`` returns a DataFrame.
 
 The stages that read the data ask Spark (``engine/spark.py``): only aggregates and partial
-marginals come back to the driver, where the noise is drawn, the model fitted and the rows
-sampled, exactly as on DuckDB: for a seed, the noisy measurements and the output equal a DuckDB
-run's on the same rows in the same order. The output is written as Parquet and read back as a
-DataFrame with the source's column types.
+marginals come back to the driver, where the noise is drawn and the model fitted. The rows are
+made in Spark's executors, one batch a task (``Output.batch``: each batch its own random stream,
+spawned from the run's), when the DataFrame is computed; ``path=`` has the driver write them to
+one Parquet file instead. For a seed, the noisy measurements and the rows equal a DuckDB run's on
+the same rows in the same order. The DataFrame has the source's column types.
 
 Needs pyspark (``pip install 'duckdb-synth[spark]'``) and Java 17 or later.
 
 Not on Spark yet: a privacy unit (its bounding ranks a unit's rows by a hash, which differs
-between engines), the ledger in a DuckDB database (``budget``, ``ledger``: a Spark run's spend is
-on its result, ``run(...).spend``), and sampling in the executors (the driver makes the rows,
-batch by batch, as on DuckDB).
+between engines) and the ledger in a DuckDB database (``budget``, ``ledger``: a Spark run's spend
+is on its result, ``run(...).spend``).
 """
 from __future__ import annotations
 
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ class SparkResult:
 
     dataframe: Any
     result: Result
-    path: Path
+    path: Path | None  # the Parquet file written (run(..., path=...)); None: the rows are made in the executors
     driver_bytes: int = 0  # what the stages' answers from Spark weighed on the driver (aggregates, marginals)
 
     @property
@@ -130,8 +130,9 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
     Args:
         spark: the SparkSession.
         source: a DataFrame, a table or view name of the Spark catalog, or a .parquet/.csv/.json path.
-        path: the Parquet file to write the rows to (default: a new temporary directory's
-            ``synthetic.parquet``, which the returned DataFrame reads lazily: keep it while you use it).
+        path: a Parquet file the driver writes the rows to, batch by batch, and the DataFrame reads
+            (default: none; the DataFrame makes the rows in Spark's executors, one batch a task, each
+            time it is computed: the same rows every time).
         progress: called with (stage, fraction done).
 
     Raises:
@@ -153,8 +154,8 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         raise OptionError("ledger: a Spark run keeps no ledger in a database; its spend is on the result "
                           "(run(...).spend). Leave ledger out")
     opts = parse_options(**options)
-    out = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="duckdb_synth_spark_")) / "synthetic.parquet"
-    if path is not None:
+    out = Path(path) if path is not None else None
+    if out is not None:
         if out.suffix.lower() != ".parquet":
             raise OptionError(f"path: '{out}' is not a .parquet file name")
         if not out.parent.is_dir():
@@ -174,14 +175,70 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         engines.append(SparkRows(df, columns, show_values=show_values))
         return engines[-1]
 
-    res = _stages(None, src, opts, cols, progress or (lambda stage, frac: None), started, engine=engine)
-    _write(res, out)
-    written = spark.read.parquet(str(out.resolve()))  # not relative to the JVM's working directory
+    # A TIMESTAMP (without time zone) is read as microseconds since the epoch as written, as DuckDB
+    # reads it; Spark converts it through the session's time zone, so the run reads in UTC.
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    try:
+        res = _stages(None, src, opts, cols, progress or (lambda stage, frac: None), started, engine=engine)
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
     from pyspark.sql import functions as F
 
-    frame = written.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in df.schema.fields])
+    if path is not None:  # one file, written by the driver batch by batch
+        _write(res, out)
+        made = spark.read.parquet(str(out.resolve()))  # not relative to the JVM's working directory
+    else:  # made in the executors, one batch a task, when the DataFrame is computed
+        made = _sampled(spark, res)
+    frame = made.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in df.schema.fields])
     return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out,
                        sum(e.received for e in engines))
+
+
+def _projection(res: Result) -> str:
+    """The cast to the output's exact types (128-bit integers as DECIMAL(38,0), which Arrow and Spark hold)."""
+    from .engine.decode import cast_projection
+
+    return cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
+                            for c, t in res.types])
+
+
+def _sampled(spark, res: Result):
+    """The rows as a DataFrame made in Spark's executors: task i makes batch i of the output
+    (``Output.batch``: each batch has its own stream spawned from the run's, so the rows are the
+    ones the driver would make) and casts it to the output's types with DuckDB."""
+    import copy as _copy
+
+    import pyspark.sql.types as T
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from .engine.source import quote_ident
+
+    select = _projection(res)
+    con = duckdb.connect()
+    try:
+        nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in res.types)
+        schema = con.sql(f"SELECT {select} FROM (SELECT {nulls}) LIMIT 0").to_arrow_table().schema
+    finally:
+        con.close()
+    output = _copy.copy(res.output)
+    output._first = None  # the rows the driver made, if any, do not travel with the model
+    batches = output.num_batches
+
+    def make(ids: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import duckdb as _duckdb
+
+        local = _duckdb.connect()
+        for chunk in ids:
+            for i in chunk.column(0).to_pylist():
+                local.register("_batch", output.batch(int(i)))
+                table = local.sql(f"SELECT {select} FROM _batch").to_arrow_table().cast(schema)
+                local.unregister("_batch")
+                yield from table.to_batches()
+
+    ids = spark.range(0, batches, 1, numPartitions=max(1, min(batches, spark.sparkContext.defaultParallelism * 4)))
+    spark_schema = from_arrow_schema(schema) if schema.names else T.StructType([])
+    return ids.mapInArrow(make, spark_schema)
 
 
 def synthesize(spark, source, **options):
@@ -191,15 +248,12 @@ def synthesize(spark, source, **options):
 
 def _write(res: Result, path: Path) -> None:
     """The rows as one Parquet file, batch by batch, with DuckDB's writer (as the SQL macro's file)."""
-    from .engine.decode import cast_projection
-
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET threads = 1")
         con.register("_synth_result", res.output.reader())
-        select = cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
-                                  for c, t in res.types])
+        select = _projection(res)
         con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
     finally:
         con.close()

@@ -82,15 +82,16 @@ def test_batches_keep_the_model_distribution(small_batches) -> None:
     # The first column drawn: the root clique's largest (GraphicalModel.sample).
     root = max(model.tree.cliques[0], key=lambda a: (model.sizes[a], -a))
     p = model.marginal((root,)) / model.total
-    rng = np.random.Generator(out._bits())
-    rng.bit_generator.state = out._state
     counts, parts = np.zeros(len(p)), []
-    for start in range(0, 2_048, small_batches):  # the batches, drawn and decoded as Output makes them
+    for i, start in enumerate(range(0, 2_048, small_batches)):  # the batches, drawn and decoded as Output makes them
+        rng = out._stream(i)  # batch 0: the run's stream; the others: their own, spawned from it
         codes = draw(out.model, small_batches, rng)
         counts += np.bincount(codes[:, root], minlength=len(p))
         parts.append(decode_table(out.columns, out.domains, codes, out.masks, rng, start, 2_048))
     assert pa.concat_tables(parts).equals(res.table)  # these are the output's codes
     assert np.abs(counts - 2_048 * p).max() <= 2_048 // small_batches
+    assert out.batch(3).equals(parts[3])  # any batch can be made alone (Spark's executors make them so)
+    assert not out._stream(1).random(4).tolist() == out._stream(2).random(4).tolist()
     con.close()
 
 

@@ -88,8 +88,15 @@ def test_the_source_spans_several_partitions(spark, table_file):
 
 @pytest.mark.parametrize("mode", ["strict", "balanced"])
 def test_same_spend_and_rows_as_duckdb(spark, table_file, mode):
-    duck, spk = both(spark, table_file, mode=mode, seed=3, masks={"w": "string"} if mode == "balanced" else None,
-                     marginals=[["a", "b"]] if mode == "strict" else None)
+    # A session in another time zone: TIMESTAMP columns are still read as DuckDB reads them.
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "Asia/Kolkata")
+    try:
+        duck, spk = both(spark, table_file, mode=mode, seed=3, masks={"w": "string"} if mode == "balanced" else None,
+                         marginals=[["a", "b"]] if mode == "strict" else None)
+        assert spark.conf.get("spark.sql.session.timeZone") == "Asia/Kolkata"  # the run gives it back
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
     assert spk.spend.rows() == duck.spend.rows()
     got = spk.dataframe.toArrow()
     assert got.schema.names == duck.table.schema.names
@@ -114,6 +121,21 @@ def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkey
     assert calls  # the marginals were counted in Spark
     assert spk.spend.rows() == duck.spend.rows()
     assert sorted_rows(spk.dataframe.toArrow()) == sorted_rows(duck.table)
+
+
+def test_rows_made_in_the_executors_batch_by_batch(spark, table_file, monkeypatch):
+    """An output of several batches: one Spark task each, each batch its own spawned stream; the same
+    rows as the DuckDB run makes one batch after another, and again when the DataFrame is recomputed."""
+    import duckdb_synth.engine.output as output
+
+    monkeypatch.setattr(output, "BATCH_CELLS", 2000)
+    monkeypatch.setattr(output, "MIN_BATCH_ROWS", 500)
+    duck, spk = both(spark, table_file, mode="strict", seed=9, rows=3333)
+    assert duck.output.num_batches == 7 and spk.path is None
+    assert spk.dataframe.rdd.getNumPartitions() == 7
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.output.table())
+    assert sorted_rows(spk.dataframe.toArrow()) == rows
 
 
 def test_a_dataframe_and_a_catalog_table(spark, table_file):

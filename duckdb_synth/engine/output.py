@@ -6,14 +6,17 @@ the random stream they are drawn with, never the rows themselves (but the first 
 is all of them). Each pass over it (``batches``, ``reader``, ``table``) starts the stream from the
 same state, so every pass yields the same rows. A batch is sampled (controlled rounding within
 the batch: each cell's count is within one row of its expectation per batch), decoded and cast
-on its own; declared keys are numbered across batches, so they stay unique. An output of one
-batch is made exactly as before batching (the same rows for the same seed).
+on its own, from a stream of its own (``batch(i)``: the run's stream for batch 0, so an output of
+one batch is made exactly as before batching; for the others a stream spawned from its state and
+i), so any batch can be made alone, in any order or process (Spark's executors do); declared keys
+are numbered across batches, so they stay unique.
 
 Post-processing of the fitted model: no privacy cost, whatever the batch size.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -84,23 +87,50 @@ class Output:
         """Whether the rows take more than one batch (then no pass keeps them in memory)."""
         return self.num_rows > self.rows_per_batch
 
+    @property
+    def num_batches(self) -> int:
+        return max(1, -(-self.num_rows // self.rows_per_batch))
+
+    def _stream(self, i: int) -> np.random.Generator:
+        """Batch i's random stream: the run's own for batch 0 (an output of one batch is made as before
+        batching), for the others a stream spawned from its state and i, so that any batch can be made
+        alone, in any order, in another process (Spark's executors) and come out the same."""
+        if i == 0:
+            rng = np.random.Generator(self._bits())
+            rng.bit_generator.state = copy.deepcopy(self._state)
+            return rng
+        entropy = int.from_bytes(hashlib.sha256(repr(self._state).encode()).digest()[:16], "little")
+        return np.random.Generator(self._bits(np.random.SeedSequence(entropy, spawn_key=(i,))))
+
+    def batch(self, i: int, units=None) -> pa.Table:
+        """Batch i of the rows (``rows_per_batch`` rows, fewer in the last), made on its own.
+
+        `units`: a unit-id cursor standing at the batch's first row (``tables`` passes its own, which
+        has made the batches before); without it one is moved there.
+        """
+        start = i * self.rows_per_batch
+        n = min(self.rows_per_batch, self.num_rows - start) if self.num_rows else 0
+        rng = self._stream(i)
+        given = {}
+        if self.units is not None:
+            if units is None:
+                units = self.units.cursor()
+                units.take(start)
+            given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
+        codes = draw(self.model, n, rng)
+        table = decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
+                             total_rows=self.num_rows, given=given)
+        return table
+
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""
         if self._first is not None:
             yield self._first
             return
-        rng = np.random.Generator(self._bits())
-        rng.bit_generator.state = copy.deepcopy(self._state)
         fp = (0, 0) if self.stamp.value is None else None  # the fingerprint so far, if one is wanted
         units = self.units.cursor() if self.units is not None else None
-        for start in range(0, max(self.num_rows, 1), self.rows_per_batch):
-            n = min(self.rows_per_batch, self.num_rows - start)
-            codes = draw(self.model, n, rng)
-            given = {} if units is None else {
-                self.units.column.name: self.units.values(units.take(n), self.num_rows)}
-            table = decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                                 total_rows=self.num_rows, given=given)
-            del codes
+        for i in range(self.num_batches):
+            table = self.batch(i, units)
             if fp is not None:
                 try:
                     c, s = output_fingerprint(table, self.types)
