@@ -25,7 +25,7 @@ from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
 from .engine.source import Reads, open_source, source_keys
-from .engine.units import UnitIds, bounded_sql
+from .engine.units import UnitIds
 from .options import parse_options
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
@@ -84,26 +84,26 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
             engine: Callable[..., Rows] | None = None) -> Result:
     """The stages that read the data, from the row count to the output.
 
-    `engine(columns, show_values=...)` gives the ``Rows`` the stages ask (default: DuckDB through
-    `reader`; ``duckdb_synth/spark.py`` passes Spark's, without a privacy unit).
+    `engine(columns, show_values=..., unit=...)` gives the ``Rows`` the stages ask (default: DuckDB
+    through `reader`; ``duckdb_synth/spark.py`` passes Spark's).
     """
     rng, out_rng = streams(opts.seed)  # noise; and sampling, decoding and masks
     k = opts.max_rows_per_unit
+    # A privacy unit: at most k rows of each, chosen at random by a salted hash of the row (engine/units.py);
+    # the stages see no others.
+    unit = None if cols.unit is None else (cols.unit, k, int(rng.integers(2**63)))
+    # The engine that reads the data; in DP modes its errors quote no row's value.
     if engine is not None:
-        # The engine that reads the data; in DP modes its errors quote no row's value.
-        rows = engine(cols.modelled, show_values=not opts.private)
+        rows = engine(cols.modelled, show_values=not opts.private, unit=unit)
     else:
-        # A privacy unit: at most k rows of each, chosen at random (engine/units.py); the stages see no others.
-        data_sql = src.sql if cols.unit is None else bounded_sql(src.sql, cols.unit.name, k,
-                                                                 int(rng.integers(2**63)))
-        rows = DuckDBRows(reader, data_sql, cols.modelled, show_values=not opts.private)
+        rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit)
     acct = Accountant.for_budget(opts.epsilon, opts.delta, k if cols.unit is not None else 1)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
         report("reading", 0.05)
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
         units = None
         if cols.unit is not None:
-            sizes = unit_sizes(reader, data_sql, cols.unit.name, k, acct, rng)
+            sizes = unit_sizes(rows.unit_sizes(), cols.unit.name, k, acct, rng)
             units = UnitIds(cols.unit, sizes, k, int(out_rng.integers(2**63)))
         report("domains", 0.15)  # the engine reads the modelled columns when the first domain asks
         d = len(cols.modelled)

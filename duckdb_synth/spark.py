@@ -9,9 +9,8 @@ the same rows in the same order. The DataFrame has the source's column types.
 
 Needs pyspark (``pip install 'duckdb-synth[spark]'``) and Java 17 or later.
 
-Not on Spark yet: a privacy unit (its bounding ranks a unit's rows by a hash, which differs
-between engines) and the ledger in a DuckDB database (``budget``, ``ledger``: a Spark run's spend
-is on its result, ``run(...).spend``).
+Not on Spark: the ledger in a DuckDB database (``budget``, ``ledger``: a Spark run's spend is on
+its result, ``run(...).spend``).
 """
 from __future__ import annotations
 
@@ -125,7 +124,7 @@ def _schema(df):
 
 def run(spark, source, *, path: str | Path | None = None, progress=None, **options) -> SparkResult:
     """Synthesize a Spark source; the options are ``duckdb_synth.synthesize``'s (mode, epsilon, delta,
-    masks, rows, seed, marginals, domains).
+    masks, rows, seed, marginals, domains, privacy_unit, max_rows_per_unit).
 
     Args:
         spark: the SparkSession.
@@ -137,7 +136,7 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
 
     Raises:
         ImportError: pyspark is not installed (names the extra).
-        OptionError: a bad option, or one not on Spark yet (privacy_unit, budget, ledger).
+        OptionError: a bad option, or one not on Spark yet (budget, ledger).
         SourceError, SchemaError, MaskError, DataError: as on DuckDB.
     """
     from .pipeline import _stages
@@ -145,10 +144,9 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
 
     _pyspark()
     started = time.perf_counter()
-    for name in ("privacy_unit", "max_rows_per_unit", "budget"):
-        if options.get(name) is not None:
-            raise OptionError(f"{name}: not on Spark yet (duckdb_synth.spark runs a row-level guarantee and "
-                              "keeps no ledger); run it on DuckDB, or leave it out")
+    if options.get("budget") is not None:
+        raise OptionError("budget: a Spark run keeps no ledger in a database, so no budget to check or set; "
+                          "its spend is on the result (run(...).spend). Leave budget out")
     ledger = options.pop("ledger", None)
     if ledger not in (None, False):
         raise OptionError("ledger: a Spark run keeps no ledger in a database; its spend is on the result "
@@ -171,8 +169,8 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
     engines: list[SparkRows] = []
 
-    def engine(columns, show_values):
-        engines.append(SparkRows(df, columns, show_values=show_values))
+    def engine(columns, show_values, unit):
+        engines.append(SparkRows(df, columns, show_values=show_values, unit=unit))
         return engines[-1]
 
     # A TIMESTAMP (without time zone) is read as microseconds since the epoch as written, as DuckDB

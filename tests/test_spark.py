@@ -106,7 +106,8 @@ def test_same_spend_and_rows_as_duckdb(spark, table_file, mode):
         f.dataType for f in spark.read.parquet(table_file).schema.fields]
 
 
-def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkeypatch):
+@pytest.mark.parametrize("unit", [{}, {"privacy_unit": "y", "max_rows_per_unit": 3}])
+def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkeypatch, unit):
     """Past LOCAL_CELLS the codes stay in Spark: marginals as Spark jobs, the selection's sample
     (SELECT_ROWS, made small here) brought to the driver; still the same run."""
     import duckdb_synth.engine.spark as engine
@@ -117,7 +118,7 @@ def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkey
     calls = []
     real = engine.SparkBinned.marginals
     monkeypatch.setattr(engine.SparkBinned, "marginals", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    duck, spk = both(spark, table_file, mode="strictest", seed=5)
+    duck, spk = both(spark, table_file, mode="strictest", seed=5, **unit)
     assert calls  # the marginals were counted in Spark
     assert spk.spend.rows() == duck.spend.rows()
     assert sorted_rows(spk.dataframe.toArrow()) == sorted_rows(duck.table)
@@ -136,6 +137,16 @@ def test_rows_made_in_the_executors_batch_by_batch(spark, table_file, monkeypatc
     rows = sorted_rows(spk.dataframe.toArrow())
     assert rows == sorted_rows(duck.output.table())
     assert sorted_rows(spk.dataframe.toArrow()) == rows
+
+
+@pytest.mark.parametrize("mode", ["strict", "balanced"])
+def test_a_privacy_unit_bounds_the_same_rows_as_duckdb(spark, table_file, mode):
+    """Units of 1 to ~550 rows (y: 1,000 ids, and NULL one unit of its own) bounded to 2 rows each, chosen
+    by our salted hash of the row on both engines: the same spend, the same synthetic rows and unit ids."""
+    duck, spk = both(spark, table_file, mode=mode, seed=4, privacy_unit="y", max_rows_per_unit=2)
+    assert duck.rows_in == spk.result.rows_in < 6000  # bounded
+    assert spk.spend.rows() == duck.spend.rows()
+    assert sorted_rows(spk.dataframe.toArrow()) == sorted_rows(duck.table)
 
 
 def test_a_dataframe_and_a_catalog_table(spark, table_file):
@@ -169,8 +180,10 @@ def test_bad_options_get_duckdbs_errors(spark, table_file, options, error, words
 def test_what_spark_cannot_do_yet_is_refused_before_reading(spark, table_file):
     import duckdb_synth.spark as dss
 
-    with pytest.raises(OptionError, match="privacy_unit: not on Spark yet"):
-        dss.run(spark, table_file, mode="strict", privacy_unit="a")
+    with pytest.raises(OptionError, match="budget: a Spark run keeps no ledger"):
+        dss.run(spark, table_file, mode="strict", budget=5)
+    with pytest.raises(OptionError, match="privacy_unit: no column 'nope'"):
+        dss.run(spark, table_file, mode="strict", privacy_unit="nope", max_rows_per_unit=2)
     with pytest.raises(OptionError, match="keeps no ledger"):
         dss.run(spark, table_file, mode="strict", ledger=True)
     with pytest.raises(SourceError, match="no table or view named no_such_table in the Spark catalog"):

@@ -8,11 +8,12 @@ import re
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import duckdb_synth
 from duckdb_synth.engine.schema import classify
-from duckdb_synth.engine.units import UnitIds, bounded_sql, buckets, size_counts
+from duckdb_synth.engine.units import UnitIds, bounded_rows, buckets, row_keys, size_counts
 from duckdb_synth.errors import OptionError
 from duckdb_synth.options import parse_options
 from duckdb_synth.privacy.accounting import Accountant, cdp_rho
@@ -49,21 +50,46 @@ def test_secret_of_one_person_never_comes_back_with_a_unit(con):
     assert SECRET in res.table.column("dx").to_pylist()
 
 
+def bound(con, sql: str, unit: str, k: int, salt: int) -> tuple[pa.Table, np.ndarray]:
+    """`sql`'s rows bounded as a run bounds them (every column read as text), and the units' sizes."""
+    t = con.sql(f"SELECT * FROM ({sql})").to_arrow_table()
+    text = pc.cast(t.column(unit), pa.string())
+    keys = row_keys(salt, text, [(pc.cast(t.column(c), pa.string()), None) for c in t.column_names])
+    keep, sizes = bounded_rows(text, keys, k)
+    return t.filter(pa.array(keep)), sizes
+
+
 def test_bounding_keeps_at_most_k_rows_per_unit_at_random(con):
     k = 3
-    counts = con.sql("SELECT pid, count(*) AS n FROM v GROUP BY pid").fetchall()
-    real = dict(counts)
+    real = dict(con.sql("SELECT pid, count(*) AS n FROM v GROUP BY pid").fetchall())
     chosen = []
     for salt in (1, 2, 3, 4):
-        sql = bounded_sql("SELECT *, row_number() OVER () AS rn FROM v", "pid", k, salt)
-        kept = dict(con.sql(f"SELECT pid, count(*) FROM ({sql}) GROUP BY pid").fetchall())
-        assert kept == {p: min(n, k) for p, n in real.items()}  # every unit, min(its rows, k) of them
-        chosen.append(sorted(r[0] for r in con.sql(f"SELECT rn FROM ({sql}) WHERE pid = 999999").fetchall()))
+        kept, sizes = bound(con, "SELECT *, row_number() OVER () AS rn FROM v", "pid", k, salt)
+        got = {}
+        for p in kept.column("pid").to_pylist():
+            got[p] = got.get(p, 0) + 1
+        assert got == {p: min(n, k) for p, n in real.items()}  # every unit, min(its rows, k) of them
+        assert sorted(sizes.tolist()) == sorted(min(n, k) for n in real.values())
+        chosen.append(sorted(r for p, r in zip(kept.column("pid").to_pylist(), kept.column("rn").to_pylist())
+                             if p == 999999))
     assert len({tuple(c) for c in chosen}) > 1  # the salt decides which rows
     assert all(c != [1, 2, 3] for c in chosen)  # ... not the order of the rows (the unit's first rows are 1..200)
     # NULL ids are one unit: bounded like any other
     con.execute("CREATE TABLE w AS SELECT NULL::INTEGER AS pid, range AS x FROM range(10)")
-    assert con.execute(f"SELECT count(*) FROM ({bounded_sql('SELECT * FROM w', 'pid', 4, 9)})").fetchall()[0][0] == 4
+    assert bound(con, "SELECT * FROM w", "pid", 4, 9)[0].num_rows == 4
+
+
+def test_which_rows_a_unit_keeps_depends_on_its_rows_alone(con):
+    """Adding another person's rows, or reordering the table, keeps the same rows of every other unit."""
+    con.execute("CREATE TABLE z AS SELECT i % 7 AS pid, i AS x, (i * 31 % 11)::VARCHAR AS s FROM range(200) r(i)")
+    base, _ = bound(con, "SELECT * FROM z", "pid", 5, 77)
+    more, _ = bound(con, "SELECT * FROM z UNION ALL SELECT 99, i, 'new' FROM range(40) r(i)", "pid", 5, 77)
+    shuffled, _ = bound(con, "SELECT * FROM z ORDER BY hash(x)", "pid", 5, 77)
+
+    def rows(t, drop=None):
+        return sorted(r for r in zip(*[t.column(c).to_pylist() for c in ("pid", "x", "s")]) if r[0] != drop)
+
+    assert rows(more, drop=99) == rows(base) == rows(shuffled)
 
 
 def test_size_histogram_buckets(con):
@@ -72,7 +98,7 @@ def test_size_histogram_buckets(con):
     assert buckets(9) == [(1, 1), (2, 3), (4, 7), (8, 8), (9, 9)]
     con.execute("CREATE TABLE s AS SELECT unnest([1,2,2,3,3,3,4,4,4,4,5,5,5,5,5,5,5]) AS u")
     # units of 1, 2, 3, 4 rows and one of 7 rows bounded to 5: buckets 1 | 2-3 | 4 | 5
-    assert size_counts(con, bounded_sql("SELECT * FROM s", "u", 5, 1), "u", 5).tolist() == [1, 2, 1, 1]
+    assert size_counts(bound(con, "SELECT * FROM s", "u", 5, 1)[1], 5).tolist() == [1, 2, 1, 1]
 
 
 def test_threshold_bounds_a_persons_values_by_brute_force():

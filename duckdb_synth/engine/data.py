@@ -18,9 +18,10 @@ Every answer but the last two is an aggregate; the binned table's codes stay wit
 the engine, and the stages see only its marginals. The privacy layer adds noise to
 these answers and charges them; the engine never draws noise. ``DuckDBRows`` is the
 engine of a run in DuckDB: it reads the modelled columns in one query through the
-connection, the first time a column is asked for, and answers from them in numpy.
-A second engine (Spark, planned) would serve the same calls from aggregates computed
-where the data lives, and bin the rows there.
+connection, the first time a column is asked for, and answers from them in numpy
+(with a privacy unit, the unit's ids too, and bounds each unit to k rows as it reads:
+``engine/units.py``). The second engine, ``engine/spark.py``, serves the same calls from
+aggregates computed where the data lives, and bins the rows there.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from .domain import Buckets, Cells, Domain
 from .marginal import Clique, Remap, marginal
 from .schema import Column, classify, compare_sql
 from .source import quote_ident
+from .units import bounded_rows, canonical_sql, row_keys
 
 
 class ColumnData(Protocol):
@@ -102,7 +104,10 @@ class Rows(Protocol):
     """The source's rows, as the stages may see them."""
 
     def row_count(self) -> int:
-        """The exact number of rows."""
+        """The exact number of rows (with a privacy unit: once bounded to k rows a unit)."""
+
+    def unit_sizes(self) -> np.ndarray:
+        """With a privacy unit: how many rows each unit holds once bounded."""
 
     def column(self, i: int) -> ColumnData:
         """The i-th modelled column."""
@@ -199,16 +204,24 @@ class DuckDBRows:
     """
 
     def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column], *,
-                 show_values: bool = True) -> None:
+                 show_values: bool = True, unit: tuple[Column, int, int] | None = None) -> None:
         self.reader = reader
         self.sql = sql
         self.columns = list(columns)
         self.show_values = show_values
+        self.unit = unit  # (the unit column, k, salt): at most k rows a unit (engine/units.py)
         self._n: int | None = None
         self._values: list | None = None
         self._nulls: list | None = None
+        self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
+        if self.unit is not None:  # the rows once bounded: counted as they are read
+            self._load()
+            return self._n
+        return self._source_count()
+
+    def _source_count(self) -> int:
         if self._n is None:
             try:
                 self._n = self.reader.sql(f"SELECT count(*) FROM ({self.sql})").fetchall()[0][0]
@@ -216,18 +229,24 @@ class DuckDBRows:
                 raise self._read_error(exc, None) from None
         return self._n
 
+    def unit_sizes(self) -> np.ndarray:
+        """How many rows each unit holds once bounded (a privacy unit's runs only)."""
+        self._load()
+        return self._unit_sizes
+
     def _load(self) -> list:
         if self._values is None:
-            if not self.columns:
+            if not self.columns and self.unit is None:
                 self._values = []
             else:
-                exprs = ", ".join(f"{value_sql(c)} AS {quote_ident(c.name)}" for c in self.columns)
+                exprs = ", ".join([f"{value_sql(c)} AS {quote_ident(c.name)}" for c in self.columns]
+                                  + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else []))
                 # Streamed in batches, each numeric batch copied into its place in arrays sized by the
                 # row count: no whole fetched table beside its numpy copy, and no heap of small
                 # per-batch pieces; text is copied out of each batch (on 10M x 20 the load took 3.4 GB
                 # where its arrays are 1.4 GB: a text column held every batch's numbers too).
-                n = self.row_count()
-                numeric = [c.is_numeric for c in self.columns]
+                n = self._source_count()
+                numeric = [c.is_numeric for c in self.columns] + ([False] if self.unit else [])
                 values: list = [np.empty(n) if num else [] for num in numeric]
                 nulls: list = [np.empty(n, dtype=bool) if num else None for num in numeric]
                 pos, cap = 0, n
@@ -240,7 +259,7 @@ class DuckDBRows:
                             cap = 2 * (pos + m)
                             values = [np.resize(v, cap) if num else v for v, num in zip(values, numeric)]
                             nulls = [np.resize(v, cap) if num else v for v, num in zip(nulls, numeric)]
-                        for i, c in enumerate(self.columns):
+                        for i in range(len(numeric)):
                             col = batch.column(i)
                             if numeric[i]:
                                 nulls[i][pos:pos + m] = col.is_null().to_numpy(zero_copy_only=False)
@@ -253,7 +272,21 @@ class DuckDBRows:
                 self._values = [v[:pos] if num else pa.chunked_array(v, type=schema.field(i).type)
                                 for i, (v, num) in enumerate(zip(values, numeric))]
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
+                self._n = pos
+                if self.unit is not None:
+                    self._bound(self._values.pop(), self._nulls.pop())
         return self._values
+
+    def _bound(self, unit_text: pa.ChunkedArray, _nulls) -> None:
+        """Keep at most k rows of each unit (``engine/units.py``: ranked by our hash of the row, salted)."""
+        _, k, salt = self.unit
+        keys = row_keys(salt, unit_text, list(zip(self._values, self._nulls)))
+        keep, self._unit_sizes = bounded_rows(unit_text, keys, k)
+        if not keep.all():
+            mask = pa.array(keep)
+            self._values = [v[keep] if isinstance(v, np.ndarray) else v.filter(mask) for v in self._values]
+            self._nulls = [m[keep] if m is not None else None for m in self._nulls]
+        self._n = int(keep.sum())
 
     def _failing_column(self) -> Column | None:
         """The first column whose values cannot be read, if one alone fails."""

@@ -19,7 +19,7 @@ from . import masks
 from .declared import declare
 from .output import batch_rows
 from .schema import Column, check_columns
-from .units import check_names, check_unit
+from .units import check_unit
 from .workload import Workload, resolve
 
 
@@ -101,7 +101,6 @@ def unit_column(columns: list[Column], opts: Options) -> Column | None:
         name = folded[0]
     col = next(c for c in columns if c.name == name)
     check_unit(col)
-    check_names(columns)
     why = "is the privacy unit, filled with fresh unit ids, so it"
     if name in opts.mask_map:
         raise OptionError(f"privacy_unit: column '{name}' {why} cannot be masked too; leave it out of masks")

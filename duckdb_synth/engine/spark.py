@@ -37,6 +37,7 @@ from .data import ArrayColumn, Binned, code_type, to_float, value_sql
 from .domain import Buckets, Domain
 from .marginal import Clique, Remap, marginal
 from .schema import Column
+from .units import canonical_sql, row_keys
 
 LOCAL_CELLS = 1 << 25  # a binned table of at most this many codes (rows x columns; 64 MB as int16) is held on the
 # driver; above it the codes stay on the executors and each marginal is a Spark job
@@ -144,13 +145,18 @@ class SparkColumn:
 class SparkRows:
     """The modelled columns of a Spark DataFrame (``data.Rows``); see the module's docstring."""
 
-    def __init__(self, df, columns: Sequence[Column], *, show_values: bool = True) -> None:
+    def __init__(self, df, columns: Sequence[Column], *, show_values: bool = True,
+                 unit: tuple[Column, int, int] | None = None) -> None:
         self.df = df
         self.columns = list(columns)
         self.show_values = show_values
+        self.unit = unit
         exprs = [f"{spark_sql(value_sql(c))} AS c{i}" for i, c in enumerate(self.columns)]
+        values = df.selectExpr(*exprs) if exprs else df.selectExpr("1 AS __one")
+        if unit is not None:
+            values = self._bounded(exprs)
         # Cached on the executors while the domains are found (each asks several histograms); dropped once binned.
-        self.values_df = (df.selectExpr(*exprs) if exprs else df.selectExpr("1 AS __one")).persist()
+        self.values_df = values.persist()
         self._n: int | None = None
         self.received = 0  # bytes of answers that came to the driver (bench/spark.py prints it)
 
@@ -169,10 +175,42 @@ class SparkRows:
                             "message, which can quote a row's value, is not shown: read the source yourself "
                             "to see the row") from None
 
+    def _bounded(self, exprs: list[str]):
+        """At most k rows of each unit, ranked within it by our salted hash of the row (``engine/units.py``
+        ``row_keys``, run in the executors on the values as they are read), in the source's order: the same
+        rows, in the same order, as the DuckDB engine keeps. The unit's text stays beside them (``__unit``)."""
+        import pyspark.sql.types as T
+
+        unit, k, salt = self.unit
+        numeric = [c.is_numeric for c in self.columns]
+        base = self.df.selectExpr(*exprs, f"{spark_sql(canonical_sql(unit))} AS __unit",
+                                  "monotonically_increasing_id() AS __pos")
+        d = len(self.columns)
+
+        def keyed(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                text = batch.column(d)
+                if pa.types.is_large_string(text.type):
+                    text = text.cast(pa.string())
+                keys = row_keys(salt, text, [_column_values(batch, i, numeric[i]) for i in range(d)])
+                yield pa.RecordBatch.from_arrays(batch.columns + [pa.array(keys, pa.int64())],
+                                                 names=batch.schema.names + ["__key"])
+
+        schema = T.StructType(base.schema.fields + [T.StructField("__key", T.LongType())])
+        ranked = base.mapInArrow(keyed, schema).selectExpr(
+            "*", "row_number() OVER (PARTITION BY __unit ORDER BY __key) AS __rank")
+        return ranked.where(f"__rank <= {int(k)}").orderBy("__pos").drop("__key", "__rank", "__pos")
+
     def row_count(self) -> int:
         if self._n is None:
-            self._n = int(self.guard(lambda: self.df.count()))
+            self._n = int(self.guard(lambda: (self.values_df if self.unit is not None else self.df).count()))
         return self._n
+
+    def unit_sizes(self) -> np.ndarray:
+        """How many rows each unit holds once bounded (one row per distinct size comes to the driver)."""
+        got = self.guard(lambda: self.values_df.groupBy("__unit").count().groupBy("count").count().collect())
+        self.received += 16 * len(got)
+        return np.repeat(np.array([r[0] for r in got], np.int64), np.array([r[1] for r in got], np.int64))
 
     def column(self, i: int) -> SparkColumn:
         return SparkColumn(self, i)
@@ -203,7 +241,7 @@ class SparkRows:
         if not doms:
             self.values_df.unpersist()
             return Binned(np.empty((self.row_count(), 0), dtype=np.int8), [])
-        blocks = self.values_df.mapInArrow(encode, schema)
+        blocks = self.values_df.select(*[f"c{i}" for i in range(len(doms))]).mapInArrow(encode, schema)
         n = self.row_count()
         if n * len(doms) <= LOCAL_CELLS:  # small: the codes come to the driver, in the rows' order
             got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes").collect())
@@ -233,9 +271,11 @@ class SparkBinned:
         return int(sum(r[2] for r in self.index))
 
     def _map(self, fn, schema):
+        """`fn(blocks)` run once per partition over its blocks, (partition, batch, codes) each, with the
+        columns recoded so far; what it yields is the partition's answer."""
         remaps = dict(self.remaps)
 
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        def blocks(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, int, np.ndarray]]:
             for batch in batches:
                 for part, seq, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
                                            batch.column(3).to_pylist()):
@@ -244,9 +284,9 @@ class SparkBinned:
                         codes = codes.astype(np.int64)
                         for i, remap in remaps.items():
                             codes[:, i] = remap[codes[:, i]]
-                    yield from fn(part, seq, codes)
+                    yield part, seq, codes
 
-        return self.blocks.mapInArrow(run, schema)
+        return self.blocks.mapInArrow(lambda batches: fn(blocks(batches)), schema)
 
     def marginal(self, clique: Clique, remaps: Sequence[Remap | None] | None = None) -> np.ndarray:
         return self.marginals([clique], [remaps])[0]
@@ -259,9 +299,13 @@ class SparkBinned:
         cliques = [tuple(c) for c in cliques]
         remaps = list(remaps) if remaps is not None else [None] * len(cliques)
 
-        def count(part, seq, codes):
-            out = [marginal(codes, sizes, c, r) for c, r in zip(cliques, remaps)]
-            yield pa.record_batch([pa.array([_ipc(out)], pa.binary())], names=["m"])
+        def count(blocks):  # one partial table per marginal and partition, whatever its blocks
+            out = None
+            for _part, _seq, codes in blocks:
+                got = [marginal(codes, sizes, c, r) for c, r in zip(cliques, remaps)]
+                out = got if out is None else [a + b for a, b in zip(out, got)]
+            if out is not None:
+                yield pa.record_batch([pa.array([_ipc(out)], pa.binary())], names=["m"])
 
         schema = T.StructType([T.StructField("m", T.BinaryType())])
         got = self.rows.guard(lambda: self._map(count, schema).collect())
@@ -287,11 +331,13 @@ class SparkBinned:
             start += n
         d = len(self.sizes)
 
-        def take(part, seq, codes):
-            idx = keep.get((part, seq))
-            if idx is not None:
-                yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
-                                       pa.array([_ipc([codes[idx]])], pa.binary())], names=["part", "seq", "codes"])
+        def take(blocks):
+            for part, seq, codes in blocks:
+                idx = keep.get((part, seq))
+                if idx is not None:
+                    yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
+                                           pa.array([_ipc([codes[idx]])], pa.binary())],
+                                          names=["part", "seq", "codes"])
 
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
                                T.StructField("codes", T.BinaryType())])

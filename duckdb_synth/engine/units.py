@@ -2,11 +2,12 @@
 
 Three jobs, none of which adds noise (``privacy/units.py`` does):
 
-* ``bounded_sql``: the source with at most k rows per unit, the rows kept chosen at random: ranked
+* ``row_keys`` and ``bounded_rows``: at most k rows per unit, the rows kept chosen at random: ranked
   within their unit by a hash of the row's values salted with a number drawn from the run's noise
   stream, not by row order (a table's order often carries meaning: the first visit, the latest).
   Which of a unit's rows are kept depends on that unit's rows and the salt alone, so adding or
-  removing a person changes the kept rows by at most k (docs/privacy.md §1.1).
+  removing a person changes the kept rows by at most k (docs/privacy.md §1.1). The hash is ours
+  (numpy, over the values as the engine reads them), so DuckDB and Spark keep the same rows.
 * ``size_counts``: how many units hold 1, 2-3, 4-7, ... rows once bounded (powers of two below k, and k),
   the histogram the synthetic units' sizes are drawn from.
 * ``UnitIds``: fresh unit ids for the synthetic rows: units of sizes drawn from that histogram,
@@ -16,18 +17,14 @@ Three jobs, none of which adds noise (``privacy/units.py`` does):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from ..errors import OptionError
 from .schema import Column
 from .source import quote_ident
-
-_RANK = "__synth_unit_rank"
-_ROW = "__synth_unit_row"
-
 
 def check_unit(c: Column) -> None:
     """The unit column's type must be one fresh ids can be made of."""
@@ -36,20 +33,80 @@ def check_unit(c: Column) -> None:
                           "integer, VARCHAR or UUID type (cast it in a query, or name the id column)")
 
 
-def check_names(columns: list[Column]) -> None:
-    """The bounding query's own names must not be the source's."""
-    for c in columns:
-        if c.name.lower() in (_RANK, _ROW):
-            raise OptionError(f"privacy_unit: the source has a column named '{c.name}', a name the bounding query "
-                              "uses; rename it in a query")
+def canonical_sql(unit: Column) -> str:
+    """The unit column as text, as both engines write it (integers and strings alike): the rows of a
+    unit are grouped, and its id hashed, by this text."""
+    return f"CAST({quote_ident(unit.name)} AS VARCHAR)"
 
 
-def bounded_sql(sql: str, unit: str, k: int, salt: int) -> str:
-    """`sql`'s rows, at most `k` per value of `unit` (NULL counts as one unit), chosen by a salted hash."""
-    u = quote_ident(unit)
-    return (f"SELECT * EXCLUDE ({_RANK}) FROM (SELECT *, row_number() OVER (PARTITION BY {u} "
-            f"ORDER BY hash({int(salt)}::UBIGINT, {_ROW})) AS {_RANK} FROM ({sql}) AS {_ROW}) "
-            f"WHERE {_RANK} <= {int(k)}")
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_NULL_BITS = np.uint64(0x9E3779B97F4A7C15)  # what NULL hashes as (no value's bits are read for it)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, elementwise on uint64 (wrapping)."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+
+def _text_bits(arr) -> np.ndarray:
+    """A 64-bit hash of each value of a text (or boolean) Arrow array, NULL its own: each distinct value
+    hashed once (blake2b of its UTF-8 bytes)."""
+    import hashlib
+
+    import pyarrow.compute as pc
+
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = arr.cast(pa.string())
+    enc = pc.dictionary_encode(arr)
+    table = np.array([int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+                      for v in enc.dictionary.to_pylist()] + [int(_NULL_BITS)], dtype=np.uint64)
+    idx = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    return table[idx]
+
+
+def row_keys(salt: int, unit_text, columns: Sequence[tuple]) -> np.ndarray:
+    """Each row's rank key within its unit: a hash of the salt, the unit's id and the row's values, the
+    same on every engine for the same values (a number by its float64 bits, text by its bytes, NULL
+    alike): which of a unit's rows are kept depends on that unit's rows and the salt alone.
+
+    Args:
+        salt: drawn from the run's noise stream.
+        unit_text: the unit ids as text (``canonical_sql``), an Arrow array.
+        columns: (values, nulls) per modelled column: float64 values with the NULL mask, or an
+            Arrow array (nulls None).
+    """
+    h = _mix(np.full(len(unit_text), np.uint64(salt & 0xFFFFFFFFFFFFFFFF)) ^ _text_bits(unit_text))
+    for values, nulls in columns:
+        if nulls is None:
+            bits = _text_bits(values)
+        else:
+            x = np.where(np.asarray(nulls), 0.0, np.asarray(values, dtype=np.float64)) + 0.0  # -0.0 as 0.0
+            bits = np.where(np.asarray(nulls), _NULL_BITS, x.view(np.uint64))
+        h = _mix(h ^ bits)
+    return h.view(np.int64)
+
+
+def bounded_rows(unit_text, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows to keep, at most `k` of each unit (NULL ids one unit), those of least key; and how
+    many rows each kept unit holds once bounded."""
+    import pyarrow.compute as pc
+
+    arr = unit_text.combine_chunks() if isinstance(unit_text, pa.ChunkedArray) else unit_text
+    enc = pc.dictionary_encode(arr)
+    codes = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.lexsort((keys, codes))  # by unit, then by key (ties: identical rows, kept in row order)
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_codes[1:] != sorted_codes[:-1]])) if len(order) else \
+        np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[rank < k]] = True
+    sizes = np.minimum(np.diff(np.append(starts, len(order))), k)
+    return keep, sizes
 
 
 def buckets(k: int) -> list[tuple[int, int]]:
@@ -62,15 +119,11 @@ def buckets(k: int) -> list[tuple[int, int]]:
     return out + [(k, k)]
 
 
-def size_counts(con: duckdb.DuckDBPyConnection, sql: str, unit: str, k: int) -> np.ndarray:
-    """Exact counts of the units of `sql` (already bounded to k rows a unit) in each size bucket."""
-    u = quote_ident(unit)
-    rows = con.execute(f"SELECT n, count(*) FROM (SELECT count(*) AS n FROM ({sql}) GROUP BY {u}) GROUP BY n"
-                       ).fetchall()
+def size_counts(sizes: np.ndarray, k: int) -> np.ndarray:
+    """Exact counts of units in each size bucket, from the rows each unit holds once bounded."""
     his = np.array([hi for _, hi in buckets(k)])
     out = np.zeros(len(his), dtype=np.int64)
-    for n, c in rows:
-        out[int(np.searchsorted(his, min(int(n), k)))] += int(c)
+    np.add.at(out, np.searchsorted(his, np.minimum(np.asarray(sizes, dtype=np.int64), k)), 1)
     return out
 
 

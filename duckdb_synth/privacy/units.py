@@ -16,9 +16,10 @@ from .noise import discrete_gaussian
 SHARE_UNITS = 0.01  # of rho: the histogram of unit sizes
 
 
-def unit_sizes(con, sql: str, unit: str, k: int, acct: Accountant, rng: np.random.Generator) -> np.ndarray:
-    """The weight of each size bucket of the units of `sql` (bounded to k rows a unit), charged to `acct`."""
-    counts = size_counts(con, sql, unit, k)
+def unit_sizes(sizes: np.ndarray, unit: str, k: int, acct: Accountant, rng: np.random.Generator) -> np.ndarray:
+    """The weight of each size bucket of the units, from the rows each holds once bounded (`sizes`, the
+    engine's exact answer), charged to `acct`."""
+    counts = size_counts(sizes, k)
     what = f"{len(buckets(k))} buckets of rows per '{unit}' (1, 2-3, 4-7, ... below {k:,}, and {k:,})"
     if not acct.private:
         acct.charge("unit sizes", 0.0, detail=f"exact: {what}")
