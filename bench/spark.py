@@ -8,8 +8,8 @@ in a child process of its own:
 * ``spark``: ``duckdb_synth.spark.run(spark, 'file.parquet', ...)`` on ``--master`` (local[2]), its
   DataFrame written as a Parquet directory (the rows made and written by the executors).
 
-Printed per case: wall seconds; CPU seconds of the whole process tree (``/usr/bin/time``: the
-Python driver, and for Spark its JVM and Python workers); peak RSS of the Python driver (where
+Printed per case: wall seconds; CPU seconds of the Python processes (``/usr/bin/time``: the driver,
+and Spark's Python workers that have ended) and of Spark's JVM (from /proc, before it stops); peak RSS of the Python driver (where
 the model is fitted and the rows are made) and, for Spark, of the JVM (driver and executors are
 one JVM in local mode); the bytes of the answers the stages got from Spark (aggregates, partial
 histograms and marginals, the selection's sample: ``SparkResult.driver_bytes``), which should
@@ -85,7 +85,8 @@ def child(engine: str, path: str, epsilon: float, seed: int, master: str, out: s
         got = dss.run(spark, path, epsilon=epsilon, seed=seed)  # rows made and written by the executors
         got.dataframe.write.mode("overwrite").parquet(out)
         info["rows_out"] = got.result.num_rows
-        info["driver_bytes"] = got.driver_bytes
+        info["driver_bytes"] = got.driver_total
+        info["driver_by"] = got.driver_bytes
         info["partitions"] = spark.read.parquet(path).rdd.getNumPartitions()
         jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
         info["jvm_peak_mb"], info["jvm_cpu_s"] = _jvm_status(int(jvm))
@@ -113,9 +114,9 @@ def main() -> None:
         return
     import duckdb
 
-    print(f"| rows | engine | wall s | CPU s (all processes) | driver peak RSS MB | JVM peak RSS MB | "
+    print(f"| rows | engine | wall s | CPU s (Python) | CPU s (JVM) | driver peak RSS MB | JVM peak RSS MB | "
           f"bytes to the driver | same rows |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for rows in args.rows.split(","):
         n = count(rows)
         path = table_file(n, args.cols)
@@ -140,8 +141,11 @@ def main() -> None:
                 b = duckdb.sql(f"SELECT count(*), sum(hash(t)) FROM ({q.format(str(out) + '/*.parquet')}) t").fetchall()
                 same = "yes" if a == b else "NO"
             print(f"| {rows} | {engine}{' ' + args.master + ', ' + str(res.get('partitions')) + ' partitions' if engine == 'spark' else ''}"
-                  f" | {res['wall_s']:.1f} | {cpu:.1f} | {res['py_peak_mb']:.0f} | "
+                  f" | {res['wall_s']:.1f} | {cpu:.1f} | {res.get('jvm_cpu_s', 0):.1f} | {res['py_peak_mb']:.0f} | "
                   f"{res.get('jvm_peak_mb', 0):.0f} | {res.get('driver_bytes', '-')} | {same} |", flush=True)
+            if res.get("driver_by"):
+                print("    bytes to the driver by kind: " + ", ".join(
+                    f"{k} {v:,}" for k, v in sorted(res["driver_by"].items(), key=lambda kv: -kv[1])), flush=True)
 
 
 if __name__ == "__main__":

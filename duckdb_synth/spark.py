@@ -52,7 +52,12 @@ class SparkResult:
     dataframe: Any
     result: Result
     path: Path | None  # the Parquet file written (run(..., path=...)); None: the rows are made in the executors
-    driver_bytes: int = 0  # what the stages' answers from Spark weighed on the driver (aggregates, marginals)
+    driver_bytes: dict = None  # bytes of the stages' answers from Spark on the driver, by kind (value counts,
+    # histograms, marginals, codes, sample, counts, sorted values)
+
+    @property
+    def driver_total(self) -> int:
+        return sum((self.driver_bytes or {}).values())
 
     @property
     def spend(self):
@@ -61,7 +66,7 @@ class SparkResult:
 
 def open_spark_source(spark, source) -> tuple[Any, Source]:
     """The DataFrame to read and how the run names it: a DataFrame, a table or view of the Spark
-    catalog ('db.table'), or a .parquet/.csv/.json path."""
+    catalog ('db.table'), a .parquet/.csv/.json path or pattern, or a directory of Parquet files."""
     DataFrame = _pyspark()
     if isinstance(source, DataFrame):
         return source, Source("query", "a Spark DataFrame", "(a Spark DataFrame)")
@@ -69,13 +74,16 @@ def open_spark_source(spark, source) -> tuple[Any, Source]:
         raise SourceError(f"source: give a Spark DataFrame, a table name or a file path, not {source!r}")
     text = source.strip()
     fmt = next((f for ext, f in _READERS.items() if text.lower().endswith(ext)), None)
+    if fmt is None and "://" not in text and Path(text).is_dir():
+        fmt = "parquet"  # a directory of Parquet files, as Spark writes them
     try:
         if fmt is not None:
             where = text
             if "://" not in text:  # a local path: Spark's JVM may have another working directory than Python
-                if not Path(text).exists():
+                pattern = any(ch in text for ch in "*?[")
+                if not pattern and not Path(text).exists():
                     raise SourceError(f"no file named {text}")
-                where = str(Path(text).resolve())
+                where = str(Path(text).absolute())  # a pattern's * and ? stay for Spark to expand
             reader = spark.read.option("header", "true").option("inferSchema", "true") if fmt == "csv" else spark.read
             return reader.format(fmt).load(where), Source("file", text, f"(Spark {fmt} {where})")
         return spark.table(text), Source("table", text, f"(Spark table {text})")
@@ -129,9 +137,16 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
     Args:
         spark: the SparkSession.
         source: a DataFrame, a table or view name of the Spark catalog, or a .parquet/.csv/.json path.
-        path: a Parquet file the driver writes the rows to, batch by batch, and the DataFrame reads
-            (default: none; the DataFrame makes the rows in Spark's executors, one batch a task, each
-            time it is computed: the same rows every time).
+        path: a Parquet file the driver writes the rows to, batch by batch, and the DataFrame reads:
+            on the driver's disk, so for local mode or a shared filesystem (default: none; the DataFrame
+            makes the rows in Spark's executors, one batch a task, each time it is computed: the same
+            rows every time; write it with ``.write``).
+
+    The result's ``driver_bytes`` (what Spark's answers weighed, by kind) is an exact figure of the
+    data (it grows with the rows and the distinct values): for the data owner, not for release.
+    Spark's own logs are Spark's: a task that fails on a row (a cast in the source) logs the row's
+    value at ERROR level, which a DP run's error message does not; in DP modes quiet them
+    (``spark.sparkContext.setLogLevel("OFF")``; the CLI does).
         progress: called with (stage, fraction done).
 
     Raises:
@@ -181,6 +196,8 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         res = _stages(None, src, opts, cols, progress or (lambda stage, frac: None), started, engine=engine)
     finally:
         spark.conf.set("spark.sql.session.timeZone", zone)
+        for e in engines:  # the model is fitted: the cached values and codes of the real rows go
+            e.close()
     from pyspark.sql import functions as F
 
     if path is not None:  # one file, written by the driver batch by batch
@@ -189,8 +206,11 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
     else:  # made in the executors, one batch a task, when the DataFrame is computed
         made = _sampled(spark, res)
     frame = made.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in df.schema.fields])
-    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out,
-                       sum(e.received for e in engines))
+    received: dict[str, int] = {}
+    for e in engines:
+        for kind, size in e.received.items():
+            received[kind] = received.get(kind, 0) + size
+    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out, received)
 
 
 def _projection(res: Result) -> str:

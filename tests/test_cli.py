@@ -685,6 +685,8 @@ def test_shell_timer_summary_history_and_completion(runner: CliRunner, clinic: P
     (["--engine", "spark", "t.parquet", "--no-ledger", "-o", "o.parquet"], "keeps no ledger"),
     (["db.duckdb", "t", "--spark-master", "local[1]", "-o", "o.parquet"], "--spark-master applies to --engine spark"),
     (["db.duckdb", "-o", "o.parquet"], "Missing argument 'SOURCE'"),
+    (["--engine", "spark", "t.parquet", "--budget", "5", "-o", "o.parquet"], "a Spark run keeps no ledger"),
+    (["--engine", "spark", "t.parquet", "--epsilon", "-1", "-o", "o.parquet"], "epsilon"),
 ])
 def test_spark_engine_usage_errors_before_spark_starts(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

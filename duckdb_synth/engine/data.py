@@ -135,8 +135,8 @@ class ArrayColumn:
         return self._set
 
     def value_counts(self) -> tuple[list, np.ndarray]:
-        if isinstance(self.values, np.ndarray):  # a number's or time's finite values
-            values, counts = np.unique(self._finite(), return_counts=True)
+        if isinstance(self.values, np.ndarray):  # a number's or time's finite values (-0.0 counted as 0.0, as Spark)
+            values, counts = np.unique(self._finite() + 0.0, return_counts=True)
             return values.tolist(), counts.astype(np.float64)
         arr = self.values.combine_chunks() if isinstance(self.values, pa.ChunkedArray) else self.values
         vc = pc.value_counts(arr.drop_null())
@@ -309,7 +309,8 @@ class DuckDBRows:
         self._values = self._nulls = None
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
-        codes = np.empty((len(values[0]) if values else self.row_count(), len(domains)),
+        codes = np.empty((len(values[0]) if values else (self._n if self.unit is not None else self.row_count()),
+                          len(domains)),
                          dtype=code_type(max((d.size for d in domains), default=1)), order="F")
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])

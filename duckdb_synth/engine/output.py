@@ -115,7 +115,7 @@ class Output:
         if self.units is not None:
             if units is None:
                 units = self.units.cursor()
-                units.take(start)
+                units.skip(start)
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
         codes = draw(self.model, n, rng)
         table = decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,

@@ -94,7 +94,7 @@ class SparkColumn:
         df = self.rows.values_df
         where = self._finite() if self.col.is_numeric else f"`{self.name}` IS NOT NULL"
         got = self.rows.guard(lambda: df.where(where).groupBy(self.name).count().toArrow(), self.col)
-        self.rows.received += got.nbytes
+        self.rows.took("value counts", got.nbytes)
         values = got.column(0).combine_chunks()
         counts = got.column(1).to_numpy().astype(np.float64)
         if self.col.is_numeric:
@@ -106,7 +106,7 @@ class SparkColumn:
         return values.take(pa.array(order)).to_pylist(), counts[order]
 
     def null_count(self) -> int:
-        self.rows.received += 8
+        self.rows.took("counts", 8)
         return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
 
     def special_counts(self) -> np.ndarray:
@@ -114,7 +114,7 @@ class SparkColumn:
         row = self.rows.guard(lambda: self.rows.values_df.selectExpr(
             f"count_if({c} IS NOT NULL AND isnan({c}))", f"count_if({c} = double('inf'))",
             f"count_if({c} = double('-inf'))").collect()[0], self.col)
-        self.rows.received += 24
+        self.rows.took("counts", 24)
         return np.array([float(v) for v in row], np.float64)
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
@@ -130,14 +130,14 @@ class SparkColumn:
         schema = T.StructType([T.StructField("h", T.BinaryType())])
         parts = self.rows.guard(lambda: self.rows.values_df.select(self.name).mapInArrow(count, schema).collect(),
                                 self.col)
-        self.rows.received += sum(len(p["h"]) for p in parts)
+        self.rows.took("histograms", sum(len(p["h"]) for p in parts))
         return sum((_unipc(p["h"])[0] for p in parts), np.zeros(buckets.size))
 
     def sorted_values(self) -> np.ndarray:
         if self._sorted is None:
             got = self.rows.guard(lambda: self.rows.values_df.where(self._finite()).select(self.name).toArrow(),
                                   self.col)
-            self.rows.received += got.nbytes
+            self.rows.took("sorted values", got.nbytes)
             self._sorted = np.sort(to_float(got.column(0)))
         return self._sorted
 
@@ -158,7 +158,11 @@ class SparkRows:
         # Cached on the executors while the domains are found (each asks several histograms); dropped once binned.
         self.values_df = values.persist()
         self._n: int | None = None
-        self.received = 0  # bytes of answers that came to the driver (bench/spark.py prints it)
+        self._binned: list = []
+        self.received: dict[str, int] = {}  # bytes of the answers that came to the driver, by kind (bench/spark.py)
+
+    def took(self, kind: str, size: int) -> None:
+        self.received[kind] = self.received.get(kind, 0) + int(size)
 
     def guard(self, fn, column: Column | None = None):
         """Run a Spark action; its failure is a DataError naming the column (Spark's message only
@@ -198,8 +202,15 @@ class SparkRows:
 
         schema = T.StructType(base.schema.fields + [T.StructField("__key", T.LongType())])
         ranked = base.mapInArrow(keyed, schema).selectExpr(
-            "*", "row_number() OVER (PARTITION BY __unit ORDER BY __key) AS __rank")
+            "*", "row_number() OVER (PARTITION BY __unit ORDER BY __key, __pos) AS __rank")  # ties: the earliest
         return ranked.where(f"__rank <= {int(k)}").orderBy("__pos").drop("__key", "__rank", "__pos")
+
+    def close(self) -> None:
+        """Drop what this run cached in Spark (the values, the binned codes): the real data does not stay
+        cached in the user's session."""
+        self.values_df.unpersist()
+        for binned in self._binned:
+            binned.blocks.unpersist()
 
     def row_count(self) -> int:
         if self._n is None:
@@ -209,7 +220,7 @@ class SparkRows:
     def unit_sizes(self) -> np.ndarray:
         """How many rows each unit holds once bounded (one row per distinct size comes to the driver)."""
         got = self.guard(lambda: self.values_df.groupBy("__unit").count().groupBy("count").count().collect())
-        self.received += 16 * len(got)
+        self.took("counts", 16 * len(got))
         return np.repeat(np.array([r[0] for r in got], np.int64), np.array([r[1] for r in got], np.int64))
 
     def column(self, i: int) -> SparkColumn:
@@ -245,7 +256,7 @@ class SparkRows:
         n = self.row_count()
         if n * len(doms) <= LOCAL_CELLS:  # small: the codes come to the driver, in the rows' order
             got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes").collect())
-            self.received += sum(len(r["codes"]) for r in got)
+            self.took("codes", sum(len(r["codes"]) for r in got))
             parts = [_unipc(r["codes"])[0] for r in got]
             codes = np.asfortranarray(np.concatenate(parts)) if parts else np.empty((0, len(doms)), dtype)
             self.values_df.unpersist()
@@ -253,7 +264,9 @@ class SparkRows:
         blocks = blocks.persist()
         index = self.guard(lambda: blocks.select("part", "seq", "n").orderBy("part", "seq").collect())
         self.values_df.unpersist()
-        return SparkBinned(blocks, [(r["part"], r["seq"], r["n"]) for r in index], [d.size for d in doms], self)
+        self._binned.append(SparkBinned(blocks, [(r["part"], r["seq"], r["n"]) for r in index],
+                                        [d.size for d in doms], self))
+        return self._binned[-1]
 
 
 class SparkBinned:
@@ -309,7 +322,7 @@ class SparkBinned:
 
         schema = T.StructType([T.StructField("m", T.BinaryType())])
         got = self.rows.guard(lambda: self._map(count, schema).collect())
-        self.rows.received += sum(len(r["m"]) for r in got)
+        self.rows.took("marginals", sum(len(r["m"]) for r in got))
         total = None
         for row in got:
             part = _unipc(row["m"])
@@ -342,7 +355,7 @@ class SparkBinned:
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
                                T.StructField("codes", T.BinaryType())])
         got = self.rows.guard(lambda: sorted(self._map(take, schema).collect(), key=lambda r: (r["part"], r["seq"])))
-        self.rows.received += sum(len(r["codes"]) for r in got)
+        self.rows.took("sample", sum(len(r["codes"]) for r in got))
         parts = [_unipc(r["codes"])[0] for r in got]
         codes = np.concatenate(parts) if parts else np.empty((0, d), np.int64)
         return Binned(np.asfortranarray(codes.astype(code_type(max(self.sizes, default=1)))), self.sizes)

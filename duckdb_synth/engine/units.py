@@ -84,7 +84,8 @@ def row_keys(salt: int, unit_text, columns: Sequence[tuple]) -> np.ndarray:
         if nulls is None:
             bits = _text_bits(values)
         else:
-            x = np.where(np.asarray(nulls), 0.0, np.asarray(values, dtype=np.float64)) + 0.0  # -0.0 as 0.0
+            x = np.asarray(values, dtype=np.float64)
+            x = np.where(np.asarray(nulls), 0.0, np.where(np.isnan(x), np.nan, x)) + 0.0  # one NaN; -0.0 as 0.0
             bits = np.where(np.asarray(nulls), _NULL_BITS, x.view(np.uint64))
         h = _mix(h ^ bits)
     return h.view(np.int64)
@@ -189,6 +190,27 @@ class UnitCursor:
         self.unit = 0  # the last unit number begun
         self.left = 0  # rows of it still to come
         self.pending = np.zeros(0, dtype=np.int64)  # sizes drawn, of units not begun
+
+    def skip(self, n: int) -> None:
+        """Move past `n` rows, as ``take(n)`` would, without making their ids (memory: one draw of sizes)."""
+        left = n
+        used = min(self.left, left)
+        self.left -= used
+        left -= used
+        while left > 0:
+            if not len(self.pending):
+                self.pending = self.ids.sizes(self.DRAW, self.rng)
+            ends = np.cumsum(self.pending)
+            j = int(np.searchsorted(ends, left))
+            if j == len(self.pending):
+                left -= int(ends[-1])
+                self.unit += len(self.pending)
+                self.pending = self.pending[:0]
+                continue
+            self.unit += j + 1
+            self.left = int(ends[j]) - left
+            self.pending = self.pending[j + 1:]
+            left = 0
 
     def take(self, n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.int64)

@@ -35,8 +35,8 @@ import duckdb_synth
 
 from ..engine.decode import cast_projection
 from ..engine.source import budget_key, reads_table
-from ..errors import SynthError, did_you_mean
-from ..options import MODES
+from ..errors import OptionError, SynthError, did_you_mean
+from ..options import MODES, parse_options
 from ..pipeline import SeededRunWarning
 from ..privacy import store
 from .sql import set_progress
@@ -666,19 +666,31 @@ def _synthesize_on_spark(source: str, master: str | None, options: dict, *, outp
         from .. import spark as spark_api
 
         spark_api._pyspark()
+        private = parse_options(**{k: v for k, v in options.items() if k != "budget"}).private
+        if options.get("budget") is not None:
+            raise OptionError("--budget: a Spark run keeps no ledger, so no budget to check or set; its spend is "
+                              "printed")
     except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SynthError as exc:  # checked before Spark starts
         raise click.ClickException(str(exc)) from exc
     from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master(master or "local[*]").appName("duckdb-synth")
                .config("spark.ui.showConsoleProgress", "false").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
+    # Spark logs a task that fails on a row with the row's value: not in DP modes.
+    session.sparkContext.setLogLevel("OFF" if private else "ERROR")
     show_progress = (sys.stderr.isatty() and verbosity >= 0) if progress is None else progress
     bar = _ProgressLine() if show_progress else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SeededRunWarning)
             got = spark_api.run(session, source, path=output if file_out else None, progress=bar, **options)
+    except SynthError as exc:
+        if bar is not None:
+            bar.close()
+        raise click.ClickException(str(exc)) from exc
+    try:
         if table is not None:
             got.dataframe.write.mode("overwrite" if replace else "errorifexists").saveAsTable(table)
             target = f"Spark table {table}"
