@@ -343,13 +343,14 @@ class SparkBinned:
                 keep[(part, seq)] = local
             start += n
         d = len(self.sizes)
+        dtype = code_type(max(self.sizes, default=1))
 
         def take(blocks):
             for part, seq, codes in blocks:
                 idx = keep.get((part, seq))
                 if idx is not None:
                     yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
-                                           pa.array([_ipc([codes[idx]])], pa.binary())],
+                                           pa.array([_ipc([codes[idx].astype(dtype)])], pa.binary())],
                                           names=["part", "seq", "codes"])
 
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
@@ -357,8 +358,8 @@ class SparkBinned:
         got = self.rows.guard(lambda: sorted(self._map(take, schema).collect(), key=lambda r: (r["part"], r["seq"])))
         self.rows.took("sample", sum(len(r["codes"]) for r in got))
         parts = [_unipc(r["codes"])[0] for r in got]
-        codes = np.concatenate(parts) if parts else np.empty((0, d), np.int64)
-        return Binned(np.asfortranarray(codes.astype(code_type(max(self.sizes, default=1)))), self.sizes)
+        codes = np.concatenate(parts) if parts else np.empty((0, d), dtype)
+        return Binned(np.asfortranarray(codes), list(self.sizes))
 
     def recode(self, i: int, remap: np.ndarray, size: int) -> None:
         old = self.remaps.get(i)
