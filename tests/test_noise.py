@@ -129,3 +129,32 @@ def test_bad_sigma_raises(sigma: float) -> None:
 def test_gaussian_tail_z(prob: float) -> None:
     z = gaussian_tail_z(prob)
     assert stats.norm.sf(z) == pytest.approx(prob, rel=1e-9)
+
+
+def test_sparse_pass_has_the_distribution_of_a_noise_per_value():
+    """The values of a low count, sent as how many there are: how many pass, which, and their noisy counts
+    are distributed as if each had drawn its own noise (300 seeds)."""
+    from duckdb_synth.privacy.noise import sparse_pass
+
+    sigma, bar, c, n_c = 5.0, 20.0, 15, 1000
+    below = np.zeros(c, dtype=np.int64)
+    below[c - 1] = n_c
+    support = np.arange(5, 400)
+    tail = discrete_gaussian_pmf(sigma, support)
+    p = tail.sum()  # P[15 + Z >= 20]
+    mean_score = c + (support * tail).sum() / p
+    passed, ranks, scores = [], [], []
+    for seed in range(300):
+        got_scores, picks, picked = sparse_pass(np.array([30.0]), below, sigma, bar, np.random.default_rng(seed))
+        assert len(got_scores) == 1 and len(picks) == len(picked) <= 1
+        for (count, r), sc in zip(picks, picked):
+            assert count == c and len(set(r.tolist())) == len(r) and (sc >= bar).all()
+            passed.append(len(r))
+            ranks.extend(r.tolist())
+            scores.extend(sc.tolist())
+    n_pass = np.array(passed + [0] * (300 - len(passed)))
+    sd = math.sqrt(n_c * p * (1 - p))
+    assert abs(n_pass.mean() - n_c * p) < 4 * sd / math.sqrt(300)  # binomial count
+    assert abs(np.mean(ranks) - (n_c - 1) / 2) < 4 * math.sqrt((n_c**2 - 1) / 12 / len(ranks))  # uniform ranks
+    tail_sd = math.sqrt(((support + c - mean_score) ** 2 * tail).sum() / p)
+    assert abs(np.mean(scores) - mean_score) < 4 * tail_sd / math.sqrt(len(scores))  # the conditional tail

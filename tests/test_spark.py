@@ -11,6 +11,7 @@ import sys
 import warnings
 
 import duckdb
+import numpy as np
 import pytest
 
 import duckdb_synth
@@ -255,3 +256,28 @@ def test_the_readme_spark_examples_run(spark, table_file, tmp_path, monkeypatch)
         warnings.simplefilter("ignore")
         exec(compile(blocks["py"], "README.md", "exec"), scope)
     assert scope["df"].count() > 0 and scope["res"].spend.epsilon == 3
+
+
+def test_value_counts_by_floor_and_by_rank_as_duckdb(spark, table_file):
+    """The summarized value counts (``passing_values``): per column, the values held by at least `floor` rows,
+    how many values each lower count has, and the values at given ranks of a count, alike on both engines."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import read_schema
+    from duckdb_synth.engine.spark import SparkRows
+
+    con = duckdb.connect()
+    cols = [c for c in read_schema(con, f"SELECT * FROM '{table_file}'") if c.name in ("a", "x", "w", "g", "flag")]
+    duck = DuckDBRows(con, f"SELECT * FROM '{table_file}'", cols)
+    spk = SparkRows(spark.read.parquet(table_file), cols)
+    try:
+        for i, c in enumerate(cols):
+            for floor in (1, 3, 2000):
+                d_values, d_counts, d_below = duck.column(i).value_counts_from(floor)
+                s_values, s_counts, s_below = spk.column(i).value_counts_from(floor)
+                assert (s_values, s_counts.tolist(), s_below.tolist()) == (d_values, d_counts.tolist(),
+                                                                           d_below.tolist()), (c.name, floor)
+                for count in np.flatnonzero(d_below)[:2] + 1:
+                    ranks = np.arange(0, int(d_below[count - 1]), 3)[:5]
+                    assert spk.column(i).values_at(int(count), ranks) == duck.column(i).values_at(int(count), ranks)
+    finally:
+        spk.close()

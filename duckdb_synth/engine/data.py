@@ -49,6 +49,13 @@ class ColumnData(Protocol):
     def value_counts(self) -> tuple[list, np.ndarray]:
         """The column's distinct non-NULL values and how many rows hold each (float64)."""
 
+    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
+        """The values held by at least `floor` rows with their counts (in value order), and for c = 1 ..
+        floor - 1 how many values are held by exactly c rows."""
+
+    def values_at(self, count: int, ranks: np.ndarray) -> list:
+        """The values held by exactly `count` rows, at `ranks` (0-based, in value order)."""
+
     def null_count(self) -> int:
         """How many rows are NULL."""
 
@@ -133,6 +140,21 @@ class ArrayColumn:
             x = self.values
             self._set = x[np.isfinite(x)]
         return self._set
+
+    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
+        values, counts = self._counted()
+        keep = counts >= floor
+        below = np.bincount(counts[~keep].astype(np.int64), minlength=floor)[1:floor]
+        return [v for v, k in zip(values, keep) if k], counts[keep], below
+
+    def values_at(self, count: int, ranks: np.ndarray) -> list:
+        values, counts = self._counted()
+        return [values[i] for i in np.flatnonzero(counts == count)[np.asarray(ranks, dtype=np.int64)]]
+
+    def _counted(self) -> tuple[list, np.ndarray]:
+        if getattr(self, "_vc", None) is None:
+            self._vc = self.value_counts()
+        return self._vc
 
     def value_counts(self) -> tuple[list, np.ndarray]:
         if isinstance(self.values, np.ndarray):  # a number's or time's finite values (-0.0 counted as 0.0, as Spark)

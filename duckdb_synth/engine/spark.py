@@ -3,7 +3,10 @@
 Where the data lives in Spark, the rows never come to the driver. The driver asks, and gets back:
 
 * the row count, each column's NULL count and NaN/+inf/-inf counts (one aggregate each);
-* a category's value counts (one row per distinct value: as many as the column has);
+* value counts for the thresholded steps (``value_counts_from``): the values held by enough rows
+  to have a chance of passing, how many values each lower count has, and then just the few of
+  those the driver drew as passing (``values_at``) (``privacy/discovery.py:passing_values``); a
+  category's full value counts only in balanced mode (``value_counts``);
 * a histogram over a public bucketing: each partition counts its rows into the buckets with the
   same numpy code as the DuckDB engine (``Buckets.histogram``), and the driver adds the partial
   histograms (the size of the bucketing, times the partitions);
@@ -104,6 +107,46 @@ class SparkColumn:
             values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
         order = pc.sort_indices(values).to_numpy()
         return values.take(pa.array(order)).to_pylist(), counts[order]
+
+    def _counted(self):
+        """The column's value counts, as a DataFrame (value, count) that stays in Spark."""
+        where = self._finite() if self.col.is_numeric else f"`{self.name}` IS NOT NULL"
+        return self.rows.values_df.where(where).groupBy(self.name).count()
+
+    def _in_order(self, got: pa.Table) -> tuple[list, np.ndarray]:
+        values = got.column(0).combine_chunks()
+        counts = got.column(1).to_numpy().astype(np.float64)
+        if self.col.is_numeric:
+            order = np.argsort(values.to_numpy(zero_copy_only=False), kind="stable")
+            return values.to_numpy(zero_copy_only=False)[order].tolist(), counts[order]
+        if pa.types.is_large_string(values.type):
+            values = values.cast(pa.string())
+        order = pc.sort_indices(values).to_numpy()
+        return values.take(pa.array(order)).to_pylist(), counts[order]
+
+    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
+        vc = self._counted()
+        got = self.rows.guard(lambda: vc.where(f"count >= {int(floor)}").toArrow(), self.col)
+        self.rows.took("value counts", got.nbytes)
+        values, counts = self._in_order(got)
+        low = self.rows.guard(lambda: vc.where(f"count < {int(floor)}").groupBy("count").count().collect(),
+                              self.col)
+        self.rows.took("value counts", 16 * len(low))
+        below = np.zeros(max(int(floor) - 1, 0), dtype=np.int64)
+        for c, n in low:
+            below[int(c) - 1] = int(n)
+        return values, counts, below
+
+    def values_at(self, count: int, ranks: np.ndarray) -> list:
+        wanted = ", ".join(str(int(r)) for r in ranks)
+        got = self.rows.guard(lambda: self._counted().where(f"count = {int(count)}").selectExpr(
+            f"`{self.name}` AS v", f"row_number() OVER (ORDER BY `{self.name}`) - 1 AS r").where(
+            f"r IN ({wanted})").orderBy("r").toArrow(), self.col)
+        self.rows.took("value counts", got.nbytes)
+        values = got.column(0)
+        if pa.types.is_large_string(values.type):
+            values = values.cast(pa.string())
+        return values.to_pylist()
 
     def null_count(self) -> int:
         self.rows.took("counts", 8)

@@ -36,7 +36,7 @@ from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      VALUES_SHARE, VALUES_NEED, column_share, planned_pair_rho)
 from .clamping import clamp_rho
-from .noise import discrete_gaussian, gaussian_tail_z, threshold
+from .noise import discrete_gaussian, gaussian_tail_z, sparse_pass, summary_floor, threshold
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,24 @@ def numeric_rhos(col: Column, share: float) -> dict[str, float]:
     return r
 
 
+# ---------------------------------------------------------------- values over a threshold
+
+
+def passing_values(data: ColumnData, sigma: float, bar: float, rng: np.random.Generator) -> tuple[list, np.ndarray]:
+    """The values whose noisy count (count + a discrete Gaussian of scale `sigma`) reaches `bar`, in value
+    order, with their noisy counts: as drawing a noise for every value, but the engine sends the values of
+    low count only as how many hold each count, and then just those that pass (``noise.sparse_pass``): a
+    column of millions of distinct values costs the driver a few, not millions."""
+    floor = summary_floor(sigma, bar)
+    values, counts, below = data.value_counts_from(floor)
+    scores, picks, picked = sparse_pass(counts, below, sigma, bar, rng)
+    out = [(v, sc) for v, sc in zip(values, scores) if sc >= bar]
+    for (c, ranks), sc in zip(picks, picked):
+        out.extend(zip(data.values_at(c, ranks), sc))
+    out.sort(key=lambda vs: vs[0])  # value order (text by code point, as the engines sort it)
+    return [v for v, _ in out], np.array([sc for _, sc in out], dtype=np.float64)
+
+
 # ---------------------------------------------------------------- categorical
 
 
@@ -157,14 +175,14 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
         n_hat: the row count: with it, a column whose kept values hold few rows is marked free
             text (``with_free_text``, on the kept values' scores: noisy in DP modes, exact in balanced).
     """
-    values, counts = data.value_counts()
     if sigma is None:
+        values, counts = data.value_counts()
         keep = counts >= MIN_GROUP
         cap = MAX_CATEGORIES_EXACT
         score = counts
     else:
-        score = counts + discrete_gaussian(sigma, len(counts), rng)
-        keep = score >= threshold(sigma, delta, held)
+        values, score = passing_values(data, sigma, threshold(sigma, delta, held), rng)
+        keep = np.ones(len(values), dtype=bool)
         cap = MAX_CATEGORIES_DP
     # The `cap` highest scores; equal scores by value, never by the order of the rows.
     order = sorted(np.flatnonzero(keep).tolist(), key=lambda i: (-score[i], str(values[i])))[:cap]
@@ -411,11 +429,10 @@ def frequent_values(data: ColumnData, *, sigma: float, delta: float,
     ``categorical_domain`` does for text (only values the column holds get a count; the threshold
     is set so that a value held by one person, of `held` rows at most, passes with probability at most
     `delta`)."""
-    values, counts = data.value_counts()
-    if not len(counts):
+    values, score = passing_values(data, sigma, threshold(sigma, delta, held), rng)
+    if not len(score):
         return np.zeros(0), np.zeros(0)
-    score = counts + discrete_gaussian(sigma, len(counts), rng)
-    keep = np.flatnonzero(score >= threshold(sigma, delta, held))
+    keep = np.arange(len(score))
     keep = keep[np.argsort(-score[keep], kind="stable")][:MAX_POINTS]
     keep = keep[np.argsort(np.asarray(values, dtype=np.float64)[keep], kind="stable")]
     return np.asarray(values, dtype=np.float64)[keep], score[keep].astype(np.float64)

@@ -91,3 +91,43 @@ def threshold(sigma: float, delta: float, held: int = 1) -> float:
     T = held + 1 + sigma z(delta / held) (for held = 1 the bar above).
     """
     return held + 1.0 + sigma * gaussian_tail_z(delta / held)
+
+
+TAIL_Z = 4.0  # counts more than this many noise scales below the bar come from the engine summarized
+
+
+def summary_floor(sigma: float, bar: float) -> int:
+    """The least count the engine returns value by value (``sparse_pass``); below it, only how many values
+    have each count. Public: a function of the noise scale and the bar."""
+    return max(1, int(math.floor(bar - TAIL_Z * sigma)))
+
+
+def sparse_pass(counts: np.ndarray, below: np.ndarray, sigma: float, bar: float, rng: np.random.Generator
+                ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], list[np.ndarray]]:
+    """Which values pass ``count + Z >= bar`` (Z discrete Gaussian, one draw a value), and their noisy
+    counts, with the engine answering only for the values that might pass.
+
+    The values of count >= ``summary_floor`` come value by value (`counts`); those below come as
+    `below[c - 1]`, the number of values with count c. For each such c the number that pass is drawn
+    from Binomial(below[c-1], P[Z >= bar - c]), which of them uniformly (their ranks in value order),
+    and their Z from the discrete Gaussian conditioned on Z >= bar - c: the same joint distribution
+    as drawing a Z for every value. Returns the noisy counts of `counts` (all, as before: the caller
+    keeps those >= bar), and per c the ranks picked and their noisy counts.
+    """
+    scores = counts + discrete_gaussian(sigma, len(counts), rng)
+    picks: list[tuple[int, np.ndarray]] = []
+    picked_scores: list[np.ndarray] = []
+    for c in np.flatnonzero(below) + 1:
+        n_c = int(below[c - 1])
+        least = int(math.ceil(bar - c))  # Z must reach this
+        support = np.arange(least, least + int(max(60 * sigma, 60)) + 1)
+        tail = discrete_gaussian_pmf(sigma, support)
+        p = float(tail.sum())
+        m = int(rng.binomial(n_c, min(p, 1.0)))
+        if m == 0:
+            continue
+        ranks = np.sort(rng.choice(n_c, size=m, replace=False))
+        z = rng.choice(support, size=m, p=tail / tail.sum())
+        picks.append((int(c), ranks))
+        picked_scores.append((c + z).astype(np.float64))
+    return scores.astype(np.float64), picks, picked_scores
