@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .engine.schema import read_schema
 from .engine.plan import plan
-from .engine.source import Source, quote_literal
+from .engine.source import Source
 from .errors import OptionError, SourceError
 from .options import parse_options
 from .privacy.ledger import Result
@@ -201,7 +201,7 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
     from pyspark.sql import functions as F
 
     if path is not None:  # one file, written by the driver batch by batch
-        _write(res, out)
+        res.output.write_parquet(out)
         made = spark.read.parquet(str(out.resolve()))  # not relative to the JVM's working directory
     else:  # made in the executors, one batch a task, when the DataFrame is computed
         made = _sampled(spark, res)
@@ -213,14 +213,6 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
     return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out, received)
 
 
-def _projection(res: Result) -> str:
-    """The cast to the output's exact types (128-bit integers as DECIMAL(38,0), which Arrow and Spark hold)."""
-    from .engine.decode import cast_projection
-
-    return cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
-                            for c, t in res.types])
-
-
 def _sampled(spark, res: Result):
     """The rows as a DataFrame made in Spark's executors: task i makes batch i of the output
     (``Output.batch``: each batch has its own stream spawned from the run's, so the rows are the
@@ -230,9 +222,11 @@ def _sampled(spark, res: Result):
     import pyspark.sql.types as T
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    from .engine.decode import cast_projection
+    from .engine.output import parquet_types
     from .engine.source import quote_ident
 
-    select = _projection(res)
+    select = cast_projection(parquet_types(res.types))
     con = duckdb.connect()
     try:
         nulls = ", ".join(f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in res.types)
@@ -262,16 +256,3 @@ def _sampled(spark, res: Result):
 def synthesize(spark, source, **options):
     """A synthetic copy of a Spark source, as a DataFrame; see ``run`` for the arguments."""
     return run(spark, source, **options).dataframe
-
-
-def _write(res: Result, path: Path) -> None:
-    """The rows as one Parquet file, batch by batch, with DuckDB's writer (as the SQL macro's file)."""
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = false")
-        con.execute("SET threads = 1")
-        con.register("_synth_result", res.output.reader())
-        select = _projection(res)
-        con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
-    finally:
-        con.close()

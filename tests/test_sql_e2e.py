@@ -566,12 +566,12 @@ def test_folders_of_processes_gone_are_swept(monkeypatch):
 
 def test_a_run_whose_output_cannot_be_written_is_still_recorded(con, monkeypatch):
     """The spend was recorded only after the output file was written: a full disk lost it."""
-    from duckdb_synth.surfaces import sql
+    from duckdb_synth.engine.output import Output
 
-    def full(res, path):
+    def full(output, path):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sql, "_write_result", full)
+    monkeypatch.setattr(Output, "write_parquet", full)
     with pytest.raises(duckdb.Error):
         con.sql("SELECT * FROM synthesize('patients', mode := 'strict', seed := 1)").fetchall()
     spent = con.sql("SELECT DISTINCT run_id, total_epsilon, status FROM synth_runs()").fetchall()

@@ -134,6 +134,7 @@ class ArrayColumn:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._set: np.ndarray | None = None
+        self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for value_counts_from/values_at
 
     def _finite(self) -> np.ndarray:
         if self._set is None:
@@ -152,7 +153,7 @@ class ArrayColumn:
         return [values[i] for i in np.flatnonzero(counts == count)[np.asarray(ranks, dtype=np.int64)]]
 
     def _counted(self) -> tuple[list, np.ndarray]:
-        if getattr(self, "_vc", None) is None:
+        if self._vc is None:
             self._vc = self.value_counts()
         return self._vc
 
@@ -296,10 +297,11 @@ class DuckDBRows:
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
                 self._n = pos
                 if self.unit is not None:
-                    self._bound(self._values.pop(), self._nulls.pop())
+                    self._nulls.pop()
+                    self._bound(self._values.pop())
         return self._values
 
-    def _bound(self, unit_text: pa.ChunkedArray, _nulls) -> None:
+    def _bound(self, unit_text: pa.ChunkedArray) -> None:
         """Keep at most k rows of each unit (``engine/units.py``: ranked by our hash of the row, salted)."""
         _, k, salt = self.unit
         keys = row_keys(salt, unit_text, list(zip(self._values, self._nulls)))
@@ -328,11 +330,11 @@ class DuckDBRows:
 
     def bin(self, domains: Sequence[Domain]) -> Binned:
         values, nulls = self._load(), self._nulls
+        n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
-        codes = np.empty((len(values[0]) if values else (self._n if self.unit is not None else self.row_count()),
-                          len(domains)),
+        codes = np.empty((n, len(domains)),
                          dtype=code_type(max((d.size for d in domains), default=1)), order="F")
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])

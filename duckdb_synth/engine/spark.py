@@ -75,9 +75,12 @@ def _column_values(batch: pa.RecordBatch, i: int, numeric: bool) -> tuple[Any, n
     col = batch.column(i)
     if numeric:
         return to_float(col), col.is_null().to_numpy(zero_copy_only=False)
-    if pa.types.is_large_string(col.type):  # as DuckDB hands text over
-        col = col.cast(pa.string())
-    return col, None
+    return _as_string(col), None
+
+
+def _as_string(arr):
+    """Text as DuckDB hands it over (Spark's Arrow may send large_string); other types as they are."""
+    return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
 
 
 class SparkColumn:
@@ -94,19 +97,9 @@ class SparkColumn:
         return f"{c} IS NOT NULL AND NOT isnan({c}) AND {c} NOT IN (double('inf'), double('-inf'))"
 
     def value_counts(self) -> tuple[list, np.ndarray]:
-        df = self.rows.values_df
-        where = self._finite() if self.col.is_numeric else f"`{self.name}` IS NOT NULL"
-        got = self.rows.guard(lambda: df.where(where).groupBy(self.name).count().toArrow(), self.col)
+        got = self.rows.guard(lambda: self._counted().toArrow(), self.col)
         self.rows.took("value counts", got.nbytes)
-        values = got.column(0).combine_chunks()
-        counts = got.column(1).to_numpy().astype(np.float64)
-        if self.col.is_numeric:
-            order = np.argsort(values.to_numpy(zero_copy_only=False), kind="stable")
-            return values.to_numpy(zero_copy_only=False)[order].tolist(), counts[order]
-        if not pa.types.is_boolean(values.type):
-            values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
-        order = pc.sort_indices(values).to_numpy()
-        return values.take(pa.array(order)).to_pylist(), counts[order]
+        return self._in_order(got)
 
     def _counted(self):
         """The column's value counts, as a DataFrame (value, count) that stays in Spark."""
@@ -119,8 +112,7 @@ class SparkColumn:
         if self.col.is_numeric:
             order = np.argsort(values.to_numpy(zero_copy_only=False), kind="stable")
             return values.to_numpy(zero_copy_only=False)[order].tolist(), counts[order]
-        if pa.types.is_large_string(values.type):
-            values = values.cast(pa.string())
+        values = _as_string(values)
         order = pc.sort_indices(values).to_numpy()
         return values.take(pa.array(order)).to_pylist(), counts[order]
 
@@ -143,10 +135,7 @@ class SparkColumn:
             f"`{self.name}` AS v", f"row_number() OVER (ORDER BY `{self.name}`) - 1 AS r").where(
             f"r IN ({wanted})").orderBy("r").toArrow(), self.col)
         self.rows.took("value counts", got.nbytes)
-        values = got.column(0)
-        if pa.types.is_large_string(values.type):
-            values = values.cast(pa.string())
-        return values.to_pylist()
+        return _as_string(got.column(0)).to_pylist()
 
     def null_count(self) -> int:
         self.rows.took("counts", 8)
@@ -236,10 +225,7 @@ class SparkRows:
 
         def keyed(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             for batch in batches:
-                text = batch.column(d)
-                if pa.types.is_large_string(text.type):
-                    text = text.cast(pa.string())
-                keys = row_keys(salt, text, [_column_values(batch, i, numeric[i]) for i in range(d)])
+                keys = row_keys(salt, _as_string(batch.column(d)), [_column_values(batch, i, numeric[i]) for i in range(d)])
                 yield pa.RecordBatch.from_arrays(batch.columns + [pa.array(keys, pa.int64())],
                                                  names=batch.schema.names + ["__key"])
 

@@ -39,7 +39,6 @@ def canonical_sql(unit: Column) -> str:
     return f"CAST({quote_ident(unit.name)} AS VARCHAR)"
 
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 _NULL_BITS = np.uint64(0x9E3779B97F4A7C15)  # what NULL hashes as (no value's bits are read for it)
 
 

@@ -432,8 +432,7 @@ def frequent_values(data: ColumnData, *, sigma: float, delta: float,
     values, score = passing_values(data, sigma, threshold(sigma, delta, held), rng)
     if not len(score):
         return np.zeros(0), np.zeros(0)
-    keep = np.arange(len(score))
-    keep = keep[np.argsort(-score[keep], kind="stable")][:MAX_POINTS]
+    keep = np.argsort(-score, kind="stable")[:MAX_POINTS]
     keep = keep[np.argsort(np.asarray(values, dtype=np.float64)[keep], kind="stable")]
     return np.asarray(values, dtype=np.float64)[keep], score[keep].astype(np.float64)
 

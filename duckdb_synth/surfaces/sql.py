@@ -38,7 +38,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..engine.data import content_stamp
-from ..engine.decode import cast_projection
 from ..engine.source import budget_key, open_source, quote_ident, quote_literal, source_keys
 from ..errors import OptionError, SynthError
 from ..options import parse_options
@@ -223,7 +222,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 reader.close()
             record(con, res)  # first: whatever happens to the file, the spend is in the ledger
             path = st.folder / f"run_{next(st.made)}.parquet"
-            _write_result(res, path)
+            res.output.write_parquet(path)
             st.cache.keep(key, (str(path), _read_back_sql(res, path)))
             return st.cache[key][1]
 
@@ -354,23 +353,6 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
     with st.lock:
         for cache in (st.cache, st.reports):
             cache.trim(0, now=float("inf"))
-
-
-def _write_result(res: Result, path: Path) -> None:
-    """Write the rows with DuckDB's own Parquet writer, which keeps types such as UUID."""
-    con = duckdb.connect()
-    try:
-        # Batch by batch. Keeping the insertion order makes DuckDB's COPY from a stream hold ~40 bytes
-        # a row (1.06 GB at 15M rows, 531 MB without); one thread reads the one stream in order anyway.
-        con.execute("SET preserve_insertion_order = false")
-        con.execute("SET threads = 1")
-        con.register("_synth_result", res.output.reader())
-        # Parquet has no 128-bit integers: DECIMAL(38,0) keeps them exact (DuckDB would write DOUBLE).
-        select = cast_projection([(c, "DECIMAL(38,0)" if t.upper() in ("HUGEINT", "UHUGEINT") else t)
-                                  for c, t in res.types])
-        con.execute(f"COPY (SELECT {select} FROM _synth_result) TO {quote_literal(str(path))} (FORMAT parquet)")
-    finally:
-        con.close()
 
 
 # Types Parquet cannot hold: the file has a stand-in, cast back to the source's type when read.
