@@ -13,7 +13,8 @@ and Spark's Python workers that have ended) and of Spark's JVM (from /proc, befo
 the model is fitted and the rows are made) and, for Spark, of the JVM (driver and executors are
 one JVM in local mode); the bytes of the answers the stages got from Spark (aggregates, partial
 histograms and marginals, the selection's sample: ``SparkResult.driver_bytes``), which should
-not grow with the rows; and whether both engines made the same rows (same seed).
+not grow with the rows: each histogram and marginal comes once, added up in Spark (the cells
+of those tables are printed beside their bytes); and whether both engines made the same rows (same seed).
 
     python bench/spark.py [--rows 1M,10M] [--cols 20] [--epsilon 1] [--master local[2]] [--seed 0]
 """
@@ -87,6 +88,7 @@ def child(engine: str, path: str, epsilon: float, seed: int, master: str, out: s
         info["rows_out"] = got.result.num_rows
         info["driver_bytes"] = got.driver_total
         info["driver_by"] = got.driver_bytes
+        info["driver_cells"] = got.driver_cells
         info["partitions"] = spark.read.parquet(path).rdd.getNumPartitions()
         jvm = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
         info["jvm_peak_mb"], info["jvm_cpu_s"] = _jvm_status(int(jvm))
@@ -144,8 +146,10 @@ def main() -> None:
                   f" | {res['wall_s']:.1f} | {cpu:.1f} | {res.get('jvm_cpu_s', 0):.1f} | {res['py_peak_mb']:.0f} | "
                   f"{res.get('jvm_peak_mb', 0):.0f} | {res.get('driver_bytes', '-')} | {same} |", flush=True)
             if res.get("driver_by"):
+                cells = res.get("driver_cells") or {}
                 print("    bytes to the driver by kind: " + ", ".join(
-                    f"{k} {v:,}" for k, v in sorted(res["driver_by"].items(), key=lambda kv: -kv[1])), flush=True)
+                    f"{k} {v:,}" + (f" ({cells[k]:,} cells, {v / cells[k]:.1f} B a cell)" if cells.get(k) else "")
+                    for k, v in sorted(res["driver_by"].items(), key=lambda kv: -kv[1])), flush=True)
 
 
 if __name__ == "__main__":

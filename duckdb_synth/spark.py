@@ -54,6 +54,8 @@ class SparkResult:
     path: Path | None  # the Parquet file written (run(..., path=...)); None: the rows are made in the executors
     driver_bytes: dict = None  # bytes of the stages' answers from Spark on the driver, by kind (value counts,
     # histograms, marginals, codes, sample, counts, sorted values)
+    driver_cells: dict = None  # cells of the tables among those answers (histograms, marginals), by kind: each
+    # table comes once, added up in Spark, so its bytes are about 8 a cell whatever the rows and partitions
 
     @property
     def driver_total(self) -> int:
@@ -207,10 +209,13 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         made = _sampled(spark, res)
     frame = made.select([F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in df.schema.fields])
     received: dict[str, int] = {}
+    cells: dict[str, int] = {}
     for e in engines:
         for kind, size in e.received.items():
             received[kind] = received.get(kind, 0) + size
-    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out, received)
+        for kind, size in e.cells.items():
+            cells[kind] = cells.get(kind, 0) + size
+    return SparkResult(frame, replace(res, seconds=time.perf_counter() - started), out, received, cells)
 
 
 def _sampled(spark, res: Result):

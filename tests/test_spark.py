@@ -281,3 +281,43 @@ def test_value_counts_by_floor_and_by_rank_as_duckdb(spark, table_file):
                     assert spk.column(i).values_at(int(count), ranks) == duck.column(i).values_at(int(count), ranks)
     finally:
         spk.close()
+
+
+def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
+    """Histograms and marginals are counted per partition and added in Spark: the driver gets each answer
+    once, the same bytes from 1 partition as from 7, and the same counts as DuckDB's."""
+    from duckdb_synth.engine import spark as engine
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.domain import CategoricalDomain, PowersOfTwo
+    from duckdb_synth.engine.schema import read_schema
+
+    monkeypatch.setattr(engine, "LOCAL_CELLS", 0)  # the codes stay on the executors
+    monkeypatch.setattr(engine, "CHUNK", 5)  # tables of more than 5 cells travel in pieces
+    con = duckdb.connect()
+    cols = {c.name: c for c in read_schema(con, f"SELECT * FROM '{table_file}'")}
+    cats = [cols["a"], cols["w"]]
+    doms = [CategoricalDomain(cats[0], values=tuple(f"{i}x" for i in range(6))),
+            CategoricalDomain(cats[1], values=("w0", "w1", "only"))]
+    buckets = PowersOfTwo.of(cols["y"])
+    want_h = DuckDBRows(con, f"SELECT * FROM '{table_file}'", [cols["y"]]).column(0).histogram(buckets)
+    local = DuckDBRows(con, f"SELECT * FROM '{table_file}'", cats).bin(doms)
+    want_m = [local.marginal(c) for c in [(0, 1), (1,), ()]]
+    got = {}
+    for parts in (1, 7):
+        df = spark.read.parquet(table_file).repartition(parts)
+        numbers, rows = engine.SparkRows(df, [cols["y"]]), engine.SparkRows(df, cats)
+        try:
+            assert rows.values_df.rdd.getNumPartitions() == parts
+            h = numbers.column(0).histogram(buckets)
+            binned = rows.bin(doms)
+            assert isinstance(binned, engine.SparkBinned)
+            m = binned.marginals([(0, 1), (1,), ()])
+        finally:
+            numbers.close()
+            rows.close()
+        assert h.tolist() == want_h.tolist()
+        assert [x.tolist() for x in m] == [x.tolist() for x in want_m]
+        got[parts] = (numbers.received["histograms"], rows.received["marginals"])
+    assert got[1] == got[7]
+    cells = want_h.size + sum(x.size for x in want_m)
+    assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece

@@ -8,11 +8,12 @@ Where the data lives in Spark, the rows never come to the driver. The driver ask
   those the driver drew as passing (``values_at``) (``privacy/discovery.py:passing_values``); a
   category's full value counts only in balanced mode (``value_counts``);
 * a histogram over a public bucketing: each partition counts its rows into the buckets with the
-  same numpy code as the DuckDB engine (``Buckets.histogram``), and the driver adds the partial
-  histograms (the size of the bucketing, times the partitions);
+  same numpy code as the DuckDB engine (``Buckets.histogram``); the partial histograms are added
+  in Spark (``summed``), so one histogram, the size of the bucketing, comes to the driver;
 * the binned table stays on the executors: each partition encodes its rows with the domains
   (``Domain.encode``, pickled to the executors) and keeps the codes cached; a marginal is counted
-  per partition (``engine/marginal.py:marginal``) and the partial tables added on the driver.
+  per partition (``engine/marginal.py:marginal``) and the partial tables added in Spark: the
+  driver gets each marginal once, whatever the rows and the partitions.
   A binned table of at most ``LOCAL_CELLS`` codes comes to the driver whole instead (a marginal
   is then a numpy count, not a Spark job), and so does a subset of rows the selection scores;
 * balanced mode's exact quantiles need a column's sorted values (``sorted_values``): they come to
@@ -42,6 +43,7 @@ from .marginal import Clique, Remap, marginal
 from .schema import Column
 from .units import canonical_sql, row_keys
 
+CHUNK = 1 << 20  # cells of a partial table added as one piece in Spark (8 MB of float64)
 LOCAL_CELLS = 1 << 25  # a binned table of at most this many codes (rows x columns; 64 MB as int16) is held on the
 # driver; above it the codes stay on the executors and each marginal is a Spark job
 
@@ -68,6 +70,45 @@ def _ipc(arrays: Sequence[np.ndarray]) -> bytes:
 def _unipc(blob: bytes) -> list[np.ndarray]:
     with np.load(io.BytesIO(blob)) as z:
         return [z[f"arr_{i}"] for i in range(len(z.files))]
+
+
+def _pieces(tables: Sequence[np.ndarray]) -> Iterator[tuple[int, int, bytes]]:
+    """(table, piece, blob) for each ``CHUNK`` cells of each table, flattened row-major."""
+    for j, t in enumerate(tables):
+        flat = np.ravel(t)
+        for c, start in enumerate(range(0, max(flat.size, 1), CHUNK)):
+            yield j, c, _ipc([flat[start:start + CHUNK]])
+
+
+def _pieces_batch(tables: Sequence[np.ndarray]) -> pa.RecordBatch:
+    return _batch_of(list(_pieces(tables)))
+
+
+def _batch_of(got: list[tuple[int, int, bytes]]) -> pa.RecordBatch:
+    return pa.record_batch([pa.array([g[0] for g in got], pa.int64()), pa.array([g[1] for g in got], pa.int64()),
+                            pa.array([g[2] for g in got], pa.binary())], names=["q", "piece", "blob"])
+
+
+def _add_pieces(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The pieces of one reduce partition added up by (table, piece): one row each."""
+    acc: dict[tuple[int, int], np.ndarray] = {}
+    for batch in batches:
+        for q, piece, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(),
+                                  batch.column(2).to_pylist()):
+            values = _unipc(blob)[0]
+            if (q, piece) in acc:
+                acc[(q, piece)] += values
+            else:
+                acc[(q, piece)] = values
+    if acc:
+        yield _batch_of([(q, piece, _ipc([acc[(q, piece)]])) for q, piece in sorted(acc)])
+
+
+def _pieces_schema():
+    import pyspark.sql.types as T
+
+    return T.StructType([T.StructField("q", T.LongType()), T.StructField("piece", T.LongType()),
+                         T.StructField("blob", T.BinaryType())])
 
 
 def _column_values(batch: pa.RecordBatch, i: int, numeric: bool) -> tuple[Any, np.ndarray | None]:
@@ -150,20 +191,15 @@ class SparkColumn:
         return np.array([float(v) for v in row], np.float64)
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
-        import pyspark.sql.types as T
-
         def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             total = np.zeros(buckets.size)
             for batch in batches:
                 x = to_float(batch.column(0))
                 total += buckets.histogram(x[np.isfinite(x)])
-            yield pa.record_batch([pa.array([_ipc([total])], pa.binary())], names=["h"])
+            yield _pieces_batch([total])
 
-        schema = T.StructType([T.StructField("h", T.BinaryType())])
-        parts = self.rows.guard(lambda: self.rows.values_df.select(self.name).mapInArrow(count, schema).collect(),
-                                self.col)
-        self.rows.took("histograms", sum(len(p["h"]) for p in parts))
-        return sum((_unipc(p["h"])[0] for p in parts), np.zeros(buckets.size))
+        parts = self.rows.values_df.select(self.name).mapInArrow(count, _pieces_schema())
+        return self.rows.summed(parts, [(buckets.size,)], "histograms", self.col)[0]
 
     def sorted_values(self) -> np.ndarray:
         if self._sorted is None:
@@ -192,6 +228,7 @@ class SparkRows:
         self._n: int | None = None
         self._binned: list = []
         self.received: dict[str, int] = {}  # bytes of the answers that came to the driver, by kind (bench/spark.py)
+        self.cells: dict[str, int] = {}  # cells of the tables among them (histograms, marginals), by kind
 
     def took(self, kind: str, size: int) -> None:
         self.received[kind] = self.received.get(kind, 0) + int(size)
@@ -233,6 +270,24 @@ class SparkRows:
         ranked = base.mapInArrow(keyed, schema).selectExpr(
             "*", "row_number() OVER (PARTITION BY __unit ORDER BY __key, __pos) AS __rank")  # ties: the earliest
         return ranked.where(f"__rank <= {int(k)}").orderBy("__pos").drop("__key", "__rank", "__pos")
+
+    def summed(self, parts, shapes: Sequence[tuple[int, ...]], kind: str, column: Column | None = None
+               ) -> list[np.ndarray]:
+        """Tables counted per partition, added up in Spark: `parts` is a DataFrame of (q, piece, blob)
+        rows (``_pieces``: each partition's partial of table q, ``CHUNK`` cells a piece); the pieces of
+        each (q, piece) are brought together by a shuffle and added on the executors, so the driver
+        receives each table once, the size of its `shape`, however many rows and partitions there are."""
+        width = max(1, min(sum(max(1, -(-int(np.prod(s)) // CHUNK)) for s in shapes),
+                           self.df.sparkSession.sparkContext.defaultParallelism))
+        got = self.guard(lambda: parts.repartition(width, "q", "piece").mapInArrow(_add_pieces, _pieces_schema())
+                         .collect(), column)
+        self.took(kind, sum(len(r[2]) for r in got))
+        self.cells[kind] = self.cells.get(kind, 0) + sum(int(np.prod(s)) for s in shapes)
+        flat = [np.zeros(int(np.prod(s))) for s in shapes]
+        for q, piece, blob in got:
+            values = _unipc(blob)[0]
+            flat[q][piece * CHUNK:piece * CHUNK + values.size] = values
+        return [f.reshape(s) for f, s in zip(flat, shapes)]
 
     def close(self) -> None:
         """Drop what this run cached in Spark (the values, the binned codes): the real data does not stay
@@ -334,12 +389,11 @@ class SparkBinned:
         return self.marginals([clique], [remaps])[0]
 
     def marginals(self, cliques: Sequence[Clique], remaps: Sequence | None = None) -> list[np.ndarray]:
-        """Several marginals in one pass over the codes."""
-        import pyspark.sql.types as T
-
+        """Several marginals in one pass over the codes, each partition's partial tables added in Spark."""
         sizes = list(self.sizes)
         cliques = [tuple(c) for c in cliques]
         remaps = list(remaps) if remaps is not None else [None] * len(cliques)
+        empty = [marginal(np.empty((0, len(sizes)), np.int64), sizes, c, r) for c, r in zip(cliques, remaps)]
 
         def count(blocks):  # one partial table per marginal and partition, whatever its blocks
             out = None
@@ -347,18 +401,9 @@ class SparkBinned:
                 got = [marginal(codes, sizes, c, r) for c, r in zip(cliques, remaps)]
                 out = got if out is None else [a + b for a, b in zip(out, got)]
             if out is not None:
-                yield pa.record_batch([pa.array([_ipc(out)], pa.binary())], names=["m"])
+                yield _pieces_batch(out)
 
-        schema = T.StructType([T.StructField("m", T.BinaryType())])
-        got = self.rows.guard(lambda: self._map(count, schema).collect())
-        self.rows.took("marginals", sum(len(r["m"]) for r in got))
-        total = None
-        for row in got:
-            part = _unipc(row["m"])
-            total = part if total is None else [a + b for a, b in zip(total, part)]
-        if total is None:  # no rows
-            total = [marginal(np.empty((0, len(sizes)), np.int64), sizes, c, r) for c, r in zip(cliques, remaps)]
-        return total
+        return self.rows.summed(self._map(count, _pieces_schema()), [e.shape for e in empty], "marginals")
 
     def subset(self, rows: np.ndarray) -> Binned:
         """The rows where `rows` is true, brought to the driver (a selection's sample: a bounded number)."""
