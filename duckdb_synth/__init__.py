@@ -20,11 +20,11 @@ from .privacy.ledger import Result, record, runs  # noqa: F401  (record: importa
 from .privacy.spend import Spend
 from .reporting.build import Report, report
 from .reporting.canary import canary
-from .surfaces.api import budget, run, set_budget, synthesize
+from .surfaces.api import aggregates, budget, run, set_budget, synthesize
 from .surfaces.sql import forget, register
 
 __all__ = [
-    "register", "synthesize", "run", "runs", "budget", "set_budget", "forget", "canary", "report", "Report",
+    "register", "synthesize", "run", "aggregates", "runs", "budget", "set_budget", "forget", "canary", "report", "Report",
     "Result", "Spend", "MODES", "MASK_KINDS",
     "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]

@@ -13,23 +13,30 @@ that reports read.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import duckdb
 
-from .engine.data import DuckDBRows, Rows
+import numpy as np
+
+from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.schema import read_schema
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
+from .errors import OptionError, did_you_mean
 from .options import parse_options
+from .privacy.aggregates import AGGREGATE_COLUMNS, AggregateResult, code_labels, release, release_table, sensitivity_sq
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
-from .privacy.discovery import domain
+from .privacy.discovery import domain, log as discovery_log
 from .privacy.fit import Progress, fit_model
 from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
@@ -62,11 +69,17 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     cols = plan(read_schema(reader, src.sql, src.parts), opts)
     if opts.private and opts.seed is not None:
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
-    # The ledger: the sources' budgets checked and the run written down before anything is read.
+    return _ledgered(con, reader, src, opts, cols, sources, lambda: _stages(reader, src, opts, cols, report, started),
+                     started)
+
+
+def _ledgered(con, reader, src, opts, cols, sources, body, started: float, text: str | None = None):
+    """`body()` between the ledger's two writes: the sources' budgets checked and the run written down
+    before anything is read, what it spent written when it ends (or fails)."""
     recorded = opts if cols.unit is None else replace(opts, privacy_unit=cols.unit.name)  # as the column is named
-    entry = store.begin(con, sources or source_keys(reader, src), src.text, recorded)
+    entry = store.begin(con, sources or source_keys(reader, src), text or src.text, recorded)
     try:
-        res = _stages(reader, src, opts, cols, report, started)
+        res = body()
     except BaseException as exc:
         failed = getattr(exc, "failed_run", None)
         spend = failed.spend if failed is not None else Spend.from_accountant(opts.mode, Accountant.for_budget(
@@ -122,3 +135,133 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
     return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None,
                                                 opts.seed is not None),
                   time.perf_counter() - started, src, opts, n_rows)
+
+
+MAX_COLUMN_SETS = 200_000  # reporting_length and columns whose column sets pass this are refused
+
+
+DEFAULT_LENGTH = 3  # combinations of up to 3 values, or of every column if fewer
+
+
+def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length: int | None = None,
+               columns: Sequence[str] | None = None, threshold: float | None = None,
+               reader: duckdb.DuckDBPyConnection | None = None, in_sql: bool = False,
+               sources: Reads | None = None, **options) -> AggregateResult:
+    """Release the counts of every combination of up to `reporting_length` values of `columns`
+    (``privacy/aggregates.py``); see ``duckdb_synth.aggregates`` for the options."""
+    started = time.perf_counter()
+    k = None if reporting_length is None else _whole("reporting_length", reporting_length)
+    bar = None if threshold is None else _at_least("threshold", threshold, 1.0)
+    opts = parse_options(**options)
+    reader = reader or con
+    src = open_source(reader, source, private=opts.private, in_sql=in_sql)
+    schema = read_schema(reader, src.sql, src.parts)
+    names = {c.name for c in schema}
+    chosen = None
+    if columns is not None:
+        if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            raise OptionError(f"columns must be a list of column names, got {columns!r}")
+        chosen = []
+        for name in columns:
+            match = name if name in names else next((n for n in names if n.lower() == name.lower()), None)
+            if match is None:
+                raise OptionError(f"columns: no column '{name}' in {src.label}{did_you_mean(name, sorted(names))}")
+            if match not in chosen:
+                chosen.append(match)
+        keep = set(chosen) | {n for n in names if opts.privacy_unit and n.lower() == opts.privacy_unit.lower()}
+        schema = [c for c in schema if c.name in keep]
+    cols = plan(schema, opts)
+    if chosen is not None:
+        modelled = {c.name: c for c in cols.modelled}
+        for name in chosen:
+            if name not in modelled:
+                why = ("is the privacy unit" if cols.unit is not None and name == cols.unit.name
+                       else "is masked" if name in cols.masks
+                       else "is a key (declared unique): each of its values is one row")
+                raise OptionError(f"columns: column '{name}' {why}; leave it out of columns")
+        wanted = [modelled[name] for name in chosen]
+    else:
+        wanted = list(cols.modelled)
+    if not wanted:
+        raise OptionError(f"no column to count in {src.label}: give columns := [...]")
+    for c in wanted:
+        if c.name.lower() in AGGREGATE_COLUMNS:
+            raise OptionError(f"column '{c.name}' has the name of a column of the release "
+                              f"({', '.join(AGGREGATE_COLUMNS)}): rename it in a query or leave it out of columns")
+    if k is None:
+        k = min(DEFAULT_LENGTH, len(wanted))
+    if k > len(wanted):
+        raise OptionError(f"reporting_length := {k} is more than the {len(wanted)} columns counted "
+                          f"({', '.join(c.name for c in wanted)})")
+    if sensitivity_sq(len(wanted), k) > MAX_COLUMN_SETS:
+        raise OptionError(f"{len(wanted)} columns up to {k} at a time make {sensitivity_sq(len(wanted), k):,} column "
+                          f"sets (at most {MAX_COLUMN_SETS:,}): give fewer columns or a shorter reporting_length")
+    if opts.private and opts.seed is not None:
+        warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
+    agg_cols = replace(cols, modelled=wanted)
+    text = f"aggregates of {src.text} ({', '.join(c.name for c in wanted)}; up to {k})"
+    return _ledgered(con, reader, src, opts, agg_cols, sources,
+                     lambda: _aggregate_stages(reader, src, opts, agg_cols, k, bar, started, chosen is not None),
+                     started, text)
+
+
+def _whole(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
+        raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _at_least(name: str, value, least: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < least:
+        raise OptionError(f"{name} must be a number >= {least:g}, got {value!r}")
+    return float(value)
+
+
+def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, started: float,
+                      named: bool) -> AggregateResult:
+    """Row count, the columns' domains (as a run's), then the counts of their combinations."""
+    rng, _ = streams(opts.seed)
+    units_k = opts.max_rows_per_unit
+    unit = None if cols.unit is None else (cols.unit, units_k, int(rng.integers(2**63)))
+    rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit)
+    acct = Accountant.for_budget(opts.epsilon, opts.delta, units_k if cols.unit is not None else 1)
+    with failures_recorded(acct, src, opts, started):
+        n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
+        d = len(cols.modelled)
+        with _quiet(discovery_log):  # the synthesizer's advice on free text; the aggregates' own is below
+            domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var)
+                       for i, c in enumerate(cols.modelled)]
+        for i, c in enumerate(cols.modelled):
+            clamped(c, rows.column(i), acct, n_hat, d, rng)
+        binned = rows.bin(domains)
+        # Free text (no value held by many rows, learned from the DP domain): left out unless named, as
+        # each column counted raises every count's noise.
+        keep = [i for i, dom in enumerate(domains) if named or not getattr(dom, "free_text", False)]
+        for i, dom in enumerate(domains):
+            if getattr(dom, "free_text", False):
+                discovery_log.warning("column '%s' has no frequent value (free text, or an identifier?): %s",
+                                      dom.column.name, "only its frequent values and '(other)' are counted" if named
+                                      else "left out of the aggregates (name it in columns to count it)")
+        if not keep:
+            raise OptionError("no column to count: every column is free text (no frequent value); name columns "
+                              "with columns := [...]")
+        k = min(k, len(keep))
+        domains = [domains[i] for i in keep]
+        binned = Binned(np.asfortranarray(binned.codes[:, keep]), [binned.sizes[i] for i in keep])
+        rel = release(binned, domains, k, acct, rng, bar)
+    names = [cols.modelled[i].name for i in keep]
+    table = release_table(rel, names, [code_labels(d) for d in domains])
+    spend = Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None, opts.seed is not None)
+    return AggregateResult(table, spend, time.perf_counter() - started, src, opts, n_rows, k, tuple(names),
+                           rel.sigma, rel.bar, rel.cells)
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger):
+    """`logger`'s warnings dropped inside."""
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -12,7 +12,7 @@ import duckdb_synth
 from duckdb_synth.surfaces.cli import main
 
 ALL = [
-    "register", "synthesize", "run", "runs", "budget", "set_budget", "forget", "canary", "report", "Report",
+    "register", "synthesize", "run", "aggregates", "runs", "budget", "set_budget", "forget", "canary", "report", "Report",
     "Result", "Spend", "MODES", "MASK_KINDS", "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
 MACROS = [

@@ -118,16 +118,23 @@ def sparse_pass(counts: np.ndarray, below: np.ndarray, sigma: float, bar: float,
     picks: list[tuple[int, np.ndarray]] = []
     picked_scores: list[np.ndarray] = []
     for c in np.flatnonzero(below) + 1:
-        n_c = int(below[c - 1])
-        least = int(math.ceil(bar - c))  # Z must reach this
-        support = np.arange(least, least + int(max(60 * sigma, 60)) + 1)
-        tail = discrete_gaussian_pmf(sigma, support)
-        p = float(tail.sum())
-        m = int(rng.binomial(n_c, min(p, 1.0)))
-        if m == 0:
+        ranks, z = tail_pass(int(below[c - 1]), int(math.ceil(bar - c)), sigma, rng)
+        if not len(ranks):
             continue
-        ranks = np.sort(rng.choice(n_c, size=m, replace=False))
-        z = rng.choice(support, size=m, p=tail / tail.sum())
         picks.append((int(c), ranks))
         picked_scores.append((c + z).astype(np.float64))
     return scores.astype(np.float64), picks, picked_scores
+
+
+def tail_pass(n: int, least: int, sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Of `n` like items, each with its own discrete Gaussian Z, which have Z >= `least`, and their Z:
+    how many from Binomial(n, P[Z >= least]), which uniformly (ranks, ascending), and their Z from the
+    discrete Gaussian conditioned on Z >= least. The same distribution as n draws, in O(passing) draws."""
+    support = np.arange(least, least + int(max(60 * sigma, 60)) + 1)
+    tail = discrete_gaussian_pmf(sigma, support)
+    p = float(tail.sum())
+    m = int(rng.binomial(n, min(p, 1.0)))
+    if m == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    ranks = np.sort(rng.choice(n, size=m, replace=False))
+    return ranks, rng.choice(support, size=m, p=tail / tail.sum())

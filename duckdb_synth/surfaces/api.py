@@ -5,7 +5,8 @@ import duckdb
 import pyarrow as pa
 
 from ..engine.source import budget_key
-from ..pipeline import run as _run
+from ..pipeline import aggregates as _aggregates, run as _run
+from ..privacy.aggregates import AggregateResult
 from ..privacy import store
 from ..privacy.ledger import Result, record, record_failure
 
@@ -98,3 +99,38 @@ def set_budget(con: duckdb.DuckDBPyConnection, source: str, epsilon: float, delt
         return store.shown(cur, key)
     finally:
         cur.close()
+
+
+def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length: int | None = None, columns=None,
+               threshold: float | None = None, mode: str | None = None, epsilon: float | None = None,
+               delta: float | None = None, seed: int | None = None, domains=None, privacy_unit: str | None = None,
+               max_rows_per_unit: int | None = None, budget: float | None = None,
+               ledger: bool = True) -> AggregateResult:
+    """Release the number of rows of every combination of up to `reporting_length` column values
+    (Synthetic Data Showcase's aggregates), noisy in DP modes; ``.table`` holds the release.
+
+    Numbers, dates and times are counted in the bins of their DP domains (a run's), text in its
+    kept values and '(other)'. Each combination whose count reaches the threshold is a row:
+    ``length``, ``combination`` ('age=30..39 & sex=F'), ``count``, then one column per column
+    counted with its value's label (NULL where the combination does not name the column). Counts
+    are consistent: never more than any shorter combination they contain, which is also shown.
+
+    Args:
+        con, source: as for :func:`run`.
+        reporting_length: the most values combined (default 3, or the number of columns if fewer).
+        columns: the columns to count (default: every column a run would model).
+        threshold: the least count shown. Default in DP modes: high enough that the release shows
+            any combination held by at most one row with probability at most 5 %; balanced: 5.
+            Any threshold is safe in DP modes (every combination, shown or not, got noise).
+        mode, epsilon, delta, seed, domains, privacy_unit, max_rows_per_unit, budget, ledger: as
+            for :func:`run`; the release is charged to the source's ledger like a run.
+    """
+    try:
+        res = _aggregates(con, source, reporting_length=reporting_length, columns=columns, threshold=threshold,
+                          mode=mode, epsilon=epsilon, delta=delta, seed=seed, domains=domains,
+                          privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit, budget=budget,
+                          ledger=ledger)
+    except BaseException as exc:
+        record_failure(con, exc)
+        raise
+    return res

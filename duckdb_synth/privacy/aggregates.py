@@ -1,0 +1,288 @@
+"""Aggregate release: the noisy number of rows of every combination of up to k column values.
+
+Microsoft's Synthetic Data Showcase publishes such counts beside its synthetic rows (its
+"reporting length"). Here the combinations are cells of the columns' DP domains (the
+synthesizer's, learned and charged first), so the set of possible combinations is public:
+every cell of every subset of at most k columns gets discrete Gaussian noise, and only cells
+whose noisy count reaches a bar are shown. Thresholding is then post-processing and costs no
+delta; the cells not shown are not computed one by one (``pass_cells``: the same distribution,
+see docs/privacy.md §3.6).
+
+Sensitivity: a row lies in exactly one cell of each of the C(m, l) subsets of l columns, so
+adding or removing it changes sum over l <= k of C(m, l) counts by one each: the L2
+sensitivity squared is that sum, and one noise scale serves every length.
+
+The bar: with N cells in all, ``bar = 2 + sigma z(0.05 / N)``: a cell held by at most one row
+passes with probability at most 0.05 / N, so the whole release shows any such cell with
+probability at most 5 % (``RELEASE_MISS``), fabricated cells (count 0) included.
+
+Consistency (post-processing): lengths in order, a combination is kept only if all its
+sub-combinations one shorter were kept, and its count is capped by theirs.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from ..engine.data import Binned
+from ..engine.source import Source
+from ..errors import OptionError
+from ..options import Options
+from ..engine.decode import DATE_DAYS, TIMESTAMP_US
+from ..engine.domain import CategoricalDomain, Domain, NumericDomain
+from ..engine.marginal import cell_index
+from .accounting import Accountant, sigma_for
+from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail_pass
+from .spend import Spend
+
+RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
+BALANCED_BAR = 5  # balanced mode: exact counts of the combinations held by at least this many rows
+MAX_SHOWN = 1_000_000  # a bar at which more empty cells than this would be expected to pass is refused
+AGGREGATE_COLUMNS = ("length", "combination", "count")  # the release's own columns, before one per column
+DENSE_CELLS = 1 << 22  # a subset of at most this many cells is counted with bincount, else by sorting
+
+Combo = tuple[tuple[int, int], ...]  # ((column, code), ...), columns ascending
+
+
+def subsets(m: int, k: int) -> list[tuple[int, ...]]:
+    """Every subset of 1..k of m columns, by length, then in order."""
+    return [s for length in range(1, k + 1) for s in itertools.combinations(range(m), length)]
+
+
+def sensitivity_sq(m: int, k: int) -> int:
+    """Rows' cells changed by one row: sum over l <= k of C(m, l) (each count by one)."""
+    return sum(math.comb(m, length) for length in range(1, min(k, m) + 1))
+
+
+def default_bar(sigma: float, cells: int) -> float:
+    """The bar a cell held by at most one row passes with probability at most RELEASE_MISS / cells.
+
+    The noise Z is a discrete Gaussian with P[Z >= t] <= P[N(0, sigma^2) >= t - 1] for integer t,
+    and a count c <= 1 passes when Z >= bar - c >= bar - 1.
+    """
+    return 2.0 + sigma * gaussian_tail_z(RELEASE_MISS / max(cells, 1))
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """A finished aggregate release: its rows (``table``) and what was spent."""
+
+    table: pa.Table  # length, combination, count, then one column per column counted (its value's label)
+    spend: Spend
+    seconds: float
+    source: Source
+    options: Options
+    rows_in: int
+    reporting_length: int
+    columns: tuple[str, ...]
+    sigma: float | None  # the counts' noise (discrete Gaussian); None: exact (balanced)
+    threshold: float  # counts below it are not shown
+    cells: int  # the combinations that could be shown (every cell of every column set)
+    run_id: int | None = None
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def relation(self, con) -> "duckdb.DuckDBPyRelation":  # noqa: F821
+        return con.from_arrow(self.table)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What ``release`` shows: per combination, its count (noisy in DP modes, consistent)."""
+
+    counts: dict[Combo, int]
+    sigma: float | None  # None: exact (balanced)
+    bar: float
+    cells: int  # the cells of every subset: the combinations that could be shown
+    subsets: int
+
+
+def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant, rng: np.random.Generator,
+            bar: float | None = None) -> Release:
+    """The counts of every combination of up to `k` columns' codes that reach `bar`, charged to `acct`
+    (all that is left of its budget). Default bar: ``default_bar`` (DP), ``BALANCED_BAR`` (balanced)."""
+    m = len(domains)
+    sizes = [int(d.size) for d in domains]
+    subs = subsets(m, k)
+    cells = sum(math.prod(sizes[c] for c in s) for s in subs)
+    sigma = None
+    if acct.private:
+        rho = acct.rho_left
+        if rho <= 0:
+            raise ValueError("no budget left for the aggregate counts")
+        sigma = sigma_for(rho, math.sqrt(sensitivity_sq(m, k)))
+        bar = default_bar(sigma, cells) if bar is None else float(bar)
+        expected = cells * float(_normal_sf((bar - 1) / sigma))
+        if expected > MAX_SHOWN:
+            raise OptionError(f"threshold := {bar:g} is too low for noise of sigma {sigma:.3g}: about "
+                              f"{expected:,.0f} of the {cells:,} combinations would be shown on noise alone (at most "
+                              f"{MAX_SHOWN:,}); leave threshold out (default {default_bar(sigma, cells):.1f})")
+        acct.charge("aggregate counts", rho, detail=f"{len(subs):,} column sets of up to {k}, {cells:,} cells, "
+                    f"discrete Gaussian sigma {sigma:.3g}, shown from {bar:.1f}")
+    else:
+        bar = float(BALANCED_BAR) if bar is None else float(bar)
+        acct.charge("aggregate counts", 0.0, detail=f"exact: {len(subs):,} column sets of up to {k}, counts of at "
+                    f"least {bar:g}")
+    shown: dict[Combo, int] = {}
+    for s in subs:
+        idx, counts = _cell_counts(binned.codes, sizes, s)
+        total = math.prod(sizes[c] for c in s)
+        if sigma is None:
+            keep = counts >= bar
+            got_cells, got_counts = idx[keep], counts[keep].astype(np.float64)
+        else:
+            got_cells, got_counts = pass_cells(idx, counts, total, sigma, bar, rng)
+        shape = [sizes[c] for c in s]
+        for cell, count in zip(got_cells.tolist(), np.rint(got_counts).astype(np.int64).tolist()):
+            codes = np.unravel_index(cell, shape)
+            shown[tuple(zip(s, (int(x) for x in codes)))] = count
+    return Release(consistent(shown), sigma, bar, cells, len(subs))
+
+
+def _normal_sf(z: float) -> float:
+    from scipy.special import ndtr
+
+    return float(ndtr(-z))
+
+
+def _cell_counts(codes: np.ndarray, sizes: Sequence[int], s: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The occupied cells of the columns `s` (row-major index, ascending) and their counts."""
+    flat = cell_index([(codes[:, c], sizes[c]) for c in s])
+    total = math.prod(sizes[c] for c in s)
+    if total <= DENSE_CELLS:
+        full = np.bincount(flat, minlength=total)
+        idx = np.flatnonzero(full)
+        return idx, full[idx]
+    idx, counts = np.unique(flat, return_counts=True)
+    return idx, counts
+
+
+def pass_cells(idx: np.ndarray, counts: np.ndarray, total: int, sigma: float, bar: float,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The cells whose count plus a discrete Gaussian (one draw a cell, all `total` cells) reaches `bar`,
+    and their noisy counts, without drawing for cells that cannot plausibly pass.
+
+    `idx`/`counts`: the occupied cells (ascending) and their counts; the other cells count 0. Cells of
+    count >= ``summary_floor`` get a draw each; for each lower count c (0 included) the number passing
+    is Binomial(cells of count c, P[Z >= bar - c]), which ones uniform among them (in cell order), and
+    their noise the discrete Gaussian conditioned on passing (``noise.tail_pass``): the same joint
+    distribution as a draw for every cell.
+    """
+    floor = summary_floor(sigma, bar)
+    high = counts >= floor
+    scores = counts[high] + discrete_gaussian(sigma, int(high.sum()), rng)
+    ok = scores >= bar
+    cells, noisy = [idx[high][ok]], [scores[ok].astype(np.float64)]
+    low_idx, low_counts = idx[~high], counts[~high]
+    per_count = np.bincount(low_counts, minlength=floor)
+    per_count[0] = total - len(idx)
+    for c in np.flatnonzero(per_count):
+        ranks, z = tail_pass(int(per_count[c]), int(math.ceil(bar - c)), sigma, rng)
+        if not len(ranks):
+            continue
+        if c == 0:  # the r-th empty cell: r plus the occupied cells before it
+            cells.append(_empty_cells(idx, ranks))
+        else:
+            cells.append(low_idx[low_counts == c][ranks])
+        noisy.append((c + z).astype(np.float64))
+    got = np.concatenate(cells)
+    order = np.argsort(got, kind="stable")
+    return got[order], np.concatenate(noisy)[order]
+
+
+def _empty_cells(occupied: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The cell indices of the empty cells of ranks `ranks` (ascending) among all cells, `occupied` ascending."""
+    # occupied[j] - j empty cells come before occupied cell j; the r-th empty cell is r + (occupied cells
+    # with occupied[j] - j <= r).
+    before = occupied - np.arange(len(occupied))
+    return ranks + np.searchsorted(before, ranks, side="right")
+
+
+def consistent(shown: dict[Combo, int]) -> dict[Combo, int]:
+    """Lengths in order: a combination kept only if each of its sub-combinations one shorter is, its count
+    at most theirs."""
+    out: dict[Combo, int] = {}
+    for combo in sorted(shown, key=len):
+        count = shown[combo]
+        if len(combo) > 1:
+            subs = [combo[:i] + combo[i + 1:] for i in range(len(combo))]
+            if any(s not in out for s in subs):
+                continue
+            count = min([count] + [out[s] for s in subs])
+        out[combo] = int(count)
+    return out
+
+
+# ---------------------------------------------------------------- labels of the codes
+
+
+def code_labels(dom: Domain) -> list[str]:
+    """Each code's label: a kept value, '(other)', a number's bin ('[10, 20)', '30..39' for whole
+    numbers and dates, one value where the bin holds one), 'NaN'/'inf'/'-inf', and 'NULL'."""
+    if isinstance(dom, CategoricalDomain):
+        values = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in dom.values]
+        return values + (["(other)"] if dom.other else []) + (["NULL"] if dom.null else [])
+    labels = [_bin_label(dom, j) for j in range(dom.nbins)]
+    labels += [{"nan": "NaN", "inf": "inf", "-inf": "-inf"}[repr(float(v))] for v in dom.specials]
+    return labels + (["NULL"] if dom.null else [])
+
+
+def _bin_label(dom: NumericDomain, j: int) -> str:
+    cells = np.flatnonzero(dom.cell_bin == j)
+    lo, hi = float(dom.edges[cells[0]]), float(dom.edges[cells[-1] + 1])
+    last = j == dom.nbins - 1
+    col = dom.column
+    t = col.type.upper()
+    if dom.points is not None:
+        pts = dom.points[cells]
+        if len(pts) and not np.isnan(pts).any() and (pts == pts[0]).all():
+            return _value(col, float(pts[0]), dom.decimals)
+    if t == "DATE" or (col.integer and col.scale is None):  # whole steps: the values from first to last
+        first = math.ceil(lo)
+        final = math.floor(hi) if last else math.ceil(hi) - 1
+        if final <= first:
+            return _value(col, float(first), 0)
+        return f"{_value(col, float(first), 0)}..{_value(col, float(final), 0)}"
+    return f"[{_value(col, lo, dom.decimals)}, {_value(col, hi, dom.decimals)}{']' if last else ')'}"
+
+
+def _value(col, x: float, decimals: int | None) -> str:
+    t = col.type.upper()
+    if t == "DATE":
+        return str(pa.scalar(int(np.clip(round(x), *DATE_DAYS)), pa.date32()).as_py())
+    if t == "TIME":
+        return str(pa.scalar(int(np.clip(round(x), 0, 86_400_000_000 - 1)), pa.time64("us")).as_py())
+    if col.kind == "temporal":
+        return str(pa.scalar(int(np.clip(round(x), *TIMESTAMP_US)), pa.timestamp("us")).as_py())
+    if (col.integer and col.scale is None) or decimals == 0:
+        return str(int(round(x)))
+    if decimals is not None and decimals > 0:
+        return f"{x:.{decimals}f}"
+    if decimals is not None and decimals < 0:
+        return str(int(round(x, decimals)))
+    return f"{x:.6g}"
+
+
+def release_table(rel: Release, names: Sequence[str], labels: Sequence[Sequence[str]]) -> pa.Table:
+    """The release as rows: length, the combination as text ('age=30..39 & sex=F'), its count, then one
+    column per column: the value's label, NULL where the combination does not name the column."""
+    combos = sorted(rel.counts, key=lambda c: (len(c), c))
+    per_column: list[list[str | None]] = [[None] * len(combos) for _ in names]
+    text = []
+    for r, combo in enumerate(combos):
+        parts = []
+        for col, code in combo:
+            per_column[col][r] = labels[col][code]
+            parts.append(f"{names[col]}={labels[col][code]}")
+        text.append(" & ".join(parts))
+    arrays = [pa.array([len(c) for c in combos], pa.int32()), pa.array(text, pa.string()),
+              pa.array([rel.counts[c] for c in combos], pa.int64())]
+    arrays += [pa.array(v, pa.string()) for v in per_column]
+    return pa.table(arrays, names=["length", "combination", "count"] + list(names))

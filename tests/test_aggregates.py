@@ -1,0 +1,228 @@
+"""Aggregate release (issue 17): the noisy counts of every combination of up to k values."""
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+import duckdb
+import numpy as np
+import pytest
+
+import duckdb_synth
+from duckdb_synth.errors import OptionError
+from duckdb_synth.privacy.accounting import cdp_rho
+from duckdb_synth.privacy.aggregates import (RELEASE_MISS, _empty_cells, consistent, default_bar, pass_cells,
+                                             sensitivity_sq)
+from duckdb_synth.privacy.noise import discrete_gaussian_pmf
+
+PATIENTS = str(__import__("pathlib").Path(duckdb_synth.__file__).parent / "examples" / "patients.parquet")
+
+TABLE = """SELECT CASE WHEN i % 10 < 6 THEN 'a' WHEN i % 10 < 9 THEN 'b' ELSE 'c' END AS g,
+    (i % 3 = 0) AS flag, ['x', 'y', 'z', 'w'][1 + (i * 7) % 4] AS h, (i % 50)::INTEGER AS age
+    FROM range({n}) r(i)"""
+
+
+def release(con, source, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # seeded DP runs: tests only
+        return duckdb_synth.aggregates(con, source, ledger=options.pop("ledger", False), **options)
+
+
+# ---------------------------------------------------------------- the mechanism against its analysis
+
+
+def test_sensitivity_counts_every_column_set_a_row_is_in():
+    assert sensitivity_sq(4, 2) == 4 + 6
+    assert sensitivity_sq(5, 3) == 5 + 10 + 10
+    assert sensitivity_sq(3, 5) == 7  # no more sets than columns allow
+
+
+def test_the_default_bar_holds_a_one_row_cell_back():
+    """A cell held by one row (or none) passes the default bar with probability at most RELEASE_MISS / cells:
+    the exact discrete Gaussian tail, for several noise scales and sizes."""
+    for sigma, cells in [(3.0, 100), (38.6, 215_241), (107.0, 88_926), (1.0, 10)]:
+        bar = default_bar(sigma, cells)
+        least = math.ceil(bar - 1)  # Z a count of 1 needs
+        support = np.arange(least, least + int(80 * sigma) + 80)
+        assert discrete_gaussian_pmf(sigma, support).sum() <= RELEASE_MISS / cells
+        # ... and not far above what it needs to be: two noise scales lower would let one through too often
+        lower = np.arange(least - int(2 * sigma) - 1, least + int(80 * sigma) + 80)
+        assert discrete_gaussian_pmf(sigma, lower).sum() > RELEASE_MISS / cells
+
+
+def test_empty_cells_by_rank():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        total = int(rng.integers(1, 60))
+        occupied = np.sort(rng.choice(total, size=int(rng.integers(0, total + 1)), replace=False))
+        empty = np.setdiff1d(np.arange(total), occupied)
+        ranks = np.sort(rng.choice(len(empty), size=min(len(empty), 5), replace=False)) if len(empty) else empty
+        assert _empty_cells(occupied, ranks).tolist() == empty[ranks].tolist()
+
+
+def test_cells_pass_as_if_each_drew_its_noise():
+    """pass_cells over 400 seeds against the dense mechanism's law: per count (0 included) the expected
+    number passing, the cells picked uniformly, and the noisy counts from the conditional tail."""
+    sigma, bar, total = 4.0, 30.0, 500
+    idx = np.array([3, 10, 11, 40, 41, 42, 100, 200, 300])
+    counts = np.array([40, 25, 25, 18, 18, 18, 1, 60, 29])
+    passed = {int(i): 0 for i in range(total)}
+    scores: dict[int, list[float]] = {int(i): [] for i in idx}
+    seeds = 400
+    for seed in range(seeds):
+        cells, noisy = pass_cells(idx, counts, total, sigma, bar, np.random.default_rng(seed))
+        assert (np.diff(cells) > 0).all() and (noisy >= bar).all()
+        for cell, score in zip(cells.tolist(), noisy.tolist()):
+            passed[cell] += 1
+            if cell in scores:
+                scores[cell].append(score)
+    full = np.zeros(total, np.int64)
+    full[idx] = counts
+    support = np.arange(-400, 400)
+    pmf = discrete_gaussian_pmf(sigma, support)
+    p = np.array([pmf[support >= bar - c].sum() for c in full])
+    got = np.array([passed[i] for i in range(total)])
+    for c in np.unique(full):  # cells of one count, pooled
+        cells_c = full == c
+        expect = seeds * p[cells_c].sum()
+        sd = math.sqrt(seeds * (p[cells_c] * (1 - p[cells_c])).sum())
+        assert abs(got[cells_c].sum() - expect) <= 4 * sd + 1, (c, got[cells_c].sum(), expect)
+    for cell, c in zip(idx.tolist(), counts.tolist()):  # the noisy counts of those that passed
+        if len(scores[cell]) >= 30:
+            tail = support >= bar - c
+            mean = c + (support[tail] * pmf[tail]).sum() / pmf[tail].sum()
+            sd = math.sqrt((((support[tail] + c - mean) ** 2) * pmf[tail]).sum() / pmf[tail].sum())
+            assert abs(np.mean(scores[cell]) - mean) < 4 * sd / math.sqrt(len(scores[cell])), cell
+
+
+def test_consistency_drops_orphans_and_caps_counts():
+    a, b, c = (0, 1), (1, 0), (2, 3)
+    shown = {(a,): 50, (b,): 40, (c,): 30, (a, b): 45, (a, c): 20, (b, c): 25, (a, b, c): 35, ((3, 0),): 9,
+             ((0, 2), (1, 0)): 12}
+    out = consistent(shown)
+    assert out[(a, b)] == 40 and out[(a, c)] == 20 and out[(a, b, c)] == 20
+    assert ((0, 2), (1, 0)) not in out  # (0, 2) alone was not shown
+    for combo, count in out.items():
+        for sub in itertools.combinations(combo, len(combo) - 1):
+            if sub:
+                assert sub in out and out[sub] >= count
+
+
+# ---------------------------------------------------------------- releases
+
+
+def test_balanced_counts_are_exact_and_complete():
+    """Balanced mode: every combination of at least 5 rows, with its exact count (GROUP BY in DuckDB)."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=997)}")
+    res = release(con, "t", columns=["g", "flag", "h"], reporting_length=2)
+    got = {row[0]: row[1] for row in res.relation(con).select("combination, count").fetchall()}
+    want = {}
+    for cols in [("g",), ("flag",), ("h",), ("g", "flag"), ("g", "h"), ("flag", "h")]:
+        q = f"SELECT {', '.join(cols)}, count(*) FROM t GROUP BY ALL HAVING count(*) >= 5"
+        for row in con.sql(q).fetchall():
+            label = " & ".join(f"{c}={str(v).lower() if isinstance(v, bool) else v}" for c, v in zip(cols, row))
+            want[label] = row[-1]
+    assert got == want
+    assert res.sigma is None and res.spend.epsilon is None
+
+
+def test_dp_release_is_consistent_charged_and_within_noise():
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=20000)}")
+    res = release(con, "t", mode="strict", seed=3)
+    rows = res.relation(con).fetchall()
+    assert res.columns == ("g", "flag", "h", "age") and res.reporting_length == 3
+    # the whole budget, the counts' step with the noise its sensitivity needs
+    step = res.spend.steps[-1]
+    assert step.name == "aggregate counts"
+    assert step.rho == pytest.approx(sensitivity_sq(4, 3) / (2 * res.sigma**2))
+    assert res.spend.rho_spent == pytest.approx(cdp_rho(3.0, 0.5e-6))
+    assert res.threshold == pytest.approx(default_bar(res.sigma, res.cells))
+    counts = {}
+    for length, combination, count, *labels in rows:
+        assert length == sum(v is not None for v in labels) and count >= 1
+        counts[combination] = count
+    # within the noise of the truth (the counts are capped by consistency, so only from above plus noise)
+    for length, combination, count, g, flag, h, age in rows:
+        if length == 1 and g is not None:
+            true = con.sql(f"SELECT count(*) FROM t WHERE g = '{g}'").fetchall()[0][0]
+            assert abs(count - true) < 5 * res.sigma
+    # consistent: every shorter combination shown, with at least the count
+    for combination, count in counts.items():
+        parts = combination.split(" & ")
+        for sub in itertools.combinations(parts, len(parts) - 1):
+            if sub:
+                assert counts[" & ".join(sub)] >= count
+
+
+def test_a_combination_of_one_row_is_never_shown():
+    """Two frequent values of each column, and one row the only one to combine x = 'a' with y = 'a': across
+    seeds and modes the pair is never released, while the values themselves are."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS x, "
+                "CASE WHEN i % 2 = 0 THEN 'b' ELSE 'a' END AS y FROM range(5000) r(i) UNION ALL SELECT 'a', 'a'")
+    for seed in range(5):
+        for mode in ("strict", "strictest"):
+            res = release(con, "t", mode=mode, seed=seed)
+            shown = [r[0] for r in res.relation(con).select("combination").fetchall()]
+            assert {"x=a", "y=a", "x=a & y=b"} <= set(shown) and "x=a & y=a" not in shown
+
+
+def test_numbers_and_dates_are_counted_in_their_domain_bins():
+    con = duckdb.connect()
+    res = release(con, PATIENTS, columns=["age", "admitted", "bmi", "sex"], reporting_length=1)
+    labels = dict(res.relation(con).select("combination, count").fetchall())
+    ages = [k for k in labels if k.startswith("age=")]
+    assert ages and all(".." in k or k[4:].isdigit() or k == "age=NULL" for k in ages)
+    assert sum(labels[k] for k in ages) <= 3000
+    dates = [k for k in labels if k.startswith("admitted=") and k != "admitted=NULL"]
+    assert dates and all(len(k.split("=")[1].split("..")[0]) == 10 for k in dates)  # YYYY-MM-DD
+    bmi = [k for k in labels if k.startswith("bmi=") and k != "bmi=NULL"]
+    assert bmi and all(k[4] == "[" for k in bmi)
+    # the bins cover every non-NULL age: their counts add up to the rows (balanced: exact, shown from 5)
+    total = con.sql(f"SELECT count(age) FROM '{PATIENTS}'").fetchall()[0][0]
+    assert sum(labels[k] for k in ages if k != "age=NULL") <= total
+
+
+def test_free_text_is_left_out_unless_named(caplog):
+    con = duckdb.connect()
+    res = release(con, PATIENTS, mode="strict", seed=0, reporting_length=1)
+    assert "name" not in res.columns and "email" not in res.columns and "sex" in res.columns
+    assert "left out of the aggregates" in caplog.text
+    named = release(con, PATIENTS, mode="strict", seed=0, reporting_length=1, columns=["sex", "name"])
+    assert named.columns == ("sex", "name")
+
+
+def test_a_release_is_charged_in_the_ledger(tmp_path):
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=3000)}")
+    duckdb_synth.register(con)
+    res = duckdb_synth.aggregates(con, "t", mode="strict", columns=["g", "h"])
+    assert res.run_id == 1
+    got = con.sql("SELECT source, sources, epsilon_spent, status, rows_out FROM duckdb_synth.runs").fetchall()
+    assert got == [("aggregates of t (g, h; up to 2)", ["t"], pytest.approx(3.0, rel=1e-6), "done", res.num_rows)]
+    steps = [r[0] for r in con.sql("SELECT step FROM synth_runs() ORDER BY step_no").fetchall()]
+    assert steps == ["row count", "domain g", "domain h", "aggregate counts"]
+    assert con.sql("SELECT runs FROM synth_budget() WHERE source = 't'").fetchall()[0][0] == 1
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"columns": ["nope"]}, "no column 'nope'"),
+    ({"columns": "g"}, "list of column names"),
+    ({"reporting_length": 0}, "reporting_length must be a whole number"),
+    ({"reporting_length": 2.5}, "reporting_length must be a whole number"),
+    ({"columns": ["g"], "reporting_length": 2}, "more than the 1 columns"),
+    ({"threshold": 0.5}, "threshold must be a number >= 1"),
+    ({"mode": "strict", "epsilon": 1}, "either mode"),
+    ({"columns": ["g", "id"]}, "is a key"),
+    ({"columns": ["count"]}, "name of a column of the release"),
+])
+def test_bad_options_are_refused_before_anything_is_spent(tmp_path, options, words):
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    con.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, g VARCHAR, \"count\" INTEGER)")
+    con.execute("INSERT INTO t SELECT i, 'a', i FROM range(100) r(i)")
+    with pytest.raises(OptionError, match=words):
+        duckdb_synth.aggregates(con, "t", **{"mode": "strict", **options})
+    assert con.sql("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
