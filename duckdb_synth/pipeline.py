@@ -33,7 +33,8 @@ from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
 from .errors import OptionError, did_you_mean
 from .options import parse_options
-from .privacy.aggregates import AGGREGATE_COLUMNS, AggregateResult, code_labels, release, release_table, sensitivity_sq
+from .privacy.aggregates import (AGGREGATE_COLUMNS, AggregateResult, code_labels, release, release_table,
+                                 release_text, sensitivity_sq)
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
 from .privacy.discovery import domain, log as discovery_log
@@ -199,7 +200,7 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     if opts.private and opts.seed is not None:
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
     agg_cols = replace(cols, modelled=wanted)
-    text = f"aggregates of {src.text} ({', '.join(c.name for c in wanted)}; up to {k})"
+    text = release_text(src.text, [c.name for c in wanted], k)
     return _ledgered(con, reader, src, opts, agg_cols, sources,
                      lambda: _aggregate_stages(reader, src, opts, agg_cols, k, bar, started, chosen is not None),
                      started, text)

@@ -19,6 +19,19 @@ CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, d
                                    CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
                                    CAST(ledger AS VARCHAR)));
 
+-- The noisy count of every combination of up to reporting_length values of the columns
+-- (duckdb_synth.aggregates): length, combination, count, then one column per column counted.
+CREATE OR REPLACE TEMP MACRO synth_aggregates(source, reporting_length := NULL, "columns" := NULL,
+                                         threshold := NULL, mode := NULL, epsilon := NULL, delta := NULL,
+                                         seed := NULL, domains := NULL, privacy_unit := NULL,
+                                         max_rows_per_unit := NULL, budget := NULL, ledger := NULL) AS TABLE
+    SELECT * FROM read_parquet(_synth_aggregates(CAST(source AS VARCHAR), CAST(reporting_length AS VARCHAR),
+                                   CAST(to_json("columns") AS VARCHAR), CAST(threshold AS VARCHAR),
+                                   CAST(mode AS VARCHAR), CAST(epsilon AS VARCHAR), CAST(delta AS VARCHAR),
+                                   CAST(seed AS VARCHAR), CAST(to_json(domains) AS VARCHAR),
+                                   CAST(privacy_unit AS VARCHAR), CAST(max_rows_per_unit AS VARCHAR),
+                                   CAST(budget AS VARCHAR), CAST(ledger AS VARCHAR)));
+
 -- What every run spent, one row per step: the runs in this database's ledger (schema
 -- duckdb_synth, kept in the database file across connections and processes), and this
 -- connection's runs made with ledger := false.

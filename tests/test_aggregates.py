@@ -226,3 +226,37 @@ def test_bad_options_are_refused_before_anything_is_spent(tmp_path, options, wor
     with pytest.raises(OptionError, match=words):
         duckdb_synth.aggregates(con, "t", **{"mode": "strict", **options})
     assert con.sql("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+
+
+def test_sql_and_cli_give_the_python_release(tmp_path):
+    """synth_aggregates(...) in SQL and `duckdb-synth aggregates` release what duckdb_synth.aggregates does,
+    for a seed; an identical SQL call is answered again without spending."""
+    from click.testing import CliRunner
+
+    from duckdb_synth.surfaces.cli import main
+
+    db = str(tmp_path / "db.duckdb")
+    con = duckdb.connect(db)
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=4000)}")
+    want = release(con, "t", mode="strict", seed=5, columns=["g", "h", "age"], reporting_length=2).table
+    duckdb_synth.register(con)
+    q = "SELECT * FROM synth_aggregates('t', mode := 'strict', seed := 5, columns := ['g', 'h', 'age'], " \
+        "reporting_length := 2, ledger := false)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = con.sql(q).fetchall()
+        assert con.sql(q).fetchall() == got
+    assert got == [tuple(r.values()) for r in want.to_pylist()]
+    # the Python release and one SQL release (the second call was the first's answer), ledger := false: listed
+    # by synth_runs() from the connection's own record
+    assert con.sql("SELECT source, count(*) FROM synth_runs() WHERE step = 'aggregate counts' GROUP BY 1"
+                   ).fetchall() == [("aggregates of t (g, h, age; up to 2)", 2)]
+    con.close()
+    out = tmp_path / "a.parquet"
+    done = CliRunner().invoke(main, ["aggregates", db, "t", "--mode", "strict", "--seed", "5", "--columns",
+                                     "g,h,age", "--length", "2", "-o", str(out), "--no-ledger"])
+    assert done.exit_code == 0, done.output
+    assert duckdb.sql(f"SELECT * FROM '{out}'").fetchall() == got
+    assert "combinations of up to 2 of g, h, age shown" in done.output
+    bad = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,,h"])
+    assert bad.exit_code != 0 and "comma-separated list of column names" in bad.output

@@ -16,6 +16,8 @@ ALL = [
     "Result", "Spend", "MODES", "MASK_KINDS", "SynthError", "SourceError", "SchemaError", "DataError", "OptionError", "MaskError", "__version__",
 ]
 MACROS = [
+    ("synth_aggregates", ["source", "reporting_length", "columns", "threshold", "mode", "epsilon", "delta", "seed",
+                          "domains", "privacy_unit", "max_rows_per_unit", "budget", "ledger"]),
     ("synth_budget", []),
     ("synth_privacy_report", ["real", "synth", "holdout"]),
     ("synth_report", ["real", "synth", "holdout"]),
@@ -55,11 +57,17 @@ COLUMNS = {
         ("column_1", "VARCHAR"), ("column_2", "VARCHAR"), ("metric", "VARCHAR"), ("real_association", "DOUBLE"),
         ("synth_association", "DOUBLE"), ("score", "DOUBLE"),
     ],
+    "synth_aggregates('t', reporting_length := 2)": [
+        ("length", "INTEGER"), ("combination", "VARCHAR"), ("count", "BIGINT"), ("a", "VARCHAR"), ("b", "VARCHAR"),
+    ],
     "synth_privacy_report('t', 't')": [
         ("metric", "VARCHAR"), ("value", "DOUBLE"), ("holdout", "DOUBLE"), ("explanation", "VARCHAR"),
     ],
 }
 COMMANDS = {
+    "aggregates": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--length"], ["--columns"],
+                   ["--threshold"], ["--seed"], ["--domain"], ["--privacy-unit"], ["--max-rows-per-unit"], ["--budget"],
+                   ["--ledger"], ["-o", "--output"], ["-q", "--quiet"]],
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
                ["--ledger"], ["--mask"]],
     "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],
@@ -84,6 +92,8 @@ PARAMETERS = {
     "forget": ["con"],
     "report": ["con", "real", "synth", "seed", "run", "domains", "holdout"],
     "canary": ["con", "source", "mode", "epsilon", "delta", "ks", "seed", "column", "masks", "ledger"],
+    "aggregates": ["con", "source", "reporting_length", "columns", "threshold", "mode", "epsilon", "delta", "seed",
+                   "domains", "privacy_unit", "max_rows_per_unit", "budget", "ledger"],
 }
 
 

@@ -14,7 +14,8 @@ sensitivity squared is that sum, and one noise scale serves every length.
 
 The bar: with N cells in all, ``bar = 2 + sigma z(0.05 / N)``: a cell held by at most one row
 passes with probability at most 0.05 / N, so the whole release shows any such cell with
-probability at most 5 % (``RELEASE_MISS``), fabricated cells (count 0) included.
+probability at most 5 % (``RELEASE_MISS``), fabricated cells (count 0) included. With a privacy
+unit of at most k rows, a cell held by one person counts up to k: ``bar = k + 1 + sigma z``.
 
 Consistency (post-processing): lengths in order, a combination is kept only if all its
 sub-combinations one shorter were kept, and its count is capped by theirs.
@@ -49,6 +50,10 @@ DENSE_CELLS = 1 << 22  # a subset of at most this many cells is counted with bin
 Combo = tuple[tuple[int, int], ...]  # ((column, code), ...), columns ascending
 
 
+def release_text(source: str, columns: Sequence[str], k: int) -> str:
+    return f"aggregates of {source} ({', '.join(columns)}; up to {k})"
+
+
 def subsets(m: int, k: int) -> list[tuple[int, ...]]:
     """Every subset of 1..k of m columns, by length, then in order."""
     return [s for length in range(1, k + 1) for s in itertools.combinations(range(m), length)]
@@ -59,13 +64,14 @@ def sensitivity_sq(m: int, k: int) -> int:
     return sum(math.comb(m, length) for length in range(1, min(k, m) + 1))
 
 
-def default_bar(sigma: float, cells: int) -> float:
-    """The bar a cell held by at most one row passes with probability at most RELEASE_MISS / cells.
+def default_bar(sigma: float, cells: int, held: int = 1) -> float:
+    """The bar a cell held by at most one row (one person's `held` rows) passes with probability at most
+    RELEASE_MISS / cells.
 
     The noise Z is a discrete Gaussian with P[Z >= t] <= P[N(0, sigma^2) >= t - 1] for integer t,
-    and a count c <= 1 passes when Z >= bar - c >= bar - 1.
+    and a count c <= held passes when Z >= bar - c >= bar - held.
     """
-    return 2.0 + sigma * gaussian_tail_z(RELEASE_MISS / max(cells, 1))
+    return held + 1.0 + sigma * gaussian_tail_z(RELEASE_MISS / max(cells, 1))
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,11 @@ class AggregateResult:
     @property
     def num_rows(self) -> int:
         return self.table.num_rows
+
+    @property
+    def text(self) -> str:
+        """What the ledgers file the release as."""
+        return release_text(self.source.text, self.columns, self.reporting_length)
 
     def relation(self, con) -> "duckdb.DuckDBPyRelation":  # noqa: F821
         return con.from_arrow(self.table)
@@ -118,12 +129,12 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
         if rho <= 0:
             raise ValueError("no budget left for the aggregate counts")
         sigma = sigma_for(rho, math.sqrt(sensitivity_sq(m, k)))
-        bar = default_bar(sigma, cells) if bar is None else float(bar)
+        bar = default_bar(sigma, cells, acct.unit_rows) if bar is None else float(bar)
         expected = cells * float(_normal_sf((bar - 1) / sigma))
         if expected > MAX_SHOWN:
             raise OptionError(f"threshold := {bar:g} is too low for noise of sigma {sigma:.3g}: about "
                               f"{expected:,.0f} of the {cells:,} combinations would be shown on noise alone (at most "
-                              f"{MAX_SHOWN:,}); leave threshold out (default {default_bar(sigma, cells):.1f})")
+                              f"{MAX_SHOWN:,}); leave threshold out (default {default_bar(sigma, cells, acct.unit_rows):.1f})")
         acct.charge("aggregate counts", rho, detail=f"{len(subs):,} column sets of up to {k}, {cells:,} cells, "
                     f"discrete Gaussian sigma {sigma:.3g}, shown from {bar:.1f}")
     else:

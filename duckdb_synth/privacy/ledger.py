@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import duckdb
@@ -32,6 +32,7 @@ from ..engine.source import Source
 from ..errors import SynthError
 from ..options import Options
 from .accounting import Accountant
+from .aggregates import AggregateResult
 from .spend import Spend
 
 RUN_COLUMNS = pa.schema([
@@ -128,16 +129,22 @@ class Ledger:
     rows: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, entry: Result | Failure) -> RunRecord:
-        """Record a run, under its run id in the database's ledger."""
-        if isinstance(entry, Result):
+    def add(self, entry: Result | Failure | AggregateResult) -> RunRecord:
+        """Record a run (or an aggregate release), under its run id in the database's ledger."""
+        source = entry.source
+        if isinstance(entry, AggregateResult):
+            sp = entry.spend
+            source = replace(source, text=entry.text)
+            rest = (None if sp.private else entry.rows_in, entry.num_rows, tuple(entry.table.column_names), Stamp(),
+                    "done")
+        elif isinstance(entry, Result):
             sp = entry.spend
             rest = (None if sp.private else entry.rows_in, entry.num_rows, tuple(entry.output.column_names),
                     entry.output.stamp, "done")
         else:
             rest = (None, None, (), Stamp(), f"failed: {entry.error}")
         with self.lock:
-            rec = RunRecord(entry.run_id, entry.source, entry.options, entry.spend, entry.seconds, *rest)
+            rec = RunRecord(entry.run_id, source, entry.options, entry.spend, entry.seconds, *rest)
             if rec.run_id is None:  # the database's ledger lists the others
                 self.rows.extend(_log_rows(rec))
             self.entries.append(rec)

@@ -133,4 +133,5 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     except BaseException as exc:
         record_failure(con, exc)
         raise
+    record(con, res)  # synth_runs() lists it (a release with ledger=False: only there)
     return res

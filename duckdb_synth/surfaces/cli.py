@@ -794,6 +794,101 @@ def _write_table(con: duckdb.DuckDBPyConnection, table: Any, quoted: str, *, rep
 
 
 # ---------------------------------------------------------------------------
+# aggregates
+# ---------------------------------------------------------------------------
+
+
+def _parse_columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [part.strip() for part in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of column names, e.g. --columns age,sex",
+                                 ctx=ctx, param=param)
+    return names
+
+
+@main.command()
+@click.argument("db")
+@click.argument("source")
+@_privacy_options
+@click.option("--length", "reporting_length", type=int, metavar="K",
+              help="Combine up to K values (default 3, or the number of columns if fewer).")
+@click.option("--columns", callback=_parse_columns, metavar="COLS",
+              help="The columns to count, comma-separated (default: every column a run would model, free text "
+              "left out).")
+@click.option("--threshold", type=float, metavar="T",
+              help="The least count shown (default in DP modes: a combination of one row is shown with "
+              "probability at most 5%; balanced: 5).")
+@click.option("--seed", type=int, help="Seed, for a reproducible release (tests only: real releases draw from the OS).")
+@click.option("--domain", "domains", multiple=True, metavar="COL=JSON", callback=_parse_domains,
+              help="A public domain, as for synthesize. Repeatable.")
+@click.option("--privacy-unit", metavar="COL", help="The column naming the person a row belongs to.")
+@click.option("--max-rows-per-unit", type=int, metavar="K", help="With --privacy-unit: keep at most K rows per unit.")
+@click.option("--budget", type=float, metavar="EPS", help="The source's total ε in DB's ledger, as for synthesize.")
+@click.option("--ledger/--no-ledger", default=True, show_default=True, help="Record the release in DB's ledger.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the release to this .parquet or .csv file (default: print it).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and the release, without -o).")
+def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, delta: float | None,
+               reporting_length: int | None, columns: list[str] | None, threshold: float | None, seed: int | None,
+               domains: dict | None, privacy_unit: str | None, max_rows_per_unit: int | None, budget: float | None,
+               ledger: bool, output: Path | None, quiet: bool) -> None:
+    """Release the count of every combination of up to K column values of SOURCE (noisy in DP modes).
+
+    One row per combination shown: its length, the combination ('age=30..39 & sex=F'), its
+    count, then one column per column counted. Numbers and dates are counted in the bins of
+    their DP domains. Charged to DB's ledger like a synthetic copy.
+
+    \b
+    Examples:
+      duckdb-synth aggregates clinic.duckdb patients --mode strict --columns sex,age,diagnosis -o counts.csv
+      duckdb-synth aggregates clinic.duckdb patients --mode strictest --length 2
+    """
+    fmt = None
+    if output is not None:
+        fmt = OUTPUT_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise click.BadParameter(f"cannot tell the format of '{output}': use a .parquet or .csv file name",
+                                     param_hint="'-o' / '--output'")
+        if not output.parent.is_dir():
+            raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
+    with _connect(db, must_exist=True) as con:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SeededRunWarning)
+                res = duckdb_synth.aggregates(
+                    con, source, reporting_length=reporting_length, columns=columns, threshold=threshold, mode=mode,
+                    epsilon=epsilon, delta=delta, seed=seed, domains=domains, privacy_unit=privacy_unit,
+                    max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger)
+        except SynthError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if output is not None:
+            assert fmt is not None
+            _write_file(con, res.table.to_reader(), output, fmt)
+        else:
+            click.echo(_csv_text(res.table), nl=False)
+        if not quiet:
+            click.echo(res.spend.summary(res.run_id), err=True)
+            noise = "exact counts" if res.sigma is None else f"noise sigma {res.sigma:.3g}"
+            click.echo(f"{res.num_rows:,} combinations of up to {res.reporting_length} of "
+                       f"{', '.join(res.columns)} shown ({noise}, counts from {res.threshold:.1f})"
+                       + (f", written to {output}" if output is not None else "") + f" in {res.seconds:.2f} s",
+                       err=True)
+
+
+def _csv_text(table: Any) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.column_names)
+    writer.writerows(zip(*(col.to_pylist() for col in table.columns)))
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------
 # canary
 # ---------------------------------------------------------------------------
 

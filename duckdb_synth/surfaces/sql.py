@@ -41,7 +41,7 @@ from ..engine.data import content_stamp
 from ..engine.source import budget_key, open_source, quote_ident, quote_literal, source_keys
 from ..errors import OptionError, SynthError
 from ..options import parse_options
-from ..pipeline import run
+from ..pipeline import aggregates, run
 from ..privacy import ledger, store
 from ..privacy.ledger import Result, record, record_failure
 from ..reporting.build import build as build_report
@@ -71,7 +71,7 @@ class _State:
 
 _STATES: dict[int, tuple[weakref.ref, _State]] = {}
 _CONNECTIONS = itertools.count(1)
-_UDFS = re.compile(r"\b(_synth_run|_synth_runs_file|_synth_report|_synth_budget_file|_synth_set_budget)\(")
+_UDFS = re.compile(r"\b(_synth_run|_synth_aggregates|_synth_runs_file|_synth_report|_synth_budget_file|_synth_set_budget)\(")
 _FOLDER = re.compile(r"^duckdb_synth_(\d+)_")
 _swept = False
 
@@ -226,6 +226,37 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             st.cache.keep(key, (str(path), _read_back_sql(res, path)))
             return st.cache[key][1]
 
+    def synth_aggregates(source, length, columns, threshold, mode, epsilon, delta, seed, domains, unit, per_unit,
+                         budget, use_ledger):
+        con = con_ref()
+        length, threshold, epsilon, delta, seed, per_unit, budget = (
+            _number(v) for v in (length, threshold, epsilon, delta, seed, per_unit, budget))
+        with st.lock:
+            reader = _reader(con, st)
+            try:
+                args = ("aggregates", source, length, columns, threshold, mode, epsilon, delta, seed, domains, unit,
+                        per_unit, budget, use_ledger)
+                options = dict(mode=mode, epsilon=epsilon, delta=delta, seed=seed, domains=domains, privacy_unit=unit,
+                               max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
+                if not any(k[:-1] == args for k in st.cache):
+                    _check_ledger(con, reader, source, options)
+                key = (*args, _stamp(reader, source, mode, epsilon))
+                known = st.cache.fetch(key)
+                if known is not None:
+                    return known[0]
+                res = aggregates(con, source, reader=reader, in_sql=True, reporting_length=length,
+                                 columns=_json_list("columns", columns), threshold=threshold, **options)
+            except BaseException as exc:
+                record_failure(con, exc)
+                raise
+            finally:
+                reader.close()
+            record(con, res)
+            path = st.folder / f"aggregates_{next(st.made)}.parquet"
+            pq.write_table(res.table, path)
+            st.cache.keep(key, (str(path), None))
+            return str(path)
+
     def runs_file():
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
         with st.runs_lock:
@@ -279,7 +310,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_runs_file", runs_file, []),
+    for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_aggregates", synth_aggregates, [V] * 13),
+                             ("_synth_runs_file", runs_file, []),
                              ("_synth_report", synth_report, [V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
@@ -292,6 +324,16 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     st.macros = _statements(text)
     for statement in st.macros:
         con.execute(statement)
+
+
+def _json_list(name: str, text: str | None):
+    """A list argument passed as JSON text (``to_json``), back to a list (else the text, which the options refuse)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise OptionError(f"{name} must be a list, e.g. {name} := ['age', 'sex']; got {text}") from None
 
 
 def _number(text: str | None) -> int | float | str | None:
