@@ -236,7 +236,8 @@ def consistent(shown: dict[Combo, int]) -> dict[Combo, int]:
 
 def code_labels(dom: Domain) -> list[str]:
     """Each code's label: a kept value, '(other)', a number's bin ('[10, 20)', '30..39' for whole
-    numbers and dates, one value where the bin holds one), 'NaN'/'inf'/'-inf', and 'NULL'."""
+    numbers and dates, '..29' and '90..' at the ends, one value where the bin holds one),
+    'NaN'/'inf'/'-inf', and 'NULL'."""
     if isinstance(dom, CategoricalDomain):
         values = [("true" if v else "false") if isinstance(v, bool) else str(v) for v in dom.values]
         return values + (["(other)"] if dom.other else []) + (["NULL"] if dom.null else [])
@@ -246,22 +247,32 @@ def code_labels(dom: Domain) -> list[str]:
 
 
 def _bin_label(dom: NumericDomain, j: int) -> str:
+    """Bin j's values as the domain encodes them: [first edge, last edge) of its cells, the first bin
+    open below and the last open above (values outside the grid go to the end bins)."""
     cells = np.flatnonzero(dom.cell_bin == j)
     lo, hi = float(dom.edges[cells[0]]), float(dom.edges[cells[-1] + 1])
-    last = j == dom.nbins - 1
+    first, last = j == 0, j == dom.nbins - 1
     col = dom.column
-    t = col.type.upper()
     if dom.points is not None:
         pts = dom.points[cells]
-        if len(pts) and not np.isnan(pts).any() and (pts == pts[0]).all():
+        if len(pts) and not np.isnan(pts).any() and (pts == pts[0]).all() and not (first or last):
             return _value(col, float(pts[0]), dom.decimals)
-    if t == "DATE" or (col.integer and col.scale is None):  # whole steps: the values from first to last
-        first = math.ceil(lo)
-        final = math.floor(hi) if last else math.ceil(hi) - 1
-        if final <= first:
-            return _value(col, float(first), 0)
-        return f"{_value(col, float(first), 0)}..{_value(col, float(final), 0)}"
-    return f"[{_value(col, lo, dom.decimals)}, {_value(col, hi, dom.decimals)}{']' if last else ')'}"
+    if first and last:
+        return "(all)"
+    if col.type.upper() == "DATE" or (col.integer and col.scale is None and col.kind == "numeric"):  # whole steps
+        start, end = math.ceil(lo), math.ceil(hi) - 1
+        if first:
+            return f"..{_value(col, float(end), 0)}"
+        if last:
+            return f"{_value(col, float(start), 0)}.."
+        return _value(col, float(start), 0) if end <= start else f"{_value(col, float(start), 0)}..{_value(col, float(end), 0)}"
+    if col.kind == "temporal" and dom.unit:  # a lattice of whole units: the edges, up to the next unit
+        lo, hi = math.ceil(lo / dom.unit) * dom.unit, math.ceil(hi / dom.unit) * dom.unit
+    if first:
+        return f"(-inf, {_value(col, hi, dom.decimals)})"
+    if last:
+        return f"[{_value(col, lo, dom.decimals)}, inf)"
+    return f"[{_value(col, lo, dom.decimals)}, {_value(col, hi, dom.decimals)})"
 
 
 def _value(col, x: float, decimals: int | None) -> str:
