@@ -270,5 +270,35 @@ def test_sql_and_cli_give_the_python_release(tmp_path):
     assert done.exit_code == 0, done.output
     assert duckdb.sql(f"SELECT * FROM '{out}'").fetchall() == got
     assert "combinations of up to 2 of g, h, age shown" in done.output
+    owner = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,h", "--no-ledger", "--owner-figures"])
+    assert owner.exit_code == 0 and "For the data owner only" in owner.output
+    assert "length,shown,fabricated,real_at_least,suppressed" in owner.output
     bad = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,,h"])
     assert bad.exit_code != 0 and "comma-separated list of column names" in bad.output
+
+
+def test_owner_figures_count_fabricated_and_suppressed_combinations():
+    """owner_figures against SQL on the real rows: a shown combination no row holds is fabricated, a real one
+    of at least `at_least` rows not shown is suppressed; balanced mode's exact release has neither."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT ['a','b','c','d'][1 + i % 4] AS g, ['x','y','z'][1 + (i * i) % 3] AS h, "
+                "['p','q'][1 + (i // 7) % 2] AS k FROM range(3000) r(i)")
+    exact = release(con, "t").owner_figures(con)
+    assert exact.column("fabricated").to_pylist() == [0, 0, 0] and exact.column("suppressed").to_pylist() == [0, 0, 0]
+    assert exact.column("mean_abs_error").to_pylist() == [0, 0, 0]
+    res = release(con, "t", mode="strictest", seed=2, threshold=2)  # a low bar: noise alone passes it
+    figures = res.owner_figures(con, at_least=100)
+    rows = res.relation(con).fetchall()
+    for length in (1, 2, 3):
+        shown = [r for r in rows if r[0] == length]
+        true = []
+        for r in shown:
+            where = " AND ".join(f"{c} = '{v}'" for c, v in zip(("g", "h", "k"), r[3:]) if v is not None)
+            true.append(con.sql(f"SELECT count(*) FROM t WHERE {where}").fetchall()[0][0])
+        real = con.sql(f"SELECT count(*) FROM (SELECT count(*) AS n FROM t GROUP BY GROUPING SETS "
+                       f"({', '.join('(' + ', '.join(s) + ')' for s in itertools.combinations('ghk', length))})) "
+                       f"WHERE n >= 100").fetchall()[0][0]
+        shown_real = sum(1 for r, t in zip(shown, true) if t >= 100)
+        want = (length, len(shown), sum(t == 0 for t in true), real, real - shown_real)
+        assert tuple(figures.slice(length - 1, 1).to_pylist()[0].values())[:5] == want
+    assert sum(figures.column("fabricated").to_pylist()) > 0

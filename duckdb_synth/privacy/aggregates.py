@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -90,6 +90,53 @@ class AggregateResult:
     threshold: float  # counts below it are not shown
     cells: int  # the combinations that could be shown (every cell of every column set)
     run_id: int | None = None
+    domains: tuple = field(default=(), repr=False)  # the columns' DP domains (public), for owner_figures
+    counts: dict = field(default_factory=dict, repr=False)  # (column, code) combination -> count shown
+
+    def owner_figures(self, con, at_least: int | None = None) -> pa.Table:
+        """For the data owner only (it reads the real data; do not publish it): per length, how many
+        combinations were shown, how many of those no real row holds (fabricated), how many real
+        combinations of at least `at_least` rows (default: the threshold) were not shown (suppressed),
+        and the mean absolute and relative error of the counts shown (SDS's figures)."""
+        from ..engine.data import DuckDBRows
+
+        m = math.ceil(self.threshold) if at_least is None else int(at_least)
+        rows = DuckDBRows(con, self.source.sql, [d.column for d in self.domains])
+        binned = rows.bin(list(self.domains))
+        sizes = [int(d.size) for d in self.domains]
+        out = {key: [] for key in ("length", "shown", "fabricated", "real_at_least", "suppressed",
+                                   "mean_abs_error", "mean_rel_error")}
+        for length in range(1, self.reporting_length + 1):
+            shown = fabricated = real = suppressed = 0
+            abs_err = rel_err = 0.0
+            for s in itertools.combinations(range(len(sizes)), length):
+                idx, counts = _cell_counts(binned.codes, sizes, s)
+                true = dict(zip(idx.tolist(), counts.tolist()))
+                shape = [sizes[c] for c in s]
+                for cell, count in true.items():
+                    if count >= m:
+                        real += 1
+                        combo = tuple(zip(s, (int(x) for x in np.unravel_index(cell, shape))))
+                        suppressed += combo not in self.counts
+                for combo, count in self.counts.items():
+                    if tuple(c for c, _ in combo) != s:
+                        continue
+                    t = true.get(int(np.ravel_multi_index([code for _, code in combo], shape)), 0)
+                    shown += 1
+                    fabricated += t == 0
+                    abs_err += abs(count - t)
+                    rel_err += abs(count - t) / max(t, 1)
+            out["length"].append(length)
+            out["shown"].append(shown)
+            out["fabricated"].append(fabricated)
+            out["real_at_least"].append(real)
+            out["suppressed"].append(suppressed)
+            out["mean_abs_error"].append(abs_err / shown if shown else None)
+            out["mean_rel_error"].append(rel_err / shown if shown else None)
+        table = pa.table(out)
+        return table.replace_schema_metadata({"note": f"for the data owner only: read from the real data, not "
+                                              f"part of the release; real_at_least counts combinations of at "
+                                              f"least {m} rows"})
 
     @property
     def num_rows(self) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import signal
@@ -829,11 +830,14 @@ def _parse_columns(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--ledger/--no-ledger", default=True, show_default=True, help="Record the release in DB's ledger.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the release to this .parquet or .csv file (default: print it).")
+@click.option("--owner-figures", is_flag=True,
+              help="Also print to stderr, for the data owner only, per length: combinations fabricated and "
+              "suppressed, and the counts' errors (reads the real data: not part of the release).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and the release, without -o).")
 def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, delta: float | None,
                reporting_length: int | None, columns: list[str] | None, threshold: float | None, seed: int | None,
                domains: dict | None, privacy_unit: str | None, max_rows_per_unit: int | None, budget: float | None,
-               ledger: bool, output: Path | None, quiet: bool) -> None:
+               ledger: bool, output: Path | None, owner_figures: bool, quiet: bool) -> None:
     """Release the count of every combination of up to K column values of SOURCE (noisy in DP modes).
 
     One row per combination shown: its length, the combination ('age=30..39 & sex=F'), its
@@ -875,6 +879,12 @@ def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, de
                        f"{', '.join(res.columns)} shown ({noise}, counts from {res.threshold:.1f})"
                        + (f", written to {output}" if output is not None else "") + f" in {res.seconds:.2f} s",
                        err=True)
+        if owner_figures:
+            figures = res.owner_figures(con)
+            click.echo(f"For the data owner only (read from the real data; do not publish): per length, combinations "
+                       f"shown, fabricated (no real row), real ones of at least {math.ceil(res.threshold)} rows, "
+                       f"suppressed, and the mean absolute and relative error of the counts shown", err=True)
+            click.echo(_csv_text(figures), err=True, nl=False)
 
 
 def _csv_text(table: Any) -> str:
