@@ -106,6 +106,9 @@ class AggregateResult:
         sizes = [int(d.size) for d in self.domains]
         out = {key: [] for key in ("length", "shown", "fabricated", "real_at_least", "suppressed",
                                    "mean_abs_error", "mean_rel_error")}
+        by_set: dict[tuple[int, ...], list] = {}
+        for combo, count in self.counts.items():
+            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
         for length in range(1, self.reporting_length + 1):
             shown = fabricated = real = suppressed = 0
             abs_err = rel_err = 0.0
@@ -118,9 +121,7 @@ class AggregateResult:
                         real += 1
                         combo = tuple(zip(s, (int(x) for x in np.unravel_index(cell, shape))))
                         suppressed += combo not in self.counts
-                for combo, count in self.counts.items():
-                    if tuple(c for c, _ in combo) != s:
-                        continue
+                for combo, count in by_set.get(s, ()):
                     t = true.get(int(np.ravel_multi_index([code for _, code in combo], shape)), 0)
                     shown += 1
                     fabricated += t == 0
