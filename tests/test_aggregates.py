@@ -270,8 +270,10 @@ def test_sql_and_cli_give_the_python_release(tmp_path):
     assert done.exit_code == 0, done.output
     assert duckdb.sql(f"SELECT * FROM '{out}'").fetchall() == got
     assert "combinations of up to 2 of g, h, age shown" in done.output
-    owner = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,h", "--no-ledger", "--owner-figures"])
+    owner = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,h", "--no-ledger", "--owner-figures",
+                                      "--compare", "t"])
     assert owner.exit_code == 0 and "For the data owner only" in owner.output
+    assert "t against the release" in owner.output and "length,combinations,mean_abs_error" in owner.output
     assert "length,shown,fabricated,real_at_least,suppressed" in owner.output
     bad = CliRunner().invoke(main, ["aggregates", db, "t", "--columns", "g,,h"])
     assert bad.exit_code != 0 and "comma-separated list of column names" in bad.output
@@ -302,3 +304,22 @@ def test_owner_figures_count_fabricated_and_suppressed_combinations():
         want = (length, len(shown), sum(t == 0 for t in true), real, real - shown_real)
         assert tuple(figures.slice(length - 1, 1).to_pylist()[0].values())[:5] == want
     assert sum(figures.column("fabricated").to_pylist()) > 0
+
+
+def test_a_copy_is_compared_with_the_release():
+    """compare(): the real table's counts against a DP release err by the noise (the owner figures' absolute
+    error, the same sum); an exact release against the table it counts, by nothing; the table twice over, by
+    the whole count."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=6000)}")
+    con.execute("CREATE TABLE twice AS SELECT * FROM t UNION ALL SELECT * FROM t")
+    res = release(con, "t", mode="strict", seed=1, columns=["g", "flag", "h"])
+    kept, owner = res.compare(con, "t").to_pylist(), res.owner_figures(con).to_pylist()
+    for k, o in zip(kept, owner):
+        assert k["combinations"] == o["shown"] and k["mean_abs_error"] == pytest.approx(o["mean_abs_error"])
+    exact = release(con, "t", columns=["g", "flag", "h"])
+    assert [r["mean_rel_error"] for r in exact.compare(con, "t").to_pylist()] == [0, 0, 0]
+    assert [r["mean_rel_error"] for r in exact.compare(con, "twice").to_pylist()] == [1, 1, 1]
+    con.execute("CREATE TABLE other AS SELECT g, h FROM t")
+    with pytest.raises(OptionError, match="no column 'flag'"):
+        exact.compare(con, "other")

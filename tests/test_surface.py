@@ -67,7 +67,7 @@ COLUMNS = {
 COMMANDS = {
     "aggregates": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--length"], ["--columns"],
                    ["--threshold"], ["--seed"], ["--domain"], ["--privacy-unit"], ["--max-rows-per-unit"], ["--budget"],
-                   ["--ledger"], ["-o", "--output"], ["--owner-figures"], ["-q", "--quiet"]],
+                   ["--ledger"], ["-o", "--output"], ["--compare"], ["--owner-figures"], ["-q", "--quiet"]],
     "canary": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--k"], ["--seed"], ["--column"],
                ["--ledger"], ["--mask"]],
     "budget": [["db"], ["source"], ["--epsilon"], ["--delta"]],

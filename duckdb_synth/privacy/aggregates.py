@@ -93,6 +93,48 @@ class AggregateResult:
     domains: tuple = field(default=(), repr=False)  # the columns' DP domains (public), for owner_figures
     counts: dict = field(default_factory=dict, repr=False)  # (column, code) combination -> count shown
 
+    def compare(self, con, synth: str) -> pa.Table:
+        """How well a synthetic table keeps the release (SDS's "preservation"): per length, the mean
+        absolute and relative error of the synthetic table's counts of the combinations shown against
+        their released counts. Reads only the synthetic table (by name, query or file, as a source)."""
+        from ..engine.data import DuckDBRows
+        from ..engine.schema import read_schema
+        from ..engine.source import open_source
+
+        src = open_source(con, synth, private=False, in_sql=False)
+        have = {c.name: c for c in read_schema(con, src.sql, src.parts)}
+        missing = [d.column.name for d in self.domains if d.column.name not in have]
+        if missing:
+            raise OptionError(f"the synthetic table {src.label} has no column {', '.join(map(repr, missing))} of the "
+                              "release")
+        # the synthetic table's columns read as the release's (same names; its own types must cast)
+        rows = DuckDBRows(con, src.sql, [d.column for d in self.domains])
+        binned = rows.bin(list(self.domains))
+        sizes = [int(d.size) for d in self.domains]
+        by_set: dict[tuple[int, ...], list] = {}
+        for combo, count in self.counts.items():
+            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
+        out = {"length": [], "combinations": [], "mean_abs_error": [], "mean_rel_error": []}
+        for length in range(1, self.reporting_length + 1):
+            n = 0
+            abs_err = rel_err = 0.0
+            for s, shown in by_set.items():
+                if len(s) != length:
+                    continue
+                idx, counts = _cell_counts(binned.codes, sizes, s)
+                got = dict(zip(idx.tolist(), counts.tolist()))
+                shape = [sizes[c] for c in s]
+                for combo, count in shown:
+                    x = got.get(int(np.ravel_multi_index([code for _, code in combo], shape)), 0)
+                    n += 1
+                    abs_err += abs(x - count)
+                    rel_err += abs(x - count) / max(count, 1)
+            out["length"].append(length)
+            out["combinations"].append(n)
+            out["mean_abs_error"].append(abs_err / n if n else None)
+            out["mean_rel_error"].append(rel_err / n if n else None)
+        return pa.table(out)
+
     def owner_figures(self, con, at_least: int | None = None) -> pa.Table:
         """For the data owner only (it reads the real data; do not publish it): per length, how many
         combinations were shown, how many of those no real row holds (fabricated), how many real

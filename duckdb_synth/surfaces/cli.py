@@ -830,6 +830,9 @@ def _parse_columns(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option("--ledger/--no-ledger", default=True, show_default=True, help="Record the release in DB's ledger.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the release to this .parquet or .csv file (default: print it).")
+@click.option("--compare", "compare_with", metavar="SYNTH",
+              help="Also print to stderr how well the synthetic table SYNTH (of DB, or a file) keeps the release: "
+              "per length, the mean absolute and relative error of its counts of the combinations shown.")
 @click.option("--owner-figures", is_flag=True,
               help="Also print to stderr, for the data owner only, per length: combinations fabricated and "
               "suppressed, and the counts' errors (reads the real data: not part of the release).")
@@ -837,7 +840,8 @@ def _parse_columns(ctx: click.Context, param: click.Parameter, value: str | None
 def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, delta: float | None,
                reporting_length: int | None, columns: list[str] | None, threshold: float | None, seed: int | None,
                domains: dict | None, privacy_unit: str | None, max_rows_per_unit: int | None, budget: float | None,
-               ledger: bool, output: Path | None, owner_figures: bool, quiet: bool) -> None:
+               ledger: bool, output: Path | None, compare_with: str | None, owner_figures: bool,
+               quiet: bool) -> None:
     """Release the count of every combination of up to K column values of SOURCE (noisy in DP modes).
 
     One row per combination shown: its length, the combination ('age=30..39 & sex=F'), its
@@ -879,6 +883,14 @@ def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, de
                        f"{', '.join(res.columns)} shown ({noise}, counts from {res.threshold:.1f})"
                        + (f", written to {output}" if output is not None else "") + f" in {res.seconds:.2f} s",
                        err=True)
+        if compare_with is not None:
+            try:
+                kept = res.compare(con, compare_with)
+            except SynthError as exc:
+                raise click.ClickException(f"--compare: {exc}") from exc
+            click.echo(f"{compare_with} against the release: per length, combinations shown, mean absolute and "
+                       "relative error of its counts", err=True)
+            click.echo(_csv_text(kept), err=True, nl=False)
         if owner_figures:
             figures = res.owner_figures(con)
             click.echo(f"For the data owner only (read from the real data; do not publish): per length, combinations "
