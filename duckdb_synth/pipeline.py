@@ -13,8 +13,6 @@ that reports read.
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import time
 import warnings
@@ -32,13 +30,13 @@ from .engine.schema import read_schema
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
 from .errors import OptionError, did_you_mean
-from .options import parse_options
-from .privacy.aggregates import (AGGREGATE_COLUMNS, AggregateResult, code_labels, release, release_table,
-                                 release_text, sensitivity_sq)
+from .options import _number, _whole, parse_options
+from .privacy.aggregates import (AGGREGATE_COLUMNS, MAX_SET_CELLS, AggregateResult, cell_cap, code_labels, release,
+                                 release_table, release_text, sensitivity_sq)
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
-from .privacy.discovery import domain, log as discovery_log
-from .privacy.fit import Progress, fit_model
+from .privacy.discovery import FREE_TEXT_ADVICE, domain, log as discovery_log
+from .privacy.fit import Progress, fit_model, free_text
 from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
 from .privacy.noise import streams
@@ -152,7 +150,9 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     (``privacy/aggregates.py``); see ``duckdb_synth.aggregates`` for the options."""
     started = time.perf_counter()
     k = None if reporting_length is None else _whole("reporting_length", reporting_length)
-    bar = None if threshold is None else _at_least("threshold", threshold, 1.0)
+    if k is not None and k < 1:
+        raise OptionError(f"reporting_length must be a whole number >= 1, got {reporting_length!r}")
+    bar = None if threshold is None else _at_least("threshold", _number("threshold", threshold), 1.0)
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
@@ -164,7 +164,11 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
             raise OptionError(f"columns must be a list of column names, got {columns!r}")
         chosen = []
         for name in columns:
-            match = name if name in names else next((n for n in names if n.lower() == name.lower()), None)
+            folded = sorted(n for n in names if n.lower() == name.lower())
+            if name not in names and len(folded) > 1:
+                raise OptionError(f"columns: '{name}' matches columns {', '.join(map(repr, folded))} of {src.label}, "
+                                  "which differ only by case; give one exactly")
+            match = name if name in names else (folded[0] if folded else None)
             if match is None:
                 raise OptionError(f"columns: no column '{name}' in {src.label}{did_you_mean(name, sorted(names))}")
             if match not in chosen:
@@ -194,28 +198,27 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     if k > len(wanted):
         raise OptionError(f"reporting_length := {k} is more than the {len(wanted)} columns counted "
                           f"({', '.join(c.name for c in wanted)})")
+    caps = sorted((cell_cap(c) for c in wanted), reverse=True)
+    if math.prod(caps[:k]) > MAX_SET_CELLS:
+        raise OptionError(f"reporting_length := {k}: sets of {k} of these columns could hold up to "
+                          f"{math.prod(caps[:k]):,} combinations each (their domains hold up to {caps[0]} values), "
+                          f"more than {MAX_SET_CELLS:,}: give a shorter reporting_length or fewer columns")
     if sensitivity_sq(len(wanted), k) > MAX_COLUMN_SETS:
         raise OptionError(f"{len(wanted)} columns up to {k} at a time make {sensitivity_sq(len(wanted), k):,} column "
                           f"sets (at most {MAX_COLUMN_SETS:,}): give fewer columns or a shorter reporting_length")
     if opts.private and opts.seed is not None:
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
     agg_cols = replace(cols, modelled=wanted)
-    text = release_text(src.text, [c.name for c in wanted], k)
+    text = release_text(src.text)
     return _ledgered(con, reader, src, opts, agg_cols, sources,
                      lambda: _aggregate_stages(reader, src, opts, agg_cols, k, bar, started, chosen is not None),
                      started, text)
 
 
-def _whole(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
-        raise OptionError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
-def _at_least(name: str, value, least: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < least:
+def _at_least(name: str, value, least: float):
+    if not math.isfinite(value) or value < least:
         raise OptionError(f"{name} must be a number >= {least:g}, got {value!r}")
-    return float(value)
+    return value
 
 
 def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, started: float,
@@ -229,17 +232,19 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
     with failures_recorded(acct, src, opts, started):
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
         d = len(cols.modelled)
-        with _quiet(discovery_log):  # the synthesizer's advice on free text; the aggregates' own is below
+        advice = FREE_TEXT_ADVICE.set(False)  # the synthesizer's advice on free text; the aggregates' own below
+        try:
             domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var)
                        for i, c in enumerate(cols.modelled)]
-        for i, c in enumerate(cols.modelled):
-            clamped(c, rows.column(i), acct, n_hat, d, rng)
+        finally:
+            FREE_TEXT_ADVICE.reset(advice)
         binned = rows.bin(domains)
         # Free text (no value held by many rows, learned from the DP domain): left out unless named, as
         # each column counted raises every count's noise.
-        keep = [i for i, dom in enumerate(domains) if named or not getattr(dom, "free_text", False)]
+        texts = free_text(domains)
+        keep = [i for i in range(len(domains)) if named or i not in texts]
         for i, dom in enumerate(domains):
-            if getattr(dom, "free_text", False):
+            if i in texts:
                 discovery_log.warning("column '%s' has no frequent value (free text, or an identifier?): %s",
                                       dom.column.name, "only its frequent values and '(other)' are counted" if named
                                       else "left out of the aggregates (name it in columns to count it)")
@@ -249,20 +254,12 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
         k = min(k, len(keep))
         domains = [domains[i] for i in keep]
         binned = Binned(np.asfortranarray(binned.codes[:, keep]), [binned.sizes[i] for i in keep])
-        rel = release(binned, domains, k, acct, rng, bar)
-    names = [cols.modelled[i].name for i in keep]
+        names = [cols.modelled[i].name for i in keep]
+        rel = release(binned, domains, k, acct, rng, bar, names)
+
     table = release_table(rel, names, [code_labels(d) for d in domains])
     spend = Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None, opts.seed is not None)
     return AggregateResult(table, spend, time.perf_counter() - started, src, opts, n_rows, k, tuple(names),
                            rel.sigma, rel.bar, rel.cells, domains=tuple(domains), counts=rel.counts)
 
 
-@contextlib.contextmanager
-def _quiet(logger: logging.Logger):
-    """`logger`'s warnings dropped inside."""
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

@@ -12,8 +12,8 @@ import pytest
 import duckdb_synth
 from duckdb_synth.errors import OptionError
 from duckdb_synth.privacy.accounting import cdp_rho
-from duckdb_synth.privacy.aggregates import (RELEASE_MISS, _empty_cells, consistent, default_bar, pass_cells,
-                                             sensitivity_sq)
+from duckdb_synth.privacy.aggregates import (RELEASE_MISS, _empty_cells, code_labels, consistent, default_bar,
+                                             pass_cells, sensitivity_sq)
 from duckdb_synth.privacy.noise import discrete_gaussian_pmf
 
 PATIENTS = str(__import__("pathlib").Path(duckdb_synth.__file__).parent / "examples" / "patients.parquet")
@@ -94,6 +94,36 @@ def test_cells_pass_as_if_each_drew_its_noise():
             mean = c + (support[tail] * pmf[tail]).sum() / pmf[tail].sum()
             sd = math.sqrt((((support[tail] + c - mean) ** 2) * pmf[tail]).sum() / pmf[tail].sum())
             assert abs(np.mean(scores[cell]) - mean) < 4 * sd / math.sqrt(len(scores[cell])), cell
+
+
+def test_summarized_cells_pass_as_if_each_drew_its_noise():
+    """The summarized path of pass_cells: low counts (below the floor) and empty cells pass at the exact rates
+    of the dense mechanism, and the cells named are of the count they were drawn for (50 seeds)."""
+    support = np.arange(-200, 200)
+    pmf = discrete_gaussian_pmf(2.0, support)
+    tail = {c: pmf[support >= 12 - c].sum() for c in (1, 2, 3)}
+    idx = np.arange(3_000_000)
+    counts = 1 + idx % 3  # every cell below the floor (12 - 4 * 2 = 4)
+    got = {1: 0, 2: 0, 3: 0}
+    for seed in range(50):
+        cells, noisy = pass_cells(idx, counts, len(idx), 2.0, 12.0, np.random.default_rng(seed))
+        for c in (1, 2, 3):
+            mine = counts[cells] == c
+            got[c] += int(mine.sum())
+            assert (noisy[mine] - c >= 12 - c).all()
+    for c in (1, 2, 3):
+        expect = 50 * 1_000_000 * tail[c]
+        assert abs(got[c] - expect) <= 4 * math.sqrt(expect) + 1, (c, got[c], expect)
+    occupied = np.arange(0, 1_000_000, 10)  # 100,000 cells of 20 (each drawn), 900,000 empty
+    p0 = pmf[support >= 9].sum()
+    empties = 0
+    for seed in range(50):
+        cells, noisy = pass_cells(occupied, np.full(len(occupied), 20), 1_000_000, 2.0, 9.0,
+                                  np.random.default_rng(seed))
+        empty = cells % 10 != 0
+        empties += int(empty.sum())
+        assert (noisy[empty] >= 9).all() and len(np.unique(cells)) == len(cells)
+    assert abs(empties - 50 * 900_000 * p0) <= 4 * math.sqrt(50 * 900_000 * p0) + 1
 
 
 def test_consistency_drops_orphans_and_caps_counts():
@@ -198,6 +228,35 @@ def test_numbers_and_dates_are_counted_in_their_domain_bins():
     assert bmi[0].startswith("(-inf, ") and bmi[-1].endswith(", inf)") and all(b[0] == "[" for b in bmi[1:])
 
 
+def _label_sql(col: str, label: str, literal) -> str:
+    """Any numeric, date or timestamp bin label as SQL over the column."""
+    if label.startswith(("(", "[")):
+        lo, hi = label[1:-1].split(", ")
+        parts = [f"{col} >= {literal(lo)}"] * (lo != "-inf") + [f"{col} < {literal(hi)}"] * (hi != "inf")
+        return " AND ".join(parts)
+    return _range_sql(col, label, literal)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dp_labels_name_the_rows_of_their_bins(seed):
+    """In a DP release, every bin label of a whole number, a decimal, a date and a timestamp, read as a range,
+    selects exactly the rows its bin holds (the exact counts of the release's own codes)."""
+    con = duckdb.connect()
+    cols = ["age", "bill_amount", "bmi", "admitted", "last_seen"]
+    res = release(con, PATIENTS, mode="strict", seed=seed, columns=cols, reporting_length=1, threshold=1)
+    codes, sizes = res._binned(con, res.source.sql)
+    literal = {"age": str, "bill_amount": str, "bmi": str, "admitted": lambda v: f"DATE '{v}'",
+               "last_seen": lambda v: f"TIMESTAMP '{v}'"}
+    for j, (col, dom) in enumerate(zip(res.columns, res.domains)):
+        exact = np.bincount(codes[:, j], minlength=sizes[j])
+        for code, label in enumerate(code_labels(dom)):
+            if label == "NULL":
+                continue
+            where = _label_sql(col, label, literal[col])
+            assert con.sql(f"SELECT count(*) FROM '{PATIENTS}' WHERE {where}").fetchall()[0][0] == exact[code], (
+                col, label)
+
+
 def test_free_text_is_left_out_unless_named(caplog):
     con = duckdb.connect()
     res = release(con, PATIENTS, mode="strict", seed=0, reporting_length=1)
@@ -214,7 +273,7 @@ def test_a_release_is_charged_in_the_ledger(tmp_path):
     res = duckdb_synth.aggregates(con, "t", mode="strict", columns=["g", "h"])
     assert res.run_id == 1
     got = con.sql("SELECT source, sources, epsilon_spent, status, rows_out FROM duckdb_synth.runs").fetchall()
-    assert got == [("aggregates of t (g, h; up to 2)", ["t"], pytest.approx(3.0, rel=1e-6), "done", res.num_rows)]
+    assert got == [("aggregates of t", ["t"], pytest.approx(3.0, rel=1e-6), "done", res.num_rows)]
     steps = [r[0] for r in con.sql("SELECT step FROM synth_runs() ORDER BY step_no").fetchall()]
     assert steps == ["row count", "domain g", "domain h", "aggregate counts"]
     assert con.sql("SELECT runs FROM synth_budget() WHERE source = 't'").fetchall()[0][0] == 1
@@ -230,11 +289,16 @@ def test_a_release_is_charged_in_the_ledger(tmp_path):
     ({"mode": "strict", "epsilon": 1}, "either mode"),
     ({"columns": ["g", "id"]}, "is a key"),
     ({"columns": ["count"]}, "name of a column of the release"),
+    ({"reporting_length": float("inf")}, "reporting_length must be a whole number"),
+    ({"threshold": float("nan")}, "threshold must be a number >= 1"),
+    ({"columns": ["g", "x1", "x2", "x3", "x4", "x5", "x6", "x7"], "reporting_length": 8}, "combinations each"),
 ])
 def test_bad_options_are_refused_before_anything_is_spent(tmp_path, options, words):
+    """Each refused before the source is read: no run in the ledger."""
     con = duckdb.connect(str(tmp_path / "db.duckdb"))
-    con.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, g VARCHAR, \"count\" INTEGER)")
-    con.execute("INSERT INTO t SELECT i, 'a', i FROM range(100) r(i)")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, g VARCHAR, \"count\" INTEGER, x1 VARCHAR, "
+                "x2 VARCHAR, x3 VARCHAR, x4 VARCHAR, x5 VARCHAR, x6 VARCHAR, x7 VARCHAR)")
+    con.execute("INSERT INTO t SELECT i, 'a', i, 'c', 'c', 'c', 'c', 'c', 'c', 'c' FROM range(100) r(i)")
     with pytest.raises(OptionError, match=words):
         duckdb_synth.aggregates(con, "t", **{"mode": "strict", **options})
     assert con.sql("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
@@ -262,7 +326,7 @@ def test_sql_and_cli_give_the_python_release(tmp_path):
     # the Python release and one SQL release (the second call was the first's answer), ledger := false: listed
     # by synth_runs() from the connection's own record
     assert con.sql("SELECT source, count(*) FROM synth_runs() WHERE step = 'aggregate counts' GROUP BY 1"
-                   ).fetchall() == [("aggregates of t (g, h, age; up to 2)", 2)]
+                   ).fetchall() == [("aggregates of t", 2)]
     con.close()
     out = tmp_path / "a.parquet"
     done = CliRunner().invoke(main, ["aggregates", db, "t", "--mode", "strict", "--seed", "5", "--columns",
@@ -304,6 +368,14 @@ def test_owner_figures_count_fabricated_and_suppressed_combinations():
         want = (length, len(shown), sum(t == 0 for t in true), real, real - shown_real)
         assert tuple(figures.slice(length - 1, 1).to_pylist()[0].values())[:5] == want
     assert sum(figures.column("fabricated").to_pylist()) > 0
+
+
+def test_a_name_matching_two_columns_by_case_is_refused():
+    con = duckdb.connect()
+    source = "SELECT 'a' AS \"Ab\", 'b' AS \"aB\" FROM range(100)"
+    with pytest.raises(OptionError, match="'ab' matches columns 'Ab', 'aB' .* differ only by case"):
+        duckdb_synth.aggregates(con, source, columns=["ab"], ledger=False)
+    assert duckdb_synth.aggregates(con, source, columns=["aB"], ledger=False).columns == ("aB",)
 
 
 def test_a_copy_is_compared_with_the_release():

@@ -6,7 +6,7 @@ synthesizer's, learned and charged first), so the set of possible combinations i
 every cell of every subset of at most k columns gets discrete Gaussian noise, and only cells
 whose noisy count reaches a bar are shown. Thresholding is then post-processing and costs no
 delta; the cells not shown are not computed one by one (``pass_cells``: the same distribution,
-see docs/privacy.md §3.6).
+see docs/privacy.md §3.4).
 
 Sensitivity: a row lies in exactly one cell of each of the C(m, l) subsets of l columns, so
 adding or removing it changes sum over l <= k of C(m, l) counts by one each: the L2
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,15 +44,30 @@ from .spend import Spend
 
 RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
 BALANCED_BAR = 5  # balanced mode: exact counts of the combinations held by at least this many rows
-MAX_SHOWN = 1_000_000  # a bar at which more empty cells than this would be expected to pass is refused
+MAX_SHOWN = 1_000_000  # a bar is raised until at most this many empty cells are expected to pass
+MAX_SET_CELLS = 1 << 62  # the most cells one column set may have (cell indices are int64)
 AGGREGATE_COLUMNS = ("length", "combination", "count")  # the release's own columns, before one per column
 DENSE_CELLS = 1 << 22  # a subset of at most this many cells is counted with bincount, else by sorting
 
 Combo = tuple[tuple[int, int], ...]  # ((column, code), ...), columns ascending
 
 
-def release_text(source: str, columns: Sequence[str], k: int) -> str:
-    return f"aggregates of {source} ({', '.join(columns)}; up to {k})"
+def release_text(source: str) -> str:
+    """What the ledgers file a release as (its columns and length are in its steps)."""
+    return f"aggregates of {source}"
+
+
+def cell_cap(col) -> int:
+    """The most codes the column's domain can have, known before reading (public): BOOLEAN 3, an ENUM
+    its members and NULL, a declared list its values, 'other' and NULL, else 260 (at most 256 kept
+    values or 32 bins, with 'other', NaN/inf/-inf and NULL)."""
+    if col.kind == "boolean":
+        return 3
+    if col.kind == "enum":
+        return len(col.enum_values) + 1
+    if col.declared is not None and col.declared.values:
+        return len(col.declared.values) + 2
+    return 260
 
 
 def subsets(m: int, k: int) -> list[tuple[int, ...]]:
@@ -83,7 +99,7 @@ class AggregateResult:
     seconds: float
     source: Source
     options: Options
-    rows_in: int
+    rows_in: int = field(repr=False)  # exact: for the data owner (the ledger keeps it in balanced mode only)
     reporting_length: int
     columns: tuple[str, ...]
     sigma: float | None  # the counts' noise (discrete Gaussian); None: exact (balanced)
@@ -93,11 +109,24 @@ class AggregateResult:
     domains: tuple = field(default=(), repr=False)  # the columns' DP domains (public), for owner_figures
     counts: dict = field(default_factory=dict, repr=False)  # (column, code) combination -> count shown
 
+    def _binned(self, con, sql: str) -> tuple[np.ndarray, list[int]]:
+        """The rows of `sql` in the release's codes (its columns read as the release's, by name)."""
+        from ..engine.data import DuckDBRows
+
+        binned = DuckDBRows(con, sql, [d.column for d in self.domains]).bin(list(self.domains))
+        return binned.codes, [int(d.size) for d in self.domains]
+
+    def _by_set(self) -> dict[tuple[int, ...], list]:
+        """The combinations shown, with their counts, by column set."""
+        by_set: dict[tuple[int, ...], list] = {}
+        for combo, count in self.counts.items():
+            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
+        return by_set
+
     def compare(self, con, synth: str) -> pa.Table:
         """How well a synthetic table keeps the release (SDS's "preservation"): per length, the mean
         absolute and relative error of the synthetic table's counts of the combinations shown against
         their released counts. Reads only the synthetic table (by name, query or file, as a source)."""
-        from ..engine.data import DuckDBRows
         from ..engine.schema import read_schema
         from ..engine.source import open_source
 
@@ -107,13 +136,8 @@ class AggregateResult:
         if missing:
             raise OptionError(f"the synthetic table {src.label} has no column {', '.join(map(repr, missing))} of the "
                               "release")
-        # the synthetic table's columns read as the release's (same names; its own types must cast)
-        rows = DuckDBRows(con, src.sql, [d.column for d in self.domains])
-        binned = rows.bin(list(self.domains))
-        sizes = [int(d.size) for d in self.domains]
-        by_set: dict[tuple[int, ...], list] = {}
-        for combo, count in self.counts.items():
-            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
+        codes, sizes = self._binned(con, src.sql)  # the synthetic table's columns read as the release's
+        by_set = self._by_set()
         out = {"length": [], "combinations": [], "mean_abs_error": [], "mean_rel_error": []}
         for length in range(1, self.reporting_length + 1):
             n = 0
@@ -121,7 +145,7 @@ class AggregateResult:
             for s, shown in by_set.items():
                 if len(s) != length:
                     continue
-                idx, counts = _cell_counts(binned.codes, sizes, s)
+                idx, counts = _cell_counts(codes, sizes, s)
                 got = dict(zip(idx.tolist(), counts.tolist()))
                 shape = [sizes[c] for c in s]
                 for combo, count in shown:
@@ -140,22 +164,16 @@ class AggregateResult:
         combinations were shown, how many of those no real row holds (fabricated), how many real
         combinations of at least `at_least` rows (default: the threshold) were not shown (suppressed),
         and the mean absolute and relative error of the counts shown (SDS's figures)."""
-        from ..engine.data import DuckDBRows
-
         m = math.ceil(self.threshold) if at_least is None else int(at_least)
-        rows = DuckDBRows(con, self.source.sql, [d.column for d in self.domains])
-        binned = rows.bin(list(self.domains))
-        sizes = [int(d.size) for d in self.domains]
+        codes, sizes = self._binned(con, self.source.sql)
+        by_set = self._by_set()
         out = {key: [] for key in ("length", "shown", "fabricated", "real_at_least", "suppressed",
                                    "mean_abs_error", "mean_rel_error")}
-        by_set: dict[tuple[int, ...], list] = {}
-        for combo, count in self.counts.items():
-            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
         for length in range(1, self.reporting_length + 1):
             shown = fabricated = real = suppressed = 0
             abs_err = rel_err = 0.0
             for s in itertools.combinations(range(len(sizes)), length):
-                idx, counts = _cell_counts(binned.codes, sizes, s)
+                idx, counts = _cell_counts(codes, sizes, s)
                 true = dict(zip(idx.tolist(), counts.tolist()))
                 shape = [sizes[c] for c in s]
                 for cell, count in true.items():
@@ -188,7 +206,7 @@ class AggregateResult:
     @property
     def text(self) -> str:
         """What the ledgers file the release as."""
-        return release_text(self.source.text, self.columns, self.reporting_length)
+        return release_text(self.source.text)
 
     def relation(self, con) -> "duckdb.DuckDBPyRelation":  # noqa: F821
         return con.from_arrow(self.table)
@@ -206,7 +224,7 @@ class Release:
 
 
 def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant, rng: np.random.Generator,
-            bar: float | None = None) -> Release:
+            bar: float | None = None, names: Sequence[str] = ()) -> Release:
     """The counts of every combination of up to `k` columns' codes that reach `bar`, charged to `acct`
     (all that is left of its budget). Default bar: ``default_bar`` (DP), ``BALANCED_BAR`` (balanced)."""
     m = len(domains)
@@ -220,17 +238,18 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
             raise ValueError("no budget left for the aggregate counts")
         sigma = sigma_for(rho, math.sqrt(sensitivity_sq(m, k)))
         bar = default_bar(sigma, cells, acct.unit_rows) if bar is None else float(bar)
-        expected = cells * float(_normal_sf((bar - 1) / sigma))
-        if expected > MAX_SHOWN:
-            raise OptionError(f"threshold := {bar:g} is too low for noise of sigma {sigma:.3g}: about "
-                              f"{expected:,.0f} of the {cells:,} combinations would be shown on noise alone (at most "
-                              f"{MAX_SHOWN:,}); leave threshold out (default {default_bar(sigma, cells, acct.unit_rows):.1f})")
-        acct.charge("aggregate counts", rho, detail=f"{len(subs):,} column sets of up to {k}, {cells:,} cells, "
-                    f"discrete Gaussian sigma {sigma:.3g}, shown from {bar:.1f}")
+        least = 1.0 + sigma * gaussian_tail_z(min(0.5, MAX_SHOWN / max(cells, 1)))  # <= MAX_SHOWN empty cells pass
+        if bar < least:
+            warnings.warn(f"threshold := {bar:g} raised to {math.ceil(least)}: with noise of sigma {sigma:.3g} over "
+                          f"{cells:,} combinations, a lower one would show more than {MAX_SHOWN:,} of them on noise "
+                          "alone", stacklevel=3)
+            bar = float(math.ceil(least))
+        acct.charge("aggregate counts", rho, detail=f"{len(subs):,} sets of up to {k} of {', '.join(names)}; "
+                    f"{cells:,} cells, discrete Gaussian sigma {sigma:.3g}, shown from {bar:.1f}")
     else:
         bar = float(BALANCED_BAR) if bar is None else float(bar)
-        acct.charge("aggregate counts", 0.0, detail=f"exact: {len(subs):,} column sets of up to {k}, counts of at "
-                    f"least {bar:g}")
+        acct.charge("aggregate counts", 0.0, detail=f"exact: {len(subs):,} sets of up to {k} of {', '.join(names)}; "
+                    f"counts of at least {bar:g}")
     shown: dict[Combo, int] = {}
     for s in subs:
         idx, counts = _cell_counts(binned.codes, sizes, s)
@@ -245,12 +264,6 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
             codes = np.unravel_index(cell, shape)
             shown[tuple(zip(s, (int(x) for x in codes)))] = count
     return Release(consistent(shown), sigma, bar, cells, len(subs))
-
-
-def _normal_sf(z: float) -> float:
-    from scipy.special import ndtr
-
-    return float(ndtr(-z))
 
 
 def _cell_counts(codes: np.ndarray, sizes: Sequence[int], s: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -356,8 +369,10 @@ def _bin_label(dom: NumericDomain, j: int) -> str:
         if last:
             return f"{_value(col, float(start), 0)}.."
         return _value(col, float(start), 0) if end <= start else f"{_value(col, float(start), 0)}..{_value(col, float(end), 0)}"
-    if col.kind == "temporal" and dom.unit:  # a lattice of whole units: the edges, up to the next unit
-        lo, hi = math.ceil(lo / dom.unit) * dom.unit, math.ceil(hi / dom.unit) * dom.unit
+    step = dom.unit if col.kind == "temporal" else 10.0 ** -dom.decimals if dom.decimals is not None else None
+    if step:  # values on a lattice (whole time units, decimals): each edge up to the next lattice value, which
+        # is the first value of the bin it opens (edges sit between lattice values)
+        lo, hi = (round(math.ceil(x / step - 1e-9) * step, max(dom.decimals or 0, 0)) for x in (lo, hi))
     if first:
         return f"(-inf, {_value(col, hi, dom.decimals)})"
     if last:

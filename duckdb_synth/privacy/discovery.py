@@ -21,6 +21,7 @@ charges are here. docs/privacy.md, steps 2-3, gives the analysis.
 from __future__ import annotations
 
 import math
+import contextvars
 import logging
 from dataclasses import dataclass, field, replace
 
@@ -112,6 +113,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
 
 
 TEXT_COVER = 0.10  # a text column whose kept values hold less than this share of the rows is free text
+FREE_TEXT_ADVICE: contextvars.ContextVar[bool] = contextvars.ContextVar("free_text_advice", default=True)
+# False where another caller gives its own advice on free text (the aggregate release)
 FREE_TEXT_NOTE = "; no frequent value (free text or an identifier): not modelled with other columns"
 
 
@@ -123,9 +126,10 @@ def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float) -> Categor
     if kept >= TEXT_COVER * max(n_hat, 1.0):
         return dom
     name = dom.column.name
-    log.warning("column '%s' has no frequent value (free text, or an identifier?): its values come out as random "
-                "tokens and it is not modelled with the other columns; mask it (masks := {'%s': 'string'}) or "
-                "cast it to a type with fewer values", name, name)
+    if FREE_TEXT_ADVICE.get():
+        log.warning("column '%s' has no frequent value (free text, or an identifier?): its values come out as random "
+                    "tokens and it is not modelled with the other columns; mask it (masks := {'%s': 'string'}) or "
+                    "cast it to a type with fewer values", name, name)
     return replace(dom, free_text=True)
 
 
