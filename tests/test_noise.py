@@ -131,30 +131,56 @@ def test_gaussian_tail_z(prob: float) -> None:
     assert stats.norm.sf(z) == pytest.approx(prob, rel=1e-9)
 
 
-def test_sparse_pass_has_the_distribution_of_a_noise_per_value():
-    """The values of a low count, sent as how many there are: how many pass, which, and their noisy counts
-    are distributed as if each had drawn its own noise (300 seeds)."""
-    from duckdb_synth.privacy.noise import sparse_pass
+class _Counted:
+    """A column's value counts, as an engine answers them (count classes, values by rank in value order)."""
 
-    sigma, bar, c, n_c = 5.0, 20.0, 15, 1000
-    below = np.zeros(c, dtype=np.int64)
-    below[c - 1] = n_c
-    support = np.arange(5, 400)
-    tail = discrete_gaussian_pmf(sigma, support)
-    p = tail.sum()  # P[15 + Z >= 20]
-    mean_score = c + (support * tail).sum() / p
-    passed, ranks, scores = [], [], []
+    def __init__(self, values: list, counts: list) -> None:
+        order = np.argsort(np.asarray(values, dtype=object).astype(str), kind="stable")
+        self.values = [values[i] for i in order]
+        self.counts = np.asarray(counts, dtype=np.int64)[order]
+        self.named = 0
+
+    def count_classes(self):
+        c, n = np.unique(self.counts, return_counts=True)
+        return c, n
+
+    def values_at_many(self, wanted):
+        self.named += sum(len(r) for r in wanted.values())
+        return {c: [self.values[i] for i in np.flatnonzero(self.counts == c)[r]] for c, r in wanted.items()}
+
+
+def test_top_passing_has_the_distribution_of_a_noise_per_value():
+    """top_passing (the cap highest noisy counts over a bar, drawn by count class) against the dense mechanism
+    (a discrete Gaussian for every value, those >= bar, the cap highest, ties by value), 300 seeds each: the
+    number kept, how many of each count, their mean noisy count; and it names few values."""
+    from duckdb_synth.privacy.discovery import top_passing
+    from duckdb_synth.privacy.noise import discrete_gaussian
+
+    values = [f"v{i:05d}" for i in range(1505)]
+    counts = [30] * 5 + [18] * 200 + [10] * 1000 + [1] * 300
+    sigma, bar, cap = 3.0, 20.0, 40
+    col = _Counted(values, counts)
+    count_of = dict(zip(col.values, col.counts.tolist()))
+
+    def stats(kept, scores):
+        c = [count_of[v] for v in kept]
+        return len(kept), c.count(30), c.count(18), c.count(10), float(np.mean(scores)) if len(scores) else 0.0
+
+    ours, dense = [], []
     for seed in range(300):
-        got_scores, picks, picked = sparse_pass(np.array([30.0]), below, sigma, bar, np.random.default_rng(seed))
-        assert len(got_scores) == 1 and len(picks) == len(picked) <= 1
-        for (count, r), sc in zip(picks, picked):
-            assert count == c and len(set(r.tolist())) == len(r) and (sc >= bar).all()
-            passed.append(len(r))
-            ranks.extend(r.tolist())
-            scores.extend(sc.tolist())
-    n_pass = np.array(passed + [0] * (300 - len(passed)))
-    sd = math.sqrt(n_c * p * (1 - p))
-    assert abs(n_pass.mean() - n_c * p) < 4 * sd / math.sqrt(300)  # binomial count
-    assert abs(np.mean(ranks) - (n_c - 1) / 2) < 4 * math.sqrt((n_c**2 - 1) / 12 / len(ranks))  # uniform ranks
-    tail_sd = math.sqrt(((support + c - mean_score) ** 2 * tail).sum() / p)
-    assert abs(np.mean(scores) - mean_score) < 4 * tail_sd / math.sqrt(len(scores))  # the conditional tail
+        kept, scores = top_passing(col, sigma, bar, cap, np.random.default_rng(seed))
+        assert kept == sorted(kept) and (scores >= bar).all() and len(kept) <= cap
+        ours.append(stats(kept, scores))
+        rng = np.random.default_rng(10_000 + seed)
+        noisy = col.counts + discrete_gaussian(sigma, len(col.counts), rng)
+        passed = [(float(s), v) for v, s in zip(col.values, noisy) if s >= bar]
+        passed = sorted(passed, key=lambda sv: (-sv[0], sv[1]))[:cap]
+        dense.append(stats([v for _, v in passed], np.array([s for s, _ in passed])))
+    ours, dense = np.array(ours), np.array(dense)
+    for k in range(5):
+        sd = math.sqrt((ours[:, k].var() + dense[:, k].var()) / 300) + 1e-9
+        assert abs(ours[:, k].mean() - dense[:, k].mean()) < 4 * sd, (k, ours[:, k].mean(), dense[:, k].mean())
+    assert ours[:, 0].mean() > 39 and ours[:, 3].mean() > 0.02  # the cap binds; the class far below passes at times
+    assert col.named < 300 * (cap + 10)  # the values named: the kept ones and ties, not the 1,505
+
+

@@ -49,12 +49,12 @@ class ColumnData(Protocol):
     def value_counts(self) -> tuple[list, np.ndarray]:
         """The column's distinct non-NULL values and how many rows hold each (float64)."""
 
-    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
-        """The values held by at least `floor` rows with their counts (in value order), and for c = 1 ..
-        floor - 1 how many values are held by exactly c rows."""
+    def count_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct counts of the non-NULL values (ascending, int64) and how many values have each."""
 
-    def values_at(self, count: int, ranks: np.ndarray) -> list:
-        """The values held by exactly `count` rows, at `ranks` (0-based, in value order)."""
+    def values_at_many(self, wanted: dict[int, np.ndarray]) -> dict[int, list]:
+        """For each count, the values held by exactly that many rows at `ranks` (0-based in value order,
+        ascending), in that order."""
 
     def null_count(self) -> int:
         """How many rows are NULL."""
@@ -134,7 +134,7 @@ class ArrayColumn:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._set: np.ndarray | None = None
-        self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for value_counts_from/values_at
+        self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for count_classes/values_at_many
 
     def _finite(self) -> np.ndarray:
         if self._set is None:
@@ -142,15 +142,15 @@ class ArrayColumn:
             self._set = x[np.isfinite(x)]
         return self._set
 
-    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
-        values, counts = self._counted()
-        keep = counts >= floor
-        below = np.bincount(counts[~keep].astype(np.int64), minlength=floor)[1:floor]
-        return [v for v, k in zip(values, keep) if k], counts[keep], below
+    def count_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        _, counts = self._counted()
+        c, n = np.unique(counts.astype(np.int64), return_counts=True)
+        return c, n.astype(np.int64)
 
-    def values_at(self, count: int, ranks: np.ndarray) -> list:
+    def values_at_many(self, wanted: dict[int, np.ndarray]) -> dict[int, list]:
         values, counts = self._counted()
-        return [values[i] for i in np.flatnonzero(counts == count)[np.asarray(ranks, dtype=np.int64)]]
+        return {int(c): [values[i] for i in np.flatnonzero(counts == c)[np.asarray(r, dtype=np.int64)]]
+                for c, r in wanted.items()}
 
     def _counted(self) -> tuple[list, np.ndarray]:
         if self._vc is None:

@@ -3,10 +3,10 @@
 Where the data lives in Spark, the rows never come to the driver. The driver asks, and gets back:
 
 * the row count, each column's NULL count and NaN/+inf/-inf counts (one aggregate each);
-* value counts for the thresholded steps (``value_counts_from``): the values held by enough rows
-  to have a chance of passing, how many values each lower count has, and then just the few of
-  those the driver drew as passing (``values_at``) (``privacy/discovery.py:passing_values``); a
-  category's full value counts only in balanced mode (``value_counts``);
+* for the thresholded steps, how many values hold each count (``count_classes``), and then just
+  the values the driver drew as passing and among the highest (``values_at_many``)
+  (``privacy/discovery.py:top_passing``); a category's full value counts only in balanced mode
+  (``value_counts``);
 * a histogram over a public bucketing: each partition counts its rows into the buckets with the
   same numpy code as the DuckDB engine (``Buckets.histogram``); the partial histograms are added
   in Spark (``summed``), so one histogram, the size of the bucketing, comes to the driver;
@@ -157,26 +157,28 @@ class SparkColumn:
         order = pc.sort_indices(values).to_numpy()
         return values.take(pa.array(order)).to_pylist(), counts[order]
 
-    def value_counts_from(self, floor: int) -> tuple[list, np.ndarray, np.ndarray]:
-        vc = self._counted()
-        got = self.rows.guard(lambda: vc.where(f"count >= {int(floor)}").toArrow(), self.col)
-        self.rows.took("value counts", got.nbytes)
-        values, counts = self._in_order(got)
-        low = self.rows.guard(lambda: vc.where(f"count < {int(floor)}").groupBy("count").count().collect(),
-                              self.col)
-        self.rows.took("value counts", 16 * len(low))
-        below = np.zeros(max(int(floor) - 1, 0), dtype=np.int64)
-        for c, n in low:
-            below[int(c) - 1] = int(n)
-        return values, counts, below
+    def count_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        got = self.rows.guard(lambda: self._counted().groupBy("count").count().collect(), self.col)
+        self.rows.took("value counts", 16 * len(got))
+        got.sort()
+        return np.array([r[0] for r in got], np.int64), np.array([r[1] for r in got], np.int64)
 
-    def values_at(self, count: int, ranks: np.ndarray) -> list:
-        wanted = ", ".join(str(int(r)) for r in ranks)
-        got = self.rows.guard(lambda: self._counted().where(f"count = {int(count)}").selectExpr(
-            f"`{self.name}` AS v", f"row_number() OVER (ORDER BY `{self.name}`) - 1 AS r").where(
-            f"r IN ({wanted})").orderBy("r").toArrow(), self.col)
+    def values_at_many(self, wanted: dict[int, np.ndarray]) -> dict[int, list]:
+        pairs = [(int(c), int(r)) for c, ranks in wanted.items() for r in ranks]
+        if not pairs:
+            return {}
+        spark = self.rows.df.sparkSession
+        want = spark.createDataFrame(pairs, "count long, r long")
+        classes = ", ".join(str(int(c)) for c in wanted)
+        ranked = self._counted().where(f"count IN ({classes})").selectExpr(
+            f"`{self.name}` AS v", "count", f"row_number() OVER (PARTITION BY count ORDER BY `{self.name}`) - 1 AS r")
+        got = self.rows.guard(lambda: ranked.join(want, ["count", "r"]).orderBy("count", "r").toArrow(), self.col)
         self.rows.took("value counts", got.nbytes)
-        return _as_string(got.column(0)).to_pylist()
+        values = _as_string(got.column("v").combine_chunks()).to_pylist()
+        out: dict[int, list] = {}
+        for c, v in zip(got.column("count").to_pylist(), values):
+            out.setdefault(int(c), []).append(v)
+        return out
 
     def null_count(self) -> int:
         self.rows.took("counts", 8)

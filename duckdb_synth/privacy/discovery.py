@@ -37,7 +37,7 @@ from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      VALUES_SHARE, VALUES_NEED, column_share, planned_pair_rho)
 from .clamping import clamp_rho
-from .noise import discrete_gaussian, gaussian_tail_z, sparse_pass, summary_floor, threshold
+from .noise import discrete_gaussian, gaussian_tail_z, tail_pass, threshold
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +149,31 @@ def numeric_rhos(col: Column, share: float) -> dict[str, float]:
 # ---------------------------------------------------------------- values over a threshold
 
 
-def passing_values(data: ColumnData, sigma: float, bar: float, rng: np.random.Generator) -> tuple[list, np.ndarray]:
-    """The values whose noisy count (count + a discrete Gaussian of scale `sigma`) reaches `bar`, in value
-    order, with their noisy counts: as drawing a noise for every value, but the engine sends the values of
-    low count only as how many hold each count, and then just those that pass (``noise.sparse_pass``): a
-    column of millions of distinct values costs the driver a few, not millions."""
-    floor = summary_floor(sigma, bar)
-    values, counts, below = data.value_counts_from(floor)
-    scores, picks, picked = sparse_pass(counts, below, sigma, bar, rng)
-    out = [(v, sc) for v, sc in zip(values, scores) if sc >= bar]
-    for (c, ranks), sc in zip(picks, picked):
-        out.extend(zip(data.values_at(c, ranks), sc))
-    out.sort(key=lambda vs: vs[0])  # value order (text by code point, as the engines sort it)
-    return [v for v, _ in out], np.array([sc for _, sc in out], dtype=np.float64)
+def top_passing(data: ColumnData, sigma: float, bar: float, cap: int, rng: np.random.Generator,
+                key=str) -> tuple[list, np.ndarray]:
+    """Of the values whose noisy count (count + a discrete Gaussian of scale `sigma`, one draw a value) reaches
+    `bar`, the `cap` with the highest noisy counts (equal ones by value order, `key`), in value order, with
+    their noisy counts.
+
+    The engine says how many values hold each count (``count_classes``); values of one count are alike, so
+    for each count c the driver draws how many pass (Binomial, P[Z >= bar - c]), which (ranks uniform in
+    value order) and their noise (conditioned on passing): ``noise.tail_pass``, the joint distribution of a
+    draw per value. Only the values that can be among the `cap` highest are then named by the engine
+    (``values_at``): a column of millions of distinct values, or of a hundred thousand frequent ones,
+    costs the driver a few hundred values."""
+    counts, sizes = data.count_classes()
+    drawn = [(j, *tail_pass(int(n), int(math.ceil(bar - c)), sigma, rng)) for j, (c, n) in enumerate(zip(counts, sizes))]
+    drawn = [(j, ranks, counts[j] + z) for j, ranks, z in drawn if len(ranks)]
+    if not drawn:
+        return [], np.zeros(0)
+    scores = np.concatenate([sc for _, _, sc in drawn]).astype(np.float64)
+    least = np.sort(scores)[-cap] if len(scores) > cap else -np.inf  # the cap-th highest: ties at it by value
+    wanted = {int(counts[j]): ranks[sc >= least] for j, ranks, sc in drawn if (sc >= least).any()}
+    names = data.values_at_many(wanted)
+    cand = [(float(s), v) for j, ranks, sc in drawn for v, s in zip(names.get(int(counts[j]), []), sc[sc >= least])]
+    cand.sort(key=lambda sv: (-sv[0], key(sv[1])))
+    cand = sorted(cand[:cap], key=lambda sv: key(sv[1]))
+    return [v for _, v in cand], np.array([s for s, _ in cand], dtype=np.float64)
 
 
 # ---------------------------------------------------------------- categorical
@@ -185,7 +197,7 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
         cap = MAX_CATEGORIES_EXACT
         score = counts
     else:
-        values, score = passing_values(data, sigma, threshold(sigma, delta, held), rng)
+        values, score = top_passing(data, sigma, threshold(sigma, delta, held), MAX_CATEGORIES_DP, rng, key=str)
         keep = np.ones(len(values), dtype=bool)
         cap = MAX_CATEGORIES_DP
     # The `cap` highest scores; equal scores by value, never by the order of the rows.
@@ -433,7 +445,7 @@ def frequent_values(data: ColumnData, *, sigma: float, delta: float,
     ``categorical_domain`` does for text (only values the column holds get a count; the threshold
     is set so that a value held by one person, of `held` rows at most, passes with probability at most
     `delta`)."""
-    values, score = passing_values(data, sigma, threshold(sigma, delta, held), rng)
+    values, score = top_passing(data, sigma, threshold(sigma, delta, held), MAX_POINTS, rng, key=float)
     if not len(score):
         return np.zeros(0), np.zeros(0)
     keep = np.argsort(-score, kind="stable")[:MAX_POINTS]

@@ -97,40 +97,17 @@ TAIL_Z = 4.0  # counts more than this many noise scales below the bar come from 
 
 
 def summary_floor(sigma: float, bar: float) -> int:
-    """The least count the engine returns value by value (``sparse_pass``); below it, only how many values
-    have each count. Public: a function of the noise scale and the bar."""
+    """The least count given a noise draw of its own (``aggregates.pass_cells``); below it, cells are drawn
+    by count (``tail_pass``). Public: a function of the noise scale and the bar."""
     return max(1, int(math.floor(bar - TAIL_Z * sigma)))
-
-
-def sparse_pass(counts: np.ndarray, below: np.ndarray, sigma: float, bar: float, rng: np.random.Generator
-                ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], list[np.ndarray]]:
-    """Which values pass ``count + Z >= bar`` (Z discrete Gaussian, one draw a value), and their noisy
-    counts, with the engine answering only for the values that might pass.
-
-    The values of count >= ``summary_floor`` come value by value (`counts`); those below come as
-    `below[c - 1]`, the number of values with count c. For each such c the number that pass is drawn
-    from Binomial(below[c-1], P[Z >= bar - c]), which of them uniformly (their ranks in value order),
-    and their Z from the discrete Gaussian conditioned on Z >= bar - c: the same joint distribution
-    as drawing a Z for every value. Returns the noisy counts of `counts` (all, as before: the caller
-    keeps those >= bar), and per c the ranks picked and their noisy counts.
-    """
-    scores = counts + discrete_gaussian(sigma, len(counts), rng)
-    picks: list[tuple[int, np.ndarray]] = []
-    picked_scores: list[np.ndarray] = []
-    for c in np.flatnonzero(below) + 1:
-        ranks, z = tail_pass(int(below[c - 1]), int(math.ceil(bar - c)), sigma, rng)
-        if not len(ranks):
-            continue
-        picks.append((int(c), ranks))
-        picked_scores.append((c + z).astype(np.float64))
-    return scores.astype(np.float64), picks, picked_scores
 
 
 def tail_pass(n: int, least: int, sigma: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Of `n` like items, each with its own discrete Gaussian Z, which have Z >= `least`, and their Z:
     how many from Binomial(n, P[Z >= least]), which uniformly (ranks, ascending), and their Z from the
     discrete Gaussian conditioned on Z >= least. The same distribution as n draws, in O(passing) draws."""
-    support = np.arange(least, least + int(max(60 * sigma, 60)) + 1)
+    reach = int(max(60 * sigma, 60))  # the pmf beyond is below double precision
+    support = np.arange(max(least, -reach), max(least, 0) + reach + 1)
     tail = discrete_gaussian_pmf(sigma, support)
     p = float(tail.sum())
     m = int(rng.binomial(n, min(p, 1.0)))
