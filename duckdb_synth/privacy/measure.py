@@ -40,8 +40,8 @@ def row_count(rows: Rows, label: str, acct: Accountant, rng: np.random.Generator
         if n_rows == 0:
             raise DataError(f"the source {label} is empty: nothing to synthesize")
         if n_rows < MIN_ROWS:
-            raise DataError(f"the source {label} has fewer than {MIN_ROWS} rows; synthesize() needs at least "
-                            f"{MIN_ROWS}")
+            raise DataError(f"the source {label} has fewer than {MIN_ROWS} rows; a copy or a release needs at "
+                            f"least {MIN_ROWS}")
         acct.charge("row count", 0.0, detail=f"exact: {n_rows} rows")
         return n_rows, float(n_rows), 0.0
     rho = SHARE_COUNT * acct.rho
