@@ -260,6 +260,6 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
     table = release_table(rel, names, [code_labels(d) for d in domains])
     spend = Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None, opts.seed is not None)
     return AggregateResult(table, spend, time.perf_counter() - started, src, opts, n_rows, k, tuple(names),
-                           rel.sigma, rel.bar, rel.cells, domains=tuple(domains), counts=rel.counts)
+                           rel.sigma, rel.bar, rel.cells, domains=tuple(domains), sets=rel.sets)
 
 

@@ -12,8 +12,8 @@ import pytest
 import duckdb_synth
 from duckdb_synth.errors import OptionError
 from duckdb_synth.privacy.accounting import cdp_rho
-from duckdb_synth.privacy.aggregates import (RELEASE_MISS, _empty_cells, code_labels, consistent, default_bar,
-                                             pass_cells, sensitivity_sq)
+from duckdb_synth.privacy.aggregates import (RELEASE_MISS, Release, _empty_cells, code_labels, consistent,
+                                             default_bar, pass_cells, sensitivity_sq)
 from duckdb_synth.privacy.noise import discrete_gaussian_pmf
 
 PATIENTS = str(__import__("pathlib").Path(duckdb_synth.__file__).parent / "examples" / "patients.parquet")
@@ -127,12 +127,25 @@ def test_summarized_cells_pass_as_if_each_drew_its_noise():
 
 
 def test_consistency_drops_orphans_and_caps_counts():
+    sizes = [3, 2, 5, 2]
     a, b, c = (0, 1), (1, 0), (2, 3)
+
+    def sets(shown):  # ((column, code), ...) -> count, as Release.sets
+        out = {}
+        for combo, count in shown.items():
+            s = tuple(col for col, _ in combo)
+            cell = int(np.ravel_multi_index([code for _, code in combo], [sizes[col] for col in s]))
+            cells, counts = out.get(s, ([], []))
+            out[s] = (cells + [cell], counts + [count])
+        return {s: (np.array(cl)[np.argsort(cl)], np.array(ct)[np.argsort(cl)]) for s, (cl, ct) in out.items()}
+
     shown = {(a,): 50, (b,): 40, (c,): 30, (a, b): 45, (a, c): 20, (b, c): 25, (a, b, c): 35, ((3, 0),): 9,
              ((0, 2), (1, 0)): 12}
-    out = consistent(shown)
-    assert out[(a, b)] == 40 and out[(a, c)] == 20 and out[(a, b, c)] == 20
+    rel = Release(consistent(sets(shown), sizes), tuple(sizes), 1.0, 2.0, 0, 0)
+    out = rel.counts
+    assert out[(a, b)] == 40 and out[(a, c)] == 20 and out[(a, b, c)] == 20 and out[(b, c)] == 25
     assert ((0, 2), (1, 0)) not in out  # (0, 2) alone was not shown
+    assert len(out) == len(shown) - 1
     for combo, count in out.items():
         for sub in itertools.combinations(combo, len(combo) - 1):
             if sub:

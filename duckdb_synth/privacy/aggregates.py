@@ -39,7 +39,7 @@ from ..engine.decode import DATE_DAYS, TIMESTAMP_US
 from ..engine.domain import CategoricalDomain, Domain, NumericDomain
 from ..engine.marginal import cell_index
 from .accounting import Accountant, sigma_for
-from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail_pass
+from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail, tail_draw
 from .spend import Spend
 
 RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
@@ -107,7 +107,7 @@ class AggregateResult:
     cells: int  # the combinations that could be shown (every cell of every column set)
     run_id: int | None = None
     domains: tuple = field(default=(), repr=False)  # the columns' DP domains (public), for owner_figures
-    counts: dict = field(default_factory=dict, repr=False)  # (column, code) combination -> count shown
+    sets: dict = field(default_factory=dict, repr=False)  # column set -> (cells, counts) shown (``Release.sets``)
 
     def _binned(self, con, sql: str) -> tuple[np.ndarray, list[int]]:
         """The rows of `sql` in the release's codes (its columns read as the release's, by name)."""
@@ -116,12 +116,39 @@ class AggregateResult:
         binned = DuckDBRows(con, sql, [d.column for d in self.domains]).bin(list(self.domains))
         return binned.codes, [int(d.size) for d in self.domains]
 
-    def _by_set(self) -> dict[tuple[int, ...], list]:
-        """The combinations shown, with their counts, by column set."""
-        by_set: dict[tuple[int, ...], list] = {}
-        for combo, count in self.counts.items():
-            by_set.setdefault(tuple(c for c, _ in combo), []).append((combo, count))
-        return by_set
+    def _errors(self, codes: np.ndarray, sizes: list[int], *, true_first: bool, at_least: int | None = None
+                ) -> pa.Table:
+        """Per length, the shown counts against the counts of the rows `codes` (vectorized per column set)."""
+        out: dict[str, list] = {"length": [], "shown": [], "fabricated": [], "real_at_least": [], "suppressed": [],
+                                "mean_abs_error": [], "mean_rel_error": []}
+        for length in range(1, self.reporting_length + 1):
+            n = fabricated = real = suppressed = 0
+            abs_err = rel_err = 0.0
+            sets = itertools.combinations(range(len(sizes)), length) if at_least is not None else (
+                s for s in self.sets if len(s) == length)
+            for s in sets:
+                idx, counts = _cell_counts(codes, sizes, s)
+                cells, shown = self.sets.get(s, (np.empty(0, np.int64), np.empty(0, np.int64)))
+                other = np.zeros(len(cells), np.int64)  # the rows' count of each cell shown
+                if len(idx) and len(cells):
+                    at = np.minimum(np.searchsorted(idx, cells), len(idx) - 1)
+                    other = np.where(idx[at] == cells, counts[at], 0)
+                n += len(cells)
+                fabricated += int((other == 0).sum())
+                abs_err += float(np.abs(shown - other).sum())
+                rel_err += float((np.abs(shown - other) / np.maximum(other if true_first else shown, 1)).sum())
+                if at_least is not None:
+                    big = idx[counts >= at_least]
+                    real += len(big)
+                    suppressed += len(big) - int(np.isin(big, cells).sum())
+            out["length"].append(length)
+            out["shown"].append(n)
+            out["fabricated"].append(fabricated)
+            out["real_at_least"].append(real)
+            out["suppressed"].append(suppressed)
+            out["mean_abs_error"].append(abs_err / n if n else None)
+            out["mean_rel_error"].append(rel_err / n if n else None)
+        return pa.table(out)
 
     def compare(self, con, synth: str) -> pa.Table:
         """How well a synthetic table keeps the release (SDS's "preservation"): per length, the mean
@@ -137,27 +164,9 @@ class AggregateResult:
             raise OptionError(f"the synthetic table {src.label} has no column {', '.join(map(repr, missing))} of the "
                               "release")
         codes, sizes = self._binned(con, src.sql)  # the synthetic table's columns read as the release's
-        by_set = self._by_set()
-        out = {"length": [], "combinations": [], "mean_abs_error": [], "mean_rel_error": []}
-        for length in range(1, self.reporting_length + 1):
-            n = 0
-            abs_err = rel_err = 0.0
-            for s, shown in by_set.items():
-                if len(s) != length:
-                    continue
-                idx, counts = _cell_counts(codes, sizes, s)
-                got = dict(zip(idx.tolist(), counts.tolist()))
-                shape = [sizes[c] for c in s]
-                for combo, count in shown:
-                    x = got.get(int(np.ravel_multi_index([code for _, code in combo], shape)), 0)
-                    n += 1
-                    abs_err += abs(x - count)
-                    rel_err += abs(x - count) / max(count, 1)
-            out["length"].append(length)
-            out["combinations"].append(n)
-            out["mean_abs_error"].append(abs_err / n if n else None)
-            out["mean_rel_error"].append(rel_err / n if n else None)
-        return pa.table(out)
+        got = self._errors(codes, sizes, true_first=False)
+        return got.select(["length", "shown", "mean_abs_error", "mean_rel_error"]).rename_columns(
+            ["length", "combinations", "mean_abs_error", "mean_rel_error"])
 
     def owner_figures(self, con, at_least: int | None = None) -> pa.Table:
         """For the data owner only (it reads the real data; do not publish it): per length, how many
@@ -166,35 +175,7 @@ class AggregateResult:
         and the mean absolute and relative error of the counts shown (SDS's figures)."""
         m = math.ceil(self.threshold) if at_least is None else int(at_least)
         codes, sizes = self._binned(con, self.source.sql)
-        by_set = self._by_set()
-        out = {key: [] for key in ("length", "shown", "fabricated", "real_at_least", "suppressed",
-                                   "mean_abs_error", "mean_rel_error")}
-        for length in range(1, self.reporting_length + 1):
-            shown = fabricated = real = suppressed = 0
-            abs_err = rel_err = 0.0
-            for s in itertools.combinations(range(len(sizes)), length):
-                idx, counts = _cell_counts(codes, sizes, s)
-                true = dict(zip(idx.tolist(), counts.tolist()))
-                shape = [sizes[c] for c in s]
-                for cell, count in true.items():
-                    if count >= m:
-                        real += 1
-                        combo = tuple(zip(s, (int(x) for x in np.unravel_index(cell, shape))))
-                        suppressed += combo not in self.counts
-                for combo, count in by_set.get(s, ()):
-                    t = true.get(int(np.ravel_multi_index([code for _, code in combo], shape)), 0)
-                    shown += 1
-                    fabricated += t == 0
-                    abs_err += abs(count - t)
-                    rel_err += abs(count - t) / max(t, 1)
-            out["length"].append(length)
-            out["shown"].append(shown)
-            out["fabricated"].append(fabricated)
-            out["real_at_least"].append(real)
-            out["suppressed"].append(suppressed)
-            out["mean_abs_error"].append(abs_err / shown if shown else None)
-            out["mean_rel_error"].append(rel_err / shown if shown else None)
-        table = pa.table(out)
+        table = self._errors(codes, sizes, true_first=True, at_least=m)
         return table.replace_schema_metadata({"note": f"for the data owner only: read from the real data, not "
                                               f"part of the release; real_at_least counts combinations of at "
                                               f"least {m} rows"})
@@ -212,15 +193,29 @@ class AggregateResult:
         return con.from_arrow(self.table)
 
 
+Shown = dict  # column set -> (cells: row-major indices over its columns' codes, ascending; counts), int64 arrays
+
+
 @dataclass(frozen=True)
 class Release:
-    """What ``release`` shows: per combination, its count (noisy in DP modes, consistent)."""
+    """What ``release`` shows: per column set, the cells shown and their counts (noisy in DP modes, consistent)."""
 
-    counts: dict[Combo, int]
+    sets: Shown
+    sizes: tuple[int, ...]  # each column's number of codes
     sigma: float | None  # None: exact (balanced)
     bar: float
     cells: int  # the cells of every subset: the combinations that could be shown
     subsets: int
+
+    @property
+    def counts(self) -> dict[Combo, int]:
+        """The shown combinations as ((column, code), ...) -> count (small releases: tests, reading)."""
+        out = {}
+        for s, (cells, counts) in self.sets.items():
+            codes = np.unravel_index(cells, [self.sizes[c] for c in s])
+            for r, count in enumerate(counts.tolist()):
+                out[tuple((c, int(codes[i][r])) for i, c in enumerate(s))] = count
+        return out
 
 
 def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant, rng: np.random.Generator,
@@ -250,7 +245,7 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
         bar = float(BALANCED_BAR) if bar is None else float(bar)
         acct.charge("aggregate counts", 0.0, detail=f"exact: {len(subs):,} sets of up to {k} of {', '.join(names)}; "
                     f"counts of at least {bar:g}")
-    shown: dict[Combo, int] = {}
+    shown: Shown = {}
     for s in subs:
         idx, counts = _cell_counts(binned.codes, sizes, s)
         total = math.prod(sizes[c] for c in s)
@@ -259,11 +254,8 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
             got_cells, got_counts = idx[keep], counts[keep].astype(np.float64)
         else:
             got_cells, got_counts = pass_cells(idx, counts, total, sigma, bar, rng)
-        shape = [sizes[c] for c in s]
-        for cell, count in zip(got_cells.tolist(), np.rint(got_counts).astype(np.int64).tolist()):
-            codes = np.unravel_index(cell, shape)
-            shown[tuple(zip(s, (int(x) for x in codes)))] = count
-    return Release(consistent(shown), sigma, bar, cells, len(subs))
+        shown[s] = (got_cells.astype(np.int64), np.rint(got_counts).astype(np.int64))
+    return Release(consistent(shown, sizes), tuple(sizes), sigma, bar, cells, len(subs))
 
 
 def _cell_counts(codes: np.ndarray, sizes: Sequence[int], s: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -297,10 +289,13 @@ def pass_cells(idx: np.ndarray, counts: np.ndarray, total: int, sigma: float, ba
     low_idx, low_counts = idx[~high], counts[~high]
     per_count = np.bincount(low_counts, minlength=floor)
     per_count[0] = total - len(idx)
-    for c in np.flatnonzero(per_count):
-        ranks, z = tail_pass(int(per_count[c]), int(math.ceil(bar - c)), sigma, rng)
-        if not len(ranks):
+    classes = np.flatnonzero(per_count)
+    tails = [tail(sigma, int(math.ceil(bar - c))) for c in classes]
+    passing = rng.binomial(per_count[classes], np.minimum([p for _, _, p in tails], 1.0))
+    for c, m, (support, cond, _) in zip(classes, passing, tails):
+        if m == 0:
             continue
+        ranks, z = tail_draw(int(per_count[c]), int(m), support, cond, rng)
         if c == 0:  # the r-th empty cell: r plus the occupied cells before it
             cells.append(_empty_cells(idx, ranks))
         else:
@@ -319,18 +314,28 @@ def _empty_cells(occupied: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     return ranks + np.searchsorted(before, ranks, side="right")
 
 
-def consistent(shown: dict[Combo, int]) -> dict[Combo, int]:
+def consistent(shown: Shown, sizes: Sequence[int]) -> Shown:
     """Lengths in order: a combination kept only if each of its sub-combinations one shorter is, its count
-    at most theirs."""
-    out: dict[Combo, int] = {}
-    for combo in sorted(shown, key=len):
-        count = shown[combo]
-        if len(combo) > 1:
-            subs = [combo[:i] + combo[i + 1:] for i in range(len(combo))]
-            if any(s not in out for s in subs):
-                continue
-            count = min([count] + [out[s] for s in subs])
-        out[combo] = int(count)
+    at most theirs (per column set, vectorized: each cell's sub-cell looked up in the sub-set's cells)."""
+    out: Shown = {}
+    for s in sorted(shown, key=len):
+        cells, counts = shown[s]
+        if len(s) > 1 and len(cells):
+            codes = np.unravel_index(cells, [sizes[c] for c in s])
+            keep = np.ones(len(cells), dtype=bool)
+            counts = counts.copy()
+            for i in range(len(s)):
+                sub = s[:i] + s[i + 1:]
+                sub_cells, sub_counts = out.get(sub, (np.empty(0, np.int64), np.empty(0, np.int64)))
+                flat = cell_index([(codes[j], sizes[c]) for j, c in enumerate(s) if j != i])
+                at = np.searchsorted(sub_cells, flat)
+                found = at < len(sub_cells)
+                found[found] = sub_cells[at[found]] == flat[found]
+                keep &= found
+                counts = np.where(found, np.minimum(counts, sub_counts[np.minimum(at, len(sub_cells) - 1)]
+                                                    if len(sub_cells) else counts), counts)
+            cells, counts = cells[keep], counts[keep]
+        out[s] = (cells, counts)
     return out
 
 
@@ -399,17 +404,27 @@ def _value(col, x: float, decimals: int | None) -> str:
 
 def release_table(rel: Release, names: Sequence[str], labels: Sequence[Sequence[str]]) -> pa.Table:
     """The release as rows: length, the combination as text ('age=30..39 & sex=F'), its count, then one
-    column per column: the value's label, NULL where the combination does not name the column."""
-    combos = sorted(rel.counts, key=lambda c: (len(c), c))
-    per_column: list[list[str | None]] = [[None] * len(combos) for _ in names]
-    text = []
-    for r, combo in enumerate(combos):
-        parts = []
-        for col, code in combo:
-            per_column[col][r] = labels[col][code]
-            parts.append(f"{names[col]}={labels[col][code]}")
-        text.append(" & ".join(parts))
-    arrays = [pa.array([len(c) for c in combos], pa.int32()), pa.array(text, pa.string()),
-              pa.array([rel.counts[c] for c in combos], pa.int64())]
-    arrays += [pa.array(v, pa.string()) for v in per_column]
-    return pa.table(arrays, names=["length", "combination", "count"] + list(names))
+    column per column: the value's label, NULL where the combination does not name the column. By length,
+    then column set, then cell."""
+    import pyarrow.compute as pc
+
+    parts = []
+    label_arrays = [pa.array(list(lab), pa.string()) for lab in labels]
+    for s in sorted(rel.sets, key=lambda s: (len(s), s)):
+        cells, counts = rel.sets[s]
+        if not len(cells):
+            continue
+        codes = np.unravel_index(cells, [rel.sizes[c] for c in s])
+        n = len(cells)
+        per_column = [pa.nulls(n, pa.string())] * len(names)
+        pieces = []
+        for i, c in enumerate(s):
+            per_column[c] = label_arrays[c].take(pa.array(codes[i]))
+            pieces.append(pc.binary_join_element_wise(pa.scalar(names[c]), per_column[c], "="))
+        text = pieces[0] if len(pieces) == 1 else pc.binary_join_element_wise(*pieces, " & ")
+        parts.append(pa.table([pa.array(np.full(n, len(s), np.int32)), text, pa.array(counts, pa.int64()),
+                               *per_column], names=["length", "combination", "count"] + list(names)))
+    if not parts:
+        return pa.table([pa.array([], pa.int32()), pa.array([], pa.string()), pa.array([], pa.int64())]
+                        + [pa.array([], pa.string()) for _ in names], names=["length", "combination", "count"] + list(names))
+    return pa.concat_tables(parts)

@@ -13,6 +13,7 @@ that a value held by one person passes it with probability at most delta.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -106,12 +107,27 @@ def tail_pass(n: int, least: int, sigma: float, rng: np.random.Generator) -> tup
     """Of `n` like items, each with its own discrete Gaussian Z, which have Z >= `least`, and their Z:
     how many from Binomial(n, P[Z >= least]), which uniformly (ranks, ascending), and their Z from the
     discrete Gaussian conditioned on Z >= least. The same distribution as n draws, in O(passing) draws."""
-    reach = int(max(60 * sigma, 60))  # the pmf beyond is below double precision
-    support = np.arange(max(least, -reach), max(least, 0) + reach + 1)
-    tail = discrete_gaussian_pmf(sigma, support)
-    p = float(tail.sum())
+    support, cond, p = tail(sigma, least)
     m = int(rng.binomial(n, min(p, 1.0)))
+    return tail_draw(n, m, support, cond, rng)
+
+
+def tail_draw(n: int, m: int, support: np.ndarray, cond: np.ndarray, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """`m` of `n` like items (ranks uniform without replacement, ascending) and their Z from `cond` on
+    `support` (``tail``)."""
     if m == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     ranks = np.sort(rng.choice(n, size=m, replace=False))
-    return ranks, rng.choice(support, size=m, p=tail / tail.sum())
+    return ranks, rng.choice(support, size=m, p=cond)
+
+
+@functools.lru_cache(maxsize=65536)
+def tail(sigma: float, least: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """P[Z >= least] for the discrete Gaussian of scale `sigma`, with its support from `least` and the
+    conditional pmf there (memoized: a release asks the same few tails for thousands of column sets)."""
+    reach = int(max(60 * sigma, 60))  # the pmf beyond is below double precision
+    support = np.arange(max(least, -reach), max(least, 0) + reach + 1)
+    pmf = discrete_gaussian_pmf(sigma, support)
+    p = float(pmf.sum())
+    return support, (pmf / p if p > 0 else pmf), p
