@@ -408,3 +408,15 @@ def test_a_copy_is_compared_with_the_release():
     con.execute("CREATE TABLE other AS SELECT g, h FROM t")
     with pytest.raises(OptionError, match="no column 'flag'"):
         exact.compare(con, "other")
+
+
+def test_reprs_show_no_exact_row_count():
+    """A DP run's or release's repr (what a notebook prints) leaves out the exact input size."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS {TABLE.format(n=1234)}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = duckdb_synth.run(con, "t", mode="strict", seed=0, ledger=False)
+    agg = release(con, "t", mode="strict", seed=0)
+    for obj in (run, agg):
+        assert "rows_in" not in repr(obj) and "1234" not in repr(obj) and obj.rows_in == 1234

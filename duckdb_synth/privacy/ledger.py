@@ -56,12 +56,12 @@ class Result:
     ``COPY`` or ``CREATE TABLE AS`` over the reader).
     """
 
-    output: Output
+    output: Output = field(repr=False)  # holds the model: not in the repr
     spend: Spend
     seconds: float
     source: Source
     options: Options
-    rows_in: int
+    rows_in: int = field(repr=False)  # exact: for the data owner, never shown (the ledger keeps it in balanced mode)
     run_id: int | None = None  # in the database's ledger (privacy/store.py); None: not recorded there
 
     @cached_property
