@@ -20,9 +20,9 @@ charges are here. docs/privacy.md, steps 2-3, gives the analysis.
 """
 from __future__ import annotations
 
-import math
 import contextvars
 import logging
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -446,11 +446,7 @@ def frequent_values(data: ColumnData, *, sigma: float, delta: float,
     is set so that a value held by one person, of `held` rows at most, passes with probability at most
     `delta`)."""
     values, score = top_passing(data, sigma, threshold(sigma, delta, held), MAX_POINTS, rng, key=float)
-    if not len(score):
-        return np.zeros(0), np.zeros(0)
-    keep = np.argsort(-score, kind="stable")[:MAX_POINTS]
-    keep = keep[np.argsort(np.asarray(values, dtype=np.float64)[keep], kind="stable")]
-    return np.asarray(values, dtype=np.float64)[keep], score[keep].astype(np.float64)
+    return np.asarray(values, dtype=np.float64), score  # the MAX_POINTS highest, in value order
 
 
 def with_points(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: np.ndarray, points: np.ndarray,

@@ -586,17 +586,7 @@ def synthesize(
         raise click.UsageError("give exactly one of -o/--output FILE and --table NAME")
     if replace and table is None:
         raise click.UsageError("--replace applies to --table only (an output file is always replaced)")
-    fmt = None
-    if output is not None:
-        fmt = OUTPUT_FORMATS.get(output.suffix.lower())
-        if fmt is None:
-            raise click.BadParameter(
-                f"cannot tell the format of '{output}': use a .parquet or .csv file name",
-                param_hint="'-o' / '--output'",
-            )
-        parent = output.parent
-        if not parent.is_dir():
-            raise click.BadParameter(f"directory '{parent}' does not exist", param_hint="'-o' / '--output'")
+    fmt = _output_format(output)
     show_progress = (sys.stderr.isatty() and not quiet) if progress is None else progress
 
     with _connect(db, must_exist=True) as con:
@@ -756,6 +746,19 @@ def _write_html(rep: Any, path: Path) -> None:
         raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
 
 
+def _output_format(output: Path | None) -> str | None:
+    """The format of an -o/--output file ('parquet' or 'csv'), checked before anything runs (None: no file)."""
+    if output is None:
+        return None
+    fmt = OUTPUT_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise click.BadParameter(f"cannot tell the format of '{output}': use a .parquet or .csv file name",
+                                 param_hint="'-o' / '--output'")
+    if not output.parent.is_dir():
+        raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
+    return fmt
+
+
 def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
     """Write the rows (a one-pass reader of batches) to a Parquet or CSV file, batch by batch into a
     temporary file that replaces `path` at the end: no partial file on failure."""
@@ -853,14 +856,7 @@ def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, de
       duckdb-synth aggregates clinic.duckdb patients --mode strict --columns sex,age,diagnosis -o counts.csv
       duckdb-synth aggregates clinic.duckdb patients --mode strictest --length 2
     """
-    fmt = None
-    if output is not None:
-        fmt = OUTPUT_FORMATS.get(output.suffix.lower())
-        if fmt is None:
-            raise click.BadParameter(f"cannot tell the format of '{output}': use a .parquet or .csv file name",
-                                     param_hint="'-o' / '--output'")
-        if not output.parent.is_dir():
-            raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
+    fmt = _output_format(output)
     with _connect(db, must_exist=True) as con:
         try:
             with warnings.catch_warnings():

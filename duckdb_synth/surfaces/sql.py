@@ -191,71 +191,67 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     V = duckdb.sqltypes.VARCHAR
     con_ref = weakref.ref(con)  # the UDFs live on the connection: a strong reference would keep it forever
 
-    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
-                  use_ledger):
+    def memoized(kind: str, args: tuple, source, options: dict, make, write) -> str:
+        """A call's answer (what `write(result, path)` returned when the result was written to its file):
+        made once per distinct call and source content, the ledger checked before the source is read, the
+        result recorded (a failure after spending too)."""
         con = con_ref()
-        epsilon, delta, rows, seed, per_unit, budget = (_number(v) for v in (epsilon, delta, rows, seed, per_unit,
-                                                                             budget))
         with st.lock:
             reader = _reader(con, st)
             try:
-                args = (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
-                        use_ledger)
-                options = dict(mode=mode, epsilon=epsilon, delta=delta,
-                               masks=json.loads(masks) if masks is not None else None, rows=rows, seed=seed,
-                               marginals=marginals, domains=domains, privacy_unit=unit, max_rows_per_unit=per_unit,
-                               budget=budget, ledger=use_ledger)
                 if not any(k[:-1] == args for k in st.cache):
-                    # No earlier run to return: the ledger may refuse this one, before the source is read
+                    # No earlier result to return: the ledger may refuse this call, before the source is read
                     # (the content stamp below reads it all).
                     _check_ledger(con, reader, source, options)
-                stamp = _stamp(reader, source, mode, epsilon)
-                key = (*args, stamp)
+                key = (*args, _stamp(reader, source, options["mode"], options["epsilon"]))
                 known = st.cache.fetch(key)
                 if known is not None:
                     return known[1]
-                res = run(con, source, reader=reader, in_sql=True, progress=st.progress, **options)
+                res = make(con, reader)
             except BaseException as exc:
                 record_failure(con, exc)  # a run that failed after spending is in synth_runs() too
                 raise
             finally:
                 reader.close()
             record(con, res)  # first: whatever happens to the file, the spend is in the ledger
-            path = st.folder / f"run_{next(st.made)}.parquet"
-            res.output.write_parquet(path)
-            st.cache.keep(key, (str(path), _read_back_sql(res, path)))
+            path = st.folder / f"{kind}_{next(st.made)}.parquet"
+            st.cache.keep(key, (str(path), write(res, path)))
             return st.cache[key][1]
+
+    def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
+                  use_ledger):
+        epsilon, delta, rows, seed, per_unit, budget = (_number(v) for v in (epsilon, delta, rows, seed, per_unit,
+                                                                             budget))
+        options = dict(mode=mode, epsilon=epsilon, delta=delta, masks=json.loads(masks) if masks is not None else None,
+                       rows=rows, seed=seed, marginals=marginals, domains=domains, privacy_unit=unit,
+                       max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
+
+        def write(res, path):
+            res.output.write_parquet(path)
+            return _read_back_sql(res, path)
+
+        return memoized("run", (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit,
+                                budget, use_ledger), source, options,
+                        lambda con, reader: run(con, source, reader=reader, in_sql=True, progress=st.progress,
+                                                **options), write)
 
     def synth_aggregates(source, length, columns, threshold, mode, epsilon, delta, seed, domains, unit, per_unit,
                          budget, use_ledger):
-        con = con_ref()
         length, threshold, epsilon, delta, seed, per_unit, budget = (
             _number(v) for v in (length, threshold, epsilon, delta, seed, per_unit, budget))
-        with st.lock:
-            reader = _reader(con, st)
-            try:
-                args = ("aggregates", source, length, columns, threshold, mode, epsilon, delta, seed, domains, unit,
-                        per_unit, budget, use_ledger)
-                options = dict(mode=mode, epsilon=epsilon, delta=delta, seed=seed, domains=domains, privacy_unit=unit,
-                               max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
-                if not any(k[:-1] == args for k in st.cache):
-                    _check_ledger(con, reader, source, options)
-                key = (*args, _stamp(reader, source, mode, epsilon))
-                known = st.cache.fetch(key)
-                if known is not None:
-                    return known[0]
-                res = aggregates(con, source, reader=reader, in_sql=True, reporting_length=length,
-                                 columns=_json_list("columns", columns), threshold=threshold, **options)
-            except BaseException as exc:
-                record_failure(con, exc)
-                raise
-            finally:
-                reader.close()
-            record(con, res)
-            path = st.folder / f"aggregates_{next(st.made)}.parquet"
+        options = dict(mode=mode, epsilon=epsilon, delta=delta, seed=seed, domains=domains, privacy_unit=unit,
+                       max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
+
+        def write(res, path):
             pq.write_table(res.table, path)
-            st.cache.keep(key, (str(path), None))
             return str(path)
+
+        return memoized("aggregates", ("aggregates", source, length, columns, threshold, mode, epsilon, delta, seed,
+                                       domains, unit, per_unit, budget, use_ledger), source, options,
+                        lambda con, reader: aggregates(con, source, reader=reader, in_sql=True,
+                                                       reporting_length=length,
+                                                       columns=_json_list("columns", columns), threshold=threshold,
+                                                       **options), write)
 
     def runs_file():
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
