@@ -32,6 +32,7 @@ class Options:
     rows: int | None = None
     seed: int | None = None
     marginals: tuple[tuple[tuple[str, ...], float], ...] = ()  # the workload: column sets and weights
+    sums: tuple[SumSpec, ...] = ()  # sums of numeric columns by groups, measured and met by the copy
     domains: tuple[tuple[str, DomainSpec], ...] = ()  # public domains the user declares, per column
     privacy_unit: str | None = None  # the column naming the person a row belongs to (None: each row its own)
     max_rows_per_unit: int = 1  # rows kept per unit (contribution bounding); sensitivities scale with it
@@ -117,6 +118,7 @@ def parse_options(
         budget = b
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
                    masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
+                   sums=_sums(marginals),
                    domains=_domains(domains), privacy_unit=unit, max_rows_per_unit=per_unit, budget=budget,
                    ledger=_flag("ledger", ledger, True))
 
@@ -188,46 +190,123 @@ def _from_json(value: Any, error: str) -> Any:
 
 MAX_MARGINAL_COLUMNS = 5
 _MARGINALS_EXAMPLE = ("[['age', 'sex'], ['diagnosis', 'age', 'insurance']] or "
-                      "[{'columns': ['age', 'sex'], 'weight': 2}]")
+                      "[{'columns': ['age', 'sex'], 'weight': 2}] or "
+                      "[{'columns': ['dept'], 'sum': 'salary', 'clamp': [0, 200000]}]")
+_ITEM_KEYS = {"columns", "weight", "sum", "clamp"}
 
 
-def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
-    """The workload: a list of column lists, each optionally with a weight (default 1).
+@dataclass(frozen=True)
+class SumSpec:
+    """A sum in the workload: the total of the numeric column ``value`` in each group of ``group``
+    (none: the grand total), each value clamped to ``clamp`` (None: the column's domain range)."""
 
-    Accepted items: ['a', 'b'], ('a', 'b'), (['a', 'b'], 2.0), {'columns': ['a', 'b'], 'weight': 2.0};
-    the whole may be a JSON string (as the SQL function passes it).
-    """
-    if value is None:
-        return ()
+    group: tuple[str, ...]
+    value: str
+    clamp: tuple[float, float] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"sum({self.value})" + (f" by {', '.join(self.group)}" if self.group else "")
+
+
+def _items(value: Any) -> list:
+    """The marginals option as a list of items (parsed from JSON when the SQL function passes it)."""
     value = _from_json(value, f"marginals must be a list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
     if not isinstance(value, (list, tuple)) or not value:
         raise OptionError(
             f"marginals must be a non-empty list of column lists, e.g. {_MARGINALS_EXAMPLE}; got {value!r}")
-    out: list[tuple[tuple[str, ...], float]] = []
     for item in value:
+        if isinstance(item, dict):
+            given = {k for k, v in item.items() if v is not None}  # SQL fills a struct's missing fields with NULL
+            unknown = set(item) - _ITEM_KEYS
+            if unknown or "columns" not in item:
+                raise OptionError(f"a marginal given as a struct has 'columns' and optionally 'weight', or 'sum' "
+                                  f"and optionally 'clamp'; got {item!r}")
+            if "sum" in given and "weight" in given:
+                raise OptionError(f"a sum has no weight: give 'weight' to a marginal of counts; got {item!r}")
+            if "clamp" in given and "sum" not in given:
+                raise OptionError(f"'clamp' bounds the values of a sum: give 'sum' too; got {item!r}")
+    return list(value)
+
+
+def _is_sum(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("sum") is not None
+
+
+def _marginals(value: Any) -> tuple[tuple[tuple[str, ...], float], ...]:
+    """The workload's counts: a list of column lists, each optionally with a weight (default 1).
+
+    Accepted items: ['a', 'b'], ('a', 'b'), (['a', 'b'], 2.0), {'columns': ['a', 'b'], 'weight': 2.0};
+    the whole may be a JSON string (as the SQL function passes it). Sums ({'columns': [...], 'sum': ...})
+    are read by ``_sums``.
+    """
+    if value is None:
+        return ()
+    out: list[tuple[tuple[str, ...], float]] = []
+    for item in _items(value):
+        if _is_sum(item):
+            continue
         weight: Any = 1.0
         if isinstance(item, dict):
-            unknown = set(item) - {"columns", "weight"}
-            if unknown or "columns" not in item:
-                raise OptionError(f"a marginal given as a struct has 'columns' and optionally 'weight', got {item!r}")
             cols, weight = item["columns"], item.get("weight", 1.0)
         elif (isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[0], (list, tuple))
               and not isinstance(item[1], str)):
             cols, weight = item
         else:
             cols = item
-        if isinstance(cols, str) or not isinstance(cols, (list, tuple)) or not cols \
-                or not all(isinstance(c, str) for c in cols):
+        _check_columns(cols, item)
+        if not cols:
             raise OptionError(f"each marginal is a list of column names, e.g. ['age', 'sex']; got {item!r}")
-        if len(set(cols)) != len(cols):
-            raise OptionError(f"the marginal {list(cols)} names a column twice")
-        if len(cols) > MAX_MARGINAL_COLUMNS:
-            raise OptionError(f"the marginal {list(cols)} has {len(cols)} columns; "
-                              f"at most {MAX_MARGINAL_COLUMNS} are supported")
         w = 1.0 if weight is None else _number(f"the weight of marginal {list(cols)}", weight)
         if not (w > 0 and math.isfinite(w)):
             raise OptionError(f"the weight of marginal {list(cols)} must be a finite number > 0, got {weight!r}")
         out.append((tuple(cols), w))
+    return tuple(out)
+
+
+def _check_columns(cols: Any, item: Any) -> None:
+    if isinstance(cols, str) or not isinstance(cols, (list, tuple)) \
+            or not all(isinstance(c, str) for c in cols):
+        raise OptionError(f"each marginal is a list of column names, e.g. ['age', 'sex']; got {item!r}")
+    if len(set(cols)) != len(cols):
+        raise OptionError(f"the marginal {list(cols)} names a column twice")
+    if len(cols) > MAX_MARGINAL_COLUMNS:
+        raise OptionError(f"the marginal {list(cols)} has {len(cols)} columns; "
+                          f"at most {MAX_MARGINAL_COLUMNS} are supported")
+
+
+MAX_SUMS = 20  # sums in one workload
+
+
+def _sums(value: Any) -> tuple[SumSpec, ...]:
+    """The workload's sums: items {'columns': [group columns], 'sum': column, 'clamp': [lo, hi]}."""
+    if value is None:
+        return ()
+    out: list[SumSpec] = []
+    for item in _items(value):
+        if not _is_sum(item):
+            continue
+        cols, col = item["columns"], item["sum"]
+        _check_columns(cols, item)
+        if not isinstance(col, str) or not col:
+            raise OptionError(f"'sum' names one numeric column, e.g. 'salary'; got {item!r}")
+        if col in cols:
+            raise OptionError(f"the sum of '{col}' is grouped by '{col}' itself; group it by other columns")
+        clamp = item.get("clamp")
+        if clamp is not None:
+            if isinstance(clamp, str) or not isinstance(clamp, (list, tuple)) or len(clamp) != 2:
+                raise OptionError(f"the clamp of sum('{col}') is [lower, upper], e.g. [0, 200000]; got {clamp!r}")
+            lo, hi = (_number(f"the clamp of sum('{col}')", b) for b in clamp)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise OptionError(f"the clamp of sum('{col}') must be two finite numbers, lower < upper; "
+                                  f"got {list(clamp)!r}")
+            clamp = (float(lo), float(hi))
+        spec = SumSpec(tuple(cols), col, clamp)
+        if any(s.group == spec.group and s.value == spec.value for s in out):
+            raise OptionError(f"{spec.label} is given twice")
+        out.append(spec)
+    if len(out) > MAX_SUMS:
+        raise OptionError(f"{len(out)} sums in marginals; at most {MAX_SUMS} are supported")
     return tuple(out)
 
 

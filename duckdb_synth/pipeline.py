@@ -42,6 +42,7 @@ from .privacy.measure import row_count
 from .privacy.noise import streams
 from .privacy import store
 from .privacy.spend import SEEDED_WARNING, Spend
+from .privacy.sums import charge_sums, measure_sums, targets, with_sums
 from .privacy.units import unit_sizes
 
 class SeededRunWarning(UserWarning):
@@ -122,18 +123,22 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
         domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var) for i, c in enumerate(cols.modelled)]
         outside = [clamped(c, rows.column(i), acct, n_hat, d, rng) for i, c in enumerate(cols.modelled)]
         n_hat, count_var = kept_rows(n_hat, count_var, outside)
+        sum_sigmas = charge_sums(cols.sums, domains, acct)  # before the model takes the rest of the budget
         report("measuring", 0.35)
-        model, domains, n_hat = fit_model(rows.bin(domains), domains, acct, n_hat, count_var, rng, report,
-                                          cols.workload)
+        binned = rows.bin(domains, keep=[s.value for s in cols.sums]) if cols.sums else rows.bin(domains)
+        model, domains, n_hat = fit_model(binned, domains, acct, n_hat, count_var, rng, report,
+                                          with_sums(cols.workload, cols.sums))
+        sums = measure_sums(binned, cols.sums, domains, sum_sigmas, rng, code_labels)
+        del binned
         report("sampling", 0.8)
         output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng,
-                        units=units)
+                        units=units, sums=targets(cols.sums, sums, n_hat))
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)
     return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None,
                                                 opts.seed is not None),
-                  time.perf_counter() - started, src, opts, n_rows)
+                  time.perf_counter() - started, src, opts, n_rows, sums=tuple(sums))
 
 
 MAX_COLUMN_SETS = 200_000  # reporting_length and columns whose column sets pass this are refused

@@ -76,7 +76,7 @@ COMMANDS = {
     "run": [["db"], ["script"]],
     "shell": [["db"]],
     "synthesize": [["db"], ["source"], ["--mode"], ["--epsilon"], ["--delta"], ["--mask"], ["--rows"], ["--seed"],
-                   ["--marginal"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
+                   ["--marginal"], ["--sum"], ["--domain"], ["-o", "--output"], ["--privacy-unit"], ["--max-rows-per-unit"],
                    ["--budget"], ["--ledger"], ["--table"], ["--replace"], ["--progress"], ["-q", "--quiet"],
                    ["-v", "--verbose"], ["--engine"], ["--spark-master"], ["--report"]],
 }

@@ -81,9 +81,12 @@ class Binned:
     binned table has those five.
     """
 
-    def __init__(self, codes: np.ndarray, sizes: Sequence[int]) -> None:
+    def __init__(self, codes: np.ndarray, sizes: Sequence[int], values: dict[int, np.ndarray] | None = None) -> None:
         self.codes = codes
         self.sizes = [int(s) for s in sizes]
+        # Some columns' raw values (float64, NaN for NULL), kept beside their codes for the
+        # workload's sums (``engine/sums.py``): the engine adds them up, the stages see totals.
+        self.values = values or {}
 
     @property
     def n(self) -> int:
@@ -97,7 +100,15 @@ class Binned:
 
     def subset(self, rows: np.ndarray) -> Binned:
         """The binned table of the rows where `rows` (a boolean mask drawn by the caller) is true."""
-        return Binned(self.codes[rows], self.sizes)
+        return Binned(self.codes[rows], self.sizes, {i: v[rows] for i, v in self.values.items()})
+
+    def sums(self, group: Clique, value: int, lo: float, hi: float, step: float) -> tuple[np.ndarray, int, int]:
+        """Per cell of the `group` columns' codes, the total of column `value`'s values clamped to
+        [lo, hi] and rounded to whole multiples of `step`, in steps (exact integers held as float64 while
+        under 2^53); NULL and NaN add 0. And how many values were below lo and above hi."""
+        from .sums import group_sums
+
+        return group_sums(self.codes, self.sizes, self.values[value], group, lo, hi, step)
 
     def recode(self, i: int, remap: np.ndarray, size: int) -> None:
         """Renumber column `i`'s codes through `remap` (old code -> new), for a domain of `size` codes."""
@@ -119,8 +130,9 @@ class Rows(Protocol):
     def column(self, i: int) -> ColumnData:
         """The i-th modelled column."""
 
-    def bin(self, domains: Sequence[Domain]) -> Binned:
-        """Every modelled column encoded by its domain; the rows are not read again after this."""
+    def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
+        """Every modelled column encoded by its domain, and the raw values of the columns in `keep`
+        (for sums); the rows are not read again after this."""
 
 
 # ---------------------------------------------------------------- in memory
@@ -328,7 +340,7 @@ class DuckDBRows:
         values = self._load()[i]
         return ArrayColumn(values, self._nulls[i])
 
-    def bin(self, domains: Sequence[Domain]) -> Binned:
+    def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
         n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
@@ -336,13 +348,17 @@ class DuckDBRows:
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
         codes = np.empty((n, len(domains)),
                          dtype=code_type(max((d.size for d in domains), default=1)), order="F")
+        raw = {}
         for i, dom in enumerate(domains):
             codes[:, i] = dom.encode(values[i]) if nulls[i] is None else dom.encode(values[i], nulls[i])
+            if i in keep:
+                raw[i] = np.where(nulls[i], np.nan, values[i]) if nulls[i] is not None else values[i]
             values[i] = None  # the raw column is no longer needed: free it as soon as it is coded
         dropped = (codes < 0).any(axis=1)  # a NOT NULL column's value outside its declared list
         if dropped.any():
             codes = np.asfortranarray(codes[~dropped])
-        return Binned(codes, [d.size for d in domains])
+            raw = {i: v[~dropped] for i, v in raw.items()}
+        return Binned(codes, [d.size for d in domains], raw)
 
 
 def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool) -> DataError:

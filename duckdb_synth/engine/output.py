@@ -29,6 +29,7 @@ from .decode import decode_table, output_types
 from .domain import Domain
 from .sample import draw
 from .schema import Column
+from .sums import SumTarget
 from .units import UnitIds
 
 BATCH_CELLS = 1 << 23  # codes per batch (rows x modelled columns): 64 MB of int64 codes
@@ -67,11 +68,12 @@ class Output:
         rng: the stream the rows are drawn from; its current state is kept (it is not advanced).
         rows_per_batch: default ``batch_rows(len(domains))``.
         units: the privacy unit's column's fresh ids (``engine/units.py``), numbered across batches.
+        sums: released group totals each batch meets, in proportion to its rows (``engine/sums.py``).
     """
 
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
                  rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
-                 units: UnitIds | None = None) -> None:
+                 units: UnitIds | None = None, sums: Sequence[SumTarget] = ()) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model
@@ -81,6 +83,7 @@ class Output:
         self._bits = type(rng.bit_generator)
         self._state = copy.deepcopy(rng.bit_generator.state)
         self.units = units
+        self.sums = tuple(sums)
         self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
         self.stamp = Stamp()
 
@@ -125,7 +128,7 @@ class Output:
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
         codes = draw(self.model, n, rng)
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                            total_rows=self.num_rows, given=given)
+                            total_rows=self.num_rows, given=given, sums=self.sums)
 
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""

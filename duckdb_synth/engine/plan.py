@@ -20,7 +20,7 @@ from .declared import declare
 from .output import batch_rows
 from .schema import Column, check_columns
 from .units import check_unit
-from .workload import Workload, resolve
+from .workload import SumPlan, Workload, resolve, resolve_sums
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ColumnPlan:
     workload: Workload | None  # over the modelled columns; None: the default
     capacity: int | None = None  # the most rows the declared integer keys' types can number (None: no limit)
     unit: Column | None = None  # the privacy unit's column: not modelled, filled with fresh unit ids
+    sums: tuple[SumPlan, ...] = ()  # the workload's sums, over the modelled columns
 
     def output_rows(self, rows: int | None, n_hat: float) -> int:
         """How many rows to make: `rows` if given, else the released row count.
@@ -83,7 +84,7 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
                               f"about {need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
                               "fewer rows or free some memory")
     return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity,
-                      unit)
+                      unit, tuple(resolve_sums(opts.sums, columns, modelled, mask_map)))
 
 
 def unit_column(columns: list[Column], opts: Options) -> Column | None:
@@ -106,7 +107,7 @@ def unit_column(columns: list[Column], opts: Options) -> Column | None:
         raise OptionError(f"privacy_unit: column '{name}' {why} cannot be masked too; leave it out of masks")
     if name in opts.domain_map:
         raise OptionError(f"domains: column '{name}' {why} has no domain to declare; leave it out of domains")
-    for cols, _ in opts.marginals:
+    for cols in [c for c, _ in opts.marginals] + [(*s.group, s.value) for s in opts.sums]:
         if any(c == name or c.lower() == name.lower() for c in cols):
             raise OptionError(f"marginals: column '{name}' {why} is not modelled; leave it out of {list(cols)}")
     return col

@@ -7,6 +7,7 @@ model are the workload's downward closure, each weighted by its overlap with it.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from ..errors import OptionError, did_you_mean
 from .marginal import Clique
@@ -20,27 +21,60 @@ def resolve(marginals, columns: list[Column], modelled: list[Column],
     """The user's marginals as sorted indices into the modelled columns (None: the default workload)."""
     if not marginals:
         return None
+    find = _finder(columns, modelled, mask_map)
+    return [(tuple(sorted(find(name) for name in cols)), float(weight)) for cols, weight in marginals]
+
+
+def _finder(columns: list[Column], modelled: list[Column], mask_map: dict[str, str]):
+    """name -> index into the modelled columns (an exact name, or the one that differs by case alone);
+    an OptionError for a missing, masked or generated column."""
     index = {c.name: i for i, c in enumerate(modelled)}
     folded: dict[str, list[str]] = {}
     for c in columns:
         folded.setdefault(c.name.lower(), []).append(c.name)
+
+    def find(name: str) -> int:
+        real = name if any(c.name == name for c in columns) else (
+            folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1 else None)
+        if real is None:
+            raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
+                              f"columns: {', '.join(c.name for c in columns)}")
+        if real in mask_map:
+            raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), "
+                              "so it is not modelled")
+        if real not in index:
+            raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, "
+                              "so it is not modelled")
+        return index[real]
+
+    return find
+
+
+@dataclass(frozen=True)
+class SumPlan:
+    """A sum of the workload over the modelled columns: the group's indices (sorted), the summed
+    column's index, and the user's clamp (None: the column's domain range)."""
+
+    group: Clique
+    value: int
+    clamp: tuple[float, float] | None
+    label: str
+
+
+def resolve_sums(sums, columns: list[Column], modelled: list[Column], mask_map: dict[str, str]) -> list[SumPlan]:
+    """The user's sums as indices into the modelled columns; the summed column must be a number."""
+    find = _finder(columns, modelled, mask_map)
     out = []
-    for cols, weight in marginals:
-        idx = []
-        for name in cols:
-            real = name if any(c.name == name for c in columns) else (
-                folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1 else None)
-            if real is None:
-                raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
-                                  f"columns: {', '.join(c.name for c in columns)}")
-            if real in mask_map:
-                raise OptionError(f"marginals: column '{real}' is masked (replaced by random values), "
-                                  "so it is not modelled")
-            if real not in index:
-                raise OptionError(f"marginals: column '{real}' is a declared key, filled with fresh unique values, "
-                                  "so it is not modelled")
-            idx.append(index[real])
-        out.append((tuple(sorted(idx)), float(weight)))
+    for spec in sums:
+        value = find(spec.value)
+        col = modelled[value]
+        if col.kind != "numeric":
+            raise OptionError(f"marginals: {spec.label}: column '{col.name}' is {col.type}, not a number; "
+                              "a sum adds up a numeric column")
+        group = tuple(sorted({find(name) for name in spec.group}))
+        if value in group:
+            raise OptionError(f"marginals: {spec.label} is grouped by the summed column itself")
+        out.append(SumPlan(group, value, spec.clamp, spec.label))
     return out
 
 

@@ -63,6 +63,7 @@ class Result:
     options: Options
     rows_in: int = field(repr=False)  # exact: for the data owner, never shown (the ledger keeps it in balanced mode)
     run_id: int | None = None  # in the database's ledger (privacy/store.py); None: not recorded there
+    sums: tuple = ()  # the workload's sums as released (privacy/sums.py: SumRelease), in the order given
 
     @cached_property
     def table(self) -> pa.Table:

@@ -370,6 +370,29 @@ def _parse_marginals(ctx: click.Context, param: click.Parameter,
     return out or None
 
 
+def _parse_sums(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[dict] | None:
+    """Turn ``--sum GROUP,GROUP:COL[:LO,HI]`` options into the workload's sums, refusing malformed ones."""
+    out: list[dict] = []
+    example = "e.g. --sum dept:salary:0,200000 (the total of salary per dept, values clamped to [0, 200000])"
+    for spec in values:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not parts[1].strip():
+            raise click.BadParameter(f"'{spec}' is not GROUP[,GROUP...]:COLUMN[:LO,HI], {example}", ctx=ctx, param=param)
+        group = [c.strip() for c in parts[0].split(",")] if parts[0].strip() else []
+        if not all(group):
+            raise click.BadParameter(f"'{spec}': a group column is empty, {example}", ctx=ctx, param=param)
+        item: dict = {"columns": group, "sum": parts[1].strip()}
+        if len(parts) == 3:
+            bounds = parts[2].split(",")
+            try:
+                item["clamp"] = [float(b) for b in bounds]
+            except ValueError:
+                raise click.BadParameter(f"'{spec}': the clamp after the second ':' is LO,HI (two numbers), {example}",
+                                         ctx=ctx, param=param) from None
+        out.append(item)
+    return out or None
+
+
 def _parse_domains(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict | None:
     """Turn ``--domain COL=JSON`` (or ``--domain JSON-OBJECT``) options into the domains option; the
     library checks what each says."""
@@ -485,6 +508,16 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     "marginals.",
 )
 @click.option(
+    "--sum",
+    "sums",
+    multiple=True,
+    metavar="GROUP:COL[:LO,HI]",
+    callback=_parse_sums,
+    help="Also measure the total of numeric column COL per group of the GROUP columns (comma-separated; empty "
+    "for the grand total), each value clamped to [LO, HI] (default: the column's range), and make the copy's "
+    "totals meet them, e.g. --sum dept:salary:0,200000. Repeatable.",
+)
+@click.option(
     "--domain",
     "domains",
     multiple=True,
@@ -536,6 +569,7 @@ def synthesize(
     rows: int | None,
     seed: int | None,
     marginals: list[tuple[list[str], float]] | None,
+    sums: list[dict] | None,
     domains: dict | None,
     output: Path | None,
     privacy_unit: str | None,
@@ -567,6 +601,8 @@ def synthesize(
     if quiet and verbose:
         raise click.UsageError("give at most one of -q/--quiet and -v/--verbose")
     verbosity = -1 if quiet else 1 if verbose else 0
+    if sums:
+        marginals = [*(marginals or []), *sums]
     if engine == "spark":
         if source is not None:
             raise click.UsageError("--engine spark reads SOURCE through Spark: give SOURCE alone, not a DB")
@@ -623,6 +659,10 @@ def synthesize(
             if verbosity == 0:
                 click.echo(res.spend.summary(res.run_id), err=True)
             click.echo(f"{res.num_rows:,} rows written to {target} in {res.seconds:.2f} s", err=True)
+            for rel in res.sums:
+                noise = f"noise sigma {rel.sigma:,.4g}" if rel.sigma else "exact"
+                click.echo(f"{rel.label}: {rel.totals.size} group totals of values in [{rel.clamp[0]:g}, "
+                           f"{rel.clamp[1]:g}] ({noise}), met by the copy's values within their bins", err=True)
         if report_path is not None:
             written = None
             if res.output.batched:  # not held in memory: the report reads what was written

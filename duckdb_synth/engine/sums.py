@@ -1,0 +1,180 @@
+"""Sums in the workload: the total of a numeric column per group, counted exactly here and met by the copy.
+
+``group_sums`` is the engine's answer (the privacy layer, ``privacy/sums.py``, adds the noise):
+each value clamped to the sum's bounds and rounded to a whole number of steps, so that a total
+is an exact integer and the noise added to it is a discrete Gaussian's.
+
+``meet_sums`` is post-processing of the released totals: it moves each synthetic row's value
+*within its bin* (never out of it, so every marginal the model made is kept) until each group's
+total in the batch is its released total, scaled to the batch's rows. A row's place in its bin
+(0..1, by the bin's cell weights) is moved by an exponential tilt of the bin's density, exp(r x),
+with one rate r per group found by bisection: r > 0 raises every value of the group, r < 0 lowers
+them, wide bins more than narrow ones (the change of least Kullback-Leibler divergence that
+meets a total with the bins' counts kept), and the order of the rows within a bin (the copula's,
+``decode.within_bins``) is kept. A total outside what the group's
+bins can hold comes as close as they allow.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .domain import Domain, NumericDomain
+from .marginal import Clique
+
+STEP_BITS = 20  # a sum's values are rounded to 2^-20 of its largest bound: a total is a whole number of steps
+
+
+def sum_step(lo: float, hi: float) -> float:
+    """The rounding step of a sum's values clamped to [lo, hi]: a row adds at most 2^STEP_BITS steps."""
+    return max(abs(lo), abs(hi)) / 2**STEP_BITS
+
+
+def group_index(codes: np.ndarray, sizes: Sequence[int], group: Clique) -> np.ndarray:
+    """Each row's cell of the `group` columns (row-major over their sizes); 0 for an empty group."""
+    if not group:
+        return np.zeros(codes.shape[0], dtype=np.int64)
+    return np.ravel_multi_index(tuple(codes[:, g].astype(np.int64) for g in group), [sizes[g] for g in group])
+
+
+def group_sums(codes: np.ndarray, sizes: Sequence[int], values: np.ndarray, group: Clique, lo: float, hi: float,
+               step: float) -> tuple[np.ndarray, int, int]:
+    """Per group cell, the total of `values` clamped to [lo, hi] in whole `step`s (NaN adds 0), shaped by
+    the group's sizes; and how many values were below lo and above hi."""
+    below, above = int((values < lo).sum()), int((values > hi).sum())
+    units = np.rint(np.clip(np.nan_to_num(values, nan=0.0, posinf=hi, neginf=lo), lo, hi) / step)
+    units = np.where(np.isnan(values), 0.0, units)
+    shape = tuple(sizes[g] for g in group)
+    cells = int(np.prod(shape)) if shape else 1
+    # Whole numbers of at most 2^20 each: float64 adds them exactly while the total is under 2^53.
+    totals = np.bincount(group_index(codes, sizes, group), weights=units, minlength=cells)
+    return totals.reshape(shape), below, above
+
+
+@dataclass(frozen=True)
+class SumTarget:
+    """A released group total to meet: the group's columns (indices into the domains), the summed
+    column, its clamp, and per group cell the released total per row of the table (the total
+    divided by the released row count: a batch of m rows aims at m times it)."""
+
+    group: Clique
+    value: int
+    lo: float
+    hi: float
+    per_row: np.ndarray  # flat, one entry per group cell
+
+
+TILT = 14.0  # bisection bracket of u, the tilt's rate sinh(u) / (hi - lo): up to 6e5 over the sum's range,
+# which moves a bin a thousandth of that range wide to its ends
+TILT_STEPS = 30
+CYCLES = 3  # passes over the sums of one column when several group it differently
+
+
+def meet_sums(domains: Sequence[Domain], synth: np.ndarray, within: dict[int, np.ndarray],
+              targets: Sequence[SumTarget], rng: np.random.Generator) -> None:
+    """Set ``within[i]`` (each row's place in its bin) of every summed column so that the batch's group
+    totals meet `targets`; rows keep their bins. Post-processing of the model and the released totals."""
+    n = synth.shape[0]
+    if n == 0 or not targets:
+        return
+    sizes = [d.size for d in domains]
+    by_column: dict[int, list[SumTarget]] = {}
+    for t in targets:
+        by_column.setdefault(t.value, []).append(t)
+    for i, column_targets in by_column.items():
+        dom = domains[i]
+        if not isinstance(dom, NumericDomain):
+            continue
+        codes = synth[:, i].astype(np.int64)
+        inside = InverseCdf(dom)
+        movable = codes < dom.nbins
+        fixed = np.zeros(n)  # what rows outside the bins add: an infinity its bound, NULL and NaN nothing
+        for k, special in enumerate(dom.specials):
+            if not np.isnan(special):
+                fixed[codes == dom.nbins + k] = special
+        p = within.get(i)
+        p = rng.random(n) if p is None else np.array(p, dtype=np.float64)
+        p = np.clip(p, 0.0, np.nextafter(1.0, 0.0))
+        groups = [group_index(synth, sizes, t.group) for t in column_targets]
+        for _ in range(CYCLES if len(column_targets) > 1 else 1):
+            for t, g in zip(column_targets, groups):
+                p = _tilted(inside, codes, movable, np.clip(fixed, t.lo, t.hi) * (fixed != 0), p, g,
+                            t.per_row * n, t.lo, t.hi)
+        within[i] = p
+
+
+def _tilted(inside: InverseCdf, codes: np.ndarray, movable: np.ndarray, fixed: np.ndarray, p: np.ndarray,
+            g: np.ndarray, want: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Positions exponentially tilted, one rate per group found by bisection so that each group's clamped
+    total meets want[g]."""
+    cells = len(want)
+    rows = np.flatnonzero(movable)
+    pr, gr = p[rows], g[rows]
+    cr = codes[rows]
+    z_per_rate = inside.width[cr] / max(hi - lo, 1e-300)  # the tilt of each row's bin per unit of rate
+    base = np.bincount(g, weights=fixed, minlength=cells)
+
+    def total(u: np.ndarray) -> np.ndarray:
+        q = _tilt(pr, np.sinh(u[gr]) * z_per_rate)
+        return base + np.bincount(gr, weights=np.clip(inside(cr, q), lo, hi), minlength=cells)
+
+    a, b = np.full(cells, -TILT), np.full(cells, TILT)
+    for _ in range(TILT_STEPS):
+        mid = (a + b) / 2
+        up = total(mid) < want
+        a, b = np.where(up, mid, a), np.where(up, b, mid)
+    out = p.copy()
+    out[rows] = _tilt(pr, np.sinh(((a + b) / 2)[gr]) * z_per_rate)
+    return out
+
+
+def _tilt(q: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Place q (0..1, uniform within a bin) moved by an exponential tilt of the bin's density, exp(z x) on
+    x in [0, 1) (z the rate times the bin's width): the inverse CDF of the tilted density at q. The tilt
+    of least Kullback-Leibler divergence that moves a total: with one rate for all of a group's rows,
+    wide bins move more than narrow ones."""
+    small = np.abs(z) < 1e-9
+    zs = np.where(small, 1.0, z)
+    pos = 1.0 + np.log(q + (1.0 - q) * np.exp(-np.maximum(zs, 0.0))) / zs  # stable for z > 0
+    neg = np.log1p(q * np.expm1(np.minimum(zs, 0.0))) / zs  # stable for z < 0
+    out = np.where(small, q, np.where(zs > 0, pos, neg))
+    return np.clip(out, 0.0, np.nextafter(1.0, 0.0))
+
+
+class InverseCdf:
+    """A numeric domain's value at a place q (0..1) in a bin, as ``decode._draw`` finds it: the cell by
+    the bin's cell weights, then the place inside the cell (whole numbers, lattice, frequent values)."""
+
+    def __init__(self, dom: NumericDomain) -> None:
+        self.dom = dom
+        w = dom.weights.astype(np.float64).copy()
+        bins = dom.cell_bin.astype(np.int64)
+        totals = np.bincount(bins, weights=w, minlength=dom.nbins)
+        empty = totals[bins] <= 0  # a bin whose cells all weigh 0: uniform over them, as _draw
+        w = np.where(empty, 1.0, w)
+        totals = np.bincount(bins, weights=w, minlength=dom.nbins)
+        cum = np.zeros(len(w))
+        for b in range(dom.nbins):  # cumulative share of each cell within its bin (cells of a bin are consecutive)
+            m = bins == b
+            cum[m] = np.cumsum(w[m]) / totals[b]
+        self.key = bins + np.minimum(cum, 1.0)  # bin b's cells end in (b, b + 1]
+        self.start = np.concatenate([[0.0], self.key[:-1]])
+        self.start[np.r_[True, bins[1:] != bins[:-1]]] = bins[np.r_[True, bins[1:] != bins[:-1]]]
+        self.last = np.array([np.flatnonzero(bins == b).max() for b in range(dom.nbins)])
+        first = np.array([np.flatnonzero(bins == b).min() for b in range(dom.nbins)])
+        self.width = dom.edges[self.last + 1] - dom.edges[first]  # each bin's width in values
+
+    def __call__(self, codes: np.ndarray, q: np.ndarray) -> np.ndarray:
+        from .decode import _inside
+
+        dom = self.dom
+        cell = np.minimum(np.searchsorted(self.key, codes + q, side="right"), self.last[codes])
+        start, end = self.start[cell], self.key[cell]
+        frac = np.clip((codes + q - start) / np.maximum(end - start, 1e-300), 0.0, np.nextafter(1.0, 0.0))
+        x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], frac)
+        if dom.points is not None:
+            point = dom.points[cell]
+            x = np.where(np.isnan(point), x, point)
+        return x
