@@ -64,6 +64,7 @@ class SumTarget:
     lo: float
     hi: float
     per_row: np.ndarray  # flat, one entry per group cell
+    sigma_per_row: float = 0.0  # the released totals' noise, per row of the table (0: exact)
 
 
 TILT = 14.0  # bisection bracket of u, the tilt's rate sinh(u) / (hi - lo): up to 6e5 over the sum's range,
@@ -98,11 +99,33 @@ def meet_sums(domains: Sequence[Domain], synth: np.ndarray, within: dict[int, np
         p = rng.random(n) if p is None else np.array(p, dtype=np.float64)
         p = np.clip(p, 0.0, np.nextafter(1.0, 0.0))
         groups = [group_index(synth, sizes, t.group) for t in column_targets]
+        aims = []
+        for t, g in zip(column_targets, groups):
+            now = np.bincount(g, weights=np.clip(np.where(movable, inside(np.minimum(codes, dom.nbins - 1), p), fixed),
+                                                 t.lo, t.hi) * (movable | (fixed != 0)), minlength=len(t.per_row))
+            aims.append(aim(now, t.per_row * n, t.sigma_per_row * n, np.bincount(g[movable], minlength=len(now)) > 0))
         for _ in range(CYCLES if len(column_targets) > 1 else 1):
-            for t, g in zip(column_targets, groups):
-                p = _tilted(inside, codes, movable, np.clip(fixed, t.lo, t.hi) * (fixed != 0), p, g,
-                            t.per_row * n, t.lo, t.hi)
+            for t, g, want in zip(column_targets, groups, aims):
+                p = _tilted(inside, codes, movable, np.clip(fixed, t.lo, t.hi) * (fixed != 0), p, g, want, t.lo, t.hi)
         within[i] = p
+
+
+def aim(model: np.ndarray, released: np.ndarray, sigma: float, held: np.ndarray) -> np.ndarray:
+    """Each group's total to meet: the released one, or, where its noise is large beside the model's own
+    error, the two combined by their variances (empirical Bayes, post-processing of DP outputs).
+
+    The model's totals (the copy's before any move) err by some variance tau^2 of their own; the
+    released ones by sigma^2, independently. Their differences over the groups the copy holds have
+    mean square tau^2 + sigma^2, which gives tau^2; each group then aims at
+    model + w (released - model), w = tau^2 / (tau^2 + sigma^2): the released total where the
+    model is far off (or the totals are exact), the model's where the noise would only move it.
+    Either way the copy's total is within about sigma of the released one.
+    """
+    if sigma <= 0 or not held.any():
+        return released
+    tau2 = max(float(np.mean((released[held] - model[held]) ** 2)) - sigma**2, 0.0)
+    w = tau2 / (tau2 + sigma**2)
+    return model + w * (released - model)
 
 
 def _tilted(inside: InverseCdf, codes: np.ndarray, movable: np.ndarray, fixed: np.ndarray, p: np.ndarray,

@@ -110,6 +110,7 @@ class RunRecord:
     columns: tuple[str, ...]
     stamp: Stamp  # the output rows' fingerprint, once they have all been made (engine/output.py)
     status: str  # 'done', or 'failed: ' and why
+    sums: tuple = ()  # the run's sums as released (privacy/sums.py: SumRelease): the report reads their bounds
 
     @property
     def fingerprint(self) -> tuple[int, int] | None:
@@ -145,7 +146,8 @@ class Ledger:
         else:
             rest = (None, None, (), Stamp(), f"failed: {entry.error}")
         with self.lock:
-            rec = RunRecord(entry.run_id, source, entry.options, entry.spend, entry.seconds, *rest)
+            rec = RunRecord(entry.run_id, source, entry.options, entry.spend, entry.seconds, *rest,
+                            sums=entry.sums if isinstance(entry, Result) else ())
             if rec.run_id is None:  # the database's ledger lists the others
                 self.rows.extend(_log_rows(rec))
             self.entries.append(rec)

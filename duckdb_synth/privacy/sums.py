@@ -136,6 +136,7 @@ def with_sums(workload, plans: Sequence[SumPlan]):
 
 def targets(plans: Sequence[SumPlan], releases: Sequence[SumRelease], n_hat: float) -> list[SumTarget]:
     """What the copy's rows meet: each released total per released row."""
-    return [SumTarget(plan.group, plan.value, rel.clamp[0], rel.clamp[1], rel.totals.ravel() / max(n_hat, 1.0))
+    n = max(n_hat, 1.0)
+    return [SumTarget(plan.group, plan.value, rel.clamp[0], rel.clamp[1], np.ravel(rel.totals) / n, rel.sigma / n)
             for plan, rel in zip(plans, releases)]
 

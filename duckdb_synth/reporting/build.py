@@ -175,6 +175,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     if run is None:
         run = find_run(runs, h_synth, scols)
     run_id = run.run_id if isinstance(run, RunRecord) else None
+    if run is not None:
+        notes.extend(_sum_note(reader, rsrc.sql, ssrc.sql, rel) for rel in getattr(run, "sums", ()))
     masked = tuple(c.name for c in cols if run is not None and c.name in run.options.mask_map)
 
     shape_rows, col_plots = [], []
@@ -222,6 +224,35 @@ def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: s
 
     return (f"domain of '{col.name}' {dec.shown}: {outside(synth_col, synth_sql)} synthetic values outside it "
             f"({outside(col, real_sql)} real ones)")
+
+
+SUM_GROUP_SHARE = 0.01  # the report compares the totals of groups holding at least this share of the real rows
+
+
+def _sum_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, rel) -> str:
+    """A sum of the run (``privacy/sums.py``): how many real values its clamp moved, and the copy's group
+    totals against the real ones (both of clamped values). Exact figures of the real rows: the data
+    owner's report, as every figure here."""
+    lo, hi = rel.clamp
+    v = quote_ident(rel.value)
+    group = ", ".join(quote_ident(g) for g in rel.group)
+    clamped = f"least(greatest(CAST({v} AS DOUBLE), {lo!r}), {hi!r})"
+    below, above = reader.sql(f"SELECT count(*) FILTER ({v} < {lo!r}), count(*) FILTER ({v} > {hi!r}) "
+                              f"FROM ({real_sql})").fetchall()[0]
+
+    def totals(sql: str) -> dict:
+        rows = reader.sql(f"SELECT {group + ', ' if group else ''}sum({clamped}), count(*) FROM ({sql})"
+                          + (f" GROUP BY {group}" if group else "")).fetchall()
+        return {r[:-2]: (float(r[-2] or 0.0), r[-1]) for r in rows}
+
+    real, synth = totals(real_sql), totals(synth_sql)
+    n = sum(c for _, c in real.values())
+    big = {k: t for k, (t, c) in real.items() if c >= SUM_GROUP_SHARE * n and t != 0}
+    err = (f"the copy's totals err by {np.mean([abs(synth.get(k, (0.0, 0))[0] - t) / abs(t) for k, t in big.items()]):.2%} "
+           f"on average over the {len(big)} groups holding at least {SUM_GROUP_SHARE:.0%} of the real rows"
+           if big else "no group holds enough real rows to compare")
+    return (f"{rel.label}, values clamped to [{lo:g}, {hi:g}]: {below:,} real values below and {above:,} above the "
+            f"clamp (moved to its bounds before adding up); {err}; released noise sigma {rel.sigma:.4g} a total")
 
 
 def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, deep: float | None,

@@ -33,7 +33,9 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         seed: makes the run reproducible (noise included); omit it for real releases.
         marginals: the workload to spend the budget on, e.g. [['age', 'sex'], ['diagnosis', 'age', 'insurance']];
             an item may carry a weight: (['age', 'sex'], 2.0) or {'columns': [...], 'weight': 2.0}.
-            Default: all 2- and 3-way marginals, weight 1.
+            Default: all 2- and 3-way marginals, weight 1. A sum, {'columns': ['dept'], 'sum': 'salary',
+            'clamp': [0, 200000]}, also releases each group's total of the numeric column (values clamped
+            to the bounds; default: its DP domain range) and the copy's totals meet them (``Result.sums``).
         domains: public domains, column -> a list of its values (text, UUID, ENUM, BOOLEAN) or a range
             [min, max] / {'min': .., 'max': ..} (numbers; dates and times as ISO strings), e.g.
             {'state': ['CA', 'NY'], 'age': [0, 120]}. Nothing is spent to learn them; values outside
