@@ -36,3 +36,12 @@ CREATE OR REPLACE TEMP MACRO synth_privacy_report(real, synth, holdout := NULL) 
     SELECT * EXCLUDE (file_row_number)
     FROM read_parquet(_synth_report(real, synth, 'privacy', holdout), file_row_number := true)
     ORDER BY file_row_number;
+
+-- A synthetic table against an aggregate release stored as a table (CREATE TABLE rel AS
+-- SELECT * FROM synth_aggregates(...)): per length, how many combinations the release shows
+-- and the mean absolute and relative error of the synthetic table's counts of them against
+-- the released ones (Synthetic Data Showcase's "preservation"). Reads no real data.
+CREATE OR REPLACE TEMP MACRO synth_report_aggregates(release, synth) AS TABLE
+    SELECT * EXCLUDE (file_row_number)
+    FROM read_parquet(_synth_compare(release, synth), file_row_number := true)
+    ORDER BY file_row_number;

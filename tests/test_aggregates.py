@@ -420,3 +420,48 @@ def test_reprs_show_no_exact_row_count():
     agg = release(con, "t", mode="strict", seed=0)
     for obj in (run, agg):
         assert "rows_in" not in repr(obj) and "1234" not in repr(obj) and obj.rows_in == 1234
+
+
+# ---------------------------------------------------------------- a copy against a stored release (part 4)
+
+
+def test_a_stored_release_compares_as_the_live_one_in_sql_python_and_the_cli(tmp_path):
+    """The labels of a stored release read back as conditions (text, '(other)', NULL, integer, decimal, date
+    and timestamp bins) give the copy's counts the release's own domains give."""
+    from click.testing import CliRunner
+
+    from duckdb_synth.reporting.preservation import compare_release
+    from duckdb_synth.surfaces.cli import main
+
+    db = str(tmp_path / "c.duckdb")
+    con = duckdb.connect(db)
+    duckdb_synth.register(con)
+    con.execute(f"CREATE TABLE p AS SELECT * FROM '{PATIENTS}'")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        con.execute("CREATE TABLE s AS SELECT * FROM synthesize('p', mode := 'strict', seed := 1, ledger := false)")
+    for mode, cols in (("strict", ["sex", "age", "diagnosis", "insurance"]),
+                       ("balanced", ["sex", "bmi", "admitted", "last_seen", "bill_amount"])):
+        res = release(con, "p", mode=mode, columns=cols, seed=0)
+        con.register("rel_arrow", res.table)
+        con.execute("CREATE OR REPLACE TABLE rel AS SELECT * FROM rel_arrow")
+        stored = compare_release(con, "rel", "s").to_pylist()
+        live = res.compare(con, "s").to_pylist()
+        assert [r["combinations"] for r in stored] == [r["combinations"] for r in live] and stored
+        for a, b in zip(stored, live):
+            assert a["mean_abs_error"] == pytest.approx(b["mean_abs_error"])
+            assert a["mean_rel_error"] == pytest.approx(b["mean_rel_error"])
+    got = con.sql("SELECT * FROM synth_report_aggregates('rel', 's')").fetchall()
+    assert [(r[0], r[1]) for r in got] == [(r["length"], r["combinations"]) for r in stored]
+    rep = duckdb_synth.report(con, "p", "s", aggregates="rel")
+    assert rep.aggregates.to_pylist() == pytest.approx(stored) or rep.aggregates.column("combinations").to_pylist() \
+        == [r["combinations"] for r in stored]
+    html = tmp_path / "r.html"
+    rep.to_html(html)
+    assert "Against the aggregate release" in html.read_text()
+    with pytest.raises(duckdb_synth.SchemaError, match="is not an aggregate release"):
+        compare_release(con, "p", "s")
+    con.close()
+    r = CliRunner().invoke(main, ["report", db, "p", "s", "--aggregates", "rel"])
+    assert r.exit_code == 0, r.output
+    assert "release, length 1" in r.output and "mean relative error over" in r.output

@@ -150,11 +150,13 @@ def test_aim_weighs_the_release_against_the_model_by_their_errors():
     released = truth + rng.normal(0, 1e4, 400)
     held = np.ones(400, dtype=bool)
     np.testing.assert_array_equal(aim(truth * 1.3, released, 0.0, held), released)  # exact totals: met
-    far = truth + rng.normal(0, 1e5, 400)  # a model far worse than the noise: (nearly) the release
-    assert np.abs(aim(far, released, 1e4, held) - truth).mean() < 1.1 * np.abs(released - truth).mean()
-    close = truth + rng.normal(0, 1e3, 400)  # a model far better than the noise: (nearly) the model
+    # The model errs in proportion to a total's size (as aim assumes), the release by 1e4 each.
+    far = truth * (1 + rng.normal(0, 0.3, 400))  # a model far worse than the noise: (nearly) the release
+    got = np.abs(aim(far, released, 1e4, held) - truth).mean()
+    assert got < 1.2 * np.abs(released - truth).mean() and got < 0.1 * np.abs(far - truth).mean()
+    close = truth * (1 + rng.normal(0, 0.001, 400))  # far better than the noise: (nearly) the model
     assert np.abs(aim(close, released, 1e4, held) - truth).mean() < 1.5 * np.abs(close - truth).mean()
-    same = truth + rng.normal(0, 1e4, 400)  # as good as each other: about halfway, better than either
+    same = truth * (1 + rng.normal(0, 0.018, 400))  # as good as each other on average: better than either
     got = np.abs(aim(same, released, 1e4, held) - truth).mean()
     assert got < 0.8 * min(np.abs(same - truth).mean(), np.abs(released - truth).mean())
 

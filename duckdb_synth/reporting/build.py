@@ -30,6 +30,7 @@ from ..privacy.ledger import Result, RunRecord
 from ..privacy.spend import Spend
 from .columns import Compared, fetch, kind_of, label, match_columns, normalized, quoted_names, resolve
 from .disclosure import find_run, privacy_figures
+from .preservation import compare_release
 from .quality import BINS, TOP, ColumnPlot, column_shape, deep_structure, marginals, pair_trends
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Report:
     notes: tuple[str, ...] = ()  # what was sampled, and how much
     seconds: float = 0.0
     holdout: str | None = None  # the held-out real rows compared for the DCR share, if any
+    aggregates: pa.Table | None = None  # per length, the copy against an aggregate release (``preservation``)
+    release: str | None = None  # that release
 
     @property
     def score(self) -> float | None:
@@ -120,7 +123,7 @@ class Report:
 
 def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[RunRecord] = (),
           run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0, domains=None,
-          holdout: str | None = None) -> Report:
+          holdout: str | None = None, aggregates=None) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
@@ -134,6 +137,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
             real and synthetic values lie outside its domain (the synthetic ones should be none).
         holdout: real rows the generator never saw (same columns as `real`): the privacy table gets
             the DCR share, synthetic rows nearer `real`'s rows than the holdout's.
+        aggregates: an aggregate release (a stored one: table, query or file; or an AggregateResult):
+            ``.aggregates`` then holds, per length, the copy's counts against the released ones.
 
     Raises:
         OptionError: a domain that does not fit its column (checked before the tables are read).
@@ -148,6 +153,12 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     rcols = read_schema(reader, rsrc.sql)
     scols = read_schema(reader, ssrc.sql)
     match_columns(rcols, scols, label(rsrc), label(ssrc))
+    preserved, release = None, None
+    if aggregates is not None:  # read first: a bad release is refused before the tables are read
+        if isinstance(aggregates, str):
+            preserved, release = compare_release(reader, aggregates, synth, in_sql=in_sql), aggregates
+        else:
+            preserved, release = aggregates.compare(reader, synth), aggregates.text
     hsrc = resolve(reader, holdout, "holdout", in_sql=in_sql) if holdout is not None else None
     if hsrc is not None:
         hcols = read_schema(reader, hsrc.sql)
@@ -205,7 +216,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         columns=pa.Table.from_pylist(shape_rows, schema=COLUMNS_SCHEMA),
         pairs=pa.Table.from_pylist(pair_rows, schema=PAIRS_SCHEMA),
         privacy=pa.Table.from_pylist(privacy_rows, schema=PRIVACY_SCHEMA),
-        plots=plots, spend=spend, run_id=run_id, notes=tuple(notes), seconds=time.perf_counter() - started)
+        plots=plots, spend=spend, run_id=run_id, notes=tuple(notes), seconds=time.perf_counter() - started,
+        aggregates=preserved, release=release)
 
 
 def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, col: Column,
@@ -339,7 +351,8 @@ def _diagnostics(shape_rows: list[dict], masked: tuple[str, ...] = ()) -> dict:
 
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
-           run: Result | RunRecord | None = None, domains=None, holdout: str | None = None) -> Report:
+           run: Result | RunRecord | None = None, domains=None, holdout: str | None = None,
+           aggregates=None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:
@@ -353,9 +366,11 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
         holdout: real rows kept out of the run that made `synth` (a table, query or file with
             `real`'s columns): adds the DCR share to ``.privacy``, the share of synthetic rows
             nearer a row of `real` than a row of `holdout` (about 0.5 unless rows were memorized).
+        aggregates: an aggregate release (``duckdb_synth.aggregates``'s result, or one stored as a
+            table, query or file): ``.aggregates`` compares the copy's counts with it, per length.
 
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
     return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains,
-                 holdout=holdout)
+                 holdout=holdout, aggregates=aggregates)

@@ -84,7 +84,8 @@ def write_html(rep: Report, path: Path) -> Path:
 def render(rep: Report) -> str:
     """The whole page as a string."""
     with matplotlib.rc_context(RC):
-        parts = [_head(rep), _scores(rep), _columns(rep), _pairs(rep), _deep(rep), _privacy(rep), _footer(rep)]
+        parts = [_head(rep), _scores(rep), _columns(rep), _pairs(rep), _deep(rep), _aggregates(rep), _privacy(rep),
+                 _footer(rep)]
     return "".join(parts) + "</main></body></html>\n"
 
 
@@ -402,6 +403,22 @@ def _deep(rep: Report) -> str:
         axk.set_title(f"component {k + 1}", loc="left")
     fig.tight_layout(pad=0.6)
     out.append(f"<div class=\"wide\">{_svg(fig)}</div>")
+    return "".join(out)
+
+
+def _aggregates(rep: Report) -> str:
+    if rep.aggregates is None:
+        return ""
+    out = [f"<h2>Against the aggregate release</h2><div class=\"sub\">The synthetic table's count of every "
+           f"combination the release <b>{_e(rep.release)}</b> shows, against the released count, per number of "
+           "values combined (Synthetic Data Showcase's preservation).</div>",
+           "<table><tr><th>values combined</th><th>combinations shown</th><th>mean absolute error</th>"
+           "<th>mean relative error</th></tr>"]
+    for r in rep.aggregates.to_pylist():
+        rel = "–" if r["mean_rel_error"] is None else f"{r['mean_rel_error']:.1%}"
+        out.append(f"<tr><td class=\"n\">{r['length']}</td><td class=\"n\">{r['combinations']:,}</td>"
+                   f"<td class=\"n\">{_num(r['mean_abs_error'])}</td><td class=\"n\">{rel}</td></tr>")
+    out.append("</table>")
     return "".join(out)
 
 

@@ -1077,8 +1077,11 @@ def _shown_key(con: duckdb.DuckDBPyConnection, source: str) -> str:
               help="Real rows kept out of the run that made SYNTH (same columns as REAL): adds the DCR share, "
               "the share of synthetic rows nearer a row of REAL than a row of TABLE (about 0.5 unless rows "
               "were memorized).")
+@click.option("--aggregates", "release", metavar="RELEASE",
+              help="An aggregate release stored as a table or file (synth_aggregates, or duckdb-synth aggregates -o): "
+              "compare SYNTH's counts of its combinations with the released ones, per length.")
 def report(db: str, real: str, synth: str, output: Path | None, seed: int, domains: dict | None,
-           holdout: str | None) -> None:
+           holdout: str | None, release: str | None) -> None:
     """Compare table SYNTH with table REAL: quality scores and privacy figures.
 
     REAL and SYNTH are each a table or view name of DB, one read-only
@@ -1097,10 +1100,15 @@ def report(db: str, real: str, synth: str, output: Path | None, seed: int, domai
         _check_html_path(output, "'-o' / '--output'")
     with _connect(db, must_exist=True) as con:
         try:
-            rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains, holdout=holdout)
+            rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains, holdout=holdout,
+                                      aggregates=release)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(rep.format())
+    for row in (rep.aggregates.to_pylist() if rep.aggregates is not None else []):
+        rel = "-" if row["mean_rel_error"] is None else f"{row['mean_rel_error']:.1%}"
+        click.echo(f"  {'release, length ' + str(row['length']):<26} {rel} mean relative error over "
+                   f"{row['combinations']:,} combinations")
     for row in rep.privacy.to_pylist():
         if row["metric"] == "DCR share":
             click.echo(f"  {'DCR share':<26} {row['value']:.3f}  (0.5 expected; above means rows sit on REAL's)")

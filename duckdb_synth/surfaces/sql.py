@@ -46,6 +46,7 @@ from ..privacy import ledger, store
 from ..privacy.ledger import Result, record, record_failure
 from ..reporting.build import build as build_report
 from ..reporting.cache import fingerprint as report_fingerprint, write_tables as write_report_tables
+from ..reporting.preservation import compare_release
 
 
 MEMO_RUNS = 16  # synthesize() outputs kept (as files) per connection: an identical call past them runs again
@@ -71,7 +72,7 @@ class _State:
 
 _STATES: dict[int, tuple[weakref.ref, _State]] = {}
 _CONNECTIONS = itertools.count(1)
-_UDFS = re.compile(r"\b(_synth_run|_synth_aggregates|_synth_runs_file|_synth_report|_synth_budget_file|_synth_set_budget)\(")
+_UDFS = re.compile(r"\b(_synth_run|_synth_aggregates|_synth_runs_file|_synth_compare|_synth_report|_synth_budget_file|_synth_set_budget)\(")
 _FOLDER = re.compile(r"^duckdb_synth_(\d+)_")
 _swept = False
 
@@ -185,7 +186,8 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     * ``synth_budget()`` and ``synth_set_budget(source, epsilon, delta)``: what each source has spent and
       has left, and its total budget;
     * ``synth_report(real, synth, holdout := NULL)``, ``synth_report_columns``, ``synth_report_pairs`` and
-      ``synth_privacy_report`` (same arguments): the quality and privacy report of a copy.
+      ``synth_privacy_report`` (same arguments): the quality and privacy report of a copy;
+    * ``synth_report_aggregates(release, synth)``: a copy against a stored aggregate release, per length.
     """
     st = _state(con)
     V = duckdb.sqltypes.VARCHAR
@@ -306,8 +308,27 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
+    def synth_compare(release, synth):
+        con = con_ref()
+        reader = _reader(con, st)
+        try:
+            key = ("aggregates", release, synth, report_fingerprint(reader, release, synth, in_sql=True))
+            with st.lock:
+                paths = st.reports.fetch(key)
+            if paths is None:
+                table = compare_release(reader, release, synth, in_sql=True)
+                with st.lock:
+                    if key not in st.reports:
+                        path = st.folder / f"compare_{next(st.made)}.parquet"
+                        pq.write_table(table, path)
+                        st.reports.keep(key, {"aggregates": str(path)})
+                    paths = st.reports[key]
+        finally:
+            reader.close()
+        return paths["aggregates"]
+
     for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_aggregates", synth_aggregates, [V] * 13),
-                             ("_synth_runs_file", runs_file, []),
+                             ("_synth_runs_file", runs_file, []), ("_synth_compare", synth_compare, [V, V]),
                              ("_synth_report", synth_report, [V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
