@@ -11,7 +11,7 @@ the data.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 
 import duckdb
 import numpy as np
@@ -23,25 +23,26 @@ from . import masks
 from .domain import CategoricalDomain, Domain, NumericDomain
 from .schema import Column
 from .source import quote_ident
-from .sums import SumTarget, meet_sums
 
 
 def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
-                 given: dict[str, pa.Array] | None = None, sums: Sequence[SumTarget] = ()) -> pa.Table:
+                 given: dict[str, pa.Array] | None = None,
+                 placed: Callable[[dict[int, np.ndarray]], None] | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
     ones filled with random values of their kind, declared keys with fresh unique values
     (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all);
-    `given` columns (the privacy unit's ids) as they come; `sums`: group totals the rows' values meet
-    within their bins (``engine/sums.py``). The schema's metadata records each column's exact DuckDB type (``type:<column>``).
+    `given` columns (the privacy unit's ids) as they come. `placed(within)` may move the numeric
+    columns' places within their bins before they are decoded (``engine/sums.py``: group totals
+    met). The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
     by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
     within = within_bins(domains, synth, rng)
-    if sums:
-        meet_sums(domains, synth, within, sums, rng)
+    if placed is not None:
+        placed(within)
     arrays, as_varchar = {}, set()
     for c in columns:
         if given and c.name in given:

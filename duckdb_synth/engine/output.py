@@ -29,7 +29,7 @@ from .decode import decode_table, output_types
 from .domain import Domain
 from .sample import draw
 from .schema import Column
-from .sums import SumTarget
+from .sums import SumTarget, meet_sums
 from .units import UnitIds
 
 BATCH_CELLS = 1 << 23  # codes per batch (rows x modelled columns): 64 MB of int64 codes
@@ -127,8 +127,9 @@ class Output:
                 units.skip(start)
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
         codes = draw(self.model, n, rng)
+        placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                            total_rows=self.num_rows, given=given, sums=self.sums)
+                            total_rows=self.num_rows, given=given, placed=placed)
 
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""

@@ -156,7 +156,7 @@ def _scores(rep: Report) -> str:
     out.append("<div class=\"sub legend\">Scores and diagnostics: <span class=\"good\"></span>0.9 or more "
                "<span class=\"fair\"></span>0.75 to 0.9 <span class=\"poor\"></span>below 0.75</div>")
     if rep.notes:
-        out.append("<div class=\"note\"><b>Sampled:</b> " + " ".join(_e(n) for n in rep.notes) + "</div>")
+        out.append("<div class=\"note\"><b>Notes:</b> " + " ".join(_e(n) for n in rep.notes) + "</div>")
     return "".join(out)
 
 
