@@ -38,6 +38,7 @@ class Options:
     max_rows_per_unit: int = 1  # rows kept per unit (contribution bounding); sensitivities scale with it
     budget: float | None = None  # the source's total epsilon in the ledger (set if none is, else the lower applies)
     ledger: bool = True  # record the run in the database's ledger (False: allowed on a read-only database)
+    constraints: tuple[str, ...] = ()  # rules the copy keeps (engine/rules.py), as SQL text
 
     @property
     def domain_map(self) -> dict[str, DomainSpec]:
@@ -66,6 +67,7 @@ def parse_options(
     max_rows_per_unit: int | None = None,
     budget: float | None = None,
     ledger: bool | str | None = None,
+    constraints: Any = None,
 ) -> Options:
     """Check every option and return them as one value; raise OptionError naming the bad one."""
     if mode is not None and epsilon is not None:
@@ -120,7 +122,21 @@ def parse_options(
                    masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
                    sums=_sums(marginals),
                    domains=_domains(domains), privacy_unit=unit, max_rows_per_unit=per_unit, budget=budget,
-                   ledger=_flag("ledger", ledger, True))
+                   ledger=_flag("ledger", ledger, True), constraints=_constraints(constraints))
+
+
+def _constraints(value: Any) -> tuple[str, ...]:
+    """Rules as SQL text: one string, or a list of them (the SQL function passes a JSON list)."""
+    if value is None:
+        return ()
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = _from_json(value, f"constraints must be a list of rules, e.g. ['admitted <= discharged']; got {value!r}")
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise OptionError(f"constraints must be a list of rules (SQL text), e.g. ['admitted <= discharged', "
+                          f"'age >= 18']; got {value!r}")
+    return tuple(v.strip() for v in value)
 
 
 def _flag(name: str, value: Any, default: bool) -> bool:

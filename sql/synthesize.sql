@@ -8,7 +8,7 @@
 CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, delta := NULL,
                                    masks := NULL, "rows" := NULL, seed := NULL, marginals := NULL,
                                    domains := NULL, privacy_unit := NULL, max_rows_per_unit := NULL,
-                                   budget := NULL, ledger := NULL) AS TABLE
+                                   budget := NULL, ledger := NULL, "constraints" := NULL) AS TABLE
     -- Every argument travels as text, so a wrong type is our error naming the option,
     -- not a binder error about the UDF.
     SELECT * FROM query(_synth_run(CAST(source AS VARCHAR), CAST(mode AS VARCHAR),
@@ -17,7 +17,7 @@ CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, d
                                    CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
                                    CAST(to_json(domains) AS VARCHAR), CAST(privacy_unit AS VARCHAR),
                                    CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
-                                   CAST(ledger AS VARCHAR)));
+                                   CAST(ledger AS VARCHAR), CAST(to_json("constraints") AS VARCHAR)));
 
 -- The noisy count of every combination of up to reporting_length values of the columns
 -- (duckdb_synth.aggregates): length, combination, count, then one column per column counted.

@@ -11,7 +11,7 @@ the data.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import duckdb
 import numpy as np
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from . import masks
 from .domain import CategoricalDomain, Domain, NumericDomain
+from .rules import Rule, keep, modelled_away
 from .schema import Column
 from .source import quote_ident
 
@@ -28,7 +29,8 @@ from .source import quote_ident
 def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray, mask_map: dict[str, str],
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
                  given: dict[str, pa.Array] | None = None,
-                 placed: Callable[[dict[int, np.ndarray]], None] | None = None) -> pa.Table:
+                 placed: Callable[[dict[int, np.ndarray]], None] | None = None,
+                 rules: Sequence[Rule] = ()) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
@@ -36,10 +38,11 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all);
     `given` columns (the privacy unit's ids) as they come. `placed(within)` may move the numeric
     columns' places within their bins before they are decoded (``engine/sums.py``: group totals
-    met). The schema's metadata records each column's exact DuckDB type (``type:<column>``).
+    met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired. The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
     by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}
+    derived = modelled_away(rules)
     within = within_bins(domains, synth, rng)
     if placed is not None:
         placed(within)
@@ -55,6 +58,9 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                 as_varchar.add(c.name)
             arrays[c.name] = masks.generate(mask_map[c.name], n, target, rng)
             continue
+        if c.name in derived:  # computed from the other columns by its rule, below
+            arrays[c.name] = pa.nulls(n)
+            continue
         if c.name not in by_name:  # a declared identifier: unique values, independent of the data
             arrays[c.name] = identifiers(c, n, rng, first_row, total_rows)
             continue
@@ -68,6 +74,9 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     try:
         con.register("_synth_raw", raw)
         out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
+        if rules:
+            con.register("_synth_typed", out)
+            out = con.sql(keep(rules, "_synth_typed", dict(output_types(columns, mask_map)))).to_arrow_table()
     finally:
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}

@@ -69,11 +69,12 @@ class Output:
         rows_per_batch: default ``batch_rows(len(domains))``.
         units: the privacy unit's column's fresh ids (``engine/units.py``), numbered across batches.
         sums: released group totals each batch meets, in proportion to its rows (``engine/sums.py``).
+        rules: rules every row keeps (``engine/rules.py``).
     """
 
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
                  rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
-                 units: UnitIds | None = None, sums: Sequence[SumTarget] = ()) -> None:
+                 units: UnitIds | None = None, sums: Sequence[SumTarget] = (), rules: Sequence = ()) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model
@@ -84,6 +85,7 @@ class Output:
         self._state = copy.deepcopy(rng.bit_generator.state)
         self.units = units
         self.sums = tuple(sums)
+        self.rules = tuple(rules)
         self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
         self.stamp = Stamp()
 
@@ -129,7 +131,7 @@ class Output:
         codes = draw(self.model, n, rng)
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                            total_rows=self.num_rows, given=given, placed=placed)
+                            total_rows=self.num_rows, given=given, placed=placed, rules=self.rules)
 
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""

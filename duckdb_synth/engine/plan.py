@@ -10,6 +10,7 @@ declared key's type cannot hold.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, replace
 
@@ -20,7 +21,11 @@ from .declared import declare
 from .output import batch_rows
 from .schema import Column, check_columns
 from .units import check_unit
+from .rules import Rule, modelled_away, named_columns, parse_rules
 from .workload import SumPlan, Workload, resolve, resolve_sums
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class ColumnPlan:
     capacity: int | None = None  # the most rows the declared integer keys' types can number (None: no limit)
     unit: Column | None = None  # the privacy unit's column: not modelled, filled with fresh unit ids
     sums: tuple[SumPlan, ...] = ()  # the workload's sums, over the modelled columns
+    rules: tuple[Rule, ...] = ()  # rules the copy keeps (engine/rules.py); derived columns are not modelled
 
     def output_rows(self, rows: int | None, n_hat: float) -> int:
         """How many rows to make: `rows` if given, else the released row count.
@@ -68,8 +74,13 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
     generated = {c.name for c in columns if c.name not in mask_map and is_identifier(c)}
     columns = declare(columns, opts.domain_map, masked=mask_map,
                       generated=generated | ({unit.name} if unit is not None else set()))
+    fresh = {c.name for c in columns if c.name not in mask_map and is_identifier(c)} | (
+        {unit.name} if unit is not None else set())
+    rules = parse_rules(opts.constraints, columns, masked=mask_map, generated=fresh) + checked_rules(
+        columns, mask_map, fresh, opts.constraints)
+    derived = modelled_away(rules)
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
-                and (unit is None or c.name != unit.name)]
+                and (unit is None or c.name != unit.name) and c.name not in derived]
     keys = [c for c in columns if c.name not in mask_map and is_identifier(c) and key_capacity(c) is not None]
     capacity = min((key_capacity(c) for c in keys), default=None)
     if opts.rows is not None and capacity is not None and opts.rows > capacity:
@@ -83,8 +94,29 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
             raise OptionError(f"rows := {opts.rows:,}: {len(columns)} columns of {batch:,} rows (one batch) need "
                               f"about {need / 2**30:.1f} GiB in memory and {have / 2**30:.1f} GiB are free; ask for "
                               "fewer rows or free some memory")
+    for name in derived:
+        for cols in [c for c, _ in opts.marginals] + [(*s.group, s.value) for s in opts.sums]:
+            if name in cols:
+                raise OptionError(f"marginals: column '{name}' is derived by a rule (computed from others, not "
+                                  f"modelled); leave it out of {list(cols)}")
     return ColumnPlan(columns, mask_map, modelled, resolve(opts.marginals, columns, modelled, mask_map), capacity,
-                      unit, tuple(resolve_sums(opts.sums, columns, modelled, mask_map)))
+                      unit, tuple(resolve_sums(opts.sums, columns, modelled, mask_map)), tuple(rules))
+
+
+def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[str],
+                  given: tuple[str, ...]) -> list[Rule]:
+    """The table's CHECK constraints over two or more columns that are rules we keep (engine/rules.py);
+    the others are logged: the copy may break them."""
+    texts = list(dict.fromkeys(e for c in columns for e in c.checks))
+    out = []
+    for text in texts:
+        if len(named_columns(text)) < 2 or text in given:
+            continue  # one column's CHECK is its public domain (engine/declared.py)
+        try:
+            out.extend(parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK"))
+        except OptionError as exc:
+            log.warning("%s: the copy may break it", exc)
+    return out
 
 
 def unit_column(columns: list[Column], opts: Options) -> Column | None:

@@ -100,6 +100,7 @@ class Report:
     seconds: float = 0.0
     holdout: str | None = None  # the held-out real rows compared for the DCR share, if any
     aggregates: pa.Table | None = None  # per length, the copy against an aggregate release (``preservation``)
+    rules: pa.Table | None = None  # per rule (the run's and the caller's): rows of each table that break it
     release: str | None = None  # that release
 
     @property
@@ -123,7 +124,7 @@ class Report:
 
 def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Sequence[RunRecord] = (),
           run: Result | RunRecord | None = None, in_sql: bool = False, seed: int = 0, domains=None,
-          holdout: str | None = None, aggregates=None) -> Report:
+          holdout: str | None = None, aggregates=None, constraints=None) -> Report:
     """Compare `synth` to `real` (each a table or view name, a read-only query, or a file path).
 
     Args:
@@ -139,6 +140,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
             the DCR share, synthetic rows nearer `real`'s rows than the holdout's.
         aggregates: an aggregate release (a stored one: table, query or file; or an AggregateResult):
             ``.aggregates`` then holds, per length, the copy's counts against the released ones.
+        constraints: rules (as ``synthesize`` takes them) whose violations ``.rules`` counts in both
+            tables, beside the rules of the run that made `synth`.
 
     Raises:
         OptionError: a domain that does not fit its column (checked before the tables are read).
@@ -189,6 +192,9 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     if run is not None:
         notes.extend(_sum_note(reader, rsrc.sql, ssrc.sql, rel) for rel in getattr(run, "sums", ()))
     masked = tuple(c.name for c in cols if run is not None and c.name in run.options.mask_map)
+    texts = tuple(dict.fromkeys((*parse_options(constraints=constraints).constraints,
+                                 *(run.options.constraints if run is not None else ()))))
+    rule_table = _rule_violations(reader, rsrc.sql, ssrc.sql, texts, rcols) if texts else None
 
     shape_rows, col_plots = [], []
     for c in cols:
@@ -217,7 +223,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         pairs=pa.Table.from_pylist(pair_rows, schema=PAIRS_SCHEMA),
         privacy=pa.Table.from_pylist(privacy_rows, schema=PRIVACY_SCHEMA),
         plots=plots, spend=spend, run_id=run_id, notes=tuple(notes), seconds=time.perf_counter() - started,
-        aggregates=preserved, release=release)
+        aggregates=preserved, release=release, rules=rule_table)
 
 
 def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, col: Column,
@@ -236,6 +242,24 @@ def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: s
 
     return (f"domain of '{col.name}' {dec.shown}: {outside(synth_col, synth_sql)} synthetic values outside it "
             f"({outside(col, real_sql)} real ones)")
+
+
+def _rule_violations(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, texts: Sequence[str],
+                     columns: list[Column]) -> pa.Table:
+    """Per rule: how many rows of the real and of the synthetic table break it (NULL keeps a rule)."""
+    from ..engine.rules import parse_rules, violations_sql
+
+    rows = []
+    for text in texts:
+        (rule, *_) = [r for r in parse_rules([text], columns) if r.text == text] or [None]
+        if rule is None:
+            continue
+        cond = violations_sql(rule)
+        counts = [reader.sql(f"SELECT count(*) FILTER ({cond}) FROM ({sql})").fetchall()[0][0]
+                  for sql in (real_sql, synth_sql)]
+        rows.append({"rule": text, "real_violations": counts[0], "synth_violations": counts[1]})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("rule", pa.string()), ("real_violations", pa.int64()),
+                                                         ("synth_violations", pa.int64())]))
 
 
 SUM_GROUP_SHARE = 0.01  # the report compares the totals of groups holding at least this share of the real rows
@@ -352,7 +376,7 @@ def _diagnostics(shape_rows: list[dict], masked: tuple[str, ...] = ()) -> dict:
 
 def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int = 0,
            run: Result | RunRecord | None = None, domains=None, holdout: str | None = None,
-           aggregates=None) -> Report:
+           aggregates=None, constraints=None) -> Report:
     """Compare a synthetic table with the real one: fidelity scores, privacy figures, and what was spent.
 
     Args:
@@ -368,9 +392,11 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
             nearer a row of `real` than a row of `holdout` (about 0.5 unless rows were memorized).
         aggregates: an aggregate release (``duckdb_synth.aggregates``'s result, or one stored as a
             table, query or file): ``.aggregates`` compares the copy's counts with it, per length.
+        constraints: rules (SQL, as ``synthesize`` takes them): ``.rules`` counts the rows of each table
+            that break each, with the rules of the run that made `synth`.
 
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
     return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains,
-                 holdout=holdout, aggregates=aggregates)
+                 holdout=holdout, aggregates=aggregates, constraints=constraints)

@@ -84,7 +84,7 @@ def write_html(rep: Report, path: Path) -> Path:
 def render(rep: Report) -> str:
     """The whole page as a string."""
     with matplotlib.rc_context(RC):
-        parts = [_head(rep), _scores(rep), _columns(rep), _pairs(rep), _deep(rep), _aggregates(rep), _privacy(rep),
+        parts = [_head(rep), _scores(rep), _columns(rep), _pairs(rep), _deep(rep), _rules(rep), _aggregates(rep), _privacy(rep),
                  _footer(rep)]
     return "".join(parts) + "</main></body></html>\n"
 
@@ -403,6 +403,18 @@ def _deep(rep: Report) -> str:
         axk.set_title(f"component {k + 1}", loc="left")
     fig.tight_layout(pad=0.6)
     out.append(f"<div class=\"wide\">{_svg(fig)}</div>")
+    return "".join(out)
+
+
+def _rules(rep: Report) -> str:
+    if rep.rules is None or not rep.rules.num_rows:
+        return ""
+    out = ["<h2>Rules</h2><div class=\"sub\">Rows of each table that break each rule (NULL keeps a rule, as in a "
+           "CHECK constraint).</div><table><tr><th>rule</th><th>real rows</th><th>synthetic rows</th></tr>"]
+    for r in rep.rules.to_pylist():
+        out.append(f"<tr><td><code>{_e(r['rule'])}</code></td><td class=\"n\">{r['real_violations']:,}</td>"
+                   f"<td class=\"n\">{r['synth_violations']:,}</td></tr>")
+    out.append("</table>")
     return "".join(out)
 
 

@@ -15,7 +15,7 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
         delta: float | None = None, masks: dict[str, str] | None = None, rows: int | None = None,
         seed: int | None = None, marginals=None, domains=None, privacy_unit: str | None = None,
         max_rows_per_unit: int | None = None, budget: float | None = None, ledger: bool = True,
-        progress=None) -> Result:
+        constraints=None, progress=None) -> Result:
     """Synthesize `source` and return the rows (``.table``) with what was spent (``.spend``).
 
     The rows are made from the model on demand: ``.table`` holds them all; ``.output.reader()``
@@ -50,12 +50,17 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = None,
             else the lower of the two applies; a run that would pass it is refused before it reads.
         ledger: False runs without writing the run into the database's ledger (needed for DP runs
             on a read-only database); you must then account for what it spent yourself.
+        constraints: rules every synthetic row keeps, as SQL: a column against a constant
+            ('age >= 18'), two columns in order ('admitted <= discharged'), a column computed from
+            others ('total = net + tax'; not modelled). Public: they cost nothing. The table's CHECK
+            constraints over several columns are kept too, where they are such rules.
         progress: called with (stage, fraction done).
     """
     try:
         res = _run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
                    marginals=marginals, domains=domains, privacy_unit=privacy_unit,
-                   max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger, progress=progress)
+                   max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger, constraints=constraints,
+                   progress=progress)
     except BaseException as exc:
         record_failure(con, exc)  # a run that failed after spending is in the ledger too
         raise
@@ -67,7 +72,7 @@ def synthesize(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None 
                epsilon: float | None = None, delta: float | None = None, masks: dict[str, str] | None = None,
                rows: int | None = None, seed: int | None = None, marginals=None, domains=None,
                privacy_unit: str | None = None, max_rows_per_unit: int | None = None, budget: float | None = None,
-               ledger: bool = True, progress=None) -> duckdb.DuckDBPyRelation:
+               ledger: bool = True, constraints=None, progress=None) -> duckdb.DuckDBPyRelation:
     """Like :func:`run` (the same options), but return the synthetic rows as a relation on `con` with the
     source's exact types.
 
@@ -76,7 +81,7 @@ def synthesize(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None 
     """
     return run(con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
                marginals=marginals, domains=domains, privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit,
-               budget=budget, ledger=ledger, progress=progress).relation(con)
+               budget=budget, ledger=ledger, constraints=constraints, progress=progress).relation(con)
 
 
 def budget(con: duckdb.DuckDBPyConnection) -> pa.Table:

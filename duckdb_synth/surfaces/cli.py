@@ -518,6 +518,14 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     "totals meet them, e.g. --sum dept:salary:0,200000. Repeatable.",
 )
 @click.option(
+    "--constraint",
+    "constraints",
+    multiple=True,
+    metavar="RULE",
+    help="A rule every synthetic row keeps, as SQL: 'age >= 18', 'admitted <= discharged', 'total = net + tax' "
+    "(computed, not modelled). Public: costs nothing. Repeatable.",
+)
+@click.option(
     "--domain",
     "domains",
     multiple=True,
@@ -570,6 +578,7 @@ def synthesize(
     seed: int | None,
     marginals: list[tuple[list[str], float]] | None,
     sums: list[dict] | None,
+    constraints: tuple[str, ...],
     domains: dict | None,
     output: Path | None,
     privacy_unit: str | None,
@@ -608,7 +617,8 @@ def synthesize(
             raise click.UsageError("--engine spark reads SOURCE through Spark: give SOURCE alone, not a DB")
         _synthesize_on_spark(db, spark_master, dict(
             mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed, marginals=marginals,
-            domains=domains, privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit, budget=budget),
+            domains=domains, privacy_unit=privacy_unit, max_rows_per_unit=max_rows_per_unit, budget=budget,
+            constraints=list(constraints) or None),
             output=output, table=table, replace=replace, verbosity=verbosity, progress=progress,
             report_path=report_path, ledger=ledger)
         return
@@ -640,7 +650,8 @@ def synthesize(
                 res = duckdb_synth.run(
                     con, source, mode=mode, epsilon=epsilon, delta=delta, masks=masks, rows=rows, seed=seed,
                     marginals=marginals, domains=domains, privacy_unit=privacy_unit,
-                    max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger, progress=bar)
+                    max_rows_per_unit=max_rows_per_unit, budget=budget, ledger=ledger,
+                    constraints=list(constraints) or None, progress=bar)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
         finally:
@@ -1077,11 +1088,14 @@ def _shown_key(con: duckdb.DuckDBPyConnection, source: str) -> str:
               help="Real rows kept out of the run that made SYNTH (same columns as REAL): adds the DCR share, "
               "the share of synthetic rows nearer a row of REAL than a row of TABLE (about 0.5 unless rows "
               "were memorized).")
+@click.option("--constraint", "constraints", multiple=True, metavar="RULE",
+              help="A rule (SQL, as synthesize --constraint takes it): count the rows of each table that break it "
+              "(the rules of the run that made SYNTH are counted anyway). Repeatable.")
 @click.option("--aggregates", "release", metavar="RELEASE",
               help="An aggregate release stored as a table or file (synth_aggregates, or duckdb-synth aggregates -o): "
               "compare SYNTH's counts of its combinations with the released ones, per length.")
 def report(db: str, real: str, synth: str, output: Path | None, seed: int, domains: dict | None,
-           holdout: str | None, release: str | None) -> None:
+           holdout: str | None, constraints: tuple[str, ...], release: str | None) -> None:
     """Compare table SYNTH with table REAL: quality scores and privacy figures.
 
     REAL and SYNTH are each a table or view name of DB, one read-only
@@ -1101,10 +1115,13 @@ def report(db: str, real: str, synth: str, output: Path | None, seed: int, domai
     with _connect(db, must_exist=True) as con:
         try:
             rep = duckdb_synth.report(con, real, synth, seed=seed, domains=domains, holdout=holdout,
-                                      aggregates=release)
+                                      aggregates=release, constraints=list(constraints) or None)
         except SynthError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(rep.format())
+    for row in (rep.rules.to_pylist() if rep.rules is not None else []):
+        click.echo(f"  rule {row['rule']}: {row['synth_violations']:,} synthetic rows break it "
+                   f"({row['real_violations']:,} real ones)")
     for row in (rep.aggregates.to_pylist() if rep.aggregates is not None else []):
         rel = "-" if row["mean_rel_error"] is None else f"{row['mean_rel_error']:.1%}"
         click.echo(f"  {'release, length ' + str(row['length']):<26} {rel} mean relative error over "

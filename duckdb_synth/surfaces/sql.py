@@ -181,7 +181,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     Table macros:
 
     * ``synthesize(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, privacy_unit,
-      max_rows_per_unit, budget, ledger)``: a synthetic copy (options as ``duckdb_synth.run``);
+      max_rows_per_unit, budget, ledger, constraints)``: a synthetic copy (options as ``duckdb_synth.run``);
     * ``synth_runs()``: every run recorded in the database's ledger, one row per step;
     * ``synth_budget()`` and ``synth_set_budget(source, epsilon, delta)``: what each source has spent and
       has left, and its total budget;
@@ -221,19 +221,19 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             return st.cache[key][1]
 
     def synth_run(source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit, budget,
-                  use_ledger):
+                  use_ledger, constraints):
         epsilon, delta, rows, seed, per_unit, budget = (_number(v) for v in (epsilon, delta, rows, seed, per_unit,
                                                                              budget))
         options = dict(mode=mode, epsilon=epsilon, delta=delta, masks=json.loads(masks) if masks is not None else None,
                        rows=rows, seed=seed, marginals=marginals, domains=domains, privacy_unit=unit,
-                       max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger)
+                       max_rows_per_unit=per_unit, budget=budget, ledger=use_ledger, constraints=constraints)
 
         def write(res, path):
             res.output.write_parquet(path)
             return _read_back_sql(res, path)
 
         return memoized("run", (source, mode, epsilon, delta, masks, rows, seed, marginals, domains, unit, per_unit,
-                                budget, use_ledger), source, options,
+                                budget, use_ledger, constraints), source, options,
                         lambda con, reader: run(con, source, reader=reader, in_sql=True, progress=st.progress,
                                                 **options), write)
 
@@ -327,7 +327,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths["aggregates"]
 
-    for name, fn, params in (("_synth_run", synth_run, [V] * 13), ("_synth_aggregates", synth_aggregates, [V] * 13),
+    for name, fn, params in (("_synth_run", synth_run, [V] * 14), ("_synth_aggregates", synth_aggregates, [V] * 13),
                              ("_synth_runs_file", runs_file, []), ("_synth_compare", synth_compare, [V, V]),
                              ("_synth_report", synth_report, [V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):

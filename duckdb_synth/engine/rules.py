@@ -1,0 +1,275 @@
+"""Rules the copy keeps: constraints between columns, declared by the user or read from CHECKs.
+
+A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
+
+* a **bound**, a column against a constant: ``age >= 18``, ``bmi < 80``, ``admitted >= DATE '2020-01-01'``;
+* an **order** between two columns of one kind: ``admitted <= discharged``, ``low < high``;
+* a **derived** column, equal to arithmetic of others: ``total = net + tax``,
+  ``age = 2024 - birth_year``: the column is computed from the others, not sampled.
+
+Rules are public (the user states them; a CHECK is in the schema): they cost no budget. The copy
+keeps every one, by post-processing each batch of decoded rows (``keep``): a derived column is
+computed; a value past a bound is brought to it; two values out of order are swapped (the pair's
+values stay those the model drew, in the order the rule wants; a strict order of equal values
+moves the larger by one step of its type). ``violations_sql`` counts, in any table, the rows that
+break a rule: the report's figure.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from ..errors import OptionError, did_you_mean
+from .schema import Column
+from .source import quote_ident
+
+_OPS = {exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.EQ: "="}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+MAX_PASSES = 8  # passes of the order and bound repairs over a batch (chains of orders need one per link)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed rule. ``kind``: 'bound' (``left op value``), 'order' (``left op right``, two columns) or
+    'derived' (``left`` = ``expr``). ``sql``: the rule as a DuckDB predicate (columns quoted)."""
+
+    text: str
+    kind: str
+    sql: str
+    left: str
+    op: str = "="
+    right: str | None = None  # order: the other column
+    value: str | None = None  # bound: the constant, as SQL
+    expr: str | None = None  # derived: the expression, as SQL
+    columns: tuple[str, ...] = ()
+    source: str = "constraints"  # or 'CHECK'
+
+
+def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), generated=(),
+                source: str = "constraints") -> list[Rule]:
+    """The rules, checked against the columns; an OptionError naming the rule at fault."""
+    by_name = {c.name: c for c in columns}
+    folded: dict[str, list[str]] = {}
+    for c in columns:
+        folded.setdefault(c.name.lower(), []).append(c.name)
+    out: list[Rule] = []
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            raise OptionError(f"{source}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
+        out.append(_parse(text.strip(), by_name, folded, set(masked), set(generated), source))
+    derived = [r.left for r in out if r.kind == "derived"]
+    for name in set(derived):
+        if derived.count(name) > 1:
+            raise OptionError(f"{source}: column '{name}' is derived by two rules; keep one")
+    _order_derived(out, source)
+    return _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+
+
+def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, source: str) -> list[Rule]:
+    """A bound on a derived column becomes a bound on the one column it is computed from (a x + b, a != 0,
+    the bound divided through), which keeps both; an order naming a derived column, or a bound on one
+    computed from several, is refused: the copy could not keep it and the identity at once."""
+    import duckdb
+
+    out = []
+    for rule in rules:
+        if rule.kind == "derived" or not any(c in derived for c in rule.columns):
+            out.append(rule)
+            continue
+        target = derived[rule.left] if rule.left in derived else None
+        inputs = [c for c in target.columns if c != target.left] if target is not None else []
+        if rule.kind != "bound" or len(inputs) != 1 or inputs[0] in derived:
+            raise OptionError(f"{source}: rule '{rule.text}' holds a column another rule computes from several "
+                              "columns, or orders it against another: not kept yet; state it of the columns it is "
+                              "computed from")
+        x = quote_ident(inputs[0])
+        f0, f1, c = duckdb.sql(f"SELECT CAST(({target.expr.replace(x, '0')}) AS DOUBLE), "
+                               f"CAST(({target.expr.replace(x, '1')}) AS DOUBLE), "
+                               f"CAST(({rule.value}) AS DOUBLE)").fetchall()[0]
+        a, b = f1 - f0, f0
+        if not a:
+            raise OptionError(f"{source}: rule '{rule.text}': '{rule.left}' does not change with '{inputs[0]}'")
+        op = rule.op if a > 0 else _FLIP[rule.op]
+        bound = (c - b) / a
+        col = by_name[inputs[0]]
+        if col.integer:  # the whole numbers that keep the bound
+            import math
+
+            bound = {">=": math.ceil(bound), ">": math.floor(bound) + 1, "<=": math.floor(bound),
+                     "<": math.ceil(bound) - 1}[op]
+            op = {">": ">=", "<": "<="}.get(op, op)
+        value = repr(float(bound)) if not col.integer else str(int(bound))
+        out.append(Rule(rule.text, "bound", f"{x} {op} {value}", inputs[0], op, value=value, columns=(inputs[0],),
+                        source=rule.source))
+    return out
+
+
+def _parse(text: str, by_name, folded, masked: set, generated: set, source: str) -> Rule:
+    where = f"{source}: rule '{text}'"
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise OptionError(f"{where} is not SQL: {str(exc).splitlines()[0]}") from None
+    while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
+        tree = tree.this
+    op = _OPS.get(type(tree))
+    if op is None:
+        raise OptionError(f"{where}: supported rules compare two sides: a column against a constant "
+                          "('age >= 18'), two columns ('admitted <= discharged'), or a column equal to arithmetic "
+                          "of others ('total = net + tax')")
+    names: list[str] = []
+    for col in tree.find_all(exp.Column):
+        name = col.name
+        real = name if name in by_name else (folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1
+                                            else None)
+        if real is None:
+            raise OptionError(f"{where}: no column '{name}'{did_you_mean(name, list(by_name))}")
+        if real in masked:
+            raise OptionError(f"{where}: column '{real}' is masked (random values): a rule cannot hold it; "
+                              "leave it out of the rule or of masks")
+        if real in generated:
+            raise OptionError(f"{where}: column '{real}' is filled with fresh unique values (a key or the "
+                              "privacy unit): a rule cannot hold it")
+        col.set("this", exp.to_identifier(real, quoted=True))
+        col.set("table", None)
+        names.append(real)
+    if not names:
+        raise OptionError(f"{where} names no column")
+    left, right = tree.this, tree.expression
+    lone_l, lone_r = isinstance(left, exp.Column), isinstance(right, exp.Column)
+    sql = tree.sql(dialect="duckdb")
+    cols = tuple(dict.fromkeys(names))
+    for name in cols:
+        if by_name[name].kind not in ("numeric", "temporal"):
+            raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; rules hold numbers, dates and "
+                              "times for now")
+    if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
+        col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
+        return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
+    if op != "=" and lone_l and lone_r:
+        a, b = by_name[left.name], by_name[right.name]
+        if a.kind != b.kind or (a.kind == "temporal" and a.type.upper() != b.type.upper()):
+            raise OptionError(f"{where}: '{a.name}' ({a.type}) and '{b.name}' ({b.type}) are not of one kind")
+        return Rule(text, "order", sql, a.name, op, right=b.name, columns=cols, source=source)
+    if op == "=" and (lone_l or lone_r):
+        target, other = (left, right) if lone_l else (right, left)
+        if lone_l and lone_r:  # a = b: the left is derived
+            target, other = left, right
+        if target.name in [c.name for c in other.find_all(exp.Column)]:
+            raise OptionError(f"{where}: '{target.name}' is on both sides")
+        if not all(isinstance(node, (exp.Column, exp.Literal, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Paren,
+                                     exp.Neg, exp.Cast, exp.DataType, exp.Identifier))
+                   for node in other.walk()):
+            raise OptionError(f"{where}: a derived column equals arithmetic (+ - * /) of columns and constants")
+        if by_name[target.name].kind != "numeric":
+            raise OptionError(f"{where}: derived column '{target.name}' is {by_name[target.name].type}; a derived "
+                              "column is a number")
+        return Rule(text, "derived", sql, target.name, expr=other.sql(dialect="duckdb"), columns=cols, source=source)
+    raise OptionError(f"{where}: not a rule we keep yet: a column against a constant ('age >= 18'), two columns "
+                      "('admitted <= discharged'), or a column equal to arithmetic of others ('total = net + tax')")
+
+
+def named_columns(text: str) -> set[str]:
+    """The column names an SQL expression reads (empty if it does not parse)."""
+    try:
+        return {c.name for c in sqlglot.parse_one(text, read="duckdb").find_all(exp.Column)}
+    except sqlglot.errors.ParseError:
+        return set()
+
+
+def _order_derived(rules: list[Rule], source: str) -> None:
+    """Derived rules in an order where each is computed after the columns it reads; a cycle is refused."""
+    derived = {r.left: r for r in rules if r.kind == "derived"}
+    done: list[Rule] = []
+    seen: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in seen:
+            return
+        if name in path:
+            raise OptionError(f"{source}: derived columns {' -> '.join(path + (name,))} go round in a circle")
+        rule = derived[name]
+        for c in rule.columns:
+            if c != name and c in derived:
+                visit(c, path + (name,))
+        seen.add(name)
+        done.append(rule)
+
+    for name in derived:
+        visit(name, ())
+    rest = [r for r in rules if r.kind != "derived"]
+    rules[:] = done + rest
+
+
+def modelled_away(rules: Sequence[Rule]) -> set[str]:
+    """Columns a rule computes (derived): not modelled, as their values come from the others."""
+    return {r.left for r in rules if r.kind == "derived"}
+
+
+def violations_sql(rule: Rule) -> str:
+    """A predicate true on the rows that break the rule (NULL keeps a rule, as in a CHECK)."""
+    return f"NOT coalesce(({rule.sql}), true)"
+
+
+def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:
+    """The SQL of `table_name` with every rule kept (see the module's docstring), to run where the table
+    is registered: bounds and orders repaired (a pass per link of a chain), then the derived columns
+    computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
+    sql = f"SELECT * FROM {table_name}"
+    fixes = [r for r in rules if r.kind in ("bound", "order")]
+    for _ in range(MAX_PASSES if fixes else 0):
+        for rule in fixes:
+            sql = _fix(rule, sql, types)
+    for rule in rules:
+        if rule.kind == "derived":
+            q = quote_ident(rule.left)
+            sql = f"SELECT * REPLACE (TRY_CAST({rule.expr} AS {types[rule.left]}) AS {q}) FROM ({sql})"
+    return sql
+
+
+def _step(type_: str) -> str:
+    """The least step of a type, as SQL to add to a value of it (a strict rule's tie moved by it)."""
+    t = type_.upper()
+    if t == "DATE":
+        return "INTERVAL 1 DAY"
+    if t.startswith("TIMESTAMP") or t == "TIME":
+        return "INTERVAL 1 MICROSECOND"
+    if t.startswith("DECIMAL") or t.startswith("NUMERIC"):
+        scale = int(t.split(",")[1].rstrip(") ")) if "," in t else 3
+        return f"CAST('1e-{scale}' AS {type_})" if scale else "1"
+    if t in ("FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"):
+        return "NULL"  # floats: nextafter, below
+    return "1"
+
+
+def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
+    a = quote_ident(rule.left)
+    ta = types[rule.left]
+    floaty = _step(ta) == "NULL"
+    if rule.kind == "bound":
+        c = f"CAST({rule.value} AS {ta})"
+        if rule.op in (">=", ">"):
+            moved = f"greatest({a}, {c})"
+            if rule.op == ">":
+                up = f"nextafter({c}, CAST('inf' AS {ta}))" if floaty else f"{c} + {_step(ta)}"
+                moved = f"CASE WHEN {a} <= {c} THEN {up} ELSE {a} END"
+        else:
+            moved = f"least({a}, {c})"
+            if rule.op == "<":
+                down = f"nextafter({c}, CAST('-inf' AS {ta}))" if floaty else f"{c} - {_step(ta)}"
+                moved = f"CASE WHEN {a} >= {c} THEN {down} ELSE {a} END"
+        return f"SELECT * REPLACE (CAST({moved} AS {ta}) AS {a}) FROM ({sql})"
+    b = quote_ident(rule.right)
+    lo, hi = (a, b) if rule.op in ("<", "<=") else (b, a)
+    tb = types[rule.right]
+    t_lo, t_hi = (ta, tb) if lo == a else (tb, ta)
+    swap = f"{lo} > {hi}"
+    new_lo = f"CASE WHEN {swap} THEN CAST({hi} AS {t_lo}) ELSE {lo} END"
+    new_hi = f"CASE WHEN {swap} THEN CAST({lo} AS {t_hi}) ELSE {hi} END"
+    if rule.op in ("<", ">"):  # equal values: the larger moves one step up
+        up = f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if floaty else f"{new_hi} + {_step(t_hi)}"
+        new_hi = f"CASE WHEN {new_lo} = {new_hi} THEN CAST({up} AS {t_hi}) ELSE {new_hi} END"
+    return f"SELECT * REPLACE ({new_lo} AS {lo}, {new_hi} AS {hi}) FROM ({sql})"

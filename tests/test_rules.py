@@ -1,0 +1,136 @@
+"""Rules the copy keeps (issue 18): bounds, orders and derived columns, declared or read from CHECKs."""
+from __future__ import annotations
+
+import warnings
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+import duckdb_synth
+from duckdb_synth.errors import OptionError
+from duckdb_synth.surfaces.cli import main
+
+TABLE = """SELECT i AS id, DATE '2020-01-01' + (i % 700)::INTEGER AS admitted,
+    DATE '2020-01-01' + (i % 700)::INTEGER + (i * 7 % 30)::INTEGER AS discharged,
+    (100 + i * 37 % 900)::DECIMAL(10,2) AS net, ((100 + i * 37 % 900) * 0.2)::DECIMAL(10,2) AS tax,
+    ((100 + i * 37 % 900) * 1.2)::DECIMAL(10,2) AS total, (18 + i % 60) AS age, (2024 - 18 - i % 60) AS birth_year,
+    (i % 5)::DOUBLE AS lo, (i % 5 + 0.5 + i % 3)::DOUBLE AS mid, (i % 5 + 1 + i % 3 + i % 2)::DOUBLE AS hi,
+    ['a', 'b', 'c'][1 + i % 3] AS kind
+    FROM range({n}) r(i)"""
+RULES = ["admitted <= discharged", "total = net + tax", "age >= 18", "age = 2024 - birth_year", "lo < mid",
+         "mid <= hi", "hi <= 9"]
+
+
+def run(con, source, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return duckdb_synth.run(con, source, ledger=options.pop("ledger", False), **options)
+
+
+@pytest.fixture()
+def con():
+    c = duckdb.connect()
+    duckdb_synth.register(c)
+    c.execute(f"CREATE TABLE v AS {TABLE.format(n=2000)}")
+    yield c
+    c.close()
+
+
+def broken(con, table: str, rules) -> list[int]:
+    return list(con.sql("SELECT " + ", ".join(f"count(*) FILTER (NOT coalesce(({r}), true))" for r in rules)
+                        + f" FROM {table}").fetchall()[0])
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict", "strictest"])
+def test_every_row_keeps_every_rule(con, mode):
+    """Zero violations over seeds in every mode; without the rules the copy breaks them (so the test can fail)."""
+    for seed in range(3):
+        res = run(con, "v", mode=mode, seed=seed, constraints=RULES)
+        con.register("s", res.table)
+        assert broken(con, "s", RULES) == [0] * len(RULES), (mode, seed)
+    if mode == "strictest":
+        con.register("s0", run(con, "v", mode=mode, seed=0).table)
+        assert sum(broken(con, "s0", RULES)) > 0
+
+
+def test_a_derived_column_is_computed_not_modelled_and_a_bound_on_it_moves_to_its_input(con):
+    res = run(con, "v", mode="strict", seed=1, constraints=["age = 2024 - birth_year", "age >= 30"])
+    assert "age" not in [d.column.name for d in res.output.domains]
+    assert "birth_year" in [d.column.name for d in res.output.domains]
+    con.register("s", res.table)
+    assert broken(con, "s", ["age = 2024 - birth_year", "age >= 30", "birth_year <= 1994"]) == [0, 0, 0]
+    assert res.types == [(r[0], r[1]) for r in con.sql("DESCRIBE v").fetchall()]  # the source's types, all
+
+
+def test_a_chain_and_strict_orders_of_floats_and_dates(con):
+    rules = ["lo < mid", "mid < hi", "admitted < discharged"]
+    res = run(con, "v", mode="strictest", seed=2, constraints=rules)
+    con.register("s", res.table)
+    assert broken(con, "s", rules) == [0, 0, 0]
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("agee >= 18", "no column 'agee'.*age"),
+    ("kind <= 'b'", "column 'kind' is VARCHAR"),
+    ("lo + mid > hi", "not a rule we keep yet"),
+    ("lo", "compare two sides"),
+    ("lo <= admitted", "not of one kind"),
+    ("total = total + 1", "on both sides"),
+    ("total = abs(net)", "arithmetic"),
+    ("SELECT 1", "compare two sides"),
+    ("lo <=", "is not SQL"),
+])
+def test_rules_we_cannot_keep_are_refused_before_anything_is_spent(con, rule, message):
+    with pytest.raises(OptionError, match=message):
+        run(con, "v", mode="strict", constraints=[rule], ledger=True)
+    assert con.sql("SELECT count(*) FROM synth_runs()").fetchall()[0][0] == 0
+
+
+@pytest.mark.parametrize("rules, message", [
+    (["total = net + tax", "total = tax + 1"], "derived by two rules"),
+    (["lo = mid + 1", "mid = lo - 1"], "circle"),
+    (["total = net + tax", "total <= 500"], "computes from several"),
+    (["age = 2024 - birth_year", "age <= hi"], "not of one kind|orders it"),
+])
+def test_rules_that_clash_are_refused(con, rules, message):
+    with pytest.raises(OptionError, match=message):
+        run(con, "v", constraints=rules)
+
+
+def test_masked_columns_and_workload_columns_against_derived_ones(con):
+    with pytest.raises(OptionError, match="masked"):
+        run(con, "v", constraints=["lo <= hi"], masks={"hi": "number"})
+    with pytest.raises(OptionError, match="derived by a rule"):
+        run(con, "v", constraints=["total = net + tax"], marginals=[["total", "kind"]])
+
+
+def test_check_constraints_over_two_columns_are_kept(con):
+    con.execute("CREATE TABLE c (a DOUBLE, b DOUBLE, n INTEGER, CHECK (a <= b), CHECK (n >= 0))")
+    con.execute("INSERT INTO c SELECT i % 10, i % 10 + (i * 7) % 5, i % 50 FROM range(1500) r(i)")
+    res = run(con, "c", mode="strictest", seed=0)
+    con.register("s", res.table)
+    assert broken(con, "s", ["a <= b", "n >= 0"]) == [0, 0]
+    assert [r.source for r in res.output.rules] == ["CHECK"]
+
+
+def test_sql_cli_and_report_count_violations(con, tmp_path):
+    got = con.sql("SELECT count(*) FILTER (admitted > discharged) FROM synthesize('v', seed := 0, mode := 'strict', "
+                  "constraints := ['admitted <= discharged'])").fetchall()[0][0]
+    assert got == 0
+    s0 = run(con, "v", mode="strictest", seed=0)
+    con.register("s0_arrow", s0.table)
+    con.execute("CREATE TABLE s0 AS SELECT * FROM s0_arrow")
+    rep = duckdb_synth.report(con, "v", "s0", constraints=["lo < mid", "admitted <= discharged"])
+    rows = {r["rule"]: (r["real_violations"], r["synth_violations"]) for r in rep.rules.to_pylist()}
+    assert rows["lo < mid"] == (0, broken(con, "s0", ["lo < mid"])[0]) and rows["lo < mid"][1] > 0
+    db = str(tmp_path / "r.duckdb")
+    with duckdb.connect(db) as c:
+        c.execute(f"CREATE TABLE v AS {TABLE.format(n=1000)}")
+    out = tmp_path / "o.parquet"
+    r = CliRunner().invoke(main, ["synthesize", db, "v", "--mode", "strict", "--constraint", "lo < mid",
+                                  "--constraint", "total = net + tax", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert broken(con, f"'{out}'", ["lo < mid", "total = net + tax"]) == [0, 0]
+    r = CliRunner().invoke(main, ["report", db, "v", str(out), "--constraint", "lo < mid"])
+    assert r.exit_code == 0 and "rule lo < mid: 0 synthetic rows break it (0 real ones)" in r.output, r.output
