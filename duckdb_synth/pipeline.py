@@ -180,7 +180,7 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
                 chosen.append(match)
         keep = set(chosen) | {n for n in names if opts.privacy_unit and n.lower() == opts.privacy_unit.lower()}
         schema = [c for c in schema if c.name in keep]
-    cols = plan(schema, opts)
+    cols = plan(schema, opts, rules=False)
     if chosen is not None:
         modelled = {c.name: c for c in cols.modelled}
         for name in chosen:

@@ -54,7 +54,7 @@ class ColumnPlan:
         return min(out, self.capacity) if self.capacity is not None else out
 
 
-def plan(columns: list[Column], opts: Options) -> ColumnPlan:
+def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnPlan:
     """Check the masks and the workload against the columns, and sort the columns by what they become.
 
     Raises:
@@ -77,7 +77,7 @@ def plan(columns: list[Column], opts: Options) -> ColumnPlan:
     fresh = {c.name for c in columns if c.name not in mask_map and is_identifier(c)} | (
         {unit.name} if unit is not None else set())
     rules = parse_rules(opts.constraints, columns, masked=mask_map, generated=fresh) + checked_rules(
-        columns, mask_map, fresh, opts.constraints)
+        columns, mask_map, fresh, opts.constraints) if rules else []  # (an aggregate release keeps no rule)
     derived = modelled_away(rules)
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
                 and (unit is None or c.name != unit.name) and c.name not in derived]
