@@ -37,8 +37,9 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     ones filled with random values of their kind, declared keys with fresh unique values
     (numbered from `first_row`: the rows of a batch that starts there, of `total_rows` in all);
     `given` columns (the privacy unit's ids) as they come. `placed(within)` may move the numeric
-    columns' places within their bins before they are decoded (``engine/sums.py``: group totals
-    met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired. The schema's metadata records each column's exact DuckDB type (``type:<column>``).
+    columns' codes and places within their bins before they are decoded (``engine/sums.py``: group
+    totals met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired.
+    The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
     by_name = {dom.column.name: (i, dom) for i, dom in enumerate(domains)}

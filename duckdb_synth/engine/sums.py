@@ -4,15 +4,19 @@
 each value clamped to the sum's bounds and rounded to a whole number of steps, so that a total
 is an exact integer and the noise added to it is a discrete Gaussian's.
 
-``meet_sums`` is post-processing of the released totals: it moves each synthetic row's value
-*within its bin* (never out of it, so every marginal the model made is kept) until each group's
-total in the batch is its released total, scaled to the batch's rows. A row's place in its bin
-(0..1, by the bin's cell weights) is moved by an exponential tilt of the bin's density, exp(r x),
-with one rate r per group found by bisection: r > 0 raises every value of the group, r < 0 lowers
-them, wide bins more than narrow ones (the change of least Kullback-Leibler divergence that
-meets a total with the bins' counts kept), and the order of the rows within a bin (the copula's,
-``decode.within_bins``) is kept. A total outside what the group's
-bins can hold comes as close as they allow.
+``meet_sums`` is post-processing of the model and the released totals: it moves the synthetic
+values of each group until the group's total in the batch is its aim (``aim``: the released
+total scaled to the batch's rows, or between it and the model's where the noise is the larger
+error). The group's values go to the exponential tilt of their own distribution, density times
+exp(r x), the distribution of least Kullback-Leibler divergence from theirs with the total asked
+(the I-projection), with one rate r per group found by bisection; each row's value goes to the
+same quantile of the tilted distribution as it held in the untilted one (the monotone map
+between the two), so the order of the group's rows, and with it the value's dependence on the
+other columns, is kept. Rows may move to a neighbouring bin: a first version that kept every row
+in its bin (tilting within bins only) had to push values to the bins' ends where the bins are
+coarse, and cost fidelity (yrbss strictest, 4 seeds: 0.0578 against 0.0516 without meeting;
+this: 0.0517, and the totals' error 0.0241 against 0.0274). The summed column's other values
+(NULL, NaN, infinities) stay. A total beyond the group's range comes as close as it allows.
 """
 from __future__ import annotations
 
@@ -68,16 +72,17 @@ class SumTarget:
     sigma_per_row: float = 0.0  # the released totals' noise, per row of the table (0: exact)
 
 
-TILT = 14.0  # bisection bracket of u, the tilt's rate sinh(u) / (hi - lo): up to 6e5 over the sum's range,
-# which moves a bin a thousandth of that range wide to its ends
+TILT = 14.0  # bisection bracket of u, the tilt's rate sinh(u) over the sum's range (hi - lo): up to 6e5,
+# which puts a group's whole mass on its largest (or smallest) values
 TILT_STEPS = 30
 CYCLES = 3  # passes over the sums of one column when several group it differently
 
 
 def meet_sums(domains: Sequence[Domain], synth: np.ndarray, within: dict[int, np.ndarray],
               targets: Sequence[SumTarget], rng: np.random.Generator) -> None:
-    """Set ``within[i]`` (each row's place in its bin) of every summed column so that the batch's group
-    totals meet `targets`; rows keep their bins. Post-processing of the model and the released totals."""
+    """Set the codes (``synth[:, i]``) and ``within[i]`` (each row's place in its bin) of every summed
+    column so that the batch's group totals meet their aims. Post-processing of the model and the
+    released totals."""
     n = synth.shape[0]
     if n == 0 or not targets:
         return
@@ -107,7 +112,9 @@ def meet_sums(domains: Sequence[Domain], synth: np.ndarray, within: dict[int, np
             aims.append(aim(now, t.per_row * n, t.sigma_per_row * n, np.bincount(g[movable], minlength=len(now)) > 0))
         for _ in range(CYCLES if len(column_targets) > 1 else 1):
             for t, g, want in zip(column_targets, groups, aims):
-                p = _tilted(inside, codes, movable, np.clip(fixed, t.lo, t.hi) * (fixed != 0), p, g, want, t.lo, t.hi)
+                codes, p = _transported(inside, codes, movable, np.clip(fixed, t.lo, t.hi) * (fixed != 0), p, g,
+                                        want, t.lo, t.hi)
+        synth[:, i] = codes
         within[i] = p
 
 
@@ -137,42 +144,50 @@ def aim(model: np.ndarray, released: np.ndarray, sigma: float, held: np.ndarray)
     return model + w * (released - model)
 
 
-def _tilted(inside: InverseCdf, codes: np.ndarray, movable: np.ndarray, fixed: np.ndarray, p: np.ndarray,
-            g: np.ndarray, want: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Positions exponentially tilted, one rate per group found by bisection so that each group's clamped
-    total meets want[g]."""
+def _transported(inside: InverseCdf, codes: np.ndarray, movable: np.ndarray, fixed: np.ndarray, p: np.ndarray,
+                 g: np.ndarray, want: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's values moved to the exponential tilt of the group's own distribution (across bins), by
+    the monotone map between the two (ranks kept); one rate per group found by bisection."""
     cells = len(want)
     rows = np.flatnonzero(movable)
-    pr, gr = p[rows], g[rows]
-    cr = codes[rows]
-    z_per_rate = inside.width[cr] / max(hi - lo, 1e-300)  # the tilt of each row's bin per unit of rate
+    v = inside(codes[rows], p[rows])
+    gr = g[rows]
+    order = np.lexsort((v, gr))
+    vs, gs = v[order], gr[order]
+    sizes = np.bincount(gs, minlength=cells)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.arange(len(vs)) - starts[gs]
+    u = (rank + 0.5) / np.maximum(sizes[gs], 1)
+    z = (np.clip(vs, lo, hi) - lo) / max(hi - lo, 1e-300)
     base = np.bincount(g, weights=fixed, minlength=cells)
 
-    def total(u: np.ndarray) -> np.ndarray:
-        q = _tilt(pr, np.sinh(u[gr]) * z_per_rate)
-        return base + np.bincount(gr, weights=np.clip(inside(cr, q), lo, hi), minlength=cells)
+    def moved(lam: np.ndarray) -> np.ndarray:
+        e = lam[gs] * z
+        e = e - np.maximum.reduceat(e, starts[sizes > 0])[np.cumsum(sizes > 0)[gs] - 1] if len(e) else e
+        w = np.exp(e)
+        tot = np.bincount(gs, weights=w, minlength=cells)
+        cum = np.cumsum(w)
+        before = cum - w - (cum - w)[np.minimum(starts, len(w) - 1)][gs] if len(w) else cum
+        mid = (before + w / 2) / tot[gs]
+        key = gs + np.minimum(mid, 1.0)
+        at = np.searchsorted(key, gs + u)  # the first point above each row's place
+        lo_i = np.clip(at - 1, starts[gs], starts[gs] + sizes[gs] - 1)
+        hi_i = np.clip(at, starts[gs], starts[gs] + sizes[gs] - 1)
+        k_lo, k_hi = key[lo_i], key[hi_i]
+        f = np.where(k_hi > k_lo, np.clip((gs + u - k_lo) / np.maximum(k_hi - k_lo, 1e-300), 0, 1), 0.0)
+        return vs[lo_i] + f * (vs[hi_i] - vs[lo_i])
 
     a, b = np.full(cells, -TILT), np.full(cells, TILT)
     for _ in range(TILT_STEPS):
         mid = (a + b) / 2
-        up = total(mid) < want
+        up = base + np.bincount(gs, weights=np.clip(moved(np.sinh(mid)), lo, hi), minlength=cells) < want
         a, b = np.where(up, mid, a), np.where(up, b, mid)
-    out = p.copy()
-    out[rows] = _tilt(pr, np.sinh(((a + b) / 2)[gr]) * z_per_rate)
-    return out
-
-
-def _tilt(q: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Place q (0..1, uniform within a bin) moved by an exponential tilt of the bin's density, exp(z x) on
-    x in [0, 1) (z the rate times the bin's width): the inverse CDF of the tilted density at q. The tilt
-    of least Kullback-Leibler divergence that moves a total: with one rate for all of a group's rows,
-    wide bins move more than narrow ones."""
-    small = np.abs(z) < 1e-9
-    zs = np.where(small, 1.0, z)
-    pos = 1.0 + np.log(q + (1.0 - q) * np.exp(-np.maximum(zs, 0.0))) / zs  # stable for z > 0
-    neg = np.log1p(q * np.expm1(np.minimum(zs, 0.0))) / zs  # stable for z < 0
-    out = np.where(small, q, np.where(zs > 0, pos, neg))
-    return np.clip(out, 0.0, np.nextafter(1.0, 0.0))
+    x = np.empty(len(rows))
+    x[order] = moved(np.sinh((a + b) / 2))
+    new_codes, q = inside.place(x)
+    codes, p = codes.copy(), p.copy()
+    codes[rows], p[rows] = new_codes, q
+    return codes, p
 
 
 class InverseCdf:
@@ -197,6 +212,16 @@ class InverseCdf:
         self.last = np.array([np.flatnonzero(bins == b).max() for b in range(dom.nbins)])
         first = np.array([np.flatnonzero(bins == b).min() for b in range(dom.nbins)])
         self.width = dom.edges[self.last + 1] - dom.edges[first]  # each bin's width in values
+
+    def place(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The bin and the place in it (0..1) of values x: the inverse of __call__ (x inside the grid)."""
+        dom = self.dom
+        cell = np.clip(np.searchsorted(dom.edges, x, side="right") - 1, 0, len(dom.edges) - 2)
+        bins = dom.cell_bin.astype(np.int64)[cell]
+        width = dom.edges[cell + 1] - dom.edges[cell]
+        frac = np.clip((x - dom.edges[cell]) / np.maximum(width, 1e-300), 0.0, 1.0)
+        q = self.start[cell] + frac * (self.key[cell] - self.start[cell]) - bins
+        return bins, np.clip(q, 0.0, np.nextafter(1.0, 0.0))
 
     def __call__(self, codes: np.ndarray, q: np.ndarray) -> np.ndarray:
         dom = self.dom

@@ -7,7 +7,7 @@ so the totals have L2 sensitivity B; each value is rounded to a step of B / 2^20
 are whole numbers of steps, and each gets discrete Gaussian noise of sigma = B / sqrt(2 rho) in
 steps (zCDP rho, as a count's). The bounds are the user's (public) or the column's DP domain
 range (released before): clamping spends nothing. The release is post-processed into the copy
-(``engine/sums.py``: values moved within their bins until each group's total is met).
+(``engine/sums.py``: each group's values moved by the least change that meets its total).
 docs/privacy.md, step 3g.
 
 How many values the clamp changed is read from the data without noise: it is for the data owner

@@ -673,7 +673,7 @@ def synthesize(
             for rel in res.sums:
                 noise = f"noise sigma {rel.sigma:,.4g}" if rel.sigma else "exact"
                 click.echo(f"{rel.label}: {rel.totals.size} group totals of values in [{rel.clamp[0]:g}, "
-                           f"{rel.clamp[1]:g}] ({noise}), met by the copy's values within their bins", err=True)
+                           f"{rel.clamp[1]:g}] ({noise}), met by the copy", err=True)
         if report_path is not None:
             written = None
             if res.output.batched:  # not held in memory: the report reads what was written
