@@ -147,3 +147,42 @@ def test_an_aggregate_release_counts_a_column_a_check_derives(con):
         warnings.simplefilter("ignore")
         rel = duckdb_synth.aggregates(con, "d", columns=["total"], reporting_length=1, ledger=False)
     assert rel.columns == ("total",) and rel.table.num_rows > 0
+
+
+ZIPS = """SELECT ('z' || (i % 40))::VARCHAR AS zip, ['CA', 'NY', 'TX', 'WA'][1 + (i % 40) % 4] AS state,
+    CASE WHEN i % 3 = 0 THEN 'M' ELSE 'F' END AS sex,
+    CASE WHEN i % 3 = 0 THEN ['a', 'b'][1 + i % 2] ELSE ['a', 'b', 'preg'][1 + i % 3] END AS dx,
+    (i % 90)::INTEGER AS age FROM range(4000) r(i)"""
+TEXT_RULES = ["zip -> state", "NOT (sex = 'M' AND dx = 'preg')"]
+
+
+@pytest.mark.parametrize("mode", ["strict", "strictest"])
+def test_dependencies_and_forbidden_combinations_hold_in_every_row(con, mode):
+    con.execute(f"CREATE TABLE z AS {ZIPS}")
+    for seed in range(2):
+        res = run(con, "z", mode=mode, seed=seed, constraints=TEXT_RULES)
+        con.register("s", res.table)
+        rep = duckdb_synth.report(con, "z", "s")  # the run's rules, counted
+        assert [(r["rule"], r["synth_violations"]) for r in rep.rules.to_pylist()] == [(t, 0) for t in TEXT_RULES]
+        # each zip's one state is, for most zips, its real one (the model's most frequent)
+        right = con.sql("SELECT avg((s.state = z.state)::INTEGER) FROM (SELECT DISTINCT zip, state FROM s) s "
+                        "JOIN (SELECT DISTINCT zip, state FROM z) z USING (zip)").fetchall()[0][0]
+        assert right > 0.8
+    without = run(con, "z", mode=mode, seed=0)
+    con.register("s0", without.table)
+    counted = {r["rule"]: r["synth_violations"] for r in
+               duckdb_synth.report(con, "z", "s0", constraints=TEXT_RULES).rules.to_pylist()}
+    assert counted["zip -> state"] > 0  # (so the test can fail)
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("age -> sex", "column 'age' is INTEGER; a dependency holds text"),
+    ("zip -> zip", "depends on itself"),
+    ("NOT (age = 3 AND sex = 'M')", "forbidden combination holds text"),
+    ("NOT (sex = 'M' OR dx = 'a')", "NOT \\(column = value AND"),
+    ("zp -> state", "no column 'zp'"),
+])
+def test_text_rules_we_cannot_keep_are_refused(con, rule, message):
+    con.execute(f"CREATE TABLE z AS {ZIPS}")
+    with pytest.raises(OptionError, match=message):
+        run(con, "z", constraints=[rule])

@@ -28,6 +28,7 @@ from .data import output_fingerprint
 from .decode import decode_table, output_types
 from .domain import Domain
 from .sample import draw
+from .rules import code_rules, dependency_maps, keep_codes
 from .schema import Column
 from .sums import SumTarget, meet_sums
 from .units import UnitIds
@@ -35,6 +36,7 @@ from .units import UnitIds
 BATCH_CELLS = 1 << 23  # codes per batch (rows x modelled columns): 64 MB of int64 codes
 MIN_BATCH_ROWS = 1 << 16  # so that the copula and the rounding see enough rows of each batch
 MAX_BATCH_ROWS = 1 << 20
+PILOT_ROWS = 100_000  # rows drawn once from the model to choose each dependency's values
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Output:
         self.units = units
         self.sums = tuple(sums)
         self.rules = tuple(rules)
+        self._code_rules = code_rules(self.rules)
+        self._maps: dict | None = None
         self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
         self.stamp = Stamp()
 
@@ -113,6 +117,15 @@ class Output:
         entropy = int.from_bytes(hashlib.sha256(repr(self._state).encode()).digest()[:16], "little")
         return np.random.Generator(self._bits(np.random.SeedSequence(entropy, spawn_key=(i,))))
 
+    def _dependencies(self) -> dict:
+        """Each dependency's map from determinant to dependent code, from a pilot sample of the model drawn
+        from a stream of its own (the same for every batch, so a determinant keeps one value across them)."""
+        if self._maps is None:
+            entropy = int.from_bytes(hashlib.sha256(repr(self._state).encode()).digest()[16:], "little")
+            pilot = draw(self.model, PILOT_ROWS, np.random.Generator(self._bits(np.random.SeedSequence(entropy))))
+            self._maps = dependency_maps(self._code_rules, self.domains, pilot)
+        return self._maps
+
     def batch(self, i: int, units=None) -> pa.Table:
         """Batch i of the rows (``rows_per_batch`` rows, fewer in the last), made on its own.
 
@@ -129,6 +142,8 @@ class Output:
                 units.skip(start)
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
         codes = draw(self.model, n, rng)
+        if self._code_rules:
+            keep_codes(self._code_rules, self.domains, codes, self._dependencies())
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
                             total_rows=self.num_rows, given=given, placed=placed, rules=self.rules)

@@ -5,7 +5,14 @@ A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
 * a **bound**, a column against a constant: ``age >= 18``, ``bmi < 80``, ``admitted >= DATE '2020-01-01'``;
 * an **order** between two columns of one kind: ``admitted <= discharged``, ``low < high``;
 * a **derived** column, equal to arithmetic of others: ``total = net + tax``,
-  ``age = 2024 - birth_year``: the column is computed from the others, not sampled.
+  ``age = 2024 - birth_year``: the column is computed from the others, not sampled;
+* a **dependency** between text, ENUM or BOOLEAN columns: ``zip -> state``, ``(city, street) -> zip``:
+  each determinant value keeps one dependent value (``dependency_maps``: the one the model draws
+  most often with it, from a pilot sample, so that every batch agrees);
+* a **forbidden** combination of such columns' values: ``NOT (sex = 'M' AND diagnosis = 'pregnancy')``.
+
+Dependencies and forbidden combinations are kept on the sampled codes (``keep_codes``), the others
+on the decoded rows (``keep``).
 
 Rules are public (the user states them; a CHECK is in the schema): they cost no budget. The copy
 keeps every one, by post-processing each batch of decoded rows (``keep``): a derived column is
@@ -16,15 +23,18 @@ break a rule: the report's figure.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
 from .schema import Column
-from .source import quote_ident
+from .source import quote_ident, quote_literal
 
 _OPS = {exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.EQ: "="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
@@ -46,6 +56,19 @@ class Rule:
     expr: str | None = None  # derived: the expression, as SQL
     columns: tuple[str, ...] = ()
     source: str = "constraints"  # or 'CHECK'
+    given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them)
+    combo: tuple[tuple[str, object], ...] = ()  # forbid: (column, value) pairs no row holds together
+
+    def count_sql(self, table_sql: str) -> str:
+        """A query counting the rows of `table_sql` that break the rule (NULL keeps a rule, as in a CHECK;
+        a dependency is broken by every row of a determinant value that goes with two values)."""
+        if self.kind == "fd":
+            g = ", ".join(quote_ident(c) for c in self.given)
+            b = quote_ident(self.left)
+            return (f"SELECT coalesce(sum(n), 0)::BIGINT FROM (SELECT count(*) AS n FROM ({table_sql}) "
+                    f"WHERE {' AND '.join(f'{quote_ident(c)} IS NOT NULL' for c in self.given)} GROUP BY {g} "
+                    f"HAVING count(DISTINCT {b}) + max(CASE WHEN {b} IS NULL THEN 1 ELSE 0 END) > 1)")
+        return f"SELECT count(*) FILTER ({violations_sql(self)}) FROM ({table_sql})"
 
 
 def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), generated=(),
@@ -107,22 +130,15 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
     return out
 
 
+_FD = re.compile(r"^\s*\(?\s*(?P<given>[^()]+?)\s*\)?\s*->\s*(?P<dep>\"[^\"]+\"|[^\s,()]+)\s*$")
+CATEGORY_KINDS = ("categorical", "boolean", "enum")
+
+
 def _parse(text: str, by_name, folded, masked: set, generated: set, source: str) -> Rule:
     where = f"{source}: rule '{text}'"
-    try:
-        tree = sqlglot.parse_one(text, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        raise OptionError(f"{where} is not SQL: {str(exc).splitlines()[0]}") from None
-    while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
-        tree = tree.this
-    op = _OPS.get(type(tree))
-    if op is None:
-        raise OptionError(f"{where}: supported rules compare two sides: a column against a constant "
-                          "('age >= 18'), two columns ('admitted <= discharged'), or a column equal to arithmetic "
-                          "of others ('total = net + tax')")
-    names: list[str] = []
-    for col in tree.find_all(exp.Column):
-        name = col.name
+
+    def resolve(name: str) -> str:
+        name = name.strip().strip('"')
         real = name if name in by_name else (folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1
                                             else None)
         if real is None:
@@ -133,6 +149,35 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
         if real in generated:
             raise OptionError(f"{where}: column '{real}' is filled with fresh unique values (a key or the "
                               "privacy unit): a rule cannot hold it")
+        return real
+
+    m = _FD.match(text)
+    if m and "->>" not in text:  # a functional dependency: each value of the given columns keeps one value
+        given = tuple(dict.fromkeys(resolve(c) for c in m.group("given").split(",")))
+        dep = resolve(m.group("dep"))
+        for c in (*given, dep):
+            if by_name[c].kind not in CATEGORY_KINDS:
+                raise OptionError(f"{where}: column '{c}' is {by_name[c].type}; a dependency holds text, ENUM "
+                                  "and BOOLEAN columns for now")
+        if dep in given:
+            raise OptionError(f"{where}: '{dep}' depends on itself")
+        return Rule(text, "fd", "", dep, columns=(*given, dep), source=source, given=given)
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise OptionError(f"{where} is not SQL: {str(exc).splitlines()[0]}") from None
+    while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
+        tree = tree.this
+    if isinstance(tree, exp.Not):
+        return _forbidden(text, tree, resolve, by_name, where, source)
+    op = _OPS.get(type(tree))
+    if op is None:
+        raise OptionError(f"{where}: supported rules compare two sides: a column against a constant "
+                          "('age >= 18'), two columns ('admitted <= discharged'), or a column equal to arithmetic "
+                          "of others ('total = net + tax')")
+    names: list[str] = []
+    for col in tree.find_all(exp.Column):
+        real = resolve(col.name)
         col.set("this", exp.to_identifier(real, quoted=True))
         col.set("table", None)
         names.append(real)
@@ -144,8 +189,9 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
     cols = tuple(dict.fromkeys(names))
     for name in cols:
         if by_name[name].kind not in ("numeric", "temporal"):
-            raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; rules hold numbers, dates and "
-                              "times for now")
+            raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; a comparison holds numbers, dates "
+                              "and times (text columns: a dependency 'zip -> state' or a forbidden combination "
+                              "NOT (a = 'x' AND b = 'y'))")
     if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
         col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
         return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
@@ -170,6 +216,37 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
         return Rule(text, "derived", sql, target.name, expr=other.sql(dialect="duckdb"), columns=cols, source=source)
     raise OptionError(f"{where}: not a rule we keep yet: a column against a constant ('age >= 18'), two columns "
                       "('admitted <= discharged'), or a column equal to arithmetic of others ('total = net + tax')")
+
+
+def _forbidden(text: str, tree: exp.Not, resolve, by_name, where: str, source: str) -> Rule:
+    """NOT (a = 'x' AND b = 'y' ...): a combination of values of text, ENUM or BOOLEAN columns no row holds."""
+    inner = tree.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    terms = list(inner.flatten()) if isinstance(inner, exp.And) else [inner]
+    combo = []
+    for term in terms:
+        while isinstance(term, exp.Paren):
+            term = term.this
+        if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column)
+                and isinstance(term.expression, (exp.Literal, exp.Boolean))):
+            raise OptionError(f"{where}: a forbidden combination is NOT (column = value AND column = value ...)")
+        name = resolve(term.this.name)
+        col = by_name[name]
+        if col.kind not in CATEGORY_KINDS:
+            raise OptionError(f"{where}: column '{name}' is {col.type}; a forbidden combination holds text, ENUM "
+                              "and BOOLEAN columns for now (bound a number with a rule such as 'age >= 18')")
+        lit = term.expression
+        value = lit.this if isinstance(lit, exp.Boolean) else lit.this if lit.is_string else lit.this
+        if col.kind == "boolean":
+            value = value if isinstance(value, bool) else str(value).lower() == "true"
+        combo.append((name, value))
+    names = [c for c, _ in combo]
+    if len(set(names)) != len(names):
+        raise OptionError(f"{where} names a column twice")
+    sql = "NOT (" + " AND ".join(
+        f"{quote_ident(c)} = {str(v).lower() if isinstance(v, bool) else quote_literal(str(v))}" for c, v in combo) + ")"
+    return Rule(text, "forbid", sql, names[-1], columns=tuple(names), source=source, combo=tuple(combo))
 
 
 def named_columns(text: str) -> set[str]:
@@ -214,7 +291,7 @@ def violations_sql(rule: Rule) -> str:
     return f"NOT coalesce(({rule.sql}), true)"
 
 
-def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:
+def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:  # noqa: C901
     """The SQL of `table_name` with every rule kept (see the module's docstring), to run where the table
     is registered: bounds and orders repaired (a pass per link of a chain), then the derived columns
     computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
@@ -228,6 +305,88 @@ def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:
             q = quote_ident(rule.left)
             sql = f"SELECT * REPLACE (TRY_CAST({rule.expr} AS {types[rule.left]}) AS {q}) FROM ({sql})"
     return sql
+
+
+def code_rules(rules: Sequence[Rule]) -> list[Rule]:
+    """The rules kept on the sampled codes, before decoding: dependencies and forbidden combinations."""
+    return [r for r in rules if r.kind in ("fd", "forbid")]
+
+
+def dependency_maps(rules: Sequence[Rule], domains, pilot: np.ndarray) -> dict[int, np.ndarray]:
+    """Per dependency (its index in `rules`), each determinant cell's one dependent code: the one the model
+    draws most often with it in `pilot` (codes drawn from the model: post-processing), never the
+    dependent's 'other' bucket (whose values are random tokens, each its own) while another is drawn;
+    -1 where the determinant is NULL or 'other' (such rows keep their value: NULL or a token of their own)."""
+    index = {d.column.name: i for i, d in enumerate(domains)}
+    out = {}
+    for k, rule in enumerate(rules):
+        if rule.kind != "fd":
+            continue
+        g = [index[c] for c in rule.given]
+        b = index[rule.left]
+        sizes = [domains[i].size for i in g]
+        cell = np.ravel_multi_index(tuple(pilot[:, i].astype(np.int64) for i in g), sizes)
+        dom_b = domains[b]
+        counts = np.zeros((int(np.prod(sizes)), dom_b.size))
+        np.add.at(counts, (cell, pilot[:, b].astype(np.int64)), 1.0)
+        if getattr(dom_b, "other", False) and dom_b.size > 1:
+            counts[:, dom_b.other_code] *= 1e-9  # chosen only where nothing else is drawn
+        choice = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), _prior_mode(dom_b, pilot[:, b]))
+        loose = np.zeros(len(choice), dtype=bool)
+        for i, size in zip(g, sizes):
+            dom = domains[i]
+            axis_codes = np.unravel_index(np.arange(len(choice)), sizes)[g.index(i)]
+            loose |= (axis_codes == dom.null_code) | (axis_codes == getattr(dom, "other_code", -1))
+        out[k] = np.where(loose, -1, choice)
+    return out
+
+
+def _prior_mode(dom, codes: np.ndarray) -> int:
+    counts = np.bincount(codes.astype(np.int64), minlength=dom.size).astype(float)
+    if getattr(dom, "other", False) and dom.size > 1:
+        counts[dom.other_code] = -1
+    return int(counts.argmax())
+
+
+def keep_codes(rules: Sequence[Rule], domains, codes: np.ndarray, maps: dict[int, np.ndarray]) -> None:
+    """Keep the dependencies and forbidden combinations on a batch's codes, in place: a dependent column
+    takes its determinant's one code; a row holding a forbidden combination takes, in the combination's
+    last column, the code the batch's rows with the same other values hold most often that the rule
+    allows (else the column's most frequent allowed code)."""
+    index = {d.column.name: i for i, d in enumerate(domains)}
+    for k, rule in enumerate(rules):
+        if rule.kind == "fd":
+            g = [index[c] for c in rule.given]
+            cell = np.ravel_multi_index(tuple(codes[:, i].astype(np.int64) for i in g),
+                                        [domains[i].size for i in g])
+            to = maps[k][cell]
+            codes[:, index[rule.left]] = np.where(to >= 0, to, codes[:, index[rule.left]])
+        elif rule.kind == "forbid":
+            wanted = []
+            for name, value in rule.combo:
+                dom = domains[index[name]]
+                values = list(getattr(dom, "values", ()))
+                if value not in values:
+                    break  # a value the domain does not hold never comes out: the combination cannot occur
+                wanted.append((index[name], values.index(value)))
+            else:
+                hit = np.ones(len(codes), dtype=bool)
+                for i, code in wanted:
+                    hit &= codes[:, i] == code
+                if hit.any():
+                    last, bad = wanted[-1]
+                    same = np.ones(len(codes), dtype=bool)
+                    for i, code in wanted[:-1]:
+                        same &= codes[:, i] == code
+                    for pool in (same & ~hit, ~hit):
+                        counts = np.bincount(codes[pool, last].astype(np.int64), minlength=domains[last].size)
+                        counts[bad] = -1
+                        if counts.max() > 0:
+                            break
+                    if counts.max() <= 0:  # no other value drawn at all: the next code of the column
+                        counts = np.zeros(domains[last].size)
+                        counts[(bad + 1) % domains[last].size] = 1
+                    codes[hit, last] = int(counts.argmax())
 
 
 def _step(type_: str) -> str:
