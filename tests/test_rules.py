@@ -156,7 +156,7 @@ ZIPS = """SELECT ('z' || (i % 40))::VARCHAR AS zip, ['CA', 'NY', 'TX', 'WA'][1 +
 TEXT_RULES = ["zip -> state", "NOT (sex = 'M' AND dx = 'preg')"]
 
 
-@pytest.mark.parametrize("mode", ["strict", "strictest"])
+@pytest.mark.parametrize("mode", ["balanced", "strict", "strictest"])
 def test_dependencies_and_forbidden_combinations_hold_in_every_row(con, mode):
     con.execute(f"CREATE TABLE z AS {ZIPS}")
     for seed in range(2):
@@ -168,11 +168,12 @@ def test_dependencies_and_forbidden_combinations_hold_in_every_row(con, mode):
         right = con.sql("SELECT avg((s.state = z.state)::INTEGER) FROM (SELECT DISTINCT zip, state FROM s) s "
                         "JOIN (SELECT DISTINCT zip, state FROM z) z USING (zip)").fetchall()[0][0]
         assert right > 0.8
-    without = run(con, "z", mode=mode, seed=0)
-    con.register("s0", without.table)
-    counted = {r["rule"]: r["synth_violations"] for r in
-               duckdb_synth.report(con, "z", "s0", constraints=TEXT_RULES).rules.to_pylist()}
-    assert counted["zip -> state"] > 0  # (so the test can fail)
+    if mode != "balanced":  # (balanced mode's exact model keeps these two on this table anyway)
+        without = run(con, "z", mode=mode, seed=0)
+        con.register("s0", without.table)
+        counted = {r["rule"]: r["synth_violations"] for r in
+                   duckdb_synth.report(con, "z", "s0", constraints=TEXT_RULES).rules.to_pylist()}
+        assert counted["zip -> state"] > 0  # (so the test can fail)
 
 
 @pytest.mark.parametrize("rule, message", [
