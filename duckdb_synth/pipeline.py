@@ -132,7 +132,8 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
         del binned
         report("sampling", 0.8)
         output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng,
-                        units=units, sums=targets(cols.sums, sums, n_hat), rules=cols.rules)
+                        units=units, sums=targets(cols.sums, sums, n_hat, exact=not opts.private),
+                        rules=cols.rules)
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)

@@ -140,6 +140,29 @@ def test_meet_sums_meets_reachable_totals_and_keeps_each_groups_order():
         assert np.all(np.diff(after[rows][np.argsort(before[rows], kind="stable")]) >= -1e-9)
 
 
+def test_exact_bins_are_kept_in_balanced_mode():
+    """keep_bins (balanced mode: the bins' counts are exact): every row stays in its bin, its order in the bin
+    kept, and a reachable total is met."""
+    dom = numeric_domain()
+    rng = np.random.default_rng(4)
+    n = 3000
+    synth = np.column_stack([rng.integers(0, 3, n), rng.integers(0, dom.nbins, n)])
+    codes = synth[:, 1].copy()
+    group_dom = NumericDomain(Column("g", "DOUBLE", "numeric"), np.arange(4.0), np.ones(3), np.arange(3))
+    within = {1: rng.random(n)}
+    before = InverseCdf(dom)(synth[:, 1], within[1])
+    now = np.bincount(synth[:, 0], weights=before, minlength=group_dom.size)
+    want = now * np.array([1.1, 0.9, 1.0, 1.0])
+    meet_sums([group_dom, dom], synth, within, [SumTarget((0,), 1, 0.0, 200.0, want / n, keep_bins=True)], rng)
+    np.testing.assert_array_equal(synth[:, 1], codes)
+    after = InverseCdf(dom)(synth[:, 1], within[1])
+    np.testing.assert_allclose(np.bincount(synth[:, 0], weights=after, minlength=4)[:3], want[:3], rtol=1e-3)
+    for g in range(3):
+        for b in range(dom.nbins):
+            rows = (synth[:, 0] == g) & (synth[:, 1] == b)
+            assert np.all(np.diff(after[rows][np.argsort(before[rows], kind="stable")]) >= -1e-9)
+
+
 def test_the_moved_values_follow_the_exponential_tilt_of_theirs():
     """One group of values spread evenly over [0, 200), asked for a larger total: the moved values have a
     density exp(r x) (the least Kullback-Leibler change), so the log of their histogram is a line."""

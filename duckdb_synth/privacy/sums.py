@@ -134,9 +134,11 @@ def with_sums(workload, plans: Sequence[SumPlan]):
     return list(workload) + extra
 
 
-def targets(plans: Sequence[SumPlan], releases: Sequence[SumRelease], n_hat: float) -> list[SumTarget]:
-    """What the copy's rows meet: each released total per released row."""
+def targets(plans: Sequence[SumPlan], releases: Sequence[SumRelease], n_hat: float,
+            exact: bool = False) -> list[SumTarget]:
+    """What the copy's rows meet: each released total per released row (`exact`: the model's bins hold
+    exact counts, balanced mode, and values move within them)."""
     n = max(n_hat, 1.0)
-    return [SumTarget(plan.group, plan.value, rel.clamp[0], rel.clamp[1], np.ravel(rel.totals) / n, rel.sigma / n)
-            for plan, rel in zip(plans, releases)]
+    return [SumTarget(plan.group, plan.value, rel.clamp[0], rel.clamp[1], np.ravel(rel.totals) / n, rel.sigma / n,
+                      keep_bins=exact) for plan, rel in zip(plans, releases)]
 
