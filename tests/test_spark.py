@@ -318,3 +318,21 @@ def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
     assert got[1] == got[7]
     cells = want_h.size + sum(x.size for x in want_m)
     assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece
+
+
+def test_rules_are_kept_on_the_executors_as_on_duckdb(spark, table_file, monkeypatch):
+    """Rules kept batch by batch in Spark's executors (each batch its own task; a dependency's values chosen
+    once from the model, alike in every task): the same rows as DuckDB, none breaking a rule."""
+    import duckdb_synth.engine.output as output
+
+    monkeypatch.setattr(output, "BATCH_CELLS", 2000)
+    monkeypatch.setattr(output, "MIN_BATCH_ROWS", 500)
+    rules = ["b <= y", "f < 4", "a -> w"]
+    duck, spk = both(spark, table_file, mode="strict", seed=3, rows=2500, constraints=rules)
+    assert duck.output.num_batches > 1
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.output.table())
+    con = duckdb.connect()
+    con.register("s", duck.output.table())
+    assert con.sql("SELECT count(*) FILTER (b > y OR f >= 4) FROM s").fetchall()[0][0] == 0
+    assert con.sql("SELECT count(*) FROM (SELECT a FROM s GROUP BY a HAVING count(DISTINCT w) > 1)").fetchall()[0][0] == 0
