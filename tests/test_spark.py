@@ -131,17 +131,23 @@ def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkey
 
 def test_rows_made_in_the_executors_batch_by_batch(spark, table_file, monkeypatch):
     """An output of several batches: one Spark task each, each batch its own spawned stream; the same
-    rows as the DuckDB run makes one batch after another, and again when the DataFrame is recomputed."""
+    rows as the DuckDB run makes one batch after another, and again when the DataFrame is recomputed.
+    Rules are kept in each task alike (a dependency's values chosen once from the model): none broken."""
     import duckdb_synth.engine.output as output
 
     monkeypatch.setattr(output, "BATCH_CELLS", 2000)
     monkeypatch.setattr(output, "MIN_BATCH_ROWS", 500)
-    duck, spk = both(spark, table_file, seed=9, rows=3333)  # balanced: the sampling is what is tested
+    rules = ["b <= y", "f < 4", "a -> w"]
+    duck, spk = both(spark, table_file, seed=9, rows=3333, constraints=rules)  # balanced: the sampling is tested
     assert duck.output.num_batches == 7 and spk.path is None
     assert spk.dataframe.rdd.getNumPartitions() == 7
     rows = sorted_rows(spk.dataframe.toArrow())
     assert rows == sorted_rows(duck.output.table())
     assert sorted_rows(spk.dataframe.toArrow()) == rows
+    con = duckdb.connect()
+    con.register("s", duck.output.table())
+    assert con.sql("SELECT count(*) FILTER (b > y OR f >= 4) FROM s").fetchall()[0][0] == 0
+    assert con.sql("SELECT count(*) FROM (SELECT a FROM s GROUP BY a HAVING count(DISTINCT w) > 1)").fetchall()[0][0] == 0
 
 
 def test_a_privacy_unit_bounds_the_same_rows_as_duckdb(spark, table_file):
@@ -319,20 +325,3 @@ def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
     cells = want_h.size + sum(x.size for x in want_m)
     assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece
 
-
-def test_rules_are_kept_on_the_executors_as_on_duckdb(spark, table_file, monkeypatch):
-    """Rules kept batch by batch in Spark's executors (each batch its own task; a dependency's values chosen
-    once from the model, alike in every task): the same rows as DuckDB, none breaking a rule."""
-    import duckdb_synth.engine.output as output
-
-    monkeypatch.setattr(output, "BATCH_CELLS", 2000)
-    monkeypatch.setattr(output, "MIN_BATCH_ROWS", 500)
-    rules = ["b <= y", "f < 4", "a -> w"]
-    duck, spk = both(spark, table_file, mode="strict", seed=3, rows=2500, constraints=rules)
-    assert duck.output.num_batches > 1
-    rows = sorted_rows(spk.dataframe.toArrow())
-    assert rows == sorted_rows(duck.output.table())
-    con = duckdb.connect()
-    con.register("s", duck.output.table())
-    assert con.sql("SELECT count(*) FILTER (b > y OR f >= 4) FROM s").fetchall()[0][0] == 0
-    assert con.sql("SELECT count(*) FROM (SELECT a FROM s GROUP BY a HAVING count(DISTINCT w) > 1)").fetchall()[0][0] == 0
