@@ -74,6 +74,7 @@ def test_a_chain_and_strict_orders_of_floats_and_dates(con):
     ("agee >= 18", "no column 'agee'.*age"),
     ("kind <= 'b'", "column 'kind' is VARCHAR"),
     ("lo + mid > hi", "not a rule we keep yet"),
+    ("kind || 'x' = 'ax'", "column 'kind' is VARCHAR"),
     ("lo", "compare two sides"),
     ("lo <= admitted", "not of one kind"),
     ("total = total + 1", "on both sides"),
@@ -182,3 +183,23 @@ def test_text_rules_we_cannot_keep_are_refused(con, rule, message):
     con.execute(f"CREATE TABLE z AS {ZIPS}")
     with pytest.raises(OptionError, match=message):
         run(con, "z", constraints=[rule])
+
+
+def test_bounds_on_an_expression_of_several_columns(con):
+    """`age + birth_year BETWEEN 2022 AND 2024` (give or take one), a weighted sum with a strict bound: the
+    last column named moves by what the expression is past its bound, to a whole value of its type."""
+    rules = ["age + birth_year BETWEEN 2023 AND 2025", "2 * lo - hi / 4 < 3", "net + tax <= 900"]
+    for mode, seed in (("strict", 0), ("strictest", 1)):
+        res = run(con, "v", mode=mode, seed=seed, constraints=rules)
+        con.register("s", res.table)
+        assert broken(con, "s", rules) == [0, 0, 0]
+    con.register("s0", run(con, "v", mode="strictest", seed=1).table)
+    assert broken(con, "s0", rules[:1])[0] > 0 and broken(con, "s0", rules[2:])[0] > 0
+    rep = duckdb_synth.report(con, "v", "s0", constraints=rules[:1])
+    assert rep.rules.to_pylist()[0]["synth_violations"] == broken(con, "s0", rules[:1])[0]
+    with pytest.raises(OptionError, match="not linear"):
+        run(con, "v", constraints=["lo * hi <= 9"])
+    with pytest.raises(OptionError, match="column 'admitted' is DATE; a bound on an expression holds number"):
+        run(con, "v", constraints=["admitted + 1 <= DATE '2021-01-01'"])
+    with pytest.raises(OptionError, match="not a rule we keep yet"):
+        run(con, "v", constraints=["lo + 1 <= hi - 1"])  # columns on both sides

@@ -3,6 +3,8 @@
 A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
 
 * a **bound**, a column against a constant: ``age >= 18``, ``bmi < 80``, ``admitted >= DATE '2020-01-01'``;
+  or a linear expression of number columns against one: ``age + birth_year BETWEEN 2023 AND 2025``
+  (BETWEEN is two rules), ``net + tax <= 900``: the last column named moves by what it is past;
 * an **order** between two columns of one kind: ``admitted <= discharged``, ``low < high``;
 * a **derived** column, equal to arithmetic of others: ``total = net + tax``,
   ``age = 2024 - birth_year``: the column is computed from the others, not sampled;
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,6 +60,7 @@ class Rule:
     source: str = "constraints"  # or 'CHECK'
     given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them)
     combo: tuple[tuple[str, object], ...] = ()  # forbid: (column, value) pairs no row holds together
+    coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
 
     def count_sql(self, table_sql: str) -> str:
         """A query counting the rows of `table_sql` that break the rule (NULL keeps a rule, as in a CHECK;
@@ -82,13 +85,57 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
     for text in texts:
         if not isinstance(text, str) or not text.strip():
             raise OptionError(f"{source}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
-        out.append(_parse(text.strip(), by_name, folded, set(masked), set(generated), source))
+        for part in _between(text.strip()):
+            out.append(replace(_parse(part, by_name, folded, set(masked), set(generated), source), text=text.strip()))
     derived = [r.left for r in out if r.kind == "derived"]
     for name in set(derived):
         if derived.count(name) > 1:
             raise OptionError(f"{source}: column '{name}' is derived by two rules; keep one")
     _order_derived(out, source)
     return _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+
+
+def _between(text: str) -> list[str]:
+    """`x BETWEEN a AND b` as the two rules `x >= a` and `x <= b` (anything else as it is)."""
+    try:
+        tree = sqlglot.parse_one(text, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return [text]
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if not isinstance(tree, exp.Between):
+        return [text]
+    x = tree.this.sql(dialect="duckdb")
+    return [f"{x} >= {tree.args['low'].sql(dialect='duckdb')}", f"{x} <= {tree.args['high'].sql(dialect='duckdb')}"]
+
+
+def _linear(text: str, where: str, side: exp.Expression, names: list[str], by_name) -> tuple[float, dict[str, float]]:
+    """The constant and the coefficients of a linear expression of number columns (refused otherwise),
+    read by evaluating it at a few points."""
+    import duckdb
+
+    if not all(isinstance(node, (exp.Column, exp.Literal, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Paren, exp.Neg,
+                                 exp.Identifier)) for node in side.walk()):
+        raise OptionError(f"{where}: a bound on an expression takes arithmetic (+ - * /) of number columns and "
+                          "constants")
+    for name in names:
+        if by_name[name].kind != "numeric":
+            raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; a bound on an expression "
+                              "holds number columns")
+
+    def at(point: dict[str, float]) -> float:
+        expr = side.copy()
+        for col in expr.find_all(exp.Column):
+            col.replace(exp.Literal.number(repr(point[col.name])))
+        return float(duckdb.sql(f"SELECT CAST(({expr.sql(dialect='duckdb')}) AS DOUBLE)").fetchall()[0][0])
+
+    zero = {n: 0.0 for n in names}
+    b = at(zero)
+    coef = {n: at({**zero, n: 1.0}) - b for n in names}
+    for point in ({n: 2.0 + i for i, n in enumerate(names)}, {n: -3.5 * (i + 1) for i, n in enumerate(names)}):
+        if abs(at(point) - b - sum(coef[n] * point[n] for n in names)) > 1e-9 * (1 + abs(b)):
+            raise OptionError(f"{where}: the expression is not linear in its columns")
+    return b, coef
 
 
 def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, source: str) -> list[Rule]:
@@ -188,13 +235,23 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
     sql = tree.sql(dialect="duckdb")
     cols = tuple(dict.fromkeys(names))
     for name in cols:
-        if by_name[name].kind not in ("numeric", "temporal"):
+        if by_name[name].kind not in ("numeric", "temporal") and (lone_l or lone_r or op == "="):
             raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; a comparison holds numbers, dates "
                               "and times (text columns: a dependency 'zip -> state' or a forbidden combination "
                               "NOT (a = 'x' AND b = 'y'))")
     if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
         col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
         return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
+    if op != "=" and not (lone_l or lone_r) and (
+            not list(left.find_all(exp.Column)) or not list(right.find_all(exp.Column))):
+        # a bound on an expression of several columns: `age + birth_year >= 2022`
+        side, const, o = (left, right, op) if list(left.find_all(exp.Column)) else (right, left, _FLIP[op])
+        b0, coef = _linear(text, where, side, list(cols), by_name)
+        moved = [n for n in reversed(cols) if coef[n] != 0]
+        if not moved:
+            raise OptionError(f"{where}: the expression does not change with its columns")
+        return Rule(text, "linear", sql, moved[0], o, value=const.sql(dialect="duckdb"), expr=side.sql(dialect="duckdb"),
+                    columns=cols, source=source, coef=coef[moved[0]])
     if op != "=" and lone_l and lone_r:
         a, b = by_name[left.name], by_name[right.name]
         if a.kind != b.kind or (a.kind == "temporal" and a.type.upper() != b.type.upper()):
@@ -296,7 +353,7 @@ def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str: 
     is registered: bounds and orders repaired (a pass per link of a chain), then the derived columns
     computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
     sql = f"SELECT * FROM {table_name}"
-    fixes = [r for r in rules if r.kind in ("bound", "order")]
+    fixes = [r for r in rules if r.kind in ("bound", "order", "linear")]
     for _ in range(MAX_PASSES if fixes else 0):
         for rule in fixes:
             sql = _fix(rule, sql, types)
@@ -408,6 +465,21 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     a = quote_ident(rule.left)
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
+    if rule.kind == "linear":  # move the last column named by what the expression is past its bound
+        c = f"CAST({rule.value} AS DOUBLE)"
+        gap = f"(({c}) - CAST(({rule.expr}) AS DOUBLE)) / {rule.coef!r}"
+        x = f"CAST({a} AS DOUBLE) + {gap}"
+        up = (rule.op in (">=", ">")) == (rule.coef > 0)  # the column must grow
+        if not floaty:  # a whole step of the type, rounded the way that keeps the bound
+            unit = 1.0 if _step(ta) == "1" else 10.0 ** -int(ta.upper().split(",")[1].rstrip(") ")) \
+                if "," in ta else 1.0
+            strict = rule.op in ("<", ">")
+            x = (f"(ceil(({x}) / {unit!r}{' + 1e-9' if strict else ' - 1e-9'}) * {unit!r})" if up
+                 else f"(floor(({x}) / {unit!r}{' - 1e-9' if strict else ' + 1e-9'}) * {unit!r})")
+        elif rule.op in ("<", ">"):
+            x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
+        moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN CAST({x} AS {ta}) ELSE {a} END"
+        return f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
     if rule.kind == "bound":
         c = f"CAST({rule.value} AS {ta})"
         if rule.op in (">=", ">"):

@@ -247,14 +247,19 @@ def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: s
 def _rule_violations(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, texts: Sequence[str],
                      columns: list[Column]) -> pa.Table:
     """Per rule: how many rows of the real and of the synthetic table break it (NULL keeps a rule)."""
-    from ..engine.rules import parse_rules
+    from ..engine.rules import parse_rules, violations_sql
 
     rows = []
     for text in texts:
-        (rule, *_) = [r for r in parse_rules([text], columns) if r.text == text] or [None]
-        if rule is None:
+        parts = [r for r in parse_rules([text], columns) if r.text == text]
+        if not parts:
             continue
-        counts = [reader.sql(rule.count_sql(sql)).fetchall()[0][0] for sql in (real_sql, synth_sql)]
+        if len(parts) == 1:
+            counts = [reader.sql(parts[0].count_sql(sql)).fetchall()[0][0] for sql in (real_sql, synth_sql)]
+        else:  # x BETWEEN a AND b: a row breaks it if it breaks either side
+            cond = " OR ".join(violations_sql(r) for r in parts)
+            counts = [reader.sql(f"SELECT count(*) FILTER ({cond}) FROM ({sql})").fetchall()[0][0]
+                      for sql in (real_sql, synth_sql)]
         rows.append({"rule": text, "real_violations": counts[0], "synth_violations": counts[1]})
     return pa.Table.from_pylist(rows, schema=pa.schema([("rule", pa.string()), ("real_violations", pa.int64()),
                                                          ("synth_violations", pa.int64())]))
