@@ -203,3 +203,12 @@ def test_bounds_on_an_expression_of_several_columns(con):
         run(con, "v", constraints=["admitted + 1 <= DATE '2021-01-01'"])
     with pytest.raises(OptionError, match="not a rule we keep yet"):
         run(con, "v", constraints=["lo + 1 <= hi - 1"])  # columns on both sides
+
+
+def test_sql_report_shows_the_runs_rules(con):
+    con.execute("CREATE TABLE s AS SELECT * FROM synthesize('v', mode := 'strict', seed := 0, "
+                "constraints := ['lo < mid', 'age >= 20'])")
+    rows = {r[0]: (r[1], r[2]) for r in con.sql("SELECT property, score, explanation FROM synth_report('v', 's')").fetchall()}
+    score, text = rows["Rules"]
+    assert score == 1.0 and "lo < mid: 0 synthetic rows break it (0 real)" in text
+    assert "age >= 20: 0 synthetic rows break it (" in text and list(rows)[-1] == "Overall"

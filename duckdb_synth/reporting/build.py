@@ -208,6 +208,8 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     privacy_rows, dcr = privacy_figures(cols, h_real, h_synth, spend, run_id, rng, notes)
 
     summary = _summary(shape_rows, pair_rows, tvd, len(cols), deep, deep_text, masked)
+    if rule_table is not None and rule_table.num_rows:  # before Overall, and not part of it (as Diagnostics)
+        summary.insert(len(summary) - 1, _rules_row(rule_table.to_pylist(), n_synth))
     reference = _holdout_reference(cols, seed)
     for row in summary:
         row["holdout"] = reference.get(row["property"])
@@ -242,6 +244,16 @@ def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: s
 
     return (f"domain of '{col.name}' {dec.shown}: {outside(synth_col, synth_sql)} synthetic values outside it "
             f"({outside(col, real_sql)} real ones)")
+
+
+def _rules_row(rules: list[dict], n_synth: int) -> dict:
+    """The summary's row of the rules: the share of synthetic rows the worst-kept rule leaves unbroken, and
+    each rule's counts (rows of the real and the synthetic table that break it)."""
+    worst = max(r["synth_violations"] for r in rules)
+    parts = "; ".join(f"{r['rule']}: {r['synth_violations']:,} synthetic rows break it ({r['real_violations']:,} real)"
+                      for r in rules)
+    return {"property": "Rules", "score": 1.0 - worst / max(n_synth, 1),
+            "explanation": f"1 − the share of synthetic rows breaking the worst-kept rule; not part of Overall. {parts}"}
 
 
 def _rule_violations(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: str, texts: Sequence[str],
