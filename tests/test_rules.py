@@ -11,6 +11,8 @@ import duckdb_synth
 from duckdb_synth.errors import OptionError
 from duckdb_synth.surfaces.cli import main
 
+PATIENTS = str(__import__("pathlib").Path(duckdb_synth.__file__).parent / "examples" / "patients.parquet")
+
 TABLE = """SELECT i AS id, DATE '2020-01-01' + (i % 700)::INTEGER AS admitted,
     DATE '2020-01-01' + (i % 700)::INTEGER + (i * 7 % 30)::INTEGER AS discharged,
     (100 + i * 37 % 900)::DECIMAL(10,2) AS net, ((100 + i * 37 % 900) * 0.2)::DECIMAL(10,2) AS tax,
@@ -212,3 +214,16 @@ def test_sql_report_shows_the_runs_rules(con):
     score, text = rows["Rules"]
     assert score == 1.0 and "lo < mid: 0 synthetic rows break it (0 real)" in text
     assert "age >= 20: 0 synthetic rows break it (" in text and list(rows)[-1] == "Overall"
+
+
+def test_an_order_between_a_date_and_a_timestamp():
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE p AS SELECT * FROM '{PATIENTS}'")
+    assert broken(con, "p", ["admitted <= last_seen"]) == [0]
+    for mode in ("strict", "strictest"):
+        res = run(con, "p", mode=mode, seed=5, constraints=["admitted <= last_seen"])
+        con.register("s", res.table)
+        assert broken(con, "s", ["admitted <= last_seen"]) == [0]
+        assert dict(res.types)["admitted"] == "DATE" and dict(res.types)["last_seen"] == "TIMESTAMP"
+    con.register("s0", run(con, "p", mode="strictest", seed=5).table)
+    assert broken(con, "s0", ["admitted <= last_seen"])[0] > 0

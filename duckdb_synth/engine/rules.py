@@ -254,7 +254,10 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
                     columns=cols, source=source, coef=coef[moved[0]])
     if op != "=" and lone_l and lone_r:
         a, b = by_name[left.name], by_name[right.name]
-        if a.kind != b.kind or (a.kind == "temporal" and a.type.upper() != b.type.upper()):
+        if a.kind != b.kind or (a.kind == "temporal" and a.type.upper() != b.type.upper()
+                                and "TIME" in (a.type.upper(), b.type.upper())):
+            # (a DATE and a TIMESTAMP compare, as in SQL: the date at midnight; a swap casts each to the
+            # other's type, a timestamp to its day)
             raise OptionError(f"{where}: '{a.name}' ({a.type}) and '{b.name}' ({b.type}) are not of one kind")
         return Rule(text, "order", sql, a.name, op, right=b.name, columns=cols, source=source)
     if op == "=" and (lone_l or lone_r):
