@@ -153,7 +153,7 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
 
     Raises:
         ImportError: pyspark is not installed (names the extra).
-        OptionError: a bad option, or one not on Spark yet (budget, ledger, sums in marginals).
+        OptionError: a bad option, or one not on Spark yet (budget, ledger).
         SourceError, SchemaError, MaskError, DataError: as on DuckDB.
     """
     from .pipeline import _stages
@@ -169,9 +169,6 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         raise OptionError("ledger: a Spark run keeps no ledger in a database; its spend is on the result "
                           "(run(...).spend). Leave ledger out")
     opts = parse_options(**options)
-    if opts.sums:
-        raise OptionError(f"marginals: {opts.sums[0].label}: sums run on the DuckDB engine only for now; "
-                          "leave them out of a Spark run's marginals")
     out = Path(path) if path is not None else None
     if out is not None:
         if out.suffix.lower() != ".parquet":

@@ -98,7 +98,7 @@ def test_same_spend_and_rows_as_duckdb(spark, table_file, mode):
     spark.conf.set("spark.sql.session.timeZone", "Asia/Kolkata")
     try:
         duck, spk = both(spark, table_file, mode=mode, seed=3, masks={"w": "string"} if mode == "balanced" else None,
-                         marginals=[["a", "b"]] if mode == "strict" else None)
+                         marginals=[["a", "b"], {"columns": ["w"], "sum": "x"}] if mode == "strict" else None)
         assert spark.conf.get("spark.sql.session.timeZone") == "Asia/Kolkata"  # the run gives it back
     finally:
         spark.conf.set("spark.sql.session.timeZone", zone)
@@ -122,10 +122,16 @@ def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, monkey
     calls = []
     real = engine.SparkBinned.marginals
     monkeypatch.setattr(engine.SparkBinned, "marginals", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
-    # With a privacy unit: its rows bounded in the executors, put back in the source's order.
-    duck, spk = both(spark, table_file, mode="strictest", seed=5, privacy_unit="y", max_rows_per_unit=3)
+    # With a privacy unit: its rows bounded in the executors, put back in the source's order. With sums
+    # (one grouped, one the grand total): the clamped values added up on the executors too.
+    sums = [{"columns": ["a"], "sum": "x", "clamp": [0, 40]}, {"columns": [], "sum": "f"}]
+    duck, spk = both(spark, table_file, mode="strictest", seed=5, privacy_unit="y", max_rows_per_unit=3,
+                     marginals=sums)
     assert calls  # the marginals were counted in Spark
     assert spk.spend.rows() == duck.spend.rows()
+    assert [np.ravel(r.totals).tolist() for r in spk.result.sums] == [np.ravel(r.totals).tolist() for r in duck.sums]
+    assert [r.owner_figures() for r in spk.result.sums] == [r.owner_figures() for r in duck.sums]
+    assert spk.driver_bytes["sums"] > 0  # answered by Spark, not from codes on the driver
     assert sorted_rows(spk.dataframe.toArrow()) == sorted_rows(duck.table)
 
 

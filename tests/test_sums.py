@@ -266,13 +266,6 @@ def test_sql_and_cli_take_sums(con, tmp_path):
     assert r.exit_code == 2 and "LO,HI (two numbers)" in r.output
 
 
-def test_spark_refuses_sums_before_it_starts():
-    from duckdb_synth import spark
-
-    with pytest.raises(OptionError, match="sums run on the DuckDB engine only"):
-        spark.run(None, "x.parquet", marginals=[SUM])
-
-
 def test_the_owner_report_counts_the_clamped_values_and_compares_totals(con):
     res = run(con, "t", mode="strict", seed=2, marginals=[{"columns": ["dept"], "sum": "salary", "clamp": [0, 50000]}])
     con.register("s", res.table)

@@ -312,12 +312,15 @@ class SparkRows:
     def column(self, i: int) -> SparkColumn:
         return SparkColumn(self, i)
 
-    def bin(self, domains: Sequence[Domain]) -> Binned | SparkBinned:
+    def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned | SparkBinned:
+        """The codes, kept on the executors (or brought to the driver when small); with `keep`, those
+        columns' raw values (float64, NaN for NULL) beside them, for the workload's sums."""
         import pyspark.sql.types as T
 
         numeric = [c.is_numeric for c in self.columns]
         doms = list(domains)
         dtype = code_type(max((d.size for d in doms), default=1))
+        keep = list(keep)
 
         def encode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             from pyspark import TaskContext
@@ -328,38 +331,50 @@ class SparkRows:
                 for i, dom in enumerate(doms):
                     values, nulls = _column_values(batch, i, numeric[i])
                     codes[:, i] = dom.encode(values) if nulls is None else dom.encode(values, nulls)
-                codes = codes[~(codes < 0).any(axis=1)] if len(doms) else codes
+                raw = np.empty((batch.num_rows, len(keep)))
+                for j, i in enumerate(keep):
+                    values, nulls = _column_values(batch, i, True)
+                    raw[:, j] = np.where(nulls, np.nan, values)
+                if len(doms):
+                    ok = ~(codes < 0).any(axis=1)
+                    codes, raw = codes[ok], raw[ok]
                 yield pa.record_batch([pa.array([part], pa.int64()), pa.array([seq], pa.int64()),
-                                       pa.array([len(codes)], pa.int64()), pa.array([_ipc([codes])], pa.binary())],
-                                      names=["part", "seq", "n", "codes"])
+                                       pa.array([len(codes)], pa.int64()), pa.array([_ipc([codes])], pa.binary()),
+                                       pa.array([_ipc([raw]) if keep else b""], pa.binary())],
+                                      names=["part", "seq", "n", "codes", "values"])
 
         schema = T.StructType([T.StructField("part", T.LongType()), T.StructField("seq", T.LongType()),
-                               T.StructField("n", T.LongType()), T.StructField("codes", T.BinaryType())])
+                               T.StructField("n", T.LongType()), T.StructField("codes", T.BinaryType()),
+                               T.StructField("values", T.BinaryType())])
         if not doms:
             self.values_df.unpersist()
             return Binned(np.empty((self.row_count(), 0), dtype=np.int8), [])
         blocks = self.values_df.select(*[f"c{i}" for i in range(len(doms))]).mapInArrow(encode, schema)
         n = self.row_count()
         if n * len(doms) <= LOCAL_CELLS:  # small: the codes come to the driver, in the rows' order
-            got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes").collect())
-            self.took("codes", sum(len(r["codes"]) for r in got))
+            got = self.guard(lambda: blocks.orderBy("part", "seq").select("codes", "values").collect())
+            self.took("codes", sum(len(r["codes"]) + len(r["values"]) for r in got))
             parts = [_unipc(r["codes"])[0] for r in got]
             codes = np.asfortranarray(np.concatenate(parts)) if parts else np.empty((0, len(doms)), dtype)
+            raws = [_unipc(r["values"])[0] for r in got] if keep else []
+            raw = np.concatenate(raws) if raws else np.empty((len(codes), len(keep)))
             self.values_df.unpersist()
-            return Binned(codes, [d.size for d in doms])
+            return Binned(codes, [d.size for d in doms], {i: raw[:, j] for j, i in enumerate(keep)})
         blocks = blocks.persist()
         index = self.guard(lambda: blocks.select("part", "seq", "n").orderBy("part", "seq").collect())
         self.values_df.unpersist()
         self._binned.append(SparkBinned(blocks, [(r["part"], r["seq"], r["n"]) for r in index],
-                                        [d.size for d in doms], self))
+                                        [d.size for d in doms], self, keep))
         return self._binned[-1]
 
 
 class SparkBinned:
     """A binned table whose codes stay cached on the executors (``data.Binned``'s five calls)."""
 
-    def __init__(self, blocks, index: list[tuple[int, int, int]], sizes: Sequence[int], rows: SparkRows) -> None:
+    def __init__(self, blocks, index: list[tuple[int, int, int]], sizes: Sequence[int], rows: SparkRows,
+                 keep: Sequence[int] = ()) -> None:
         self.blocks = blocks
+        self.keep = list(keep)  # the columns whose raw values the blocks hold too (for sums)
         self.index = index  # (partition, batch, rows) of every block, in the rows' order
         self.sizes = [int(s) for s in sizes]
         self.rows = rows
@@ -406,6 +421,31 @@ class SparkBinned:
                 yield _pieces_batch(out)
 
         return self.rows.summed(self._map(count, _pieces_schema()), [e.shape for e in empty], "marginals")
+
+    def sums(self, group: Clique, value: int, lo: float, hi: float, step: float) -> tuple[np.ndarray, int, int]:
+        """``data.Binned.sums``: each partition's partial totals (and counts of clamped values), added in Spark."""
+        from .sums import group_sums
+
+        sizes, remaps, j = list(self.sizes), dict(self.remaps), self.keep.index(value)
+        shape = tuple(sizes[g] for g in group)
+
+        def add(batches):
+            out = None
+            for batch in batches:
+                for blob, raw in zip(batch.column(3).to_pylist(), batch.column(4).to_pylist()):
+                    codes = _unipc(blob)[0]
+                    if remaps:
+                        codes = codes.astype(np.int64)
+                        for i, remap in remaps.items():
+                            codes[:, i] = remap[codes[:, i]]
+                    totals, below, above = group_sums(codes, sizes, _unipc(raw)[0][:, j], group, lo, hi, step)
+                    got = [np.asarray(totals, dtype=np.float64), np.array([below, above], dtype=np.float64)]
+                    out = got if out is None else [a + b for a, b in zip(out, got)]
+            if out is not None:
+                yield _pieces_batch(out)
+
+        totals, counts = self.rows.summed(self.blocks.mapInArrow(add, _pieces_schema()), [shape, (2,)], "sums")
+        return totals, int(counts[0]), int(counts[1])
 
     def subset(self, rows: np.ndarray) -> Binned:
         """The rows where `rows` is true, brought to the driver (a selection's sample: a bounded number)."""
