@@ -451,6 +451,10 @@ def test_a_stored_release_compares_as_the_live_one_in_sql_python_and_the_cli(tmp
         for a, b in zip(stored, live):
             assert a["mean_abs_error"] == pytest.approx(b["mean_abs_error"])
             assert a["mean_rel_error"] == pytest.approx(b["mean_rel_error"])
+    csv = str(tmp_path / "rel.csv")  # read back from CSV: labels such as 'true' come back as BOOLEAN
+    con.execute(f"COPY rel TO '{csv}' (HEADER)")
+    assert [r["combinations"] for r in compare_release(con, csv, "s").to_pylist()] == \
+        [r["combinations"] for r in stored]
     got = con.sql("SELECT * FROM synth_report_aggregates('rel', 's')").fetchall()
     assert [(r[0], r[1]) for r in got] == [(r["length"], r["combinations"]) for r in stored]
     rep = duckdb_synth.report(con, "p", "s", aggregates="rel")

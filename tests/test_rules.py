@@ -227,3 +227,29 @@ def test_an_order_between_a_date_and_a_timestamp():
         assert dict(res.types)["admitted"] == "DATE" and dict(res.types)["last_seen"] == "TIMESTAMP"
     con.register("s0", run(con, "p", mode="strictest", seed=5).table)
     assert broken(con, "s0", ["admitted <= last_seen"])[0] > 0
+
+
+def test_review_cases_nulls_constants_types_and_order_of_dependencies():
+    """NULL keeps a rule (a bound does not fill NULLs); a constant never reads a table; a bound is rounded
+    toward the side it allows; a strict order of a DOUBLE before an INTEGER; dependencies in any order."""
+    from duckdb_synth.engine.rules import keep, parse_rules
+    from duckdb_synth.engine.schema import Column
+
+    cols = [Column("a", "INTEGER", "numeric", integer=True), Column("d", "DOUBLE", "numeric"),
+            Column("i", "INTEGER", "numeric", integer=True), Column("t", "DATE", "temporal")]
+    types = {"a": "INTEGER", "d": "DOUBLE", "i": "INTEGER", "t": "DATE"}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE x AS SELECT * FROM (VALUES (NULL, 3.0::DOUBLE, 3, DATE '2019-12-31'), "
+                "(10, 3.0::DOUBLE, 3, NULL)) v(a, d, i, t)")
+    got = con.sql(keep(parse_rules(["a >= 17.4", "d < i", "t >= TIMESTAMP '2020-01-01 12:00:00'"], cols), "x",
+                       types)).fetchall()
+    assert got == [(None, 3.0, 4, __import__("datetime").date(2020, 1, 2)), (18, 3.0, 4, None)]
+    for bad, message in (("a >= (SELECT count(*) FROM x)", "constant side"), ("a >= now()", "constant side"),
+                         ("a < a", "with itself")):
+        with pytest.raises(OptionError, match=message):
+            parse_rules([bad], cols)
+    con.execute("CREATE TABLE z AS SELECT ('a' || (i % 30)) AS a, ('b' || (i % 10)) AS b, ('c' || (i % 10 % 3)) "
+                "AS c FROM range(3000) r(i)")
+    res = run(con, "z", mode="strictest", seed=1, constraints=["b -> c", "a -> b"])
+    con.register("s", res.table)
+    assert [r["synth_violations"] for r in duckdb_synth.report(con, "z", "s").rules.to_pylist()] == [0, 0]

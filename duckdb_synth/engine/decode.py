@@ -10,6 +10,7 @@ the data.
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 
@@ -78,6 +79,12 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         if rules:
             con.register("_synth_typed", out)
             out = con.sql(keep(rules, "_synth_typed", dict(output_types(columns, mask_map)))).to_arrow_table()
+            con.register("_synth_kept", out)
+            for rule in rules:  # rules that fight each other can leave a row breaking one: say so
+                broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
+                if broken:
+                    log.warning("rule '%s' is broken by %d of %d synthetic rows of a batch: it clashes with "
+                                "another rule; state the two so that both can hold", rule.text, broken, n)
     finally:
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
@@ -185,6 +192,8 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
         x = np.where(np.isnan(point), x, point)
     return x
 
+
+log = logging.getLogger(__name__)
 
 GIBBS_SWEEPS = 10  # sweeps of the truncated-normal Gibbs sampler that places rows within their bins
 

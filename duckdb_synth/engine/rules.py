@@ -92,7 +92,21 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
         if derived.count(name) > 1:
             raise OptionError(f"{source}: column '{name}' is derived by two rules; keep one")
     _order_derived(out, source)
+    _order_dependencies(out, source)
     return _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+
+
+_CONSTANT = (exp.Literal, exp.Cast, exp.DataType, exp.Interval, exp.Var, exp.Add, exp.Sub, exp.Mul, exp.Div,
+             exp.Paren, exp.Neg, exp.Boolean, exp.Identifier, exp.DataTypeParam, exp.TsOrDsToDate)
+
+
+def _constant(side: exp.Expression, where: str) -> None:
+    """A rule's constant is literals, casts, intervals and arithmetic on them: nothing that reads a table
+    (a subquery would read the data unseen by the budget) and no function of the clock."""
+    for node in side.walk():
+        if not isinstance(node, _CONSTANT):
+            raise OptionError(f"{where}: the constant side is a literal, a cast or arithmetic on them "
+                              f"(found {type(node).__name__.upper()})")
 
 
 def _between(text: str) -> list[str]:
@@ -239,6 +253,9 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
             raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; a comparison holds numbers, dates "
                               "and times (text columns: a dependency 'zip -> state' or a forbidden combination "
                               "NOT (a = 'x' AND b = 'y'))")
+    for side in (left, right):
+        if not list(side.find_all(exp.Column)):
+            _constant(side, where)
     if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
         col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
         return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
@@ -253,6 +270,8 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
         return Rule(text, "linear", sql, moved[0], o, value=const.sql(dialect="duckdb"), expr=side.sql(dialect="duckdb"),
                     columns=cols, source=source, coef=coef[moved[0]])
     if op != "=" and lone_l and lone_r:
+        if left.name == right.name:
+            raise OptionError(f"{where} compares '{left.name}' with itself")
         a, b = by_name[left.name], by_name[right.name]
         if a.kind != b.kind or (a.kind == "temporal" and a.type.upper() != b.type.upper()
                                 and "TIME" in (a.type.upper(), b.type.upper())):
@@ -317,6 +336,23 @@ def named_columns(text: str) -> set[str]:
         return set()
 
 
+def _order_dependencies(rules: list[Rule], source: str) -> None:
+    """Dependencies in an order where a column is set before another dependency reads it (`a -> b` before
+    `b -> c`), and after the forbidden combinations (whose repair could change a dependent column); a
+    cycle is refused."""
+    deps = [r for r in rules if r.kind == "fd"]
+    done: list[Rule] = []
+    while deps:
+        ready = [r for r in deps if not any(o is not r and o.left in r.given for o in deps)]
+        if not ready:
+            raise OptionError(f"{source}: dependencies {', '.join(repr(r.text) for r in deps)} go round in a circle")
+        done.extend(ready)
+        deps = [r for r in deps if all(r is not x for x in ready)]
+    rest = [r for r in rules if r.kind != "fd"]
+    forbid = [r for r in rest if r.kind == "forbid"]
+    rules[:] = [r for r in rest if r.kind != "forbid"] + forbid + done
+
+
 def _order_derived(rules: list[Rule], source: str) -> None:
     """Derived rules in an order where each is computed after the columns it reads; a cycle is refused."""
     derived = {r.left: r for r in rules if r.kind == "derived"}
@@ -357,7 +393,7 @@ def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str: 
     computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
     sql = f"SELECT * FROM {table_name}"
     fixes = [r for r in rules if r.kind in ("bound", "order", "linear")]
-    for _ in range(MAX_PASSES if fixes else 0):
+    for _ in range(max(MAX_PASSES, len(fixes) + 1) if fixes else 0):
         for rule in fixes:
             sql = _fix(rule, sql, types)
     for rule in rules:
@@ -481,21 +517,20 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
                  else f"(floor(({x}) / {unit!r}{' - 1e-9' if strict else ' + 1e-9'}) * {unit!r})")
         elif rule.op in ("<", ">"):
             x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
-        moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN CAST({x} AS {ta}) ELSE {a} END"
+        moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({x} AS {ta}), {a}) ELSE {a} END"
         return f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
     if rule.kind == "bound":
         c = f"CAST({rule.value} AS {ta})"
-        if rule.op in (">=", ">"):
-            moved = f"greatest({a}, {c})"
-            if rule.op == ">":
-                up = f"nextafter({c}, CAST('inf' AS {ta}))" if floaty else f"{c} + {_step(ta)}"
-                moved = f"CASE WHEN {a} <= {c} THEN {up} ELSE {a} END"
-        else:
-            moved = f"least({a}, {c})"
-            if rule.op == "<":
-                down = f"nextafter({c}, CAST('-inf' AS {ta}))" if floaty else f"{c} - {_step(ta)}"
-                moved = f"CASE WHEN {a} >= {c} THEN {down} ELSE {a} END"
-        return f"SELECT * REPLACE (CAST({moved} AS {ta}) AS {a}) FROM ({sql})"
+        up = rule.op in (">=", ">")
+        # NULL keeps a rule: CASE, not greatest/least (which skip NULLs and would fill them with the bound)
+        moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN {c} ELSE {a} END"
+        sql = f"SELECT * REPLACE (CAST({moved} AS {ta}) AS {a}) FROM ({sql})"
+        # the bound cast to the column's type may fall on the wrong side of it (17.4 on an INTEGER, a
+        # strict bound): one step of the type toward the allowed side
+        step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
+                else f"{a} {'+' if up else '-'} {_step(ta)}")
+        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN CAST({step} AS {ta}) ELSE {a} END"
+        return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
     b = quote_ident(rule.right)
     lo, hi = (a, b) if rule.op in ("<", "<=") else (b, a)
     tb = types[rule.right]
@@ -503,7 +538,8 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     swap = f"{lo} > {hi}"
     new_lo = f"CASE WHEN {swap} THEN CAST({hi} AS {t_lo}) ELSE {lo} END"
     new_hi = f"CASE WHEN {swap} THEN CAST({lo} AS {t_hi}) ELSE {hi} END"
-    if rule.op in ("<", ">"):  # equal values: the larger moves one step up
-        up = f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if floaty else f"{new_hi} + {_step(t_hi)}"
+    if rule.op in ("<", ">"):  # equal values: the larger moves one step up (of its own type)
+        up = (f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if _step(t_hi) == "NULL"
+              else f"{new_hi} + {_step(t_hi)}")
         new_hi = f"CASE WHEN {new_lo} = {new_hi} THEN CAST({up} AS {t_hi}) ELSE {new_hi} END"
     return f"SELECT * REPLACE ({new_lo} AS {lo}, {new_hi} AS {hi}) FROM ({sql})"

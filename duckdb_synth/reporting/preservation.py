@@ -45,7 +45,8 @@ def compare_release(con: duckdb.DuckDBPyConnection, release: str, synth: str, *,
         raise SchemaError(f"the synthetic table {src.label} has no column {', '.join(map(repr, missing))} of the "
                           f"release {rel.label}")
     q = [quote_ident(c) for c in counted]
-    labels = {c: [r[0] for r in con.sql(f"SELECT DISTINCT {quote_ident(c)} FROM ({rel.sql}) "
+    # (as text: a release read back from CSV holds 'true' or '1' as BOOLEAN or a number)
+    labels = {c: [r[0] for r in con.sql(f"SELECT DISTINCT CAST({quote_ident(c)} AS VARCHAR) FROM ({rel.sql}) "
                                          f"WHERE {quote_ident(c)} IS NOT NULL").fetchall()] for c in counted}
     cases = ", ".join(f"{_case(have[c], labels[c])} AS {qc}" for c, qc in zip(counted, q))
     k = len(counted)
@@ -58,7 +59,7 @@ def compare_release(con: duckdb.DuckDBPyConnection, release: str, synth: str, *,
                              for s in chunk)
         parts.append(f"SELECT {', '.join(q)}, GROUPING({', '.join(q)}) AS __set, count(*) AS __n FROM __s "
                      f"GROUP BY GROUPING SETS ({grouping})")
-    on = " AND ".join([f"r.{qc} IS NOT DISTINCT FROM g.{qc}" for qc in q] + [f"g.__set = ({pattern.replace('(CASE WHEN ', '(CASE WHEN r.')})"])
+    on = " AND ".join([f"CAST(r.{qc} AS VARCHAR) IS NOT DISTINCT FROM g.{qc}" for qc in q] + [f"g.__set = ({pattern.replace('(CASE WHEN ', '(CASE WHEN r.')})"])
     sql = (f"WITH __s AS (SELECT {cases} FROM ({src.sql})), __g AS ({' UNION ALL '.join(parts)}) "
            f"SELECT r.length, count(*) AS combinations, avg(abs(coalesce(g.__n, 0) - r.count)) AS mean_abs_error, "
            f"avg(abs(coalesce(g.__n, 0) - r.count) / greatest(r.count, 1)) AS mean_rel_error "
