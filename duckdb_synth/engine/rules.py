@@ -170,10 +170,10 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
                               "columns, or orders it against another: not kept yet; state it of the columns it is "
                               "computed from")
         x = quote_ident(inputs[0])
-        f0, f1, c = duckdb.sql(f"SELECT CAST(({target.expr.replace(x, '0')}) AS DOUBLE), "
-                               f"CAST(({target.expr.replace(x, '1')}) AS DOUBLE), "
-                               f"CAST(({rule.value}) AS DOUBLE)").fetchall()[0]
-        a, b = f1 - f0, f0
+        b, coef = _linear(rule.text, f"{source}: rule '{rule.text}'", sqlglot.parse_one(target.expr, read="duckdb"),
+                          inputs, by_name)
+        a = coef[inputs[0]]
+        c = duckdb.sql(f"SELECT CAST(({rule.value}) AS DOUBLE)").fetchall()[0][0]
         if not a:
             raise OptionError(f"{source}: rule '{rule.text}': '{rule.left}' does not change with '{inputs[0]}'")
         op = rule.op if a > 0 else _FLIP[rule.op]
