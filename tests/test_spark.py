@@ -143,7 +143,7 @@ def test_rows_made_in_the_executors_batch_by_batch(spark, table_file, monkeypatc
 
     monkeypatch.setattr(output, "BATCH_CELLS", 2000)
     monkeypatch.setattr(output, "MIN_BATCH_ROWS", 500)
-    rules = ["b <= y", "f < 4", "a -> w"]
+    rules = ["b <= y", "f < 4", "a -> w", "(a, flag) NOT IN (('1x', true), ('2x', false))"]
     duck, spk = both(spark, table_file, seed=9, rows=3333, constraints=rules)  # balanced: the sampling is tested
     assert duck.output.num_batches == 7 and spk.path is None
     assert spk.dataframe.rdd.getNumPartitions() == 7
@@ -152,7 +152,8 @@ def test_rows_made_in_the_executors_batch_by_batch(spark, table_file, monkeypatc
     assert sorted_rows(spk.dataframe.toArrow()) == rows
     con = duckdb.connect()
     con.register("s", duck.output.table())
-    assert con.sql("SELECT count(*) FILTER (b > y OR f >= 4) FROM s").fetchall()[0][0] == 0
+    assert con.sql("SELECT count(*) FILTER (b > y OR f >= 4 OR (a = '1x' AND flag) OR (a = '2x' AND NOT flag)) "
+                   "FROM s").fetchall()[0][0] == 0
     assert con.sql("SELECT count(*) FROM (SELECT a FROM s GROUP BY a HAVING count(DISTINCT w) > 1)").fetchall()[0][0] == 0
 
 

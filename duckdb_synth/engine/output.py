@@ -28,7 +28,7 @@ from .data import output_fingerprint
 from .decode import decode_table, output_types
 from .domain import Domain
 from .sample import draw
-from .rules import code_rules, dependency_maps, keep_codes
+from .rules import Keeper, code_rules, dependency_maps, keep_codes
 from .schema import Column
 from .sums import SumTarget, meet_sums
 from .units import UnitIds
@@ -122,9 +122,17 @@ class Output:
         from a stream of its own (the same for every batch, so a determinant keeps one value across them)."""
         if self._maps is None:
             entropy = int.from_bytes(hashlib.sha256(repr(self._state).encode()).digest()[16:], "little")
-            pilot = draw(self.model, PILOT_ROWS, np.random.Generator(self._bits(np.random.SeedSequence(entropy))))
+            pilot = draw(self.model, PILOT_ROWS, np.random.Generator(self._bits(np.random.SeedSequence(entropy))),
+                         keep=Keeper(self._code_rules, self.domains))  # (combinations kept, no dependency yet)
             self._maps = dependency_maps(self._code_rules, self.domains, pilot)
         return self._maps
+
+    def _keeper(self) -> Keeper | None:
+        """The rules kept while drawing (combinations given zero mass, dependencies set), or None."""
+        if not self._code_rules:
+            return None
+        maps = self._dependencies() if any(r.kind == "fd" for r in self._code_rules) else {}
+        return Keeper(self._code_rules, self.domains, maps)
 
     def batch(self, i: int, units=None) -> pa.Table:
         """Batch i of the rows (``rows_per_batch`` rows, fewer in the last), made on its own.
@@ -141,9 +149,10 @@ class Output:
                 units = self.units.cursor()
                 units.skip(start)
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
-        codes = draw(self.model, n, rng)
-        if self._code_rules:
-            keep_codes(self._code_rules, self.domains, codes, self._dependencies())
+        keeper = self._keeper()
+        codes = draw(self.model, n, rng, keep=keeper)
+        if keeper is not None:  # (a no-op after the samplers' hook; kept for any model without it)
+            keep_codes(self._code_rules, self.domains, codes, keeper.maps)
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
                             total_rows=self.num_rows, given=given, placed=placed, rules=self.rules)

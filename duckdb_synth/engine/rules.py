@@ -11,10 +11,17 @@ A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
 * a **dependency** between text, ENUM or BOOLEAN columns: ``zip -> state``, ``(city, street) -> zip``:
   each determinant value keeps one dependent value (``dependency_maps``: the one the model draws
   most often with it, from a pilot sample, so that every batch agrees);
-* a **forbidden** combination of such columns' values: ``NOT (sex = 'M' AND diagnosis = 'pregnancy')``.
+* a **forbidden** combination of such columns' values: ``NOT (sex = 'M' AND diagnosis = 'pregnancy')``,
+  or a list of them: ``(sex, diagnosis) NOT IN (('M', 'pregnancy'), ('F', 'prostate'))``;
+* the **allowed** combinations, the only ones rows may hold: ``(country, currency) IN (('FR', 'EUR'),
+  ('US', 'USD'))``, ``grade IN ('A', 'B', 'C')``.
 
-Dependencies and forbidden combinations are kept on the sampled codes (``keep_codes``), the others
-on the decoded rows (``keep``).
+Dependencies and combinations are kept while the codes are drawn (``Keeper``, called by the samplers
+after each column): a combination rule gives zero mass to what it excludes, so a value it excludes is
+drawn again from the model's own conditional distribution with those values taken out, and the columns
+drawn after it are drawn given the value kept (rather than repaired after the whole row is drawn, which
+would leave them drawn given a value the row no longer holds); ``keep_codes`` then catches what any
+other sampler leaves. The other rules are kept on the decoded rows (``keep``).
 
 Rules are public (the user states them; a CHECK is in the schema): they cost no budget. The copy
 keeps every one, by post-processing each batch of decoded rows (``keep``): a derived column is
@@ -59,7 +66,7 @@ class Rule:
     columns: tuple[str, ...] = ()
     source: str = "constraints"  # or 'CHECK'
     given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them)
-    combo: tuple[tuple[str, object], ...] = ()  # forbid: (column, value) pairs no row holds together
+    tuples: tuple[tuple, ...] = ()  # forbid / allow: the combinations of ``columns``' values no row holds / rows hold
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
 
     def count_sql(self, table_sql: str) -> str:
@@ -93,7 +100,35 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
             raise OptionError(f"{source}: column '{name}' is derived by two rules; keep one")
     _order_derived(out, source)
     _order_dependencies(out, source)
-    return _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+    out = _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+    _clashing_bounds(out, by_name, source)
+    return out
+
+
+def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
+    """Bounds on one column that no value keeps together (`n < 3` with `n >= 5`) are refused."""
+    import duckdb
+
+    by_col: dict[str, list[Rule]] = {}
+    for r in rules:
+        if r.kind == "bound":
+            by_col.setdefault(r.left, []).append(r)
+    for name, bounds in by_col.items():
+        if len(bounds) < 2:
+            continue
+        t = "DOUBLE" if by_name[name].kind == "numeric" else by_name[name].type  # (2.6 stays 2.6 on an INTEGER)
+        try:
+            values = duckdb.sql("SELECT " + ", ".join(f"CAST({r.value} AS {t})" for r in bounds)).fetchall()[0]
+        except duckdb.Error:
+            continue  # (a constant the type cannot hold: the repair logs what it cannot keep)
+        lows = [(v, r) for v, r in zip(values, bounds) if r.op in (">=", ">") and v is not None]
+        highs = [(v, r) for v, r in zip(values, bounds) if r.op in ("<=", "<") and v is not None]
+        for lo, rl in lows:
+            for hi, rh in highs:
+                if lo > hi or (lo == hi and (rl.op == ">" or rh.op == "<")):
+                    which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
+                    raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
+                                      f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
 
 
 _CONSTANT = (exp.Literal, exp.Cast, exp.DataType, exp.Interval, exp.Var, exp.Add, exp.Sub, exp.Mul, exp.Div,
@@ -230,7 +265,14 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
     while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
         tree = tree.this
     if isinstance(tree, exp.Not):
+        inner = tree.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if isinstance(inner, exp.In):
+            return _listed(text, inner, False, resolve, by_name, where, source)
         return _forbidden(text, tree, resolve, by_name, where, source)
+    if isinstance(tree, exp.In):
+        return _listed(text, tree, True, resolve, by_name, where, source)
     op = _OPS.get(type(tree))
     if op is None:
         raise OptionError(f"{where}: supported rules compare two sides: a column against a constant "
@@ -303,29 +345,87 @@ def _forbidden(text: str, tree: exp.Not, resolve, by_name, where: str, source: s
     while isinstance(inner, exp.Paren):
         inner = inner.this
     terms = list(inner.flatten()) if isinstance(inner, exp.And) else [inner]
-    combo = []
+    names, values = [], []
     for term in terms:
         while isinstance(term, exp.Paren):
             term = term.this
         if not (isinstance(term, exp.EQ) and isinstance(term.this, exp.Column)
                 and isinstance(term.expression, (exp.Literal, exp.Boolean))):
-            raise OptionError(f"{where}: a forbidden combination is NOT (column = value AND column = value ...)")
-        name = resolve(term.this.name)
-        col = by_name[name]
-        if col.kind not in CATEGORY_KINDS:
-            raise OptionError(f"{where}: column '{name}' is {col.type}; a forbidden combination holds text, ENUM "
-                              "and BOOLEAN columns for now (bound a number with a rule such as 'age >= 18')")
-        lit = term.expression
-        value = lit.this if isinstance(lit, exp.Boolean) else lit.this if lit.is_string else lit.this
-        if col.kind == "boolean":
-            value = value if isinstance(value, bool) else str(value).lower() == "true"
-        combo.append((name, value))
-    names = [c for c, _ in combo]
+            raise OptionError(f"{where}: a forbidden combination is NOT (column = value AND column = value ...) "
+                              "or NOT (a, b) IN (('x', 'y'), ...)")
+        names.append(_combo_column(term.this, resolve, by_name, where, "forbidden combination"))
+        values.append(term.expression)
+    return _combination(text, names, [values], False, by_name, where, source)
+
+
+def _listed(text: str, tree: exp.In, allow: bool, resolve, by_name, where: str, source: str) -> Rule:
+    """`(a, b) IN (('x', 'y'), ('z', 'w'))`: the combinations rows may hold (NOT IN: may not), of text,
+    ENUM or BOOLEAN columns; `a IN ('x', 'y')` for one column."""
+    what = "allowed combination" if allow else "forbidden combination"
+    lhs = tree.this
+    while isinstance(lhs, exp.Paren):
+        lhs = lhs.this
+    cols = _row(lhs)
+    if not cols or not all(isinstance(c, exp.Column) for c in cols) or tree.args.get("query") is not None \
+            or not tree.expressions:
+        raise OptionError(f"{where}: a list of {what}s is (a, b) IN (('x', 'y'), ...) with columns on the left "
+                          "and values (no query) on the right")
+    names = [_combo_column(c, resolve, by_name, where, what) for c in cols]
+    rows = []
+    for item in tree.expressions:
+        while isinstance(item, exp.Paren) and len(cols) > 1:
+            item = item.this
+        vals = _row(item)
+        if len(vals) != len(cols) or not all(isinstance(v, (exp.Literal, exp.Boolean, exp.Null)) for v in vals):
+            raise OptionError(f"{where}: each {what} is {len(cols)} value{'s' if len(cols) > 1 else ''} "
+                              f"(literals), one per column; got {item.sql(dialect='duckdb')}")
+        rows.append(vals)
+    return _combination(text, names, rows, allow, by_name, where, source)
+
+
+def _row(node: exp.Expression) -> list[exp.Expression]:
+    """The items of a tuple: `(a, b)`, or `row(a, b)` as DuckDB writes a CHECK's tuples; else the one node."""
+    if isinstance(node, exp.Tuple) or (isinstance(node, exp.Anonymous) and str(node.name).lower() == "row"):
+        return list(node.expressions)
+    return [node]
+
+
+def _combo_column(col: exp.Column, resolve, by_name, where: str, what: str) -> str:
+    name = resolve(col.name)
+    if by_name[name].kind not in CATEGORY_KINDS:
+        raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; {'an' if what[0] == 'a' else 'a'} {what} "
+                          "holds text, ENUM and "
+                          "BOOLEAN columns for now (bound a number with a rule such as 'age >= 18', or list "
+                          "its values with domains := {...})")
+    return name
+
+
+def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_name, where: str,
+                 source: str) -> Rule:
     if len(set(names)) != len(names):
         raise OptionError(f"{where} names a column twice")
-    sql = "NOT (" + " AND ".join(
-        f"{quote_ident(c)} = {str(v).lower() if isinstance(v, bool) else quote_literal(str(v))}" for c, v in combo) + ")"
-    return Rule(text, "forbid", sql, names[-1], columns=tuple(names), source=source, combo=tuple(combo))
+    tuples = []
+    for vals in rows:
+        out = []
+        for name, lit in zip(names, vals):
+            if isinstance(lit, exp.Null):
+                raise OptionError(f"{where}: a listed value is NULL (NULL keeps every rule, as in a CHECK)")
+            if by_name[name].kind == "boolean":
+                value = lit.this if isinstance(lit, exp.Boolean) else str(lit.this).lower() == "true"
+            else:
+                value = str(lit.this)
+            out.append(value)
+        tuples.append(tuple(out))
+    tuples = tuple(dict.fromkeys(tuples))
+
+    def lit(v) -> str:
+        return str(v).lower() if isinstance(v, bool) else quote_literal(str(v))
+
+    anyof = " OR ".join("(" + " AND ".join(f"{quote_ident(c)} = {lit(v)}" for c, v in zip(names, t)) + ")"
+                        for t in tuples)
+    sql = f"({anyof})" if allow else f"NOT ({anyof})"
+    return Rule(text, "allow" if allow else "forbid", sql, names[-1], columns=tuple(names), source=source,
+                tuples=tuples)
 
 
 def named_columns(text: str) -> set[str]:
@@ -338,8 +438,9 @@ def named_columns(text: str) -> set[str]:
 
 def _order_dependencies(rules: list[Rule], source: str) -> None:
     """Dependencies in an order where a column is set before another dependency reads it (`a -> b` before
-    `b -> c`), and after the forbidden combinations (whose repair could change a dependent column); a
-    cycle is refused."""
+    `b -> c`), and after the combination rules (whose repair can change a determinant); a cycle is
+    refused, and so is a dependent column held by a combination rule that reads columns outside the
+    dependency (setting it could break that; one within it is kept by the dependent value chosen)."""
     deps = [r for r in rules if r.kind == "fd"]
     done: list[Rule] = []
     while deps:
@@ -348,9 +449,15 @@ def _order_dependencies(rules: list[Rule], source: str) -> None:
             raise OptionError(f"{source}: dependencies {', '.join(repr(r.text) for r in deps)} go round in a circle")
         done.extend(ready)
         deps = [r for r in deps if all(r is not x for x in ready)]
+    for r in done:
+        for c in rules:
+            if c.kind in ("forbid", "allow") and r.left in c.columns and not set(c.columns) <= {*r.given, r.left}:
+                raise OptionError(f"{source}: column '{r.left}' is set by the dependency '{r.text}' and held by "
+                                  f"the combination rule '{c.text}': the copy cannot keep both; state the "
+                                  f"combination on the determinant ({', '.join(r.given)}) instead")
     rest = [r for r in rules if r.kind != "fd"]
-    forbid = [r for r in rest if r.kind == "forbid"]
-    rules[:] = [r for r in rest if r.kind != "forbid"] + forbid + done
+    combos = [r for r in rest if r.kind in ("forbid", "allow")]
+    rules[:] = [r for r in rest if r.kind not in ("forbid", "allow")] + combos + done
 
 
 def _order_derived(rules: list[Rule], source: str) -> None:
@@ -404,15 +511,35 @@ def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str: 
 
 
 def code_rules(rules: Sequence[Rule]) -> list[Rule]:
-    """The rules kept on the sampled codes, before decoding: dependencies and forbidden combinations."""
-    return [r for r in rules if r.kind in ("fd", "forbid")]
+    """The rules kept on the codes: dependencies, forbidden and allowed combinations."""
+    return [r for r in rules if r.kind in ("fd", "forbid", "allow")]
 
 
-def dependency_maps(rules: Sequence[Rule], domains, pilot: np.ndarray) -> dict[int, np.ndarray]:
+class DependencyMap:
+    """A dependency's one dependent code per determinant cell (sparse: the cells a pilot drew, each its
+    most frequent dependent code; any other cell the dependent's most frequent code; -1 where the
+    determinant is NULL or 'other', whose rows keep their value)."""
+
+    def __init__(self, cells: np.ndarray, choice: np.ndarray, prior: np.ndarray, loose) -> None:
+        self.cells, self.choice, self.prior, self._loose = cells, choice, prior, loose
+        self.fallback = int(prior.argmax())
+
+    def __getitem__(self, cell: np.ndarray) -> np.ndarray:
+        at = np.searchsorted(self.cells, cell)
+        at = np.minimum(at, max(len(self.cells) - 1, 0))
+        hit = (self.cells[at] == cell) if len(self.cells) else np.zeros(len(cell), dtype=bool)
+        out = np.where(hit, self.choice[at] if len(self.cells) else self.fallback, self.fallback)
+        return np.where(self._loose(cell), -1, out)
+
+
+def _cells(codes: np.ndarray, cols: Sequence[int], sizes: Sequence[int]) -> np.ndarray:
+    return np.ravel_multi_index(tuple(codes[:, i].astype(np.int64) for i in cols), tuple(int(x) for x in sizes))
+
+
+def dependency_maps(rules: Sequence[Rule], domains, pilot: np.ndarray) -> dict[int, DependencyMap]:
     """Per dependency (its index in `rules`), each determinant cell's one dependent code: the one the model
     draws most often with it in `pilot` (codes drawn from the model: post-processing), never the
-    dependent's 'other' bucket (whose values are random tokens, each its own) while another is drawn;
-    -1 where the determinant is NULL or 'other' (such rows keep their value: NULL or a token of their own)."""
+    dependent's 'other' bucket (whose values are random tokens, each its own) while another is drawn."""
     index = {d.column.name: i for i, d in enumerate(domains)}
     out = {}
     for k, rule in enumerate(rules):
@@ -421,68 +548,197 @@ def dependency_maps(rules: Sequence[Rule], domains, pilot: np.ndarray) -> dict[i
         g = [index[c] for c in rule.given]
         b = index[rule.left]
         sizes = [domains[i].size for i in g]
-        cell = np.ravel_multi_index(tuple(pilot[:, i].astype(np.int64) for i in g), sizes)
         dom_b = domains[b]
-        counts = np.zeros((int(np.prod(sizes)), dom_b.size))
-        np.add.at(counts, (cell, pilot[:, b].astype(np.int64)), 1.0)
+        cell = _cells(pilot, g, sizes)
+        pair, n = np.unique(cell * dom_b.size + pilot[:, b].astype(np.int64), return_counts=True)
+        cells, dep = pair // dom_b.size, pair % dom_b.size
+        score = n.astype(float)
         if getattr(dom_b, "other", False) and dom_b.size > 1:
-            counts[:, dom_b.other_code] *= 1e-9  # chosen only where nothing else is drawn
-        choice = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), _prior_mode(dom_b, pilot[:, b]))
-        loose = np.zeros(len(choice), dtype=bool)
-        for i, size in zip(g, sizes):
-            dom = domains[i]
-            axis_codes = np.unravel_index(np.arange(len(choice)), sizes)[g.index(i)]
-            loose |= (axis_codes == dom.null_code) | (axis_codes == getattr(dom, "other_code", -1))
-        out[k] = np.where(loose, -1, choice)
+            score[dep == dom_b.other_code] *= 1e-9  # chosen only where nothing else is drawn
+        order = np.lexsort((-score, cells))  # by cell, the most drawn first
+        first = np.r_[True, cells[order][1:] != cells[order][:-1]] if len(order) else np.zeros(0, dtype=bool)
+        best = order[first]
+
+        def loose(c: np.ndarray, g=g, sizes=sizes) -> np.ndarray:
+            out = np.zeros(len(c), dtype=bool)
+            for axis, i in enumerate(g):
+                code = np.unravel_index(c, sizes)[axis]
+                out |= (code == domains[i].null_code) | (code == getattr(domains[i], "other_code", -1))
+            return out
+
+        out[k] = DependencyMap(cells[best], dep[best], _prior(dom_b, pilot[:, b]), loose)
     return out
 
 
-def _prior_mode(dom, codes: np.ndarray) -> int:
+def _prior(dom, codes: np.ndarray) -> np.ndarray:
+    """How often the pilot drew each code ('other' never preferred: -1)."""
     counts = np.bincount(codes.astype(np.int64), minlength=dom.size).astype(float)
     if getattr(dom, "other", False) and dom.size > 1:
         counts[dom.other_code] = -1
-    return int(counts.argmax())
+    return counts
 
 
-def keep_codes(rules: Sequence[Rule], domains, codes: np.ndarray, maps: dict[int, np.ndarray]) -> None:
-    """Keep the dependencies and forbidden combinations on a batch's codes, in place: a dependent column
-    takes its determinant's one code; a row holding a forbidden combination takes, in the combination's
-    last column, the code the batch's rows with the same other values hold most often that the rule
-    allows (else the column's most frequent allowed code)."""
+def _set_dependent(dmap: DependencyMap, g: list[int], b: int, codes: np.ndarray, sizes, combos) -> None:
+    """A dependency kept on `codes`: the dependent takes its determinant cell's one code; where that code
+    (the fallback of a cell the pilot never drew) breaks a combination rule within the dependency's
+    columns, the most drawn code the rule allows for the cell (a choice by cell, so the cell keeps one)."""
+    to = dmap[_cells(codes, g, [sizes[i] for i in g])]
+    codes[:, b] = np.where(to >= 0, to, codes[:, b])
+    for c in combos:
+        if b in c.cols and set(c.cols) <= {*g, b}:
+            j = c.cols.index(b)
+            allowed, inv = c.mask(codes, j, [p for p in range(len(c.cols)) if p != j])
+            bad = ~allowed[inv, codes[:, b]]
+            if bad.any():
+                score = allowed[inv[bad]] * (np.maximum(dmap.prior, 0) + 1e-9)
+                fine = score.max(axis=1) > 0
+                rows = np.flatnonzero(bad)[fine]
+                codes[rows, b] = score[fine].argmax(axis=1)
+
+
+class _Combo:
+    """A forbidden or allowed combination rule on the codes: its columns (model indices, in the rule's
+    order) and its listed combinations as codes (an allowed one holding a value the domain lacks cannot
+    come out and is dropped; a forbidden one holding such a value cannot occur)."""
+
+    def __init__(self, rule: Rule, domains, index: dict[str, int]) -> None:
+        self.rule, self.allow = rule, rule.kind == "allow"
+        self.cols = [index[c] for c in rule.columns]
+        self.sizes = [domains[i].size for i in self.cols]
+        self.nulls = np.array([domains[i].null_code for i in self.cols])
+        rows = []
+        for t in rule.tuples:
+            codes = []
+            for i, v in zip(self.cols, t):
+                values = list(getattr(domains[i], "values", ()))
+                if v not in values:
+                    break
+                codes.append(values.index(v))
+            else:
+                rows.append(codes)
+        self.tuples = np.array(rows, dtype=np.int64).reshape(len(rows), len(self.cols))
+
+    def mask(self, codes: np.ndarray, j: int, known: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The codes column j of the rule may take, given the rule's columns `known` (positions) already
+        drawn: (allowed, inverse), allowed[inverse[r]] the row r's boolean mask over the column's codes.
+        None where the rule does not restrict the column yet."""
+        size = self.sizes[j]
+        if not self.allow and (len(known) != len(self.cols) - 1 or not len(self.tuples)):
+            return None  # a forbidden combination is complete only when its last column is drawn
+        if known:
+            keys = np.stack([codes[:, self.cols[p]] for p in known], axis=1)
+            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+        else:
+            uniq, inverse = np.zeros((1, 0), dtype=np.int64), np.zeros(len(codes), dtype=np.int64)
+        t = self.tuples
+        if len(known):
+            kt = t[:, list(known)]  # (k, |known|)
+            eq = uniq[:, None, :] == kt[None, :, :]
+            if self.allow:  # NULL matches any listed value (a NULL keeps the rule, as in SQL)
+                eq |= (uniq == self.nulls[list(known)][None, :])[:, None, :]
+            match = eq.all(axis=2)  # (u, k)
+        else:
+            match = np.ones((1, len(t)), dtype=bool)
+        onehot = np.zeros((len(t), size), dtype=bool)
+        onehot[np.arange(len(t)), t[:, j]] = True
+        hits = (match.astype(np.int64) @ onehot.astype(np.int64)) > 0  # (u, size)
+        if self.allow:
+            allowed = hits
+            if self.nulls[j] >= 0:
+                allowed[:, self.nulls[j]] = True
+        else:
+            allowed = ~hits
+        return allowed, inverse
+
+
+class Keeper:
+    """Rules kept while the rows are drawn (the samplers call it after each column): the combination
+    rules give zero mass to what they exclude, so that a column drawn against them is drawn again from
+    the model's own conditional with those values taken out (and the columns drawn after it are drawn
+    given the value kept); an allowed list also restricts each of its columns, as drawn, to values that
+    some listed combination completes. A dependency sets its dependent once its columns are drawn.
+    ``keep_codes`` after the draw catches what a sampler without the hook leaves."""
+
+    def __init__(self, rules: Sequence[Rule], domains, maps: dict | None = None) -> None:
+        index = {d.column.name: i for i, d in enumerate(domains)}
+        self.sizes = [d.size for d in domains]
+        self.combos = [_Combo(r, domains, index) for r in rules if r.kind in ("forbid", "allow")]
+        self.maps = maps or {}
+        self.fds = [(maps[k], [index[c] for c in r.given], index[r.left]) for k, r in enumerate(rules)
+                    if r.kind == "fd" and maps is not None]
+
+    def __call__(self, x: int, out: np.ndarray, drawn: Sequence[int], table: np.ndarray, config: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        done = set(drawn) | {x}
+        masks = []
+        for c in self.combos:
+            if x not in c.cols:
+                continue
+            j = c.cols.index(x)
+            got = c.mask(out, j, [p for p, col in enumerate(c.cols) if col != x and col in done])
+            if got is not None:
+                masks.append(got)
+        if masks:
+            cur = out[:, x]
+            bad = np.zeros(len(out), dtype=bool)
+            for allowed, inv in masks:
+                bad |= ~allowed[inv, cur]
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                ok = np.ones((len(rows), table.shape[1]), dtype=bool)
+                for allowed, inv in masks:
+                    ok &= allowed[inv[rows]]
+                p = table[config[rows]] * ok
+                total = p.sum(axis=1)
+                p = np.where(total[:, None] > 0, p, ok.astype(float))  # the model gives them none: evenly
+                total = p.sum(axis=1)
+                live = total > 0  # (rows no value can keep are left to keep_codes)
+                u = rng.random(int(live.sum())) * total[live]
+                pick = (np.cumsum(p[live], axis=1) < u[:, None]).sum(axis=1)
+                out[rows[live], x] = np.minimum(pick, table.shape[1] - 1)
+        for dmap, g, b in self.fds:
+            if x in (*g, b) and all(i in done for i in (*g, b)):
+                _set_dependent(dmap, g, b, out, self.sizes, self.combos)
+
+
+def keep_codes(rules: Sequence[Rule], domains, codes: np.ndarray, maps: dict) -> None:
+    """Keep the dependencies and combination rules on a batch's codes, in place (after ``Keeper`` in the
+    samplers, this changes nothing; it keeps them for any other): a dependent column takes its
+    determinant's one code; a row holding a combination a rule excludes takes, in the rule's last column,
+    the allowed code the batch holds most (or, where no value of that column completes the others, the
+    listed combination the batch holds most, in all the rule's columns)."""
     index = {d.column.name: i for i, d in enumerate(domains)}
+    combos = [(r, _Combo(r, domains, index)) for r in rules if r.kind in ("forbid", "allow")]
+    for _ in range(max(1, len(combos))):  # a repair can break another combination rule: again
+        changed = False
+        for rule, c in combos:
+            j = len(c.cols) - 1
+            x = c.cols[j]
+            got = c.mask(codes, j, list(range(j)))
+            if got is None:
+                continue
+            allowed, inv = got
+            bad = ~allowed[inv, codes[:, x]]
+            if not bad.any():
+                continue
+            changed = True
+            counts = np.bincount(codes[~bad, x].astype(np.int64), minlength=c.sizes[j]).astype(float) + 1e-9
+            score = allowed[inv[bad]] * counts
+            fine = score.max(axis=1) > 0
+            rows = np.flatnonzero(bad)
+            codes[rows[fine], x] = score[fine].argmax(axis=1)
+            if (~fine).any() and len(c.tuples):  # no value of the last column completes the others
+                held = np.zeros(len(c.tuples))
+                for k, t in enumerate(c.tuples):
+                    held[k] = np.all(codes[:, c.cols] == t, axis=1).sum()
+                codes[np.ix_(rows[~fine], c.cols)] = c.tuples[int(held.argmax())]
+        if not changed:
+            break
     for k, rule in enumerate(rules):
         if rule.kind == "fd":
-            g = [index[c] for c in rule.given]
-            cell = np.ravel_multi_index(tuple(codes[:, i].astype(np.int64) for i in g),
-                                        [domains[i].size for i in g])
-            to = maps[k][cell]
-            codes[:, index[rule.left]] = np.where(to >= 0, to, codes[:, index[rule.left]])
-        elif rule.kind == "forbid":
-            wanted = []
-            for name, value in rule.combo:
-                dom = domains[index[name]]
-                values = list(getattr(dom, "values", ()))
-                if value not in values:
-                    break  # a value the domain does not hold never comes out: the combination cannot occur
-                wanted.append((index[name], values.index(value)))
-            else:
-                hit = np.ones(len(codes), dtype=bool)
-                for i, code in wanted:
-                    hit &= codes[:, i] == code
-                if hit.any():
-                    last, bad = wanted[-1]
-                    same = np.ones(len(codes), dtype=bool)
-                    for i, code in wanted[:-1]:
-                        same &= codes[:, i] == code
-                    for pool in (same & ~hit, ~hit):
-                        counts = np.bincount(codes[pool, last].astype(np.int64), minlength=domains[last].size)
-                        counts[bad] = -1
-                        if counts.max() > 0:
-                            break
-                    if counts.max() <= 0:  # no other value drawn at all: the next code of the column
-                        counts = np.zeros(domains[last].size)
-                        counts[(bad + 1) % domains[last].size] = 1
-                    codes[hit, last] = int(counts.argmax())
+            _set_dependent(maps[k], [index[c] for c in rule.given], index[rule.left], codes,
+                           [d.size for d in domains], [c for _, c in combos])
 
 
 def _step(type_: str) -> str:
@@ -506,7 +762,13 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     floaty = _step(ta) == "NULL"
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound
         c = f"CAST({rule.value} AS DOUBLE)"
-        gap = f"(({c}) - CAST(({rule.expr}) AS DOUBLE)) / {rule.coef!r}"
+        e = f"CAST(({rule.expr}) AS DOUBLE)"
+        inward = 1.0 if rule.op in (">=", ">") else -1.0
+        if floaty:  # aim a hair inside the bound: the expression recomputed in floating point (x / 7 ...)
+            # can land past it by a few units in the last place (of a FLOAT: of its 24 bits)
+            rel = 1e-6 if ta.upper() in ("FLOAT", "REAL", "FLOAT4") else 1e-12
+            c = f"({c} + {inward!r} * {rel!r} * (1 + abs({c}) + abs({e}) + abs({rule.coef!r} * CAST({a} AS DOUBLE))))"
+        gap = f"(({c}) - {e}) / {rule.coef!r}"
         x = f"CAST({a} AS DOUBLE) + {gap}"
         up = (rule.op in (">=", ">")) == (rule.coef > 0)  # the column must grow
         if not floaty:  # a whole step of the type, rounded the way that keeps the bound

@@ -8,18 +8,22 @@ from .model.pooled import PooledNetwork, prefixes
 from .rounding import allocate, strata_of
 
 
-def draw(model, n: int, rng: np.random.Generator) -> np.ndarray:
-    """An (n, columns) matrix of codes from either model (None: no modelled column, no codes)."""
+def draw(model, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
+    """An (n, columns) matrix of codes from either model (None: no modelled column, no codes).
+
+    `keep`: called after each column is drawn as ``keep(column, out, drawn, table, config, rng)`` (the
+    column's conditional table, one row per configuration of its parents, and each row's configuration):
+    rules kept while drawing (``rules.Keeper``)."""
     if model is None:  # every column masked or generated
         return np.zeros((n, 0), np.int64)
     if isinstance(model, Model):
-        return sample(model, n, rng)
+        return sample(model, n, rng, keep)
     if isinstance(model, PooledNetwork):
-        return sample_pooled(model, n, rng)
-    return model.sample(n, rng)
+        return sample_pooled(model, n, rng, keep)
+    return model.sample(n, rng, keep=keep) if keep is not None else model.sample(n, rng)
 
 
-def sample(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample(model: Model, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
     """Return an (n, columns) matrix of codes drawn from the model (controlled rounding per parent config)."""
     d = len(model.sizes)
     out = np.zeros((n, d), dtype=np.int64)
@@ -31,11 +35,13 @@ def sample(model: Model, n: int, rng: np.random.Generator) -> np.ndarray:
         else:
             config = np.zeros(n, dtype=np.int64)
         out[:, c] = allocate(cond.T, config, rng, strata_of(out, model.sizes, drawn, ps, rng))
+        if keep is not None:
+            keep(c, out, drawn, cond.T, config, rng)
         drawn.append(c)
     return out
 
 
-def sample_pooled(model: PooledNetwork, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_pooled(model: PooledNetwork, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
     """An (n, columns) matrix of codes drawn in order, each row's value from its parents' pool
     (the pool its parent configuration falls in, as the data's rows were pooled)."""
     out = np.zeros((n, len(model.sizes)), dtype=np.int64)
@@ -52,5 +58,7 @@ def sample_pooled(model: PooledNetwork, n: int, rng: np.random.Generator) -> np.
             offset += len(flags)
         table = np.concatenate([t for _, t in levels])
         out[:, x] = allocate(table, ids, rng, strata_of(out, model.sizes, drawn, [p for p, _ in parents], rng))
+        if keep is not None:
+            keep(x, out, drawn, table, ids, rng)
         drawn.append(x)
     return out

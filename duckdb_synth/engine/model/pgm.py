@@ -120,7 +120,7 @@ class GraphicalModel:
             factors.append(child / child.project(tree.separator(p, c)))  # P(child | separator)
         return _eliminate_all_but(factors, set(clique)).expand(clique, self.sizes).values * self.total
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
         """(n, d) int64 codes drawn from the model.
 
         Ancestral sampling over the tree from the root clique, one column at a
@@ -144,15 +144,17 @@ class GraphicalModel:
         for sep, clique, i in steps:
             given = list(sep)
             for a in sorted((a for a in clique if a not in sep), key=lambda a: -self.sizes[a]):
-                keep = (*given, a)
-                table = Reducer(clique, bel[i].shape, tuple(sorted(keep)))(bel[i])
-                order = tuple(sorted(keep))
-                table = np.transpose(table, [order.index(x) for x in keep])
+                axes = (*given, a)
+                table = Reducer(clique, bel[i].shape, tuple(sorted(axes)))(bel[i])
+                order = tuple(sorted(axes))
+                table = np.transpose(table, [order.index(x) for x in axes])
                 shape = tuple(self.sizes[x] for x in given)
                 config = (np.ravel_multi_index(tuple(out[:, x] for x in given), shape) if given
                           else np.zeros(n, dtype=np.int64))
-                out[:, a] = allocate(table.reshape(math.prod(shape), self.sizes[a]), config, rng,
-                                     strata_of(out, self.sizes, drawn, given, rng))
+                table = table.reshape(math.prod(shape), self.sizes[a])
+                out[:, a] = allocate(table, config, rng, strata_of(out, self.sizes, drawn, given, rng))
+                if keep is not None:  # rules kept while drawing (``rules.Keeper``)
+                    keep(a, out, drawn, table, config, rng)
                 given.append(a)
                 drawn.append(a)
         return out
