@@ -75,7 +75,7 @@ def test_a_chain_and_strict_orders_of_floats_and_dates(con):
 @pytest.mark.parametrize("rule, message", [
     ("agee >= 18", "no column 'agee'.*age"),
     ("kind <= 'b'", "column 'kind' is VARCHAR"),
-    ("lo + mid > hi", "not a rule we keep yet"),
+    ("lo * mid > hi", "not linear"),
     ("kind || 'x' = 'ax'", "column 'kind' is VARCHAR"),
     ("lo", "compare two sides"),
     ("lo <= admitted", "not of one kind"),
@@ -237,8 +237,13 @@ def test_bounds_on_an_expression_of_several_columns(con):
         run(con, "v", constraints=["lo * hi <= 9"])
     with pytest.raises(OptionError, match="column 'admitted' is DATE; a bound on an expression holds number"):
         run(con, "v", constraints=["admitted + 1 <= DATE '2021-01-01'"])
-    with pytest.raises(OptionError, match="not a rule we keep yet"):
-        run(con, "v", constraints=["lo + 1 <= hi - 1"])  # columns on both sides
+    both = ["lo + 1 <= hi - 1", "age <= birth_year / 50 + 10"]  # columns on both sides: their difference bounded
+    res = run(con, "v", mode="strict", seed=2, constraints=both)
+    con.register("s", res.table)
+    assert broken(con, "s", both) == [0, 0]
+    assert min(broken(con, "s0", both)) > 0
+    with pytest.raises(OptionError, match="not linear"):
+        run(con, "v", constraints=["lo * hi <= mid"])
 
 
 def test_sql_report_shows_the_runs_rules(con):

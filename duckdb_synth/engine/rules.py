@@ -311,6 +311,15 @@ def _parse(text: str, by_name, folded, masked: set, generated: set, source: str)
             raise OptionError(f"{where}: the expression does not change with its columns")
         return Rule(text, "linear", sql, moved[0], o, value=const.sql(dialect="duckdb"), expr=side.sql(dialect="duckdb"),
                     columns=cols, source=source, coef=coef[moved[0]])
+    if op != "=" and not (lone_l and lone_r) and list(left.find_all(exp.Column)) and list(right.find_all(exp.Column)):
+        # columns on both sides, `a + 1 <= b - 1`, `x <= 2 * y`: a bound on their difference, `(a + 1) - (b - 1) <= 0`
+        diff = exp.Sub(this=exp.Paren(this=left.copy()), expression=exp.Paren(this=right.copy()))
+        b0, coef = _linear(text, where, diff, list(cols), by_name)
+        moved = [n for n in reversed(cols) if coef[n] != 0]
+        if not moved:
+            raise OptionError(f"{where}: the two sides do not change with their columns")
+        return Rule(text, "linear", sql, moved[0], op, value="0", expr=diff.sql(dialect="duckdb"), columns=cols,
+                    source=source, coef=coef[moved[0]])
     if op != "=" and lone_l and lone_r:
         if left.name == right.name:
             raise OptionError(f"{where} compares '{left.name}' with itself")
