@@ -629,11 +629,11 @@ class _Combo:
 
     def mask(self, codes: np.ndarray, j: int, known: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
         """The codes column j of the rule may take, given the rule's columns `known` (positions) already
-        drawn: (allowed, inverse), allowed[inverse[r]] the row r's boolean mask over the column's codes.
-        None where the rule does not restrict the column yet."""
+        drawn, such that the rule can still be kept by the columns not drawn yet: (allowed, inverse),
+        allowed[inverse[r]] the row r's boolean mask over the column's codes. None: no restriction."""
         size = self.sizes[j]
-        if not self.allow and (len(known) != len(self.cols) - 1 or not len(self.tuples)):
-            return None  # a forbidden combination is complete only when its last column is drawn
+        if not self.allow and not len(self.tuples):
+            return None
         if known:
             keys = np.stack([codes[:, self.cols[p]] for p in known], axis=1)
             uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
@@ -649,15 +649,18 @@ class _Combo:
             match = eq.all(axis=2)  # (u, k)
         else:
             match = np.ones((1, len(t)), dtype=bool)
-        onehot = np.zeros((len(t), size), dtype=bool)
-        onehot[np.arange(len(t)), t[:, j]] = True
-        hits = (match.astype(np.int64) @ onehot.astype(np.int64)) > 0  # (u, size)
-        if self.allow:
-            allowed = hits
+        onehot = np.zeros((len(t), size), dtype=np.int64)
+        onehot[np.arange(len(t)), t[:, j]] = 1
+        hits = match.astype(np.int64) @ onehot  # (u, size): listed combinations through each value
+        if self.allow:  # a value some listed combination completes
+            allowed = hits > 0
             if self.nulls[j] >= 0:
                 allowed[:, self.nulls[j]] = True
-        else:
-            allowed = ~hits
+        else:  # a value some completion of the columns not drawn yet keeps: not every one forbidden
+            # (the combinations are distinct, so each forbidden completion is counted once; a column
+            # with NULL or 'other' always has a completion no combination names)
+            left = [self.sizes[p] for p in range(len(self.cols)) if p != j and p not in known]
+            allowed = hits < int(np.prod(left, dtype=np.float64)) if left else hits == 0
         return allowed, inverse
 
 
