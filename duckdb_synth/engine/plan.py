@@ -19,7 +19,7 @@ from ..options import Options
 from . import masks
 from .declared import declare
 from .output import batch_rows
-from .schema import Column, check_columns
+from .schema import Column, check_columns, match_column
 from .units import check_unit
 from .rules import Rule, modelled_away, named_columns, parse_rules
 from .workload import SumPlan, Workload, resolve, resolve_sums
@@ -126,12 +126,10 @@ def unit_column(columns: list[Column], opts: Options) -> Column | None:
         return None
     names = [c.name for c in columns]
     name = opts.privacy_unit
-    if name not in names:
-        folded = [n for n in names if n.lower() == name.lower()]
-        if len(folded) != 1:
-            raise OptionError(f"privacy_unit: no column '{name}'{did_you_mean(name, names)}; "
-                              f"columns: {', '.join(names)}")
-        name = folded[0]
+    if match_column(name, names) is None:
+        raise OptionError(f"privacy_unit: no column '{name}'{did_you_mean(name, names)}; "
+                          f"columns: {', '.join(names)}")
+    name = match_column(name, names)
     col = next(c for c in columns if c.name == name)
     check_unit(col)
     why = "is the privacy unit, filled with fresh unit ids, so it"

@@ -42,7 +42,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
-from .schema import Column
+from .schema import Column, match_column
 from .source import quote_ident, quote_literal
 
 _OPS = {exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.EQ: "="}
@@ -85,15 +85,12 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
                 source: str = "constraints") -> list[Rule]:
     """The rules, checked against the columns; an OptionError naming the rule at fault."""
     by_name = {c.name: c for c in columns}
-    folded: dict[str, list[str]] = {}
-    for c in columns:
-        folded.setdefault(c.name.lower(), []).append(c.name)
     out: list[Rule] = []
     for text in texts:
         if not isinstance(text, str) or not text.strip():
             raise OptionError(f"{source}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
         for part in _between(text.strip()):
-            out.append(replace(_parse(part, by_name, folded, set(masked), set(generated), source), text=text.strip()))
+            out.append(replace(_parse(part, by_name, set(masked), set(generated), source), text=text.strip()))
     derived = [r.left for r in out if r.kind == "derived"]
     for name in set(derived):
         if derived.count(name) > 1:
@@ -230,13 +227,12 @@ _FD = re.compile(r"^\s*\(?\s*(?P<given>[^()]+?)\s*\)?\s*->\s*(?P<dep>\"[^\"]+\"|
 CATEGORY_KINDS = ("categorical", "boolean", "enum")
 
 
-def _parse(text: str, by_name, folded, masked: set, generated: set, source: str) -> Rule:
+def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule:
     where = f"{source}: rule '{text}'"
 
     def resolve(name: str) -> str:
         name = name.strip().strip('"')
-        real = name if name in by_name else (folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1
-                                            else None)
+        real = match_column(name, by_name)
         if real is None:
             raise OptionError(f"{where}: no column '{name}'{did_you_mean(name, list(by_name))}")
         if real in masked:

@@ -125,6 +125,16 @@ def _enum_members(type_: str) -> tuple[str, ...]:
     return tuple(m.replace("''", "'") for m in re.findall(r"'((?:[^']|'')*)'", inner))
 
 
+def match_column(name: str, names) -> str | None:
+    """The column `name` means: the one named exactly so, else the one alone that differs by case (as
+    DuckDB resolves unquoted names); None if there is none, or several differ by case alone."""
+    names = list(names)
+    if name in names:
+        return name
+    folded = [n for n in names if n.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, ...] = ()) -> list[Column]:
     """Describe the source and classify its columns (no data is read).
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import OptionError, did_you_mean
 from .marginal import Clique
-from .schema import Column
+from .schema import Column, match_column
 
 Workload = list[tuple[Clique, float]]
 
@@ -29,13 +29,10 @@ def _finder(columns: list[Column], modelled: list[Column], mask_map: dict[str, s
     """name -> index into the modelled columns (an exact name, or the one that differs by case alone);
     an OptionError for a missing, masked or generated column."""
     index = {c.name: i for i, c in enumerate(modelled)}
-    folded: dict[str, list[str]] = {}
-    for c in columns:
-        folded.setdefault(c.name.lower(), []).append(c.name)
+    names = [c.name for c in columns]
 
     def find(name: str) -> int:
-        real = name if any(c.name == name for c in columns) else (
-            folded[name.lower()][0] if len(folded.get(name.lower(), [])) == 1 else None)
+        real = match_column(name, names)
         if real is None:
             raise OptionError(f"marginals: no column '{name}'{did_you_mean(name, [c.name for c in columns])}; "
                               f"columns: {', '.join(c.name for c in columns)}")
