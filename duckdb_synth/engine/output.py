@@ -127,12 +127,6 @@ class Output:
             self._maps = dependency_maps(self._code_rules, self.domains, pilot)
         return self._maps
 
-    def _keeper(self) -> Keeper | None:
-        """The rules kept while drawing (combinations given zero mass, dependencies set), or None."""
-        if not self._code_rules:
-            return None
-        maps = self._dependencies() if any(r.kind == "fd" for r in self._code_rules) else {}
-        return Keeper(self._code_rules, self.domains, maps)
 
     def batch(self, i: int, units=None) -> pa.Table:
         """Batch i of the rows (``rows_per_batch`` rows, fewer in the last), made on its own.
@@ -149,10 +143,12 @@ class Output:
                 units = self.units.cursor()
                 units.skip(start)
             given = {self.units.column.name: self.units.values(units.take(n), self.num_rows)}
-        keeper = self._keeper()
-        codes = draw(self.model, n, rng, keep=keeper)
-        if keeper is not None:  # (a no-op after the samplers' hook; kept for any model without it)
-            keep_codes(self._code_rules, self.domains, codes, keeper.maps)
+        rules = self._code_rules
+        combos = any(r.kind in ("forbid", "allow") for r in rules)
+        codes = draw(self.model, n, rng, keep=Keeper(rules, self.domains) if combos else None)
+        if rules:  # dependencies set; combinations the samplers' hook kept left as they are
+            keep_codes(rules, self.domains, codes,
+                       self._dependencies() if any(r.kind == "fd" for r in rules) else {})
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
                             total_rows=self.num_rows, given=given, placed=placed, rules=self.rules)
