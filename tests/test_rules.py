@@ -253,6 +253,10 @@ def test_sql_report_shows_the_runs_rules(con):
     score, text = rows["Rules"]
     assert score == 1.0 and "lo < mid: 0 synthetic rows break it (0 real)" in text
     assert "age >= 20: 0 synthetic rows break it (" in text and list(rows)[-1] == "Overall"
+    # rules of one's own, counted beside the run's: 'mid < lo' is broken by every real row
+    text = con.sql("SELECT explanation FROM synth_report('v', 's', \"constraints\" := ['mid < lo']) "
+                   "WHERE property = 'Rules'").fetchall()[0][0]
+    assert "mid < lo: " in text and "(2,000 real)" in text and "lo < mid: 0 synthetic rows" in text
 
 
 def test_an_order_between_a_date_and_a_timestamp():

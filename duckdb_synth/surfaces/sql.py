@@ -289,17 +289,18 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 reader.close()
             return str(path)
 
-    def synth_report(real, synth, part, holdout):
+    def synth_report(real, synth, part, holdout, constraints):
         con = con_ref()
         # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
         reader = _reader(con, st)
         try:
-            key = (real, synth, holdout, report_fingerprint(reader, real, synth, in_sql=True, holdout=holdout))
+            key = (real, synth, holdout, constraints,
+                   report_fingerprint(reader, real, synth, in_sql=True, holdout=holdout))
             with st.lock:
                 paths = st.reports.fetch(key)
             if paths is None:
                 rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True,
-                                   holdout=holdout)
+                                   holdout=holdout, constraints=constraints)
                 with st.lock:
                     if key not in st.reports:
                         st.reports.keep(key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"))
@@ -329,7 +330,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
 
     for name, fn, params in (("_synth_run", synth_run, [V] * 14), ("_synth_aggregates", synth_aggregates, [V] * 13),
                              ("_synth_runs_file", runs_file, []), ("_synth_compare", synth_compare, [V, V]),
-                             ("_synth_report", synth_report, [V, V, V, V]), ("_synth_budget_file", budget_file, []),
+                             ("_synth_report", synth_report, [V, V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
