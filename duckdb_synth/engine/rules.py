@@ -99,8 +99,43 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
     _order_derived(out, source)
     _order_dependencies(out, source)
     out = _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+    out = _implied_bounds(out)
     _clashing_bounds(out, by_name, source)
     return out
+
+
+def _implied_bounds(rules: list[Rule]) -> list[Rule]:
+    """Bounds that orders carry along a chain, added as rules of their own: with `a < b` and `a >= 0`,
+    `b > 0`; with `b <= c` and `c <= 46`, `b <= 46`. Each column is then brought inside the range
+    the whole chain leaves it, so that a strict order's tie can be moved within it (without them,
+    `x1 < x0 <= x2 <= 46` with all three at 46 moves x0 past x2 and x2 back, round and round)."""
+    orders = [(r.left, r.right, r.op in ("<", ">"), r) if r.op in ("<", "<=") else (r.right, r.left, r.op in ("<", ">"), r)
+              for r in rules if r.kind == "order"]
+    if not orders:
+        return rules
+    bounds = {(r.left, r.op, r.value): r for r in rules if r.kind == "bound"}
+    added: list[Rule] = []
+    for _ in range(len(orders) + 1):
+        new = []
+        for lo, hi, strict, order in orders:
+            for (col, op, value), why in list(bounds.items()):
+                if col == lo and op in (">", ">="):
+                    o, target = (">" if strict or op == ">" else ">="), hi
+                elif col == hi and op in ("<", "<="):
+                    o, target = ("<" if strict or op == "<" else "<="), lo
+                else:
+                    continue
+                if (target, o, value) in bounds or (target, o.rstrip("="), value) in bounds:
+                    continue  # (held already, or a strict bound at the same value is)
+                rule = Rule(f"{quote_ident(target)} {o} {value} (from '{why.text}' and '{order.text}')", "bound",
+                            f"{quote_ident(target)} {o} {value}", target, o, value=value, columns=(target,),
+                            source=order.source)
+                bounds[(target, o, value)] = rule
+                new.append(rule)
+        if not new:
+            break
+        added.extend(new)
+    return rules + added
 
 
 def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
@@ -786,7 +821,13 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
         elif rule.op in ("<", ">"):
             x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
         moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({x} AS {ta}), {a}) ELSE {a} END"
-        return f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
+        sql = f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
+        # DuckDB may compute the expression in floating point (a DECIMAL divided: 95.08 / 2.0 - 65.54 is
+        # -18.000000000000007): a row on the bound that the check still finds past it moves one step more
+        step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
+                else f"{a} {'+' if up else '-'} {_step(ta)}")
+        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {ta}), {a}) ELSE {a} END"
+        return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
     if rule.kind == "bound":
         c = f"CAST({rule.value} AS {ta})"
         up = rule.op in (">=", ">")
