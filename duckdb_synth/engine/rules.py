@@ -244,7 +244,16 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
         c = duckdb.sql(f"SELECT CAST(({rule.value}) AS DOUBLE)").fetchall()[0][0]
         if not a:
             raise OptionError(f"{source}: rule '{rule.text}': '{rule.left}' does not change with '{inputs[0]}'")
-        op = rule.op if a > 0 else _FLIP[rule.op]
+        op = rule.op
+        unit = _unit(by_name[rule.left])
+        if unit:  # the derived column is rounded to its type: bound the expression by a value the type holds
+            import math
+
+            k = c / unit
+            k = {"<": math.ceil(k - 1e-9) - 1, "<=": math.floor(k + 1e-9), ">": math.floor(k + 1e-9) + 1,
+                 ">=": math.ceil(k - 1e-9)}[op]
+            c, op = k * unit, {"<": "<=", ">": ">="}.get(op, op)
+        op = op if a > 0 else _FLIP[op]
         bound = (c - b) / a
         col = by_name[inputs[0]]
         if col.integer:  # the whole numbers that keep the bound
@@ -257,6 +266,17 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
         out.append(Rule(rule.text, "bound", f"{x} {op} {value}", inputs[0], op, value=value, columns=(inputs[0],),
                         source=rule.source))
     return out
+
+
+def _unit(col: Column) -> float | None:
+    """The step of a whole-number or DECIMAL column's values (None: a float, or not a number)."""
+    t = col.type.upper()
+    if col.integer or t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT"):
+        return 1.0
+    if t.startswith(("DECIMAL", "NUMERIC")):
+        return 10.0 ** -int(t.split(",")[1].rstrip(") ")) if "," in t else 0.001
+    return None
 
 
 _FD = re.compile(r"^\s*\(?\s*(?P<given>[^()]+?)\s*\)?\s*->\s*(?P<dep>\"[^\"]+\"|[^\s,()]+)\s*$")
@@ -375,7 +395,11 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         if by_name[target.name].kind != "numeric":
             raise OptionError(f"{where}: derived column '{target.name}' is {by_name[target.name].type}; a derived "
                               "column is a number")
-        return Rule(text, "derived", sql, target.name, expr=other.sql(dialect="duckdb"), columns=cols, source=source)
+        expr = other.sql(dialect="duckdb")
+        # the column holds the expression in its own type (an INTEGER total of net * 1.5: rounded), and so
+        # the rule is checked
+        sql = f"{quote_ident(target.name)} = TRY_CAST(({expr}) AS {by_name[target.name].type})"
+        return Rule(text, "derived", sql, target.name, expr=expr, columns=cols, source=source)
     raise OptionError(f"{where}: not a rule we keep yet: a column against a constant ('age >= 18'), two columns "
                       "('admitted <= discharged'), or a column equal to arithmetic of others ('total = net + tax')")
 
