@@ -12,8 +12,6 @@ not counted): balanced mode promises none. Means over the seeds are printed per 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,7 @@ def main() -> int:
     sys.path.insert(0, str(a.root))
     import duckdb
     import duckdb_synth
+    from _fidelity import score_files
 
     print(f"duckdb_synth from {Path(duckdb_synth.__file__).parent}, mode {a.mode}", flush=True)
     files = sorted((SHARED / "data").glob("*.parquet"))
@@ -66,9 +65,7 @@ def main() -> int:
                 con.execute(f"COPY (SELECT * FROM synth_arrow) TO '{out}' (FORMAT parquet)")
                 rare = rare_cells(con, "real", "synth_arrow", cols)
                 con.unregister("synth_arrow")
-                score = subprocess.run([sys.executable, str(SHARED / "fidelity.py"), str(path), str(out), "--json"],
-                                       capture_output=True, text=True, check=True)
-                fid = json.loads(score.stdout.splitlines()[0])
+                fid = score_files(path, out, fidelity=SHARED / "fidelity.py")
             got.append((fid["tvd1"], fid["tvd2"], fid["tvd3"], rare, secs))
         m = [sum(g[k] for g in got) / len(got) for k in range(5)]
         print(f"{path.stem:<10} {m[0]:>7.4f} {m[1]:>7.4f} {m[2]:>7.4f} {m[3]:>6.0f} {m[4]:>7.1f}", flush=True)

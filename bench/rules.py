@@ -13,11 +13,7 @@ conditionals not told of them), to compare with keeping them while drawing.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import subprocess
-import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -26,6 +22,7 @@ import duckdb
 import numpy as np
 
 import duckdb_synth
+from _fidelity import mean_tvd, score_table
 from duckdb_synth.engine.rules import parse_rules, violations_sql
 from duckdb_synth.engine.schema import read_schema
 
@@ -57,7 +54,6 @@ def main() -> None:
         output.draw = lambda model, n, rng, keep=None: plain(model, n, rng)
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
-    tmp = Path(tempfile.mkdtemp())
     print("| table | rules | mode | rows breaking a rule without | fidelity without | with | CPU s without | with |")
     print("|---|---|---|---|---|---|---|---|")
     for table in args.tables.split(","):
@@ -95,11 +91,7 @@ def main() -> None:
                     share = broken_share("s")
                     assert not with_rules or share == 0, (table, mode, seed, share)
                     broken.append(share)
-                    con.sql(f"COPY (SELECT * FROM s) TO '{tmp / 's.parquet'}' (FORMAT parquet)")
-                    out = subprocess.run([sys.executable, str(DATA.parent / "fidelity.py"), str(path),
-                                          str(tmp / "s.parquet"), "--json"], capture_output=True, text=True)
-                    score = json.loads(out.stdout.splitlines()[0])
-                    fids.append(np.mean([score[f"tvd{k}"] for k in (1, 2, 3)]))
+                    fids.append(mean_tvd(score_table(con, "s", path)))
                 row[with_rules] = (np.mean(broken), np.mean(fids), np.mean(cpu))
             print(f"| {table} | {'; '.join(rules)} | {mode} | {row[False][0]:.2%} | {row[False][1]:.4f} | "
                   f"{row[True][1]:.4f} | {row[False][2]:.1f} | {row[True][2]:.1f} |", flush=True)

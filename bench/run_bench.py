@@ -35,6 +35,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from _fidelity import score_files
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED_BENCH = REPO.parent / "shared" / "bench"
@@ -246,17 +248,7 @@ def tail(path: Path, n: int = 15) -> str:
 
 
 def score(fidelity: Path, real: Path, synth: Path, seed: int) -> dict:
-    proc = subprocess.run(
-        [sys.executable, str(fidelity), str(real), str(synth), "--json", "--seed", str(seed)],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"fidelity.py exit {proc.returncode}: {proc.stdout}{proc.stderr}".strip())
-    for line in proc.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError(f"fidelity.py printed no JSON: {proc.stdout}")
+    return score_files(real, synth, seed, fidelity)
 
 
 def binned_copy(real: Path, data_out: Path, discretize: Path) -> Path:

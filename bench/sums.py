@@ -12,10 +12,6 @@ so that meeting the totals is seen not to cost the rest. CPU seconds per run bes
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
-import tempfile
 import logging
 import time
 import warnings
@@ -25,6 +21,7 @@ import duckdb
 import numpy as np
 
 import duckdb_synth
+from _fidelity import mean_tvd, score_table
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "data"
 PATIENTS = Path(duckdb_synth.__file__).parent / "examples" / "patients.parquet"
@@ -53,7 +50,6 @@ def main() -> None:
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
-    tmp = Path(tempfile.mkdtemp())
 
     print("| table | sum | mode | total error without | with | fidelity without | with | CPU s without | with |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -79,11 +75,7 @@ def main() -> None:
                     con.register("s", tab)
                     syn = totals(con, "s", group, value, hi)
                     errs.append(np.mean([abs(syn.get(k, (0, 0))[0] - s) / s for k, s in big.items()]))
-                    con.sql(f"COPY (SELECT * FROM s) TO '{tmp / 's.parquet'}' (FORMAT parquet)")
-                    out = subprocess.run([sys.executable, str(DATA.parent / "fidelity.py"), str(path),
-                                          str(tmp / "s.parquet"), "--json"], capture_output=True, text=True)
-                    score = json.loads(out.stdout.splitlines()[0])
-                    fids.append(np.mean([score[f"tvd{k}"] for k in (1, 2, 3)]))
+                    fids.append(mean_tvd(score_table(con, "s", path)))
                 row[with_sum] = (np.mean(errs), np.mean(fids), np.mean(cpu))
             label = f"sum({value}) by {', '.join(group)} in [0, {hi}]"
             print(f"| {table} | {label} | {mode} | {row[False][0]:.4f} | {row[True][0]:.4f} | {row[False][1]:.4f} | "
