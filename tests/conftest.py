@@ -78,6 +78,15 @@ def run_count(con: duckdb.DuckDBPyConnection) -> int:
     return con.sql("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall()[0][0]
 
 
+def quiet_run(con: duckdb.DuckDBPyConnection, source: str, **options):
+    """A seeded run without the ledger (unless asked) and without its warnings (seeded DP runs: tests only)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return duckdb_synth.run(con, source, ledger=options.pop("ledger", False), **options)
+
+
 def sql_error(con: duckdb.DuckDBPyConnection, query: str) -> str:
     """Run `query`, which must fail the way a SynthError raised in SQL fails, and return the message."""
     with pytest.raises(duckdb.InvalidInputException) as info:

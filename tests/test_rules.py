@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
+from conftest import quiet_run as run
 from duckdb_synth.errors import OptionError
 from duckdb_synth.surfaces.cli import main
 
@@ -24,10 +25,6 @@ RULES = ["admitted <= discharged", "total = net + tax", "age >= 18", "age = 2024
          "mid <= hi", "hi <= 9"]
 
 
-def run(con, source, **options):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return duckdb_synth.run(con, source, ledger=options.pop("ledger", False), **options)
 
 
 @pytest.fixture()

@@ -1,7 +1,6 @@
 """Sums in the workload (issue 17, part 3): group totals of a numeric column, released and met by the copy."""
 from __future__ import annotations
 
-import warnings
 
 import duckdb
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
+from conftest import quiet_run as run
 from duckdb_synth.engine.decode import _draw
 from duckdb_synth.engine.domain import NumericDomain
 from duckdb_synth.engine.schema import Column
@@ -25,10 +25,6 @@ TABLE = """SELECT ['north', 'south', 'east', 'west'][1 + (i * 7) % 4] AS dept,
 SUM = {"columns": ["dept"], "sum": "salary", "clamp": [0, 100000]}
 
 
-def run(con, source, **options):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # seeded DP runs: tests only
-        return duckdb_synth.run(con, source, ledger=options.pop("ledger", False), **options)
 
 
 @pytest.fixture()
