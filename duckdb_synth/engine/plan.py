@@ -76,8 +76,13 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
                       generated=generated | ({unit.name} if unit is not None else set()))
     fresh = {c.name for c in columns if c.name not in mask_map and is_identifier(c)} | (
         {unit.name} if unit is not None else set())
-    rules = parse_rules(opts.constraints, columns, masked=mask_map, generated=fresh) + checked_rules(
-        columns, mask_map, fresh, opts.constraints) if rules else []  # (an aggregate release keeps no rule)
+    if rules:  # (an aggregate release keeps no rule)
+        checks = checked_rules(columns, mask_map, fresh, opts.constraints)
+        # parsed together, so that rules that clash across the two are refused (and chains see both)
+        rules = parse_rules([*opts.constraints, *checks], columns, masked=mask_map, generated=fresh,
+                            sources=["constraints"] * len(opts.constraints) + ["CHECK"] * len(checks))
+    else:
+        rules = []
     derived = modelled_away(rules)
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
                 and (unit is None or c.name != unit.name) and c.name not in derived]
@@ -104,18 +109,26 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
 
 
 def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[str],
-                  given: tuple[str, ...]) -> list[Rule]:
-    """The table's CHECK constraints over two or more columns that are rules we keep (engine/rules.py);
-    the others are logged: the copy may break them."""
+                  given: tuple[str, ...]) -> list[str]:
+    """The texts of the table's CHECK constraints that are rules we keep (engine/rules.py): those over two
+    or more columns (the others are logged: the copy may break them), and the bounds and value lists of
+    one column (which are its public domain too, engine/declared.py: kept as rules so that repairs of
+    other rules, a strict order's tie moved one step, stay inside them)."""
     texts = list(dict.fromkeys(e for c in columns for e in c.checks))
     out = []
     for text in texts:
-        if len(named_columns(text)) < 2 or text in given:
-            continue  # one column's CHECK is its public domain (engine/declared.py)
+        if text in given:
+            continue
+        one = len(named_columns(text)) < 2
         try:
-            out.extend(parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK"))
+            parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")
         except OptionError as exc:
-            log.warning("%s: the copy may break it", exc)
+            if not one:
+                log.warning("%s: the copy may break it", exc)
+            continue
+        if one and any(r.kind not in ("bound", "allow", "forbid") for r in parsed):
+            continue  # (x = 5 is a domain of one value, not a derived column)
+        out.append(text)
     return out
 
 

@@ -33,6 +33,7 @@ break a rule: the report's figure.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +46,8 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from .schema import Column, match_column
 from .source import quote_ident, quote_literal
+
+log = logging.getLogger(__name__)
 
 _OPS = {exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.EQ: "="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
@@ -68,6 +71,8 @@ class Rule:
     source: str = "constraints"  # or 'CHECK'
     given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them)
     tuples: tuple[tuple, ...] = ()  # forbid / allow: the combinations of ``columns``' values no row holds / rows hold
+    exact: bool = False  # forbid / allow: rows compared as DuckDB compares them in a list of several columns
+    # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
 
     def count_sql(self, table_sql: str) -> str:
@@ -83,15 +88,18 @@ class Rule:
 
 
 def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), generated=(),
-                source: str = "constraints") -> list[Rule]:
-    """The rules, checked against the columns; an OptionError naming the rule at fault."""
+                source: str = "constraints", sources: Sequence[str] | None = None) -> list[Rule]:
+    """The rules, checked against the columns and against each other; an OptionError naming the rule at
+    fault. `sources`: each text's own (the user's 'constraints', a table's 'CHECK'), else `source`."""
     by_name = {c.name: c for c in columns}
+    sources = list(sources) if sources is not None else [source] * len(texts)
+    source = " and ".join(dict.fromkeys(sources)) or source  # (for rules that clash across them)
     out: list[Rule] = []
-    for text in texts:
+    for text, src in zip(texts, sources):
         if not isinstance(text, str) or not text.strip():
-            raise OptionError(f"{source}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
+            raise OptionError(f"{src}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
         for part in _between(text.strip()):
-            out.append(replace(_parse(part, by_name, set(masked), set(generated), source), text=text.strip()))
+            out.append(replace(_parse(part, by_name, set(masked), set(generated), src), text=text.strip()))
     derived = [r.left for r in out if r.kind == "derived"]
     for name in set(derived):
         if derived.count(name) > 1:
@@ -156,8 +164,16 @@ def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
             continue  # (a constant the type cannot hold: the repair logs what it cannot keep)
         lows = [(v, r) for v, r in zip(values, bounds) if r.op in (">=", ">") and v is not None]
         highs = [(v, r) for v, r in zip(values, bounds) if r.op in ("<=", "<") and v is not None]
+        whole = by_name[name].kind == "numeric" and _unit(by_name[name]) == 1.0
         for lo, rl in lows:
             for hi, rh in highs:
+                if whole:  # the whole numbers each allows: n > 2 and n < 3 leave none
+                    import math
+
+                    a = math.floor(lo) + 1 if rl.op == ">" else math.ceil(lo)
+                    b = math.ceil(hi) - 1 if rh.op == "<" else math.floor(hi)
+                    if a > b:
+                        lo, hi = 1, 0
                 if lo > hi or (lo == hi and (rl.op == ">" or rh.op == "<")):
                     which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
                     raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
@@ -438,14 +454,18 @@ def _listed(text: str, tree: exp.In, allow: bool, resolve, by_name, where: str, 
     names = [_combo_column(c, resolve, by_name, where, what) for c in cols]
     rows = []
     for item in tree.expressions:
-        while isinstance(item, exp.Paren) and len(cols) > 1:
+        while isinstance(item, exp.Paren):
             item = item.this
         vals = _row(item)
         if len(vals) != len(cols) or not all(isinstance(v, (exp.Literal, exp.Boolean, exp.Null)) for v in vals):
             raise OptionError(f"{where}: each {what} is {len(cols)} value{'s' if len(cols) > 1 else ''} "
                               f"(literals), one per column; got {item.sql(dialect='duckdb')}")
+        if len(cols) == 1 and isinstance(vals[0], exp.Null):
+            continue  # (NULL IN (..., NULL) is NULL: it keeps a one-column rule anyway)
         rows.append(vals)
-    return _combination(text, names, rows, allow, by_name, where, source)
+    if not rows:
+        raise OptionError(f"{where} lists no value")
+    return _combination(text, names, rows, allow, by_name, where, source, exact=len(cols) > 1)
 
 
 def _row(node: exp.Expression) -> list[exp.Expression]:
@@ -466,17 +486,26 @@ def _combo_column(col: exp.Column, resolve, by_name, where: str, what: str) -> s
 
 
 def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_name, where: str,
-                 source: str) -> Rule:
+                 source: str, exact: bool = False) -> Rule:
     if len(set(names)) != len(names):
         raise OptionError(f"{where} names a column twice")
+    import duckdb
+
     tuples = []
     for vals in rows:
         out = []
         for name, lit in zip(names, vals):
             if isinstance(lit, exp.Null):
-                raise OptionError(f"{where}: a listed value is NULL (NULL keeps every rule, as in a CHECK)")
-            if by_name[name].kind == "boolean":
-                value = lit.this if isinstance(lit, exp.Boolean) else str(lit.this).lower() == "true"
+                if not exact:
+                    raise OptionError(f"{where}: a value compared with '=' is NULL, which keeps the rule in every "
+                                      "row (list NULL in (a, b) NOT IN ((..., NULL)) to forbid it)")
+                value = None
+            elif by_name[name].kind == "boolean":  # as DuckDB reads it: true, 't', 1, 'yes' ...
+                try:
+                    value = duckdb.sql(f"SELECT CAST({lit.sql(dialect='duckdb')} AS BOOLEAN)").fetchall()[0][0]
+                except duckdb.Error:
+                    raise OptionError(f"{where}: {lit.sql(dialect='duckdb')} is not a value of BOOLEAN column "
+                                      f"'{name}'") from None
             else:
                 value = str(lit.this)
             out.append(value)
@@ -484,13 +513,19 @@ def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_
     tuples = tuple(dict.fromkeys(tuples))
 
     def lit(v) -> str:
-        return str(v).lower() if isinstance(v, bool) else quote_literal(str(v))
+        return "NULL" if v is None else str(v).lower() if isinstance(v, bool) else quote_literal(str(v))
 
-    anyof = " OR ".join("(" + " AND ".join(f"{quote_ident(c)} = {lit(v)}" for c, v in zip(names, t)) + ")"
-                        for t in tuples)
-    sql = f"({anyof})" if allow else f"NOT ({anyof})"
+    if exact:  # DuckDB's own row comparison (a NULL is a value), as a CHECK of this shape is evaluated
+        listed = ", ".join("(" + ", ".join(lit(v) for v in t) + ")" for t in tuples)
+        test = f"({', '.join(quote_ident(c) for c in names)}) IN ({listed})"
+    elif len(names) == 1:
+        test = f"{quote_ident(names[0])} IN ({', '.join(lit(t[0]) for t in tuples)})"
+    else:
+        test = " OR ".join("(" + " AND ".join(f"{quote_ident(c)} = {lit(v)}" for c, v in zip(names, t)) + ")"
+                           for t in tuples)
+    sql = f"({test})" if allow else f"NOT ({test})"
     return Rule(text, "allow" if allow else "forbid", sql, names[-1], columns=tuple(names), source=source,
-                tuples=tuples)
+                tuples=tuples, exact=exact)
 
 
 def named_columns(text: str) -> set[str]:
@@ -652,81 +687,123 @@ def _set_dependent(dmap: DependencyMap, g: list[int], b: int, codes: np.ndarray,
     for c in combos:
         if b in c.cols and set(c.cols) <= {*g, b}:
             j = c.cols.index(b)
-            allowed, inv = c.mask(codes, j, [p for p in range(len(c.cols)) if p != j])
-            bad = ~allowed[inv, codes[:, b]]
+            known = [p for p in range(len(c.cols)) if p != j]
+            bad = ~c.allowed(codes, j, known)
             if bad.any():
-                score = allowed[inv[bad]] * (np.maximum(dmap.prior, 0) + 1e-9)
+                rows = np.flatnonzero(bad)
+                score = c.options(codes, j, known, rows) * (np.maximum(dmap.prior, 0) + 1e-9)
                 fine = score.max(axis=1) > 0
-                rows = np.flatnonzero(bad)[fine]
-                codes[rows, b] = score[fine].argmax(axis=1)
+                codes[rows[fine], b] = score[fine].argmax(axis=1)
 
 
 class _Combo:
-    """A forbidden or allowed combination rule on the codes: its columns (model indices, in the rule's
-    order) and its listed combinations as codes (an allowed one holding a value the domain lacks cannot
-    come out and is dropped; a forbidden one holding such a value cannot occur)."""
+    """A combination rule on the codes: its columns (model indices, in the rule's order) and its listed
+    combinations as codes. A list of several columns compares rows as DuckDB compares them (a NULL is a
+    value: `('x', NULL) IN (('x', 'y'))` is false); one column, or NOT (a = 'x' AND ...), as SQL's
+    three-valued logic (a NULL keeps the rule). A listed value the domain lacks cannot come out: an
+    allowed combination holding one is dropped, a forbidden one cannot occur."""
 
     def __init__(self, rule: Rule, domains, index: dict[str, int]) -> None:
-        self.rule, self.allow = rule, rule.kind == "allow"
+        self.rule, self.allow, self.exact = rule, rule.kind == "allow", rule.exact
         self.cols = [index[c] for c in rule.columns]
         self.sizes = [domains[i].size for i in self.cols]
-        self.nulls = np.array([domains[i].null_code for i in self.cols])
+        self.nulls = [domains[i].null_code for i in self.cols]
+        self.spare = [{domains[i].null_code, getattr(domains[i], "other_code", -1)} - {-1} for i in self.cols]
         rows = []
         for t in rule.tuples:
             codes = []
             for i, v in zip(self.cols, t):
                 values = list(getattr(domains[i], "values", ()))
-                if v not in values:
+                code = domains[i].null_code if v is None else (values.index(v) if v in values else -1)
+                if code < 0:
                     break
-                codes.append(values.index(v))
+                codes.append(code)
             else:
                 rows.append(codes)
         self.tuples = np.array(rows, dtype=np.int64).reshape(len(rows), len(self.cols))
+        if self.allow and not len(self.tuples):
+            log.warning("rule '%s': none of the combinations it lists is in the copy's domains (values too rare to "
+                        "keep, or unseen): its rows come out %s; declare the values with domains := {...}",
+                        rule.text, "NULL" if not self.exact else "breaking it")
+        self._memo: dict = {}
 
-    def mask(self, codes: np.ndarray, j: int, known: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
-        """The codes column j of the rule may take, given the rule's columns `known` (positions) already
-        drawn, such that the rule can still be kept by the columns not drawn yet: (allowed, inverse),
-        allowed[inverse[r]] the row r's boolean mask over the column's codes. None: no restriction."""
+    def _pairs(self, j: int, known: tuple[int, ...]):
+        """For column j given the columns `known`: the listed combinations' (known values, j's value) as
+        rows of an array, and the pairs that decide: allowed ones (allow) or ones every completion of
+        which is forbidden (forbid); memoised."""
+        key = (j, known)
+        if key not in self._memo:
+            t = self.tuples[:, list(known) + [j]]
+            if not self.allow:  # forbidden everywhere: every completion of the columns not drawn is listed
+                left = int(np.prod([self.sizes[p] for p in range(len(self.cols)) if p != j and p not in known],
+                                   dtype=np.float64))
+                t, n = np.unique(t, axis=0, return_counts=True) if len(t) else (t, np.zeros(0, dtype=np.int64))
+                t = t[n >= left]
+            self._memo[key] = np.unique(t, axis=0) if len(t) else t
+        return self._memo[key]
+
+    def _match(self, codes: np.ndarray, j: int, known: Sequence[int], values: np.ndarray) -> np.ndarray:
+        """Whether each row's (known values, `values`) is one of the deciding pairs."""
+        pairs = self._pairs(j, tuple(known))
+        if not len(pairs):
+            return np.zeros(len(codes), dtype=bool)
+        rows = np.column_stack([codes[:, self.cols[p]] for p in known] + [values]).astype(np.int64)
+        both = np.concatenate([pairs, rows])
+        _, ids = np.unique(both, axis=0, return_inverse=True)
+        ids = ids.reshape(-1)
+        return np.isin(ids[len(pairs):], ids[:len(pairs)])
+
+    def allowed(self, codes: np.ndarray, j: int, known: Sequence[int], values: np.ndarray | None = None) -> np.ndarray:
+        """Whether each row's value of column j (or `values`) keeps the rule given the columns `known`
+        (positions) already drawn, with the columns not drawn yet still able to complete it."""
+        v = codes[:, self.cols[j]] if values is None else values
+        if not self.allow:
+            return ~self._match(codes, j, known, v)
+        ok = self._match(codes, j, known, v)
+        if not self.exact:  # a NULL keeps a one-column list (NULL IN (...) is NULL)
+            ok |= v == self.nulls[j]
+        return ok
+
+    def options(self, codes: np.ndarray, j: int, known: Sequence[int], rows: np.ndarray) -> np.ndarray:
+        """(len(rows), size of column j): the values column j may take in each of `rows`."""
         size = self.sizes[j]
-        if not self.allow and not len(self.tuples):
-            return None
-        if known:
-            keys = np.stack([codes[:, self.cols[p]] for p in known], axis=1)
-            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-            inverse = inverse.reshape(-1)
-        else:
-            uniq, inverse = np.zeros((1, 0), dtype=np.int64), np.zeros(len(codes), dtype=np.int64)
-        t = self.tuples
-        if len(known):
-            kt = t[:, list(known)]  # (k, |known|)
-            eq = uniq[:, None, :] == kt[None, :, :]
-            if self.allow:  # NULL matches any listed value (a NULL keeps the rule, as in SQL)
-                eq |= (uniq == self.nulls[list(known)][None, :])[:, None, :]
-            match = eq.all(axis=2)  # (u, k)
-        else:
-            match = np.ones((1, len(t)), dtype=bool)
-        onehot = np.zeros((len(t), size), dtype=np.int64)
-        onehot[np.arange(len(t)), t[:, j]] = 1
-        hits = match.astype(np.int64) @ onehot  # (u, size): listed combinations through each value
-        if self.allow:  # a value some listed combination completes
-            allowed = hits > 0
-            if self.nulls[j] >= 0:
-                allowed[:, self.nulls[j]] = True
-        else:  # a value some completion of the columns not drawn yet keeps: not every one forbidden
-            # (the combinations are distinct, so each forbidden completion is counted once; a column
-            # with NULL or 'other' always has a completion no combination names)
-            left = [self.sizes[p] for p in range(len(self.cols)) if p != j and p not in known]
-            allowed = hits < int(np.prod(left, dtype=np.float64)) if left else hits == 0
-        return allowed, inverse
+        sub = codes[rows]
+        out = np.zeros((len(rows), size), dtype=bool)
+        for v in range(size):  # (a column's values: one pass each over the rows to repair, which are few)
+            out[:, v] = self.allowed(sub, j, known, np.full(len(rows), v, dtype=np.int64))
+        return out
+
+
+def _redraw(weights: np.ndarray, ok: np.ndarray, prior: np.ndarray, spare: set, rng: np.random.Generator):
+    """A value per row from `weights` restricted to `ok`; where the model gives those none, from the
+    column's overall weight `prior` so restricted, else evenly over the allowed values that are neither
+    NULL nor 'other' (else over any allowed). -1 where nothing is allowed."""
+    p = weights * ok
+    for alt in (prior[None, :] * ok, ok * np.array([v not in spare for v in range(ok.shape[1])])[None, :], ok):
+        empty = p.sum(axis=1) <= 0
+        if not empty.any():
+            break
+        p[empty] = alt[empty] if alt.shape[0] == len(p) else np.broadcast_to(alt, p.shape)[empty]
+    total = p.sum(axis=1)
+    out = np.full(len(p), -1, dtype=np.int64)
+    live = total > 0
+    if live.any():
+        cum = np.cumsum(p[live], axis=1)
+        u = rng.random(int(live.sum())) * cum[:, -1]
+        pick = np.minimum((cum <= u[:, None]).sum(axis=1), p.shape[1] - 1)
+        bad = ~ok[live][np.arange(len(pick)), pick]
+        pick[bad] = p[live][bad].argmax(axis=1)  # (rounding at the top of the sum)
+        out[live] = pick
+    return out
 
 
 class Keeper:
     """Rules kept while the rows are drawn (the samplers call it after each column): the combination
     rules give zero mass to what they exclude, so that a column drawn against them is drawn again from
     the model's own conditional with those values taken out (and the columns drawn after it are drawn
-    given the value kept); an allowed list also restricts each of its columns, as drawn, to values that
-    some listed combination completes. Dependencies are set after the draw (``keep_codes``): a value
-    forced on a column while drawing, whatever the model says of it given its other parents, leaves
+    given the value kept); a list also restricts each of its columns, as drawn, to values with which the
+    columns not drawn yet can still keep it. Dependencies are set after the draw (``keep_codes``): a
+    value forced on a column while drawing, whatever the model says of it given its other parents, leaves
     the columns drawn after it conditioned on configurations the model holds improbable (on the cars
     table at ε = 1 that cost 0.004 of fidelity against setting them after the draw; a value drawn
     again from the model's own conditional, as here, stays probable given its parents).
@@ -739,71 +816,64 @@ class Keeper:
     def __call__(self, x: int, out: np.ndarray, drawn: Sequence[int], table: np.ndarray, config: np.ndarray,
                  rng: np.random.Generator) -> None:
         done = set(drawn) | {x}
-        masks = []
+        held = []
         for c in self.combos:
-            if x not in c.cols:
-                continue
-            j = c.cols.index(x)
-            got = c.mask(out, j, [p for p, col in enumerate(c.cols) if col != x and col in done])
-            if got is not None:
-                masks.append(got)
-        if masks:
-            cur = out[:, x]
-            bad = np.zeros(len(out), dtype=bool)
-            for allowed, inv in masks:
-                bad |= ~allowed[inv, cur]
-            if bad.any():
-                rows = np.flatnonzero(bad)
-                ok = np.ones((len(rows), table.shape[1]), dtype=bool)
-                for allowed, inv in masks:
-                    ok &= allowed[inv[rows]]
-                p = table[config[rows]] * ok
-                total = p.sum(axis=1)
-                p = np.where(total[:, None] > 0, p, ok.astype(float))  # the model gives them none: evenly
-                total = p.sum(axis=1)
-                live = total > 0  # (rows no value can keep are left to keep_codes)
-                u = rng.random(int(live.sum())) * total[live]
-                pick = (np.cumsum(p[live], axis=1) < u[:, None]).sum(axis=1)
-                out[rows[live], x] = np.minimum(pick, table.shape[1] - 1)
+            if x in c.cols:
+                j = c.cols.index(x)
+                held.append((c, j, [p for p, col in enumerate(c.cols) if col != x and col in done]))
+        if not held:
+            return
+        bad = np.zeros(len(out), dtype=bool)
+        for c, j, known in held:
+            bad |= ~c.allowed(out, j, known)
+        if not bad.any():
+            return
+        rows = np.flatnonzero(bad)
+        ok = np.ones((len(rows), table.shape[1]), dtype=bool)
+        for c, j, known in held:
+            ok &= c.options(out, j, known, rows)
+        spare = set().union(*(c.spare[j] for c, j, _ in held))
+        pick = _redraw(table[config[rows]], ok, table.sum(axis=0), spare, rng)
+        live = pick >= 0  # (rows no value can keep are left to keep_codes)
+        out[rows[live], x] = pick[live]
 
 
 def keep_codes(rules: Sequence[Rule], domains, codes: np.ndarray, maps: dict) -> None:
     """Keep the dependencies and combination rules on a batch's codes, in place (after ``Keeper`` in the
-    samplers, this changes nothing; it keeps them for any other): a dependent column takes its
-    determinant's one code; a row holding a combination a rule excludes takes, in the rule's last column,
-    the allowed code the batch holds most (or, where no value of that column completes the others, the
-    listed combination the batch holds most, in all the rule's columns)."""
+    samplers, this changes no combination; it keeps them for any other sampler): a dependent column
+    takes its determinant's one code; a row holding a combination a rule excludes takes, in the rule's
+    last column (else the one before, ...), the allowed code the batch holds most; an allowed list no
+    single change completes takes the listed combination the batch holds most. Rows still breaking a
+    rule are left (and logged after decoding)."""
     index = {d.column.name: i for i, d in enumerate(domains)}
-    combos = [(r, _Combo(r, domains, index)) for r in rules if r.kind in ("forbid", "allow")]
+    combos = [_Combo(r, domains, index) for r in rules if r.kind in ("forbid", "allow")]
     for _ in range(max(1, len(combos))):  # a repair can break another combination rule: again
         changed = False
-        for rule, c in combos:
-            j = len(c.cols) - 1
-            x = c.cols[j]
-            got = c.mask(codes, j, list(range(j)))
-            if got is None:
-                continue
-            allowed, inv = got
-            bad = ~allowed[inv, codes[:, x]]
-            if not bad.any():
-                continue
-            changed = True
-            counts = np.bincount(codes[~bad, x].astype(np.int64), minlength=c.sizes[j]).astype(float) + 1e-9
-            score = allowed[inv[bad]] * counts
-            fine = score.max(axis=1) > 0
-            rows = np.flatnonzero(bad)
-            codes[rows[fine], x] = score[fine].argmax(axis=1)
-            if (~fine).any() and len(c.tuples):  # no value of the last column completes the others
-                held = np.zeros(len(c.tuples))
-                for k, t in enumerate(c.tuples):
-                    held[k] = np.all(codes[:, c.cols] == t, axis=1).sum()
-                codes[np.ix_(rows[~fine], c.cols)] = c.tuples[int(held.argmax())]
+        for c in combos:
+            m = len(c.cols)
+            bad = ~c.allowed(codes, m - 1, list(range(m - 1)))
+            for j in reversed(range(m)):  # the last column first
+                if not bad.any():
+                    break
+                x = c.cols[j]
+                known = [p for p in range(m) if p != j]
+                rows = np.flatnonzero(bad)
+                counts = np.bincount(codes[~bad, x].astype(np.int64), minlength=c.sizes[j]).astype(float) + 1e-9
+                score = c.options(codes, j, known, rows) * counts
+                fine = score.max(axis=1) > 0
+                codes[rows[fine], x] = score[fine].argmax(axis=1)
+                bad[rows[fine]] = False
+                changed |= bool(fine.any())
+            if bad.any() and c.allow and len(c.tuples):  # no single change completes the others
+                held = np.array([np.all(codes[:, c.cols] == t, axis=1).sum() for t in c.tuples])
+                codes[np.ix_(np.flatnonzero(bad), c.cols)] = c.tuples[int(held.argmax())]
+                changed = True
         if not changed:
             break
     for k, rule in enumerate(rules):
         if rule.kind == "fd":
             _set_dependent(maps[k], [index[c] for c in rule.given], index[rule.left], codes,
-                           [d.size for d in domains], [c for _, c in combos])
+                           [d.size for d in domains], combos)
 
 
 def _step(type_: str) -> str:
@@ -819,6 +889,28 @@ def _step(type_: str) -> str:
     if t in ("FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"):
         return "NULL"  # floats: nextafter, below
     return "1"
+
+
+def _scale(type_: str) -> int | None:
+    """Decimal places a number type keeps (0: whole numbers; None: a float, or not a number)."""
+    t = type_.upper()
+    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+             "INT", "INT1", "INT2", "INT4", "INT8", "LONG", "SHORT", "UHUGEINT"):
+        return 0
+    if t.startswith(("DECIMAL", "NUMERIC")):
+        return int(t.split(",")[1].rstrip(") ")) if "," in t else 3
+    return None
+
+
+def _rounded(value: str, t_from: str, t_to: str, up: bool) -> str:
+    """`value` rounded, toward the side an order needs, to a step `t_to` holds where `t_from` holds finer ones
+    (a swap puts 10.0000001 into a BIGINT slot above it as 11, not as 10, which would tie the pair again)."""
+    to, frm = _scale(t_to), _scale(t_from)
+    if to is None or (frm is not None and frm <= to) or not (_scale(t_from) is not None
+                                                             or t_from.upper() in ("FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8")):
+        return value
+    f = "ceil" if up else "floor"
+    return f"{f}({value})" if to == 0 else f"({f}(({value}) * 1e{to}) / 1e{to})"
 
 
 def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
@@ -869,8 +961,8 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     tb = types[rule.right]
     t_lo, t_hi = (ta, tb) if lo == a else (tb, ta)
     swap = f"{lo} > {hi}"
-    new_lo = f"CASE WHEN {swap} THEN CAST({hi} AS {t_lo}) ELSE {lo} END"
-    new_hi = f"CASE WHEN {swap} THEN CAST({lo} AS {t_hi}) ELSE {hi} END"
+    new_lo = f"CASE WHEN {swap} THEN CAST({_rounded(hi, t_hi, t_lo, up=False)} AS {t_lo}) ELSE {lo} END"
+    new_hi = f"CASE WHEN {swap} THEN CAST({_rounded(lo, t_lo, t_hi, up=True)} AS {t_hi}) ELSE {hi} END"
     if rule.op in ("<", ">"):  # equal values: the larger moves one step up (of its own type)
         up = (f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if _step(t_hi) == "NULL"
               else f"{new_hi} + {_step(t_hi)}")
