@@ -765,12 +765,25 @@ class _Combo:
         return ok
 
     def options(self, codes: np.ndarray, j: int, known: Sequence[int], rows: np.ndarray) -> np.ndarray:
-        """(len(rows), size of column j): the values column j may take in each of `rows`."""
+        """(len(rows), size of column j): the values column j may take in each of `rows` (one mask per
+        distinct value of the known columns among them)."""
         size = self.sizes[j]
-        sub = codes[rows]
-        out = np.zeros((len(rows), size), dtype=bool)
-        for v in range(size):  # (a column's values: one pass each over the rows to repair, which are few)
-            out[:, v] = self.allowed(sub, j, known, np.full(len(rows), v, dtype=np.int64))
+        pairs = self._pairs(j, tuple(known))
+        if known:
+            keys = np.column_stack([codes[rows, self.cols[p]] for p in known]).astype(np.int64)
+            _, ids = np.unique(np.concatenate([pairs[:, :-1], keys]), axis=0, return_inverse=True)
+            ids = ids.reshape(-1)
+            pair_ids, row_ids = ids[:len(pairs)], ids[len(pairs):]
+        else:
+            pair_ids, row_ids = np.zeros(len(pairs), dtype=np.int64), np.zeros(len(rows), dtype=np.int64)
+        groups, local = np.unique(row_ids, return_inverse=True)
+        hit = np.zeros((len(groups), size), dtype=bool)
+        at = np.searchsorted(groups, pair_ids)
+        inside = (at < len(groups)) & (groups[np.minimum(at, len(groups) - 1)] == pair_ids)
+        hit[at[inside], pairs[inside, -1]] = True
+        out = hit[local.reshape(-1)] if self.allow else ~hit[local.reshape(-1)]
+        if self.allow and not self.exact and self.nulls[j] >= 0:
+            out[:, self.nulls[j]] = True
         return out
 
 
