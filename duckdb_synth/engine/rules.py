@@ -14,7 +14,12 @@ A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
 * a **forbidden** combination of such columns' values: ``NOT (sex = 'M' AND diagnosis = 'pregnancy')``,
   or a list of them: ``(sex, diagnosis) NOT IN (('M', 'pregnancy'), ('F', 'prostate'))``;
 * the **allowed** combinations, the only ones rows may hold: ``(country, currency) IN (('FR', 'EUR'),
-  ('US', 'USD'))``, ``grade IN ('A', 'B', 'C')``.
+  ('US', 'USD'))``, ``grade IN ('A', 'B', 'C')``. A list of several columns compares rows as DuckDB
+  does (a NULL is a value, and may be listed); one column, or NOT (a = 'x' AND ...), by SQL's
+  three-valued logic (a NULL keeps the rule).
+
+The table's CHECKs are read as rules too (``plan.checked_rules``) and parsed with the user's, so that
+rules that clash across them are refused and bounds carry along chains of orders (``_implied_bounds``).
 
 Combinations are kept while the codes are drawn (``Keeper``, called by the samplers after each
 column): a combination rule gives zero mass to what it excludes, so a value it excludes is drawn again
