@@ -514,3 +514,25 @@ def test_review_cases_of_combination_lists():
     con.execute("INSERT INTO c SELECT least(i % 60, 46), least(i % 60, 46), least(i % 60, 46) FROM range(2000) r(i)")
     con.register("s", run(con, "c", mode="balanced", seed=0, constraints=["x1 < x0", "x0 <= x2"]).table)
     assert broken(con, "s", ["x1 < x0", "x0 <= x2", "x2 <= 46"]) == [0, 0, 0]
+
+
+def test_dates_and_times_in_order_give_or_take_a_constant():
+    """`discharged <= admitted + INTERVAL 30 DAY`, `discharged - admitted >= 2` (DATEs subtract to days),
+    `t1 - t0 < INTERVAL 20 MINUTE`: the last column named moves to the boundary (a strict one a step past)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT DATE '2020-01-01' + (i % 700)::INT AS admitted, DATE '2020-01-01' + "
+                "(i % 700)::INT + (i * 7 % 60)::INT AS discharged, TIMESTAMP '2021-01-01' + (i * 37 % 1000) * "
+                "INTERVAL 1 HOUR AS t0, TIMESTAMP '2021-01-01' + (i * 37 % 1000) * INTERVAL 1 HOUR + (i % 50) * "
+                "INTERVAL 1 MINUTE AS t1 FROM range(3000) r(i)")
+    rules = ["discharged <= admitted + INTERVAL 30 DAY", "discharged - admitted >= 2", "t1 - t0 < INTERVAL 20 MINUTE",
+             "t0 + INTERVAL 1 MINUTE <= t1"]
+    for mode, seed in (("balanced", 0), ("strictest", 1)):
+        con.register("s", run(con, "t", mode=mode, seed=seed, constraints=rules).table)
+        assert broken(con, "s", rules) == [0, 0, 0, 0], mode
+    con.register("s0", run(con, "t", mode="strictest", seed=1).table)
+    assert min(broken(con, "s0", rules)) > 0
+    for rule, message in (("discharged - admitted <= INTERVAL 3 DAY", "Cannot compare values of type BIGINT"),
+                          ("discharged <= admitted * 2", "give or take a constant"),
+                          ("t1 <= t0 + 3", "give or take|Binder Error")):
+        with pytest.raises(OptionError, match=message):
+            run(con, "t", constraints=[rule])

@@ -5,7 +5,8 @@ A rule is SQL over the source's columns (DuckDB's dialect, parsed with sqlglot):
 * a **bound**, a column against a constant: ``age >= 18``, ``bmi < 80``, ``admitted >= DATE '2020-01-01'``;
   or a linear expression of number columns against one: ``age + birth_year BETWEEN 2023 AND 2025``
   (BETWEEN is two rules), ``net + tax <= 900``: the last column named moves by what it is past;
-* an **order** between two columns of one kind: ``admitted <= discharged``, ``low < high``;
+* an **order** between two columns of one kind: ``admitted <= discharged``, ``low < high``; of two dates
+  or times give or take a constant (an **offset**): ``discharged <= admitted + INTERVAL 30 DAY``;
 * a **derived** column, equal to arithmetic of others: ``total = net + tax``,
   ``age = 2024 - birth_year``: the column is computed from the others, not sampled;
 * a **dependency** between text, ENUM or BOOLEAN columns: ``zip -> state``, ``(city, street) -> zip``:
@@ -374,6 +375,8 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
     if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
         col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
         return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
+    if op != "=" and not (lone_l and lone_r) and len(cols) == 2 and any(by_name[c].kind == "temporal" for c in cols):
+        return _offset(text, sql, left, right, op, cols, by_name, where, source)
     if op != "=" and not (lone_l or lone_r) and (
             not list(left.find_all(exp.Column)) or not list(right.find_all(exp.Column))):
         # a bound on an expression of several columns: `age + birth_year >= 2022`
@@ -423,6 +426,57 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         return Rule(text, "derived", sql, target.name, expr=expr, columns=cols, source=source)
     raise OptionError(f"{where}: not a rule we keep yet: a column against a constant ('age >= 18'), two columns "
                       "('admitted <= discharged'), or a column equal to arithmetic of others ('total = net + tax')")
+
+
+def _offset(text: str, sql: str, left: exp.Expression, right: exp.Expression, op: str, cols: tuple[str, ...],
+            by_name, where: str, source: str) -> Rule:
+    """Two dates or times in order, give or take a constant: `discharged <= admitted + INTERVAL 30 DAY`,
+    `discharged - admitted <= 30` (DATEs subtract to days, TIMESTAMPs to an INTERVAL, as in DuckDB),
+    `a - INTERVAL 1 HOUR < b`. Kept as `X + kx op Y + ky`: the last column named moves to the boundary."""
+    def side(node: exp.Expression) -> tuple[str, str] | None:
+        """(column, signed constant SQL or '') of `col`, `col + k`, `k + col`, `col - k`."""
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Column):
+            return node.name, ""
+        if isinstance(node, (exp.Add, exp.Sub)):
+            a, b = node.this, node.expression
+            if isinstance(a, exp.Column) and not list(b.find_all(exp.Column)):
+                return a.name, f"{'+' if isinstance(node, exp.Add) else '-'} ({b.sql(dialect='duckdb')})"
+            if isinstance(node, exp.Add) and isinstance(b, exp.Column) and not list(a.find_all(exp.Column)):
+                return b.name, f"+ ({a.sql(dialect='duckdb')})"
+        return None
+
+    shape = (f"{where}: two dates or times are compared as a column against a column give or take a constant "
+             "('discharged <= admitted + INTERVAL 30 DAY', 'discharged - admitted <= 30')")
+    if any(by_name[c].kind != "temporal" for c in cols):
+        raise OptionError(f"{where}: a date or time is compared with a number column; two dates or times are "
+                          "compared as a column against a column give or take a constant")
+    lhs, rhs = side(left), side(right)
+    inner = left
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if (lhs is None or rhs is None) and isinstance(inner, exp.Sub) and isinstance(inner.this, exp.Column) \
+            and isinstance(inner.expression, exp.Column) and not list(right.find_all(exp.Column)):
+        # X - Y op k  as  X op Y + k
+        lhs, rhs = (inner.this.name, ""), (inner.expression.name, f"+ ({right.sql(dialect='duckdb')})")
+    if lhs is None or rhs is None or lhs[0] == rhs[0]:
+        raise OptionError(shape)
+    (x, kx), (y, ky) = lhs, rhs
+    if not kx and not ky:
+        raise OptionError(shape)
+    import duckdb
+
+    try:  # the rule as DuckDB evaluates it, at a value of each column's type (sides of one kind)
+        probe = sqlglot.parse_one(sql, read="duckdb")
+        for col in probe.find_all(exp.Column):
+            col.replace(sqlglot.parse_one(f"CAST('2020-01-01' AS {by_name[col.name].type})", read="duckdb"))
+        duckdb.sql(f"SELECT {probe.sql(dialect='duckdb')}").fetchall()
+    except duckdb.Error as exc:
+        raise OptionError(f"{where}: {str(exc).splitlines()[0]}") from None
+    moved = cols[-1]
+    return Rule(text, "offset", sql, x, op, right=y, value=kx, expr=ky, columns=cols, source=source,
+                given=(moved,))
 
 
 def _forbidden(text: str, tree: exp.Not, resolve, by_name, where: str, source: str) -> Rule:
@@ -604,7 +658,7 @@ def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str: 
     is registered: bounds and orders repaired (a pass per link of a chain), then the derived columns
     computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
     sql = f"SELECT * FROM {table_name}"
-    fixes = [r for r in rules if r.kind in ("bound", "order", "linear")]
+    fixes = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
     for _ in range(max(MAX_PASSES, len(fixes) + 1) if fixes else 0):
         for rule in fixes:
             sql = _fix(rule, sql, types)
@@ -935,6 +989,21 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     a = quote_ident(rule.left)
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
+    if rule.kind == "offset":  # X + kx op Y + ky: the last column named moves to the boundary
+        x, y, m = quote_ident(rule.left), quote_ident(rule.right), rule.given[0]
+        neg = {"+": "-", "-": "+"}
+        flip = lambda k: (neg[k[0]] + k[1:]) if k else ""  # noqa: E731
+        if m == rule.left:
+            target, grow = f"({y} {rule.expr or ''} {flip(rule.value or '')})", rule.op in (">", ">=")
+        else:
+            target, grow = f"({x} {rule.value or ''} {flip(rule.expr or '')})", rule.op in ("<", "<=")
+        q, t = quote_ident(m), types[m]
+        moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({target} AS {t}), {q}) ELSE {q} END"
+        sql = f"SELECT * REPLACE ({moved} AS {q}) FROM ({sql})"
+        # a strict order, or a boundary the type cannot hold (a time on a DATE): one step more
+        step = f"{q} {'+' if grow else '-'} {_step(t)}" if _step(t) != "NULL" else q
+        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {t}), {q}) ELSE {q} END"
+        return f"SELECT * REPLACE ({nudged} AS {q}) FROM ({sql})"
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound
         c = f"CAST({rule.value} AS DOUBLE)"
         e = f"CAST(({rule.expr}) AS DOUBLE)"
