@@ -536,3 +536,17 @@ def test_dates_and_times_in_order_give_or_take_a_constant():
                           ("t1 <= t0 + 3", "give or take|Binder Error")):
         with pytest.raises(OptionError, match=message):
             run(con, "t", constraints=[rule])
+
+
+def test_a_table_with_a_check_on_every_column():
+    """30 one-column CHECKs (each column's domain, and a rule) and an order: kept in steps, where one query
+    nesting every repair went past DuckDB's limit of 1,000 levels."""
+    con = duckdb.connect()
+    cols = ", ".join(f"x{i} INTEGER CHECK (x{i} BETWEEN 0 AND 100)" for i in range(30))
+    con.execute(f"CREATE TABLE t ({cols}, a DOUBLE, b DOUBLE, CHECK (a < b))")
+    con.execute(f"INSERT INTO t SELECT {', '.join(f'(i * {i + 3}) % 101' for i in range(30))}, i % 7, i % 7 + 1 "
+                "FROM range(600) r(i)")
+    res = run(con, "t", mode="strict", seed=0)
+    assert len(res.output.rules) == 61
+    con.register("s", res.table)
+    assert broken(con, "s", ["a < b"] + [f"x{i} BETWEEN 0 AND 100" for i in range(30)]) == [0] * 31

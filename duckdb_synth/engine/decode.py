@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from . import masks
 from .domain import CategoricalDomain, Domain, NumericDomain
-from .rules import Rule, keep, modelled_away
+from .rules import Rule, keep_table, modelled_away
 from .schema import Column
 from .source import quote_ident
 
@@ -78,7 +78,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
         if rules:
             con.register("_synth_typed", out)
-            out = con.sql(keep(rules, "_synth_typed", dict(output_types(columns, mask_map)))).to_arrow_table()
+            out = keep_table(con, rules, "_synth_typed", dict(output_types(columns, mask_map)))
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other can leave a row breaking one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]

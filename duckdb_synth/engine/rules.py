@@ -653,20 +653,79 @@ def violations_sql(rule: Rule) -> str:
     return f"NOT coalesce(({rule.sql}), true)"
 
 
-def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:  # noqa: C901
-    """The SQL of `table_name` with every rule kept (see the module's docstring), to run where the table
-    is registered: bounds and orders repaired (a pass per link of a chain), then the derived columns
-    computed from the repaired ones (no other rule holds a derived column: ``_through_derived``)."""
-    sql = f"SELECT * FROM {table_name}"
+def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
+    """The repairs that can undo each other (orders, expressions, offsets, and bounds on a column one of
+    them moves), which take passes, and the bounds of columns nothing else moves, which take one."""
     fixes = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
-    for _ in range(max(MAX_PASSES, len(fixes) + 1) if fixes else 0):
-        for rule in fixes:
-            sql = _fix(rule, sql, types)
+    moved = set()
+    for r in fixes:
+        if r.kind == "order":
+            moved |= {r.left, r.right}
+        elif r.kind == "linear":
+            moved.add(r.left)
+        elif r.kind == "offset":
+            moved.add(r.given[0])
+    coupled = [r for r in fixes if r.kind != "bound" or r.left in moved]
+    return coupled, [r for r in fixes if r.kind == "bound" and r.left not in moved]
+
+
+def _derive(rules: Sequence[Rule], sql: str, types: dict[str, str]) -> str:
     for rule in rules:
         if rule.kind == "derived":
             q = quote_ident(rule.left)
             sql = f"SELECT * REPLACE (TRY_CAST({rule.expr} AS {types[rule.left]}) AS {q}) FROM ({sql})"
     return sql
+
+
+def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:
+    """The SQL of `table_name` with every rule kept (see the module's docstring), to run where the table
+    is registered: bounds of columns nothing else moves once, the repairs that can undo each other in
+    passes (one per link of a chain), then the derived columns computed from the repaired ones (no other
+    rule holds a derived column: ``_through_derived``). One query, nested: ``keep_table`` runs it in steps."""
+    sql = f"SELECT * FROM {table_name}"
+    coupled, alone = _coupled(rules)
+    for rule in alone:
+        sql = _fix(rule, sql, types)
+    for _ in range(max(MAX_PASSES, len(coupled) + 1) if coupled else 0):
+        for rule in coupled:
+            sql = _fix(rule, sql, types)
+    return _derive(rules, sql, types)
+
+
+STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels)
+
+
+def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str]):
+    """``keep`` run on `con` in steps of a few repairs, each step's rows held as Arrow (a table with many
+    rules, a CHECK on each column, would nest one query past DuckDB's limit); the passes stop once no
+    row breaks a rule they repair."""
+    step = [0]
+
+    def run(fixes: Sequence[Rule], current: str) -> str:
+        for i in range(0, len(fixes), STEP_FIXES):
+            sql = f"SELECT * FROM {current}"
+            for rule in fixes[i:i + STEP_FIXES]:
+                sql = _fix(rule, sql, types)
+            step[0] += 1
+            made = con.sql(sql).to_arrow_table()
+            if current.startswith("_synth_keep_"):
+                con.unregister(current)  # (each step's rows held once)
+            current = f"_synth_keep_{step[0]}"
+            con.register(current, made)
+        return current
+
+    current = table_name
+    coupled, alone = _coupled(rules)
+    current = run(alone, current)
+    for _ in range(max(MAX_PASSES, len(coupled) + 1) if coupled else 0):
+        broken = " OR ".join(violations_sql(r) for r in coupled)
+        if not con.sql(f"SELECT count(*) FILTER ({broken}) FROM {current}").fetchall()[0][0]:
+            break
+        current = run(coupled, current)
+    out = con.sql(_derive(rules, f"SELECT * FROM {current}", types)).to_arrow_table()
+    if current.startswith("_synth_keep_"):
+        con.unregister(current)
+    return out
 
 
 def code_rules(rules: Sequence[Rule]) -> list[Rule]:
