@@ -550,3 +550,25 @@ def test_a_table_with_a_check_on_every_column():
     assert len(res.output.rules) == 61
     con.register("s", res.table)
     assert broken(con, "s", ["a < b"] + [f"x{i} BETWEEN 0 AND 100" for i in range(30)]) == [0] * 31
+
+
+def test_second_review_cases_coarse_times_narrow_types_and_offsets_that_cannot_be_computed():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT (TIMESTAMP '2021-01-01' + i * INTERVAL 7 MINUTE)::TIMESTAMP_S AS t0, "
+                "(TIMESTAMP '2021-01-01' + i * INTERVAL 7 MINUTE + (i % 40) * INTERVAL 1 MINUTE)::TIMESTAMP_S AS t1, "
+                "(i % 9)::UTINYINT AS u, (i % 13 - 6)::INTEGER AS k, (100 + i % 28)::TINYINT AS s "
+                "FROM range(2000) r(i)")
+    rules = ["t1 > t0 + INTERVAL 20 MINUTE", "u <= k", "s < k"]  # (s < k cannot hold where k <= 100: logged)
+    res = run(con, "t", mode="balanced", seed=0, constraints=rules)  # no overflow, no cast error
+    con.register("s", res.table)
+    assert broken(con, "s", rules[:1]) == [0]  # a strict step of one second, not one microsecond
+    with pytest.raises(OptionError, match="write the constant as an INTERVAL"):
+        parse_timestamp_minus_days()
+
+
+def parse_timestamp_minus_days():
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import Column
+
+    parse_rules(["billed <= admitted + 30"], [Column("admitted", "DATE", "temporal"),
+                                                Column("billed", "TIMESTAMP", "temporal")])

@@ -353,7 +353,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
                           "('age >= 18'), two columns ('admitted <= discharged'), or a column equal to arithmetic "
                           "of others ('total = net + tax')")
     names: list[str] = []
-    for col in tree.find_all(exp.Column):
+    for col in tree.find_all(exp.Column, bfs=False):  # (depth first: the order of the text)
         real = resolve(col.name)
         col.set("this", exp.to_identifier(real, quoted=True))
         col.set("table", None)
@@ -475,8 +475,29 @@ def _offset(text: str, sql: str, left: exp.Expression, right: exp.Expression, op
     except duckdb.Error as exc:
         raise OptionError(f"{where}: {str(exc).splitlines()[0]}") from None
     moved = cols[-1]
-    return Rule(text, "offset", sql, x, op, right=y, value=kx, expr=ky, columns=cols, source=source,
-                given=(moved,))
+    rule = Rule(text, "offset", sql, x, op, right=y, value=kx, expr=ky, columns=cols, source=source, given=(moved,))
+    target, _ = _offset_target(rule)
+    for name in (x, y):
+        target = target.replace(quote_ident(name), f"CAST('2020-01-01' AS {by_name[name].type})")
+    try:  # the repair as DuckDB binds it (a TIMESTAMP minus a bare number of days does not)
+        duckdb.sql(f"SELECT TRY_CAST({target} AS {by_name[moved].type})").fetchall()
+    except duckdb.Error as exc:
+        raise OptionError(f"{where}: the column moved to keep it, '{moved}', cannot be computed from the other "
+                          f"({str(exc).splitlines()[0]}); write the constant as an INTERVAL") from None
+    return rule
+
+
+def _offset_target(rule: Rule) -> tuple[str, bool]:
+    """An offset rule's boundary for the column it moves, as SQL, and whether that column must grow."""
+    x, y, m = quote_ident(rule.left), quote_ident(rule.right), rule.given[0]
+    neg = {"+": "-", "-": "+"}
+
+    def flip(k: str) -> str:
+        return (neg[k[0]] + k[1:]) if k else ""
+
+    if m == rule.left:
+        return f"({y} {rule.expr or ''} {flip(rule.value or '')})", rule.op in (">", ">=")
+    return f"({x} {rule.value or ''} {flip(rule.expr or '')})", rule.op in ("<", "<=")
 
 
 def _forbidden(text: str, tree: exp.Not, resolve, by_name, where: str, source: str) -> Rule:
@@ -1012,6 +1033,10 @@ def _step(type_: str) -> str:
     t = type_.upper()
     if t == "DATE":
         return "INTERVAL 1 DAY"
+    if t in ("TIMESTAMP_S",):
+        return "INTERVAL 1 SECOND"
+    if t in ("TIMESTAMP_MS",):
+        return "INTERVAL 1 MILLISECOND"
     if t.startswith("TIMESTAMP") or t == "TIME":
         return "INTERVAL 1 MICROSECOND"
     if t.startswith("DECIMAL") or t.startswith("NUMERIC"):
@@ -1049,13 +1074,8 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
     if rule.kind == "offset":  # X + kx op Y + ky: the last column named moves to the boundary
-        x, y, m = quote_ident(rule.left), quote_ident(rule.right), rule.given[0]
-        neg = {"+": "-", "-": "+"}
-        flip = lambda k: (neg[k[0]] + k[1:]) if k else ""  # noqa: E731
-        if m == rule.left:
-            target, grow = f"({y} {rule.expr or ''} {flip(rule.value or '')})", rule.op in (">", ">=")
-        else:
-            target, grow = f"({x} {rule.value or ''} {flip(rule.expr or '')})", rule.op in ("<", "<=")
+        m = rule.given[0]
+        target, grow = _offset_target(rule)
         q, t = quote_ident(m), types[m]
         moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({target} AS {t}), {q}) ELSE {q} END"
         sql = f"SELECT * REPLACE ({moved} AS {q}) FROM ({sql})"
@@ -1087,30 +1107,37 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
         # DuckDB may compute the expression in floating point (a DECIMAL divided: 95.08 / 2.0 - 65.54 is
         # -18.000000000000007): a row on the bound that the check still finds past it moves one step more
         step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
+                else f"CAST({a} AS HUGEINT) {'+' if up else '-'} 1" if _step(ta) == "1"
                 else f"{a} {'+' if up else '-'} {_step(ta)}")
         nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {ta}), {a}) ELSE {a} END"
         return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
     if rule.kind == "bound":
-        c = f"CAST({rule.value} AS {ta})"
+        c = f"coalesce(TRY_CAST({rule.value} AS {ta}), {a})"  # (300 on a TINYINT: nothing to bring it to)
         up = rule.op in (">=", ">")
         # NULL keeps a rule: CASE, not greatest/least (which skip NULLs and would fill them with the bound)
         moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN {c} ELSE {a} END"
         sql = f"SELECT * REPLACE (CAST({moved} AS {ta}) AS {a}) FROM ({sql})"
+        # (steps in a wider type: 0 - 1 on a UTINYINT is an error, not -1)
         # the bound cast to the column's type may fall on the wrong side of it (17.4 on an INTEGER, a
         # strict bound): one step of the type toward the allowed side
         step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
+                else f"CAST({a} AS HUGEINT) {'+' if up else '-'} 1" if _step(ta) == "1"
                 else f"{a} {'+' if up else '-'} {_step(ta)}")
-        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN CAST({step} AS {ta}) ELSE {a} END"
+        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {ta}), {a}) ELSE {a} END"
         return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
     b = quote_ident(rule.right)
     lo, hi = (a, b) if rule.op in ("<", "<=") else (b, a)
     tb = types[rule.right]
     t_lo, t_hi = (ta, tb) if lo == a else (tb, ta)
     swap = f"{lo} > {hi}"
-    new_lo = f"CASE WHEN {swap} THEN CAST({_rounded(hi, t_hi, t_lo, up=False)} AS {t_lo}) ELSE {lo} END"
-    new_hi = f"CASE WHEN {swap} THEN CAST({_rounded(lo, t_lo, t_hi, up=True)} AS {t_hi}) ELSE {hi} END"
+    into_lo = f"TRY_CAST({_rounded(hi, t_hi, t_lo, up=False)} AS {t_lo})"
+    into_hi = f"TRY_CAST({_rounded(lo, t_lo, t_hi, up=True)} AS {t_hi})"
+    # (a value the other type cannot hold, -3 into a UTINYINT: the pair is left, and logged if still broken)
+    swap = f"({swap} AND {into_lo} IS NOT NULL AND {into_hi} IS NOT NULL)"
+    new_lo = f"CASE WHEN {swap} THEN {into_lo} ELSE {lo} END"
+    new_hi = f"CASE WHEN {swap} THEN {into_hi} ELSE {hi} END"
     if rule.op in ("<", ">"):  # equal values: the larger moves one step up (of its own type)
         up = (f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if _step(t_hi) == "NULL"
-              else f"{new_hi} + {_step(t_hi)}")
-        new_hi = f"CASE WHEN {new_lo} = {new_hi} THEN CAST({up} AS {t_hi}) ELSE {new_hi} END"
+              else f"CAST({new_hi} AS HUGEINT) + 1" if _step(t_hi) == "1" else f"{new_hi} + {_step(t_hi)}")
+        new_hi = f"CASE WHEN {new_lo} = {new_hi} THEN coalesce(TRY_CAST({up} AS {t_hi}), {new_hi}) ELSE {new_hi} END"
     return f"SELECT * REPLACE ({new_lo} AS {lo}, {new_hi} AS {hi}) FROM ({sql})"
