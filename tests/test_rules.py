@@ -274,7 +274,7 @@ def test_an_order_between_a_date_and_a_timestamp():
 def test_review_cases_nulls_constants_types_and_order_of_dependencies():
     """NULL keeps a rule (a bound does not fill NULLs); a constant never reads a table; a bound is rounded
     toward the side it allows; a strict order of a DOUBLE before an INTEGER; dependencies in any order."""
-    from duckdb_synth.engine.rules import keep, parse_rules
+    from duckdb_synth.engine.rules import keep_table, parse_rules
     from duckdb_synth.engine.schema import Column
 
     cols = [Column("a", "INTEGER", "numeric", integer=True), Column("d", "DOUBLE", "numeric"),
@@ -283,8 +283,8 @@ def test_review_cases_nulls_constants_types_and_order_of_dependencies():
     con = duckdb.connect()
     con.execute("CREATE TABLE x AS SELECT * FROM (VALUES (NULL, 3.0::DOUBLE, 3, DATE '2019-12-31'), "
                 "(10, 3.0::DOUBLE, 3, NULL)) v(a, d, i, t)")
-    got = con.sql(keep(parse_rules(["a >= 17.4", "d < i", "t >= TIMESTAMP '2020-01-01 12:00:00'"], cols), "x",
-                       types)).fetchall()
+    got = [tuple(r.values()) for r in keep_table(con, parse_rules(
+        ["a >= 17.4", "d < i", "t >= TIMESTAMP '2020-01-01 12:00:00'"], cols), "x", types).to_pylist()]
     assert got == [(None, 3.0, 4, __import__("datetime").date(2020, 1, 2)), (18, 3.0, 4, None)]
     for bad, message in (("a >= (SELECT count(*) FROM x)", "constant side"), ("a >= now()", "constant side"),
                          ("a < a", "with itself")):
@@ -433,7 +433,7 @@ def test_bounds_orders_and_expressions_kept_on_random_rows_over_many_seeds():
     orders, a bound on an expression of columns outside the chain): the repair leaves no row breaking one."""
     import numpy as np
 
-    from duckdb_synth.engine.rules import keep, parse_rules
+    from duckdb_synth.engine.rules import keep_table, parse_rules
     from duckdb_synth.engine.schema import Column
 
     kinds = [("INTEGER", "numeric", True), ("DOUBLE", "numeric", False), ("DECIMAL(9,2)", "numeric", False),
@@ -457,7 +457,7 @@ def test_bounds_orders_and_expressions_kept_on_random_rows_over_many_seeds():
         con.execute("CREATE OR REPLACE TABLE r AS SELECT " + ", ".join(
             f"CAST(CASE WHEN random() < 0.05 THEN NULL ELSE (random() - 0.5) * 200 END AS {c.type}) AS {c.name}"
             for c in cols) + " FROM range(400)")
-        kept = con.sql(keep(parsed, "r", types)).to_arrow_table()
+        kept = keep_table(con, parsed, "r", types)
         con.register("k", kept)
         got = [con.sql(r.count_sql("SELECT * FROM k")).fetchall()[0][0] for r in parsed]
         assert got == [0] * len(parsed), (seed, rules, got)

@@ -28,10 +28,10 @@ from the model's own conditional distribution with those values taken out, and t
 it are drawn given the value kept (rather than repaired after the whole row is drawn, which would leave
 them drawn given a value the row no longer holds). Dependencies are set on the drawn codes
 (``keep_codes``, which also catches what any other sampler leaves). The other rules are kept on the
-decoded rows (``keep``).
+decoded rows (``keep_table``).
 
 Rules are public (the user states them; a CHECK is in the schema): they cost no budget. The copy
-keeps every one, by post-processing each batch of decoded rows (``keep``): a derived column is
+keeps every one, by post-processing each batch of decoded rows (``keep_table``): a derived column is
 computed; a value past a bound is brought to it; two values out of order are swapped (the pair's
 values stay those the model drew, in the order the rule wants; a strict order of equal values
 moves the larger by one step of its type). ``violations_sql`` counts, in any table, the rows that
@@ -292,13 +292,8 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
 
 def _unit(col: Column) -> float | None:
     """The step of a whole-number or DECIMAL column's values (None: a float, or not a number)."""
-    t = col.type.upper()
-    if col.integer or t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                            "UINTEGER", "UBIGINT"):
-        return 1.0
-    if t.startswith(("DECIMAL", "NUMERIC")):
-        return 10.0 ** -int(t.split(",")[1].rstrip(") ")) if "," in t else 0.001
-    return None
+    scale = 0 if col.integer else _scale(col.type)
+    return None if scale is None else 10.0 ** -scale
 
 
 _FD = re.compile(r"^\s*\(?\s*(?P<given>[^()]+?)\s*\)?\s*->\s*(?P<dep>\"[^\"]+\"|[^\s,()]+)\s*$")
@@ -698,28 +693,16 @@ def _derive(rules: Sequence[Rule], sql: str, types: dict[str, str]) -> str:
     return sql
 
 
-def keep(rules: Sequence[Rule], table_name: str, types: dict[str, str]) -> str:
-    """The SQL of `table_name` with every rule kept (see the module's docstring), to run where the table
-    is registered: bounds of columns nothing else moves once, the repairs that can undo each other in
-    passes (one per link of a chain), then the derived columns computed from the repaired ones (no other
-    rule holds a derived column: ``_through_derived``). One query, nested: ``keep_table`` runs it in steps."""
-    sql = f"SELECT * FROM {table_name}"
-    coupled, alone = _coupled(rules)
-    for rule in alone:
-        sql = _fix(rule, sql, types)
-    for _ in range(max(MAX_PASSES, len(coupled) + 1) if coupled else 0):
-        for rule in coupled:
-            sql = _fix(rule, sql, types)
-    return _derive(rules, sql, types)
-
-
 STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels)
 
 
 def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str]):
-    """``keep`` run on `con` in steps of a few repairs, each step's rows held as Arrow (a table with many
-    rules, a CHECK on each column, would nest one query past DuckDB's limit); the passes stop once no
-    row breaks a rule they repair."""
+    """The rows of `table_name` (registered on `con`) with every rule kept (see the module's docstring):
+    bounds of columns nothing else moves once, the repairs that can undo each other in passes (one per
+    link of a chain) that stop once no row breaks one, then the derived columns computed from the
+    repaired ones (no other rule holds a derived column: ``_through_derived``). A few repairs per query,
+    each step's rows held as Arrow: a table with many rules, a CHECK on each column, would nest one query
+    past DuckDB's limit."""
     step = [0]
 
     def run(fixes: Sequence[Rule], current: str) -> str:
@@ -1069,6 +1052,18 @@ def _rounded(value: str, t_from: str, t_to: str, up: bool) -> str:
     return f"{f}({value})" if to == 0 else f"({f}(({value}) * 1e{to}) / 1e{to})"
 
 
+def _nudged(rule: Rule, col: str, type_: str, up: bool, sql: str) -> str:
+    """`sql` with the rows that still break `rule` moved one step of `type_` in `col` (quoted), up or down:
+    a strict bound, a value the type rounded to the wrong side, an expression DuckDB evaluates in floating
+    point. Whole numbers step in a wider type (0 - 1 on a UTINYINT is an error, not -1); a step the type
+    cannot hold leaves the value."""
+    step = (f"nextafter({col}, CAST('{'inf' if up else '-inf'}' AS {type_}))" if _step(type_) == "NULL"
+            else f"CAST({col} AS HUGEINT) {'+' if up else '-'} 1" if _step(type_) == "1"
+            else f"{col} {'+' if up else '-'} {_step(type_)}")
+    nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {type_}), {col}) ELSE {col} END"
+    return f"SELECT * REPLACE ({nudged} AS {col}) FROM ({sql})"
+
+
 def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     a = quote_ident(rule.left)
     ta = types[rule.left]
@@ -1080,9 +1075,7 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
         moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({target} AS {t}), {q}) ELSE {q} END"
         sql = f"SELECT * REPLACE ({moved} AS {q}) FROM ({sql})"
         # a strict order, or a boundary the type cannot hold (a time on a DATE): one step more
-        step = f"{q} {'+' if grow else '-'} {_step(t)}" if _step(t) != "NULL" else q
-        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {t}), {q}) ELSE {q} END"
-        return f"SELECT * REPLACE ({nudged} AS {q}) FROM ({sql})"
+        return _nudged(rule, q, t, grow, sql)
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound
         c = f"CAST({rule.value} AS DOUBLE)"
         e = f"CAST(({rule.expr}) AS DOUBLE)"
@@ -1106,25 +1099,16 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
         sql = f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
         # DuckDB may compute the expression in floating point (a DECIMAL divided: 95.08 / 2.0 - 65.54 is
         # -18.000000000000007): a row on the bound that the check still finds past it moves one step more
-        step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
-                else f"CAST({a} AS HUGEINT) {'+' if up else '-'} 1" if _step(ta) == "1"
-                else f"{a} {'+' if up else '-'} {_step(ta)}")
-        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {ta}), {a}) ELSE {a} END"
-        return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
+        return _nudged(rule, a, ta, up, sql)
     if rule.kind == "bound":
         c = f"coalesce(TRY_CAST({rule.value} AS {ta}), {a})"  # (300 on a TINYINT: nothing to bring it to)
         up = rule.op in (">=", ">")
         # NULL keeps a rule: CASE, not greatest/least (which skip NULLs and would fill them with the bound)
         moved = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN {c} ELSE {a} END"
         sql = f"SELECT * REPLACE (CAST({moved} AS {ta}) AS {a}) FROM ({sql})"
-        # (steps in a wider type: 0 - 1 on a UTINYINT is an error, not -1)
         # the bound cast to the column's type may fall on the wrong side of it (17.4 on an INTEGER, a
         # strict bound): one step of the type toward the allowed side
-        step = (f"nextafter({a}, CAST('{'inf' if up else '-inf'}' AS {ta}))" if floaty
-                else f"CAST({a} AS HUGEINT) {'+' if up else '-'} 1" if _step(ta) == "1"
-                else f"{a} {'+' if up else '-'} {_step(ta)}")
-        nudged = f"CASE WHEN NOT coalesce(({rule.sql}), true) THEN coalesce(TRY_CAST({step} AS {ta}), {a}) ELSE {a} END"
-        return f"SELECT * REPLACE ({nudged} AS {a}) FROM ({sql})"
+        return _nudged(rule, a, ta, up, sql)
     b = quote_ident(rule.right)
     lo, hi = (a, b) if rule.op in ("<", "<=") else (b, a)
     tb = types[rule.right]
