@@ -120,6 +120,12 @@ def child(root: str, case: str, seed: int) -> int:
         raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, writeN or fileN")
     if m:
         eps = None if m.group(2) == "balanced" else float(m.group(2))
+    # The generated tables are opened read-only (one file, kept for later runs), so their DP runs keep
+    # no ledger; a checkout from before the ledger (issue 14) takes no such option.
+    import inspect
+
+    ledger = "ledger" in inspect.signature(duckdb_synth.run).parameters
+    no_ledger = {"ledger": False} if ledger and eps is not None else {}
     wall, cpu = time.perf_counter(), time.process_time()
     if write and write.group(1) == "file":
         from duckdb_synth.surfaces.cli import main as cli
@@ -128,18 +134,19 @@ def child(root: str, case: str, seed: int) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "out.parquet"
             cli.main(["synthesize", str(mixed_db(10**6, 20)), "src", "--epsilon", str(eps), "--seed", str(seed),
-                      "--rows", str(rows), "-o", str(path), "--no-progress"], standalone_mode=False)
+                      "--rows", str(rows), "-o", str(path), "--no-progress", *(["--no-ledger"] if ledger else [])],
+                     standalone_mode=False)
             made = duckdb.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
     elif write:
         duckdb_synth.register(con)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "out.parquet"
             con.execute(f"COPY (SELECT * FROM synthesize('src', epsilon := {eps}, seed := {seed}, "
-                        f"\"rows\" := {rows})) TO '{path}' (FORMAT parquet)")
+                        f"\"rows\" := {rows}{', ledger := false' if ledger else ''})) TO '{path}' (FORMAT parquet)")
             made = con.sql(f"SELECT count(*) FROM '{path}'").fetchall()[0][0]
     else:
         res = (duckdb_synth.run(con, "src", seed=seed, rows=rows) if eps is None else
-               duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows))
+               duckdb_synth.run(con, "src", epsilon=eps, seed=seed, rows=rows, **no_ledger))
         if hasattr(res, "output"):  # the rows made batch by batch, as a writer would take them
             made = sum(b.num_rows for b in res.output.batches())
         else:  # a checkout from before batched output
