@@ -40,7 +40,7 @@ con.sql(f"CREATE TABLE w AS SELECT {{', '.join(exprs)}} FROM raw")
 t0 = time.perf_counter()
 r = duckdb_synth.run(con, "w", mode="strictest", seed=seed)
 secs = time.perf_counter() - t0
-rounds = sum(1 for s in r.spend.steps if s.name.startswith("measure "))
+rounds = sum(1 for s in r.spend.steps if s.name.startswith("measure "))  # picks (d >= 64: several a round)
 print(json.dumps({{"seconds": secs, "rounds": rounds,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """

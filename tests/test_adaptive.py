@@ -222,3 +222,50 @@ def test_a_candidate_holding_a_refused_one_is_refused_unsized() -> None:
             assert not later, (seed, later)
             tried_first += len([c for c in asked[:refused[0]] if {0, 2} < set(c)]) < 3
     assert tried_first >= 1  # the pair came before some of its triples at least once
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeypatch: pytest.MonkeyPatch,
+                                                                          seed: int) -> None:
+    """With max(1, d // COLUMNS_PER_PICK) picks a round (2 here): one refit a round, picks of a round
+    sharing at most one column, every pick charged its own selection and measurement, the budget
+    kept, and the chain still learned."""
+    from duckdb_synth.privacy import adaptive
+
+    monkeypatch.setattr(adaptive, "COLUMNS_PER_PICK", 2)
+    rng = np.random.default_rng(seed)
+    codes, sizes = _data(rng, n=5000)
+    data = Binned(codes, sizes)
+    acct = Accountant.for_budget(2.0, 1e-6)
+    one_way = []
+    for i in range(len(sizes)):
+        one_way.append(measure(data, (i,), 1 / math.sqrt(2 * 0.05 * acct.rho), rng))
+        acct.charge(f"1-way {i}", 0.05 * acct.rho)
+    n = float(len(codes))
+    fits = []
+
+    def fit(ms, warm):
+        fits.append(len(ms))
+        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
+
+    model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
+                                 total=n, names=list("abcd"), fit=fit,
+                                 size_of=lambda cl: junction_tree(list(cl), 4, sizes).size(sizes))
+    assert acct.rho_spent <= acct.rho * (1 + 1e-9) and acct.rho_spent >= acct.rho * 0.999
+    rounds: dict[str, list[tuple]] = {}
+    steps = [s for s in acct.steps if s.name.startswith(("select", "measure"))]
+    assert [s.name.split()[0] for s in steps] == ["select", "measure"] * (len(steps) // 2)
+    for sel, mea in zip(steps[::2], steps[1::2]):  # each pick: its draw, then its measurement
+        assert sel.name.split()[1] == mea.name.split()[1] and sel.detail.split(":")[0] == mea.detail.split(":")[0]
+        eps0 = float(sel.detail.split("eps0=")[1])
+        assert (eps0 - 5e-5) ** 2 / 8 <= sel.rho <= (eps0 + 5e-5) ** 2 / 8  # eps0 as printed, to 4 decimals
+        assert mea.rho == pytest.approx(1 / (2 * float(mea.detail.split("sigma=")[1]) ** 2), rel=1e-4)
+        rounds.setdefault(mea.detail.split(",")[0], []).append(tuple(mea.name.split()[1].split("~")))
+    assert len(fits) - 1 == len(rounds)  # the first fit, then one a round
+    assert sum(len(r) for r in rounds.values()) == len(ms) - len(sizes)
+    assert max(len(r) for r in rounds.values()) == 2 and sum(len(r) == 2 for r in rounds.values()) >= len(rounds) - 1
+    for picks in rounds.values():
+        for a, b in itertools.combinations(picks, 2):
+            assert len(set(a) & set(b)) <= 1, picks
+    ac = model.marginal((0, 2))  # a -> b -> c: c given a is far from independent
+    assert np.abs(ac / n - np.outer(ac.sum(1), ac.sum(0)) / n**2).sum() > 0.3
