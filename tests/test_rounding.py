@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from duckdb_synth.engine.rounding import allocate
+from duckdb_synth.engine.rounding import allocate, stable_order
 
 
 def _counts(values: np.ndarray, config: np.ndarray, k: int, m: int) -> np.ndarray:
@@ -127,3 +127,12 @@ def test_model_sample_spreads_over_other_columns() -> None:
     worst = [np.abs(marginal(model.sample(n, np.random.default_rng(s)), sizes, (0, 1, 2)) - want).max()
              for s in range(3)]
     assert max(worst) <= 3, worst
+
+
+@pytest.mark.parametrize("span", [1, 2, 1 << 16, (1 << 16) + 1, 1 << 33, 1 << 62])
+def test_stable_order_is_numpys_stable_argsort_by_radix(span):
+    rng = np.random.default_rng(span % 997)
+    for n in (0, 1, 7, 5000):
+        key = rng.integers(0, span, n)
+        key[: n // 3] = key[n // 2: n // 2 + n // 3]  # ties, whose order the sort must keep
+        assert np.array_equal(stable_order(key, span), np.argsort(key, kind="stable"))

@@ -92,13 +92,28 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
         key = key * size + np.asarray(codes, dtype=np.int64)
         span *= size
     perm = rng.permutation(n)
-    key = key[perm]
-    if span <= 1 << 16:  # numpy sorts 16-bit integers stably by radix: the same order, in linear time
-        key = key.astype(np.uint16)
-    order = perm[np.argsort(key, kind="stable")]
+    order = perm[stable_order(key[perm], span)]
     out = np.empty(n, dtype=np.int64)
     out[order] = values
     return out
+
+
+def stable_order(key: np.ndarray, span: int) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for integer keys in [0, span): the same order, by radix.
+
+    numpy sorts 16-bit integers stably by radix in linear time, and wider ones by timsort: on
+    400,000 random 30-bit keys 36 ms, against 11 ms for two passes of 16 bits (least significant
+    first, each pass stable, so ties keep their order). The decoder and the sampler sort every
+    column of every batch this way.
+    """
+    if span <= 1 << 16:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    order = None
+    for shift in range(0, max(int(span - 1).bit_length(), 1), 16):
+        digit = ((key if order is None else key[order]) >> shift & 0xFFFF).astype(np.uint16)
+        step = np.argsort(digit, kind="stable")
+        order = step if order is None else order[step]
+    return order
 
 
 def _systematic(frac: np.ndarray, extra: np.ndarray, rng: np.random.Generator) -> np.ndarray:
