@@ -65,7 +65,7 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     groups = np.bincount(config, minlength=k)
-    used = np.flatnonzero(groups)  # only the configurations some row has
+    used = np.flatnonzero(groups > 0)  # only the configurations some row has
     t = np.clip(table[used], 0.0, None)
     rowsum = t.sum(axis=1, keepdims=True)
     p = np.where(rowsum > 0, t / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m)

@@ -217,6 +217,7 @@ class _Views:
     def __init__(self, data) -> None:
         self.data, self.sizes, self.n = data, data.sizes, data.n
         self.views: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (column, id) -> (remap, codes)
+        self.prefixes: dict[tuple, np.ndarray] = {}  # the cell index of a family's first columns, the latest few
 
     def marginal(self, clique: Clique, remaps=None) -> np.ndarray:
         if remaps is None or all(r is None for r in remaps) or not hasattr(self.data, "codes"):
@@ -234,10 +235,24 @@ class _Views:
         cells that hold rows (int counts, no table of floats) is most of a structure search."""
         if not hasattr(self.data, "codes"):
             counts = self.marginal(clique, remaps).ravel()
-            flat = np.flatnonzero(counts)
+            flat = np.flatnonzero(counts > 0)
             return flat, counts[flat]
-        counts = np.bincount(cell_index(self._columns(clique, remaps if remaps is not None else [None] * len(clique))))
-        populated = np.flatnonzero(counts)
+        columns = self._columns(clique, remaps if remaps is not None else [None] * len(clique))
+        if len(columns) > 2:  # the search tries many last parents after the same first ones: their index is kept
+            key = tuple((c, None if r is None else id(r[0])) for c, r in zip(clique[:-2], remaps or [None] * len(clique)))
+            if key not in self.prefixes:
+                if len(self.prefixes) >= PREFIXES_KEPT:
+                    self.prefixes.pop(next(iter(self.prefixes)))
+                self.prefixes[key] = cell_index(columns[:-2])
+            (last, last_size), (x, x_size) = columns[-2:]
+            flat = self.prefixes[key] * last_size
+            flat += last
+            flat *= x_size
+            flat += x
+        else:
+            flat = cell_index(columns)
+        counts = np.bincount(flat)
+        populated = np.flatnonzero(counts > 0)  # a mask: numpy finds the nonzeros of a bool array 4x as fast as of int64
         return populated, counts[populated].astype(np.float64)
 
     def _view(self, c: int, remap: Remap) -> np.ndarray:
@@ -247,6 +262,7 @@ class _Views:
         return self.views[key][1]
 
 
+PREFIXES_KEPT = 8  # the structure search's latest prefix indices kept (8 bytes a row each)
 MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cells (its finest coarsening that fits)
 MISFIT_SETS = 300  # and scores up to this many of the pairs and of the triples (a fixed sample beyond)
 
