@@ -171,8 +171,8 @@ class ArrayColumn:
 
     def value_counts(self) -> tuple[list, np.ndarray]:
         if isinstance(self.values, np.ndarray):  # a number's or time's finite values (-0.0 counted as 0.0, as Spark)
-            values, counts = np.unique(self._finite() + 0.0, return_counts=True)
-            return values.tolist(), counts.astype(np.float64)
+            values, counts = self._distinct()  # from the sorted copy (another sort of 1M values was 55 ms)
+            return (values + 0.0).tolist(), counts.copy()
         arr = self.values.combine_chunks() if isinstance(self.values, pa.ChunkedArray) else self.values
         vc = pc.value_counts(arr.drop_null())
         # In the values' order, not the rows': the noise a caller adds lines up with the values alike

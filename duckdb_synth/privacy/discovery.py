@@ -254,7 +254,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # NaN, +inf and -inf are values too: kept by the same rule as any other (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
     kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
-    uniq, held = np.unique(vals, return_counts=True)
+    starts = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]]) if len(vals) else np.zeros(0, dtype=np.int64)
+    uniq, held = vals[starts], np.diff(np.r_[starts, len(vals)])  # vals are sorted: their runs, not np.unique's sort
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
     else:
