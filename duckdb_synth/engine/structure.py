@@ -94,7 +94,7 @@ def _cmi(data, x: int, z: int, given: tuple[int, ...]) -> float:
 
 
 def _xlogx(v: np.ndarray) -> float:
-    v = v[v > 0]
+    """sum(v log v) of positive counts (the caller's are: populated cells and pools)."""
     return float((v * np.log(v)).sum())
 
 
@@ -109,7 +109,7 @@ def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[
     size = data.sizes[x]
     views = data if isinstance(data, _Views) else _Views(data)
     flat, c = views.populated((*(p for p, _ in parents), x), [*(coarse[p][lv] for p, lv in parents), None])
-    cfg, val = flat // size, flat % size
+    cfg, val = np.divmod(flat, size)
     widths = [coarse[p][lv][1] for p, lv in parents]
     score = 0.0
     for j in range(len(widths), -1, -1):
@@ -120,8 +120,17 @@ def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[
         if not j or take.all():
             break
         # Rows left go up a level: the last parent dropped, cells that now coincide added up.
-        keys, inverse = np.unique((cfg[~take] // widths[j - 1]) * size + val[~take], return_inverse=True)
-        c, cfg, val = np.bincount(inverse, weights=c[~take]), keys // size, keys % size
+        left = ~take
+        keys = (cfg[left] // widths[j - 1]) * size + val[left]
+        space = math.prod(widths[:j - 1]) * size
+        if space <= 4 * len(keys) + (1 << 16):  # counted into the (small) table: no sort, the same sums in order
+            sums = np.bincount(keys, weights=c[left], minlength=space)
+            keys = np.flatnonzero(sums > 0)  # the weights are counts of rows, all positive
+            c = sums[keys]
+        else:
+            keys, inverse = np.unique(keys, return_inverse=True)
+            c = np.bincount(inverse, weights=c[left])
+        cfg, val = np.divmod(keys, size)
     return score
 
 
