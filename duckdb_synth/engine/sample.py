@@ -26,7 +26,7 @@ def draw(model, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
 def sample(model: Model, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
     """Return an (n, columns) matrix of codes drawn from the model (controlled rounding per parent config)."""
     d = len(model.sizes)
-    out = np.zeros((n, d), dtype=np.int64)
+    out = np.zeros((n, d), dtype=np.int64, order="F")  # column-major: each step reads whole columns
     drawn: list[int] = []
     for c, ps in model.parents.items():
         cond = model.conditional(c)  # (size_c, configs)
@@ -44,7 +44,7 @@ def sample(model: Model, n: int, rng: np.random.Generator, keep=None) -> np.ndar
 def sample_pooled(model: PooledNetwork, n: int, rng: np.random.Generator, keep=None) -> np.ndarray:
     """An (n, columns) matrix of codes drawn in order, each row's value from its parents' pool
     (the pool its parent configuration falls in, as the data's rows were pooled)."""
-    out = np.zeros((n, len(model.sizes)), dtype=np.int64)
+    out = np.zeros((n, len(model.sizes)), dtype=np.int64, order="F")  # column-major: each step reads whole columns
     drawn: list[int] = []
     for x, parents in model.order:
         levels = model.pools[x]

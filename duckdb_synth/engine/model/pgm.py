@@ -136,7 +136,7 @@ class GraphicalModel:
         rows at once.
         """
         n = int(n)
-        out = np.zeros((n, self.d), dtype=np.int64)
+        out = np.zeros((n, self.d), dtype=np.int64, order="F")  # column-major: each step reads whole columns
         bel = self._clique_beliefs()
         cliques = self.tree.cliques
         steps = [((), cliques[0], 0)] + [(self.tree.separator(p, c), cliques[c], c) for p, c in self.tree.edges]
