@@ -105,11 +105,19 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
     cells = [int(n) for n in sizes]
 
     def key(v: int) -> tuple[bool, int, int, int]:
-        nb = adj[v]
-        members = _bits(nb)
-        # Edges missing among v's neighbours: pairs minus the edges there are.
-        f = len(members) * (len(members) - 1) // 2 - sum((adj[a] & nb).bit_count() for a in members) // 2
-        return (f > 0, math.prod((cells[a] for a in members), start=cells[v]), f, v)
+        # One plain loop over v's neighbours (no generators: this is most of a sizing): the
+        # elimination clique's cells, and the edges among the neighbours (each counted twice).
+        nb = rest = adj[v]
+        k, twice, cells_v = 0, 0, cells[v]
+        while rest:
+            low = rest & -rest
+            a = low.bit_length() - 1
+            rest ^= low
+            k += 1
+            twice += (adj[a] & nb).bit_count()
+            cells_v *= cells[a]
+        f = k * (k - 1) // 2 - twice // 2  # edges missing among v's neighbours
+        return (f > 0, cells_v, f, v)
 
     # A column's key changes only when its neighbours or the edges among them do: after v
     # goes, that is v's neighbours (they lose v, and gain each other), and, where v's
