@@ -533,3 +533,12 @@ def test_histograms_from_sorted_values_are_the_ones_from_codes(monkeypatch) -> N
         for buckets in (PowersOfTwo(), DecimalPlaces(single=False), DecimalPlaces(single=True)):
             wanted = np.bincount(buckets.codes(finite), minlength=buckets.size).astype(np.float64)
             assert np.array_equal(repeated.histogram(buckets), wanted), (trial, buckets)
+
+
+@pytest.mark.parametrize("values", [[], [np.nan, np.inf], [2.5, -0.0, 0.0, 2.5, np.nan, -1.0, 0.0, -np.inf, 7.0]])
+def test_a_number_columns_value_counts_are_its_distinct_finite_values_and_rows(values):
+    col = ArrayColumn(np.array(values, dtype=np.float64), nulls=np.zeros(len(values), dtype=bool))
+    got, counts = col.value_counts()
+    want, rows = np.unique(np.array([v for v in values if np.isfinite(v)], dtype=np.float64) + 0.0, return_counts=True)
+    assert [str(v) for v in got] == [str(v) for v in want.tolist()]  # -0.0 counted as 0.0, written 0.0
+    assert counts.tolist() == rows.astype(np.float64).tolist()

@@ -216,7 +216,7 @@ class ArrayColumn:
         x = self.sorted_values()
         kept = _SORTED[2]
         if not kept:
-            starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]]))
+            starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]])) if len(x) else np.zeros(0, np.int64)
             kept.append((x[starts], np.diff(np.append(starts, len(x))).astype(np.float64)))
         return kept[0]
 
