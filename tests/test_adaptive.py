@@ -141,6 +141,15 @@ def test_sampled_score_is_unbiased_for_a_model_without_error() -> None:
     assert score(t, a, 2.0) == pytest.approx(4.0 - math.sqrt(2 / math.pi) * 2.0 * 3)
 
 
+def _one_way(data: Binned, acct: Accountant, rng: np.random.Generator) -> list:
+    """Every column's 1-way marginal measured with 5 % of the budget each, and charged."""
+    out = []
+    for i in range(len(data.sizes)):
+        out.append(measure(data, (i,), 1 / math.sqrt(2 * 0.05 * acct.rho), rng))
+        acct.charge(f"1-way {i}", 0.05 * acct.rho)
+    return out
+
+
 def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
     from duckdb_synth.privacy import adaptive
 
@@ -152,10 +161,7 @@ def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeyp
     real_subset = Binned.subset
     monkeypatch.setattr(Binned, "subset", lambda self, rows: subsets.append(int(rows.sum())) or real_subset(self, rows))
     acct = Accountant.for_budget(1.0, 1e-6)
-    one_way = []
-    for i in range(len(sizes)):
-        one_way.append(measure(data, (i,), 1 / math.sqrt(2 * 0.05 * acct.rho), rng))
-        acct.charge(f"1-way {i}", 0.05 * acct.rho)
+    one_way = _one_way(data, acct, rng)
     n = float(len(codes))
 
     def fit(ms, warm):
@@ -237,10 +243,7 @@ def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeyp
     codes, sizes = _data(rng, n=5000)
     data = Binned(codes, sizes)
     acct = Accountant.for_budget(2.0, 1e-6)
-    one_way = []
-    for i in range(len(sizes)):
-        one_way.append(measure(data, (i,), 1 / math.sqrt(2 * 0.05 * acct.rho), rng))
-        acct.charge(f"1-way {i}", 0.05 * acct.rho)
+    one_way = _one_way(data, acct, rng)
     n = float(len(codes))
     fits = []
 

@@ -216,9 +216,16 @@ class ArrayColumn:
         x = self.sorted_values()
         kept = _SORTED[2]
         if not kept:
-            starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]])) if len(x) else np.zeros(0, np.int64)
-            kept.append((x[starts], np.diff(np.append(starts, len(x))).astype(np.float64)))
+            values, rows = sorted_runs(x)
+            kept.append((values, rows.astype(np.float64)))
         return kept[0]
+
+
+def sorted_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of the sorted array `x` and how many times each occurs (``np.unique``'s
+    answer without its sort)."""
+    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]])) if len(x) else np.zeros(0, np.int64)
+    return x[starts], np.diff(np.append(starts, len(x)))
 
 
 SORTED_HISTOGRAM_ROWS = 100_000  # above this, a histogram reads the column sorted once: a grid's by a search per

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from . import masks
 from .domain import CategoricalDomain, Domain, NumericDomain
+from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
 from .source import quote_ident
@@ -169,8 +170,8 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
     q = rng.random(len(codes)) if within is None else np.clip(within, 0.0, np.nextafter(1.0, 0.0))
     cell = np.zeros(len(codes), dtype=np.int64)
     frac = np.zeros(len(codes))
-    # Each bin's rows, in order: one stable sort (by radix, for 16-bit codes), not a scan per bin.
-    order = np.argsort(codes.astype(np.uint16) if codes.max(initial=0) < 1 << 16 else codes, kind="stable")
+    # Each bin's rows, in order: one stable sort (by radix), not a scan per bin.
+    order = stable_order(codes, int(codes.max(initial=0)) + 1)
     bounds = np.searchsorted(codes[order], np.arange(dom.nbins + 1))
     for b in range(dom.nbins):
         rows = order[bounds[b]:bounds[b + 1]]
@@ -487,9 +488,6 @@ def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Whether each x is one of `sorted_values`. The x are looked up in sorted order: numpy's search
     starts each sorted key where the last one ended, and the probes stay in cache (a batch of 170k
     rows among 600k rare values: 42 ms unsorted, 20 ms with the sort)."""
-    if len(x) < 2:
-        pos = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
-        return sorted_values[pos] == x
     order = np.argsort(x)
     xs = x[order]
     pos = np.minimum(np.searchsorted(sorted_values, xs), len(sorted_values) - 1)

@@ -103,8 +103,8 @@ def stable_order(key: np.ndarray, span: int) -> np.ndarray:
 
     numpy sorts 16-bit integers stably by radix in linear time, and wider ones by timsort: on
     400,000 random 30-bit keys 36 ms, against 11 ms for two passes of 16 bits (least significant
-    first, each pass stable, so ties keep their order). The decoder and the sampler sort every
-    column of every batch this way.
+    first, each pass stable, so ties keep their order). Controlled rounding and the decoder sort
+    every column of every batch this way.
     """
     if span <= 1 << 16:
         return np.argsort(key.astype(np.uint16), kind="stable")

@@ -246,9 +246,10 @@ class _Views:
             counts = self.marginal(clique, remaps).ravel()
             flat = np.flatnonzero(counts > 0)
             return flat, counts[flat]
-        columns = self._columns(clique, remaps if remaps is not None else [None] * len(clique))
+        remaps = remaps if remaps is not None else [None] * len(clique)
+        columns = self._columns(clique, remaps)
         if len(columns) > 2:  # the search tries many last parents after the same first ones: their index is kept
-            key = tuple((c, None if r is None else id(r[0])) for c, r in zip(clique[:-2], remaps or [None] * len(clique)))
+            key = tuple((c, None if r is None else id(r[0])) for c, r in zip(clique[:-2], remaps))
             if key not in self.prefixes:
                 if len(self.prefixes) >= PREFIXES_KEPT:
                     self.prefixes.pop(next(iter(self.prefixes)))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..engine.data import ColumnData
+from ..engine.data import ColumnData, sorted_runs
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
@@ -254,8 +254,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # NaN, +inf and -inf are values too: kept by the same rule as any other (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
     kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
-    starts = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]]) if len(vals) else np.zeros(0, dtype=np.int64)
-    uniq, held = vals[starts], np.diff(np.r_[starts, len(vals)])  # vals are sorted: their runs, not np.unique's sort
+    uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
     else:
