@@ -416,9 +416,10 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
         out[exact] = k
     return out
 
-def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int,
+def quantile_edges(edges: np.ndarray, s: np.ndarray, nbins: int,
                    half: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Exact bins at the values' 1/nbins quantiles: the cell edges where bins start, added to the grid.
+    """Exact bins at the 1/nbins quantiles of the values `s` (in ascending order): the cell edges where
+    bins start, added to the grid.
 
     A quantile q splits the values into those below it and those at or above it, the
     way quantile bins are usually read (numpy's interpolated quantiles, values >= q up).
@@ -432,7 +433,6 @@ def quantile_edges(edges: np.ndarray, vals: np.ndarray, nbins: int,
     of its bins, before and after decoding. Exact (balanced) mode only: the quantiles are
     read from the data.
     """
-    s = np.sort(vals)
     qs = np.unique(np.quantile(s, np.linspace(0, 1, nbins + 1)[1:-1]))
     bounds = []
     for q in qs:

@@ -793,12 +793,12 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     return lo, hi, (min(pos) if pos else hi)
 
 
-def exact_range(x: np.ndarray) -> tuple[float, float, float]:
-    """(lo, hi, smallest positive) with the MIN_GROUP-1 most extreme values on each side clipped (balanced mode)."""
-    s = np.sort(x)
+def exact_range(s: np.ndarray) -> tuple[float, float, float]:
+    """(lo, hi, smallest positive) of the values `s`, in ascending order (``ColumnData.sorted_values``),
+    with the MIN_GROUP-1 most extreme on each side clipped (balanced mode)."""
     k = min(MIN_GROUP - 1, (len(s) - 1) // 2)
     lo, hi = float(s[k]), float(s[len(s) - 1 - k])
-    pos = s[s > 0]
+    pos = s[np.searchsorted(s, 0.0, side="right"):]
     return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi
 
 
