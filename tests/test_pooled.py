@@ -209,6 +209,35 @@ def test_structure_is_grown_from_several_first_columns_and_the_best_kept(monkeyp
     assert sum(g > 100 for g in gains) >= 3
 
 
+def test_structure_search_grows_from_as_many_first_columns_as_its_budget_allows(monkeypatch) -> None:
+    """SEARCH_BUDGET caps roots x d^2 x rows: a table too large for two growths gets the network
+    grown from one first column (ROOT_BUDGET's one-root network), whatever ROOT_BUDGET allows."""
+    import duckdb_synth.engine.structure as structure
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    a = rng.integers(0, 8, n)
+    b = (a // 2 + rng.integers(0, 2, n)) % 4
+    c = rng.integers(0, 3, n)
+    d = np.where(c == 0, 0, (a + c) % 5)
+    e = (b + d + (rng.random(n) < 0.2)) % 3
+    f = (a * 3 + c) % 7
+    sizes = [8, 4, 3, 5, 3, 7]
+    data = Binned(np.column_stack([a, b, c, d, e, f]), sizes)
+
+    def network(root_budget: int, search_budget: int):
+        with monkeypatch.context() as m:
+            m.setattr(structure, "ROOT_BUDGET", root_budget)
+            m.setattr(structure, "SEARCH_BUDGET", search_budget)
+            return decomposable_network(data, identity(sizes), max_parents=3, max_cells=1000, least=5)
+
+    cost = len(sizes) ** 2 * n  # one growth
+    one, every = network(1, 10**12), network(10**6, 10**12)
+    assert one != every  # this table's best network is not the one-root one (as in the test above)
+    assert network(10**6, 2 * cost - 1) == one
+    assert network(10**6, len(sizes) * cost) == every
+
+
 def _panel(seed: int) -> tuple[Binned, list[int]]:
     """A storms-like panel: 300 storms of 30 rows, names reused across years, a diameter
     measured (not NULL) only from year 10 on, wind rising and falling along each storm."""

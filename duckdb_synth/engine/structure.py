@@ -23,7 +23,11 @@ from .sample import sample_pooled
 from .workload import Workload, candidates
 
 Edge = tuple[int, int]
-ROOT_BUDGET = 128  # balanced mode's structure search: greedy orders from up to this / d first columns
+ROOT_BUDGET = 128  # balanced mode's structure search: greedy orders from up to this / d first columns,
+SEARCH_BUDGET = 250_000_000  # and as many as keep roots x d^2 x scored rows within this (a growth scores
+# about d^2 parent sets, each a pass over the rows): 1M x 50 (a 100k-row sample) grows from 1 first column
+# instead of 2 (3 seeds: the same tvd1/2/3, 51 -> 42 CPU s), the bench tables (at most 5.4e7) and 1M x 20
+# (2.4e8) keep theirs.
 SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's cliques are estimated from a sample
 
 
@@ -139,7 +143,8 @@ def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int
     """A decomposable network, greedily: columns in order, each with parents inside one earlier family.
 
     The first column is one the others gain most from as their single parent (the order is
-    grown from each of the leading ones, ``ROOT_BUDGET`` / d of them, and the network with the
+    grown from each of the leading ones, ``ROOT_BUDGET`` / d of them and at most ``SEARCH_BUDGET`` /
+    (d^2 rows), at least one, and the network with the
     highest total score kept). Then,
     one column at a time, the column whose best parent set (inside any family so far:
     parents added one at a time, each at the level that scores best) gains the most is
@@ -183,9 +188,11 @@ def decomposable_network(data, coarse: Sequence[Coarsening], *, max_parents: int
     # The first column decides much of the rest (storms: the storm's name, or its status), and
     # the greedy order from it is not the best one: it is grown from each of the columns the
     # others gain most from, as many as ROOT_BUDGET / d (all of them on tables of up to 12
-    # columns, one on a table of 70: each growth costs about d^2 scores), and the network
-    # with the highest score (pooled log-likelihood less the penalty, summed over its columns) kept.
-    roots = [int(r) for r in np.argsort(-pair.sum(axis=1), kind="stable")[:max(1, min(d, ROOT_BUDGET // d))]]
+    # columns, one on a table of 70: each growth costs about d^2 scores) and SEARCH_BUDGET allows
+    # (one on a 100k-row sample of 50 columns), and the network with the highest score (pooled
+    # log-likelihood less the penalty, summed over its columns) kept.
+    tries = max(1, min(d, ROOT_BUDGET // d, SEARCH_BUDGET // (d * d * max(int(data.n), 1))))
+    roots = [int(r) for r in np.argsort(-pair.sum(axis=1), kind="stable")[:tries]]
 
     def grow(root: int, weight: Sequence[float]) -> tuple[float, list[tuple[int, tuple[Parent, ...]]]]:
         order: list[tuple[int, tuple[Parent, ...]]] = [(root, ())]
