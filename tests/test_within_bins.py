@@ -136,3 +136,27 @@ def test_round_numbers_stay_in_their_cells(exact: bool) -> None:
     out = np.asarray(decode_numeric(dom, codes, rng).to_pylist())
     assert set(out) == {250, 300, 350, 400}
     np.testing.assert_array_equal(np.bincount(codes), [np.sum(out == v) for v in (250, 300, 350, 400)])
+
+
+@pytest.mark.parametrize("slots,kept", [(1 << 23, 1 << 26), (64, 100)])
+def test_rare_lookup_is_exact_membership(monkeypatch, slots, kept) -> None:
+    """The decoder's lookup among a column's rare values (a hashed table of flags sets rows aside, the
+    rest are searched) agrees with np.isin, 0.0 and -0.0 alike, with a table too small for its values
+    and with tables dropped from the cache between calls."""
+    from duckdb_synth.engine import decode
+
+    monkeypatch.setattr(decode, "FLAG_SLOTS", slots)
+    monkeypatch.setattr(decode, "FLAGS_KEPT", kept)
+    monkeypatch.setattr(decode, "_FLAGS", {})
+    rng = np.random.default_rng(5)
+    sets = [np.unique(np.round(rng.normal(0, 50, k), 1)) for k in (1, 40, 3000)]
+    sets.append(np.unique(np.concatenate([sets[1], [0.0, 1e300, -5e-324]])))
+    for _ in range(3):  # again: tables from the cache, or rebuilt
+        for values in sets:
+            x = np.round(rng.normal(0, 50, 5000), 1)
+            x[:4] = [-0.0, 0.0, 1e300, 5e-324]
+            got = decode._in_sorted(values, x)
+            assert (got == np.isin(x, values)).all()
+            assert got.any() and not got.all()
+    assert not decode._in_sorted(np.zeros(0), np.array([1.0])).any()
+    assert decode._in_sorted(np.array([1.0]), np.zeros(0)).shape == (0,)

@@ -494,15 +494,50 @@ def _double_bounds(col: Column) -> tuple[float, float]:
 
 
 def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Whether each x is one of `sorted_values`. The x are looked up in sorted order: numpy's search
-    starts each sorted key where the last one ended, and the probes stay in cache (a batch of 170k
-    rows among 600k rare values: 42 ms unsorted, 20 ms with the sort)."""
-    order = np.argsort(x)
-    xs = x[order]
+    """Whether each x is one of `sorted_values` (finite floats, in ascending order).
+
+    A hash of each value's bits into a table of flags (``_flags``, kept per array of values) sets
+    aside the rows that cannot be one: with eight slots a value, all but about an eighth. Those
+    left are looked up in sorted order: numpy's search starts each sorted key where the last one
+    ended, and the probes stay in cache. A batch of 170k rows among 984k rare timestamps: 21 ms
+    with the sorted lookup alone, among 3k rare prices 15 ms (1M x 50, balanced mode)."""
+    if not len(sorted_values) or not len(x):
+        return np.zeros(len(x), dtype=bool)
+    table, shift = _flags(sorted_values)
+    maybe = np.flatnonzero(table[_slot(x, shift)])
+    out = np.zeros(len(x), dtype=bool)
+    xm = x[maybe]
+    order = np.argsort(xm)
+    xs = xm[order]
     pos = np.minimum(np.searchsorted(sorted_values, xs), len(sorted_values) - 1)
-    out = np.empty(len(x), dtype=bool)
-    out[order] = sorted_values[pos] == xs
+    out[maybe[order]] = sorted_values[pos] == xs
     return out
+
+
+_HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of bits x this odd constant
+FLAG_SLOTS = 1 << 23  # a table of flags has 8 slots a value, up to this many (a value in 8 of a set of 1M or more)
+FLAGS_KEPT = 1 << 26  # bytes of tables kept for the batches to come (a few columns' worth of unique timestamps)
+_FLAGS: dict[int, tuple[object, np.ndarray, np.uint64]] = {}  # id(values) -> (values, flags, shift)
+
+
+def _slot(x: np.ndarray, shift: np.uint64) -> np.ndarray:
+    """Each value's slot: equal values (0.0 and -0.0 alike: + 0.0 makes both 0.0) share one."""
+    with np.errstate(over="ignore"):
+        return ((x + 0.0).view(np.uint64) * _HASH) >> shift
+
+
+def _flags(values: np.ndarray) -> tuple[np.ndarray, np.uint64]:
+    """A table flagging the slots of `values`; the latest kept, up to FLAGS_KEPT bytes."""
+    key = id(values)
+    if key not in _FLAGS or _FLAGS[key][0] is not values:  # (the values are kept with it: their id stays theirs)
+        bits = min(max(int(8 * len(values) - 1).bit_length(), 6), FLAG_SLOTS.bit_length() - 1)
+        shift = np.uint64(64 - bits)
+        table = np.zeros(1 << bits, dtype=bool)
+        table[_slot(np.asarray(values, dtype=np.float64), shift)] = True
+        while _FLAGS and sum(len(t) for _, t, _ in _FLAGS.values()) + len(table) > FLAGS_KEPT:
+            _FLAGS.pop(next(iter(_FLAGS)))
+        _FLAGS[key] = (values, table, shift)
+    return _FLAGS[key][1], _FLAGS[key][2]
 
 
 def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
