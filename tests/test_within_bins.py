@@ -158,5 +158,11 @@ def test_rare_lookup_is_exact_membership(monkeypatch, slots, kept) -> None:
             got = decode._in_sorted(values, x)
             assert (got == np.isin(x, values)).all()
             assert got.any() and not got.all()
+    gone = np.array([1.5, 2.5])
+    decode._in_sorted(gone, np.array([2.5]))
+    assert id(gone) in decode._FLAGS
+    del gone  # its table goes with it, at the next lookup
+    decode._in_sorted(sets[0], np.array([0.5]))
+    assert all(ref() is not None for ref, _, _ in decode._FLAGS.values())
     assert not decode._in_sorted(np.zeros(0), np.array([1.0])).any()
     assert decode._in_sorted(np.array([1.0]), np.zeros(0)).shape == (0,)

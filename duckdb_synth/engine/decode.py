@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Callable, Sequence
 
 import duckdb
@@ -517,7 +518,7 @@ def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of bits x this odd constant
 FLAG_SLOTS = 1 << 23  # a table of flags has 8 slots a value, up to this many (a value in 8 of a set of 1M or more)
 FLAGS_KEPT = 1 << 26  # bytes of tables kept for the batches to come (a few columns' worth of unique timestamps)
-_FLAGS: dict[int, tuple[object, np.ndarray, np.uint64]] = {}  # id(values) -> (values, flags, shift)
+_FLAGS: dict[int, tuple[weakref.ref, np.ndarray, np.uint64]] = {}  # id(values) -> (values, flags, shift)
 
 
 def _slot(x: np.ndarray, shift: np.uint64) -> np.ndarray:
@@ -527,16 +528,18 @@ def _slot(x: np.ndarray, shift: np.uint64) -> np.ndarray:
 
 
 def _flags(values: np.ndarray) -> tuple[np.ndarray, np.uint64]:
-    """A table flagging the slots of `values`; the latest kept, up to FLAGS_KEPT bytes."""
+    """A table flagging the slots of `values`; the latest kept (while their values live), up to FLAGS_KEPT bytes."""
+    for key in [k for k, (ref, _, _) in _FLAGS.items() if ref() is None]:  # a finished run's: dropped
+        del _FLAGS[key]
     key = id(values)
-    if key not in _FLAGS or _FLAGS[key][0] is not values:  # (the values are kept with it: their id stays theirs)
+    if key not in _FLAGS or _FLAGS[key][0]() is not values:
         bits = min(max(int(8 * len(values) - 1).bit_length(), 6), FLAG_SLOTS.bit_length() - 1)
         shift = np.uint64(64 - bits)
         table = np.zeros(1 << bits, dtype=bool)
         table[_slot(np.asarray(values, dtype=np.float64), shift)] = True
         while _FLAGS and sum(len(t) for _, t, _ in _FLAGS.values()) + len(table) > FLAGS_KEPT:
             _FLAGS.pop(next(iter(_FLAGS)))
-        _FLAGS[key] = (values, table, shift)
+        _FLAGS[key] = (weakref.ref(values), table, shift)
     return _FLAGS[key][1], _FLAGS[key][2]
 
 
