@@ -178,6 +178,20 @@ def test_the_sparse_score_matches_the_pool_tables(seed: int) -> None:
         assert abs(got - want) <= 1e-6 * max(1.0, abs(want)), (parents, least)
 
 
+def _six_columns(seed: int, n: int = 5000) -> tuple[Binned, list[int]]:
+    """Six linked columns (a chain a -> b, a and c -> d, b and d -> e, a and c -> f), whose best
+    network is not the one grown from the first column alone."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 8, n)
+    b = (a // 2 + rng.integers(0, 2, n)) % 4
+    c = rng.integers(0, 3, n)
+    d = np.where(c == 0, 0, (a + c) % 5)
+    e = (b + d + (rng.random(n) < 0.2)) % 3
+    f = (a * 3 + c) % 7
+    sizes = [8, 4, 3, 5, 3, 7]
+    return Binned(np.column_stack([a, b, c, d, e, f]), sizes), sizes
+
+
 def test_structure_is_grown_from_several_first_columns_and_the_best_kept(monkeypatch) -> None:
     """The greedy order from the column the others gain most from is not always the best: grown
     from each of the leading candidates, the network with the highest pooled score is kept (on
@@ -189,16 +203,7 @@ def test_structure_is_grown_from_several_first_columns_and_the_best_kept(monkeyp
 
     gains = []
     for seed in range(6):
-        rng = np.random.default_rng(seed)
-        n = 5000
-        a = rng.integers(0, 8, n)
-        b = (a // 2 + rng.integers(0, 2, n)) % 4
-        c = rng.integers(0, 3, n)
-        d = np.where(c == 0, 0, (a + c) % 5)
-        e = (b + d + (rng.random(n) < 0.2)) % 3
-        f = (a * 3 + c) % 7
-        sizes = [8, 4, 3, 5, 3, 7]
-        data = Binned(np.column_stack([a, b, c, d, e, f]), sizes)
+        data, sizes = _six_columns(seed)
         several = decomposable_network(data, identity(sizes), max_parents=3, max_cells=1000, least=5)
         with monkeypatch.context() as m:
             m.setattr(structure, "ROOT_BUDGET", 1)  # one first column
@@ -214,16 +219,8 @@ def test_structure_search_grows_from_as_many_first_columns_as_its_budget_allows(
     grown from one first column (ROOT_BUDGET's one-root network), whatever ROOT_BUDGET allows."""
     import duckdb_synth.engine.structure as structure
 
-    rng = np.random.default_rng(3)
-    n = 5000
-    a = rng.integers(0, 8, n)
-    b = (a // 2 + rng.integers(0, 2, n)) % 4
-    c = rng.integers(0, 3, n)
-    d = np.where(c == 0, 0, (a + c) % 5)
-    e = (b + d + (rng.random(n) < 0.2)) % 3
-    f = (a * 3 + c) % 7
-    sizes = [8, 4, 3, 5, 3, 7]
-    data = Binned(np.column_stack([a, b, c, d, e, f]), sizes)
+    data, sizes = _six_columns(3)
+    n = data.n
 
     def network(root_budget: int, search_budget: int):
         with monkeypatch.context() as m:

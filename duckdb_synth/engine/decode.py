@@ -518,7 +518,7 @@ def _in_sorted(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of bits x this odd constant
 FLAG_SLOTS = 1 << 23  # a table of flags has 8 slots a value, up to this many (a value in 8 of a set of 1M or more)
 FLAGS_KEPT = 1 << 26  # bytes of tables kept for the batches to come (a few columns' worth of unique timestamps)
-_FLAGS: dict[int, tuple[weakref.ref, np.ndarray, np.uint64]] = {}  # id(values) -> (values, flags, shift)
+_FLAGS: dict[int, tuple[weakref.ref, np.ndarray, np.uint64]] = {}  # id(values) -> (weak ref to values, flags, shift)
 
 
 def _slot(x: np.ndarray, shift: np.uint64) -> np.ndarray:
