@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from duckdb_synth.engine.data import Binned
-from duckdb_synth.engine.marginal import Measurement, marginal
+from duckdb_synth.engine.marginal import Measurement, marginal, narrow_codes, narrow_counts
 from duckdb_synth.engine.model.network import Model, consistent_pairs, project_simplex, rake, tree_model
 from duckdb_synth.engine.sample import sample
 from duckdb_synth.engine.structure import conditional_mi, exact_network, mutual_information, tree_parents
@@ -145,6 +145,21 @@ def test_marginal_matches_loop_count(clique: tuple[int, ...], seed: int) -> None
     assert got.shape == tuple(sizes[c] for c in clique)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, brute_marginal(codes, sizes, clique))
+
+
+@pytest.mark.parametrize("sizes", [(3, 2, 4), (200, 3, 5), (300, 300, 2), (70_000, 2, 1), (255, 256, 257)])
+def test_narrow_counts_match_marginal(sizes: tuple[int, ...]) -> None:
+    # Codes in 8, 16 or 32 bits, cell indices in 8 to 64 bits (a product past 2^8, 2^16 or 2^32
+    # would wrap around in too small a type), values at the top of each domain included.
+    rng = np.random.default_rng(sum(sizes))
+    codes = np.column_stack([rng.integers(0, s, size=5_000) for s in sizes])
+    codes[:3] = np.array(sizes) - 1
+    small = narrow_codes(codes, sizes)
+    assert small.itemsize < 8 and small.flags.f_contiguous
+    for clique in [(0,), (1, 0), (0, 2), (2, 1, 0), (0, 1, 2), (1, 2), (2,)]:
+        got = narrow_counts(small, sizes, clique)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, marginal(codes, sizes, clique))
 
 
 def test_marginal_empty_clique_is_the_row_count() -> None:

@@ -6,6 +6,7 @@ Noise is added in the privacy layer (``privacy/measure.py``), never here.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,33 @@ def cell_counts(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
     shaped by the sizes."""
     shape = tuple(size for _, size in columns)
     return np.bincount(cell_index(columns), minlength=int(np.prod(shape))).astype(np.float64).reshape(shape)
+
+
+def narrow_codes(codes: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """`codes` (n, d) in the smallest unsigned type that holds every column's codes, column-major."""
+    return np.asfortranarray(codes, dtype=_uint_for(max((int(s) for s in sizes), default=1)))
+
+
+def narrow_counts(codes: np.ndarray, sizes: Sequence[int], clique: Clique) -> np.ndarray:
+    """``marginal(codes, sizes, clique)`` for codes from `narrow_codes`: the cell index is built in the
+    smallest unsigned type that holds the clique's cells (counting a sample's marginals for hundreds of
+    candidates a round, half the time of int64; the same counts)."""
+    shape = tuple(int(sizes[c]) for c in clique)
+    cells = math.prod(shape)
+    dtype = _uint_for(cells)
+    flat = codes[:, clique[0]].astype(dtype)
+    for c, size in zip(clique[1:], shape[1:]):
+        flat *= dtype(size)
+        flat += codes[:, c]
+    return np.bincount(flat, minlength=cells).astype(np.float64).reshape(shape)
+
+
+def _uint_for(values: int) -> type:
+    """The smallest unsigned integer type holding 0 .. values - 1."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if values <= np.iinfo(dtype).max + 1:
+            return dtype
+    return np.uint64
 
 
 def cell_index(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .marginal import Clique, Measurement, Remap, cell_counts, cell_index, marginal
+from .marginal import Clique, Measurement, Remap, cell_counts, cell_index, marginal, narrow_codes, narrow_counts
 from .model.pooled import Coarsening, Parent, pooled_network
 from .sample import sample_pooled
 from .workload import Workload, candidates
@@ -381,7 +381,7 @@ def model_marginals(model, pool: list[Clique], sizes: Sequence[int], total: floa
         else:
             missing.append(r)
     if missing:
-        rows = np.asfortranarray(model.sample(SCORE_SAMPLE_ROWS, rng))  # column slices without copies
+        rows = narrow_codes(model.sample(SCORE_SAMPLE_ROWS, rng), sizes)  # column slices without copies
         for r in missing:
-            out[r] = marginal(rows, sizes, r) * (total / SCORE_SAMPLE_ROWS)
+            out[r] = narrow_counts(rows, sizes, r) * (total / SCORE_SAMPLE_ROWS)
     return out
