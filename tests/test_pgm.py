@@ -443,6 +443,29 @@ def test_warm_start_reaches_the_cold_answer_in_fewer_steps(seed):
         assert warm_steps <= 0.7 * cold_steps, (within, warm_steps, cold_steps)
 
 
+def test_step_work_bounds_the_steps_by_the_trees_cost():
+    """A fit given `step_work` takes at most step_work / step_cost(tree) steps, never fewer than
+    MIN_STEPS, never more than `iters`; the cost counts each clique's cells times its columns."""
+    rng = np.random.default_rng(3)
+    sizes = (8, 6, 10, 5, 7)
+    cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4)]
+    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
+    measurements = noisy_measurements(data, [(a,) for a in range(5)] + cliques, 5.0, rng)
+    tree = junction_tree(cliques, 5, sizes)
+    cost = pgm.step_cost(tree, sizes)
+    assert cost == sum(math.prod(sizes[a] for a in c) * len(c) for c in tree.cliques) > tree.size(sizes)
+
+    def steps(**kw):
+        seen = []
+        estimate(sizes, measurements, tol=0.0, callback=lambda t, _: seen.append(t), **kw)
+        return len(seen)
+
+    assert steps(iters=200) == 200
+    assert steps(iters=200, step_work=37.5 * cost) == 37
+    assert steps(iters=200, step_work=cost) == pgm.MIN_STEPS
+    assert steps(iters=20, step_work=1e12) == 20
+
+
 def test_warm_start_without_parameters_uses_potentials():
     rng = np.random.default_rng(7)
     sizes, cliques = SHAPES["cycle"]

@@ -38,6 +38,9 @@ MAX_MODEL_CELLS = 1_000_000  # cap on the junction tree (cells of its cliques). 
 # at 500k); bench/wide_speed.py 50k x 30: 38 s against 30 s. Tables that do not reach the cap are unchanged.
 AIM_ITERS, AIM_WARM_ITERS = 300, 50  # estimator steps: first and final fit, and each warm-started refit
 AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
+AIM_WARM_WORK = 3.2e8  # a refit's steps x their cost (pgm.step_cost, cell-axes): 50 steps on trees of up to
+# 6.4M cell-axes (every bench table but cars: at most 6.1M, at the 1M-cell cap), fewer (at least pgm.MIN_STEPS)
+# on trees of many-column cliques: cars' (14M) takes 22 where a step costs three times diamonds'.
 EXACT_MAX_PARENTS = 4  # balanced mode: parents per column in the decomposable network (cars, 70 columns
 # in 6 blocks of alternatives, tvd3 0.078 at 3 parents, 0.048 at 4; the other tables within 0.004),
 EXACT_MAX_TABLE = 400_000  # cells per table (column x parents, coarsened parents counting their coarse cells),
@@ -111,7 +114,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
 
     def fit(measurements, warm):
         return pgm.estimate(sizes, measurements, total=n_hat, warm_start=warm,
-                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
+                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL,
+                            step_work=AIM_WARM_WORK if warm is not None else None)
 
     def size_of(cliques):
         return junction_size(list(cliques), d, sizes)

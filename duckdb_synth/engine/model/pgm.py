@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 EXACT_WEIGHT = 100.0
 # Sweeps of proportional fitting to the clipped measurements before mirror descent.
 FIT_SWEEPS = 2
+# Fewest steps a fit bounded by ``step_work`` takes.
+MIN_STEPS = 10
 
 
 # ---------------------------------------------------------------- the model
@@ -488,7 +490,7 @@ class _Problem:
 
 def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: float | None = None,
              cliques: list[Clique] | None = None, warm_start: GraphicalModel | None = None,
-             iters: int = 1000, tol: float = 1e-7,
+             iters: int = 1000, tol: float = 1e-7, step_work: float | None = None,
              callback: Callable[[int, float], None] | None = None) -> GraphicalModel:
     """Fit a graphical model to noisy marginals (Private-PGM, accelerated mirror descent).
 
@@ -524,6 +526,8 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
             clique holds is projected onto the largest part of it that one
             does, by averaging out the other columns.
         iters: most steps (kept or refused) to take.
+        step_work: with it, at most step_work / ``step_cost(tree, sizes)`` steps (at
+            least ``MIN_STEPS``, at most `iters`): a bound on the fit's work as the model grows.
         tol: stop when a kept step lowers the loss by less than this fraction of it.
         callback: called as callback(step, loss) after every step.
 
@@ -554,6 +558,8 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     heaviest = max((float(t.weight.max()) for t in terms if t.y.size), default=0.0) or 1.0
     eta = 1.0 / (heaviest * total)  # private-pgm's start, 1/L with L the loss's curvature in probabilities
     x_prev, beta, kept = x, 0.0, 0
+    if step_work is not None:
+        iters = min(iters, max(MIN_STEPS, int(step_work // max(step_cost(tree, sizes), 1))))
     step = -1
     for step in range(iters):
         g_terms, g_params = problem.gradient(mus)
@@ -591,6 +597,17 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
         b.flags.writeable = False
     model._beliefs = counts
     return model
+
+
+def step_cost(tree: JunctionTree, sizes: Sequence[int]) -> int:
+    """The work of one estimator step on `tree`, in cell-axes: each clique's cells times its columns.
+
+    A step's propagation reduces and broadcasts every clique's table over its axes, and numpy's
+    passes over a table of many short axes cost about as much per axis as per cell: cars' final
+    tree (1M cells in cliques of 13-16 columns of 2-4 values) takes 11 ms a step, diamonds' (1M
+    cells in cliques of 3-6 columns) 3.4 ms, about 0.8 and 0.7 ns per cell-axis.
+    """
+    return sum(math.prod(int(sizes[a]) for a in c) * len(c) for c in tree.cliques)
 
 
 def _place(theta: dict[Clique, np.ndarray], old: GraphicalModel, tree: JunctionTree) -> list[Clique]:
