@@ -38,9 +38,12 @@ MAX_MODEL_CELLS = 1_000_000  # cap on the junction tree (cells of its cliques). 
 # at 500k); bench/wide_speed.py 50k x 30: 38 s against 30 s. Tables that do not reach the cap are unchanged.
 AIM_ITERS, AIM_WARM_ITERS = 300, 50  # estimator steps: first and final fit, and each warm-started refit
 AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
-AIM_WARM_WORK = 3.2e8  # a refit's steps x their cost (pgm.step_cost, cell-axes): 50 steps on trees of up to
-# 6.4M cell-axes (every bench table but cars: at most 6.1M, at the 1M-cell cap), fewer (at least pgm.MIN_STEPS)
-# on trees of many-column cliques: cars' (14M) takes 22 where a step costs three times diamonds'.
+AIM_FULL_COST = 6.4e6  # a fit takes its full steps on trees whose step costs at most this (pgm.step_cost,
+# cell-axes), proportionally fewer (at least pgm.MIN_STEPS) on costlier ones: every bench table's tree is
+# within it (at most 6.1M, at the 1M-cell cap), cars' (1M cells in 13-16-column cliques, 14M) is not, and
+# takes 22 steps a refit, 137 for the final fit (where a step costs three times diamonds'). Cars, 3 seeds,
+# old (50 and 300 steps) -> new, tvd3: eps 3 0.1009 -> 0.1013 raw, 0.0863 -> 0.0876 binned; eps 1 0.1999 ->
+# 0.1991, 0.2914 -> 0.2918 (with the final fit's 300 steps kept, 0.1021 and 0.0885 at eps 3: no better).
 EXACT_MAX_PARENTS = 4  # balanced mode: parents per column in the decomposable network (cars, 70 columns
 # in 6 blocks of alternatives, tvd3 0.078 at 3 parents, 0.048 at 4; the other tables within 0.004),
 EXACT_MAX_TABLE = 400_000  # cells per table (column x parents, coarsened parents counting their coarse cells),
@@ -115,7 +118,7 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
     def fit(measurements, warm):
         return pgm.estimate(sizes, measurements, total=n_hat, warm_start=warm,
                             iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL,
-                            step_work=AIM_WARM_WORK if warm is not None else None)
+                            step_work=(AIM_WARM_ITERS if warm is not None else AIM_ITERS) * AIM_FULL_COST)
 
     def size_of(cliques):
         return junction_size(list(cliques), d, sizes)
@@ -123,7 +126,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
     model, measurements = adaptive_measure(
         data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
         names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report)
-    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL)
+    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL,
+                         step_work=AIM_ITERS * AIM_FULL_COST)
     return model, float(model.total)
 
 
