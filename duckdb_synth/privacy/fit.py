@@ -39,9 +39,10 @@ MAX_MODEL_CELLS = 1_000_000  # cap on the junction tree (cells of its cliques). 
 AIM_ITERS, AIM_WARM_ITERS = 300, 50  # estimator steps: first and final fit, and each warm-started refit
 AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
 AIM_FULL_COST = 6.4e6  # a fit takes its full steps on trees whose step costs at most this (pgm.step_cost,
-# cell-axes), proportionally fewer (at least pgm.MIN_STEPS) on costlier ones: every bench table's tree is
-# within it (at most 6.1M, at the 1M-cell cap), cars' (1M cells in 13-16-column cliques, 14M) is not, and
-# takes 22 steps a refit, 137 for the final fit (where a step costs three times diamonds'). Cars, 3 seeds,
+# cell-axes), proportionally fewer (at least pgm.MIN_STEPS) on costlier ones: the bench tables' trees are
+# within it at seed 0 (at most 6.1M, at the 1M-cell cap; yrbss at eps 3 reaches 7.2M at seed 1: over seeds
+# 0-5 tvd3 0.0793 -> 0.0794), cars' (1M cells in 13-16-column cliques, 14M) is not, and takes 22 steps a
+# refit, 137 for the final fit (where a step costs three times diamonds'). Cars, 3 seeds,
 # old (50 and 300 steps) -> new, tvd3: eps 3 0.1009 -> 0.1013 raw, 0.0863 -> 0.0876 binned; eps 1 0.1999 ->
 # 0.1991, 0.2914 -> 0.2918 (with the final fit's 300 steps kept, 0.1021 and 0.0885 at eps 3: no better).
 EXACT_MAX_PARENTS = 4  # balanced mode: parents per column in the decomposable network (cars, 70 columns
