@@ -149,7 +149,7 @@ def test_marginal_matches_loop_count(clique: tuple[int, ...], seed: int) -> None
 
 @pytest.mark.parametrize("sizes", [(3, 2, 4), (200, 3, 5), (300, 300, 2), (70_000, 2, 1), (255, 256, 257)])
 def test_narrow_counts_match_marginal(sizes: tuple[int, ...]) -> None:
-    # Codes in 8, 16 or 32 bits, cell indices in 8 to 64 bits (a product past 2^8, 2^16 or 2^32
+    # Codes in 8, 16 or 32 bits, cell indices in 8, 16 or 32 bits (a product past 2^8 or 2^16
     # would wrap around in too small a type), values at the top of each domain included.
     rng = np.random.default_rng(sum(sizes))
     codes = np.column_stack([rng.integers(0, s, size=5_000) for s in sizes])
