@@ -443,9 +443,9 @@ def test_warm_start_reaches_the_cold_answer_in_fewer_steps(seed):
         assert warm_steps <= 0.7 * cold_steps, (within, warm_steps, cold_steps)
 
 
-def test_step_work_bounds_the_steps_by_the_trees_cost():
-    """A fit given `step_work` takes at most step_work / step_cost(tree) steps, never fewer than
-    MIN_STEPS, never more than `iters`; the cost counts each clique's cells times its columns."""
+def test_full_cost_bounds_the_steps_by_the_trees_cost():
+    """A fit given `full_cost` takes at most iters x full_cost / step_cost(tree) steps, never fewer
+    than MIN_STEPS, never more than `iters`; the cost counts each clique's cells times its columns."""
     rng = np.random.default_rng(3)
     sizes = (8, 6, 10, 5, 7)
     cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4)]
@@ -461,9 +461,9 @@ def test_step_work_bounds_the_steps_by_the_trees_cost():
         return len(seen)
 
     assert steps(iters=200) == 200
-    assert steps(iters=200, step_work=37.5 * cost) == 37
-    assert steps(iters=200, step_work=cost) == pgm.MIN_STEPS
-    assert steps(iters=20, step_work=1e12) == 20
+    assert steps(iters=200, full_cost=cost * 37.5 / 200) == 37
+    assert steps(iters=200, full_cost=cost / 200) == pgm.MIN_STEPS
+    assert steps(iters=20, full_cost=1e12) == 20
 
 
 def test_warm_start_without_parameters_uses_potentials():

@@ -119,7 +119,7 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
     def fit(measurements, warm):
         return pgm.estimate(sizes, measurements, total=n_hat, warm_start=warm,
                             iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL,
-                            step_work=(AIM_WARM_ITERS if warm is not None else AIM_ITERS) * AIM_FULL_COST)
+                            full_cost=AIM_FULL_COST)
 
     def size_of(cliques):
         return junction_size(list(cliques), d, sizes)
@@ -128,7 +128,7 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
         data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
         names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report)
     model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL,
-                         step_work=AIM_ITERS * AIM_FULL_COST)
+                         full_cost=AIM_FULL_COST)
     return model, float(model.total)
 
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 EXACT_WEIGHT = 100.0
 # Sweeps of proportional fitting to the clipped measurements before mirror descent.
 FIT_SWEEPS = 2
-# Fewest steps a fit bounded by ``step_work`` takes.
+# Fewest steps a fit bounded by ``full_cost`` takes.
 MIN_STEPS = 10
 
 
@@ -490,7 +490,7 @@ class _Problem:
 
 def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: float | None = None,
              cliques: list[Clique] | None = None, warm_start: GraphicalModel | None = None,
-             iters: int = 1000, tol: float = 1e-7, step_work: float | None = None,
+             iters: int = 1000, tol: float = 1e-7, full_cost: float | None = None,
              callback: Callable[[int, float], None] | None = None) -> GraphicalModel:
     """Fit a graphical model to noisy marginals (Private-PGM, accelerated mirror descent).
 
@@ -526,8 +526,9 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
             clique holds is projected onto the largest part of it that one
             does, by averaging out the other columns.
         iters: most steps (kept or refused) to take.
-        step_work: with it, at most step_work / ``step_cost(tree, sizes)`` steps (at
-            least ``MIN_STEPS``, at most `iters`): a bound on the fit's work as the model grows.
+        full_cost: with it, a tree whose step costs more than this (``step_cost``) takes
+            proportionally fewer of the `iters` steps (iters x full_cost / its cost, at least
+            ``MIN_STEPS``): a bound on the fit's work as the model grows.
         tol: stop when a kept step lowers the loss by less than this fraction of it.
         callback: called as callback(step, loss) after every step.
 
@@ -558,8 +559,8 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     heaviest = max((float(t.weight.max()) for t in terms if t.y.size), default=0.0) or 1.0
     eta = 1.0 / (heaviest * total)  # private-pgm's start, 1/L with L the loss's curvature in probabilities
     x_prev, beta, kept = x, 0.0, 0
-    if step_work is not None:
-        iters = min(iters, max(MIN_STEPS, int(step_work // max(step_cost(tree, sizes), 1))))
+    if full_cost is not None:
+        iters = min(iters, max(MIN_STEPS, int(iters * full_cost // max(step_cost(tree, sizes), 1))))
     step = -1
     for step in range(iters):
         g_terms, g_params = problem.gradient(mus)
