@@ -644,3 +644,41 @@ def test_censoring_cuts_the_mass_put_where_there_is_none():
     finally:
         pgm.CENSOR = CENSOR_DEFAULT
     assert censored < 0.8 * plain, (plain, censored)
+
+
+def test_plans_are_built_once_per_shape():
+    """The plan factories hand back the same (read-only) plan for the same columns and shapes, and a
+    new one for another shape; a plan applied still sums as numpy does."""
+    from duckdb_synth.engine.model import factor
+
+    a = factor.reducer((0, 2, 5), (3, 4, 5), (2,))
+    assert a is factor.reducer((0, 2, 5), (3, 4, 5), (2,))
+    assert a is not factor.reducer((0, 2, 5), (3, 4, 6), (2,))
+    x = np.random.default_rng(0).random((3, 4, 5))
+    assert np.allclose(a(x), x.sum(axis=(0, 2)))
+    b = factor.broadcast((2,), (0, 2, 5), (3, 4, 5))
+    assert b is factor.broadcast((2,), (0, 2, 5), (3, 4, 5))
+    y = x.copy()
+    b.multiply_into(y, np.arange(4.0))
+    assert np.allclose(y, x * np.arange(4.0)[None, :, None])
+
+
+def test_terms_are_kept_per_measurement_until_the_exact_weight_moves():
+    """A refit reuses each measurement's term; a measurement less noisy than any before moves the exact
+    weight (EXACT_WEIGHT x the heaviest noisy cell), and then every term is made again."""
+    rng = np.random.default_rng(1)
+    noisy = [Measurement((1, 0), rng.random((3, 2)) * 10, np.full((3, 2), 4.0)),
+             Measurement((2,), rng.random(4) * 10, np.full(4, 2.0))]
+    exact = Measurement((0,), np.array([5.0, 5.0]), np.zeros(2))
+    first = pgm._terms([*noisy, exact], [2, 3, 4])
+    again = pgm._terms([*noisy, exact, Measurement((1,), np.ones(3), np.full(3, 3.0))], [2, 3, 4])
+    assert all(s is t for s, t in zip(first, again))
+    assert first[0].clique == (0, 1) and np.array_equal(first[0].y, noisy[0].values.T)
+    assert np.allclose(first[2].weight, pgm.EXACT_WEIGHT / 2.0)
+    shrunk = [*noisy, exact, Measurement((2,), noisy[1].values, np.full(4, 1.0))]
+    moved = pgm._terms(shrunk, [2, 3, 4])
+    assert moved[0] is not first[0] and np.array_equal(moved[0].weight, first[0].weight)
+    assert np.allclose(moved[2].weight, pgm.EXACT_WEIGHT / 1.0)
+    assert pgm._terms(shrunk, [2, 3, 4, 6])[0] is not moved[0]  # other sizes: made again
+    with pytest.raises(ValueError):
+        first[0].y[0, 0] = 1.0  # shared by every fit: read-only

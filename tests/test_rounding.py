@@ -136,3 +136,20 @@ def test_stable_order_is_numpys_stable_argsort_by_radix(span):
         key = rng.integers(0, span, n)
         key[: n // 3] = key[n // 2: n // 2 + n // 3]  # ties, whose order the sort must keep
         assert np.array_equal(stable_order(key, span), np.argsort(key, kind="stable"))
+
+
+def test_sparse_configurations_ranked_without_changing_the_draw():
+    """Configurations numbered over a huge space, of which a few are used, sort by their rank among the
+    used ones (fewer radix passes): the rows get exactly what they get with the same configurations
+    numbered 0.. densely (same table rows, same random stream), strata included."""
+    rng = np.random.default_rng(8)
+    n, m = 3000, 4
+    used = np.sort(rng.choice(1 << 24, 40, replace=False))  # 40 of 16.7M configurations
+    dense = rng.integers(0, 40, n)
+    weights = rng.random((40, m))
+    big = np.zeros((1 << 24, m))
+    big[used] = weights
+    strata = [(rng.integers(0, 7, n), 7), (rng.integers(0, 300, n), 300)]
+    sparse_out = allocate(big, used[dense], np.random.default_rng(3), strata)
+    dense_out = allocate(weights, dense, np.random.default_rng(3), strata)
+    assert np.array_equal(sparse_out, dense_out)

@@ -10,6 +10,7 @@ picks the operation (`logsumexp` for log potentials, `sum` for counts).
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,10 +131,10 @@ class MultiReducer:
         for u, ids in share_groups(ordered, size, math.prod(shape), self.SHARE):
             members = [ordered[i] for i in ids]
             if len(members) == 1:
-                self.plan.append((None if u == attrs else Reducer(attrs, shape, u), None, members))
+                self.plan.append((None if u == attrs else reducer(attrs, shape, u), None, members))
             else:
-                inner = MultiReducer(u, tuple(size[a] for a in u), members)
-                self.plan.append((Reducer(attrs, shape, u), inner, members))
+                inner = multi_reducer(u, tuple(size[a] for a in u), tuple(members))
+                self.plan.append((reducer(attrs, shape, u), inner, members))
 
     def __call__(self, values: np.ndarray) -> list[np.ndarray]:
         got: dict[Clique, np.ndarray] = {}
@@ -165,8 +166,8 @@ class MultiBroadcast:
         for u, picked in share_groups([parts[i] for i in order], size, math.prod(shape), self.SHARE):
             ids = [order[i] for i in picked]
             u_shape = tuple(size[a] for a in u)
-            inner = [(i, Broadcast(tuple(parts[i]), u, u_shape)) for i in ids] if len(ids) > 1 else [(ids[0], None)]
-            self.plan.append((u_shape, inner, Broadcast(u, attrs, shape)))
+            inner = [(i, broadcast(tuple(parts[i]), u, u_shape)) for i in ids] if len(ids) > 1 else [(ids[0], None)]
+            self.plan.append((u_shape, inner, broadcast(u, attrs, shape)))
 
     def multiply_into(self, out: np.ndarray, values: Sequence[np.ndarray]) -> None:
         """out *= the product of `values` (one per part, in order), each broadcast (in place)."""
@@ -217,6 +218,34 @@ class Broadcast:
     def expand(self, values: np.ndarray) -> np.ndarray:
         """A new table over `target` holding `values` broadcast."""
         return np.broadcast_to(values.reshape(self.part), self.full).reshape(self.target_shape).copy()
+
+
+PLANS = 1 << 14  # plans kept by the factories below (a few hundred bytes each)
+
+
+@functools.lru_cache(maxsize=PLANS)
+def reducer(attrs: Clique, shape: tuple[int, ...], keep: Clique) -> Reducer:
+    """``Reducer(attrs, shape, keep)``, planned once per process: a refit builds the plans of a tree
+    that mostly repeats the last one (on cars' 53-clique trees, planning was 2 of a refit's 8 steps)."""
+    return Reducer(attrs, shape, keep)
+
+
+@functools.lru_cache(maxsize=PLANS)
+def broadcast(attrs: Clique, target: Clique, target_shape: tuple[int, ...]) -> Broadcast:
+    """``Broadcast(attrs, target, target_shape)``, planned once per process (as `reducer`)."""
+    return Broadcast(attrs, target, target_shape)
+
+
+@functools.lru_cache(maxsize=PLANS)
+def multi_reducer(attrs: Clique, shape: tuple[int, ...], targets: tuple[Clique, ...]) -> MultiReducer:
+    """``MultiReducer(attrs, shape, targets)``, planned once per process (as `reducer`)."""
+    return MultiReducer(attrs, shape, targets)
+
+
+@functools.lru_cache(maxsize=PLANS)
+def multi_broadcast(attrs: Clique, shape: tuple[int, ...], parts: tuple[Clique, ...]) -> MultiBroadcast:
+    """``MultiBroadcast(attrs, shape, parts)``, planned once per process (as `reducer`)."""
+    return MultiBroadcast(attrs, shape, parts)
 
 
 def _merge(groups: list[tuple[bool, int]]) -> list[tuple[bool, int]]:

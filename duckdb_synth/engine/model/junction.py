@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from ..disjoint import DisjointSets
-from .factor import Broadcast, Clique, MultiBroadcast, MultiReducer, Reducer, logsumexp
+from .factor import Clique, broadcast, logsumexp, multi_broadcast, multi_reducer, reducer
 
 
 @dataclass(frozen=True)
@@ -241,11 +241,11 @@ class Plan:
             children[p].append(c)
         self.children = children
         # Per clique: one MultiReducer to its children's separators, then its extra marginals.
-        self.multi = [MultiReducer(tree.cliques[k], self.shapes[k],
-                                   [tree.separator(k, c) for c in children[k]] + extra[k])
+        self.multi = [multi_reducer(tree.cliques[k], self.shapes[k],
+                                    tuple([tree.separator(k, c) for c in children[k]] + extra[k]))
                       if children[k] or extra[k] else None for k in range(len(tree.cliques))]
         # Per clique with children: their messages multiplied in together (``MultiBroadcast``).
-        self.absorb = [MultiBroadcast(tree.cliques[k], self.shapes[k], [tree.separator(k, c) for c in children[k]])
+        self.absorb = [multi_broadcast(tree.cliques[k], self.shapes[k], tuple(tree.separator(k, c) for c in children[k]))
                        if children[k] else None for k in range(len(tree.cliques))]
         self.order = [0] + [c for _, c in tree.edges]  # breadth-first: parents before children
         self.edges = []
@@ -254,9 +254,9 @@ class Plan:
             cp, cc = tree.cliques[p], tree.cliques[c]
             self.edges.append((
                 p, c,
-                Reducer(cc, self.shapes[c], sep), tuple(i for i, a in enumerate(cc) if a not in sep),
-                Reducer(cp, self.shapes[p], sep),
-                Broadcast(sep, cp, self.shapes[p]), Broadcast(sep, cc, self.shapes[c]),
+                reducer(cc, self.shapes[c], sep), tuple(i for i, a in enumerate(cc) if a not in sep),
+                reducer(cp, self.shapes[p], sep),
+                broadcast(sep, cp, self.shapes[p]), broadcast(sep, cc, self.shapes[c]),
             ))
         # Per child clique: its sum to its parent's separator, and the separator's broadcast into it.
         self.link = {c: (reduce_c, into_c) for _, c, reduce_c, _, _, _, into_c in self.edges}

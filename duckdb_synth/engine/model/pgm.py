@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..marginal import Measurement
+from ..marginal import Measurement, cell_index
 from ..rounding import allocate, strata_of
-from .factor import Broadcast, Clique, Factor, Reducer, broadcast_shape, share_groups
+from .factor import Clique, Factor, Reducer, broadcast, broadcast_shape, reducer, share_groups
 from .junction import JunctionTree, Plan, calibrate, calibrate_shared, junction_tree, maximal
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class GraphicalModel:
         bel = self._clique_beliefs()
         i = self.tree.containing(clique, self.sizes)
         if i is not None:
-            return Reducer(self.tree.cliques[i], bel[i].shape, clique)(bel[i]).copy()
+            return reducer(self.tree.cliques[i], bel[i].shape, clique)(bel[i]).copy()
         return self._eliminate(clique)
 
     def _eliminate(self, clique: Clique) -> np.ndarray:
@@ -145,18 +145,18 @@ class GraphicalModel:
         drawn: list[int] = []
         for sep, clique, i in steps:
             given = list(sep)
+            # Each row's configuration of `given` (row-major), grown by one column per step.
+            config = cell_index([(out[:, x], self.sizes[x]) for x in given]) if given else np.zeros(n, dtype=np.int64)
             for a in sorted((a for a in clique if a not in sep), key=lambda a: -self.sizes[a]):
                 axes = (*given, a)
-                table = Reducer(clique, bel[i].shape, tuple(sorted(axes)))(bel[i])
+                table = reducer(clique, bel[i].shape, tuple(sorted(axes)))(bel[i])
                 order = tuple(sorted(axes))
                 table = np.transpose(table, [order.index(x) for x in axes])
-                shape = tuple(self.sizes[x] for x in given)
-                config = (np.ravel_multi_index(tuple(out[:, x] for x in given), shape) if given
-                          else np.zeros(n, dtype=np.int64))
-                table = table.reshape(math.prod(shape), self.sizes[a])
+                table = table.reshape(math.prod(self.sizes[x] for x in given), self.sizes[a])
                 out[:, a] = allocate(table, config, rng, strata_of(out, self.sizes, drawn, given, rng))
                 if keep is not None:  # rules kept while drawing (``rules.Keeper``)
                     keep(a, out, drawn, table, config, rng)
+                config = config * self.sizes[a] + out[:, a]
                 given.append(a)
                 drawn.append(a)
         return out
@@ -238,13 +238,19 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
 
     A cell with variance 0 is exact: it weighs EXACT_WEIGHT times the heaviest
     noisy cell (weight 1 if no cell is noisy). Infinite variance: weight 0.
+
+    Each measurement's term is kept (``_TERMS``, by identity) while the exact weight and the
+    sizes stay the same: the adaptive rounds refit on the same measurements plus one or two.
     """
-    d = len(sizes)
-    variances = [np.asarray(m.variance, dtype=np.float64) for m in measurements]
-    noisy = [float(np.min(v[ok])) for v in variances if (ok := (v > 0) & np.isfinite(v)).any()]
+    d, key = len(sizes), tuple(int(s) for s in sizes)
+    noisy = [v for v in map(_least_noisy, measurements) if v is not None]
     exact_variance = min(noisy) / EXACT_WEIGHT if noisy else 1.0
     out = []
     for m in measurements:
+        kept = _TERMS.get(id(m))
+        if kept is not None and kept[0] is m and kept[1] == (exact_variance, key):
+            out.append(kept[2])
+            continue
         clique = tuple(int(a) for a in m.clique)
         if len(set(clique)) != len(clique) or any(not 0 <= a < d for a in clique):
             raise ValueError(f"measurement clique {m.clique} must be distinct columns in 0..{d - 1}")
@@ -261,11 +267,29 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
         y = np.asarray(m.values, dtype=np.float64).transpose(order)
         upper = None
         if CENSOR > 0:
-            noisy = np.isfinite(var) & (var > exact_variance)
-            upper = noisy & (y < CENSOR * np.sqrt(np.where(noisy, var, 0.0)))
+            noisy_cells = np.isfinite(var) & (var > exact_variance)
+            upper = noisy_cells & (y < CENSOR * np.sqrt(np.where(noisy_cells, var, 0.0)))
             upper = np.ascontiguousarray(upper) if upper.any() else None
-        out.append(_Term(tuple(sorted(clique)), np.ascontiguousarray(y), np.ascontiguousarray(1.0 / var), upper))
+        term = _Term(tuple(sorted(clique)), np.ascontiguousarray(y), np.ascontiguousarray(1.0 / var), upper)
+        for arr in (term.y, term.weight, term.upper):
+            if arr is not None:
+                arr.flags.writeable = False  # shared by every fit that reads this measurement
+        if len(_TERMS) >= _TERMS_KEPT:
+            del _TERMS[next(iter(_TERMS))]
+        _TERMS[id(m)] = (m, (exact_variance, key), term)
+        out.append(term)
     return out
+
+
+_TERMS: dict[int, tuple[Measurement, tuple[float, tuple[int, ...]], _Term]] = {}
+_TERMS_KEPT = 4096  # terms kept by `_terms`, the oldest dropped first
+
+
+def _least_noisy(m: Measurement) -> float | None:
+    """The smallest positive finite variance of `m`'s cells (None if it has none)."""
+    v = np.asarray(m.variance, dtype=np.float64)
+    ok = (v > 0) & np.isfinite(v)
+    return float(np.min(v[ok])) if ok.any() else None
 
 
 class _Flat(list):
@@ -317,15 +341,17 @@ class _Problem:
         # A term's marginal is summed from the smallest table at hand that holds it:
         # a larger measured clique's marginal, else a tree clique's belief.
         self.sources: list[tuple[int, int, Reducer]] = []  # (term, source, reduction); source -1-k: tree clique k
+        # Subset tests on bit masks: a refit on a wide table's model builds this for hundreds of terms.
+        masks = [sum(1 << a for a in t.clique) for t in terms]
         for i in sorted(range(len(terms)), key=lambda i: -terms[i].y.size):
             c = terms[i].clique
-            inner = [j for j, _, _ in self.sources if set(c) <= set(terms[j].clique)]
+            inner = [j for j, _, _ in self.sources if not masks[i] & ~masks[j]]
             if inner:
                 j = min(inner, key=lambda j: terms[j].y.size)
-                self.sources.append((i, j, Reducer(terms[j].clique, terms[j].y.shape, c)))
+                self.sources.append((i, j, reducer(terms[j].clique, terms[j].y.shape, c)))
             else:
                 k = tree.containing(c, sizes)
-                self.sources.append((i, -1 - k, Reducer(tree.cliques[k], self.shapes[k], c)))
+                self.sources.append((i, -1 - k, reducer(tree.cliques[k], self.shapes[k], c)))
         # The terms summed from each tree clique, in the order the plan returns them.
         self.from_tree: list[list[int]] = [[] for _ in tree.cliques]
         for i, src, _ in self.sources:
@@ -341,8 +367,9 @@ class _Problem:
                       if any(t.upper is not None for t in terms) else None)
         # A term's gradient lands on the smallest parameter that holds it.
         self.term_param: list[tuple[int, tuple[int, ...]] | None] = []
-        for t in terms:
-            holders = [i for i, p in enumerate(params) if set(t.clique) <= set(p)]
+        param_masks = [sum(1 << a for a in p) for p in params]
+        for t, mask in zip(terms, masks):
+            holders = [i for i, p in enumerate(param_masks) if not mask & ~p]
             i = min(holders, key=lambda i: len(params[i]), default=None)
             self.term_param.append(None if i is None else (i, broadcast_shape(t.clique, params[i], t.y.shape)))
 
@@ -358,8 +385,8 @@ class _Problem:
         for u, picked in share_groups([self.params[i] for i in ordered], sizes, cells, 8):
             ids = [ordered[i] for i in picked]
             u_shape = tuple(sizes[a] for a in u)
-            inner = [(i, Broadcast(self.params[i], u, u_shape)) for i in ids] if len(ids) > 1 else []
-            out.append((u_shape, inner, ids[0], Broadcast(u, clique, self.shapes[k])))
+            inner = [(i, broadcast(self.params[i], u, u_shape)) for i in ids] if len(ids) > 1 else []
+            out.append((u_shape, inner, ids[0], broadcast(u, clique, self.shapes[k])))
         return out
 
     @staticmethod
