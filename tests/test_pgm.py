@@ -682,3 +682,6 @@ def test_terms_are_kept_per_measurement_until_the_exact_weight_moves():
     assert pgm._terms(shrunk, [2, 3, 4, 6])[0] is not moved[0]  # other sizes: made again
     with pytest.raises(ValueError):
         first[0].y[0, 0] = 1.0  # shared by every fit: read-only
+    held = len(pgm._TERMS)
+    del noisy, exact, shrunk, first, again, moved
+    assert len(pgm._TERMS) <= held - 3  # a measurement's term goes with it

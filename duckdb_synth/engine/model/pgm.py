@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -248,7 +249,7 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
     out = []
     for m in measurements:
         kept = _TERMS.get(id(m))
-        if kept is not None and kept[0] is m and kept[1] == (exact_variance, key):
+        if kept is not None and kept[0]() is m and kept[1] == (exact_variance, key):
             out.append(kept[2])
             continue
         clique = tuple(int(a) for a in m.clique)
@@ -274,15 +275,14 @@ def _terms(measurements: list[Measurement], sizes: Sequence[int]) -> list[_Term]
         for arr in (term.y, term.weight, term.upper):
             if arr is not None:
                 arr.flags.writeable = False  # shared by every fit that reads this measurement
-        if len(_TERMS) >= _TERMS_KEPT:
-            del _TERMS[next(iter(_TERMS))]
-        _TERMS[id(m)] = (m, (exact_variance, key), term)
+        if kept is None:
+            weakref.finalize(m, _TERMS.pop, id(m), None)  # the entry goes with the measurement
+        _TERMS[id(m)] = (weakref.ref(m), (exact_variance, key), term)
         out.append(term)
     return out
 
 
-_TERMS: dict[int, tuple[Measurement, tuple[float, tuple[int, ...]], _Term]] = {}
-_TERMS_KEPT = 4096  # terms kept by `_terms`, the oldest dropped first
+_TERMS: dict[int, tuple[weakref.ref, tuple[float, tuple[int, ...]], _Term]] = {}  # by id, while the measurement lives
 
 
 def _least_noisy(m: Measurement) -> float | None:
