@@ -685,3 +685,30 @@ def test_terms_are_kept_per_measurement_until_the_exact_weight_moves():
     held = len(pgm._TERMS)
     del noisy, exact, shrunk, first, again, moved
     assert len(pgm._TERMS) <= held - 3  # a measurement's term goes with it
+
+
+def test_proportional_fitting_moves_disjoint_parameters_together(monkeypatch):
+    """A first fit's one-way parameters (disjoint columns) share one propagation a sweep and land on
+    their measured marginals, as one at a time would (independent columns); parameters that share a
+    column take one each."""
+    rng = np.random.default_rng(2)
+    sizes = (3, 4, 5, 2)
+    one_way = [Measurement((a,), rng.random(sizes[a]) * 100 + 10, np.ones(sizes[a])) for a in range(4)]
+    total = 400.0
+    one_way = [Measurement(m.clique, m.values * total / m.values.sum(), m.variance) for m in one_way]
+    calls = []
+    orig = pgm._Problem.evaluate
+    monkeypatch.setattr(pgm._Problem, "evaluate", lambda self, theta: calls.append(1) or orig(self, theta))
+    model = estimate(sizes, one_way, total=total, iters=0)
+    assert len(calls) == pgm.FIT_SWEEPS + 1  # one propagation per sweep, then the fit's own
+    for m in one_way:
+        assert np.allclose(model.marginal(m.clique), m.values, rtol=1e-4)
+    chain = [Measurement((0, 1), rng.random((3, 4)) * 30, np.ones((3, 4))),
+             Measurement((1, 2), rng.random((4, 5)) * 20, np.ones((4, 5))),
+             Measurement((2, 3), rng.random((5, 2)) * 40, np.ones((5, 2)))]
+    calls.clear()
+    estimate(sizes, chain, total=total, iters=0)
+    assert len(calls) == 3 * pgm.FIT_SWEEPS + 1  # each pair shares a column with the one before
+    calls.clear()
+    estimate(sizes, [chain[0], chain[2]], total=total, iters=0)
+    assert len(calls) == pgm.FIT_SWEEPS + 1  # (0, 1) and (2, 3): together

@@ -491,6 +491,9 @@ class _Problem:
         A start for mirror descent, whose small steps take hundreds of
         iterations to move a parameter as far: one belief propagation per
         parameter and sweep gives it the measured marginal (up to the clipping).
+        Consecutive parameters on disjoint columns share one propagation (each moved
+        from the same marginals: all the one-way parameters of a first fit, exactly so
+        while the model is independent columns; two picks of a wide table's round).
         """
         theta = list(theta)
         targets = {}
@@ -504,11 +507,23 @@ class _Problem:
             target = target * (self.total / s) if s > 0 else np.full(target.shape, self.total / target.size)
             targets[i] = target + 1e-3 * self.total / target.size
         where = {i: next(j for j, t in enumerate(self.terms) if t.clique == self.params[i]) for i in targets}
+        batches: list[list[int]] = []
+        held = 0
+        for i in targets:
+            mask = sum(1 << a for a in self.params[i])
+            if batches and not mask & held:
+                batches[-1].append(i)
+                held |= mask
+            else:
+                batches.append([i])
+                held = mask
         for _ in range(sweeps):
-            for i, target in targets.items():
+            for batch in batches:
                 counts, mus, _ = self.evaluate(theta)
                 self.release(counts)
-                theta[i] = theta[i] + np.log(target / (mus[where[i]] + 1e-3 * self.total / target.size))
+                for i in batch:
+                    target = targets[i]
+                    theta[i] = theta[i] + np.log(target / (mus[where[i]] + 1e-3 * self.total / target.size))
         return theta
 
 
