@@ -19,10 +19,10 @@ Cases (``--cases``, comma-separated):
 
 Each case runs in a child process that imports ``duckdb_synth`` from a checkout (this one, and
 with ``--old ROOT`` another one beside it, case by case), so CPU seconds count every thread of
-that run and peak RSS is that run's alone. The machine is shared and noisy: a fixed numpy
-workload (bincount, sort, exp) is timed before and after, and every CPU figure is also printed
-scaled to a machine where that workload takes ``CALIBRATION_REF`` = 1.5 s (the unit of the
-issue's targets).
+that run and peak RSS is that run's alone. The machine is shared and noisy (its speed drifts by
+10-30 % over minutes): a fixed numpy workload (bincount, sort, exp) is timed just before and just
+after each run, and every CPU figure is also printed scaled by the mean of the two to a machine
+where that workload takes ``CALIBRATION_REF`` = 1.5 s (the unit of the issue's targets).
 
     python bench/scale.py [--cases diamonds@1,mixed1Mx50@1] [--old /tmp/base] [--seed 0]
 """
@@ -183,21 +183,22 @@ def main() -> int:
         m = re.fullmatch(r"mixed(\w+)x(\d+)@([\d.]+|balanced)", case)
         if m or case.startswith(("write", "file")):
             mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
-    calib = calibration()
-    print(f"calibration workload: {calib:.2f} CPU s (CPU figures x {CALIBRATION_REF / calib:.2f} in the "
-          f"'cpu@{CALIBRATION_REF:g}' column: as on a machine where it takes {CALIBRATION_REF:g} s)")
+    print(f"calibration workload: timed in this process just before and after each run (the 'calib s' column,\n"
+          f"their mean); the 'cpu@{CALIBRATION_REF:g}' column is CPU s x {CALIBRATION_REF:g} / that mean: as on a machine "
+          f"where the workload takes {CALIBRATION_REF:g} s")
     print(f"{'case':18s} {'side':4s} {'wall s':>8s} {'cpu s':>8s} {f'cpu@{CALIBRATION_REF:g}':>8s} "
-          f"{'peak MB':>8s} {'rows':>11s}")
+          f"{'peak MB':>8s} {'rows':>11s} {'calib s':>8s}")
     for case in args.cases.split(","):
         for side, root in sides:
+            before = calibration()
             line = run(root, case, args.seed, args.timeout)
+            calib = (before + calibration()) / 2  # the machine's speed around this run (it drifts by minutes)
             if not line.startswith("{"):
                 print(f"{case:18s} {side:4s} {line}", flush=True)
                 continue
             f = json.loads(line)
             print(f"{case:18s} {side:4s} {f['wall']:8.1f} {f['cpu']:8.1f} {f['cpu'] * CALIBRATION_REF / calib:8.1f} "
-                  f"{f['rss_mb']:8.0f} {f['rows']:11,d}", flush=True)
-    print(f"calibration workload again: {calibration():.2f} CPU s")
+                  f"{f['rss_mb']:8.0f} {f['rows']:11,d} {calib:8.2f}", flush=True)
     return 0
 
 
