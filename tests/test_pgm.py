@@ -712,3 +712,19 @@ def test_proportional_fitting_moves_disjoint_parameters_together(monkeypatch):
     calls.clear()
     estimate(sizes, [chain[0], chain[2]], total=total, iters=0)
     assert len(calls) == pgm.FIT_SWEEPS + 1  # (0, 1) and (2, 3): together
+
+
+def test_elimination_is_kept_per_graph():
+    """Sizing the tree of some cliques, then building the tree of the same graph (named by other
+    cliques: one-way ones, a pair inside a triple) eliminates once; another graph eliminates again."""
+    from duckdb_synth.engine.model import junction
+
+    sizes = (3, 4, 5, 2, 6)
+    before = junction._eliminate.cache_info()
+    size = junction.junction_size([(0, 1, 2), (2, 3), (3, 4), (4, 0)], 5, sizes)
+    tree = junction.junction_tree([(0,), (1, 0), (0, 1, 2), (3, 2), (4, 3), (0, 4)], 5, sizes)
+    after = junction._eliminate.cache_info()
+    assert after.misses == before.misses + 1 and after.hits == before.hits + 1
+    assert tree.size(sizes) == size
+    junction.junction_size([(0, 1, 2), (2, 3), (3, 4)], 5, sizes)
+    assert junction._eliminate.cache_info().misses == before.misses + 2

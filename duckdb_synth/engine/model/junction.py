@@ -16,11 +16,12 @@ cliques (the estimator's hot loop: ``exp`` of a float64 costs ten times an add h
 """
 from __future__ import annotations
 
+
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -102,7 +103,15 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
             mask |= 1 << a
         for a in c:
             adj[a] |= mask & ~(1 << a)
-    cells = [int(n) for n in sizes]
+    order, steps = _eliminate(tuple(adj), tuple(int(n) for n in sizes))
+    return list(order), list(steps)
+
+
+@lru_cache(maxsize=64)
+def _eliminate(graph: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[Clique, ...]]:
+    """`elimination_order` of the graph given as neighbour masks, kept for the last few graphs: the
+    adaptive rounds size the tree of the marginals chosen plus a pick, then fit on that same graph."""
+    d, adj, cells = len(graph), list(graph), list(sizes)
 
     def key(v: int) -> tuple[bool, int, int, int]:
         # One plain loop over v's neighbours (no generators: this is most of a sizing): the
@@ -142,7 +151,7 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
             keys[u] = key(u)
         order.append(v)
         steps.append(tuple(_bits(nb | 1 << v)))
-    return order, steps
+    return tuple(order), tuple(steps)
 
 
 def _bits(mask: int) -> list[int]:
