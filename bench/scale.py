@@ -184,8 +184,8 @@ def main() -> int:
         if m or case.startswith(("write", "file")):
             mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
     print(f"calibration workload: timed in this process just before and after each run (the 'calib s' column,\n"
-          f"their mean); the 'cpu@{CALIBRATION_REF:g}' column is CPU s x {CALIBRATION_REF:g} / that mean: as on a machine "
-          f"where the workload takes {CALIBRATION_REF:g} s")
+          f"their mean); the 'cpu@{CALIBRATION_REF:g}' column is CPU s x {CALIBRATION_REF:g} / that mean: "
+          f"as on a machine where the workload takes {CALIBRATION_REF:g} s")
     print(f"{'case':18s} {'side':4s} {'wall s':>8s} {'cpu s':>8s} {f'cpu@{CALIBRATION_REF:g}':>8s} "
           f"{'peak MB':>8s} {'rows':>11s} {'calib s':>8s}")
     for case in args.cases.split(","):

@@ -226,7 +226,8 @@ PLANS = 1 << 14  # plans kept by the factories below (a few hundred bytes each)
 @functools.lru_cache(maxsize=PLANS)
 def reducer(attrs: Clique, shape: tuple[int, ...], keep: Clique) -> Reducer:
     """``Reducer(attrs, shape, keep)``, planned once per process: a refit builds the plans of a tree
-    that mostly repeats the last one (on cars' 53-clique trees, planning was 2 of a refit's 8 steps)."""
+    that mostly repeats the last one (on cars' 53-clique trees, planning cost a refit as much as two
+    of its steps)."""
     return Reducer(attrs, shape, keep)
 
 

@@ -16,7 +16,6 @@ cliques (the estimator's hot loop: ``exp`` of a float64 costs ten times an add h
 """
 from __future__ import annotations
 
-
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -254,7 +253,8 @@ class Plan:
                                     tuple([tree.separator(k, c) for c in children[k]] + extra[k]))
                       if children[k] or extra[k] else None for k in range(len(tree.cliques))]
         # Per clique with children: their messages multiplied in together (``MultiBroadcast``).
-        self.absorb = [multi_broadcast(tree.cliques[k], self.shapes[k], tuple(tree.separator(k, c) for c in children[k]))
+        self.absorb = [multi_broadcast(tree.cliques[k], self.shapes[k],
+                                       tuple(tree.separator(k, c) for c in children[k]))
                        if children[k] else None for k in range(len(tree.cliques))]
         self.order = [0] + [c for _, c in tree.edges]  # breadth-first: parents before children
         self.edges = []
