@@ -341,11 +341,16 @@ class _Problem:
         # A term's marginal is summed from the smallest table at hand that holds it:
         # a larger measured clique's marginal, else a tree clique's belief.
         self.sources: list[tuple[int, int, Reducer]] = []  # (term, source, reduction); source -1-k: tree clique k
-        # Subset tests on bit masks: a refit on a wide table's model builds this for hundreds of terms.
-        masks = [sum(1 << a for a in t.clique) for t in terms]
+        # Subset tests on bit masks, among the tables that hold one of the term's columns (the
+        # fewest): a refit on a wide table's model builds this for hundreds of terms.
+        masks = [_mask(t.clique) for t in terms]
+        sourced: dict[int, list[int]] = {}  # column -> the terms sourced so far that hold it, in order
         for i in sorted(range(len(terms)), key=lambda i: -terms[i].y.size):
             c = terms[i].clique
-            inner = [j for j, _, _ in self.sources if not masks[i] & ~masks[j]]
+            among = min((sourced.get(a, []) for a in c), key=len) if c else [j for j, _, _ in self.sources]
+            inner = [j for j in among if not masks[i] & ~masks[j]]
+            for a in c:
+                sourced.setdefault(a, []).append(i)
             if inner:
                 j = min(inner, key=lambda j: terms[j].y.size)
                 self.sources.append((i, j, reducer(terms[j].clique, terms[j].y.shape, c)))
@@ -367,9 +372,14 @@ class _Problem:
                       if any(t.upper is not None for t in terms) else None)
         # A term's gradient lands on the smallest parameter that holds it.
         self.term_param: list[tuple[int, tuple[int, ...]] | None] = []
-        param_masks = [sum(1 << a for a in p) for p in params]
+        param_masks = [_mask(p) for p in params]
+        holding: dict[int, list[int]] = {}  # column -> the parameters that hold it, in order
+        for i, p in enumerate(params):
+            for a in p:
+                holding.setdefault(a, []).append(i)
         for t, mask in zip(terms, masks):
-            holders = [i for i, p in enumerate(param_masks) if not mask & ~p]
+            among = min((holding.get(a, []) for a in t.clique), key=len) if t.clique else range(len(params))
+            holders = [i for i in among if not mask & ~param_masks[i]]
             i = min(holders, key=lambda i: len(params[i]), default=None)
             self.term_param.append(None if i is None else (i, broadcast_shape(t.clique, params[i], t.y.shape)))
 
@@ -593,7 +603,8 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
     if warm_start is not None:
         seen = _place(start, warm_start, tree)
     problem = _Problem(terms, tree, sizes, total, list(start))
-    fresh = [i for i, c in enumerate(problem.params) if not any(set(c) <= set(s) for s in seen)]
+    seen_masks = [_mask(c) for c in seen]
+    fresh = [i for i, c in enumerate(problem.params) if not any(not _mask(c) & ~m for m in seen_masks)]
     x = problem.fit_clipped(list(start.values()), fresh, FIT_SWEEPS if warm_start is None else 1)
 
     counts, mus, fx = problem.evaluate(x)
@@ -653,10 +664,16 @@ def step_cost(tree: JunctionTree, sizes: Sequence[int]) -> int:
     return sum(math.prod(int(sizes[a]) for a in c) * len(c) for c in tree.cliques)
 
 
+def _mask(clique: Clique) -> int:
+    """`clique` as a bit mask of its columns (subset tests on ints: a refit makes ~10,000 on cars)."""
+    return sum(1 << a for a in clique)
+
+
 def _place(theta: dict[Clique, np.ndarray], old: GraphicalModel, tree: JunctionTree) -> list[Clique]:
     """Add an earlier model's parameters into `theta` (in place); return the cliques they were on."""
     source = old.parameters or old.potentials
     sets = [set(c) for c in tree.cliques]
+    masks = {p: _mask(p) for p in theta}
     for c, f in source.items():
         v = np.asarray(f.values, dtype=np.float64)
         if tree.containing(c) is None:
@@ -667,9 +684,11 @@ def _place(theta: dict[Clique, np.ndarray], old: GraphicalModel, tree: JunctionT
             c = keep
         if not c:
             continue
-        target = min((p for p in theta if set(c) <= set(p)), key=len, default=None)
+        mask = _mask(c)
+        target = min((p for p, m in masks.items() if not mask & ~m), key=len, default=None)
         if target is None:
             theta[c] = v.copy()
+            masks[c] = mask
         else:
             theta[target] = theta[target] + v.reshape(broadcast_shape(c, target, v.shape))
     return list(source)
