@@ -83,6 +83,8 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
     pos = (j + np.repeat(rng.random(len(flat)), flat)) / np.repeat(np.maximum(flat, 1), flat)
     values = values[np.argsort(group + pos, kind="stable")]
     # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
+    # The strata are as many as fit one key beside the configuration's full numbering (k), whether or
+    # not the configurations are ranked below.
     extra_span, parts = 1, []
     for codes, size in strata:
         if size <= 1:
@@ -119,7 +121,7 @@ def stable_order(key: np.ndarray, span: int) -> np.ndarray:
     if span <= 1 << 16:
         return np.argsort(key.astype(np.uint16), kind="stable")
     order = None
-    for shift in range(0, max(int(span - 1).bit_length(), 1), 16):
+    for shift in range(0, 16 * _passes(span), 16):
         digit = ((key if order is None else key[order]) >> shift & 0xFFFF).astype(np.uint16)
         step = np.argsort(digit, kind="stable")
         order = step if order is None else order[step]

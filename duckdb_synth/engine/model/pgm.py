@@ -520,7 +520,7 @@ class _Problem:
         batches: list[list[int]] = []
         held = 0
         for i in targets:
-            mask = sum(1 << a for a in self.params[i])
+            mask = _mask(self.params[i])
             if batches and not mask & held:
                 batches[-1].append(i)
                 held |= mask
@@ -604,7 +604,7 @@ def estimate(sizes: Sequence[int], measurements: list[Measurement], *, total: fl
         seen = _place(start, warm_start, tree)
     problem = _Problem(terms, tree, sizes, total, list(start))
     seen_masks = [_mask(c) for c in seen]
-    fresh = [i for i, c in enumerate(problem.params) if not any(not _mask(c) & ~m for m in seen_masks)]
+    fresh = [i for i, mask in enumerate(map(_mask, problem.params)) if all(mask & ~m for m in seen_masks)]
     x = problem.fit_clipped(list(start.values()), fresh, FIT_SWEEPS if warm_start is None else 1)
 
     counts, mus, fx = problem.evaluate(x)
