@@ -542,3 +542,18 @@ def test_a_number_columns_value_counts_are_its_distinct_finite_values_and_rows(v
     want, rows = np.unique(np.array([v for v in values if np.isfinite(v)], dtype=np.float64) + 0.0, return_counts=True)
     assert [str(v) for v in got] == [str(v) for v in want.tolist()]  # -0.0 counted as 0.0, written 0.0
     assert counts.tolist() == rows.astype(np.float64).tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numeric_encode_finds_each_values_bin_as_its_cell_does(seed: int) -> None:
+    """encode searches the edges where the bin changes (a few), not every cell edge: the same bin as
+    the value's fine cell's, below, inside and above the grid, on edges exactly, for bins in order
+    or not."""
+    rng = np.random.default_rng(seed)
+    cells = int(rng.integers(1, 300))
+    edges = np.unique(np.round(rng.normal(size=cells + 1) * 10, 1))
+    cells = len(edges) - 1
+    cell_bin = np.sort(rng.integers(0, max(cells // 4, 1), cells)) if seed % 2 else rng.integers(0, 4, cells)
+    dom = NumericDomain(classify("x", "DOUBLE"), edges, np.ones(cells), cell_bin, null=False)
+    x = np.concatenate([rng.normal(size=5000) * 15, edges, np.nextafter(edges, -np.inf), [-1e300, 1e300]])
+    np.testing.assert_array_equal(dom.encode(x), cell_bin[dom.cells(x)])

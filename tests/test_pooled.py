@@ -305,6 +305,27 @@ def test_views_count_as_the_table_does() -> None:
         np.testing.assert_array_equal(views.marginal(clique, remaps), data.marginal(clique, remaps))  # cached
 
 
+@pytest.mark.parametrize("wide", [False, True])
+def test_populated_cells_are_the_tables_nonzero_cells(monkeypatch, wide) -> None:
+    """``populated`` (32-bit cell index where the table fits, 64-bit past it; a prefix kept for
+    the next call) lists the nonzero cells of the table's marginal with their counts."""
+    from duckdb_synth.engine import structure
+
+    data, sizes = _panel(2)
+    if wide:  # as if the tables had more cells than int32 holds: the int64 path
+        monkeypatch.setattr(structure, "NARROW_CELLS", 0)
+    coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
+    views = structure._Views(data)
+    for clique, levels in [((0, 3), (1, 0)), ((2, 5, 1), (1, 1, 0)), ((2, 5, 4), (1, 1, 0)), ((4, 0, 1, 3), (0, 1, 0, 0)),
+                           ((4,), (0,))]:
+        remaps = [coarse[c][lv] if lv else None for c, lv in zip(clique, levels)]
+        dense = data.marginal(clique, remaps).ravel()
+        flat, counts = views.populated(clique, remaps)
+        np.testing.assert_array_equal(flat, np.flatnonzero(dense))
+        np.testing.assert_array_equal(counts, dense[dense > 0])
+    assert len(views.prefixes) == 2 and all(k[0] is (not wide) for k in views.prefixes)
+
+
 def test_a_large_table_chooses_its_structure_on_a_sample_and_pools_every_row(monkeypatch) -> None:
     """Past EXACT_SCORE_ROWS rows the search reads a uniform sample (its pools scaled to the rows a
     sample row stands for), and the network's pools count every row of the table."""

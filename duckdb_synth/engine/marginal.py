@@ -63,13 +63,14 @@ def _uint_for(values: int) -> type:
     return np.uint64
 
 
-def cell_index(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray:
-    """Each row's row-major cell over the columns, given as (codes, domain size): int64, built column
-    by column in place (twice as fast as np.ravel_multi_index, which also checks bounds: the codes
-    come from the domains' own encoders, so they are in range)."""
-    flat = np.array(columns[0][0], dtype=np.int64)
+def cell_index(columns: Sequence[tuple[np.ndarray, int]], dtype: type = np.int64) -> np.ndarray:
+    """Each row's row-major cell over the columns, given as (codes, domain size): int64 (or `dtype`, which
+    the caller has checked holds every cell), built column by column in place (twice as fast as
+    np.ravel_multi_index, which also checks bounds: the codes come from the domains' own encoders, so
+    they are in range)."""
+    flat = np.array(columns[0][0], dtype=dtype)
     for col, size in columns[1:]:
-        flat *= size
+        flat *= dtype(size)
         flat += col
     return flat
 

