@@ -7,6 +7,9 @@ Cases (``--cases``, comma-separated):
 * ``mixedNxD@EPS``: a generated mixed-type table of N rows and D columns (integers, decimals,
   doubles, dates, timestamps, booleans, skewed text), e.g. ``mixed1Mx50@1``, ``mixed10Mx20@1``
   (N takes k and M);
+* ``surveyNxD@EPS``: a generated survey of N rows and D columns: D - 2 answers on a 1-5 scale
+  (INTEGER, 3 % NULL) driven by three hidden factors, a 50-value state, an age; e.g.
+  ``survey15kx62@3`` (a wide table of the shape of a loans or survey extract nobody tuned for);
 * ``writeN``: ``COPY (SELECT * FROM synthesize('src', epsilon := 1, "rows" := N)) TO 'out.parquet'``
   on the generated ``mixed1Mx20`` table, e.g. ``write100M`` (the fit, then N rows made and written
   batch by batch; a checkout without batched output holds them all). The rows pass through
@@ -97,6 +100,30 @@ def mixed_db(n: int, d: int) -> Path:
     return path
 
 
+def survey_db(n: int, d: int) -> Path:
+    """A database file holding a generated survey ``src`` of n rows and d columns (seed 42), made once
+    in another process as ``mixed_db``: d - 2 answers 1-5 (three latent factors plus noise, 3 % NULL),
+    a state (50 values, Dirichlet shares), an age (normal 45 +- 15 within 18-90)."""
+    path = Path(tempfile.gettempdir()) / "duckdb_synth_scale" / f"survey{n}x{d}.duckdb"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        part = path.with_suffix(".part")
+        part.unlink(missing_ok=True)
+        code = f"""
+import duckdb, numpy as np, pyarrow as pa, sys
+rng = np.random.default_rng(42); n, q = {n}, {d} - 2
+lik = np.clip(np.round(3 + rng.normal(size=(n, 3)) @ rng.normal(size=(3, q)) / 2 + rng.normal(0, 1, (n, q))), 1, 5)
+null = rng.random((n, q)) < 0.03
+cols = {{f"q{{j:02d}}": pa.array(lik[:, j].astype(np.int32), mask=null[:, j]) for j in range(q)}}
+cols["state"] = rng.choice([f"S{{k:02d}}" for k in range(50)], n, p=rng.dirichlet(np.ones(50)))
+cols["age"] = np.clip(np.round(rng.normal(45, 15, n)), 18, 90).astype(np.int32)
+c = duckdb.connect(sys.argv[1]); t = pa.table(cols); c.execute("CREATE TABLE src AS SELECT * FROM t"); c.close()
+"""
+        subprocess.run([sys.executable, "-c", code, str(part)], check=True)
+        part.rename(path)
+    return path
+
+
 def child(root: str, case: str, seed: int) -> int:
     """One case from checkout `root`; prints one JSON line."""
     sys.path.insert(0, root)
@@ -110,14 +137,15 @@ def child(root: str, case: str, seed: int) -> int:
     if write:  # the generated tables are read from a database file, as a user's large table would be
         con = duckdb.connect(str(mixed_db(10**6, 20)), read_only=True)
         eps, rows = 1.0, count(write.group(2))
-    elif m and m.group(1).startswith("mixed"):
-        n, d = m.group(1)[5:].split("x")
-        con = duckdb.connect(str(mixed_db(count(n), int(d))), read_only=True)
+    elif m and m.group(1).startswith(("mixed", "survey")):
+        kind = "mixed" if m.group(1).startswith("mixed") else "survey"
+        n, d = m.group(1)[len(kind):].split("x")
+        con = duckdb.connect(str((mixed_db if kind == "mixed" else survey_db)(count(n), int(d))), read_only=True)
     elif m:
         con = duckdb.connect()
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
     else:
-        raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, writeN or fileN")
+        raise SystemExit(f"unknown case {case!r}: TABLE@EPS, mixedNxD@EPS, surveyNxD@EPS, writeN or fileN")
     if m:
         eps = None if m.group(2) == "balanced" else float(m.group(2))
     # The generated tables are opened read-only (one file, kept for later runs), so their DP runs keep
@@ -180,9 +208,10 @@ def main() -> int:
     args = ap.parse_args()
     sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
     for case in args.cases.split(","):  # the generated tables' files first: no case's time or memory
-        m = re.fullmatch(r"mixed(\w+)x(\d+)@([\d.]+|balanced)", case)
+        m = re.fullmatch(r"(mixed|survey)(\w+)x(\d+)@([\d.]+|balanced)", case)
         if m or case.startswith(("write", "file")):
-            mixed_db(count(m.group(1)), int(m.group(2))) if m else mixed_db(10**6, 20)
+            (mixed_db if not m or m.group(1) == "mixed" else survey_db)(*((count(m.group(2)), int(m.group(3))) if m
+                                                                         else (10**6, 20)))
     print(f"calibration workload: timed in this process just before and after each run (the 'calib s' column,\n"
           f"their mean); the 'cpu@{CALIBRATION_REF:g}' column is CPU s x {CALIBRATION_REF:g} / that mean: "
           f"as on a machine where the workload takes {CALIBRATION_REF:g} s")

@@ -230,10 +230,20 @@ def test_a_candidate_holding_a_refused_one_is_refused_unsized() -> None:
     assert tried_first >= 1  # the pair came before some of its triples at least once
 
 
+def test_picks_a_round_grow_with_the_columns_rounded() -> None:
+    """d / 32 rounded: one pick a round up to 47 columns, two from 48 (a 55-column table is not left
+    at one pick a round, twice the rounds of a 64-column one), three from 80."""
+    from duckdb_synth.privacy.adaptive import COLUMNS_PER_PICK, picks_per_round
+
+    assert COLUMNS_PER_PICK == 32
+    got = {d: picks_per_round(d) for d in (1, 2, 15, 16, 47, 48, 55, 63, 64, 70, 79, 80, 1000)}
+    assert got == {1: 1, 2: 1, 15: 1, 16: 1, 47: 1, 48: 2, 55: 2, 63: 2, 64: 2, 70: 2, 79: 2, 80: 3, 1000: 31}
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeypatch: pytest.MonkeyPatch,
                                                                           seed: int) -> None:
-    """With max(1, d // COLUMNS_PER_PICK) picks a round (2 here): one refit a round, picks of a round
+    """With max(1, round(d / COLUMNS_PER_PICK)) picks a round (2 here): one refit a round, picks of a round
     sharing at most one column, every pick charged its own selection and measurement, the budget
     kept, and the chain still learned."""
     from duckdb_synth.privacy import adaptive
