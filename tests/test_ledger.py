@@ -454,3 +454,40 @@ def test_a_ledger_from_before_budget_sequence_numbers_is_brought_up_to_date(tmp_
         assert store.budget(con, Key("clinic", "v")).epsilon == 0.5
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("mode", ["strict", "balanced"])
+def test_a_result_left_unread_on_the_connection_does_not_stop_a_run(tmp_path, mode):
+    """``con.execute(...).fetchone()`` leaves its result unfinished, and DuckDB's relation API refuses to
+    run on that connection ("cannot read the source", it read): the run finishes that result first, as
+    DuckDB's own execute would, and goes through."""
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        assert con.execute("SELECT count(*) FROM v").fetchone() == (3000,)
+        with pytest.raises(duckdb.Error, match="unfinished result"):  # what the source check met
+            con.sql("DESCRIBE v").fetchall()
+        con.execute("SELECT count(*) FROM v").fetchone()
+        res = duckdb_synth.run(con, "v", mode=mode, seed=0)
+        assert res.table.num_rows > 0
+        assert [r[3] for r in _ledger(con)] == ["done"]
+    finally:
+        con.close()
+
+
+def test_a_connection_that_will_not_finish_its_result_is_refused_with_what_to_do() -> None:
+    """Where even ``execute`` refuses (a DuckDB that keeps the result), the error says what to do, before
+    anything is read."""
+    from duckdb_synth.engine.source import check_idle
+
+    class Busy:
+        def execute(self, sql):
+            raise duckdb.InvalidInputException("connection has an unfinished result from execute()")
+
+    with pytest.raises(SourceError, match=r"not read to the end.*fetchall\(\).*con\.complete\(\).*nothing was read"):
+        check_idle(Busy())
+
+    class Closed:
+        def execute(self, sql):
+            raise duckdb.ConnectionException("Connection already closed!")
+
+    check_idle(Closed())  # reported where the source is read, as before

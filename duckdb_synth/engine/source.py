@@ -118,6 +118,7 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
     scan (``"data.csv"`` reads the file, a name can read a Python object) and guesses types.
     """
     src = parse_source(text)
+    check_idle(reader)
     if private and src.kind == "file" and file_reader(src.text) in ("read_csv", "read_json"):
         raise SourceError(
             f"{src.text}: the column types of a CSV or JSON file are guessed from its values, which no privacy "
@@ -131,6 +132,25 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
             "modes create a table with declared types first (CREATE TABLE t (...); INSERT INTO t ...), register "
             "the object (con.register('t', obj)), or give a Parquet path")
     return src
+
+
+UNFINISHED = "unfinished result"  # DuckDB's words for a connection whose last result was not read to the end
+
+
+def check_idle(reader: duckdb.DuckDBPyConnection) -> None:
+    """Finish a query result the connection holds unread (``con.execute(...).fetchone()`` leaves one), as
+    DuckDB's own ``execute`` does: a connection holds one result at a time, and its relation API (which
+    reads the source) refuses to run while one is unfinished, an error that read as a source that
+    cannot be read. If the connection refuses even that, say what to do."""
+    try:
+        reader.execute("SELECT 1").fetchall()
+    except duckdb.Error as e:
+        if UNFINISHED in str(e):
+            raise SourceError(
+                "the connection has a query result that was not read to the end (con.execute(...).fetchone() "
+                "leaves one): read the rest (fetchall()) or call con.complete() before synthesizing, or run such "
+                "queries on con.cursor(); nothing was read or spent") from None
+        # Anything else (a closed connection) is reported where the source is read.
 
 
 def reads_table(text: str, name: str) -> bool:
