@@ -85,43 +85,59 @@ def mixed_sql(n: int, d: int) -> str:
     return f"SELECT {', '.join(cols)} FROM range({n}) t(i)"
 
 
-def mixed_db(n: int, d: int) -> Path:
-    """A database file holding the generated table ``src`` of n rows and d columns, made once (in
-    another process, so that making it counts in no case's time or memory) and kept for later runs."""
-    path = Path(tempfile.gettempdir()) / "duckdb_synth_scale" / f"mixed{n}x{d}.duckdb"
+def made_once(name: str, code: str, *args: str) -> Path:
+    """A database file holding a generated table ``src``, made once by `code` (run as ``python -c code
+    PATH *args``, in another process, so that making it counts in no case's time or memory) and kept
+    for later runs."""
+    path = Path(tempfile.gettempdir()) / "duckdb_synth_scale" / f"{name}.duckdb"
     if not path.exists():
         path.parent.mkdir(exist_ok=True)
         part = path.with_suffix(".part")
         part.unlink(missing_ok=True)
-        code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
-                "c.execute('CREATE TABLE src AS ' + sys.argv[2]); c.close()")
-        subprocess.run([sys.executable, "-c", code, str(part), mixed_sql(n, d)], check=True)
+        subprocess.run([sys.executable, "-c", code, str(part), *args], check=True)
         part.rename(path)
     return path
 
 
-def survey_db(n: int, d: int) -> Path:
-    """A database file holding a generated survey ``src`` of n rows and d columns (seed 42), made once
-    in another process as ``mixed_db``: d - 2 answers 1-5 (three latent factors plus noise, 3 % NULL),
-    a state (50 values, Dirichlet shares), an age (normal 45 +- 15 within 18-90)."""
-    path = Path(tempfile.gettempdir()) / "duckdb_synth_scale" / f"survey{n}x{d}.duckdb"
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        part = path.with_suffix(".part")
-        part.unlink(missing_ok=True)
-        code = f"""
+def mixed_db(n: int, d: int) -> Path:
+    """The generated mixed-type table of n rows and d columns (``mixed_sql``), made once."""
+    code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('CREATE TABLE src AS ' + sys.argv[2]); c.close()")
+    return made_once(f"mixed{n}x{d}", code, mixed_sql(n, d))
+
+
+SURVEY_CODE = """
 import duckdb, numpy as np, pyarrow as pa, sys
-rng = np.random.default_rng(42); n, q = {n}, {d} - 2
+n, d = int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(42); q = d - 2
 lik = np.clip(np.round(3 + rng.normal(size=(n, 3)) @ rng.normal(size=(3, q)) / 2 + rng.normal(0, 1, (n, q))), 1, 5)
 null = rng.random((n, q)) < 0.03
-cols = {{f"q{{j:02d}}": pa.array(lik[:, j].astype(np.int32), mask=null[:, j]) for j in range(q)}}
-cols["state"] = rng.choice([f"S{{k:02d}}" for k in range(50)], n, p=rng.dirichlet(np.ones(50)))
+cols = {f"q{j:02d}": pa.array(lik[:, j].astype(np.int32), mask=null[:, j]) for j in range(q)}
+cols["state"] = rng.choice([f"S{k:02d}" for k in range(50)], n, p=rng.dirichlet(np.ones(50)))
 cols["age"] = np.clip(np.round(rng.normal(45, 15, n)), 18, 90).astype(np.int32)
 c = duckdb.connect(sys.argv[1]); t = pa.table(cols); c.execute("CREATE TABLE src AS SELECT * FROM t"); c.close()
 """
-        subprocess.run([sys.executable, "-c", code, str(part)], check=True)
-        part.rename(path)
-    return path
+
+
+def survey_db(n: int, d: int) -> Path:
+    """The generated survey of n rows and d columns (seed 42), made once: d - 2 answers 1-5 (three
+    latent factors plus noise, 3 % NULL), a state (50 values, Dirichlet shares), an age (normal
+    45 +- 15 within 18-90)."""
+    return made_once(f"survey{n}x{d}", SURVEY_CODE, str(n), str(d))
+
+
+GENERATED = {"mixed": mixed_db, "survey": survey_db}
+
+
+def generated_db(case: str) -> Path | None:
+    """The database file a case reads, made once if it is a generated table (``mixedNxD@EPS``,
+    ``surveyNxD@EPS``, ``writeN``, ``fileN``); None for a table of ``../shared/bench/data``."""
+    m = re.fullmatch(r"(mixed|survey)(\w+)x(\d+)@([\d.]+|balanced)", case)
+    if m:
+        return GENERATED[m.group(1)](count(m.group(2)), int(m.group(3)))
+    if re.fullmatch(r"(write|file)\w+", case):
+        return mixed_db(10**6, 20)
+    return None
 
 
 def child(root: str, case: str, seed: int) -> int:
@@ -134,13 +150,11 @@ def child(root: str, case: str, seed: int) -> int:
     m = re.fullmatch(r"(\w+?)@([\d.]+|balanced)", case)
     write = re.fullmatch(r"(write|file)(\w+)", case)
     rows = None
-    if write:  # the generated tables are read from a database file, as a user's large table would be
-        con = duckdb.connect(str(mixed_db(10**6, 20)), read_only=True)
-        eps, rows = 1.0, count(write.group(2))
-    elif m and m.group(1).startswith(("mixed", "survey")):
-        kind = "mixed" if m.group(1).startswith("mixed") else "survey"
-        n, d = m.group(1)[len(kind):].split("x")
-        con = duckdb.connect(str((mixed_db if kind == "mixed" else survey_db)(count(n), int(d))), read_only=True)
+    db = generated_db(case)
+    if db is not None:  # the generated tables are read from a database file, as a user's large table would be
+        con = duckdb.connect(str(db), read_only=True)
+        if write:
+            eps, rows = 1.0, count(write.group(2))
     elif m:
         con = duckdb.connect()
         con.execute(f"CREATE TABLE src AS SELECT * FROM read_parquet('{DATA / (m.group(1) + '.parquet')}')")
@@ -208,10 +222,7 @@ def main() -> int:
     args = ap.parse_args()
     sides = [("new", ROOT)] + ([("old", args.old.resolve())] if args.old else [])
     for case in args.cases.split(","):  # the generated tables' files first: no case's time or memory
-        m = re.fullmatch(r"(mixed|survey)(\w+)x(\d+)@([\d.]+|balanced)", case)
-        if m or case.startswith(("write", "file")):
-            (mixed_db if not m or m.group(1) == "mixed" else survey_db)(*((count(m.group(2)), int(m.group(3))) if m
-                                                                         else (10**6, 20)))
+        generated_db(case)
     print(f"calibration workload: timed in this process just before and after each run (the 'calib s' column,\n"
           f"their mean); the 'cpu@{CALIBRATION_REF:g}' column is CPU s x {CALIBRATION_REF:g} / that mean: "
           f"as on a machine where the workload takes {CALIBRATION_REF:g} s")
