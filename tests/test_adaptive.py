@@ -13,7 +13,7 @@ from duckdb_synth.engine.model import pgm
 from duckdb_synth.engine.model.junction import junction_tree
 from duckdb_synth.engine.workload import candidates, default_workload
 from duckdb_synth.privacy.accounting import Accountant
-from duckdb_synth.privacy.adaptive import adaptive_measure
+from duckdb_synth.privacy.adaptive import Fits, adaptive_measure
 from duckdb_synth.privacy.measure import measure
 
 
@@ -61,7 +61,7 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
     def fit(ms, warm):
         return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
 
-    def size_of(cliques):
+    def size_of(cliques, limit=None):
         return junction_tree(list(cliques), len(sizes), sizes).size(sizes)
 
     model, ms = adaptive_measure(Binned(codes, sizes), one_way, acct, rng, workload=default_workload(4),
@@ -169,7 +169,7 @@ def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeyp
 
     model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
                                  total=n, names=list("abcd"), fit=fit,
-                                 size_of=lambda cl: junction_tree(list(cl), 4, sizes).size(sizes))
+                                 size_of=lambda cl, limit=None: junction_tree(list(cl), 4, sizes).size(sizes))
     assert len(subsets) == 1 and 1_500 < subsets[0] < 2_500  # one sample of about SELECT_ROWS rows
     for m in ms[len(sizes):]:  # measured on all 40,000 rows, not the sample
         assert m.values.sum() == pytest.approx(n, abs=60 * math.sqrt(m.values.size) * math.sqrt(m.variance.max()))
@@ -194,40 +194,60 @@ def test_binned_codes_in_the_smallest_type_count_as_int64_codes() -> None:
         small.recode(0, np.arange(4), 300)
 
 
-def test_a_candidate_holding_a_refused_one_is_refused_unsized() -> None:
-    """Once the cap refuses a clique, a candidate holding it is refused without sizing its tree,
-    and nothing chosen holds it. Columns 0 and 2 are noise, so that the candidates holding both
-    come in no particular order (over the seeds, the pair is often tried before its triples)."""
-    tried_first = 0
-    for seed in range(10):
+def _non_monotone_cap(asked: list):
+    """A cap that refuses any model joining columns 0 and 2 while columns 1 and 3 are not joined, and
+    lets it in once they are (as the greedy triangulation can: it is not monotone)."""
+    def size_of(cliques, limit=None):
+        asked.append(tuple(cliques)[-1])
+        joined = {frozenset(e) for c in cliques for e in itertools.combinations(c, 2)}
+        return 10**9 if frozenset((0, 2)) in joined and frozenset((1, 3)) not in joined else 1
+    return size_of
+
+
+def test_the_cap_is_read_off_the_chosen_graph_alone() -> None:
+    """Whether a candidate fits is asked of the chosen cliques' graph as it is now: kept while that graph
+    stays the same, asked again when it changes (a candidate refused before may fit now), and never asked
+    for one whose edges are all in the graph already."""
+    asked: list = []
+    fits = Fits(_non_monotone_cap(asked), 1000)
+    f = fits.given([(0, 1)])
+    assert not f((0, 2)) and not f((0, 2)) and not f((0, 1, 2))
+    assert asked == [(0, 2), (0, 1, 2)]  # each sized once on this graph
+    assert f((0, 1)) and len(asked) == 2  # already joined: nothing to size
+    f = fits.given([(0, 1), (0, 1)])  # the same graph: the same answers, none asked again
+    assert not f((0, 2)) and not f((0, 1, 2)) and len(asked) == 2
+    f = fits.given([(0, 1), (1, 3)])  # another graph: asked again, and it fits now
+    assert f((0, 2)) and asked[2:] == [(0, 2)]
+    f = fits.given([(0, 1), (1, 3), (0, 2), (1, 2)])
+    assert f((0, 1, 2)) and len(asked) == 3  # its pairs all joined, though no chosen clique holds it
+    assert f((1, 2, 3)) and asked[-1] == (1, 2, 3)
+
+
+def test_a_draw_does_not_depend_on_what_earlier_draws_sized() -> None:
+    """The exponential mechanism's range must be a function of released choices: a draw with a cap that
+    has answered on other graphs before (under a cap that is not monotone) picks exactly what a draw with
+    a fresh one picks, seed by seed."""
+    from duckdb_synth.privacy.adaptive import _draw
+
+    pool = [c for k in (2, 3) for c in itertools.combinations(range(5), k)]
+    differ = 0
+    for seed in range(40):
         rng = np.random.default_rng(seed)
-        codes, sizes = _data(rng)
-        codes[:, 0] = rng.integers(0, 4, len(codes))
-        codes[:, 2] = rng.integers(0, 5, len(codes))
-        codes = np.column_stack([codes, (codes[:, 1] + rng.integers(0, 2, len(codes))) % 3])
-        sizes = [*sizes, 3]
-        acct = Accountant.for_budget(5.0, 1e-6)
-        one_way = [measure(Binned(codes, sizes), (i,), 20.0, rng) for i in range(len(sizes))]
-        n = float(len(codes))
-        asked: list[tuple] = []
-
-        def size_of(cliques):  # a cap that refuses any model joining columns 0 and 2
-            asked.append(tuple(cliques)[-1])
-            return 10**9 if any({0, 2} <= set(c) for c in cliques) else 1
-
-        def fit(ms, warm):
-            return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=20, tol=1e-3)
-
-        model, ms = adaptive_measure(Binned(codes, sizes), one_way, acct, rng, workload=default_workload(5),
-                                     max_cells=1000, total=n, names=list("abcde"), fit=fit, size_of=size_of)
-        assert all(not {0, 2} <= set(m.clique) for m in ms)
-        refused = [k for k, c in enumerate(asked) if set(c) == {0, 2}]
-        assert len(refused) <= 1  # a refused candidate is not sized again
-        if refused:
-            later = [c for c in asked[refused[0] + 1:] if {0, 2} < set(c)]
-            assert not later, (seed, later)
-            tried_first += len([c for c in asked[:refused[0]] if {0, 2} < set(c)]) < 3
-    assert tried_first >= 1  # the pair came before some of its triples at least once
+        scores = rng.normal(size=len(pool)) * 5
+        scores[pool.index((0, 2))] += 20  # the pair the cap turns on is the best candidate
+        earlier = [[(0, 1)], [(0, 1), (2, 4)], [(3, 4)]][seed % 3]
+        now = [*earlier, (1, 3)] if seed % 2 else earlier
+        used: list = []
+        warm = Fits(_non_monotone_cap(used), 1000)
+        for chosen in ([(0, 1)], [(2, 4)], earlier):  # answers on other graphs first, (0, 2) refused there
+            g = warm.given(chosen)
+            for c in pool:
+                g(c)
+        a = _draw(pool, scores, 1.0, np.random.default_rng(seed), now, [], warm)
+        b = _draw(pool, scores, 1.0, np.random.default_rng(seed), now, [], Fits(_non_monotone_cap([]), 1000))
+        assert a == b, (seed, a, b)
+        differ += a == (0, 2)
+    assert differ >= 5  # the pair refused on the earlier graphs was drawn where it fits now
 
 
 def test_picks_a_round_grow_with_the_columns_rounded() -> None:
@@ -263,7 +283,7 @@ def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeyp
 
     model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
                                  total=n, names=list("abcd"), fit=fit,
-                                 size_of=lambda cl: junction_tree(list(cl), 4, sizes).size(sizes))
+                                 size_of=lambda cl, limit=None: junction_tree(list(cl), 4, sizes).size(sizes))
     assert acct.rho_spent <= acct.rho * (1 + 1e-9) and acct.rho_spent >= acct.rho * 0.999
     rounds: dict[str, list[tuple]] = {}
     steps = [s for s in acct.steps if s.name.startswith(("select", "measure"))]

@@ -128,8 +128,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
                             iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL,
                             full_cost=AIM_WARM_COST if warm is not None else AIM_FULL_COST)
 
-    def size_of(cliques):
-        return junction_size(list(cliques), d, sizes)
+    def size_of(cliques, limit=None):
+        return junction_size(list(cliques), d, sizes, limit)
 
     model, measurements = adaptive_measure(
         data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,

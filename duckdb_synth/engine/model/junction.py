@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -93,6 +93,12 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
     Neighbour sets are bit masks (an int per column): the adaptive rounds ask for the size of
     thousands of candidate trees on a table of 50 columns, and set arithmetic was most of a run.
     """
+    order, steps = _eliminate(_graph(cliques, d), tuple(int(n) for n in sizes))
+    return list(order), list(steps)
+
+
+def _graph(cliques: Sequence[Clique], d: int) -> tuple[int, ...]:
+    """Neighbour masks of columns 0..d-1 in the graph joining the columns of each clique."""
     adj = [0] * d
     for c in cliques:
         mask = 0
@@ -102,14 +108,22 @@ def elimination_order(cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -
             mask |= 1 << a
         for a in c:
             adj[a] |= mask & ~(1 << a)
-    order, steps = _eliminate(tuple(adj), tuple(int(n) for n in sizes))
-    return list(order), list(steps)
+    return tuple(adj)
 
 
 @lru_cache(maxsize=64)
 def _eliminate(graph: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[Clique, ...]]:
     """`elimination_order` of the graph given as neighbour masks, kept for the last few graphs: the
     adaptive rounds size the tree of the marginals chosen plus a pick, then fit on that same graph."""
+    order, steps = [], []
+    for v, mask, _ in _steps(graph, sizes):
+        order.append(v)
+        steps.append(tuple(_bits(mask)))
+    return tuple(order), tuple(steps)
+
+
+def _steps(graph: tuple[int, ...], sizes: tuple[int, ...]) -> Iterator[tuple[int, int, int]]:
+    """The greedy elimination of `elimination_order`, step by step: (column, its clique's mask, cells)."""
     d, adj, cells = len(graph), list(graph), list(sizes)
 
     def key(v: int) -> tuple[bool, int, int, int]:
@@ -132,11 +146,9 @@ def _eliminate(graph: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[tuple[in
     # neighbours were not all joined (fill), a column with two or more of them as neighbours
     # (the new edges may join two of its neighbours). The rest keep their cached keys.
     keys = {v: key(v) for v in range(d)}
-    order: list[int] = []
-    steps: list[Clique] = []
     while keys:
-        v = min(keys.values())[3]
-        filled = keys.pop(v)[0]
+        filled, clique_cells, _, v = min(keys.values())
+        del keys[v]
         nb, adj[v] = adj[v], 0
         members = _bits(nb)
         touched = nb
@@ -148,9 +160,7 @@ def _eliminate(graph: tuple[int, ...], sizes: tuple[int, ...]) -> tuple[tuple[in
                     touched |= 1 << u
         for u in _bits(touched):
             keys[u] = key(u)
-        order.append(v)
-        steps.append(tuple(_bits(nb | 1 << v)))
-    return tuple(order), tuple(steps)
+        yield v, nb | 1 << v, clique_cells
 
 
 def _bits(mask: int) -> list[int]:
@@ -176,10 +186,30 @@ def maximal(cliques: Iterable[Clique]) -> list[Clique]:
     return out
 
 
-def junction_size(cliques: list[Clique], d: int, sizes: Sequence[int]) -> int:
-    """``junction_tree(cliques, d, sizes).size(sizes)`` without joining the cliques into a tree."""
-    _, steps = elimination_order([tuple(sorted(set(c))) for c in cliques], d, sizes)
-    return sum(math.prod(int(sizes[a]) for a in c) for c in maximal(steps))
+def junction_size(cliques: list[Clique], d: int, sizes: Sequence[int], limit: int | None = None) -> int:
+    """``junction_tree(cliques, d, sizes).size(sizes)`` without joining the cliques into a tree.
+
+    With `limit`, the elimination stops as soon as the maximal cliques found so far hold more than
+    `limit` cells, and returns that total: more than `limit` exactly when the whole is (the adaptive
+    rounds only ask whether a tree fits the model cap, and most of the trees tried late in a run do
+    not). A step's clique is maximal unless an earlier step's holds it (a later one cannot: it lacks
+    the column eliminated), so the running total of maximal cliques is exact at every step.
+    """
+    cliques = [tuple(sorted(set(c))) for c in cliques]
+    if limit is None:
+        _, steps = elimination_order(cliques, d, sizes)
+        return sum(math.prod(int(sizes[a]) for a in c) for c in maximal(steps))
+    graph = _graph(cliques, d)
+    total = 0
+    holding: list[list[int]] = [[] for _ in range(d)]  # per column, the masks of the earlier cliques holding it
+    for v, mask, clique_cells in _steps(graph, tuple(int(n) for n in sizes)):
+        if not any(mask & ~held == 0 for held in holding[v]):
+            total += clique_cells
+            if total > limit:
+                return total
+        for a in _bits(mask & ~(1 << v)):
+            holding[a].append(mask)
+    return total
 
 
 def junction_tree(cliques: list[Clique], d: int, sizes: Sequence[int]) -> JunctionTree:
