@@ -18,7 +18,7 @@ from ..engine.data import Binned
 from ..engine.domain import Domain, coarsenings
 from ..engine.marginal import Measurement
 from ..engine.model import pgm
-from ..engine.model.junction import junction_size
+from ..engine.model.junction import Sizer, junction_size
 from ..engine.model.network import consistent_pairs, tree_model
 from ..engine.model.pooled import pooled_network
 from ..engine.structure import decomposable_network, greedy_exact, tree_parents
@@ -133,7 +133,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
 
     model, measurements = adaptive_measure(
         data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
-        names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report)
+        names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report,
+        sizer=lambda chosen: Sizer(chosen, d, sizes).size)
     model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL,
                          full_cost=AIM_FULL_COST)
     return model, float(model.total)
