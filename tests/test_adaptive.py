@@ -302,3 +302,45 @@ def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeyp
             assert len(set(a) & set(b)) <= 1, picks
     ac = model.marginal((0, 2))  # a -> b -> c: c given a is far from independent
     assert np.abs(ac / n - np.outer(ac.sum(1), ac.sum(0)) / n**2).sum() > 0.3
+
+
+def test_sizing_the_pool_first_changes_no_pick(monkeypatch) -> None:
+    """A round that sizes its pool first, and scores and samples the model for only what fits, draws
+    exactly what a round that sizes as it draws does (the choice between them reads how many trees
+    were sized, which depends on the data, so it must not change the picks): the same cliques and noisy
+    values with it always on and never on, three picks a round under a cap that binds, over seeds."""
+    from duckdb_synth.privacy import adaptive
+    from duckdb_synth.privacy.measure import measure as measure_one
+
+    monkeypatch.setattr(adaptive, "COLUMNS_PER_PICK", 2)  # 6 columns: 3 picks a round
+    real = adaptive.model_marginals
+    for seed in range(3):
+        runs, narrowed = [], []
+        for share in (0.0, math.inf):
+            monkeypatch.setattr(adaptive, "PREFILTER_SHARE", share)
+
+            def counting(model, pool, *args):
+                narrowed.append((share, len(pool)))
+                return real(model, pool, *args)
+
+            monkeypatch.setattr(adaptive, "model_marginals", counting)
+            rng = np.random.default_rng(seed)
+            codes, sizes = _data(rng, 4000)
+            codes = np.column_stack([codes, (codes[:, 0] + rng.integers(0, 2, len(codes))) % 4,
+                                     (codes[:, 2] + rng.integers(0, 3, len(codes))) % 5])
+            sizes = [*sizes, 4, 5]
+            data = Binned(codes, sizes)
+            acct = Accountant.for_budget(3.0, 1e-6)
+            one_way = [measure_one(data, (i,), 30.0, rng) for i in range(len(sizes))]
+            n = float(len(codes))
+
+            def fit(ms, warm):
+                return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=20, tol=1e-3)
+
+            _, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(6), max_cells=260,
+                                     total=n, names=list("abcdef"), fit=fit,
+                                     size_of=lambda cl, limit=None: junction_tree(list(cl), 6, sizes).size(sizes))
+            runs.append([(m.clique, m.values.tolist()) for m in ms[len(sizes):]])
+        assert runs[0] == runs[1] and len(runs[0]) >= 4
+        full = max(k for share, k in narrowed)
+        assert any(share == 0.0 and k < full for share, k in narrowed)  # some rounds scored fewer

@@ -40,6 +40,7 @@ COLUMNS_PER_PICK = 32  # a table of d columns measures max(1, round(d / 32)) mar
 # pick a round, up to 6 d rounds, twice the rounds of a 64-column table. A generated survey (60 answers 1-5,
 # a state, an age; 8k and 15k rows), seeds 0-2, tvd3 floor -> round (with AIM_WARM_COST): 15k rows eps 3
 # 0.0873 -> 0.0913, 55 -> 29 CPU s; eps 1 0.1151 -> 0.1134, 17 -> 15 s; 8k rows eps 3 0.1182 -> 0.1172, 26 -> 20 s.
+PREFILTER_SHARE = 0.25  # rounds size their whole pool first once a round's draws sized this share of it
 SELECT_ROWS = 100_000  # the scores read a uniform sample of this many rows of a larger table (q = this / n):
 # a marginal's count over n rows costs ~3 ms per million rows, and a 1M x 50 table has 20,875 candidates;
 # the sampling error of a score, about 0.6 sqrt(n / q) counts, is then 0.2 % of n at 1M rows.
@@ -117,10 +118,16 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
     eps = math.sqrt(8 * (1 - ALPHA) * rho_left / rounds)
     chosen: list[Clique] = []
     # Which candidates fit the model cap: a function of the chosen cliques' graph alone, kept while the
-    # graph stays the same (`Fits`).
-    fits = Fits(size_of, max_cells, sizer)
+    # graph stays the same (`Fits`). A pick's range is the pool's candidates that fit both the graph the
+    # round started from and the graph as it is (the same for a round's first pick): late in a run nearly
+    # every candidate is over the cap, and a round then sizes its whole pool at its start (`live`), and
+    # scores, and samples the model for, only those that fit. Whether it does is a choice of how to
+    # compute, not of what is drawn: the range is the same either way, the model's scoring sample comes
+    # from a stream of its own per round, and the Gumbel noise covers the whole pool, so the picks are too.
+    start, fits = Fits(size_of, max_cells, sizer), Fits(size_of, max_cells, sizer)
+    sample_seed = int(rng.integers(2**63))
     per_round = picks_per_round(d)
-    r_no = 0
+    r_no, prefilter = 0, False
     while acct.rho_left > 1e-12 * acct.rho:
         r_no += 1
         pool = list(cands)
@@ -128,7 +135,12 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
             # A subset drawn independently of the data: the exponential mechanism over it is still
             # the exponential mechanism (over a smaller, public range), and a round's scoring stays bounded.
             pool = [pool[k] for k in sorted(rng.choice(len(pool), SCORED_PER_ROUND, replace=False))]
-        approx = model_marginals(model, pool, sizes, total, rng)
+        start.given(chosen), fits.given(chosen)
+        if len(fits.known) > len(start.known):  # the one holding answers for this graph starts the round
+            start, fits = fits, start
+        live = [r for r in pool if start(r)] if prefilter else pool
+        approx = model_marginals(model, live, sizes, total, np.random.default_rng([sample_seed, r_no]))
+        sized = start.sized + fits.sized
         picked: list[tuple[Clique, float, np.ndarray, int]] = []  # (clique, sigma, model before, cells)
         scored_at, scores = None, np.zeros(0)
         while len(picked) < per_round and acct.rho_left > 1e-12 * acct.rho:
@@ -138,9 +150,10 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
                 sigma = math.sqrt(1 / (2 * ALPHA * rho_left))
                 eps = math.sqrt(8 * (1 - ALPHA) * rho_left)
             if scored_at != sigma:  # the round's scores, again only where the last pick's sigma differs
-                scores = np.array([cands[r] * score(counts(r), approx[r], sigma, q) for r in pool])
+                scores = np.array([cands[r] * score(counts(r), approx[r], sigma, q) if r in approx else 0.0
+                                   for r in pool])
                 scored_at = sigma
-            pick = _draw(pool, scores, eps / (2 * weight_max), rng, chosen, picked, fits)
+            pick = _draw(pool, scores, eps / (2 * weight_max), rng, chosen, picked, fits, start)
             if pick is None:
                 break
             label = "~".join(names[c] for c in pick)
@@ -154,6 +167,8 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
             measurements.append(Measurement(pick, y.astype(np.float64), np.full(y.shape, sigma**2)))
             chosen.append(pick)
             picked.append((pick, sigma, model.marginal(pick), true.size))
+        # From the first round whose draws sized a quarter of the pool on, each round sizes its pool first.
+        prefilter = prefilter or start.sized + fits.sized - sized >= PREFILTER_SHARE * len(pool)
         if not picked:
             break
         model = fit(measurements, model)
@@ -196,6 +211,7 @@ class Fits:
         self.graph: frozenset = frozenset()
         self.known: dict[Clique, bool] = {}
         self.size: Callable | None = None  # size(c, limit) beside the chosen cliques, made when first needed
+        self.sized = 0  # trees sized so far
 
     def given(self, chosen: list[Clique]) -> Fits:
         """Answer for these chosen cliques from now on (what is known is kept if their graph is the same)."""
@@ -214,14 +230,16 @@ class Fits:
                 self.size = self.sizer(chosen) if self.sizer is not None else \
                     (lambda c, limit: self.size_of([*chosen, c], limit=limit))
             self.known[c] = self.size(c, self.max_cells) <= self.max_cells
+            self.sized += 1
         return self.known[c]
 
 
 def _draw(pool: list[Clique], scores: np.ndarray, scale: float, rng: np.random.Generator, chosen: list[Clique],
-          picked: list, fits: Fits) -> Clique | None:
+          picked: list, fits: Fits, start: Fits | None = None) -> Clique | None:
     """One exponential-mechanism draw (Gumbel-max at `scale` times the scores) over the candidates that
-    fit the model cap (`fits`) and share at most one column with a pick of this round (two marginals
-    over the same pair measured before a refit would each be scored as if the other were not there).
+    fit the model cap (`fits`, on the chosen cliques; and `start`, already given the graph the round
+    started from) and share at most one column with a pick of this round (two marginals over the same
+    pair measured before a refit would each be scored as if the other were not there).
 
     The first candidate that qualifies, in order of perturbed score, is exactly the exponential
     mechanism's draw over the qualifying set (a set fixed by what was released), and only a few
@@ -230,10 +248,12 @@ def _draw(pool: list[Clique], scores: np.ndarray, scale: float, rng: np.random.G
     perturbed = scale * scores + rng.gumbel(size=len(pool))
     here = [set(c) for c, *_ in picked]
     fits = fits.given(chosen)
+    if start is not None and start.graph == fits.graph:
+        fits, start = start, None  # the round's first pick: one graph, asked once
     for k in np.argsort(-perturbed):
         c = pool[k]
         if any(len(h & set(c)) > 1 or set(c) <= h for h in here):
             continue
-        if fits(c):
+        if (start is None or start(c)) and fits(c):
             return c
     return None
