@@ -269,26 +269,28 @@ def test_junction_size_with_a_limit_stops_only_past_it():
 def test_a_sizer_sizes_candidates_as_junction_size_does(monkeypatch):
     """``Sizer`` (the graph's elimination kept, a candidate's run again only from where it parts) gives
     junction_size's answer with a limit, at every limit around the true size, for pairs and triples on
-    300 random graphs of up to 16 columns; many candidates follow the kept run for some steps."""
+    300 random graphs of up to 16 columns, with every step's state kept and with only the first three;
+    many candidates follow the kept run for some steps."""
     from duckdb_synth.engine.model import junction
     from duckdb_synth.engine.model.junction import Sizer
 
     resumed: list[int] = []  # columns already eliminated where a candidate's own run starts
     run = junction._run
 
-    def counting(adj, cells, keys, trace=None):
+    def counting(adj, cells, keys, trace=None, keep=0):
         if trace is None:
             resumed.append(len(adj) - len(keys))
-        return run(adj, cells, keys, trace)
+        return run(adj, cells, keys, trace, keep)
 
     monkeypatch.setattr(junction, "_run", counting)
     rng = np.random.default_rng(11)
+    keeps = iter([64, 3] * 150)  # all states kept, and only the first three (a candidate runs on from there)
     for _ in range(300):
         d = int(rng.integers(3, 17))
         sizes = [int(s) for s in rng.integers(1, 7, size=d)]
         cliques = [tuple(sorted(rng.choice(d, size=int(rng.integers(1, min(4, d) + 1)), replace=False).tolist()))
                    for _ in range(int(rng.integers(0, 15)))]
-        sizer = Sizer(cliques, d, sizes)
+        sizer = Sizer(cliques, d, sizes, keep=next(keeps))
         for _ in range(5):
             c = tuple(sorted(rng.choice(d, size=int(rng.integers(2, 4)), replace=False).tolist()))
             full = junction_size([*cliques, c], d, sizes)

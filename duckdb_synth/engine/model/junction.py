@@ -147,17 +147,18 @@ def _key(adj: list[int], cells: list[int], v: int) -> tuple[bool, int, int, int]
     return (f > 0, cells_v, f, v)
 
 
-def _run(adj: list[int], cells: list[int], keys: dict[int, tuple], trace: list | None = None
-         ) -> Iterator[tuple[int, int, int]]:
+def _run(adj: list[int], cells: list[int], keys: dict[int, tuple], trace: list | None = None,
+         keep: int = 0) -> Iterator[tuple[int, int, int]]:
     """The greedy elimination from a state (neighbour masks of the columns left, their keys), in place.
-    With `trace`, each step first appends the state it starts from (a copy) and then the mask of the
-    columns whose keys it recomputed."""
+    With `trace`, each of the first `keep` steps first appends the state it starts from (a copy) and
+    then the mask of the columns whose keys it recomputed."""
     # A column's key changes only when its neighbours or the edges among them do: after v
     # goes, that is v's neighbours (they lose v, and gain each other), and, where v's
     # neighbours were not all joined (fill), a column with two or more of them as neighbours
     # (the new edges may join two of its neighbours). The rest keep their cached keys.
     while keys:
-        if trace is not None:
+        kept = trace is not None and len(trace) < 2 * keep
+        if kept:
             trace.append((list(adj), dict(keys)))
         filled, clique_cells, _, v = min(keys.values())
         del keys[v]
@@ -172,7 +173,7 @@ def _run(adj: list[int], cells: list[int], keys: dict[int, tuple], trace: list |
                     touched |= 1 << u
         for u in _bits(touched):
             keys[u] = _key(adj, cells, u)
-        if trace is not None:
+        if kept:
             trace.append(touched)
         yield v, nb | 1 << v, clique_cells
 
@@ -186,10 +187,12 @@ class Sizer:
     candidate changes (an end, or a column with both ends of a missing edge as neighbours: 'dirty')
     comes before it in the order. Every other column's key is the graph's own at that step. Only from
     the first step where they part is the elimination run again, from the kept state plus the missing
-    edges. The answer is the same as junction_size's, step for step.
+    edges. The answer is the same as junction_size's, step for step. The states of the first `keep`
+    steps are kept (each holds d masks and d keys: a table of a thousand columns would keep 100 MB for
+    all of them); a candidate that has not parted by then runs on from the last kept one.
     """
 
-    def __init__(self, cliques: Sequence[Clique], d: int, sizes: Sequence[int]) -> None:
+    def __init__(self, cliques: Sequence[Clique], d: int, sizes: Sequence[int], keep: int = 64) -> None:
         self.cliques = [tuple(sorted(set(c))) for c in cliques]
         self.graph = _graph(self.cliques, d)
         self.cells = [int(n) for n in sizes]
@@ -199,7 +202,8 @@ class Sizer:
         total = 0
         holding: list[list[int]] = [[] for _ in range(d)]
         adj = list(self.graph)
-        for v, mask, clique_cells in _run(adj, self.cells, {v: _key(adj, self.cells, v) for v in range(d)}, trace):
+        for v, mask, clique_cells in _run(adj, self.cells, {v: _key(adj, self.cells, v) for v in range(d)}, trace,
+                                          max(1, keep)):
             self.totals.append(total)
             if not any(mask & ~held == 0 for held in holding[v]):
                 total += clique_cells
@@ -216,11 +220,11 @@ class Sizer:
         missing = [(a, b) for a, b in itertools.combinations(sorted(set(c)), 2) if not graph[a] >> b & 1]
         if not missing:
             return self.total
-        dirty, keys, at = 0, {}, len(self.steps)
-        for i, (v, mask, _) in enumerate(self.steps):
+        dirty, keys, at = 0, {}, len(self.states) - 1
+        for i, (adj, base_keys) in enumerate(self.states):
+            v, mask, _ = self.steps[i]
             if self.totals[i] > limit:
                 return self.totals[i]
-            adj, base_keys = self.states[i]
             # The dirty columns at this step (ends of a missing edge, and columns holding both ends as
             # neighbours), and their keys in the graph plus the missing edges: recomputed where a column
             # turns dirty, or where the graph's own step recomputed its key (its neighbours, or the
@@ -237,13 +241,11 @@ class Sizer:
                 for u in _bits(stale):
                     keys[u] = _key(merged, cells, u)
             dirty = now
-            if dirty >> v & 1 or any(keys[u] < base_keys[v] for u in _bits(dirty)):
-                at = i
+            if i == at or dirty >> v & 1 or any(keys[u] < base_keys[v] for u in _bits(dirty)):
+                at = i  # they part here, or no later state is kept: run on from this one
                 break
             nb = mask & ~(1 << v)
             missing = [(a, b) for a, b in missing if not (nb >> a & 1 and nb >> b & 1)]
-        if at == len(self.steps):  # not reached: a missing edge's end is eliminated at some step
-            return junction_size([*self.cliques, c], len(graph), cells, limit)
         # From step `at` on the elimination differs: run it from the kept state plus the missing edges.
         adj, base_keys = self.states[at]
         adj = list(adj)
