@@ -205,10 +205,9 @@ class Sizer:
         for v, mask, clique_cells in _run(adj, self.cells, {v: _key(adj, self.cells, v) for v in range(d)}, trace,
                                           max(1, keep)):
             self.totals.append(total)
-            if not any(mask & ~held == 0 for held in holding[v]):
+            if _maximal(holding, v, mask):
                 total += clique_cells
-            for a in _bits(mask & ~(1 << v)):
-                holding[a].append(mask)
+            _hold(holding, v, mask)
             self.steps.append((v, mask, clique_cells))
         self.total = total
         self.states = trace[0::2]  # (neighbour masks, keys) before each step
@@ -234,10 +233,7 @@ class Sizer:
                 now |= 1 << a | 1 << b | (adj[a] & adj[b])
             stale = now if i == 0 else now & (~dirty | self.touched[i - 1])
             if stale:
-                merged = list(adj)
-                for a, b in missing:
-                    merged[a] |= 1 << b
-                    merged[b] |= 1 << a
+                merged = _joined(adj, missing)
                 for u in _bits(stale):
                     keys[u] = _key(merged, cells, u)
             dirty = now
@@ -248,24 +244,21 @@ class Sizer:
             missing = [(a, b) for a, b in missing if not (nb >> a & 1 and nb >> b & 1)]
         # From step `at` on the elimination differs: run it from the kept state plus the missing edges.
         adj, base_keys = self.states[at]
-        adj = list(adj)
-        for a, b in missing:
-            adj[a] |= 1 << b
-            adj[b] |= 1 << a
+        adj = _joined(adj, missing)
         keys = {**base_keys, **{u: keys[u] for u in _bits(dirty)}}
         holding: list[list[int]] = [[] for _ in range(len(graph))]
         for v, mask, _ in self.steps[:at]:
-            for a in _bits(mask & ~(1 << v)):
-                holding[a].append(mask)
-        total = self.totals[at]
-        for v, mask, clique_cells in _run(adj, cells, keys):
-            if not any(mask & ~held == 0 for held in holding[v]):
-                total += clique_cells
-                if total > limit:
-                    return total
-            for a in _bits(mask & ~(1 << v)):
-                holding[a].append(mask)
-        return total
+            _hold(holding, v, mask)
+        return _maximal_total(_run(adj, cells, keys), holding, self.totals[at], limit)
+
+
+def _joined(adj: list[int], edges: list[tuple[int, int]]) -> list[int]:
+    """A copy of the neighbour masks `adj` with `edges` added."""
+    out = list(adj)
+    for a, b in edges:
+        out[a] |= 1 << b
+        out[b] |= 1 << a
+    return out
 
 
 def _bits(mask: int) -> list[int]:
@@ -297,24 +290,40 @@ def junction_size(cliques: list[Clique], d: int, sizes: Sequence[int], limit: in
     With `limit`, the elimination stops as soon as the maximal cliques found so far hold more than
     `limit` cells, and returns that total: more than `limit` exactly when the whole is (the adaptive
     rounds only ask whether a tree fits the model cap, and most of the trees tried late in a run do
-    not). A step's clique is maximal unless an earlier step's holds it (a later one cannot: it lacks
-    the column eliminated), so the running total of maximal cliques is exact at every step.
+    not). Without it, the elimination is the one `junction_tree` keeps for the same graph
+    (``_eliminate``): the balanced mode's rounds size a tree, then fit on it.
     """
     cliques = [tuple(sorted(set(c))) for c in cliques]
     if limit is None:
         _, steps = elimination_order(cliques, d, sizes)
         return sum(math.prod(int(sizes[a]) for a in c) for c in maximal(steps))
-    graph = _graph(cliques, d)
-    total = 0
-    holding: list[list[int]] = [[] for _ in range(d)]  # per column, the masks of the earlier cliques holding it
-    for v, mask, clique_cells in _steps(graph, tuple(int(n) for n in sizes)):
-        if not any(mask & ~held == 0 for held in holding[v]):
+    return _maximal_total(_steps(_graph(cliques, d), tuple(int(n) for n in sizes)), [[] for _ in range(d)], 0, limit)
+
+
+def _maximal_total(steps: Iterable[tuple[int, int, int]], holding: list[list[int]], total: int,
+                   limit: int | None = None) -> int:
+    """`total` plus the cells of the maximal cliques among elimination `steps` (column, clique mask,
+    cells), stopping once past `limit`. A step's clique is maximal unless an earlier step's holds it (a
+    later one cannot: it lacks the column eliminated), so the running total is exact at every step;
+    `holding` (per column, the masks of the earlier cliques holding it) is kept up to date in place."""
+    for v, mask, clique_cells in steps:
+        if _maximal(holding, v, mask):
             total += clique_cells
-            if total > limit:
+            if limit is not None and total > limit:
                 return total
-        for a in _bits(mask & ~(1 << v)):
-            holding[a].append(mask)
+        _hold(holding, v, mask)
     return total
+
+
+def _maximal(holding: list[list[int]], v: int, mask: int) -> bool:
+    """Whether column v's elimination clique (`mask`) is held by no earlier one."""
+    return not any(mask & ~held == 0 for held in holding[v])
+
+
+def _hold(holding: list[list[int]], v: int, mask: int) -> None:
+    """Record column v's elimination clique as holding its other columns."""
+    for a in _bits(mask & ~(1 << v)):
+        holding[a].append(mask)
 
 
 def junction_tree(cliques: list[Clique], d: int, sizes: Sequence[int]) -> JunctionTree:
