@@ -391,6 +391,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     kept = [k for k in range(len(tree.special))
             if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp]
     cell_bin = merge_bins(weights, nbins)
+    if not clamp:  # a declared range's ends are the user's, not a tail's
+        edges, weights, counts, var, cell_bin, point_of = with_tails(edges, weights, counts, var, cell_bin, point_of,
+                                                                     step)
     dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                         cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),
                         cell_var=np.concatenate([var, tree.special_var[kept], [tree.null_var]]),
@@ -402,6 +405,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     return dom, steps
 
 
+LEAVES_Z = 1.0  # and only where the leaves' own estimate of it is this many of their standard deviations up
 OCTAVE_Z = 2.0  # with_octaves restores a power-of-two bucket the zoom lost when its estimate is this many sigmas up
 
 
@@ -419,6 +423,12 @@ def with_octaves(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var
     that combination is spread over the bucket's leaves by their widths. A bucket the zoom kept
     anything of is left as it found it (rebalanced, a narrow band's octave of mostly empty leaves
     took noise leaves far from the band).
+    The range step's count is not evidence enough on its own: a bucket beside the range joined it
+    because that same count passed a bar of 2 sigma (``RANGE_NEIGHBOUR_Z``), so an empty bucket that
+    joined carries a count biased up to about 2.4 sigma, and combined it passed again (a Likert
+    column of 1-5 came back with 1.7 % of its values spread over 8-15). The leaves' estimate, whose
+    noise is independent of that choice, must also be LEAVES_Z of its standard deviations up: an
+    empty bucket passes both tests with probability 0.023 x 0.16.
     Post-processing of released counts: no privacy cost.
     """
     mids = (edges[:-1] + edges[1:]) / 2
@@ -429,11 +439,77 @@ def with_octaves(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var
         vz = float(var[at].sum())
         prec = 1.0 / sigma**2 + (1.0 / vz if vz > 0 else 0.0)
         total = (noisy[b] / sigma**2 + (float(counts[at].sum()) / vz if vz > 0 else 0.0)) / prec
-        if out[at].sum() > 0 or total <= OCTAVE_Z / math.sqrt(prec):
+        if out[at].sum() > 0 or total <= OCTAVE_Z / math.sqrt(prec) or (
+                vz > 0 and float(counts[at].sum()) <= LEAVES_Z * math.sqrt(vz)):
             continue
         share = edges[at + 1] - edges[at]
         out[at] = total * share / share.sum()
     return out
+
+
+TAIL_PARTS = 32  # an end cell thinner than its neighbour is drawn from this many parts
+
+
+def with_tails(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: np.ndarray, cell_bin: np.ndarray,
+               points: np.ndarray | None, step: float | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """End cells whose weight is thinner than their inner neighbour's density would fill, drawn from a
+    density that falls from that neighbour's outward (linearly, to zero where the weight runs out).
+
+    The zoom splits a cell only where its rows are clear of the noise: a thin tail (the oldest ages,
+    the top prices) is often left in one wide end cell, and a uniform draw across it puts most of its
+    rows past the data's real end (an age column to 90 in a cell of 80-111: two thirds of its rows
+    over 90). A tail's density is continuous at the data's edge and falls outward, so the cell's
+    weight is laid down from its inner side at the neighbour's density, falling at a constant
+    rate to zero (or, where it holds more than half of what the neighbour's density would fill,
+    to what is left at its outer edge), over whole lattice points; the parts past where it runs out
+    leave the domain (rows out there are coded into the new end part, of the same bin). Counts and
+    variances are shared out with the weight, so a bin's sums are unchanged. Post-processing of
+    released counts: no privacy cost.
+    """
+    point = points if points is not None else np.full(len(weights), np.nan)
+    for end in (-1, 0):  # the top end first: the bottom's index stays 0
+        g = len(weights)
+        j, nb = (g - 1, g - 2) if end == -1 else (0, 1)
+        if g < 2 or weights[j] <= 0 or weights[nb] <= 0 or not (np.isnan(point[j]) and np.isnan(point[nb])):
+            continue
+        width, nb_width = float(edges[j + 1] - edges[j]), float(edges[nb + 1] - edges[nb])
+        if width <= 0 or nb_width <= 0:
+            continue
+        dens, mass = float(weights[nb]) / nb_width, float(weights[j])
+        if mass >= dens * width:  # not thinner than its neighbour: drawn evenly, as any cell
+            continue
+        parts = split_cell(float(edges[j]), float(edges[j + 1]), TAIL_PARTS, step)
+        if len(parts) <= 2:  # a single lattice point
+            continue
+        # Distance of each part's edges from the inner side, and the density's integral over each part.
+        x = (float(edges[j + 1]) - parts[::-1]) if end == 0 else (parts - float(edges[j]))
+        if mass <= dens * width / 2:
+            length, outer = 2 * mass / dens, 0.0
+        else:
+            length, outer = width, 2 * mass / width - dens
+        slope = (dens - outer) / length
+
+        def integral(t: np.ndarray) -> np.ndarray:
+            t = np.minimum(t, length)
+            return dens * t - slope * t * t / 2
+
+        share = np.diff(integral(x))
+        share = np.maximum(share, 0.0) / max(float(share.sum()), 1e-300)
+        if end == 0:
+            share = share[::-1]
+        keep = np.flatnonzero(share > 0)
+        a, b = keep[0], keep[-1] + 1  # the parts past the weight's end leave the domain
+        sub_edges = parts[a:b + 1]
+        share = share[a:b] / share[a:b].sum()
+        n_sub = len(share)
+        edges = np.concatenate([edges[:j], sub_edges, edges[j + 2:]])
+        weights = np.concatenate([weights[:j], mass * share, weights[j + 1:]])
+        counts = np.concatenate([counts[:j], counts[j] * share, counts[j + 1:]])
+        var = np.concatenate([var[:j], var[j] * share, var[j + 1:]])
+        cell_bin = np.concatenate([cell_bin[:j], np.full(n_sub, cell_bin[j]), cell_bin[j + 1:]])
+        point = np.concatenate([point[:j], np.full(n_sub, np.nan), point[j + 1:]])
+    return edges, weights, counts, var, cell_bin, (point if points is not None else None)
 
 
 MAX_POINTS = 100  # the most frequent values kept as cells of their own
