@@ -44,6 +44,24 @@ def _data(rng: np.random.Generator, n: int = 3000) -> tuple[np.ndarray, list[int
     return np.column_stack([a, b, c, d]).astype(np.int64), sizes
 
 
+def _adaptive(data: Binned, sizes: list[int], one_way: list, acct: Accountant, rng: np.random.Generator, *,
+              max_cells: int, iters: int = 60, tol: float = 1e-4, fits: list | None = None):
+    """``adaptive_measure`` on the default workload, with the pgm fit (each fit's measurement count appended
+    to `fits`) and junction trees' sizes for the cap; columns named a, b, c, ..."""
+    d, n = len(sizes), float(data.codes.shape[0])
+
+    def fit(ms, warm):
+        if fits is not None:
+            fits.append(len(ms))
+        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=iters, tol=tol)
+
+    def size_of(cliques, limit=None):
+        return junction_tree(list(cliques), d, sizes).size(sizes)
+
+    return adaptive_measure(data, one_way, acct, rng, workload=default_workload(d), max_cells=max_cells, total=n,
+                            names=list("abcdefgh"[:d]), fit=fit, size_of=size_of)
+
+
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("epsilon", [0.3, 1.0, 5.0])
 def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> None:
@@ -57,15 +75,7 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
         one_way.append(measure(Binned(codes, sizes), (i,), sigma, rng))
         acct.charge(f"1-way {i}", one_rho)
     n = float(len(codes))
-
-    def fit(ms, warm):
-        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
-
-    def size_of(cliques, limit=None):
-        return junction_tree(list(cliques), len(sizes), sizes).size(sizes)
-
-    model, ms = adaptive_measure(Binned(codes, sizes), one_way, acct, rng, workload=default_workload(4),
-                                 max_cells=500, total=n, names=list("abcd"), fit=fit, size_of=size_of)
+    model, ms = _adaptive(Binned(codes, sizes), sizes, one_way, acct, rng, max_cells=500)
     assert acct.rho_spent <= acct.rho * (1 + 1e-9)
     assert acct.epsilon_spent() <= epsilon + 1e-6
     selects = [s for s in acct.steps if s.name.startswith("select")]
@@ -75,7 +85,7 @@ def test_adaptive_rounds_never_exceed_the_budget(seed: int, epsilon: float) -> N
         sigma = float(s.detail.split("sigma=")[1])
         assert s.rho == pytest.approx(1 / (2 * sigma**2), rel=1e-4)
     # The cap on the model's size is respected by every measured clique set.
-    assert size_of([m.clique for m in ms]) <= 500 + sum(sizes)
+    assert junction_tree([m.clique for m in ms], len(sizes), sizes).size(sizes) <= 500 + sum(sizes)
     for m in ms[len(sizes):]:
         assert 2 <= len(m.clique) <= 3
         est = model.marginal(m.clique)
@@ -163,13 +173,7 @@ def test_sampled_selection_finds_the_dependencies_and_measures_every_row(monkeyp
     acct = Accountant.for_budget(1.0, 1e-6)
     one_way = _one_way(data, acct, rng)
     n = float(len(codes))
-
-    def fit(ms, warm):
-        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
-
-    model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
-                                 total=n, names=list("abcd"), fit=fit,
-                                 size_of=lambda cl, limit=None: junction_tree(list(cl), 4, sizes).size(sizes))
+    model, ms = _adaptive(data, sizes, one_way, acct, rng, max_cells=10_000)
     assert len(subsets) == 1 and 1_500 < subsets[0] < 2_500  # one sample of about SELECT_ROWS rows
     for m in ms[len(sizes):]:  # measured on all 40,000 rows, not the sample
         assert m.values.sum() == pytest.approx(n, abs=60 * math.sqrt(m.values.size) * math.sqrt(m.variance.max()))
@@ -275,15 +279,8 @@ def test_a_wide_table_measures_several_marginals_a_round_and_refits_once(monkeyp
     acct = Accountant.for_budget(2.0, 1e-6)
     one_way = _one_way(data, acct, rng)
     n = float(len(codes))
-    fits = []
-
-    def fit(ms, warm):
-        fits.append(len(ms))
-        return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=60, tol=1e-4)
-
-    model, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(4), max_cells=10_000,
-                                 total=n, names=list("abcd"), fit=fit,
-                                 size_of=lambda cl, limit=None: junction_tree(list(cl), 4, sizes).size(sizes))
+    fits: list[int] = []
+    model, ms = _adaptive(data, sizes, one_way, acct, rng, max_cells=10_000, fits=fits)
     assert acct.rho_spent <= acct.rho * (1 + 1e-9) and acct.rho_spent >= acct.rho * 0.999
     rounds: dict[str, list[tuple]] = {}
     steps = [s for s in acct.steps if s.name.startswith(("select", "measure"))]
@@ -332,14 +329,7 @@ def test_sizing_the_pool_first_changes_no_pick(monkeypatch) -> None:
             data = Binned(codes, sizes)
             acct = Accountant.for_budget(3.0, 1e-6)
             one_way = [measure_one(data, (i,), 30.0, rng) for i in range(len(sizes))]
-            n = float(len(codes))
-
-            def fit(ms, warm):
-                return pgm.estimate(sizes, ms, total=n, warm_start=warm, iters=20, tol=1e-3)
-
-            _, ms = adaptive_measure(data, one_way, acct, rng, workload=default_workload(6), max_cells=260,
-                                     total=n, names=list("abcdef"), fit=fit,
-                                     size_of=lambda cl, limit=None: junction_tree(list(cl), 6, sizes).size(sizes))
+            _, ms = _adaptive(data, sizes, one_way, acct, rng, max_cells=260, iters=20, tol=1e-3)
             runs.append([(m.clique, m.values.tolist()) for m in ms[len(sizes):]])
         assert runs[0] == runs[1] and len(runs[0]) >= 4
         full = max(k for share, k in narrowed)
