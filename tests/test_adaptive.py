@@ -11,7 +11,7 @@ import pytest
 from duckdb_synth.engine.data import Binned
 from duckdb_synth.engine.model import pgm
 from duckdb_synth.engine.model.junction import junction_tree
-from duckdb_synth.engine.workload import candidates, default_workload
+from duckdb_synth.engine.workload import EveryMarginal, candidates, default_workload
 from duckdb_synth.privacy.accounting import Accountant
 from duckdb_synth.privacy.adaptive import Fits, adaptive_measure
 from duckdb_synth.privacy.measure import measure
@@ -33,6 +33,52 @@ def test_candidates_are_the_downward_closure_weighted_by_overlap() -> None:
     assert set(got) == expected_keys
     for r, weight in got.items():  # brute force: sum of weight * |r & s| over the workload
         assert weight == pytest.approx(sum(ws * len(set(r) & set(s)) for s, ws in w))
+
+
+@pytest.mark.parametrize(("d", "skip"), [(3, ()), (5, ()), (9, (0, 4)), (30, (29,)), (41, (1, 2, 40))])
+def test_every_marginal_lists_what_the_default_workload_closes_to(d: int, skip: tuple) -> None:
+    listed = candidates(default_workload(d, skip=frozenset(skip)))
+    every = EveryMarginal(d, frozenset(skip))
+    assert len(every) == len(listed) and list(every) == list(listed)
+    assert all(every[r] == w for r, w in listed.items()) and every.max_weight() == listed.max_weight()
+    ks = sorted(np.random.default_rng(d).choice(len(listed), min(len(listed), 50), replace=False).tolist())
+    assert every.at(ks) == listed.at(ks) == [list(listed)[k] for k in ks]
+    for r in [(0,), (0, 1, 2, 3), (2, 1), (1, 1), (0, d), *[(a, (a + 1) % d) for a in skip]]:
+        assert r not in every
+        with pytest.raises(KeyError):
+            every[r]
+    with pytest.raises(IndexError):
+        every.at([len(every)])
+
+
+def test_adaptive_rounds_on_the_unlisted_default_workload_pick_as_on_the_listed_one() -> None:
+    """Twenty columns: 1,330 candidates, so each round draws its thousand by position."""
+    rng = np.random.default_rng(3)
+    n, d = 400, 20
+    base = rng.integers(0, 2, n)
+    codes = np.column_stack([(base + (rng.random(n) < 0.1 * (i % 4))) % 2 for i in range(d)]).astype(np.int64)
+    sizes = [2] * d
+    data = Binned(codes, sizes)
+    runs = []
+    for workload in (default_workload(d), None):
+        rng = np.random.default_rng(7)
+        acct = Accountant.for_budget(1.0, 1e-6)
+        sigma = 1 / math.sqrt(2 * 0.2 * acct.rho / d)
+        one_way = [measure(data, (i,), sigma, rng) for i in range(d)]
+        acct.charge("one-way", 0.2 * acct.rho)
+
+        def fit(ms, warm):
+            return pgm.estimate(sizes, ms, total=float(n), warm_start=warm, iters=10, tol=1e-3)
+
+        def size_of(cliques, limit=None):
+            return junction_tree(list(cliques), d, sizes).size(sizes)
+
+        _, ms = adaptive_measure(data, one_way, acct, rng, workload=workload, max_cells=256, total=float(n),
+                                 names=[f"c{i}" for i in range(d)], fit=fit, size_of=size_of)
+        runs.append(ms)
+    assert len(runs[0]) > d + 2
+    assert [m.clique for m in runs[0]] == [m.clique for m in runs[1]]
+    assert all(np.array_equal(a.values, b.values) for a, b in zip(*runs))
 
 
 def _data(rng: np.random.Generator, n: int = 3000) -> tuple[np.ndarray, list[int]]:

@@ -20,7 +20,7 @@ import numpy as np
 from ..engine.data import Binned
 from ..engine.marginal import Clique, Measurement
 from ..engine.structure import model_marginals
-from ..engine.workload import Workload, candidates
+from ..engine.workload import EveryMarginal, Workload, candidates, default_workload
 from .accounting import Accountant
 from .noise import discrete_gaussian
 
@@ -71,8 +71,8 @@ class Round:
 
 
 def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant, rng: np.random.Generator, *,
-                     workload: Workload, max_cells: int, total: float, names: Sequence[str], fit: Callable,
-                     size_of: Callable,
+                     workload: Workload | None, max_cells: int, total: float, names: Sequence[str], fit: Callable,
+                     size_of: Callable, skip: frozenset[int] = frozenset(),
                      report: Callable[[str, float], None] | None = None,
                      sizer: Callable | None = None) -> tuple[object, list[Measurement]]:
     """Spend what is left of the budget on adaptively chosen marginals; return the fitted model.
@@ -81,7 +81,8 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
         data: the binned table (its domain sizes and exact marginals).
         one_way: measurements already made (charged by the caller).
         acct: the run's accountant; every round is charged to it.
-        workload: the marginals the user cares about, with weights.
+        workload: the marginals the user cares about, with weights; None: every 2- and 3-way marginal
+            of the columns not in `skip` (``default_workload``), whose candidates are not listed.
         max_cells: the cap on the model's junction-tree size (total cells of its cliques).
         total: the noisy row count.
         fit: fit(measurements, warm_start) -> model with .marginal(clique).
@@ -94,8 +95,12 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
     d = len(sizes)
     measurements = list(one_way)
     model = fit(measurements, None)
-    # A workload of single columns only: its candidates are those columns.
-    cands = candidates(workload, min_order=MIN_ORDER if any(len(c) >= 2 for c, _ in workload) else 1)
+    if workload is None and d - len(skip) >= 3:
+        cands = EveryMarginal(d, skip)  # the same candidates as the listed default workload's, unlisted
+    else:
+        workload = default_workload(d, skip=skip) if workload is None else workload
+        # A workload of single columns only: its candidates are those columns.
+        cands = candidates(workload, min_order=MIN_ORDER if any(len(c) >= 2 for c, _ in workload) else 1)
     if not cands or acct.rho_left <= 0:
         return model, measurements
     # Scores read a uniform sample of at most SELECT_ROWS rows (all of them on smaller tables), drawn
@@ -111,7 +116,7 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
             seen[r] = scored.marginal(r)
         return seen[r]
 
-    weight_max = max(cands.values())
+    weight_max = cands.max_weight()
     rho_left = acct.rho_left
     rounds = ROUNDS_PER_COLUMN * d
     sigma = math.sqrt(rounds / (2 * ALPHA * rho_left))
@@ -130,11 +135,12 @@ def adaptive_measure(data: Binned, one_way: list[Measurement], acct: Accountant,
     r_no, prefilter = 0, False
     while acct.rho_left > 1e-12 * acct.rho:
         r_no += 1
-        pool = list(cands)
-        if len(pool) > SCORED_PER_ROUND:
+        if len(cands) > SCORED_PER_ROUND:
             # A subset drawn independently of the data: the exponential mechanism over it is still
             # the exponential mechanism (over a smaller, public range), and a round's scoring stays bounded.
-            pool = [pool[k] for k in sorted(rng.choice(len(pool), SCORED_PER_ROUND, replace=False))]
+            pool = cands.at(sorted(rng.choice(len(cands), SCORED_PER_ROUND, replace=False)))
+        else:
+            pool = list(cands)
         start.given(chosen), fits.given(chosen)
         if len(fits.known) > len(start.known):  # the one holding answers for this graph starts the round
             start, fits = fits, start

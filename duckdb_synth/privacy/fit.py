@@ -22,7 +22,7 @@ from ..engine.model.junction import Sizer, junction_size
 from ..engine.model.network import consistent_pairs, tree_model
 from ..engine.model.pooled import pooled_network
 from ..engine.structure import decomposable_network, greedy_exact, tree_parents
-from ..engine.workload import Workload, default_workload
+from ..engine.workload import Workload
 from .accounting import Accountant, exp_mech_eps, sigma_for
 from .adaptive import adaptive_measure
 from .budget import SHARE_SELECT
@@ -132,8 +132,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
         return junction_size(list(cliques), d, sizes, limit)
 
     model, measurements = adaptive_measure(
-        data, ones, acct, rng, workload=workload or default_workload(d, skip=free_text(domains)), max_cells=MAX_MODEL_CELLS, total=n_hat,
-        names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report,
+        data, ones, acct, rng, workload=workload or None, skip=free_text(domains), max_cells=MAX_MODEL_CELLS,
+        total=n_hat, names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report,
         sizer=lambda chosen: Sizer(chosen, d, sizes).size)
     model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL,
                          full_cost=AIM_FULL_COST)
