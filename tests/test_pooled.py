@@ -235,6 +235,54 @@ def test_structure_search_grows_from_as_many_first_columns_as_its_budget_allows(
     assert network(10**6, len(sizes) * cost) == every
 
 
+def _chain(seed: int, d: int = 14, n: int = 3000) -> tuple[Binned, list[int]]:
+    """d columns of 3 values, each a noisy copy of the one before (column 0 uniform)."""
+    rng = np.random.default_rng(seed)
+    codes = np.zeros((n, d), dtype=np.int64)
+    codes[:, 0] = rng.integers(0, 3, n)
+    for j in range(1, d):
+        codes[:, j] = np.where(rng.random(n) < 0.8, codes[:, j - 1], rng.integers(0, 3, n))
+    return Binned(codes, [3] * d), [3] * d
+
+
+def test_a_search_past_its_budget_re_examines_a_column_only_when_a_best_single_parent_joins(monkeypatch) -> None:
+    """Past REEXAMINE_BUDGET a column is re-examined only when one of its CANDIDATE_PARENTS best single
+    parents joins the network: fewer parent sets are scored, and on a chain, where each column's best
+    single parents are its neighbours, the network keeps every link. Within the budget, every column
+    left is re-examined after each join, as before."""
+    import duckdb_synth.engine.structure as structure
+
+    data, sizes = _chain(0)
+    d = len(sizes)
+    scored: list[int] = []
+    real = structure.pooled_gain_score
+
+    def counted(*args, **kw):
+        scored.append(1)
+        return real(*args, **kw)
+
+    def network(budget: int, k: int):
+        scored.clear()
+        with monkeypatch.context() as m:
+            m.setattr(structure, "pooled_gain_score", counted)
+            m.setattr(structure, "REEXAMINE_BUDGET", budget)
+            m.setattr(structure, "CANDIDATE_PARENTS", k)
+            m.setattr(structure, "ROOT_BUDGET", d)  # one first column
+            order = decomposable_network(data, identity(sizes), max_parents=2, max_cells=1000, least=5)
+        return order, len(scored)
+
+    cost = d * (d - 1) // 2 * data.n
+    every, n_every = network(cost, 2)  # within the budget: every re-examination
+    assert network(10**12, 2) == (every, n_every)
+    sparse, n_sparse = network(cost - 1, 2)
+    assert n_sparse < 0.8 * n_every
+    pooled_network(data, sparse, identity(sizes), 5)  # a valid network: parents inside earlier families
+    links = {frozenset((x, p)) for x, ps in sparse for p, _ in ps}
+    assert all(frozenset((j, j + 1)) in links for j in range(d - 1))
+    # As many candidates as columns: the same search as re-examining every column.
+    assert network(cost - 1, d) == (every, n_every)
+
+
 def _panel(seed: int) -> tuple[Binned, list[int]]:
     """A storms-like panel: 300 storms of 30 rows, names reused across years, a diameter
     measured (not NULL) only from year 10 on, wind rising and falling along each storm."""
