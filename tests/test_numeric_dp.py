@@ -14,7 +14,7 @@ from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import VALUES_NEED, column_share
 from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, allot, choose_unit,
                                             domain, numeric_rhos, private_numeric_domain, private_range, share_out,
-                                            with_points, with_tails, zoom)
+                                            with_end_spikes, with_points, with_tails, zoom)
 
 
 def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
@@ -482,3 +482,41 @@ def test_an_end_cell_as_dense_as_its_neighbour_or_a_point_is_left_as_it_is() -> 
     np.testing.assert_array_equal(with_tails(edges, thin, counts, var, cell_bin, points, 1.0)[1], thin)
     one = np.array([60.0, 70.0, 80.0, 81.0])  # a single lattice point: nothing to lay down
     np.testing.assert_array_equal(with_tails(one, thin, counts, var, cell_bin, None, 1.0)[0], one)
+
+
+# ---------------------------------------------------------------- end cells denser than their neighbour
+
+
+def test_an_end_cell_denser_than_its_neighbour_becomes_its_inner_point() -> None:
+    """Humidity to 100.00 on a lattice of 0.01, 286 rows at exactly 100, the last cell 99.995-100.055
+    (six points) beside thin ones: drawn evenly, five sixths of those rows land over 100. The cell
+    becomes its inner point alone (its weight, counts and bin kept); the bottom end mirrors it."""
+    edges = np.array([99.835, 99.885, 99.945, 99.995, 100.055])
+    weights, counts = np.array([30.0, 25.0, 20.0, 300.0]), np.array([28.0, 31.0, 12.0, 290.0])
+    var, cell_bin = np.full(4, 60.0**2), np.array([4, 4, 5, 5])
+    e, w, c, v, b, pt = with_end_spikes(edges, weights, counts, var, cell_bin, None, 0.01)
+    assert pt is None
+    np.testing.assert_allclose(e, [99.835, 99.885, 99.945, 99.995, 100.005])
+    for new, old in ((w, weights), (c, counts), (v, var), (b, cell_bin)):
+        np.testing.assert_array_equal(new, old)
+    out = drawn(NumericDomain(classify("x", "DOUBLE"), e, w, b, null=False, decimals=2), 40_000, 0)
+    assert np.mean(out > 100.0) == 0.0 and np.mean(out == 100.0) > 0.75
+    before = drawn(NumericDomain(classify("x", "DOUBLE"), edges, weights, cell_bin, null=False, decimals=2), 40_000, 0)
+    assert np.mean(before > 100.0) > 0.6  # evenly over the last cell: 300 / 375 x 5/6 = 0.67
+    e2, *_ = with_end_spikes(-edges[::-1], weights[::-1], counts[::-1], var[::-1], cell_bin[::-1], None, 0.01)
+    np.testing.assert_allclose(e2, -e[::-1])
+
+
+def test_an_end_cell_within_noise_of_its_neighbours_density_or_of_one_point_is_left_as_it_is() -> None:
+    edges = np.array([99.835, 99.885, 99.945, 99.995, 100.055])
+    var, cell_bin = np.full(4, 60.0**2), np.array([4, 4, 5, 5])
+    # 20 / 0.05 fills 24 over 0.06: an excess of 80 is under 1.64 sd (98) of one cell's estimate
+    near = np.array([30.0, 25.0, 20.0, 104.0])
+    for out, arg in zip(with_end_spikes(edges, near, near, var, cell_bin, None, 0.01)[:2], (edges, near)):
+        np.testing.assert_array_equal(out, arg)
+    one = np.array([99.835, 99.885, 99.945, 99.995, 100.005])  # a single lattice point
+    dense = np.array([30.0, 25.0, 20.0, 300.0])
+    np.testing.assert_array_equal(with_end_spikes(one, dense, dense, var, cell_bin, None, 0.01)[0], one)
+    np.testing.assert_array_equal(with_end_spikes(edges, dense, dense, var, cell_bin, None, None)[0], edges)
+    points = np.array([np.nan, np.nan, 99.97, np.nan])  # beside a frequent value's cell: no density to compare
+    np.testing.assert_array_equal(with_end_spikes(edges, dense, dense, var, cell_bin, points, 0.01)[0], edges)
