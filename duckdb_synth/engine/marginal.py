@@ -24,6 +24,8 @@ def marginal(codes: np.ndarray, sizes: list[int] | np.ndarray, clique: Clique,
     `remaps`, a column with a remap is counted in its coarser codes (shaped by the coarser size)."""
     if not clique:
         return np.array(float(len(codes)))
+    if (remaps is None or all(r is None for r in remaps)) and codes.dtype.kind == "u":
+        return narrow_counts(codes, sizes, clique)  # the binned table's own codes: the same counts, sooner
     remaps = remaps if remaps is not None else [None] * len(clique)
     return cell_counts([(codes[:, c], int(sizes[c])) if r is None else (r[0][codes[:, c]], int(r[1]))
                         for c, r in zip(clique, remaps)])
