@@ -322,10 +322,11 @@ def marginal_misfit(data, coarse: Sequence[Coarsening], networks: Iterable, rows
     rng = np.random.default_rng(0)
     sets = []
     for k in (2, 3):
-        some = list(itertools.combinations(range(d), k))
-        if len(some) > MISFIT_SETS:
-            some = [some[i] for i in sorted(rng.choice(len(some), MISFIT_SETS, replace=False))]
-        sets += some
+        total = math.comb(d, k)
+        if total > MISFIT_SETS:  # positions in itertools.combinations' order, never listed (166M triples of 1,000)
+            sets += [combination_at(d, k, int(i)) for i in sorted(rng.choice(total, MISFIT_SETS, replace=False))]
+        else:
+            sets += list(itertools.combinations(range(d), k))
     real = {s: data.marginal(s, [views[c] for c in s]) for s in sets}
     real = {s: m / max(m.sum(), 1.0) for s, m in real.items()}
     out = []
@@ -335,6 +336,23 @@ def marginal_misfit(data, coarse: Sequence[Coarsening], networks: Iterable, rows
         out.append(sum(0.5 * float(np.abs(real[s] - marginal(seen, view_sizes, s) / rows).sum()) for s in sets)
                    / max(len(sets), 1))
     return out
+
+
+def combination_at(d: int, k: int, index: int) -> tuple[int, ...]:
+    """The `index`-th (from 0) k-subset of range(d) in ``itertools.combinations`` order."""
+    if not 0 <= index < math.comb(d, k):
+        raise IndexError(f"no combination {index} of {k} out of {d}")
+    out, a = [], 0
+    for left in range(k, 0, -1):
+        while True:
+            after = math.comb(d - a - 1, left - 1)  # the subsets that start at a
+            if index < after:
+                break
+            index -= after
+            a += 1
+        out.append(a)
+        a += 1
+    return tuple(out)
 
 
 def tree_parents(edges: list[Edge], d: int) -> dict[int, tuple[int, ...]]:
