@@ -32,8 +32,8 @@ REEXAMINE_BUDGET = 20_000_000  # a growth re-examines every column left against 
 # d^2 / 2 re-examinations, each a few scores over the scored rows) where d (d - 1) / 2 x rows is within this:
 # on the bench tables (cars the largest: 70 columns, 4,654 rows, 1.1e7) it does. Past it a column is
 # re-examined only when one of its CANDIDATE_PARENTS best single parents joins (Sparse Candidate; Friedman,
-# Nachman, Pe'er 1999): generated surveys and mixed tables, 2 seeds, tvd3 and CPU s, every re-examination ->
-# this: 15k x 62 0.0851 -> 0.0828, 22 -> 5.6 s; 10k x 150 0.1028 -> 0.0888, 74 -> 10 s; 20k x 150 0.2359 ->
+# Nachman, Pe'er 1999): generated surveys and mixed tables, seeds 0-1 (15k x 62: 0-2), tvd3 and CPU s, every
+# re-examination -> this: 15k x 62 0.0849 -> 0.0828, 22 -> 5.6 s; 10k x 150 0.1028 -> 0.0888, 74 -> 10 s; 20k x 150 0.2359 ->
 # 0.2370, 39 -> 13 s; 1M x 50 (100k rows scored) 0.0357 and 0.0358 either way, 18 -> 11 s. (Cars with it: 0.0475 -> 0.053.)
 CANDIDATE_PARENTS = 16  # 4 x the parents a column may take
 SCORE_SAMPLE_ROWS = 20_000  # model marginals outside the junction tree's cliques are estimated from a sample

@@ -107,9 +107,8 @@ class Candidates(dict):
 
     def at(self, ks: Sequence[int]) -> list[Clique]:
         """The candidates at positions `ks` of the sorted order."""
-        if getattr(self, "_listed", None) is None or len(self._listed) != len(self):
-            self._listed = list(self)
-        return [self._listed[k] for k in ks]
+        listed = list(self)
+        return [listed[k] for k in ks]
 
     def max_weight(self) -> float:
         return max(self.values())

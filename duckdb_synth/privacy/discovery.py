@@ -392,8 +392,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp]
     cell_bin = merge_bins(weights, nbins)
     if not clamp:  # a declared range's ends are the user's, not a tail's
-        edges, weights, counts, var, cell_bin, point_of = with_end_spikes(edges, weights, counts, var, cell_bin,
-                                                                          point_of, step)
+        edges = with_end_spikes(edges, weights, var, point_of, step)
         edges, weights, counts, var, cell_bin, point_of = with_tails(edges, weights, counts, var, cell_bin, point_of,
                                                                      step)
     dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
@@ -449,11 +448,10 @@ def with_octaves(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var
     return out
 
 
-def with_end_spikes(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: np.ndarray,
-                    cell_bin: np.ndarray, points: np.ndarray | None, step: float | None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """An end cell of several lattice points clearly denser than its inner neighbour becomes a cell of
-    its inner lattice point.
+def with_end_spikes(edges: np.ndarray, weights: np.ndarray, var: np.ndarray, points: np.ndarray | None,
+                    step: float | None) -> np.ndarray:
+    """The leaves' edges, an end cell of several lattice points clearly denser than its inner neighbour
+    cut to its inner lattice point (only an end edge moves: weights, counts, variances and bins stay).
 
     A column's density that jumps at its end is a value many rows share there: a cap (humidity at
     100), a floor, a top code. The zoom leaves it in an end cell of a few lattice points, and a
@@ -467,7 +465,7 @@ def with_end_spikes(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, 
     carries the empty leaves cut off beyond it). Post-processing of released counts: no privacy cost.
     """
     if step is None:
-        return edges, weights, counts, var, cell_bin, points
+        return edges
     z = gaussian_tail_z(ZOOM_FALSE)
     edges = np.array(edges, dtype=np.float64)
     for end in (-1, 0):
@@ -484,7 +482,7 @@ def with_end_spikes(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, 
                 edges[j + 1] = lo + step
             else:
                 edges[j] = hi - step
-    return edges, weights, counts, var, cell_bin, points
+    return edges
 
 
 TAIL_PARTS = 32  # an end cell thinner than its neighbour is drawn from this many parts
