@@ -218,6 +218,27 @@ def test_steps_record_costs_in_order() -> None:
     assert acct.epsilon_spent() < 1.0
 
 
+def test_totals_kept_between_charges_are_the_sums_of_the_record() -> None:
+    """What is spent is kept as a running total (the rounds ask thousands of times): after every charge it
+    is the record's sum added in order, to the bit; a record replaced (shorter, or a new list of the same
+    length) is summed afresh."""
+    acct = Accountant.for_budget(1.0, 1e-6)
+    rng = np.random.default_rng(3)
+    costs = (rng.random(500) * acct.rho / 1000).tolist()
+    deltas = (rng.random(500) * acct.delta_threshold / 1000).tolist()
+    for i, (r, dl) in enumerate(zip(costs, deltas)):
+        acct.charge(str(i), r, delta=dl)
+        total, dtotal = 0.0, 0.0
+        for x, y in zip(costs[: i + 1], deltas[: i + 1]):
+            total, dtotal = total + x, dtotal + y
+        assert acct.rho_spent == total and acct.delta_threshold_spent == dtotal
+    acct.steps = acct.steps[:10]
+    assert acct.rho_spent == sum(costs[:10])
+    acct.steps = [Step("x", costs[0])] * 10  # a new record of the same length
+    assert acct.rho_spent == sum([costs[0]] * 10)
+    assert acct.rho_left == acct.rho - sum([costs[0]] * 10)
+
+
 def test_conversions_hold_at_huge_budgets():
     """exp() of the log-delta overflowed past eps ~ 1e5 (a run at epsilon 1e6 crashed)."""
     assert cdp_delta(1e6, 1.0) == 1.0

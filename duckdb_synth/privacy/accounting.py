@@ -130,13 +130,29 @@ class Accountant:
     def private(self) -> bool:
         return self.rho is not None
 
+    _sums: tuple = field(default=(None, 0, 0, 0), init=False, repr=False, compare=False)
+
+    def _totals(self) -> tuple[float, float]:
+        """(rho, delta) over the steps, added one by one in order as ``sum`` adds them (on Python 3.11;
+        3.12's ``sum`` compensates, within an ulp of this): kept with the count of steps summed and
+        extended by those recorded since (the record is only appended to), as the adaptive rounds ask
+        what is left thousands of times (a 1,000-column table: 12 million additions)."""
+        steps, count, rho, delta = self._sums
+        if steps is not self.steps or count > len(steps):  # a record replaced: sum it afresh
+            steps, count, rho, delta = self.steps, 0, 0, 0
+        for s in steps[count:]:
+            rho += s.rho
+            delta += s.delta
+        self._sums = (steps, len(steps), rho, delta)
+        return rho, delta
+
     @property
     def rho_spent(self) -> float:
-        return sum(s.rho for s in self.steps)
+        return self._totals()[0]
 
     @property
     def delta_threshold_spent(self) -> float:
-        return sum(s.delta for s in self.steps)
+        return self._totals()[1]
 
     @property
     def rho_left(self) -> float:

@@ -16,6 +16,7 @@ cliques (the estimator's hot loop: ``exp`` of a float64 costs ten times an add h
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import deque
@@ -156,11 +157,19 @@ def _run(adj: list[int], cells: list[int], keys: dict[int, tuple], trace: list |
     # goes, that is v's neighbours (they lose v, and gain each other), and, where v's
     # neighbours were not all joined (fill), a column with two or more of them as neighbours
     # (the new edges may join two of its neighbours). The rest keep their cached keys.
+    # The least key by a heap with lazy deletion: a key recomputed is pushed anew, and an entry popped
+    # counts only while it is the column's current key (keys end in their column, so they are unique and
+    # the order is min(keys.values())'s, in O(log d) a step instead of O(d): a thousand columns).
+    heap = list(keys.values())
+    heapq.heapify(heap)
     while keys:
         kept = trace is not None and len(trace) < 2 * keep
         if kept:
             trace.append((list(adj), dict(keys)))
-        filled, clique_cells, _, v = min(keys.values())
+        key = heapq.heappop(heap)
+        while keys.get(key[3]) is not key:
+            key = heapq.heappop(heap)
+        filled, clique_cells, _, v = key
         del keys[v]
         nb, adj[v] = adj[v], 0
         members = _bits(nb)
@@ -173,6 +182,7 @@ def _run(adj: list[int], cells: list[int], keys: dict[int, tuple], trace: list |
                     touched |= 1 << u
         for u in _bits(touched):
             keys[u] = _key(adj, cells, u)
+            heapq.heappush(heap, keys[u])
         if kept:
             trace.append(touched)
         yield v, nb | 1 << v, clique_cells
