@@ -240,7 +240,7 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
         d = len(cols.modelled)
         advice = FREE_TEXT_ADVICE.set(False)  # the synthesizer's advice on free text; the aggregates' own below
         try:
-            domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var)
+            domains = [domain(c, rows.column(i), acct, n_hat, d, rng, n_var=count_var, confirm_ends=False)
                        for i, c in enumerate(cols.modelled)]
         finally:
             FREE_TEXT_ADVICE.reset(advice)

@@ -6,15 +6,18 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from duckdb_synth.engine.data import ArrayColumn
+from duckdb_synth.engine.data import ArrayColumn, Binned
 from duckdb_synth.engine.decode import decode_numeric
+from duckdb_synth.engine.marginal import Measurement
 from duckdb_synth.engine.domain import TIME_UNITS, DecimalPlaces, NumericDomain, TimeUnits, decimal_places
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import VALUES_NEED, column_share
 from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, allot, choose_unit,
                                             domain, numeric_rhos, private_numeric_domain, private_range, share_out,
-                                            with_end_spikes, with_points, with_tails, zoom)
+                                            sure_span, unconfirmed_ends, with_end_spikes, with_points, with_tails,
+                                            zoom)
+from duckdb_synth.privacy.measure import confirm_ends, measure
 
 
 def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
@@ -519,3 +522,126 @@ def test_an_end_cell_within_noise_of_its_neighbours_density_or_of_one_point_is_l
     np.testing.assert_array_equal(with_end_spikes(edges, dense, var, None, None), edges)
     points = np.array([np.nan, np.nan, 99.97, np.nan])  # beside a frequent value's cell: no density to compare
     np.testing.assert_array_equal(with_end_spikes(edges, dense, var, points, 0.01), edges)
+
+
+# ---------------------------------------------------------------- end cells confirmed by the 1-way marginal
+
+
+def test_end_cells_not_clearly_data_get_bins_of_their_own() -> None:
+    """Below the first cell clearly data and above the last, the end bin's cells become a bin: the bin
+    itself where it holds only such cells (1), split off it otherwise (2); none where both ends are clear."""
+    edges = np.arange(10.0)
+    cell_bin = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
+    out, flags = unconfirmed_ends(edges, cell_bin, 2.0, 7.0)
+    assert flags == (1, 2)
+    np.testing.assert_array_equal(out, [0, 0, 1, 1, 2, 2, 3, 4, 4])
+    np.testing.assert_array_equal(cell_bin, [0, 0, 1, 1, 2, 2, 3, 3, 3])  # the input is left as it was
+    out, flags = unconfirmed_ends(edges, np.array([0, 0, 0, 1, 1, 2, 2, 3, 3]), 1.0, 9.0)
+    assert flags == (2, 0)
+    np.testing.assert_array_equal(out, [0, 1, 1, 2, 2, 3, 3, 4, 4])
+    out, flags = unconfirmed_ends(edges, cell_bin, 0.0, 9.0)
+    assert flags == (0, 0)
+    np.testing.assert_array_equal(out, cell_bin)
+    # a faint tail over two bins: the end bin's cells only
+    out, flags = unconfirmed_ends(edges, np.array([0, 0, 1, 1, 1, 2, 2, 3, 3]), 0.0, 4.0)
+    assert flags == (0, 1)
+    # the bar: clear of the noise by more as the table's leaves are more
+    counts, var = np.array([10.0, 500.0, 300.0, 40.0]), np.full(4, 10.0**2)
+    assert sure_span(np.arange(5.0), counts, var, 1) == (1.0, 4.0)  # 40 is 4 sd: clear in one column
+    assert sure_span(np.arange(5.0), counts, var, 1000) == (1.0, 3.0)  # not among 1,000 columns' leaves
+    assert sure_span(np.arange(5.0), np.zeros(4), var, 1) is None
+
+
+def _likert_domain(flags: tuple[int, int]) -> NumericDomain:
+    """An answer of 1-5 whose domain kept empty points 6-8 (bin 5, split off bin 4) and, with flags
+    (1, ...), an empty 0 as a bin of its own."""
+    if flags[0]:
+        edges = np.arange(0.0, 10.0)
+        weights = np.array([9.0, 100, 300, 500, 300, 100, 5, 12, 7])
+        cell_bin = np.array([0, 1, 2, 3, 4, 5, 6, 6, 6])
+    else:
+        edges = np.arange(1.0, 10.0)
+        weights = np.array([100.0, 300, 500, 300, 100, 5, 12, 7])
+        cell_bin = np.array([0, 1, 2, 3, 4, 5, 5, 5])
+    g = len(weights)
+    return NumericDomain(classify("x", "INTEGER"), edges, weights, cell_bin, null=True,
+                         cell_counts=np.append(weights + 1.0, 3.0), cell_var=np.full(g + 1, 4.0), decimals=0,
+                         points=np.full(g, np.nan), unconfirmed=flags)
+
+
+@pytest.mark.parametrize("flags", [(0, 2), (1, 2)])
+def test_an_end_bin_the_one_way_finds_empty_leaves_the_domain(flags: tuple[int, int]) -> None:
+    """Measured within noise of zero, an unconfirmed end bin goes: its cells leave the domain (nothing is
+    drawn past 5), its rows and its count go to the bin next to it, and so do its cells' estimates."""
+    dom = _likert_domain(flags)
+    x = np.array([1.0, 2, 3, 3, 4, 5, 5, 7, np.nan])  # a stray 7 (the confirmation is of counts, not rows)
+    codes = dom.encode(x)
+    data = Binned(codes[:, None].astype(np.int64), [dom.size])
+    nb = dom.nbins
+    values = np.bincount(codes, minlength=dom.size).astype(float) + 0.5
+    values[nb - 1] = 10.0  # 0.5 sd: within noise
+    if flags[0]:
+        values[0] = -3.0
+    m = Measurement((0,), values, np.full(dom.size, 20.0**2))
+    new, m2, remap = confirm_ends(dom, m)
+    assert new.unconfirmed == (0, 0) and new.nbins == 5 and new.size == 6
+    np.testing.assert_array_equal(new.edges, np.arange(1.0, 7.0))
+    np.testing.assert_array_equal(new.weights, [100.0, 300, 500, 300, 100])
+    g = len(dom.weights)
+    assert new.cell_counts[4] == 101.0 + sum(dom.cell_counts[g - 3:g])  # the estimates cut off, in the end cell
+    assert new.cell_counts[0] == 101.0 + (dom.cell_counts[0] if flags[0] else 0.0)
+    assert new.cell_counts.sum() == pytest.approx(dom.cell_counts.sum())
+    assert new.cell_counts[-1] == 3.0  # NULL's kept
+    data.recode(0, remap, new.size)
+    np.testing.assert_array_equal(data.codes[:, 0], new.encode(x))  # rows coded as the new domain codes them
+    assert m2.values.sum() == pytest.approx(values.sum()) and m2.variance[4] == 2 * 20.0**2
+    assert m2.values[-1] == values[-1]
+    out = drawn(new, 5_000, 0)
+    assert out.min() >= 1 and out.max() <= 5
+
+
+def test_an_end_bin_the_one_way_confirms_stays() -> None:
+    """Clear of the noise, a bin split off rejoins the bin it came from (their counts added); the
+    domain's cells stay as they were."""
+    dom = _likert_domain((0, 2))
+    values = np.array([100.0, 300, 500, 300, 100, 300, 3])
+    new, m2, remap = confirm_ends(dom, Measurement((0,), values, np.full(7, 20.0**2)))
+    np.testing.assert_array_equal(new.edges, dom.edges)
+    np.testing.assert_array_equal(new.cell_bin, [0, 1, 2, 3, 4, 4, 4, 4])
+    np.testing.assert_array_equal(remap, [0, 1, 2, 3, 4, 4, 5])
+    np.testing.assert_array_equal(m2.values, [100.0, 300, 500, 300, 400, 3])
+    assert new.unconfirmed == (0, 0)
+    same, m3, none = confirm_ends(new, m2)  # nothing left to confirm
+    assert same is new and none is None
+
+
+def _answers(seed: int, columns: int | None, tail: int = 0) -> NumericDomain:
+    """A 1-5 answer (15,000 rows, and `tail` rows of 6) through the zoom at sigma 64 (a wide table at
+    eps = 1) and, with `columns`, its end bins through a 1-way marginal (sigma 87: its share)."""
+    rng0 = np.random.default_rng(0)
+    x = rng0.choice(np.arange(1.0, 6.0), size=15_000, p=[0.07, 0.24, 0.35, 0.23, 0.11])
+    x = np.concatenate([x, np.full(tail, 6.0)])
+    rng = np.random.default_rng(seed)
+    noise = NumericNoise(range=64.0, lattice=64.0, zoom=1 / (2 * 64.0**2), values_delta=1e-7)
+    dom, _ = private_numeric_domain(classify("x", "INTEGER"), ArrayColumn(x), noise=noise, n_hat=float(len(x)),
+                                    nbins=24, rng=rng, columns=columns)
+    if columns:
+        m = measure(Binned(dom.encode(x)[:, None], [dom.size]), (0,), 87.0, rng)
+        dom = confirm_ends(dom, m)[0]
+    return dom
+
+
+def test_empty_points_beside_a_scale_are_rarely_kept_once_confirmed() -> None:
+    """Points 6-8 (in the range of powers of two, empty) kept by the zoom give values no row holds: 7 of
+    200 seeds did (up to 1.7 % of the column), none once the 1-way marginal confirms the end bins; a
+    real 6 held by 400 rows (2.6 %) is still kept, at its share."""
+    def past_five(dom: NumericDomain) -> float:
+        return float(dom.weights[dom.edges[:-1] >= 6].sum())
+
+    past = [[past_five(_answers(s, c)) for s in range(200)] for c in (None, 60)]
+    assert sum(w > 0 for w in past[0]) >= 4 and sum(w > 0 for w in past[1]) == 0
+    shares = []
+    for s in range(40):
+        dom = _answers(s, 60, tail=400)
+        shares.append(dom.weights[dom.edges[:-1] >= 6].sum() / dom.weights.sum())
+    assert sum(w > 0 for w in shares) >= 36 and abs(np.mean(shares) - 400 / 15_400) < 0.003

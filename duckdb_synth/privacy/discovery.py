@@ -54,9 +54,12 @@ TIME_UNIT_BUCKETS = TimeUnits()
 
 
 def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int,
-           rng: np.random.Generator, n_var: float = 0.0) -> Domain:
+           rng: np.random.Generator, n_var: float = 0.0, confirm_ends: bool = True) -> Domain:
     """The column's domain, charged to `acct`; `data` answers the column's counts, `d` is the number
-    of modelled columns (the budget is split over them), `n_var` the noise variance of `n_hat`."""
+    of modelled columns (the budget is split over them), `n_var` the noise variance of `n_hat`. With
+    `confirm_ends` (a synthesizer's run, whose 1-way marginals follow), a numeric or temporal column's
+    end cells that were not clearly data are left in bins of their own for the 1-way marginal to confirm
+    (``unconfirmed_ends``)."""
     share = column_share(acct, n_hat, d) if acct.private else None
     if col.declared is not None and col.declared.values:  # a public list: exactly those values, nothing spent
         acct.charge(f"domain {col.name}", 0.0,
@@ -97,7 +100,7 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
                          zoom=rhos["zoom"], values_delta=acct.delta_threshold / d,
                          values_extra=column_share(acct, n_hat, d, VALUES_NEED) - share, held=acct.unit_rows)
     dom, found = private_numeric_domain(col, data, noise=noise, n_hat=n_hat, n_var=n_var, nbins=nbins, rng=rng,
-                                        bounds=bounds)
+                                        bounds=bounds, columns=d if confirm_ends else None)
     if rhos["range"]:
         acct.charge(f"range {col.name}", rhos["range"], detail="noisy histogram on signed powers of two")
     if rhos["lattice"] and col.kind == "numeric":
@@ -282,8 +285,8 @@ class NumericNoise:
 
 
 def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise, n_hat: float, nbins: int,
-                           rng: np.random.Generator, n_var: float = 0.0, bounds: tuple[float, float] | None = None
-                           ) -> tuple[NumericDomain, list[tuple[str, float, float, str]]]:
+                           rng: np.random.Generator, n_var: float = 0.0, bounds: tuple[float, float] | None = None,
+                           columns: int | None = None) -> tuple[NumericDomain, list[tuple[str, float, float, str]]]:
     """Bin a numeric or temporal column from noisy histograms over public cells (values read as float64).
 
     Steps, each a histogram whose cells are fixed by the schema and earlier releases: the range on
@@ -294,6 +297,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     held by enough rows to pass a noisy threshold) are found first and become cells of their own,
     decoded to exactly that value (``with_points``): ties on a value are common in real columns
     (a unit conversion, prices like 9.99) and a cell drawn anywhere inside would spread them.
+    With `columns` (the table's modelled columns), end cells not clearly data are left in bins of
+    their own for the 1-way marginal to confirm (``unconfirmed_ends``).
     Returns the domain and its steps after the range and lattice: (name, rho, delta, detail).
     """
     public = col.type_range
@@ -391,19 +396,75 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     kept = [k for k in range(len(tree.special))
             if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp]
     cell_bin = merge_bins(weights, nbins)
+    unconfirmed = (0, 0)
     if not clamp:  # a declared range's ends are the user's, not a tail's
+        sure = sure_span(edges, counts, var, columns) if columns else None
         edges = with_end_spikes(edges, weights, var, point_of, step)
         edges, weights, counts, var, cell_bin, point_of = with_tails(edges, weights, counts, var, cell_bin, point_of,
                                                                      step)
+        if sure is not None:
+            cell_bin, unconfirmed = unconfirmed_ends(edges, cell_bin, *sure)
     dom = NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                         cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),
                         cell_var=np.concatenate([var, tree.special_var[kept], [tree.null_var]]),
-                        decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept), points=point_of)
+                        decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept), points=point_of,
+                        unconfirmed=unconfirmed)
     levels = len(rhos)
     for level, (cells, rho) in enumerate(zip(tree.measured, rhos), start=1):
         steps.append((f"({level}/{levels})", rho, 0.0, f"noisy histogram on {cells} cells" + (
             f"; {len(dom.edges) - 1} cells kept, merged into {dom.nbins} bins" if level == levels else "")))
     return dom, steps
+
+
+END_FALSE = 0.05  # expected number of empty end cells a table's DP domains keep unconfirmed
+
+
+def sure_span(edges: np.ndarray, counts: np.ndarray, var: np.ndarray, columns: int) -> tuple[float, float] | None:
+    """From the first to the last of the leaves whose estimate is clearly data, (left edge, right edge): clear
+    of its noise at a bar that the table's empty leaves pass END_FALSE times in all (`columns` columns of
+    as many leaves as this one). None where no leaf is.
+
+    The zoom keeps a leaf on a per-group bar (``ZOOM_FALSE``): a table of 60 columns keeps about three
+    empty cells a run, and one past the data's end draws values no real row holds (an empty 6 beside a
+    1-5 scale, given the 1 % of rows its noise reached). The leaves outside this span are confirmed by
+    the 1-way marginal, whose noise is independent of the zoom's (``unconfirmed_ends``)."""
+    z = gaussian_tail_z(END_FALSE / (max(columns, 1) * max(len(counts), 1)))
+    sure = np.flatnonzero(counts >= z * np.sqrt(var))
+    if not len(sure):
+        return None
+    return float(edges[sure[0]]), float(edges[sure[-1] + 1])
+
+
+def unconfirmed_ends(edges: np.ndarray, cell_bin: np.ndarray, lo: float, hi: float
+                     ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The cells below `lo` and above `hi` (ends not clearly data) in bins of their own: (cell_bin, flags).
+
+    At each end, the outside cells of the end bin become a bin (flag 2: split off the bin they were
+    in, which they rejoin once the 1-way marginal confirms them), or are the end bin already (flag 1:
+    the bin held only such cells); 0: none. The 1-way marginal measures them apart from the cells
+    clearly data, with noise independent of the zoom's, and an end bin it finds within noise of zero
+    leaves the domain (``measure.confirm_ends``). Only the end bin's cells: a long faint tail over several
+    bins has its outermost tested. Post-processing of released counts."""
+    cell_bin = cell_bin.copy()
+    flags = [0, 0]
+    top = np.flatnonzero(edges[:-1] >= hi)
+    if len(top):
+        run = top[cell_bin[top] == cell_bin[-1]]
+        if len(run) == int((cell_bin == cell_bin[-1]).sum()):
+            flags[1] = 1
+        else:
+            cell_bin[run] = cell_bin.max() + 1
+            flags[1] = 2
+    bottom = np.flatnonzero(edges[1:] <= lo)
+    if len(bottom):
+        run = bottom[cell_bin[bottom] == cell_bin[0]]
+        if len(run) == int((cell_bin == cell_bin[0]).sum()):
+            flags[0] = 1
+        else:
+            cell_bin += 1
+            cell_bin[run] = 0
+            flags[0] = 2
+    return cell_bin, (flags[0], flags[1])
 
 
 LEAVES_Z = 1.0  # and only where the leaves' own estimate of it is this many of their standard deviations up
