@@ -247,6 +247,60 @@ def test_the_range_of_counts_from_zero_does_not_go_below_zero() -> None:
     assert hi == 0.0 and lo <= -999
 
 
+def test_an_integer_range_reaches_one_from_zero() -> None:
+    """A count column (a loans table's delinquencies: 86 % zeros, 10 % ones, a thin tail to 13) came back
+    all zeros: [1, 2), significant but alone on its side, had to pass the lone bucket's bar (6.9 sigma), and
+    nothing went outward from the bucket around zero. Beside a significant zero it is in a run with it;
+    and from zero the range goes outward as from any end, through each next bucket above 2 sigma."""
+    x = np.repeat([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 8.0], [8576, 1011, 258, 88, 34, 10, 23])
+    his = [private_range(POW2.histogram(x), sigma=141.0, rng=np.random.default_rng(s), buckets=POW2,
+                         integer=True)[1] for s in range(40)]
+    assert sum(hi >= 2.0 for hi in his) >= 38  # [1, 2) found: 1,011 is 7.2 sigma, the lone bar 6.9
+    thin = np.repeat([0.0, 1.0], [9600, 400])  # 400 ones: under the significance bar (4.6 sigma), over 2 sigma
+    his = [private_range(POW2.histogram(thin), sigma=141.0, rng=np.random.default_rng(s), buckets=POW2,
+                         integer=True)[1] for s in range(40)]
+    assert sum(hi >= 2.0 for hi in his) >= 26  # P(400 + Z > 2 sigma) = 0.80
+    # An all-zero column: the bucket next to zero is taken only when its noise passes 2 sigma (2.3 %).
+    zeros = np.zeros(10_000)
+    ranges = [private_range(POW2.histogram(zeros), sigma=141.0, rng=np.random.default_rng(s), buckets=POW2,
+                            integer=True)[:2] for s in range(400)]
+    assert sum(lo < 0 for lo, _ in ranges) <= 20 and sum(hi > 1 for _, hi in ranges) <= 20
+
+
+def test_a_range_of_lone_buckets_is_the_highest_not_a_unit_range() -> None:
+    """A loans table's joint debt-to-income (85 % NULL, 1,495 values, most in [8, 64)) had no run of two
+    significant octaves and none over the lone bar (6.9 sigma): its range was [-1, 1] and every value came
+    back 1.0. With nothing else chosen, the highest significant bucket is the range's start."""
+    x = np.repeat([0.75, 1.5, 3.0, 6.0, 12.0, 24.0, 48.0], [4, 3, 12, 82, 379, 896, 118])
+    ranges = [private_range(POW2.histogram(x), sigma=141.0, rng=np.random.default_rng(s), buckets=POW2)[:2]
+              for s in range(40)]
+    assert sum(lo <= 16.0 and hi >= 32.0 for lo, hi in ranges) >= 36  # P(896 + Z > 4.6 sigma) = 0.96
+    # With no significant bucket at all, still the unit range.
+    assert private_range(POW2.histogram(x[:100]), sigma=141.0, rng=np.random.default_rng(0),
+                         buckets=POW2)[:2] == (-1.0, 1.0)
+
+
+def test_zeros_do_not_choose_the_lattice() -> None:
+    """Zero is written with any number of decimals: counted as a multiple of 1,000, a column of 96 % zeros
+    got the lattice of multiples of 1,000 and its ones came back as zeros. Zeros have a cell of their own;
+    the other values choose, and with none clear of the noise the zeros' own lattice is taken."""
+    from duckdb_synth.privacy.discovery import choose_decimals
+
+    counts = DecimalPlaces().histogram(np.repeat([0.0, 1.0, 2.0], [9600, 300, 100]))
+    assert choose_decimals(counts, sigma=None, rng=None) == 0
+    cents = DecimalPlaces().histogram(np.concatenate([np.zeros(9700), np.round(np.linspace(0.01, 3, 300), 2)]))
+    assert choose_decimals(cents, sigma=None, rng=None) == 2
+    zeros = DecimalPlaces().histogram(np.zeros(1000))
+    assert choose_decimals(zeros, sigma=None, rng=None) == -3
+    assert choose_decimals(zeros, sigma=None, rng=None, integer=True) == 0
+    assert choose_decimals(DecimalPlaces().histogram(np.zeros(0)), sigma=None, rng=None) is None
+    rng = np.random.default_rng(0)
+    chosen = [choose_decimals(counts, sigma=100.0, rng=rng, integer=True) for _ in range(200)]
+    # Whole numbers (the 400 ones clear the bar, 2.6 sigma, or the integer type's lattice), but where an
+    # empty finer cell passes the bar (LATTICE_FALSE: 0.05 a histogram); never multiples of 1,000.
+    assert chosen.count(0) >= 185 and min(chosen) == 0
+
+
 def test_an_integer_range_reaches_zero_from_one() -> None:
     """cars' size: 0, 1, 2, 3, a few percent zeros, too few for the bar a lone bucket must pass.
     For an integer the bucket around zero is next to [1, 2) (nothing lies between), so it joins

@@ -224,13 +224,14 @@ class PowersOfTwo(Buckets):
 
 
 class DecimalPlaces(Buckets):
-    """How many decimals write each value exactly: MIN_DECIMALS .. MAX_DECIMALS, then 'more'.
+    """How many decimals write each value exactly: MIN_DECIMALS .. MAX_DECIMALS, then 'more', then a
+    cell of its own for zero (on every lattice, so it says nothing of the decimals; ``choose_decimals``).
 
     With `single`, a value is written with k decimals when the FLOAT (single precision) nearest
     to the k-decimal number is the value: a FLOAT column holding 0.1 holds 0.100000001490116...
     """
 
-    size = MAX_DECIMALS - MIN_DECIMALS + 2
+    size = MAX_DECIMALS - MIN_DECIMALS + 3
 
     def __init__(self, single: bool = False) -> None:
         self.single = single
@@ -241,7 +242,7 @@ class DecimalPlaces(Buckets):
         return cls(single=col.type.upper() == "FLOAT")
 
     def codes(self, x: np.ndarray) -> np.ndarray:
-        return decimal_places(x, single=self.single) - MIN_DECIMALS
+        return np.where(x == 0, self.size - 1, decimal_places(x, single=self.single) - MIN_DECIMALS)
 
 
 # The units a TIMESTAMP or TIME is written in (microseconds): a day, an hour, a minute, a second, a

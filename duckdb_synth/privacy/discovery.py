@@ -924,7 +924,8 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     # where almost no data does, and a higher bar for all would cut the thin tails of the rest.
     z = gaussian_tail_z(RANGE_FALSE / POW2.size)
     sig = noisy > z * sigma
-    chosen: list[int] = [buckets.zero] if sig[buckets.zero] else []
+    zero = bool(sig[buckets.zero])
+    chosen: list[int] = [buckets.zero] if zero else []
     for side in sides:  # outward from zero
         hits = [i for i, b in enumerate(side) if sig[b]]
         runs: list[list[int]] = []
@@ -933,10 +934,18 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
                 runs[-1].append(h)
             else:
                 runs.append([h])
-        for run in runs:
-            # A lone bucket far from the rest must be far above the bar to count as data.
-            if len(run) > 1 or noisy[side[run[0]]] > LONE_BUCKET_FACTOR * z * sigma:
+        for k, run in enumerate(runs):
+            # A lone bucket far from the rest must be far above the bar to count as data; one within the
+            # gap of a significant bucket around zero is in a run with it (an integer column of counts:
+            # its [1, 2) beside its zeros; the side's first bucket is 0, the place before it is zero's).
+            beside_zero = k == 0 and zero and run[0] <= RANGE_GAP
+            if len(run) > 1 or beside_zero or noisy[side[run[0]]] > LONE_BUCKET_FACTOR * z * sigma:
                 chosen += [int(side[run[0]]), int(side[run[-1]])]
+    if not chosen and sig.any():
+        # Only lone buckets, none above the lone bar: that bar keeps a false bucket from stretching a
+        # range found elsewhere, and there is none. The highest significant one (a column of 85 % NULLs
+        # whose 1,500 values fill three octaves got [-1, 1], every value decoded as 1).
+        chosen = [int(np.argmax(np.where(sig, noisy, -np.inf)))]
     if not chosen:  # no signal at all: a unit range around zero rather than a bucket of pure noise
         return -1.0, 1.0, 1.0
     # Tails thinner than the bar still hold rows (a skewed column's top octave often holds a few
@@ -947,6 +956,13 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     for side in sides:  # by magnitude, outward
         on = [i for i, b in enumerate(side) if b in chosen]
         if not on:
+            # Nothing on this side: outward from a significant bucket around zero, as from any end (its
+            # place is -1, before the side's first bucket); not from one that joined as a neighbour.
+            out = -1
+            while zero and out + 1 < len(side) and noisy[side[out + 1]] > bar:
+                out += 1
+            if out >= 0:
+                chosen.append(int(side[out]))
             continue
         out, inward = max(on), min(on)
         while out + 1 < len(side) and noisy[side[out + 1]] > bar:
@@ -983,7 +999,7 @@ def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None,
     DECIMAL's scale), a TIMESTAMP's or TIME's unit, neither for a DATE (its unit is a day). Runs
     whatever the values, even on an all-NULL column: the branch must not depend on data."""
     if col.kind == "numeric":
-        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng)
+        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng, integer=col.integer)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)
         return decimals, None
@@ -1015,12 +1031,19 @@ def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generato
 
 
 def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
-                    cover: float = 0.95) -> int | None:
-    """The fewest decimals that write at least `cover` of the values (a noisy histogram over
-    ``DecimalPlaces`` in DP modes); None when the values are continuous (more than MAX_DECIMALS)."""
-    k = covering(counts, sigma=sigma, rng=rng, cover=cover)
+                    cover: float = 0.95, integer: bool = False) -> int | None:
+    """The fewest decimals that write at least `cover` of the values other than zero (a histogram over
+    ``DecimalPlaces``, noisy in DP modes); None when they are continuous (more than MAX_DECIMALS).
+
+    Zero (the histogram's last cell) is written with any number of decimals, and does not vote: a
+    count column of 97 % zeros took the lattice of multiples of 1,000 and lost its ones and twos. With
+    no other value clear of the noise, the zeros' own: a whole number for an integer type (its type's
+    lattice, public), else multiples of 10^MIN_DECIMALS (None: no zero either)."""
+    k = covering(counts[:-1], sigma=sigma, rng=rng, cover=cover)
     if k is None:
-        return None
+        if covering(counts[-1:], sigma=sigma, rng=rng, cover=cover) is None:
+            return None
+        return 0 if integer else MIN_DECIMALS
     k += MIN_DECIMALS
     return None if k > MAX_DECIMALS else k
 
