@@ -233,6 +233,50 @@ def test_a_categorical_domain_charges_its_threshold_delta() -> None:
     assert acct.delta_threshold_spent > 0
 
 
+def _states(nulls: int = 0) -> pa.Array:
+    """A 50-value text column of 10,000 rows (8 values of 4-13 %, 42 of 0.5-2 %), and `nulls` NULLs."""
+    shares = np.array([13, 8, 8, 7, 4, 4, 4, 4] + [1.4] * 40 + [0.5, 0.5])
+    counts = np.round(shares / shares.sum() * 10_000).astype(int)
+    values = [f"v{i:02d}" for i, c in enumerate(counts) for _ in range(c)]
+    return pa.array(values + [None] * nulls)
+
+
+def test_a_text_column_that_the_first_pass_leaves_mostly_unexplained_gets_a_second() -> None:
+    """A 50-value column on a 55-column table at eps 1: the first pass keeps the 8 frequent values and
+    leaves 45 % of the rows in none; a second pass, 7 times the first's rho, keeps the rest of the values
+    the model can use; both are charged, with half the column's delta each."""
+    from duckdb_synth.privacy.discovery import AGAIN
+
+    acct = Accountant.for_budget(1.0, 1e-6)
+    dom = domain(classify("state", "VARCHAR"), ArrayColumn(_states()), acct, 10_000.0, 55, np.random.default_rng(0))
+    steps = [s for s in acct.steps if s.name.startswith("domain state")]
+    assert [s.name for s in steps] == ["domain state", f"domain state {AGAIN}"]
+    assert steps[1].rho == pytest.approx(7 * steps[0].rho)
+    assert steps[0].delta == pytest.approx(steps[1].delta) and sum(s.delta for s in steps) == pytest.approx(
+        acct.delta_threshold / 55)
+    assert len(dom.values) >= 40 and sum(dom.counts) > 0.9 * 10_000
+    # Every second pass of a run together takes at most AGAIN_SHARE of rho.
+    for i in range(60):
+        domain(classify(f"s{i}", "VARCHAR"), ArrayColumn(_states()), acct, 10_000.0, 55, np.random.default_rng(i))
+    again = sum(s.rho for s in acct.steps if s.name.endswith(AGAIN))
+    assert again <= 0.15 * acct.rho * (1 + 1e-9) and acct.rho_spent <= acct.rho * (1 + 1e-9)
+
+
+def test_no_second_pass_where_the_first_explains_the_rows() -> None:
+    """Found values and NULLs (a cell of the first pass's histogram) account for the rows: no second pass;
+    nor for free text, whose values no pass would find."""
+    acct = Accountant.for_budget(1.0, 1e-6)
+    few = pa.array(["a"] * 5000 + ["b"] * 3000 + [None] * 12_000)  # 60 % NULL
+    domain(classify("s", "VARCHAR"), ArrayColumn(few), acct, 20_000.0, 55, np.random.default_rng(0))
+    ids = pa.array([f"id{i}" for i in range(10_000)])
+    dom = domain(classify("t", "VARCHAR"), ArrayColumn(ids), acct, 10_000.0, 55, np.random.default_rng(0))
+    assert dom.free_text and [s.name for s in acct.steps] == ["domain s", "domain t"]
+    # Plenty of budget (eps 3 on 4 columns): the first pass finds the values, and no second is run.
+    acct = Accountant.for_budget(3.0, 1e-6)
+    domain(classify("state", "VARCHAR"), ArrayColumn(_states(nulls=3000)), acct, 13_000.0, 4, np.random.default_rng(0))
+    assert [s.name for s in acct.steps] == ["domain state"]
+
+
 # ---------------------------------------------------------------- range and lattice
 
 
