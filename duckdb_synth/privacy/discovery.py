@@ -418,13 +418,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     held = np.flatnonzero(weights > 0)
     if len(held):
         a, b = held[0], held[-1] + 1
-        # the rows of the leaves cut off are coded into the end cells: their estimates go there too
-        counts, var = counts.copy(), var.copy()
-        counts[a] += counts[:a].sum()
-        var[a] += var[:a].sum()
-        counts[b - 1] += counts[b:].sum()
-        var[b - 1] += var[b:].sum()
-        edges, weights, counts, var = edges[a:b + 1], weights[a:b], counts[a:b], var[a:b]
+        counts, var = folded_ends(counts, var, a, b)
+        edges, weights = edges[a:b + 1], weights[a:b]
     else:
         weights = np.ones_like(weights)
     point_of = None
@@ -455,6 +450,17 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         steps.append((f"({level}/{levels})", rho, 0.0, f"noisy histogram on {cells} cells" + (
             f"; {len(dom.edges) - 1} cells kept, merged into {dom.nbins} bins" if level == levels else "")))
     return dom, steps
+
+
+def folded_ends(counts: np.ndarray, var: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The estimates (and variances) of leaves a..b-1 of a domain cut to them: the rows of the leaves cut
+    off are coded into the end cells, so their estimates go there too. New arrays; the inputs stay."""
+    counts, var = counts.copy(), var.copy()
+    counts[a] += counts[:a].sum()
+    var[a] += var[:a].sum()
+    counts[b - 1] += counts[b:].sum()
+    var[b - 1] += var[b:].sum()
+    return counts[a:b], var[a:b]
 
 
 END_FALSE = 0.05  # expected number of empty end cells a table's DP domains keep unconfirmed
@@ -996,21 +1002,21 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator,
     bar = RANGE_NEIGHBOUR_Z * sigma
     for side in sides:  # by magnitude, outward
         on = [i for i, b in enumerate(side) if b in chosen]
-        if not on:
-            # Nothing on this side: outward from a significant bucket around zero, as from any end (its
-            # place is -1, before the side's first bucket); not from one that joined as a neighbour.
-            out = -1
-            while zero and out + 1 < len(side) and noisy[side[out + 1]] > bar:
-                out += 1
-            if out >= 0:
-                chosen.append(int(side[out]))
+        if not on and not zero:
             continue
-        out, inward = max(on), min(on)
+        # Outward from the outermost bucket chosen; on a side with none, from a significant bucket
+        # around zero (its place is -1, before the side's first bucket), not one that joined as a neighbour.
+        out = max(on, default=-1)
         while out + 1 < len(side) and noisy[side[out + 1]] > bar:
             out += 1
+        if out >= 0:
+            chosen.append(int(side[out]))
+        if not on:
+            continue
+        inward = min(on)
         while inward > 0 and noisy[side[inward - 1]] > bar:
             inward -= 1
-        chosen += [int(side[out]), int(side[inward])]
+        chosen.append(int(side[inward]))
         if inward == 0 and noisy[buckets.zero] > bar:  # the bucket around zero is the next one in
             chosen.append(buckets.zero)
     lo = min(buckets.edges(b)[0] for b in chosen)

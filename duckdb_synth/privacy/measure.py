@@ -19,7 +19,7 @@ from ..errors import DataError
 from .accounting import Accountant, sigma_for
 from .budget import DISCOVERY_SHARE_CATEGORICAL, SHARE_COUNT, column_share
 from .clamping import clamp_rho
-from .discovery import FAINT_Z, numeric_rhos
+from .discovery import FAINT_Z, folded_ends, numeric_rhos
 from .noise import discrete_gaussian
 
 log = logging.getLogger(__name__)
@@ -156,13 +156,10 @@ def confirm_ends(dom: NumericDomain, m: Measurement) -> tuple[NumericDomain, Mea
     variance = np.bincount(remap, weights=m.variance, minlength=len(kept_codes))
     keep = ~dropped[dom.cell_bin]
     a, b = int(np.argmax(keep)), g - int(np.argmax(keep[::-1]))  # the cells kept are cells a..b-1
-    counts, var = dom.cell_counts.astype(np.float64).copy(), dom.cell_var.astype(np.float64).copy()
-    counts[a] += counts[:a].sum()
-    var[a] += var[:a].sum()
-    counts[b - 1] += counts[b:g].sum()
-    var[b - 1] += var[b:g].sum()
+    counts, var = dom.cell_counts.astype(np.float64), dom.cell_var.astype(np.float64)
+    leaves, leaves_var = folded_ends(counts[:g], var[:g], a, b)  # the leaves' own, then specials and NULL
     new = replace(dom, edges=dom.edges[a:b + 1], weights=dom.weights[a:b], cell_bin=remap[dom.cell_bin[a:b]],
-                  cell_counts=np.concatenate([counts[a:b], counts[g:]]), cell_var=np.concatenate([var[a:b], var[g:]]),
+                  cell_counts=np.concatenate([leaves, counts[g:]]), cell_var=np.concatenate([leaves_var, var[g:]]),
                   points=None if dom.points is None else dom.points[a:b], unconfirmed=(0, 0))
     assert new.size == len(kept_codes)
     return new, Measurement(m.clique, values, variance), remap
