@@ -813,3 +813,34 @@ def test_elimination_is_kept_per_graph():
     assert tree.size(sizes) == size
     junction.junction_size([(0, 1, 2), (2, 3), (3, 4)], 5, sizes)
     assert junction._eliminate.cache_info().misses == before.misses + 2
+
+
+def test_scoring_sample_is_twice_the_table_and_tracks_the_model() -> None:
+    """The model's marginals outside its cliques come from a sample of twice the table's rows (within
+    1,000 .. 20,000): its counts, scaled to the table, stay within a few of the table's own standard
+    deviations of the model's, sampled afresh each time (not the model's own numbers)."""
+    from duckdb_synth.engine import structure
+
+    sizes, cliques = SHAPES["cycle"]
+    model = random_model(sizes, cliques, np.random.default_rng(14), scale=1.5, total=4770.0)
+    assert [structure.score_sample_rows(t) for t in (100.0, 4770.0, 9000.0, 54_000.0)] == [1000, 9540, 18000, 20000]
+    drawn = []
+    sample = model.sample
+
+    class Recording:
+        tree, marginal = model.tree, model.marginal
+
+        def sample(self, n, rng):
+            drawn.append(n)
+            return sample(n, rng)
+
+    outside = [c for c in itertools.combinations(range(len(sizes)), 3) if model.tree.containing(c) is None]
+    assert outside
+    est = structure.model_marginals(Recording(), outside, sizes, model.total, np.random.default_rng(15))
+    assert drawn == [9540]
+    for c in outside:
+        exact = model.marginal(c)
+        assert est[c].sum() == pytest.approx(model.total)
+        # Per cell, the sample's error (scaled to the table) within 4 of the table's own sd's (controlled
+        # rounding keeps it well under a multinomial's).
+        assert (np.abs(est[c] - exact) <= 4 * np.sqrt(exact * (1 - exact / model.total)) + 2).all(), c
