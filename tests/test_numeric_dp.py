@@ -336,6 +336,40 @@ def test_a_range_read_with_its_lattice_reaches_zero_past_the_fractions() -> None
         assert dom.edges[0] <= 0.0 < dom.edges[1] and dom.decimals == 0
 
 
+def _range_with_unexplained(x: np.ndarray, nulls: int, sigma: float, seed: int, n_var: float = 0.0):
+    from duckdb_synth.privacy.discovery import with_unexplained
+    from duckdb_synth.privacy.noise import discrete_gaussian
+
+    rng = np.random.default_rng(seed)
+    noisy = POW2.histogram(x) + discrete_gaussian(sigma, POW2.size, rng)
+    null = nulls + float(discrete_gaussian(sigma, 1, rng)[0])
+    n_hat = len(x) + nulls + (float(discrete_gaussian(n_var**0.5, 1, rng)[0]) if n_var else 0.0)
+    found = private_range(noisy, sigma=sigma, rng=None, buckets=POW2, least=1.0, noised=True)
+    grown = with_unexplained(noisy, POW2, *found, sigma=sigma, least=1.0, n_hat=n_hat, n_var=n_var, null=null,
+                             null_var=sigma**2)
+    return found, grown
+
+
+def test_rows_the_range_missed_over_many_octaves_are_reached() -> None:
+    """A count of collections (loans: 86 % zeros, the rest over nine octaves from 32 of 28-246 rows each,
+    sigma 51 at eps 3) got the range of zero alone, every value coded 0: few of its octaves pass the bar,
+    and none beside zero. The rows are known to be there (the row count less the NULL and range counts,
+    far up), and the window of octaves most sigmas up, over the bar all windows of empty octaves pass
+    at the range step's false rate, takes them in."""
+    per_octave = {32: 64, 64: 198, 128: 238, 256: 239, 512: 246, 1024: 181, 2048: 102, 4096: 65, 8192: 28}
+    x = np.concatenate([np.zeros(8635)] + [np.full(k, float(v)) for v, k in per_octave.items()])
+    hits = 0
+    for seed in range(40):
+        (lo0, hi0, _), (lo, hi, pos_lo) = _range_with_unexplained(x, 0, 51.1, seed, n_var=17.0**2)
+        assert lo == lo0 == 0.0 and hi >= hi0 and hi <= 2.0**16
+        hits += hi >= 1024 and 32 <= pos_lo <= 256
+    assert hits >= 36
+    # Rows the range holds, NULLs included, leave it as it was: at most a false growth in a thousand.
+    bulk = np.repeat([3.0, 5.0, 9.0, 17.0], [2000, 3000, 2500, 500])
+    same = sum(a == b for a, b in (_range_with_unexplained(bulk, 4000, 71.3, s, n_var=60.0**2) for s in range(300)))
+    assert same >= 299
+
+
 def test_a_range_of_lone_buckets_is_the_highest_not_a_unit_range() -> None:
     """A loans table's joint debt-to-income (85 % NULL, 1,495 values, most in [8, 64)) had no run of two
     significant octaves and none over the lone bar (6.9 sigma): its range was [-1, 1] and every value came
@@ -756,13 +790,13 @@ def _answers(seed: int, columns: int | None, tail: int = 0) -> NumericDomain:
 
 def test_empty_points_beside_a_scale_are_rarely_kept_once_confirmed() -> None:
     """Points 6-8 (in the range of powers of two, empty) kept by the zoom give values no row holds: 7 of
-    200 seeds did (up to 1.7 % of the column), none once the 1-way marginal confirms the end bins; a
-    real 6 held by 400 rows (2.6 %) is still kept, at its share."""
+    200 seeds did (up to 1.7 % of the column), at most one once the 1-way marginal confirms the end bins
+    (1 of seeds 0-999); a real 6 held by 400 rows (2.6 %) is still kept, at its share."""
     def past_five(dom: NumericDomain) -> float:
         return float(dom.weights[dom.edges[:-1] >= 6].sum())
 
     past = [[past_five(_answers(s, c)) for s in range(200)] for c in (None, 60)]
-    assert sum(w > 0 for w in past[0]) >= 4 and sum(w > 0 for w in past[1]) == 0
+    assert sum(w > 0 for w in past[0]) >= 4 and sum(w > 0 for w in past[1]) <= 1
     shares = []
     for s in range(40):
         dom = _answers(s, 60, tail=400)
