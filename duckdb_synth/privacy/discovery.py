@@ -149,12 +149,19 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
     """
     if dom.free_text or acct.rho is None:
         return 0.0
-    left = n_hat - null - float(sum(dom.counts))
-    sd = math.sqrt(n_var + sigma**2 * (len(dom.counts) + 1))
+    left, sd = rows_left(n_hat, n_var, null, sigma**2, np.asarray(dom.counts, dtype=np.float64), sigma**2)
     if left <= UNEXPLAINED * n_hat or left <= 2.0 * sd:
         return 0.0
     taken = sum(s.rho for s in acct.steps if s.name.endswith(AGAIN))
     return max(min(AGAIN_FACTOR * rho, AGAIN_SHARE * acct.rho - taken, acct.rho_left), 0.0)
+
+
+def rows_left(n_hat: float, n_var: float, null: float, null_var: float, counts: np.ndarray,
+              count_var: float) -> tuple[float, float]:
+    """The rows a column's released counts leave unaccounted for (the row count less the NULL cell and
+    `counts`, each count of variance `count_var`), and its standard deviation: released figures only."""
+    return (n_hat - null - float(np.sum(counts)),
+            math.sqrt(max(n_var + null_var + len(counts) * count_var, 1e-12)))
 
 
 TEXT_COVER = 0.10  # a text column whose kept values hold less than this share of the rows is free text
@@ -958,7 +965,7 @@ RANGE_NEIGHBOUR_Z = 2.0  # a bucket next to the range joins it above this many s
 
 def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator | None,
                   buckets: PowersOfTwo = POW2, integer: bool = False, least: float = 0.0,
-                  released: list[np.ndarray] | None = None, noised: bool = False) -> tuple[float, float, float]:
+                  noised: bool = False) -> tuple[float, float, float]:
     """(lo, hi, smallest positive edge) from a noisy histogram on signed powers of two.
 
     `counts` is the column's exact histogram over `buckets`; noise of scale `sigma` is added here
@@ -974,14 +981,8 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator 
     """
     nb = buckets.size
     noisy = counts if noised else counts + discrete_gaussian(sigma, nb, rng)
-    if released is not None:  # the noisy histogram, for later steps to reuse (post-processing)
-        released.append(noisy)
     least = max(least, 1.0) if integer else least
-
-    def holds(b: int) -> bool:  # can a value of the column fall in bucket b?
-        return max(abs(e) for e in buckets.edges(b)) > least
-
-    sides = [np.array([b for b in side if holds(b)], dtype=np.int64)
+    sides = [np.array([b for b in side if can_hold(buckets, b, least)], dtype=np.int64)
              for side in (np.arange(buckets.zero + 1, nb), np.arange(buckets.zero - 1, -1, -1))]
     # The bar of the standard buckets (to 2^62) for every type: buckets past 2^63 (wide types) lie
     # where almost no data does, and a higher bar for all would cut the thin tails of the rest.
@@ -1050,6 +1051,12 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator 
 UNEXPLAINED_WINDOW = 8  # the most octaves a window of rows the range missed spans
 
 
+def can_hold(buckets: PowersOfTwo, b: int, least: float) -> bool:
+    """Whether a value other than zero can fall in bucket b, where no such value is under `least` in
+    magnitude (public: a lattice's step, 1 for an integer type)."""
+    return max(abs(e) for e in buckets.edges(b)) > least
+
+
 def with_unexplained(noisy: np.ndarray, buckets: PowersOfTwo, lo: float, hi: float, pos_lo: float, *, sigma: float,
                      least: float, n_hat: float, n_var: float, null: float, null_var: float
                      ) -> tuple[float, float, float]:
@@ -1064,15 +1071,14 @@ def with_unexplained(noisy: np.ndarray, buckets: PowersOfTwo, lo: float, hi: flo
     over ten octaves of 2-215 rows each) pass no octave's bar, and the range was zero alone: every value
     came back 0. The rows are known to exist before it is known where. Post-processing of released
     counts."""
-    holds = [b for b in range(buckets.size) if b == buckets.zero or max(abs(e) for e in buckets.edges(b)) > least]
+    holds = [b for b in range(buckets.size) if b == buckets.zero or can_hold(buckets, b, least)]
 
     def inside(b: int) -> bool:
         a, z = buckets.edges(b)
         return (lo <= 0.0 <= hi) if b == buckets.zero else (a >= lo and z <= hi)
 
     within = [b for b in holds if inside(b)]
-    left = n_hat - null - float(noisy[within].sum())
-    sd = math.sqrt(max(n_var + null_var + len(within) * sigma**2, 1e-12))
+    left, sd = rows_left(n_hat, n_var, null, null_var, noisy[within], sigma**2)
     if left <= gaussian_tail_z(RANGE_FALSE) * sd:
         return lo, hi, pos_lo
     sides = []
@@ -1082,11 +1088,12 @@ def with_unexplained(noisy: np.ndarray, buckets: PowersOfTwo, lo: float, hi: flo
         sides.append([b for b in holds if b < buckets.zero][::-1])
     windows = []
     for side in sides:
+        place = {b: j for j, b in enumerate(side)}
         out = [b for b in side if not inside(b)]
         for i in range(len(out)):
             total = 0.0
             for k in range(min(UNEXPLAINED_WINDOW, len(out) - i)):
-                if k and side.index(out[i + k]) != side.index(out[i + k - 1]) + 1:
+                if k and place[out[i + k]] != place[out[i + k - 1]] + 1:
                     break  # not adjacent: the range lies between
                 total += float(noisy[out[i + k]])
                 windows.append((total / (sigma * math.sqrt(k + 1)), out[i:i + k + 1]))
