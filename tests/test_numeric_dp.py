@@ -17,7 +17,7 @@ from duckdb_synth.privacy.discovery import (LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS,
                                             domain, numeric_rhos, private_numeric_domain, private_range, share_out,
                                             sure_span, unconfirmed_ends, with_end_spikes, with_points, with_tails,
                                             zoom)
-from duckdb_synth.privacy.measure import confirm_ends, measure
+from duckdb_synth.privacy.measure import confirm_ends, confirm_z, measure
 
 
 def private(type_: str, x: np.ndarray, seed: int = 0, *, sigma: float = 5.0,
@@ -740,7 +740,7 @@ def test_an_end_bin_the_one_way_finds_empty_leaves_the_domain(flags: tuple[int, 
     if flags[0]:
         values[0] = -3.0
     m = Measurement((0,), values, np.full(dom.size, 20.0**2))
-    new, m2, remap = confirm_ends(dom, m)
+    new, m2, remap = confirm_ends(dom, m, confirm_z(10))
     assert new.unconfirmed == (0, 0) and new.nbins == 5 and new.size == 6
     np.testing.assert_array_equal(new.edges, np.arange(1.0, 7.0))
     np.testing.assert_array_equal(new.weights, [100.0, 300, 500, 300, 100])
@@ -762,14 +762,35 @@ def test_an_end_bin_the_one_way_confirms_stays() -> None:
     domain's cells stay as they were."""
     dom = _likert_domain((0, 2))
     values = np.array([100.0, 300, 500, 300, 100, 300, 3])
-    new, m2, remap = confirm_ends(dom, Measurement((0,), values, np.full(7, 20.0**2)))
+    new, m2, remap = confirm_ends(dom, Measurement((0,), values, np.full(7, 20.0**2)), confirm_z(10))
     np.testing.assert_array_equal(new.edges, dom.edges)
     np.testing.assert_array_equal(new.cell_bin, [0, 1, 2, 3, 4, 4, 4, 4])
     np.testing.assert_array_equal(remap, [0, 1, 2, 3, 4, 4, 5])
     np.testing.assert_array_equal(m2.values, [100.0, 300, 500, 300, 400, 3])
     assert new.unconfirmed == (0, 0)
-    same, m3, none = confirm_ends(new, m2)  # nothing left to confirm
+    same, m3, none = confirm_ends(new, m2, confirm_z(10))  # nothing left to confirm
     assert same is new and none is None
+
+
+@pytest.mark.parametrize("columns", [10, 55])
+def test_the_bar_of_an_end_bin_is_passed_by_noise_alone_end_false_times_a_table(columns: int) -> None:
+    """An empty end bin's noisy count passes the bar with probability END_FALSE / (2 d): a table's 2 d
+    ends keep one by noise alone END_FALSE times a run. A bin at 2.5 sd (kept at the old bar of 2) leaves
+    on either table; one just over the bar stays."""
+    from duckdb_synth.privacy.discovery import END_FALSE
+    from scipy.stats import norm
+
+    z = confirm_z(columns)
+    assert 2 * columns * norm.sf(z) == pytest.approx(END_FALSE, rel=1e-9)
+    assert confirm_z(55) > confirm_z(10) > 2.5
+    rng = np.random.default_rng(3)
+    kept = (rng.normal(0.0, 1.0, (200_000, 2 * columns)) >= z).any(axis=1).mean()  # runs keeping an empty end
+    assert abs(kept - END_FALSE) < 0.003  # sd of the estimate 0.0005
+    for level, stays in ((2.5, False), (z + 0.05, True)):
+        dom = _likert_domain((0, 2))
+        values = np.array([100.0, 300, 500, 300, 100, level * 20.0, 3])
+        new = confirm_ends(dom, Measurement((0,), values, np.full(7, 20.0**2)), z)[0]
+        assert (len(new.edges) == len(dom.edges)) == stays, level
 
 
 def _answers(seed: int, columns: int | None, tail: int = 0) -> NumericDomain:
@@ -784,7 +805,7 @@ def _answers(seed: int, columns: int | None, tail: int = 0) -> NumericDomain:
                                     nbins=24, rng=rng, columns=columns)
     if columns:
         m = measure(Binned(dom.encode(x)[:, None], [dom.size]), (0,), 87.0, rng)
-        dom = confirm_ends(dom, m)[0]
+        dom = confirm_ends(dom, m, confirm_z(columns))[0]
     return dom
 
 
