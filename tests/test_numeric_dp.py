@@ -630,6 +630,32 @@ def test_an_end_cell_thinner_than_its_neighbour_is_drawn_next_to_it() -> None:
     np.testing.assert_allclose(w2, w[::-1])
 
 
+def test_an_end_cell_split_evenly_by_the_zoom_is_one_end_cell() -> None:
+    """The zoom splits a light end cell into children however faint, and shares its weight out evenly
+    where no child and no half is clear of the noise (loans' installment at eps = 1: 1,056-2,048 in 9
+    cells of one density over rows to 1,567, 3 % of the column drawn past its end). Those cells are the
+    one end cell of the test above: the same tail, cut at 90. An even run as dense as its neighbour,
+    or in a bin of its own, is left as it is."""
+    whole_edges = np.array([60.0, 70.0, 80.0, 112.0])
+    whole = with_tails(whole_edges, np.array([900.0, 400.0, 200.0]), np.array([905.0, 390.0, 215.0]),
+                       np.full(3, 80.0**2), np.array([0, 1, 1]), None, 1.0)
+    edges = np.array([60.0, 70.0, 80.0, 88.0, 96.0, 104.0, 112.0])
+    weights = np.array([900.0, 400.0, 50.0, 50.0, 50.0, 50.0])
+    counts, var = np.array([905.0, 390.0, 60.0, 50.0, 55.0, 50.0]), np.array([80.0**2] * 2 + [40.0**2] * 4)
+    e, w, c, v, b, _ = with_tails(edges, weights, counts, var, np.array([0, 1, 1, 1, 1, 1]), None, 1.0)
+    np.testing.assert_allclose(e, whole[0])
+    np.testing.assert_allclose(w, whole[1])
+    assert c.sum() == pytest.approx(counts.sum()) and v.sum() == pytest.approx(var.sum())
+    assert e[-1] == pytest.approx(90.0) and np.all(b[2:] == 1)
+    mirrored = with_tails(-edges[::-1], weights[::-1], counts[::-1], var[::-1], np.array([0, 0, 0, 0, 1, 2]), None, 1.0)
+    np.testing.assert_allclose(mirrored[0], -e[::-1])
+    dense = np.array([900.0, 320.0, 256.0, 256.0, 256.0, 256.0])  # 32 a year, as its neighbour (another bin)
+    np.testing.assert_array_equal(with_tails(edges, dense, counts, var, np.array([0, 1, 2, 2, 2, 2]), None, 1.0)[0],
+                                  edges)
+    own_bins = with_tails(edges, weights, counts, var, np.arange(6), None, 1.0)  # the last cell alone: as dense
+    np.testing.assert_array_equal(own_bins[0], edges)
+
+
 def test_an_end_cell_as_dense_as_its_neighbour_or_a_point_is_left_as_it_is() -> None:
     edges = np.array([60.0, 70.0, 80.0, 90.0])
     weights, counts, var = np.array([900.0, 400.0, 400.0]), np.array([905.0, 390.0, 410.0]), np.full(3, 80.0**2)

@@ -634,47 +634,91 @@ def with_tails(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: 
     """
     point = points if points is not None else np.full(len(weights), np.nan)
     for end in (-1, 0):  # the top end first: the bottom's index stays 0
-        g = len(weights)
-        j, nb = (g - 1, g - 2) if end == -1 else (0, 1)
-        if g < 2 or weights[j] <= 0 or weights[nb] <= 0 or not (np.isnan(point[j]) and np.isnan(point[nb])):
-            continue
-        width, nb_width = float(edges[j + 1] - edges[j]), float(edges[nb + 1] - edges[nb])
-        if width <= 0 or nb_width <= 0:
-            continue
-        dens, mass = float(weights[nb]) / nb_width, float(weights[j])
-        if mass >= dens * width:  # not thinner than its neighbour: drawn evenly, as any cell
-            continue
-        parts = split_cell(float(edges[j]), float(edges[j + 1]), TAIL_PARTS, step)
-        if len(parts) <= 2:  # a single lattice point
-            continue
-        # Distance of each part's edges from the inner side, and the density's integral over each part.
-        x = (float(edges[j + 1]) - parts[::-1]) if end == 0 else (parts - float(edges[j]))
-        if mass <= dens * width / 2:
-            length, outer = 2 * mass / dens, 0.0
-        else:
-            length, outer = width, 2 * mass / width - dens
-        slope = (dens - outer) / length
-
-        def integral(t: np.ndarray) -> np.ndarray:
-            t = np.minimum(t, length)
-            return dens * t - slope * t * t / 2
-
-        share = np.diff(integral(x))
-        share = np.maximum(share, 0.0) / max(float(share.sum()), 1e-300)
-        if end == 0:
-            share = share[::-1]
-        keep = np.flatnonzero(share > 0)
-        a, b = keep[0], keep[-1] + 1  # the parts past the weight's end leave the domain
-        sub_edges = parts[a:b + 1]
-        share = share[a:b] / share[a:b].sum()
-        n_sub = len(share)
-        edges = np.concatenate([edges[:j], sub_edges, edges[j + 2:]])
-        weights = np.concatenate([weights[:j], mass * share, weights[j + 1:]])
-        counts = np.concatenate([counts[:j], counts[j] * share, counts[j + 1:]])
-        var = np.concatenate([var[:j], var[j] * share, var[j + 1:]])
-        cell_bin = np.concatenate([cell_bin[:j], np.full(n_sub, cell_bin[j]), cell_bin[j + 1:]])
-        point = np.concatenate([point[:j], np.full(n_sub, np.nan), point[j + 1:]])
+        arrays = (edges, weights, counts, var, cell_bin, point)
+        k = _flat_run(edges, weights, cell_bin, point, end)
+        out = _tail(*(_merged_end(*arrays, end, k) if 1 < k < len(weights) else arrays), end, step)
+        if out is not None:
+            edges, weights, counts, var, cell_bin, point = out
     return edges, weights, counts, var, cell_bin, (point if points is not None else None)
+
+
+def _flat_run(edges: np.ndarray, weights: np.ndarray, cell_bin: np.ndarray, point: np.ndarray, end: int) -> int:
+    """How many cells at one end (-1: the top, 0: the bottom) share one density and one bin, with no
+    point: the even split of a zoom cell no count resolved (``split``'s end cells, ``allot``'s halves
+    when neither is clear), which is one end cell to ``with_tails``."""
+    g = len(weights)
+    order = range(g - 1, -1, -1) if end == -1 else range(g)
+    first = g - 1 if end == -1 else 0
+    width0 = float(edges[first + 1] - edges[first])
+    if width0 <= 0 or not np.isnan(point[first]):
+        return 0
+    dens = float(weights[first]) / width0
+    k = 0
+    for i in order:
+        width = float(edges[i + 1] - edges[i])
+        if (width <= 0 or cell_bin[i] != cell_bin[first] or not np.isnan(point[i])
+                or not math.isclose(float(weights[i]) / width, dens, rel_tol=1e-6)):
+            break
+        k += 1
+    return k
+
+
+def _merged_end(edges, weights, counts, var, cell_bin, point, end: int, k: int):
+    """The arrays of ``with_tails`` with the `k` cells at `end` merged into one."""
+    g = len(weights)
+    if end == -1:
+        a = g - k
+        return (np.concatenate([edges[:a + 1], edges[-1:]]), np.append(weights[:a], weights[a:].sum()),
+                np.append(counts[:a], counts[a:g].sum()), np.append(var[:a], var[a:g].sum()), cell_bin[:a + 1],
+                point[:a + 1])
+    return (np.concatenate([edges[:1], edges[k:]]), np.concatenate([[weights[:k].sum()], weights[k:]]),
+            np.concatenate([[counts[:k].sum()], counts[k:]]), np.concatenate([[var[:k].sum()], var[k:]]),
+            cell_bin[k - 1:], point[k - 1:])
+
+
+def _tail(edges, weights, counts, var, cell_bin, point, end: int, step: float | None):
+    """``with_tails`` at one end: the new arrays, or None where its end cell is left as it is."""
+    g = len(weights)
+    j, nb = (g - 1, g - 2) if end == -1 else (0, 1)
+    if g < 2 or weights[j] <= 0 or weights[nb] <= 0 or not (np.isnan(point[j]) and np.isnan(point[nb])):
+        return None
+    width, nb_width = float(edges[j + 1] - edges[j]), float(edges[nb + 1] - edges[nb])
+    if width <= 0 or nb_width <= 0:
+        return None
+    dens, mass = float(weights[nb]) / nb_width, float(weights[j])
+    if mass >= dens * width:  # not thinner than its neighbour: drawn evenly, as any cell
+        return None
+    parts = split_cell(float(edges[j]), float(edges[j + 1]), TAIL_PARTS, step)
+    if len(parts) <= 2:  # a single lattice point
+        return None
+    # Distance of each part's edges from the inner side, and the density's integral over each part.
+    x = (float(edges[j + 1]) - parts[::-1]) if end == 0 else (parts - float(edges[j]))
+    if mass <= dens * width / 2:
+        length, outer = 2 * mass / dens, 0.0
+    else:
+        length, outer = width, 2 * mass / width - dens
+    slope = (dens - outer) / length
+
+    def integral(t: np.ndarray) -> np.ndarray:
+        t = np.minimum(t, length)
+        return dens * t - slope * t * t / 2
+
+    share = np.diff(integral(x))
+    share = np.maximum(share, 0.0) / max(float(share.sum()), 1e-300)
+    if end == 0:
+        share = share[::-1]
+    keep = np.flatnonzero(share > 0)
+    a, b = keep[0], keep[-1] + 1  # the parts past the weight's end leave the domain
+    sub_edges = parts[a:b + 1]
+    share = share[a:b] / share[a:b].sum()
+    n_sub = len(share)
+    edges = np.concatenate([edges[:j], sub_edges, edges[j + 2:]])
+    weights = np.concatenate([weights[:j], mass * share, weights[j + 1:]])
+    counts = np.concatenate([counts[:j], counts[j] * share, counts[j + 1:]])
+    var = np.concatenate([var[:j], var[j] * share, var[j + 1:]])
+    cell_bin = np.concatenate([cell_bin[:j], np.full(n_sub, cell_bin[j]), cell_bin[j + 1:]])
+    point = np.concatenate([point[:j], np.full(n_sub, np.nan), point[j + 1:]])
+    return edges, weights, counts, var, cell_bin, point
 
 
 MAX_POINTS = 100  # the most frequent values kept as cells of their own
