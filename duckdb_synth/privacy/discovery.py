@@ -647,14 +647,16 @@ def _flat_run(edges: np.ndarray, weights: np.ndarray, cell_bin: np.ndarray, poin
     point: the even split of a zoom cell no count resolved (``split``'s end cells, ``allot``'s halves
     when neither is clear), which is one end cell to ``with_tails``."""
     g = len(weights)
+    if g < 2:
+        return 0
     order = range(g - 1, -1, -1) if end == -1 else range(g)
-    first = g - 1 if end == -1 else 0
+    first = order[0]
     width0 = float(edges[first + 1] - edges[first])
-    if width0 <= 0 or not np.isnan(point[first]):
+    if width0 <= 0:
         return 0
     dens = float(weights[first]) / width0
     k = 0
-    for i in order:
+    for i in order:  # the end cell first: a point there, or no width, ends the run at 0
         width = float(edges[i + 1] - edges[i])
         if (width <= 0 or cell_bin[i] != cell_bin[first] or not np.isnan(point[i])
                 or not math.isclose(float(weights[i]) / width, dens, rel_tol=1e-6)):
@@ -669,7 +671,7 @@ def _merged_end(edges, weights, counts, var, cell_bin, point, end: int, k: int):
     if end == -1:
         a = g - k
         return (np.concatenate([edges[:a + 1], edges[-1:]]), np.append(weights[:a], weights[a:].sum()),
-                np.append(counts[:a], counts[a:g].sum()), np.append(var[:a], var[a:g].sum()), cell_bin[:a + 1],
+                np.append(counts[:a], counts[a:].sum()), np.append(var[:a], var[a:].sum()), cell_bin[:a + 1],
                 point[:a + 1])
     return (np.concatenate([edges[:1], edges[k:]]), np.concatenate([[weights[:k].sum()], weights[k:]]),
             np.concatenate([[counts[:k].sum()], counts[k:]]), np.concatenate([[var[:k].sum()], var[k:]]),
