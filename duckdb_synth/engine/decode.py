@@ -253,20 +253,39 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
         return np.where(ok, codes, 0), ok
 
     # The scores' moments over the rows both columns of a pair hold, in chunks of rows: k x k
-    # products, never an n x k table of every column.
+    # products, never an n x k table of every column. A row's held flags are 1 less its missing
+    # ones, and a column misses rows only where it has NULLs or special values: the products with
+    # the flags are sums less products over those columns alone (most tables: one product a chunk,
+    # not four; 1M x 50 in balanced mode, 36 numeric columns: 1.5 -> 0.5 CPU s).
     moments = np.zeros((4, k, k))  # rows held by both; sum of s_j; sum of s_j^2; sum of s_j s_m
     for lo_row in range(0, n, CHUNK_ROWS):
         rows = slice(lo_row, min(n, lo_row + CHUNK_ROWS))
         m = rows.stop - rows.start
-        held, sc = np.zeros((m, k)), np.zeros((m, k))
-        for j in tables:
+        sc = np.zeros((k, m))  # a column's scores contiguous (the codes are column-major too)
+        missing: dict[int, np.ndarray] = {}
+        for j in range(k):
+            if j not in tables:
+                missing[j] = np.ones(m)
+                continue
             at, ok = bins(j, rows)
-            sc[:, j] = np.where(ok, tables[j][4][at], 0.0)
-            held[:, j] = ok
-        moments[0] += held.T @ held
-        moments[1] += sc.T @ held
-        moments[2] += (sc * sc).T @ held
-        moments[3] += sc.T @ sc
+            np.take(tables[j][4], at, out=sc[j])
+            if not ok.all():
+                sc[j][~ok] = 0.0
+                missing[j] = (~ok).astype(np.float64)
+        s1, s2 = sc.sum(axis=1), np.einsum("ij,ij->i", sc, sc)
+        moments[0] += m
+        moments[1] += s1[:, None]
+        moments[2] += s2[:, None]
+        moments[3] += sc @ sc.T
+        if missing:
+            cols = list(missing)
+            miss = np.stack([missing[j] for j in cols])  # (columns missing rows, m)
+            lost = miss.sum(axis=1)
+            moments[0][:, cols] -= lost
+            moments[0][cols, :] -= lost[:, None]
+            moments[0][np.ix_(cols, cols)] += miss @ miss.T
+            moments[1][:, cols] -= sc @ miss.T
+            moments[2][:, cols] -= (sc * sc) @ miss.T
     corr = np.eye(k)
     for j in range(k):
         for m in range(j + 1, k):
