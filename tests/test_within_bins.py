@@ -166,3 +166,23 @@ def test_rare_lookup_is_exact_membership(monkeypatch, slots, kept) -> None:
     assert all(ref() is not None for ref, _, _ in decode._FLAGS.values())
     assert not decode._in_sorted(np.zeros(0), np.array([1.0])).any()
     assert decode._in_sorted(np.array([1.0]), np.zeros(0)).shape == (0,)
+
+
+def test_chunk_moments_are_the_held_products_with_nulls_and_without():
+    from duckdb_synth.engine.decode import _chunk_moments
+
+    rng = np.random.default_rng(3)
+    k, m = 5, 400
+    held = np.ones((m, k))
+    held[rng.random(m) < 0.3, 1] = 0.0  # NULLs in two columns, one column holding no row
+    held[rng.random(m) < 0.1, 3] = 0.0
+    held[:, 4] = 0.0
+    scores = rng.normal(size=(m, k)) * held
+    missing = {j: 1.0 - held[:, j] for j in range(k) if not held[:, j].all()}
+    got = _chunk_moments(np.ascontiguousarray(scores.T), missing)
+    want = [held.T @ held, scores.T @ held, (scores * scores).T @ held, scores.T @ scores]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-9)
+    full = _chunk_moments(np.ascontiguousarray(scores[:, [0, 2]].T), {})
+    np.testing.assert_allclose(full[0], np.full((2, 2), m))
+    np.testing.assert_allclose(full[3], scores[:, [0, 2]].T @ scores[:, [0, 2]], rtol=1e-12)

@@ -253,10 +253,9 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
         return np.where(ok, codes, 0), ok
 
     # The scores' moments over the rows both columns of a pair hold, in chunks of rows: k x k
-    # products, never an n x k table of every column. A row's held flags are 1 less its missing
-    # ones, and a column misses rows only where it has NULLs or special values: the products with
-    # the flags are sums less products over those columns alone (most tables: one product a chunk,
-    # not four; 1M x 50 in balanced mode, 36 numeric columns: 1.5 -> 0.5 CPU s).
+    # products, never an n x k table of every column (``_chunk_moments``: one product a chunk on
+    # most tables, not four; a batch of 168k rows of 1M x 50 in balanced mode, 36 numeric columns,
+    # 0.25 -> 0.12 CPU s).
     moments = np.zeros((4, k, k))  # rows held by both; sum of s_j; sum of s_j^2; sum of s_j s_m
     for lo_row in range(0, n, CHUNK_ROWS):
         rows = slice(lo_row, min(n, lo_row + CHUNK_ROWS))
@@ -272,20 +271,7 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
             if not ok.all():
                 sc[j][~ok] = 0.0
                 missing[j] = (~ok).astype(np.float64)
-        s1, s2 = sc.sum(axis=1), np.einsum("ij,ij->i", sc, sc)
-        moments[0] += m
-        moments[1] += s1[:, None]
-        moments[2] += s2[:, None]
-        moments[3] += sc @ sc.T
-        if missing:
-            cols = list(missing)
-            miss = np.stack([missing[j] for j in cols])  # (columns missing rows, m)
-            lost = miss.sum(axis=1)
-            moments[0][:, cols] -= lost
-            moments[0][cols, :] -= lost[:, None]
-            moments[0][np.ix_(cols, cols)] += miss @ miss.T
-            moments[1][:, cols] -= sc @ miss.T
-            moments[2][:, cols] -= (sc * sc) @ miss.T
+        moments += _chunk_moments(sc, missing)
     corr = np.eye(k)
     for j in range(k):
         for m in range(j + 1, k):
@@ -343,6 +329,30 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     for j, i in enumerate(num):
         pos = (ndtr(z[:, j]) - start[:, j]) / width[:, j]
         out[i] = np.where(valid[:, j], uniform_ranks(np.clip(pos, 0.0, 1.0), synth[:, i], rng), rng.random(n))
+    return out
+
+
+def _chunk_moments(sc: np.ndarray, missing: dict[int, np.ndarray]) -> np.ndarray:
+    """(4, k, k): over a chunk's rows, per pair of columns (j, l), the rows both hold, and the sums of
+    s_j, of s_j^2 and of s_j s_l over the rows l holds (over all rows for the last). `sc`: (k, m) scores,
+    0 where a column does not hold the row; `missing`: 0/1 flags (m,) of the rows a column does not
+    hold, for the columns with any. The same as ``H.T @ H, S.T @ H, (S * S).T @ H, S.T @ S`` with
+    ``S = sc.T`` and H the held flags, with the flags' products over the columns that miss rows alone."""
+    k, m = sc.shape
+    out = np.empty((4, k, k))
+    out[0] = m
+    out[1] = sc.sum(axis=1)[:, None]
+    out[2] = np.einsum("ij,ij->i", sc, sc)[:, None]
+    out[3] = sc @ sc.T
+    if missing:
+        cols = list(missing)
+        miss = np.stack([missing[j] for j in cols])  # (columns missing rows, m)
+        lost = miss.sum(axis=1)
+        out[0][:, cols] -= lost
+        out[0][cols, :] -= lost[:, None]
+        out[0][np.ix_(cols, cols)] += miss @ miss.T
+        out[1][:, cols] -= sc @ miss.T
+        out[2][:, cols] -= (sc * sc) @ miss.T
     return out
 
 
