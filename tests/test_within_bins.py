@@ -186,3 +186,26 @@ def test_chunk_moments_are_the_held_products_with_nulls_and_without():
     full = _chunk_moments(np.ascontiguousarray(scores[:, [0, 2]].T), {})
     np.testing.assert_allclose(full[0], np.full((2, 2), m))
     np.testing.assert_allclose(full[3], scores[:, [0, 2]].T @ scores[:, [0, 2]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_uniform_draws_pick_cells_by_their_weights_and_places_evenly(seed: int) -> None:
+    """Without positions, each bin's alias table: a cell's share is its weight's (none for a cell of
+    weight 0; evenly over a bin whose weights are all 0), its place in the cell uniform, and rows
+    skipped or past the bins take cell 0."""
+    rng = np.random.default_rng(seed)
+    weights = np.array([1.0, 0.0, 3.0, 6.0, 2.0, 5.0, 0.0, 0.0, 0.0])
+    dom = NumericDomain(classify("v", "DOUBLE"), np.arange(10, dtype=float), weights,
+                        np.array([0, 0, 0, 0, 1, 1, 2, 2, 2]), null=True)
+    n = 90_000
+    codes = rng.integers(0, 4, n)  # bins 0-2 and NULL (code 3)
+    skip = codes == 3
+    x = _draw(dom, codes, skip, rng)
+    for b, cells in ((0, [0, 1, 2, 3]), (1, [4, 5]), (2, [6, 7, 8])):
+        got = np.bincount(np.floor(x[codes == b]).astype(int), minlength=9)[cells] / (codes == b).sum()
+        w = weights[cells] if weights[cells].sum() > 0 else np.ones(len(cells))
+        np.testing.assert_allclose(got, w / w.sum(), atol=0.012)
+    assert not np.any((x[codes < 3] >= 1) & (x[codes < 3] < 2))  # the cell of weight 0
+    place = x[codes < 3] % 1.0
+    assert np.histogram(place, bins=4, range=(0, 1))[0].min() > 0.24 * len(place)
+    assert np.all((x[skip] >= 0) & (x[skip] < 1))  # cell 0

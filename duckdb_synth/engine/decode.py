@@ -169,7 +169,43 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
     a value inside it; rows marked in `skip` get one too, to be overwritten. With `within`, the row's
     position in the bin's distribution (0..1) picks the cell and the place in it (an inverse CDF);
     without, both are uniform draws."""
-    q = rng.random(len(codes)) if within is None else np.clip(within, 0.0, np.nextafter(1.0, 0.0))
+    if within is None:
+        cell, frac = _uniform_cells(dom, codes, skip, rng.random(len(codes)))
+    else:
+        cell, frac = _cells_at(dom, codes, skip, np.clip(within, 0.0, np.nextafter(1.0, 0.0)))
+    x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], frac)
+    if dom.points is not None:  # a frequent value's cell decodes to that value
+        point = dom.points[cell]
+        x = np.where(np.isnan(point), x, point)
+    return x
+
+
+def _uniform_cells(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cell in its bin, drawn by the cells' weights from the uniform draws `q`, and a uniform
+    place in it (0..1): by the bins' alias tables (``NumericDomain.bin_alias``), all rows at once, where
+    `_cells_at`'s inverse CDF takes a sort of the rows by bin and a search per bin (1M x 50 in balanced
+    mode, 36 numeric columns of 32 bins and up to 1,055 cells: 89 -> 39 ns a value). Rows in `skip`, and codes past
+    the bins: cell 0, place 0."""
+    perm, first, prob, alias = dom.bin_alias
+    ok = ~skip & (codes < dom.nbins)
+    b = np.where(ok, codes, 0)
+    size = first[b + 1] - first[b]
+    u = q * size
+    at = np.minimum(u.astype(np.int64), size - 1)
+    rest = u - at
+    at += first[b]
+    keep = prob[at]
+    hit = rest < keep
+    frac = np.where(hit, rest / np.maximum(keep, 1e-300), (rest - keep) / np.maximum(1.0 - keep, 1e-300))
+    cell = np.where(ok, perm[np.where(hit, at, alias[at])], 0)
+    return cell, np.where(ok, np.clip(frac, 0.0, np.nextafter(1.0, 0.0)), 0.0)
+
+
+def _cells_at(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cell and place in it (0..1) at its position `q` in its bin's distribution: the inverse
+    CDF over the bin's cells by weight (evenly where they are all 0). Rows in `skip`: cell 0, place 0."""
     cell = np.zeros(len(codes), dtype=np.int64)
     frac = np.zeros(len(codes))
     # Each bin's rows, in order: one stable sort (by radix), not a scan per bin.
@@ -189,11 +225,7 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
         before = np.where(k > 0, cw[np.maximum(k - 1, 0)], 0.0)
         cell[rows] = members[k]
         frac[rows] = np.clip((q[rows] - before) / np.maximum(cw[k] - before, 1e-300), 0.0, np.nextafter(1.0, 0.0))
-    x = _inside(dom, dom.edges[cell], dom.edges[cell + 1], frac)
-    if dom.points is not None:  # a frequent value's cell decodes to that value
-        point = dom.points[cell]
-        x = np.where(np.isnan(point), x, point)
-    return x
+    return cell, frac
 
 
 log = logging.getLogger(__name__)

@@ -123,6 +123,31 @@ class NumericDomain:
         change = np.flatnonzero(self.cell_bin[1:] != self.cell_bin[:-1]) + 1
         return self.edges[change], self.cell_bin[np.concatenate([[0], change])].astype(np.int64)
 
+    @cached_property
+    def bin_alias(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per bin, Walker's alias table over its cells by weight (evenly where a bin's weights are all 0):
+        (the cells in bin order, each bin's first place in that order and one past its last, and per
+        place the probability of keeping its cell and the place of its alias). A uniform draw u picks
+        place ``first[b] + floor(u * size)``, kept if the rest of u * size is under its probability,
+        else its alias: each cell with its weight's share of the bin, with no search."""
+        perm = np.argsort(self.cell_bin, kind="stable")
+        first = np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
+        w = np.asarray(self.weights, dtype=np.float64)[perm]
+        prob, alias = np.ones(len(w)), np.arange(len(w))
+        for a, z in zip(first[:-1], first[1:]):
+            part, k = w[a:z], int(z - a)
+            total = float(part.sum())
+            scaled = (part * (k / total) if total > 0 else np.ones(k)).tolist()
+            small = [i for i, p in enumerate(scaled) if p < 1.0]
+            large = [i for i, p in enumerate(scaled) if p >= 1.0]
+            while small and large:
+                s, g = small.pop(), large[-1]
+                prob[a + s], alias[a + s] = scaled[s], a + g
+                scaled[g] -= 1.0 - scaled[s]
+                if scaled[g] < 1.0:
+                    small.append(large.pop())
+        return perm, first, prob, alias
+
     def encode(self, x: np.ndarray, nulls: np.ndarray | None = None) -> np.ndarray:
         """Codes of the values (float64; `nulls` marks NULL, else every NaN is NULL).
 
