@@ -334,10 +334,13 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     located = [bins(j, slice(0, n)) for j in active]
 
     def stack(part: int, missing: float) -> np.ndarray:  # n x k: table `part` at each row's bin
-        return np.column_stack([np.where(ok, tables[j][part][at], missing) for j, (at, ok) in zip(active, located)])
+        out = np.empty((n, k), order="F")  # columns contiguous: the sampler works column by column
+        for col, (j, (at, ok)) in enumerate(zip(active, located)):
+            out[:, col] = np.where(ok, tables[j][part][at], missing)
+        return out
 
     start, width, lo, hi, score = stack(0, 0.0), stack(1, 1.0), stack(2, -np.inf), stack(3, np.inf), stack(4, 0.0)
-    valid = np.column_stack([ok for _, ok in located])
+    valid = np.asfortranarray(np.column_stack([ok for _, ok in located]))
     num = [num[j] for j in active]
     vals, vecs = np.linalg.eigh(corr)  # the nearest positive definite correlation
     corr = (vecs * np.maximum(vals, 1e-3)) @ vecs.T
@@ -346,17 +349,34 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     if np.allclose(corr, np.eye(k), atol=1e-3):
         return {}
     prec = np.linalg.inv(corr)
-    z = np.asfortranarray(np.clip(score, lo, hi))  # columns contiguous: the sampler works column by column
+    z = np.asfortranarray(np.clip(score, lo, hi))
     sd = 1.0 / np.sqrt(np.diag(prec))
+    # Each column's draw given the rest: mu = -(sum over l != j of z_l prec[l, j]) / prec[j, j], then
+    # the normal(mu, sd_j) truncated to the row's interval by its inverse CDF (mu itself where the
+    # interval holds no mass). In place, in buffers kept across the sweeps (the same arithmetic).
+    mass, tmp = np.empty(n), np.empty(n)
     for _ in range(GIBBS_SWEEPS):
         for j in range(k):
-            mu = -(z @ prec[:, j] - z[:, j] * prec[j, j]) / prec[j, j]
-            pl, ph = ndtr((lo[:, j] - mu) / sd[j]), ndtr((hi[:, j] - mu) / sd[j])
-            u = pl + rng.random(n) * (ph - pl)
-            zj = mu + sd[j] * ndtri(np.minimum(np.maximum(u, 1e-300), 1 - 1e-16))
+            mu = z @ prec[:, j]
+            np.multiply(z[:, j], prec[j, j], out=tmp)
+            mu -= tmp
+            mu /= prec[j, j]
+            np.negative(mu, out=mu)
+            pl = ndtr(np.divide(np.subtract(lo[:, j], mu, out=tmp), sd[j], out=tmp))
+            ph = ndtr(np.divide(np.subtract(hi[:, j], mu, out=tmp), sd[j], out=tmp))
+            np.subtract(ph, pl, out=mass)
+            u = rng.random(n)
+            u *= mass
+            u += pl
             # (np.minimum/np.maximum: np.clip is several times slower on arrays of bounds)
-            zj = np.where(ph - pl > 1e-12, zj, mu)
-            z[:, j] = np.minimum(np.maximum(zj, lo[:, j]), hi[:, j])
+            np.maximum(u, 1e-300, out=u)
+            np.minimum(u, 1 - 1e-16, out=u)
+            zj = ndtri(u, out=u)
+            zj *= sd[j]
+            zj += mu
+            np.copyto(zj, mu, where=~(mass > 1e-12))
+            np.maximum(zj, lo[:, j], out=zj)
+            np.minimum(zj, hi[:, j], out=z[:, j])
     out = {}
     for j, i in enumerate(num):
         pos = (ndtr(z[:, j]) - start[:, j]) / width[:, j]
