@@ -40,6 +40,9 @@ def broadcast_shape(attrs: Clique, target: Clique, shape: Sequence[int]) -> tupl
 
 SHORT_TAIL = 4  # a trailing run of at most this many values is summed by strided adds, not einsum:
 # on 250k cells, 0.13 ms against 0.73 ms for a run of 2 (einsum's inner loop is the run)
+SMALL_CELLS = 1024  # a table of at most this many cells is summed by one bincount over a kept index of
+# each cell's target cell: 1.9 against 6.2 us for (4, 4, 4, 4, 4) down to two axes, as fast as the passes
+# at 2,048 cells, slower past them. Cars' fits sum 180 measured marginals of a few cells each a step.
 
 
 class Reducer:
@@ -58,6 +61,7 @@ class Reducer:
     def __init__(self, attrs: Clique, shape: Sequence[int], keep: Clique) -> None:
         keep_set = set(positions(tuple(keep), tuple(attrs)))
         self.out_shape = tuple(int(shape[i]) for i in sorted(keep_set))
+        self.index: np.ndarray | None = None  # small tables: each cell's target cell (``SMALL_CELLS``)
         # An axis of length 1 needs no sum (a reshape drops it): it counts as kept.
         groups = _merge([(i in keep_set or int(n) == 1, int(n)) for i, n in enumerate(shape)])
         self.steps: list[tuple[str, tuple[int, ...]]] = []
@@ -73,8 +77,16 @@ class Reducer:
                 outer = math.prod(n for _, n in groups[:j])
                 self.steps.append(("middle", (outer, groups[j][1], -1)))
             groups = _merge(groups[:j] + groups[j + 1:])
+        shape = tuple(int(n) for n in shape)
+        if self.steps and math.prod(shape) <= SMALL_CELLS:
+            kept = sorted(keep_set)
+            self.index = np.ravel_multi_index(tuple(np.indices(shape)[kept]), self.out_shape).ravel() \
+                if kept else np.zeros(math.prod(shape), dtype=np.intp)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
+        if self.index is not None and values.dtype == np.float64:
+            return np.bincount(self.index, weights=values.ravel(), minlength=math.prod(self.out_shape)
+                               ).reshape(self.out_shape)
         v = values
         for kind, shape in self.steps:
             if kind == "tail" and shape[1] <= SHORT_TAIL:  # a few strided adds beat einsum's short inner loop
