@@ -140,6 +140,9 @@ class MultiReducer:
         unique = list(dict.fromkeys(self.targets))
         ordered = sorted(unique, key=lambda t: (-math.prod(size[a] for a in t), t))
         self.plan: list[tuple[Reducer | None, MultiReducer | None, list[Clique]]] = []
+        if math.prod(shape) <= SMALL_CELLS:  # each target by its own bincount: no pass to share
+            self.plan = [(None if t == attrs else reducer(attrs, shape, t), None, [t]) for t in ordered]
+            return
         for u, ids in share_groups(ordered, size, math.prod(shape), self.SHARE):
             members = [ordered[i] for i in ids]
             if len(members) == 1:
