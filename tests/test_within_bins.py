@@ -182,7 +182,7 @@ def test_chunk_moments_are_the_held_products_with_nulls_and_without():
     got = _chunk_moments(np.ascontiguousarray(scores.T), missing)
     want = [held.T @ held, scores.T @ held, (scores * scores).T @ held, scores.T @ scores]
     for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
     full = _chunk_moments(np.ascontiguousarray(scores[:, [0, 2]].T), {})
     np.testing.assert_allclose(full[0], np.full((2, 2), m))
     np.testing.assert_allclose(full[3], scores[:, [0, 2]].T @ scores[:, [0, 2]], rtol=1e-12)
@@ -209,3 +209,43 @@ def test_uniform_draws_pick_cells_by_their_weights_and_places_evenly(seed: int) 
     place = x[codes < 3] % 1.0
     assert np.histogram(place, bins=4, range=(0, 1))[0].min() > 0.24 * len(place)
     assert np.all((x[skip] >= 0) & (x[skip] < 1))  # cell 0
+
+
+def test_moments_of_a_score_constant_over_the_few_rows_two_columns_share_have_no_variance():
+    """Two columns held on complementary halves of a large chunk and both on ten rows, each constant
+    there: the variance the caller reads over the shared rows is 0 up to the shared rows' own
+    rounding, not the rounding of sums over the whole chunk (which let a constant pass as varying and
+    made a correlation of 0.999 out of noise)."""
+    from duckdb_synth.engine.decode import _chunk_moments
+
+    worst = 0.0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        m = 65_536
+        held = np.zeros((m, 2))
+        half = rng.random(m) < 0.5
+        held[half, 0], held[~half, 1] = 1.0, 1.0
+        shared = rng.choice(m, 10, replace=False)
+        held[shared] = 1.0
+        scores = (rng.normal(size=(m, 2)) * 1.5 + 0.5) * held
+        scores[shared] = [1.2345, -0.777]
+        mom = _chunk_moments(np.ascontiguousarray(scores.T), {j: 1.0 - held[:, j] for j in range(2)})
+        both = mom[0, 0, 1]
+        assert both == 10
+        for j, l in ((0, 1), (1, 0)):
+            mean = mom[1, j, l] / both
+            worst = max(worst, abs(mom[2, j, l] / both - mean * mean) / (mom[2, j, l] / both))
+    assert worst <= 1e-14
+
+
+def test_uniform_draws_take_any_integer_codes():
+    """Codes in a narrow unsigned type (the top bin's b + 1 must not wrap) and negative codes (no bin:
+    cell 0, as a skipped row) decode as int64 codes do."""
+    rng = np.random.default_rng(0)
+    dom = NumericDomain(classify("v", "DOUBLE"), np.arange(257, dtype=float), np.ones(256), np.arange(256),
+                        null=False)
+    codes = np.array([255, 0, 17, 255], dtype=np.uint8)
+    x = _draw(dom, codes, np.zeros(4, dtype=bool), rng)
+    assert np.array_equal(np.floor(x), codes.astype(float))
+    x = _draw(dom, np.array([-1, 3]), np.zeros(2, dtype=bool), rng)
+    assert 0.0 <= x[0] < 1.0 and 3.0 <= x[1] < 4.0

@@ -188,8 +188,8 @@ def _uniform_cells(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: n
     mode, 36 numeric columns of 32 bins and up to 1,055 cells: 89 -> 39 ns a value). Rows in `skip`, and codes past
     the bins: cell 0, place 0."""
     perm, first, prob, alias = dom.bin_alias
-    ok = ~skip & (codes < dom.nbins)
-    b = np.where(ok, codes, 0)
+    ok = ~skip & (codes >= 0) & (codes < dom.nbins)
+    b = np.where(ok, codes, 0).astype(np.intp)  # b + 1 below: no wrap in a narrow unsigned type
     size = first[b + 1] - first[b]
     u = q * size
     at = np.minimum(u.astype(np.int64), size - 1)
@@ -389,7 +389,11 @@ def _chunk_moments(sc: np.ndarray, missing: dict[int, np.ndarray]) -> np.ndarray
     s_j, of s_j^2 and of s_j s_l over the rows l holds (over all rows for the last). `sc`: (k, m) scores,
     0 where a column does not hold the row; `missing`: 0/1 flags (m,) of the rows a column does not
     hold, for the columns with any. The same as ``H.T @ H, S.T @ H, (S * S).T @ H, S.T @ S`` with
-    ``S = sc.T`` and H the held flags, with the flags' products over the columns that miss rows alone."""
+    ``S = sc.T`` and H the held flags, with the flags' products over the columns that miss rows alone.
+    Sums over a column's held rows are taken over those rows (``kept``), not as the sum over every row
+    less the sum over the missing ones: two columns sharing a few rows of a large chunk would carry the
+    large sums' rounding (1e-12) into a variance that should be 0, and the caller's test for a score
+    constant over the shared rows would pass it."""
     k, m = sc.shape
     out = np.empty((4, k, k))
     out[0] = m
@@ -402,9 +406,10 @@ def _chunk_moments(sc: np.ndarray, missing: dict[int, np.ndarray]) -> np.ndarray
         lost = miss.sum(axis=1)
         out[0][:, cols] -= lost
         out[0][cols, :] -= lost[:, None]
-        out[0][np.ix_(cols, cols)] += miss @ miss.T
-        out[1][:, cols] -= sc @ miss.T
-        out[2][:, cols] -= (sc * sc) @ miss.T
+        out[0][np.ix_(cols, cols)] += miss @ miss.T  # whole numbers: exact
+        kept = 1.0 - miss
+        out[1][:, cols] = sc @ kept.T
+        out[2][:, cols] = (sc * sc) @ kept.T
     return out
 
 

@@ -132,12 +132,15 @@ class NumericDomain:
         else its alias: each cell with its weight's share of the bin, with no search."""
         perm = np.argsort(self.cell_bin, kind="stable")
         first = np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
+        if not (first[1:] > first[:-1]).all():
+            empty = int(np.flatnonzero(first[1:] <= first[:-1])[0])
+            raise ValueError(f"the domain of column {self.column.name!r} has a bin ({empty}) with no cells")
         w = np.asarray(self.weights, dtype=np.float64)[perm]
         prob, alias = np.ones(len(w)), np.arange(len(w))
         for a, z in zip(first[:-1], first[1:]):
             part, k = w[a:z], int(z - a)
             total = float(part.sum())
-            scaled = (part * (k / total) if total > 0 else np.ones(k)).tolist()
+            scaled = (part / total * k if total > 0 else np.ones(k)).tolist()  # (k / total may overflow)
             small = [i for i, p in enumerate(scaled) if p < 1.0]
             large = [i for i, p in enumerate(scaled) if p >= 1.0]
             while small and large:
