@@ -249,3 +249,13 @@ def test_uniform_draws_take_any_integer_codes():
     assert np.array_equal(np.floor(x), codes.astype(float))
     x = _draw(dom, np.array([-1, 3]), np.zeros(2, dtype=bool), rng)
     assert 0.0 <= x[0] < 1.0 and 3.0 <= x[1] < 4.0
+
+
+def test_a_row_in_a_bin_of_no_cells_is_an_error_naming_the_column():
+    """Domains may number bins no cell is in (tests build tail bins alone); a row coded into one has no
+    value to draw, and says so rather than taking another bin's cell."""
+    dom = NumericDomain(classify("v", "DOUBLE"), np.arange(3, dtype=float), np.ones(2), np.array([2, 2]), null=False)
+    x = _draw(dom, np.array([2, 2]), np.zeros(2, dtype=bool), np.random.default_rng(0))
+    assert np.all((x >= 0) & (x < 2))
+    with pytest.raises(ValueError, match="'v' has rows in bin 1"):
+        _draw(dom, np.array([2, 1]), np.zeros(2, dtype=bool), np.random.default_rng(0))

@@ -191,6 +191,9 @@ def _uniform_cells(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: n
     ok = ~skip & (codes >= 0) & (codes < dom.nbins)
     b = np.where(ok, codes, 0).astype(np.intp)  # b + 1 below: no wrap in a narrow unsigned type
     size = first[b + 1] - first[b]
+    if (ok & (size <= 0)).any():  # a bin of no cells (never made by discovery) holds no value to draw
+        empty = int(b[ok & (size <= 0)][0])
+        raise ValueError(f"the domain of column {dom.column.name!r} has rows in bin {empty}, which has no cells")
     u = q * size
     at = np.minimum(u.astype(np.int64), size - 1)
     rest = u - at

@@ -132,9 +132,6 @@ class NumericDomain:
         else its alias: each cell with its weight's share of the bin, with no search."""
         perm = np.argsort(self.cell_bin, kind="stable")
         first = np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
-        if not (first[1:] > first[:-1]).all():
-            empty = int(np.flatnonzero(first[1:] <= first[:-1])[0])
-            raise ValueError(f"the domain of column {self.column.name!r} has a bin ({empty}) with no cells")
         w = np.asarray(self.weights, dtype=np.float64)[perm]
         prob, alias = np.ones(len(w)), np.arange(len(w))
         for a, z in zip(first[:-1], first[1:]):
