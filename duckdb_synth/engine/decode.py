@@ -214,12 +214,13 @@ def _cells_at(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: np.nda
     # Each bin's rows, in order: one stable sort (by radix), not a scan per bin.
     order = stable_order(codes, int(codes.max(initial=0)) + 1)
     bounds = np.searchsorted(codes[order], np.arange(dom.nbins + 1))
+    perm, first = dom.bin_cells
     for b in range(dom.nbins):
         rows = order[bounds[b]:bounds[b + 1]]
         rows = rows[~skip[rows]]
         if len(rows) == 0:
             continue
-        members = np.flatnonzero(dom.cell_bin == b)
+        members = perm[first[b]:first[b + 1]]
         w = dom.weights[members].astype(np.float64)
         if w.sum() <= 0:
             w = np.ones(len(members))

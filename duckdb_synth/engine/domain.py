@@ -124,14 +124,19 @@ class NumericDomain:
         return self.edges[change], self.cell_bin[np.concatenate([[0], change])].astype(np.int64)
 
     @cached_property
+    def bin_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cells in bin order (ascending within a bin) and each bin's first place in that order, then one
+        past the last: bin b's cells are ``perm[first[b]:first[b + 1]]``."""
+        perm = np.argsort(self.cell_bin, kind="stable")
+        return perm, np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
+
+    @cached_property
     def bin_alias(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per bin, Walker's alias table over its cells by weight (evenly where a bin's weights are all 0):
-        (the cells in bin order, each bin's first place in that order and one past its last, and per
-        place the probability of keeping its cell and the place of its alias). A uniform draw u picks
-        place ``first[b] + floor(u * size)``, kept if the rest of u * size is under its probability,
-        else its alias: each cell with its weight's share of the bin, with no search."""
-        perm = np.argsort(self.cell_bin, kind="stable")
-        first = np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
+        (``bin_cells``, and per place in its order the probability of keeping its cell and the place of its
+        alias). A uniform draw u picks place ``first[b] + floor(u * size)``, kept if the rest of u * size is
+        under its probability, else its alias: each cell with its weight's share of the bin, with no search."""
+        perm, first = self.bin_cells
         w = np.asarray(self.weights, dtype=np.float64)[perm]
         prob, alias = np.ones(len(w)), np.arange(len(w))
         for a, z in zip(first[:-1], first[1:]):

@@ -61,6 +61,7 @@ class Reducer:
     def __init__(self, attrs: Clique, shape: Sequence[int], keep: Clique) -> None:
         keep_set = set(positions(tuple(keep), tuple(attrs)))
         self.out_shape = tuple(int(shape[i]) for i in sorted(keep_set))
+        self.out_size = math.prod(self.out_shape)
         self.index: np.ndarray | None = None  # small tables: each cell's target cell (``SMALL_CELLS``)
         # An axis of length 1 needs no sum (a reshape drops it): it counts as kept.
         groups = _merge([(i in keep_set or int(n) == 1, int(n)) for i, n in enumerate(shape)])
@@ -85,8 +86,7 @@ class Reducer:
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         if self.index is not None and values.dtype == np.float64:
-            return np.bincount(self.index, weights=values.ravel(), minlength=math.prod(self.out_shape)
-                               ).reshape(self.out_shape)
+            return np.bincount(self.index, weights=values.ravel(), minlength=self.out_size).reshape(self.out_shape)
         v = values
         for kind, shape in self.steps:
             if kind == "tail" and shape[1] <= SHORT_TAIL:  # a few strided adds beat einsum's short inner loop
