@@ -259,3 +259,24 @@ def test_a_row_in_a_bin_of_no_cells_is_an_error_naming_the_column():
     assert np.all((x >= 0) & (x < 2))
     with pytest.raises(ValueError, match="'v' has rows in bin 1"):
         _draw(dom, np.array([2, 1]), np.zeros(2, dtype=bool), np.random.default_rng(0))
+
+
+def test_a_bin_of_rare_values_moves_them_to_the_nearest_free_point_within_its_width() -> None:
+    """Balanced mode: a bin whose every value is rare (each held by too few rows) has its rows moved to
+    the nearest lattice point that is not, if one lies within the bin's width (first cell's left edge to
+    last cell's right) or FREE_STEPS steps; a bin of no cells elsewhere in the domain is no obstacle."""
+    edges = np.array([0.0, 10.0, 11.0, 12.0, 21.0, 31.0])  # an integer column's cells: whole edges
+    weights = np.array([10.0, 5.0, 5.0, 10.0, 10.0])
+    cell_bin = np.array([0, 1, 1, 3, 4])  # bin 2 holds no cell
+    rare = np.array([10.0, 11.0])  # bin 1's two values: both rare
+    dom = NumericDomain(classify("n", "INTEGER"), edges, weights, cell_bin, null=False, decimals=0, rare=rare)
+    rng = np.random.default_rng(0)
+    codes = np.full(200, 1)
+    out = np.asarray(decode_numeric(dom, codes, rng).to_pylist())
+    assert set(out) <= {9, 12}  # the free points next to the run 10-11, within the bin's width of 2 (3 steps)
+    assert {9, 12} == set(out)  # 10 goes down, 11 up: each to its nearer free neighbour
+    wide = NumericDomain(classify("n", "INTEGER"), np.array([0.0, 10.0, 11.0, 12.0, 13.0, 14.0, 31.0]),
+                         np.ones(6), np.array([0, 1, 1, 1, 1, 3]), null=False, decimals=0,
+                         rare=np.arange(5.0, 20.0))  # 5-19 all rare: the free points 4 and 20 are 6+ steps away
+    out = np.asarray(decode_numeric(wide, np.full(200, 1), rng).to_pylist())
+    assert set(out) <= {10, 11, 12, 13}  # left as drawn: no free point within reach
