@@ -357,7 +357,8 @@ def code_labels(dom: Domain) -> list[str]:
 def _bin_label(dom: NumericDomain, j: int) -> str:
     """Bin j's values as the domain encodes them: [first edge, last edge) of its cells, the first bin
     open below and the last open above (values outside the grid go to the end bins)."""
-    cells = np.flatnonzero(dom.cell_bin == j)
+    perm, first = dom.bin_cells  # the bin's cells, ascending
+    cells = perm[first[j]:first[j + 1]]
     lo, hi = float(dom.edges[cells[0]]), float(dom.edges[cells[-1] + 1])
     first, last = j == 0, j == dom.nbins - 1
     col = dom.column
