@@ -504,6 +504,24 @@ def test_warm_start_reaches_the_cold_answer_in_fewer_steps(seed):
         assert warm_steps <= 0.7 * cold_steps, (within, warm_steps, cold_steps)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_momentum_runs_long_enough_to_converge(seed):
+    """The step stays at ETA_START / L (halved only when a step without momentum fails), so the
+    momentum is seldom restarted: on the 16,800-cell problem the loss comes within 1e-3 of where
+    2,000 steps leave it in at most 600 steps (a step growing 5 % a kept step from 1 / L, the rule
+    before, took 885 and 1,154 on these seeds)."""
+    rng = np.random.default_rng(seed)
+    sizes = (8, 6, 10, 5, 7)
+    cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4), (1, 3, 4), (0, 3)]
+    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
+    measurements = noisy_measurements(data, [(a,) for a in range(5)] + cliques, 5.0, rng)
+    losses = []
+    estimate(sizes, measurements, iters=2000, tol=0.0, callback=lambda t, f: losses.append(f))
+    losses = np.array(losses)
+    assert np.all(np.diff(losses) <= 0)  # the loss never rises
+    assert int(np.argmax(losses <= losses[-1] * (1 + 1e-3))) <= 600
+
+
 def test_full_cost_bounds_the_steps_by_the_trees_cost():
     """A fit given `full_cost` takes at most iters x full_cost / step_cost(tree) steps, never fewer
     than MIN_STEPS, never more than `iters`; the cost counts each clique's cells times its columns."""

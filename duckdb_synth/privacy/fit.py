@@ -36,7 +36,10 @@ SELECTION = "aim"  # adaptive rounds and a graphical model; "mst": a spanning tr
 MAX_MODEL_CELLS = 1_000_000  # cap on the junction tree (cells of its cliques). Binned diamonds at eps = 1
 # over 10 seeds: 0.0894 at 250k, 0.0882 at 500k, 0.0871 at 750k, 0.0863 at 1M (15 s a run against 9.5 s
 # at 500k); bench/wide_speed.py 50k x 30: 38 s against 30 s. Tables that do not reach the cap are unchanged.
-AIM_ITERS, AIM_WARM_ITERS = 300, 50  # estimator steps: first and final fit, and each warm-started refit
+AIM_ITERS, AIM_WARM_ITERS, AIM_FINAL_ITERS = 300, 35, 150  # estimator steps: the first fit, each
+# warm-started refit, the final fit: fewer than the 50 and 300 before pgm.ETA_START, whose momentum
+# runs longer (seeds 0-5 ...)
+EXACT_ITERS, EXACT_WARM_ITERS = 300, 50  # balanced mode's fit to a workload's exact marginals
 AIM_TOL, AIM_FINAL_TOL = 1e-4, 1e-6
 AIM_FULL_COST = 6.4e6  # a fit takes its full steps on trees whose step costs at most this (pgm.step_cost,
 # cell-axes), proportionally fewer (at least pgm.MIN_STEPS) on costlier ones: the bench tables' trees are
@@ -135,8 +138,8 @@ def aim_model(data: Binned, domains: list[Domain], ones: list[Measurement], acct
         data, ones, acct, rng, workload=workload or None, skip=free_text(domains), max_cells=MAX_MODEL_CELLS,
         total=n_hat, names=[dom.column.name for dom in domains], fit=fit, size_of=size_of, report=report,
         sizer=lambda chosen: Sizer(chosen, d, sizes).size)
-    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_ITERS, tol=AIM_FINAL_TOL,
-                         full_cost=AIM_FULL_COST)
+    model = pgm.estimate(sizes, measurements, total=n_hat, warm_start=model, iters=AIM_FINAL_ITERS,
+                         tol=AIM_FINAL_TOL, full_cost=AIM_FULL_COST)
     return model, float(model.total)
 
 
@@ -178,14 +181,14 @@ def exact_pgm(data: Binned, acct: Accountant, workload: Workload):
 
     def fit(measurements, warm):
         return pgm.estimate(sizes, measurements, total=float(data.n), warm_start=warm,
-                            iters=AIM_WARM_ITERS if warm is not None else AIM_ITERS, tol=AIM_TOL)
+                            iters=EXACT_WARM_ITERS if warm is not None else EXACT_ITERS, tol=AIM_TOL)
 
     def size_of(cliques):
         return junction_size(list(cliques), d, sizes)
 
     model, measurements = greedy_exact(data, workload=workload, max_cells=EXACT_MAX_CELLS, fit=fit, size_of=size_of,
                                        max_rounds=EXACT_ROUNDS_PER_COLUMN * d, min_gain=0.005 * data.n)
-    model = pgm.estimate(sizes, measurements, total=float(data.n), warm_start=model, iters=AIM_ITERS,
+    model = pgm.estimate(sizes, measurements, total=float(data.n), warm_start=model, iters=EXACT_ITERS,
                          tol=AIM_FINAL_TOL)
     acct.charge("model", 0.0, detail=f"graphical model on {len(measurements) - d} exact marginals")
     return model
