@@ -280,3 +280,20 @@ def test_a_bin_of_rare_values_moves_them_to_the_nearest_free_point_within_its_wi
                          rare=np.arange(5.0, 20.0))  # 5-19 all rare: the free points 4 and 20 are 6+ steps away
     out = np.asarray(decode_numeric(wide, np.full(200, 1), rng).to_pylist())
     assert set(out) <= {10, 11, 12, 13}  # left as drawn: no free point within reach
+
+
+def test_bin_span_and_a_bin_of_no_cells() -> None:
+    """`NumericDomain.bin_span`: each bin's first cell's left edge and last cell's right edge, NaN for a bin
+    of no cells; the aggregate release's label for such a bin is an error naming the column, not a guess."""
+    from duckdb_synth.privacy.aggregates import _bin_label
+
+    edges = np.array([0.0, 10.0, 11.0, 12.0, 21.0, 31.0])
+    dom = NumericDomain(classify("n", "INTEGER"), edges, np.ones(5), np.array([0, 1, 1, 3, 4]), null=False,
+                        decimals=0)
+    lo, hi = dom.bin_span
+    np.testing.assert_array_equal(lo[[0, 1, 3, 4]], [0.0, 10.0, 12.0, 21.0])
+    np.testing.assert_array_equal(hi[[0, 1, 3, 4]], [10.0, 12.0, 21.0, 31.0])
+    assert np.isnan(lo[2]) and np.isnan(hi[2])
+    assert _bin_label(dom, 1) == "10..11"
+    with pytest.raises(ValueError, match="bin 2 of 'n' holds no cell"):
+        _bin_label(dom, 2)

@@ -544,11 +544,8 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         step = 1.0 if col.integer else 10.0 ** -col.scale
     low, high = _double_bounds(col)
     free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
-    # Each bin's width, from its first cell's left edge to its last cell's right (a bin of no cells: none).
-    perm, start = dom.bin_cells
-    held = start[1:] > start[:-1]
-    width = np.zeros(dom.nbins)
-    width[held] = dom.edges[perm[start[1:][held] - 1] + 1] - dom.edges[perm[start[:-1][held]]]
+    lo, hi = dom.bin_span
+    width = np.nan_to_num(hi - lo)  # a bin of no cells: none
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
     x[hit] = np.where(np.abs(free - x[hit]) <= reach, free, x[hit])
     return x

@@ -131,6 +131,16 @@ class NumericDomain:
         return perm, np.searchsorted(self.cell_bin[perm], np.arange(self.nbins + 1))
 
     @cached_property
+    def bin_span(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each bin's first cell's left edge and last cell's right edge (NaN for a bin of no cells)."""
+        perm, first = self.bin_cells
+        held = first[1:] > first[:-1]
+        lo, hi = np.full(self.nbins, np.nan), np.full(self.nbins, np.nan)
+        lo[held] = self.edges[perm[first[:-1][held]]]
+        hi[held] = self.edges[perm[first[1:][held] - 1] + 1]
+        return lo, hi
+
+    @cached_property
     def bin_alias(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per bin, Walker's alias table over its cells by weight (evenly where a bin's weights are all 0):
         (``bin_cells``, and per place in its order the probability of keeping its cell and the place of its

@@ -359,7 +359,9 @@ def _bin_label(dom: NumericDomain, j: int) -> str:
     open below and the last open above (values outside the grid go to the end bins)."""
     perm, first = dom.bin_cells  # the bin's cells, ascending
     cells = perm[first[j]:first[j + 1]]
-    lo, hi = float(dom.edges[cells[0]]), float(dom.edges[cells[-1] + 1])
+    if not len(cells):
+        raise ValueError(f"bin {j} of {dom.column.name!r} holds no cell: it has no values to label")
+    lo, hi = (float(e[j]) for e in dom.bin_span)
     first, last = j == 0, j == dom.nbins - 1
     col = dom.column
     if dom.points is not None:
