@@ -92,6 +92,18 @@ def table_loss(table: np.ndarray, measurements) -> float:
     return sum(float(np.sum((project(table, m.clique) - m.values) ** 2 / m.variance)) for m in measurements)
 
 
+PROBLEM_CLIQUES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4), (1, 3, 4), (0, 3)]
+
+
+def noisy_problem(seed: int, cliques) -> tuple[tuple[int, ...], list[Measurement]]:
+    """The estimator's harder test problem: 16,800 cells of five columns, 20,000 rows from a sparse
+    Dirichlet (many cells near zero), every 1-way and `cliques` measured with noise of sd 5."""
+    rng = np.random.default_rng(seed)
+    sizes = (8, 6, 10, 5, 7)
+    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
+    return sizes, noisy_measurements(data, [(a,) for a in range(5)] + list(cliques), 5.0, rng)
+
+
 def nnls_optimum(sizes, measurements, total) -> float:
     """The least loss over all non-negative joints summing to total (the sum enforced by a heavy row)."""
     cells = math.prod(sizes)
@@ -481,11 +493,7 @@ def test_warm_start_reaches_the_cold_answer_in_fewer_steps(seed):
     fit needs a few hundred steps; steps are counted to reach the final loss
     within a relative 1e-4 and 1e-6.
     """
-    rng = np.random.default_rng(seed)
-    sizes = (8, 6, 10, 5, 7)
-    cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4), (1, 3, 4), (0, 3)]
-    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
-    measurements = noisy_measurements(data, [(a,) for a in range(5)] + cliques, 5.0, rng)
+    sizes, measurements = noisy_problem(seed, PROBLEM_CLIQUES)
 
     def fit(ms, warm=None):
         losses = []
@@ -510,11 +518,7 @@ def test_the_momentum_runs_long_enough_to_converge(seed):
     momentum is seldom restarted: on the 16,800-cell problem the loss comes within 1e-3 of where
     2,000 steps leave it in at most 600 steps (a step growing 5 % a kept step from 1 / L, the rule
     before, took 885 and 1,154 on these seeds)."""
-    rng = np.random.default_rng(seed)
-    sizes = (8, 6, 10, 5, 7)
-    cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4), (1, 3, 4), (0, 3)]
-    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
-    measurements = noisy_measurements(data, [(a,) for a in range(5)] + cliques, 5.0, rng)
+    sizes, measurements = noisy_problem(seed, PROBLEM_CLIQUES)
     losses = []
     estimate(sizes, measurements, iters=2000, tol=0.0, callback=lambda t, f: losses.append(f))
     losses = np.array(losses)
@@ -525,11 +529,8 @@ def test_the_momentum_runs_long_enough_to_converge(seed):
 def test_full_cost_bounds_the_steps_by_the_trees_cost():
     """A fit given `full_cost` takes at most iters x full_cost / step_cost(tree) steps, never fewer
     than MIN_STEPS, never more than `iters`; the cost counts each clique's cells times its columns."""
-    rng = np.random.default_rng(3)
-    sizes = (8, 6, 10, 5, 7)
-    cliques = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 2, 4)]
-    data = rng.dirichlet(np.full(math.prod(sizes), 0.3)).reshape(sizes) * 20000.0
-    measurements = noisy_measurements(data, [(a,) for a in range(5)] + cliques, 5.0, rng)
+    cliques = PROBLEM_CLIQUES[:5]
+    sizes, measurements = noisy_problem(3, cliques)
     tree = junction_tree(cliques, 5, sizes)
     cost = pgm.step_cost(tree, sizes)
     assert cost == sum(math.prod(sizes[a] for a in c) * len(c) for c in tree.cliques) > tree.size(sizes)
