@@ -134,9 +134,12 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
 FIRST_PASS_DELTA = 0.5  # of a text column's delta: its first discovery pass; the rest for a second one
 UNEXPLAINED = 0.10  # a second pass where the first leaves more than this share of the rows in no kept value
 AGAIN_FACTOR = 7.0  # the second pass's rho, in first passes' (its threshold about 1/2.8 of the first's)
-AGAIN_SHARE = 0.15  # the most of rho all second passes of a run take together: with the shares planned
-# before the model's (count and unit sizes 0.01 each, domains and 1-way marginals 0.60, sums 0.20) at most
-# 0.97 of rho, so a later step never finds the budget spent
+AGAIN_SHARE = 0.15  # the most of rho the text columns' second passes of a run take together,
+RANGE_AGAIN_SHARE = 0.03  # and all second passes, text or range, AGAIN_SHARE + this: the numeric ranges' (each
+# far cheaper: 7 x a tenth of a column's share, where a text column's is 7 x 0.85 of it) get at least this where
+# the text columns' took all of theirs (on one cap of 0.15, cars' three text passes at eps 1 left none for its
+# ranges). With the shares planned before the model's (count and unit sizes 0.01 each, domains and 1-way
+# marginals 0.60, sums 0.20) at most all of rho, so a later step never finds the budget spent
 AGAIN = "(second pass)"
 
 
@@ -149,7 +152,7 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
     that share is over UNEXPLAINED and clear of its noise (2 sd), and the column is not free text, the
     values held by 1-3 % of the rows are worth finding: a 50-state column of a 55-column table kept the
     8 over a bar of 320 rows of 10,000 (tvd1 0.52), storms' 257 names at eps 1 a third of the rows'. The
-    pass takes AGAIN_FACTOR times the first's rho, within AGAIN_SHARE of rho for all second passes, from
+    pass takes AGAIN_FACTOR times the first's rho, within AGAIN_SHARE of rho for all text columns' second passes, from
     what the model's marginals would get; a column's pass replaces its first (its counts, one sigma).
     """
     if dom.free_text or acct.rho is None:
@@ -157,16 +160,20 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
     left, sd = rows_left(n_hat, n_var, null, sigma**2, np.asarray(dom.counts, dtype=np.float64), sigma**2)
     if left <= UNEXPLAINED * n_hat or left <= 2.0 * sd:
         return 0.0
-    return again_rho(acct, rho)
+    return again_rho(acct, rho, text=True)
 
 
-def again_rho(acct: Accountant, rho: float) -> float:
-    """The rho of a second pass of a step that took `rho`: AGAIN_FACTOR times it, within what is left
-    of AGAIN_SHARE of the run's rho for all second passes (text columns' discovery, numeric ranges)."""
+def again_rho(acct: Accountant, rho: float, text: bool = False) -> float:
+    """The rho of a second pass of a step that took `rho`: AGAIN_FACTOR times it, within what is left of
+    AGAIN_SHARE + RANGE_AGAIN_SHARE of the run's rho for all second passes, and for a text column's
+    (`text`) of AGAIN_SHARE for the text columns' (a numeric range's is the other)."""
     if acct.rho is None:
         return 0.0
-    taken = sum(s.rho for s in acct.steps if s.name.endswith(AGAIN))
-    return max(min(AGAIN_FACTOR * rho, AGAIN_SHARE * acct.rho - taken, acct.rho_left), 0.0)
+    passes = [s for s in acct.steps if s.name.endswith(AGAIN)]
+    left = (AGAIN_SHARE + RANGE_AGAIN_SHARE) * acct.rho - sum(s.rho for s in passes)
+    if text:
+        left = min(left, AGAIN_SHARE * acct.rho - sum(s.rho for s in passes if s.name.startswith("domain ")))
+    return max(min(AGAIN_FACTOR * rho, left, acct.rho_left), 0.0)
 
 
 def rows_left(n_hat: float, n_var: float, null: float, null_var: float, counts: np.ndarray,
@@ -380,7 +387,12 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         octaves.append(data.histogram(pow2) + discrete_gaussian(noise.range, pow2.size, rng))
         # A cell of the same histogram for NULL (a row is in one cell), where the type allows NULLs.
         null = float(data.null_count() + discrete_gaussian(noise.range, 1, rng)[0]) if col.nullable else 0.0
-    decimals, unit = choose_lattice(col, data, sigma=noise.lattice, rng=rng)
+    nonzero = False
+    if octaves:  # values other than zero, clear of the noise (released figures): the rows outside the zero octave
+        left, sd = range_left(octaves[0], pow2, 0.0, 0.0, sigma=noise.range, least=0.0, n_hat=n_hat, n_var=n_var,
+                              null=null, null_var=noise.range**2 if col.nullable else 0.0)
+        nonzero = left > gaussian_tail_z(RANGE_FALSE) * sd
+    decimals, unit = choose_lattice(col, data, sigma=noise.lattice, rng=rng, nonzero=nonzero)
     step = lattice_step(integer, decimals, unit)
     if clamp:  # a declared range (public): values outside are clamped to it
         lo, hi = bounds
@@ -403,7 +415,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             # Over a tenth of the rows still outside the range (released figures): they are there, too
             # thin to place at this noise (a collections column of 86 % zeros and its other 14 % over
             # eight octaves of 60-250 rows each, at a 55-column table's eps-1 share, came back all 0).
-            # The histogram again at RANGE_AGAIN's rho, averaged with the first by inverse variance.
+            # The histogram again at ``again_rho`` (7 times the range's, within what the run's second passes
+            # have left), averaged with the first by inverse variance.
             sigma2 = sigma_for(noise.range_again)
             w1, w2 = noise.range**-2, sigma2**-2
             second = data.histogram(pow2) + discrete_gaussian(sigma2, pow2.size, rng)
@@ -1218,12 +1231,14 @@ def exact_range(s: np.ndarray) -> tuple[float, float, float]:
 
 
 def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None,
-                   rng: np.random.Generator | None) -> tuple[int | None, float | None]:
+                   rng: np.random.Generator | None, nonzero: bool = False) -> tuple[int | None, float | None]:
     """(decimals, time unit) of a numeric or temporal column: a number's decimal places (at most a
     DECIMAL's scale), a TIMESTAMP's or TIME's unit, neither for a DATE (its unit is a day). Runs
-    whatever the values, even on an all-NULL column: the branch must not depend on data."""
+    whatever the values, even on an all-NULL column: the branch must not depend on data. `nonzero`:
+    values other than zero are known to be there (``choose_decimals``)."""
     if col.kind == "numeric":
-        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng, integer=col.integer)
+        decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng, integer=col.integer,
+                                   nonzero=nonzero)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)
         return decimals, None
@@ -1255,19 +1270,22 @@ def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generato
 
 
 def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
-                    cover: float = 0.95, integer: bool = False) -> int | None:
+                    cover: float = 0.95, integer: bool = False, nonzero: bool = False) -> int | None:
     """The fewest decimals that write at least `cover` of the values other than zero (a histogram over
     ``DecimalPlaces``, noisy in DP modes); None when they are continuous (more than MAX_DECIMALS).
 
     Zero (the histogram's last cell) is written with any number of decimals, and does not vote: a
     count column of 97 % zeros took the lattice of multiples of 1,000 and lost its ones and twos. With
     no other value clear of the noise, the zeros' own: a whole number for an integer type (its type's
-    lattice, public), else multiples of 10^MIN_DECIMALS (None: no zero either)."""
+    lattice, public), else multiples of 10^MIN_DECIMALS (None: no zero either); but where values other
+    than zero are known to be there (`nonzero`, from the range step's released counts), none: a lattice
+    of thousands would write them all as 0 (cars' `pollution1`, 75 % zeros, the rest 0.1-0.6 split over
+    one and two decimals, got it in 6 % of draws at eps 1, and came back all zeros)."""
     k = covering(counts[:-1], sigma=sigma, rng=rng, cover=cover)
     if k is None:
         if covering(counts[-1:], sigma=sigma, rng=rng, cover=cover) is None:
             return None
-        return 0 if integer else MIN_DECIMALS
+        return 0 if integer else (None if nonzero else MIN_DECIMALS)
     k += MIN_DECIMALS
     return None if k > MAX_DECIMALS else k
 
