@@ -945,3 +945,65 @@ def test_empty_points_beside_a_scale_are_rarely_kept_once_confirmed() -> None:
         dom = _answers(s, 60, tail=400)
         shares.append(dom.weights[dom.edges[:-1] >= 6].sum() / dom.weights.sum())
     assert sum(w > 0 for w in shares) >= 36 and abs(np.mean(shares) - 400 / 15_400) < 0.003
+
+
+# ---------------------------------------------------------------- round values inside a cell
+
+
+def _amounts(seed: int = 0) -> np.ndarray:
+    """Loan amounts: 78 % multiples of 1,000 (1,000-40,000, 10,000 the most common), the rest of 100."""
+    rng = np.random.default_rng(seed)
+    thousands = np.minimum(rng.geometric(0.08, 7800), 40) * 1000.0
+    thousands[:900] = 10_000.0
+    hundreds = rng.integers(10, 400, 2200) * 100.0
+    hundreds[hundreds % 1000 == 0] += 100.0
+    return np.concatenate([thousands, hundreds])
+
+
+def test_round_values_come_back_as_often_as_the_decimals_step_found_them() -> None:
+    """The lattice is 100s (95 % of the values are multiples of 100), and 78 % are multiples of 1,000: a
+    cell [10,000, 10,400) holding the spike at 10,000 drew 10,000, 10,100, 10,200, 10,300 alike. Inside a
+    cell, a point is now as likely as its class's share of the decimals step's counts over the class's
+    points (released), so the multiples of 1,000 keep their share; without those counts, a tenth."""
+    from dataclasses import replace
+
+    from duckdb_synth.engine.decode import lattice_weights
+
+    x = _amounts()
+    for seed in range(3):
+        dom, _ = private("BIGINT", x, seed, sigma=50.0, nbins=10)
+        assert dom.decimals == -2 and lattice_weights(dom) is not None
+        out = drawn(dom, 20_000, seed)
+        # (within 0.08: the weights are the range's average, and here the multiples of 100 lie higher up)
+        assert abs(np.mean(out % 1000 == 0) - 0.78) < 0.08
+        assert abs(np.mean(out == 10_000.0) - np.mean(x == 10_000.0)) < 0.03
+        flat = drawn(replace(dom, places=None), 20_000, seed)
+        assert np.mean(flat % 1000 == 0) < 0.45
+
+
+def test_a_column_even_on_its_lattice_keeps_its_points_alike() -> None:
+    """Whole numbers spread evenly: the multiples of 10 hold a tenth of the values, as many per point as
+    the rest, and no class stands out: every point of a cell stays equally likely."""
+    from duckdb_synth.engine.decode import lattice_weights
+
+    x = np.random.default_rng(0).integers(0, 10_000, 20_000).astype(float)
+    found = [lattice_weights(private("BIGINT", x, seed, sigma=50.0)[0]) for seed in range(5)]
+    assert all(w is None for w in found)
+
+
+def test_the_weighted_lattice_draw_keeps_order_and_cells() -> None:
+    """A larger place in the cell never gives a smaller value (the copula's order), every value is a
+    lattice point of its cell, and a cell's points come out in proportion to their class weights."""
+    from duckdb_synth.engine.decode import _lattice_draw
+
+    rng = np.random.default_rng(0)
+    u = np.sort(rng.random(40_000))
+    lo, hi = np.full(len(u), 10_000.0), np.full(len(u), 10_400.0)
+    p = _lattice_draw(lo, hi, u, 100.0, np.array([200.0, 5.0]))  # classes: 1,000s, then 100s
+    assert (np.diff(p) >= 0).all() and set(np.unique(p)) == {100.0, 101.0, 102.0, 103.0}
+    assert abs(np.mean(p == 100.0) - 200 / 215) < 0.01
+    lo = rng.uniform(-5_000, 5_000, 5_000)
+    hi = lo + rng.uniform(1, 3_000, 5_000)
+    p = _lattice_draw(lo, hi, rng.random(5_000), 10.0, np.array([9.0, 3.0, 1.0]))
+    inside = np.ceil(hi / 10 - 1e-9) - np.ceil(lo / 10 - 1e-9) >= 1
+    assert ((p * 10 >= lo - 1e-6) & (p * 10 < hi) | ~inside).all()

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import CategoricalDomain, Domain, NumericDomain
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
@@ -462,14 +462,88 @@ def time_unit(dom: NumericDomain) -> float | None:
     return dom.unit if dom.unit is not None else _TIME_UNIT.get(dom.column.type.upper())
 
 
+def lattice_weights(dom: NumericDomain) -> np.ndarray | None:
+    """Per lattice point, the weight of a value written with MIN_DECIMALS .. ``dom.decimals`` places (a
+    multiple of 1,000; of 100 and not 1,000; ...; of the lattice's step and no coarser), where a round
+    value is more common than a point of the lattice at large: the decimals step's counts of each class
+    (``dom.places``) over its points in the domain's range, each at least the finest class's. None where
+    no class stands out (then every point of a cell is equally likely, as without). Loans' `loan_amount`
+    (78 % multiples of 1,000, the lattice 100s) drew 10,000, 10,100, 10,200 and 10,300 alike from a cell
+    holding a spike of 1,000 rows at 10,000. Post-processing of released counts."""
+    if dom.places is None or dom.decimals is None or dom.decimals < MIN_DECIMALS:
+        return None
+    classes = dom.decimals - MIN_DECIMALS + 1
+    share = np.asarray(dom.places[:classes], dtype=np.float64)
+    step = 10.0 ** -dom.decimals
+    a, b = math.ceil(dom.edges[0] / step - 1e-9), math.ceil(dom.edges[-1] / step - 1e-9)
+    if classes < 2 or not share[-1] > 0 or abs(a) > 2**52 or abs(b) > 2**52:
+        return None
+    grains = [10 ** (classes - 1 - i) for i in range(classes)]  # in lattice steps, coarsest first
+    multiples = np.array([-(-b // g) - (-(-a // g)) for g in grains], dtype=np.float64)
+    points = np.diff(multiples, prepend=0.0)  # the points of each class in the range
+    base = share[-1] / max(points[-1], 1.0)  # a point's weight at large (the lattice's own class)
+    # A class counts as rounder where its count is over what its points would hold at the base weight by
+    # more than ``places_bar`` (the decimals step's noise at the range step's false rate over its cells: a
+    # class of few points turns a little noise into a large weight a point); whole numbers spread evenly
+    # keep their points alike.
+    excess = share - base * points
+    w = np.where(excess > dom.places_bar, base + excess / np.maximum(points, 1.0), base)
+    return w if (w > base).any() else None
+
+
+def _lattice_draw(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, w: np.ndarray) -> np.ndarray:
+    """The lattice point (in steps) at place `u` of each cell [lo, hi)'s points weighted by class (`w`,
+    coarsest first: ``lattice_weights``): the inverse of the cumulative weight, by bisection, so that a
+    larger `u` never gives a smaller point (the copula's place in the cell keeps its order)."""
+    classes = len(w)
+    grains = np.array([10.0 ** (classes - 1 - i) for i in range(classes)])
+    d = w - np.append(w[1:], 0.0)  # a point of class i is a multiple of grains[j] for every j >= i
+    p0 = np.ceil(lo / step - 1e-9)
+    p1 = np.maximum(np.ceil(hi / step - 1e-9), p0 + 1.0)
+
+    def cum(x: np.ndarray) -> np.ndarray:  # the weight of the points in [p0, x)
+        return sum(d[i] * (np.ceil(x / grains[i]) - np.ceil(p0 / grains[i])) for i in range(classes) if d[i])
+
+    target = u * cum(p1)
+    left, right = p0.copy(), p1.copy()
+    while True:
+        open_ = right - left > 1.0
+        if not open_.any():
+            return left
+        mid = np.floor((left + right) / 2.0)
+        below = cum(mid) <= target
+        left = np.where(open_ & below, mid, left)
+        right = np.where(open_ & ~below, mid, right)
+
+
 def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
     """A value in each cell [lo, hi) from uniform draws `u`: whole for integers, on the column's lattice,
-    at the type's own precision (seconds of a TIMESTAMP_S, a FLOAT's single precision)."""
+    at the type's own precision (seconds of a TIMESTAMP_S, a FLOAT's single precision); round values as
+    often as the decimals step found them (``lattice_weights``)."""
     col = dom.column
     unit = time_unit(dom)
     if unit is not None:  # the whole units in [lo, hi)
         width = np.maximum(np.ceil(hi / unit) - np.ceil(lo / unit), 1.0)
         return (np.ceil(lo / unit) + np.floor(u * width)) * unit
+    w = lattice_weights(dom) if len(u) else None
+    if w is not None:
+        step = 10.0 ** -dom.decimals
+        inner = np.ceil(hi / step - 1e-9) - np.ceil(lo / step - 1e-9) >= 1  # cells holding a lattice point
+        if inner.any():
+            x = _inside_uniform(dom, lo, hi, u)
+            p = _lattice_draw(lo[inner], hi[inner], u[inner], step, w)
+            x[inner] = p * step if dom.decimals <= 0 else np.round(p * step, dom.decimals) + 0.0
+            if col.type.upper() == "FLOAT":
+                x = x.astype(np.float32).astype(np.float64)
+            if col.integer and col.type_range is not None:
+                x = np.clip(x, *_double_bounds(col))
+            return x
+    return _inside_uniform(dom, lo, hi, u)
+
+
+def _inside_uniform(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """`_inside` with every point of a cell's lattice equally likely."""
+    col = dom.column
     if col.integer and col.type.upper() != "TIME":
         x = lo + np.floor(u * np.maximum(hi - lo, 1.0))
         if dom.decimals is not None and dom.decimals < 0:

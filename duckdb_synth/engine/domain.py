@@ -93,6 +93,10 @@ class NumericDomain:
     specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
     points: np.ndarray | None = field(default=None, repr=False)  # DP: per fine cell, the one value it decodes
     # to (a frequent value released with its noisy count), NaN for a cell decoded anywhere inside
+    places: np.ndarray | None = field(default=None, repr=False)  # DP: the decimals step's counts of the values
+    # written with MIN_DECIMALS, MIN_DECIMALS + 1, ... places (noisy, under their bar 0): how often a value
+    # is rounder than the lattice needs, which decoding inside a cell follows (``decode.lattice_weights``)
+    places_bar: float = 0.0  # how far over its points' share a class's count must be to count as rounder
     unconfirmed: tuple[int, int] = (0, 0)  # DP, until the 1-way marginal is measured: the bottom and the top
     # bin hold end cells none of which was clearly data (0: no such bin; 1: the bin holds only those cells;
     # 2: they were split off the bin next to them, which they rejoin once confirmed). See

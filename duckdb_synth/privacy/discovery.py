@@ -392,7 +392,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         left, sd = range_left(octaves[0], pow2, 0.0, 0.0, sigma=noise.range, least=0.0, n_hat=n_hat, n_var=n_var,
                               null=null, null_var=noise.range**2 if col.nullable else 0.0)
         nonzero = left > gaussian_tail_z(RANGE_FALSE) * sd
-    decimals, unit = choose_lattice(col, data, sigma=noise.lattice, rng=rng, nonzero=nonzero)
+    places: list[np.ndarray] = []  # the decimals step's counts of each number of places (released)
+    decimals, unit = choose_lattice(col, data, sigma=noise.lattice, rng=rng, nonzero=nonzero, kept=places)
     step = lattice_step(integer, decimals, unit)
     if clamp:  # a declared range (public): values outside are clamped to it
         lo, hi = bounds
@@ -513,6 +514,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                         cell_counts=np.concatenate([counts, tree.special[kept], [tree.null]]),
                         cell_var=np.concatenate([var, tree.special_var[kept], [tree.null_var]]),
                         decimals=decimals, unit=unit, specials=tuple(SPECIALS[k] for k in kept), points=point_of,
+                        places=places[0] if places and decimals is not None else None,
+                        places_bar=gaussian_tail_z(RANGE_FALSE / DecimalPlaces.size) * (noise.lattice or 0.0),
                         unconfirmed=unconfirmed)
     levels = len(rhos)
     for level, (cells, rho) in enumerate(zip(tree.measured, rhos), start=1):
@@ -1230,15 +1233,15 @@ def exact_range(s: np.ndarray) -> tuple[float, float, float]:
     return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi
 
 
-def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None,
-                   rng: np.random.Generator | None, nonzero: bool = False) -> tuple[int | None, float | None]:
+def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None, rng: np.random.Generator | None,
+                   nonzero: bool = False, kept: list | None = None) -> tuple[int | None, float | None]:
     """(decimals, time unit) of a numeric or temporal column: a number's decimal places (at most a
     DECIMAL's scale), a TIMESTAMP's or TIME's unit, neither for a DATE (its unit is a day). Runs
     whatever the values, even on an all-NULL column: the branch must not depend on data. `nonzero`:
     values other than zero are known to be there (``choose_decimals``)."""
     if col.kind == "numeric":
         decimals = choose_decimals(data.histogram(DecimalPlaces.of(col)), sigma=sigma, rng=rng, integer=col.integer,
-                                   nonzero=nonzero)
+                                   nonzero=nonzero, kept=kept)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)
         return decimals, None
@@ -1251,7 +1254,7 @@ LATTICE_FALSE = 0.05  # expected number of empty lattice buckets (decimal places
 
 
 def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
-             cover: float = 0.95) -> int | None:
+             cover: float = 0.95, kept: list | None = None) -> int | None:
     """The first bucket at which the buckets so far hold `cover` of the values (None: no values).
 
     `counts` is an exact histogram; with `sigma`, noise is added here, and buckets under a bar
@@ -1264,13 +1267,16 @@ def covering(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generato
         counts = counts + discrete_gaussian(sigma, len(counts), rng)
         counts = np.where(counts >= gaussian_tail_z(LATTICE_FALSE / len(counts)) * sigma, counts, 0.0)
     counts = np.maximum(counts, 0.0)
+    if kept is not None:  # the counts read (noisy, those under the bar zero): a released figure
+        kept.append(counts)
     if counts.sum() <= 0:
         return None
     return int(np.argmax(np.cumsum(counts) / counts.sum() >= cover))
 
 
 def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.Generator | None,
-                    cover: float = 0.95, integer: bool = False, nonzero: bool = False) -> int | None:
+                    cover: float = 0.95, integer: bool = False, nonzero: bool = False,
+                    kept: list | None = None) -> int | None:
     """The fewest decimals that write at least `cover` of the values other than zero (a histogram over
     ``DecimalPlaces``, noisy in DP modes); None when they are continuous (more than MAX_DECIMALS).
 
@@ -1281,7 +1287,7 @@ def choose_decimals(counts: np.ndarray, *, sigma: float | None, rng: np.random.G
     than zero are known to be there (`nonzero`, from the range step's released counts), none: a lattice
     of thousands would write them all as 0 (cars' `pollution1`, 75 % zeros, the rest 0.1-0.6 split over
     one and two decimals, got it in 6 % of draws at eps 1, and came back all zeros)."""
-    k = covering(counts[:-1], sigma=sigma, rng=rng, cover=cover)
+    k = covering(counts[:-1], sigma=sigma, rng=rng, cover=cover, kept=kept)
     if k is None:
         if covering(counts[-1:], sigma=sigma, rng=rng, cover=cover) is None:
             return None
