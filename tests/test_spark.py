@@ -66,7 +66,7 @@ def spark():
 def table_file(tmp_path_factory):
     """A Parquet file of several small row groups: Spark reads it as several partitions."""
     path = tmp_path_factory.mktemp("spark") / "t.parquet"
-    duckdb.sql(f"COPY ({TABLE.format(n=6000)}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)")
+    duckdb.sql(f"COPY ({TABLE.format(n=3000)}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)")
     return str(path)
 
 
