@@ -526,19 +526,20 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
         width = np.maximum(np.ceil(hi / unit) - np.ceil(lo / unit), 1.0)
         return (np.ceil(lo / unit) + np.floor(u * width)) * unit
     w = lattice_weights(dom) if len(u) else None
-    if w is not None:
-        step = 10.0 ** -dom.decimals
-        inner = np.ceil(hi / step - 1e-9) - np.ceil(lo / step - 1e-9) >= 1  # cells holding a lattice point
-        if inner.any():
-            x = _inside_uniform(dom, lo, hi, u)
-            p = _lattice_draw(lo[inner], hi[inner], u[inner], step, w)
-            x[inner] = p * step if dom.decimals <= 0 else np.round(p * step, dom.decimals) + 0.0
-            if col.type.upper() == "FLOAT":
-                x = x.astype(np.float32).astype(np.float64)
-            if col.integer and col.type_range is not None:
-                x = np.clip(x, *_double_bounds(col))
-            return x
-    return _inside_uniform(dom, lo, hi, u)
+    if w is None:
+        return _inside_uniform(dom, lo, hi, u)
+    step = 10.0 ** -dom.decimals
+    inner = np.ceil(hi / step - 1e-9) - np.ceil(lo / step - 1e-9) >= 1  # cells holding a lattice point
+    x = np.empty(len(u))
+    x[~inner] = _inside_uniform(dom, lo[~inner], hi[~inner], u[~inner])  # the rounded draw, as without
+    p = _lattice_draw(lo[inner], hi[inner], u[inner], step, w)
+    y = p * step if dom.decimals <= 0 else np.round(p * step, dom.decimals) + 0.0
+    if col.type.upper() == "FLOAT":
+        y = y.astype(np.float32).astype(np.float64)
+    if col.integer and col.type_range is not None:
+        y = np.clip(y, *_double_bounds(col))
+    x[inner] = y
+    return x
 
 
 def _inside_uniform(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:

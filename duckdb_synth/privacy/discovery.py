@@ -384,9 +384,11 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     integer = False if t == "TIME" else col.integer  # TIME: microseconds, decoded whole
     if not clamp and t != "TIME":  # the range step's noisy histogram, drawn before the lattice's
         pow2 = PowersOfTwo.of(col)
-        octaves.append(data.histogram(pow2) + discrete_gaussian(noise.range, pow2.size, rng))
+        exact = data.histogram(pow2)  # kept for a second range (a pass over the column, a job on Spark)
+        octaves.append(exact + discrete_gaussian(noise.range, pow2.size, rng))
         # A cell of the same histogram for NULL (a row is in one cell), where the type allows NULLs.
-        null = float(data.null_count() + discrete_gaussian(noise.range, 1, rng)[0]) if col.nullable else 0.0
+        nulls = data.null_count() if col.nullable else 0
+        null = float(nulls + discrete_gaussian(noise.range, 1, rng)[0]) if col.nullable else 0.0
     nonzero = False
     if octaves:  # values other than zero, clear of the noise (released figures): the rows outside the zero octave
         left, sd = range_left(octaves[0], pow2, 0.0, 0.0, sigma=noise.range, least=0.0, n_hat=n_hat, n_var=n_var,
@@ -420,10 +422,10 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             # have left), averaged with the first by inverse variance.
             sigma2 = sigma_for(noise.range_again)
             w1, w2 = noise.range**-2, sigma2**-2
-            second = data.histogram(pow2) + discrete_gaussian(sigma2, pow2.size, rng)
+            second = exact + discrete_gaussian(sigma2, pow2.size, rng)
             octaves[0] = (w1 * octaves[0] + w2 * second) / (w1 + w2)
             if col.nullable:
-                null = (w1 * null + w2 * float(data.null_count() + discrete_gaussian(sigma2, 1, rng)[0])) / (w1 + w2)
+                null = (w1 * null + w2 * float(nulls + discrete_gaussian(sigma2, 1, rng)[0])) / (w1 + w2)
             range_sigma = (w1 + w2) ** -0.5
             lo, hi, pos_lo = private_range(octaves[0], sigma=range_sigma, rng=rng, buckets=pow2, least=step or 0.0,
                                            noised=True)
