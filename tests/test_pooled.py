@@ -366,14 +366,18 @@ def test_views_count_as_the_table_does() -> None:
 
 
 @pytest.mark.parametrize("wide", [False, True])
-def test_populated_cells_are_the_tables_nonzero_cells(monkeypatch, wide) -> None:
+@pytest.mark.parametrize("sparse", [False, True])
+def test_populated_cells_are_the_tables_nonzero_cells(monkeypatch, wide, sparse) -> None:
     """``populated`` (32-bit cell index where the table fits, 64-bit past it; a prefix kept for
-    the next call) lists the nonzero cells of the table's marginal with their counts."""
+    the next call; by sorting the rows' cells where the table has many more cells than rows) lists the
+    nonzero cells of the table's marginal with their counts."""
     from duckdb_synth.engine import structure
 
     data, sizes = _panel(2)
     if wide:  # as if the tables had more cells than int32 holds: the int64 path
         monkeypatch.setattr(structure, "NARROW_CELLS", 0)
+    monkeypatch.setattr(structure, "SORTED_CELLS", 0 if sparse else 10 ** 9)
+    before = data.codes.copy()
     coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
     views = structure._Views(data)
     for clique, levels in [((0, 3), (1, 0)), ((2, 5, 1), (1, 1, 0)), ((2, 5, 4), (1, 1, 0)), ((4, 0, 1, 3), (0, 1, 0, 0)),
@@ -384,6 +388,21 @@ def test_populated_cells_are_the_tables_nonzero_cells(monkeypatch, wide) -> None
         np.testing.assert_array_equal(flat, np.flatnonzero(dense))
         np.testing.assert_array_equal(counts, dense[dense > 0])
     assert len(views.prefixes) == 2 and all(k[0] is (not wide) for k in views.prefixes)
+    np.testing.assert_array_equal(data.codes, before)  # a lone column's codes sorted in place would be lost
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_score_summed_per_run_of_sorted_cells_is_the_same(monkeypatch, seed: int) -> None:
+    """Past DENSE_CONFIGS configurations a level's rows are summed per run of sorted cells, not in a table
+    of every configuration: the same score, to the last bit (whole counts)."""
+    from duckdb_synth.engine import structure
+
+    data, sizes = _panel(seed)
+    coarse = [((np.arange(s), s), (np.arange(s) // 2, (s + 1) // 2)) for s in sizes]
+    sets = [((1, 0),), ((1, 0), (2, 1)), ((3, 1), (1, 0), (2, 0)), ((5, 0), (4, 1), (3, 0), (2, 1))]
+    dense = [pooled_gain_score(data, 0, ps, coarse, 3, 0.5) for ps in sets]
+    monkeypatch.setattr(structure, "DENSE_CONFIGS", -10 ** 9)  # every level by runs
+    assert [pooled_gain_score(data, 0, ps, coarse, 3, 0.5) for ps in sets] == dense
 
 
 def test_a_large_table_chooses_its_structure_on_a_sample_and_pools_every_row(monkeypatch) -> None:
@@ -413,3 +432,34 @@ def test_a_large_table_chooses_its_structure_on_a_sample_and_pools_every_row(mon
     monkeypatch.setattr(fit, "EXACT_SCORE_ROWS", data.n)
     fit.exact_model(data, doms, Accountant.for_budget(None, 0.0), None, np.random.default_rng(0))
     assert seen["n"] == data.n and seen["least"] == fit.MIN_GROUP
+
+
+def test_a_table_of_many_rows_takes_larger_tables_within_the_models_cells(monkeypatch) -> None:
+    """Balanced mode's table cap: EXACT_MAX_TABLE, or EXACT_TABLE_PER_ROW cells a row where that is more, within
+    EXACT_SEARCH_CELLS / d^2. A column that is a function of three others (their sum, in quarters) is learnt
+    whole where the cap lets a table hold three parents, and only in part where it does not."""
+    import duckdb_synth.privacy.fit as fit
+    from duckdb_synth.privacy.accounting import Accountant
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, size=(2000, 4))
+    codes[:, 3] = codes[:, :3].sum(axis=1) // 3
+    sizes = [6] * 4  # four values, 'other' and NULL
+    doms = [CategoricalDomain(classify(f"c{i}", "VARCHAR"), values=tuple("abcd")) for i in range(4)]
+    monkeypatch.setattr(fit, "EXACT_MAX_TABLE", 6 ** 3)  # two parents
+
+    def tables(per_row: int, search_cells: int) -> tuple[int, list[int]]:
+        monkeypatch.setattr(fit, "EXACT_TABLE_PER_ROW", per_row)
+        monkeypatch.setattr(fit, "EXACT_SEARCH_CELLS", search_cells)
+        cap = fit.exact_table_cap(2000, 4)
+        model = fit.exact_model(Binned(codes, sizes), doms, Accountant.for_budget(None, 0.0), None,
+                                np.random.default_rng(0))
+        return cap, [model.pools[x][0][1].size for x, _ in model.order]
+
+    cap, cells = tables(1, 10 ** 9)
+    assert cap == 2000 and max(cells) == 6 ** 4 and all(c <= cap for c in cells)  # three parents: the sum whole
+    cap, cells = tables(1, 16 * 6 ** 3 + 15)
+    assert cap == 6 ** 3 and all(c <= cap for c in cells)  # the search's cells bound the tables: two parents at most
+    cap, cells = tables(0, 10 ** 9)
+    assert cap == 6 ** 3 and max(cells) <= 6 ** 3  # few rows: the floor
+

@@ -128,11 +128,24 @@ def pooled_gain_score(data, x: int, parents: Sequence[Parent], coarse: Sequence[
     cfg, val = np.divmod(flat, size)
     widths = [coarse[p][lv][1] for p, lv in parents]
     score = 0.0
+    if not len(flat):
+        return score
     for j in range(len(widths), -1, -1):
-        held = np.bincount(cfg, weights=c)
-        is_pool = held >= least if j else held > 0
-        take = is_pool[cfg]
-        score += _xlogx(c[take]) - _xlogx(held[is_pool]) - penalty * (int(take.sum()) - int(is_pool.sum()))
+        if math.prod(widths[:j]) <= 4 * len(cfg) + DENSE_CONFIGS:  # counted into a table of every configuration
+            held = np.bincount(cfg, weights=c)
+            is_pool = held >= least if j else held > 0
+            take = is_pool[cfg]
+            held = held[is_pool]
+        else:
+            # Many more configurations than cells (a large cap on a table of many rows): the cells come
+            # sorted (row-major), each configuration's a run, and its rows are summed per run. The counts
+            # are whole numbers, exact in any order: the same score.
+            starts = np.flatnonzero(np.concatenate(([True], cfg[1:] != cfg[:-1])))
+            held = np.add.reduceat(c, starts)
+            is_pool = held >= least if j else held > 0
+            take = np.repeat(is_pool, np.diff(np.append(starts, len(cfg))))
+            held = held[is_pool]
+        score += _xlogx(c[take]) - _xlogx(held) - penalty * (int(take.sum()) - int(is_pool.sum()))
         if not j or take.all():
             break
         # Rows left go up a level: the last parent dropped, cells that now coincide added up.
@@ -294,6 +307,13 @@ class _Views:
             flat += x
         else:
             flat = cell_index(columns, dtype)
+        if len(flat) and math.prod(size for _, size in columns) > SORTED_CELLS * len(flat):
+            # A table of many more cells than rows (a larger cap on a table of many rows): its populated
+            # cells by sorting the rows' cells, not by counting into the table and scanning it (100k rows
+            # into 3.4M cells: 0.8 ms against 15). The same cells, ascending, and the same counts.
+            flat = np.sort(flat)  # a copy: a lone column's index may be its codes
+            starts = np.flatnonzero(np.concatenate(([True], flat[1:] != flat[:-1])))
+            return flat[starts].astype(np.intp), np.diff(np.append(starts, len(flat))).astype(np.float64)
         counts = np.bincount(flat)
         populated = np.flatnonzero(counts > 0)  # a mask: numpy finds the nonzeros of a bool array 4x as fast as of int64
         return populated, counts[populated].astype(np.float64)
@@ -306,6 +326,9 @@ class _Views:
 
 
 NARROW_CELLS = int(np.iinfo(np.int32).max)  # tables of at most this many cells are indexed in int32
+SORTED_CELLS = 2  # populated cells by sorting where a table has more than this many cells a row (else by counting)
+DENSE_CONFIGS = 1 << 16  # pooled_gain_score sums a level's rows per configuration in a table of them up to this
+# many (more than 4 a populated cell), per run of sorted cells past it
 PREFIXES_KEPT = 8  # the structure search's latest prefix indices kept (4 or 8 bytes a row each)
 MISFIT_CELLS = 32  # marginal_misfit views each column in at most this many cells (its finest coarsening that fits)
 MISFIT_SETS = 300  # and scores up to this many of the pairs and of the triples (a fixed sample beyond)

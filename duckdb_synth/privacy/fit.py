@@ -66,6 +66,12 @@ EXACT_COARSE_LEVELS = 3  # and parents coarsened up to 8 bins into one. Memoriza
 # of 0.27 at this cap, above its holdout's 0.236, and falls to 0.19 at 1M cells (tvd3 0.146 -> 0.106).
 # The earlier network (parents anywhere, exact conditionals down to one row, tables of 2 cells per
 # row) memorized beyond that: credit at 4 parents and 1M cells scored 0.04 against the holdout's 0.50.
+EXACT_TABLE_PER_ROW = 10  # a larger table: up to this many cells per row of the table, where that is more than
+EXACT_SEARCH_CELLS = 1_200_000_000  # EXACT_MAX_TABLE, and within this many over d^2 (d columns): a table of
+# many rows supports finer conditionals (each still pools MIN_GROUP rows), but the structure search scores
+# about d^2 parent sets, each over a table of up to the cap, and the sampler draws from d tables a batch: a
+# cap growing with the rows alone took a generated 1M x 50 table from 30 to 54 CPU s in balanced mode.
+# The bound keeps 1M x 50 at 480k cells (within its 30 s); flights (337k x 19) gets 3.3M (``exact_table_cap``).
 EXACT_ROUNDS_PER_COLUMN = 3
 EXACT_SCORE_ROWS = 100_000  # balanced mode's structure is chosen on a sample of about this many rows
 EXACT_MISFIT_ROWS = 20_000  # rows sampled to compare candidate networks (engine/structure.py:marginal_misfit)
@@ -169,11 +175,19 @@ def exact_model(data: Binned, domains: list[Domain], acct: Accountant, workload:
         q = EXACT_SCORE_ROWS / data.n
         scored = data.subset((rng or np.random.default_rng(0)).random(data.n) < q)
         least = max(1, round(MIN_GROUP * q))
-    order = decomposable_network(scored, coarse, max_parents=EXACT_MAX_PARENTS, max_cells=EXACT_MAX_TABLE,
+    order = decomposable_network(scored, coarse, max_parents=EXACT_MAX_PARENTS,
+                                 max_cells=exact_table_cap(data.n, len(sizes)),
                                  least=least, sample_rows=min(int(scored.n), EXACT_MISFIT_ROWS))
     acct.charge("model", 0.0, detail=f"decomposable network on exact counts, {sum(len(p) for _, p in order)} edges, "
                                      f"every conditional from at least {MIN_GROUP} rows")
     return pooled_network(data, order, coarse, MIN_GROUP)
+
+
+def exact_table_cap(n: int, d: int) -> int:
+    """Balanced mode's cap on a conditional table's cells, for a table of `n` rows and `d` modelled columns:
+    ``EXACT_MAX_TABLE``, or ``EXACT_TABLE_PER_ROW`` cells a row where that is more, within
+    ``EXACT_SEARCH_CELLS`` / d^2."""
+    return max(EXACT_MAX_TABLE, min(EXACT_TABLE_PER_ROW * int(n), EXACT_SEARCH_CELLS // max(int(d), 1) ** 2))
 
 
 def exact_pgm(data: Binned, acct: Accountant, workload: Workload):
