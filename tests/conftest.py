@@ -30,6 +30,15 @@ DX_COMMON = ("flu", "cold", "asthma", "diabetes", "fracture")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 
 
+FIRST = ("test_spark.py", "test_fuzz.py", "test_sql_e2e.py")  # the files that take longest, longest first
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The longest files first (their order within kept): in two workers (pyproject's ``-n auto --dist
+    loadfile``, a file to a worker) the Spark file started last ran alone for minutes at the end."""
+    items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
+
+
 @pytest.fixture(autouse=True)
 def _reproducible_unseeded_runs(request, monkeypatch) -> None:
     """A run without a seed takes its two streams from OS entropy; under test it takes them from a

@@ -436,7 +436,7 @@ def test_a_large_table_chooses_its_structure_on_a_sample_and_pools_every_row(mon
 
 def test_a_table_of_many_rows_takes_larger_tables_within_the_search_bound(monkeypatch) -> None:
     """Balanced mode's table cap: EXACT_MAX_TABLE, or EXACT_TABLE_PER_ROW cells a row where that is more, within
-    EXACT_SEARCH_CELLS / d^2. A column that is a function of three others (their sum, in quarters) is learnt
+    EXACT_SEARCH_CELLS / d^2. A column that is a function of three others (their sum over 3, rounded down) is learnt
     whole where the cap lets a table hold three parents, and only in part where it does not."""
     import duckdb_synth.privacy.fit as fit
     from duckdb_synth.privacy.accounting import Accountant
