@@ -475,7 +475,7 @@ def lattice_weights(dom: NumericDomain) -> np.ndarray | None:
     classes = dom.decimals - MIN_DECIMALS + 1
     share = np.asarray(dom.places[:classes], dtype=np.float64)
     step = 10.0 ** -dom.decimals
-    a, b = math.ceil(dom.edges[0] / step - 1e-9), math.ceil(dom.edges[-1] / step - 1e-9)
+    a, b = (int(i) for i in _lattice_index(np.array([dom.edges[0], dom.edges[-1]]), step))
     if classes < 2 or not share[-1] > 0 or abs(a) > 2**52 or abs(b) > 2**52:
         return None
     grains = [10 ** (classes - 1 - i) for i in range(classes)]  # in lattice steps, coarsest first
@@ -491,6 +491,13 @@ def lattice_weights(dom: NumericDomain) -> np.ndarray | None:
     return w if (w > base).any() else None
 
 
+def _lattice_index(x: np.ndarray, step: float) -> np.ndarray:
+    """The index (in steps, as floats) of the first point of the lattice of `step` at or above each `x`: a
+    cell [lo, hi) holds the points from lo's index to hi's, less one. A hair below (1e-9 of a step) still
+    counts as at: an edge written as k x step may come out a rounding error above it."""
+    return np.ceil(np.asarray(x, dtype=np.float64) / step - 1e-9)
+
+
 def _lattice_draw(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, w: np.ndarray) -> np.ndarray:
     """The lattice point (in steps) at place `u` of each cell [lo, hi)'s points weighted by class (`w`,
     coarsest first: ``lattice_weights``): the inverse of the cumulative weight, by bisection, so that a
@@ -498,8 +505,8 @@ def _lattice_draw(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, w:
     classes = len(w)
     grains = np.array([10.0 ** (classes - 1 - i) for i in range(classes)])
     d = w - np.append(w[1:], 0.0)  # a point of class i is a multiple of grains[j] for every j >= i
-    p0 = np.ceil(lo / step - 1e-9)
-    p1 = np.maximum(np.ceil(hi / step - 1e-9), p0 + 1.0)
+    p0 = _lattice_index(lo, step)
+    p1 = np.maximum(_lattice_index(hi, step), p0 + 1.0)
 
     def cum(x: np.ndarray) -> np.ndarray:  # the weight of the points in [p0, x)
         return sum(d[i] * (np.ceil(x / grains[i]) - np.ceil(p0 / grains[i])) for i in range(classes) if d[i])
@@ -529,7 +536,7 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
     if w is None:
         return _inside_uniform(dom, lo, hi, u)
     step = 10.0 ** -dom.decimals
-    inner = np.ceil(hi / step - 1e-9) - np.ceil(lo / step - 1e-9) >= 1  # cells holding a lattice point
+    inner = _lattice_index(hi, step) - _lattice_index(lo, step) >= 1  # cells holding a lattice point
     x = np.empty(len(u))
     x[~inner] = _inside_uniform(dom, lo[~inner], hi[~inner], u[~inner])  # the rounded draw, as without
     p = _lattice_draw(lo[inner], hi[inner], u[inner], step, w)
@@ -554,8 +561,8 @@ def _inside_uniform(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.nd
             # tenth of the time, a value no row holds, in a cell measured empty. A cell holding no
             # multiple keeps the rounded draw.
             step = 10.0 ** -dom.decimals
-            first = np.ceil(lo / step - 1e-9)
-            count = np.ceil(hi / step - 1e-9) - first
+            first = _lattice_index(lo, step)
+            count = _lattice_index(hi, step) - first
             x = np.where(count >= 1, (first + np.floor(u * np.maximum(count, 1.0))) * step, np.round(x, dom.decimals))
             x = np.clip(x, dom.edges[0], dom.edges[-1] - 1)
         if col.type_range is not None:
@@ -582,8 +589,8 @@ def _on_lattice(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, deci
     came out in the next category, mostly where the copula put a row at the top of its cell.
     A cell holding no lattice point (a value written with more decimals) keeps the rounded draw.
     """
-    first = np.ceil(lo / step - 1e-9)
-    count = np.ceil(hi / step - 1e-9) - first
+    first = _lattice_index(lo, step)
+    count = _lattice_index(hi, step) - first
     x = np.round((first + np.floor(u * np.maximum(count, 1.0))) * step, decimals)
     return np.where(count >= 1, x, np.round(lo + u * (hi - lo), decimals))
 
