@@ -53,3 +53,42 @@ def test_balanced_mode_says_so_too(caplog: pytest.LogCaptureFixture) -> None:
     caplog.clear()
     res = _run("'n' || (i % 4)::VARCHAR", caplog, mode="balanced")
     assert "no frequent value" not in [s for s in res.spend.steps if s.name == "domain note"][0].detail
+
+
+RARE = "CASE WHEN i % 100 < 78 THEN 'common ' || (i % 6)::VARCHAR ELSE 'rare ' || (i % 220)::VARCHAR END"
+# 78 % of the rows in six values, 22 % in 220 values of three rows each: too rare for any DP threshold
+
+
+def test_values_too_rare_to_keep_are_named_with_the_public_way_to_keep_them(caplog: pytest.LogCaptureFixture) -> None:
+    res = _run(RARE, caplog)
+    steps = [s for s in res.spend.steps if s.name.startswith("domain note")]
+    assert "too rare to keep" in steps[-1].detail and "%" in steps[-1].detail
+    assert "no frequent value" not in steps[-1].detail  # most rows are in kept values: modelled
+    warned = [r.getMessage() for r in caplog.records if "too few rows" in r.getMessage()]
+    assert len(warned) == 1 and "column 'note'" in warned[0] and "domains := {'note': [...]}" in warned[0]
+    assert not any(ch.isdigit() for ch in warned[0])  # names the column, shows no count or share
+    assert any("note" in s.name for s in res.spend.steps if s.name.startswith("measure"))
+    out = set(res.table.column("note").to_pylist())
+    assert not {v for v in out if v and v.startswith("rare ")}  # tokens, never a rare row's value
+
+
+def test_a_declared_list_keeps_the_rare_values_and_says_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    values = [f"common {k}" for k in range(6)] + [f"rare {k}" for k in range(220)]
+    con = duckdb.connect()
+    try:
+        con.execute(TABLE.format(note=RARE))
+        with caplog.at_level(logging.WARNING):
+            res = pl.run(con, "t", mode="strict", seed=0, domains={"note": values})
+    finally:
+        con.close()
+    assert not [r for r in caplog.records if "too few rows" in r.getMessage()]
+    assert not [s for s in res.spend.steps if "too rare" in s.detail]
+    assert {v for v in res.table.column("note").to_pylist() if v is not None} <= set(values)
+
+
+def test_no_such_note_where_the_kept_values_hold_the_rows(caplog: pytest.LogCaptureFixture) -> None:
+    res = _run("'n' || (i % 4)::VARCHAR", caplog)
+    assert not [r for r in caplog.records if "too few rows" in r.getMessage()]
+    assert not [s for s in res.spend.steps if "too rare" in s.detail]
+    res = _run(RARE, caplog, mode="balanced")  # balanced mode keeps what 5 rows hold: no budget to blame
+    assert not [s for s in res.spend.steps if "too rare" in s.detail]

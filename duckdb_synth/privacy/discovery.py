@@ -84,11 +84,13 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
         again = second_pass_rho(acct, dom, null, sigma, n_hat, n_var, rho)
+        if not again and (note := rare_values_note(dom, null, sigma, n_hat, n_var)):
+            acct.steps[-1] = replace(acct.steps[-1], detail=acct.steps[-1].detail + note)
         if again:
             delta2 = acct.delta_threshold / d - delta
             dom = categorical_domain(col, data, sigma=sigma_for(again), delta=delta2, rng=rng, n_hat=n_hat,
                                      held=acct.unit_rows)
-            note = FREE_TEXT_NOTE if dom.free_text else ""
+            note = FREE_TEXT_NOTE if dom.free_text else rare_values_note(dom, null, sigma, n_hat, n_var)
             acct.charge(f"domain {col.name} {AGAIN}", again, delta=delta2,
                         detail=f"the first pass left much of the rows in no kept value: noisy counts over a lower "
                                f"threshold: {len(dom.values)} values kept{note}")
@@ -161,6 +163,28 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
     if left <= UNEXPLAINED * n_hat or left <= 2.0 * sd:
         return 0.0
     return again_rho(acct, rho, text=True)
+
+
+RARE_SHARE = 0.05  # a DP run says so where a text column's values too rare to keep hold more than this share
+
+
+def rare_values_note(dom: CategoricalDomain, null: float, null_sigma: float, n_hat: float, n_var: float) -> str:
+    """Where the values a DP pass could not keep (too rare for its threshold) hold more than RARE_SHARE
+    of a text column's rows, clear of the noise (2 sd), and the column is not free text: warn, naming the
+    column and the public way to keep them (a declared list of its values), and return a note for the
+    spend record with that share, rounded: from released figures only (the row count, the NULL cell and
+    the kept values' noisy counts), as ``second_pass_rho``'s test is. '' otherwise."""
+    if dom.free_text or dom.sigma is None:
+        return ""
+    left, sd = rows_left(n_hat, n_var, null, null_sigma**2, np.asarray(dom.counts, dtype=np.float64), dom.sigma**2)
+    if left <= RARE_SHARE * n_hat or left <= 2.0 * sd:
+        return ""
+    name = dom.column.name
+    if FREE_TEXT_ADVICE.get():
+        log.warning("column '%s': some of its values are held by too few rows to be kept at this budget, and come "
+                    "out as random tokens; declare its values (domains := {'%s': [...]}) to keep every one at no "
+                    "privacy cost, or raise epsilon", name, name)
+    return f"; values too rare to keep hold about {100 * left / n_hat:.0f} % of the rows (noisy)"
 
 
 def again_rho(acct: Accountant, rho: float, text: bool = False) -> float:
