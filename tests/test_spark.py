@@ -295,6 +295,98 @@ def test_count_classes_and_values_by_rank_as_duckdb(spark, table_file):
         spk.close()
 
 
+def test_null_and_special_counts_of_every_column_in_one_job(spark, table_file, monkeypatch):
+    """The domain stage asks a column's NULL count at each of its steps and zoom levels, and a FLOAT or
+    DOUBLE column's NaN and infinities: on Spark every column's are counted in one job, then kept (a
+    strict run of the table's ten columns made 149 jobs, 60 of them these counts). The same counts as
+    DuckDB's; where that job fails, each column asks its own (whose failure names the column)."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import read_schema
+    from duckdb_synth.engine.spark import SparkRows
+
+    con = duckdb.connect()
+    cols = read_schema(con, f"SELECT * FROM '{table_file}'")
+    duck = DuckDBRows(con, f"SELECT * FROM '{table_file}'", cols)
+    want = [(duck.column(i).null_count(), duck.column(i).special_counts().tolist() if c.type in ("FLOAT", "DOUBLE")
+             else None) for i, c in enumerate(cols)]
+    assert sum(n for n, _ in want) > 0 and any(sp and sum(sp) for _, sp in want)  # the table has both
+    sc = spark.sparkContext
+
+    def counts(rows):
+        return [(rows.column(i).null_count(), rows.column(i).special_counts().tolist() if c.type in ("FLOAT", "DOUBLE")
+                 else None) for i, c in enumerate(cols)]
+
+    spk = SparkRows(spark.read.parquet(table_file), cols)
+    try:
+        sc.setJobGroup("counts-once", "duckdb-synth test")
+        assert counts(spk) == want and counts(spk) == want  # asked twice over
+        # One collect (the first action on the values also fills their cache): per ask, 28 asks made 56 jobs
+        assert 1 <= len(sc.statusTracker().getJobIdsForGroup("counts-once")) <= 3
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        spk.close()
+    spk = SparkRows(spark.read.parquet(table_file), cols)
+    try:
+        real = spk.values_df.selectExpr
+
+        def fail_on_many(*exprs):  # the job of every column's counts fails; a column's own does not
+            if len(exprs) > 3:
+                raise RuntimeError("boom")
+            return real(*exprs)
+
+        monkeypatch.setattr(spk.values_df, "selectExpr", fail_on_many)
+        assert counts(spk) == want
+    finally:
+        spk.close()
+
+
+def test_histograms_over_a_types_bucketing_of_every_column_in_one_job(spark, table_file, monkeypatch):
+    """The range and lattice steps' histograms (signed powers of two, decimal places, time units) are fixed
+    by each column's type: the first ask of a kind counts every number, date and time column's in one job,
+    the same counts as DuckDB's. A zoom's cells are each column's own; where the shared job fails, a
+    column counts its own."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.domain import Cells, DecimalPlaces, PowersOfTwo
+    from duckdb_synth.engine.schema import read_schema
+    from duckdb_synth.engine.spark import SparkRows
+    from duckdb_synth.privacy.discovery import TIME_UNIT_BUCKETS
+
+    con = duckdb.connect()
+    cols = read_schema(con, f"SELECT * FROM '{table_file}'")
+    numbers = [i for i, c in enumerate(cols) if c.is_numeric]
+    assert len(numbers) >= 6
+    duck = DuckDBRows(con, f"SELECT * FROM '{table_file}'", cols)
+    kinds = [PowersOfTwo.of, DecimalPlaces.of, lambda c: TIME_UNIT_BUCKETS]
+    want = {(k, i): duck.column(i).histogram(kind(cols[i])).tolist() for k, kind in enumerate(kinds) for i in numbers}
+    sc = spark.sparkContext
+    for fail in (False, True):
+        spk = SparkRows(spark.read.parquet(table_file), cols)
+        if fail:
+            real = spk.summed
+
+            def fail_on_many(parts, shapes, kind, column=None):  # the job of every column's tables fails
+                if len(shapes) > 1:
+                    raise duckdb_synth.errors.DataError("boom")
+                return real(parts, shapes, kind, column)
+
+            monkeypatch.setattr(spk, "summed", fail_on_many)
+        try:
+            sc.setJobGroup("shared-histograms", "duckdb-synth test")
+            for k, kind in enumerate(kinds):
+                for i in numbers:
+                    assert spk.column(i).histogram(kind(cols[i])).tolist() == want[k, i], (cols[i].name, k)
+            jobs = len(sc.statusTracker().getJobIdsForGroup("shared-histograms"))
+            # Three kinds, each one job and its shuffle (and the first fills the values' cache); one
+            # column's histogram at a time made two jobs each, 2 x 3 x len(numbers)
+            assert jobs >= 2 * len(kinds) * len(numbers) if fail else jobs <= 3 * len(kinds)
+            edges = np.array([0.0, 10.0, 100.0, 1000.0])  # any other bucketing: the column's own job
+            assert spk.column(numbers[0]).histogram(Cells(edges)).tolist() == \
+                duck.column(numbers[0]).histogram(Cells(edges)).tolist()
+        finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+            spk.close()
+
+
 def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
     """Histograms and marginals are counted per partition and added in Spark: the driver gets each answer
     once, the same bytes from 1 partition as from 7, and the same counts as DuckDB's."""

@@ -38,9 +38,9 @@ from sqlglot import exp
 
 from ..errors import DataError, SynthError
 from .data import ArrayColumn, Binned, code_type, to_float, value_sql
-from .domain import Buckets, Domain
+from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, TimeUnits
 from .marginal import Clique, Remap, marginal
-from .schema import Column
+from .schema import FLOATS, Column
 from .units import canonical_sql, row_keys
 
 CHUNK = 1 << 20  # cells of a partial table added as one piece in Spark (8 MB of float64)
@@ -124,6 +124,18 @@ def _as_string(arr):
     return arr.cast(pa.string()) if pa.types.is_large_string(arr.type) else arr
 
 
+def _public_key(buckets: Buckets) -> tuple | None:
+    """What makes a bucketing fixed by a column's type one of its kind (``SparkRows.shared_histogram``);
+    None for any other."""
+    if isinstance(buckets, PowersOfTwo):
+        return ("powers of two", buckets.top)
+    if isinstance(buckets, DecimalPlaces):
+        return ("decimal places", buckets.single)
+    if isinstance(buckets, TimeUnits):
+        return ("time units",)
+    return None
+
+
 class SparkColumn:
     """One modelled column of a Spark source (``data.ColumnData``)."""
 
@@ -181,10 +193,16 @@ class SparkColumn:
         return out
 
     def null_count(self) -> int:
+        nulls = self.rows.counted("nulls")
+        if nulls is not None:
+            return int(nulls[self.i])
         self.rows.took("counts", 8)
         return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
 
     def special_counts(self) -> np.ndarray:
+        specials = self.rows.counted("specials") if self.col.type in FLOATS else None
+        if specials is not None:
+            return specials[self.i].copy()
         c = f"`{self.name}`"
         row = self.rows.guard(lambda: self.rows.values_df.selectExpr(
             f"count_if({c} IS NOT NULL AND isnan({c}))", f"count_if({c} = double('inf'))",
@@ -193,6 +211,10 @@ class SparkColumn:
         return np.array([float(v) for v in row], np.float64)
 
     def histogram(self, buckets: Buckets) -> np.ndarray:
+        shared = self.rows.shared_histogram(buckets, self.i)
+        if shared is not None:
+            return shared
+
         def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             total = np.zeros(buckets.size)
             for batch in batches:
@@ -229,8 +251,71 @@ class SparkRows:
         self.values_df = values.persist()
         self._n: int | None = None
         self._binned: list = []
+        self._counts: dict[str, np.ndarray | None] = {}  # ``counted``: the columns' NULL and special counts
+        self._hists: dict[type, dict[int, tuple]] = {}  # ``shared_histogram``: per bucketing kind, per column
         self.received: dict[str, int] = {}  # bytes of the answers that came to the driver, by kind (bench/spark.py)
         self.cells: dict[str, int] = {}  # cells of the tables among them (histograms, marginals), by kind
+
+    def counted(self, kind: str) -> np.ndarray | None:
+        """Every column's NULL count (`kind` "nulls"), or every FLOAT and DOUBLE column's NaN, +inf and -inf
+        counts ("specials", a row per column), in one Spark job the first time either is asked, then kept: the
+        domain stage asks a column's at each of its steps and zoom levels, and each ask was a job or two (a
+        strict run of ten columns made 60 such jobs of its 149). The same exact counts, so the same noisy
+        releases and the same rows. None where that job fails: the caller then asks its own column's, whose
+        failure names the column."""
+        if kind not in self._counts:
+            d = len(self.columns)
+            floats = [i for i, c in enumerate(self.columns) if c.type in FLOATS]
+            exprs = [f"count_if(`c{i}` IS NULL)" for i in range(d)]
+            for i in floats:
+                c = f"`c{i}`"
+                exprs += [f"count_if({c} IS NOT NULL AND isnan({c}))", f"count_if({c} = double('inf'))",
+                          f"count_if({c} = double('-inf'))"]
+            try:
+                row = [int(v) for v in self.values_df.selectExpr(*exprs).collect()[0]] if exprs else []
+            except Exception:  # noqa: BLE001 (pyspark's errors share no stable base class): asked per column
+                self._counts["nulls"] = self._counts["specials"] = None
+                return None
+            self.took("counts", 8 * len(exprs))
+            self._counts["nulls"] = np.array(row[:d], np.int64)
+            specials = np.zeros((d, 3))
+            for k, i in enumerate(floats):
+                specials[i] = row[d + 3 * k:d + 3 * k + 3]
+            self._counts["specials"] = specials
+        return self._counts[kind]
+
+    def shared_histogram(self, buckets: Buckets, i: int) -> np.ndarray | None:
+        """Column i's histogram over `buckets` where that is a bucketing fixed by the column's type (signed
+        powers of two, decimal places, time units: ``_public_key``): the first ask of a kind counts every
+        number, date and time column over its own bucketing of that kind in one Spark job, and keeps them (the
+        range and lattice steps of ten columns were twenty jobs of a strict run's). The same exact counts.
+        None for any other bucketing (a zoom's cells, which follow a column's own releases), or where that
+        job fails: the caller then counts its own column, whose failure names it."""
+        key = _public_key(buckets)
+        if key is None or not self.columns[i].is_numeric:
+            return None
+        kind = type(buckets)
+        if kind not in self._hists:
+            cols = [j for j, c in enumerate(self.columns) if c.is_numeric]
+            each = [kind.of(self.columns[j]) if hasattr(kind, "of") else buckets for j in cols]
+
+            def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+                totals = [np.zeros(b.size) for b in each]
+                for batch in batches:
+                    for k, b in enumerate(each):
+                        x = to_float(batch.column(k))
+                        totals[k] += b.histogram(x[np.isfinite(x)])
+                yield _pieces_batch(totals)
+
+            parts = self.values_df.select(*[f"c{j}" for j in cols]).mapInArrow(count, _pieces_schema())
+            try:
+                got = self.summed(parts, [(b.size,) for b in each], "histograms")
+            except SynthError:
+                self._hists[kind] = {}
+                return None
+            self._hists[kind] = {j: (_public_key(b), h) for j, b, h in zip(cols, each, got)}
+        kept = self._hists[kind].get(i)
+        return kept[1].copy() if kept is not None and kept[0] == key else None
 
     def took(self, kind: str, size: int) -> None:
         self.received[kind] = self.received.get(kind, 0) + int(size)
