@@ -387,6 +387,35 @@ def test_histograms_over_a_types_bucketing_of_every_column_in_one_job(spark, tab
             spk.close()
 
 
+def test_every_text_columns_count_classes_in_one_job(spark, tmp_path):
+    """How many values hold each count (``count_classes``, the threshold step's summary) of every text
+    column, counted in one job the first time one is asked (each column's was three or four jobs): the
+    same as DuckDB's, NULLs and empty strings as each engine's own query has them."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import read_schema
+    from duckdb_synth.engine.spark import SparkRows
+
+    path = str(tmp_path / "texts.parquet")
+    duckdb.sql(f"COPY (SELECT {', '.join(f'CASE WHEN i % {k + 3} = 0 THEN NULL WHEN i % 11 = 0 THEN {chr(39)}{chr(39)} ELSE (i % {7 * k + 2})::VARCHAR END AS t{k}' for k in range(6))}, i % 5 AS n FROM range(2000) r(i)) TO '{path}' (FORMAT parquet)")
+    con = duckdb.connect()
+    cols = read_schema(con, f"SELECT * FROM '{path}'")
+    duck = DuckDBRows(con, f"SELECT * FROM '{path}'", cols)
+    spk = SparkRows(spark.read.parquet(path), cols)
+    sc = spark.sparkContext
+    try:
+        sc.setJobGroup("text-classes", "duckdb-synth test")
+        for _ in range(2):
+            for i, c in enumerate(cols[:6]):
+                d, s = duck.column(i).count_classes(), spk.column(i).count_classes()
+                assert (s[0].tolist(), s[1].tolist()) == (d[0].tolist(), d[1].tolist()), c.name
+        assert len(sc.statusTracker().getJobIdsForGroup("text-classes")) <= 5  # six columns' own: 20 or so
+        d, s = duck.column(6).count_classes(), spk.column(6).count_classes()  # a number: its own query
+        assert (s[0].tolist(), s[1].tolist()) == (d[0].tolist(), d[1].tolist())
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        spk.close()
+
+
 def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
     """Histograms and marginals are counted per partition and added in Spark: the driver gets each answer
     once, the same bytes from 1 partition as from 7, and the same counts as DuckDB's."""

@@ -170,6 +170,9 @@ class SparkColumn:
         return values.take(pa.array(order)).to_pylist(), counts[order]
 
     def count_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        shared = self.rows.text_classes(self.i)
+        if shared is not None:
+            return shared
         got = self.rows.guard(lambda: self._counted().groupBy("count").count().collect(), self.col)
         self.rows.took("value counts", 16 * len(got))
         got.sort()
@@ -256,6 +259,7 @@ class SparkRows:
         self._binned: list = []
         self._counts: dict[str, np.ndarray | None] = {}  # ``counted``: the columns' NULL and special counts
         self._hists: dict[type, dict[int, tuple]] = {}  # ``shared_histogram``: per bucketing kind, per column
+        self._classes: dict[int, tuple[np.ndarray, np.ndarray]] | None = None  # ``text_classes``, per text column
         self.received: dict[str, int] = {}  # bytes of the answers that came to the driver, by kind (bench/spark.py)
         self.cells: dict[str, int] = {}  # cells of the tables among them (histograms, marginals), by kind
 
@@ -319,6 +323,35 @@ class SparkRows:
             self._hists[kind] = {j: (_public_key(b), h) for j, b, h in zip(cols, each, got)}
         kept = self._hists[kind].get(i)
         return kept[1].copy() if kept is not None and kept[0] == key else None
+
+    def text_classes(self, i: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Column i's ``count_classes`` where it is text: the first ask counts every text column's in one Spark
+        job (their values stacked beside the column's index, grouped by both), then keeps them; a column asks
+        its own twice where the first pass leaves many rows unexplained. The same counts as each column's own
+        query (the same strings grouped). None for a number (its values grouped as numbers), or where that job
+        fails: the caller then asks its own, whose failure names the column."""
+        if self.columns[i].kind != "categorical":
+            return None
+        if self._classes is None:
+            from pyspark.sql import functions as F
+
+            texts = [j for j, c in enumerate(self.columns) if c.kind == "categorical"]
+            stack = f"stack({len(texts)}, " + ", ".join(f"{j}, CAST(`c{j}` AS STRING)" for j in texts) + ") AS (i, v)"
+            query = (self.values_df.selectExpr(stack).where("v IS NOT NULL").groupBy("i", "v").agg(F.count("*").alias("n"))
+                     .groupBy("i", "n").agg(F.count("*").alias("k")))
+            try:
+                got = query.collect()
+            except Exception:  # noqa: BLE001 (pyspark's errors share no stable base class): asked per column
+                self._classes = {}
+                return None
+            self.took("value counts", 24 * len(got))
+            per: dict[int, list[tuple[int, int]]] = {j: [] for j in texts}
+            for j, n, k in got:
+                per[int(j)].append((int(n), int(k)))
+            self._classes = {j: (np.array([n for n, _ in sorted(v)], np.int64), np.array([k for _, k in sorted(v)], np.int64))
+                             for j, v in per.items()}
+        got = self._classes.get(i)
+        return None if got is None else (got[0].copy(), got[1].copy())
 
     def took(self, kind: str, size: int) -> None:
         self.received[kind] = self.received.get(kind, 0) + int(size)
