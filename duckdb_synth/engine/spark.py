@@ -27,6 +27,7 @@ and output, for a seed, are the same on both engines (``tests/test_spark.py``).
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -46,6 +47,8 @@ from .units import canonical_sql, row_keys
 CHUNK = 1 << 20  # cells of a partial table added as one piece in Spark (8 MB of float64)
 LOCAL_CELLS = 1 << 25  # a binned table of at most this many codes (rows x columns; 64 MB as int16) is held on the
 # driver; above it the codes stay on the executors and each marginal is a Spark job
+
+log = logging.getLogger(__name__)
 
 
 def spark_sql(duckdb_expr: str) -> str:
@@ -136,6 +139,18 @@ def _public_key(buckets: Buckets) -> tuple | None:
     return None
 
 
+def _asks(kind: type, col: Column) -> bool:
+    """Whether the domain stage asks `col`'s histogram over its bucketing of `kind` (a ``_public_key`` kind):
+    signed powers of two of a number, date or timestamp whose range is not declared; decimal places of a
+    number; time units of a TIMESTAMP or TIME."""
+    t = col.type.upper()
+    if kind is PowersOfTwo:
+        return col.is_numeric and t != "TIME" and (col.declared is None or col.declared.bounds is None)
+    if kind is DecimalPlaces:
+        return col.kind == "numeric"
+    return col.kind == "temporal" and t != "DATE"
+
+
 class SparkColumn:
     """One modelled column of a Spark source (``data.ColumnData``)."""
 
@@ -190,8 +205,8 @@ class SparkColumn:
         # Put in order here (a few hundred rows at most): Spark's orderBy samples the rows for its ranges first,
         # a job of its own.
         got = self.rows.guard(lambda: ranked.join(want, ["count", "r"]).toArrow(), self.col)
-        got = got.take(pc.sort_indices(got, sort_keys=[("count", "ascending"), ("r", "ascending")]))
         self.rows.took("value counts", got.nbytes)
+        got = got.take(pc.sort_indices(got, sort_keys=[("count", "ascending"), ("r", "ascending")]))
         values = _as_string(got.column("v").combine_chunks()).to_pylist()
         out: dict[int, list] = {}
         for c, v in zip(got.column("count").to_pylist(), values):
@@ -206,7 +221,7 @@ class SparkColumn:
         return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
 
     def special_counts(self) -> np.ndarray:
-        specials = self.rows.counted("specials") if self.col.type in FLOATS else None
+        specials = self.rows.counted("specials") if self.col.type.upper() in FLOATS else None
         if specials is not None:
             return specials[self.i].copy()
         c = f"`{self.name}`"
@@ -272,7 +287,7 @@ class SparkRows:
         failure names the column."""
         if kind not in self._counts:
             d = len(self.columns)
-            floats = [i for i, c in enumerate(self.columns) if c.type in FLOATS]
+            floats = [i for i, c in enumerate(self.columns) if c.type.upper() in FLOATS]
             exprs = [f"count_if(`c{i}` IS NULL)" for i in range(d)]
             for i in floats:
                 c = f"`c{i}`"
@@ -281,6 +296,7 @@ class SparkRows:
             try:
                 row = [int(v) for v in self.values_df.selectExpr(*exprs).collect()[0]] if exprs else []
             except Exception:  # noqa: BLE001 (pyspark's errors share no stable base class): asked per column
+                log.debug("the shared NULL and special counts failed: one job per column")
                 self._counts["nulls"] = self._counts["specials"] = None
                 return None
             self.took("counts", 8 * len(exprs))
@@ -299,11 +315,11 @@ class SparkRows:
         None for any other bucketing (a zoom's cells, which follow a column's own releases), or where that
         job fails: the caller then counts its own column, whose failure names it."""
         key = _public_key(buckets)
-        if key is None or not self.columns[i].is_numeric:
+        if key is None or not _asks(type(buckets), self.columns[i]):
             return None
         kind = type(buckets)
         if kind not in self._hists:
-            cols = [j for j, c in enumerate(self.columns) if c.is_numeric]
+            cols = [j for j, c in enumerate(self.columns) if _asks(kind, c)]
             each = [kind.of(self.columns[j]) if hasattr(kind, "of") else buckets for j in cols]
 
             def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -317,7 +333,8 @@ class SparkRows:
             parts = self.values_df.select(*[f"c{j}" for j in cols]).mapInArrow(count, _pieces_schema())
             try:
                 got = self.summed(parts, [(b.size,) for b in each], "histograms")
-            except SynthError:
+            except SynthError:  # guard's DataError: each column asks its own, whose failure names it
+                log.debug("the shared %s histograms failed: one job per column", kind.__name__)
                 self._hists[kind] = {}
                 return None
             self._hists[kind] = {j: (_public_key(b), h) for j, b, h in zip(cols, each, got)}
@@ -342,6 +359,7 @@ class SparkRows:
             try:
                 got = query.collect()
             except Exception:  # noqa: BLE001 (pyspark's errors share no stable base class): asked per column
+                log.debug("the shared value-count classes failed: one job per column")
                 self._classes = {}
                 return None
             self.took("value counts", 24 * len(got))

@@ -174,7 +174,7 @@ def rare_values_note(dom: CategoricalDomain, null: float, null_sigma: float, n_h
     column and the public way to keep them (a declared list of its values), and return a note for the
     spend record with that share, rounded: from released figures only (the row count, the NULL cell and
     the kept values' noisy counts), as ``second_pass_rho``'s test is. '' otherwise."""
-    if dom.free_text or dom.sigma is None:
+    if dom.free_text or not dom.sigma:  # a DP pass's domain only (balanced mode's holds no noise)
         return ""
     left, sd = rows_left(n_hat, n_var, null, null_sigma**2, np.asarray(dom.counts, dtype=np.float64), dom.sigma**2)
     if left <= RARE_SHARE * n_hat or left <= 2.0 * sd:
