@@ -376,14 +376,14 @@ def test_histograms_over_a_types_bucketing_of_every_column_in_one_job(spark, tab
 
             monkeypatch.setattr(spk, "summed", fail_on_many)
         try:
-            sc.setJobGroup("shared-histograms", "duckdb-synth test")
+            sc.setJobGroup(f"shared-histograms-{fail}", "duckdb-synth test")
             for k, kind in enumerate(kinds):
                 for i in asked[k]:
                     assert spk.column(i).histogram(kind(cols[i])).tolist() == want[k, i], (cols[i].name, k)
-            jobs = len(sc.statusTracker().getJobIdsForGroup("shared-histograms"))
-            # Three kinds, each one job and its shuffle (and the first fills the values' cache); one
-            # column's histogram at a time made two jobs each
-            assert jobs >= 2 * sum(map(len, asked.values())) if fail else jobs <= 3 * len(kinds)
+            jobs = len(sc.statusTracker().getJobIdsForGroup(f"shared-histograms-{fail}"))
+            # Three kinds, each a job (and the first fills the values' cache); one column's histogram at a
+            # time is a job each at least
+            assert jobs >= sum(map(len, asked.values())) if fail else jobs <= 2 * len(kinds)
             for k, kind in enumerate(kinds):  # asks the domain stage does not make: right, if not shared
                 for i in set(numbers) - set(asked[k]):
                     assert spk.column(i).histogram(kind(cols[i])).tolist() == want[k, i], (cols[i].name, k)
@@ -424,9 +424,12 @@ def test_every_text_columns_count_classes_in_one_job(spark, tmp_path):
         spk.close()
 
 
-def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
+@pytest.mark.parametrize("direct", [False, True])
+def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch, direct):
     """Histograms and marginals are counted per partition and added in Spark: the driver gets each answer
-    once, the same bytes from 1 partition as from 7, and the same counts as DuckDB's."""
+    once, the same bytes from 1 partition as from 7, and the same counts as DuckDB's. Where the partials
+    hold few cells all told (``DIRECT_CELLS``), they come as they are and are added on the driver: the
+    same counts, in one job a table where adding them in Spark took two."""
     from duckdb_synth.engine import spark as engine
     from duckdb_synth.engine.data import DuckDBRows
     from duckdb_synth.engine.domain import CategoricalDomain, PowersOfTwo
@@ -434,6 +437,8 @@ def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
 
     monkeypatch.setattr(engine, "LOCAL_CELLS", 0)  # the codes stay on the executors
     monkeypatch.setattr(engine, "CHUNK", 5)  # tables of more than 5 cells travel in pieces
+    if not direct:
+        monkeypatch.setattr(engine, "DIRECT_CELLS", 0)  # every table added in Spark
     con = duckdb.connect()
     cols = {c.name: c for c in read_schema(con, f"SELECT * FROM '{table_file}'")}
     cats = [cols["a"], cols["w"]]
@@ -443,23 +448,35 @@ def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch):
     want_h = DuckDBRows(con, f"SELECT * FROM '{table_file}'", [cols["y"]]).column(0).histogram(buckets)
     local = DuckDBRows(con, f"SELECT * FROM '{table_file}'", cats).bin(doms)
     want_m = [local.marginal(c) for c in [(0, 1), (1,), ()]]
-    got = {}
+    got, jobs = {}, {}
+    sc = spark.sparkContext
     for parts in (1, 7):
         df = spark.read.parquet(table_file).repartition(parts)
         numbers, rows = engine.SparkRows(df, [cols["y"]]), engine.SparkRows(df, cats)
         try:
             assert rows.values_df.rdd.getNumPartitions() == parts
+            numbers.column(0).null_count()  # the values cached: the histogram's jobs alone counted below
+            sc.setJobGroup(f"partials-{direct}-{parts}", "duckdb-synth test")
             h = numbers.column(0).histogram(buckets)
+            jobs[parts] = len(sc.statusTracker().getJobIdsForGroup(f"partials-{direct}-{parts}"))
+            sc.setLocalProperty("spark.jobGroup.id", None)
             binned = rows.bin(doms)
             assert isinstance(binned, engine.SparkBinned)
             m = binned.marginals([(0, 1), (1,), ()])
         finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
             numbers.close()
             rows.close()
         assert h.tolist() == want_h.tolist()
         assert [x.tolist() for x in m] == [x.tolist() for x in want_m]
         got[parts] = (numbers.received["histograms"], rows.received["marginals"])
-    assert got[1] == got[7]
     cells = want_h.size + sum(x.size for x in want_m)
-    assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece
+    if direct:
+        assert jobs == {1: 1, 7: 1}
+        assert got[7][0] > got[1][0]  # seven partials of the histogram, not one answer
+        assert got[7][0] + got[7][1] < 7 * (8 * cells + 400 * (cells // 5 + 4))
+    else:
+        assert min(jobs.values()) >= 2  # the partials' shuffle, then the answers
+        assert got[1] == got[7]
+        assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece
 

@@ -45,6 +45,9 @@ from .schema import FLOATS, Column
 from .units import canonical_sql, row_keys
 
 CHUNK = 1 << 20  # cells of a partial table added as one piece in Spark (8 MB of float64)
+DIRECT_CELLS = 1 << 16  # counts whose partials hold at most this many cells over all partitions (512 kB) are
+# added on the driver, in one job: adding them in Spark took a shuffle, a second job, for each zoom level
+COUNTED = ("histograms", "marginals")  # the kinds of ``summed`` tables that are counts (exact in any order)
 LOCAL_CELLS = 1 << 25  # a binned table of at most this many codes (rows x columns; 64 MB as int16) is held on the
 # driver; above it the codes stay on the executors and each marginal is a Spark job
 
@@ -418,16 +421,22 @@ class SparkRows:
         rows (``_pieces``: each partition's partial of table q, ``CHUNK`` cells a piece); the pieces of
         each (q, piece) are brought together by a shuffle and added on the executors, so the driver
         receives each table once, the size of its `shape`, however many rows and partitions there are."""
-        width = max(1, min(sum(max(1, -(-int(np.prod(s)) // CHUNK)) for s in shapes),
-                           self.df.sparkSession.sparkContext.defaultParallelism))
-        got = self.guard(lambda: parts.repartition(width, "q", "piece").mapInArrow(_add_pieces, _pieces_schema())
-                         .collect(), column)
+        cells = sum(int(np.prod(s)) for s in shapes)
+        if kind in COUNTED and cells * parts.rdd.getNumPartitions() <= DIRECT_CELLS:
+            # Few cells however many partitions: the partials come as they are, added here (one job, no
+            # shuffle; counts, so the same sums in any order).
+            got = self.guard(lambda: parts.collect(), column)
+        else:
+            width = max(1, min(sum(max(1, -(-int(np.prod(s)) // CHUNK)) for s in shapes),
+                               self.df.sparkSession.sparkContext.defaultParallelism))
+            got = self.guard(lambda: parts.repartition(width, "q", "piece").mapInArrow(_add_pieces, _pieces_schema())
+                             .collect(), column)
         self.took(kind, sum(len(r[2]) for r in got))
-        self.cells[kind] = self.cells.get(kind, 0) + sum(int(np.prod(s)) for s in shapes)
+        self.cells[kind] = self.cells.get(kind, 0) + cells
         flat = [np.zeros(int(np.prod(s))) for s in shapes]
         for q, piece, blob in got:
             values = _unipc(blob)[0]
-            flat[q][piece * CHUNK:piece * CHUNK + values.size] = values
+            flat[q][piece * CHUNK:piece * CHUNK + values.size] += values
         return [f.reshape(s) for f, s in zip(flat, shapes)]
 
     def close(self) -> None:
