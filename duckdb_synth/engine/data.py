@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from ..errors import DataError
 from .domain import Buckets, Cells, Domain
-from .marginal import Clique, Remap, marginal
+from .marginal import Clique, Remap, marginal, runs
 from .schema import Column, classify, compare_sql
 from .source import quote_ident
 from .units import bounded_rows, canonical_sql, row_keys
@@ -224,8 +224,8 @@ class ArrayColumn:
 def sorted_runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values of the sorted array `x` and how many times each occurs (``np.unique``'s
     answer without its sort)."""
-    starts = np.flatnonzero(np.concatenate([[True], x[1:] != x[:-1]])) if len(x) else np.zeros(0, np.int64)
-    return x[starts], np.diff(np.append(starts, len(x)))
+    starts, lengths = runs(x)
+    return x[starts], lengths
 
 
 SORTED_HISTOGRAM_ROWS = 100_000  # above this, a histogram reads the column sorted once: a grid's by a search per

@@ -65,6 +65,15 @@ def _uint_for(values: int) -> type:
     return np.uint64
 
 
+def runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values of the sorted array `keys` starts, and its length (none where it is
+    empty): ``np.unique``'s counts without its sort."""
+    if not len(keys):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return starts, np.diff(np.append(starts, len(keys)))
+
+
 def cell_index(columns: Sequence[tuple[np.ndarray, int]], dtype: type = np.int64) -> np.ndarray:
     """Each row's row-major cell over the columns, given as (codes, domain size): int64 (or `dtype`, which
     the caller has checked holds every cell), built column by column in place (twice as fast as

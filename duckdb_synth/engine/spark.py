@@ -142,6 +142,20 @@ def _public_key(buckets: Buckets) -> tuple | None:
     return None
 
 
+def _histogram_parts(values_df, names: Sequence[str], buckets: Sequence[Buckets]):
+    """Each partition's histogram of the columns `names` over their `buckets` (finite values), as
+    ``_pieces`` rows for ``SparkRows.summed``."""
+    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        totals = [np.zeros(b.size) for b in buckets]
+        for batch in batches:
+            for k, b in enumerate(buckets):
+                x = to_float(batch.column(k))
+                totals[k] += b.histogram(x[np.isfinite(x)])
+        yield _pieces_batch(totals)
+
+    return values_df.select(*names).mapInArrow(count, _pieces_schema())
+
+
 def _asks(kind: type, col: Column) -> bool:
     """Whether the domain stage asks `col`'s histogram over its bucketing of `kind` (a ``_public_key`` kind):
     signed powers of two of a number, date or timestamp whose range is not declared; decimal places of a
@@ -239,14 +253,7 @@ class SparkColumn:
         if shared is not None:
             return shared
 
-        def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            total = np.zeros(buckets.size)
-            for batch in batches:
-                x = to_float(batch.column(0))
-                total += buckets.histogram(x[np.isfinite(x)])
-            yield _pieces_batch([total])
-
-        parts = self.rows.values_df.select(self.name).mapInArrow(count, _pieces_schema())
+        parts = _histogram_parts(self.rows.values_df, [self.name], [buckets])
         return self.rows.summed(parts, [(buckets.size,)], "histograms", self.col)[0]
 
     def sorted_values(self) -> np.ndarray:
@@ -324,16 +331,7 @@ class SparkRows:
         if kind not in self._hists:
             cols = [j for j, c in enumerate(self.columns) if _asks(kind, c)]
             each = [kind.of(self.columns[j]) if hasattr(kind, "of") else buckets for j in cols]
-
-            def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-                totals = [np.zeros(b.size) for b in each]
-                for batch in batches:
-                    for k, b in enumerate(each):
-                        x = to_float(batch.column(k))
-                        totals[k] += b.histogram(x[np.isfinite(x)])
-                yield _pieces_batch(totals)
-
-            parts = self.values_df.select(*[f"c{j}" for j in cols]).mapInArrow(count, _pieces_schema())
+            parts = _histogram_parts(self.values_df, [f"c{j}" for j in cols], each)
             try:
                 got = self.summed(parts, [(b.size,) for b in each], "histograms")
             except SynthError:  # guard's DataError: each column asks its own, whose failure names it
@@ -369,8 +367,10 @@ class SparkRows:
             per: dict[int, list[tuple[int, int]]] = {j: [] for j in texts}
             for j, n, k in got:
                 per[int(j)].append((int(n), int(k)))
-            self._classes = {j: (np.array([n for n, _ in sorted(v)], np.int64), np.array([k for _, k in sorted(v)], np.int64))
-                             for j, v in per.items()}
+            self._classes = {}
+            for j, v in per.items():
+                v.sort()
+                self._classes[j] = (np.array([n for n, _ in v], np.int64), np.array([k for _, k in v], np.int64))
         got = self._classes.get(i)
         return None if got is None else (got[0].copy(), got[1].copy())
 
@@ -417,14 +417,14 @@ class SparkRows:
 
     def summed(self, parts, shapes: Sequence[tuple[int, ...]], kind: str, column: Column | None = None
                ) -> list[np.ndarray]:
-        """Tables counted per partition, added up in Spark: `parts` is a DataFrame of (q, piece, blob)
-        rows (``_pieces``: each partition's partial of table q, ``CHUNK`` cells a piece); the pieces of
-        each (q, piece) are brought together by a shuffle and added on the executors, so the driver
-        receives each table once, the size of its `shape`, however many rows and partitions there are."""
+        """Tables counted per partition, added up: `parts` is a DataFrame of (q, piece, blob) rows
+        (``_pieces``: each partition's partial of table q, ``CHUNK`` cells a piece). The pieces of each
+        (q, piece) are brought together by a shuffle and added on the executors, so the driver receives each
+        table once, the size of its `shape`, however many rows and partitions there are; but counts (`kind`
+        in ``COUNTED``) whose partials hold at most ``DIRECT_CELLS`` cells over all partitions come as they
+        are and are added here, in one job without the shuffle (whole numbers: the same sums in any order)."""
         cells = sum(int(np.prod(s)) for s in shapes)
         if kind in COUNTED and cells * parts.rdd.getNumPartitions() <= DIRECT_CELLS:
-            # Few cells however many partitions: the partials come as they are, added here (one job, no
-            # shuffle; counts, so the same sums in any order).
             got = self.guard(lambda: parts.collect(), column)
         else:
             width = max(1, min(sum(max(1, -(-int(np.prod(s)) // CHUNK)) for s in shapes),
