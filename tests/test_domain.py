@@ -557,3 +557,19 @@ def test_numeric_encode_finds_each_values_bin_as_its_cell_does(seed: int) -> Non
     dom = NumericDomain(classify("x", "DOUBLE"), edges, np.ones(cells), cell_bin, null=False)
     x = np.concatenate([rng.normal(size=5000) * 15, edges, np.nextafter(edges, -np.inf), [-1e300, 1e300]])
     np.testing.assert_array_equal(dom.encode(x), cell_bin[Cells(edges).codes(x)])
+
+
+def test_a_constant_column_comes_back_constant_in_balanced_mode() -> None:
+    """One value held by every row: its domain is that value's own cell, on its lattice (a whole number, its
+    decimals, a day, a second), and no other value comes out. A width of 1 added to it had an INTEGER's 1
+    come back as 1 or 2, a DATE a day later, a DOUBLE's 2.5 anywhere in 2.5-3.5."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 1 AS k, 2.5::DOUBLE AS f, 3.25::DECIMAL(6,2) AS m, DATE '2020-01-01' AS d, "
+                "TIMESTAMP '2020-01-01 10:00:00' AS ts, 2147483647 AS top, i % 7 AS b FROM range(3000) r(i)")
+    out = duckdb_synth.run(con, "t", seed=1).table
+    for name in ("k", "f", "m", "d", "ts", "top"):
+        real = con.execute(f"SELECT DISTINCT {name} FROM t").fetchall()
+        assert set(out.column(name).to_pylist()) == {real[0][0]}, name

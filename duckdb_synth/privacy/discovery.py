@@ -334,9 +334,11 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
-    if lo >= hi and not clamp:
-        lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
+    # One value: a lattice (whole numbers, decimals, a time unit) gives it a cell of its own point; only
+    # values with no lattice need a width (widened, a constant 1 of an INTEGER came back as 1 or 2).
+    if lo >= hi and not clamp and not integer and centred_step(integer, decimals, unit) is None:
+        lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
                        inward=True, unit=unit)
