@@ -573,3 +573,33 @@ def test_a_constant_column_comes_back_constant_in_balanced_mode() -> None:
     for name in ("k", "f", "m", "d", "ts", "top"):
         real = con.execute(f"SELECT DISTINCT {name} FROM t").fetchall()
         assert set(out.column(name).to_pylist()) == {real[0][0]}, name
+
+
+def test_values_many_rows_share_come_back_as_themselves_in_balanced_mode() -> None:
+    """A DOUBLE of four values read from FLOATs (RandHIE's `logc`: 0 and three logs, 13 decimals, no lattice)
+    came back as thousands of distinct values spread over its cells; an INTEGER on a range too wide for a
+    cell per value, holding a spike, came back with the spike's rows spread over the values around it. Each
+    value held by MIN_GROUP rows or more now has a cell of its own, decoded to it; values held by fewer
+    still never come out."""
+    import duckdb
+    import duckdb_synth
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    logs = np.log(np.array([26.0, 52.0, 96.0], dtype=np.float32)).astype(np.float64)  # float32 read as DOUBLE
+    logc = rng.choice(np.concatenate([[0.0], logs]), size=n, p=[0.4, 0.3, 0.2, 0.1])
+    wide = rng.integers(0, 1_000_000, n)
+    wide[: n // 4] = 437_501  # a quarter of the rows on one value of a range of a million
+    wide[n // 4: n // 4 + 3] = 999_999  # held by 3 rows: never emitted
+    other = rng.integers(0, 5, n)
+    con = duckdb.connect()
+    con.register("src", pa.table({"logc": logc, "wide": wide, "other": other}))
+    con.execute("CREATE TABLE t AS SELECT * FROM src")
+    out = duckdb_synth.run(con, "t", seed=1).table
+    got = np.asarray(out.column("logc").to_numpy())
+    assert set(np.unique(got)) <= set(np.unique(logc))  # thousands of values before
+    for v in np.unique(logc):  # each in about its share (controlled rounding: within a row or so of it)
+        assert abs((got == v).mean() - (logc == v).mean()) < 0.01
+    w = np.asarray(out.column("wide").to_numpy())
+    assert abs((w == 437_501).mean() - 0.25) < 0.01  # spread over its cell's values before
+    assert not (w == 999_999).any()

@@ -412,10 +412,13 @@ def split_cell(lo: float, hi: float, parts: int, step: float | None) -> np.ndarr
     return edges
 
 
-def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray,
-                least: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray, least: float,
+                points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Join consecutive cells of each bin so that every cell holds at least `least` rows (a bin
-    holding fewer is one cell); returns the new edges, counts and bins. Bins are unchanged."""
+    holding fewer is one cell); returns the new edges, counts, bins and `points` (each cell's one value,
+    NaN: none; a joined cell keeps the point of the one it holds). Bins are unchanged. A cell with a
+    point of at least `least` rows ends the group it is in, so a joined cell holds at most one point,
+    and a thin cell beside it is decoded to it."""
     starts = [0]
     held = 0.0
     for j in range(len(counts)):
@@ -429,7 +432,13 @@ def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray,
             held = 0.0
     starts = np.array(starts)
     new_counts = np.add.reduceat(counts, starts[:-1])
-    return edges[starts], new_counts.astype(np.float64), cell_bin[starts[:-1]]
+    if points is not None:
+        group = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+        has = ~np.isnan(points)
+        merged = np.full(len(starts) - 1, np.nan)
+        merged[group[has]] = points[has]
+        points = merged
+    return edges[starts], new_counts.astype(np.float64), cell_bin[starts[:-1]], points
 
 
 def merge_bins(weights: np.ndarray, nbins: int) -> np.ndarray:
