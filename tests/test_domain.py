@@ -603,3 +603,38 @@ def test_values_many_rows_share_come_back_as_themselves_in_balanced_mode() -> No
     w = np.asarray(out.column("wide").to_numpy())
     assert abs((w == 437_501).mean() - 0.25) < 0.01  # spread over its cell's values before
     assert not (w == 999_999).any()
+
+
+def test_no_point_stands_for_a_rare_value_past_float64_precision_in_balanced_mode() -> None:
+    """BIGINT ids past 2^52 read as float64: X held by 500 rows and X + 1 by 2 are one float, counted as a
+    value of 502 rows. A point there, decoded to that float and cast back, gave X + 1 hundreds of times;
+    such a value gets no point (``exact_points``' resolution), and X + 1 never comes out."""
+    import duckdb
+    import duckdb_synth
+
+    x = 256 * 5468750000000000 - 1  # X + 1 = 1.4e18 is a double; X is not
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT CASE WHEN i < 500 THEN {x} WHEN i < 502 THEN {x + 1} ELSE "
+                f"1400000000000000000 + (hash(i) % 1000000000000000) END::BIGINT AS v, i % 3 AS g FROM range(4000) r(i)")
+    rare = {r[0] for r in con.execute("SELECT v FROM t GROUP BY v HAVING count(*) < 5").fetchall()}
+    assert x + 1 in rare
+    for seed in (1, 2):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert not rare & set(out), seed
+
+
+def test_a_time_few_rows_hold_never_comes_out_in_balanced_mode() -> None:
+    """TIME in microseconds was drawn continuous, passed the rare-value check (99.4 is no rare value) and was
+    then cast to 99, a value two rows hold; it is drawn in whole microseconds now, as the column holds it."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT (TIME '01:00:00' + to_microseconds(CASE WHEN i < 600 THEN 100 WHEN i < 602 "
+                "THEN 101 WHEN i < 604 THEN 99 WHEN i % 40 = 0 THEN 1000 * (i % 300) + 7 ELSE 1000 * (i % 300) END"
+                "::BIGINT)) AS v FROM range(4000) r(i)")
+    rare = {r[0] for r in con.execute("SELECT v FROM t GROUP BY v HAVING count(*) < 5").fetchall()}
+    assert len(rare) == 2  # 99 and 101 microseconds past one o'clock, beside 100 held by 600 rows
+    for seed in (1, 2, 3):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert not rare & set(out), seed

@@ -574,6 +574,8 @@ def _inside_uniform(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.nd
         x = lo + u * (hi - lo)
         if col.scale is not None:
             x = np.round(x, col.scale) + 0.0
+        elif col.type.upper() == "TIME":  # whole microseconds, as the column holds them (and as the balanced
+            x = np.floor(x)  # rare-value check must compare them: a draw of 99.4 passed it, then was cast to 99)
     if col.type.upper() == "FLOAT":
         x = x.astype(np.float32).astype(np.float64)
     return x

@@ -91,8 +91,9 @@ class NumericDomain:
     rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
     # never emitted (a DP domain holds no value of the data)
     specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
-    points: np.ndarray | None = field(default=None, repr=False)  # DP: per fine cell, the one value it decodes
-    # to (a frequent value released with its noisy count), NaN for a cell decoded anywhere inside
+    points: np.ndarray | None = field(default=None, repr=False)  # per fine cell, the one value it decodes to
+    # (DP: a frequent value released with its noisy count; balanced: one of the values held by the most rows,
+    # ``discovery.exact_points``), NaN for a cell decoded anywhere inside
     places: np.ndarray | None = field(default=None, repr=False)  # DP: the decimals step's counts of the values
     # written with MIN_DECIMALS, MIN_DECIMALS + 1, ... places (noisy, under their bar 0): how often a value
     # is rounder than the lattice needs, which decoding inside a cell follows (``decode.lattice_weights``)
@@ -417,8 +418,8 @@ def group_cells(edges: np.ndarray, counts: np.ndarray, cell_bin: np.ndarray, lea
     """Join consecutive cells of each bin so that every cell holds at least `least` rows (a bin
     holding fewer is one cell); returns the new edges, counts, bins and `points` (each cell's one value,
     NaN: none; a joined cell keeps the point of the one it holds). Bins are unchanged. A cell with a
-    point of at least `least` rows ends the group it is in, so a joined cell holds at most one point,
-    and a thin cell beside it is decoded to it."""
+    point of at least `least` rows (``exact_points``' are: each holds its value's rows) ends the group it
+    is in, so a joined cell holds at most one point, and a thin cell beside it is decoded to it."""
     starts = [0]
     held = 0.0
     for j in range(len(counts)):

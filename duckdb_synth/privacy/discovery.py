@@ -348,7 +348,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
     point_of = None
-    spikes = exact_points(uniq, held, edges)
+    spikes = exact_points(uniq, held, edges, 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None
+                          else None)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         step = centred_step(integer, decimals, unit)
         whole = step is None and integer
@@ -375,7 +376,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
 
 
-def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None) -> np.ndarray:
     """Balanced mode: the values (sorted) that get a cell of their own, decoded to the value: the
     ``MAX_POINTS`` held by the most rows, each by at least ``MIN_GROUP``, inside the cells.
 
@@ -383,8 +384,14 @@ def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray) -> np.nd
     rows share comes back spread over its cell: a DOUBLE of four values (0 and three logs read from
     FLOATs, RandHIE's `logc`) came back as 20,190 distinct values over 0-4.56, and a spike on a wide
     lattice (cps1988's wage ties) over the points around it. Exact counts of values at least
-    MIN_GROUP rows hold, as a text column's are kept."""
+    MIN_GROUP rows hold, as a text column's are kept. Where the column's values are whole multiples of a
+    `resolution` (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL), a value whose
+    float64 neighbours are that far apart is no point: it may stand for several of the column's values,
+    rare ones among them (BIGINT ids past 2^52: 500 rows of X and 2 of X + 1 read as one float, the point
+    decoded to it, cast back as X + 1)."""
     inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1])
+    if resolution is not None:
+        inside &= np.spacing(np.abs(uniq)) < resolution / 2
     at = np.flatnonzero(inside)
     if len(at) > MAX_POINTS:
         at = np.sort(at[np.argsort(-held[at], kind="stable")[:MAX_POINTS]])
