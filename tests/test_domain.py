@@ -638,3 +638,21 @@ def test_a_time_few_rows_hold_never_comes_out_in_balanced_mode() -> None:
     for seed in (1, 2, 3):
         out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
         assert not rare & set(out), seed
+
+
+def test_a_value_off_the_lattice_takes_no_lattice_values_cell_in_balanced_mode() -> None:
+    """A column of tenths holding 3.14159 in 100 of 6,000 rows (its lattice stays tenths): the spike's cell
+    was the tenth's, 3.05-3.15, so 3.1's rows came back as 3.14159 (diamonds' `table`, whole numbers with
+    values like 53.2 many rows hold, gave 53.2 the cell 52.7-53.7). A value off the lattice now has a
+    cell of its own width, and 3.1 keeps its rows."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN i < 300 THEN 3.2 WHEN i < 400 THEN 3.14159 "
+                "ELSE ((hash(i) % 300) / 10) END::DOUBLE AS v FROM range(6000) r(i)")
+    real = dict(con.execute("SELECT v, count(*) FROM t WHERE v IN (3.1, 3.14159) GROUP BY 1").fetchall())
+    assert real[3.1] >= 5
+    out = np.asarray(duckdb_synth.run(con, "t", seed=0).table.column("v").to_numpy())
+    for v, n in real.items():
+        assert abs(int((out == v).sum()) - n) <= max(5, 0.1 * n), (v, n, int((out == v).sum()))  # 3.1: 0, 3.14159: 117

@@ -351,11 +351,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     spikes = exact_points(uniq, held, edges, 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None
                           else None)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
-        step = centred_step(integer, decimals, unit)
-        whole = step is None and integer
-        edges, *_, point_of = with_points(edges, np.zeros(len(edges) - 1), np.zeros(len(edges) - 1),
-                                          np.zeros(len(edges) - 1), spikes, np.zeros(len(spikes)), 0.0,
-                                          1.0 if whole else step, whole=whole)
+        edges, point_of = point_cells(edges, spikes, centred_step(integer, decimals, unit), integer)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
@@ -374,6 +370,33 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
                          decimals=decimals, unit=unit, rare=uniq[held < MIN_GROUP],
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
+
+
+def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integer: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The cells `edges` with a cell of its own for each of the sorted `points` (balanced mode: counts are
+    read afterwards), and each new cell's point (NaN: none): half a lattice `step` each side of it, [p, p + 1)
+    for an integer whose cells start at whole numbers, [p, the next float) with no lattice or off it; clipped to the
+    cell it falls in, or past the last edge where it lies there. ``with_points``' cells for exact counts, all
+    at once (its loop took 0.4 of balanced 1M x 50's 21 CPU s)."""
+    p = np.asarray(points, dtype=np.float64)
+    if step is not None:  # a value off the lattice (3.14159 among tenths) takes no lattice value's cell
+        on = np.abs(p / step - np.round(p / step)) <= 1e-6
+        lo = np.where(on, p - step / 2, p)
+        hi = np.where(on, p + step / 2, np.nextafter(p, np.inf))
+    elif integer:
+        lo, hi = p, p + 1.0
+    else:
+        lo, hi = p, np.nextafter(p, np.inf)
+    j = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    inside = (p >= edges[0]) & (p < edges[-1])
+    lo = np.where(inside, np.maximum(lo, edges[j]), lo)
+    hi = np.where(inside, np.minimum(hi, edges[j + 1]), hi)
+    new = np.unique(np.concatenate([edges, lo, hi]))
+    out = np.full(len(new) - 1, np.nan)
+    at = np.searchsorted(new, lo)  # each point's cell starts at its lo, and ends at its hi
+    out[at] = p
+    return new, out
 
 
 def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None) -> np.ndarray:
