@@ -872,11 +872,11 @@ def frequent_values(data: ColumnData, *, sigma: float, delta: float,
 
 
 def with_points(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var: np.ndarray, points: np.ndarray,
-                scores: np.ndarray, score_var: float, step: float | None, whole: bool = False
+                scores: np.ndarray, score_var: float, step: float | None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The leaves with a cell of its own for each frequent value (half a lattice step each side of
-    it; with `whole`, [p, p + step), an integer's cell where cells start at whole numbers; the least
-    float above it on no lattice), and each cell's point (NaN: none).
+    it; the least float above it on no lattice), and each cell's point (NaN: none). (Balanced mode's
+    exact counts: ``point_cells``.)
 
     The point's cell takes its noisy count; the rest of the leaf it was cut from keeps what the
     leaf is estimated to hold beyond it, spread by width, only when that is clear of the noise
@@ -888,9 +888,9 @@ def with_points(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var:
     pt = [math.nan] * len(w)
     z = gaussian_tail_z(ZOOM_FALSE)
     for p, score in zip(points, scores):
-        half = step / 2 if step is not None and not whole else 0.0
+        half = step / 2 if step is not None else 0.0
         lo_p = p - half
-        hi_p = p + (step - half) if step is not None else float(np.nextafter(p, np.inf))
+        hi_p = p + half if step is not None else float(np.nextafter(p, np.inf))
         if hi_p <= e[0] or lo_p >= e[-1]:  # beyond the leaves: a cell of its own, and an empty gap
             left = hi_p <= e[0]
             cell = (lo_p, hi_p)
