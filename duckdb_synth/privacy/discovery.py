@@ -335,23 +335,23 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
     decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
+    step = centred_step(integer, decimals, unit)  # cells centred on its points: bins start half a step below
     # One value: a lattice (whole numbers, decimals, a time unit) gives it a cell of its own point; only
     # values with no lattice need a width (widened, a constant 1 of an INTEGER came back as 1 or 2).
-    if lo >= hi and not clamp and not integer and centred_step(integer, decimals, unit) is None:
+    if lo >= hi and not clamp and not integer and step is None:
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
                        inward=True, unit=unit)
     bounds = None
     if len(vals):
-        step = centred_step(integer, decimals, unit)  # cells centred on its points: bins start half a step below
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
     point_of = None
     spikes = exact_points(uniq, held, edges, 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None
                           else None)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
-        edges, point_of = point_cells(edges, spikes, centred_step(integer, decimals, unit), integer)
+        edges, point_of = point_cells(edges, spikes, step, integer)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
