@@ -300,14 +300,27 @@ def test_a_draw_does_not_depend_on_what_earlier_draws_sized() -> None:
     assert differ >= 5  # the pair refused on the earlier graphs was drawn where it fits now
 
 
-def test_picks_a_round_grow_with_the_columns_rounded() -> None:
-    """d / 32 rounded: one pick a round up to 47 columns, two from 48 (a 55-column table is not left
-    at one pick a round, twice the rounds of a 64-column one), three from 80."""
-    from duckdb_synth.privacy.adaptive import COLUMNS_PER_PICK, picks_per_round
+def test_picks_a_round_grow_with_the_columns() -> None:
+    """d / 32 rounded half up (two from 48 columns, three from 80), at least one; but a table of 33-47
+    columns, where d / 32 rounds down to one, takes d / 32 a round on average, in whole picks (a
+    running sum of floor(r d / 32)), so it plans no more rounds than a 32-column one."""
+    from duckdb_synth.privacy.adaptive import COLUMNS_PER_PICK, ROUNDS_PER_COLUMN, picks_per_round
 
     assert COLUMNS_PER_PICK == 32
-    got = {d: picks_per_round(d) for d in (1, 2, 15, 16, 47, 48, 55, 63, 64, 70, 79, 80, 1000)}
-    assert got == {1: 1, 2: 1, 15: 1, 16: 1, 47: 1, 48: 2, 55: 2, 63: 2, 64: 2, 70: 2, 79: 2, 80: 3, 1000: 31}
+    got = {d: picks_per_round(d, 1) for d in (1, 2, 15, 16, 32, 48, 55, 63, 64, 70, 79, 80, 1000)}
+    assert got == {1: 1, 2: 1, 15: 1, 16: 1, 32: 1, 48: 2, 55: 2, 63: 2, 64: 2, 70: 2, 79: 2, 80: 3, 1000: 31}
+    for d in (*range(1, 33), *range(48, 120)):  # the same every round
+        assert {picks_per_round(d, r) for r in range(1, 300)} == {got.get(d, max(1, round(d / 32 + 1e-9)))}
+    for d in range(33, 48):
+        picks = [picks_per_round(d, r) for r in range(1, 401)]
+        assert set(picks) == {1, 2}
+        assert list(itertools.accumulate(picks)) == [r * d // COLUMNS_PER_PICK for r in range(1, 401)]
+        planned, rounds = ROUNDS_PER_COLUMN * d, 0  # the picks the first noise scale assumes
+        while planned > 0:
+            rounds += 1
+            planned -= picks_per_round(d, rounds)
+        assert rounds <= ROUNDS_PER_COLUMN * COLUMNS_PER_PICK
+    assert [picks_per_round(45, r) for r in range(1, 9)] == [1, 1, 2, 1, 2, 1, 1, 2]
 
 
 @pytest.mark.parametrize("seed", range(3))
