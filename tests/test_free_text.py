@@ -92,3 +92,30 @@ def test_no_such_note_where_the_kept_values_hold_the_rows(caplog: pytest.LogCapt
     assert not [s for s in res.spend.steps if "too rare" in s.detail]
     res = _run(RARE, caplog, mode="balanced")  # balanced mode keeps what 5 rows hold: no budget to blame
     assert not [s for s in res.spend.steps if "too rare" in s.detail]
+
+
+@pytest.mark.parametrize("mode", ["strict", "balanced"])
+def test_a_column_mostly_null_is_free_text_only_by_its_other_rows(caplog: pytest.LogCaptureFixture, mode: str) -> None:
+    """Of the rows that are not NULL: a rating NULL in 94 % of rows and one of two values in the rest
+    (movies' `mpaa`) is modelled, its values kept; the same share of unique notes is free text."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t AS SELECT i % 7 AS a, CASE WHEN i % 50 >= 3 THEN NULL WHEN i % 7 < 3 THEN 'R' "
+                    "ELSE 'PG' END AS rating, CASE WHEN i % 50 >= 3 THEN NULL ELSE 'note ' || i::VARCHAR END AS note "
+                    "FROM range(20000) r(i)")
+        with caplog.at_level(logging.WARNING):
+            res = pl.run(con, "t", mode=mode, seed=0)
+    finally:
+        con.close()
+    detail = {s.name: s.detail for s in res.spend.steps if s.name.startswith("domain ")}
+    assert "no frequent value" not in detail["domain rating"]
+    assert "no frequent value" in detail["domain note"]
+    warned = [r.getMessage() for r in caplog.records if "no frequent value" in r.getMessage()]
+    assert len(warned) == 1 and "'note'" in warned[0]
+    if mode == "strict":
+        assert any("rating" in s.name for s in res.spend.steps if s.name.startswith("measure") and "~" in s.name)
+    out = res.table.column("rating").to_pylist()
+    assert set(out) == {None, "R", "PG"}
+    held = sum(v is not None for v in out) / len(out)
+    assert 0.04 <= held <= 0.08  # 6 % of the rows
+    assert 0.3 <= sum(v == "R" for v in out) / max(sum(v is not None for v in out), 1) <= 0.6  # 3 of 7

@@ -71,15 +71,17 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         return pub
     if col.kind == "categorical":
         if share is None:
-            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng, n_hat=n_hat)
+            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng, n_hat=n_hat,
+                                     null=float(data.null_count()) if col.nullable else 0.0)
             note = FREE_TEXT_NOTE if dom.free_text else ""
             acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows{note}")
             return dom
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d * FIRST_PASS_DELTA
         sigma = sigma_for(rho)
-        dom = categorical_domain(col, data, sigma=sigma, delta=delta, rng=rng, n_hat=n_hat, held=acct.unit_rows)
+        dom = categorical_domain(col, data, sigma=sigma, delta=delta, rng=rng, held=acct.unit_rows)
         null = data.null_count() + float(discrete_gaussian(sigma, 1, rng)[0])  # a cell of the same histogram
+        dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null)
         note = FREE_TEXT_NOTE if dom.free_text else ""
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
@@ -88,8 +90,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
             acct.steps[-1] = replace(acct.steps[-1], detail=acct.steps[-1].detail + note)
         if again:
             delta2 = acct.delta_threshold / d - delta
-            dom = categorical_domain(col, data, sigma=sigma_for(again), delta=delta2, rng=rng, n_hat=n_hat,
-                                     held=acct.unit_rows)
+            dom = categorical_domain(col, data, sigma=sigma_for(again), delta=delta2, rng=rng, held=acct.unit_rows)
+            dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null)
             note = FREE_TEXT_NOTE if dom.free_text else rare_values_note(dom, null, sigma, n_hat, n_var)
             acct.charge(f"domain {col.name} {AGAIN}", again, delta=delta2,
                         detail=f"the first pass left much of the rows in no kept value: noisy counts over a lower "
@@ -214,12 +216,15 @@ FREE_TEXT_ADVICE: contextvars.ContextVar[bool] = contextvars.ContextVar("free_te
 FREE_TEXT_NOTE = "; no frequent value (free text or an identifier): not modelled with other columns"
 
 
-def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float) -> CategoricalDomain:
-    """Mark a text column whose kept values hold less than TEXT_COVER of the rows (`kept`: their
-    noisy counts in DP modes, a function of released figures; exact ones in balanced mode), and
-    say so: its values come out as tokens, and joint marginals with it would be spent on its
-    'other' bucket. The message names the column only."""
-    if kept >= TEXT_COVER * max(n_hat, 1.0):
+def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float, null: float = 0.0) -> CategoricalDomain:
+    """Mark a text column whose kept values hold less than TEXT_COVER of its rows that are not NULL
+    (`kept`: their noisy counts in DP modes and `null` the NULL cell of the same histogram, functions
+    of released figures; exact ones in balanced mode), and say so: its values come out as tokens, and
+    joint marginals with it would be spent on its 'other' bucket. The message names the column only.
+
+    Of the rows that are not NULL: movies' `mpaa` is NULL in 92 % of rows and R, PG-13, PG or NC-17 in
+    the rest; its four values held 8 % of all rows, and it was taken for free text."""
+    if kept >= TEXT_COVER * max(n_hat - null, 1.0):
         return dom
     name = dom.column.name
     if FREE_TEXT_ADVICE.get():
@@ -276,7 +281,8 @@ def top_passing(data: ColumnData, sigma: float, bar: float, cap: int, rng: np.ra
 
 
 def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, delta: float,
-                       rng: np.random.Generator, n_hat: float | None = None, held: int = 1) -> CategoricalDomain:
+                       rng: np.random.Generator, n_hat: float | None = None, held: int = 1,
+                       null: float = 0.0) -> CategoricalDomain:
     """Keep the frequent values of a VARCHAR/UUID column.
 
     Args:
@@ -284,8 +290,9 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
         sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP).
         delta: the chance allowed for a value held by one person to pass the threshold.
         held: the most rows one person holds (a privacy unit's bound; 1: a row is a person).
-        n_hat: the row count: with it, a column whose kept values hold few rows is marked free
-            text (``with_free_text``, on the kept values' scores: noisy in DP modes, exact in balanced).
+        n_hat: the row count: with it, a column whose kept values hold few of its rows that are not
+            NULL (`null` of them are) is marked free text (``with_free_text``, on the kept values'
+            scores: noisy in DP modes, exact in balanced).
     """
     if sigma is None:
         values, counts = data.value_counts()
@@ -307,7 +314,7 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
                                 counts=tuple(float(score[i]) for i in order), sigma=float(sigma))
     if n_hat is None:
         return dom
-    return with_free_text(dom, float(sum(score[i] for i in order)), n_hat)
+    return with_free_text(dom, float(sum(score[i] for i in order)), n_hat, null)
 
 
 # ---------------------------------------------------------------- numeric
