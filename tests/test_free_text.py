@@ -119,3 +119,19 @@ def test_a_column_mostly_null_is_free_text_only_by_its_other_rows(caplog: pytest
     held = sum(v is not None for v in out) / len(out)
     assert 0.04 <= held <= 0.08  # 6 % of the rows
     assert 0.3 <= sum(v == "R" for v in out) / max(sum(v is not None for v in out), 1) <= 0.6  # 3 of 7
+
+
+def test_mostly_rare_text_is_advised_a_mask_as_well(caplog: pytest.LogCaptureFixture) -> None:
+    """Free text with a few frequent values (over a tenth of its rows, so modelled) but most of its rows
+    in values of a row each: the warning names the mask as well as a declared list, which would need
+    thousands of values; where the rare values are a fifth of the rows, the list alone."""
+    mostly = "CASE WHEN i % 100 < 30 THEN 'common ' || (i % 3)::VARCHAR ELSE 'remark ' || i::VARCHAR END"
+    res = _run(mostly, caplog)
+    assert "no frequent value" not in [s for s in res.spend.steps if s.name.startswith("domain note")][-1].detail
+    warned = [r.getMessage() for r in caplog.records if "too few rows" in r.getMessage()]
+    assert len(warned) == 1 and "masks := {'note': 'string'}" in warned[0]
+    assert not any(ch.isdigit() for ch in warned[0])
+    caplog.clear()
+    _run(RARE, caplog)
+    warned = [r.getMessage() for r in caplog.records if "too few rows" in r.getMessage()]
+    assert len(warned) == 1 and "masks :=" not in warned[0]
