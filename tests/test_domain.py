@@ -678,3 +678,32 @@ def test_an_end_value_off_the_lattice_stays_a_point_in_balanced_mode(end: str) -
     assert len(np.unique(out)) == len(real)
     for v, n in real.items():
         assert abs(int((out == v).sum()) - n) <= 5, (v, n, int((out == v).sum()))
+
+
+@pytest.mark.parametrize("case", ["integer", "double"])
+def test_an_end_points_cell_lets_out_no_rare_value_and_nothing_past_the_end(case: str) -> None:
+    """The end value's cell reaches from it to the cells, and decodes to it alone: rare values between come
+    back as it. Moving the edge out instead let a rare 5,062 out beside a maximum of 5,063 (10 rows) among
+    multiples of 100 (an edge of nextafter(5,063), clipped to it less 1 and cast down), and drew 1.00 below a
+    minimum of 1.0002 on a lattice of 0.01 from the cell between it and the lattice (the review of c1b96c8)."""
+    import duckdb
+    import duckdb_synth
+
+    if case == "integer":
+        typ, values = "INTEGER", [100 * (1 + i % 50) for i in range(1500)] + [5055, 5057, 5059, 5061, 5062] + [5063] * 10
+    else:
+        typ = "DOUBLE"
+        values = [round(1.01 + 0.01 * (i % 200), 2) for i in range(6000)] + [1.0002] * 50 + [
+            1.0011, 1.0022, 1.0031, 1.0042, 1.0043]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t(v {typ}, g INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(v, i % 3) for i, v in enumerate(values)])
+    held = dict(con.execute("SELECT v, count(*) FROM t GROUP BY 1").fetchall())
+    rare = {v for v, n in held.items() if n < 5}
+    assert len(rare) == 5
+    for seed in range(3):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert not rare & set(out), seed
+        assert min(out) >= min(held) and max(out) <= max(held), seed
+        end = max(held) if case == "integer" else min(held)
+        assert out.count(end) >= held[end], seed  # the end value comes back as itself

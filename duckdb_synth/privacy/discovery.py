@@ -364,15 +364,6 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
                        inward=True, unit=unit)
     uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
-    if not clamp and len(uniq):
-        # An end value MIN_GROUP rows or more hold is the clipped end itself (lo or hi), and stays inside
-        # even off the lattice, which rounding inward passed: nhis' income, FLOATs of 8 values, lost its
-        # smallest (19282.931640625, 14 % of the rows; the lattice of 5 decimals started at 19282.931645),
-        # and it came back as 2,672 values over 19282.96-19427.99.
-        if held[0] >= MIN_GROUP and uniq[0] < edges[0]:
-            edges[0] = uniq[0]
-        if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1]:
-            edges[-1] = np.nextafter(uniq[-1], np.inf)
     bounds = None
     if len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
@@ -381,6 +372,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                           else None)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
+    if not clamp and len(uniq):
+        edges, point_of = with_end_points(edges, point_of, uniq, held, integer)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
@@ -399,6 +392,26 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
                          decimals=decimals, unit=unit, rare=uniq[held < MIN_GROUP],
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
+
+
+def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.ndarray, held: np.ndarray,
+                    integer: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Balanced mode: the smallest or largest value, where MIN_GROUP rows or more hold it and the cells
+    (the clipped range rounded inward to the lattice) start or end past it, gets a cell of its own at that
+    end, from it to the cells, decoded to it: the rows between (rare values, if any) come back as it.
+    Held by that many rows, it is the clipped end itself (``exact_range``), no rare value. nhis' income,
+    FLOATs of 8 values, lost its smallest (19282.931640625, 14 % of the rows; the lattice of 5 decimals
+    started at 19282.931645): it came back as 2,672 values over 19282.96-19427.99. The new cell is decoded
+    to its point alone, never on the lattice: moving the edge out instead drew values of no row past the
+    end (1.00 below a minimum of 1.0002 on a lattice of 0.01) and, cut at an integer edge of
+    ``nextafter``, a rare 5,062 beside a maximum of 5,063 among multiples of 100."""
+    points = point_of if point_of is not None else np.full(len(edges) - 1, np.nan)
+    if held[0] >= MIN_GROUP and uniq[0] < edges[0]:
+        edges, points = np.r_[uniq[0], edges], np.r_[uniq[0], points]
+    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1]:
+        top = uniq[-1] + 1.0 if integer else np.nextafter(uniq[-1], np.inf)
+        edges, points = np.r_[edges, top], np.r_[points, uniq[-1]]
+    return edges, (points if point_of is not None or not np.isnan(points).all() else None)
 
 
 def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integer: bool
@@ -544,7 +557,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                                               least=step or 0.0, n_hat=n_hat, n_var=n_var, null=null,
                                               null_var=range_sigma**2 if col.nullable else 0.0)
             steps.append(("range", noise.range_again, 0.0,
-                          "over a tenth of the rows outside the range found: noisy histogram on signed powers of "
+                          "over a tenth of the rows that are not NULL outside the range found: noisy histogram on signed "
+                          "powers of "
                           "two" + (" and NULL" if col.nullable else "") + " again, averaged with the first"))
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
