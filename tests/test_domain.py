@@ -707,3 +707,27 @@ def test_an_end_points_cell_lets_out_no_rare_value_and_nothing_past_the_end(case
         assert min(out) >= min(held) and max(out) <= max(held), seed
         end = max(held) if case == "integer" else min(held)
         assert out.count(end) >= held[end], seed  # the end value comes back as itself
+
+
+@pytest.mark.parametrize("case", ["bigint_merged", "round_max"])
+def test_an_end_point_is_no_merged_float_and_no_value_past_the_end(case: str) -> None:
+    """The second review of the end points (0e9da91): BIGINTs near 2^60 whose float64 is shared by several
+    ids (X held by 3 rows, X + 1..3 by one each) made one end value of 6 rows, and X came out; and a top
+    edge of max + 1 (300,099 among multiples of 100) let rare values move to 300,100, a value no row holds."""
+    import duckdb
+    import duckdb_synth
+
+    if case == "bigint_merged":
+        x = 2**60 - 384
+        typ, values = "BIGINT", [x] * 3 + [x + 1, x + 2, x + 3] + [x - 10**12 * (1 + i % 50) for i in range(2000)]
+    else:
+        typ, values = "INTEGER", [100 * k for k in range(1, 3001)] + [300099] * 10
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t(v {typ}, g INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(v, i % 3) for i, v in enumerate(values)])
+    held = dict(con.execute("SELECT v, count(*) FROM t GROUP BY 1").fetchall())
+    for seed in range(2):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert max(out) <= max(held) and min(out) >= min(held), seed
+        if case == "bigint_merged":
+            assert x not in out and not {x + 1, x + 2, x + 3} & set(out), seed

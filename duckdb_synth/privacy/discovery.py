@@ -368,12 +368,12 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     if len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
-    spikes = exact_points(uniq, held, edges, 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None
-                          else None)
+    resolution = 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None
+    spikes = exact_points(uniq, held, edges, resolution)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
     if not clamp and len(uniq):
-        edges, point_of = with_end_points(edges, point_of, uniq, held, integer)
+        edges, point_of = with_end_points(edges, point_of, uniq, held, resolution)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
@@ -395,7 +395,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
 
 
 def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.ndarray, held: np.ndarray,
-                    integer: bool) -> tuple[np.ndarray, np.ndarray | None]:
+                    resolution: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Balanced mode: the smallest or largest value, where MIN_GROUP rows or more hold it and the cells
     (the clipped range rounded inward to the lattice) start or end past it, gets a cell of its own at that
     end, from it to the cells, decoded to it: the rows between (rare values, if any) come back as it.
@@ -404,13 +404,18 @@ def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.nda
     started at 19282.931645): it came back as 2,672 values over 19282.96-19427.99. The new cell is decoded
     to its point alone, never on the lattice: moving the edge out instead drew values of no row past the
     end (1.00 below a minimum of 1.0002 on a lattice of 0.01) and, cut at an integer edge of
-    ``nextafter``, a rare 5,062 beside a maximum of 5,063 among multiples of 100."""
+    ``nextafter``, a rare 5,062 beside a maximum of 5,063 among multiples of 100. As in ``exact_points``, a
+    value whose float64 neighbours are half the column's `resolution` apart or more is none (it may stand
+    for several of the column's values, rare ones among them: BIGINTs near 2^60); and the top cell ends at
+    the next float, not a whole number past it (an edge of max + 1 let a rare value move to it)."""
+    def clear(v: float) -> bool:
+        return resolution is None or np.spacing(abs(v)) < resolution / 2
+
     points = point_of if point_of is not None else np.full(len(edges) - 1, np.nan)
-    if held[0] >= MIN_GROUP and uniq[0] < edges[0]:
+    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and clear(uniq[0]):
         edges, points = np.r_[uniq[0], edges], np.r_[uniq[0], points]
-    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1]:
-        top = uniq[-1] + 1.0 if integer else np.nextafter(uniq[-1], np.inf)
-        edges, points = np.r_[edges, top], np.r_[points, uniq[-1]]
+    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and clear(uniq[-1]):
+        edges, points = np.r_[edges, np.nextafter(uniq[-1], np.inf)], np.r_[points, uniq[-1]]
     return edges, (points if point_of is not None or not np.isnan(points).all() else None)
 
 
