@@ -135,3 +135,22 @@ def test_mostly_rare_text_is_advised_a_mask_as_well(caplog: pytest.LogCaptureFix
     _run(RARE, caplog)
     warned = [r.getMessage() for r in caplog.records if "too few rows" in r.getMessage()]
     assert len(warned) == 1 and "masks :=" not in warned[0]
+
+
+def test_rare_values_are_counted_among_the_rows_that_are_not_null(caplog: pytest.LogCaptureFixture) -> None:
+    """A text column 80 % NULL whose values too rare to keep hold 7 % of its other rows (1.4 % of all rows):
+    the warning counts the rows that are not NULL, so it is given (of all rows it was not)."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE t AS SELECT i % 7 AS a, CASE WHEN i % 5 > 0 THEN NULL WHEN i % 100 < 93 "
+                    "THEN 'common ' || (i % 3)::VARCHAR ELSE 'rare ' || i::VARCHAR END AS note FROM range(20000) r(i)")
+        with caplog.at_level(logging.WARNING):
+            res = pl.run(con, "t", mode="strict", seed=0)
+    finally:
+        con.close()
+    step = [s for s in res.spend.steps if s.name.startswith("domain note")][-1]
+    assert "too rare to keep" in step.detail and "no frequent value" not in step.detail
+    share = int(step.detail.split("hold about ")[1].split(" %")[0])
+    assert 4 <= share <= 10  # of its values, not of all rows (1 %)
+    warned = [r.getMessage() for r in caplog.records if "too few rows" in r.getMessage()]
+    assert len(warned) == 1 and "masks :=" not in warned[0]
