@@ -408,13 +408,10 @@ def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.nda
     value whose float64 neighbours are half the column's `resolution` apart or more is none (it may stand
     for several of the column's values, rare ones among them: BIGINTs near 2^60); and the top cell ends at
     the next float, not a whole number past it (an edge of max + 1 let a rare value move to it)."""
-    def clear(v: float) -> bool:
-        return resolution is None or np.spacing(abs(v)) < resolution / 2
-
     points = point_of if point_of is not None else np.full(len(edges) - 1, np.nan)
-    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and clear(uniq[0]):
+    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and one_value(uniq[0], resolution):
         edges, points = np.r_[uniq[0], edges], np.r_[uniq[0], points]
-    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and clear(uniq[-1]):
+    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and one_value(uniq[-1], resolution):
         edges, points = np.r_[edges, np.nextafter(uniq[-1], np.inf)], np.r_[points, uniq[-1]]
     return edges, (points if point_of is not None or not np.isnan(points).all() else None)
 
@@ -446,6 +443,16 @@ def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integ
     return new, out
 
 
+def one_value(x, resolution: float | None):
+    """Whether each float64 `x` stands for one value of a column written in whole multiples of `resolution`
+    (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL; None: any float is its own
+    value): its float64 neighbours are less than half of it apart. Past that (BIGINTs beyond 2^52) several
+    of the column's values read as one float, rare ones among them."""
+    if resolution is None:
+        return np.ones(np.shape(x), dtype=bool) if np.ndim(x) else True
+    return np.spacing(np.abs(x)) < resolution / 2
+
+
 def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None) -> np.ndarray:
     """Balanced mode: the values (sorted) that get a cell of their own, decoded to the value: the
     ``MAX_POINTS`` held by the most rows, each by at least ``MIN_GROUP``, inside the cells.
@@ -459,9 +466,7 @@ def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resoluti
     float64 neighbours are that far apart is no point: it may stand for several of the column's values,
     rare ones among them (BIGINT ids past 2^52: 500 rows of X and 2 of X + 1 read as one float, the point
     decoded to it, cast back as X + 1)."""
-    inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1])
-    if resolution is not None:
-        inside &= np.spacing(np.abs(uniq)) < resolution / 2
+    inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1]) & one_value(uniq, resolution)
     at = np.flatnonzero(inside)
     if len(at) > MAX_POINTS:
         at = np.sort(at[np.argsort(-held[at], kind="stable")[:MAX_POINTS]])
@@ -562,9 +567,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                                               least=step or 0.0, n_hat=n_hat, n_var=n_var, null=null,
                                               null_var=range_sigma**2 if col.nullable else 0.0)
             steps.append(("range", noise.range_again, 0.0,
-                          "over a tenth of the rows that are not NULL outside the range found: noisy histogram on signed "
-                          "powers of "
-                          "two" + (" and NULL" if col.nullable else "") + " again, averaged with the first"))
+                          "over a tenth of the rows that are not NULL outside the range found: noisy histogram on "
+                          "signed powers of two" + (" and NULL" if col.nullable else "") + " again, averaged with the first"))
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
