@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, one_value
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
@@ -613,32 +613,63 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     stays (dates each held by a row or two, unique ids: every value around is as rare), a
     uniform draw over a cell holding at least MIN_GROUP rows, or over its bin, not a copy of a row.
     """
+    col = dom.column
+    unit = time_unit(dom)
+    if unit is not None:
+        step = unit
+    elif dom.decimals is not None:
+        step = max(10.0 ** -dom.decimals, 1.0 if col.integer else 0.0)
+    elif col.integer or col.scale is not None:
+        step = 1.0 if col.integer else 10.0 ** -col.scale
+    else:
+        step = None  # a continuous column: another draw equal to a row's value is all but impossible
+    low, high = _double_bounds(col)
+    bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
+    resolution = 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None  # as discovery's
+    if resolution is not None and len(hit):
+        # Past 2^53 the lattice's steps are finer than the floats: a float several of the column's values
+        # read as is rare whatever its rows (``discovery.exact_numeric_domain``). It moves to a float next
+        # to it, up to FREE_STEPS floats away, that no row's value reads as: its rows stay where they are
+        # (X + 1 in 500 rows, read as X = 2^60, is no point; drawn again in its bin, 400 of them went
+        # elsewhere). Where every float around is some row's, it is drawn again as any rare value.
+        coarse = hit[~one_value(x[hit], resolution)]
+        if len(coarse):
+            x[coarse] = _next_free_float(dom.rare, x[coarse], bounds)
+            hit = hit[_in_sorted(dom.rare, x[hit])]
     for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
             return x
         x[hit] = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
         hit = hit[_in_sorted(dom.rare, x[hit])]
-    col = dom.column
-    unit = time_unit(dom)
-    if not len(hit) or (unit is None and dom.decimals is None and not col.integer and col.scale is None):
-        return x  # a continuous column: another draw equal to a row's value is all but impossible
-    if unit is not None:
-        step = unit
-    elif dom.decimals is not None:
-        step = max(10.0 ** -dom.decimals, 1.0 if col.integer else 0.0)
-    else:
-        step = 1.0 if col.integer else 10.0 ** -col.scale
-    low, high = _double_bounds(col)
-    free = _nearest_free(dom.rare, x[hit], step, (max(low, dom.edges[0]), min(high, dom.edges[-1])))
+    if not len(hit) or step is None:
+        return x
+    free = _nearest_free(dom.rare, x[hit], step, bounds)
     lo, hi = dom.bin_span
     width = np.nan_to_num(hi - lo)  # a bin of no cells: none
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
     x[hit] = np.where(np.abs(free - x[hit]) <= reach, free, x[hit])
     return x
 
-
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
+
+
+def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Each of `x` that is one of the sorted `rare` floats moved to the nearest float, at most FREE_STEPS
+    floats away and inside `bounds`, that is not (below first at equal distance); left where none is."""
+    out = x.copy()
+    todo = np.flatnonzero(_in_sorted(rare, x))
+    down, up = x.copy(), x.copy()
+    for _ in range(FREE_STEPS):
+        if not len(todo):
+            break
+        for side, bound in ((down, -np.inf), (up, np.inf)):
+            side[todo] = np.nextafter(side[todo], bound)
+            v = side[todo]
+            ok = (v >= bounds[0]) & (v <= bounds[1]) & ~_in_sorted(rare, v)
+            out[todo[ok]] = v[ok]
+            todo = todo[~ok]
+    return out
 
 
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:

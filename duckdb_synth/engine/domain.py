@@ -543,3 +543,13 @@ def coarsenings(dom: Domain, counts: np.ndarray, levels: int) -> tuple[tuple[np.
             break
         out.append((remap, coarse))
     return tuple(out)
+
+
+def one_value(x, resolution: float | None):
+    """Whether each float64 `x` stands for one value of a column written in whole multiples of `resolution`
+    (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL; None: any float is its own
+    value): its float64 neighbours are less than half of it apart. Past that (BIGINTs beyond 2^52) several
+    of the column's values read as one float, rare ones among them."""
+    if resolution is None:
+        return np.ones(np.shape(x), dtype=bool) if np.ndim(x) else True
+    return np.spacing(np.abs(x)) < resolution / 2

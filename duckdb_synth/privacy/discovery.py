@@ -31,7 +31,7 @@ from ..engine.data import ColumnData, sorted_runs
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
-                             group_cells, lattice_step, merge_bins, public_domain, quantile_edges, split_cell)
+                             group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, split_cell)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
@@ -386,11 +386,13 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
     # Values held by fewer than MIN_GROUP rows are never emitted: every cell a value is drawn in
     # holds at least that many rows (thin cells joined with their neighbours in the bin), and
-    # decoding draws again a value that is such a value.
+    # decoding draws again a value that is such a value. A float several of the column's values read
+    # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
+    # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
-                         decimals=decimals, unit=unit, rare=uniq[held < MIN_GROUP],
+                         decimals=decimals, unit=unit, rare=uniq[(held < MIN_GROUP) | ~one_value(uniq, resolution)],
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
 
 
@@ -441,16 +443,6 @@ def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integ
     at = np.searchsorted(new, lo)  # each point's cell starts at its lo, and ends at its hi
     out[at] = p
     return new, out
-
-
-def one_value(x, resolution: float | None):
-    """Whether each float64 `x` stands for one value of a column written in whole multiples of `resolution`
-    (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL; None: any float is its own
-    value): its float64 neighbours are less than half of it apart. Past that (BIGINTs beyond 2^52) several
-    of the column's values read as one float, rare ones among them."""
-    if resolution is None:
-        return np.ones(np.shape(x), dtype=bool) if np.ndim(x) else True
-    return np.spacing(np.abs(x)) < resolution / 2
 
 
 def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None) -> np.ndarray:
