@@ -758,3 +758,43 @@ def test_a_float_several_bigints_share_is_never_emitted(case: str) -> None:
         assert not rare & set(out), (seed, sorted(rare & set(out))[:3])
         close = [v for v in out if abs(v - x) <= 1024]  # the merged rows come back beside X, not lost
         assert len(close) >= 400, (seed, len(close))
+
+
+@pytest.mark.parametrize("typ,base", [("BIGINT", -(2**51) - 10**9), ("BIGINT", 2**51 + 10**9), ("DECIMAL(18,0)", 2**51 + 10**9),
+                                      ("HUGEINT", -(2**51) - 10**9), ("TIMESTAMP", "1880-01-01"),
+                                      ("TIMESTAMP", "2060-01-01"), ("DECIMAL(38,10)", 300000)])
+def test_no_rare_value_where_floats_are_finer_than_the_lattice_but_not_by_half(typ: str, base) -> None:
+    """The review of bd7ff18: between half the lattice's step and the step, every value still has a float of
+    its own (integers in [2^51, 2^53), timestamps in microseconds before 1898 or after 2041, DECIMAL(38,10)
+    near 300,000). bd7ff18 took those floats for shared ones: every value rare, a drawn one moved one float
+    away, cast back to itself or to its neighbour (850 rare BIGINTs out of 3,892 rows; whole-day timestamps
+    of 2060 one microsecond early). Values held by 8 rows and by 1-4, on a lattice of 1000 or of days."""
+    import datetime as dt
+    import random
+
+    import duckdb
+    import duckdb_synth
+
+    random.seed(0)
+    common = random.sample(range(3000), 300)
+    rare = random.sample(sorted(set(range(3000)) - set(common)), 600)
+    if typ == "TIMESTAMP":
+        start = dt.datetime.fromisoformat(base)
+        lit = lambda v: (start + dt.timedelta(days=v)).isoformat(sep=" ")  # noqa: E731
+    elif typ == "DECIMAL(38,10)":
+        lit = lambda v: f"{base + v / 1000:.3f}"  # noqa: E731
+    else:
+        b = base - base % 1000
+        lit = lambda v: str(b + 1000 * v)  # noqa: E731
+    rows = [lit(v) for v in common for _ in range(8)] + [lit(v) for v in rare for _ in range(random.randint(1, 4))]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT CAST(s AS {typ}) AS v, i % 3 AS g FROM "
+                "(SELECT unnest(?) AS s, generate_subscripts(?, 1) AS i)", [rows, rows])
+    held = dict(con.execute("SELECT CAST(v AS VARCHAR), count(*) FROM t GROUP BY 1").fetchall())
+    out = duckdb_synth.run(con, "t", seed=0).table
+    con.register("o", out)
+    emitted = dict(con.execute(f"SELECT CAST(CAST(v AS {typ}) AS VARCHAR), count(*) FROM o GROUP BY 1").fetchall())
+    leaked = {s: n for s, n in emitted.items() if 0 < held.get(s, 0) < 5}
+    assert not leaked, sorted(leaked.items())[:3]
+    common_out = sum(n for s, n in emitted.items() if held.get(s, 0) >= 5)
+    assert common_out >= 0.2 * out.num_rows, common_out  # the values 8 rows hold come back as themselves

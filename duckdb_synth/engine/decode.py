@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, one_value
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
@@ -629,13 +629,14 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     resolution = 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None  # as discovery's
     if resolution is not None and len(hit):
         # Past 2^53 the lattice's steps are finer than the floats: a float several of the column's values
-        # read as is rare whatever its rows (``discovery.exact_numeric_domain``). It moves to a float next
-        # to it, up to FREE_STEPS floats away, that no row's value reads as: its rows stay where they are
-        # (X + 1 in 500 rows, read as X = 2^60, is no point; drawn again in its bin, 400 of them went
-        # elsewhere). Where every float around is some row's, it is drawn again as any rare value.
-        coarse = hit[~one_value(x[hit], resolution)]
+        # read as is rare whatever its rows (``discovery.exact_numeric_domain``). It moves to the nearest
+        # float that no row's value reads as and that is itself shared (cast back, one of the column's
+        # values no row holds): its rows stay where they are (X + 1 in 500 rows, read as X = 2^60, is no
+        # point; drawn again in its bin, 400 of them went elsewhere). Where there is none within the
+        # bounds, it is drawn again as any rare value.
+        coarse = hit[shared(x[hit], resolution)]
         if len(coarse):
-            x[coarse] = _next_free_float(dom.rare, x[coarse], bounds)
+            x[coarse] = _next_free_float(dom.rare, x[coarse], bounds, resolution)
             hit = hit[_in_sorted(dom.rare, x[hit])]
     for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
@@ -654,22 +655,40 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
 
 
-def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """Each of `x` that is one of the sorted `rare` floats moved to the nearest float, at most FREE_STEPS
-    floats away and inside `bounds`, that is not (below first at equal distance); left where none is."""
-    out = x.copy()
-    todo = np.flatnonzero(_in_sorted(rare, x))
-    down, up = x.copy(), x.copy()
-    for _ in range(FREE_STEPS):
-        if not len(todo):
-            break
-        for side, bound in ((down, -np.inf), (up, np.inf)):
-            side[todo] = np.nextafter(side[todo], bound)
-            v = side[todo]
-            ok = (v >= bounds[0]) & (v <= bounds[1]) & ~_in_sorted(rare, v)
-            out[todo[ok]] = v[ok]
-            todo = todo[~ok]
-    return out
+def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float
+                     ) -> np.ndarray:
+    """Each of `x`, one of the sorted `rare` floats, moved to the nearest float that is not, inside `bounds`,
+    and `shared` (so that cast back it is a value of the column no row holds; one that is not may round back
+    to a rare value: X - 0.5 for an integer X in [2^51, 2^52)); left where neither side has one. The
+    floats' bits, ordered (``_float_keys``), number consecutive floats by consecutive integers, so the free
+    floats beside a run of rare ones are found as ``_nearest_free`` finds lattice points, at any distance
+    (a block of floats each read from 5 rows, around X held by 2, left X where three floats each side were
+    all rare)."""
+    units = _float_keys(rare)  # ascending, as `rare` is (+0 and -0 share a key)
+    at = _float_keys(x)
+    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
+    ends = np.r_[starts[1:], len(units)] - 1
+    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
+    below, above = _key_floats(units[starts[run]] - 1), _key_floats(units[ends[run]] + 1)
+    ok_below = (below >= bounds[0]) & (below <= bounds[1]) & shared(below, resolution)
+    ok_above = (above >= bounds[0]) & (above <= bounds[1]) & shared(above, resolution)
+    out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
+    return np.where(ok_below | ok_above, out, x)
+
+
+_SIGN = np.int64(-2**63)
+
+
+def _float_keys(x: np.ndarray) -> np.ndarray:
+    """Integers in the order of the floats `x` (finite), consecutive for consecutive floats."""
+    bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
+    return np.where(bits >= 0, bits, -(bits & ~_SIGN))
+
+
+def _key_floats(keys: np.ndarray) -> np.ndarray:
+    """The floats of `_float_keys`' integers."""
+    bits = np.where(keys >= 0, keys, (-keys) | _SIGN)
+    return np.ascontiguousarray(bits, dtype=np.int64).view(np.float64)
 
 
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
@@ -762,7 +781,7 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
         tz = "UTC" if "TIME ZONE" in t else None
         return pa.array(np.clip(x, *TIMESTAMP_US).astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
     if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
-        return pa.array(x.astype(np.int64), type=pa.int64(), mask=isnull)
+        return pa.array(np.rint(x).astype(np.int64), type=pa.int64(), mask=isnull)  # not toward 0: -X - 0.5 is not -X
     return pa.array(x, type=pa.float64(), mask=isnull)
 
 

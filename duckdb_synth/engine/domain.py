@@ -553,3 +553,14 @@ def one_value(x, resolution: float | None):
     if resolution is None:
         return np.ones(np.shape(x), dtype=bool) if np.ndim(x) else True
     return np.spacing(np.abs(x)) < resolution / 2
+
+
+def shared(x, resolution: float | None):
+    """Whether each float64 `x` is the nearest float of more than one multiple of `resolution` (1 for
+    integers, dates and times in microseconds, 10^-scale for a DECIMAL; None: never): its spacing is wider
+    than the lattice's step (BIGINTs past 2^53, a DECIMAL's scale finer than the floats). Between half
+    the step and the step (integers in [2^51, 2^53), timestamps before 1898 or after 2041) every value
+    still has a float of its own, none of them shared (`one_value`, stricter, decides points)."""
+    if resolution is None:
+        return np.zeros(np.shape(x), dtype=bool) if np.ndim(x) else False
+    return np.spacing(np.abs(x)) > resolution

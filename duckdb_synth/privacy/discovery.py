@@ -31,7 +31,8 @@ from ..engine.data import ColumnData, sorted_runs
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
-                             group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, split_cell)
+                             group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, shared,
+                             split_cell)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
@@ -392,7 +393,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
-                         decimals=decimals, unit=unit, rare=uniq[(held < MIN_GROUP) | ~one_value(uniq, resolution)],
+                         decimals=decimals, unit=unit, rare=uniq[(held < MIN_GROUP) | shared(uniq, resolution)],
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
 
 
