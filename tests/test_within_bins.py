@@ -297,3 +297,28 @@ def test_bin_span_and_a_bin_of_no_cells() -> None:
     assert _bin_label(dom, 1) == "10..11"
     with pytest.raises(ValueError, match="bin 2 of 'n' holds no cell"):
         _bin_label(dom, 2)
+
+
+def test_unique_ids_in_bands_come_back_in_their_bands_without_piling_up() -> None:
+    """Balanced mode, a column of ids each held by one row, in two bands with a gap between (anes' `uid`):
+    a rare draw stays where its cell's points are mostly rare (``decode.dense_cells``), and is drawn again
+    only in its own cell. Drawn again in its bin and then moved to the nearest id no row holds, such a
+    column came back with most of its values in the gap and over a thousand rows on the one id past a
+    band's end. Values held by fewer than 5 rows still never come out of a cell where most are free."""
+    import collections
+
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT id, id % 7 AS g, CASE WHEN id % 50 = 0 THEN 500000 + id "
+                "ELSE 200000 + id % 200 END AS v FROM (SELECT unnest(range(1, 3001)) AS id UNION ALL "
+                "SELECT unnest(range(9001, 12001)))")  # v: 120 values one row each, 50 apart, among 200 of 20+
+    held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
+    out = duckdb_synth.run(con, "t", seed=0).table
+    ids = collections.Counter(out.column("id").to_pylist())
+    assert max(ids.values()) <= 12, ids.most_common(3)  # about one a row (Poisson: 7 at most here), no pile
+    in_gap = sum(n for i, n in ids.items() if 3000 < i < 9001)
+    assert in_gap <= 0.02 * out.num_rows, in_gap  # the gap holds no row
+    rare_v = {v for v, n in held.items() if n < 5}
+    assert rare_v and not rare_v & set(out.column("v").to_pylist())
