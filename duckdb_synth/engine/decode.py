@@ -613,8 +613,9 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, cell: np.nda
     each held by fewer than MIN_GROUP rows (unique ids, dates each held by a row or two): it stays, a
     uniform draw over a cell holding at least MIN_GROUP rows, about as likely drawn had no row held it;
     drawn again, the rows of such a stretch piled up on the few values no row holds beside it, and showed
-    which those are. (Counts of a measurement rounded to the lattice, a Poisson count a point, leave no
-    such run but by a chance of about 0.8^32.) One still rare after its draws (a cell whose few points
+    which those are. (Counts of a measurement rounded to the lattice, a Poisson count a point, are rare
+    at 82 % of points at most (at 2.2 rows a point), so such a run is a chance of 0.82^64 = 2e-6 a point,
+    0.04 runs in 100,000 points; at 32 it was 28.) One still rare after its draws (a cell whose few points
     are all rare) is drawn again in its bin, as many times; then it moves to the nearest lattice point
     that is not rare, if one lies within its bin's width (or FREE_STEPS steps); else it stays. (Moved at
     once, credit's amounts piled on 1,000, the frequent value next to cells of a few rare ones.)
@@ -671,7 +672,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, cell: np.nda
     return x
 
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
-DENSE_RUN = 32  # a rare value in a run of this many consecutive lattice points, each rare, is kept as drawn
+DENSE_RUN = 64  # a rare value in a run of this many consecutive lattice points, each rare, is kept as drawn
 
 
 def _run_length(rare: np.ndarray, x: np.ndarray, step: float) -> np.ndarray:
