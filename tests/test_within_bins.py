@@ -301,7 +301,7 @@ def test_bin_span_and_a_bin_of_no_cells() -> None:
 
 def test_unique_ids_in_bands_come_back_in_their_bands_without_piling_up() -> None:
     """Balanced mode, a column of ids each held by one row, in two bands with a gap between (anes' `uid`):
-    a rare draw stays where its cell's points are mostly rare (``decode.dense_cells``), and is drawn again
+    a rare draw stays inside a long run of rare ids (``decode.DENSE_RUN``), and is drawn again
     only in its own cell. Drawn again in its bin and then moved to the nearest id no row holds, such a
     column came back with most of its values in the gap and over a thousand rows on the one id past a
     band's end. Values held by fewer than 5 rows still never come out of a cell where most are free."""
@@ -322,3 +322,32 @@ def test_unique_ids_in_bands_come_back_in_their_bands_without_piling_up() -> Non
     assert in_gap <= 0.02 * out.num_rows, in_gap  # the gap holds no row
     rare_v = {v for v, n in held.items() if n < 5}
     assert rare_v and not rare_v & set(out.column("v").to_pylist())
+
+
+@pytest.mark.parametrize("case", ["bridged", "tail"])
+def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(case: str) -> None:
+    """The review of bcc6302. `bridged`: amounts on a lattice of 1,000, a tail of even thousands held by one
+    row each and odd ones by none, and exact amounts (k * 1000 + 217) beside the odd ones; rounded onto the
+    lattice those made one run of rare thousands across the free ones, and 43 rows came out on values one
+    row held. `tail`: 2,000 counts 0-49 and a tail of 60 outliers 100-159 held by one row each: a run of
+    rare points, in a column where they are few, and its end is the range's end (set by a row's value)."""
+    import collections
+
+    import duckdb
+    import duckdb_synth
+
+    if case == "bridged":
+        sql = ("SELECT CAST(1000 * (1 + hash(i) % 40) AS INTEGER) AS v FROM range(4000) r(i) "
+               "UNION ALL SELECT CAST(1000 * k AS INTEGER) FROM range(42, 121, 2) r(k) "
+               "UNION ALL SELECT CAST(1000 * k + 217 AS INTEGER) FROM range(41, 121, 2) r(k)")
+    else:
+        sql = ("SELECT CAST(hash(i) % 50 AS INTEGER) AS v FROM range(2000) r(i) "
+               "UNION ALL SELECT CAST(100 + i AS INTEGER) FROM range(60) r(i)")
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT v, row_number() OVER () % 3 AS g FROM ({sql})")
+    held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
+    rare = {v for v, n in held.items() if n < 5}
+    for seed in range(3):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        leaked = [v for v in out if v in rare]
+        assert not leaked, (seed, len(leaked), sorted(set(leaked))[:5])

@@ -394,6 +394,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
                          decimals=decimals, unit=unit, rare=uniq[(held < MIN_GROUP) | shared(uniq, resolution)],
+                         rare_rows=float(held[held < MIN_GROUP].sum() / held.sum()) if len(held) else 0.0,
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
 
 
