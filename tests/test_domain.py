@@ -535,6 +535,41 @@ def test_histograms_from_sorted_values_are_the_ones_from_codes(monkeypatch) -> N
             assert np.array_equal(repeated.histogram(buckets), wanted), (trial, buckets)
 
 
+def test_whole_numbers_counted_not_sorted_are_the_sorted_values_and_their_runs(monkeypatch) -> None:
+    """`data.sort_counted`: a column of whole numbers spanning few values a row is counted by value, not
+    sorted; its sorted values, distinct values and rows are np.sort's and `sorted_runs`' (fractions, wide
+    spans, values past 2^52, negative ones and -0.0 included), whichever path a column takes."""
+    from duckdb_synth.engine import data as data_mod
+    monkeypatch.setattr(data_mod, "COUNTED_ROWS", 10)
+    rng = np.random.default_rng(1)
+    taken = 0
+    for trial in range(80):
+        n = int(rng.integers(10, 2000))
+        kind = trial % 5
+        if kind == 0:
+            x = rng.integers(-50, 50, n).astype(np.float64)
+        elif kind == 1:
+            x = rng.integers(0, 10 * n, n).astype(np.float64)  # a span too wide a row: sorted
+        elif kind == 2:
+            x = np.round(rng.normal(0, 5, n), 1)  # fractions: sorted
+        elif kind == 3:
+            x = 2.0**52 + rng.integers(0, 50, n)  # past 2^52: sorted
+        else:
+            x = np.concatenate([rng.integers(-3, 3, n).astype(np.float64), [-0.0, 0.0, -0.0]])
+        got, distinct = data_mod.sort_counted(x)
+        assert np.array_equal(got, np.sort(x)), trial
+        if distinct is not None:
+            taken += 1
+            values, rows = data_mod.sorted_runs(np.sort(x))
+            assert np.array_equal(distinct[0], values) and np.array_equal(distinct[1], rows), trial
+        assert (distinct is not None) == (kind in (0, 4)), trial
+        col = ArrayColumn(np.concatenate([x, [np.nan, np.inf]]))
+        assert np.array_equal(col.sorted_values(), np.sort(x))
+        values, counts = col.value_counts()
+        assert values == (data_mod.sorted_runs(np.sort(x))[0] + 0.0).tolist(), trial
+    assert taken == 32
+
+
 @pytest.mark.parametrize("values", [[], [np.nan, np.inf], [2.5, -0.0, 0.0, 2.5, np.nan, -1.0, 0.0, -np.inf, 7.0]])
 def test_a_number_columns_value_counts_are_its_distinct_finite_values_and_rows(values):
     col = ArrayColumn(np.array(values, dtype=np.float64), nulls=np.zeros(len(values), dtype=bool))
