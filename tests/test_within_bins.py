@@ -324,13 +324,16 @@ def test_unique_ids_in_bands_come_back_in_their_bands_without_piling_up() -> Non
     assert rare_v and not rare_v & set(out.column("v").to_pylist())
 
 
-@pytest.mark.parametrize("case", ["bridged", "tail"])
+@pytest.mark.parametrize("case", ["bridged", "tail", "measurement_tail"])
 def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(case: str) -> None:
-    """The review of bcc6302. `bridged`: amounts on a lattice of 1,000, a tail of even thousands held by one
-    row each and odd ones by none, and exact amounts (k * 1000 + 217) beside the odd ones; rounded onto the
-    lattice those made one run of rare thousands across the free ones, and 43 rows came out on values one
-    row held. `tail`: 2,000 counts 0-49 and a tail of 60 outliers 100-159 held by one row each: a run of
-    rare points, in a column where they are few, and its end is the range's end (set by a row's value)."""
+    """The reviews of bcc6302 and 0d5f284. `bridged`: amounts on a lattice of 1,000, a tail of even
+    thousands held by one row each and odd ones by none, and exact amounts (k * 1000 + 217) beside the odd
+    ones; rounded onto the lattice those made one run of rare thousands across the free ones, and 43 rows
+    came out on values one row held. `tail`: 2,000 counts 0-49 and a tail of 60 outliers 100-159 held by
+    one row each: a run of rare points, in a column where they are few, and its end is the range's end
+    (set by a row's value). `measurement_tail`: 70 such outliers beside 19,930 incomes in whole dollars,
+    most of whose rows hold values 1-4 rows hold (a share of rows on rare values let the run's values
+    out, 39-49 rows a seed; the share of rows in long runs is 0.35 %)."""
     import collections
 
     import duckdb
@@ -340,14 +343,19 @@ def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(cas
         sql = ("SELECT CAST(1000 * (1 + hash(i) % 40) AS INTEGER) AS v FROM range(4000) r(i) "
                "UNION ALL SELECT CAST(1000 * k AS INTEGER) FROM range(42, 121, 2) r(k) "
                "UNION ALL SELECT CAST(1000 * k + 217 AS INTEGER) FROM range(41, 121, 2) r(k)")
-    else:
+    elif case == "tail":
         sql = ("SELECT CAST(hash(i) % 50 AS INTEGER) AS v FROM range(2000) r(i) "
                "UNION ALL SELECT CAST(100 + i AS INTEGER) FROM range(60) r(i)")
+    else:
+        incomes = np.round(45000 + 3600 * np.random.default_rng(0).standard_normal(19930)).astype(np.int32)
+        sql = "SELECT v FROM incomes UNION ALL SELECT CAST(80000 + i AS INTEGER) FROM range(70) r(i)"
     con = duckdb.connect()
+    if case == "measurement_tail":
+        con.execute("CREATE TABLE incomes AS SELECT unnest(?) AS v", [incomes.tolist()])
     con.execute(f"CREATE TABLE t AS SELECT v, row_number() OVER () % 3 AS g FROM ({sql})")
     held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
     rare = {v for v, n in held.items() if n < 5}
-    for seed in range(3):
+    for seed in range(2 if case == "measurement_tail" else 3):
         out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
         leaked = [v for v in out if v in rare]
         assert not leaked, (seed, len(leaked), sorted(set(leaked))[:5])

@@ -148,7 +148,7 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     col = dom.column
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
-    x, cell = _draw(dom, codes, isnull, rng, within, cells=True)
+    x = _draw(dom, codes, isnull, rng, within)
     number = ~isnull
     for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
         rows = codes == dom.nbins + k
@@ -158,7 +158,7 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
         if col.integer and col.type.upper() != "TIME":  # compared as the column will hold them: a round-number
             # draw clipped under an edge of nextafter(5,063) was 5062.000000000001, missed, then cast to 5,062
             x = np.where(number, np.floor(x), x)
-        x = _not_rare(dom, x, codes, cell, number, rng)
+        x = _not_rare(dom, x, codes, number, rng)
     if col.declared is not None and col.declared.bounds is not None:  # never a value outside a declared range
         x = np.where(number, np.clip(x, *col.declared.bounds), x)
     elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
@@ -167,11 +167,11 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
 
 
 def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator,
-          within: np.ndarray | None = None, cells: bool = False):
+          within: np.ndarray | None = None) -> np.ndarray:
     """A value for each row's bin: a fine cell by the cells' weights (uniform where they are all 0), then
     a value inside it; rows marked in `skip` get one too, to be overwritten. With `within`, the row's
     position in the bin's distribution (0..1) picks the cell and the place in it (an inverse CDF);
-    without, both are uniform draws. With `cells`, (values, each row's cell)."""
+    without, both are uniform draws."""
     if within is None:
         cell, frac = _uniform_cells(dom, codes, skip, rng.random(len(codes)))
     else:
@@ -180,7 +180,7 @@ def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.rando
     if dom.points is not None:  # a frequent value's cell decodes to that value
         point = dom.points[cell]
         x = np.where(np.isnan(point), x, point)
-    return (x, cell) if cells else x
+    return x
 
 
 def _uniform_cells(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, q: np.ndarray
@@ -603,28 +603,25 @@ def _on_lattice(lo: np.ndarray, hi: np.ndarray, u: np.ndarray, step: float, deci
 RARE_REDRAWS = 16
 
 
-def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, cell: np.ndarray, live: np.ndarray,
+def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.ndarray,
               rng: np.random.Generator) -> np.ndarray:
     """Balanced mode: a value that fewer than MIN_GROUP source rows hold (``dom.rare``) is drawn again.
 
-    A drawn value equal to one is drawn again in its cell (`cell`: each row's, as ``_draw`` chose it),
-    up to RARE_REDRAWS times: a value does not leave its cell, so the cells' counts stay the model's.
-    The exception, in a column whose numbers are mostly such values (DENSE_ROWS: unique ids, dates each
-    held by a row or two), a value inside a run of at least DENSE_RUN consecutive points of the column's
-    lattice each held by fewer than MIN_GROUP rows, and not at either end of the range (set by a row's
-    value): it stays, a uniform draw over a cell holding at least MIN_GROUP rows, about as likely drawn
-    had no row held it; drawn again, the rows of such a stretch piled up on the few values no row holds
-    beside it, and showed which those are. (The review of bcc6302: without the column's share, a tail of
-    outliers each held by one row came out, its end the range's end in every seed.) (Counts of a measurement rounded to the lattice, a Poisson count a point, are rare
-    at 82 % of points at most (at 2.2 rows a point), so such a run is a chance of 0.82^64 = 2e-6 a point,
-    0.04 runs in 100,000 points; at 32 it was 28.) One still rare after its draws (a cell whose few points
-    are all rare) is drawn again in its bin, as many times; then it moves to the nearest lattice point
-    that is not rare, if one lies within its bin's width (or FREE_STEPS steps); else it stays. (Moved at
-    once, credit's amounts piled on 1,000, the frequent value next to cells of a few rare ones.)
+    A drawn value equal to one is drawn again in its bin (cell and value), up to RARE_REDRAWS times.
+    One still equal after that (a bin whose values are all rare) moves to the nearest point of the
+    column's lattice that is not rare, if one lies within its bin's width; else it stays, a uniform draw
+    over a cell holding at least MIN_GROUP rows, or over its bin, not a copy of a row.
 
-    Drawn again in the bin, then moved to the nearest point no row held within the bin's width, anes'
-    ids (unique within yearly bands, with gaps between) came back 56 % in the gaps, 1,283 rows on the
-    one id past a band's end (tvd1 0.098); drawn again in the cell, 38 rows on a free id inside a band.
+    The exception, kept as drawn: in a column whose numbers are mostly held by values in runs of at
+    least DENSE_RUN consecutive lattice points each held by fewer than MIN_GROUP rows (``_dense_share``:
+    ids, dates a row or two each), a value inside such a run and not at either end of the range (which a
+    row's value sets). It was about as likely drawn had no row held it; drawn again, the run's rows piled
+    up on the few values no row holds beside it and showed which those are: anes' ids (unique within
+    yearly bands, gaps between) came back 56 % in the gaps, 1,283 rows on the one id past a band's end
+    (tvd1 0.098). A measurement rounded to the lattice (a Poisson count a point) is rare at 82 % of points
+    at most (at 2.2 rows a point), so a run of 64 is a chance of 2e-6 a point; and its runs hold a few
+    hundredths of its rows, not most (whole-dollar incomes: 0.35 %; a tail of outliers beside them,
+    which the reviews of bcc6302 and 0d5f284 saw come out, less).
     """
     col = dom.column
     unit = time_unit(dom)
@@ -652,17 +649,13 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, cell: np.nda
             x[coarse] = _next_free_float(dom.rare, x[coarse], bounds, resolution)
             hit = hit[_in_sorted(dom.rare, x[hit])]
     whole = col.integer and col.type.upper() != "TIME"
-    if step is not None and len(hit) and dom.rare_rows >= DENSE_ROWS:
+    if step is not None and len(hit) and _dense_share(dom, step) >= DENSE_ROWS:
         inner = (x[hit] - step >= dom.edges[0]) & (x[hit] + step < dom.edges[-1])  # not the range's ends
         hit = hit[~inner | (_run_length(dom.rare, x[hit], step) < DENSE_RUN)]
-    for k in range(2 * RARE_REDRAWS):  # only the rows drawn again can have become rare
+    for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
             return x
-        if k < RARE_REDRAWS:  # in its cell
-            c = cell[hit]
-            y = _inside(dom, dom.edges[c], dom.edges[c + 1], rng.random(len(hit)))
-        else:  # a cell whose points are all rare: in its bin
-            y = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
+        y = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
         x[hit] = np.floor(y) if whole else y  # as the column will hold it (see decode_numeric)
         hit = hit[_in_sorted(dom.rare, x[hit])]
     if not len(hit) or step is None:
@@ -676,37 +669,51 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, cell: np.nda
 
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
 DENSE_RUN = 64  # a rare value in a run of this many consecutive lattice points, each rare, is kept as drawn
-DENSE_ROWS = 0.5  # in a column where values held by fewer than MIN_GROUP rows hold at least this share of rows
+DENSE_ROWS = 0.5  # in a column where such runs hold at least this share of the rows
+
+
+def _dense_share(dom: NumericDomain, step: float) -> float:
+    """The share of the column's numbers held by rare values in runs of DENSE_RUN or more consecutive
+    points of the lattice of `step` (``_runs``): near 1 for ids and dates a row or two each, a few
+    hundredths or none for a measurement (a Poisson count a point, or a tail of outliers beside one)."""
+    if dom.rare_held is None or dom.numbers <= 0:
+        return 0.0
+    length = _runs(dom.rare, step, True)[3]
+    return float(dom.rare_held[length >= DENSE_RUN].sum() / dom.numbers)
 
 
 def _run_length(rare: np.ndarray, x: np.ndarray, step: float) -> np.ndarray:
-    """For each of `x`, one of the sorted `rare` values on a lattice of `step`, how many consecutive points
-    of the lattice its run of rare ones holds (1 for a value off the lattice)."""
-    units, starts, ends = _runs(rare, step)
-    if not len(units):
-        return np.ones(len(x))
-    at = np.round(x / step)
-    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
-    inside = (at >= units[starts[run]]) & (at <= units[ends[run]]) & (np.abs(x / step - at) <= 1e-6)
-    return np.where(inside, units[ends[run]] - units[starts[run]] + 1, 1)
+    """For each of `x`, one of the sorted `rare` values, how many consecutive points of the lattice of
+    `step` its run of rare ones on the lattice holds (0 for a value off the lattice)."""
+    return _runs(rare, step, True)[3][np.searchsorted(rare, x)]
 
 
-def _runs(rare: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The lattice points (in steps) of the sorted `rare` values on the lattice, and where each run of
-    consecutive ones starts and ends (indices into them); kept for the last array and step asked (a
-    column's batches). A value off the lattice is none (the lattice covers 95 % of the values: an amount
-    of 43,217 among thousands, rounded, made a run of rare thousands across 43,000, which no row held)."""
-    global _RUNS
-    if _RUNS is None or _RUNS[0]() is not rare or _RUNS[1] != step:
-        q = rare / step
-        units = np.unique(np.round(q[np.abs(q - np.round(q)) <= 1e-6]))
-        starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
-        ends = np.r_[starts[1:], len(units)] - 1
-        _RUNS = (weakref.ref(rare), step, (units, starts, ends))
-    return _RUNS[2]
+def _runs(rare: np.ndarray, step: float, on_lattice: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The lattice points (in steps) of the sorted `rare` values, where each run of consecutive ones
+    starts and ends (indices into them), and per rare value the length of its run. With `on_lattice`,
+    only values on the lattice count (the lattice covers 95 % of the values: an amount of 43,217 among
+    thousands, rounded, made a run of rare thousands across 43,000, which no row held); without,
+    every value counts at its nearest point (``_nearest_free``: such a point is no free one). Kept for
+    the last array and step asked, per kind (a column's batches)."""
+    key = (id(rare), step, on_lattice)
+    kept = _RUNS.get(on_lattice)  # read once: another thread may replace it
+    if kept is not None and kept[0] == key and kept[1]() is rare:
+        return kept[2]
+    q = rare / step
+    at = np.round(q)
+    on = np.abs(q - at) <= np.maximum(1e-6, 8 * np.spacing(np.abs(q))) if on_lattice else np.ones(len(q), bool)
+    units, which = np.unique(at[on], return_inverse=True)
+    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
+    ends = np.r_[starts[1:], len(units)] - 1
+    run = np.searchsorted(starts, np.arange(len(units)), side="right") - 1
+    length = np.zeros(len(rare))
+    length[on] = (units[ends] - units[starts] + 1)[run][which]
+    out = (units, starts, ends, length)
+    _RUNS[on_lattice] = (key, weakref.ref(rare), out)
+    return out
 
 
-_RUNS: tuple | None = None
+_RUNS: dict[bool, tuple] = {}
 
 
 def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float
@@ -748,16 +755,12 @@ def _key_floats(keys: np.ndarray) -> np.ndarray:
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
     """For lattice points `x` (multiples of `step`) among the sorted `rare` values, the nearest lattice
     point that is not, inside `bounds` where one side allows."""
-    units, starts, ends = _runs(rare, step)
+    units, starts, ends, _ = _runs(rare, step, False)
     at = np.round(x / step)
-    if not len(units):  # no rare value on the lattice: x (one off it) has a free lattice point nearest
-        return np.where((at * step >= bounds[0]) & (at * step <= bounds[1]), at * step, x)
-    # Runs of consecutive rare points: each x on the lattice is inside one; the free neighbours are just
-    # outside it. One off the lattice (a rare 43,217 among thousands) has its nearest lattice point, free.
+    # Runs of consecutive rare points (each rare value at its nearest): each x is inside one; the free
+    # neighbours are just outside it.
     run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
-    inside = (at >= units[starts[run]]) & (at <= units[ends[run]])
-    below = np.where(inside, units[starts[run]] - 1, at) * step
-    above = np.where(inside, units[ends[run]] + 1, at) * step
+    below, above = (units[starts[run]] - 1) * step, (units[ends[run]] + 1) * step
     ok_below, ok_above = below >= bounds[0], above <= bounds[1]
     out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
     out = np.where(ok_below | ok_above, out, x)  # no free point in bounds: leave it

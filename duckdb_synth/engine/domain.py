@@ -90,7 +90,8 @@ class NumericDomain:
     unit: float | None = None  # a TIMESTAMP's or TIME's values are whole multiples of this (microseconds)
     rare: np.ndarray | None = field(default=None, repr=False)  # balanced mode: sorted values held by < 5 rows,
     # never emitted (a DP domain holds no value of the data)
-    rare_rows: float = 0.0  # balanced mode: the share of the column's numbers held by such values
+    rare_held: np.ndarray | None = field(default=None, repr=False)  # balanced mode: the rows holding each
+    numbers: float = 0.0  # balanced mode: the rows holding a finite number
     specials: tuple[float, ...] = ()  # of SPECIALS, those with a bucket of their own, in that order
     points: np.ndarray | None = field(default=None, repr=False)  # per fine cell, the one value it decodes to
     # (DP: a frequent value released with its noisy count; balanced: one of the values held by the most rows,

@@ -391,10 +391,11 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
     # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
+    rare = (held < MIN_GROUP) | shared(uniq, resolution)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
-                         decimals=decimals, unit=unit, rare=uniq[(held < MIN_GROUP) | shared(uniq, resolution)],
-                         rare_rows=float(held[held < MIN_GROUP].sum() / held.sum()) if len(held) else 0.0,
+                         decimals=decimals, unit=unit, rare=uniq[rare], rare_held=held[rare].astype(np.float64),
+                         numbers=float(held.sum()),
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of)
 
 
