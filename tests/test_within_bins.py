@@ -359,3 +359,20 @@ def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(cas
         out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
         leaked = [v for v in out if v in rare]
         assert not leaked, (seed, len(leaked), sorted(set(leaked))[:5])
+
+
+def test_a_float_column_whose_rare_values_are_all_off_the_lattice_decodes() -> None:
+    """The third review of the rare-value change: FLOAT prices ending in .99, read as doubles, sit about 1e-5
+    lattice steps off the 0.01 lattice, so no rare value is on it; the long-run check then indexed an empty
+    table of runs and the run raised IndexError whenever a draw hit a rare price."""
+    import collections
+
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT CAST(100 + hash(i) % 10000 + 0.99 AS FLOAT) AS v FROM range(6000) r(i)")
+    held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
+    for seed in range(2):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert len(out) == 6000 and not [v for v in out if 0 < held.get(v, 0) < 5], seed

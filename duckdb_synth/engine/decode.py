@@ -678,8 +678,21 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     hundredths or none for a measurement (a Poisson count a point, or a tail of outliers beside one)."""
     if dom.rare_held is None or dom.numbers <= 0:
         return 0.0
+    key = (id(dom.rare), step)
+    kept = _SHARES.get(key)
+    if kept is not None and kept[0]() is dom.rare:
+        return kept[1]
     length = _runs(dom.rare, step, True)[3]
-    return float(dom.rare_held[length >= DENSE_RUN].sum() / dom.numbers)
+    share = float(dom.rare_held[length >= DENSE_RUN].sum() / dom.numbers)
+    if len(_SHARES) > 4096:  # a long-lived process: drop those whose arrays are gone
+        for k in [k for k, (ref, _) in _SHARES.items() if ref() is None]:
+            del _SHARES[k]
+    _SHARES[key] = (weakref.ref(dom.rare), share)
+    return share
+
+
+_SHARES: dict[tuple[int, float], tuple[weakref.ref, float]] = {}  # (id(rare), step) -> (weak ref, share): a
+# column's share is read in every batch; its runs (``_runs``) are kept for few columns at a time
 
 
 def _run_length(rare: np.ndarray, x: np.ndarray, step: float) -> np.ndarray:
@@ -694,26 +707,35 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool) -> tuple[np.ndarray, 
     only values on the lattice count (the lattice covers 95 % of the values: an amount of 43,217 among
     thousands, rounded, made a run of rare thousands across 43,000, which no row held); without,
     every value counts at its nearest point (``_nearest_free``: such a point is no free one). Kept for
-    the last array and step asked, per kind (a column's batches)."""
+    the last RUNS_KEPT arrays, steps and kinds asked (a column's batches)."""
     key = (id(rare), step, on_lattice)
-    kept = _RUNS.get(on_lattice)  # read once: another thread may replace it
-    if kept is not None and kept[0] == key and kept[1]() is rare:
-        return kept[2]
+    kept = _RUNS.get(key)  # read once: another thread may replace it
+    if kept is not None and kept[0]() is rare:
+        return kept[1]
     q = rare / step
     at = np.round(q)
     on = np.abs(q - at) <= np.maximum(1e-6, 8 * np.spacing(np.abs(q))) if on_lattice else np.ones(len(q), bool)
-    units, which = np.unique(at[on], return_inverse=True)
+    at = at[on]  # ascending, as `rare` is: distinct points without a sort (984k rare timestamps)
+    new = np.r_[True, at[1:] != at[:-1]] if len(at) else np.zeros(0, bool)
+    units, which = at[new], np.cumsum(new) - 1
+    if not len(units):  # none on the lattice (FLOATs of .99 read as doubles sit 1e-5 steps off it): no runs
+        out = (units, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(rare)))
+        _RUNS[key] = (weakref.ref(rare), out)
+        return out
     starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
     ends = np.r_[starts[1:], len(units)] - 1
     run = np.searchsorted(starts, np.arange(len(units)), side="right") - 1
     length = np.zeros(len(rare))
     length[on] = (units[ends] - units[starts] + 1)[run][which]
     out = (units, starts, ends, length)
-    _RUNS[on_lattice] = (key, weakref.ref(rare), out)
+    _RUNS[key] = (weakref.ref(rare), out)
+    while len(_RUNS) > RUNS_KEPT:  # the oldest first (dicts keep their order)
+        _RUNS.pop(next(iter(_RUNS)), None)
     return out
 
 
-_RUNS: dict[bool, tuple] = {}
+RUNS_KEPT = 8  # runs kept (a few dense columns' in each batch)
+_RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice) -> (weak ref to rare, runs)
 
 
 def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float
