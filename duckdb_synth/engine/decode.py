@@ -682,7 +682,7 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     kept = _SHARES.get(key)
     if kept is not None and kept[0]() is dom.rare:
         return kept[1]
-    length = _runs(dom.rare, step, True)[3]
+    length = _runs(dom.rare, step, True, keep=False)[3]  # kept only where the share is high (``_run_length``)
     share = float(dom.rare_held[length >= DENSE_RUN].sum() / dom.numbers)
     if len(_SHARES) > 4096:  # a long-lived process: drop those whose arrays are gone
         for k in [k for k, (ref, _) in _SHARES.items() if ref() is None]:
@@ -701,13 +701,15 @@ def _run_length(rare: np.ndarray, x: np.ndarray, step: float) -> np.ndarray:
     return _runs(rare, step, True)[3][np.searchsorted(rare, x)]
 
 
-def _runs(rare: np.ndarray, step: float, on_lattice: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The lattice points (in steps) of the sorted `rare` values, where each run of consecutive ones
     starts and ends (indices into them), and per rare value the length of its run. With `on_lattice`,
     only values on the lattice count (the lattice covers 95 % of the values: an amount of 43,217 among
     thousands, rounded, made a run of rare thousands across 43,000, which no row held); without,
-    every value counts at its nearest point (``_nearest_free``: such a point is no free one). Kept for
-    the last RUNS_KEPT arrays, steps and kinds asked (a column's batches)."""
+    every value counts at its nearest point (``_nearest_free``: such a point is no free one). With `keep`,
+    kept for the last RUNS_KEPT arrays, steps and kinds asked (a column's batches; 32 MB for a column of
+    1M rare timestamps, so a column's share alone is worked out without keeping them)."""
     key = (id(rare), step, on_lattice)
     kept = _RUNS.get(key)  # read once: another thread may replace it
     if kept is not None and kept[0]() is rare:
@@ -719,22 +721,21 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool) -> tuple[np.ndarray, 
     new = np.r_[True, at[1:] != at[:-1]] if len(at) else np.zeros(0, bool)
     units, which = at[new], np.cumsum(new) - 1
     if not len(units):  # none on the lattice (FLOATs of .99 read as doubles sit 1e-5 steps off it): no runs
-        out = (units, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(rare)))
-        _RUNS[key] = (weakref.ref(rare), out)
-        return out
+        return units, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(rare))
     starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
     ends = np.r_[starts[1:], len(units)] - 1
     run = np.searchsorted(starts, np.arange(len(units)), side="right") - 1
     length = np.zeros(len(rare))
     length[on] = (units[ends] - units[starts] + 1)[run][which]
     out = (units, starts, ends, length)
-    _RUNS[key] = (weakref.ref(rare), out)
+    if keep:
+        _RUNS[key] = (weakref.ref(rare), out)
     while len(_RUNS) > RUNS_KEPT:  # the oldest first (dicts keep their order)
         _RUNS.pop(next(iter(_RUNS)), None)
     return out
 
 
-RUNS_KEPT = 8  # runs kept (a few dense columns' in each batch)
+RUNS_KEPT = 4  # runs kept (a few dense columns' in each batch)
 _RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice) -> (weak ref to rare, runs)
 
 
