@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
@@ -636,7 +636,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     low, high = _double_bounds(col)
     bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
-    resolution = 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None  # as discovery's
+    resolution = value_resolution(col)
     if resolution is not None and len(hit):
         # Past 2^53 the lattice's steps are finer than the floats: a float several of the column's values
         # read as is rare whatever its rows (``discovery.exact_numeric_domain``). It moves to the nearest
@@ -722,8 +722,7 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
     units, which = at[new], np.cumsum(new) - 1
     if not len(units):  # none on the lattice (FLOATs of .99 read as doubles sit 1e-5 steps off it): no runs
         return units, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(rare))
-    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
-    ends = np.r_[starts[1:], len(units)] - 1
+    starts, ends = _run_bounds(units)
     run = np.searchsorted(starts, np.arange(len(units)), side="right") - 1
     length = np.zeros(len(rare))
     length[on] = (units[ends] - units[starts] + 1)[run][which]
@@ -749,15 +748,25 @@ def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float
     (a block of floats each read from 5 rows, around X held by 2, left X where three floats each side were
     all rare)."""
     units = _float_keys(rare)  # ascending, as `rare` is (+0 and -0 share a key)
-    at = _float_keys(x)
-    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
-    ends = np.r_[starts[1:], len(units)] - 1
-    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
-    below, above = _key_floats(units[starts[run]] - 1), _key_floats(units[ends[run]] + 1)
+    below, above = _beside_run(units, *_run_bounds(units), _float_keys(x))
+    below, above = _key_floats(below), _key_floats(above)
     ok_below = (below >= bounds[0]) & (below <= bounds[1]) & shared(below, resolution)
     ok_above = (above >= bounds[0]) & (above <= bounds[1]) & shared(above, resolution)
     out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
     return np.where(ok_below | ok_above, out, x)
+
+
+def _run_bounds(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of consecutive integers among the sorted distinct `units` starts and ends (indices)."""
+    starts = np.flatnonzero(np.r_[True, np.diff(units) != 1])
+    return starts, np.r_[starts[1:], len(units)] - 1
+
+
+def _beside_run(units: np.ndarray, starts: np.ndarray, ends: np.ndarray, at: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `at` (one of `units`), the integers just below and just above its run (``_run_bounds``)."""
+    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
+    return units[starts[run]] - 1, units[ends[run]] + 1
 
 
 _SIGN = np.int64(-2**63)
@@ -779,11 +788,10 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     """For lattice points `x` (multiples of `step`) among the sorted `rare` values, the nearest lattice
     point that is not, inside `bounds` where one side allows."""
     units, starts, ends, _ = _runs(rare, step, False)
-    at = np.round(x / step)
     # Runs of consecutive rare points (each rare value at its nearest): each x is inside one; the free
     # neighbours are just outside it.
-    run = np.clip(np.searchsorted(units[starts], at, side="right") - 1, 0, len(starts) - 1)
-    below, above = (units[starts[run]] - 1) * step, (units[ends[run]] + 1) * step
+    below, above = _beside_run(units, starts, ends, np.round(x / step))
+    below, above = below * step, above * step
     ok_below, ok_above = below >= bounds[0], above <= bounds[1]
     out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
     out = np.where(ok_below | ok_above, out, x)  # no free point in bounds: leave it

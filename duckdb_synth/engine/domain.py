@@ -547,6 +547,12 @@ def coarsenings(dom: Domain, counts: np.ndarray, levels: int) -> tuple[tuple[np.
     return tuple(out)
 
 
+def value_resolution(col: Column) -> float | None:
+    """The spacing of the values the column's type can hold: 1 for integers, dates and times (in days or
+    microseconds), 10^-scale for a DECIMAL, None for FLOAT and DOUBLE (`one_value`'s and `shared`'s)."""
+    return 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None
+
+
 def one_value(x, resolution: float | None):
     """Whether each float64 `x` stands for one value of a column written in whole multiples of `resolution`
     (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL; None: any float is its own

@@ -32,7 +32,7 @@ from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
                              group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, shared,
-                             split_cell)
+                             split_cell, value_resolution)
 from ..engine.schema import FLOATS, Column
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
@@ -369,7 +369,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     if len(vals):
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
-    resolution = 1.0 if col.integer else 10.0 ** -col.scale if col.scale is not None else None
+    resolution = value_resolution(col)
     spikes = exact_points(uniq, held, edges, resolution)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
