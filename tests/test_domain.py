@@ -409,6 +409,28 @@ def test_decimal_places_and_choose_decimals() -> None:
     assert choose_decimals(DECIMAL_PLACES.histogram(mixed), sigma=None, rng=rng) == 1  # 99.8% written with one decimal
 
 
+def test_decimal_places_of_large_values_see_their_last_digits() -> None:
+    # Until 2026-12-06 a value agreed with its k-decimal rounding when within 1e-9 of x * 10^k, more than
+    # a unit past 1e9: milliseconds since 1970 read as multiples of 1,000, cents near a billion as whole.
+    x = np.array([1_700_000_000_123.0, 1_700_000_123_000.0, 1_000_000_000.37, 1_000_000_123.5, 2.0**51 + 7,
+                  234366.653241, 167844.53125, 1_000_000.123456, 495.44399999827147, 0.1 + 0.2, 1234567.25])
+    np.testing.assert_array_equal(decimal_places(x), [0, -3, 2, 1, 0, 6, 5, 6, 3, 1, 2])
+    assert decimal_places(np.array([-1_700_000_000_120.0]))[0] == -1
+    # A value no decimals write exactly (a FLOAT read as DOUBLE, a computed one) is read to 9 significant
+    # digits, as before: the FLOAT of 869.1 written to 15 digits takes 6, 1/3 none.
+    np.testing.assert_array_equal(decimal_places(np.array([869.099975585938, 2016.502732240437, 1 / 3])), [6, 6, 7])
+
+
+def test_large_integers_and_decimals_keep_their_lattice_in_either_mode() -> None:
+    rng = np.random.default_rng(0)
+    ms = 1_700_000_000_000.0 + rng.integers(0, 10**9, 3000)  # milliseconds since 1970
+    cents = np.round(1e9 + rng.normal(0, 1e5, 3000), 2)
+    assert exact_numeric("BIGINT", ms).decimals == 0
+    assert exact_numeric("DECIMAL(14,2)", cents).decimals == 2
+    assert private_numeric("BIGINT", ms, rng).decimals == 0
+    assert private_numeric("DECIMAL(14,2)", cents, rng).decimals == 2
+
+
 def test_dp_numeric_domain_two_decimals() -> None:
     rng = np.random.default_rng(1)
     x = np.round(rng.normal(100, 20, 20_000), 2)

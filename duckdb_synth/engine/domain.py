@@ -470,8 +470,18 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
     Negative counts mean round numbers: -2 for a multiple of 100. Zero counts as a multiple of anything.
     With `single`, the values are FLOATs: k decimals write one when the FLOAT nearest to the k-decimal
     number is the value.
+
+    A DOUBLE is written with k decimals when x * 10^k lies within 1e-4 of a whole number and within 1e-9
+    of it relatively (or 8 units in its last place, past 5e10): 0.1 + 0.2 has one decimal, 495.44399999827
+    three, 1,700,000,000,123 (milliseconds since 1970) none, 1,000,000,000.37 two. A value no decimals
+    write so (a FLOAT read as DOUBLE, 869.099975585938; a computed one) takes the fewest that write it to
+    9 significant digits, within 1e-9 relatively alone (869.099976: 6). Until 2026-12-06 that was the
+    only test: past 1e9 it takes a unit for noise, and milliseconds since 1970 read as multiples of 1,000,
+    amounts near a billion with cents as whole numbers; such columns came back in whole seconds or units.
     """
     out = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)
+    near = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)  # to 9 significant digits only
+    size = np.abs(x)
     for k in range(MAX_DECIMALS, MIN_DECIMALS - 1, -1):
         y = x * 10.0**k
         r = np.round(y)
@@ -479,10 +489,21 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
             with np.errstate(over="ignore", invalid="ignore"):
                 exact = (r / 10.0**k).astype(np.float32) == x.astype(np.float32)
         else:
-            exact = np.abs(y - r) <= 1e-9 * np.maximum(1.0, np.abs(y))
+            off = np.abs(y - r)
+            big = size * 10.0**k
+            close = off <= 1e-9 * np.maximum(1.0, big)
+            close &= (r != 0) | (x == 0)
+            near[close] = k
+            exact = close & (off <= 1e-4)
+            loose = np.flatnonzero(close & ~exact)
+            if len(loose):  # past 5e10 a unit in the last place passes 1e-4 / 8
+                exact[loose] = off[loose] <= 2e-15 * big[loose]
         exact &= (r != 0) | (x == 0)
         out[exact] = k
+    if not single:
+        out = np.where(out <= MAX_DECIMALS, out, near)
     return out
+
 
 def quantile_edges(edges: np.ndarray, s: np.ndarray, nbins: int,
                    half: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
