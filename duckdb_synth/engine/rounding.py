@@ -6,7 +6,7 @@ a total variation distance of ~0.04. Controlled rounding (private-pgm's default
 ``synthetic_data``) allocates each group of rows sharing a parent configuration
 to the values in proportion to the conditional distribution: floor(n_g * p) of
 each value, the few rows left over placed by systematic sampling over the values
-in random order, so that each value gets one more row with probability exactly
+in their order, so that each value gets one more row with probability exactly
 equal to its fractional part (the counts stay unbiased). Counts then differ from their expectation
 by less than one per cell, and the result is still random (which rows get which
 value, and the left-over rows). Post-processing of the model: no privacy cost.
@@ -140,15 +140,20 @@ def _passes(span: int) -> int:
 def _systematic(frac: np.ndarray, extra: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """0/1 per cell, `extra[g]` ones in row g, cell (g, v) chosen with probability ``frac[g, v]``.
 
-    Each row's fractions sum to its ``extra``; laid end to end in a random order, the
-    points u, u+1, ..., u+extra-1 (u uniform in (0, 1)) fall in exactly `extra` of
-    them, each of length below one, so each cell holds at most one point and holds
-    one with probability equal to its length.
+    Each row's fractions sum to its ``extra``; laid end to end, the points u, u+1, ...,
+    u+extra-1 (u uniform in (0, 1)) fall in exactly `extra` of them, each of length
+    below one, so each cell holds at most one point and holds one with probability
+    equal to its length.
+
+    The cells are laid in the values' order. Until 2026-12-06 each row laid them in a random order of
+    its own (an argsort of k x m uniforms, and the hits put back): each cell's count, and so every
+    marginal's expected error, is the same either way (the rows' u are independent; only which cells
+    of one row go up together differs: neighbours rarely both, so a run of values, a numeric column's
+    range, is rounded to within one row too). The shuffle was a third of controlled rounding's time in
+    balanced mode (1M x 50: 22.5 -> 20.9 CPU s a run, 4 runs each).
     """
     k, m = frac.shape
-    order = np.argsort(rng.random((k, m)), axis=1)
-    cum = np.take_along_axis(frac, order, axis=1)
-    np.cumsum(cum, axis=1, out=cum)
+    cum = np.cumsum(frac, axis=1)
     last = cum[:, -1:]
     cum *= extra[:, None] / np.where(last > 0, last, 1.0)  # exact row totals (a row of zeros stays zeros)
     u = 1.0 - rng.random((k, 1))  # in (0, 1]
@@ -157,6 +162,4 @@ def _systematic(frac: np.ndarray, extra: np.ndarray, rng: np.random.Generator) -
     hits = np.empty((k, m), dtype=np.int64)
     hits[:, 0] = below[:, 0] + 1.0
     np.subtract(below[:, 1:], below[:, :-1], out=hits[:, 1:], casting="unsafe")
-    out = np.empty_like(hits)
-    np.put_along_axis(out, order, hits, axis=1)
-    return out
+    return hits
