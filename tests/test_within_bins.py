@@ -261,10 +261,10 @@ def test_a_row_in_a_bin_of_no_cells_is_an_error_naming_the_column():
         _draw(dom, np.array([2, 1]), np.zeros(2, dtype=bool), np.random.default_rng(0))
 
 
-def test_a_bin_of_rare_values_moves_them_to_the_nearest_free_point_within_its_width() -> None:
+def test_a_bin_of_rare_values_moves_them_to_the_nearest_free_point() -> None:
     """Balanced mode: a bin whose every value is rare (each held by too few rows) has its rows moved to
     the nearest lattice point that is not, if one lies within the bin's width (first cell's left edge to
-    last cell's right) or FREE_STEPS steps; a bin of no cells elsewhere in the domain is no obstacle."""
+    last cell's right) or FREE_STEPS steps, else beyond it; a bin of no cells elsewhere is no obstacle."""
     edges = np.array([0.0, 10.0, 11.0, 12.0, 21.0, 31.0])  # an integer column's cells: whole edges
     weights = np.array([10.0, 5.0, 5.0, 10.0, 10.0])
     cell_bin = np.array([0, 1, 1, 3, 4])  # bin 2 holds no cell
@@ -279,7 +279,9 @@ def test_a_bin_of_rare_values_moves_them_to_the_nearest_free_point_within_its_wi
                          np.ones(6), np.array([0, 1, 1, 1, 1, 3]), null=False, decimals=0,
                          rare=np.arange(5.0, 20.0))  # 5-19 all rare: the free points 4 and 20 are 6+ steps away
     out = np.asarray(decode_numeric(wide, np.full(200, 1), rng).to_pylist())
-    assert set(out) <= {10, 11, 12, 13}  # left as drawn: no free point within reach
+    # No free point within reach: a point drawn from a bin's width (4) beyond the nearest free one, away
+    # from the run (until 2026-12-06 left as drawn, on values 10-13 that rows hold).
+    assert set(out) <= set(range(0, 5)) | set(range(20, 25)) and len(set(out)) > 4
 
 
 def test_bin_span_and_a_bin_of_no_cells() -> None:
@@ -324,14 +326,16 @@ def test_unique_ids_in_bands_come_back_in_their_bands_without_piling_up() -> Non
     assert rare_v and not rare_v & set(out.column("v").to_pylist())
 
 
-@pytest.mark.parametrize("case", ["bridged", "tail", "measurement_tail"])
+@pytest.mark.parametrize("case", ["bridged", "tail", "wide_tail", "measurement_tail"])
 def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(case: str) -> None:
     """The reviews of bcc6302 and 0d5f284. `bridged`: amounts on a lattice of 1,000, a tail of even
     thousands held by one row each and odd ones by none, and exact amounts (k * 1000 + 217) beside the odd
     ones; rounded onto the lattice those made one run of rare thousands across the free ones, and 43 rows
     came out on values one row held. `tail`: 2,000 counts 0-49 and a tail of 60 outliers 100-159 held by
     one row each: a run of rare points, in a column where they are few, and its end is the range's end
-    (set by a row's value). `measurement_tail`: 70 such outliers beside 19,930 incomes in whole dollars,
+    (set by a row's value); `wide_tail`: 70 of them, 100-169, wider than their bins, so that no free value
+    lay within a bin's width of some (7-16 rows a seed came out until 2026-12-06, when such a value stayed
+    as drawn). `measurement_tail`: 70 such outliers beside 19,930 incomes in whole dollars,
     most of whose rows hold values 1-4 rows hold (a share of rows on rare values let the run's values
     out, 39-49 rows a seed; the share of rows in long runs is 0.35 %)."""
     import collections
@@ -343,9 +347,9 @@ def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(cas
         sql = ("SELECT CAST(1000 * (1 + hash(i) % 40) AS INTEGER) AS v FROM range(4000) r(i) "
                "UNION ALL SELECT CAST(1000 * k AS INTEGER) FROM range(42, 121, 2) r(k) "
                "UNION ALL SELECT CAST(1000 * k + 217 AS INTEGER) FROM range(41, 121, 2) r(k)")
-    elif case == "tail":
+    elif case in ("tail", "wide_tail"):
         sql = ("SELECT CAST(hash(i) % 50 AS INTEGER) AS v FROM range(2000) r(i) "
-               "UNION ALL SELECT CAST(100 + i AS INTEGER) FROM range(60) r(i)")
+               f"UNION ALL SELECT CAST(100 + i AS INTEGER) FROM range({60 if case == 'tail' else 70}) r(i)")
     else:
         incomes = np.round(45000 + 3600 * np.random.default_rng(0).standard_normal(19930)).astype(np.int32)
         sql = "SELECT v FROM incomes UNION ALL SELECT CAST(80000 + i AS INTEGER) FROM range(70) r(i)"
@@ -359,6 +363,33 @@ def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(cas
         out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
         leaked = [v for v in out if v in rare]
         assert not leaked, (seed, len(leaked), sorted(set(leaked))[:5])
+
+
+@pytest.mark.parametrize("case", ["float", "integer_top", "date_top"])
+def test_a_rare_value_moved_past_its_bin_lands_on_no_rare_value_and_inside_the_range(case: str) -> None:
+    """The review of the move past a bin's width (a point drawn from a bin's width beyond the nearest free
+    one): FLOAT draws rounded to 0.1 were compared as doubles, so 9.3 passed for free where the rare value
+    is the FLOAT 9.300000190734863 (1-3 rows a seed out); an integer's or a date's top edge is max + 1,
+    and a move up landed on it (one row a seed past the maximum)."""
+    import collections
+
+    import duckdb
+    import duckdb_synth
+
+    body = "CASE WHEN i < 2000 THEN -99 + CAST(hash(i) % 3 AS INTEGER) ELSE CAST(i - 2170 AS INTEGER) END"
+    sql = {"float": "SELECT CAST(CASE WHEN i < 2000 THEN CAST(hash(i) % 50 AS DOUBLE) / 10 WHEN i < 2070 THEN "
+                    "CAST(i - 1900 AS DOUBLE) / 10 ELSE CAST(97 - 2 * (i - 2070) AS DOUBLE) / 10 END AS FLOAT) AS v "
+                    "FROM range(2094) r(i)",  # rare: a tail 10.0-16.9 and 9.7, 9.5, ..., 5.1 among the counts
+           "integer_top": f"SELECT {body} AS v FROM range(2070) r(i)",  # rare: -170..-101 below -99..-97
+           "date_top": f"SELECT DATE '2020-06-01' + {body} AS v FROM range(2070) r(i)"}[case]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT v, row_number() OVER () % 3 AS g FROM ({sql})")
+    held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
+    rare = {v for v, n in held.items() if n < 5}
+    for seed in range(2):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert not [v for v in out if v in rare], seed
+        assert min(held) <= min(out) and max(out) <= max(held), seed
 
 
 def test_a_float_column_whose_rare_values_are_all_off_the_lattice_decodes() -> None:
