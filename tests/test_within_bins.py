@@ -365,12 +365,15 @@ def test_the_long_run_exception_needs_a_column_of_rare_values_on_the_lattice(cas
         assert not leaked, (seed, len(leaked), sorted(set(leaked))[:5])
 
 
-@pytest.mark.parametrize("case", ["float", "integer_top", "date_top"])
+@pytest.mark.parametrize("case", ["float", "integer_top", "date_top", "declared_top", "float_past_2_24"])
 def test_a_rare_value_moved_past_its_bin_lands_on_no_rare_value_and_inside_the_range(case: str) -> None:
     """The review of the move past a bin's width (a point drawn from a bin's width beyond the nearest free
     one): FLOAT draws rounded to 0.1 were compared as doubles, so 9.3 passed for free where the rare value
     is the FLOAT 9.300000190734863 (1-3 rows a seed out); an integer's or a date's top edge is max + 1,
-    and a move up landed on it (one row a seed past the maximum)."""
+    and a move up landed on it (one row a seed past the maximum). Its second review, older leaks: with a
+    declared range ending at a rare maximum, a move to max + 1 was clamped back onto it (34-38 rows a
+    seed); FLOATs past 2^24 on a lattice of whole numbers, a free point cast back onto a rare FLOAT (every
+    moved row, 67 a seed)."""
     import collections
 
     import duckdb
@@ -381,13 +384,18 @@ def test_a_rare_value_moved_past_its_bin_lands_on_no_rare_value_and_inside_the_r
                     "CAST(i - 1900 AS DOUBLE) / 10 ELSE CAST(97 - 2 * (i - 2070) AS DOUBLE) / 10 END AS FLOAT) AS v "
                     "FROM range(2094) r(i)",  # rare: a tail 10.0-16.9 and 9.7, 9.5, ..., 5.1 among the counts
            "integer_top": f"SELECT {body} AS v FROM range(2070) r(i)",  # rare: -170..-101 below -99..-97
-           "date_top": f"SELECT DATE '2020-06-01' + {body} AS v FROM range(2070) r(i)"}[case]
+           "date_top": f"SELECT DATE '2020-06-01' + {body} AS v FROM range(2070) r(i)",
+           "declared_top": "SELECT CAST(hash(i) % 50 AS INTEGER) AS v FROM range(2000) r(i) "
+                           "UNION ALL SELECT CAST(100 + i AS INTEGER) FROM range(70) r(i)",
+           "float_past_2_24": "SELECT CAST(hash(i) % 50 + 30000000 AS FLOAT) AS v FROM range(2000) r(i) "
+                              "UNION ALL SELECT CAST(30000100 + i AS FLOAT) FROM range(70) r(i)"}[case]
     con = duckdb.connect()
     con.execute(f"CREATE TABLE t AS SELECT v, row_number() OVER () % 3 AS g FROM ({sql})")
     held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
     rare = {v for v, n in held.items() if n < 5}
+    declared = {"domains": {"v": [0, 169]}} if case == "declared_top" else {}
     for seed in range(2):
-        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        out = duckdb_synth.run(con, "t", seed=seed, **declared).table.column("v").to_pylist()
         assert not [v for v in out if v in rare], seed
         assert min(held) <= min(out) and max(out) <= max(held), seed
 

@@ -636,7 +636,9 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     else:
         step = None  # a continuous column: another draw equal to a row's value is all but impossible
     low, high = _double_bounds(col)
-    bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
+    # Under the top edge: an integer's or a date's is max + 1, the end of the last point's cell (with a
+    # declared range ending at a rare max, a move to max + 1 was clamped back onto it: 34-38 rows a seed).
+    bounds = (max(low, dom.edges[0]), min(high, float(np.nextafter(dom.edges[-1], -np.inf))))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
     resolution = value_resolution(col)
     if resolution is not None and len(hit):
@@ -677,11 +679,19 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         spread = np.round(spread, max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0)  # as _nearest_free's
         if col.type.upper() == "FLOAT":  # as the column will hold it: 9.3 is the rare 9.300000190734863
             spread = spread.astype(np.float32).astype(np.float64)
-        # In the range: an integer's or a date's top edge is max + 1, the end of the last point's cell.
         units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
-        ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
+        ok = (spread >= bounds[0]) & (spread <= bounds[1]) & ~_in_sorted(dom.rare, spread)
         ok &= ~np.isin(np.round(spread / step), units)
         free[far] = np.where(ok, spread, free[far])
+    if col.type.upper() == "FLOAT":
+        # A lattice finer than the FLOATs (whole numbers past 2^24, cents past 2^17): a free point cast back
+        # may be a rare FLOAT (30,000,103 is the rare 30,000,104: every moved row came out on one). Such a
+        # point moves on to the nearest FLOAT no rare value is, inside the bounds.
+        single = free.astype(np.float32).astype(np.float64)
+        bad = np.flatnonzero(_in_sorted(dom.rare, single))
+        if len(bad):
+            single[bad] = _next_free_single(dom.rare, single[bad], bounds)
+        free = single
     x[hit] = free
     return x
 
@@ -772,6 +782,32 @@ def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float
     ok_above = (above >= bounds[0]) & (above <= bounds[1]) & shared(above, resolution)
     out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
     return np.where(ok_below | ok_above, out, x)
+
+
+def _next_free_single(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """Each of `x`, a FLOAT (as a double) among the sorted `rare` values of a FLOAT column, moved to the
+    nearest FLOAT that is not, inside `bounds` (left where neither side has one): `_next_free_float`'s
+    walk over the floats' ordered bits, in single precision."""
+    units = _single_keys(rare)  # ascending, as `rare` is; a FLOAT column's values are FLOATs
+    units = units[np.r_[True, units[1:] != units[:-1]]] if len(units) else units
+    below, above = _beside_run(units, *_run_bounds(units), _single_keys(x))
+    below, above = _key_singles(below), _key_singles(above)
+    ok_below = (below >= bounds[0]) & (below <= bounds[1])
+    ok_above = (above >= bounds[0]) & (above <= bounds[1])
+    out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
+    return np.where(ok_below | ok_above, out, x)
+
+
+def _single_keys(x: np.ndarray) -> np.ndarray:
+    """Integers in the order of the FLOATs of `x` (finite), consecutive for consecutive FLOATs."""
+    bits = np.ascontiguousarray(x, dtype=np.float64).astype(np.float32).view(np.int32).astype(np.int64)
+    return np.where(bits >= 0, bits, -(bits & 0x7FFFFFFF))
+
+
+def _key_singles(keys: np.ndarray) -> np.ndarray:
+    """The FLOATs (as doubles) of `_single_keys`' integers."""
+    bits = np.where(keys >= 0, keys, (-keys) | -0x80000000).astype(np.int32)
+    return bits.view(np.float32).astype(np.float64)
 
 
 def _run_bounds(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
