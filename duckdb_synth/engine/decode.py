@@ -636,9 +636,10 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     else:
         step = None  # a continuous column: another draw equal to a row's value is all but impossible
     low, high = _double_bounds(col)
-    # Under the top edge: an integer's or a date's is max + 1, the end of the last point's cell (with a
-    # declared range ending at a rare max, a move to max + 1 was clamped back onto it: 34-38 rows a seed).
-    bounds = (max(low, dom.edges[0]), min(high, float(np.nextafter(dom.edges[-1], -np.inf))))
+    if col.declared is not None and col.declared.bounds is not None:  # decoding clamps to it: a move to a
+        # declared range's max + 1 (an integer's top edge) came back as the rare max, 34-38 rows a seed
+        low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+    bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
     resolution = value_resolution(col)
     if resolution is not None and len(hit):
@@ -665,6 +666,18 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     if not len(hit) or step is None:
         return x
     free = _nearest_free(dom.rare, x[hit], step, bounds)
+    if col.type.upper() == "FLOAT":
+        # A lattice finer than the FLOATs (whole numbers past 2^24, cents past 2^17): a free point cast back
+        # may be a rare FLOAT (30,000,103 is the rare 30,000,104: every moved row came out on one). Such a
+        # point moves on to the nearest FLOAT no rare value is, if that one's lattice point is free too
+        # (not 0.099999994 beside a rare 0.1); else the row stays, as where no point is free.
+        moved = np.flatnonzero(free != x[hit])
+        single = free[moved].astype(np.float32).astype(np.float64)
+        bad = np.flatnonzero(_in_sorted(dom.rare, single))
+        if len(bad):
+            single[bad] = _next_free_single(dom.rare, single[bad], bounds)
+        ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), _runs(dom.rare, step, False)[0])
+        free[moved] = np.where(ok, single, x[hit][moved])
     lo, hi = dom.bin_span
     width = np.nan_to_num(hi - lo)  # a bin of no cells: none
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
@@ -680,18 +693,10 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         if col.type.upper() == "FLOAT":  # as the column will hold it: 9.3 is the rare 9.300000190734863
             spread = spread.astype(np.float32).astype(np.float64)
         units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
-        ok = (spread >= bounds[0]) & (spread <= bounds[1]) & ~_in_sorted(dom.rare, spread)
+        # In the range: an integer's or a date's top edge is max + 1, the end of the last point's cell.
+        ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
         ok &= ~np.isin(np.round(spread / step), units)
         free[far] = np.where(ok, spread, free[far])
-    if col.type.upper() == "FLOAT":
-        # A lattice finer than the FLOATs (whole numbers past 2^24, cents past 2^17): a free point cast back
-        # may be a rare FLOAT (30,000,103 is the rare 30,000,104: every moved row came out on one). Such a
-        # point moves on to the nearest FLOAT no rare value is, inside the bounds.
-        single = free.astype(np.float32).astype(np.float64)
-        bad = np.flatnonzero(_in_sorted(dom.rare, single))
-        if len(bad):
-            single[bad] = _next_free_single(dom.rare, single[bad], bounds)
-        free = single
     x[hit] = free
     return x
 

@@ -496,7 +496,7 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
             near[close] = k
             exact = close & (off <= 1e-4)
             loose = np.flatnonzero(close & ~exact)
-            if len(loose):  # past 5e10 a unit in the last place passes 1e-4 / 8
+            if len(loose):  # past 5e10 eight units in y's last place are more than 1e-4
                 exact[loose] = off[loose] <= 2e-15 * big[loose]
         exact &= (r != 0) | (x == 0)
         out[exact] = k
