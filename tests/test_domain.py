@@ -857,3 +857,19 @@ def test_no_rare_value_where_floats_are_finer_than_the_lattice_but_not_by_half(t
     assert not leaked, sorted(leaked.items())[:3]
     common_out = sum(n for s, n in emitted.items() if held.get(s, 0) >= 5)
     assert common_out >= 0.2 * out.num_rows, common_out  # the values 8 rows hold come back as themselves
+
+
+@pytest.mark.parametrize("typ, big", [("FLOAT", "3.4028234663852886e38"), ("DOUBLE", "1e300")])
+def test_a_value_many_rows_hold_past_2_52_lattice_steps_is_a_point(typ: str, big: str) -> None:
+    """The third review of 2026-12-06: a value held by 60 rows beside 1.0, so large that half a lattice step
+    either side of it is itself (FLT_MAX, 1e300), made a cell of no width, and balanced mode raised
+    IndexError in `discovery.point_cells`. It is a point, and comes back as itself."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT CASE WHEN i < 60 THEN CAST({big} AS {typ}) ELSE CAST(1 AS {typ}) END AS v, "
+                "i % 3 AS g FROM range(120) r(i)")
+    out = duckdb_synth.run(con, "t", seed=0).table.column("v").to_pylist()
+    assert sorted(set(out)) == [1.0, float(big)]
+    assert abs(out.count(float(big)) - 60) <= 5

@@ -437,6 +437,9 @@ def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integ
         lo, hi = p, p + 1.0
     else:
         lo, hi = p, np.nextafter(p, np.inf)
+    # Past 2^52 steps, p +- half a step is p: a cell no wider than a float (1e300 held by 60 rows beside
+    # 1.0 made an empty cell, and indexing its point raised IndexError).
+    hi = np.where(hi > lo, hi, np.nextafter(lo, np.inf))
     j = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
     inside = (p >= edges[0]) & (p < edges[-1])
     lo = np.where(inside, np.maximum(lo, edges[j]), lo)
