@@ -675,7 +675,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         single = free[moved].astype(np.float32).astype(np.float64)
         bad = np.flatnonzero(_in_sorted(dom.rare, single))
         if len(bad):
-            single[bad] = _next_free_single(dom.rare, single[bad], bounds)
+            single[bad] = _next_free_float(dom.rare, single[bad], bounds, None, single=True)
         ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), _runs(dom.rare, step, False)[0])
         free[moved] = np.where(ok, single, x[hit][moved])
     lo, hi = dom.bin_span
@@ -689,7 +689,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         # the bounds, else the free one itself (all of them on it piled 65 rows on 99).
         away = np.sign(free[far] - x[hit][far])
         spread = free[far] + away * step * np.floor(rng.random(len(far)) * (np.floor(reach[far] / step) + 1))
-        spread = np.round(spread, max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0)  # as _nearest_free's
+        spread = _step_decimals(spread, step)
         if col.type.upper() == "FLOAT":  # as the column will hold it: 9.3 is the rare 9.300000190734863
             spread = spread.astype(np.float32).astype(np.float64)
         units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
@@ -771,48 +771,37 @@ RUNS_KEPT = 4  # runs kept (a few dense columns' in each batch)
 _RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice) -> (weak ref to rare, runs)
 
 
-def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float
-                     ) -> np.ndarray:
+def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float | None,
+                     single: bool = False) -> np.ndarray:
     """Each of `x`, one of the sorted `rare` floats, moved to the nearest float that is not, inside `bounds`,
-    and `shared` (so that cast back it is a value of the column no row holds; one that is not may round back
-    to a rare value: X - 0.5 for an integer X in [2^51, 2^52)); left where neither side has one. The
-    floats' bits, ordered (``_float_keys``), number consecutive floats by consecutive integers, so the free
-    floats beside a run of rare ones are found as ``_nearest_free`` finds lattice points, at any distance
-    (a block of floats each read from 5 rows, around X held by 2, left X where three floats each side were
-    all rare)."""
-    units = _float_keys(rare)  # ascending, as `rare` is (+0 and -0 share a key)
-    below, above = _beside_run(units, *_run_bounds(units), _float_keys(x))
-    below, above = _key_floats(below), _key_floats(above)
-    ok_below = (below >= bounds[0]) & (below <= bounds[1]) & shared(below, resolution)
-    ok_above = (above >= bounds[0]) & (above <= bounds[1]) & shared(above, resolution)
-    out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
-    return np.where(ok_below | ok_above, out, x)
-
-
-def _next_free_single(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
-    """Each of `x`, a FLOAT (as a double) among the sorted `rare` values of a FLOAT column, moved to the
-    nearest FLOAT that is not, inside `bounds` (left where neither side has one): `_next_free_float`'s
-    walk over the floats' ordered bits, in single precision."""
-    units = _single_keys(rare)  # ascending, as `rare` is; a FLOAT column's values are FLOATs
-    units = units[np.r_[True, units[1:] != units[:-1]]] if len(units) else units
-    below, above = _beside_run(units, *_run_bounds(units), _single_keys(x))
-    below, above = _key_singles(below), _key_singles(above)
+    and, with a `resolution`, `shared` (so that cast back it is a value of the column no row holds; one that
+    is not may round back to a rare value: X - 0.5 for an integer X in [2^51, 2^52)); left where neither
+    side has one. The floats' bits, ordered (``_float_keys``), number consecutive floats by consecutive
+    integers, so the free floats beside a run of rare ones are found as ``_nearest_free`` finds lattice
+    points, at any distance (a block of floats each read from 5 rows, around X held by 2, left X where
+    three floats each side were all rare). With `single`, FLOATs (a FLOAT column's values, as doubles)."""
+    units = _float_keys(rare, single)  # ascending, as `rare` is
+    units = units[np.r_[True, units[1:] != units[:-1]]] if len(units) else units  # +0 and -0 share a key
+    below, above = _beside_run(units, *_run_bounds(units), _float_keys(x, single))
+    below, above = _key_floats(below, single), _key_floats(above, single)
     ok_below = (below >= bounds[0]) & (below <= bounds[1])
     ok_above = (above >= bounds[0]) & (above <= bounds[1])
+    if resolution is not None:
+        ok_below &= shared(below, resolution)
+        ok_above &= shared(above, resolution)
+    return _nearer(x, below, above, ok_below, ok_above)
+
+
+def _nearer(x: np.ndarray, below: np.ndarray, above: np.ndarray, ok_below: np.ndarray, ok_above: np.ndarray
+            ) -> np.ndarray:
+    """Each x's nearer of `below` and `above` among those allowed (`ok_*`; below on a tie), x where neither is."""
     out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
     return np.where(ok_below | ok_above, out, x)
 
 
-def _single_keys(x: np.ndarray) -> np.ndarray:
-    """Integers in the order of the FLOATs of `x` (finite), consecutive for consecutive FLOATs."""
-    bits = np.ascontiguousarray(x, dtype=np.float64).astype(np.float32).view(np.int32).astype(np.int64)
-    return np.where(bits >= 0, bits, -(bits & 0x7FFFFFFF))
-
-
-def _key_singles(keys: np.ndarray) -> np.ndarray:
-    """The FLOATs (as doubles) of `_single_keys`' integers."""
-    bits = np.where(keys >= 0, keys, (-keys) | -0x80000000).astype(np.int32)
-    return bits.view(np.float32).astype(np.float64)
+def _step_decimals(x: np.ndarray, step: float) -> np.ndarray:
+    """Multiples of a lattice `step` written with its decimals (0.30000000000000004 as 0.3)."""
+    return np.round(x, max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0)
 
 
 def _run_bounds(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -831,14 +820,21 @@ def _beside_run(units: np.ndarray, starts: np.ndarray, ends: np.ndarray, at: np.
 _SIGN = np.int64(-2**63)
 
 
-def _float_keys(x: np.ndarray) -> np.ndarray:
-    """Integers in the order of the floats `x` (finite), consecutive for consecutive floats."""
+def _float_keys(x: np.ndarray, single: bool = False) -> np.ndarray:
+    """Integers in the order of the floats `x` (finite), consecutive for consecutive floats (FLOATs with
+    `single`)."""
+    if single:
+        bits = np.ascontiguousarray(x, dtype=np.float64).astype(np.float32).view(np.int32).astype(np.int64)
+        return np.where(bits >= 0, bits, -(bits & 0x7FFFFFFF))
     bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
     return np.where(bits >= 0, bits, -(bits & ~_SIGN))
 
 
-def _key_floats(keys: np.ndarray) -> np.ndarray:
-    """The floats of `_float_keys`' integers."""
+def _key_floats(keys: np.ndarray, single: bool = False) -> np.ndarray:
+    """The floats of `_float_keys`' integers (as doubles)."""
+    if single:
+        bits = np.where(keys >= 0, keys, (-keys) | -0x80000000).astype(np.int32)
+        return bits.view(np.float32).astype(np.float64)
     bits = np.where(keys >= 0, keys, (-keys) | _SIGN)
     return np.ascontiguousarray(bits, dtype=np.int64).view(np.float64)
 
@@ -851,11 +847,7 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     # neighbours are just outside it.
     below, above = _beside_run(units, starts, ends, np.round(x / step))
     below, above = below * step, above * step
-    ok_below, ok_above = below >= bounds[0], above <= bounds[1]
-    out = np.where(((x - below <= above - x) & ok_below) | ~ok_above, below, above)
-    out = np.where(ok_below | ok_above, out, x)  # no free point in bounds: leave it
-    decimals = max(0, -int(np.floor(np.log10(step)))) if step < 1 else 0
-    return np.round(out, decimals)
+    return _step_decimals(_nearer(x, below, above, below >= bounds[0], above <= bounds[1]), step)  # none in bounds: x
 
 
 def _double_bounds(col: Column) -> tuple[float, float]:

@@ -488,6 +488,7 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
         if single:
             with np.errstate(over="ignore", invalid="ignore"):
                 exact = (r / 10.0**k).astype(np.float32) == x.astype(np.float32)
+            exact &= (r != 0) | (x == 0)
         else:
             off = np.abs(y - r)
             big = size * 10.0**k
@@ -498,7 +499,6 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
             loose = np.flatnonzero(close & ~exact)
             if len(loose):  # past 5e10 eight units in y's last place are more than 1e-4
                 exact[loose] = off[loose] <= 2e-15 * big[loose]
-        exact &= (r != 0) | (x == 0)
         out[exact] = k
     if not single:
         out = np.where(out <= MAX_DECIMALS, out, near)
