@@ -168,6 +168,22 @@ def test_sql_keeps_named_enums_with_odd_members_and_wide_integers():
     con.close()
 
 
+def test_sql_keeps_second_and_millisecond_timestamps():
+    """TIMESTAMP_S and TIMESTAMP_MS survive the SQL path's Parquet file (DuckDB reads both back as
+    TIMESTAMP); their values stay on whole seconds and milliseconds."""
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute("CREATE TABLE t AS SELECT (TIMESTAMP '2024-01-01' + to_seconds(i * 61))::TIMESTAMP_S AS s, "
+                "(TIMESTAMP '2024-01-01' + to_milliseconds(i * 1501))::TIMESTAMP_MS AS ms, "
+                "(TIMESTAMP '2024-01-01' + to_microseconds(i * 7))::TIMESTAMP_NS AS ns FROM range(400) r(i)")
+    con.execute("CREATE TABLE o AS SELECT * FROM synthesize('t', seed := 1)")
+    assert describe(con, "o") == [("s", "TIMESTAMP_S"), ("ms", "TIMESTAMP_MS"), ("ns", "TIMESTAMP_NS")]
+    off = con.sql("SELECT count(*) FILTER (epoch_us(s::TIMESTAMP) % 1000000 <> 0), "
+                  "count(*) FILTER (epoch_us(ms::TIMESTAMP) % 1000 <> 0), count(s), count(ms) FROM o").fetchall()[0]
+    assert off[:2] == (0, 0) and off[2] > 300 and off[3] > 300
+    con.close()
+
+
 def test_sql_keeps_uuid(tcon):
     """UUID survives the SQL path's Parquet file (it used to come back as VARCHAR)."""
     tcon.execute("CREATE OR REPLACE TABLE o_uuid AS SELECT c_uuid FROM synthesize('t', seed := 3)")
