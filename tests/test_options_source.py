@@ -7,6 +7,7 @@ import duckdb
 import numpy as np
 import pytest
 
+import duckdb_synth
 from duckdb_synth.errors import MaskError, OptionError, SchemaError, SourceError, SynthError
 from duckdb_synth.options import DEFAULT_DELTA, MAX_ROWS, Options, parse_options
 from duckdb_synth.engine.schema import INTEGER_RANGES, Column, check_columns, classify, read_schema
@@ -174,6 +175,22 @@ def test_queries_are_accepted(text: str) -> None:
 
 def test_query_trailing_semicolon_is_dropped() -> None:
     assert parse_source("SELECT 1;  ").sql == "SELECT 1"
+
+
+@pytest.mark.parametrize("text,sql", [
+    ("SELECT x FROM t WHERE x > 0 -- positive only", "SELECT x FROM t WHERE x > 0"),
+    ("SELECT x FROM t; -- done\n", "SELECT x FROM t"),
+    ("SELECT x /* the x */ FROM t /* end */", "SELECT x /* the x */ FROM t"),
+    ("SELECT x -- the x\nFROM t WHERE s <> '--not a comment'", "SELECT x -- the x\nFROM t WHERE s <> '--not a comment'"),
+])
+def test_trailing_comments_are_dropped_and_the_query_runs(text: str, sql: str) -> None:
+    """A query ending in a -- comment was read inside parentheses that the comment hid: refused."""
+    assert parse_source(text).sql == sql
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT i % 10 AS x, 'a' AS s FROM range(200) r(i)")
+    out = duckdb_synth.run(con, text, seed=0).output.table()
+    assert out.column_names == ["x"] and out.num_rows > 0
+    con.close()
 
 
 @pytest.mark.parametrize("text,kind", [

@@ -23,6 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
+from sqlglot.tokens import TokenType
 
 from ..errors import SourceError, did_you_mean
 
@@ -76,7 +77,8 @@ def parse_source(text: str) -> Source:
     if reader and not re.match(r"(?is)^\s*(select|with|from)(\s|\()", text):
         return Source("file", text, f"SELECT * FROM {reader}({quote_literal(text)})")
     try:
-        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
+        # (a comment after the last semicolon parses as a statement of its own: a Semicolon holding it)
+        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None and not isinstance(s, exp.Semicolon)]
     except (ParseError, sqlglot.errors.TokenError) as e:
         raise SourceError(f"the source is neither a table name, a read-only query nor a file path: cannot parse {text!r} ({_first_line(e)})") from None
     if len(statements) != 1:
@@ -92,12 +94,21 @@ def parse_source(text: str) -> Source:
         bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
         if bad is not None:
             raise SourceError(f"the source query contains a {type(bad).__name__.upper()} statement; only read-only queries are allowed: {_short(text)}")
-        return Source("query", text, text.rstrip().rstrip(";"))
+        return Source("query", text, _query_text(text))
     kind = stmt.key.upper() if stmt.key != "command" else text.split()[0].upper()
     raise SourceError(
         f"the source must be a table, a view, one read-only query (SELECT/WITH) or a file; "
         f"{kind} statements are refused: {_short(text)}"
     )
+
+
+def _query_text(text: str) -> str:
+    """A query as the stages read it, inside parentheses: up to its last token, without the semicolons and
+    comments after it (a trailing -- comment hid the closing parenthesis: the query was refused)."""
+    tokens = sqlglot.tokenize(text, read="duckdb")
+    while tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        tokens.pop()
+    return text[:tokens[-1].end + 1] if tokens else text.rstrip().rstrip(";")
 
 
 def _table_source(text: str) -> Source:
