@@ -421,6 +421,34 @@ def test_decimal_places_of_large_values_see_their_last_digits() -> None:
     np.testing.assert_array_equal(decimal_places(np.array([869.099975585938, 2016.502732240437, 1 / 3])), [6, 6, 7])
 
 
+def test_round_numbers_are_found_by_division_not_by_a_product_with_its_error() -> None:
+    # x * 0.01 for x = 2^52 is 45035996273704.96, five units in its last place from a whole number, which
+    # the tolerance for large values passed: 2^52 read as a multiple of 100, the lattice's cells ended
+    # below it, and balanced mode drew its 250 rows across [50, 2^52).
+    x = np.array([2.0**52, 2.0**52 + 100.0 - 96.0, 1_700_000_000_000.0, 4_503_599_627_370_500.0, 1e17])
+    np.testing.assert_array_equal(decimal_places(x), [0, -2, -3, -2, -3])  # MIN_DECIMALS is -3
+    rows = np.concatenate([np.zeros(250), np.full(250, 2.0**52)])
+    dom = exact_numeric("BIGINT", rows)
+    out = decode_numeric(dom, np.repeat(np.arange(dom.nbins), 50), np.random.default_rng(0))
+    assert set(out.to_numpy(zero_copy_only=False).tolist()) <= {0, 2**52}
+
+
+def test_values_near_the_largest_float_get_a_domain_and_come_back_in_balanced_mode() -> None:
+    # 1e308 beside values with a decimal: its lattice index overflowed (OverflowError in cell_edges);
+    # -1e308 and 1e308 together: the range's width did, and the grid came back NaN (47 NaN rows, the
+    # small values lost).
+    for x in (np.where(np.arange(500) % 10 == 0, 1e308, (np.arange(500) % 20) * 1.5),
+              np.select([np.arange(500) % 10 == 0, np.arange(500) % 10 == 1], [1e308, -1e308], np.arange(500) % 20.0)):
+        dom = exact_numeric("DOUBLE", x)
+        assert np.isfinite(dom.edges).all()
+        w = np.bincount(dom.cell_bin, weights=dom.weights, minlength=dom.nbins)
+        codes = np.random.default_rng(0).choice(dom.nbins, size=2000, p=w / w.sum())
+        out = decode_numeric(dom, codes, np.random.default_rng(1)).to_numpy(zero_copy_only=False)
+        assert np.isfinite(out).all()
+        small = (out >= 0) & (out <= 28.5)
+        assert abs(np.mean(out == 1e308) - 0.1) < 0.03 and abs(np.mean(small) - np.mean((x >= 0) & (x <= 28.5))) < 0.03
+
+
 def test_large_integers_and_decimals_keep_their_lattice_in_either_mode() -> None:
     rng = np.random.default_rng(0)
     ms = 1_700_000_000_000.0 + rng.integers(0, 10**9, 3000)  # milliseconds since 1970

@@ -137,6 +137,21 @@ def test_mostly_rare_text_is_advised_a_mask_as_well(caplog: pytest.LogCaptureFix
     assert len(warned) == 1 and "masks :=" not in warned[0]
 
 
+def test_a_column_of_one_value_gets_no_rare_values_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Every row holds 'k': the values left over are the row count's noise (sd 47 on 500 rows at eps = 1),
+    which at a bar of 2 sd warned of values too rare to keep in two seeds of five."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE k AS SELECT 'k' AS s FROM range(500) r(i)")
+        with caplog.at_level(logging.WARNING):
+            for seed in range(5):
+                res = pl.run(con, "k", epsilon=1.0, seed=seed, ledger=False)
+                assert set(res.output.table().column("s").to_pylist()) == {"k"}
+    finally:
+        con.close()
+    assert not [r for r in caplog.records if "too few rows" in r.getMessage()]
+
+
 def test_rare_values_are_counted_among_the_rows_that_are_not_null(caplog: pytest.LogCaptureFixture) -> None:
     """A text column 80 % NULL whose values too rare to keep hold 7 % of its other rows (1.4 % of all rows):
     the warning counts the rows that are not NULL, so it is given (of all rows it was not)."""

@@ -349,8 +349,10 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometr
         edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
         if lo < edges[0]:
             edges = np.concatenate([[lo], edges])
-    else:
+    elif math.isfinite(hi - lo):
         edges = np.linspace(lo, hi, cells + 1)
+    else:  # a range wider than the largest float (-1e308 to 1e308): halved, spaced, doubled
+        edges = 2.0 * np.linspace(lo / 2.0, hi / 2.0, cells + 1)
     if integer:
         edges = np.unique(np.round(edges))
         if len(edges) < 2:
@@ -483,21 +485,25 @@ def decimal_places(x: np.ndarray, single: bool = False) -> np.ndarray:
     near = np.full(len(x), MAX_DECIMALS + 1, dtype=np.int64)  # to 9 significant digits only
     size = np.abs(x)
     for k in range(MAX_DECIMALS, MIN_DECIMALS - 1, -1):
-        y = x * 10.0**k
+        # Round numbers by a division (by a power of ten, exact: a multiple's quotient is whole), not by a
+        # product with 0.01, whose error passed 2^52 (4,503,599,627,370,496) as a multiple of 100.
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e308 * 10^k: inf, no decimals write it
+            y = x * 10.0**k if k >= 0 else x / 10.0**-k
         r = np.round(y)
         if single:
             with np.errstate(over="ignore", invalid="ignore"):
                 exact = (r / 10.0**k).astype(np.float32) == x.astype(np.float32)
             exact &= (r != 0) | (x == 0)
         else:
-            off = np.abs(y - r)
-            big = size * 10.0**k
+            with np.errstate(over="ignore", invalid="ignore"):
+                off = np.abs(y - r)
+                big = size * 10.0**k
             close = off <= 1e-9 * np.maximum(1.0, big)
             close &= (r != 0) | (x == 0)
             near[close] = k
-            exact = close & (off <= 1e-4)
-            loose = np.flatnonzero(close & ~exact)
-            if len(loose):  # past 5e10 eight units in y's last place are more than 1e-4
+            exact = close & (off * 10.0 ** max(-k, 0) <= 1e-4)  # within 1e-4 of it in x's own units
+            loose = np.flatnonzero(close & ~exact) if k > 0 else []
+            if len(loose):  # past 5e10 eight units in y's last place are more than 1e-4 (a product's error: k > 0)
                 exact[loose] = off[loose] <= 2e-15 * big[loose]
         out[exact] = k
     if not single:

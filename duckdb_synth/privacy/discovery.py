@@ -176,12 +176,14 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
 
 RARE_SHARE = 0.05  # a DP run says so where a text column's values too rare to keep hold more than this share
 # of its rows that are not NULL
+RARE_Z = 3.0  # and clear of the noise by this many sd: at 2 the row count's noise alone (sd 47 on 500 rows at eps
+# = 1) warned of rare values in a column of one value held by every row, in two seeds of five
 MOSTLY_RARE = 0.5  # and where they hold more than this share, advises masking too (free text, ids)
 
 
 def rare_values_note(dom: CategoricalDomain, null: float, null_sigma: float, n_hat: float, n_var: float) -> str:
     """Where the values a DP pass could not keep (too rare for its threshold) hold more than RARE_SHARE
-    of a text column's rows that are not NULL, clear of the noise (2 sd), and the column is not free
+    of a text column's rows that are not NULL, clear of the noise (RARE_Z sd), and the column is not free
     text: warn, naming the column and the public way to keep them (a declared list of its values; where
     they hold over MOSTLY_RARE of those rows, a mask too, as free text with a few frequent values has
     too many to list: birds' remarks, 13,736 values on 16,516 rows), and return a note for the
@@ -191,7 +193,7 @@ def rare_values_note(dom: CategoricalDomain, null: float, null_sigma: float, n_h
         return ""
     left, sd = rows_left(n_hat, n_var, null, null_sigma**2, np.asarray(dom.counts, dtype=np.float64), dom.sigma**2)
     held = max(n_hat - null, 1.0)  # the rows that are not NULL (noisy)
-    if left <= RARE_SHARE * held or left <= 2.0 * sd:
+    if left <= RARE_SHARE * held or left <= RARE_Z * sd:
         return ""
     name = dom.column.name
     if FREE_TEXT_ADVICE.get():
@@ -356,6 +358,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
     decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
+    decimals = writable(decimals, lo, hi)
     step = centred_step(integer, decimals, unit)  # cells centred on its points: bins start half a step below
     # One value: a lattice (whole numbers, decimals, a time unit) gives it a cell of its own point; only
     # values with no lattice need a width (widened, a constant 1 of an INTEGER came back as 1 or 2).
@@ -571,6 +574,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         lo, hi = max(lo, public[0]), min(hi, public[1])
     if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
+    if writable(decimals, lo, hi) != decimals:
+        decimals = None
+        step = lattice_step(integer, decimals, unit)
     points = math.inf if step is None else (hi - lo) / step
     frequent, scores, sigma_values = np.zeros(0), np.zeros(0), 0.0
     to_lattice = False
@@ -1379,10 +1385,22 @@ def choose_lattice(col: Column, data: ColumnData, *, sigma: float | None, rng: n
                                    nonzero=nonzero, kept=kept)
         if col.scale is not None and decimals is not None:
             decimals = min(decimals, col.scale)
+        if col.integer and decimals is not None:  # an integer type holds no fractions (public): the noise of the
+            # finer buckets took deliveries' `item_17` (0-3, 91 % zeros) to 3 decimals at eps = 1, and its
+            # values, drawn on thousandths and cast, came back half 0 and half 1
+            decimals = min(decimals, 0)
         return decimals, None
     if col.type.upper() == "DATE":
         return None, None
     return None, choose_unit(data.histogram(TIME_UNIT_BUCKETS), sigma=sigma, rng=rng)
+
+
+def writable(decimals: int | None, lo: float, hi: float) -> int | None:
+    """`decimals`, or None (no lattice) where a point of it past the range's ends is beyond the largest
+    float (1e308 with one decimal: its lattice index is infinite, and balanced mode raised OverflowError)."""
+    if decimals is None or decimals <= 0:
+        return decimals
+    return decimals if math.isfinite(max(abs(lo), abs(hi)) * 10.0**decimals) else None
 
 
 LATTICE_FALSE = 0.05  # expected number of empty lattice buckets (decimal places, time units) taken for data
