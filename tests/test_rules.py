@@ -572,3 +572,17 @@ def parse_timestamp_minus_days():
 
     parse_rules(["billed <= admitted + 30"], [Column("admitted", "DATE", "temporal"),
                                                 Column("billed", "TIMESTAMP", "temporal")])
+
+
+def test_a_rule_the_values_cannot_keep_is_not_blamed_on_another_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """The only rule, a dependency on a column of distinct ids (they come out as tokens): the warning said it
+    clashed with another rule. It now names what can leave rows no way to keep a rule."""
+    import logging
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 'g' || (i % 4) AS grp, 'id' || i AS code FROM range(500) r(i)")
+    with caplog.at_level(logging.WARNING):
+        duckdb_synth.run(con, "t", seed=0, constraints=["grp -> code"])
+    con.close()
+    warned = [r.getMessage() for r in caplog.records if "is broken by" in r.getMessage()]
+    assert warned and all("check that the source keeps the rule" in m for m in warned)
+    assert not any("clashes with another rule" in m for m in warned)

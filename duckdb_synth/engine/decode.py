@@ -83,11 +83,13 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             con.register("_synth_typed", out)
             out = keep_table(con, rules, "_synth_typed", dict(output_types(columns, mask_map)))
             con.register("_synth_kept", out)
-            for rule in rules:  # rules that fight each other can leave a row breaking one: say so
+            for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
                 if broken:
-                    log.warning("rule '%s' is broken by %d of %d synthetic rows of a batch: it clashes with "
-                                "another rule; state the two so that both can hold", rule.text, broken, n)
+                    log.warning("rule '%s' is broken by %d of %d synthetic rows of a batch: another rule, or the "
+                                "values its columns can take (a dependency on a column that comes out as tokens, a "
+                                "bound the source's own rows break), leave those rows no way to keep it; check "
+                                "that the source keeps the rule and that the rules agree", rule.text, broken, n)
     finally:
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}

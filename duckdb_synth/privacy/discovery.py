@@ -580,7 +580,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     found = (lo, hi)  # the range found; where the rows lie in a sliver of it, the grids go there (``descend``)
     if not clamp and t != "TIME" and one_octave(lo, hi):
         lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat - null,
-                                rho_cap=DESCENT_SHARE * noise.zoom, rng=rng, integer=integer, decimals=decimals,
+                                rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer, decimals=decimals,
                                 unit=unit, geometric=col.kind == "numeric")
         if (found[1] - found[0]) < DESCENT_MIN * (hi - lo) or not math.isfinite(found[1] - found[0]):
             lo, hi = found  # narrowed less than the zoom's own levels reach: the zoom finds the rows as before
@@ -701,6 +701,16 @@ DESCENT_MIN = 256.0  # a range narrowed less than this many times is left as fou
 # put more than 256 across the rows (years in [1024, 2048) went to a cell a year, and points past their end
 # took the noise's share: loans' `earliest_credit_line` 1963-2015, 3 % of its values to 2031)
 DESCENT_SHARE = 0.125  # and within this share of the zoom's rho
+
+
+def own_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A child stream of `rng` (``Generator.spawn``: `rng`'s own draws stay as they were), else `rng`: the
+    descent's noise from it leaves every later step's noise as without it where the range is not narrowed
+    (drawn from the run's stream, a histogram that narrowed nothing gave 30 tables new rows)."""
+    try:
+        return rng.spawn(1)[0]
+    except (AttributeError, TypeError, ValueError):  # a generator with no seed sequence to spawn from
+        return rng
 
 
 def one_octave(lo: float, hi: float) -> bool:
