@@ -78,7 +78,8 @@ def parse_source(text: str) -> Source:
         return Source("file", text, f"SELECT * FROM {reader}({quote_literal(text)})")
     try:
         # (a comment after the last semicolon parses as a statement of its own: a Semicolon holding it)
-        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None and not isinstance(s, exp.Semicolon)]
+        statements = [s for s in sqlglot.parse(text, read="duckdb")
+                      if s is not None and not isinstance(s, exp.Semicolon)]
     except (ParseError, sqlglot.errors.TokenError) as e:
         raise SourceError(f"the source is neither a table name, a read-only query nor a file path: cannot parse {text!r} ({_first_line(e)})") from None
     if len(statements) != 1:

@@ -579,9 +579,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         step = lattice_step(integer, decimals, unit)
     found = (lo, hi)  # the range found; where the rows lie in a sliver of it, the grids go there (``descend``)
     if not clamp and t != "TIME" and one_octave(lo, hi):
-        lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat - null,
-                                rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer, decimals=decimals,
-                                unit=unit, geometric=col.kind == "numeric")
+        lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat - null, rho_cap=DESCENT_SHARE * noise.zoom,
+                                rng=own_stream(rng), integer=integer, decimals=decimals, unit=unit,
+                                geometric=col.kind == "numeric")
         if (found[1] - found[0]) < DESCENT_MIN * (hi - lo) or not math.isfinite(found[1] - found[0]):
             lo, hi = found  # narrowed less than the zoom's own levels reach: the zoom finds the rows as before
         if spent:
@@ -638,7 +638,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
         first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
                            geometric=col.kind == "numeric", unit=unit, inward=clamp)
-    if (lo, hi) != found:  # a descent narrowed the range: the rest of it is a cell at either end
+    if narrowed:  # by a descent: the rest of the range found is a cell at either end
         if first[0] > found[0]:
             first = np.concatenate([[found[0]], first])
         if first[-1] < found[1]:
@@ -646,7 +646,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
                 floating=t in FLOATS, rng=rng, to_lattice=to_lattice)
     edges, weights, counts, var = tree.leaves()
-    if (lo, hi) != found:
+    if narrowed:
         weights = outside_cleared(edges, weights, counts, var, lo, hi)
     if octaves:  # the range was found with noise (not public, not declared)
         weights = with_octaves(edges, weights, counts, var, octaves[0], pow2, range_sigma)
@@ -731,10 +731,11 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     cells end far wider than the data (an hour of timestamps came back over 4.7 hours, 79 % of them
     outside the real range; at eps = 3 every row on one timestamp, the end cell cut to a point). Where at
     most DESCENT_RUN neighbouring cells are clear of the noise and hold DESCENT_HOLD of the numbers
-    (`numbers`: the row count less the NULL cell), the range becomes those cells and one either side, and the grid
-    is drawn again over it; until the clear cells are more, or none, or the range holds few lattice points
-    (the zoom then measures a cell a point). The rows outside the range are counted in a cell either side,
-    apart from the grid. The caller uses the result where it is at least DESCENT_MIN times narrower.
+    (`numbers`: the row count less the NULL cell), the range becomes those cells and one either side, and
+    the grid is drawn again over it; until the clear cells are more, or none, or the range holds few
+    lattice points (the zoom then measures a cell a point). The rows outside the range are counted in a
+    cell either side, apart from the grid. The caller uses the result where it is at least DESCENT_MIN
+    times narrower.
 
     The noise is coarse (the numbers over DESCENT_SIGMAS, or what DESCENT_LEVELS histograms within
     `rho_cap` allow, whichever is coarser: a cell needs about an eighth of the rows to be clear), so the
@@ -745,7 +746,8 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     """
     # A share of the rows that are not NULL (a column 90 % NULL passed no bar at n_hat / 32), or the noise that
     # DESCENT_LEVELS histograms within the cap allow, whichever is coarser (a small table's band took 3 of 7)
-    sigma = max(max(numbers, 1.0) / DESCENT_SIGMAS, sigma_for(rho_cap / DESCENT_LEVELS) if rho_cap > 0 else math.inf)
+    affordable = sigma_for(rho_cap / DESCENT_LEVELS) if rho_cap > 0 else math.inf
+    sigma = max(max(numbers, 1.0) / DESCENT_SIGMAS, affordable)
     rho = 1.0 / (2.0 * sigma**2)
     z = gaussian_tail_z(DESCENT_FALSE / (DESCENT_CELLS + 2))
     spent: list[float] = []
@@ -767,9 +769,8 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
         if float(counts[clear + 1].sum()) < DESCENT_HOLD * numbers:  # rows in cells the bar missed: a band wider
             break  # than the run (a third of it in a cell beside, under the bar, was cut off: 71 % of a band lost)
         # The clear cells and one cell either side: a thin edge of the rows (a value a cell boundary put in
-        # the cell beside) stays inside.
-        # (clipped to the range: a grid of whole numbers or lattice points may start or end past it, and a band
-        # in its first or last cells was never narrowed)
+        # the cell beside) stays inside. Clipped to the range: a grid of whole numbers or lattice points may
+        # start or end past it, and a band in its first or last cells was never narrowed.
         a = max(float(edges[max(clear[0] - 1, 0)]), lo)
         b = min(float(edges[min(clear[-1] + 2, len(edges) - 1)]), hi)
         if not a < b or (a, b) == (lo, hi):

@@ -422,7 +422,8 @@ _NOT_IN_PARQUET = re.compile(r"^(ENUM\(|HUGEINT$|UHUGEINT$|TIMESTAMP_S$|TIMESTAM
 
 def _read_back_sql(res: Result, path: Path) -> str:
     """The query the macro runs (through DuckDB's ``query()``): the file, with every column that Parquet
-    cannot carry (ENUM, HUGEINT, UHUGEINT, TIMESTAMP_S, TIMESTAMP_MS) cast back to the source's type, so the macro keeps all types."""
+    cannot carry (ENUM, HUGEINT, UHUGEINT, TIMESTAMP_S, TIMESTAMP_MS) cast back to the source's type, so the
+    macro keeps all types."""
     cols = ", ".join(f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" if _NOT_IN_PARQUET.match(t.strip())
                      else quote_ident(c) for c, t in res.types)
     return f"SELECT {cols or '*'} FROM read_parquet({quote_literal(str(path))})"
