@@ -668,6 +668,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     if not len(hit) or step is None:
         return x
     free = _nearest_free(dom.rare, x[hit], step, bounds)
+    units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
     if col.type.upper() == "FLOAT":
         # A lattice finer than the FLOATs (whole numbers past 2^24, cents past 2^17): a free point cast back
         # may be a rare FLOAT (30,000,103 is the rare 30,000,104: every moved row came out on one). Such a
@@ -678,7 +679,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         bad = np.flatnonzero(_in_sorted(dom.rare, single))
         if len(bad):
             single[bad] = _next_free_float(dom.rare, single[bad], bounds, None, single=True)
-        ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), _runs(dom.rare, step, False)[0])
+        ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), units)
         free[moved] = np.where(ok, single, x[hit][moved])
     lo, hi = dom.bin_span
     width = np.nan_to_num(hi - lo)  # a bin of no cells: none
@@ -694,7 +695,6 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         spread = _step_decimals(spread, step)
         if col.type.upper() == "FLOAT":  # as the column will hold it: 9.3 is the rare 9.300000190734863
             spread = spread.astype(np.float32).astype(np.float64)
-        units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
         # In the range: an integer's or a date's top edge is max + 1, the end of the last point's cell.
         ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
         ok &= ~np.isin(np.round(spread / step), units)
