@@ -847,6 +847,57 @@ def test_a_float_several_bigints_share_is_never_emitted(case: str) -> None:
         assert len(close) >= 400, (seed, len(close))
 
 
+@pytest.mark.parametrize("typ,value", [("BIGINT", str(2**63 - 1)), ("BIGINT", str(-(2**62) - 3)),
+                                       ("TIMESTAMP", "9999-12-31 23:59:59"), ("TIMESTAMP", "1600-01-01 00:00:00"),
+                                       ("TIMESTAMP", "2300-06-01 12:00:00.123457"),
+                                       ("TIMESTAMP_MS", "9999-12-31 23:59:59.999")])
+def test_a_value_past_2_53_many_rows_hold_comes_back_exactly(typ: str, value: str) -> None:
+    """Past 2^53 several BIGINTs (TIMESTAMPs' microseconds) read as one float, so each such float was rare
+    whatever its rows (the test above). A sentinel is one such value many rows hold: 2^63 - 1 in a third of
+    the rows came back as 336 values over [2^62, 2^63), 9999-12-31 23:59:59 as 23:59:58.999968, 1600-01-01
+    as random timestamps. Where all the rows reading as the float hold one value (an exact GROUP BY tells),
+    it is that value, and comes back as it; the other rows' values (held by one row each) never do."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    other = "2000 + i * 1000" if typ == "BIGINT" else "TIMESTAMP '2020-01-01' + to_seconds(i * 3607)"
+    con.execute(f"CREATE TABLE t AS SELECT CASE WHEN i % 3 = 0 THEN CAST('{value}' AS {typ}) ELSE CAST({other} AS {typ}) "
+                "END AS v, i % 4 AS g FROM range(1500) r(i)")
+    held = dict(con.execute("SELECT CAST(v AS VARCHAR), count(*) FROM t GROUP BY 1").fetchall())
+    sentinel = con.execute(f"SELECT CAST(CAST('{value}' AS {typ}) AS VARCHAR)").fetchone()[0]
+    assert held[sentinel] == 500
+    for seed in range(2):
+        out = duckdb_synth.run(con, "t", seed=seed).table
+        con.register("o", out)
+        emitted = dict(con.execute(f"SELECT CAST(CAST(v AS {typ}) AS VARCHAR), count(*) FROM o GROUP BY 1").fetchall())
+        assert 400 <= emitted.get(sentinel, 0) <= 600, (seed, sorted(emitted.items(), key=lambda kv: -kv[1])[:3])
+        leaked = {s: n for s, n in emitted.items() if 0 < held.get(s, 0) < 5}
+        assert not leaked, sorted(leaked.items())[:3]
+
+
+def test_a_float_past_2_53_whose_rows_hold_two_values_stays_rare() -> None:
+    """The exact reading frees a float only where its rows hold one value: 2^60 in 2 rows beside 2^60 + 1 in
+    500 (one float) stays rare (``data.DuckDBRows._exact``: min = max), and 2^60 never comes out, while a
+    float of one held value beside it (2^61 in 500 rows) comes back exactly."""
+    import duckdb
+    import duckdb_synth
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import Column
+
+    con = duckdb.connect()
+    x = 2**60
+    rows = [x] * 2 + [x + 1] * 500 + [2**61] * 500 + [10**6 + 1000 * i for i in range(500)]
+    con.execute("CREATE TABLE t AS SELECT unnest(?::BIGINT[]) AS v", [rows])
+    con.execute("ALTER TABLE t ADD COLUMN g INTEGER DEFAULT 1")
+    data = DuckDBRows(con, "SELECT * FROM t", [Column("v", "BIGINT", "numeric")]).column(0)
+    floats, ints, rows = data.exact_values()
+    assert floats.tolist() == [float(2**61)] and ints.tolist() == [2**61] and rows.tolist() == [500]
+    out = duckdb_synth.run(con, "t", seed=0).table.column("v").to_pylist()
+    assert x not in out
+    assert 400 <= out.count(2**61) <= 600, out.count(2**61)
+
+
 @pytest.mark.parametrize("typ,base", [("BIGINT", -(2**51) - 10**9), ("BIGINT", 2**51 + 10**9), ("DECIMAL(18,0)", 2**51 + 10**9),
                                       ("HUGEINT", -(2**51) - 10**9), ("TIMESTAMP", "1880-01-01"),
                                       ("TIMESTAMP", "2060-01-01"), ("DECIMAL(38,10)", 300000)])

@@ -5,6 +5,7 @@ file runs in about a minute on two cores. Skipped only where Java is absent.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sys
@@ -115,6 +116,21 @@ def test_same_spend_and_rows_as_duckdb(spark, table_file, mode):
     # The source's Spark types, column by column.
     assert [f.dataType for f in spk.dataframe.schema.fields] == [
         f.dataType for f in spark.read.parquet(table_file).schema.fields]
+
+
+def test_values_past_2_53_many_rows_hold_as_duckdb(spark, tmp_path):
+    """Balanced mode's exact reading of floats past 2^53 (``ColumnData.exact_values``) on Spark: a BIGINT
+    sentinel 2^63 - 1 and TIMESTAMPs of 9999-12-31 23:59:59 held by a third of the rows come back exactly,
+    and the rows are DuckDB's."""
+    path = tmp_path / "big.parquet"
+    duckdb.sql(f"COPY (SELECT i % 4 AS g, CASE WHEN i % 3 = 0 THEN {2**63 - 1} ELSE i * 1000 END::BIGINT AS b, "
+               "CASE WHEN i % 3 = 1 THEN TIMESTAMP '9999-12-31 23:59:59' ELSE TIMESTAMP '2020-01-01' + "
+               f"to_seconds(i * 3607) END AS t FROM range(900) r(i)) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 256)")
+    duck, spk = both(spark, str(path), mode="balanced", seed=1)
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.table)
+    assert 200 <= sum(r[1] == 2**63 - 1 for r in rows) <= 400
+    assert 200 <= sum(r[2] == dt.datetime(9999, 12, 31, 23, 59, 59) for r in rows) <= 400
 
 
 def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, tmp_path, monkeypatch):

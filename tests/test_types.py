@@ -184,6 +184,28 @@ def test_sql_keeps_second_and_millisecond_timestamps():
     con.close()
 
 
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_second_and_millisecond_timestamps_past_2262_are_read(mode):
+    """DuckDB's epoch_us and epoch pass a TIMESTAMP_S or TIMESTAMP_MS through nanoseconds: a column holding a
+    value before 1677-09-21 or after 2262-04-11 (a sentinel 9999-12-31 23:59:59) could not be read at all
+    ("Could not convert Timestamp to higher precision"), nor compared in the report. Read as TIMESTAMP, the
+    sentinel (half the rows) comes back as itself, and the report scores the copy."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT i % 5 AS g, CASE WHEN i % 2 = 0 THEN TIMESTAMP_S '9999-12-31 23:59:59' "
+                "ELSE (TIMESTAMP '2020-01-01' + to_seconds(i * 3600))::TIMESTAMP_S END AS s, "
+                "(TIMESTAMP '1500-01-01' + to_seconds(i * 60))::TIMESTAMP_MS AS ms FROM range(3000) r(i)")
+    out = duckdb_synth.run(con, "t", mode=mode, seed=0).table
+    con.register("o", out)
+    kept, lo, hi = con.sql("SELECT count(*) FILTER (s = TIMESTAMP_S '9999-12-31 23:59:59'), min(ms), max(ms) "
+                           "FROM o").fetchall()[0]
+    assert 0.4 * out.num_rows <= kept <= 0.6 * out.num_rows, kept
+    assert lo.year in (1499, 1500) and hi.year == 1500, (lo, hi)
+    con.execute("CREATE TABLE o2 AS SELECT * FROM o")
+    scores = {r["column"]: r["score"] for r in duckdb_synth.report(con, "t", "o2", seed=0).columns.to_pylist()}
+    assert scores["s"] > 0.8 and scores["ms"] > 0.5, scores
+    con.close()
+
+
 def test_sql_keeps_uuid(tcon):
     """UUID survives the SQL path's Parquet file (it used to come back as VARCHAR)."""
     tcon.execute("CREATE OR REPLACE TABLE o_uuid AS SELECT c_uuid FROM synthesize('t', seed := 3)")

@@ -68,6 +68,12 @@ class ColumnData(Protocol):
     def sorted_values(self) -> np.ndarray:
         """The finite values in ascending order: for balanced mode's exact quantiles only."""
 
+    def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Balanced mode only: the floats past 2^53 (values as read) whose rows all hold one value of a
+        BIGINT or TIMESTAMP column, ascending, that value (int64: the integer, or the microseconds), and
+        the rows reading as each (int64). Past 2^53 a float can stand for several of such a column's values
+        (``domain.shared``); these stand for one. Empty where the column has none, or no exact reading."""
+
 
 def code_type(size: int) -> type:
     """The smallest signed integer type holding codes -1 .. size - 1."""
@@ -144,9 +150,11 @@ class ArrayColumn:
     """One column held in memory: a number's or time's float64 values with its NULL mask (without
     one, every NaN is NULL), or an Arrow array."""
 
-    def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None) -> None:
+    def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None,
+                 exact=None) -> None:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
+        self._exact = exact  # a call that answers exact_values (None: no exact reading)
         self._set: np.ndarray | None = None
         self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for count_classes/values_at_many
 
@@ -211,6 +219,11 @@ class ArrayColumn:
             x, distinct = sort_counted(self._finite())
             _SORTED = (weakref.ref(self), x, [distinct] if distinct is not None else [])
         return _SORTED[1]
+
+    def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._exact is None:
+            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return self._exact()
 
     def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct finite values, ascending, and the rows holding each (float64), kept with the sorted copy."""
@@ -375,7 +388,22 @@ class DuckDBRows:
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
-        return ArrayColumn(values, self._nulls[i])
+        exact = exact_sql(self.columns[i])
+        return ArrayColumn(values, self._nulls[i], exact=None if exact is None else lambda: self._exact(exact))
+
+    def _exact(self, expr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``ColumnData.exact_values`` of the column read exactly as `expr` (``exact_sql``): one GROUP BY
+        over the source's rows past 2^53 (with a privacy unit, all of them: a float whose rows hold one value
+        still does once some are dropped). A failed read answers none (every such float stays rare)."""
+        f = f"CAST({expr} AS DOUBLE)"
+        try:
+            got = self.reader.sql(f"SELECT {f} AS f, min({expr}) AS v, count(*) AS n FROM ({self.sql}) "
+                                  f"WHERE abs({f}) >= {2.0**53!r} GROUP BY f HAVING min({expr}) = max({expr}) "
+                                  "ORDER BY f").fetchnumpy()
+        except duckdb.Error:
+            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return (np.asarray(got["f"], dtype=np.float64), np.asarray(got["v"], dtype=np.int64),
+                np.asarray(got["n"], dtype=np.int64))
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
@@ -455,8 +483,30 @@ def value_sql(col: Column) -> str:
     if t == "TIME":
         return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
     if col.kind == "temporal":
-        return f"CAST(epoch_us({q}) AS DOUBLE)"
+        return f"CAST(epoch_us({as_timestamp(col)}) AS DOUBLE)"
     return f"CAST({q} AS DOUBLE)"
+
+
+def as_timestamp(col: Column) -> str:
+    """A TIMESTAMP_S's or TIMESTAMP_MS's values as TIMESTAMP, others' as they are (quoted). DuckDB 2.0's
+    ``epoch_us`` and ``epoch`` pass such a value through nanoseconds: any before 1677-09-21 or after
+    2262-04-11 (a sentinel 9999-12-31) failed with "Could not convert Timestamp to higher precision", and
+    the column could not be read at all."""
+    q = quote_ident(col.name)
+    return f"CAST({q} AS TIMESTAMP)" if col.type.upper() in ("TIMESTAMP_S", "TIMESTAMP_MS") else q
+
+
+def exact_sql(col: Column) -> str | None:
+    """The SQL expression that reads a column's values exactly as BIGINTs, where ``value_sql``'s floats can
+    stand for several of them (``ColumnData.exact_values``): a BIGINT, a TIMESTAMP's microseconds. None for
+    other columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading)."""
+    q = quote_ident(col.name)
+    t = col.type.upper()
+    if col.kind == "temporal" and t not in ("DATE", "TIME"):
+        return f"epoch_us({as_timestamp(col)})"
+    if t == "BIGINT" and col.kind == "numeric":
+        return f"CAST({q} AS BIGINT)"
+    return None
 
 
 def to_float(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:

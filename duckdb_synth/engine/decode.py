@@ -161,11 +161,12 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
             # draw clipped under an edge of nextafter(5,063) was 5062.000000000001, missed, then cast to 5,062
             x = np.where(number, np.floor(x), x)
         x = _not_rare(dom, x, codes, number, rng)
+    exact = _exact_rows(x, number, dom.exact_of)  # before the clip below: 2^63 (a sentinel 2^63 - 1) is past it
     if col.declared is not None and col.declared.bounds is not None:  # never a value outside a declared range
         x = np.where(number, np.clip(x, *col.declared.bounds), x)
     elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
         x = np.where(number, np.clip(x, *_double_bounds(col)), x)
-    return _typed(col, x, isnull)
+    return _typed(col, x, isnull, exact)
 
 
 def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator,
@@ -914,7 +915,10 @@ def _flags(values: np.ndarray) -> tuple[np.ndarray, np.uint64]:
     return _FLAGS[key][1], _FLAGS[key][2]
 
 
-def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
+def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
+           exact: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
+    """The column's Arrow array from its values as floats; `exact` (``_exact_rows``: rows and the BIGINT or
+    TIMESTAMP value each stands for) puts those values back exactly."""
     t = col.type.upper()
     x = np.where(isnull, 0.0, x)
     if t == "DATE":
@@ -923,10 +927,33 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
         return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
-        return pa.array(np.clip(x, *TIMESTAMP_US).astype(np.int64), type=pa.timestamp("us", tz=tz), mask=isnull)
+        return pa.array(_exactly(np.clip(x, *TIMESTAMP_US).astype(np.int64), exact),
+                        type=pa.timestamp("us", tz=tz), mask=isnull)
+    if exact is not None and t == "BIGINT":  # past 2^62 too: 2^63 (a sentinel 2^63 - 1) has no int64
+        whole = np.rint(np.clip(x, -(2.0**63), np.nextafter(2.0**63, 0))).astype(np.int64)
+        return pa.array(_exactly(whole, exact), type=pa.int64(), mask=isnull)
     if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
         return pa.array(np.rint(x).astype(np.int64), type=pa.int64(), mask=isnull)  # not toward 0: -X - 0.5 is not -X
     return pa.array(x, type=pa.float64(), mask=isnull)
+
+
+def _exact_rows(x: np.ndarray, number: np.ndarray, exact_of: tuple[np.ndarray, np.ndarray] | None
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows (of those with a `number`) whose float is one of `exact_of`'s (``NumericDomain.exact_of``),
+    and the value each stands for (int64); None where there are none."""
+    if exact_of is None or not len(exact_of[0]):
+        return None
+    floats, ints = exact_of
+    at = np.minimum(np.searchsorted(floats, x), len(floats) - 1)
+    rows = np.flatnonzero(number & (floats[at] == x))
+    return (rows, ints[at[rows]]) if len(rows) else None
+
+
+def _exactly(whole: np.ndarray, exact: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """`whole` (int64) with `exact`'s rows set to their values (``_exact_rows``)."""
+    if exact is not None:
+        whole[exact[0]] = exact[1]
+    return whole
 
 
 def cast_projection(types: list[tuple[str, str]]) -> str:

@@ -96,6 +96,8 @@ class NumericDomain:
     points: np.ndarray | None = field(default=None, repr=False)  # per fine cell, the one value it decodes to
     # (DP: a frequent value released with its noisy count; balanced: one of the values held by the most rows,
     # ``discovery.exact_points``), NaN for a cell decoded anywhere inside
+    exact_of: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # balanced mode: floats past
+    # 2^53 whose rows all hold one value of a BIGINT or TIMESTAMP (sorted), and that value (int64), decoded to it
     places: np.ndarray | None = field(default=None, repr=False)  # DP: the decimals step's counts of the values
     # written with MIN_DECIMALS, MIN_DECIMALS + 1, ... places (noisy, under their bar 0): how often a value
     # is rounder than the lattice needs, which decoding inside a cell follows (``decode.lattice_weights``)

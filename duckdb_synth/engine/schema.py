@@ -115,8 +115,9 @@ def compare_sql(col: Column) -> str:
     kind = compare_kind(col)
     if kind == "numerical":
         return f"CAST({q} AS DOUBLE)"
-    if kind in ("datetime", "time"):
-        return f"CAST(epoch({q}) AS DOUBLE)"
+    if kind in ("datetime", "time"):  # TIMESTAMP_S and _MS as TIMESTAMP: see data.as_timestamp
+        t = col.type.upper()
+        return f"CAST(epoch({'CAST(' + q + ' AS TIMESTAMP)' if t in ('TIMESTAMP_S', 'TIMESTAMP_MS') else q}) AS DOUBLE)"
     return f"CAST({q} AS VARCHAR)"
 
 

@@ -38,7 +38,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import DataError, SynthError
-from .data import ArrayColumn, Binned, code_type, to_float, value_sql
+from .data import ArrayColumn, Binned, code_type, exact_sql, to_float, value_sql
 from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, TimeUnits
 from .marginal import Clique, Remap, marginal
 from .schema import FLOATS, Column
@@ -263,6 +263,23 @@ class SparkColumn:
             self.rows.took("sorted values", got.nbytes)
             self._sorted = np.sort(to_float(got.column(0)))
         return self._sorted
+
+    def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        expr = exact_sql(self.col)
+        if expr is None:
+            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        from pyspark.sql import functions as F
+
+        # From the source's rows (with a privacy unit, all of them, as data.DuckDBRows._exact reads them).
+        got = self.rows.guard(lambda: self.rows.df.selectExpr(f"{spark_sql(expr)} AS e")
+                              .selectExpr("CAST(e AS DOUBLE) AS f", "e").where(f"abs(f) >= {2.0**53!r}")
+                              .groupBy("f").agg(F.min("e").alias("v"), F.max("e").alias("w"), F.count("*").alias("n"))
+                              .where("v = w").select("f", "v", "n").toArrow(), self.col)
+        self.rows.took("exact values", got.nbytes)
+        f = to_float(got.column("f"))
+        order = np.argsort(f, kind="stable")
+        v, n = (np.asarray(got.column(k).to_numpy(zero_copy_only=False), dtype=np.int64)[order] for k in ("v", "n"))
+        return f[order], v, n
 
 
 class SparkRows:

@@ -373,11 +373,29 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
     resolution = value_resolution(col)
-    spikes = exact_points(uniq, held, edges, resolution)
+    # A float several of the column's values read as (BIGINTs, TIMESTAMPs' microseconds past 2^53) stands for
+    # one where the rows reading as it all hold one value: a sentinel 2^63 - 1, 9999-12-31 23:59:59, 1600-01-01
+    # (each read as a float that 2,048, 32 or 2 of the type's values share). Where MIN_GROUP rows or more hold
+    # it, it is that value: a point like any other, decoded to it exactly (``NumericDomain.exact_of``).
+    # Until 2026-12-07 each was rare whatever its rows: 2^63 - 1 in 667 of 2,000 rows came back as 336
+    # values over [2^62, 2^63); 9999-12-31 23:59:59 in 1,000 as 23:59:58.999968.
+    alone = np.zeros(len(uniq), dtype=bool)
+    exact_of = None
+    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp else alone
+    if many.any():
+        floats, ints, rows = data.exact_values()
+        if len(floats):
+            at = np.minimum(np.searchsorted(floats, uniq[many]), len(floats) - 1)
+            # as many rows as were read, or more (a privacy unit's bound drops some): the same rows, read again
+            found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
+            alone[np.flatnonzero(many)[found]] = True
+            if found.any():
+                exact_of = (uniq[alone].copy(), ints[at[found]].copy())
+    spikes = exact_points(uniq, held, edges, resolution, alone)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
     if not clamp and len(uniq):
-        edges, point_of = with_end_points(edges, point_of, uniq, held, resolution)
+        edges, point_of = with_end_points(edges, point_of, uniq, held, resolution, alone)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = col.type.upper() in FLOATS
@@ -394,16 +412,17 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
     # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
-    rare = (held < MIN_GROUP) | shared(uniq, resolution)
+    rare = (held < MIN_GROUP) | (shared(uniq, resolution) & ~alone)
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
                          decimals=decimals, unit=unit, rare=uniq[rare], rare_held=held[rare].astype(np.float64),
                          numbers=float(held.sum()),
-                         specials=tuple(SPECIALS[k] for k in kept), points=point_of)
+                         specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of)
 
 
 def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.ndarray, held: np.ndarray,
-                    resolution: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                    resolution: float | None = None, alone: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Balanced mode: the smallest or largest value, where MIN_GROUP rows or more hold it and the cells
     (the clipped range rounded inward to the lattice) start or end past it, gets a cell of its own at that
     end, from it to the cells, decoded to it: the rows between (rare values, if any) come back as it.
@@ -414,12 +433,14 @@ def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.nda
     end (1.00 below a minimum of 1.0002 on a lattice of 0.01) and, cut at an integer edge of
     ``nextafter``, a rare 5,062 beside a maximum of 5,063 among multiples of 100. As in ``exact_points``, a
     value whose float64 neighbours are half the column's `resolution` apart or more is none (it may stand
-    for several of the column's values, rare ones among them: BIGINTs near 2^60); and the top cell ends at
-    the next float, not a whole number past it (an edge of max + 1 let a rare value move to it)."""
+    for several of the column's values, rare ones among them: BIGINTs near 2^60), unless `alone` marks it (its
+    rows all hold one value); and the top cell ends at the next float, not a whole number past it (an edge of
+    max + 1 let a rare value move to it)."""
     points = point_of if point_of is not None else np.full(len(edges) - 1, np.nan)
-    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and one_value(uniq[0], resolution):
+    one = one_value(uniq[[0, -1]], resolution) | (alone[[0, -1]] if alone is not None else False)
+    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and one[0]:
         edges, points = np.r_[uniq[0], edges], np.r_[uniq[0], points]
-    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and one_value(uniq[-1], resolution):
+    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and one[-1]:
         edges, points = np.r_[edges, np.nextafter(uniq[-1], np.inf)], np.r_[points, uniq[-1]]
     return edges, (points if point_of is not None or not np.isnan(points).all() else None)
 
@@ -454,7 +475,8 @@ def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integ
     return new, out
 
 
-def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None) -> np.ndarray:
+def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None,
+                 alone: np.ndarray | None = None) -> np.ndarray:
     """Balanced mode: the values (sorted) that get a cell of their own, decoded to the value: the
     ``MAX_POINTS`` held by the most rows, each by at least ``MIN_GROUP``, inside the cells.
 
@@ -466,8 +488,10 @@ def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resoluti
     `resolution` (1 for integers, dates and times in microseconds, 10^-scale for a DECIMAL), a value whose
     float64 neighbours are that far apart is no point: it may stand for several of the column's values,
     rare ones among them (BIGINT ids past 2^52: 500 rows of X and 2 of X + 1 read as one float, the point
-    decoded to it, cast back as X + 1)."""
-    inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1]) & one_value(uniq, resolution)
+    decoded to it, cast back as X + 1), unless `alone` marks it: its rows all hold one value
+    (``ColumnData.exact_values``)."""
+    one = one_value(uniq, resolution) | (alone if alone is not None else False)
+    inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1]) & one
     at = np.flatnonzero(inside)
     if len(at) > MAX_POINTS:
         at = np.sort(at[np.argsort(-held[at], kind="stable")[:MAX_POINTS]])
