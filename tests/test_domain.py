@@ -849,7 +849,8 @@ def test_a_float_several_bigints_share_is_never_emitted(case: str) -> None:
 
 @pytest.mark.parametrize("typ,value", [("BIGINT", str(2**63 - 1)), ("BIGINT", str(-(2**62) - 3)),
                                        ("TIMESTAMP", "9999-12-31 23:59:59"), ("TIMESTAMP", "1600-01-01 00:00:00"),
-                                       ("TIMESTAMP", "2300-06-01 12:00:00.123457"),
+                                       ("TIMESTAMP", "2300-06-01 12:00:00.123457"), ("TIMESTAMP", "1800-01-01"),
+                                       ("BIGINT", str(-9 * 10**15)),
                                        ("TIMESTAMP_MS", "9999-12-31 23:59:59.999")])
 def test_a_value_past_2_53_many_rows_hold_comes_back_exactly(typ: str, value: str) -> None:
     """Past 2^53 several BIGINTs (TIMESTAMPs' microseconds) read as one float, so each such float was rare
@@ -874,6 +875,31 @@ def test_a_value_past_2_53_many_rows_hold_comes_back_exactly(typ: str, value: st
         assert 400 <= emitted.get(sentinel, 0) <= 600, (seed, sorted(emitted.items(), key=lambda kv: -kv[1])[:3])
         leaked = {s: n for s, n in emitted.items() if 0 < held.get(s, 0) < 5}
         assert not leaked, sorted(leaked.items())[:3]
+
+
+def test_exact_values_are_read_with_the_rows_not_again() -> None:
+    """The review of 1ae17b9: the exact values came from a second query of the source, and a source whose rows
+    change between reads (a sequence, volatile functions, a table written to) made a float whose rows held two
+    values look like one: 2^60 in 2 of the rows read (beside 2^60 + 1 in 500) came out 502 times. They come
+    with the rows now, in the one read; and a TIMESTAMP_NS, read in microseconds, has no such reading (its
+    2 rows of 2260-01-01 beside 300 of half a microsecond later came out 302 times)."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    x = 2**60
+    con.execute("CREATE SEQUENCE s")
+    con.execute("CREATE TABLE bg AS SELECT (i % 100)::BIGINT AS v FROM range(1000) r(i)")
+    con.execute("CREATE TABLE big AS SELECT i FROM range(502) r(i)")
+    con.execute(f"CREATE VIEW src AS SELECT v FROM bg UNION ALL SELECT (CASE WHEN nextval('s') > 1004 THEN {x} "
+                f"WHEN i < 2 THEN {x} ELSE {x + 1} END)::BIGINT FROM big")
+    out = duckdb_synth.run(con, "src", seed=0).table.column("v").to_pylist()
+    assert x not in out, out.count(x)
+    con.execute("CREATE TABLE ns AS SELECT CAST(TIMESTAMP '2000-01-01' + to_days((i % 100)::INTEGER) AS TIMESTAMP_NS) "
+                "AS v FROM range(1000) r(i) UNION ALL SELECT '2260-01-01 00:00:00.000000500'::TIMESTAMP_NS FROM range(300) "
+                "UNION ALL SELECT '2260-01-01 00:00:00'::TIMESTAMP_NS FROM range(2)")
+    con.register("o", duckdb_synth.run(con, "ns", seed=0).table)
+    assert con.execute("SELECT count(*) FROM o WHERE v = '2260-01-01 00:00:00'::TIMESTAMP_NS").fetchall() == [(0,)]
 
 
 def test_a_float_past_2_53_whose_rows_hold_two_values_stays_rare() -> None:

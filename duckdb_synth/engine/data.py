@@ -298,6 +298,8 @@ class DuckDBRows:
         self._n: int | None = None
         self._values: list | None = None
         self._nulls: list | None = None
+        self._big: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per BIGINT or TIMESTAMP column, its rows past
+        # 2^53 as read: their positions and exact values (``exact_runs``)
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -324,8 +326,13 @@ class DuckDBRows:
             if not self.columns and self.unit is None:
                 self._values = []
             else:
-                exprs = ", ".join([f"{value_sql(c)} AS {quote_ident(c.name)}" for c in self.columns]
+                # A BIGINT's or TIMESTAMP's values come as BIGINT (``exact_sql``), made floats here (as DuckDB's
+                # CAST makes them): the rows past 2^53, where a float can stand for several values, keep theirs.
+                exact = [c.is_numeric and exact_sql(c) is not None for c in self.columns]
+                exprs = ", ".join([f"{exact_sql(c) if e else value_sql(c)} AS {quote_ident(c.name)}"
+                                   for c, e in zip(self.columns, exact)]
                                   + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else []))
+                big: dict[int, list] = {i: [] for i, e in enumerate(exact) if e}  # (positions, values) per batch
                 # Streamed in batches, each numeric batch copied into its place in arrays sized by the
                 # row count: no whole fetched table beside its numpy copy, and no heap of small
                 # per-batch pieces; text is copied out of each batch (on 10M x 20 the load took 3.4 GB
@@ -348,7 +355,16 @@ class DuckDBRows:
                             col = batch.column(i)
                             if numeric[i]:
                                 nulls[i][pos:pos + m] = col.is_null().to_numpy(zero_copy_only=False)
-                                values[i][pos:pos + m] = to_float(col)
+                                if i in big:
+                                    ints = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+                                    x = ints.astype(np.float64)
+                                    x[nulls[i][pos:pos + m]] = np.nan  # as to_float reads a NULL
+                                    values[i][pos:pos + m] = x
+                                    far = np.flatnonzero(np.abs(x) >= 2.0**53)
+                                    if len(far):
+                                        big[i].append((far + pos, ints[far]))
+                                else:
+                                    values[i][pos:pos + m] = to_float(col)
                             else:  # a copy: a column of DuckDB's batch keeps the whole batch alive
                                 values[i].append(pa.concat_arrays([col]))
                         pos += m
@@ -357,6 +373,8 @@ class DuckDBRows:
                 self._values = [v[:pos] if num else pa.chunked_array(v, type=schema.field(i).type)
                                 for i, (v, num) in enumerate(zip(values, numeric))]
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
+                self._big = {i: (np.concatenate([b[0] for b in parts]), np.concatenate([b[1] for b in parts]))
+                             if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64)) for i, parts in big.items()}
                 self._n = pos
                 if self.unit is not None:
                     self._nulls.pop()
@@ -372,6 +390,8 @@ class DuckDBRows:
             mask = pa.array(keep)
             self._values = [v[keep] if isinstance(v, np.ndarray) else v.filter(mask) for v in self._values]
             self._nulls = [m[keep] if m is not None else None for m in self._nulls]
+            index = np.cumsum(keep) - 1  # a kept row's position among the kept
+            self._big = {i: (index[p[keep[p]]], v[keep[p]]) for i, (p, v) in self._big.items()}
         self._n = int(keep.sum())
 
     def _failing_column(self) -> Column | None:
@@ -388,22 +408,7 @@ class DuckDBRows:
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
-        exact = exact_sql(self.columns[i])
-        return ArrayColumn(values, self._nulls[i], exact=None if exact is None else lambda: self._exact(exact))
-
-    def _exact(self, expr: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``ColumnData.exact_values`` of the column read exactly as `expr` (``exact_sql``): one GROUP BY
-        over the source's rows past 2^53 (with a privacy unit, all of them: a float whose rows hold one value
-        still does once some are dropped). A failed read answers none (every such float stays rare)."""
-        f = f"CAST({expr} AS DOUBLE)"
-        try:
-            got = self.reader.sql(f"SELECT {f} AS f, min({expr}) AS v, count(*) AS n FROM ({self.sql}) "
-                                  f"WHERE abs({f}) >= {2.0**53!r} GROUP BY f HAVING min({expr}) = max({expr}) "
-                                  "ORDER BY f").fetchnumpy()
-        except duckdb.Error:
-            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return (np.asarray(got["f"], dtype=np.float64), np.asarray(got["v"], dtype=np.int64),
-                np.asarray(got["n"], dtype=np.int64))
+        return ArrayColumn(values, self._nulls[i], exact=(lambda: exact_runs(*self._big[i])) if i in self._big else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
@@ -496,13 +501,27 @@ def as_timestamp(col: Column) -> str:
     return f"CAST({q} AS TIMESTAMP)" if col.type.upper() in ("TIMESTAMP_S", "TIMESTAMP_MS") else q
 
 
+def exact_runs(positions: np.ndarray, ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ColumnData.exact_values`` from one column's rows past 2^53 as read (their positions, unused here, and
+    values, int64): the floats whose rows all hold one value, ascending, that value, and the rows reading as each."""
+    if not len(ints):
+        return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    x = ints.astype(np.float64)
+    order = np.lexsort((ints, x))
+    x, v = x[order], ints[order]
+    starts, lengths = runs(x)
+    one = v[starts] == v[starts + lengths - 1]  # sorted by value within a float: its least and its greatest
+    return x[starts[one]], v[starts[one]], lengths[one].astype(np.int64)
+
+
 def exact_sql(col: Column) -> str | None:
     """The SQL expression that reads a column's values exactly as BIGINTs, where ``value_sql``'s floats can
     stand for several of them (``ColumnData.exact_values``): a BIGINT, a TIMESTAMP's microseconds. None for
-    other columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading)."""
+    other columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading; a TIMESTAMP_NS is read
+    in microseconds, so its microseconds are not its values)."""
     q = quote_ident(col.name)
     t = col.type.upper()
-    if col.kind == "temporal" and t not in ("DATE", "TIME"):
+    if col.kind == "temporal" and t not in ("DATE", "TIME", "TIMESTAMP_NS"):
         return f"epoch_us({as_timestamp(col)})"
     if t == "BIGINT" and col.kind == "numeric":
         return f"CAST({q} AS BIGINT)"

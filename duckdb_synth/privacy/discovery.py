@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..engine.data import ColumnData, sorted_runs
+from ..engine.data import ColumnData, exact_sql, sorted_runs
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
@@ -381,7 +381,12 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # values over [2^62, 2^63); 9999-12-31 23:59:59 in 1,000 as 23:59:58.999968.
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = None
-    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp else alone
+    if exact_sql(col) is not None and not clamp:
+        # Between 2^51 and 2^53 (TIMESTAMPs 1685-1898 and 2041-2255) each of these values still has a float of its
+        # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
+        # came back as 71 timestamps around it.
+        alone = (held >= MIN_GROUP) & ~one_value(uniq, resolution) & ~shared(uniq, resolution)
+    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp else np.zeros(len(uniq), dtype=bool)
     if many.any():
         floats, ints, rows = data.exact_values()
         if len(floats):
@@ -390,7 +395,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
             found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
             alone[np.flatnonzero(many)[found]] = True
             if found.any():
-                exact_of = (uniq[alone].copy(), ints[at[found]].copy())
+                exact_of = (uniq[many][found].copy(), ints[at[found]].copy())
     spikes = exact_points(uniq, held, edges, resolution, alone)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
