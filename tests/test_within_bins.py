@@ -421,3 +421,30 @@ def test_a_float_column_whose_rare_values_are_all_off_the_lattice_decodes() -> N
     for seed in range(2):
         out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
         assert len(out) == 6000 and not [v for v in out if 0 < held.get(v, 0) < 5], seed
+
+
+@pytest.mark.parametrize("typ", ["FLOAT", "DOUBLE"])
+def test_rare_values_of_a_continuous_column_in_a_cell_of_few_floats_stay_in(typ: str) -> None:
+    """The third review of stop 55 saw it and left it: a column with no lattice had its rare draws drawn again
+    only, and a cell of a few floats, each a row's, drew them again and again: 80 consecutive FLOATs above
+    1.0, one row each, beside 2,000 continuous values, let 65 rows a seed out. Still rare after the redraws,
+    a value moves to the nearest float of the column's precision that no rare value is."""
+    import collections
+
+    import duckdb
+    import duckdb_synth
+
+    dt = np.float32 if typ == "FLOAT" else np.float64
+    ulps = [dt(1.0)]
+    for _ in range(80):
+        ulps.append(np.nextafter(ulps[-1], dt(2.0)))
+    values = np.concatenate([np.random.default_rng(0).normal(5, 1, 2000).astype(dt), np.array(ulps[1:], dtype=dt)])
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT unnest(?::{typ}[]) AS v", [values.tolist()])
+    held = collections.Counter(v for (v,) in con.execute("SELECT v FROM t").fetchall())
+    for seed in range(2):
+        out = duckdb_synth.run(con, "t", seed=seed).table.column("v").to_pylist()
+        assert len(out) == len(values)
+        leaked = [v for v in out if 0 < held.get(v, 0) < 5]
+        assert not leaked, (seed, len(leaked))
+        assert sum(0.99 <= v < 1.01 for v in out) >= 40, seed  # the tail's rows stay where it is

@@ -666,7 +666,13 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         y = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
         x[hit] = np.floor(y) if whole else y  # as the column will hold it (see decode_numeric)
         hit = hit[_in_sorted(dom.rare, x[hit])]
-    if not len(hit) or step is None:
+    if not len(hit):
+        return x
+    if step is None:
+        # A continuous column (no lattice): a value still rare after the redraws (a cell of a few floats, every
+        # one a row's: 81 consecutive FLOATs above 1.0 let 65 rows a seed out) moves to the nearest float, of
+        # the column's precision, that no rare value is, in the range (`_next_free_float`); where none is, stays.
+        x[hit] = _next_free_float(dom.rare, x[hit], bounds, None, single=col.type.upper() == "FLOAT")
         return x
     free = _nearest_free(dom.rare, x[hit], step, bounds)
     units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
