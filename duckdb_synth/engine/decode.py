@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
+from .domain import MIN_DECIMALS, TYPE_UNIT_US, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
 from .schema import Column
@@ -122,7 +122,8 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
 
 
 DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31
-TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_000_000)
+TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_968)  # 0001-01-01 .. the last float of 9999-12-31
+# (23:59:59.999999 is past 2^53: its float rounds up into the year 10000; 23:59:59 cut a TIMESTAMP_MS's .999 off)
 
 
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -668,11 +669,22 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         hit = hit[_in_sorted(dom.rare, x[hit])]
     if not len(hit):
         return x
+    lo, hi = dom.bin_span
+    width = np.nan_to_num(hi - lo)  # a bin of no cells: none
     if step is None:
         # A continuous column (no lattice): a value still rare after the redraws (a cell of a few floats, every
-        # one a row's: 81 consecutive FLOATs above 1.0 let 65 rows a seed out) moves to the nearest float, of
-        # the column's precision, that no rare value is, in the range (`_next_free_float`); where none is, stays.
-        x[hit] = _next_free_float(dom.rare, x[hit], bounds, None, single=col.type.upper() == "FLOAT")
+        # one a row's: 80 consecutive FLOATs above 1.0 let 65 rows a seed out) moves past the nearest float, of
+        # the column's precision, that no rare value is, in the range (`_next_free_float`), by up to a bin's
+        # width drawn evenly, away from the rare ones, where that lands on no rare value and in the range (all
+        # on the free float piled 66 rows on 1.0 and none above it, which marked where the run was; the
+        # review of b8b52f0); else on the free float; where there is none, it stays.
+        single = col.type.upper() == "FLOAT"
+        free = _next_free_float(dom.rare, x[hit], bounds, None, single=single)
+        spread = free + np.sign(free - x[hit]) * rng.random(len(hit)) * width[codes[hit]]
+        if single:
+            spread = spread.astype(np.float32).astype(np.float64)
+        ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
+        x[hit] = np.where(ok & (free != x[hit]), spread, free)
         return x
     free = _nearest_free(dom.rare, x[hit], step, bounds)
     units = _runs(dom.rare, step, False)[0]  # the rare values' points, as _nearest_free reads them
@@ -688,8 +700,16 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
             single[bad] = _next_free_float(dom.rare, single[bad], bounds, None, single=True)
         ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), units)
         free[moved] = np.where(ok, single, x[hit][moved])
-    lo, hi = dom.bin_span
-    width = np.nan_to_num(hi - lo)  # a bin of no cells: none
+    else:
+        # A lattice finer than the floats (whole numbers of a DOUBLE past 2^53, 1e17 + 16 k): the free point
+        # x + 1 is x again as a float, and stayed rare (198 rows of 70 one-row values out in 3 seeds; the review
+        # of 256b400). It moves on, float by float, to the nearest that no rare value is and whose lattice point is
+        # free too; else the row stays, as where no point is free.
+        bad = np.flatnonzero(_in_sorted(dom.rare, free))
+        if len(bad):
+            further = _next_free_float(dom.rare, free[bad], bounds, value_resolution(col))
+            ok = ~_in_sorted(dom.rare, further) & ~np.isin(np.round(further / step), units)
+            free[bad] = np.where(ok, further, free[bad])
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
     far = np.flatnonzero(np.abs(free - x[hit]) > reach)
     if len(far):
@@ -933,8 +953,16 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
         return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
-        return pa.array(_exactly(np.clip(x, *TIMESTAMP_US).astype(np.int64), exact),
-                        type=pa.timestamp("us", tz=tz), mask=isnull)
+        us = np.clip(x, *TIMESTAMP_US)
+        unit = TYPE_UNIT_US.get(t)
+        # A TIMESTAMP_S's or _MS's whole units, rounded: past 2^56 microseconds (milliseconds after 4253) a
+        # float is not the unit's multiple exactly, and the cast to the type cut 23:59:59.999 to .998.
+        if unit is None:
+            whole = us.astype(np.int64)
+        else:  # within the range in whole units (9999-12-31 23:59:59.999968 rounds up into the year 10000)
+            units = np.clip(np.rint(us / unit), np.ceil(TIMESTAMP_US[0] / unit), np.floor(TIMESTAMP_US[1] / unit))
+            whole = units.astype(np.int64) * int(unit)
+        return pa.array(_exactly(whole, exact), type=pa.timestamp("us", tz=tz), mask=isnull)
     if exact is not None and t == "BIGINT":  # past 2^62 too: 2^63 (a sentinel 2^63 - 1) has no int64
         whole = np.rint(np.clip(x, -(2.0**63), np.nextafter(2.0**63, 0))).astype(np.int64)
         return pa.array(_exactly(whole, exact), type=pa.int64(), mask=isnull)
