@@ -147,6 +147,10 @@ RANGE_AGAIN_SHARE = 0.03  # and all second passes, text or range, AGAIN_SHARE + 
 # ranges). With the shares planned before the model's (count and unit sizes 0.01 each, domains and 1-way
 # marginals 0.60, sums 0.20) at most all of rho, so a later step never finds the budget spent
 AGAIN = "(second pass)"
+AGAIN_Z = 3.0  # and only where the rows left are clear of their noise by this many sd: at 2, the row count's noise
+# alone (sd 54 on 500 rows at eps = 1) sent a column of one value, which the first pass explained, to a second pass
+# in 2.3 % of runs, at 7 times the first's rho. On the 40 tables here (eps 1 and 3, seeds 0-2) every pass that ran
+# was clear by 4.2 sd or more, and none between 1.5 and 4.
 
 
 def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma: float, n_hat: float,
@@ -155,7 +159,7 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
 
     The rows the first pass leaves in no kept value (the row count less the NULL count and the kept
     values' noisy counts) come out as tokens: the column's 1-way distance is at least their share. Where
-    that share is over UNEXPLAINED and clear of its noise (2 sd), and the column is not free text, the
+    that share is over UNEXPLAINED and clear of its noise (AGAIN_Z sd), and the column is not free text, the
     values held by 1-3 % of the rows are worth finding: a 50-state column of a 55-column table kept the
     8 over a bar of 320 rows of 10,000 (tvd1 0.52), storms' 257 names at eps 1 a third of the rows'. The
     pass takes AGAIN_FACTOR times the first's rho, within AGAIN_SHARE of rho for all text columns' second passes, from
@@ -169,7 +173,7 @@ def second_pass_rho(acct: Accountant, dom: CategoricalDomain, null: float, sigma
     # marginal is the share of all rows kept from tokens. Of the rows not NULL, pets' secondary_breed (56 %
     # NULL, 11 % of the rest in no kept value) took 6.5 % of rho at eps 3: tvd1 0.0081 -> 0.0048 but tvd3
     # 0.0904 -> 0.0977 (seeds 0-2).
-    if left <= UNEXPLAINED * n_hat or left <= 2.0 * sd:
+    if left <= UNEXPLAINED * n_hat or left <= AGAIN_Z * sd:
         return 0.0
     return again_rho(acct, rho, text=True)
 
