@@ -206,6 +206,25 @@ def test_second_and_millisecond_timestamps_past_2262_are_read(mode):
     con.close()
 
 
+@pytest.mark.parametrize("typ", ["DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS"])
+def test_dates_and_timestamps_past_the_year_9999_and_bc_come_back(typ):
+    """Decoding clipped dates and timestamps to 0001-01-01 .. 9999-12-31: 2,000 TIMESTAMP_S rows of the year
+    10000 came out as one row's 9999-12-31 23:59:59 (the review of 9145d7b), and BC dates as 0001-01-01. They
+    are clipped to the type's own range now."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT CAST(CAST('10000-01-01' AS TIMESTAMP) + to_days((i % 50)::INTEGER) AS {typ}) "
+                f"AS v FROM range(2000) r(i) UNION ALL SELECT CAST(TIMESTAMP '9999-12-31 23:59:59' AS {typ}) "
+                f"UNION ALL SELECT CAST(CAST('0100-01-01 (BC)' AS TIMESTAMP) + to_days((i % 20)::INTEGER) AS {typ}) "
+                "FROM range(400) r(i)")
+    con.register("o", duckdb_synth.run(con, "t", seed=0).table)
+    future, past, lone = con.execute(f"SELECT count(*) FILTER (WHERE v >= CAST(TIMESTAMP '10000-01-01' AS {typ})), "
+                                     f"count(*) FILTER (WHERE v < CAST(TIMESTAMP '0001-01-01' AS {typ})), "
+                                     f"count(*) FILTER (WHERE v = CAST(TIMESTAMP '9999-12-31 23:59:59' AS {typ})) "
+                                     "FROM o").fetchall()[0]
+    assert future >= 1900 and past >= 350 and lone == 0, (future, past, lone)
+    con.close()
+
+
 def test_sql_keeps_uuid(tcon):
     """UUID survives the SQL path's Parquet file (it used to come back as VARCHAR)."""
     tcon.execute("CREATE OR REPLACE TABLE o_uuid AS SELECT c_uuid FROM synthesize('t', seed := 3)")

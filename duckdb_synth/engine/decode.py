@@ -121,9 +121,14 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
     return pa.array(rng.permutation(n) + first + first_row, type=pa.int64())
 
 
-DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31
-TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_968)  # 0001-01-01 .. the last float of 9999-12-31
-# (23:59:59.999999 is past 2^53: its float rounds up into the year 10000; 23:59:59 cut a TIMESTAMP_MS's .999 off)
+# The types' own ranges, as floats hold them: DuckDB's DATE (5877642 BC .. 5881580), TIMESTAMP (290309 BC ..
+# 294247; TIMESTAMP_S, _MS and WITH TIME ZONE are written through it) and TIMESTAMP_NS (1677-09-21 .. 2262-04-11,
+# in microseconds). Until 2026-12-07 dates and timestamps were clipped to 0001-01-01 .. 9999-12-31: a table's
+# values past them (BC dates, the year 10000) came back on those ends, rare values among them (the review of
+# 9145d7b: 2,000 TIMESTAMP_S rows of the year 10000 all came out as one row's 9999-12-31 23:59:59).
+DATE_DAYS = (-2_147_483_646, 2_147_483_646)
+TIMESTAMP_US = (-9_223_372_022_400_000_000, 9_223_372_036_854_774_784)
+TIMESTAMP_NS_US = (-9_223_372_036_854_774, 9_223_372_036_854_774)
 
 
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -693,22 +698,23 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         # may be a rare FLOAT (30,000,103 is the rare 30,000,104: every moved row came out on one). Such a
         # point moves on to the nearest FLOAT no rare value is, if that one's lattice point is free too
         # (not 0.099999994 beside a rare 0.1); else the row stays, as where no point is free.
-        moved = np.flatnonzero(free != x[hit])
-        single = free[moved].astype(np.float32).astype(np.float64)
+        # Every row, moved or not: past 2^53 lattice steps the free point is x again (1e20 + 1e13 k as FLOATs, a
+        # run below FLT_MAX: 34-122 rows out in 3 seeds; the review of 9145d7b).
+        single = free.astype(np.float32).astype(np.float64)
         bad = np.flatnonzero(_in_sorted(dom.rare, single))
         if len(bad):
             single[bad] = _next_free_float(dom.rare, single[bad], bounds, None, single=True)
-        ok = ~_in_sorted(dom.rare, single) & ~np.isin(np.round(single / step), units)
-        free[moved] = np.where(ok, single, x[hit][moved])
+        ok = ~_in_sorted(dom.rare, single) & ~_rare_point(single, step, units)
+        free = np.where(ok, single, x[hit])
     else:
         # A lattice finer than the floats (whole numbers of a DOUBLE past 2^53, 1e17 + 16 k): the free point
         # x + 1 is x again as a float, and stayed rare (198 rows of 70 one-row values out in 3 seeds; the review
         # of 256b400). It moves on, float by float, to the nearest that no rare value is and whose lattice point is
-        # free too; else the row stays, as where no point is free.
+        # free too (where floats still tell lattice points apart); else the row stays, as where no point is free.
         bad = np.flatnonzero(_in_sorted(dom.rare, free))
         if len(bad):
             further = _next_free_float(dom.rare, free[bad], bounds, value_resolution(col))
-            ok = ~_in_sorted(dom.rare, further) & ~np.isin(np.round(further / step), units)
+            ok = ~_in_sorted(dom.rare, further) & ~_rare_point(further, step, units)
             free[bad] = np.where(ok, further, free[bad])
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
     far = np.flatnonzero(np.abs(free - x[hit]) > reach)
@@ -798,6 +804,16 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
 
 RUNS_KEPT = 4  # runs kept (a few dense columns' in each batch)
 _RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice) -> (weak ref to rare, runs)
+
+
+def _rare_point(x: np.ndarray, step: float, units: np.ndarray) -> np.ndarray:
+    """Whether each float `x` rounds to a rare value's lattice point (`units`: those points' indices, as ``_runs``
+    reads them), where floats still tell the lattice's points apart (x / step under 2^52): not 0.099999994 beside
+    a rare 0.1. Past that, a point's index stands for several floats, and a float that is no rare value is
+    none (1e15 + 0.2 k on a lattice of 0.1: every free float was refused, 104 rows out in 3 seeds; the review of
+    9145d7b)."""
+    k = np.round(x / step)
+    return (np.abs(k) < 2.0**52) & np.isin(k, units)
 
 
 def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float | None,
@@ -953,14 +969,15 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
         return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
-        us = np.clip(x, *TIMESTAMP_US)
+        ends = TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
+        us = np.clip(x, *ends)
         unit = TYPE_UNIT_US.get(t)
         # A TIMESTAMP_S's or _MS's whole units, rounded: past 2^56 microseconds (milliseconds after 4253) a
         # float is not the unit's multiple exactly, and the cast to the type cut 23:59:59.999 to .998.
         if unit is None:
             whole = us.astype(np.int64)
         else:  # within the range in whole units (9999-12-31 23:59:59.999968 rounds up into the year 10000)
-            units = np.clip(np.rint(us / unit), np.ceil(TIMESTAMP_US[0] / unit), np.floor(TIMESTAMP_US[1] / unit))
+            units = np.clip(np.rint(us / unit), np.ceil(ends[0] / unit), np.floor(ends[1] / unit))
             whole = units.astype(np.int64) * int(unit)
         return pa.array(_exactly(whole, exact), type=pa.timestamp("us", tz=tz), mask=isnull)
     if exact is not None and t == "BIGINT":  # past 2^62 too: 2^63 (a sentinel 2^63 - 1) has no int64

@@ -35,12 +35,14 @@ from ..engine.data import Binned
 from ..engine.source import Source
 from ..errors import OptionError
 from ..options import Options
-from ..engine.decode import DATE_DAYS, TIMESTAMP_US
 from ..engine.domain import CategoricalDomain, Domain, NumericDomain
 from ..engine.marginal import cell_index
 from .accounting import Accountant, sigma_for
 from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail, tail_draw
 from .spend import Spend
+
+DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31: what Python's dates and datetimes hold
+TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_968)
 
 RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
 BALANCED_BAR = 5  # balanced mode: exact counts of the combinations held by at least this many rows
