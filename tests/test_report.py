@@ -531,3 +531,18 @@ def test_ranges_are_shown_in_the_columns_own_terms(con):
                    "ts": ("2020-01-01 10:00:01 .. 2020-01-05 13:00:01",) * 2,
                    "tz": ("2020-01-01 10:00:01.500000+00 .. 2020-01-01 11:39:01.500000+00",) * 2,
                    "tm": ("01:02:03 .. 01:03:42",) * 2, "x": ("-3 .. 46.5",) * 2, "c": (None, None)}
+
+
+def test_dates_past_the_year_9999_and_bc_are_reported(con, tmp_path):
+    """Dates and timestamps are written in their type's own range now, so a DP copy of dates near 9999 holds some
+    of the year 10000, and a table may hold BC dates: the report turned each min and max into a Python datetime,
+    which holds neither, and raised OverflowError (the review of 25590cd). They are shown as DuckDB holds them."""
+    con.execute("CREATE TABLE real AS SELECT DATE '9990-01-01' + (i % 3000)::INTEGER AS d, "
+                "TIMESTAMP '0001-01-01' + to_days((i % 500)::INTEGER) AS ts FROM range(2000) r(i)")
+    con.execute("CREATE TABLE synth AS SELECT DATE '9995-01-01' + (i % 3000)::INTEGER AS d, "
+                "CAST('0005-01-01 (BC)' AS TIMESTAMP) + to_days((i % 9000)::INTEGER) AS ts FROM range(2000) r(i)")
+    rep = duckdb_synth.report(con, "real", "synth", seed=0)
+    rows = {r["column"]: r for r in rep.columns.to_pylist()}
+    assert rows["d"]["score"] is not None and rows["ts"]["score"] is not None
+    page = rep.to_html(tmp_path / "r.html").read_text()
+    assert "10000-06-22" in page and "-004-01-01" in page, "the synthetic max and min, as text"

@@ -120,6 +120,16 @@ def label(src: Source) -> str:
     return repr(src.text) if src.kind != "query" else "(a query)"
 
 
+def far_when(x: float, day: bool, whole: bool = False) -> str:
+    """A date or timestamp `x` seconds from 1970 that Python's datetime cannot hold (BC, or past the year 9999),
+    as text by numpy's datetime64: ``10000-01-01``, ``-0099-03-01 12:00:00``."""
+    us = int(round(x * 1e6))
+    if day:
+        return str(np.datetime64(us // 86_400_000_000, "D"))
+    text = str(np.datetime64(us, "us")).replace("T", " ")
+    return text[:-7] if whole else text
+
+
 def shown(x: float, kind: str, type_: str = "") -> str:
     """One min or max as the column shows it: a date, a timestamp, a time of day, or a number."""
     if kind == "datetime":
@@ -127,11 +137,16 @@ def shown(x: float, kind: str, type_: str = "") -> str:
 
         if not math.isfinite(x):
             return "infinity" if x > 0 else "-infinity"
-        when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=x)
-        if type_.upper() == "DATE" or (x % 86400 == 0 and "TIME" not in type_.upper()):
+        day = type_.upper() == "DATE" or (x % 86400 == 0 and "TIME" not in type_.upper())
+        zone = "+00" if "TIME ZONE" in type_.upper() or "TZ" in type_.upper() else ""
+        try:
+            when = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=x)
+        except OverflowError:  # BC, or past the year 9999 (DuckDB's types hold them, Python's do not)
+            return far_when(x, day, whole=not x % 1) + ("" if day else zone)
+        if day:
             return when.strftime("%Y-%m-%d")
         text = when.isoformat(sep=" ", timespec="microseconds" if x % 1 else "seconds")
-        return text + ("+00" if "TIME ZONE" in type_.upper() or "TZ" in type_.upper() else "")
+        return text + zone
     if kind == "time":
         whole = int(x)
         text = f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

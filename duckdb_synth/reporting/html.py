@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .._version import __version__
 from ..privacy.spend import BALANCED_PROMISE
+from .columns import far_when
 
 if TYPE_CHECKING:
     from .build import Report
@@ -218,7 +219,10 @@ def _value(x: Any, fmt: str | None, kind: str, key: str) -> str:
     if kind == "datetime":
         if key == "std":
             return f"{x / 86400:.4g} d"
-        when = _dt.datetime.fromtimestamp(x, _dt.timezone.utc)
+        try:
+            when = _dt.datetime.fromtimestamp(x, _dt.timezone.utc)
+        except (OverflowError, ValueError, OSError):  # BC, or past the year 9999
+            return far_when(x, x % 86400 == 0)[:-10 if x % 86400 else None]
         return when.strftime("%Y-%m-%d" if x % 86400 == 0 else "%Y-%m-%d %H:%M")
     if kind == "time":
         if key == "std":
