@@ -7,7 +7,8 @@ Every stage that looks at the source asks a ``Rows`` object, and only these call
   ``null_count()``, a ``histogram(buckets)`` over a public bucketing of a number's
   finite values (``engine/domain.py``: powers of two, decimal places, fine cells),
   ``special_counts()`` of its NaN, +inf and -inf, and, in balanced mode only,
-  ``sorted_values()`` (finite) for exact quantiles;
+  ``sorted_values()`` (finite) for exact quantiles and ``exact_values()`` (the floats past
+  2^53 that stand for one BIGINT or TIMESTAMP value, and that value);
 * ``bin(domains)``: the binned table (``Binned``), whose ``marginal(clique)``
   counts any 1- to k-way marginal of the codes; without the rows a domain drops
   (a NOT NULL column's value outside its declared list, code -1). Its ``subset(mask)``
