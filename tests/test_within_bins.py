@@ -454,14 +454,16 @@ def test_rare_values_of_a_continuous_column_in_a_cell_of_few_floats_stay_in(typ:
 
 @pytest.mark.parametrize("typ,base,gap", [("TIMESTAMP_S", "1600-06-01", None), ("TIMESTAMP_MS", "1600-06-01", None),
                                           ("DOUBLE", "1e17", 16), ("DOUBLE", "1e16", 2), ("DOUBLE", "1e15", 0.2),
-                                          ("FLOAT", "1e20", 1e13)])
+                                          ("FLOAT", "1e20", 1e13), ("DECIMAL(18,1)", "3e14", 0.1)])
 def test_a_tail_of_rare_values_past_2_53_stays_in(typ: str, base: str, gap) -> None:
     """The review of 256b400: 2,000 rows on 50 values and a tail of 70 values one row each. A TIMESTAMP_S of 1600
     (microseconds past 2^53) was taken for floats several values share, and a rare one moved to the float 2
     microseconds away, written back as itself: 196 rows out in 3 seeds. A DOUBLE lattice finer than its floats
     (whole numbers, 1e17 + 16 k) had x + 1 as the free point, x again as a float: 198 rows. The review of 9145d7b:
     on a lattice of 0.1 past 2^52 steps (1e15 + 0.2 k) every free float was refused as a rare lattice point (104
-    rows), and FLOATs whose free point was x again were never moved on (1e20 + 1e13 k: 34 rows)."""
+    rows), and FLOATs whose free point was x again were never moved on (1e20 + 1e13 k: 34 rows). The review of
+    25590cd: tenths of a DECIMAL(18,1) near 3e14 read as lattice points off by one (x / 0.1 in doubles), so a run
+    of rare ones had gaps that looked free: 195 rows."""
     import collections
 
     import duckdb

@@ -730,7 +730,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
             spread = spread.astype(np.float32).astype(np.float64)
         # In the range: an integer's or a date's top edge is max + 1, the end of the last point's cell.
         ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
-        ok &= ~np.isin(np.round(spread / step), units)
+        ok &= ~np.isin(np.round(_steps(spread, step)), units)
         free[far] = np.where(ok, spread, free[far])
     x[hit] = free
     return x
@@ -782,7 +782,7 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
     kept = _RUNS.get(key)  # read once: another thread may replace it
     if kept is not None and kept[0]() is rare:
         return kept[1]
-    q = rare / step
+    q = _steps(rare, step)
     at = np.round(q)
     on = np.abs(q - at) <= np.maximum(1e-6, 8 * np.spacing(np.abs(q))) if on_lattice else np.ones(len(q), bool)
     at = at[on]  # ascending, as `rare` is: distinct points without a sort (984k rare timestamps)
@@ -812,8 +812,36 @@ def _rare_point(x: np.ndarray, step: float, units: np.ndarray) -> np.ndarray:
     a rare 0.1. Past that, a point's index stands for several floats, and a float that is no rare value is
     none (1e15 + 0.2 k on a lattice of 0.1: every free float was refused, 104 rows out in 3 seeds; the review of
     9145d7b)."""
-    k = np.round(x / step)
+    k = np.round(_steps(x, step))
     return (np.abs(k) < 2.0**52) & np.isin(k, units)
+
+
+def _decimal_step(step: float) -> int | None:
+    """d where `step` is 10^-d (1 <= d <= 18), else None."""
+    d = -math.log10(step) if 0 < step < 1 else 0.0
+    return int(round(d)) if 1 <= d <= 18 and abs(d - round(d)) < 1e-9 else None
+
+
+def _of_steps(k: np.ndarray, step: float) -> np.ndarray:
+    """Lattice points `k` (in steps) as the floats nearest them: k / 10^d in extended precision for a step of
+    10^-d (k * 0.1 in doubles, then rounded to one decimal, landed a tenth off past 10^14), else k * step
+    written with its decimals (0.30000000000000004 as 0.3)."""
+    d = _decimal_step(step)
+    if d is not None:
+        return (np.asarray(k, dtype=np.longdouble) / np.longdouble(10 ** d)).astype(np.float64)
+    return _step_decimals(np.asarray(k, dtype=np.float64) * step, step)
+
+
+def _steps(x: np.ndarray, step: float) -> np.ndarray:
+    """`x` in lattice steps (float64). A step of 10^-d is multiplied out in extended precision: x / 0.1 in doubles
+    errs by up to half a step past 10^14 (the float's own error, a tenth of its spacing there, then the
+    division's), so consecutive rare tenths of DECIMAL(18,1) values near 3e14 read as points with gaps between,
+    rows moved onto the 'free' ones, which rare values held: 195 rows out in 3 seeds (the review of 25590cd)."""
+    x = np.asarray(x, dtype=np.float64)
+    d = _decimal_step(step)
+    if d is not None:
+        return (x.astype(np.longdouble) * np.longdouble(10 ** d)).astype(np.float64)
+    return x / step
 
 
 def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float], resolution: float | None,
@@ -890,9 +918,9 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     units, starts, ends, _ = _runs(rare, step, False)
     # Runs of consecutive rare points (each rare value at its nearest): each x is inside one; the free
     # neighbours are just outside it.
-    below, above = _beside_run(units, starts, ends, np.round(x / step))
-    below, above = below * step, above * step
-    return _step_decimals(_nearer(x, below, above, below >= bounds[0], above <= bounds[1]), step)  # none in bounds: x
+    below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
+    below, above = _of_steps(below, step), _of_steps(above, step)
+    return _nearer(x, below, above, below >= bounds[0], above <= bounds[1])  # none in bounds: x
 
 
 def _double_bounds(col: Column) -> tuple[float, float]:
