@@ -474,3 +474,20 @@ def test_a_stored_release_compares_as_the_live_one_in_sql_python_and_the_cli(tmp
     r = CliRunner().invoke(main, ["report", db, "p", "s", "--aggregates", "rel"])
     assert r.exit_code == 0, r.output
     assert "release, length 1" in r.output and "mean relative error over" in r.output
+
+
+@pytest.mark.parametrize("start", ["9999-06-01", "0002-01-01 (BC)"])
+def test_date_labels_past_9999_and_bc_name_their_rows(start):
+    """A bin label of a date Python's datetime cannot hold was clipped to 0001-01-01 or 9999-12-31, so a bin
+    past the year 9999 was labelled '..9999-12-31' and counted rows the label did not name. They are written as
+    DuckDB writes them (10000-01-01, 0001-12-31 (BC)), and each label, read as a range, counts its rows."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS SELECT CAST('{start}' AS DATE) + (i % 800)::INTEGER AS d, i % 3 AS g "
+                "FROM range(4000) r(i)")
+    res = duckdb_synth.aggregates(con, "t", seed=0)
+    labels = {k.split("=", 1)[1]: n for k, n in res.relation(con).select("combination, count").fetchall()
+              if k.startswith("d=") and " & " not in k}
+    assert len(labels) > 10
+    for b, n in labels.items():
+        where = _range_sql("d", b, lambda v: f"DATE '{v}'")
+        assert con.sql(f"SELECT count(*) FROM t WHERE {where}").fetchall()[0][0] == n, where

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 
 import duckdb
+import numpy as np
 
 from ..errors import MaskError, SchemaError, did_you_mean
 
@@ -205,3 +206,19 @@ def check_columns(columns: list[Column], masks: dict[str, str]) -> None:
             f"leave {'them' if len(bad) > 1 else 'it'} out of the source query, or mask {'them' if len(bad) > 1 else 'it'} "
             f"(masks := {{'{bad[0].name}': 'string'}}; a masked column of such a type comes back as VARCHAR)"
         )
+
+
+def far_when(x: float, day: bool, whole: bool = False) -> str:
+    """A date or timestamp `x` seconds from 1970 that Python's datetime cannot hold (BC, or past the year 9999),
+    as DuckDB writes it (numpy's datetime64 counts the days): ``10000-01-01``, ``0100-03-01 (BC) 12:00:00``."""
+    us = int(round(x * 1e6))
+    text = str(np.datetime64(us // 86_400_000_000, "D") if day else np.datetime64(us, "us"))
+    date, _, time = text.partition("T")
+    if whole:
+        time = time[:8]
+    sign = -1 if date.startswith("-") else 1
+    year, rest = date.lstrip("-").split("-", 1)
+    year_n = sign * int(year)
+    if year_n <= 0:  # numpy counts years astronomically: 0 is 1 BC
+        date = f"{1 - year_n:04d}-{rest} (BC)"
+    return date + (" " + time if time and not day else "")

@@ -37,12 +37,13 @@ from ..errors import OptionError
 from ..options import Options
 from ..engine.domain import CategoricalDomain, Domain, NumericDomain
 from ..engine.marginal import cell_index
+from ..engine.schema import far_when
 from .accounting import Accountant, sigma_for
 from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail, tail_draw
 from .spend import Spend
 
-DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31: what Python's dates and datetimes hold
-TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_968)
+DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31: what Python's dates and datetimes hold; a label
+TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_999)  # past them is written by numpy (far_when)
 
 RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
 BALANCED_BAR = 5  # balanced mode: exact counts of the combinations held by at least this many rows
@@ -393,11 +394,15 @@ def _bin_label(dom: NumericDomain, j: int) -> str:
 def _value(col, x: float, decimals: int | None) -> str:
     t = col.type.upper()
     if t == "DATE":
-        return str(pa.scalar(int(np.clip(round(x), *DATE_DAYS)), pa.date32()).as_py())
+        if not DATE_DAYS[0] <= round(x) <= DATE_DAYS[1]:  # BC, or past 9999: as text (was clipped to those ends)
+            return far_when(round(x) * 86400.0, True)
+        return str(pa.scalar(int(round(x)), pa.date32()).as_py())
     if t == "TIME":
         return str(pa.scalar(int(np.clip(round(x), 0, 86_400_000_000 - 1)), pa.time64("us")).as_py())
     if col.kind == "temporal":
-        return str(pa.scalar(int(np.clip(round(x), *TIMESTAMP_US)), pa.timestamp("us")).as_py())
+        if not TIMESTAMP_US[0] <= round(x) <= TIMESTAMP_US[1]:
+            return far_when(round(x) / 1e6, False, whole=round(x) % 1_000_000 == 0)
+        return str(pa.scalar(int(round(x)), pa.timestamp("us")).as_py())
     if (col.integer and col.scale is None) or decimals == 0:
         return str(int(round(x)))
     if decimals is not None and decimals > 0:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..engine.schema import Column, compare_kind as kind_of, compare_sql as norm_sql
+from ..engine.schema import Column, compare_kind as kind_of, compare_sql as norm_sql, far_when
 from ..engine.source import Source, check_source, parse_source
 from ..errors import SchemaError, SourceError, did_you_mean
 
@@ -118,16 +118,6 @@ def normalized(arr: pa.ChunkedArray, kind: str) -> Any:
 
 def label(src: Source) -> str:
     return repr(src.text) if src.kind != "query" else "(a query)"
-
-
-def far_when(x: float, day: bool, whole: bool = False) -> str:
-    """A date or timestamp `x` seconds from 1970 that Python's datetime cannot hold (BC, or past the year 9999),
-    as text by numpy's datetime64: ``10000-01-01``, ``-0099-03-01 12:00:00``."""
-    us = int(round(x * 1e6))
-    if day:
-        return str(np.datetime64(us // 86_400_000_000, "D"))
-    text = str(np.datetime64(us, "us")).replace("T", " ")
-    return text[:-7] if whole else text
 
 
 def shown(x: float, kind: str, type_: str = "") -> str:

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .._version import __version__
 from ..privacy.spend import BALANCED_PROMISE
-from .columns import far_when
+from ..engine.schema import far_when
 
 if TYPE_CHECKING:
     from .build import Report
