@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from .domain import Buckets, Cells, Domain
 from .marginal import Clique, Remap, marginal, runs
-from .schema import Column, classify, compare_sql
+from .schema import Column, as_timestamp, classify, compare_sql
 from .source import quote_ident
 from .units import bounded_rows, canonical_sql, row_keys
 
@@ -300,7 +300,7 @@ class DuckDBRows:
         self._values: list | None = None
         self._nulls: list | None = None
         self._big: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per BIGINT or TIMESTAMP column, its rows past
-        # 2^53 as read: their positions and exact values (``exact_runs``)
+        # 2^53 as read: their positions (for a privacy unit's bound, ``_bound``) and exact values (``exact_runs``)
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -409,7 +409,7 @@ class DuckDBRows:
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
-        return ArrayColumn(values, self._nulls[i], exact=(lambda: exact_runs(*self._big[i])) if i in self._big else None)
+        return ArrayColumn(values, self._nulls[i], exact=(lambda: exact_runs(self._big[i][1])) if i in self._big else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
@@ -493,18 +493,9 @@ def value_sql(col: Column) -> str:
     return f"CAST({q} AS DOUBLE)"
 
 
-def as_timestamp(col: Column) -> str:
-    """A TIMESTAMP_S's or TIMESTAMP_MS's values as TIMESTAMP, others' as they are (quoted). DuckDB 2.0's
-    ``epoch_us`` and ``epoch`` pass such a value through nanoseconds: any before 1677-09-21 or after
-    2262-04-11 (a sentinel 9999-12-31) failed with "Could not convert Timestamp to higher precision", and
-    the column could not be read at all."""
-    q = quote_ident(col.name)
-    return f"CAST({q} AS TIMESTAMP)" if col.type.upper() in ("TIMESTAMP_S", "TIMESTAMP_MS") else q
-
-
-def exact_runs(positions: np.ndarray, ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``ColumnData.exact_values`` from one column's rows past 2^53 as read (their positions, unused here, and
-    values, int64): the floats whose rows all hold one value, ascending, that value, and the rows reading as each."""
+def exact_runs(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ColumnData.exact_values`` from the exact values (int64) of one column's rows past 2^53 as read: the
+    floats whose rows all hold one value, ascending, that value, and the rows reading as each."""
     if not len(ints):
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     x = ints.astype(np.float64)

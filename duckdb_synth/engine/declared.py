@@ -32,11 +32,10 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec
 from .domain import Buckets, CategoricalDomain
-from .schema import FLOATS, Column, Declared
+from .schema import FLOATS, TYPE_UNIT_US, Column, Declared
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
-_UNIT_US = {"TIMESTAMP_S": 1_000_000, "TIMESTAMP_MS": 1_000}
 
 
 def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: dict[str, str] | None = None,
@@ -162,7 +161,7 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
     t = col.type.upper()
     step = None
     if col.kind == "temporal":
-        step = float(_UNIT_US.get(t, 1))
+        step = float(TYPE_UNIT_US.get(t, 1))
     elif col.integer:
         step = 1.0
     elif col.scale is not None:

@@ -23,10 +23,10 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, TYPE_UNIT_US, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
-from .schema import Column
+from .schema import TYPE_UNIT_US, Column
 from .source import quote_ident
 
 
@@ -465,13 +465,12 @@ def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) 
 
 # Microseconds a timestamp type counts in: a value is drawn on its own grid, so what is checked
 # against the rare values is what the column will hold.
-_TIME_UNIT = {"TIMESTAMP_S": 1_000_000.0, "TIMESTAMP_MS": 1_000.0}
 
 
 def time_unit(dom: NumericDomain) -> float | None:
     """The microseconds a temporal column's values are whole multiples of: the unit its domain found
     (seconds, minutes, ...), else the type's own (TIMESTAMP_S, TIMESTAMP_MS); None for others."""
-    return dom.unit if dom.unit is not None else _TIME_UNIT.get(dom.column.type.upper())
+    return dom.unit if dom.unit is not None else TYPE_UNIT_US.get(dom.column.type.upper())
 
 
 def lattice_weights(dom: NumericDomain) -> np.ndarray | None:
@@ -554,7 +553,7 @@ def _inside(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -
     p = _lattice_draw(lo[inner], hi[inner], u[inner], step, w)
     y = p * step if dom.decimals <= 0 else np.round(p * step, dom.decimals) + 0.0
     if col.type.upper() == "FLOAT":
-        y = y.astype(np.float32).astype(np.float64)
+        y = _single(y)
     if col.integer and col.type_range is not None:
         y = np.clip(y, *_double_bounds(col))
     x[inner] = y
@@ -589,7 +588,7 @@ def _inside_uniform(dom: NumericDomain, lo: np.ndarray, hi: np.ndarray, u: np.nd
         elif col.type.upper() == "TIME":  # whole microseconds, as the column holds them (and as the balanced
             x = np.floor(x)  # rare-value check must compare them: a draw of 99.4 passed it, then was cast to 99)
     if col.type.upper() == "FLOAT":
-        x = x.astype(np.float32).astype(np.float64)
+        x = _single(x)
     return x
 
 
@@ -687,7 +686,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         free = _next_free_float(dom.rare, x[hit], bounds, None, single=single)
         spread = free + np.sign(free - x[hit]) * rng.random(len(hit)) * width[codes[hit]]
         if single:
-            spread = spread.astype(np.float32).astype(np.float64)
+            spread = _single(spread)
         ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
         x[hit] = np.where(ok & (free != x[hit]), spread, free)
         return x
@@ -700,7 +699,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         # (not 0.099999994 beside a rare 0.1); else the row stays, as where no point is free.
         # Every row, moved or not: past 2^53 lattice steps the free point is x again (1e20 + 1e13 k as FLOATs, a
         # run below FLT_MAX: 34-122 rows out in 3 seeds; the review of 9145d7b).
-        single = free.astype(np.float32).astype(np.float64)
+        single = _single(free)
         bad = np.flatnonzero(_in_sorted(dom.rare, single))
         if len(bad):
             single[bad] = _next_free_float(dom.rare, single[bad], bounds, None, single=True)
@@ -727,7 +726,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         spread = free[far] + away * step * np.floor(rng.random(len(far)) * (np.floor(reach[far] / step) + 1))
         spread = _step_decimals(spread, step)
         if col.type.upper() == "FLOAT":  # as the column will hold it: 9.3 is the rare 9.300000190734863
-            spread = spread.astype(np.float32).astype(np.float64)
+            spread = _single(spread)
         # In the range: an integer's or a date's top edge is max + 1, the end of the last point's cell.
         ok = (spread >= bounds[0]) & (spread <= bounds[1]) & (spread < dom.edges[-1]) & ~_in_sorted(dom.rare, spread)
         ok &= ~np.isin(np.round(_steps(spread, step)), units)
@@ -804,6 +803,11 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
 
 RUNS_KEPT = 4  # runs kept (a few dense columns' in each batch)
 _RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice) -> (weak ref to rare, runs)
+
+
+def _single(x: np.ndarray) -> np.ndarray:
+    """`x` as a FLOAT column holds it: rounded to single precision, as doubles."""
+    return x.astype(np.float32).astype(np.float64)
 
 
 def _rare_point(x: np.ndarray, step: float, units: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import Column
+from .schema import TYPE_UNIT_US, Column
 
 # Signed powers of two from 2^-20 to 2^62 (2^127 for types that reach beyond 2^63), plus a bucket around zero.
 _EXP_MIN, _EXP_MAX, _EXP_WIDE = -20, 62, 127
@@ -574,9 +574,6 @@ def coarsenings(dom: Domain, counts: np.ndarray, levels: int) -> tuple[tuple[np.
             break
         out.append((remap, coarse))
     return tuple(out)
-
-
-TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
 
 
 def value_resolution(col: Column) -> float | None:

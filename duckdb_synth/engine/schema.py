@@ -106,6 +106,18 @@ def compare_kind(col: Column) -> str:
     return "categorical"
 
 
+TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
+
+
+def as_timestamp(col: Column) -> str:
+    """A TIMESTAMP_S's or TIMESTAMP_MS's values as TIMESTAMP, others' as they are (quoted). DuckDB 2.0's
+    ``epoch_us`` and ``epoch`` pass such a value through nanoseconds: any before 1677-09-21 or after
+    2262-04-11 (a sentinel 9999-12-31) failed with "Could not convert Timestamp to higher precision", and
+    the column could not be read at all."""
+    q = '"' + col.name.replace('"', '""') + '"'
+    return f"CAST({q} AS TIMESTAMP)" if col.type.upper() in TYPE_UNIT_US else q
+
+
 def compare_sql(col: Column) -> str:
     """The expression that reads a column comparably: numbers and times as DOUBLE, the rest as text.
 
@@ -116,9 +128,8 @@ def compare_sql(col: Column) -> str:
     kind = compare_kind(col)
     if kind == "numerical":
         return f"CAST({q} AS DOUBLE)"
-    if kind in ("datetime", "time"):  # TIMESTAMP_S and _MS as TIMESTAMP: see data.as_timestamp
-        t = col.type.upper()
-        return f"CAST(epoch({'CAST(' + q + ' AS TIMESTAMP)' if t in ('TIMESTAMP_S', 'TIMESTAMP_MS') else q}) AS DOUBLE)"
+    if kind in ("datetime", "time"):
+        return f"CAST(epoch({as_timestamp(col)}) AS DOUBLE)"
     return f"CAST({q} AS VARCHAR)"
 
 
