@@ -66,26 +66,33 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
         return np.zeros(0, dtype=np.int64)
     groups = np.bincount(config, minlength=k)
     used = np.flatnonzero(groups > 0)  # only the configurations some row has
-    expected = np.clip(table[used], 0.0, None)  # in place from here: p, then n_g * p
+    expected = table[used] if len(used) < k else table.copy()  # in place from here: p, then n_g * p
+    np.maximum(expected, 0.0, out=expected)
     rowsum = expected.sum(axis=1, keepdims=True)
     if (rowsum > 0).all():
         expected /= rowsum
     else:
         expected = np.where(rowsum > 0, expected / np.where(rowsum > 0, rowsum, 1.0), 1.0 / m)
     expected *= groups[used, None]
-    whole = np.floor(expected)
-    counts = whole.astype(np.int64)
-    frac = np.subtract(expected, whole, out=expected)
+    counts = expected.astype(np.int64)  # floor: expected >= 0
+    frac = np.subtract(expected, counts, out=expected)
     extra = groups[used] - counts.sum(axis=1)  # 0 <= extra < m
     if extra.any():
         counts += _systematic(frac, extra, rng)
-    # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order.
+    # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order. Slot s
+    # (of all, in cell order) is the j = s - start-th of its cell (group g, value v), and its key
+    # g + (j + u) / c is s / c + (u - start) / c + g: two repeats over the slots, of per-cell terms
+    # of the cells that have slots (a table may have more cells than rows).
     flat = counts.ravel()
-    cell = np.repeat(np.arange(len(flat)), flat)  # each slot's cell (group, value): one repeat, then gathers
-    group, values = np.divmod(cell, m)
-    j = np.arange(len(cell)) - (np.cumsum(flat) - flat)[cell]
-    pos = (j + rng.random(len(flat))[cell]) / flat[cell]
-    values = values[np.argsort(group + pos, kind="stable")]
+    u = rng.random(len(flat))
+    cell = np.flatnonzero(flat)
+    c = flat[cell]
+    ends = np.cumsum(c)
+    inv = 1.0 / c
+    at = np.arange(n, dtype=np.float64)
+    at *= np.repeat(inv, c)
+    at += np.repeat((u[cell] - (ends - c)) * inv + cell // m, c)
+    values = np.repeat(cell % m, c)[np.argsort(at, kind="stable")]
     # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
     # The strata are as many as fit one key beside the configuration's full numbering (k), whether or
     # not the configurations are ranked below.
