@@ -491,3 +491,16 @@ def test_date_labels_past_9999_and_bc_name_their_rows(start):
     for b, n in labels.items():
         where = _range_sql("d", b, lambda v: f"DATE '{v}'")
         assert con.sql(f"SELECT count(*) FROM t WHERE {where}").fetchall()[0][0] == n, where
+
+
+def test_time_labels_write_24_00():
+    """A bin edge at 24:00:00, the end of DuckDB's TIME, was written 23:59:59.999999 (Python's time cannot hold
+    24:00): the bin of the rows at 24:00:00 was labelled [23:59:59.999999, inf), a time none of them holds."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT CASE WHEN i % 3 = 0 THEN TIME '24:00:00' "
+                "ELSE TIME '00:00:00' + to_seconds(i * 600 % 86000) END AS t, i % 7 AS k FROM range(3000) r(i)")
+    res = duckdb_synth.aggregates(con, "s", seed=0)
+    labels = [k for (k,) in res.relation(con).select("combination").fetchall() if k.startswith("t=") and " & " not in k]
+    assert "t=[24:00:00, inf)" in labels, labels
+    assert not any("23:59:59.999999" in k for k in labels), labels
+    con.close()

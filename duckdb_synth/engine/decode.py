@@ -998,7 +998,8 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
     if t == "DATE":
         return pa.array(np.clip(x, *DATE_DAYS).astype(np.int32), type=pa.date32(), mask=isnull)
     if t == "TIME":
-        return pa.array(np.clip(x, 0, 86_400_000_000 - 1).astype(np.int64), type=pa.time64("us"), mask=isnull)
+        # 24:00:00 is a TIME (DuckDB's range ends there, and Arrow carries it): it had come back as 23:59:59.999999
+        return pa.array(np.clip(x, 0, 86_400_000_000).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
         ends = TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US

@@ -398,7 +398,9 @@ def _value(col, x: float, decimals: int | None) -> str:
             return far_when(round(x) * 86400.0, True)
         return str(pa.scalar(int(round(x)), pa.date32()).as_py())
     if t == "TIME":
-        return str(pa.scalar(int(np.clip(round(x), 0, 86_400_000_000 - 1)), pa.time64("us")).as_py())
+        if round(x) >= 86_400_000_000:  # 24:00:00, a TIME Python's time cannot hold (was labelled 23:59:59.999999)
+            return "24:00:00"
+        return str(pa.scalar(int(max(round(x), 0)), pa.time64("us")).as_py())
     if col.kind == "temporal":
         if not TIMESTAMP_US[0] <= round(x) <= TIMESTAMP_US[1]:
             return far_when(round(x) / 1e6, False, whole=round(x) % 1_000_000 == 0)
