@@ -169,3 +169,35 @@ def test_sparse_configurations_ranked_without_changing_the_draw():
     sparse_out = allocate(big, used[dense], np.random.default_rng(3), strata)
     dense_out = allocate(weights, dense, np.random.default_rng(3), strata)
     assert np.array_equal(sparse_out, dense_out)
+
+
+class _Draws:
+    """A generator whose one call of a given size returns chosen draws (values numpy's random() can return:
+    multiples of 2^-53 in [0, 1)); every other call is a seeded generator's."""
+
+    def __init__(self, size: int, u: np.ndarray) -> None:
+        self.g, self.size, self.u = np.random.default_rng(0), size, u
+
+    def random(self, size=None):
+        return self.u.copy() if size == self.size else self.g.random(size)
+
+    def permutation(self, n):
+        return self.g.permutation(n)
+
+
+def test_a_configurations_slots_stay_its_own_at_extreme_draws() -> None:
+    """A slot's key is g + (j + u) / c, below g + 1 for every u < 1. e776268 folded the cell's start into one
+    float term ((u - start) / c), whose rounding at starts past 10^4 let a group's last slot pass g + 1 at
+    u = 1 - 2^-53: a row of configuration 1 took configuration 2's only value, which has no weight in its own
+    (the review of e776268)."""
+    table = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    config = np.repeat([0, 1, 2], [12_284, 5, 3])
+    u = np.full(6, 0.5)
+    u[2], u[5] = 1 - 2.0**-53, 0.0  # cell (1, value 0) last in its group, cell (2, value 1) first in its
+    out = allocate(table, config, _Draws(6, u))
+    assert (out[config == 1] == 0).all() and (out[config == 2] == 1).all()
+
+
+def test_a_configuration_past_the_table_raises() -> None:
+    with pytest.raises(IndexError):
+        allocate(np.ones((3, 2)), np.array([0, 1, 3, 3]), np.random.default_rng(0))

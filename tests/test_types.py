@@ -437,3 +437,20 @@ def test_time_of_24_00_comes_back(epsilon):
     assert below == 0
     assert abs(at_end - 1000) <= (10 if epsilon is None else 150), at_end
     con.close()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_time_of_24_00_only_where_a_row_holds_it(seed):
+    """The range of a time of day is public and ends at 24:00:00, so at eps = 1 draws in its last cell reached
+    it for a column whose latest time is 23:59:59 (37 rows of 3,000; pyarrow reads 24:00:00 back as 00:00:00 and
+    pandas cannot hold it), and before that came out as 23:59:59.999999, off the column's whole seconds. They
+    take the last whole second."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT TIME '23:59:00' + to_seconds(i % 60) AS t, i % 5 AS k FROM range(3000) r(i)")
+    res = duckdb_synth.run(con, "s", epsilon=1.0, seed=seed, ledger=False)
+    con.register("out", res.output.table())
+    late, fractions = con.sql("SELECT count(*) FILTER (WHERE t > TIME '23:59:59'), "
+                              "count(*) FILTER (WHERE microsecond(t) % 1000000 <> 0) FROM out").fetchall()[0]
+    assert (late, fractions) == (0, 0)
+    assert res.output.table().to_pandas()["t"].notna().all()
+    con.close()

@@ -129,6 +129,7 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
 DATE_DAYS = (-2_147_483_646, 2_147_483_646)
 TIMESTAMP_US = (-9_223_372_022_400_000_000, 9_223_372_036_854_774_784)
 TIMESTAMP_NS_US = (-9_223_372_036_854_774, 9_223_372_036_854_774)
+DAY_US = 86_400_000_000  # 24:00:00, a TIME's last value, in microseconds
 
 
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -157,6 +158,12 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
     x = _draw(dom, codes, isnull, rng, within)
+    if col.type.upper() == "TIME" and (dom.points is None or not (dom.points == DAY_US).any()):
+        # 24:00:00 only where it is one of the column's values (a point: a frequent value, or in balanced mode one
+        # 5 rows hold). The range of a time of day is public and ends there, so draws in its last cell reached it
+        # where no row holds it (a column of 23:59:xx at eps = 1: 37 rows a seed); they take the lattice's last
+        # point before it (23:59:59 for whole seconds), as pyarrow and pandas cannot hold 24:00:00.
+        x = np.minimum(x, DAY_US - (time_unit(dom) or 1.0))
     number = ~isnull
     for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
         rows = codes == dom.nbins + k
@@ -999,7 +1006,7 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
         return pa.array(np.clip(x, *DATE_DAYS).astype(np.int32), type=pa.date32(), mask=isnull)
     if t == "TIME":
         # 24:00:00 is a TIME (DuckDB's range ends there, and Arrow carries it): it had come back as 23:59:59.999999
-        return pa.array(np.clip(x, 0, 86_400_000_000).astype(np.int64), type=pa.time64("us"), mask=isnull)
+        return pa.array(np.clip(x, 0, DAY_US).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
         ends = TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US

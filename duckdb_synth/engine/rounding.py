@@ -66,7 +66,8 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
         return np.zeros(0, dtype=np.int64)
     groups = np.bincount(config, minlength=k)
     used = np.flatnonzero(groups > 0)  # only the configurations some row has
-    expected = table[used] if len(used) < k else table.copy()  # in place from here: p, then n_g * p
+    # in place from here: p, then n_g * p (a copy where every configuration is used; a configuration past k raises)
+    expected = table.copy() if len(used) == k == len(groups) else table[used]
     np.maximum(expected, 0.0, out=expected)
     rowsum = expected.sum(axis=1, keepdims=True)
     if (rowsum > 0).all():
@@ -79,19 +80,19 @@ def allocate(table: np.ndarray, config: np.ndarray, rng: np.random.Generator,
     extra = groups[used] - counts.sum(axis=1)  # 0 <= extra < m
     if extra.any():
         counts += _systematic(frac, extra, rng)
-    # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order. Slot s
-    # (of all, in cell order) is the j = s - start-th of its cell (group g, value v), and its key
-    # g + (j + u) / c is s / c + (u - start) / c + g: two repeats over the slots, of per-cell terms
-    # of the cells that have slots (a table may have more cells than rows).
+    # Each group's slots: value v's counts[v] slots at positions (j + u) / counts[v], in order. The terms
+    # are repeated from the cells that have slots (a table may have more cells than rows), and j is counted
+    # exactly (slot s less its cell's start, in integers): folding the start into one float term reordered
+    # slots whose keys lay within a rounding of each other, and could push a group's last slot past g + 1,
+    # into the next configuration's (the review of e776268).
     flat = counts.ravel()
     u = rng.random(len(flat))
     cell = np.flatnonzero(flat)
     c = flat[cell]
-    ends = np.cumsum(c)
-    inv = 1.0 / c
-    at = np.arange(n, dtype=np.float64)
-    at *= np.repeat(inv, c)
-    at += np.repeat((u[cell] - (ends - c)) * inv + cell // m, c)
+    at = (np.arange(n) - np.repeat(np.cumsum(c) - c, c)).astype(np.float64)
+    at += np.repeat(u[cell], c)
+    at /= np.repeat(c, c)
+    at += np.repeat(cell // m, c)
     values = np.repeat(cell % m, c)[np.argsort(at, kind="stable")]
     # Rows in random order, then sorted by configuration and strata: each group's rows get its slots.
     # The strata are as many as fit one key beside the configuration's full numbering (k), whether or
