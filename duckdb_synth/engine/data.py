@@ -73,7 +73,9 @@ class ColumnData(Protocol):
         """Balanced mode only: the floats past 2^53 (values as read) whose rows all hold one value of a
         BIGINT or TIMESTAMP column, ascending, that value (int64: the integer, or the microseconds), and
         the rows reading as each (int64). Past 2^53 a float can stand for several of such a column's values
-        (``domain.shared``); these stand for one. Empty where the column has none, or no exact reading."""
+        (``domain.shared``); these stand for one. A TIMESTAMP_NS's floats are its microseconds, each of which
+        stands for a thousand of its values: every float whose rows hold one, and that value in nanoseconds.
+        Empty where the column has none, or no exact reading."""
 
 
 def code_type(size: int) -> type:
@@ -327,13 +329,15 @@ class DuckDBRows:
             if not self.columns and self.unit is None:
                 self._values = []
             else:
-                # A BIGINT's or TIMESTAMP's values come as BIGINT (``exact_sql``), made floats here (as DuckDB's
-                # CAST makes them): the rows past 2^53, where a float can stand for several values, keep theirs.
+                # A BIGINT's, TIMESTAMP's or TIMESTAMP_NS's values come as BIGINT (``exact_sql``), made floats here
+                # (as DuckDB's CAST, or epoch_us, makes them): the rows past 2^53 (a TIMESTAMP_NS: every row), where
+                # a float can stand for several values, keep theirs.
                 exact = [c.is_numeric and exact_sql(c) is not None for c in self.columns]
                 exprs = ", ".join([f"{exact_sql(c) if e else value_sql(c)} AS {quote_ident(c.name)}"
                                    for c, e in zip(self.columns, exact)]
                                   + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else []))
                 big: dict[int, list] = {i: [] for i, e in enumerate(exact) if e}  # (positions, values) per batch
+                per = [exact_per(c) for c in self.columns]
                 # Streamed in batches, each numeric batch copied into its place in arrays sized by the
                 # row count: no whole fetched table beside its numpy copy, and no heap of small
                 # per-batch pieces; text is copied out of each batch (on 10M x 20 the load took 3.4 GB
@@ -358,10 +362,12 @@ class DuckDBRows:
                                 nulls[i][pos:pos + m] = col.is_null().to_numpy(zero_copy_only=False)
                                 if i in big:
                                     ints = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
-                                    x = ints.astype(np.float64)
+                                    x = exact_floats(ints, per[i])
                                     x[nulls[i][pos:pos + m]] = np.nan  # as to_float reads a NULL
                                     values[i][pos:pos + m] = x
-                                    far = np.flatnonzero(np.abs(x) >= 2.0**53)
+                                    # the rows whose float may stand for several values: past 2^53, or (a
+                                    # TIMESTAMP_NS, its microseconds) every row that is not NULL
+                                    far = np.flatnonzero(np.abs(x) >= 2.0**53 if per[i] == 1 else ~np.isnan(x))
                                     if len(far):
                                         big[i].append((far + pos, ints[far]))
                                 else:
@@ -409,7 +415,9 @@ class DuckDBRows:
 
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
-        return ArrayColumn(values, self._nulls[i], exact=(lambda: exact_runs(self._big[i][1])) if i in self._big else None)
+        per = exact_per(self.columns[i])
+        return ArrayColumn(values, self._nulls[i],
+                           exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
@@ -493,12 +501,25 @@ def value_sql(col: Column) -> str:
     return f"CAST({q} AS DOUBLE)"
 
 
-def exact_runs(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``ColumnData.exact_values`` from the exact values (int64) of one column's rows past 2^53 as read: the
-    floats whose rows all hold one value, ascending, that value, and the rows reading as each."""
+def exact_per(col: Column) -> int:
+    """How many of ``exact_sql``'s units one of the column's floats counts: 1000 for a TIMESTAMP_NS (read in
+    microseconds, ``value_sql``: each float stands for the thousand nanoseconds of its microsecond), else 1."""
+    return 1000 if col.type.upper() == "TIMESTAMP_NS" else 1
+
+
+def exact_floats(ints: np.ndarray, per: int = 1) -> np.ndarray:
+    """The floats ``value_sql`` reads for the exact values `ints` (int64): the values, or with `per`, their
+    whole multiples of it, floored (DuckDB's ``epoch_us`` of a TIMESTAMP_NS: -500 ns is -1 microsecond)."""
+    return (ints if per == 1 else np.floor_divide(ints, per)).astype(np.float64)
+
+
+def exact_runs(ints: np.ndarray, per: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ColumnData.exact_values`` from the exact values (int64) of one column's rows whose floats may stand
+    for several values (past 2^53; every row of a TIMESTAMP_NS, `per` = 1000): the floats whose rows all hold
+    one value, ascending, that value, and the rows reading as each."""
     if not len(ints):
         return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    x = ints.astype(np.float64)
+    x = exact_floats(ints, per)
     order = np.lexsort((ints, x))
     x, v = x[order], ints[order]
     starts, lengths = runs(x)
@@ -508,12 +529,14 @@ def exact_runs(ints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def exact_sql(col: Column) -> str | None:
     """The SQL expression that reads a column's values exactly as BIGINTs, where ``value_sql``'s floats can
-    stand for several of them (``ColumnData.exact_values``): a BIGINT, a TIMESTAMP's microseconds. None for
-    other columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading; a TIMESTAMP_NS is read
-    in microseconds, so its microseconds are not its values)."""
+    stand for several of them (``ColumnData.exact_values``): a BIGINT, a TIMESTAMP's microseconds, a
+    TIMESTAMP_NS's nanoseconds (its floats are its microseconds, floored: ``exact_per``). None for other
+    columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading)."""
     q = quote_ident(col.name)
     t = col.type.upper()
-    if col.kind == "temporal" and t not in ("DATE", "TIME", "TIMESTAMP_NS"):
+    if t == "TIMESTAMP_NS":
+        return f"epoch_ns({q})"
+    if col.kind == "temporal" and t not in ("DATE", "TIME"):
         return f"epoch_us({as_timestamp(col)})"
     if t == "BIGINT" and col.kind == "numeric":
         return f"CAST({q} AS BIGINT)"

@@ -998,8 +998,9 @@ def _flags(values: np.ndarray) -> tuple[np.ndarray, np.uint64]:
 
 def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
            exact: tuple[np.ndarray, np.ndarray] | None = None) -> pa.Array:
-    """The column's Arrow array from its values as floats; `exact` (``_exact_rows``: rows and the BIGINT or
-    TIMESTAMP value each stands for) puts those values back exactly."""
+    """The column's Arrow array from its values as floats; `exact` (``_exact_rows``: rows and the BIGINT,
+    TIMESTAMP or TIMESTAMP_NS value each stands for: an integer, microseconds, nanoseconds) puts those values
+    back exactly."""
     t = col.type.upper()
     x = np.where(isnull, 0.0, x)
     if t == "DATE":
@@ -1019,6 +1020,8 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
         else:  # within the range in whole units (9999-12-31 23:59:59.999968 rounds up into the year 10000)
             units = np.clip(np.rint(us / unit), np.ceil(ends[0] / unit), np.floor(ends[1] / unit))
             whole = units.astype(np.int64) * int(unit)
+        if t == "TIMESTAMP_NS":  # in nanoseconds: a point's rows get the value its rows hold (``_exact_rows``)
+            return pa.array(_exactly(whole * 1000, exact), type=pa.timestamp("ns"), mask=isnull)
         return pa.array(_exactly(whole, exact), type=pa.timestamp("us", tz=tz), mask=isnull)
     if exact is not None and t == "BIGINT":  # past 2^62 too: 2^63 (a sentinel 2^63 - 1) has no int64
         whole = np.rint(np.clip(x, -(2.0**63), np.nextafter(2.0**63, 0))).astype(np.int64)

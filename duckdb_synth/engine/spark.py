@@ -38,7 +38,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import DataError, SynthError
-from .data import ArrayColumn, Binned, code_type, exact_sql, to_float, value_sql
+from .data import ArrayColumn, Binned, code_type, exact_per, exact_sql, to_float, value_sql
 from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, TimeUnits
 from .marginal import Clique, Remap, marginal
 from .schema import FLOATS, Column
@@ -266,7 +266,7 @@ class SparkColumn:
 
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         expr = exact_sql(self.col)
-        if expr is None:
+        if expr is None or exact_per(self.col) != 1:  # (no Spark type is read as a TIMESTAMP_NS)
             return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         from pyspark.sql import functions as F
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..engine.data import ColumnData, exact_sql, sorted_runs
+from ..engine.data import ColumnData, exact_per, exact_sql, sorted_runs
 from ..engine.declared import listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
@@ -377,6 +377,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
     resolution = value_resolution(col)
+    if exact_per(col) > 1:  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
+        resolution = 0.0  # (``one_value`` never, ``shared`` always): a point only where its rows hold one value
     # A float several of the column's values read as (BIGINTs, TIMESTAMPs' microseconds past 2^53) stands for
     # one where the rows reading as it all hold one value: a sentinel 2^63 - 1, 9999-12-31 23:59:59, 1600-01-01
     # (each read as a float that 2,048, 32 or 2 of the type's values share). Where MIN_GROUP rows or more hold
