@@ -930,6 +930,44 @@ def test_timestamp_ns_values_within_one_microsecond(seed: int) -> None:
     assert 350 <= quarter <= 450 and 1700 <= far <= 1900, (quarter, far)
 
 
+_NS_BASE = 959817600000000000  # 2000-06-01 in nanoseconds
+_NS_CASES = {  # the review of 5201a3e, whose first form counted every microsecond of several values rare
+    # midnights under a CHECK range: every float counted shared, 10 one-row days came out about 10 times each
+    "declared": ["CREATE TABLE t (ts TIMESTAMP_NS CHECK (ts BETWEEN TIMESTAMP_NS '2024-01-01' AND TIMESTAMP_NS '2024-12-31'))",
+                 "INSERT INTO t SELECT CAST(TIMESTAMP '2024-01-01' + to_days(i::INT) AS TIMESTAMP_NS) FROM range(365) r(i), "
+                 "range(20) s(j) WHERE i % 36 <> 18",
+                 "INSERT INTO t SELECT CAST(TIMESTAMP '2024-01-01' + to_days(i::INT) AS TIMESTAMP_NS) FROM range(365) r(i) "
+                 "WHERE i % 36 = 18"],
+    # 1,000 microseconds of 6 rows each at assorted nanoseconds, counted rare, fed the dense-run exception
+    "dense": [f"CREATE TABLE t AS SELECT make_timestamp_ns({_NS_BASE} + i * 1000 + 1 + (hash(i * 7 + j) % 999)::BIGINT) AS ts "
+              "FROM range(1000) r(i), range(6) s(j) WHERE i % 50 <> 25 "
+              f"UNION ALL SELECT make_timestamp_ns({_NS_BASE} + i * 1000) FROM range(1000) r(i) WHERE i % 50 = 25"],
+    # 30 seconds of 10 rows each at +100 and +200 ns left no free second beside a one-row whole second
+    "block": [f"CREATE TABLE t AS SELECT make_timestamp_ns({_NS_BASE} + i * 1000000000 + 100 + 100 * (j % 2)) AS ts "
+              "FROM range(30) r(i), range(10) s(j) WHERE i <> 15 "
+              f"UNION ALL SELECT make_timestamp_ns({_NS_BASE} + 15000000000)"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NS_CASES))
+def test_timestamp_ns_microseconds_of_other_values_are_not_rare(case: str) -> None:
+    """A microsecond is rare where 1-4 rows hold the microsecond itself (a value drawn in a cell is written so),
+    not wherever its rows hold several values: so counted, such microseconds filled the rare set, balanced
+    mode's dense-run exception and its lack of free points let one-row values out (101-109, 60-79 and 5-9 rows a
+    seed in these three tables, none before 5201a3e), and a CHECK range made every microsecond rare."""
+    import duckdb
+    import duckdb_synth
+
+    con = duckdb.connect()
+    for sql in _NS_CASES[case]:
+        con.execute(sql)
+    con.execute("CREATE TABLE rare AS SELECT ts FROM t GROUP BY ts HAVING count(*) < 5")
+    for seed in (0, 1):
+        con.register("o", duckdb_synth.run(con, "t", seed=seed).table)
+        assert con.execute("SELECT count(*) FROM o WHERE ts IN (SELECT ts FROM rare)").fetchall() == [(0,)], seed
+        assert con.execute("SELECT count(DISTINCT ts) FROM o").fetchall()[0][0] >= 20  # not all on one value
+
+
 def test_a_float_past_2_53_whose_rows_hold_two_values_stays_rare() -> None:
     """The exact reading frees a float only where its rows hold one value: 2^60 in 2 rows beside 2^60 + 1 in
     500 (one float) stays rare (``data.DuckDBRows._exact``: min = max), and 2^60 never comes out, while a

@@ -69,6 +69,11 @@ class ColumnData(Protocol):
     def sorted_values(self) -> np.ndarray:
         """The finite values in ascending order: for balanced mode's exact quantiles only."""
 
+    def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Balanced mode only, a TIMESTAMP_NS (``exact_per``): the floats (its microseconds) of the rows whose
+        value is the microsecond itself (nanoseconds 000), ascending, and how many rows hold each: a value drawn
+        in a cell is written as its microsecond, which these rows hold. Empty for other columns."""
+
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Balanced mode only: the floats past 2^53 (values as read) whose rows all hold one value of a
         BIGINT or TIMESTAMP column, ascending, that value (int64: the integer, or the microseconds), and
@@ -154,10 +159,11 @@ class ArrayColumn:
     one, every NaN is NULL), or an Arrow array."""
 
     def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None,
-                 exact=None) -> None:
+                 exact=None, whole=None) -> None:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._exact = exact  # a call that answers exact_values (None: no exact reading)
+        self._whole = whole  # and one that answers whole_counts (None: not a TIMESTAMP_NS)
         self._set: np.ndarray | None = None
         self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for count_classes/values_at_many
 
@@ -227,6 +233,9 @@ class ArrayColumn:
         if self._exact is None:
             return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return self._exact()
+
+    def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.zeros(0), np.zeros(0, dtype=np.int64)) if self._whole is None else self._whole()
 
     def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct finite values, ascending, and the rows holding each (float64), kept with the sorted copy."""
@@ -417,12 +426,14 @@ class DuckDBRows:
         values = self._load()[i]
         per = exact_per(self.columns[i])
         return ArrayColumn(values, self._nulls[i],
-                           exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None)
+                           exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None,
+                           whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
         n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
+        self._big = {}  # the exact values serve the domains only (a TIMESTAMP_NS's: 16 bytes a row)
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
         codes = np.empty((n, len(domains)),
@@ -525,6 +536,13 @@ def exact_runs(ints: np.ndarray, per: int = 1) -> tuple[np.ndarray, np.ndarray, 
     starts, lengths = runs(x)
     one = v[starts] == v[starts + lengths - 1]  # sorted by value within a float: its least and its greatest
     return x[starts[one]], v[starts[one]], lengths[one].astype(np.int64)
+
+
+def whole_runs(ints: np.ndarray, per: int) -> tuple[np.ndarray, np.ndarray]:
+    """``ColumnData.whole_counts`` from a column's exact values (int64, in units `per` to a float): the floats of
+    the values that are whole multiples of `per`, ascending, and the rows holding each."""
+    whole, rows = np.unique(ints[ints % per == 0] // per, return_counts=True)
+    return whole.astype(np.float64), rows.astype(np.int64)
 
 
 def exact_sql(col: Column) -> str | None:

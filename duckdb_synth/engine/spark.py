@@ -264,6 +264,9 @@ class SparkColumn:
             self._sorted = np.sort(to_float(got.column(0)))
         return self._sorted
 
+    def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)  # no Spark type is read as a TIMESTAMP_NS
+
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         expr = exact_sql(self.col)
         if expr is None or exact_per(self.col) != 1:  # (no Spark type is read as a TIMESTAMP_NS)

@@ -377,8 +377,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
     resolution = value_resolution(col)
-    if exact_per(col) > 1:  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
-        resolution = 0.0  # (``one_value`` never, ``shared`` always): a point only where its rows hold one value
+    ns = exact_per(col) > 1  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
+    if ns:
+        resolution = 0.0  # (``one_value`` never): a point only where its rows hold one value (``ns_rare`` below)
     # A float several of the column's values read as (BIGINTs, TIMESTAMPs' microseconds past 2^53) stands for
     # one where the rows reading as it all hold one value: a sentinel 2^63 - 1, 9999-12-31 23:59:59, 1600-01-01
     # (each read as a float that 2,048, 32 or 2 of the type's values share). Where MIN_GROUP rows or more hold
@@ -387,12 +388,14 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # values over [2^62, 2^63); 9999-12-31 23:59:59 in 1,000 as 23:59:58.999968.
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = None
-    if exact_sql(col) is not None and not clamp:
+    if ns:
+        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, (lo, hi) if clamp else None)
+    elif exact_sql(col) is not None and not clamp:
         # Between 2^51 and 2^53 (TIMESTAMPs 1685-1898 and 2041-2255) each of these values still has a float of its
         # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
         # came back as 71 timestamps around it.
         alone = (held >= MIN_GROUP) & ~one_value(uniq, resolution) & ~shared(uniq, resolution)
-    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp else np.zeros(len(uniq), dtype=bool)
+    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp and not ns else np.zeros(len(uniq), dtype=bool)
     if many.any():
         floats, ints, rows = data.exact_values()
         if len(floats):
@@ -424,12 +427,48 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
     # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
-    rare = (held < MIN_GROUP) | (shared(uniq, resolution) & ~alone)
+    if ns:
+        rare, rare_held = ns_rare, ns_held
+    else:
+        rare = (held < MIN_GROUP) | (shared(uniq, resolution) & ~alone)
+        rare_held = held[rare]
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
-                         decimals=decimals, unit=unit, rare=uniq[rare], rare_held=held[rare].astype(np.float64),
+                         decimals=decimals, unit=unit, rare=uniq[rare], rare_held=rare_held.astype(np.float64),
                          numbers=float(held.sum()),
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of)
+
+
+def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tuple[float, float] | None
+              ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray, np.ndarray]:
+    """Balanced mode, a TIMESTAMP_NS: its floats (`uniq`, each a microsecond, the rows reading as each `held`)
+    against its values in nanoseconds. A float whose rows all hold one value, MIN_GROUP rows or more, is that
+    value (a point, decoded to it: ``NumericDomain.exact_of``). Any other value drawn is written as its
+    microsecond (nanoseconds 000), so a float is rare where 1 to MIN_GROUP - 1 rows hold the microsecond itself,
+    whatever the rest of its rows hold (``ColumnData.whole_counts``): 2000-06-01 00:00:00 in 2 rows, beside
+    00:00:00.000000500 in 300, came out 300 times as the float those 302 rows read. A microsecond whose rows hold
+    other values only is no row's value, and no rarer for them: counting it rare (the first form of this, 5201a3e)
+    fed balanced mode's dense-run exception and left no free points, and values 1 row held came out (the review
+    of 5201a3e). Under a declared range (`declared`, its ends public), only the floats inside it.
+    Returns (alone, exact_of, rare, the rows holding each rare float's microsecond)."""
+    inside = np.ones(len(uniq), dtype=bool) if declared is None else (uniq > declared[0]) & (uniq < declared[1])
+    alone = np.zeros(len(uniq), dtype=bool)
+    exact_of = None
+    floats, ints, rows = data.exact_values()
+    many = np.flatnonzero((held >= MIN_GROUP) & inside)
+    if len(floats) and len(many):
+        at = np.minimum(np.searchsorted(floats, uniq[many]), len(floats) - 1)
+        found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
+        alone[many[found]] = True
+        if found.any():
+            exact_of = (uniq[many][found].copy(), ints[at[found]].copy())
+    whole, whole_rows = data.whole_counts()
+    on = np.zeros(len(uniq), dtype=np.int64)
+    if len(whole) and len(uniq):
+        at = np.minimum(np.searchsorted(whole, uniq), len(whole) - 1)
+        on = np.where(whole[at] == uniq, whole_rows[at], 0)
+    rare = (on >= 1) & (on < MIN_GROUP) & inside
+    return alone, exact_of, rare, on[rare]
 
 
 def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.ndarray, held: np.ndarray,
