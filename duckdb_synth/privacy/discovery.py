@@ -379,7 +379,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     resolution = value_resolution(col)
     ns = exact_per(col) > 1  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
     if ns:
-        resolution = 0.0  # (``one_value`` never): a point only where its rows hold one value (``ns_rare`` below)
+        resolution = 0.0  # (``one_value`` never): a point only where its rows hold one value (``ns_floats``)
     # A float several of the column's values read as (BIGINTs, TIMESTAMPs' microseconds past 2^53) stands for
     # one where the rows reading as it all hold one value: a sentinel 2^63 - 1, 9999-12-31 23:59:59, 1600-01-01
     # (each read as a float that 2,048, 32 or 2 of the type's values share). Where MIN_GROUP rows or more hold
