@@ -26,7 +26,7 @@ from . import masks
 from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
-from .schema import TYPE_UNIT_US, Column
+from .schema import DAY_US, TYPE_UNIT_US, Column
 from .source import quote_ident
 
 
@@ -129,7 +129,6 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
 DATE_DAYS = (-2_147_483_646, 2_147_483_646)
 TIMESTAMP_US = (-9_223_372_022_400_000_000, 9_223_372_036_854_774_784)
 TIMESTAMP_NS_US = (-9_223_372_036_854_774, 9_223_372_036_854_774)
-DAY_US = 86_400_000_000  # 24:00:00, a TIME's last value, in microseconds
 
 
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -470,13 +469,10 @@ def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) 
     return out
 
 
-# Microseconds a timestamp type counts in: a value is drawn on its own grid, so what is checked
-# against the rare values is what the column will hold.
-
-
 def time_unit(dom: NumericDomain) -> float | None:
     """The microseconds a temporal column's values are whole multiples of: the unit its domain found
-    (seconds, minutes, ...), else the type's own (TIMESTAMP_S, TIMESTAMP_MS); None for others."""
+    (seconds, minutes, ...), else the type's own (TIMESTAMP_S, TIMESTAMP_MS); None for others. A value is drawn
+    on this grid, so what is checked against the rare values is what the column will hold."""
     return dom.unit if dom.unit is not None else TYPE_UNIT_US.get(dom.column.type.upper())
 
 

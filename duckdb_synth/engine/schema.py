@@ -23,6 +23,8 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "UINTEGER": (0, 2**32 - 1), "UBIGINT": (0, 2**64 - 1), "UHUGEINT": (0, 2**128 - 1),
 }
 FLOATS = ("FLOAT", "DOUBLE")
+TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
+DAY_US = 86_400_000_000  # 24:00:00, a TIME's last value (DuckDB's TIME runs to it), in microseconds
 TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
@@ -89,7 +91,7 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
         bound = 10.0 ** (p - s) - 10.0 ** (-s)  # the largest value the type holds
         return Column(name, type_, "numeric", nullable, integer=(s == 0), scale=s, type_range=(-bound, bound))
     if t in TEMPORAL:
-        rng = (0.0, 86_400_000_000.0) if t == "TIME" else None  # microseconds since midnight
+        rng = (0.0, float(DAY_US)) if t == "TIME" else None  # microseconds since midnight
         return Column(name, type_, "temporal", nullable, integer=True, type_range=rng)
     return Column(name, type_, "unsupported", nullable)
 
@@ -106,7 +108,6 @@ def compare_kind(col: Column) -> str:
     return "categorical"
 
 
-TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
 
 
 def as_timestamp(col: Column) -> str:

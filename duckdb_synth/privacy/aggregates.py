@@ -37,7 +37,7 @@ from ..errors import OptionError
 from ..options import Options
 from ..engine.domain import CategoricalDomain, Domain, NumericDomain
 from ..engine.marginal import cell_index
-from ..engine.schema import far_when
+from ..engine.schema import DAY_US, far_when
 from .accounting import Accountant, sigma_for
 from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail, tail_draw
 from .spend import Spend
@@ -398,7 +398,7 @@ def _value(col, x: float, decimals: int | None) -> str:
             return far_when(round(x) * 86400.0, True)
         return str(pa.scalar(int(round(x)), pa.date32()).as_py())
     if t == "TIME":
-        if round(x) >= 86_400_000_000:  # 24:00:00, a TIME Python's time cannot hold (was labelled 23:59:59.999999)
+        if round(x) >= DAY_US:  # 24:00:00, a TIME Python's time cannot hold (was labelled 23:59:59.999999)
             return "24:00:00"
         return str(pa.scalar(int(max(round(x), 0)), pa.time64("us")).as_py())
     if col.kind == "temporal":

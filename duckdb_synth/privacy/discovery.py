@@ -395,17 +395,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
         # came back as 71 timestamps around it.
         alone = (held >= MIN_GROUP) & ~one_value(uniq, resolution) & ~shared(uniq, resolution)
-    many = shared(uniq, resolution) & (held >= MIN_GROUP) if not clamp and not ns else np.zeros(len(uniq), dtype=bool)
-    if many.any():
-        floats, ints, rows = data.exact_values()
-        if len(floats):
-            at = np.minimum(np.searchsorted(floats, uniq[many]), len(floats) - 1)
-            # all the rows read (DuckDB: from the same read; Spark: a second query, over the source's rows, which a
-            # privacy unit's bound does not drop: at least as many)
-            found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
-            alone[np.flatnonzero(many)[found]] = True
-            if found.any():
-                exact_of = (uniq[many][found].copy(), ints[at[found]].copy())
+    if not clamp and not ns:
+        exact_of = standing_alone(data, uniq, held, shared(uniq, resolution) & (held >= MIN_GROUP), alone)
     spikes = exact_points(uniq, held, edges, resolution, alone)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
@@ -439,6 +430,25 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of)
 
 
+def standing_alone(data: ColumnData, uniq: np.ndarray, held: np.ndarray, many: np.ndarray, alone: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Of the floats `uniq` marked in `many` (the rows reading as each: `held`), those whose rows all hold one value
+    (``ColumnData.exact_values``), marked in `alone` (in place); returns them and their values (int64:
+    ``NumericDomain.exact_of``), or None where there are none. A float counts only where the exact reading saw all
+    the rows read (DuckDB: from the same read; Spark: a second query, over the source's rows, which a privacy
+    unit's bound does not drop: at least as many)."""
+    many = np.flatnonzero(many)
+    if not len(many):
+        return None
+    floats, ints, rows = data.exact_values()
+    if not len(floats):
+        return None
+    at = np.minimum(np.searchsorted(floats, uniq[many]), len(floats) - 1)
+    found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
+    alone[many[found]] = True
+    return (uniq[many][found].copy(), ints[at[found]].copy()) if found.any() else None
+
+
 def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tuple[float, float] | None
               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray, np.ndarray]:
     """Balanced mode, a TIMESTAMP_NS: its floats (`uniq`, each a microsecond, the rows reading as each `held`)
@@ -453,15 +463,7 @@ def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tu
     Returns (alone, exact_of, rare, the rows holding each rare float's microsecond)."""
     inside = np.ones(len(uniq), dtype=bool) if declared is None else (uniq > declared[0]) & (uniq < declared[1])
     alone = np.zeros(len(uniq), dtype=bool)
-    exact_of = None
-    floats, ints, rows = data.exact_values()
-    many = np.flatnonzero((held >= MIN_GROUP) & inside)
-    if len(floats) and len(many):
-        at = np.minimum(np.searchsorted(floats, uniq[many]), len(floats) - 1)
-        found = (floats[at] == uniq[many]) & (rows[at] >= held[many])
-        alone[many[found]] = True
-        if found.any():
-            exact_of = (uniq[many][found].copy(), ints[at[found]].copy())
+    exact_of = standing_alone(data, uniq, held, (held >= MIN_GROUP) & inside, alone)
     whole, whole_rows = data.whole_counts()
     on = np.zeros(len(uniq), dtype=np.int64)
     if len(whole) and len(uniq):
