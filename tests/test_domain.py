@@ -948,6 +948,18 @@ _NS_CASES = {  # the review of 5201a3e, whose first form counted every microseco
                   "FROM range(500) r(i), range(8) s(j) WHERE 9007199254742000 + 2 * i <> 9007199254742992 "
                   "UNION ALL SELECT make_timestamp_ns(9007199254742991000) FROM range(10) "
                   "UNION ALL SELECT make_timestamp_ns(9007199254742992000)"],
+    # the type's ends: a draw at the float of ...854775 microseconds, past TIMESTAMP_NS's last, was clipped to its
+    # last writable microsecond only when written, onto a value 3 rows hold (238-256 rows a seed with 0774d3c)
+    "type's ends": ["CREATE TABLE t AS SELECT make_timestamp_ns(-9223372036854775808) AS ts FROM range(500) "
+                    "UNION ALL SELECT make_timestamp_ns(-9223372036854775000) FROM range(2) "
+                    "UNION ALL SELECT make_timestamp_ns(9223372036854775806) FROM range(500) "
+                    "UNION ALL SELECT make_timestamp_ns(9223372036854775000) FROM range(2) "
+                    "UNION ALL SELECT make_timestamp_ns(9223372036854774000) FROM range(3) "
+                    "UNION ALL SELECT make_timestamp_ns(9223372036854772000) FROM range(30) "
+                    "UNION ALL SELECT make_timestamp_ns(-9223372036854772000) FROM range(30) "
+                    "UNION ALL SELECT make_timestamp_ns(-9223372036854770000) FROM range(3) "
+                    "UNION ALL SELECT make_timestamp_ns(9223372036854700000 + i * 1000) FROM range(50) r(i) "
+                    "UNION ALL SELECT NULL FROM range(10)"],
     # 30 seconds of 10 rows each at +100 and +200 ns left no free second beside a one-row whole second
     "block": [f"CREATE TABLE t AS SELECT make_timestamp_ns({_NS_BASE} + i * 1000000000 + 100 + 100 * (j % 2)) AS ts "
               "FROM range(30) r(i), range(10) s(j) WHERE i <> 15 "

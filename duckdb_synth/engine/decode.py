@@ -156,13 +156,7 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     col = dom.column
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
-    x = _draw(dom, codes, isnull, rng, within)
-    if col.type.upper() == "TIME" and (dom.points is None or not (dom.points == DAY_US).any()):
-        # 24:00:00 only where it is one of the column's values (a point: a frequent value, or in balanced mode one
-        # 5 rows hold). The range of a time of day is public and ends there, so draws in its last cell reached it
-        # where no row holds it (a column of 23:59:xx at eps = 1: 37 rows a seed); they take the lattice's last
-        # point before it (23:59:59 for whole seconds), as pyarrow and pandas cannot hold 24:00:00.
-        x = np.minimum(x, DAY_US - (time_unit(dom) or 1.0))
+    x = _writable(dom, _draw(dom, codes, isnull, rng, within))
     number = ~isnull
     for k, value in enumerate(dom.specials):  # NaN, +inf, -inf: buckets of their own
         rows = codes == dom.nbins + k
@@ -179,6 +173,29 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
         x = np.where(number, np.clip(x, *_double_bounds(col)), x)
     return _typed(col, x, isnull, exact)
+
+
+def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
+    """A date's or time's draws within what its type writes (``_typed`` clips to the same ends), before the rare
+    values are checked: a draw past the end, clipped only when written, took the end, which rows may hold in 1-4
+    (a TIMESTAMP_NS's float of 2262-04-11 23:47:16.854776 past its type's last, written as the rare
+    ...854774000: 238-256 rows a seed). A point's float (``NumericDomain.exact_of``) stays: it is decoded to its
+    value, in range. A TIME reaches 24:00:00 only where that is a point (a frequent value, or in balanced mode one
+    5 rows hold): the range of a time of day is public and ends there, so draws in its last cell reached it where
+    no row holds it (a column of 23:59:xx at eps = 1: 37 rows a seed); they take the lattice's last point before
+    it (23:59:59 for whole seconds), as pyarrow and pandas cannot hold 24:00:00."""
+    t = dom.column.type.upper()
+    if t == "TIME":
+        held = dom.points is not None and (dom.points == DAY_US).any()
+        return np.clip(x, 0.0, DAY_US if held else DAY_US - (time_unit(dom) or 1.0))
+    if dom.column.kind != "temporal":
+        return x
+    ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
+    out = np.clip(x, *ends)
+    if dom.exact_of is not None and len(dom.exact_of[0]):
+        point = np.isin(x, dom.exact_of[0])
+        out[point] = x[point]
+    return out
 
 
 def _draw(dom: NumericDomain, codes: np.ndarray, skip: np.ndarray, rng: np.random.Generator,
