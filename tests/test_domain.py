@@ -1064,3 +1064,18 @@ def test_a_value_many_rows_hold_past_2_52_lattice_steps_is_a_point(typ: str, big
     out = duckdb_synth.run(con, "t", seed=0).table.column("v").to_pylist()
     assert sorted(set(out)) == [1.0, float(big)]
     assert abs(out.count(float(big)) - 60) <= 5
+
+
+def test_decimal_past_the_floats_counts_floats_as_values_only_with_its_written_counts() -> None:
+    """A DECIMAL(38,18) of 0.5 (300 rows) and 0.75 (2 rows): with the written values counted (DuckDB reads them)
+    each float is a value, 0.75 rare; an engine that cannot count them (Spark: None) keeps every float coarser
+    than the scale rare, as before 2026-12-07."""
+    x = np.r_[np.full(300, 0.5), np.full(2, 0.75)]
+    col = classify("x", "DECIMAL(38,18)")
+    counted = exact_numeric_domain(col, ArrayColumn(x, written=lambda: (np.array([0.5, 0.75]), np.array([300, 2]))),
+                                   nbins=8, max_cells=64)
+    assert counted.floats_are_values and counted.resolution is None
+    assert counted.rare.tolist() == [0.75]
+    blind = exact_numeric_domain(col, ArrayColumn(x), nbins=8, max_cells=64)
+    assert not blind.floats_are_values and blind.resolution == 1e-18
+    assert blind.rare.tolist() == [0.5, 0.75]

@@ -37,9 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError
-from .domain import Buckets, Cells, Domain
+from .domain import Buckets, Cells, Domain, shared, value_resolution
 from .marginal import Clique, Remap, marginal, runs
-from .schema import Column, as_timestamp, classify, compare_sql
+from .schema import Column, as_timestamp, classify, compare_sql, decimal_past_floats, written_sql
 from .source import quote_ident
 from .units import bounded_rows, canonical_sql, row_keys
 
@@ -73,6 +73,12 @@ class ColumnData(Protocol):
         """Balanced mode only, a TIMESTAMP_NS (``exact_per``): the floats (its microseconds) of the rows whose
         value is the microsecond itself (nanoseconds 000), ascending, and how many rows hold each: a value drawn
         in a cell is written as its microsecond, which these rows hold. Empty for other columns."""
+
+    def written_counts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Balanced mode only, a DECIMAL the floats may not hold (``schema.decimal_past_floats``): of the floats
+        several of its values read as (``domain.shared``), those of rows holding the very value the float is
+        written as (``schema.written_sql``), ascending, and how many rows hold it. None for other columns, and
+        where the engine has no such reading (Spark)."""
 
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Balanced mode only: the floats past 2^53 (values as read) whose rows all hold one value of a
@@ -159,11 +165,12 @@ class ArrayColumn:
     one, every NaN is NULL), or an Arrow array."""
 
     def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None,
-                 exact=None, whole=None) -> None:
+                 exact=None, whole=None, written=None) -> None:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._exact = exact  # a call that answers exact_values (None: no exact reading)
         self._whole = whole  # and one that answers whole_counts (None: not a TIMESTAMP_NS)
+        self._written = written  # and one that answers written_counts (None: no such reading)
         self._set: np.ndarray | None = None
         self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for count_classes/values_at_many
 
@@ -236,6 +243,9 @@ class ArrayColumn:
 
     def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
         return (np.zeros(0), np.zeros(0, dtype=np.int64)) if self._whole is None else self._whole()
+
+    def written_counts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self._written is None else self._written()
 
     def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct finite values, ascending, and the rows holding each (float64), kept with the sorted copy."""
@@ -312,6 +322,7 @@ class DuckDBRows:
         self._nulls: list | None = None
         self._big: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per BIGINT or TIMESTAMP column, its rows past
         # 2^53 as read: their positions (for a privacy unit's bound, ``_bound``) and exact values (``exact_runs``)
+        self._written: dict[int, np.ndarray] = {}  # per DECIMAL past the floats, its rows on their written value
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -342,9 +353,16 @@ class DuckDBRows:
                 # (as DuckDB's CAST, or epoch_us, makes them): the rows past 2^53 (a TIMESTAMP_NS: every row), where
                 # a float can stand for several values, keep theirs.
                 exact = [c.is_numeric and exact_sql(c) is not None for c in self.columns]
+                # A DECIMAL the floats may not hold: whether each row holds the value its float is written as
+                # (``written_counts``), read after the columns (and the unit's), from the same rows.
+                written = [i for i, c in enumerate(self.columns) if c.is_numeric and decimal_past_floats(c)]
                 exprs = ", ".join([f"{exact_sql(c) if e else value_sql(c)} AS {quote_ident(c.name)}"
                                    for c, e in zip(self.columns, exact)]
-                                  + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else []))
+                                  + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else [])
+                                  + [f"({quote_ident(self.columns[i].name)} = "
+                                     f"{written_sql(value_sql(self.columns[i]), self.columns[i].type)}) AS __synth_w{i}"
+                                     for i in written])
+                on_written: dict[int, list] = {i: [] for i in written}  # positions per batch
                 big: dict[int, list] = {i: [] for i, e in enumerate(exact) if e}  # (positions, values) per batch
                 per = [exact_per(c) for c in self.columns]
                 # Streamed in batches, each numeric batch copied into its place in arrays sized by the
@@ -383,6 +401,10 @@ class DuckDBRows:
                                     values[i][pos:pos + m] = to_float(col)
                             else:  # a copy: a column of DuckDB's batch keeps the whole batch alive
                                 values[i].append(pa.concat_arrays([col]))
+                        for k, i in enumerate(written):  # the rows on their float's written value, where it is shared
+                            held = pc.fill_null(batch.column(len(numeric) + k), False).to_numpy(zero_copy_only=False)
+                            x = values[i][pos:pos + m]
+                            on_written[i].append(pos + np.flatnonzero(held & shared(x, value_resolution(self.columns[i]))))
                         pos += m
                 except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a batch past the first fails as OSError
                     raise self._read_error(exc, self._failing_column()) from None
@@ -391,6 +413,8 @@ class DuckDBRows:
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
                 self._big = {i: (np.concatenate([b[0] for b in parts]), np.concatenate([b[1] for b in parts]))
                              if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64)) for i, parts in big.items()}
+                self._written = {i: np.concatenate(parts) if parts else np.zeros(0, np.int64)
+                                 for i, parts in on_written.items()}
                 self._n = pos
                 if self.unit is not None:
                     self._nulls.pop()
@@ -408,6 +432,7 @@ class DuckDBRows:
             self._nulls = [m[keep] if m is not None else None for m in self._nulls]
             index = np.cumsum(keep) - 1  # a kept row's position among the kept
             self._big = {i: (index[p[keep[p]]], v[keep[p]]) for i, (p, v) in self._big.items()}
+            self._written = {i: index[p[keep[p]]] for i, p in self._written.items()}
         self._n = int(keep.sum())
 
     def _failing_column(self) -> Column | None:
@@ -425,15 +450,18 @@ class DuckDBRows:
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
         per = exact_per(self.columns[i])
+        on_written = self._written.get(i)
         return ArrayColumn(values, self._nulls[i],
                            exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None,
-                           whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None)
+                           whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None,
+                           written=(lambda: _counted(values[on_written])) if on_written is not None else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
         n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
         self._big = {}  # the exact values serve the domains only (a TIMESTAMP_NS's: 16 bytes a row)
+        self._written = {}
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
         codes = np.empty((n, len(domains)),
@@ -522,6 +550,12 @@ def exact_floats(ints: np.ndarray, per: int = 1) -> np.ndarray:
     """The floats ``value_sql`` reads for the exact values `ints` (int64): the values, or with `per`, their
     whole multiples of it, floored (DuckDB's ``epoch_us`` of a TIMESTAMP_NS: -500 ns is -1 microsecond)."""
     return (ints if per == 1 else np.floor_divide(ints, per)).astype(np.float64)
+
+
+def _counted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct floats of `x`, ascending, and how many of them each (int64)."""
+    floats, rows = np.unique(x, return_counts=True)
+    return floats, rows.astype(np.int64)
 
 
 def exact_runs(ints: np.ndarray, per: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -23,10 +23,10 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared, value_resolution
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
-from .schema import DAY_US, TYPE_UNIT_US, Column
+from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, written_sql
 from .source import quote_ident
 
 
@@ -669,7 +669,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
     bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
-    resolution = value_resolution(col)
+    resolution = dom.resolution
     if resolution is not None and len(hit):
         # Past 2^53 the lattice's steps are finer than the floats: a float several of the column's values
         # read as is rare whatever its rows (``discovery.exact_numeric_domain``). It moves to the nearest
@@ -732,7 +732,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         # free too (where floats still tell lattice points apart); else the row stays, as where no point is free.
         bad = np.flatnonzero(_in_sorted(dom.rare, free))
         if len(bad):
-            further = _next_free_float(dom.rare, free[bad], bounds, value_resolution(col))
+            further = _next_free_float(dom.rare, free[bad], bounds, dom.resolution)
             ok = ~_in_sorted(dom.rare, further) & ~_rare_point(further, step, units)
             free[bad] = np.where(ok, further, free[bad])
     reach = np.maximum(width[codes[hit]], FREE_STEPS * step)
@@ -1069,12 +1069,20 @@ def cast_projection(types: list[tuple[str, str]]) -> str:
 
 
 def cast_sql(columns: list[Column], table_name: str, vc_columns: set[str] = frozenset()) -> str:
-    """SELECT that casts each decoded column to its exact source type."""
+    """SELECT that casts each decoded column to its exact source type.
+
+    A DECIMAL the floats may not hold (``decimal_past_floats``: 16 digits or more, DECIMAL(38,18) from Spark) is
+    written from the float's shortest decimal (DuckDB's DOUBLE to VARCHAR), rounded to the scale: DuckDB's DOUBLE
+    to DECIMAL cast multiplies by 10^scale in doubles, and past 2^53 wrote digits the float never held (1000047.0
+    as 1000047.000000000061079552, 0.5 rounded to 18 places as 0.500000000000000001 where it is past 2^53 in
+    the product). The value a float is written as is then the one ``written_sql`` counts rows of."""
     parts = []
     for c in columns:
         q = quote_ident(c.name)
         target = "VARCHAR" if c.name in vc_columns else c.type
-        if c.scale is not None and c.name not in vc_columns:
+        if c.name not in vc_columns and decimal_past_floats(c):
+            parts.append(f"{written_sql(q, target)} AS {q}")
+        elif c.scale is not None and c.name not in vc_columns:
             parts.append(f"CAST(round({q}, {c.scale}) AS {target}) AS {q}")
         else:
             parts.append(f"CAST({q} AS {target}) AS {q}")

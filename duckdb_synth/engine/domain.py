@@ -106,6 +106,13 @@ class NumericDomain:
     # bin hold end cells none of which was clearly data (0: no such bin; 1: the bin holds only those cells;
     # 2: they were split off the bin next to them, which they rejoin once confirmed). See
     # privacy/measure.py:confirm_ends.
+    floats_are_values: bool = False  # balanced mode, a DECIMAL past the floats whose written values were counted
+    # (``data.ColumnData.written_counts``): each float is a value, as a DOUBLE's (``resolution``)
+
+    @property
+    def resolution(self) -> float | None:
+        """``value_resolution`` of the column, or None where its floats count as its values (``floats_are_values``)."""
+        return None if self.floats_are_values else value_resolution(self.column)
 
     @property
     def nbins(self) -> int:

@@ -96,6 +96,22 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
     return Column(name, type_, "unsupported", nullable)
 
 
+def decimal_past_floats(col: Column) -> bool:
+    """A DECIMAL with decimals whose values a float may not hold (16 digits or more: DECIMAL(18,2) past 4.5e13,
+    Spark's DECIMAL(38,18) past 0.008). Its floats are written as their shortest decimal (``written_sql``), and
+    in balanced mode each float counts as a value, rare where few rows read as it or where 1-4 rows hold the
+    value it is written as (``discovery.exact_numeric_domain``)."""
+    m = _DECIMAL.match(col.type.upper())
+    return m is not None and int(m.group(1)) >= 16 and int(m.group(2)) > 0
+
+
+def written_sql(value: str, type_: str) -> str:
+    """The SQL of the DECIMAL of type `type_` a float (the SQL `value`) is written as: its shortest decimal
+    (DuckDB's DOUBLE to VARCHAR), rounded to the scale. Exact where the float holds the digits: 1000047.0
+    is 1000047.000000000000000000, 0.1 is 0.100000000000000000."""
+    return f"CAST(CAST({value} AS VARCHAR) AS {type_})"
+
+
 def compare_kind(col: Column) -> str:
     """How a column's values are compared: 'numerical', 'datetime', 'time', 'boolean' or 'categorical'
     (text, UUID, ENUM and any other type read as text)."""

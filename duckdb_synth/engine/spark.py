@@ -267,6 +267,9 @@ class SparkColumn:
     def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0, dtype=np.int64)  # no Spark type is read as a TIMESTAMP_NS
 
+    def written_counts(self) -> None:
+        return None  # no such reading: a DECIMAL past the floats keeps its shared floats rare (``domain.shared``)
+
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         expr = exact_sql(self.col)
         if expr is None or exact_per(self.col) != 1:  # (no Spark type is read as a TIMESTAMP_NS)

@@ -33,7 +33,7 @@ from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAM
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
                              group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, shared,
                              split_cell, value_resolution)
-from ..engine.schema import FLOATS, Column
+from ..engine.schema import FLOATS, Column, decimal_past_floats
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      VALUES_SHARE, VALUES_NEED, column_share, planned_pair_rho)
@@ -380,6 +380,15 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     ns = exact_per(col) > 1  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
     if ns:
         resolution = 0.0  # (``one_value`` never): a point only where its rows hold one value (``ns_floats``)
+    # A DECIMAL past the floats (Spark's DECIMAL(38,18) past 0.008): each float is written as its shortest decimal
+    # (``schema.written_sql``), so it counts as a value, as a DOUBLE's, rare where fewer than MIN_GROUP rows read
+    # as it or where 1 to MIN_GROUP - 1 rows hold the value it is written as, whatever the rest hold (0.5 in one
+    # row beside 0.500000000000000001 in 300: one float, written as 0.5). Until 2026-12-07 every such float was
+    # rare (several of the type's values read as it): a DECIMAL(38,18) of 37 values in 135 rows each came back as
+    # 5,000 values, none a row's. Where the engine cannot count the written values (Spark), they stay rare.
+    written = data.written_counts() if decimal_past_floats(col) else None
+    if written is not None:
+        resolution = None
     # A float several of the column's values read as (BIGINTs, TIMESTAMPs' microseconds past 2^53) stands for
     # one where the rows reading as it all hold one value: a sentinel 2^63 - 1, 9999-12-31 23:59:59, 1600-01-01
     # (each read as a float that 2,048, 32 or 2 of the type's values share). Where MIN_GROUP rows or more hold
@@ -423,11 +432,26 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     else:
         rare = (held < MIN_GROUP) | (shared(uniq, resolution) & ~alone)
         rare_held = held[rare]
+        if written is not None:
+            on = _rows_at(written, uniq)
+            inside = (uniq > lo) & (uniq < hi) if clamp else np.ones(len(uniq), dtype=bool)  # a declared end is public
+            rare |= (on >= 1) & (on < MIN_GROUP) & inside
+            rare_held = np.where(held < MIN_GROUP, held, on)[rare]
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
                          decimals=decimals, unit=unit, rare=uniq[rare], rare_held=rare_held.astype(np.float64),
                          numbers=float(held.sum()),
-                         specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of)
+                         specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of,
+                         floats_are_values=written is not None)
+
+
+def _rows_at(counted: tuple[np.ndarray, np.ndarray], uniq: np.ndarray) -> np.ndarray:
+    """For each float of `uniq`, the rows `counted` (floats ascending, rows holding each) gives it, else 0."""
+    floats, rows = counted
+    if not len(floats) or not len(uniq):
+        return np.zeros(len(uniq), dtype=np.int64)
+    at = np.minimum(np.searchsorted(floats, uniq), len(floats) - 1)
+    return np.where(floats[at] == uniq, rows[at], 0)
 
 
 def standing_alone(data: ColumnData, uniq: np.ndarray, held: np.ndarray, many: np.ndarray, alone: np.ndarray
