@@ -508,3 +508,19 @@ def test_balanced_decimal_rare_value_written_from_a_common_float_stays_out(seed)
                            "FROM out").fetchall()[0]
     assert leaked == 0 and near > 1800
     con.close()
+
+
+@pytest.mark.parametrize("epsilon", [None, 1.0])
+def test_decimal_whose_largest_value_reads_as_a_float_past_its_type(epsilon):
+    """9999999999999999.99 reads as the float 1e16, which DECIMAL(18,2) cannot hold: the check of each row's
+    written value (28feb22) failed the whole read, "Could not convert string 1e+16". The type's range is now the
+    largest float inside it, and draws are clipped to it before they are checked and written."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT (9999999999999999.99 - (i % 300) * 1000000000000.01)::DECIMAL(18,2) AS v, "
+                "i % 4 AS g FROM range(3000) r(i)")
+    kw = {} if epsilon is None else {"epsilon": epsilon}
+    con.register("out", duckdb_synth.run(con, "s", seed=0, ledger=False, **kw).output.table())
+    rows, top = con.sql("SELECT count(v), max(v) FROM out").fetchall()[0]
+    assert rows > 2500 and top <= decimal.Decimal("9999999999999999.99")
+    assert describe(con, "out")[0] == ("v", "DECIMAL(18,2)")
+    con.close()

@@ -360,7 +360,7 @@ class DuckDBRows:
                                    for c, e in zip(self.columns, exact)]
                                   + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else [])
                                   + [f"({quote_ident(self.columns[i].name)} = "
-                                     f"{written_sql(value_sql(self.columns[i]), self.columns[i].type)}) AS __synth_w{i}"
+                                     f"{written_sql(value_sql(self.columns[i]), self.columns[i].type, read=True)}) AS __synth_w{i}"
                                      for i in written])
                 on_written: dict[int, list] = {i: [] for i in written}  # positions per batch
                 big: dict[int, list] = {i: [] for i, e in enumerate(exact) if e}  # (positions, values) per batch

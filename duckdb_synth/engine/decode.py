@@ -176,7 +176,7 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
 
 
 def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
-    """A date's or time's draws within what its type writes (``_typed`` clips to the same ends), before the rare
+    """A date's, time's or wide DECIMAL's draws within what its type writes (``_typed`` clips to the same ends), before the rare
     values are checked: a draw past the end, clipped only when written, took the end, which rows may hold in 1-4
     (a TIMESTAMP_NS's float of 2262-04-11 23:47:16.854776 past its type's last, written as the rare
     ...854774000: 238-256 rows a seed). A point's float (``NumericDomain.exact_of``) stays: it is decoded to its
@@ -188,6 +188,10 @@ def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
     if t == "TIME":
         held = dom.points is not None and (dom.points == DAY_US).any()
         return np.clip(x, 0.0, DAY_US if held else DAY_US - (time_unit(dom) or 1.0))
+    if decimal_past_floats(dom.column):
+        # Likewise a DECIMAL past the floats, whose largest value may read as a float past it (9999999999999999.99
+        # is 1e16, which DECIMAL(18,2) cannot hold): clipped to the type's range as floats inside it first.
+        return np.clip(x, *_double_bounds(dom.column))
     if dom.column.kind != "temporal":
         return x
     ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US

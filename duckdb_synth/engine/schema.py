@@ -8,6 +8,8 @@ into a column's public domain, ``Declared``).
 """
 from __future__ import annotations
 
+import decimal
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -88,7 +90,14 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
     m = _DECIMAL.match(t)
     if m:
         p, s = int(m.group(1)), int(m.group(2))
-        bound = 10.0 ** (p - s) - 10.0 ** (-s)  # the largest value the type holds
+        # The largest value the type holds, as the largest float not past it: from 16 digits on the float nearest
+        # 10^(p-s) - 10^-s may be 10^(p-s) itself, which the type cannot hold (9999999999999999.99 read as 1e16:
+        # writing it failed, "Could not cast value 10000000000000000" to DECIMAL(18,2)).
+        exact = decimal.Context(prec=80)
+        largest = exact.subtract(exact.power(10, p - s), exact.power(10, -s))
+        bound = float(largest)
+        if decimal.Decimal(bound) > largest:
+            bound = math.nextafter(bound, 0.0)
         return Column(name, type_, "numeric", nullable, integer=(s == 0), scale=s, type_range=(-bound, bound))
     if t in TEMPORAL:
         rng = (0.0, float(DAY_US)) if t == "TIME" else None  # microseconds since midnight
@@ -105,11 +114,13 @@ def decimal_past_floats(col: Column) -> bool:
     return m is not None and int(m.group(1)) >= 16 and int(m.group(2)) > 0
 
 
-def written_sql(value: str, type_: str) -> str:
+def written_sql(value: str, type_: str, read: bool = False) -> str:
     """The SQL of the DECIMAL of type `type_` a float (the SQL `value`) is written as: its shortest decimal
     (DuckDB's DOUBLE to VARCHAR), rounded to the scale. Exact where the float holds the digits: 1000047.0
-    is 1000047.000000000000000000, 0.1 is 0.100000000000000000."""
-    return f"CAST(CAST({value} AS VARCHAR) AS {type_})"
+    is 1000047.000000000000000000, 0.1 is 0.100000000000000000. With `read`, NULL for a float past the type
+    (the source's 9999999999999999.99 reads as 1e16, which DECIMAL(18,2) cannot hold: reading the column failed);
+    the decoder clips such a float to the type's range before writing it (``decode._writable``)."""
+    return f"{'TRY_CAST' if read else 'CAST'}(CAST({value} AS VARCHAR) AS {type_})"
 
 
 def compare_kind(col: Column) -> str:
