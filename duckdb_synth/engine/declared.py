@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec
 from .domain import Buckets, CategoricalDomain
-from .schema import FLOATS, TYPE_UNIT_US, Column, Declared
+from .schema import FLOATS, TYPE_UNIT_US, Column, Declared, decimal_past_floats
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -164,7 +164,10 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
         step = float(TYPE_UNIT_US.get(t, 1))
     elif col.integer:
         step = 1.0
-    elif col.scale is not None:
+    elif col.scale is not None and not decimal_past_floats(col):
+        # (A DECIMAL past the floats counts its floats as its values, as a DOUBLE: its scale's steps in floats put a
+        # bound of 1 of DECIMAL(38,18) at 0.9999999999999999, written as that, a value 1 row held: the review of
+        # 28feb22.)
         step = 10.0 ** -col.scale
     if step is not None:
         if math.isfinite(lo):

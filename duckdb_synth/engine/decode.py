@@ -190,8 +190,15 @@ def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
         return np.clip(x, 0.0, DAY_US if held else DAY_US - (time_unit(dom) or 1.0))
     if decimal_past_floats(dom.column):
         # Likewise a DECIMAL past the floats, whose largest value may read as a float past it (9999999999999999.99
-        # is 1e16, which DECIMAL(18,2) cannot hold): clipped to the type's range as floats inside it first.
-        return np.clip(x, *_double_bounds(dom.column))
+        # is 1e16, which DECIMAL(18,2) cannot hold): clipped to the type's range as floats inside it first, and to a
+        # declared range (whose end floats are written as their shortest decimals, which rows may hold in 1-4: a
+        # point of 1.0 clipped after the check onto a CHECK's 0.9999999999999999 let a 1-row value out 401 times a
+        # seed; the review of 28feb22).
+        col = dom.column
+        low, high = _double_bounds(col)
+        if col.declared is not None and col.declared.bounds is not None:
+            low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+        return np.clip(x, low, high)
     if dom.column.kind != "temporal":
         return x
     ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
