@@ -109,7 +109,8 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
     if engine is not None:
         rows = engine(cols.modelled, show_values=not opts.private, unit=unit)
     else:
-        rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit)
+        rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit,
+                          exact=not opts.private)
     acct = Accountant.for_budget(opts.epsilon, opts.delta, k if cols.unit is not None else 1)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
         report("reading", 0.05)
@@ -233,7 +234,7 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
     rng, _ = streams(opts.seed)
     units_k = opts.max_rows_per_unit
     unit = None if cols.unit is None else (cols.unit, units_k, int(rng.integers(2**63)))
-    rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit)
+    rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit, exact=not opts.private)
     acct = Accountant.for_budget(opts.epsilon, opts.delta, units_k if cols.unit is not None else 1)
     with failures_recorded(acct, src, opts, started):
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)

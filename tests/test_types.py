@@ -546,3 +546,23 @@ def test_balanced_decimal_rare_value_at_a_declared_end_stays_out(check, common, 
                                     f"({check.removeprefix('CHECK ')})), count(d) FROM out").fetchall()[0]
     assert (leaked, outside) == (0, 0) and rows > 2200
     con.close()
+
+
+def test_dp_modes_read_no_exact_values_beside_the_floats():
+    """Balanced mode's readings beside the floats (a TIMESTAMP_NS's nanoseconds, a DECIMAL(38,18)'s written values)
+    are not made for a DP run, which asks for none (a TIMESTAMP_NS's took 16 bytes a row until binning); the floats
+    are the same either way."""
+    from duckdb_synth.engine.data import DuckDBRows
+    from duckdb_synth.engine.schema import classify
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT (TIMESTAMP '2020-01-01' + to_microseconds(i * 7))::TIMESTAMP_NS AS ns, "
+                "(1.0 / (2 + i % 37))::DECIMAL(38,18) AS r FROM range(500) r(i)")
+    cols = [classify("ns", "TIMESTAMP_NS"), classify("r", "DECIMAL(38,18)")]
+    balanced = DuckDBRows(con, "SELECT * FROM s", cols)
+    dp = DuckDBRows(con, "SELECT * FROM s", cols, exact=False)
+    for i in range(2):
+        np.testing.assert_array_equal(balanced.column(i).values, dp.column(i).values)
+    assert len(balanced.column(0).exact_values()[0]) == 500 and balanced.column(1).written_counts() is not None
+    assert len(dp.column(0).exact_values()[0]) == 0 and dp.column(1).written_counts() is None
+    con.close()

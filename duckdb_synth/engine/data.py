@@ -311,11 +311,14 @@ class DuckDBRows:
     """
 
     def __init__(self, reader: duckdb.DuckDBPyConnection, sql: str, columns: Sequence[Column], *,
-                 show_values: bool = True, unit: tuple[Column, int, int] | None = None) -> None:
+                 show_values: bool = True, unit: tuple[Column, int, int] | None = None, exact: bool = True) -> None:
         self.reader = reader
         self.sql = sql
         self.columns = list(columns)
         self.show_values = show_values
+        # Balanced mode's readings beside the floats (``exact_values``, ``whole_counts``, ``written_counts``): the DP
+        # modes ask for none (a TIMESTAMP_NS's exact values took 16 bytes a row there until the table was binned)
+        self.exact = exact
         self.unit = unit  # (the unit column, k, salt): at most k rows a unit (engine/units.py)
         self._n: int | None = None
         self._values: list | None = None
@@ -352,10 +355,10 @@ class DuckDBRows:
                 # A BIGINT's, TIMESTAMP's or TIMESTAMP_NS's values come as BIGINT (``exact_sql``), made floats here
                 # (as DuckDB's CAST, or epoch_us, makes them): the rows past 2^53 (a TIMESTAMP_NS: every row), where
                 # a float can stand for several values, keep theirs.
-                exact = [c.is_numeric and exact_sql(c) is not None for c in self.columns]
+                exact = [self.exact and c.is_numeric and exact_sql(c) is not None for c in self.columns]
                 # A DECIMAL the floats may not hold: whether each row holds the value its float is written as
                 # (``written_counts``), read after the columns (and the unit's), from the same rows.
-                written = [i for i, c in enumerate(self.columns) if c.is_numeric and decimal_past_floats(c)]
+                written = [i for i, c in enumerate(self.columns) if self.exact and c.is_numeric and decimal_past_floats(c)]
                 exprs = ", ".join([f"{exact_sql(c) if e else value_sql(c)} AS {quote_ident(c.name)}"
                                    for c, e in zip(self.columns, exact)]
                                   + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else [])
