@@ -166,7 +166,11 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
         if col.integer and col.type.upper() != "TIME":  # compared as the column will hold them: a round-number
             # draw clipped under an edge of nextafter(5,063) was 5062.000000000001, missed, then cast to 5,062
             x = np.where(number, np.floor(x), x)
+        elif dom.floats_are_values:  # likewise: the float of the value each is written as
+            x = np.where(number, _as_written(x, col.type), x)
         x = _not_rare(dom, x, codes, number, rng)
+        if dom.floats_are_values:
+            x = _off_rare(dom, x, number)
     exact = _exact_rows(x, number, dom.exact_of)  # before the clip below: 2^63 (a sentinel 2^63 - 1) is past it
     if col.declared is not None and col.declared.bounds is not None:  # never a value outside a declared range
         x = np.where(number, np.clip(x, *col.declared.bounds), x)
@@ -699,7 +703,12 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
             return x
-        y = _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng)
+        # Within what the type writes, as the first draws (``_writable``): a redraw of a point past the type's end,
+        # clipped only when written, took the end, which 2 rows held (DECIMAL(18,2)'s 9999999999999999.99 reads as
+        # 1e16: 302 rows a seed of a 2-row 9999999999999998.00; the review of b3f40b5).
+        y = _writable(dom, _draw(dom, codes[hit], np.zeros(len(hit), dtype=bool), rng))
+        if dom.floats_are_values:
+            y = _as_written(y, col.type)
         x[hit] = np.floor(y) if whole else y  # as the column will hold it (see decode_numeric)
         hit = hit[_in_sorted(dom.rare, x[hit])]
     if not len(hit):
@@ -764,6 +773,56 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         free[far] = np.where(ok, spread, free[far])
     x[hit] = free
     return x
+
+def _as_written(x: np.ndarray, type_: str) -> np.ndarray:
+    """The float of the value each float of a DECIMAL past the floats is written as (``schema.written_sql``: its
+    shortest decimal rounded to the scale), NaN where that is past the type. Where the scale's steps are finer than
+    the floats this is the float itself; where they are coarser (tiny values of DECIMAL(38,37)) the rounding, which
+    ``np.round(x, 37)`` misses once 10^37 is no float (867-899 rows a seed of 1-row values came out: the review of
+    b3f40b5, older than the written values)."""
+    if not len(x):
+        return x
+    con = duckdb.connect()
+    try:
+        con.register("_floats", pa.table({"x": pa.array(x, type=pa.float64())}))
+        y = con.sql(f"SELECT TRY_CAST({written_sql('x', type_, read=True)} AS DOUBLE) AS y FROM _floats").to_arrow_table()
+    finally:
+        con.close()
+    return np.asarray(y.column("y").to_numpy(), dtype=np.float64)  # NULL (past the type) as NaN
+
+
+def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarray:
+    """Balanced mode, a DECIMAL whose floats are its values (``NumericDomain.floats_are_values``): a row `_not_rare`
+    left on a rare float (no lattice point free: 3,000 rows of 0.500000000000000001 and 2 of 0.5 are one rare
+    float, written as 0.5, on a lattice of tenths; every output row was the 2-row value, the review of b3f40b5)
+    moves to the nearest float, as written, that is not rare, stepping by the float's spacing or the scale's
+    step, whichever is wider, up to OFF_RARE_STEPS each side, inside the type's and a declared range and the
+    column's. Any float that is not rare is safe as written: a row holding the value it is written as reads as
+    it, and is counted there. Where none is found the row stays, as where no lattice point is free."""
+    col = dom.column
+    pending = np.flatnonzero(number & _in_sorted(dom.rare, x))
+    if not len(pending):
+        return x
+    low, high = _double_bounds(col)
+    if col.declared is not None and col.declared.bounds is not None:
+        low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+    low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
+    base = x[pending]
+    delta = np.maximum(np.spacing(np.abs(base)), 10.0 ** -col.scale)
+    for k in range(1, OFF_RARE_STEPS + 1):
+        for sign in (-1.0, 1.0):
+            if not len(pending):
+                return x
+            cand = _as_written(np.clip(base + sign * k * delta, low, high), col.type)
+            ok = np.isfinite(cand) & (cand >= low) & (cand <= high)
+            ok[ok] = ~_in_sorted(dom.rare, cand[ok])
+            x[pending[ok]] = cand[ok]
+            pending, base, delta = pending[~ok], base[~ok], delta[~ok]
+    return x
+
+
+OFF_RARE_STEPS = 32  # floats (or scale steps) a rare DECIMAL's row may move each side (`_off_rare`)
+
 
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
 DENSE_RUN = 64  # a rare value in a run of this many consecutive lattice points, each rare, is kept as drawn
