@@ -194,12 +194,14 @@ def _number(name: str, value: Any) -> float:
         raise OptionError(f"{name} must be a number, got {value!r}") from None
 
 
-def _from_json(value: Any, error: str) -> Any:
-    """`value` itself, or parsed when it is a JSON string (as the SQL functions pass options)."""
+def _from_json(value: Any, error: str, exact: bool = False) -> Any:
+    """`value` itself, or parsed when it is a JSON string (as the SQL functions pass options); with `exact`, its
+    numbers with decimals as Decimals, as written (a domain's bound 0.1000000000000000001 of a DECIMAL(38,18) was
+    the float 0.1, and rows of 0.100000000000000000 came out below it: the review of b3f40b5)."""
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        return json.loads(value, parse_float=decimal.Decimal) if exact else json.loads(value)
     except json.JSONDecodeError:
         raise OptionError(error) from None
 
@@ -362,8 +364,13 @@ class DomainSpec:
     def show(self) -> str:
         """As the user would write it, for messages."""
         if self.is_range:
-            return f"{{'min': {self.lo!r}, 'max': {self.hi!r}}}"
-        return "[" + ", ".join(repr(v) for v in self.values) + "]"
+            return f"{{'min': {_shown(self.lo)}, 'max': {_shown(self.hi)}}}"
+        return "[" + ", ".join(_shown(v) for v in self.values) + "]"
+
+
+def _shown(v: Any) -> str:
+    """A domain's value as the user wrote it: a Decimal as its digits (SQL's and the CLI's numbers arrive so)."""
+    return str(v) if isinstance(v, decimal.Decimal) else repr(v)
 
 
 MAX_DOMAIN_VALUES = 100_000
@@ -381,9 +388,9 @@ def _domains(value: Any) -> tuple[tuple[str, DomainSpec], ...]:
     if value is None:
         return ()
     error = f"domains must map column names to a list of values or a range, e.g. {_DOMAINS_EXAMPLE}; got {value!r}"
-    value = _from_json(value, error)
+    value = _from_json(value, error, exact=True)
     if isinstance(value, str):  # SQL: a JSON text given as a string arrives quoted once more
-        value = _from_json(value, error)
+        value = _from_json(value, error, exact=True)
     if not isinstance(value, dict):
         raise OptionError(error)
     out = []

@@ -604,3 +604,56 @@ def test_balanced_tiny_decimals_are_checked_as_written():
     leaked = con.sql("SELECT count(*) FROM out WHERE d IN (SELECT d FROM s GROUP BY d HAVING count(*) < 5)").fetchall()
     assert leaked == [(0,)]
     con.close()
+
+
+def test_decimal_bound_with_more_digits_than_a_float_holds_is_kept_without_repair():
+    """CHECK (d <= 0.749999999999999999): DuckDB reads the bound, and 300 rows of 0.749999999999999990, as the float
+    0.75, written as 0.75, past it. The rule repair then moved them onto the bound, a value 2 rows hold (302 rows a
+    seed; the review of b3f40b5). The bound is now the float inside it whose written value keeps to it."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (d DECIMAL(38,18) CHECK (d <= 0.749999999999999999))")
+    con.execute("INSERT INTO s SELECT 0.749999999999999990 FROM range(300)")
+    con.execute("INSERT INTO s SELECT 0.749999999999999999 FROM range(2)")
+    con.execute("INSERT INTO s SELECT (0.1 + (i % 60) * 0.0101234567)::DECIMAL(38,18) FROM range(2000) r(i)")
+    for kw in ({}, {"epsilon": 1.0}):
+        con.register("out", duckdb_synth.run(con, "s", seed=0, ledger=False, **kw).output.table())
+        on_bound, past = con.sql("SELECT count(*) FILTER (WHERE d = 0.749999999999999999), "
+                                 "count(*) FILTER (WHERE d > 0.749999999999999999) FROM out").fetchall()[0]
+        assert (on_bound, past) == (0, 0), kw
+    con.close()
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_decimal_domain_bounds_from_sql_keep_their_digits(mode):
+    """domains := {'d': {'min': 0.1000000000000000001, 'max': 0.7499999999999999999}} came through JSON as the
+    floats 0.1 and 0.75, and 300 rows each came out below the min and above the max, in both modes (the review of
+    b3f40b5; the DP mode's older). Its numbers are now read as written, and each bound is the float inside it whose
+    written value keeps to it."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT 0.749999999999999990::DECIMAL(38,18) AS d FROM range(300) "
+                "UNION ALL SELECT 0.100000000000000010 FROM range(300) "
+                "UNION ALL SELECT (0.2 + (i % 60) * 0.0051234567)::DECIMAL(38,18) FROM range(2000) r(i)")
+    duckdb_synth.register(con)
+    options = "" if mode == "balanced" else ", mode := 'strict', ledger := false"
+    con.execute("CREATE TABLE out AS SELECT * FROM synthesize('s', seed := 0, domains := {'d': {'min': "
+                f"0.1000000000000000001, 'max': 0.7499999999999999999}}}}{options})")
+    below, above, rows = con.sql("SELECT count(*) FILTER (WHERE d < 0.1000000000000000001), count(*) FILTER "
+                                 "(WHERE d > 0.7499999999999999999), count(*) FROM out").fetchall()[0]
+    assert (below, above) == (0, 0) and rows > 2000
+    con.close()
+
+
+def test_written_bound_keeps_the_written_value_inside():
+    from decimal import Decimal
+
+    from duckdb_synth.engine.declared import written_bound, written_decimal
+
+    cases = [("0.7499999999999999999", "hi", False), ("0.75", "hi", True), ("1", "hi", False),
+             ("0.1000000000000000001", "lo", False), ("0.001", "lo", True), ("-2.5", "lo", True),
+             ("123456789012345.678", "hi", False), ("1E-30", "lo", False)]
+    for text, side, strict in cases:
+        bound = Decimal(text)
+        w = written_decimal(written_bound(bound, 18, side, strict), 18)
+        inside = (w > bound if strict else w >= bound) if side == "lo" else (w < bound if strict else w <= bound)
+        assert inside, (text, side, strict, w)
+        assert abs(w - bound) < Decimal("1e-2") * max(abs(bound), Decimal(1)), (text, w)

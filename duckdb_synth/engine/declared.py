@@ -87,8 +87,8 @@ def user_domain(col: Column, spec: DomainSpec) -> Declared:
             raise OptionError(f"domains: column '{col.name}' is {col.type}: give its range as [min, max] or "
                               f"{{'min': .., 'max': ..}}, got {shown} (a list of values is for text, UUID, ENUM "
                               "and BOOLEAN columns)")
-        low, high = to_engine(col, lo, f"domains: column '{col.name}'"), to_engine(col, hi,
-                                                                                  f"domains: column '{col.name}'")
+        low = to_engine(col, lo, f"domains: column '{col.name}'", side="lo")
+        high = to_engine(col, hi, f"domains: column '{col.name}'", side="hi")
         if low > high:
             raise OptionError(f"domains: the range of column '{col.name}' has min {lo!r} > max {hi!r}")
         return Declared(USER, bounds=inward(col, (low, high), (False, False), f"domains: column '{col.name}'", shown),
@@ -121,9 +121,11 @@ def category(col: Column, v, where: str):
     return v
 
 
-def to_engine(col: Column, v, where: str) -> float:
+def to_engine(col: Column, v, where: str, side: str | None = None, strict: bool = False) -> float:
     """A number, date, time or timestamp as the engine reads the column: a double, days since 1970-01-01
-    for DATE, microseconds since midnight for TIME, since 1970-01-01 UTC for timestamps."""
+    for DATE, microseconds since midnight for TIME, since 1970-01-01 UTC for timestamps. A bound (`side`
+    'lo' or 'hi', `strict` for > and <) of a DECIMAL past the floats is the float nearest it whose written value
+    (``schema.written_sql``) keeps to it (``written_bound``)."""
     t = col.type.upper()
     if col.kind == "numeric":
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, decimal.Decimal, np.integer,
@@ -132,6 +134,10 @@ def to_engine(col: Column, v, where: str) -> float:
         x = float(v)
         if not math.isfinite(x):
             raise OptionError(f"{where}: {v!r} is not a finite number")
+        if side is not None and decimal_past_floats(col):
+            exact = decimal.Decimal(repr(float(v))) if isinstance(v, (float, np.floating)) else decimal.Decimal(
+                int(v) if isinstance(v, np.integer) else v)
+            return written_bound(exact, col.scale, side, strict)
         return x
     try:
         if t == "DATE":
@@ -150,6 +156,37 @@ def to_engine(col: Column, v, where: str) -> float:
         kind = {"DATE": "a date such as '2024-01-31'", "TIME": "a time of day such as '08:30:00'"}.get(
             t, "a timestamp such as '2024-01-31 08:30:00'")
         raise OptionError(f"{where} is {col.type}: {v!r} is not {kind}") from None
+
+
+_WIDE = decimal.Context(prec=90)  # DECIMAL(38, s) values and their roundings, exactly
+
+
+def written_decimal(x: float, scale: int) -> decimal.Decimal:
+    """The DECIMAL of scale `scale` the float `x` is written as (``schema.written_sql``: its shortest decimal, which
+    Python's repr gives as DuckDB's VARCHAR does, rounded half away from zero to the scale)."""
+    return decimal.Decimal(repr(x)).quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP,
+                                             context=_WIDE)
+
+
+def written_bound(bound: decimal.Decimal, scale: int, side: str, strict: bool) -> float:
+    """A DECIMAL past the floats' bound as the engine reads it: the float nearest `bound` whose written value
+    (``written_decimal``) lies on the bound's inner side ('lo': at or above it, above it where `strict`; 'hi':
+    at or below). DuckDB reads the DECIMAL 0.7499999999999999999 as the float 0.75, written as 0.75, past it: a
+    CHECK (d <= 0.7499999999999999999) was kept only by repairing rows onto the bound, and a user's bound given as
+    a Decimal not at all (the review of b3f40b5). The bound is first put on the scale's steps (inward), then the
+    float moved inward while its written value is past it."""
+    up = side == "lo"
+    step = decimal.Decimal(1).scaleb(-scale)
+    on = bound.quantize(step, rounding=decimal.ROUND_CEILING if up else decimal.ROUND_FLOOR, context=_WIDE)
+    if strict and on == bound:
+        on = _WIDE.add(on, step) if up else _WIDE.subtract(on, step)
+    x = float(on)
+    for _ in range(64):  # a float or two where the scale is finer than the floats
+        w = written_decimal(x, scale)
+        if (w >= on) if up else (w <= on):
+            break
+        x = math.nextafter(x, math.inf if up else -math.inf)
+    return x
 
 
 def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], where: str,
@@ -188,7 +225,7 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
             if float(hi32) > hi or (strict[1] and float(hi32) == hi):
                 hi32 = np.nextafter(hi32, np.float32(-np.inf))
             lo, hi = float(lo32), float(hi32)
-        else:
+        elif not decimal_past_floats(col):  # (such a column's bounds are strict already: ``written_bound``)
             lo = float(np.nextafter(lo, np.inf)) if strict[0] else lo
             hi = float(np.nextafter(hi, -np.inf)) if strict[1] else hi
     if col.type_range is not None:
@@ -345,8 +382,8 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
             if not col.is_numeric:
                 return False
             lo, hi = _literal(node.args["low"]), _literal(node.args["high"])
-            facts.lower.append((_check_value(col, lo, where), False))
-            facts.upper.append((_check_value(col, hi, where), False))
+            facts.lower.append((_check_value(col, lo, where, "lo"), False))
+            facts.upper.append((_check_value(col, hi, where, "hi"), False))
             return True
         if isinstance(node, exp.In) and _is_col(node.this, col, names) and not node.args.get("query"):
             if col.is_numeric:
@@ -367,22 +404,23 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
                 return True
             if not col.is_numeric:
                 return False
-            x = _check_value(col, v, where)
             strict = kind in (exp.GT, exp.LT)
-            (facts.lower if kind in (exp.GT, exp.GTE) else facts.upper).append((x, strict))
+            side = "lo" if kind in (exp.GT, exp.GTE) else "hi"
+            x = _check_value(col, v, where, side, strict)
+            (facts.lower if side == "lo" else facts.upper).append((x, strict))
             return True
     except _Unreadable:
         return False
     return False
 
 
-def _check_value(col: Column, v, where: str) -> float:
+def _check_value(col: Column, v, where: str, side: str | None = None, strict: bool = False) -> float:
     if col.kind == "numeric" and isinstance(v, str):
         raise OptionError(f"{where}: {v!r} is not a number; declare the domain with domains := instead")
     if col.kind == "temporal" and not isinstance(v, str):
         raise OptionError(f"{where}: {v!r} is not a {col.type}; declare the domain with domains := instead")
     try:
-        return to_engine(col, v, where)
+        return to_engine(col, v, where, side, strict)
     except OptionError as exc:
         raise OptionError(f"{exc}; declare the domain with domains := instead") from None
 

@@ -15,6 +15,7 @@ code 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import json
 import math
 import os
@@ -402,7 +403,7 @@ def _parse_domains(ctx: click.Context, param: click.Parameter, values: tuple[str
         text = spec.strip()
         if text.startswith("{"):
             try:
-                given = json.loads(text)
+                given = json.loads(text, parse_float=decimal.Decimal)  # bounds as written (options._from_json)
             except json.JSONDecodeError as exc:
                 raise click.BadParameter(f"'{spec}' is not a JSON object: {exc.msg}", ctx=ctx, param=param) from None
         else:
@@ -411,7 +412,7 @@ def _parse_domains(ctx: click.Context, param: click.Parameter, values: tuple[str
             if not sep or not column or not value.strip():
                 raise click.BadParameter(f"'{spec}' is not COL=JSON, {example}", ctx=ctx, param=param)
             try:
-                given = {column: json.loads(value)}
+                given = {column: json.loads(value, parse_float=decimal.Decimal)}
             except json.JSONDecodeError:
                 raise click.BadParameter(f"'{spec}': the domain after '=' is not JSON (quote strings: "
                                          f"[\"CA\", \"NY\"]), {example}", ctx=ctx, param=param) from None
