@@ -6,6 +6,7 @@ file runs in about a minute on two cores. Skipped only where Java is absent.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import os
 import shutil
 import sys
@@ -131,6 +132,22 @@ def test_values_past_2_53_many_rows_hold_as_duckdb(spark, tmp_path):
     assert rows == sorted_rows(duck.table)
     assert 200 <= sum(r[1] == 2**63 - 1 for r in rows) <= 400
     assert 200 <= sum(r[2] == dt.datetime(9999, 12, 31, 23, 59, 59) for r in rows) <= 400
+
+
+def test_decimal_38_18_written_values_as_duckdb(spark, tmp_path):
+    """Spark's own decimal, DECIMAL(38,18): balanced mode counts a float's written value on Spark as on DuckDB
+    (``SparkColumn.written_counts``), so the rows are DuckDB's: 0.45 in 2 rows beside 0.450000000000000001 in 300
+    stays out, ratios held by many rows come back, amounts on quarters keep their digits."""
+    path = tmp_path / "dec.parquet"
+    duckdb.sql(f"COPY (SELECT i % 4 AS g, CASE WHEN i < 2 THEN 0.45 WHEN i < 302 THEN 0.450000000000000001 "
+               "ELSE (1.0 / (2 + i % 37))::DECIMAL(38,18) END::DECIMAL(38,18) AS r, "
+               "(1000000.5 + (i % 40) * 1.25)::DECIMAL(38,18) AS amt FROM range(1500) r(i)) "
+               f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 512)")
+    duck, spk = both(spark, str(path), mode="balanced", seed=2)
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.table)
+    assert not any(r[1] == decimal.Decimal("0.45") for r in rows)
+    assert all(r[2] * 4 == int(r[2] * 4) for r in rows)
 
 
 def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, tmp_path, monkeypatch):

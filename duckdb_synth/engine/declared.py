@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec
 from .domain import Buckets, CategoricalDomain
-from .schema import FLOATS, TYPE_UNIT_US, Column, Declared, decimal_past_floats
+from .schema import _WIDE, FLOATS, TYPE_UNIT_US, Column, Declared, decimal_past_floats, written_decimal
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -156,16 +156,6 @@ def to_engine(col: Column, v, where: str, side: str | None = None, strict: bool 
         kind = {"DATE": "a date such as '2024-01-31'", "TIME": "a time of day such as '08:30:00'"}.get(
             t, "a timestamp such as '2024-01-31 08:30:00'")
         raise OptionError(f"{where} is {col.type}: {v!r} is not {kind}") from None
-
-
-_WIDE = decimal.Context(prec=90)  # DECIMAL(38, s) values and their roundings, exactly
-
-
-def written_decimal(x: float, scale: int) -> decimal.Decimal:
-    """The DECIMAL of scale `scale` the float `x` is written as (``schema.written_sql``: its shortest decimal, which
-    Python's repr gives as DuckDB's VARCHAR does, rounded half away from zero to the scale)."""
-    return decimal.Decimal(repr(x)).quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP,
-                                             context=_WIDE)
 
 
 def written_bound(bound: decimal.Decimal, scale: int, side: str, strict: bool) -> float:

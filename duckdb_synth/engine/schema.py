@@ -123,6 +123,16 @@ def written_sql(value: str, type_: str, read: bool = False) -> str:
     return f"{'TRY_CAST' if read else 'CAST'}(CAST({value} AS VARCHAR) AS {type_})"
 
 
+_WIDE = decimal.Context(prec=90)  # DECIMAL(38, s) values and their roundings, exactly
+
+
+def written_decimal(x: float, scale: int) -> decimal.Decimal:
+    """The DECIMAL of scale `scale` the float `x` is written as (``written_sql``: its shortest decimal, which
+    Python's repr gives as DuckDB's VARCHAR does, rounded half away from zero to the scale)."""
+    return decimal.Decimal(repr(x)).quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP,
+                                             context=_WIDE)
+
+
 def compare_kind(col: Column) -> str:
     """How a column's values are compared: 'numerical', 'datetime', 'time', 'boolean' or 'categorical'
     (text, UUID, ENUM and any other type read as text)."""

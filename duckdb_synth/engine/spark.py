@@ -26,6 +26,7 @@ and output, for a seed, are the same on both engines (``tests/test_spark.py``).
 """
 from __future__ import annotations
 
+import decimal
 import io
 import logging
 from collections.abc import Iterator, Sequence
@@ -41,7 +42,8 @@ from ..errors import DataError, SynthError
 from .data import ArrayColumn, Binned, code_type, exact_per, exact_sql, to_float, value_sql
 from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, TimeUnits
 from .marginal import Clique, Remap, marginal
-from .schema import FLOATS, Column
+from .schema import FLOATS, Column, decimal_past_floats, written_decimal
+from .source import quote_ident
 from .units import canonical_sql, row_keys
 
 CHUNK = 1 << 20  # cells of a partial table added as one piece in Spark (8 MB of float64)
@@ -267,8 +269,29 @@ class SparkColumn:
     def whole_counts(self) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0), np.zeros(0, dtype=np.int64)  # no Spark type is read as a TIMESTAMP_NS
 
-    def written_counts(self) -> None:
-        return None  # no such reading: a DECIMAL past the floats keeps its shared floats rare (``domain.shared``)
+    def written_counts(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """As ``data.ArrayColumn``'s, from one more query over the source's rows (as ``exact_values``): the
+        distinct values of the floats coarser than the scale, with their rows, and of those the ones equal to
+        their float's written value (``schema.written_decimal``, DuckDB's, worked out here: Spark writes a double
+        as Java does)."""
+        if not decimal_past_floats(self.col):
+            return None
+        from pyspark.sql import functions as F
+
+        # Floats at or past 2^51 scale steps: all those coarser than the scale (``domain.shared``), and a few finer,
+        # whose rows hold their written value (or not, then counted as none), as on DuckDB.
+        edge = 2.0**51 * 10.0 ** -self.col.scale
+        got = self.rows.guard(lambda: self.rows.df.selectExpr(f"{spark_sql(quote_ident(self.col.name))} AS e")
+                              .selectExpr("CAST(e AS DOUBLE) AS f", "CAST(e AS STRING) AS v")
+                              .where(f"abs(f) >= {edge!r}").groupBy("f", "v").agg(F.count("*").alias("n"))
+                              .toArrow(), self.col)
+        self.rows.took("written values", got.nbytes)
+        f = to_float(got.column("f"))
+        n = np.asarray(got.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
+        held = np.array([decimal.Decimal(v) == written_decimal(x, self.col.scale)
+                         for x, v in zip(f.tolist(), got.column("v").to_pylist())], dtype=bool)
+        floats, at = np.unique(f[held], return_inverse=True)
+        return floats, np.bincount(at, weights=n[held], minlength=len(floats)).astype(np.int64)
 
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         expr = exact_sql(self.col)
