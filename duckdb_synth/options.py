@@ -364,11 +364,11 @@ class DomainSpec:
     def show(self) -> str:
         """As the user would write it, for messages."""
         if self.is_range:
-            return f"{{'min': {_shown(self.lo)}, 'max': {_shown(self.hi)}}}"
-        return "[" + ", ".join(_shown(v) for v in self.values) + "]"
+            return f"{{'min': {shown_value(self.lo)}, 'max': {shown_value(self.hi)}}}"
+        return "[" + ", ".join(shown_value(v) for v in self.values) + "]"
 
 
-def _shown(v: Any) -> str:
+def shown_value(v: Any) -> str:
     """A domain's value as the user wrote it: a Decimal as its digits (SQL's and the CLI's numbers arrive so)."""
     return str(v) if isinstance(v, decimal.Decimal) else repr(v)
 
@@ -414,7 +414,8 @@ def _domain_spec(col: str, spec: Any) -> DomainSpec:
                                   "a range open on one side is not a public bound")
             _scalar(col, v)
         if _is_number(lo) and _is_number(hi) and float(lo) > float(hi):
-            raise OptionError(f"domains: the range of column '{col}' has min {lo!r} > max {hi!r}")
+            raise OptionError(f"domains: the range of column '{col}' has min {shown_value(lo)} > max "
+                              f"{shown_value(hi)}")
         return DomainSpec(lo=lo, hi=hi)
     if isinstance(spec, (list, tuple)):
         if not spec:
@@ -440,7 +441,7 @@ def _scalar(col: str, v: Any) -> None:
         raise OptionError(f"domains: column '{col}': {v!r} is not a value (give strings, numbers, booleans, "
                           "or dates and times as ISO strings such as '2024-01-31')")
     if isinstance(v, (float, np.floating)) and not math.isfinite(float(v)):
-        raise OptionError(f"domains: column '{col}': {v!r} is not a finite number")
+        raise OptionError(f"domains: column '{col}': {shown_value(v)} is not a finite number")
 
 
 def _is_number(v: Any) -> bool:

@@ -657,3 +657,53 @@ def test_written_bound_keeps_the_written_value_inside():
         inside = (w > bound if strict else w >= bound) if side == "lo" else (w < bound if strict else w <= bound)
         assert inside, (text, side, strict, w)
         assert abs(w - bound) < Decimal("1e-2") * max(abs(bound), Decimal(1)), (text, w)
+
+
+def test_balanced_decimal_rare_value_dropped_by_a_privacy_unit_stays_out():
+    """The review of 8399346: the written values were counted over the rows a privacy unit's bound kept, so a
+    2-row 0.5 the bound dropped was no one's, and the kept rows' float (3,000 rows of 0.500000000000000001), written
+    as 0.5, let it out in every row. They are counted over the source's rows."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (d DECIMAL(38,18), u INTEGER)")
+    con.execute("INSERT INTO s SELECT 0.500000000000000001, i % 300 FROM range(3000) r(i)")
+    con.execute("INSERT INTO s VALUES (0.5, 0), (0.5, 1)")
+    out = duckdb_synth.run(con, "s", seed=0, privacy_unit="u", max_rows_per_unit=5).output.table()
+    con.register("out", out)
+    assert con.sql("SELECT count(*) FILTER (WHERE d = 0.5), count(d) FROM out").fetchall()[0] == (0, out.num_rows)
+    con.close()
+
+
+def test_balanced_decimal_moves_past_a_run_of_rare_floats():
+    """The review of 8399346: one row at the written value of each of the 32 floats either side of 0.5 left no free
+    float within reach, and every output row was the 2-row 0.5. The reach now doubles past the next eight."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT 0.500000000000000001::DECIMAL(38,18) AS d FROM range(100) "
+                "UNION ALL SELECT 0.5 FROM range(2) UNION ALL SELECT CAST(CAST(0.5::DOUBLE + s * k * 2.0 ^ -53 AS "
+                "VARCHAR) AS DECIMAL(38,18)) FROM range(1, 33) a(k), (VALUES (-1), (1)) b(s)")
+    con.register("out", duckdb_synth.run(con, "s", seed=0).output.table())
+    leaked = con.sql("SELECT count(*) FROM out WHERE d IN (SELECT d FROM s GROUP BY d HAVING count(*) < 5)").fetchall()
+    assert leaked == [(0,)]
+    con.close()
+
+
+@pytest.mark.parametrize("epsilon", [None, 1.0])
+def test_decimal_bound_past_every_decimal_range(epsilon):
+    """CHECK (d <= 1e80) on a DECIMAL(38,18) raised decimal.InvalidOperation (the bound's steps of 10^-18 need
+    98 digits: the review of 8399346)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (d DECIMAL(38,18) CHECK (d <= 1e80))")
+    con.execute("INSERT INTO s SELECT (1000000.5 + (i % 40) * 1.25) FROM range(2000) r(i)")
+    kw = {} if epsilon is None else {"epsilon": epsilon}
+    assert duckdb_synth.run(con, "s", seed=0, ledger=False, **kw).output.table().num_rows > 1500
+    con.close()
+
+
+def test_domain_messages_show_sql_numbers_as_written():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT i::DOUBLE AS x, 'a' || (i % 3) AS t FROM range(100) r(i)")
+    duckdb_synth.register(con)
+    with pytest.raises(duckdb.Error, match=r"has min 10.5 > max 0.5"):
+        con.execute("SELECT * FROM synthesize('s', domains := {'x': {'min': 10.5, 'max': 0.5}})").fetchall()
+    with pytest.raises(duckdb.Error, match=r"got 1.5 \(a number\); quote it"):
+        con.execute("SELECT * FROM synthesize('s', domains := {'t': [1.50, 2.25]})").fetchall()
+    con.close()

@@ -325,7 +325,8 @@ class DuckDBRows:
         self._nulls: list | None = None
         self._big: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per BIGINT or TIMESTAMP column, its rows past
         # 2^53 as read: their positions (for a privacy unit's bound, ``_bound``) and exact values (``exact_runs``)
-        self._written: dict[int, np.ndarray] = {}  # per DECIMAL past the floats, its rows on their written value
+        self._written: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per DECIMAL past the floats, the floats of
+        # the source's rows on their written value, and how many rows (``written_counts``)
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -416,7 +417,10 @@ class DuckDBRows:
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
                 self._big = {i: (np.concatenate([b[0] for b in parts]), np.concatenate([b[1] for b in parts]))
                              if parts else (np.zeros(0, np.int64), np.zeros(0, np.int64)) for i, parts in big.items()}
-                self._written = {i: np.concatenate(parts) if parts else np.zeros(0, np.int64)
+                # Counted over the source's rows, before a privacy unit's bound drops any: a value 2 rows hold stays
+                # rare though the bound drops them (a float the kept rows share, written as it, let it out in every
+                # row; the review of 8399346).
+                self._written = {i: _counted(values[i][np.concatenate(parts)] if parts else np.zeros(0))
                                  for i, parts in on_written.items()}
                 self._n = pos
                 if self.unit is not None:
@@ -435,7 +439,6 @@ class DuckDBRows:
             self._nulls = [m[keep] if m is not None else None for m in self._nulls]
             index = np.cumsum(keep) - 1  # a kept row's position among the kept
             self._big = {i: (index[p[keep[p]]], v[keep[p]]) for i, (p, v) in self._big.items()}
-            self._written = {i: index[p[keep[p]]] for i, p in self._written.items()}
         self._n = int(keep.sum())
 
     def _failing_column(self) -> Column | None:
@@ -453,11 +456,11 @@ class DuckDBRows:
     def column(self, i: int) -> ArrayColumn:
         values = self._load()[i]
         per = exact_per(self.columns[i])
-        on_written = self._written.get(i)
+        written = self._written.get(i)
         return ArrayColumn(values, self._nulls[i],
                            exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None,
                            whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None,
-                           written=(lambda: _counted(values[on_written])) if on_written is not None else None)
+                           written=(lambda: written) if written is not None else None)
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls

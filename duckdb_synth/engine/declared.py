@@ -30,7 +30,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
-from ..options import DomainSpec
+from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
 from .schema import _WIDE, FLOATS, TYPE_UNIT_US, Column, Declared, decimal_past_floats, written_decimal
 
@@ -90,7 +90,8 @@ def user_domain(col: Column, spec: DomainSpec) -> Declared:
         low = to_engine(col, lo, f"domains: column '{col.name}'", side="lo")
         high = to_engine(col, hi, f"domains: column '{col.name}'", side="hi")
         if low > high:
-            raise OptionError(f"domains: the range of column '{col.name}' has min {lo!r} > max {hi!r}")
+            raise OptionError(f"domains: the range of column '{col.name}' has min {shown_value(lo)} > max "
+                              f"{shown_value(hi)}")
         return Declared(USER, bounds=inward(col, (low, high), (False, False), f"domains: column '{col.name}'", shown),
                         shown=shown)
     if spec.is_range:
@@ -107,8 +108,8 @@ def category(col: Column, v, where: str):
             return bool(v)
         raise OptionError(f"{where} is BOOLEAN: its values are true and false, got {v!r}")
     if not isinstance(v, (str, uuid.UUID)):
-        raise OptionError(f"{where} is {col.type}: its values are strings, got {v!r} ({type(v).__name__}); "
-                          "quote it")
+        kind = "a number" if isinstance(v, decimal.Decimal) else type(v).__name__  # (SQL's and the CLI's numbers)
+        raise OptionError(f"{where} is {col.type}: its values are strings, got {shown_value(v)} ({kind}); quote it")
     if col.type.upper() == "UUID":
         try:
             return str(uuid.UUID(str(v)))
@@ -133,7 +134,7 @@ def to_engine(col: Column, v, where: str, side: str | None = None, strict: bool 
             raise OptionError(f"{where} is {col.type}: its bounds are numbers, got {v!r} ({type(v).__name__})")
         x = float(v)
         if not math.isfinite(x):
-            raise OptionError(f"{where}: {v!r} is not a finite number")
+            raise OptionError(f"{where}: {shown_value(v)} is not a finite number")
         if side is not None and decimal_past_floats(col):
             exact = decimal.Decimal(repr(float(v))) if isinstance(v, (float, np.floating)) else decimal.Decimal(
                 int(v) if isinstance(v, np.integer) else v)
@@ -166,6 +167,8 @@ def written_bound(bound: decimal.Decimal, scale: int, side: str, strict: bool) -
     a Decimal not at all (the review of b3f40b5). The bound is first put on the scale's steps (inward), then the
     float moved inward while its written value is past it."""
     up = side == "lo"
+    if abs(bound) >= decimal.Decimal(10) ** 40:  # past every DECIMAL's range (which ``inward`` then keeps to)
+        return float(bound)
     step = decimal.Decimal(1).scaleb(-scale)
     on = bound.quantize(step, rounding=decimal.ROUND_CEILING if up else decimal.ROUND_FLOOR, context=_WIDE)
     if strict and on == bound:

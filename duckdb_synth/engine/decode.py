@@ -801,8 +801,7 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     left on a rare float (no lattice point free: 3,000 rows of 0.500000000000000001 and 2 of 0.5 are one rare
     float, written as 0.5, on a lattice of tenths; every output row was the 2-row value, the review of b3f40b5)
     moves to the nearest float, as written, that is not rare, stepping by the float's spacing or the scale's
-    step, whichever is wider, up to OFF_RARE_STEPS each side, inside the type's and a declared range and the
-    column's. Any float that is not rare is safe as written: a row holding the value it is written as reads as
+    step, whichever is wider (OFF_RARE_STEPS of them), inside the type's and a declared range and the column's. Any float that is not rare is safe as written: a row holding the value it is written as reads as
     it, and is counted there. Where none is found the row stays, as where no lattice point is free."""
     col = dom.column
     pending = np.flatnonzero(number & _in_sorted(dom.rare, x))
@@ -814,7 +813,7 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
     base = x[pending]
     delta = np.maximum(np.spacing(np.abs(base)), 10.0 ** -col.scale)
-    for k in range(1, OFF_RARE_STEPS + 1):
+    for k in OFF_RARE_STEPS:
         for sign in (-1.0, 1.0):
             if not len(pending):
                 return x
@@ -826,7 +825,9 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     return x
 
 
-OFF_RARE_STEPS = 32  # floats (or scale steps) a rare DECIMAL's row may move each side (`_off_rare`)
+# The floats (or scale steps) a rare DECIMAL's row tries moving each side (`_off_rare`): the next eight, then twice as far
+# each time (a row of each of 32 floats either side had left them all on the rare one: the review of 8399346).
+OFF_RARE_STEPS = (*range(1, 9), *(2 ** k for k in range(4, 53)))
 
 
 FREE_STEPS = 3  # a rare value may move this many lattice steps (or its bin's width) to one that is not
