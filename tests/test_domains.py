@@ -210,11 +210,19 @@ def test_check_ranges(sql: str, type_: str, bounds: tuple[float, float]) -> None
     "(NOT (x BETWEEN 0 AND 5))",
     "(x >= y)",
     "(abs(x) <= 5)",
-    "(x IN (1, 2, 3))",  # a set of numbers is no range
     "((x BETWEEN 0 AND 5) OR (x IS NULL))",
 ])
 def test_checks_that_say_nothing_exact_are_ignored(sql: str) -> None:
     assert checked(sql) is None
+
+
+def test_check_number_lists() -> None:
+    """A list of numbers is its range, and its values (``Declared.points``); several lists and bounds intersect."""
+    d = checked("(x IN (3, 1, 2))")
+    assert d.bounds == (1.0, 3.0) and d.points == (1.0, 2.0, 3.0) and d.enforced
+    assert checked("((x IN (1, 2, 3, 9)) AND (x <= 5))").points == (1.0, 2.0, 3.0)
+    with pytest.raises(OptionError, match=r"leaves no value"):
+        checked("((x IN (1, 2)) AND (x >= 5))")
 
 
 def test_check_value_lists() -> None:

@@ -359,13 +359,13 @@ class DuckDBRows:
                 exact = [self.exact and c.is_numeric and exact_sql(c) is not None for c in self.columns]
                 # A DECIMAL the floats may not hold: whether each row holds the value its float is written as
                 # (``written_counts``), read after the columns (and the unit's), from the same rows.
-                written = [i for i, c in enumerate(self.columns) if self.exact and c.is_numeric and decimal_past_floats(c)]
+                written = [i for i, c in enumerate(self.columns)
+                           if self.exact and c.is_numeric and decimal_past_floats(c)]
                 exprs = ", ".join([f"{exact_sql(c) if e else value_sql(c)} AS {quote_ident(c.name)}"
                                    for c, e in zip(self.columns, exact)]
                                   + ([f"{canonical_sql(self.unit[0])} AS __synth_unit"] if self.unit else [])
-                                  + [f"({quote_ident(self.columns[i].name)} = "
-                                     f"{written_sql(value_sql(self.columns[i]), self.columns[i].type, read=True)}) AS __synth_w{i}"
-                                     for i in written])
+                                  + [f"({quote_ident(c.name)} = {written_sql(value_sql(c), c.type, read=True)}) "
+                                     f"AS __synth_w{i}" for i, c in ((i, self.columns[i]) for i in written)])
                 on_written: dict[int, list] = {i: [] for i in written}  # positions per batch
                 big: dict[int, list] = {i: [] for i, e in enumerate(exact) if e}  # (positions, values) per batch
                 per = [exact_per(c) for c in self.columns]
@@ -408,7 +408,8 @@ class DuckDBRows:
                         for k, i in enumerate(written):  # the rows on their float's written value, where it is shared
                             held = pc.fill_null(batch.column(len(numeric) + k), False).to_numpy(zero_copy_only=False)
                             x = values[i][pos:pos + m]
-                            on_written[i].append(pos + np.flatnonzero(held & shared(x, value_resolution(self.columns[i]))))
+                            coarse = shared(x, value_resolution(self.columns[i]))
+                            on_written[i].append(pos + np.flatnonzero(held & coarse))
                         pos += m
                 except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a batch past the first fails as OSError
                     raise self._read_error(exc, self._failing_column()) from None

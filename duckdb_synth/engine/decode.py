@@ -174,15 +174,24 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
     exact = _exact_rows(x, number, dom.exact_of)  # before the clip below: 2^63 (a sentinel 2^63 - 1) is past it
     if col.declared is not None and col.declared.bounds is not None:  # never a value outside a declared range
         x = np.where(number, np.clip(x, *col.declared.bounds), x)
+        if col.declared.points:  # nor off a declared list of numbers: the nearest of them (public values)
+            x = np.where(number, _nearest_of(np.asarray(col.declared.points), x), x)
     elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
         x = np.where(number, np.clip(x, *_double_bounds(col)), x)
     return _typed(col, x, isnull, exact)
 
 
+def _nearest_of(points: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each x as the nearest of the sorted `points` (the lower on a tie)."""
+    at = np.clip(np.searchsorted(points, x), 1, max(len(points) - 1, 1))
+    below, above = points[at - 1], points[np.minimum(at, len(points) - 1)]
+    return np.where(np.abs(x - below) <= np.abs(above - x), below, above)
+
+
 def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
-    """A date's, time's or wide DECIMAL's draws within what its type writes (``_typed`` clips to the same ends), before the rare
-    values are checked: a draw past the end, clipped only when written, took the end, which rows may hold in 1-4
-    (a TIMESTAMP_NS's float of 2262-04-11 23:47:16.854776 past its type's last, written as the rare
+    """A date's, time's or wide DECIMAL's draws within what its type writes (``_typed`` clips to the same ends),
+    before the rare values are checked: a draw past the end, clipped only when written, took the end, which rows may
+    hold in 1-4 (a TIMESTAMP_NS's float of 2262-04-11 23:47:16.854776 past its type's last, written as the rare
     ...854774000: 238-256 rows a seed). A point's float (``NumericDomain.exact_of``) stays: it is decoded to its
     value, in range. A TIME reaches 24:00:00 only where that is a point (a frequent value, or in balanced mode one
     5 rows hold): the range of a time of day is public and ends there, so draws in its last cell reached it where
@@ -801,8 +810,9 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     left on a rare float (no lattice point free: 3,000 rows of 0.500000000000000001 and 2 of 0.5 are one rare
     float, written as 0.5, on a lattice of tenths; every output row was the 2-row value, the review of b3f40b5)
     moves to the nearest float, as written, that is not rare, stepping by the float's spacing or the scale's
-    step, whichever is wider (OFF_RARE_STEPS of them), inside the type's and a declared range and the column's. Any float that is not rare is safe as written: a row holding the value it is written as reads as
-    it, and is counted there. Where none is found the row stays, as where no lattice point is free."""
+    step, whichever is wider (OFF_RARE_STEPS of them), inside the type's and a declared range and the column's.
+    Any float that is not rare is safe as written: a row holding the value it is written as reads as it, and is
+    counted there. Where none is found the row stays, as where no lattice point is free."""
     col = dom.column
     pending = np.flatnonzero(number & _in_sorted(dom.rare, x))
     if not len(pending):
@@ -825,8 +835,8 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     return x
 
 
-# The floats (or scale steps) a rare DECIMAL's row tries moving each side (`_off_rare`): the next eight, then twice as far
-# each time (a row of each of 32 floats either side had left them all on the rare one: the review of 8399346).
+# The floats (or scale steps) a rare DECIMAL's row tries moving each side (`_off_rare`): the next eight, then twice as
+# far each time (a row of each of 32 floats either side had left them all on the rare one: the review of 8399346).
 OFF_RARE_STEPS = (*range(1, 9), *(2 ** k for k in range(4, 53)))
 
 

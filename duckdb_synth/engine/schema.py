@@ -46,6 +46,8 @@ class Declared:
     bounds: tuple[float, float] | None = None
     shown: str = ""  # as the user or the constraint wrote it, for the record
     enforced: bool = False  # the constraint alone: the data cannot hold a value outside it
+    points: tuple[float, ...] = ()  # a number's listed values (CHECK (x IN (1, 5, 9)), ascending, as the engine
+    # reads them), ``bounds`` their range: its values are written as the nearest of them (public: no row's)
 
 
 @dataclass(frozen=True)

@@ -238,6 +238,8 @@ def _outside_note(reader: duckdb.DuckDBPyConnection, real_sql: str, synth_sql: s
             listed = ", ".join(str(v).lower() if isinstance(v, bool) else quote_literal(v) for v in dec.values)
             cond = f"{quote_ident(c.name)} NOT IN ({listed})" if c.kind == "boolean" else \
                 f"CAST({quote_ident(c.name)} AS VARCHAR) NOT IN ({listed})"
+        elif dec.points:  # a list of numbers (CHECK (x IN (...)))
+            cond = f"{value_sql(c)} NOT IN ({', '.join(repr(float(v)) for v in dec.points)})"
         else:
             cond = f"{value_sql(c)} NOT BETWEEN {dec.bounds[0]!r} AND {dec.bounds[1]!r}"
         return reader.sql(f"SELECT count(*) FILTER ({cond}) FROM ({sql})").fetchall()[0][0]
