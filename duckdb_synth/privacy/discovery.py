@@ -444,7 +444,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
             # that no draw moves onto one (the review of 8399346: 1,502 rows a seed of a dropped 1-row value)
             alone_w = (written[1] < MIN_GROUP) & ~np.isin(written[0], uniq)
             if alone_w.any():
-                extra, extra_held = written[0][alone_w], written[1][alone_w].astype(np.float64)
+                # (held by no kept row: 0 in ``_dense_share``, which counts the kept rows' numbers; their source rows
+                # had switched balanced mode's dense-run exception on: the review of e49fb40)
+                extra, extra_held = written[0][alone_w], np.zeros(int(alone_w.sum()))
                 uniq_rare = np.concatenate([uniq[rare], extra])
                 order = np.argsort(uniq_rare, kind="stable")
                 rare_values, rare_held = uniq_rare[order], np.concatenate([rare_held, extra_held])[order]
