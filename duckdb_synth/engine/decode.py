@@ -207,11 +207,7 @@ def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
         # declared range (whose end floats are written as their shortest decimals, which rows may hold in 1-4: a
         # point of 1.0 clipped after the check onto a CHECK's 0.9999999999999999 let a 1-row value out 401 times a
         # seed; the review of 28feb22).
-        col = dom.column
-        low, high = _double_bounds(col)
-        if col.declared is not None and col.declared.bounds is not None:
-            low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
-        return np.clip(x, low, high)
+        return np.clip(x, *_written_bounds(dom.column))
     if dom.column.kind != "temporal":
         return x
     ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
@@ -687,10 +683,9 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
         step = 1.0 if col.integer else 10.0 ** -col.scale
     else:
         step = None  # a continuous column: another draw equal to a row's value is all but impossible
-    low, high = _double_bounds(col)
-    if col.declared is not None and col.declared.bounds is not None:  # decoding clamps to it: a move to a
-        # declared range's max + 1 (an integer's top edge) came back as the rare max, 34-38 rows a seed
-        low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+    # (a declared range too: decoding clamps to it, and a move to a declared range's max + 1, an integer's top edge,
+    # came back as the rare max, 34-38 rows a seed)
+    low, high = _written_bounds(col)
     bounds = (max(low, dom.edges[0]), min(high, dom.edges[-1]))
     hit = np.flatnonzero(live & _in_sorted(dom.rare, x))
     resolution = dom.resolution
@@ -783,6 +778,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     x[hit] = free
     return x
 
+
 def _as_written(x: np.ndarray, col: Column) -> np.ndarray:
     """The float of the value each float of a DECIMAL past the floats is written as (``schema.written_sql``: its
     shortest decimal rounded to the scale), NaN where that is past the type. Where the scale's steps are finer than
@@ -817,9 +813,7 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     pending = np.flatnonzero(number & _in_sorted(dom.rare, x))
     if not len(pending):
         return x
-    low, high = _double_bounds(col)
-    if col.declared is not None and col.declared.bounds is not None:
-        low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+    low, high = _written_bounds(col)
     low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
     base = x[pending]
     delta = np.maximum(np.spacing(np.abs(base)), 10.0 ** -col.scale)
@@ -1031,6 +1025,14 @@ def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[fl
     below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
     below, above = _of_steps(below, step), _of_steps(above, step)
     return _nearer(x, below, above, below >= bounds[0], above <= bounds[1])  # none in bounds: x
+
+
+def _written_bounds(col: Column) -> tuple[float, float]:
+    """The range a column's values are written within, as floats: its type's, narrowed by a declared range."""
+    low, high = _double_bounds(col)
+    if col.declared is not None and col.declared.bounds is not None:
+        low, high = max(low, float(col.declared.bounds[0])), min(high, float(col.declared.bounds[1]))
+    return low, high
 
 
 def _double_bounds(col: Column) -> tuple[float, float]:

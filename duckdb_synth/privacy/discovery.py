@@ -502,11 +502,7 @@ def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tu
     inside = np.ones(len(uniq), dtype=bool) if declared is None else (uniq > declared[0]) & (uniq < declared[1])
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = standing_alone(data, uniq, held, (held >= MIN_GROUP) & inside, alone)
-    whole, whole_rows = data.whole_counts()
-    on = np.zeros(len(uniq), dtype=np.int64)
-    if len(whole) and len(uniq):
-        at = np.minimum(np.searchsorted(whole, uniq), len(whole) - 1)
-        on = np.where(whole[at] == uniq, whole_rows[at], 0)
+    on = _rows_at(data.whole_counts(), uniq)
     rare = (on >= 1) & (on < MIN_GROUP) & inside
     return alone, exact_of, rare, on[rare]
 
