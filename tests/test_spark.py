@@ -150,6 +150,20 @@ def test_decimal_38_18_written_values_as_duckdb(spark, tmp_path):
     assert all(r[2] * 4 == int(r[2] * 4) for r in rows)
 
 
+def test_values_a_unit_bound_dropped_stay_rare_as_on_duckdb(spark, tmp_path):
+    """A value 1-4 source rows hold, all of whose rows a privacy unit's bound dropped, stays rare on Spark too
+    (``SparkColumn.dropped_rare``, one more query over the source's rows), so the rows are DuckDB's."""
+    path = tmp_path / "units.parquet"
+    duckdb.sql("COPY (SELECT (i % 300) * 3 AS x, i AS u FROM range(2100) r(i) "
+               "UNION ALL SELECT (j % 300) * 3, 10000 + j FROM range(60) r(j), range(5) "
+               "UNION ALL SELECT 3 * j + 1, 9800 + j FROM range(200, 260) r(j)) "
+               f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)")
+    duck, spk = both(spark, str(path), mode="balanced", seed=0, privacy_unit="u", max_rows_per_unit=1)
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.table)
+    assert not any(r[0] % 3 == 1 and 601 <= r[0] <= 778 for r in rows)  # the 1-row values 3j + 1
+
+
 def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, tmp_path, monkeypatch):
     """Past LOCAL_CELLS the codes stay in Spark: marginals as Spark jobs, the selection's sample
     (SELECT_ROWS, made small here) brought to the driver; still the same run. Five of the table's columns

@@ -80,6 +80,11 @@ class ColumnData(Protocol):
         written as (``schema.written_sql``), ascending, and how many rows hold it. None for other columns, and
         where the engine has no such reading (Spark)."""
 
+    def dropped_rare(self, below: int) -> np.ndarray:
+        """Balanced mode only, a privacy unit's run: the floats of the rows its bound dropped that no kept row
+        reads as and fewer than `below` of the source's rows do, ascending (a number the table holds in 1-4 rows
+        is never emitted, though the bound dropped them: ``discovery``). Empty without a unit."""
+
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Balanced mode only: the floats past 2^53 (values as read) whose rows all hold one value of a
         BIGINT or TIMESTAMP column, ascending, that value (int64: the integer, or the microseconds), and
@@ -165,12 +170,13 @@ class ArrayColumn:
     one, every NaN is NULL), or an Arrow array."""
 
     def __init__(self, values: np.ndarray | pa.Array | pa.ChunkedArray, nulls: np.ndarray | None = None,
-                 exact=None, whole=None, written=None) -> None:
+                 exact=None, whole=None, written=None, dropped=None) -> None:
         self.values = values
         self.nulls = np.isnan(values) if nulls is None and isinstance(values, np.ndarray) else nulls
         self._exact = exact  # a call that answers exact_values (None: no exact reading)
         self._whole = whole  # and one that answers whole_counts (None: not a TIMESTAMP_NS)
         self._written = written  # and one that answers written_counts (None: no such reading)
+        self._dropped = dropped  # and the floats only rows a unit's bound dropped read as, with their rows
         self._set: np.ndarray | None = None
         self._vc: tuple[list, np.ndarray] | None = None  # value_counts, kept for count_classes/values_at_many
 
@@ -246,6 +252,12 @@ class ArrayColumn:
 
     def written_counts(self) -> tuple[np.ndarray, np.ndarray] | None:
         return None if self._written is None else self._written()
+
+    def dropped_rare(self, below: int) -> np.ndarray:
+        if self._dropped is None:
+            return np.zeros(0)
+        floats, rows = self._dropped
+        return floats[rows < below]
 
     def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct finite values, ascending, and the rows holding each (float64), kept with the sorted copy."""
@@ -327,6 +339,8 @@ class DuckDBRows:
         # 2^53 as read: their positions (for a privacy unit's bound, ``_bound``) and exact values (``exact_runs``)
         self._written: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per DECIMAL past the floats, the floats of
         # the source's rows on their written value, and how many rows (``written_counts``)
+        self._dropped: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # with a unit, per numeric column, the floats
+        # only rows its bound dropped read as, and how many (``dropped_rare``)
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -435,6 +449,9 @@ class DuckDBRows:
         keys = row_keys(salt, unit_text, list(zip(self._values, self._nulls)))
         keep, self._unit_sizes = bounded_rows(unit_text, keys, k)
         if not keep.all():
+            if self.exact:  # balanced mode: the values only dropped rows hold stay rare where 1-4 of them do
+                self._dropped = {i: _dropped_only(v, keep) for i, v in enumerate(self._values)
+                                 if isinstance(v, np.ndarray)}
             mask = pa.array(keep)
             self._values = [v[keep] if isinstance(v, np.ndarray) else v.filter(mask) for v in self._values]
             self._nulls = [m[keep] if m is not None else None for m in self._nulls]
@@ -461,14 +478,14 @@ class DuckDBRows:
         return ArrayColumn(values, self._nulls[i],
                            exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None,
                            whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None,
-                           written=(lambda: written) if written is not None else None)
+                           written=(lambda: written) if written is not None else None, dropped=self._dropped.get(i))
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
         values, nulls = self._load(), self._nulls
         n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
         self._big = {}  # the exact values serve the domains only (a TIMESTAMP_NS's: 16 bytes a row)
-        self._written = {}
+        self._written = self._dropped = {}
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
         codes = np.empty((n, len(domains)),
@@ -557,6 +574,19 @@ def exact_floats(ints: np.ndarray, per: int = 1) -> np.ndarray:
     """The floats ``value_sql`` reads for the exact values `ints` (int64): the values, or with `per`, their
     whole multiples of it, floored (DuckDB's ``epoch_us`` of a TIMESTAMP_NS: -500 ns is -1 microsecond)."""
     return (ints if per == 1 else np.floor_divide(ints, per)).astype(np.float64)
+
+
+def _dropped_only(x: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The finite floats of `x` only rows `keep` drops hold, ascending, and how many rows hold each (int64)."""
+    gone = x[~keep]
+    floats, rows = _counted(gone[np.isfinite(gone)])
+    if len(floats):
+        kept = x[keep]
+        at = np.minimum(np.searchsorted(floats, kept), len(floats) - 1)
+        held = np.zeros(len(floats), dtype=bool)
+        held[at[floats[at] == kept]] = True
+        floats, rows = floats[~held], rows[~held]
+    return floats, rows
 
 
 def _counted(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -293,6 +293,19 @@ class SparkColumn:
         floats, at = np.unique(f[held], return_inverse=True)
         return floats, np.bincount(at, weights=n[held], minlength=len(floats)).astype(np.int64)
 
+    def dropped_rare(self, below: int) -> np.ndarray:
+        """As ``data.ArrayColumn``'s: one more query, the source's values fewer than `below` rows hold, less those
+        a kept row holds."""
+        if self.rows.unit is None or not self.col.is_numeric:
+            return np.zeros(0)
+        c = f"`{self.name}`"
+        source = self.rows.df.selectExpr(f"{spark_sql(value_sql(self.col))} AS {c}").where(self._finite())
+        kept = self.rows.values_df.select(self.name).where(self._finite()).distinct()
+        got = self.rows.guard(lambda: source.groupBy(self.name).count().where(f"count < {int(below)}")
+                              .join(kept, self.name, "left_anti").select(self.name).toArrow(), self.col)
+        self.rows.took("dropped values", got.nbytes)
+        return np.sort(to_float(got.column(0)))
+
     def exact_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         expr = exact_sql(self.col)
         if expr is None or exact_per(self.col) != 1:  # (no Spark type is read as a TIMESTAMP_NS)

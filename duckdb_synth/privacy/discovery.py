@@ -427,7 +427,10 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
     # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
     edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
-    rare_values = None  # (the rare floats where they are more than the kept rows' own)
+    # A privacy unit's bound may drop every row of a value 1-4 source rows hold: it is rare all the same, though
+    # no kept row reads as it, so that no draw lands on it (the review of e49fb40: 238-998 rows a seed of such
+    # values on six tables, any numeric type).
+    extra = data.dropped_rare(MIN_GROUP)
     if ns:
         rare, rare_held = ns_rare, ns_held
     else:
@@ -442,17 +445,18 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
             rare_held = np.where(held < MIN_GROUP, held, on)[rare]
             # and the written values no kept row reads as (a privacy unit's bound dropped their rows): rare too, so
             # that no draw moves onto one (the review of 8399346: 1,502 rows a seed of a dropped 1-row value)
-            alone_w = (written[1] < MIN_GROUP) & ~np.isin(written[0], uniq)
-            if alone_w.any():
-                # (held by no kept row: 0 in ``_dense_share``, which counts the kept rows' numbers; their source rows
-                # had switched balanced mode's dense-run exception on: the review of e49fb40)
-                extra, extra_held = written[0][alone_w], np.zeros(int(alone_w.sum()))
-                uniq_rare = np.concatenate([uniq[rare], extra])
-                order = np.argsort(uniq_rare, kind="stable")
-                rare_values, rare_held = uniq_rare[order], np.concatenate([rare_held, extra_held])[order]
+            extra = np.union1d(extra, written[0][(written[1] < MIN_GROUP) & ~np.isin(written[0], uniq)])
+    rare_values = uniq[rare]
+    extra = np.setdiff1d(extra, rare_values)  # (a declared range's end, the kept rows clamped onto it)
+    if len(extra):
+        # (held by no kept row: 0 in ``_dense_share``, which counts the kept rows' numbers; their source rows had
+        # switched balanced mode's dense-run exception on: the review of e49fb40)
+        rare_values = np.concatenate([rare_values, extra])
+        order = np.argsort(rare_values, kind="stable")
+        rare_values, rare_held = rare_values[order], np.concatenate([rare_held, np.zeros(len(extra))])[order]
     return NumericDomain(col, edges, weights, cell_bin, null=col.nullable,
                          cell_counts=np.concatenate([weights, special[kept], [null_count]]), cell_var=None,
-                         decimals=decimals, unit=unit, rare=uniq[rare] if rare_values is None else rare_values,
+                         decimals=decimals, unit=unit, rare=rare_values,
                          rare_held=rare_held.astype(np.float64),
                          numbers=float(held.sum()),
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of,
