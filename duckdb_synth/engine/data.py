@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from .domain import Buckets, Cells, Domain, shared, value_resolution
 from .marginal import Clique, Remap, marginal, runs
-from .schema import Column, as_timestamp, classify, compare_sql, decimal_past_floats, written_sql
+from .schema import Column, as_timestamp, classify, compare_sql, decimal_past_floats, value_sql, written_sql
 from .source import quote_ident
 from .units import bounded_rows, canonical_sql, row_keys
 
@@ -341,6 +341,8 @@ class DuckDBRows:
         # the source's rows on their written value, and how many rows (``written_counts``)
         self._dropped: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # with a unit, per numeric column, the floats
         # only rows its bound dropped read as, and how many (``dropped_rare``)
+        self._whole: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # with a unit, a TIMESTAMP_NS's whole counts
+        # over the source's rows (``whole_counts``)
         self._unit_sizes: np.ndarray | None = None
 
     def row_count(self) -> int:
@@ -452,6 +454,11 @@ class DuckDBRows:
             if self.exact:  # balanced mode: the values only dropped rows hold stay rare where 1-4 of them do
                 self._dropped = {i: _dropped_only(v, keep) for i, v in enumerate(self._values)
                                  if isinstance(v, np.ndarray)}
+                # and a TIMESTAMP_NS's microseconds are counted over the source's rows (``whole_counts``): a dropped
+                # row's whole-second value beside kept rows 100 ns past it, on one float, was no one's, and draws on
+                # that float were written as it (96-113 rows a seed; the review of 910b868)
+                self._whole = {i: whole_runs(v, exact_per(self.columns[i])) for i, (_, v) in self._big.items()
+                               if exact_per(self.columns[i]) > 1}
             mask = pa.array(keep)
             self._values = [v[keep] if isinstance(v, np.ndarray) else v.filter(mask) for v in self._values]
             self._nulls = [m[keep] if m is not None else None for m in self._nulls]
@@ -477,7 +484,8 @@ class DuckDBRows:
         written = self._written.get(i)
         return ArrayColumn(values, self._nulls[i],
                            exact=(lambda: exact_runs(self._big[i][1], per)) if i in self._big else None,
-                           whole=(lambda: whole_runs(self._big[i][1], per)) if i in self._big and per > 1 else None,
+                           whole=(lambda: self._whole[i] if i in self._whole else whole_runs(self._big[i][1], per))
+                           if i in self._big and per > 1 else None,
                            written=(lambda: written) if written is not None else None, dropped=self._dropped.get(i))
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned:
@@ -485,7 +493,7 @@ class DuckDBRows:
         n = len(values[0]) if values else self.row_count()  # before the values go (a unit's count is kept)
         self._values = self._nulls = None
         self._big = {}  # the exact values serve the domains only (a TIMESTAMP_NS's: 16 bytes a row)
-        self._written = self._dropped = {}
+        self._written, self._dropped, self._whole = {}, {}, {}
         # Column-major: every marginal reads whole columns (twice as fast as strided rows on large tables),
         # in the smallest signed type that holds every code (-1: a row to drop): 2 bytes a cell, not 8.
         codes = np.empty((n, len(domains)),
@@ -545,23 +553,6 @@ def content_stamp(reader: duckdb.DuckDBPyConnection, sql: str) -> tuple:
     columns = tuple(reader.sql(f"DESCRIBE {sql}").fetchall())
     rows = reader.sql(f"SELECT count(*), sum(hash(__row)::HUGEINT) FROM ({sql}) AS __row").fetchall()[0]
     return (columns, *rows)
-
-
-def value_sql(col: Column) -> str:
-    """The SQL expression that fetches a column the way its domain encodes it."""
-    q = quote_ident(col.name)
-    t = col.type.upper()
-    if col.kind in ("categorical", "enum"):
-        return f"CAST({q} AS VARCHAR)"
-    if col.kind == "boolean":
-        return q
-    if t == "DATE":
-        return f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)"
-    if t == "TIME":
-        return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
-    if col.kind == "temporal":
-        return f"CAST(epoch_us({as_timestamp(col)}) AS DOUBLE)"
-    return f"CAST({q} AS DOUBLE)"
 
 
 def exact_per(col: Column) -> int:

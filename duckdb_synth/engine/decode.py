@@ -26,7 +26,7 @@ from . import masks
 from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
 from .rounding import stable_order
 from .rules import Rule, keep_table, modelled_away
-from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, written_sql
+from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
 from .source import quote_ident
 
 
@@ -81,7 +81,11 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
         if rules:
             con.register("_synth_typed", out)
-            out = keep_table(con, rules, "_synth_typed", dict(output_types(columns, mask_map)))
+            types = dict(output_types(columns, mask_map))
+            kept = keep_table(con, rules, "_synth_typed", types)
+            rare = [dom for _, dom in by_name.values() if isinstance(dom, NumericDomain) and dom.rare is not None
+                    and len(dom.rare) and dom.column.name in types and dom.column.name not in mask_map]
+            out = _rules_off_rare(con, out, kept, rare, rules, types) if rare else kept
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
@@ -94,6 +98,83 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
     return out.replace_schema_metadata(meta)
+
+
+RULE_ROUNDS = 3  # balanced mode: times a value a rule's repair left on a rare one moves on, and the rules are kept
+
+
+def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
+                    rules: Sequence[Rule], types: dict[str, str]) -> pa.Table:
+    """Balanced mode: a value a rule's repair moved onto a rare one (a strict order's tie moves the larger value one
+    step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
+    e out in 3 seeds, the review of e49fb40) moves on, the way the repair moved it, to the nearest value that is not
+    rare (which keeps the rule that moved it: an order or a bound kept one way is kept further that way), and the
+    rules are kept again, up to RULE_ROUNDS times. A value no rule moved was checked when decoded (``_not_rare``)."""
+    con.register("_synth_before", typed)
+    before = {d.column.name: _floats_of(con, "_synth_before", d.column) for d in doms}
+    for _ in range(RULE_ROUNDS):
+        con.register("_synth_after", kept)
+        moved = False
+        for dom in doms:
+            name = dom.column.name
+            a, b = before[name], _floats_of(con, "_synth_after", dom.column)
+            rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
+            rows = rows[_in_sorted(dom.rare, b[rows])]
+            rows = rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]
+            if not len(rows):
+                continue
+            new = _free_toward(dom, b[rows], b[rows] > a[rows])
+            rows, new = rows[new != b[rows]], new[new != b[rows]]
+            if not len(rows):
+                continue
+            x = np.where(np.isfinite(b), b, 0.0)
+            x[rows] = new
+            con.register("_synth_moved", pa.table({name: _typed(dom.column, x, ~np.isfinite(b))}))
+            typed_new = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
+            mask = np.zeros(len(b), dtype=bool)
+            mask[rows] = True
+            at = kept.schema.get_field_index(name)
+            kept = kept.set_column(at, kept.schema.field(at), pc.if_else(pa.array(mask), typed_new, kept.column(at)))
+            moved = True
+        if not moved:
+            break
+        con.register("_synth_again", kept)
+        kept = keep_table(con, rules, "_synth_again", types)
+    return kept
+
+
+def _floats_of(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> np.ndarray:
+    """A typed column's values as the domain reads them (``data.value_sql``), NULL as NaN."""
+    got = con.sql(f"SELECT {value_sql(col)} FROM {table}").to_arrow_table().column(0)
+    return np.asarray(pc.fill_null(got, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Each rare value `x` moved, upward where `up` and else downward, to the nearest value that way that no rare
+    value is: the next free point of the lattice `_not_rare` uses, or float for a column with none, within what the
+    type writes; as the column holds it (a FLOAT, a whole number, a DECIMAL's written value). Where that is rare
+    still, or past the type's end, `x` stays."""
+    col = dom.column
+    step = _rare_step(dom)
+    single = col.type.upper() == "FLOAT"
+    if step is None:
+        units = _float_keys(dom.rare, single)
+        units = units[np.r_[True, units[1:] != units[:-1]]]
+        below, above = _beside_run(units, *_run_bounds(units), _float_keys(x, single))
+        cand = _key_floats(np.where(up, above, below), single)
+    else:
+        units, starts, ends, _ = _runs(dom.rare, step, False)
+        below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
+        cand = _of_steps(np.where(up, above, below), step)
+    if single:
+        cand = _single(cand)
+    elif dom.floats_are_values:
+        cand = _as_written(cand, col)
+    elif col.integer and col.type.upper() != "TIME":
+        cand = np.floor(cand)
+    low, high = _written_bounds(col)
+    ok = np.isfinite(cand) & (cand >= low) & (cand <= high) & ~_in_sorted(dom.rare, cand)
+    return np.where(ok, cand, x)
 
 
 def _as_varchar(c: Column, mask_map: dict[str, str]) -> bool:
@@ -674,15 +755,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     which the reviews of bcc6302 and 0d5f284 saw come out, less).
     """
     col = dom.column
-    unit = time_unit(dom)
-    if unit is not None:
-        step = unit
-    elif dom.decimals is not None:
-        step = max(10.0 ** -dom.decimals, 1.0 if col.integer else 0.0)
-    elif col.integer or col.scale is not None:
-        step = 1.0 if col.integer else 10.0 ** -col.scale
-    else:
-        step = None  # a continuous column: another draw equal to a row's value is all but impossible
+    step = _rare_step(dom)
     # (a declared range too: decoding clamps to it, and a move to a declared range's max + 1, an integer's top edge,
     # came back as the rare max, 34-38 rows a seed)
     low, high = _written_bounds(col)
@@ -701,9 +774,7 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
             x[coarse] = _next_free_float(dom.rare, x[coarse], bounds, resolution)
             hit = hit[_in_sorted(dom.rare, x[hit])]
     whole = col.integer and col.type.upper() != "TIME"
-    if step is not None and len(hit) and _dense_share(dom, step) >= DENSE_ROWS:
-        inner = (x[hit] - step >= dom.edges[0]) & (x[hit] + step < dom.edges[-1])  # not the range's ends
-        hit = hit[~inner | (_run_length(dom.rare, x[hit], step) < DENSE_RUN)]
+    hit = hit[~_kept_as_drawn(dom, x, hit, step)]
     for _ in range(RARE_REDRAWS):  # only the rows drawn again can have become rare
         if not len(hit):
             return x
@@ -779,6 +850,34 @@ def _not_rare(dom: NumericDomain, x: np.ndarray, codes: np.ndarray, live: np.nda
     return x
 
 
+def _rare_step(dom: NumericDomain) -> float | None:
+    """The step of the lattice `_not_rare` moves a rare value on: the time unit, the decimals, whole numbers or the
+    scale; None for a continuous column (another draw equal to a row's value is all but impossible)."""
+    col = dom.column
+    unit = time_unit(dom)
+    if unit is not None:
+        return unit
+    if dom.decimals is not None:
+        return max(10.0 ** -dom.decimals, 1.0 if col.integer else 0.0)
+    if col.integer or col.scale is not None:
+        return 1.0 if col.integer else 10.0 ** -col.scale
+    return None
+
+
+def _kept_as_drawn(dom: NumericDomain, x: np.ndarray, hit: np.ndarray, step: float | None) -> np.ndarray:
+    """Which of the rows `hit` (on rare values) balanced mode's exception keeps as drawn (`_not_rare`): in a column
+    whose numbers are mostly held by dense runs of rare points, those inside such a run and not at the range's ends."""
+    if step is None or not len(hit) or _dense_share(dom, step) < DENSE_ROWS:
+        return np.zeros(len(hit), dtype=bool)
+    inner = (x[hit] - step >= dom.edges[0]) & (x[hit] + step < dom.edges[-1])  # not the range's ends
+    drawn = _drawn_rare(dom)  # (a value only dropped rows hold is in no run)
+    if drawn is not dom.rare:
+        inner &= _in_sorted(drawn, x[hit])
+    length = np.zeros(len(hit))
+    length[inner] = _run_length(drawn, x[hit][inner], step)
+    return length >= DENSE_RUN
+
+
 def _as_written(x: np.ndarray, col: Column) -> np.ndarray:
     """The float of the value each float of a DECIMAL past the floats is written as (``schema.written_sql``: its
     shortest decimal rounded to the scale), NaN where that is past the type. Where the scale's steps are finer than
@@ -808,24 +907,38 @@ def _off_rare(dom: NumericDomain, x: np.ndarray, number: np.ndarray) -> np.ndarr
     moves to the nearest float, as written, that is not rare, stepping by the float's spacing or the scale's
     step, whichever is wider (OFF_RARE_STEPS of them), inside the type's and a declared range and the column's.
     Any float that is not rare is safe as written: a row holding the value it is written as reads as it, and is
-    counted there. Where none is found the row stays, as where no lattice point is free."""
+    counted there. Where none is found the row stays, as where no lattice point is free; so do the rows the dense-run
+    exception keeps as drawn (`_kept_as_drawn`: moving them is what it is there to avoid, and on 1M rows of
+    DECIMAL(38,37) one step apart, each rare, the search took 1,536 CPU s). A side is given up once its step passes
+    the range's end: further steps are clipped onto that end again."""
     col = dom.column
     pending = np.flatnonzero(number & _in_sorted(dom.rare, x))
+    pending = pending[~_kept_as_drawn(dom, x, pending, _rare_step(dom))]
     if not len(pending):
         return x
     low, high = _written_bounds(col)
     low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
     base = x[pending]
     delta = np.maximum(np.spacing(np.abs(base)), 10.0 ** -col.scale)
+    open_ = {-1.0: np.ones(len(pending), dtype=bool), 1.0: np.ones(len(pending), dtype=bool)}  # sides not given up
     for k in OFF_RARE_STEPS:
         for sign in (-1.0, 1.0):
-            if not len(pending):
-                return x
-            cand = _as_written(np.clip(base + sign * k * delta, low, high), col)
+            side = np.flatnonzero(open_[sign])
+            if not len(side):
+                continue
+            raw = base[side] + sign * k * delta[side]
+            cand = _as_written(np.clip(raw, low, high), col)
             ok = np.isfinite(cand) & (cand >= low) & (cand <= high)
             ok[ok] = ~_in_sorted(dom.rare, cand[ok])
-            x[pending[ok]] = cand[ok]
-            pending, base, delta = pending[~ok], base[~ok], delta[~ok]
+            x[pending[side[ok]]] = cand[ok]
+            open_[sign][side[(raw <= low) | (raw >= high)]] = False  # past the end: every further step is the end
+            moved = np.zeros(len(pending), dtype=bool)
+            moved[side[ok]] = True
+            if moved.any():
+                pending, base, delta = pending[~moved], base[~moved], delta[~moved]
+                open_ = {s: o[~moved] for s, o in open_.items()}
+        if not len(pending) or not (open_[-1.0].any() or open_[1.0].any()):
+            return x
     return x
 
 
@@ -849,8 +962,8 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     kept = _SHARES.get(key)
     if kept is not None and kept[0]() is dom.rare:
         return kept[1]
-    length = _runs(dom.rare, step, True, keep=False)[3]  # kept only where the share is high (``_run_length``)
-    share = float(dom.rare_held[length >= DENSE_RUN].sum() / dom.numbers)
+    length = _runs(_drawn_rare(dom), step, True, keep=False)[3]  # kept only where the share is high (``_run_length``)
+    share = float(dom.rare_held[dom.rare_held > 0][length >= DENSE_RUN].sum() / dom.numbers)
     if len(_SHARES) > 4096:  # a long-lived process: drop those whose arrays are gone
         for k in [k for k, (ref, _) in _SHARES.items() if ref() is None]:
             del _SHARES[k]
@@ -858,6 +971,26 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     return share
 
 
+def _drawn_rare(dom: NumericDomain) -> np.ndarray:
+    """The rare values kept rows hold (``rare_held`` over 0), whose runs the dense-run exception reads. Those only
+    rows no draw stands for hold (a privacy unit's bound dropped them; a DECIMAL's written value no kept row reads
+    as) are rare for every draw but lengthen no run: they had joined runs of 40 one-row values into one of 2,050,
+    which switched the exception on (1,987-1,995 rows a seed; the review of 910b868)."""
+    held = dom.rare_held
+    if held is None or held.all():
+        return dom.rare
+    kept = _DRAWN.get(id(dom.rare))
+    if kept is not None and kept[0]() is dom.rare:
+        return kept[1]
+    if len(_DRAWN) > 4096:
+        for k in [k for k, (ref, _) in _DRAWN.items() if ref() is None]:
+            del _DRAWN[k]
+    drawn = dom.rare[held > 0]
+    _DRAWN[id(dom.rare)] = (weakref.ref(dom.rare), drawn)
+    return drawn
+
+
+_DRAWN: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(rare) -> (weak ref, its values kept rows hold)
 _SHARES: dict[tuple[int, float], tuple[weakref.ref, float]] = {}  # (id(rare), step) -> (weak ref, share): a
 # column's share is read in every batch; its runs (``_runs``) are kept for few columns at a time
 

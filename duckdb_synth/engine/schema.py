@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 
 from ..errors import MaskError, SchemaError, did_you_mean
+from .source import quote_ident
 
 INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "TINYINT": (-(2**7), 2**7 - 1), "SMALLINT": (-(2**15), 2**15 - 1),
@@ -156,6 +157,23 @@ def as_timestamp(col: Column) -> str:
     the column could not be read at all."""
     q = '"' + col.name.replace('"', '""') + '"'
     return f"CAST({q} AS TIMESTAMP)" if col.type.upper() in TYPE_UNIT_US else q
+
+
+def value_sql(col: Column) -> str:
+    """The SQL expression that fetches a column the way its domain encodes it."""
+    q = quote_ident(col.name)
+    t = col.type.upper()
+    if col.kind in ("categorical", "enum"):
+        return f"CAST({q} AS VARCHAR)"
+    if col.kind == "boolean":
+        return q
+    if t == "DATE":
+        return f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)"
+    if t == "TIME":
+        return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
+    if col.kind == "temporal":
+        return f"CAST(epoch_us({as_timestamp(col)}) AS DOUBLE)"
+    return f"CAST({q} AS DOUBLE)"
 
 
 def compare_sql(col: Column) -> str:
