@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 import duckdb_synth
-from duckdb_synth.errors import DataError
+from duckdb_synth.errors import DataError, OptionError
 from conftest import describe
 
 N = 300
@@ -813,4 +813,15 @@ def test_values_only_dropped_rows_hold_join_no_dense_run():
     con.register("out", run.output.table())
     assert con.sql("SELECT count(*) FROM out WHERE x IN (SELECT x FROM s GROUP BY x HAVING count(*) < 5)"
                    ).fetchall() == [(0,)]
+    con.close()
+
+
+def test_a_decimal_check_with_no_value_of_its_scale_between_its_ends_says_so():
+    """CHECK (d > 0.5000000000000000001 AND d < 0.5000000000000000009) on a DECIMAL(38,18) holds no value of the
+    type (its steps are 10^-18); the error said 'min > max' of ends the user wrote in order (the review of e49fb40)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (d DECIMAL(38,18) CHECK (d > 0.5000000000000000001 AND d < 0.5000000000000000009))")
+    with pytest.raises(OptionError, match=r"column 'd': CHECK .* leaves no value of type DECIMAL\(38,18\): the table "
+                                          r"can hold only NULLs"):
+        duckdb_synth.run(con, "s", seed=0)
     con.close()

@@ -261,7 +261,8 @@ def from_checks(col: Column, names: list[str]) -> Declared | None:
             return None  # one side only: no range
         lo, hi, strict = _range(facts)
         if lo > hi:
-            raise OptionError(f"{where} leaves no value (min > max): the table can hold only NULLs in it")
+            # (its min past its max; or, on a DECIMAL past the floats, no value of its scale between them)
+            raise OptionError(f"{where} leaves no value of type {col.type}: the table can hold only NULLs in it")
         bounds = inward(col, (lo, hi), strict, where, origin)
         points = _listed_points(facts.points, bounds, where)
         return Declared(origin, bounds=bounds, shown=origin, enforced=True, points=points)
