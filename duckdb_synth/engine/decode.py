@@ -109,7 +109,11 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
     e out in 3 seeds, the review of e49fb40) moves on, the way the repair moved it, to the nearest value that is not
     rare (which keeps the rule that moved it: an order or a bound kept one way is kept further that way), and the
-    rules are kept again, up to RULE_ROUNDS times. A value no rule moved was checked when decoded (``_not_rare``)."""
+    rules are kept again, up to RULE_ROUNDS times: each time the way the last repair moved it (a chain a < b < c
+    whose swap and tie moved b down onto a rare value, moved on down, was tied back up onto it at every round; the
+    review of 1db8b99), within the column's range (past it the value would show the range's end: a tail of 1-row
+    values up to 300 came out as 301), else the other way. A value no rule moved was checked when decoded
+    (``_not_rare``)."""
     con.register("_synth_before", typed)
     before = {d.column.name: _floats_of(con, "_synth_before", d.column) for d in doms}
     for _ in range(RULE_ROUNDS):
@@ -118,15 +122,20 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
         for dom in doms:
             name = dom.column.name
             a, b = before[name], _floats_of(con, "_synth_after", dom.column)
+            before[name] = b.copy()  # (as moved below: the next round reads the way its repair moved)
             rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
             rows = rows[_in_sorted(dom.rare, b[rows])]
             rows = rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]
             if not len(rows):
                 continue
-            new = _free_toward(dom, b[rows], b[rows] > a[rows])
+            up = b[rows] > a[rows]
+            new = _free_toward(dom, b[rows], up)
+            stuck = new == b[rows]
+            new[stuck] = _free_toward(dom, b[rows][stuck], ~up[stuck])
             rows, new = rows[new != b[rows]], new[new != b[rows]]
             if not len(rows):
                 continue
+            before[name][rows] = new
             x = np.where(np.isfinite(b), b, 0.0)
             x[rows] = new
             con.register("_synth_moved", pa.table({name: _typed(dom.column, x, ~np.isfinite(b))}))
@@ -152,8 +161,8 @@ def _floats_of(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> np.nd
 def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Each rare value `x` moved, upward where `up` and else downward, to the nearest value that way that no rare
     value is: the next free point of the lattice `_not_rare` uses, or float for a column with none, within what the
-    type writes; as the column holds it (a FLOAT, a whole number, a DECIMAL's written value). Where that is rare
-    still, or past the type's end, `x` stays."""
+    type writes and the column's range (``_not_rare``'s); as the column holds it (a FLOAT, a whole number, a DECIMAL's
+    written value). Where that is rare still, or past the range, `x` stays."""
     col = dom.column
     step = _rare_step(dom)
     single = col.type.upper() == "FLOAT"
@@ -173,7 +182,8 @@ def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray) -> np.ndarra
     elif col.integer and col.type.upper() != "TIME":
         cand = np.floor(cand)
     low, high = _written_bounds(col)
-    ok = np.isfinite(cand) & (cand >= low) & (cand <= high) & ~_in_sorted(dom.rare, cand)
+    low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
+    ok = np.isfinite(cand) & (cand >= low) & (cand <= high) & (cand < dom.edges[-1]) & ~_in_sorted(dom.rare, cand)
     return np.where(ok, cand, x)
 
 

@@ -50,7 +50,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
-from .schema import Column, match_column
+from .schema import Column, classify, decimal_past_floats, match_column, written_sql
 from .source import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -1123,5 +1123,14 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
     if rule.op in ("<", ">"):  # equal values: the larger moves one step up (of its own type)
         up = (f"nextafter({new_hi}, CAST('inf' AS {t_hi}))" if _step(t_hi) == "NULL"
               else f"CAST({new_hi} AS HUGEINT) + 1" if _step(t_hi) == "1" else f"{new_hi} + {_step(t_hi)}")
+        if t_hi.upper() == "TIMESTAMP_NS":  # to the next whole microsecond, as every value drawn is written (a
+            # microsecond on kept nanoseconds, ...46.000001500, was a value 1 row held: the review of 1db8b99)
+            ns = f"epoch_ns({new_hi})"
+            up = f"make_timestamp_ns({ns} - (({ns} % 1000) + 1000) % 1000 + 1000)"
+        elif decimal_past_floats(classify("_", t_hi)):  # to the next float's written value, at least a step: one
+            # step of DECIMAL(38,18) is no float's (11.5 + 1e-18 reads as 11.5), and was a value 1 row held (the review
+            # of 1db8b99)
+            after = written_sql(f"nextafter(CAST({new_hi} AS DOUBLE), CAST('inf' AS DOUBLE))", t_hi, read=True)
+            up = f"greatest({up}, coalesce({after}, {up}))"
         new_hi = f"CASE WHEN {new_lo} = {new_hi} THEN coalesce(TRY_CAST({up} AS {t_hi}), {new_hi}) ELSE {new_hi} END"
     return f"SELECT * REPLACE ({new_lo} AS {lo}, {new_hi} AS {hi}) FROM ({sql})"
