@@ -617,6 +617,16 @@ _TIES = {
                 "DECIMAL(38,18)) FROM range(3000) r(i)",
                 "INSERT INTO s SELECT 0, CAST(j * 0.5 AS DECIMAL(38,18)) + CAST('0.000000000000000001' AS "
                 "DECIMAL(38,18)) FROM range(0, 51) r(j)"],
+    # a bound (constraints := ['b <= 101'], added in the test) and a tie pushing b back onto the 1-row 101 from both
+    # sides: only a row of the batch without such a value stands in for it
+    "bound": ["CREATE TABLE s (a INTEGER, b INTEGER, CHECK (a < b))",
+              "INSERT INTO s SELECT (i % 60) * 2, (i % 60) * 2 + 2 FROM range(3000) r(i)",
+              "INSERT INTO s SELECT 0, 2 * j + 1 FROM range(0, 60) r(j)"],
+    # a tie onto a run of 1-row values up to the range's end (101-300): moved past it, b showed the end (301)
+    "tail": ["CREATE TABLE s (a INTEGER, b INTEGER, CHECK (a < b))",
+             "INSERT INTO s SELECT (i % 50) * 2, (i % 50) * 2 + 2 FROM range(3000) r(i)",
+             "INSERT INTO s SELECT 100, 101 + j FROM range(0, 200) r(j)",
+             "INSERT INTO s SELECT 0, 2 * j + 1 FROM range(1, 50) r(j)"],
     # a tie moved one microsecond on kept nanoseconds: ...46.000001500, a 1-row value
     "ns": ["CREATE TABLE s (a TIMESTAMP_NS, b TIMESTAMP_NS, CHECK (a < b))",
            "INSERT INTO s SELECT make_timestamp_ns(((i % 50) * 2) * 1000000000 + 500), "
@@ -629,13 +639,17 @@ _TIES = {
 @pytest.mark.parametrize("case", sorted(_TIES))
 def test_balanced_ties_keep_off_rare_values(case):
     """The review of 1db8b99: three ways a strict order's repair still left b on a value 1-4 source rows hold (548-576
-    rows a seed before 1db8b99; 29-37 for the chain after it). The chain moves the way its last repair moved; a
-    DECIMAL past the floats steps to the next float's written value, a TIMESTAMP_NS to the next whole microsecond."""
+    rows a seed before 1db8b99; 29-37 for the chain after it; 500 and 146 for a bound and a tail). The chain moves
+    the way its last repair moved; a DECIMAL past the floats steps to the next float's written value, a TIMESTAMP_NS
+    to the next whole microsecond; a row no move frees takes another row's values."""
     con = duckdb.connect()
     for sql in _TIES[case]:
         con.execute(sql)
-    con.register("out", duckdb_synth.run(con, "s", seed=0).output.table())
-    leaked, broken = con.sql("SELECT count(*) FILTER (WHERE b IN (SELECT b FROM s GROUP BY b HAVING count(*) < 5)), "
-                             "count(*) FILTER (WHERE NOT (a < b)) FROM out").fetchall()[0]
+    rules = {"constraints": ["b <= 101"]} if case == "bound" else {}
+    con.register("out", duckdb_synth.run(con, "s", seed=0, **rules).output.table())
+    leaked, broken, top = con.sql("SELECT count(*) FILTER (WHERE b IN (SELECT b FROM s GROUP BY b HAVING count(*) < 5)), "
+                                  "count(*) FILTER (WHERE NOT (a < b)), max(b) FROM out").fetchall()[0]
     assert (leaked, broken) == (0, 0)
+    if case == "tail":
+        assert top <= 296  # the range's end: the 5th largest (300 - 4)
     con.close()

@@ -85,7 +85,10 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             kept = keep_table(con, rules, "_synth_typed", types)
             rare = [dom for _, dom in by_name.values() if isinstance(dom, NumericDomain) and dom.rare is not None
                     and len(dom.rare) and dom.column.name in types and dom.column.name not in mask_map]
-            out = _rules_off_rare(con, out, kept, rare, rules, types) if rare else kept
+            # (a row left on a rare value takes the values of another row of the batch: not a declared key's, a
+            # masked column's or a unit's ids, which no rule reads and which stay the row's own)
+            copied = [c.name for c in columns if c.name in by_name or c.name in derived]
+            out = _rules_off_rare(con, out, kept, rare, rules, types, rng, copied) if rare else kept
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
@@ -104,7 +107,8 @@ RULE_ROUNDS = 3  # balanced mode: times a value a rule's repair left on a rare o
 
 
 def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
-                    rules: Sequence[Rule], types: dict[str, str]) -> pa.Table:
+                    rules: Sequence[Rule], types: dict[str, str], rng: np.random.Generator,
+                    copied: Sequence[str]) -> pa.Table:
     """Balanced mode: a value a rule's repair moved onto a rare one (a strict order's tie moves the larger value one
     step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
     e out in 3 seeds, the review of e49fb40) moves on, the way the repair moved it, to the nearest value that is not
@@ -113,9 +117,13 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     whose swap and tie moved b down onto a rare value, moved on down, was tied back up onto it at every round; the
     review of 1db8b99), within the column's range (past it the value would show the range's end: a tail of 1-row
     values up to 300 came out as 301), else the other way. A value no rule moved was checked when decoded
-    (``_not_rare``)."""
+    (``_not_rare``). A row still left on one (a bound and a tie pushing from both sides: CHECK (d < e) and e <= 101,
+    101 a 1-row value, 500 rows a seed; a tie onto a run of rare values up to the range's end, 146) takes the
+    `copied` columns' values of another row of the batch, drawn at random among those no repair left on one: a
+    synthetic row, which keeps the rules."""
     con.register("_synth_before", typed)
-    before = {d.column.name: _floats_of(con, "_synth_before", d.column) for d in doms}
+    first = {d.column.name: _floats_of(con, "_synth_before", d.column) for d in doms}
+    before = {name: x.copy() for name, x in first.items()}
     for _ in range(RULE_ROUNDS):
         con.register("_synth_after", kept)
         moved = False
@@ -149,6 +157,20 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             break
         con.register("_synth_again", kept)
         kept = keep_table(con, rules, "_synth_again", types)
+    con.register("_synth_after", kept)
+    stuck = np.zeros(kept.num_rows, dtype=bool)
+    for dom in doms:
+        a, b = first[dom.column.name], _floats_of(con, "_synth_after", dom.column)
+        rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
+        rows = rows[_in_sorted(dom.rare, b[rows])]
+        stuck[rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]] = True
+    if stuck.any() and not stuck.all():
+        take = np.arange(kept.num_rows)
+        take[stuck] = rng.choice(np.flatnonzero(~stuck), int(stuck.sum()))
+        index = pa.array(take)
+        for name in copied:
+            at = kept.schema.get_field_index(name)
+            kept = kept.set_column(at, kept.schema.field(at), kept.column(at).take(index))
     return kept
 
 
