@@ -131,9 +131,7 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             name = dom.column.name
             a, b = before[name], _floats_of(con, "_synth_after", dom.column)
             before[name] = b.copy()  # (as moved below: the next round reads the way its repair moved)
-            rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
-            rows = rows[_in_sorted(dom.rare, b[rows])]
-            rows = rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]
+            rows = _moved_onto_rare(dom, a, b)
             if not len(rows):
                 continue
             up = b[rows] > a[rows]
@@ -160,10 +158,7 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     con.register("_synth_after", kept)
     stuck = np.zeros(kept.num_rows, dtype=bool)
     for dom in doms:
-        a, b = first[dom.column.name], _floats_of(con, "_synth_after", dom.column)
-        rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
-        rows = rows[_in_sorted(dom.rare, b[rows])]
-        stuck[rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]] = True
+        stuck[_moved_onto_rare(dom, first[dom.column.name], _floats_of(con, "_synth_after", dom.column))] = True
     if stuck.any() and not stuck.all():
         take = np.arange(kept.num_rows)
         take[stuck] = rng.choice(np.flatnonzero(~stuck), int(stuck.sum()))
@@ -172,6 +167,14 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             at = kept.schema.get_field_index(name)
             kept = kept.set_column(at, kept.schema.field(at), kept.column(at).take(index))
     return kept
+
+
+def _moved_onto_rare(dom: NumericDomain, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The rows whose value a repair moved (from `a` to `b`) onto a rare one, but those the dense-run exception
+    would keep as drawn."""
+    rows = np.flatnonzero(np.isfinite(a) & np.isfinite(b) & (a != b))
+    rows = rows[_in_sorted(dom.rare, b[rows])]
+    return rows[~_kept_as_drawn(dom, b, rows, _rare_step(dom))]
 
 
 def _floats_of(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> np.ndarray:
