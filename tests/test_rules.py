@@ -653,3 +653,37 @@ def test_balanced_ties_keep_off_rare_values(case):
     if case == "tail":
         assert top <= 296  # the range's end: the 5th largest (300 - 4)
     con.close()
+
+
+def test_balanced_a_batch_whose_every_row_a_tie_leaves_on_a_rare_value():
+    """The review of a8456f4: d = e = 100 in 3,000 rows, e = 101..110 one row each, `d < e`: every tie moved e onto the
+    1-row 101, no value inside e's range freed it, and no row of the batch could stand in (3,010 of 3,010 rows out).
+    Past the range, the way the repair moved, is the last place looked."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT 100 AS d, 100 AS e, 'g' || (i % 4) AS g FROM range(3000) r(i) "
+                "UNION ALL SELECT 100, 101 + j, 'g0' FROM range(10) r(j)")
+    con.register("out", duckdb_synth.run(con, "s", seed=0, constraints=["d < e"]).output.table())
+    assert con.sql("SELECT count(*) FILTER (WHERE e IN (SELECT e FROM s GROUP BY e HAVING count(*) < 5)), "
+                   "count(*) FILTER (WHERE NOT (d < e)) FROM out").fetchall() == [(0, 0)]
+    con.close()
+
+
+def test_rows_taking_another_rows_values_keep_unique_columns_and_dependencies():
+    """The review of a8456f4: rows a bound and a tie left on a rare value took every modelled column of another row,
+    a UNIQUE DOUBLE and TIMESTAMP too (500 duplicates), and the donors were not checked against the rules. A declared
+    unique column keeps the row's own value; donors keep every rule; a dependency among the rules is no row predicate
+    (it had failed the donors' check with a Binder Error)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (x DOUBLE UNIQUE, city VARCHAR, state VARCHAR, d INTEGER, e INTEGER, CHECK (d < e))")
+    con.execute("INSERT INTO s SELECT i * 1.000123, 'city' || (i % 7), 'st' || (i % 7), (i % 60) * 2, (i % 60) * 2 + 2 "
+                "FROM range(3000) r(i)")
+    con.execute("INSERT INTO s SELECT 5000 + j * 1.000123, 'city0', 'st0', 0, 2 * j + 1 FROM range(0, 60) r(j)")
+    out = duckdb_synth.run(con, "s", seed=0, constraints=["e <= 101", "city -> state"]).output.table()
+    con.register("out", out)
+    leaked, broken, dups = con.sql(
+        "SELECT count(*) FILTER (WHERE e IN (SELECT e FROM s GROUP BY e HAVING count(*) < 5)), "
+        "count(*) FILTER (WHERE NOT (d < e AND e <= 101)), count(*) - count(DISTINCT x) FROM out").fetchall()[0]
+    assert (leaked, broken, dups) == (0, 0, 0)
+    assert con.sql("SELECT count(*) FROM (SELECT city FROM out GROUP BY city HAVING count(DISTINCT state) > 1)"
+                   ).fetchall() == [(0,)]
+    con.close()

@@ -25,7 +25,7 @@ from ..errors import DataError
 from . import masks
 from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
 from .rounding import stable_order
-from .rules import Rule, keep_table, modelled_away
+from .rules import Rule, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
 from .source import quote_ident
 
@@ -87,7 +87,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                     and len(dom.rare) and dom.column.name in types and dom.column.name not in mask_map]
             # (a row left on a rare value takes the values of another row of the batch: not a declared key's, a
             # masked column's or a unit's ids, which no rule reads and which stay the row's own)
-            copied = [c.name for c in columns if c.name in by_name or c.name in derived]
+            copied = [c.name for c in columns if (c.name in by_name or c.name in derived) and not c.unique]
             out = _rules_off_rare(con, out, kept, rare, rules, types, rng, copied) if rare else kept
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
@@ -104,6 +104,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
 
 
 RULE_ROUNDS = 3  # balanced mode: times a value a rule's repair left on a rare one moves on, and the rules are kept
+RULE_COPIED = 0.01  # a batch where more of the rows took another row's values (`_rules_off_rare`) says so
 
 
 def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
@@ -136,8 +137,9 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
                 continue
             up = b[rows] > a[rows]
             new = _free_toward(dom, b[rows], up)
-            stuck = new == b[rows]
-            new[stuck] = _free_toward(dom, b[rows][stuck], ~up[stuck])
+            for way, within in ((~up, True), (up, False)):  # the other way; past the range, the repair's way
+                stuck = new == b[rows]
+                new[stuck] = _free_toward(dom, b[rows][stuck], way[stuck], within)
             rows, new = rows[new != b[rows]], new[new != b[rows]]
             if not len(rows):
                 continue
@@ -159,13 +161,28 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     stuck = np.zeros(kept.num_rows, dtype=bool)
     for dom in doms:
         stuck[_moved_onto_rare(dom, first[dom.column.name], _floats_of(con, "_synth_after", dom.column))] = True
-    if stuck.any() and not stuck.all():
+    if not stuck.any():
+        return kept
+    # donors: rows no repair left on a rare value and that keep every rule a row's values keep (the code rules,
+    # dependencies and combinations, were kept on the codes: ``rules.code_rules``)
+    row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
+    keeps = np.ones(len(stuck), dtype=bool)
+    if row_rules:
+        broken = " OR ".join(violations_sql(r) for r in row_rules)
+        keeps = np.asarray(con.sql(f"SELECT NOT ({broken}) FROM _synth_after").to_arrow_table().column(0)
+                           .to_numpy(zero_copy_only=False), dtype=bool)
+    donors = np.flatnonzero(~stuck & keeps)
+    if len(donors):
         take = np.arange(kept.num_rows)
-        take[stuck] = rng.choice(np.flatnonzero(~stuck), int(stuck.sum()))
+        take[stuck] = rng.choice(donors, int(stuck.sum()))
         index = pa.array(take)
         for name in copied:
             at = kept.schema.get_field_index(name)
             kept = kept.set_column(at, kept.schema.field(at), kept.column(at).take(index))
+    if stuck.sum() > RULE_COPIED * len(stuck) or not len(donors):
+        log.warning("%d of %d synthetic rows of a batch %s: the rules left them no value that is not rare (a value "
+                    "1-4 source rows hold); check that the source keeps the rules", int(stuck.sum()), len(stuck),
+                    "took another row's values" if len(donors) else "keep such a value (no row to take one from)")
     return kept
 
 
@@ -183,11 +200,11 @@ def _floats_of(con: duckdb.DuckDBPyConnection, table: str, col: Column) -> np.nd
     return np.asarray(pc.fill_null(got, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray) -> np.ndarray:
+def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray, within: bool = True) -> np.ndarray:
     """Each rare value `x` moved, upward where `up` and else downward, to the nearest value that way that no rare
     value is: the next free point of the lattice `_not_rare` uses, or float for a column with none, within what the
-    type writes and the column's range (``_not_rare``'s); as the column holds it (a FLOAT, a whole number, a DECIMAL's
-    written value). Where that is rare still, or past the range, `x` stays."""
+    type writes and, `within`, the column's range (``_not_rare``'s); as the column holds it (a FLOAT, a whole number,
+    a DECIMAL's written value). Where that is rare still, or past the range, `x` stays."""
     col = dom.column
     step = _rare_step(dom)
     single = col.type.upper() == "FLOAT"
@@ -207,8 +224,9 @@ def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray) -> np.ndarra
     elif col.integer and col.type.upper() != "TIME":
         cand = np.floor(cand)
     low, high = _written_bounds(col)
-    low, high = max(low, dom.edges[0]), min(high, dom.edges[-1])
-    ok = np.isfinite(cand) & (cand >= low) & (cand <= high) & (cand < dom.edges[-1]) & ~_in_sorted(dom.rare, cand)
+    ok = np.isfinite(cand) & (cand >= low) & (cand <= high) & ~_in_sorted(dom.rare, cand)
+    if within:
+        ok &= (cand >= dom.edges[0]) & (cand < dom.edges[-1])
     return np.where(ok, cand, x)
 
 
