@@ -140,18 +140,18 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             for way, within in ((~up, True), (up, False)):  # the other way; past the range, the repair's way
                 stuck = new == b[rows]
                 new[stuck] = _free_toward(dom, b[rows][stuck], way[stuck], within)
-            rows, new = rows[new != b[rows]], new[new != b[rows]]
+            moves = new != b[rows]
+            rows, new = rows[moves], new[moves]
             if not len(rows):
                 continue
             before[name][rows] = new
-            x = np.where(np.isfinite(b), b, 0.0)
-            x[rows] = new
-            con.register("_synth_moved", pa.table({name: _typed(dom.column, x, ~np.isfinite(b))}))
-            typed_new = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
+            con.register("_synth_moved", pa.table({name: _typed(dom.column, new, np.zeros(len(new), dtype=bool))}))
+            typed_new = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0).combine_chunks()
             mask = np.zeros(len(b), dtype=bool)
             mask[rows] = True
             at = kept.schema.get_field_index(name)
-            kept = kept.set_column(at, kept.schema.field(at), pc.if_else(pa.array(mask), typed_new, kept.column(at)))
+            column = pc.replace_with_mask(kept.column(at).combine_chunks(), pa.array(mask), typed_new)
+            kept = kept.set_column(at, kept.schema.field(at), column)
             moved = True
         if not moved:
             break
@@ -208,15 +208,8 @@ def _free_toward(dom: NumericDomain, x: np.ndarray, up: np.ndarray, within: bool
     col = dom.column
     step = _rare_step(dom)
     single = col.type.upper() == "FLOAT"
-    if step is None:
-        units = _float_keys(dom.rare, single)
-        units = units[np.r_[True, units[1:] != units[:-1]]]
-        below, above = _beside_run(units, *_run_bounds(units), _float_keys(x, single))
-        cand = _key_floats(np.where(up, above, below), single)
-    else:
-        units, starts, ends, _ = _runs(dom.rare, step, False)
-        below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
-        cand = _of_steps(np.where(up, above, below), step)
+    below, above = _floats_beside(dom.rare, x, single) if step is None else _points_beside(dom.rare, x, step)
+    cand = np.where(up, above, below)
     if single:
         cand = _single(cand)
     elif dom.floats_are_values:
@@ -923,7 +916,7 @@ def _kept_as_drawn(dom: NumericDomain, x: np.ndarray, hit: np.ndarray, step: flo
     if step is None or not len(hit) or _dense_share(dom, step) < DENSE_ROWS:
         return np.zeros(len(hit), dtype=bool)
     inner = (x[hit] - step >= dom.edges[0]) & (x[hit] + step < dom.edges[-1])  # not the range's ends
-    drawn = _drawn_rare(dom)  # (a value only dropped rows hold is in no run)
+    drawn = dom.drawn_rare  # (a value only dropped rows hold is in no run)
     if drawn is not dom.rare:
         inner &= _in_sorted(drawn, x[hit])
     length = np.zeros(len(hit))
@@ -1015,7 +1008,7 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     kept = _SHARES.get(key)
     if kept is not None and kept[0]() is dom.rare:
         return kept[1]
-    length = _runs(_drawn_rare(dom), step, True, keep=False)[3]  # kept only where the share is high (``_run_length``)
+    length = _runs(dom.drawn_rare, step, True, keep=False)[3]  # kept only where the share is high (``_run_length``)
     share = float(dom.rare_held[dom.rare_held > 0][length >= DENSE_RUN].sum() / dom.numbers)
     if len(_SHARES) > 4096:  # a long-lived process: drop those whose arrays are gone
         for k in [k for k, (ref, _) in _SHARES.items() if ref() is None]:
@@ -1024,26 +1017,6 @@ def _dense_share(dom: NumericDomain, step: float) -> float:
     return share
 
 
-def _drawn_rare(dom: NumericDomain) -> np.ndarray:
-    """The rare values kept rows hold (``rare_held`` over 0), whose runs the dense-run exception reads. Those only
-    rows no draw stands for hold (a privacy unit's bound dropped them; a DECIMAL's written value no kept row reads
-    as) are rare for every draw but lengthen no run: they had joined runs of 40 one-row values into one of 2,050,
-    which switched the exception on (1,987-1,995 rows a seed; the review of 910b868)."""
-    held = dom.rare_held
-    if held is None or held.all():
-        return dom.rare
-    kept = _DRAWN.get(id(dom.rare))
-    if kept is not None and kept[0]() is dom.rare:
-        return kept[1]
-    if len(_DRAWN) > 4096:
-        for k in [k for k, (ref, _) in _DRAWN.items() if ref() is None]:
-            del _DRAWN[k]
-    drawn = dom.rare[held > 0]
-    _DRAWN[id(dom.rare)] = (weakref.ref(dom.rare), drawn)
-    return drawn
-
-
-_DRAWN: dict[int, tuple[weakref.ref, np.ndarray]] = {}  # id(rare) -> (weak ref, its values kept rows hold)
 _SHARES: dict[tuple[int, float], tuple[weakref.ref, float]] = {}  # (id(rare), step) -> (weak ref, share): a
 # column's share is read in every batch; its runs (``_runs``) are kept for few columns at a time
 
@@ -1143,16 +1116,22 @@ def _next_free_float(rare: np.ndarray, x: np.ndarray, bounds: tuple[float, float
     integers, so the free floats beside a run of rare ones are found as ``_nearest_free`` finds lattice
     points, at any distance (a block of floats each read from 5 rows, around X held by 2, left X where
     three floats each side were all rare). With `single`, FLOATs (a FLOAT column's values, as doubles)."""
-    units = _float_keys(rare, single)  # ascending, as `rare` is
-    units = units[np.r_[True, units[1:] != units[:-1]]] if len(units) else units  # +0 and -0 share a key
-    below, above = _beside_run(units, *_run_bounds(units), _float_keys(x, single))
-    below, above = _key_floats(below, single), _key_floats(above, single)
+    below, above = _floats_beside(rare, x, single)
     ok_below = (below >= bounds[0]) & (below <= bounds[1])
     ok_above = (above >= bounds[0]) & (above <= bounds[1])
     if resolution is not None:
         ok_below &= shared(below, resolution)
         ok_above &= shared(above, resolution)
     return _nearer(x, below, above, ok_below, ok_above)
+
+
+def _floats_beside(rare: np.ndarray, x: np.ndarray, single: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `x`, one of the sorted `rare` floats, the floats just below and just above its run of consecutive
+    rare floats (FLOATs with `single`)."""
+    units = _float_keys(rare, single)  # ascending, as `rare` is
+    units = units[np.r_[True, units[1:] != units[:-1]]] if len(units) else units  # +0 and -0 share a key
+    below, above = _beside_run(units, *_run_bounds(units), _float_keys(x, single))
+    return _key_floats(below, single), _key_floats(above, single)
 
 
 def _nearer(x: np.ndarray, below: np.ndarray, above: np.ndarray, ok_below: np.ndarray, ok_above: np.ndarray
@@ -1205,12 +1184,16 @@ def _key_floats(keys: np.ndarray, single: bool = False) -> np.ndarray:
 def _nearest_free(rare: np.ndarray, x: np.ndarray, step: float, bounds: tuple[float, float]) -> np.ndarray:
     """For lattice points `x` (multiples of `step`) among the sorted `rare` values, the nearest lattice
     point that is not, inside `bounds` where one side allows."""
-    units, starts, ends, _ = _runs(rare, step, False)
-    # Runs of consecutive rare points (each rare value at its nearest): each x is inside one; the free
-    # neighbours are just outside it.
-    below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
-    below, above = _of_steps(below, step), _of_steps(above, step)
+    below, above = _points_beside(rare, x, step)
     return _nearer(x, below, above, below >= bounds[0], above <= bounds[1])  # none in bounds: x
+
+
+def _points_beside(rare: np.ndarray, x: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """For lattice points `x` among the sorted `rare` values, the lattice points just below and just above each
+    one's run of consecutive rare points (each rare value at its nearest): the free neighbours are just outside it."""
+    units, starts, ends, _ = _runs(rare, step, False)
+    below, above = _beside_run(units, starts, ends, np.round(_steps(x, step)))
+    return _of_steps(below, step), _of_steps(above, step)
 
 
 def _written_bounds(col: Column) -> tuple[float, float]:
