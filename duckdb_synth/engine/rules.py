@@ -113,16 +113,47 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
     _order_derived(out, source)
     _order_dependencies(out, source)
     out = _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
-    out = _implied_bounds(out)
+    out = _implied_bounds(out, by_name)
     _clashing_bounds(out, by_name, source)
     return out
 
 
-def _implied_bounds(rules: list[Rule]) -> list[Rule]:
+def _last_kept(col: Column | None, op: str, value: str) -> tuple[str, str] | None:
+    """The last value of `col`'s type that keeps `col op value` (`e < 102` on an INTEGER: 101; `e <= 101.5`: 101;
+    on a DOUBLE, `e < 102`: the float below 102), as SQL and as shown in a rule's text; None where it cannot be
+    worked out (a type without steps, a constant the type cannot hold)."""
+    import duckdb
+
+    if col is None or col.kind not in ("numeric", "temporal") or col.type.upper() in ("TIME", "TIMETZ", "TIMESTAMPTZ",
+                                                                                    "TIMESTAMP WITH TIME ZONE"):
+        return None
+    t, up = col.type, op in (">", ">=")
+    strict = op in ("<", ">")
+    step = _step(t)
+    c = f"TRY_CAST({value} AS {t})"
+    past = f"{c} {'<=' if strict and up else '<' if up else '>=' if strict else '>'} {value}"  # c breaks the bound
+    if step == "NULL":
+        moved = f"nextafter({c}, CAST('{'inf' if up else '-inf'}' AS {t}))"
+    elif step == "1":
+        moved = f"TRY_CAST(CAST({c} AS HUGEINT) {'+' if up else '-'} 1 AS {t})"
+    else:
+        moved = f"TRY_CAST({c} {'+' if up else '-'} {step} AS {t})"
+    try:
+        got = duckdb.sql(f"SELECT CAST(CASE WHEN {past} THEN {moved} ELSE {c} END AS VARCHAR)").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    if got is None:
+        return None
+    return f"CAST({quote_literal(got)} AS {t})", (got if col.kind == "numeric" else f"{t} {quote_literal(got)}")
+
+
+def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
     """Bounds that orders carry along a chain, added as rules of their own: with `a < b` and `a >= 0`,
     `b > 0`; with `b <= c` and `c <= 46`, `b <= 46`. Each column is then brought inside the range
     the whole chain leaves it, so that a strict order's tie can be moved within it (without them,
-    `x1 < x0 <= x2 <= 46` with all three at 46 moves x0 past x2 and x2 back, round and round)."""
+    `x1 < x0 <= x2 <= 46` with all three at 46 moves x0 past x2 and x2 back, round and round). The bound
+    carried is the last value the bounded column's type keeps (`c < 102` on an INTEGER c: `b < 101` from
+    `b < c`, so that a tie at 100 moves c to 101, not to 102 and back: the review of a8456f4)."""
     orders = [(r.left, r.right, r.op in ("<", ">"), r) if r.op in ("<", "<=") else (r.right, r.left, r.op in ("<", ">"), r)
               for r in rules if r.kind == "order"]
     if not orders:
@@ -139,12 +170,17 @@ def _implied_bounds(rules: list[Rule]) -> list[Rule]:
                     o, target = ("<" if strict or op == "<" else "<="), lo
                 else:
                     continue
-                if (target, o, value) in bounds or (target, o.rstrip("="), value) in bounds:
+                last = _last_kept((by_name or {}).get(col), op, value)
+                if last is not None:  # the order from the last value the bounded column keeps
+                    o, (carried, shown) = (o.rstrip("=") if strict else o.rstrip("=") + "="), last
+                else:
+                    carried = shown = value
+                if (target, o, carried) in bounds or (target, o.rstrip("="), carried) in bounds:
                     continue  # (held already, or a strict bound at the same value is)
-                rule = Rule(f"{quote_ident(target)} {o} {value} (from '{why.text}' and '{order.text}')", "bound",
-                            f"{quote_ident(target)} {o} {value}", target, o, value=value, columns=(target,),
+                rule = Rule(f"{quote_ident(target)} {o} {shown} (from '{why.text}' and '{order.text}')", "bound",
+                            f"{quote_ident(target)} {o} {carried}", target, o, value=carried, columns=(target,),
                             source=order.source)
-                bounds[(target, o, value)] = rule
+                bounds[(target, o, carried)] = rule
                 new.append(rule)
         if not new:
             break
