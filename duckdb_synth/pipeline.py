@@ -26,6 +26,7 @@ import numpy as np
 from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import plan
+from .engine.rules import modelled_away
 from .engine.schema import read_schema
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
@@ -35,7 +36,7 @@ from .privacy.aggregates import (AGGREGATE_COLUMNS, MAX_SET_CELLS, AggregateResu
                                  release_table, release_text, sensitivity_sq)
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
-from .privacy.discovery import FREE_TEXT_ADVICE, domain, log as discovery_log
+from .privacy.discovery import FREE_TEXT_ADVICE, MIN_GROUP, domain, log as discovery_log
 from .privacy.fit import Progress, fit_model, free_text
 from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
@@ -134,13 +135,22 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
         report("sampling", 0.8)
         output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng,
                         units=units, sums=targets(cols.sums, sums, n_hat, exact=not opts.private),
-                        rules=cols.rules)
+                        rules=cols.rules, derived_rare=None if opts.private else derived_rare(rows, cols.columns,
+                                                                                              cols.rules))
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)
     return Result(output, Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None,
                                                 opts.seed is not None),
                   time.perf_counter() - started, src, opts, n_rows, sums=tuple(sums))
+
+
+def derived_rare(rows: Rows, columns: Sequence, rules: Sequence) -> dict:
+    """Balanced mode: the values 1-4 source rows hold of each number, date or time column a rule derives from others
+    (``CHECK (total = net + tax)``), which no output row may hold either (``decode._rules_off_rare``)."""
+    made = modelled_away(rules)
+    wanted = [c for c in columns if c.name in made and c.is_numeric]
+    return rows.rare_values(wanted, MIN_GROUP) if wanted else {}
 
 
 MAX_COLUMN_SETS = 200_000  # reporting_length and columns whose column sets pass this are refused

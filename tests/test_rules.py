@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 import duckdb
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -716,3 +717,57 @@ def test_a_strict_bound_carried_along_a_strict_order_leaves_room_for_the_tie(typ
         c.execute("INSERT INTO t SELECT i % 140, CASE WHEN i % 10 < 9 THEN 150 ELSE i % 140 + 1 END FROM range(3000) r(i)")
         c.register("s", run(c, "t", seed=0, constraints=["e < 102"]).table)
         assert c.sql("SELECT count(*) FILTER (NOT (d < e AND e < 102)) FROM s").fetchall() == [(0,)]
+
+
+DERIVED_CASES = {
+    # tax mostly net / 10; one row in 50 off the pattern, whose totals 1-4 rows hold: the model drew those
+    # combinations back (60 rows a seed before)
+    "combinations": ("INTEGER", "100 + 10 * (i % 20)", "CASE WHEN i % 50 = 0 THEN (i // 50) % 9 ELSE 10 + (i % 20) END",
+                     3000),
+    # amounts in cents, most totals held by one row: sums of drawn amounts landed on them (3,375-3,503 of 20,000
+    # rows a seed before; moving an input a cent mends them, no row copied)
+    "cents": ("DECIMAL(10,2)", "CAST(10 + random() * 990 AS DECIMAL(10,2))", "CAST(random() * 200 AS DECIMAL(10,2))",
+              20000),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DERIVED_CASES))
+def test_balanced_a_derived_column_takes_no_value_few_source_rows_hold(case, caplog):
+    """The review of a8456f4: a derived column (CHECK (total = net + tax)) is computed from drawn values, and came out
+    as values 1-4 source rows hold. Such a row's input moves a step, or the row takes another's values."""
+    type_, net, tax, n = DERIVED_CASES[case]
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE w (net {type_}, tax {type_}, total {type_}, k VARCHAR, CHECK (total = net + tax))")
+    con.execute("SELECT setseed(0.5)")
+    con.execute(f"INSERT INTO w SELECT a, b, a + b, 'k' || (i % 5) FROM (SELECT i, {net} AS a, {tax} AS b "
+                f"FROM range({n}) r(i))")
+    rare = "(SELECT total FROM w GROUP BY total HAVING count(*) < 5)"
+    with caplog.at_level("WARNING", logger="duckdb_synth"):
+        out = duckdb_synth.run(con, "w", seed=0).output.table()
+    con.register("out", out)
+    assert con.sql(f"SELECT count(*) FILTER (WHERE total IN {rare}), count(*) FILTER (WHERE total <> net + tax), "
+                   "count(*) FROM out").fetchall() == [(0, 0, n)]
+    assert "took another row's values" not in caplog.text  # mended by moving an input, not by copying rows
+    # the inputs keep the rule's own: no value 1-4 source rows hold either
+    for c in ("net", "tax"):
+        assert con.sql(f"SELECT count(*) FROM out WHERE {c} IN (SELECT {c} FROM w GROUP BY {c} HAVING count(*) < 5)"
+                       ).fetchall() == [(0,)], c
+    con.close()
+
+
+def test_a_derived_columns_dense_run_of_rare_values_is_kept_as_drawn():
+    """As a modelled column's (``decode._kept_as_drawn``): where runs of 64 or more consecutive points of the type's
+    lattice, each held by 1-4 rows, hold most rows (ids, unique amounts), a value inside a run is no one row's; the
+    4 rarest at either end, and values off the runs, still count as rare."""
+    from duckdb_synth.engine.decode import _derived_on_rare
+    from duckdb_synth.engine.schema import classify
+
+    dense = np.arange(1000, 2000, dtype=np.float64)  # every whole number 1000..1999 held by one row
+    got = (dense, np.ones(len(dense)), 1000)
+    x = np.array([1500.0, 1001.0, 1998.0, 1000.0, 2500.0])
+    assert _derived_on_rare(classify("t", "INTEGER"), got, x).tolist() == [False, True, True, True, False]
+    # the same values in a column where they hold few of the rows (a spike of 9,000 rows elsewhere): all rare
+    assert _derived_on_rare(classify("t", "INTEGER"), (dense, np.ones(len(dense)), 10000), x).tolist() == [
+        True, True, True, True, False]
+    # a DOUBLE has no lattice: every rare value counts
+    assert _derived_on_rare(classify("t", "DOUBLE"), got, x).tolist() == [True, True, True, True, False]

@@ -164,6 +164,20 @@ def test_values_a_unit_bound_dropped_stay_rare_as_on_duckdb(spark, tmp_path):
     assert not any(r[0] % 3 == 1 and 601 <= r[0] <= 778 for r in rows)  # the 1-row values 3j + 1
 
 
+def test_a_derived_columns_rare_values_are_read_on_spark_as_on_duckdb(spark, tmp_path):
+    """Balanced mode: the values 1-4 source rows hold of a column a rule derives (``SparkRows.rare_values``) are
+    Spark's to read too, so no total such rows hold comes out, and the rows are DuckDB's."""
+    path = tmp_path / "derived.parquet"
+    duckdb.sql("COPY (SELECT net, tax, net + tax AS total FROM (SELECT 100 + 10 * (i % 20) AS net, CASE WHEN i % 50 = 0 "
+               "THEN (i // 50) % 9 ELSE 10 + (i % 20) END AS tax FROM range(3000) r(i))) "
+               f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1024)")
+    duck, spk = both(spark, str(path), mode="balanced", seed=0, constraints=["total = net + tax"])
+    rows = sorted_rows(spk.dataframe.toArrow())
+    assert rows == sorted_rows(duck.table)
+    rare = {t for (t,) in duckdb.sql(f"SELECT total FROM '{path}' GROUP BY total HAVING count(*) < 5").fetchall()}
+    assert len(rare) == 18 and not any(r[2] in rare for r in rows)
+
+
 def test_codes_kept_on_the_executors_give_the_same_run(spark, table_file, tmp_path, monkeypatch):
     """Past LOCAL_CELLS the codes stay in Spark: marginals as Spark jobs, the selection's sample
     (SELECT_ROWS, made small here) brought to the driver; still the same run. Five of the table's columns

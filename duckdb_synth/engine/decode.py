@@ -25,7 +25,7 @@ from ..errors import DataError
 from . import masks
 from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
 from .rounding import stable_order
-from .rules import Rule, keep_table, modelled_away, violations_sql
+from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
 from .source import quote_ident
 
@@ -34,7 +34,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
                  given: dict[str, pa.Array] | None = None,
                  placed: Callable[[dict[int, np.ndarray]], None] | None = None,
-                 rules: Sequence[Rule] = ()) -> pa.Table:
+                 rules: Sequence[Rule] = (), derived_rare: dict[str, np.ndarray] | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
@@ -43,6 +43,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     `given` columns (the privacy unit's ids) as they come. `placed(within)` may move the numeric
     columns' codes and places within their bins before they are decoded (``engine/sums.py``: group
     totals met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired.
+    `derived_rare` (balanced mode): per derived column, the values 1-4 source rows hold, which no row keeps.
     The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
@@ -88,7 +89,11 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             # (a row left on a rare value takes the values of another row of the batch: not a declared key's, a
             # masked column's or a unit's ids, which no rule reads and which stay the row's own)
             copied = [c.name for c in columns if (c.name in by_name or c.name in derived) and not c.unique]
-            out = _rules_off_rare(con, out, kept, rare, rules, types, rng, copied) if rare else kept
+            made = {c.name: (c, derived_rare[c.name]) for c in columns
+                    if c.name in derived and c.name in (derived_rare or {}) and len(derived_rare[c.name][0])}
+            numeric = {name: dom for name, (_, dom) in by_name.items() if isinstance(dom, NumericDomain)}
+            out = (_rules_off_rare(con, out, kept, rare, rules, types, rng, copied, made, numeric) if rare or made
+                   else kept)
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
@@ -109,7 +114,8 @@ RULE_COPIED = 0.01  # a batch where more of the rows took another row's values (
 
 def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
                     rules: Sequence[Rule], types: dict[str, str], rng: np.random.Generator,
-                    copied: Sequence[str]) -> pa.Table:
+                    copied: Sequence[str], derived: dict[str, tuple] | None = None,
+                    numeric: dict[str, NumericDomain] | None = None) -> pa.Table:
     """Balanced mode: a value a rule's repair moved onto a rare one (a strict order's tie moves the larger value one
     step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
     e out in 3 seeds, the review of e49fb40) moves on, the way the repair moved it, to the nearest value that is not
@@ -121,7 +127,11 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     (``_not_rare``). A row still left on one (a bound and a tie pushing from both sides: CHECK (d < e) and e <= 101,
     101 a 1-row value, 500 rows a seed; a tie onto a run of rare values up to the range's end, 146) takes the
     `copied` columns' values of another row of the batch, drawn at random among those no repair left on one: a
-    synthetic row, which keeps the rules."""
+    synthetic row, which keeps the rules. So does a row whose `derived` column (a rule computes it from the others:
+    CHECK (total = net + tax); its Column and ``Rows.rare_values``' reading) came out as a value 1-4 source rows
+    hold, but where the dense-run exception keeps it (``_derived_on_rare``; 49 rows a seed on the review of
+    a8456f4's table) and where moving one of its modelled inputs (`numeric`: the domains) a few steps mends it
+    (``_derived_off_rare``)."""
     con.register("_synth_before", typed)
     first = {d.column.name: _floats_of(con, "_synth_before", d.column) for d in doms}
     before = {name: x.copy() for name, x in first.items()}
@@ -161,6 +171,16 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     stuck = np.zeros(kept.num_rows, dtype=bool)
     for dom in doms:
         stuck[_moved_onto_rare(dom, first[dom.column.name], _floats_of(con, "_synth_after", dom.column))] = True
+    ruled = int(stuck.sum())
+    if derived:
+        on = _derived_rows_on_rare(con, "_synth_after", derived)
+        if on.any():  # (a row the rules left on a rare value takes another's values whatever its inputs)
+            kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric or {}, rules,
+                                            types)
+            stuck |= on & ~fixed
+            con.register("_synth_after", kept)
+    made = [name for name, (col, got) in (derived or {}).items()
+            if _derived_on_rare(col, got, _floats_of(con, "_synth_after", col))[stuck].any()]
     if not stuck.any():
         return kept
     # donors: rows no repair left on a rare value and that keep every rule a row's values keep (the code rules,
@@ -180,10 +200,102 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             at = kept.schema.get_field_index(name)
             kept = kept.set_column(at, kept.schema.field(at), kept.column(at).take(index))
     if stuck.sum() > RULE_COPIED * len(stuck) or not len(donors):
-        log.warning("%d of %d synthetic rows of a batch %s: the rules left them no value that is not rare (a value "
-                    "1-4 source rows hold); check that the source keeps the rules", int(stuck.sum()), len(stuck),
-                    "took another row's values" if len(donors) else "keep such a value (no row to take one from)")
+        why = ([f"the rules left {ruled} no value that is not rare (check that the source keeps the rules)"]
+               if ruled else []) + ([f"a derived column ({', '.join(repr(m) for m in made)}) came out as such a "
+                                     f"value in {int(stuck.sum()) - ruled} (a combination of its inputs that few "
+                                     "source rows hold)"] if ruled < stuck.sum() else [])
+        log.warning("%d of %d synthetic rows of a batch %s (a value 1-4 source rows hold): %s", int(stuck.sum()),
+                    len(stuck), "took another row's values" if len(donors) else
+                    "keep such a value (no row to take one from)", "; ".join(why))
     return kept
+
+
+def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple]) -> np.ndarray:
+    """The rows of `table` some derived column of which came out on a rare value (``_derived_on_rare``)."""
+    on = None
+    for col, got in derived.values():
+        hit = _derived_on_rare(col, got, _floats_of(con, table, col))
+        on = hit if on is None else on | hit
+    return on
+
+
+def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.ndarray, derived: dict[str, tuple],
+                      numeric: dict[str, NumericDomain], rules: Sequence[Rule], types: dict[str, str]
+                      ) -> tuple[pa.Table, np.ndarray]:
+    """The `rows` of `kept` whose derived column came out on a rare value, mended where one modelled input of a
+    derived column moved 1, 2 or 3 steps of its lattice (``_rare_step``), the nearest first, up before down, to a
+    value that is not rare, within its range, leaves every derived column, computed again, off the rare values and
+    keeps every row rule: amounts in cents summed onto one row's total move a cent (3,375 of 20,000 rows would
+    otherwise have taken another's values). Inputs a dependency or a combination names stay. Returns the table and
+    which rows were mended."""
+    fixed = np.zeros(kept.num_rows, dtype=bool)
+    coded = {c for r in rules if r.kind in ("fd", "forbid", "allow") for c in (*r.columns, *r.given, r.left)}
+    inputs = [c for r in rules if r.kind == "derived" and r.left in derived for c in r.columns
+              if c != r.left and c in numeric and c not in coded and c not in derived]
+    row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
+    names = [n for n in types if n in derived]
+    for name in dict.fromkeys(inputs):
+        dom = numeric[name]
+        step = _rare_step(dom)
+        if step is None or not len(rows):
+            continue
+        con.register("_synth_now", kept)
+        x = _floats_of(con, "_synth_now", dom.column)
+        for k in (1, -1, 2, -2, 3, -3):
+            if not len(rows):
+                break
+            con.register("_synth_moved", pa.table({name: _typed(dom.column, x[rows] + k * step,
+                                                                np.zeros(len(rows), dtype=bool))}))
+            moved = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
+            trial = kept.take(pa.array(rows))
+            trial = trial.set_column(trial.schema.get_field_index(name), trial.schema.field(name), moved)
+            con.register("_synth_trial", trial)
+            trial = con.sql(derive_sql(rules, "SELECT * FROM _synth_trial", types)).to_arrow_table()
+            con.register("_synth_trial", trial)
+            y = _floats_of(con, "_synth_trial", dom.column)
+            good = np.isfinite(y) & (y >= dom.edges[0]) & (y < dom.edges[-1]) & (y != x[rows])
+            if dom.rare is not None:
+                good &= ~_in_sorted(dom.rare, y)
+            good &= ~_derived_rows_on_rare(con, "_synth_trial", derived)
+            if row_rules:
+                broken = " OR ".join(violations_sql(r) for r in row_rules)
+                good &= ~np.asarray(con.sql(f"SELECT coalesce({broken}, false) FROM _synth_trial").to_arrow_table()
+                                    .column(0).to_numpy(zero_copy_only=False), dtype=bool)
+            if not good.any():
+                continue
+            mask = np.zeros(kept.num_rows, dtype=bool)
+            mask[rows[good]] = True
+            for c in (name, *names):
+                at = kept.schema.get_field_index(c)
+                new = trial.column(c).filter(pa.array(good)).combine_chunks().cast(kept.schema.field(at).type)
+                kept = kept.set_column(at, kept.schema.field(at),
+                                       pc.replace_with_mask(kept.column(at).combine_chunks(), pa.array(mask), new))
+            fixed[rows[good]] = True
+            rows = rows[~good]
+    return kept, fixed
+
+
+def _derived_on_rare(col: Column, got: tuple[np.ndarray, np.ndarray, int], x: np.ndarray) -> np.ndarray:
+    """Which of `x`, a derived column's values (as ``value_sql`` reads them), are values 1-4 source rows hold (`got`:
+    ``Rows.rare_values``' values, rows holding each, rows in all), but those balanced mode's dense-run exception keeps
+    as drawn, as a modelled column's (``_kept_as_drawn``): where runs of DENSE_RUN or more consecutive points of the
+    type's lattice, each rare, hold at least DENSE_ROWS of the rows (unique amounts in cents: a sum of two drawn
+    amounts equal to one row's total is no more that row's than any other draw on the lattice; 3,503 of 20,000 rows
+    would have been copied), a value inside such a run, not among the 4 rarest at either end."""
+    values, held, numbers = got
+    on = _in_sorted(values, x)
+    step = (TYPE_UNIT_US.get(col.type.upper(), 1.0) if col.kind == "temporal"  # days for a DATE, else microseconds
+            else 1.0 if col.integer else None if col.scale is None else 10.0 ** -col.scale)
+    if step is None or numbers <= 0 or not on.any():
+        return on
+    length = _runs(values, step, True)[3]  # (kept: the same array every batch)
+    if held[length >= DENSE_RUN].sum() / numbers < DENSE_ROWS:
+        return on
+    hit = np.flatnonzero(on)
+    at = np.searchsorted(values, x[hit])
+    ends = 4  # (the rarest values at each end: balanced mode clips the 4 most extreme numbers of a column)
+    on[hit[(length[at] >= DENSE_RUN) & (at >= ends) & (at < len(values) - ends)]] = False
+    return on
 
 
 def _moved_onto_rare(dom: NumericDomain, a: np.ndarray, b: np.ndarray) -> np.ndarray:

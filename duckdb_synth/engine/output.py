@@ -72,11 +72,14 @@ class Output:
         units: the privacy unit's column's fresh ids (``engine/units.py``), numbered across batches.
         sums: released group totals each batch meets, in proportion to its rows (``engine/sums.py``).
         rules: rules every row keeps (``engine/rules.py``).
+        derived_rare: balanced mode, per column a rule derives: the values (as floats) 1-4 source rows hold, which
+            no row takes (``decode._rules_off_rare``).
     """
 
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
                  rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
-                 units: UnitIds | None = None, sums: Sequence[SumTarget] = (), rules: Sequence = ()) -> None:
+                 units: UnitIds | None = None, sums: Sequence[SumTarget] = (), rules: Sequence = (),
+                 derived_rare: dict[str, np.ndarray] | None = None) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model
@@ -89,6 +92,7 @@ class Output:
         self.sums = tuple(sums)
         self.rules = tuple(rules)
         self._code_rules = code_rules(self.rules)
+        self.derived_rare = dict(derived_rare or {})
         self._maps: dict | None = None
         self._first: pa.Table | None = None  # the one batch, kept when it is all the rows
         self.stamp = Stamp()
@@ -151,7 +155,8 @@ class Output:
                        self._dependencies() if any(r.kind == "fd" for r in rules) else {})
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
-                            total_rows=self.num_rows, given=given, placed=placed, rules=self.rules)
+                            total_rows=self.num_rows, given=given, placed=placed, rules=self.rules,
+                            derived_rare=self.derived_rare)
 
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""

@@ -721,7 +721,8 @@ def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
     return coupled, [r for r in fixes if r.kind == "bound" and r.left not in moved]
 
 
-def _derive(rules: Sequence[Rule], sql: str, types: dict[str, str]) -> str:
+def derive_sql(rules: Sequence[Rule], sql: str, types: dict[str, str]) -> str:
+    """`sql` with each derived column computed from the others by its rule."""
     for rule in rules:
         if rule.kind == "derived":
             q = quote_ident(rule.left)
@@ -762,7 +763,7 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
         if not con.sql(f"SELECT count(*) FILTER ({broken}) FROM {current}").fetchall()[0][0]:
             break
         current = run(coupled, current)
-    out = con.sql(_derive(rules, f"SELECT * FROM {current}", types)).to_arrow_table()
+    out = con.sql(derive_sql(rules, f"SELECT * FROM {current}", types)).to_arrow_table()
     if current.startswith("_synth_keep_"):
         con.unregister(current)
     return out

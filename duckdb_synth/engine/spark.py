@@ -519,6 +519,18 @@ class SparkRows:
     def column(self, i: int) -> SparkColumn:
         return SparkColumn(self, i)
 
+    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+        """As ``data.DuckDBRows``': two queries a column over the source's rows."""
+        out = {}
+        for col in columns:
+            finite = self.df.selectExpr(f"{spark_sql(value_sql(col))} AS v").where("NOT isnan(v) AND abs(v) < double('inf')")
+            got = self.guard(lambda: finite.groupBy("v").count().where(f"count < {int(below)}").orderBy("v")
+                             .toArrow(), col)
+            total = int(self.guard(lambda: finite.count(), col))
+            self.took("rare values", got.nbytes)
+            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("count"))), total)
+        return out
+
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned | SparkBinned:
         """The codes, kept on the executors (or brought to the driver when small); with `keep`, those
         columns' raw values (float64, NaN for NULL) beside them, for the workload's sums."""
