@@ -240,9 +240,11 @@ class _Facts:
     sets: list = None
     sources: list = None
     points: list = None  # a number's lists of values (x IN (1, 5, 9)), each also its range's bounds
+    exact: dict = None  # a DECIMAL past the floats: a listed or equal value's float -> the value (``Declared.exact``)
 
     def __post_init__(self) -> None:
         self.lower, self.upper, self.sets, self.sources, self.points = [], [], [], [], []
+        self.exact = {}
 
 
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
@@ -265,7 +267,8 @@ def from_checks(col: Column, names: list[str]) -> Declared | None:
             raise OptionError(f"{where} leaves no value of type {col.type}: the table can hold only NULLs in it")
         bounds = inward(col, (lo, hi), strict, where, origin)
         points = _listed_points(facts.points, bounds, where)
-        return Declared(origin, bounds=bounds, shown=origin, enforced=True, points=points)
+        return Declared(origin, bounds=bounds, shown=origin, enforced=True, points=points,
+                        exact=_exact_of(facts.exact, bounds, points))
     if not facts.sets:
         return None
     values = [v for v in facts.sets[0] if all(v in s for s in facts.sets[1:])]
@@ -385,7 +388,7 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
         if isinstance(node, exp.In) and _is_col(node.this, col, names) and not node.args.get("query"):
             if col.is_numeric:  # a list of numbers: its range, and the values themselves (``Declared.points``)
                 # (until 2026-12-07 none: CHECK (d IN (1, 5, 9)) at eps = 1 let 31 rows of 6 out)
-                points = sorted({_check_value(col, _literal(e), where) for e in node.expressions})
+                points = sorted({_exact_value(col, _literal(e), where, facts) for e in node.expressions})
                 facts.points.append(points)
                 facts.lower.append((points[0], False))
                 facts.upper.append((points[-1], False))
@@ -401,7 +404,7 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
                 return False
             v = _literal(right)
             if kind is exp.EQ:
-                value = _check_value(col, v, where) if col.is_numeric else _check_category(col, v, where)
+                value = _exact_value(col, v, where, facts) if col.is_numeric else _check_category(col, v, where)
                 facts.sets.append([value])
                 return True
             if not col.is_numeric:
@@ -414,6 +417,25 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
     except _Unreadable:
         return False
     return False
+
+
+def _exact_value(col: Column, v, where: str, facts: _Facts) -> float:
+    """A listed or equal value as the engine reads it (``_check_value``); on a DECIMAL past the floats, the value
+    itself kept beside its float (`facts.exact`), to be written for it: the float's shortest decimal is another
+    value (CHECK (x = 0.12345678901234567891) on a DECIMAL(38,20) came out as 0.12345678901234568, breaking it)."""
+    x = _check_value(col, v, where)
+    if decimal_past_floats(col) and isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool):
+        step = decimal.Decimal(1).scaleb(-col.scale)
+        exact = decimal.Decimal(v).quantize(step) if col.scale else decimal.Decimal(v)
+        if exact == v:  # (a value with more places than the scale is no value of the column: none to write)
+            facts.exact.setdefault(x, format(exact, "f"))
+    return x
+
+
+def _exact_of(exact: dict, bounds: tuple[float, float], points: tuple[float, ...]) -> tuple[tuple[float, str], ...]:
+    """The exact values (``Declared.exact``) of the floats a domain keeps: its points, or its one value."""
+    keep = points if points else (bounds[0],) if bounds[0] == bounds[1] else ()
+    return tuple((x, exact[x]) for x in sorted(keep) if x in exact)
 
 
 def _listed_points(lists: list, bounds: tuple[float, float], where: str) -> tuple[float, ...]:
@@ -461,7 +483,7 @@ def combine(col: Column, user: Declared | None, checked: Declared | None) -> Dec
         points = _listed_points([list(checked.points)], (lo, hi), f"domains: the range {user.shown} of column "
                                 f"'{col.name}' within its {checked.origin}") if checked.points else ()
         return Declared(origin, bounds=(lo, hi), shown=f"{user.shown} within {checked.origin}", enforced=enforced,
-                        points=points)
+                        points=points, exact=_exact_of(dict(checked.exact), (lo, hi), points))
     values = tuple(v for v in user.values if v in checked.values)
     if not values:
         raise OptionError(f"domains: none of the values {user.shown} of column '{col.name}' satisfies its "

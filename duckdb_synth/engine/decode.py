@@ -34,7 +34,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
                  given: dict[str, pa.Array] | None = None,
                  placed: Callable[[dict[int, np.ndarray]], None] | None = None,
-                 rules: Sequence[Rule] = (), derived_rare: dict[str, np.ndarray] | None = None) -> pa.Table:
+                 rules: Sequence[Rule] = (), derived_rare: dict[str, tuple] | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
@@ -43,7 +43,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     `given` columns (the privacy unit's ids) as they come. `placed(within)` may move the numeric
     columns' codes and places within their bins before they are decoded (``engine/sums.py``: group
     totals met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired.
-    `derived_rare` (balanced mode): per derived column, the values 1-4 source rows hold, which no row keeps.
+    `derived_rare` (balanced mode): per derived column, the values 1-4 source rows hold (``Rows.rare_values``),
+    which no row keeps (``_rules_off_rare``).
     The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
@@ -279,9 +280,9 @@ def _derived_on_rare(col: Column, got: tuple[np.ndarray, np.ndarray, int], x: np
     """Which of `x`, a derived column's values (as ``value_sql`` reads them), are values 1-4 source rows hold (`got`:
     ``Rows.rare_values``' values, rows holding each, rows in all), but those balanced mode's dense-run exception keeps
     as drawn, as a modelled column's (``_kept_as_drawn``): where runs of DENSE_RUN or more consecutive points of the
-    type's lattice, each rare, hold at least DENSE_ROWS of the rows (unique amounts in cents: a sum of two drawn
-    amounts equal to one row's total is no more that row's than any other draw on the lattice; 3,503 of 20,000 rows
-    would have been copied), a value inside such a run, not among the 4 rarest at either end."""
+    type's lattice, each rare, hold at least DENSE_ROWS of the rows (ids, or amounts filling their lattice end to end:
+    a sum equal to one row's value there is no more that row's than any other point of the run), a value inside such
+    a run, not among the 4 rarest at either end."""
     values, held, numbers = got
     on = _in_sorted(values, x)
     step = (TYPE_UNIT_US.get(col.type.upper(), 1.0) if col.kind == "temporal"  # days for a DATE, else microseconds
@@ -1450,7 +1451,12 @@ def cast_sql(columns: list[Column], table_name: str, vc_columns: set[str] = froz
         q = quote_ident(c.name)
         target = "VARCHAR" if c.name in vc_columns else c.type
         if c.name not in vc_columns and decimal_past_floats(c):
-            parts.append(f"{written_sql(q, target)} AS {q}")
+            written = written_sql(q, target)
+            if c.declared is not None and c.declared.exact:  # a listed or equal value: itself, not its float's
+                cases = " ".join(f"WHEN {q} = CAST('{x!r}' AS DOUBLE) THEN CAST('{v}' AS {target})"
+                                 for x, v in c.declared.exact)
+                written = f"CASE {cases} ELSE {written} END"
+            parts.append(f"{written} AS {q}")
         elif c.scale is not None and c.name not in vc_columns:
             parts.append(f"CAST(round({q}, {c.scale}) AS {target}) AS {q}")
         else:

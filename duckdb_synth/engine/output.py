@@ -72,14 +72,14 @@ class Output:
         units: the privacy unit's column's fresh ids (``engine/units.py``), numbered across batches.
         sums: released group totals each batch meets, in proportion to its rows (``engine/sums.py``).
         rules: rules every row keeps (``engine/rules.py``).
-        derived_rare: balanced mode, per column a rule derives: the values (as floats) 1-4 source rows hold, which
-            no row takes (``decode._rules_off_rare``).
+        derived_rare: balanced mode, per column a rule derives: the values 1-4 source rows hold
+            (``data.Rows.rare_values``), which no row takes (``decode._rules_off_rare``).
     """
 
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
                  rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
                  units: UnitIds | None = None, sums: Sequence[SumTarget] = (), rules: Sequence = (),
-                 derived_rare: dict[str, np.ndarray] | None = None) -> None:
+                 derived_rare: dict[str, tuple] | None = None) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model

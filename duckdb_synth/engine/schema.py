@@ -49,6 +49,8 @@ class Declared:
     enforced: bool = False  # the constraint alone: the data cannot hold a value outside it
     points: tuple[float, ...] = ()  # a number's listed values (CHECK (x IN (1, 5, 9)), ascending, as the engine
     # reads them), ``bounds`` their range: its values are written as the nearest of them (public: no row's)
+    exact: tuple[tuple[float, str], ...] = ()  # a DECIMAL past the floats: each listed or equal value's float and
+    # the value itself (CHECK (x = 0.12345678901234567891)), which is written for that float (``decode.cast_sql``)
 
 
 @dataclass(frozen=True)
