@@ -173,15 +173,15 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     for dom in doms:
         stuck[_moved_onto_rare(dom, first[dom.column.name], _floats_of(con, "_synth_after", dom.column))] = True
     ruled = int(stuck.sum())
+    numeric = numeric or {}
     if derived:
-        on = _derived_rows_on_rare(con, "_synth_after", derived)
+        on = _derived_rows_on_rare(con, "_synth_after", derived, rules, numeric)
         if on.any():  # (a row the rules left on a rare value takes another's values whatever its inputs)
-            kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric or {}, rules,
-                                            types)
+            kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric, rules, types)
             stuck |= on & ~fixed
             con.register("_synth_after", kept)
-    made = [name for name, (col, got) in (derived or {}).items()
-            if _derived_on_rare(col, got, _floats_of(con, "_synth_after", col))[stuck].any()]
+    made = [name for name, hit in _derived_hits(con, "_synth_after", derived or {}, rules, numeric).items()
+            if hit[stuck].any()]
     if not stuck.any():
         return kept
     # donors: rows no repair left on a rare value and that keep every rule a row's values keep (the code rules,
@@ -193,38 +193,71 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
         keeps = np.asarray(con.sql(f"SELECT NOT ({broken}) FROM _synth_after").to_arrow_table().column(0)
                            .to_numpy(zero_copy_only=False), dtype=bool)
     donors = np.flatnonzero(~stuck & keeps)
-    if len(donors):
+    left = stuck.copy()
+    for _ in range(DONOR_DRAWS if len(donors) else 0):
         take = np.arange(kept.num_rows)
-        take[stuck] = rng.choice(donors, int(stuck.sum()))
+        take[left] = rng.choice(donors, int(left.sum()))
         index = pa.array(take)
         for name in copied:
             at = kept.schema.get_field_index(name)
             kept = kept.set_column(at, kept.schema.field(at), kept.column(at).take(index))
-    if stuck.sum() > RULE_COPIED * len(stuck) or not len(donors):
+        if not derived:
+            break
+        # a derived column computed again from the row's own inputs: a declared UNIQUE one keeps the row's value,
+        # and the donor's derived value broke the rule (the review of 08840d4: 1-2 rows of 18,000); a row whose
+        # derived value is then rare draws another donor
+        con.register("_synth_copied", kept)
+        kept = con.sql(derive_sql(rules, "SELECT * FROM _synth_copied", types)).to_arrow_table()
+        con.register("_synth_copied", kept)
+        left &= _derived_rows_on_rare(con, "_synth_copied", derived, rules, numeric)
+        if not left.any():
+            break
+    if stuck.sum() > RULE_COPIED * len(stuck) or not len(donors) or left.any():
         why = ([f"the rules left {ruled} no value that is not rare (check that the source keeps the rules)"]
                if ruled else []) + ([f"a derived column ({', '.join(repr(m) for m in made)}) came out as such a "
-                                     f"value in {int(stuck.sum()) - ruled} (a combination of its inputs that few "
-                                     "source rows hold)"] if ruled < stuck.sum() else [])
+                                     f"value in {int(stuck.sum()) - ruled}, and no input moved up to "
+                                     f"{DERIVED_STEPS} steps of its own gave one that is not"]
+                                    if ruled < stuck.sum() else [])
         log.warning("%d of %d synthetic rows of a batch %s (a value 1-4 source rows hold): %s", int(stuck.sum()),
-                    len(stuck), "took another row's values" if len(donors) else
+                    len(stuck), "took another row's values" if len(donors) and not left.any() else
+                    f"took another row's values, {int(left.sum())} still keep such a value" if len(donors) else
                     "keep such a value (no row to take one from)", "; ".join(why))
     return kept
 
 
-def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple]) -> np.ndarray:
-    """The rows of `table` some derived column of which came out on a rare value (``_derived_on_rare``)."""
-    on = None
-    for col, got in derived.values():
+DONOR_DRAWS = 4  # balanced mode: draws of another row's values for a row whose derived column is rare still
+DERIVED_STEPS = 10  # steps of its lattice a derived column's input may move, each way, off a rare derived value
+
+
+def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple], rules: Sequence[Rule],
+                  numeric: dict[str, NumericDomain]) -> dict[str, np.ndarray]:
+    """Per derived column, the rows of `table` on one of its rare values (``_derived_on_rare``), but those where
+    one of its inputs holds a rare value the dense-run exception kept as drawn (an id: the derived value, 2 x id,
+    is as much no one's; 11,956 of 20,000 rows had taken others' values: the review of 08840d4)."""
+    inputs = {r.left: [c for c in r.columns if c != r.left] for r in rules if r.kind == "derived"}
+    out = {}
+    for name, (col, got) in derived.items():
         hit = _derived_on_rare(col, got, _floats_of(con, table, col))
-        on = hit if on is None else on | hit
-    return on
+        for c in inputs.get(name, ()) if hit.any() else ():
+            dom = numeric.get(c)
+            if dom is not None and dom.rare is not None and len(dom.rare):
+                hit &= ~_in_sorted(dom.rare, _floats_of(con, table, dom.column))
+        out[name] = hit
+    return out
+
+
+def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple],
+                          rules: Sequence[Rule], numeric: dict[str, NumericDomain]) -> np.ndarray:
+    """The rows of `table` some derived column of which came out on a rare value (``_derived_hits``)."""
+    hits = list(_derived_hits(con, table, derived, rules, numeric).values())  # (`derived` is never empty here)
+    return np.logical_or.reduce(hits) if len(hits) > 1 else hits[0]
 
 
 def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.ndarray, derived: dict[str, tuple],
                       numeric: dict[str, NumericDomain], rules: Sequence[Rule], types: dict[str, str]
                       ) -> tuple[pa.Table, np.ndarray]:
     """The `rows` of `kept` whose derived column came out on a rare value, mended where one modelled input of a
-    derived column moved 1, 2 or 3 steps of its lattice (``_rare_step``), the nearest first, up before down, to a
+    derived column moved 1 to DERIVED_STEPS steps of its lattice (``_rare_step``), the nearest first, up before down, to a
     value that is not rare, within its range, leaves every derived column, computed again, off the rare values and
     keeps every row rule: amounts in cents summed onto one row's total move a cent (3,375 of 20,000 rows would
     otherwise have taken another's values). Inputs a dependency or a combination names stay. Returns the table and
@@ -234,7 +267,8 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
     inputs = [c for r in rules if r.kind == "derived" and r.left in derived for c in r.columns
               if c != r.left and c in numeric and c not in coded and c not in derived]
     row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
-    names = [n for n in types if n in derived]
+    names = [n for n in types if n in modelled_away(rules)]  # (every derived column: one may read the input moved)
+    read = [n for n in kept.column_names if any(n == r.left or n in r.columns for r in rules)]  # (what a rule reads)
     for name in dict.fromkeys(inputs):
         dom = numeric[name]
         step = _rare_step(dom)
@@ -242,13 +276,13 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             continue
         con.register("_synth_now", kept)
         x = _floats_of(con, "_synth_now", dom.column)
-        for k in (1, -1, 2, -2, 3, -3):
+        for k in (k * way for k in range(1, DERIVED_STEPS + 1) for way in (1, -1)):
             if not len(rows):
                 break
             con.register("_synth_moved", pa.table({name: _typed(dom.column, x[rows] + k * step,
                                                                 np.zeros(len(rows), dtype=bool))}))
             moved = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
-            trial = kept.take(pa.array(rows))
+            trial = kept.select(read).take(pa.array(rows))
             trial = trial.set_column(trial.schema.get_field_index(name), trial.schema.field(name), moved)
             con.register("_synth_trial", trial)
             trial = con.sql(derive_sql(rules, "SELECT * FROM _synth_trial", types)).to_arrow_table()
@@ -257,7 +291,7 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             good = np.isfinite(y) & (y >= dom.edges[0]) & (y < dom.edges[-1]) & (y != x[rows])
             if dom.rare is not None:
                 good &= ~_in_sorted(dom.rare, y)
-            good &= ~_derived_rows_on_rare(con, "_synth_trial", derived)
+            good &= ~_derived_rows_on_rare(con, "_synth_trial", derived, rules, numeric)
             if row_rules:
                 broken = " OR ".join(violations_sql(r) for r in row_rules)
                 good &= ~np.asarray(con.sql(f"SELECT coalesce({broken}, false) FROM _synth_trial").to_arrow_table()

@@ -121,11 +121,10 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
 def _last_kept(col: Column | None, op: str, value: str) -> tuple[str, str] | None:
     """The last value of `col`'s type that keeps `col op value` (`e < 102` on an INTEGER: 101; `e <= 101.5`: 101;
     on a DOUBLE, `e < 102`: the float below 102), as SQL and as shown in a rule's text; None where it cannot be
-    worked out (a type without steps, a constant the type cannot hold)."""
+    worked out (a type without steps, a constant the type cannot hold, a TIME's step past midnight)."""
     import duckdb
 
-    if col is None or col.kind not in ("numeric", "temporal") or col.type.upper() in ("TIME", "TIMETZ", "TIMESTAMPTZ",
-                                                                                    "TIMESTAMP WITH TIME ZONE"):
+    if col is None or col.kind not in ("numeric", "temporal") or col.type.upper() == "TIMETZ":
         return None
     t, up = col.type, op in (">", ">=")
     strict = op in ("<", ">")
@@ -138,8 +137,9 @@ def _last_kept(col: Column | None, op: str, value: str) -> tuple[str, str] | Non
         moved = f"TRY_CAST(CAST({c} AS HUGEINT) {'+' if up else '-'} 1 AS {t})"
     else:
         moved = f"TRY_CAST({c} {'+' if up else '-'} {step} AS {t})"
-    try:
-        got = duckdb.sql(f"SELECT CAST(CASE WHEN {past} THEN {moved} ELSE {c} END AS VARCHAR)").fetchall()[0][0]
+    v = f"(CASE WHEN {past} THEN {moved} ELSE {c} END)"
+    try:  # (kept only where it keeps the bound: a TIME stepped back from 00:00 is 23:59:59.999999)
+        got = duckdb.sql(f"SELECT CASE WHEN {v} {op} {value} THEN CAST({v} AS VARCHAR) END").fetchall()[0][0]
     except duckdb.Error:
         return None
     if got is None:
@@ -152,8 +152,9 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
     `b > 0`; with `b <= c` and `c <= 46`, `b <= 46`. Each column is then brought inside the range
     the whole chain leaves it, so that a strict order's tie can be moved within it (without them,
     `x1 < x0 <= x2 <= 46` with all three at 46 moves x0 past x2 and x2 back, round and round). The bound
-    carried is the last value the bounded column's type keeps (`c < 102` on an INTEGER c: `b < 101` from
-    `b < c`, so that a tie at 100 moves c to 101, not to 102 and back: the review of a8456f4)."""
+    carried is the last value the bounded column's type keeps, then the last of the target's type the order leaves
+    (`c < 102` on an INTEGER c: `b <= 100` from `b < c`, so that a tie at 100 moves c to 101, not to 102 and back:
+    the review of a8456f4; a DATE d below a TIMESTAMP e < '2020-01-02': `d <= DATE '2020-01-01'`)."""
     orders = [(r.left, r.right, r.op in ("<", ">"), r) if r.op in ("<", "<=") else (r.right, r.left, r.op in ("<", ">"), r)
               for r in rules if r.kind == "order"]
     if not orders:
@@ -170,9 +171,13 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
                     o, target = ("<" if strict or op == "<" else "<="), lo
                 else:
                     continue
-                last = _last_kept((by_name or {}).get(col), op, value)
-                if last is not None:  # the order from the last value the bounded column keeps
-                    o, (carried, shown) = (o.rstrip("=") if strict else o.rstrip("=") + "="), last
+                by = by_name or {}
+                last = _last_kept(by.get(col), op, value)
+                if last is not None:  # the order from the last value the bounded column keeps, as the last value
+                    # of the target's type the order leaves (a DATE below a TIMESTAMP < '2020-01-02': '2020-01-01')
+                    inner = _last_kept(by.get(target), o.rstrip("=") if strict else o.rstrip("=") + "=", last[0])
+                    o, (carried, shown) = ((o.rstrip("=") + "=", inner) if inner is not None else
+                                           (o.rstrip("=") if strict else o.rstrip("=") + "=", last))
                 else:
                     carried = shown = value
                 if (target, o, carried) in bounds or (target, o.rstrip("="), carried) in bounds:
