@@ -519,16 +519,22 @@ class SparkRows:
     def column(self, i: int) -> SparkColumn:
         return SparkColumn(self, i)
 
-    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
-        """As ``data.DuckDBRows``': two queries a column over the source's rows."""
+    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple]:
+        """As ``data.DuckDBRows``': two queries a column over the source's rows (three for a DECIMAL past the
+        floats)."""
         out = {}
         for col in columns:
             finite = self.df.selectExpr(f"{spark_sql(value_sql(col))} AS v").where("NOT isnan(v) AND abs(v) < double('inf')")
             got = self.guard(lambda: finite.groupBy("v").count().where(f"count < {int(below)}").orderBy("v")
                              .toArrow(), col)
             total = int(self.guard(lambda: finite.count(), col))
-            self.took("rare values", got.nbytes)
-            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("count"))), total)
+            exact = None
+            if decimal_past_floats(col):
+                c = "`" + col.name.replace("`", "``") + "`"
+                exact = self.guard(lambda: self.df.selectExpr(f"{c} AS v").where("v IS NOT NULL").groupBy("v").count()
+                                   .where(f"count < {int(below)}").select("v").toArrow(), col).column(0).combine_chunks()
+            self.took("rare values", got.nbytes + (exact.nbytes if exact is not None else 0))
+            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("count"))), total, exact)
         return out
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned | SparkBinned:
