@@ -135,8 +135,8 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
         report("sampling", 0.8)
         output = Output(cols.columns, domains, model, cols.masks, cols.output_rows(opts.rows, n_hat), out_rng,
                         units=units, sums=targets(cols.sums, sums, n_hat, exact=not opts.private),
-                        rules=cols.rules, derived_rare=None if opts.private else derived_rare(rows, cols.columns,
-                                                                                              cols.rules))
+                        rules=cols.rules, derived_rare=None if opts.private else derived_rare(
+                            rows, cols.columns, cols.rules, None if cols.unit is None else (cols.unit, k)))
         if not output.batched:  # made now; a larger output is made batch by batch as it is read
             output.table()
         report("done", 1.0)
@@ -145,12 +145,13 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
                   time.perf_counter() - started, src, opts, n_rows, sums=tuple(sums))
 
 
-def derived_rare(rows: Rows, columns: Sequence, rules: Sequence) -> dict:
+def derived_rare(rows: Rows, columns: Sequence, rules: Sequence, unit=None) -> dict:
     """Balanced mode: the values 1-4 source rows hold of each number, date or time column a rule derives from others
-    (``CHECK (total = net + tax)``), which no output row may hold either (``decode._rules_off_rare``)."""
+    (``CHECK (total = net + tax)``), which no output row may hold either (``decode._rules_off_rare``); with a privacy
+    unit (its column, k), a value's rows counted at most k a unit, as its bound keeps them."""
     made = modelled_away(rules)
     wanted = [c for c in columns if c.name in made and c.is_numeric]
-    return rows.rare_values(wanted, MIN_GROUP) if wanted else {}
+    return rows.rare_values(wanted, MIN_GROUP, unit) if wanted else {}
 
 
 MAX_COLUMN_SETS = 200_000  # reporting_length and columns whose column sets pass this are refused

@@ -810,6 +810,11 @@ DERIVED_REVIEW = {
         "100 + a * 0.00000000000000000001 + b * 0.00000000000000000001 FROM (SELECT i % 10 AS a, "
         "CASE WHEN i % 300 = 0 THEN (i // 300) % 10 ELSE i % 10 END AS b FROM range(3000) r(i))",
         ["total = net + tax"], "total"),
+    # a privacy unit (k = 1): a total one unit holds in 10 rows, 1 kept, came out in 25-33 rows a seed
+    "unit": ("CREATE TABLE t (u INT, net INT, tax INT, total INT, CHECK (total = net + tax))",
+             "SELECT setseed(0.3); INSERT INTO t SELECT i, a, b, a + b FROM (SELECT i, (random() * 100)::INT AS a, "
+             "(random() * 100)::INT AS b FROM range(8000) r(i)) WHERE a + b <> 150; "
+             "INSERT INTO t SELECT -1, 75, 75, 150 FROM range(10)", ["total = net + tax"], "total = 150"),
     # ids: m = 2 n where n is drawn under the dense-run exception; 11,956 of 20,000 rows had taken others' values
     "ids": ("CREATE TABLE t (n INT, m INT, k VARCHAR, CHECK (m = 2 * n))",
             "INSERT INTO t SELECT n, 2 * n, 'k' || (i % 5) FROM (SELECT i, CASE WHEN i < 12000 THEN i ELSE 20000 + i % 80 "
@@ -825,11 +830,14 @@ def test_review_cases_of_derived_columns_off_rare_values(case, caplog):
     con = duckdb.connect()
     con.execute(ddl)
     con.execute(insert)
+    unit = {"privacy_unit": "u", "max_rows_per_unit": 1} if case == "unit" else {}
     with caplog.at_level("WARNING", logger="duckdb_synth"):
-        out = duckdb_synth.run(con, "t", seed=0).output.table()
+        out = duckdb_synth.run(con, "t", seed=0, **unit).output.table()
     con.register("out", out)
     assert broken(con, "out", rules) == [0] * len(rules)
-    if col is not None:
+    if case == "unit":
+        assert con.sql(f"SELECT count(*) FILTER (WHERE {col}) FROM out").fetchall() == [(0,)]
+    elif col is not None:
         assert con.sql(f"SELECT count(*) FROM out WHERE {col} IN (SELECT {col} FROM t GROUP BY {col} "
                        "HAVING count(*) < 5)").fetchall() == [(0,)]
     else:  # the ids come out as drawn, as without the rule: none copied, nothing logged

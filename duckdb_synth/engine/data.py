@@ -161,11 +161,14 @@ class Rows(Protocol):
         """Every modelled column encoded by its domain, and the raw values of the columns in `keep`
         (for sums); the rows are not read again after this."""
 
-    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple]:
+    def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
+                    ) -> dict[str, tuple]:
         """Balanced mode: per number, date or time column of the source (modelled or not), the finite values, as
-        ``value_sql`` reads them, that fewer than `below` of the source's rows hold (all of them: a privacy unit's
-        bound aside), ascending; the rows holding each; the rows holding a finite value; and for a DECIMAL past the
-        floats, whose values a float does not tell apart, those values themselves (an Arrow array; else None)."""
+        ``value_sql`` reads them, that fewer than `below` of the source's rows hold, ascending; the rows holding
+        each; the rows holding a finite value; and for a DECIMAL past the floats, whose values a float does not tell
+        apart, those values themselves (an Arrow array; else None). With a privacy unit `unit` (its column, k) a
+        value's rows count at most k for each unit holding it (NULL one unit), as the unit's bound keeps at most
+        that many of them."""
 
 
 # ---------------------------------------------------------------- in memory
@@ -484,18 +487,22 @@ class DuckDBRows:
     def _read_error(self, exc: duckdb.Error, column: Column | None) -> DataError:
         return read_error(exc, column, show_values=self.show_values)
 
-    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple]:
+    def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
+                    ) -> dict[str, tuple]:
+        u = "NULL" if unit is None else quote_ident(unit[0].name)
+        n = ("count(*)" if unit is None else  # (a unit's rows count at most k: NULL is a unit of its own)
+             f"least(count(*), {int(unit[1])} * (count(DISTINCT u) + max(CASE WHEN u IS NULL THEN 1 ELSE 0 END)))")
         out = {}
         for col in columns:
             q = quote_ident(col.name)
             try:
                 got = self.reader.sql(
-                    f"SELECT v, n, total FROM (SELECT v, count(*) AS n, sum(count(*)) OVER () AS total FROM "
-                    f"(SELECT {value_sql(col)} AS v FROM ({self.sql})) WHERE isfinite(v) GROUP BY v) "
+                    f"SELECT v, n, total FROM (SELECT v, {n} AS n, sum({n}) OVER () AS total FROM "
+                    f"(SELECT {value_sql(col)} AS v, {u} AS u FROM ({self.sql})) WHERE isfinite(v) GROUP BY v) "
                     f"WHERE n < {int(below)} ORDER BY v").fetchnumpy()
-                exact = self.reader.sql(f"SELECT {q} FROM ({self.sql}) WHERE {q} IS NOT NULL GROUP BY {q} HAVING "
-                                        f"count(*) < {int(below)}").to_arrow_table().column(0).combine_chunks() \
-                    if decimal_past_floats(col) else None
+                exact = self.reader.sql(f"SELECT v FROM (SELECT {q} AS v, {u} AS u FROM ({self.sql})) WHERE v IS NOT "
+                                        f"NULL GROUP BY v HAVING {n} < {int(below)}").to_arrow_table().column(0) \
+                    .combine_chunks() if decimal_past_floats(col) else None
             except duckdb.Error as exc:
                 raise self._read_error(exc, col) from None
             total = int(got["total"][0]) if len(got["total"]) else 0

@@ -519,22 +519,33 @@ class SparkRows:
     def column(self, i: int) -> SparkColumn:
         return SparkColumn(self, i)
 
-    def rare_values(self, columns: Sequence[Column], below: int) -> dict[str, tuple]:
+    def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
+                    ) -> dict[str, tuple]:
         """As ``data.DuckDBRows``': two queries a column over the source's rows (three for a DECIMAL past the
         floats)."""
+        from pyspark.sql import functions as F
+
+        def quoted(name: str) -> str:
+            return "`" + name.replace("`", "``") + "`"
+
+        u = "CAST(NULL AS STRING)" if unit is None else quoted(unit[0].name)
+        n = (F.count("*") if unit is None else  # (a unit's rows count at most k: NULL is a unit of its own)
+             F.least(F.count("*"), F.lit(int(unit[1])) * (F.countDistinct("u") + F.max(F.when(F.col("u").isNull(), 1)
+                                                                                       .otherwise(0)))))
         out = {}
         for col in columns:
-            finite = self.df.selectExpr(f"{spark_sql(value_sql(col))} AS v").where("NOT isnan(v) AND abs(v) < double('inf')")
-            got = self.guard(lambda: finite.groupBy("v").count().where(f"count < {int(below)}").orderBy("v")
-                             .toArrow(), col)
-            total = int(self.guard(lambda: finite.count(), col))
+            finite = self.df.selectExpr(f"{spark_sql(value_sql(col))} AS v", f"{u} AS u") \
+                .where("NOT isnan(v) AND abs(v) < double('inf')")
+            counted = finite.groupBy("v").agg(n.alias("n"))
+            got = self.guard(lambda: counted.where(f"n < {int(below)}").orderBy("v").toArrow(), col)
+            total = int(self.guard(lambda: counted.agg(F.sum("n")).collect()[0][0] or 0, col))
             exact = None
             if decimal_past_floats(col):
-                c = "`" + col.name.replace("`", "``") + "`"
-                exact = self.guard(lambda: self.df.selectExpr(f"{c} AS v").where("v IS NOT NULL").groupBy("v").count()
-                                   .where(f"count < {int(below)}").select("v").toArrow(), col).column(0).combine_chunks()
+                exact = self.guard(lambda: self.df.selectExpr(f"{quoted(col.name)} AS v", f"{u} AS u")
+                                   .where("v IS NOT NULL").groupBy("v").agg(n.alias("n")).where(f"n < {int(below)}")
+                                   .select("v").toArrow(), col).column(0).combine_chunks()
             self.took("rare values", got.nbytes + (exact.nbytes if exact is not None else 0))
-            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("count"))), total, exact)
+            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("n"))), total, exact)
         return out
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned | SparkBinned:
