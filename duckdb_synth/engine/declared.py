@@ -426,7 +426,7 @@ def _exact_value(col: Column, v, where: str, facts: _Facts) -> float:
     x = _check_value(col, v, where)
     if decimal_past_floats(col) and isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool):
         step = decimal.Decimal(1).scaleb(-col.scale)
-        exact = decimal.Decimal(v).quantize(step) if col.scale else decimal.Decimal(v)
+        exact = decimal.Decimal(v).quantize(step, context=decimal.Context(prec=90)) if col.scale else decimal.Decimal(v)
         if exact == v:  # (a value with more places than the scale is no value of the column: none to write)
             facts.exact.setdefault(x, format(exact, "f"))
     return x

@@ -243,6 +243,8 @@ def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str,
             # of totals a float does not tell from common ones came out: the review of 08840d4)
             typed = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table().column(0)
             hit = np.asarray(pc.fill_null(pc.is_in(typed, value_set=exact.cast(typed.type)), False), dtype=bool)
+            x = _floats_of(con, table, col)  # (the dense-run exception, read on the floats, as below)
+            hit &= ~(_in_sorted(got[0], x) & ~_derived_on_rare(col, got[:3], x))
         else:
             hit = _derived_on_rare(col, got[:3], _floats_of(con, table, col))
         for c in inputs.get(name, ()) if hit.any() else ():
@@ -288,8 +290,13 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
         for k in (k * way for k in range(1, DERIVED_STEPS + 1) for way in (1, -1)):
             if not len(rows):
                 break
-            con.register("_synth_moved", pa.table({name: _typed(dom.column, x[rows] + k * step,
-                                                                np.zeros(len(rows), dtype=bool))}))
+            cand = _of_steps(np.round(_steps(x[rows], step)) + k, step)  # (on the lattice, not x + k * step)
+            low, high = _written_bounds(dom.column)
+            ok = (np.isfinite(cand) & (cand >= max(low, dom.edges[0])) & (cand <= high) & (cand < dom.edges[-1]))
+            points = dom.column.declared.points if dom.column.declared is not None else ()
+            if len(points):
+                ok &= np.isin(cand, np.asarray(points, dtype=np.float64))
+            con.register("_synth_moved", pa.table({name: _typed(dom.column, np.where(ok, cand, 0.0), ~ok)}))
             moved = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
             trial = kept.select(read).take(pa.array(rows))
             trial = trial.set_column(trial.schema.get_field_index(name), trial.schema.field(name), moved)
@@ -297,7 +304,7 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             trial = con.sql(derive_sql(rules, "SELECT * FROM _synth_trial", types)).to_arrow_table()
             con.register("_synth_trial", trial)
             y = _floats_of(con, "_synth_trial", dom.column)
-            good = np.isfinite(y) & (y >= dom.edges[0]) & (y < dom.edges[-1]) & (y != x[rows])
+            good = ok & np.isfinite(y) & (y >= dom.edges[0]) & (y < dom.edges[-1]) & (y != x[rows])
             if dom.rare is not None:
                 good &= ~_in_sorted(dom.rare, y)
             good &= ~_derived_rows_on_rare(con, "_synth_trial", derived, rules, numeric)
@@ -332,6 +339,14 @@ def _derived_on_rare(col: Column, got: tuple[np.ndarray, np.ndarray, int], x: np
             else 1.0 if col.integer else None if col.scale is None else 10.0 ** -col.scale)
     if step is None or numbers <= 0 or not on.any():
         return on
+    if col.kind == "numeric":  # the lattice the values are written on, as a modelled column's decimals: whole
+        # amounts in a DECIMAL(10,2) form runs of whole numbers, not of cents (11,000 of 20,000 rows had been copied:
+        # the review of b6aaac3)
+        places = 0 if col.integer else col.scale
+        q = np.round(_steps(values, step))
+        while places > -15 and len(q) and not np.any(q % 10):
+            q, places = q / 10, places - 1
+        step = 10.0 ** -places
     length = _runs(values, step, True)[3]  # (kept: the same array every batch)
     if held[length >= DENSE_RUN].sum() / numbers < DENSE_ROWS:
         return on
