@@ -305,6 +305,9 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             con.register("_synth_trial", trial)
             y = _floats_of(con, "_synth_trial", dom.column)
             good = ok & np.isfinite(y) & (y >= dom.edges[0]) & (y < dom.edges[-1]) & (y != x[rows])
+            for c in names:  # a derived value the column's type cannot hold (a sum past a TINYINT's 127) is none
+                was = np.asarray(kept.column(c).take(pa.array(rows)).is_null(), dtype=bool)
+                good &= was | ~np.asarray(trial.column(c).is_null(), dtype=bool)
             if dom.rare is not None:
                 good &= ~_in_sorted(dom.rare, y)
             good &= ~_derived_rows_on_rare(con, "_synth_trial", derived, rules, numeric)
