@@ -161,9 +161,7 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             typed_new = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0).combine_chunks()
             mask = np.zeros(len(b), dtype=bool)
             mask[rows] = True
-            at = kept.schema.get_field_index(name)
-            column = pc.replace_with_mask(kept.column(at).combine_chunks(), pa.array(mask), typed_new)
-            kept = kept.set_column(at, kept.schema.field(at), column)
+            kept = _replaced(kept, name, mask, typed_new)
             moved = True
         if not moved:
             break
@@ -187,13 +185,7 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
         return kept
     # donors: rows no repair left on a rare value and that keep every rule a row's values keep (the code rules,
     # dependencies and combinations, were kept on the codes: ``rules.code_rules``)
-    row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
-    keeps = np.ones(len(stuck), dtype=bool)
-    if row_rules:
-        broken = " OR ".join(violations_sql(r) for r in row_rules)
-        keeps = np.asarray(con.sql(f"SELECT NOT ({broken}) FROM _synth_after").to_arrow_table().column(0)
-                           .to_numpy(zero_copy_only=False), dtype=bool)
-    donors = np.flatnonzero(~stuck & keeps)
+    donors = np.flatnonzero(~stuck & ~_breaking(con, "_synth_after", rules, len(stuck)))
     left = stuck.copy()
     for _ in range(DONOR_DRAWS if len(donors) else 0):
         take = np.arange(kept.num_rows)
@@ -224,6 +216,24 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
                     f"took another row's values, {int(left.sum())} still keep such a value" if len(donors) else
                     "keep such a value (no row to take one from)", "; ".join(why))
     return kept
+
+
+def _breaking(con: duckdb.DuckDBPyConnection, table: str, rules: Sequence[Rule], n: int) -> np.ndarray:
+    """The rows of `table` (`n` of them) that break a rule a row's values keep: a bound, an order, a bound on an
+    expression or an offset (the code rules, dependencies and combinations, were kept on the codes)."""
+    row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
+    if not row_rules:
+        return np.zeros(n, dtype=bool)
+    broken = " OR ".join(violations_sql(r) for r in row_rules)
+    return np.asarray(con.sql(f"SELECT coalesce({broken}, false) FROM {table}").to_arrow_table().column(0)
+                      .to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _replaced(table: pa.Table, name: str, mask: np.ndarray, values: pa.Array) -> pa.Table:
+    """`table` with column `name`'s rows where `mask` is set taken from `values` (one per such row, in order)."""
+    at = table.schema.get_field_index(name)
+    column = pc.replace_with_mask(table.column(at).combine_chunks(), pa.array(mask), values)
+    return table.set_column(at, table.schema.field(at), column)
 
 
 DONOR_DRAWS = 4  # balanced mode: draws of another row's values for a row whose derived column is rare still
@@ -277,7 +287,6 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
     coded = {c for r in rules if r.kind in ("fd", "forbid", "allow") for c in (*r.columns, *r.given, r.left)}
     inputs = [c for r in rules if r.kind == "derived" and r.left in derived for c in r.columns
               if c != r.left and c in numeric and c not in coded and c not in derived]
-    row_rules = [r for r in rules if r.kind in ("bound", "order", "linear", "offset")]
     names = [n for n in types if n in modelled_away(rules)]  # (every derived column: one may read the input moved)
     read = [n for n in kept.column_names if any(n == r.left or n in r.columns for r in rules)]  # (what a rule reads)
     for name in dict.fromkeys(inputs):
@@ -287,13 +296,13 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             continue
         con.register("_synth_now", kept)
         x = _floats_of(con, "_synth_now", dom.column)
+        low, high = _written_bounds(dom.column)
+        points = dom.column.declared.points if dom.column.declared is not None else ()
         for k in (k * way for k in range(1, DERIVED_STEPS + 1) for way in (1, -1)):
             if not len(rows):
                 break
             cand = _of_steps(np.round(_steps(x[rows], step)) + k, step)  # (on the lattice, not x + k * step)
-            low, high = _written_bounds(dom.column)
             ok = (np.isfinite(cand) & (cand >= max(low, dom.edges[0])) & (cand <= high) & (cand < dom.edges[-1]))
-            points = dom.column.declared.points if dom.column.declared is not None else ()
             if len(points):
                 ok &= np.isin(cand, np.asarray(points, dtype=np.float64))
             con.register("_synth_moved", pa.table({name: _typed(dom.column, np.where(ok, cand, 0.0), ~ok)}))
@@ -311,19 +320,14 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             if dom.rare is not None:
                 good &= ~_in_sorted(dom.rare, y)
             good &= ~_derived_rows_on_rare(con, "_synth_trial", derived, rules, numeric)
-            if row_rules:
-                broken = " OR ".join(violations_sql(r) for r in row_rules)
-                good &= ~np.asarray(con.sql(f"SELECT coalesce({broken}, false) FROM _synth_trial").to_arrow_table()
-                                    .column(0).to_numpy(zero_copy_only=False), dtype=bool)
+            good &= ~_breaking(con, "_synth_trial", rules, len(rows))
             if not good.any():
                 continue
             mask = np.zeros(kept.num_rows, dtype=bool)
             mask[rows[good]] = True
             for c in (name, *names):
-                at = kept.schema.get_field_index(c)
-                new = trial.column(c).filter(pa.array(good)).combine_chunks().cast(kept.schema.field(at).type)
-                kept = kept.set_column(at, kept.schema.field(at),
-                                       pc.replace_with_mask(kept.column(at).combine_chunks(), pa.array(mask), new))
+                new = trial.column(c).filter(pa.array(good)).combine_chunks().cast(kept.schema.field(c).type)
+                kept = _replaced(kept, c, mask, new)
             fixed[rows[good]] = True
             rows = rows[~good]
     return kept, fixed
