@@ -775,15 +775,16 @@ def test_a_derived_columns_dense_run_of_rare_values_is_kept_as_drawn():
     """As a modelled column's (``decode._kept_as_drawn``): where runs of 64 or more consecutive points of the type's
     lattice, each held by 1-4 rows, hold most rows (ids, unique amounts), a value inside a run is no one row's; the
     4 rarest at either end, and values off the runs, still count as rare."""
+    from duckdb_synth.engine.domain import RareValues
     from duckdb_synth.engine.decode import _derived_on_rare
     from duckdb_synth.engine.schema import classify
 
     dense = np.arange(1000, 2000, dtype=np.float64)  # every whole number 1000..1999 held by one row
-    got = (dense, np.ones(len(dense)), 1000)
+    got = RareValues(dense, np.ones(len(dense)), 1000)
     x = np.array([1500.0, 1001.0, 1998.0, 1000.0, 2500.0])
     assert _derived_on_rare(classify("t", "INTEGER"), got, x).tolist() == [False, True, True, True, False]
     # the same values in a column where they hold few of the rows (a spike of 9,000 rows elsewhere): all rare
-    assert _derived_on_rare(classify("t", "INTEGER"), (dense, np.ones(len(dense)), 10000), x).tolist() == [
+    assert _derived_on_rare(classify("t", "INTEGER"), RareValues(dense, np.ones(len(dense)), 10000), x).tolist() == [
         True, True, True, True, False]
     # a DOUBLE has no lattice: every rare value counts
     assert _derived_on_rare(classify("t", "DOUBLE"), got, x).tolist() == [True, True, True, True, False]

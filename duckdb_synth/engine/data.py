@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import DataError
-from .domain import Buckets, Cells, Domain, shared, value_resolution
+from .domain import Buckets, Cells, Domain, RareValues, shared, value_resolution
 from .marginal import Clique, Remap, marginal, runs
 from .schema import Column, as_timestamp, classify, compare_sql, decimal_past_floats, value_sql, written_sql
 from .source import quote_ident
@@ -162,13 +162,11 @@ class Rows(Protocol):
         (for sums); the rows are not read again after this."""
 
     def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
-                    ) -> dict[str, tuple]:
-        """Balanced mode: per number, date or time column of the source (modelled or not), the finite values, as
-        ``value_sql`` reads them, that fewer than `below` of the source's rows hold, ascending; the rows holding
-        each; the rows holding a finite value; and for a DECIMAL past the floats, whose values a float does not tell
-        apart, those values themselves (an Arrow array; else None). With a privacy unit `unit` (its column, k) a
-        value's rows count at most k for each unit holding it (NULL one unit), as the unit's bound keeps at most
-        that many of them."""
+                    ) -> dict[str, RareValues]:
+        """Balanced mode: per number, date or time column of the source (modelled or not), the values fewer than
+        `below` of the source's rows hold (``RareValues``). With a privacy unit `unit` (its column, k) a value's
+        rows count at most k for each unit holding it (NULL one unit), as the unit's bound keeps at most that many
+        of them."""
 
 
 # ---------------------------------------------------------------- in memory
@@ -488,7 +486,7 @@ class DuckDBRows:
         return read_error(exc, column, show_values=self.show_values)
 
     def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
-                    ) -> dict[str, tuple]:
+                    ) -> dict[str, RareValues]:
         u = "NULL" if unit is None else quote_ident(unit[0].name)
         n = ("count(*)" if unit is None else  # (a unit's rows count at most k: NULL is a unit of its own)
              f"least(count(*), {int(unit[1])} * (count(DISTINCT u) + max(CASE WHEN u IS NULL THEN 1 ELSE 0 END)))")
@@ -506,7 +504,8 @@ class DuckDBRows:
             except duckdb.Error as exc:
                 raise self._read_error(exc, col) from None
             total = int(got["total"][0]) if len(got["total"]) else 0
-            out[col.name] = (np.asarray(got["v"], np.float64), np.asarray(got["n"], np.float64), total, exact)
+            out[col.name] = RareValues(np.asarray(got["v"], np.float64), np.asarray(got["n"], np.float64), total,
+                                       exact)
         return out
 
     def column(self, i: int) -> ArrayColumn:

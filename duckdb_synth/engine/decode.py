@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, shared
+from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, shared
 from .rounding import stable_order
 from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
@@ -34,7 +34,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
                  given: dict[str, pa.Array] | None = None,
                  placed: Callable[[dict[int, np.ndarray]], None] | None = None,
-                 rules: Sequence[Rule] = (), derived_rare: dict[str, tuple] | None = None) -> pa.Table:
+                 rules: Sequence[Rule] = (), derived_rare: dict[str, RareValues] | None = None) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
@@ -90,9 +90,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             # (a row left on a rare value takes the values of another row of the batch: not a declared key's, a
             # masked column's or a unit's ids, which no rule reads and which stay the row's own)
             copied = [c.name for c in columns if (c.name in by_name or c.name in derived) and not c.unique]
-            made = {c.name: (c, got) for c in columns if c.name in derived
-                    for got in [(derived_rare or {}).get(c.name)]  # (its floats, or a DECIMAL's own values)
-                    if got is not None and (len(got[0]) or got[3] is not None and len(got[3]))}
+            made = {c.name: (c, (derived_rare or {})[c.name]) for c in columns
+                    if c.name in derived and not (derived_rare or {}).get(c.name, NO_RARE).none}
             numeric = {name: dom for name, (_, dom) in by_name.items() if isinstance(dom, NumericDomain)}
             out = (_rules_off_rare(con, out, kept, rare, rules, types, rng, copied, made, numeric) if rare or made
                    else kept)
@@ -116,7 +115,7 @@ RULE_COPIED = 0.01  # a batch where more of the rows took another row's values (
 
 def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
                     rules: Sequence[Rule], types: dict[str, str], rng: np.random.Generator,
-                    copied: Sequence[str], derived: dict[str, tuple] | None = None,
+                    copied: Sequence[str], derived: dict[str, tuple[Column, RareValues]] | None = None,
                     numeric: dict[str, NumericDomain] | None = None) -> pa.Table:
     """Balanced mode: a value a rule's repair moved onto a rare one (a strict order's tie moves the larger value one
     step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
@@ -157,11 +156,9 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             if not len(rows):
                 continue
             before[name][rows] = new
-            con.register("_synth_moved", pa.table({name: _typed(dom.column, new, np.zeros(len(new), dtype=bool))}))
-            typed_new = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0).combine_chunks()
             mask = np.zeros(len(b), dtype=bool)
             mask[rows] = True
-            kept = _replaced(kept, name, mask, typed_new)
+            kept = _replaced(kept, name, mask, _written_column(con, dom.column, new, np.zeros(len(new), dtype=bool)))
             moved = True
         if not moved:
             break
@@ -179,8 +176,6 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
             kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric, rules, types)
             stuck |= on & ~fixed
             con.register("_synth_after", kept)
-    made = [name for name, hit in _derived_hits(con, "_synth_after", derived or {}, rules, numeric).items()
-            if hit[stuck].any()]
     if not stuck.any():
         return kept
     # donors: rows no repair left on a rare value and that keep every rule a row's values keep (the code rules,
@@ -206,6 +201,8 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
         if not left.any():
             break
     if stuck.sum() > RULE_COPIED * len(stuck) or not len(donors) or left.any():
+        made = [name for name, hit in _derived_hits(con, "_synth_after", derived or {}, rules, numeric).items()
+                if hit[stuck].any()]  # (read before the rows took others' values)
         why = ([f"the rules left {ruled} no value that is not rare (check that the source keeps the rules)"]
                if ruled else []) + ([f"a derived column ({', '.join(repr(m) for m in made)}) came out as such a "
                                      f"value in {int(stuck.sum()) - ruled}, and no input moved up to "
@@ -216,6 +213,12 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
                     f"took another row's values, {int(left.sum())} still keep such a value" if len(donors) else
                     "keep such a value (no row to take one from)", "; ".join(why))
     return kept
+
+
+def _written_column(con: duckdb.DuckDBPyConnection, col: Column, x: np.ndarray, isnull: np.ndarray) -> pa.Array:
+    """Values as floats (NULL where `isnull`) as the column holds them (``cast_sql``)."""
+    con.register("_synth_moved", pa.table({col.name: _typed(col, x, isnull)}))
+    return con.sql(cast_sql([col], "_synth_moved")).to_arrow_table().column(0).combine_chunks()
 
 
 def _breaking(con: duckdb.DuckDBPyConnection, table: str, rules: Sequence[Rule], n: int) -> np.ndarray:
@@ -236,27 +239,28 @@ def _replaced(table: pa.Table, name: str, mask: np.ndarray, values: pa.Array) ->
     return table.set_column(at, table.schema.field(at), column)
 
 
+NO_RARE = RareValues(np.zeros(0), np.zeros(0), 0)  # a derived column none of whose values is rare
 DONOR_DRAWS = 4  # balanced mode: draws of another row's values for a row whose derived column is rare still
 DERIVED_STEPS = 10  # steps of its lattice a derived column's input may move, each way, off a rare derived value
 
 
-def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple], rules: Sequence[Rule],
-                  numeric: dict[str, NumericDomain]) -> dict[str, np.ndarray]:
+def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple[Column, RareValues]],
+                  rules: Sequence[Rule], numeric: dict[str, NumericDomain]) -> dict[str, np.ndarray]:
     """Per derived column, the rows of `table` on one of its rare values (``_derived_on_rare``), but those where
     one of its inputs holds a rare value the dense-run exception kept as drawn (an id: the derived value, 2 x id,
     is as much no one's; 11,956 of 20,000 rows had taken others' values: the review of 08840d4)."""
     inputs = {r.left: [c for c in r.columns if c != r.left] for r in rules if r.kind == "derived"}
     out = {}
     for name, (col, got) in derived.items():
-        exact = got[3] if len(got) > 3 else None
-        if exact is not None:  # a DECIMAL past the floats: its values compared as themselves (1,505 of 3,000 rows
-            # of totals a float does not tell from common ones came out: the review of 08840d4)
+        x = _floats_of(con, table, col)
+        on = _in_sorted(got.values, x)
+        if got.exact is not None:  # a DECIMAL past the floats: its values compared as themselves (1,505 of 3,000
+            # rows of totals a float does not tell from common ones came out: the review of 08840d4)
             typed = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table().column(0)
-            hit = np.asarray(pc.fill_null(pc.is_in(typed, value_set=exact.cast(typed.type)), False), dtype=bool)
-            x = _floats_of(con, table, col)  # (the dense-run exception, read on the floats, as below)
-            hit &= ~(_in_sorted(got[0], x) & ~_derived_on_rare(col, got[:3], x))
+            hit = np.asarray(pc.fill_null(pc.is_in(typed, value_set=got.exact.cast(typed.type)), False), dtype=bool)
         else:
-            hit = _derived_on_rare(col, got[:3], _floats_of(con, table, col))
+            hit = on.copy()
+        hit &= ~_dense_kept(col, got, x, on)
         for c in inputs.get(name, ()) if hit.any() else ():
             dom = numeric.get(c)
             if dom is not None and dom.rare is not None and len(dom.rare):
@@ -267,14 +271,16 @@ def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str,
     return out
 
 
-def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str, tuple],
-                          rules: Sequence[Rule], numeric: dict[str, NumericDomain]) -> np.ndarray:
+def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str,
+                          derived: dict[str, tuple[Column, RareValues]], rules: Sequence[Rule],
+                          numeric: dict[str, NumericDomain]) -> np.ndarray:
     """The rows of `table` some derived column of which came out on a rare value (``_derived_hits``)."""
     hits = list(_derived_hits(con, table, derived, rules, numeric).values())  # (`derived` is never empty here)
     return np.logical_or.reduce(hits) if len(hits) > 1 else hits[0]
 
 
-def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.ndarray, derived: dict[str, tuple],
+def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.ndarray,
+                      derived: dict[str, tuple[Column, RareValues]],
                       numeric: dict[str, NumericDomain], rules: Sequence[Rule], types: dict[str, str]
                       ) -> tuple[pa.Table, np.ndarray]:
     """The `rows` of `kept` whose derived column came out on a rare value, mended where one modelled input of a
@@ -305,8 +311,7 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
             ok = (np.isfinite(cand) & (cand >= max(low, dom.edges[0])) & (cand <= high) & (cand < dom.edges[-1]))
             if len(points):
                 ok &= np.isin(cand, np.asarray(points, dtype=np.float64))
-            con.register("_synth_moved", pa.table({name: _typed(dom.column, np.where(ok, cand, 0.0), ~ok)}))
-            moved = con.sql(cast_sql([dom.column], "_synth_moved")).to_arrow_table().column(0)
+            moved = _written_column(con, dom.column, np.where(ok, cand, 0.0), ~ok)
             trial = kept.select(read).take(pa.array(rows))
             trial = trial.set_column(trial.schema.get_field_index(name), trial.schema.field(name), moved)
             con.register("_synth_trial", trial)
@@ -333,35 +338,40 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
     return kept, fixed
 
 
-def _derived_on_rare(col: Column, got: tuple[np.ndarray, np.ndarray, int], x: np.ndarray) -> np.ndarray:
-    """Which of `x`, a derived column's values (as ``value_sql`` reads them), are values 1-4 source rows hold (`got`:
-    ``Rows.rare_values``' values, rows holding each, rows in all), but those balanced mode's dense-run exception keeps
-    as drawn, as a modelled column's (``_kept_as_drawn``): where runs of DENSE_RUN or more consecutive points of the
-    type's lattice, each rare, hold at least DENSE_ROWS of the rows (ids, or amounts filling their lattice end to end:
-    a sum equal to one row's value there is no more that row's than any other point of the run), a value inside such
-    a run, not among the 4 rarest at either end."""
-    values, held, numbers = got
-    on = _in_sorted(values, x)
+def _derived_on_rare(col: Column, got: RareValues, x: np.ndarray) -> np.ndarray:
+    """Which of `x`, a derived column's values (as ``value_sql`` reads them), are values 1-4 source rows hold (`got`),
+    but those the dense-run exception keeps (``_dense_kept``)."""
+    on = _in_sorted(got.values, x)
+    return on & ~_dense_kept(col, got, x, on)
+
+
+def _dense_kept(col: Column, got: RareValues, x: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """Which of `x` (`on`: those among `got.values`) balanced mode's dense-run exception keeps as drawn, as a
+    modelled column's (``_kept_as_drawn``): where runs of DENSE_RUN or more consecutive points of the lattice the
+    values are written on, each rare, hold at least DENSE_ROWS of the rows (ids, or amounts filling their lattice
+    end to end: a sum equal to one row's value there is no more that row's than any other point of the run), a
+    value inside such a run, not among the 4 rarest at either end."""
+    kept = np.zeros(len(x), dtype=bool)
     step = (TYPE_UNIT_US.get(col.type.upper(), 1.0) if col.kind == "temporal"  # days for a DATE, else microseconds
             else 1.0 if col.integer else None if col.scale is None else 10.0 ** -col.scale)
-    if step is None or numbers <= 0 or not on.any():
-        return on
+    if step is None or got.rows <= 0 or not on.any():
+        return kept
     if col.kind == "numeric":  # the lattice the values are written on, as a modelled column's decimals: whole
         # amounts in a DECIMAL(10,2) form runs of whole numbers, not of cents (11,000 of 20,000 rows had been copied:
         # the review of b6aaac3)
         places = 0 if col.integer else col.scale
-        q = np.round(_steps(values, step))
+        q = np.round(_steps(got.values, step))
         while places > -15 and len(q) and not np.any(q % 10):
             q, places = q / 10, places - 1
         step = 10.0 ** -places
-    length = _runs(values, step, True)[3]  # (kept: the same array every batch)
-    if held[length >= DENSE_RUN].sum() / numbers < DENSE_ROWS:
-        return on
+    length = _runs(got.values, step, True)[3]  # (kept: the same array every batch)
+    if got.held[length >= DENSE_RUN].sum() / got.rows < DENSE_ROWS:
+        return kept
     hit = np.flatnonzero(on)
-    at = np.searchsorted(values, x[hit])
+    at = np.searchsorted(got.values, x[hit])
     ends = 4  # (the rarest values at each end: balanced mode clips the 4 most extreme numbers of a column)
-    on[hit[(length[at] >= DENSE_RUN) & (at >= ends) & (at < len(values) - ends)]] = False
-    return on
+    kept[hit[(length[at] >= DENSE_RUN) & (at >= ends) & (at < len(got.values) - ends)]] = True
+    return kept
 
 
 def _moved_onto_rare(dom: NumericDomain, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,22 @@ from .schema import TYPE_UNIT_US, Column
 _EXP_MIN, _EXP_MAX, _EXP_WIDE = -20, 62, 127
 MAX_DECIMALS = 6
 MIN_DECIMALS = -3  # values that are all multiples of 1000
+
+
+class RareValues(NamedTuple):
+    """``Rows.rare_values``' reading of one column: its finite values (as ``value_sql`` reads them) that fewer than
+    the bar's rows hold, ascending; the rows holding each; the rows holding a finite value; and, for a DECIMAL past
+    the floats, whose values a float does not tell apart, those values themselves (an Arrow array, else None)."""
+
+    values: np.ndarray
+    held: np.ndarray
+    rows: int
+    exact: pa.Array | None = None
+
+    @property
+    def none(self) -> bool:
+        """No value is rare, by either reading."""
+        return not len(self.values) and (self.exact is None or not len(self.exact))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from .data import output_fingerprint
 from .decode import decode_table, output_types
-from .domain import Domain
+from .domain import Domain, RareValues
 from .sample import draw
 from .rules import Keeper, code_rules, dependency_maps, keep_codes
 from .schema import Column
@@ -79,7 +79,7 @@ class Output:
     def __init__(self, columns: Sequence[Column], domains: Sequence[Domain], model, masks: dict[str, str],
                  rows: int, rng: np.random.Generator, rows_per_batch: int | None = None,
                  units: UnitIds | None = None, sums: Sequence[SumTarget] = (), rules: Sequence = (),
-                 derived_rare: dict[str, tuple] | None = None) -> None:
+                 derived_rare: dict[str, RareValues] | None = None) -> None:
         self.columns = list(columns)
         self.domains = list(domains)
         self.model = model

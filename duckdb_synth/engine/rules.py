@@ -80,6 +80,7 @@ class Rule:
     exact: bool = False  # forbid / allow: rows compared as DuckDB compares them in a list of several columns
     # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
+    computed: str | None = None  # derived: ``expr`` as computed, its whole-number columns as HUGEINT (``_widened``)
 
     def count_sql(self, table_sql: str) -> str:
         """A query counting the rows of `table_sql` that break the rule (NULL keeps a rule, as in a CHECK;
@@ -160,6 +161,7 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
     if not orders:
         return rules
     bounds = {(r.left, r.op, r.value): r for r in rules if r.kind == "bound"}
+    by = by_name or {}
     added: list[Rule] = []
     for _ in range(len(orders) + 1):
         new = []
@@ -171,7 +173,6 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
                     o, target = ("<" if strict or op == "<" else "<="), lo
                 else:
                     continue
-                by = by_name or {}
                 last = _last_kept(by.get(col), op, value)
                 if last is not None:  # the order from the last value the bounded column keeps, as the last value
                     # of the target's type the order leaves (a DATE below a TIMESTAMP < '2020-01-02': '2020-01-01')
@@ -460,7 +461,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         # the rule is checked
         wide = _widened(expr, {c.name: c.type for c in by_name.values()})
         sql = f"{quote_ident(target.name)} = TRY_CAST(({wide}) AS {by_name[target.name].type})"
-        return Rule(text, "derived", sql, target.name, expr=expr, columns=cols, source=source)
+        return Rule(text, "derived", sql, target.name, expr=expr, columns=cols, source=source, computed=wide)
     raise OptionError(f"{where}: not a rule we keep yet: a column against a constant ('age >= 18'), two columns "
                       "('admitted <= discharged'), or a column equal to arithmetic of others ('total = net + tax')")
 
@@ -732,14 +733,15 @@ def derive_sql(rules: Sequence[Rule], sql: str, types: dict[str, str]) -> str:
     for rule in rules:
         if rule.kind == "derived":
             q = quote_ident(rule.left)
-            sql = f"SELECT * REPLACE (TRY_CAST({_widened(rule.expr, types)} AS {types[rule.left]}) AS {q}) FROM ({sql})"
+            sql = f"SELECT * REPLACE (TRY_CAST({rule.computed} AS {types[rule.left]}) AS {q}) FROM ({sql})"
     return sql
 
 
 def _widened(expr: str, types: dict[str, str]) -> str:
     """A derived column's expression with its whole-number columns read as HUGEINT (`types`: each column's type), so
     that a sum past their type is a value the cast to the derived column's type refuses (NULL), not an error that
-    ends the run (67 + 61 on TINYINTs: the review of 5d9a382)."""
+    ends the run (67 + 61 on TINYINTs: the review of 5d9a382). Read once, when the rule is (``Rule.computed``): the
+    columns a rule names are modelled, and come out in their own types."""
     tree = sqlglot.parse_one(expr, read="duckdb")
     for node in list(tree.find_all(exp.Column)):
         t = types.get(node.name, "")

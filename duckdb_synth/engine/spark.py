@@ -40,7 +40,7 @@ from sqlglot import exp
 
 from ..errors import DataError, SynthError
 from .data import ArrayColumn, Binned, code_type, exact_per, exact_sql, to_float, value_sql
-from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, TimeUnits
+from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, RareValues, TimeUnits
 from .marginal import Clique, Remap, marginal
 from .schema import FLOATS, Column, decimal_past_floats, written_decimal
 from .source import quote_ident
@@ -520,7 +520,7 @@ class SparkRows:
         return SparkColumn(self, i)
 
     def rare_values(self, columns: Sequence[Column], below: int, unit: tuple[Column, int] | None = None
-                    ) -> dict[str, tuple]:
+                    ) -> dict[str, RareValues]:
         """As ``data.DuckDBRows``': two queries a column over the source's rows (three for a DECIMAL past the
         floats)."""
         from pyspark.sql import functions as F
@@ -545,7 +545,7 @@ class SparkRows:
                                    .where("v IS NOT NULL").groupBy("v").agg(n.alias("n")).where(f"n < {int(below)}")
                                    .select("v").toArrow(), col).column(0).combine_chunks()
             self.took("rare values", got.nbytes + (exact.nbytes if exact is not None else 0))
-            out[col.name] = (to_float(got.column("v")), np.asarray(to_float(got.column("n"))), total, exact)
+            out[col.name] = RareValues(to_float(got.column("v")), np.asarray(to_float(got.column("n"))), total, exact)
         return out
 
     def bin(self, domains: Sequence[Domain], keep: Sequence[int] = ()) -> Binned | SparkBinned:
