@@ -23,7 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, shared
+from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, one_value, shared,
+                     value_resolution)
 from .rounding import stable_order
 from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
@@ -34,7 +35,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                  rng: np.random.Generator, first_row: int = 0, total_rows: int | None = None,
                  given: dict[str, pa.Array] | None = None,
                  placed: Callable[[dict[int, np.ndarray]], None] | None = None,
-                 rules: Sequence[Rule] = (), derived_rare: dict[str, RareValues] | None = None) -> pa.Table:
+                 rules: Sequence[Rule] = (), derived_rare: dict[str, RareValues] | None = None,
+                 part: tuple[int, int] = (0, 1)) -> pa.Table:
     """The output table: every column of the source, in order, with its exact type.
 
     Modelled columns are decoded from `synth` (one column of codes per domain), masked
@@ -44,7 +46,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     columns' codes and places within their bins before they are decoded (``engine/sums.py``: group
     totals met). `rules` are kept (``engine/rules.py``): derived columns computed, others repaired.
     `derived_rare` (balanced mode): per derived column, the values 1-4 source rows hold (``Rows.rare_values``),
-    which no row keeps (``_rules_off_rare``).
+    which no row keeps (``_rules_off_rare``). `part` (i, b): these rows are batch i of b (a declared UNIQUE number's
+    values are spread on points of their own, ``_distinct``).
     The schema's metadata records each column's exact DuckDB type (``type:<column>``).
     """
     n = synth.shape[0]
@@ -73,7 +76,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             continue
         i, dom = by_name[c.name]
         if isinstance(dom, NumericDomain):
-            arrays[c.name] = decode_numeric(dom, synth[:, i], rng, within.get(i))
+            arrays[c.name] = decode_numeric(dom, synth[:, i], rng, within.get(i), part)
         else:
             arrays[c.name] = decode_categorical(dom, synth[:, i], rng)
     raw = pa.table(arrays)
@@ -82,9 +85,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         con.register("_synth_raw", raw)
         out = con.sql(cast_sql(columns, "_synth_raw", as_varchar)).to_arrow_table()
         if rules:
-            con.register("_synth_typed", out)
             types = dict(output_types(columns, mask_map))
-            kept = keep_table(con, rules, "_synth_typed", types)
             rare = [dom for _, dom in by_name.values() if isinstance(dom, NumericDomain) and dom.rare is not None
                     and len(dom.rare) and dom.column.name in types and dom.column.name not in mask_map]
             # (a row left on a rare value takes the values of another row of the batch: not a declared key's, a
@@ -93,8 +94,14 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             made = {c.name: (c, (derived_rare or {})[c.name]) for c in columns
                     if c.name in derived and not (derived_rare or {}).get(c.name, NO_RARE).none}
             numeric = {name: dom for name, (_, dom) in by_name.items() if isinstance(dom, NumericDomain)}
-            out = (_rules_off_rare(con, out, kept, rare, rules, types, rng, copied, made, numeric) if rare or made
-                   else kept)
+
+            def keep(typed: pa.Table) -> pa.Table:
+                con.register("_synth_typed", typed)
+                kept = keep_table(con, rules, "_synth_typed", types)
+                return (_rules_off_rare(con, typed, kept, rare, rules, types, rng, copied, made, numeric)
+                        if rare or made else kept)
+
+            out = _unique_kept(con, keep(out), keep, rules, numeric, part)
             con.register("_synth_kept", out)
             for rule in rules:  # rules that fight each other, or values that cannot keep one: say so
                 broken = con.sql(rule.count_sql("SELECT * FROM _synth_kept")).fetchall()[0][0]
@@ -105,8 +112,41 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                                 "that the source keeps the rule and that the rules agree", rule.text, broken, n)
     finally:
         con.close()
+    _say_repeats(out, [c for c in columns if c.unique and (c.name in by_name or c.name in derived)])
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
     return out.replace_schema_metadata(meta)
+
+
+UNIQUE_ROUNDS = 4  # times a declared UNIQUE column the rules repaired is made distinct again (ties spread around their
+# value, then up, down, up), and the rules kept
+
+
+def _unique_kept(con: duckdb.DuckDBPyConnection, table: pa.Table, keep: Callable[[pa.Table], pa.Table],
+                 rules: Sequence[Rule], numeric: dict[str, NumericDomain], part: tuple[int, int]) -> pa.Table:
+    """The rules' repairs can make a declared UNIQUE column's values repeat, which ``_distinct`` had made distinct
+    (a swap of `a < b` puts a's value in b; a tie moved a step, an input moved off a rare total may land on another
+    row's value: 5,000 timestamps with CHECK (a < b) came out with 4,274 distinct values): those it names are made
+    distinct again and the rules kept again (`keep`), up to UNIQUE_ROUNDS times, until the values no longer repeat.
+    A wide DECIMAL past the floats is left (its floats do not read back as its values)."""
+    named = {c for r in rules for c in (r.left, r.right, *r.columns) if c}
+    doms = [dom for name, dom in numeric.items() if dom.column.unique and name in named
+            and not decimal_past_floats(dom.column)]
+    for way in (0, 1, -1, 1)[:UNIQUE_ROUNDS] if doms else ():
+        con.register("_synth_unique", table)
+        moved_any = False
+        for dom in doms:
+            x = _floats_of(con, "_synth_unique", dom.column)
+            number = np.isfinite(x)
+            y = _distinct(dom, x, number, part, way)
+            moved = number & (y != x)
+            if moved.any():
+                values = _written_column(con, dom.column, y[moved], np.zeros(int(moved.sum()), dtype=bool))
+                table = _replaced(table, dom.column.name, moved, values)
+                moved_any = True
+        if not moved_any:
+            break
+        table = keep(table)
+    return table
 
 
 RULE_ROUNDS = 3  # balanced mode: times a value a rule's repair left on a rare one moves on, and the rules are kept
@@ -465,9 +505,9 @@ def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random
 
 
 def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generator,
-                   within: np.ndarray | None = None) -> pa.Array:
+                   within: np.ndarray | None = None, part: tuple[int, int] = (0, 1)) -> pa.Array:
     """The column's values from its codes; `within`: each row's position in its bin (0..1, by the
-    bin's cell weights), uniform draws when None."""
+    bin's cell weights), uniform draws when None; `part` (i, b): the rows are batch i of b (``_distinct``)."""
     col = dom.column
     n = len(codes)
     isnull = codes == dom.null_code if dom.null else np.zeros(n, dtype=bool)
@@ -493,7 +533,160 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
             x = np.where(number, _nearest_of(np.asarray(col.declared.points), x), x)
     elif col.type_range is not None:  # nor outside the type's (narrowed by a one-sided CHECK)
         x = np.where(number, np.clip(x, *_double_bounds(col)), x)
+    if col.unique:  # a declared UNIQUE number, date or time (an integer key is generated, not decoded)
+        moved = number.copy()
+        if exact is not None:
+            moved[exact[0]] = False
+        x = _distinct(dom, x, moved, part)
     return _typed(col, x, isnull, exact)
+
+
+def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[int, int], way: int = 0) -> np.ndarray:
+    """A declared UNIQUE column's values (a DECIMAL, DOUBLE, DATE, TIME or TIMESTAMP: modelled, so draws can repeat; a
+    DECIMAL(10,2) of 18,066 distinct values came out with 16,143) made distinct: the `rows` sorted, each tie spread to
+    the nearest free points of the lattice the values are written on (the column's decimals or time unit, else the
+    type's scale, else the floats themselves), half of a pile up, half down, a value already alone staying where it
+    is (``_spread``); within the column's range (the domain's, a declared one, the type's) and, in balanced mode, off
+    the rare values (those balanced mode's dense-run exception would keep excepted). Batch i of b takes only the
+    points i mod b, so that batches made apart (Spark's executors) never share a value. Where the range holds too
+    few points even on the finest lattice, the values stay (and the run says so). Post-processing of the synthetic
+    rows with the schema's public constraint: no privacy cost."""
+    at = np.flatnonzero(rows)
+    if len(at) < 2 and part[1] == 1:
+        return x
+    col, v = dom.column, x[at]
+    if col.kind == "temporal":  # as ``_typed`` writes them: whole days, microseconds (a unit's multiples already)
+        v = np.trunc(v)
+    single = col.type.upper() == "FLOAT"
+    if col.declared is not None and col.declared.points:  # a declared list: its points, in order, are the lattice
+        return _distinct_of(np.asarray(col.declared.points, dtype=np.float64), dom, x, at, v, part, way)
+    low, high = _unique_range(dom)
+    # the floats themselves only where each is a value (a DOUBLE's, a wide DECIMAL's): a time's or a DECIMAL(3,1)'s
+    # float moved by its last bit is written back as the value it left
+    floats = (None,) if value_resolution(col) is None or decimal_past_floats(col) else ()
+    for step in dict.fromkeys((_rare_step(dom), value_resolution(col), *floats)):
+        if step is not None and not one_value(v, step).all():
+            continue  # (a wide DECIMAL's values past the floats: each float is its own value)
+        keys = _lattice_keys(v, step, single)
+        lo, hi = _lattice_keys(np.array([low, high]), step, single, ends=True)
+        blocked = np.unique(_lattice_keys(_blocked_rare(dom), step, single))
+        new = _spread(keys, min(int(lo), int(keys.min())), max(int(hi), int(keys.max())), blocked, part, way)
+        if new is None:
+            continue
+        moved = new != keys
+        values = v.copy()
+        values[moved] = _of_steps(new[moved], step) if step is not None else _key_floats(new[moved], single)
+        if len(np.unique(_written_keys(values, col, single))) == len(values):
+            out = x.copy()
+            out[at] = values
+            return out
+    return x  # (the batch's repeats are counted and the run says so: ``_say_repeats``)
+
+
+def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.ndarray, v: np.ndarray,
+                 part: tuple[int, int], way: int) -> np.ndarray:
+    """``_distinct`` for a column whose values a declared list fixes (``CHECK (x IN (...))``, sorted `points`): the
+    points are the lattice, numbered, none but those rows take (rare ones excepted in balanced mode)."""
+    keys = np.clip(np.searchsorted(points, v), 0, len(points) - 1)
+    keys = np.where(points[keys] == v, keys, -1)
+    blocked = np.flatnonzero(np.isin(points, _blocked_rare(dom)))
+    new = _spread(keys[keys >= 0], 0, len(points) - 1, blocked, part, way) if (keys >= 0).all() else None
+    if new is None:
+        return x
+    out = x.copy()
+    out[at] = points[new]
+    return out
+
+
+def _say_repeats(table: pa.Table, unique: Sequence[Column]) -> None:
+    """Log the declared UNIQUE modelled or derived columns whose synthetic values repeat in this batch (``_distinct``
+    found too few free values in the range, or the rules moved them back; a derived one is computed): the copy breaks
+    that constraint."""
+    for c in unique:
+        values = table.column(c.name)
+        repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
+        if repeats:
+            log.warning("column '%s' is declared UNIQUE, and %d of the %d synthetic values of a batch repeat a value: "
+                        "its range (the model's, a declared one) holds too few values no source row makes rare, or "
+                        "a rule moves them back; loaded into a table with that constraint, the copy is refused",
+                        c.name, repeats, len(values))
+
+
+def _written_keys(v: np.ndarray, col: Column, single: bool) -> np.ndarray:
+    """Keys of the values `v` as the column's type holds them: a DECIMAL's in steps of its scale (a wide one's
+    floats as the decimals they are written as, ``_as_written``), a float's own (a FLOAT's as FLOATs)."""
+    if decimal_past_floats(col):
+        return _float_keys(_as_written(v, col))
+    if col.scale is not None:
+        return np.rint(_steps(v, value_resolution(col))).astype(np.int64)
+    return _float_keys(v, single)
+
+
+def _unique_range(dom: NumericDomain) -> tuple[float, float]:
+    """The range a declared UNIQUE column's values are spread within (``_distinct``): the domain's ([lo, hi) as its
+    cells hold them), inside the type's and a declared range."""
+    col, t = dom.column, dom.column.type.upper()
+    if t == "TIME":
+        ends = (0.0, DAY_US - (time_unit(dom) or 1.0))
+    elif col.kind == "temporal":
+        ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
+    else:
+        ends = _written_bounds(col)
+    low = float(dom.edges[0]) if np.isfinite(dom.edges[0]) else ends[0]
+    high = float(np.nextafter(dom.edges[-1], -np.inf)) if np.isfinite(dom.edges[-1]) else ends[1]
+    if col.declared is not None and col.declared.bounds is not None:
+        ends = (max(ends[0], float(col.declared.bounds[0])), min(ends[1], float(col.declared.bounds[1])))
+    return max(low, ends[0]), min(high, ends[1])
+
+
+def _lattice_keys(v: np.ndarray, step: float | None, single: bool, ends: bool = False) -> np.ndarray:
+    """Values as int64 points of the lattice of `step` (consecutive floats where None, FLOATs with `single`); with
+    `ends`, a range's (low, high) as the first and last points inside it."""
+    v = np.asarray(v, dtype=np.float64)
+    if step is None:
+        return _float_keys(v, single)
+    k = _steps(v, step)
+    if ends:
+        return np.clip([np.ceil(k[0] - 1e-6), np.floor(k[1] + 1e-6)], -(2.0**62), 2.0**62).astype(np.int64)
+    return np.rint(k).astype(np.int64)
+
+
+def _blocked_rare(dom: NumericDomain) -> np.ndarray:
+    """Balanced mode: the rare values no row may take (``_not_rare``), but those in the dense runs its exception
+    keeps as drawn (the dates of a UNIQUE DATE column a row each: every value is rare); none in a DP domain."""
+    if dom.rare is None or not len(dom.rare):
+        return np.empty(0)
+    kept = _kept_as_drawn(dom, dom.rare, np.arange(len(dom.rare)), _rare_step(dom))
+    return dom.rare[~kept]
+
+
+def _spread(keys: np.ndarray, lo: int, hi: int, blocked: np.ndarray, part: tuple[int, int], way: int = 0
+            ) -> np.ndarray | None:
+    """Distinct lattice points (int64) near `keys`, in [lo, hi] and not `blocked` (sorted, distinct), on the points
+    i mod b for `part` (i, b); None where too few are free. Sorted, the keys pushed up where they tie (each at least
+    one past the one before) and down (each at least one before the next) are averaged: a pile of m ties on one
+    point spreads over m points around it, and keys already apart stay (`way` 1: pushed up only, -1: down only).
+    The free points are numbered in order, so that blocked ones are skipped as if they were not there."""
+    i, b = part
+    if b > 1:  # batch i's share of the lattice, numbered: the point r * b + i is r
+        keys, lo, hi = (keys - i + b // 2) // b, -((i - lo) // b), (hi - i) // b
+        blocked = (blocked[(blocked - i) % b == 0] - i) // b
+    blocked = blocked[(blocked >= lo) & (blocked <= hi)]
+    order = np.argsort(keys, kind="stable")
+    ranks = keys[order] - np.searchsorted(blocked, keys[order])  # among the free points
+    first, last = lo - int(np.searchsorted(blocked, lo)), hi - int(np.searchsorted(blocked, hi, side="right"))
+    n = len(ranks)
+    if last - first + 1 < n:
+        return None
+    idx = np.arange(n)
+    gap = ranks - idx
+    up, down = np.maximum.accumulate(gap), np.minimum.accumulate(gap[::-1])[::-1]
+    mid = up if way > 0 else down if way < 0 else down + (up - down) // 2
+    spread = np.minimum(np.maximum(mid + idx, first + idx), last - (n - 1 - idx))
+    spread += np.searchsorted(blocked - np.arange(len(blocked)), spread, side="right")  # back to points
+    out = np.empty_like(spread)
+    out[order] = spread
+    return out * b + i if b > 1 else out
 
 
 def _nearest_of(points: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -156,7 +156,7 @@ class Output:
         placed = (lambda within: meet_sums(self.domains, codes, within, self.sums, rng)) if self.sums else None
         return decode_table(self.columns, self.domains, codes, self.masks, rng, first_row=start,
                             total_rows=self.num_rows, given=given, placed=placed, rules=self.rules,
-                            derived_rare=self.derived_rare)
+                            derived_rare=self.derived_rare, part=(i, self.num_batches))
 
     def tables(self) -> Iterator[pa.Table]:
         """The rows, one table per batch (each with the exact types in its schema's metadata)."""
