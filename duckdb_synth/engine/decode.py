@@ -293,7 +293,7 @@ def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str,
     out = {}
     for name, (col, got) in derived.items():
         x = _floats_of(con, table, col)
-        on = _in_sorted(got.values, x)
+        on = _on_values(col, got.values, x)
         if got.exact is not None:  # a DECIMAL past the floats: its values compared as themselves (1,505 of 3,000
             # rows of totals a float does not tell from common ones came out: the review of 08840d4)
             typed = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table().column(0)
@@ -381,8 +381,26 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
 def _derived_on_rare(col: Column, got: RareValues, x: np.ndarray) -> np.ndarray:
     """Which of `x`, a derived column's values (as ``value_sql`` reads them), are values 1-4 source rows hold (`got`),
     but those the dense-run exception keeps (``_dense_kept``)."""
-    on = _in_sorted(got.values, x)
+    on = _on_values(col, got.values, x)
     return on & ~_dense_kept(col, got, x, on)
+
+
+NEAR = {"DOUBLE": 1e-12, "FLOAT": 1e-6}  # a derived DOUBLE's or FLOAT's value within this share of a rare one is it
+
+
+def _on_values(col: Column, values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Which of `x`, a derived column's values, are among the sorted `values`: a DOUBLE's or FLOAT's up to the
+    rounding of the arithmetic that made them, a relative NEAR (a few hundred of a DOUBLE's last bits): 79.01 +
+    133.85 is 212.85999999999999, not the 212.86 one source row holds, and such sums came out as that row's value,
+    1,038-1,127 of 20,000 rows a seed (cents summed as DOUBLE), bit for bit another value. Other types' as they are."""
+    rel = NEAR.get(col.type.upper()) if col.kind == "numeric" and not col.integer and col.scale is None else None
+    if rel is None or not len(values) or not len(x):
+        return _in_sorted(values, x)
+    at = np.searchsorted(values, x)
+    below = values[np.maximum(at - 1, 0)]
+    above = values[np.minimum(at, len(values) - 1)]
+    tol = rel * np.abs(x)
+    return (np.abs(x - below) <= tol) | (np.abs(above - x) <= tol)
 
 
 def _dense_kept(col: Column, got: RareValues, x: np.ndarray, on: np.ndarray) -> np.ndarray:
