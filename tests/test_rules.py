@@ -342,6 +342,39 @@ def test_checks_listing_combinations_are_kept():
         assert (bad == 0) == (table == "t"), (table, bad)
 
 
+BOUND_SETS = [  # (type, rules, whether some value of the type keeps them all)
+    ("DATE", ["a >= DATE '2020-01-03'", "a < TIMESTAMP '2020-01-03 12:00:00'"], True),  # the 3rd (refused before)
+    ("DATE", ["a > DATE '2020-01-01'", "a < DATE '2020-01-02'"], False),  # no day between (accepted before)
+    ("TIME", ["a < TIME '00:00:00'"], False),  # (accepted before)
+    ("INTEGER", ["a > 2147483647"], False),  # past the type (accepted before)
+    ("TIME", ["a > TIME '10:00:00'", "a <= TIME '10:00:00.000001'"], True),
+    ("TIMESTAMP", ["a > TIMESTAMP '2020-01-01'", "a < DATE '2020-01-01'"], False),
+    ("TIMESTAMP", ["a >= DATE '2020-01-02'", "a < TIMESTAMP '2020-01-02 00:00:01'"], True),
+    ("DECIMAL(38,20)", ["a >= 0.12345678901234567891", "a <= 0.12345678901234567891"], True),
+    ("DECIMAL(38,20)", ["a > 0.12345678901234567891", "a < 0.12345678901234567892"], False),
+    ("DOUBLE", ["a > 2", "a < 2.0000000000000001"], False),  # the same double
+    ("DOUBLE", ["a > 2", "a < 2.000001"], True),
+    ("INTEGER", ["a > 2.5", "a < 3.5"], True),
+    ("INTEGER", ["a < 1e12"], True),  # every INTEGER
+]
+
+
+@pytest.mark.parametrize("type_, rules, kept", BOUND_SETS)
+def test_bounds_are_compared_as_the_columns_own_values(type_, rules, kept):
+    """A set of bounds is refused where no value of the column's type keeps it all, and only there: each bound as the
+    first or last value of the type it keeps (``rules._kept_ends``), not its constant cast to the type (a DATE below
+    noon of the 3rd and from the 3rd was refused; a DATE between the 1st and the 2nd, and a TIME before midnight,
+    accepted, and every row then broke them)."""
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import classify
+
+    if kept:
+        assert len(parse_rules(rules, [classify("a", type_)])) >= len(rules)
+    else:
+        with pytest.raises(OptionError, match="leaves? no value of column 'a'"):
+            parse_rules(rules, [classify("a", type_)])
+
+
 def test_bounds_no_value_keeps_are_refused_and_float_expressions_land_inside():
     from duckdb_synth.engine.rules import parse_rules
     from duckdb_synth.engine.schema import Column

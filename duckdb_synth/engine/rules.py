@@ -195,37 +195,52 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
 
 
 def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
-    """Bounds on one column that no value keeps together (`n < 3` with `n >= 5`) are refused."""
-    import duckdb
+    """Bounds on one column that no value keeps together (`n < 3` with `n >= 5`) are refused, and a bound no value
+    of a number's, date's or time's type keeps (`t < TIME '00:00:00'`, `n > 2147483647` on an INTEGER).
 
+    A number's, date's or time's bounds are compared as the first and last values of the column's own type each
+    keeps (``_last_kept``): `d > DATE '2020-01-01'` with `d < DATE '2020-01-02'` keeps no DATE, and `d >= DATE
+    '2020-01-03'` with `d < TIMESTAMP '2020-01-03 12:00:00'` keeps one (the constants cast to the column's type had
+    refused that set and accepted the other)."""
     by_col: dict[str, list[Rule]] = {}
     for r in rules:
-        if r.kind == "bound":
+        if r.kind == "bound" and r.op in (">=", ">", "<=", "<"):
             by_col.setdefault(r.left, []).append(r)
     for name, bounds in by_col.items():
-        if len(bounds) < 2:
-            continue
-        t = "DOUBLE" if by_name[name].kind == "numeric" else by_name[name].type  # (2.6 stays 2.6 on an INTEGER)
-        try:
-            values = duckdb.sql("SELECT " + ", ".join(f"CAST({r.value} AS {t})" for r in bounds)).fetchall()[0]
-        except duckdb.Error:
-            continue  # (a constant the type cannot hold: the repair logs what it cannot keep)
+        col = by_name[name]
+        if col.kind not in ("numeric", "temporal") or col.type.upper() == "TIMETZ":
+            continue  # (a comparison holds numbers, dates and times: refused on others when parsed)
+        values = _kept_ends(col, bounds, source)
         lows = [(v, r) for v, r in zip(values, bounds) if r.op in (">=", ">") and v is not None]
         highs = [(v, r) for v, r in zip(values, bounds) if r.op in ("<=", "<") and v is not None]
-        whole = by_name[name].kind == "numeric" and _unit(by_name[name]) == 1.0
         for lo, rl in lows:
             for hi, rh in highs:
-                if whole:  # the whole numbers each allows: n > 2 and n < 3 leave none
-                    import math
-
-                    a = math.floor(lo) + 1 if rl.op == ">" else math.ceil(lo)
-                    b = math.ceil(hi) - 1 if rh.op == "<" else math.floor(hi)
-                    if a > b:
-                        lo, hi = 1, 0
-                if lo > hi or (lo == hi and (rl.op == ">" or rh.op == "<")):
+                if lo > hi:
                     which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
                     raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
                                       f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
+
+
+def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[object | None]:
+    """Per bound on a number, date or time column, the first value of its type a lower bound keeps, or the last an
+    upper one keeps, as DuckDB returns it; None where that cannot be worked out (a constant the type cannot hold).
+    A bound no value keeps, its constant one the type holds, is refused."""
+    import duckdb
+
+    out: list[object | None] = []
+    for r in bounds:
+        got = _last_kept(col, r.op, r.value)
+        if got is None:
+            try:
+                holds = duckdb.sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
+            except duckdb.Error:
+                holds = False
+            if holds:
+                raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
+            out.append(None)
+            continue
+        out.append(duckdb.sql(f"SELECT {got[0]}").fetchall()[0][0])
+    return out
 
 
 _CONSTANT = (exp.Literal, exp.Cast, exp.DataType, exp.Interval, exp.Var, exp.Add, exp.Sub, exp.Mul, exp.Div,
