@@ -112,7 +112,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                                 "that the source keeps the rule and that the rules agree", rule.text, broken, n)
     finally:
         con.close()
-    _say_repeats(out, [c for c in columns if c.unique and (c.name in by_name or c.name in derived)])
+    _say_repeats(out, [c for c in columns
+                       if c.unique and (c.name in by_name or c.name in derived or c.name in mask_map)])
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
     return out.replace_schema_metadata(meta)
 
@@ -126,11 +127,9 @@ def _unique_kept(con: duckdb.DuckDBPyConnection, table: pa.Table, keep: Callable
     """The rules' repairs can make a declared UNIQUE column's values repeat, which ``_distinct`` had made distinct
     (a swap of `a < b` puts a's value in b; a tie moved a step, an input moved off a rare total may land on another
     row's value: 5,000 timestamps with CHECK (a < b) came out with 4,274 distinct values): those it names are made
-    distinct again and the rules kept again (`keep`), up to UNIQUE_ROUNDS times, until the values no longer repeat.
-    A wide DECIMAL past the floats is left (its floats do not read back as its values)."""
+    distinct again and the rules kept again (`keep`), up to UNIQUE_ROUNDS times, until the values no longer repeat."""
     named = {c for r in rules for c in (r.left, r.right, *r.columns) if c}
-    doms = [dom for name, dom in numeric.items() if dom.column.unique and name in named
-            and not decimal_past_floats(dom.column)]
+    doms = [dom for name, dom in numeric.items() if dom.column.unique and name in named]
     for way in (0, 1, -1, 1)[:UNIQUE_ROUNDS] if doms else ():
         con.register("_synth_unique", table)
         moved_any = False
@@ -560,15 +559,18 @@ def decode_numeric(dom: NumericDomain, codes: np.ndarray, rng: np.random.Generat
 
 
 def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[int, int], way: int = 0) -> np.ndarray:
-    """A declared UNIQUE column's values (a DECIMAL, DOUBLE, DATE, TIME or TIMESTAMP: modelled, so draws can repeat; a
-    DECIMAL(10,2) of 18,066 distinct values came out with 16,143) made distinct: the `rows` sorted, each tie spread to
-    the nearest free points of the lattice the values are written on (the column's decimals or time unit, else the
-    type's scale, else the floats themselves), half of a pile up, half down, a value already alone staying where it
-    is (``_spread``); within the column's range (the domain's, a declared one, the type's) and, in balanced mode, off
-    the rare values (those balanced mode's dense-run exception would keep excepted). Batch i of b takes only the
-    points i mod b, so that batches made apart (Spark's executors) never share a value. Where the range holds too
-    few points even on the finest lattice, the values stay (and the run says so). Post-processing of the synthetic
-    rows with the schema's public constraint: no privacy cost."""
+    """A declared UNIQUE column's values (a DECIMAL, DOUBLE, FLOAT, DATE, TIME or TIMESTAMP: modelled, so draws can
+    repeat; a DECIMAL(10,2) of 18,066 distinct values came out with 16,143) made distinct: the `rows` sorted, each tie
+    spread to the nearest free points of the lattice the values are written on (the column's decimals or time unit),
+    half of a pile up, half down, a value already alone staying where it is (``_spread``); within the column's range
+    (the domain's, a declared one, the type's). Where that lattice has too few free points, a finer one (a decimal
+    more, up to three past a float's decimals or to a DECIMAL's scale; seconds, then milliseconds and microseconds
+    of a time in minutes), and a DOUBLE's own floats last, in one batch without rare values only. The points of the
+    column's own lattice are its cells: in balanced mode a rare value's cell is taken whole (no point a microsecond
+    beside a 1-row minute: the review of 70c0a32 found 417 of 5,000), and batch i of b takes only the cells i mod b,
+    on every lattice, so that batches made apart (Spark's executors) never share a value. Where even the finest has
+    too few, the values stay (and the run says so). Post-processing of the synthetic rows with the schema's public
+    constraint: no privacy cost."""
     at = np.flatnonzero(rows)
     if len(at) < 2 and part[1] == 1:
         return x
@@ -579,16 +581,23 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
     if col.declared is not None and col.declared.points:  # a declared list: its points, in order, are the lattice
         return _distinct_of(np.asarray(col.declared.points, dtype=np.float64), dom, x, at, v, part, way)
     low, high = _unique_range(dom)
-    # the floats themselves only where each is a value (a DOUBLE's, a wide DECIMAL's): a time's or a DECIMAL(3,1)'s
-    # float moved by its last bit is written back as the value it left
-    floats = (None,) if value_resolution(col) is None or decimal_past_floats(col) else ()
-    for step in dict.fromkeys((_rare_step(dom), value_resolution(col), *floats)):
-        if step is not None and not one_value(v, step).all():
-            continue  # (a wide DECIMAL's values past the floats: each float is its own value)
+    ends = np.array([low, high])
+    # the cells: the column's own lattice where its range's floats hold it (a FLOAT's cents past 131,072 do not: its
+    # floats are then the cells), chosen from the domain alone, so that every batch chooses the same
+    coarse = _rare_step(dom)
+    if coarse is not None and not _holds_lattice(ends, coarse, single):
+        if value_resolution(col) is not None and not decimal_past_floats(col):
+            return x  # (a time past 2^52 microseconds: its floats are not its values)
+        coarse = None
+    rare = _blocked_rare(dom)
+    blocked = np.unique(_lattice_keys(rare, coarse, single))
+    for step in _finer_steps(dom, coarse, part[1] == 1 and not len(rare)):
+        if step is not None and not (_holds_lattice(ends, step, single) and _holds_lattice(v, step, single)):
+            continue
+        ratio = 1 if step is None or coarse is None else int(round(coarse / step))
         keys = _lattice_keys(v, step, single)
         lo, hi = _lattice_keys(np.array([low, high]), step, single, ends=True)
-        blocked = np.unique(_lattice_keys(_blocked_rare(dom), step, single))
-        new = _spread(keys, min(int(lo), int(keys.min())), max(int(hi), int(keys.max())), blocked, part, way)
+        new = _spread(keys, min(int(lo), int(keys.min())), max(int(hi), int(keys.max())), blocked, part, way, ratio)
         if new is None:
             continue
         moved = new != keys
@@ -599,6 +608,32 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
             out[at] = values
             return out
     return x  # (the batch's repeats are counted and the run says so: ``_say_repeats``)
+
+
+def _finer_steps(dom: NumericDomain, coarse: float | None, floats: bool) -> list[float | None]:
+    """The lattices ``_distinct`` spreads a column's values on, coarsest first: its own (`coarse`, ``_rare_step``),
+    then finer ones whose steps divide it, down to what the type writes; `floats`: a DOUBLE's, FLOAT's or wide
+    DECIMAL's own floats last (None)."""
+    col = dom.column
+    finest = value_resolution(col)
+    last = [None] if floats and (finest is None or decimal_past_floats(col)) else []
+    if coarse is None:
+        return [None]
+    if col.kind == "temporal":
+        steps = [coarse] + [s for s in (1e6, 1e3, 1.0) if s < coarse and coarse % s == 0 and s >= (finest or 1.0)]
+        return steps + last
+    places = int(round(-math.log10(coarse)))
+    deepest = places + 3 if finest is None else int(round(-math.log10(finest)))
+    return [10.0 ** -d for d in range(places, max(deepest, places) + 1)] + last
+
+
+def _holds_lattice(v: np.ndarray, step: float, single: bool) -> bool:
+    """Whether the floats `v` each stand for one point of the lattice of `step` (``one_value``), as the column holds
+    them: a FLOAT's spacing is its own (cents of 150,000 are 0.0156 apart as FLOATs: a free cent was written onto
+    its neighbour's float, another batch's value or a rare one; the review of 70c0a32)."""
+    if not one_value(v, step).all():
+        return False
+    return not single or bool((np.spacing(np.abs(v).astype(np.float32)).astype(np.float64) < step / 2).all())
 
 
 def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.ndarray, v: np.ndarray,
@@ -617,9 +652,9 @@ def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.n
 
 
 def _say_repeats(table: pa.Table, unique: Sequence[Column]) -> None:
-    """Log the declared UNIQUE modelled or derived columns whose synthetic values repeat in this batch (``_distinct``
-    found too few free values in the range, or the rules moved them back; a derived one is computed): the copy breaks
-    that constraint."""
+    """Log the declared UNIQUE modelled, derived or masked columns whose synthetic values repeat in this batch
+    (``_distinct`` found too few free values in the range, or the rules moved them back; a derived one is computed, a
+    masked one drawn from its mask): the copy breaks that constraint."""
     for c in unique:
         values = table.column(c.name)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
@@ -678,33 +713,49 @@ def _blocked_rare(dom: NumericDomain) -> np.ndarray:
     return dom.rare[~kept]
 
 
-def _spread(keys: np.ndarray, lo: int, hi: int, blocked: np.ndarray, part: tuple[int, int], way: int = 0
-            ) -> np.ndarray | None:
-    """Distinct lattice points (int64) near `keys`, in [lo, hi] and not `blocked` (sorted, distinct), on the points
-    i mod b for `part` (i, b); None where too few are free. Sorted, the keys pushed up where they tie (each at least
-    one past the one before) and down (each at least one before the next) are averaged: a pile of m ties on one
-    point spreads over m points around it, and keys already apart stay (`way` 1: pushed up only, -1: down only).
-    The free points are numbered in order, so that blocked ones are skipped as if they were not there."""
+def _spread(keys: np.ndarray, lo: int, hi: int, blocked: np.ndarray, part: tuple[int, int], way: int = 0,
+            ratio: int = 1) -> np.ndarray | None:
+    """Distinct lattice points (int64) near `keys`, in [lo, hi], on the cells i mod b for `part` (i, b) and off the
+    `blocked` cells (sorted, distinct); None where too few are free. A cell is a point of the coarser lattice whose
+    step is `ratio` of these (the `ratio` points nearest it), or the point itself. Sorted, the keys pushed up where
+    they tie (each at least one past the one before) and down (each at least one before the next) are averaged: a
+    pile of m ties on one point spreads over m points around it, and keys already apart stay (`way` 1: pushed up
+    only, -1: down only). The free cells are numbered in order and their points after them, so that the cells not
+    this batch's or blocked are skipped as if they were not there."""
     i, b = part
-    if b > 1:  # batch i's share of the lattice, numbered: the point r * b + i is r
-        keys, lo, hi = (keys - i + b // 2) // b, -((i - lo) // b), (hi - i) // b
-        blocked = (blocked[(blocked - i) % b == 0] - i) // b
-    blocked = blocked[(blocked >= lo) & (blocked <= hi)]
-    order = np.argsort(keys, kind="stable")
-    ranks = keys[order] - np.searchsorted(blocked, keys[order])  # among the free points
-    first, last = lo - int(np.searchsorted(blocked, lo)), hi - int(np.searchsorted(blocked, hi, side="right"))
-    n = len(ranks)
+    r, h = int(ratio), int(ratio) // 2
+    share = blocked[(blocked - i) % b == 0]
+    share = (share - i) // b  # blocked cells of this batch's share, numbered as its cells
+    gaps = share - np.arange(len(share))
+
+    def ranks(p: np.ndarray) -> np.ndarray:  # a point's cell (nearest of the batch's), the cell's free rank, offset
+        c = (p + h) // r
+        cell = (c - i + b // 2) // b
+        return (cell - np.searchsorted(share, cell)) * r + (p + h - c * r)
+
+    def end(p: int, up: bool) -> int:  # the first (last) rank inside [lo, hi]
+        c = (p + h) // r
+        j = p + h - c * r
+        cell = -((i - c) // b) if up else (c - i) // b
+        if cell * b + i != c or (len(share) and share[min(np.searchsorted(share, cell), len(share) - 1)] == cell):
+            j = 0 if up else r - 1  # (a cell not the batch's, or blocked: the next free one's first or last point)
+        return (cell - int(np.searchsorted(share, cell, side="left" if up else "right"))) * r + j
+
+    first, last = end(lo, True), end(hi, False)
+    n = len(keys)
     if last - first + 1 < n:
         return None
+    order = np.argsort(keys, kind="stable")
     idx = np.arange(n)
-    gap = ranks - idx
+    gap = ranks(keys[order]) - idx
     up, down = np.maximum.accumulate(gap), np.minimum.accumulate(gap[::-1])[::-1]
     mid = up if way > 0 else down if way < 0 else down + (up - down) // 2
-    spread = np.minimum(np.maximum(mid + idx, first + idx), last - (n - 1 - idx))
-    spread += np.searchsorted(blocked - np.arange(len(blocked)), spread, side="right")  # back to points
-    out = np.empty_like(spread)
-    out[order] = spread
-    return out * b + i if b > 1 else out
+    rank = np.minimum(np.maximum(mid + idx, first + idx), last - (n - 1 - idx))
+    free = rank // r
+    cell = free + np.searchsorted(gaps, free, side="right")  # back to the batch's cells, then to points
+    out = np.empty_like(rank)
+    out[order] = (cell * b + i) * r - h + (rank - free * r)
+    return out
 
 
 def _nearest_of(points: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -218,7 +218,7 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, temp: str, columns: Sequence
     if not any(c.unique or not c.nullable for c in columns):
         con.execute(f"CREATE TEMP TABLE {quote_ident(temp)} AS SELECT * FROM ({sql})")
         return
-    defs = ", ".join(f"{quote_ident(c.name)} {c.type}" + (" UNIQUE" if c.unique else "" if c.nullable else " NOT NULL")
-                     for c in columns)
+    defs = ", ".join(f"{quote_ident(c.name)} {c.type}" + (" UNIQUE" if c.unique else "")
+                     + ("" if c.nullable else " NOT NULL") for c in columns)
     con.execute(f"CREATE TEMP TABLE {quote_ident(temp)} ({defs})")
     con.execute(f"INSERT INTO {quote_ident(temp)} SELECT * FROM ({sql})")
