@@ -951,3 +951,36 @@ def test_balanced_a_derived_float_takes_no_value_few_rows_hold_up_to_its_roundin
     assert con.execute(f"SELECT count(*) FILTER (WHERE round(total, 2) IN {cents}), "
                        "count(*) FILTER (WHERE total <> net + tax), count(*) FROM out").fetchall() == [(0, 0, 8000)]
     con.close()
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_a_derived_column_is_kept_inside_its_type_and_not_null(mode):
+    """A derived TINYINT NOT NULL (s = a + b) came out NULL where the drawn inputs summed past 127 (11 rows of 5,000
+    balanced) or an input was drawn NULL (4 at eps 3): its type now bounds the expression (a rule of its own,
+    ``rules._derived_in_type``) and a NOT NULL derived column's inputs are NOT NULL. And a bound on an expression of
+    TINYINTs (a + b <= 127) was evaluated in TINYINT, its overflow ending the run."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a TINYINT, b TINYINT, s TINYINT NOT NULL, g VARCHAR, CHECK (s = a + b))")
+    con.execute("INSERT INTO t SELECT a, b, a + b, 'g' FROM (SELECT (i % 120)::TINYINT a, (CASE WHEN i % 120 < 60 "
+                "THEN 60 ELSE 0 END + i % 7)::TINYINT b FROM range(5000) r(i))")
+    rel = duckdb_synth.synthesize(con, "t", mode=mode, seed=1)
+    assert con.execute("SELECT count(*) FILTER (WHERE s IS NULL OR a IS NULL OR b IS NULL OR s <> a + b) FROM rel"
+                       ).fetchall() == [(0,)]
+    con.execute("CREATE TABLE u AS SELECT a, b, g FROM t")
+    rel = duckdb_synth.synthesize(con, "u", mode=mode, seed=1, constraints=["a + b <= 127"])
+    assert con.execute("SELECT count(*) FILTER (WHERE a::INT + b::INT > 127), count(*) FROM rel").fetchall()[0][0] == 0
+    con.close()
+
+
+def test_the_rules_a_derived_columns_type_adds_are_named():
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import classify
+
+    texts = [r.text for r in parse_rules(["s = a + b"], [classify(c, "TINYINT") for c in "abs"])]
+    assert texts[1:] == ['"a" + "b" >= -128 (the type of "s", TINYINT, from \'s = a + b\')',
+                         '"a" + "b" <= 127 (the type of "s", TINYINT, from \'s = a + b\')']
+    # inputs whose sum the type holds add none; a DECIMAL's ends are its own
+    assert len(parse_rules(["s = a + b"], [classify("a", "TINYINT"), classify("b", "TINYINT"),
+                                            classify("s", "INTEGER")])) == 1
+    assert "<= 999.99 (the type" in parse_rules(["s = a - b"], [classify("a", "DOUBLE"), classify("b", "DOUBLE"),
+                                                                 classify("s", "DECIMAL(5,2)")])[-1].text

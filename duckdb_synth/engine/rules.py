@@ -40,6 +40,7 @@ break a rule: the report's figure.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,7 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
     _order_derived(out, source)
     _order_dependencies(out, source)
     out = _through_derived(out, {r.left: r for r in out if r.kind == "derived"}, by_name, source)
+    out = _derived_in_type(out, by_name, source)
     out = _implied_bounds(out, by_name)
     _clashing_bounds(out, by_name, source)
     return out
@@ -347,6 +349,48 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
     return out
 
 
+def _derived_in_type(rules: list[Rule], by_name, source: str) -> list[Rule]:
+    """A derived column's type bounds the expression it is computed from, as a bound on that expression (a rule of
+    its own, kept by moving an input) wherever the inputs' types let it pass: `s = a + b` on TINYINTs adds
+    `a + b >= -128` and `a + b <= 127`. Without it a sum past the type came out NULL, in a NOT NULL column too (11 and
+    37 rows of 5,000, balanced and eps 3). Only for an expression linear in modelled number columns."""
+    derived = {r.left for r in rules if r.kind == "derived"}
+    out = list(rules)
+    for rule in [r for r in rules if r.kind == "derived"]:
+        col = by_name[rule.left]
+        inputs = [c for c in rule.columns if c != rule.left]
+        if col.kind != "numeric" or col.type_range is None or any(c in derived for c in inputs):
+            continue
+        try:
+            b, coef = _linear(rule.text, source, sqlglot.parse_one(rule.expr, read="duckdb"), inputs, by_name)
+        except OptionError:
+            continue  # (a product of columns: no bound on it is kept)
+        lo = hi = b
+        for c in inputs:
+            ends = by_name[c].declared.bounds if by_name[c].declared is not None and by_name[c].declared.bounds \
+                else by_name[c].type_range
+            if ends is None:
+                lo, hi = -math.inf, math.inf
+                break
+            lo += min(coef[c] * float(ends[0]), coef[c] * float(ends[1]))
+            hi += max(coef[c] * float(ends[0]), coef[c] * float(ends[1]))
+        for op, end, past in ((">=", col.type_range[0], lo < col.type_range[0]),
+                              ("<=", col.type_range[1], hi > col.type_range[1])):
+            if past:
+                literal = str(int(end)) if col.integer else _decimal_end(col.type, end > 0)
+                bound = _parse(f"{rule.expr} {op} {literal}", by_name, set(), set(), rule.source)
+                out.append(replace(bound, text=f"{rule.expr} {op} {literal} (the type of {quote_ident(rule.left)}, "
+                                               f"{col.type}, from '{rule.text}')"))
+    return out
+
+
+def _decimal_end(type_: str, top: bool) -> str:
+    """The largest (`top`) or smallest value of DECIMAL(p,s), as SQL: 9999.99 for DECIMAL(6,2)."""
+    p, scale = (int(v) for v in type_.upper().split("(")[1].rstrip(") ").split(","))
+    digits = "9" * (p - scale) + ("." + "9" * scale if scale else "")
+    return digits if top else f"-{digits}"
+
+
 def _unit(col: Column) -> float | None:
     """The step of a whole-number or DECIMAL column's values (None: a float, or not a number)."""
     scale = 0 if col.integer else _scale(col.type)
@@ -437,8 +481,10 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         moved = [n for n in reversed(cols) if coef[n] != 0]
         if not moved:
             raise OptionError(f"{where}: the expression does not change with its columns")
-        return Rule(text, "linear", sql, moved[0], o, value=const.sql(dialect="duckdb"), expr=side.sql(dialect="duckdb"),
-                    columns=cols, source=source, coef=coef[moved[0]])
+        wide = _widened(side.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
+        value = const.sql(dialect="duckdb")
+        return Rule(text, "linear", f"({wide}) {o} ({value})", moved[0], o, value=value, expr=wide, columns=cols,
+                    source=source, coef=coef[moved[0]])
     if op != "=" and not (lone_l and lone_r) and list(left.find_all(exp.Column)) and list(right.find_all(exp.Column)):
         # columns on both sides, `a + 1 <= b - 1`, `x <= 2 * y`: a bound on their difference, `(a + 1) - (b - 1) <= 0`
         diff = exp.Sub(this=exp.Paren(this=left.copy()), expression=exp.Paren(this=right.copy()))
@@ -446,7 +492,8 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         moved = [n for n in reversed(cols) if coef[n] != 0]
         if not moved:
             raise OptionError(f"{where}: the two sides do not change with their columns")
-        return Rule(text, "linear", sql, moved[0], op, value="0", expr=diff.sql(dialect="duckdb"), columns=cols,
+        wide = _widened(diff.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
+        return Rule(text, "linear", f"({wide}) {op} 0", moved[0], op, value="0", expr=wide, columns=cols,
                     source=source, coef=coef[moved[0]])
     if op != "=" and lone_l and lone_r:
         if left.name == right.name:
