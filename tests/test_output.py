@@ -316,3 +316,30 @@ def test_wide_unique_decimals_a_rule_orders_stay_distinct(type_) -> None:
                                   "(WHERE a >= b) FROM rel").fetchone()
     assert a == b == n and broken == 0
     con.close()
+
+
+
+def test_unique_columns_in_batches_a_sparse_one_a_rules_input_and_a_full_one(small_batches, caplog) -> None:
+    """The review of 618e7cc: a nullable UNIQUE column with no value in a batch crashed (and one whose values are all
+    rare has a range of a point); a UNIQUE input of a derived column, moved off rare totals, landed on other batches'
+    cells (214 of 3,000 shared, nothing said); a key filling its range has too few cells in each batch (432 of 3,000
+    shared, 35 said): its values go past the range's ends."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (d DATE UNIQUE, net DECIMAL(10,2) UNIQUE, tax DECIMAL(10,2), total DECIMAL(10,2), "
+                "g VARCHAR, CHECK (total = net + tax))")
+    con.execute("SELECT setseed(0.5)")
+    con.execute("INSERT INTO t SELECT CASE WHEN i % 500 = 0 THEN DATE '2000-01-01' + i::INTEGER END, a, b, a + b, "
+                "['x', 'y'][1 + i % 2] FROM (SELECT DISTINCT ON (a) i, a, b FROM (SELECT i, CAST(10 + random() * 990 "
+                "AS DECIMAL(10,2)) a, CAST(random() * 200 AS DECIMAL(10,2)) b FROM range(4000) r(i))) LIMIT 3000")
+    con.register("s", duckdb_synth.run(con, "t", seed=1).output.table())
+    n, net, d, broken = con.execute("SELECT count(*), count(DISTINCT net), count(d) - count(DISTINCT d), count(*) "
+                                    "FILTER (WHERE total <> net + tax) FROM s").fetchone()
+    assert net == n and d == 0 and broken == 0
+    con.execute("CREATE TABLE k (d DATE PRIMARY KEY, g VARCHAR)")
+    con.execute("INSERT INTO k SELECT DATE '2000-01-01' + i::INTEGER, ['x', 'y'][1 + i % 2] FROM range(3000) r(i)")
+    with caplog.at_level("WARNING", logger="duckdb_synth"):
+        con.register("s", duckdb_synth.run(con, "k", mode="strict", seed=1).output.table())
+    shared, past = con.execute("SELECT count(*) - count(DISTINCT d), count(*) FILTER (WHERE d < DATE '2000-01-01' "
+                               "OR d > DATE '2008-03-18') FROM s").fetchone()
+    assert shared == 0 and 0 < past < 300 and "declared UNIQUE" not in caplog.text
+    con.close()

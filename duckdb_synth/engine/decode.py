@@ -98,7 +98,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             def keep(typed: pa.Table) -> pa.Table:
                 con.register("_synth_typed", typed)
                 kept = keep_table(con, rules, "_synth_typed", types)
-                return (_rules_off_rare(con, typed, kept, rare, rules, types, rng, copied, made, numeric)
+                return (_rules_off_rare(con, typed, kept, rare, rules, types, rng, copied, made, numeric, part)
                         if rare or made else kept)
 
             out = _unique_kept(con, keep(out), keep, rules, numeric, part)
@@ -110,10 +110,12 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                                 "values its columns can take (a dependency on a column that comes out as tokens, a "
                                 "bound the source's own rows break), leave those rows no way to keep it; check "
                                 "that the source keeps the rule and that the rules agree", rule.text, broken, n)
+        unique = [c for c in columns if c.unique and (c.name in by_name or c.name in derived or c.name in mask_map)]
+        if unique:
+            con.register("_synth_out", out)
+            _say_repeats(con, out, unique, {name: dom for name, (_, dom) in by_name.items()}, part)
     finally:
         con.close()
-    _say_repeats(out, [c for c in columns
-                       if c.unique and (c.name in by_name or c.name in derived or c.name in mask_map)])
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
     return out.replace_schema_metadata(meta)
 
@@ -155,7 +157,7 @@ RULE_COPIED = 0.01  # a batch where more of the rows took another row's values (
 def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Table, doms: list[NumericDomain],
                     rules: Sequence[Rule], types: dict[str, str], rng: np.random.Generator,
                     copied: Sequence[str], derived: dict[str, tuple[Column, RareValues]] | None = None,
-                    numeric: dict[str, NumericDomain] | None = None) -> pa.Table:
+                    numeric: dict[str, NumericDomain] | None = None, part: tuple[int, int] = (0, 1)) -> pa.Table:
     """Balanced mode: a value a rule's repair moved onto a rare one (a strict order's tie moves the larger value one
     step: CHECK (d < e) on whole numbers, e common on even numbers and 1 row on each odd one, let 1,580 rows of odd
     e out in 3 seeds, the review of e49fb40) moves on, the way the repair moved it, to the nearest value that is not
@@ -212,7 +214,8 @@ def _rules_off_rare(con: duckdb.DuckDBPyConnection, typed: pa.Table, kept: pa.Ta
     if derived:
         on = _derived_rows_on_rare(con, "_synth_after", derived, rules, numeric)
         if on.any():  # (a row the rules left on a rare value takes another's values whatever its inputs)
-            kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric, rules, types)
+            kept, fixed = _derived_off_rare(con, kept, np.flatnonzero(on & ~stuck), derived, numeric, rules, types,
+                                            part)
             stuck |= on & ~fixed
             con.register("_synth_after", kept)
     if not stuck.any():
@@ -320,14 +323,16 @@ def _derived_rows_on_rare(con: duckdb.DuckDBPyConnection, table: str,
 
 def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.ndarray,
                       derived: dict[str, tuple[Column, RareValues]],
-                      numeric: dict[str, NumericDomain], rules: Sequence[Rule], types: dict[str, str]
-                      ) -> tuple[pa.Table, np.ndarray]:
+                      numeric: dict[str, NumericDomain], rules: Sequence[Rule], types: dict[str, str],
+                      part: tuple[int, int] = (0, 1)) -> tuple[pa.Table, np.ndarray]:
     """The `rows` of `kept` whose derived column came out on a rare value, mended where one modelled input of a
     derived column moved 1 to DERIVED_STEPS steps of its lattice (``_rare_step``), the nearest first, up before down, to a
     value that is not rare, within its range, leaves every derived column, computed again, off the rare values and
     keeps every row rule: amounts in cents summed onto one row's total move a cent (3,375 of 20,000 rows would
-    otherwise have taken another's values). Inputs a dependency or a combination names stay. Returns the table and
-    which rows were mended."""
+    otherwise have taken another's values). Inputs a dependency or a combination names stay. A declared UNIQUE input
+    moves by whole multiples of b cells (``_distinct``'s, batch i of b: `part`), to a value no other row of the batch
+    holds (its moves had put it on other batches' cells: 214 of 3,000 values shared, the review of 618e7cc). Returns
+    the table and which rows were mended."""
     fixed = np.zeros(kept.num_rows, dtype=bool)
     coded = {c for r in rules if r.kind in ("fd", "forbid", "allow") for c in (*r.columns, *r.given, r.left)}
     inputs = [c for r in rules if r.kind == "derived" and r.left in derived for c in r.columns
@@ -336,17 +341,20 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
     read = [n for n in kept.column_names if any(n == r.left or n in r.columns for r in rules)]  # (what a rule reads)
     for name in dict.fromkeys(inputs):
         dom = numeric[name]
-        step = _rare_step(dom)
+        step, apart = _rare_step(dom), 1
+        if dom.column.unique:
+            step = _cells(dom, np.array(_unique_range(dom)), dom.column.type.upper() == "FLOAT")
+            apart = part[1]
         if step is None or not len(rows):
             continue
         con.register("_synth_now", kept)
-        x = _floats_of(con, "_synth_now", dom.column)
+        x = _floats_of(con, "_synth_now", dom.column).copy()
         low, high = _written_bounds(dom.column)
         points = dom.column.declared.points if dom.column.declared is not None else ()
         for k in (k * way for k in range(1, DERIVED_STEPS + 1) for way in (1, -1)):
             if not len(rows):
                 break
-            cand = _of_steps(np.round(_steps(x[rows], step)) + k, step)  # (on the lattice, not x + k * step)
+            cand = _of_steps(np.round(_steps(x[rows], step)) + k * apart, step)  # (on the lattice, not x + k * step)
             ok = (np.isfinite(cand) & (cand >= max(low, dom.edges[0])) & (cand <= high) & (cand < dom.edges[-1]))
             if len(points):
                 ok &= np.isin(cand, np.asarray(points, dtype=np.float64))
@@ -363,6 +371,8 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
                 good &= was | ~np.asarray(trial.column(c).is_null(), dtype=bool)
             if dom.rare is not None:
                 good &= ~_in_sorted(dom.rare, y)
+            if dom.column.unique:  # (nor a value another row holds, nor two rows one value)
+                good &= ~np.isin(y, x) & ~_first_kept(y, good)
             good &= ~_derived_rows_on_rare(con, "_synth_trial", derived, rules, numeric)
             good &= ~_breaking(con, "_synth_trial", rules, len(rows))
             if not good.any():
@@ -373,8 +383,19 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
                 new = trial.column(c).filter(pa.array(good)).combine_chunks().cast(kept.schema.field(c).type)
                 kept = _replaced(kept, c, mask, new)
             fixed[rows[good]] = True
+            x[rows[good]] = y[good]
             rows = rows[~good]
     return kept, fixed
+
+
+def _first_kept(y: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Of the `good` rows, those whose value `y` an earlier good row holds too (the first of each value is kept)."""
+    out = np.zeros(len(y), dtype=bool)
+    at = np.flatnonzero(good)
+    _, first = np.unique(y[at], return_index=True)
+    out[at] = True
+    out[at[first]] = False
+    return out
 
 
 def _derived_on_rare(col: Column, got: RareValues, x: np.ndarray) -> np.ndarray:
@@ -384,22 +405,33 @@ def _derived_on_rare(col: Column, got: RareValues, x: np.ndarray) -> np.ndarray:
     return on & ~_dense_kept(col, got, x, on)
 
 
-NEAR = {"DOUBLE": 1e-12, "FLOAT": 1e-6}  # a derived DOUBLE's or FLOAT's value within this share of a rare one is it
+ULPS = {"DOUBLE": 4, "FLOAT": 2}  # a derived DOUBLE's or FLOAT's value this many of its floats from a rare one
+# is it
 
 
 def _on_values(col: Column, values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Which of `x`, a derived column's values, are among the sorted `values`: a DOUBLE's or FLOAT's up to the
-    rounding of the arithmetic that made them, a relative NEAR (a few hundred of a DOUBLE's last bits): 79.01 +
-    133.85 is 212.85999999999999, not the 212.86 one source row holds, and such sums came out as that row's value,
-    1,038-1,127 of 20,000 rows a seed (cents summed as DOUBLE), bit for bit another value. Other types' as they are."""
-    rel = NEAR.get(col.type.upper()) if col.kind == "numeric" and not col.integer and col.scale is None else None
-    if rel is None or not len(values) or not len(x):
+    """Which of `x`, a derived column's values, are among the sorted `values`: a DOUBLE's up to 4 of its floats
+    either way, the rounding of the arithmetic that made it (79.01 + 133.85 is 212.85999999999999, the float beside
+    the 212.86 one source row holds: such sums came out as that row's total to the cent, 1,038-1,127 of 20,000 rows a
+    seed, compared bit for bit), a FLOAT's up to 2 (two FLOATs of cents summed land 2 from the cent's own FLOAT: 4-8
+    of 20,000 rows a seed at 1). A relative 1e-6 had taken the neighbouring cents for rare where FLOATs barely hold
+    cents (near 40,000, 2.5 FLOATs apart: 5,350 of 8,000 rows moved; the review of 618e7cc); at 2 FLOATs some still
+    are there (1,477 of 8,000 rows' totals moved off common values), the price of a FLOAT at its precision's end.
+    Infinities and other types' values as they are."""
+    ulps = ULPS.get(col.type.upper()) if col.kind == "numeric" and not col.integer and col.scale is None else None
+    if ulps is None or not len(values) or not len(x):
         return _in_sorted(values, x)
-    at = np.searchsorted(values, x)
+    out = np.isin(x, values)
+    finite = np.isfinite(x)
+    xf = x[finite]
+    spacing = (np.spacing(np.abs(xf).astype(np.float32)).astype(np.float64) if col.type.upper() == "FLOAT"
+               else np.spacing(np.abs(xf)))
+    at = np.searchsorted(values, xf)
     below = values[np.maximum(at - 1, 0)]
     above = values[np.minimum(at, len(values) - 1)]
-    tol = rel * np.abs(x)
-    return (np.abs(x - below) <= tol) | (np.abs(above - x) <= tol)
+    tol = ulps * spacing
+    out[finite] |= (np.abs(xf - below) <= tol) | (np.abs(above - xf) <= tol)
+    return out
 
 
 def _dense_kept(col: Column, got: RareValues, x: np.ndarray, on: np.ndarray) -> np.ndarray:
@@ -572,7 +604,7 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
     too few, the values stay (and the run says so). Post-processing of the synthetic rows with the schema's public
     constraint: no privacy cost."""
     at = np.flatnonzero(rows)
-    if len(at) < 2 and part[1] == 1:
+    if not len(at) or (len(at) < 2 and part[1] == 1):  # (a batch of a sparse column may hold no value)
         return x
     col, v = dom.column, x[at]
     if col.kind == "temporal":  # as ``_typed`` writes them: whole days, microseconds (a unit's multiples already)
@@ -582,41 +614,68 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
         return _distinct_of(np.asarray(col.declared.points, dtype=np.float64), dom, x, at, v, part, way)
     low, high = _unique_range(dom)
     ends = np.array([low, high])
-    # the cells: the column's own lattice where its range's floats hold it (a FLOAT's cents past 131,072 do not: its
-    # floats are then the cells), chosen from the domain alone, so that every batch chooses the same
-    coarse = _rare_step(dom)
-    if coarse is not None and not _holds_lattice(ends, coarse, single):
-        if value_resolution(col) is not None and not decimal_past_floats(col):
-            return x  # (a time past 2^52 microseconds: its floats are not its values)
-        coarse = None
+    coarse = _cells(dom, ends, single)
+    if coarse is None and value_resolution(col) is not None:
+        return x
     rare = _blocked_rare(dom)
     blocked = np.unique(_lattice_keys(rare, coarse, single))
-    for step in _finer_steps(dom, coarse, part[1] == 1 and not len(rare)):
-        if step is not None and not (_holds_lattice(ends, step, single) and _holds_lattice(v, step, single)):
+    steps = _finer_steps(dom, coarse, part[1] == 1 and not len(rare))
+    # past the range where it is full (a key filling its range has too few cells in each batch of several; a column
+    # all of whose values are rare, a range of one point), by as many cells as the batch has values, within the type's
+    # and a declared range; then, in a batch of several, on all cells (``_say_repeats`` counts those)
+    reach = len(at) * part[1] * (coarse if coarse is not None else float(np.spacing(max(abs(low), abs(high)))))
+    wide = np.clip([low - reach, high + reach], *_unique_range(dom, wide=True))
+    tries = [(step, part, ends) for step in steps] + [(step, part, wide) for step in steps]
+    if part[1] > 1:
+        tries += [(step, (0, 1), ends) for step in _finer_steps(dom, coarse, False)]
+    for step, share, (low, high) in tries:
+        if step is not None and not (_holds_lattice(np.array([low, high]), step, single)
+                                     and _holds_lattice(v, step, single)):
             continue
         ratio = 1 if step is None or coarse is None else int(round(coarse / step))
         keys = _lattice_keys(v, step, single)
         lo, hi = _lattice_keys(np.array([low, high]), step, single, ends=True)
-        new = _spread(keys, min(int(lo), int(keys.min())), max(int(hi), int(keys.max())), blocked, part, way, ratio)
+        order = np.argsort(keys, kind="stable")
+        new = _spread(keys, min(int(lo), int(keys.min())), max(int(hi), int(keys.max())), blocked, share, way, ratio,
+                      order)
         if new is None:
             continue
         moved = new != keys
         values = v.copy()
         values[moved] = _of_steps(new[moved], step) if step is not None else _key_floats(new[moved], single)
-        if len(np.unique(_written_keys(values, col, single))) == len(values):
+        # distinct as the type holds them: in the keys' order (the spread keeps it) each written value past the last
+        if (np.diff(_written_keys(values, col, single)[order]) > 0).all():
             out = x.copy()
             out[at] = values
             return out
     return x  # (the batch's repeats are counted and the run says so: ``_say_repeats``)
 
 
+def _cells(dom: NumericDomain, ends: np.ndarray, single: bool) -> float | None:
+    """The step of the lattice whose points are ``_distinct``'s cells, chosen from the domain alone so that every
+    batch chooses the same: the column's own (``_rare_step``) where the floats of its range hold it; else, for a
+    DOUBLE or FLOAT, its floats (None: a FLOAT's cents past 131,072 are 0.0156 apart); for a DECIMAL or a time, the
+    first of ten, a hundred, ... times it the floats hold (a DECIMAL(38,1) near 3e14, its floats 0.0625 apart, spread
+    on its floats wrote two of them as one tenth, another batch's or a rare one: the review of 618e7cc)."""
+    step = _rare_step(dom)
+    if step is None or _holds_lattice(ends, step, single):
+        return step
+    if value_resolution(dom.column) is None:
+        return None
+    for _ in range(40):
+        step *= 10.0
+        if _holds_lattice(ends, step, single):
+            return step
+    return None
+
+
 def _finer_steps(dom: NumericDomain, coarse: float | None, floats: bool) -> list[float | None]:
     """The lattices ``_distinct`` spreads a column's values on, coarsest first: its own (`coarse`, ``_rare_step``),
-    then finer ones whose steps divide it, down to what the type writes; `floats`: a DOUBLE's, FLOAT's or wide
-    DECIMAL's own floats last (None)."""
+    then finer ones whose steps divide it, down to what the type writes; `floats`: a DOUBLE's or FLOAT's own floats
+    last (None; a wide DECIMAL's are not: two of them can be written as one value)."""
     col = dom.column
     finest = value_resolution(col)
-    last = [None] if floats and (finest is None or decimal_past_floats(col)) else []
+    last = [None] if floats and finest is None else []
     if coarse is None:
         return [None]
     if col.kind == "temporal":
@@ -651,18 +710,31 @@ def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.n
     return out
 
 
-def _say_repeats(table: pa.Table, unique: Sequence[Column]) -> None:
+def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequence[Column], doms: dict[str, Domain],
+                 part: tuple[int, int]) -> None:
     """Log the declared UNIQUE modelled, derived or masked columns whose synthetic values repeat in this batch
     (``_distinct`` found too few free values in the range, or the rules moved them back; a derived one is computed, a
-    masked one drawn from its mask): the copy breaks that constraint."""
+    masked one drawn from its mask), or may repeat another batch's: a modelled number's values off the batch's cells
+    (``_distinct``'s; the rules moved them, or the batch's cells were too few and it spread on all). The copy would
+    break that constraint. Registered as `_synth_out`, `table`."""
+    i, b = part
     for c in unique:
         values = table.column(c.name)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
-        if repeats:
-            log.warning("column '%s' is declared UNIQUE, and %d of the %d synthetic values of a batch repeat a value: "
-                        "its range (the model's, a declared one) holds too few values no source row makes rare, or "
-                        "a rule moves them back; loaded into a table with that constraint, the copy is refused",
-                        c.name, repeats, len(values))
+        astray = 0
+        dom = doms.get(c.name)
+        if b > 1 and isinstance(dom, NumericDomain):
+            x = _floats_of(con, "_synth_out", c)
+            x = x[np.isfinite(x)]
+            single = c.type.upper() == "FLOAT"
+            step = _cells(dom, np.array(_unique_range(dom)), single)
+            if len(x) and (step is not None or value_resolution(c) is None):
+                astray = int(((_lattice_keys(x, step, single) - i) % b != 0).sum())
+        if repeats or astray:
+            log.warning("column '%s' is declared UNIQUE, and %d of the %d synthetic values of a batch repeat a value "
+                        "(%d more may repeat another batch's): its range (the model's, a declared one) holds too few "
+                        "values no source row makes rare, or a rule moves them; loaded into a table with that "
+                        "constraint, the copy is refused", c.name, repeats, len(values), astray)
 
 
 def _written_keys(v: np.ndarray, col: Column, single: bool) -> np.ndarray:
@@ -675,9 +747,9 @@ def _written_keys(v: np.ndarray, col: Column, single: bool) -> np.ndarray:
     return _float_keys(v, single)
 
 
-def _unique_range(dom: NumericDomain) -> tuple[float, float]:
+def _unique_range(dom: NumericDomain, wide: bool = False) -> tuple[float, float]:
     """The range a declared UNIQUE column's values are spread within (``_distinct``): the domain's ([lo, hi) as its
-    cells hold them), inside the type's and a declared range."""
+    cells hold them), inside the type's and a declared range; `wide`: the type's and the declared range."""
     col, t = dom.column, dom.column.type.upper()
     if t == "TIME":
         ends = (0.0, DAY_US - (time_unit(dom) or 1.0))
@@ -685,8 +757,8 @@ def _unique_range(dom: NumericDomain) -> tuple[float, float]:
         ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
     else:
         ends = _written_bounds(col)
-    low = float(dom.edges[0]) if np.isfinite(dom.edges[0]) else ends[0]
-    high = float(np.nextafter(dom.edges[-1], -np.inf)) if np.isfinite(dom.edges[-1]) else ends[1]
+    low = float(dom.edges[0]) if np.isfinite(dom.edges[0]) and not wide else ends[0]
+    high = float(np.nextafter(dom.edges[-1], -np.inf)) if np.isfinite(dom.edges[-1]) and not wide else ends[1]
     if col.declared is not None and col.declared.bounds is not None:
         ends = (max(ends[0], float(col.declared.bounds[0])), min(ends[1], float(col.declared.bounds[1])))
     return max(low, ends[0]), min(high, ends[1])
@@ -714,14 +786,14 @@ def _blocked_rare(dom: NumericDomain) -> np.ndarray:
 
 
 def _spread(keys: np.ndarray, lo: int, hi: int, blocked: np.ndarray, part: tuple[int, int], way: int = 0,
-            ratio: int = 1) -> np.ndarray | None:
+            ratio: int = 1, order: np.ndarray | None = None) -> np.ndarray | None:
     """Distinct lattice points (int64) near `keys`, in [lo, hi], on the cells i mod b for `part` (i, b) and off the
     `blocked` cells (sorted, distinct); None where too few are free. A cell is a point of the coarser lattice whose
     step is `ratio` of these (the `ratio` points nearest it), or the point itself. Sorted, the keys pushed up where
     they tie (each at least one past the one before) and down (each at least one before the next) are averaged: a
     pile of m ties on one point spreads over m points around it, and keys already apart stay (`way` 1: pushed up
     only, -1: down only). The free cells are numbered in order and their points after them, so that the cells not
-    this batch's or blocked are skipped as if they were not there."""
+    this batch's or blocked are skipped as if they were not there. `order`: the keys' stable argsort, if known."""
     i, b = part
     r, h = int(ratio), int(ratio) // 2
     share = blocked[(blocked - i) % b == 0]
@@ -745,7 +817,7 @@ def _spread(keys: np.ndarray, lo: int, hi: int, blocked: np.ndarray, part: tuple
     n = len(keys)
     if last - first + 1 < n:
         return None
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable") if order is None else order
     idx = np.arange(n)
     gap = ranks(keys[order]) - idx
     up, down = np.maximum.accumulate(gap), np.minimum.accumulate(gap[::-1])[::-1]

@@ -215,34 +215,65 @@ def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
         values = _kept_ends(col, bounds, source)
         lows = [(v, r) for v, r in zip(values, bounds) if r.op in (">=", ">") and v is not None]
         highs = [(v, r) for v, r in zip(values, bounds) if r.op in ("<=", "<") and v is not None]
-        for lo, rl in lows:
-            for hi, rh in highs:
-                if lo > hi:
-                    which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
-                    raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
-                                      f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
+        pairs = [(lo, rl, hi, rh) for lo, rl in lows for hi, rh in highs]
+        if not pairs:
+            continue
+        import duckdb  # (compared by DuckDB: a TIME's 24:00:00 is no Python time)
+
+        apart = duckdb.sql("SELECT " + ", ".join(f"{lo} > {hi}" for lo, _, hi, _ in pairs)).fetchall()[0]
+        for (_, rl, _, rh), clash in zip(pairs, apart):
+            if clash:
+                which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
+                raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
+                                  f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
 
 
-def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[object | None]:
+def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]:
     """Per bound on a number, date or time column, the first value of its type a lower bound keeps, or the last an
-    upper one keeps, as DuckDB returns it; None where that cannot be worked out (a constant the type cannot hold).
-    A bound no value keeps, its constant one the type holds, is refused."""
+    upper one keeps, as SQL; None where that cannot be worked out. Where no value past the constant is one of the
+    type (`n < 1e12` on an INTEGER, `t > TIME '23:59:59.999999'`), the type's own end that keeps the bound (the
+    INTEGER's largest, TIME '24:00:00'). A bound no value keeps is refused (`n > 2147483647` and `n > 1e12` on an
+    INTEGER alike: the second, a constant the type cannot hold, had been accepted; the review of 618e7cc)."""
     import duckdb
 
-    out: list[object | None] = []
+    out: list[str | None] = []
     for r in bounds:
         got = _last_kept(col, r.op, r.value)
-        if got is None:
-            try:
-                holds = duckdb.sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
-            except duckdb.Error:
-                holds = False
-            if holds:
-                raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
-            out.append(None)
+        if got is not None:
+            out.append(got[0])
             continue
-        out.append(duckdb.sql(f"SELECT {got[0]}").fetchall()[0][0])
+        up = r.op in (">", ">=")
+        ends = [_type_end(col, not up), _type_end(col, up)]  # the type's end where the bound starts, and the other
+        if ends[0] is not None:
+            ends = [f"CAST({e} AS {col.type})" for e in ends]
+            try:
+                keep = duckdb.sql(f"SELECT {ends[0]} {r.op} {r.value}, {ends[1]} {r.op} {r.value}").fetchall()[0]
+            except duckdb.Error:
+                keep = (False, True)
+            if not keep[1]:
+                raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
+            out.append(ends[0] if keep[0] else ends[1])
+            continue
+        try:
+            holds = duckdb.sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
+        except duckdb.Error:
+            holds = False
+        if holds:  # (a value of the type, and no value keeps the bound)
+            raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
+        out.append(None)
     return out
+
+
+def _type_end(col: Column, top: bool) -> str | None:
+    """The largest (`top`) or smallest value of a whole-number, DECIMAL or TIME column's type, as SQL; None for others."""
+    t = col.type.upper()
+    if t == "TIME":
+        return "TIME '24:00:00'" if top else "TIME '00:00:00'"
+    if col.kind != "numeric" or col.type_range is None:
+        return None
+    if col.integer:
+        return str(int(col.type_range[1 if top else 0]))
+    return _decimal_end(col.type, top) if t.startswith("DECIMAL") or t.startswith("NUMERIC") else None
 
 
 _CONSTANT = (exp.Literal, exp.Cast, exp.DataType, exp.Interval, exp.Var, exp.Add, exp.Sub, exp.Mul, exp.Div,
