@@ -343,3 +343,17 @@ def test_unique_columns_in_batches_a_sparse_one_a_rules_input_and_a_full_one(sma
                                "OR d > DATE '2008-03-18') FROM s").fetchone()
     assert shared == 0 and 0 < past < 300 and "declared UNIQUE" not in caplog.text
     con.close()
+
+
+
+def test_unique_values_go_past_the_range_only_where_it_is_short_of_cells(caplog) -> None:
+    """The review of ca03b5e: a FLOAT of distinct tenths in balanced mode (every tenth rare, its cells all blocked)
+    went wholly past its range, -150 to 449.9 for 0 to 299.9; a derived UNIQUE column repeating across batches was
+    not said."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (d FLOAT UNIQUE, g VARCHAR)")
+    con.execute("INSERT INTO t SELECT i / 10, 'g' || (i % 3) FROM range(3000) r(i)")
+    with caplog.at_level("WARNING", logger="duckdb_synth"):
+        rel = duckdb_synth.synthesize(con, "t", mode="balanced", seed=1)
+        assert con.execute("SELECT count(*) FILTER (WHERE d < 0 OR d > 299.9) FROM rel").fetchall() == [(0,)]
+    assert "column 'd' is declared UNIQUE" in caplog.text  # (they repeat instead, said)

@@ -113,7 +113,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         unique = [c for c in columns if c.unique and (c.name in by_name or c.name in derived or c.name in mask_map)]
         if unique:
             con.register("_synth_out", out)
-            _say_repeats(con, out, unique, {name: dom for name, (_, dom) in by_name.items()}, part)
+            _say_repeats(con, out, unique, {name: dom for name, (_, dom) in by_name.items()}, part, derived)
     finally:
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
@@ -620,12 +620,15 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
     rare = _blocked_rare(dom)
     blocked = np.unique(_lattice_keys(rare, coarse, single))
     steps = _finer_steps(dom, coarse, part[1] == 1 and not len(rare))
-    # past the range where it is full (a key filling its range has too few cells in each batch of several; a column
-    # all of whose values are rare, a range of one point), by as many cells as the batch has values, within the type's
-    # and a declared range; then, in a batch of several, on all cells (``_say_repeats`` counts those)
-    reach = len(at) * part[1] * (coarse if coarse is not None else float(np.spacing(max(abs(low), abs(high)))))
-    wide = np.clip([low - reach, high + reach], *_unique_range(dom, wide=True))
-    tries = [(step, part, ends) for step in steps] + [(step, part, wide) for step in steps]
+    # past the range where it holds too few cells (a key filling its range has too few in each batch of several; a
+    # column all of whose values are rare, a range of one point), by as many as it lacks, within the type's and a
+    # declared range; then, in a batch of several, on all cells (said)
+    tries = [(step, part, ends) for step in steps]
+    short = _shortfall(len(at), ends, coarse, blocked, part)
+    if short:
+        reach = short * part[1] * coarse
+        wide = np.clip([low - reach, high + reach], *_unique_range(dom, wide=True))
+        tries += [(step, part, wide) for step in steps]
     if part[1] > 1:
         tries += [(step, (0, 1), ends) for step in _finer_steps(dom, coarse, False)]
     for step, share, (low, high) in tries:
@@ -649,6 +652,21 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
             out[at] = values
             return out
     return x  # (the batch's repeats are counted and the run says so: ``_say_repeats``)
+
+
+def _shortfall(n: int, ends: np.ndarray, coarse: float | None, blocked: np.ndarray, part: tuple[int, int]) -> int:
+    """How many cells of the batch's share (i mod b, not `blocked`) the range `ends` lacks for `n` values, where it
+    lacks no more than it holds; else 0 (spread past the range by that many). Where it lacks more, rare cells fill it
+    (a FLOAT of distinct tenths in balanced mode, every tenth rare: all 3,000 values went past the range's ends, the
+    review of ca03b5e) or the batch is far too large for it: the values stay within it, and repeat, said."""
+    if coarse is None:
+        return 0
+    i, b = part
+    lo, hi = (int(k) for k in np.clip(np.round(_steps(ends, coarse)), -(2.0**62), 2.0**62))
+    cells = max(0, (hi - i) // b + (i - lo) // b + 1)  # the points i mod b in [lo, hi]
+    share = blocked[(blocked >= lo) & (blocked <= hi)]
+    free = cells - int(((share - i) % b == 0).sum())
+    return n - free if 0 < n - free <= max(cells, 1) else 0
 
 
 def _cells(dom: NumericDomain, ends: np.ndarray, single: bool) -> float | None:
@@ -711,25 +729,36 @@ def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.n
 
 
 def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequence[Column], doms: dict[str, Domain],
-                 part: tuple[int, int]) -> None:
+                 part: tuple[int, int], derived: set[str] = frozenset()) -> None:
     """Log the declared UNIQUE modelled, derived or masked columns whose synthetic values repeat in this batch
     (``_distinct`` found too few free values in the range, or the rules moved them back; a derived one is computed, a
     masked one drawn from its mask), or may repeat another batch's: a modelled number's values off the batch's cells
-    (``_distinct``'s; the rules moved them, or the batch's cells were too few and it spread on all). The copy would
-    break that constraint. Registered as `_synth_out`, `table`."""
+    (``_distinct``'s, or a declared list's points; the rules moved them, or the batch's cells were too few and it spread
+    on all), a derived column's in any batch of several (computed, never spread). The copy would break that
+    constraint. Registered as `_synth_out`, `table`."""
     i, b = part
     for c in unique:
         values = table.column(c.name)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
+        if c.name in derived:
+            if repeats or b > 1:
+                log.warning("column '%s' is declared UNIQUE and a rule derives it: its values are computed from the "
+                            "other columns, not made distinct; %d of the %d of a batch repeat a value%s", c.name,
+                            repeats, len(values), ", and others may repeat another batch's" if b > 1 else "")
+            continue
         astray = 0
         dom = doms.get(c.name)
         if b > 1 and isinstance(dom, NumericDomain):
             x = _floats_of(con, "_synth_out", c)
             x = x[np.isfinite(x)]
             single = c.type.upper() == "FLOAT"
-            step = _cells(dom, np.array(_unique_range(dom)), single)
-            if len(x) and (step is not None or value_resolution(c) is None):
-                astray = int(((_lattice_keys(x, step, single) - i) % b != 0).sum())
+            if c.declared is not None and c.declared.points:  # (spread on the list's points, in order)
+                cells = np.searchsorted(np.asarray(c.declared.points, dtype=np.float64), x)
+            else:
+                step = _cells(dom, np.array(_unique_range(dom)), single)
+                cells = _lattice_keys(x, step, single) if step is not None or value_resolution(c) is None else None
+            if cells is not None and len(x):
+                astray = int(((cells - i) % b != 0).sum())
         if repeats or astray:
             log.warning("column '%s' is declared UNIQUE, and %d of the %d synthetic values of a batch repeat a value "
                         "(%d more may repeat another batch's): its range (the model's, a declared one) holds too few "

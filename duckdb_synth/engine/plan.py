@@ -87,7 +87,15 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
     # a NOT NULL derived column is computed from its inputs, NULL where one is: they come out NOT NULL too (a model's
     # NULL input had left the column NULL, 4 rows of 5,000 at eps 3)
     nullable = {c.name: c.nullable for c in columns}
-    needed = {c for r in rules if r.kind == "derived" and not nullable[r.left] for c in r.columns if c != r.left}
+    computes = {r.left: r for r in rules if r.kind == "derived"}
+    needed, todo = set(), [name for name in computes if not nullable[name]]
+    while todo:  # (down a chain: u NOT NULL = s + 1, s = a + b)
+        rule = computes[todo.pop()]
+        for c in rule.columns:
+            if c != rule.left and c not in needed:
+                needed.add(c)
+                if c in computes:
+                    todo.append(c)
     columns = [replace(c, nullable=False) if c.name in needed else c for c in columns]
     modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
                 and (unit is None or c.name != unit.name) and c.name not in derived]
