@@ -347,13 +347,31 @@ def test_unique_columns_in_batches_a_sparse_one_a_rules_input_and_a_full_one(sma
 
 
 def test_unique_values_go_past_the_range_only_where_it_is_short_of_cells(caplog) -> None:
-    """The review of ca03b5e: a FLOAT of distinct tenths in balanced mode (every tenth rare, its cells all blocked)
-    went wholly past its range, -150 to 449.9 for 0 to 299.9; a derived UNIQUE column repeating across batches was
-    not said."""
+    """The reviews of ca03b5e and 17676e8: where rare cells fill a balanced range (a FLOAT of distinct tenths; a
+    DECIMAL of tenths, every tenth missing) the values went past its ends (all 3,000; 2,400 of 2,700): they stay in it
+    and repeat, said."""
     con = duckdb.connect()
-    con.execute("CREATE TABLE t (d FLOAT UNIQUE, g VARCHAR)")
-    con.execute("INSERT INTO t SELECT i / 10, 'g' || (i % 3) FROM range(3000) r(i)")
+    con.execute("CREATE TABLE t (d DECIMAL(8,1) UNIQUE, g VARCHAR)")
+    con.execute("INSERT INTO t SELECT i / 10, 'g' || (i % 3) FROM range(3000) r(i) WHERE i % 10 <> 3")
     with caplog.at_level("WARNING", logger="duckdb_synth"):
         rel = duckdb_synth.synthesize(con, "t", mode="balanced", seed=1)
         assert con.execute("SELECT count(*) FILTER (WHERE d < 0 OR d > 299.9) FROM rel").fetchall() == [(0,)]
     assert "column 'd' is declared UNIQUE" in caplog.text  # (they repeat instead, said)
+    con.close()
+
+
+def test_balanced_a_float_of_dense_rare_tenths_is_read_as_a_double_is() -> None:
+    """A FLOAT's tenths read as doubles sit up to 1.2e-4 steps off the lattice, so balanced mode's dense-run exception
+    never saw its runs: a FLOAT column of distinct tenths (one changed) came out as one value in all 3,000 rows, where
+    the same DOUBLE column kept 1,892 values (the review of ca03b5e). Its values are now read on the lattice within a
+    FLOAT's own spacing."""
+    got = {}
+    for type_ in ("FLOAT", "DOUBLE"):
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE t (d {type_}, g VARCHAR)")
+        con.execute("INSERT INTO t SELECT CASE WHEN i = 5 THEN 1.5 ELSE i / 10 END, 'g' || (i % 3) FROM range(3000) r(i)")
+        con.register("s", duckdb_synth.synthesize(con, "t", mode="balanced", seed=1).to_arrow_table())
+        got[type_] = con.execute("SELECT count(DISTINCT d), round(min(d)::DOUBLE, 1), round(max(d)::DOUBLE, 1) "
+                                 "FROM s").fetchall()
+        con.close()
+    assert got["FLOAT"] == got["DOUBLE"] and got["FLOAT"][0][0] > 1000

@@ -656,9 +656,10 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
 
 def _shortfall(n: int, ends: np.ndarray, coarse: float | None, blocked: np.ndarray, part: tuple[int, int]) -> int:
     """How many cells of the batch's share (i mod b, not `blocked`) the range `ends` lacks for `n` values, where it
-    lacks no more than it holds; else 0 (spread past the range by that many). Where it lacks more, rare cells fill it
-    (a FLOAT of distinct tenths in balanced mode, every tenth rare: all 3,000 values went past the range's ends, the
-    review of ca03b5e) or the batch is far too large for it: the values stay within it, and repeat, said."""
+    lacks no more than it has free (or one); else 0 (spread past the range by that many). Where it lacks more, rare
+    cells fill it (balanced: a FLOAT of distinct tenths, every tenth rare, went wholly past its range's ends, the review
+    of ca03b5e; a DECIMAL of tenths with every tenth missing, 2,400 of 2,700 values, measured against all its cells,
+    the review of 17676e8) or the batch is far too large for it: the values stay within it, and repeat, said."""
     if coarse is None:
         return 0
     i, b = part
@@ -666,7 +667,7 @@ def _shortfall(n: int, ends: np.ndarray, coarse: float | None, blocked: np.ndarr
     cells = max(0, (hi - i) // b + (i - lo) // b + 1)  # the points i mod b in [lo, hi]
     share = blocked[(blocked >= lo) & (blocked <= hi)]
     free = cells - int(((share - i) % b == 0).sum())
-    return n - free if 0 < n - free <= max(cells, 1) else 0
+    return n - free if 0 < n - free <= max(free, 1) else 0
 
 
 def _cells(dom: NumericDomain, ends: np.ndarray, single: bool) -> float | None:
@@ -741,10 +742,10 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
         values = table.column(c.name)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
         if c.name in derived:
-            if repeats or b > 1:
+            if repeats:  # (across batches they may repeat too, unsaid: README)
                 log.warning("column '%s' is declared UNIQUE and a rule derives it: its values are computed from the "
-                            "other columns, not made distinct; %d of the %d of a batch repeat a value%s", c.name,
-                            repeats, len(values), ", and others may repeat another batch's" if b > 1 else "")
+                            "other columns, not made distinct; %d of the %d of a batch repeat a value", c.name,
+                            repeats, len(values))
             continue
         astray = 0
         dom = doms.get(c.name)
@@ -1593,11 +1594,19 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
         return kept[1]
     q = _steps(rare, step)
     at = np.round(q)
-    on = np.abs(q - at) <= np.maximum(1e-6, 8 * np.spacing(np.abs(q))) if on_lattice else np.ones(len(q), bool)
+    if on_lattice:
+        near = np.maximum(1e-6, 8 * np.spacing(np.abs(q)))
+        if len(rare) and (rare == rare.astype(np.float32)).all():  # a FLOAT's values: off their decimals by up to
+            # half a FLOAT's spacing (tenths of 299.9 by 1.2e-4 steps, which had left a FLOAT column no runs: a
+            # UNIQUE FLOAT of distinct tenths, every one rare, had no free point; the review of ca03b5e)
+            near = np.maximum(near, np.spacing(np.abs(rare).astype(np.float32)).astype(np.float64) / step)
+        on = np.abs(q - at) <= near
+    else:
+        on = np.ones(len(q), bool)
     at = at[on]  # ascending, as `rare` is: distinct points without a sort (984k rare timestamps)
     new = np.r_[True, at[1:] != at[:-1]] if len(at) else np.zeros(0, bool)
     units, which = at[new], np.cumsum(new) - 1
-    if not len(units):  # none on the lattice (FLOATs of .99 read as doubles sit 1e-5 steps off it): no runs
+    if not len(units):  # none on the lattice: no runs
         return units, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(len(rare))
     starts, ends = _run_bounds(units)
     run = np.searchsorted(starts, np.arange(len(units)), side="right") - 1
