@@ -212,20 +212,24 @@ def _clashing_bounds(rules: list[Rule], by_name, source: str) -> None:
         col = by_name[name]
         if col.kind not in ("numeric", "temporal") or col.type.upper() == "TIMETZ":
             continue  # (a comparison holds numbers, dates and times: refused on others when parsed)
-        values = _kept_ends(col, bounds, source)
-        lows = [(v, r) for v, r in zip(values, bounds) if r.op in (">=", ">") and v is not None]
-        highs = [(v, r) for v, r in zip(values, bounds) if r.op in ("<=", "<") and v is not None]
-        pairs = [(lo, rl, hi, rh) for lo, rl in lows for hi, rh in highs]
-        if not pairs:
-            continue
-        import duckdb  # (compared by DuckDB: a TIME's 24:00:00 is no Python time)
+        _refuse_apart(name, [(r, v) for r, v in zip(bounds, _kept_ends(col, bounds, source)) if v is not None], source)
 
-        apart = duckdb.sql("SELECT " + ", ".join(f"{lo} > {hi}" for lo, _, hi, _ in pairs)).fetchall()[0]
-        for (_, rl, _, rh), clash in zip(pairs, apart):
-            if clash:
-                which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
-                raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
-                                  f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
+
+def _refuse_apart(name: str, ends: list[tuple[Rule, str]], source: str) -> None:
+    """Refuse bounds on column `name` that no value keeps together: `ends` pairs each with the first (lower bounds)
+    or last (upper) value of the column's type it keeps, as SQL, compared by DuckDB (a TIME's 24:00:00 is no Python
+    time)."""
+    import duckdb
+
+    pairs = [(rl, lo, rh, hi) for rl, lo in ends if rl.op in (">", ">=") for rh, hi in ends if rh.op in ("<", "<=")]
+    if not pairs:
+        return
+    apart = duckdb.sql("SELECT " + ", ".join(f"{lo} > {hi}" for _, lo, _, hi in pairs)).fetchall()[0]
+    for (rl, _, rh, _), clash in zip(pairs, apart):
+        if clash:
+            which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
+            raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of "
+                              f"column '{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
 
 
 def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]:
@@ -398,16 +402,8 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
         value = repr(float(bound)) if not col.integer else str(int(bound))
         out.append(Rule(rule.text, "bound", f"{x} {op} {value}", inputs[0], op, value=value, columns=(inputs[0],),
                         source=rule.source))
-    for name, bounds in on_several.items():  # bounds on one column computed from several that no value keeps together
-        lows = [(r, v) for r, v in bounds if r.op in (">", ">=")]
-        highs = [(r, v) for r, v in bounds if r.op in ("<", "<=")]
-        pairs = [(rl, lo, rh, hi) for rl, lo in lows for rh, hi in highs]
-        if pairs and any(duckdb.sql("SELECT " + ", ".join(f"{lo} > {hi}" for _, lo, _, hi in pairs)).fetchall()[0]):
-            rl, _, rh, _ = next(p for p, clash in zip(pairs, duckdb.sql(
-                "SELECT " + ", ".join(f"{lo} > {hi}" for _, lo, _, hi in pairs)).fetchall()[0]) if clash)
-            which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
-            raise OptionError(f"{source}: {which} leave{'s' if rl.text == rh.text else ''} no value of column "
-                              f"'{name}' that keeps {'it' if rl.text == rh.text else 'both'}")
+    for name, ends in on_several.items():  # bounds on one column computed from several that no value keeps together
+        _refuse_apart(name, ends, source)
     return out
 
 
