@@ -1056,3 +1056,22 @@ def test_a_bound_on_a_column_computed_from_several_is_kept_as_its_type_rounds_it
         with pytest.raises(OptionError, match="leaves? no value of column"):
             parse_rules(refused, tiny)
     con.close()
+
+
+def test_a_check_on_a_derived_double_and_float_runs_at_large_magnitude():
+    """The review of 6cb68e8: a table's CHECK (s < 10) on a DOUBLE s derived by a rule crashed (its range, narrowed by
+    the CHECK, was read as a DECIMAL's); and a FLOAT-exact x.5 past 4.2M (a FLOAT's spacing is half a unit there) was
+    read as a whole number, joining two runs of rare whole numbers into one (``decode._runs``)."""
+    from duckdb_synth.engine.decode import _runs
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a DOUBLE, b DOUBLE, s DOUBLE CHECK (s < 10), g VARCHAR)")
+    con.execute("INSERT INTO t SELECT a, b, (a + b) / 3, 'g' FROM (SELECT (i % 13)::DOUBLE a, (i % 7)::DOUBLE b "
+                "FROM range(2000) r(i))")
+    rel = duckdb_synth.synthesize(con, "t", mode="strict", seed=1, constraints=["s = (a + b) / 3"])
+    assert con.execute("SELECT count(*) FILTER (WHERE s >= 10 OR s IS NULL), count(*) FROM rel").fetchall()[0][0] == 0
+    con.close()
+    for base in (100.0, 4.5e6):
+        v = base + np.arange(2000, dtype=np.float64)
+        v[20::40] += 0.5  # every 40th whole number missing, a half beside it instead
+        assert _runs(np.sort(v), 1.0, True, keep=False)[3].max() < 64, base

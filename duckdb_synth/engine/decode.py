@@ -1596,11 +1596,13 @@ def _runs(rare: np.ndarray, step: float, on_lattice: bool, keep: bool = True
     at = np.round(q)
     if on_lattice:
         near = np.maximum(1e-6, 8 * np.spacing(np.abs(q)))
-        if len(rare) and (rare == rare.astype(np.float32)).all():  # a FLOAT's values: off their decimals by up to
-            # half a FLOAT's spacing (tenths of 299.9 by 1.2e-4 steps, which had left a FLOAT column no runs: a
-            # UNIQUE FLOAT of distinct tenths, every one rare, had no free point; the review of ca03b5e)
-            near = np.maximum(near, np.spacing(np.abs(rare).astype(np.float32)).astype(np.float64) / step)
         on = np.abs(q - at) <= near
+        if len(rare) and (rare == rare.astype(np.float32)).all():  # a FLOAT's values: off their decimals by up to
+            # half a FLOAT's spacing (tenths of 299.9 by 1.2e-4 steps, which had left a FLOAT column no runs: a UNIQUE
+            # FLOAT of distinct tenths, every one rare, had no free point; the review of ca03b5e), on a point where
+            # each is that point's FLOAT (not within a spacing: past 4.2M a FLOAT's spacing is half a unit, and an x.5
+            # filled the gap between two runs of whole numbers; the review of 6cb68e8)
+            on |= _of_steps(at, step).astype(np.float32).astype(np.float64) == rare
     else:
         on = np.ones(len(q), bool)
     at = at[on]  # ascending, as `rare` is: distinct points without a sort (984k rare timestamps)

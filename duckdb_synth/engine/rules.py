@@ -416,8 +416,8 @@ def _derived_in_type(rules: list[Rule], by_name, source: str) -> list[Rule]:
     out = list(rules)
     for rule in derived.values():
         col = by_name[rule.left]
-        if col.kind != "numeric" or col.type_range is None:
-            continue
+        if col.type_range is None or not (col.integer or col.type.upper().startswith(("DECIMAL", "NUMERIC"))):
+            continue  # (a DOUBLE's range is a CHECK's, kept as a bound on the expression: _through_derived)
         tree = sqlglot.parse_one(rule.expr, read="duckdb")
         for _ in range(len(derived)):  # a derived input as its own expression, down the chain (u = s + 1, s = a + b)
             inner = [c for c in tree.find_all(exp.Column) if c.name in derived]
