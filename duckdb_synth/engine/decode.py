@@ -295,14 +295,13 @@ def _derived_hits(con: duckdb.DuckDBPyConnection, table: str, derived: dict[str,
     out = {}
     for name, (col, got) in derived.items():
         x = _floats_of(con, table, col)
-        on = _on_values(col, got.values, x)
         if got.exact is not None:  # a DECIMAL past the floats: its values compared as themselves (1,505 of 3,000
             # rows of totals a float does not tell from common ones came out: the review of 08840d4)
             typed = con.sql(f"SELECT {quote_ident(name)} FROM {table}").to_arrow_table().column(0)
             hit = np.asarray(pc.fill_null(pc.is_in(typed, value_set=got.exact.cast(typed.type)), False), dtype=bool)
+            hit &= ~_dense_kept(col, got, x, _on_values(col, got.values, x))
         else:
-            hit = on.copy()
-        hit &= ~_dense_kept(col, got, x, on)
+            hit = _derived_on_rare(col, got, x)
         for c in inputs.get(name, ()) if hit.any() else ():
             dom = numeric.get(c)
             if dom is not None and dom.rare is not None and len(dom.rare):
@@ -343,8 +342,7 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
         dom = numeric[name]
         step, apart = _rare_step(dom), 1
         if dom.column.unique:
-            step = _cells(dom, np.array(_unique_range(dom)), dom.column.type.upper() == "FLOAT")
-            apart = part[1]
+            step, apart = _unique_cells(dom), part[1]
         if step is None or not len(rows):
             continue
         con.register("_synth_now", kept)
@@ -614,7 +612,7 @@ def _distinct(dom: NumericDomain, x: np.ndarray, rows: np.ndarray, part: tuple[i
         return _distinct_of(np.asarray(col.declared.points, dtype=np.float64), dom, x, at, v, part, way)
     low, high = _unique_range(dom)
     ends = np.array([low, high])
-    coarse = _cells(dom, ends, single)
+    coarse = _unique_cells(dom)
     if coarse is None and value_resolution(col) is not None:
         return x
     rare = _blocked_rare(dom)
@@ -668,6 +666,13 @@ def _shortfall(n: int, ends: np.ndarray, coarse: float | None, blocked: np.ndarr
     share = blocked[(blocked >= lo) & (blocked <= hi)]
     free = cells - int(((share - i) % b == 0).sum())
     return n - free if 0 < n - free <= max(free, 1) else 0
+
+
+def _unique_cells(dom: NumericDomain) -> float | None:
+    """``_cells`` over a declared UNIQUE column's range (``_unique_range``): the one lattice of cells that
+    ``_distinct`` spreads on, ``_derived_off_rare`` moves a UNIQUE input by and ``_say_repeats`` counts a batch's
+    values on, so that the three agree on each batch's cells."""
+    return _cells(dom, np.array(_unique_range(dom)), dom.column.type.upper() == "FLOAT")
 
 
 def _cells(dom: NumericDomain, ends: np.ndarray, single: bool) -> float | None:
@@ -756,7 +761,7 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
             if c.declared is not None and c.declared.points:  # (spread on the list's points, in order)
                 cells = np.searchsorted(np.asarray(c.declared.points, dtype=np.float64), x)
             else:
-                step = _cells(dom, np.array(_unique_range(dom)), single)
+                step = _unique_cells(dom)
                 cells = _lattice_keys(x, step, single) if step is not None or value_resolution(c) is None else None
             if cells is not None and len(x):
                 astray = int(((cells - i) % b != 0).sum())
