@@ -122,9 +122,9 @@ def test_declared_unique_numbers_are_distinct_across_batches_made_apart(small_ba
     out = duckdb_synth.run(con, "t", mode="strict", seed=1, rows=1_000).output
     assert out.num_batches == 4
     parts = [out.batch(i) for i in (3, 1, 0, 2)]  # in any order, each on its own
-    for c in UNIQUE_TYPES:
-        values = [v for p in parts for v in p.column(c).to_pylist()]
-        assert len(set(values)) == 1_000, c
+    for c in UNIQUE_TYPES:  # (a nullable UNIQUE column holds NULLs, a DP run's few: they may repeat, as in SQL)
+        values = [v for p in parts for v in p.column(c).to_pylist() if v is not None]
+        assert len(set(values)) == len(values) >= 980, c
     cents = np.round(np.array(parts[0].column("amount").to_pylist(), dtype=float) * 100).astype(int)
     assert set(cents % 4) == {3}  # batch 3's points
     con.close()

@@ -39,7 +39,8 @@ import pyarrow.compute as pc
 from ..errors import DataError
 from .domain import Buckets, Cells, Domain, RareValues, shared, value_resolution
 from .marginal import Clique, Remap, marginal, runs
-from .schema import Column, as_timestamp, classify, compare_sql, decimal_past_floats, value_sql, written_sql
+from .schema import (INFINITE_SENTINEL, Column, as_timestamp, classify, compare_sql, decimal_past_floats, infinity_sql,
+                     value_sql, written_sql)
 from .source import quote_ident
 from .units import bounded_rows, canonical_sql, row_keys
 
@@ -416,12 +417,12 @@ class DuckDBRows:
                                 nulls[i][pos:pos + m] = col.is_null().to_numpy(zero_copy_only=False)
                                 if i in big:
                                     ints = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
-                                    x = exact_floats(ints, per[i])
+                                    x = exact_floats(ints, per[i], self.columns[i].kind == "temporal")
                                     x[nulls[i][pos:pos + m]] = np.nan  # as to_float reads a NULL
                                     values[i][pos:pos + m] = x
                                     # the rows whose float may stand for several values: past 2^53, or (a
-                                    # TIMESTAMP_NS, its microseconds) every row that is not NULL
-                                    far = np.flatnonzero(np.abs(x) >= 2.0**53 if per[i] == 1 else ~np.isnan(x))
+                                    # TIMESTAMP_NS, its microseconds) every row that is a number
+                                    far = np.flatnonzero(np.isfinite(x) & (np.abs(x) >= 2.0**53 if per[i] == 1 else True))
                                     if len(far):
                                         big[i].append((far + pos, ints[far]))
                                 else:
@@ -591,10 +592,15 @@ def exact_per(col: Column) -> int:
     return 1000 if col.type.upper() == "TIMESTAMP_NS" else 1
 
 
-def exact_floats(ints: np.ndarray, per: int = 1) -> np.ndarray:
+def exact_floats(ints: np.ndarray, per: int = 1, infinite: bool = False) -> np.ndarray:
     """The floats ``value_sql`` reads for the exact values `ints` (int64): the values, or with `per`, their
-    whole multiples of it, floored (DuckDB's ``epoch_us`` of a TIMESTAMP_NS: -500 ns is -1 microsecond)."""
-    return (ints if per == 1 else np.floor_divide(ints, per)).astype(np.float64)
+    whole multiples of it, floored (DuckDB's ``epoch_us`` of a TIMESTAMP_NS: -500 ns is -1 microsecond);
+    `infinite` (a timestamp's): +-INFINITE_SENTINEL as +-inf (``exact_sql``'s +-infinity)."""
+    x = (ints if per == 1 else np.floor_divide(ints, per)).astype(np.float64)
+    if infinite:
+        x[ints == INFINITE_SENTINEL] = np.inf
+        x[ints == -INFINITE_SENTINEL] = -np.inf
+    return x
 
 
 def _dropped_only(x: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -650,10 +656,10 @@ def exact_sql(col: Column) -> str | None:
     columns (UBIGINT and HUGEINT values past BIGINT's range have no such reading)."""
     q = quote_ident(col.name)
     t = col.type.upper()
-    if t == "TIMESTAMP_NS":
-        return f"epoch_ns({q})"
+    if t == "TIMESTAMP_NS":  # (+-infinity as +-INFINITE_SENTINEL: read as +-inf by ``exact_floats``)
+        return infinity_sql(col, f"{INFINITE_SENTINEL}::BIGINT", f"epoch_ns({q})")
     if col.kind == "temporal" and t not in ("DATE", "TIME"):
-        return f"epoch_us({as_timestamp(col)})"
+        return infinity_sql(col, f"{INFINITE_SENTINEL}::BIGINT", f"epoch_us({as_timestamp(col)})")
     if t == "BIGINT" and col.kind == "numeric":
         return f"CAST({q} AS BIGINT)"
     return None

@@ -1844,7 +1844,7 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
     t = col.type.upper()
     x = np.where(isnull, 0.0, x)
     if t == "DATE":
-        return pa.array(np.clip(x, *DATE_DAYS).astype(np.int32), type=pa.date32(), mask=isnull)
+        return pa.array(_infinite(np.clip(x, *DATE_DAYS).astype(np.int32), x), type=pa.date32(), mask=isnull)
     if t == "TIME":
         # 24:00:00 is a TIME (DuckDB's range ends there, and Arrow carries it): it had come back as 23:59:59.999999
         return pa.array(np.clip(x, 0, DAY_US).astype(np.int64), type=pa.time64("us"), mask=isnull)
@@ -1861,14 +1861,25 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
             units = np.clip(np.rint(us / unit), np.ceil(ends[0] / unit), np.floor(ends[1] / unit))
             whole = units.astype(np.int64) * int(unit)
         if t == "TIMESTAMP_NS":  # in nanoseconds: a point's rows get the value its rows hold (``_exact_rows``)
-            return pa.array(_exactly(whole * 1000, exact), type=pa.timestamp("ns"), mask=isnull)
-        return pa.array(_exactly(whole, exact), type=pa.timestamp("us", tz=tz), mask=isnull)
+            return pa.array(_infinite(_exactly(whole * 1000, exact), x), type=pa.timestamp("ns"), mask=isnull)
+        return pa.array(_infinite(_exactly(whole, exact), x), type=pa.timestamp("us", tz=tz), mask=isnull)
     if exact is not None and t == "BIGINT":  # past 2^62 too: 2^63 (a sentinel 2^63 - 1) has no int64
         whole = np.rint(np.clip(x, -(2.0**63), np.nextafter(2.0**63, 0))).astype(np.int64)
         return pa.array(_exactly(whole, exact), type=pa.int64(), mask=isnull)
     if col.integer and col.scale is None and abs(x).max(initial=0) < 2**62:
         return pa.array(np.rint(x).astype(np.int64), type=pa.int64(), mask=isnull)  # not toward 0: -X - 0.5 is not -X
     return pa.array(x, type=pa.float64(), mask=isnull)
+
+
+def _infinite(whole: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A date's days or a timestamp's units (`whole`, int32 or int64) with the rows whose float `x` is +-inf (a
+    +-infinity bucket's, ``NumericDomain.specials``) set to the type's largest value and its negation: DuckDB's
+    +-infinity, as Arrow carries it."""
+    inf = np.isinf(x)
+    if inf.any():
+        top = np.iinfo(whole.dtype).max
+        whole[inf] = np.where(x[inf] > 0, top, -top)
+    return whole
 
 
 def _exact_rows(x: np.ndarray, number: np.ndarray, exact_of: tuple[np.ndarray, np.ndarray] | None

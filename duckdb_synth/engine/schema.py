@@ -29,6 +29,7 @@ FLOATS = ("FLOAT", "DOUBLE")
 TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
 DAY_US = 86_400_000_000  # 24:00:00, a TIME's last value (DuckDB's TIME runs to it), in microseconds
 TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
+INFINITE_SENTINEL = 2**63 - 1  # ``exact_sql``'s BIGINT for a date or timestamp of +-infinity (no epoch_us reaches it)
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
 
 
@@ -170,12 +171,27 @@ def value_sql(col: Column) -> str:
     if col.kind == "boolean":
         return q
     if t == "DATE":
-        return f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)"
+        return infinity_sql(col, "'inf'::DOUBLE", f"CAST(date_diff('day', DATE '1970-01-01', {q}) AS DOUBLE)")
     if t == "TIME":
         return f"CAST(date_diff('microsecond', TIME '00:00:00', {q}) AS DOUBLE)"
     if col.kind == "temporal":
-        return f"CAST(epoch_us({as_timestamp(col)}) AS DOUBLE)"
+        return infinity_sql(col, "'inf'::DOUBLE", f"CAST(epoch_us({as_timestamp(col)}) AS DOUBLE)")
     return f"CAST({q} AS DOUBLE)"
+
+
+def holds_infinity(col: Column) -> bool:
+    """Whether the column's type holds +-infinity besides its values: FLOAT and DOUBLE (with NaN), and a DATE or
+    TIMESTAMP ('infinity', a sentinel such as a row's open end), which DuckDB's epoch_us and date_diff read as
+    NULL: such a column's infinities had come back as NULL, every one (the fuzz sweep of 50cd76f)."""
+    t = col.type.upper()
+    return t in FLOATS or (col.kind == "temporal" and t != "TIME")
+
+
+def infinity_sql(col: Column, inf: str, expr: str) -> str:
+    """`expr` (a date's or timestamp's reading), with +-infinity read as `inf` and its negation."""
+    q = quote_ident(col.name)
+    zero = "DATE '1970-01-01'" if col.type.upper() == "DATE" else "TIMESTAMP '1970-01-01'"
+    return f"(CASE WHEN isinf({q}) THEN CASE WHEN {q} > {zero} THEN {inf} ELSE -{inf} END ELSE {expr} END)"
 
 
 def compare_sql(col: Column) -> str:

@@ -57,12 +57,15 @@ log = logging.getLogger(__name__)
 
 
 def spark_sql(duckdb_expr: str) -> str:
-    """A DuckDB expression of ``data.value_sql`` as Spark SQL (sqlglot; ``epoch_us`` is Spark's ``unix_micros``)."""
+    """A DuckDB expression of ``data.value_sql`` as Spark SQL (sqlglot; ``epoch_us`` is Spark's ``unix_micros``; a
+    date's or timestamp's ``isinf`` is false: Spark's hold no infinity, and have no such function)."""
     tree = sqlglot.parse_one(duckdb_expr, read="duckdb")
 
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us":
             return exp.Anonymous(this="unix_micros", expressions=node.expressions)
+        if isinstance(node, exp.IsInf):
+            return exp.false()
         return node
 
     return tree.transform(fix).sql(dialect="spark")
@@ -240,7 +243,9 @@ class SparkColumn:
         return int(self.rows.guard(lambda: self.rows.values_df.where(f"`{self.name}` IS NULL").count(), self.col))
 
     def special_counts(self) -> np.ndarray:
-        specials = self.rows.counted("specials") if self.col.type.upper() in FLOATS else None
+        if self.col.type.upper() not in FLOATS:  # (a Spark date or timestamp holds no infinity, unlike DuckDB's)
+            return np.zeros(3)
+        specials = self.rows.counted("specials")
         if specials is not None:
             return specials[self.i].copy()
         c = f"`{self.name}`"

@@ -33,7 +33,7 @@ from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAM
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
                              group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, shared,
                              split_cell, value_resolution)
-from ..engine.schema import FLOATS, Column, decimal_past_floats
+from ..engine.schema import FLOATS, Column, decimal_past_floats, holds_infinity
 from .accounting import Accountant, sigma_for
 from .budget import (DECIMALS_SHARE_NUMERIC, DISCOVERY_SHARE_CATEGORICAL, ONE_WAY_SHARE_NUMERIC, RANGE_SHARE_NUMERIC,
                      VALUES_SHARE, VALUES_NEED, column_share, planned_pair_rho)
@@ -413,8 +413,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         edges, point_of = with_end_points(edges, point_of, uniq, held, resolution, alone)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
-    floating = col.type.upper() in FLOATS
-    # NaN, +inf and -inf are values too: kept by the same rule as any other (none under a declared range).
+    floating = holds_infinity(col)
+    # NaN, +inf and -inf are values too (a date's or timestamp's +-infinity): kept by the same rule as any other
+    # (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
     kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
     if bounds is None:
@@ -759,7 +760,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         if first[-1] < found[1]:
             first = np.append(first, found[1])
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
-                floating=t in FLOATS, rng=rng, to_lattice=to_lattice)
+                floating=holds_infinity(col), rng=rng, to_lattice=to_lattice)
     edges, weights, counts, var = tree.leaves()
     if narrowed:
         weights = outside_cleared(edges, weights, counts, var, lo, hi)
@@ -779,10 +780,12 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         edges, weights, counts, var, point_of = with_points(edges, weights, counts, var, frequent, scores,
                                                             sigma_values**2, step)
     # FLOAT and DOUBLE: NaN, +inf and -inf buckets stay where their estimate is well clear of the
-    # noise (public candidates, so any bar is private; a high one, as most columns hold none).
+    # noise (public candidates, so any bar is private; a high one, as most columns hold none); a date's or
+    # timestamp's +inf and -inf the same (its NaN bucket, always empty, never: no date is NaN).
     bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
     kept = [k for k in range(len(tree.special))
-            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp]
+            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp
+            and (t in FLOATS or not math.isnan(SPECIALS[k]))]
     cell_bin = merge_bins(weights, nbins)
     unconfirmed = (0, 0)
     if not clamp:  # a declared range's ends are the user's, not a tail's
