@@ -349,3 +349,23 @@ def test_nan_and_infinities_are_clamped_into_a_declared_range(people, mode: str)
     # Without a domain, balanced mode keeps NaN and the infinities as values of their own.
     res = duckdb_synth.run(people, "floats", seed=1)
     assert np.isinf(np.asarray(res.table.column("x").to_pylist(), dtype=float)).any()
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_a_strict_check_keeps_the_columns_lattice(mode: str) -> None:
+    """`a > 0` on thousandths, `t > TIME '08:00:00'` on whole seconds: a draw clipped onto the declared range's end
+    took its inward float or microsecond (5e-324, 08:00:00.000001), off the decimals and time unit the column keeps
+    (the fuzz sweep of 50cd76f: 12-15 rows of 3,000 a seed in balanced mode); it takes the first point of the lattice
+    inside the range (0.001, 08:00:01)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a DOUBLE CHECK (a > 0 AND a < 1), t TIME CHECK (t > TIME '08:00:00' AND t < TIME "
+                "'17:00:00'), ts TIMESTAMP CHECK (ts > TIMESTAMP '2020-01-01' AND ts < TIMESTAMP '2020-01-02'))")
+    con.execute("INSERT INTO t SELECT (1 + hash(i) % 999) / 1000.0, TIME '08:00:01' + to_seconds((hash(i) % 32398)::BIGINT), "
+                "TIMESTAMP '2020-01-01 00:00:01' + to_seconds((hash(i) % 86398)::BIGINT) FROM range(3000) r(i)")
+    duckdb_synth.register(con)
+    off, low, high, first = con.execute(
+        f"SELECT count(*) FILTER (WHERE a * 1000 <> round(a * 1000) OR microsecond(t) % 1000000 <> 0 OR "
+        f"microsecond(ts) % 1000000 <> 0), min(a), max(a), min(t) FROM synthesize('t', mode := '{mode}', seed := 1)"
+    ).fetchone()
+    assert off == 0 and 0 < low and high < 1 and first > dt.time(8), (off, low, high, first)
+    con.close()
