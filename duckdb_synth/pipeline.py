@@ -13,6 +13,7 @@ that reports read.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -27,7 +28,7 @@ from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.rules import modelled_away
-from .engine.schema import read_schema
+from .engine.schema import composite_keys, read_schema
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
 from .errors import OptionError, did_you_mean
@@ -49,6 +50,8 @@ from .privacy.units import unit_sizes
 class SeededRunWarning(UserWarning):
     """A DP run with a seed: reproducible noise, so no guarantee against whoever knows the seed."""
 
+log = logging.getLogger(__name__)
+
 
 def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyConnection | None = None,
         in_sql: bool = False, progress: Progress | None = None, sources: Reads | None = None,
@@ -68,6 +71,10 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     cols = plan(read_schema(reader, src.sql, src.parts), opts)
+    for kind, names in composite_keys(reader, src.parts):
+        log.warning("the %s (%s) spans several columns: the copy does not keep such a key (a key of one column it "
+                    "does), so its rows may repeat a combination, and a table with that constraint refuses them",
+                    kind, ", ".join(names))
     if opts.private and opts.seed is not None:
         warnings.warn(SEEDED_WARNING, SeededRunWarning, stacklevel=2)
     return _ledgered(con, reader, src, opts, cols, sources, lambda: _stages(reader, src, opts, cols, report, started),

@@ -262,6 +262,18 @@ def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -
     return {r[0][0] for r in rows if r[0] and len(r[0]) == 1}
 
 
+def composite_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """The table's PRIMARY KEY and UNIQUE constraints over several columns, as (kind, columns): the copy keeps a key
+    of one column (``_unique_columns``), not these, and the run says so."""
+    if not table:
+        return []
+    where, params = _catalog_filter(table)
+    rows = reader.execute(
+        f"SELECT constraint_type, constraint_column_names FROM duckdb_constraints() WHERE {where} "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY constraint_index", params).fetchall()
+    return [(kind, tuple(names)) for kind, names in rows if names and len(names) > 1]
+
+
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The SQL of each CHECK constraint of the table, under every column it names."""
     where, params = _catalog_filter(table)
