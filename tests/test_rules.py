@@ -81,6 +81,12 @@ def test_a_chain_and_strict_orders_of_floats_and_dates(con):
     ("total = abs(net)", "arithmetic"),
     ("SELECT 1", "compare two sides"),
     ("lo <=", "is not SQL"),
+    # (the fuzz sweep of dba1e14: these failed at the first batch, with DuckDB's own error, the budget spent)
+    ("age > 'abc'", "rule 'age > 'abc''.*Could not convert string 'abc'"),
+    ("admitted > '2020-13-45'", "rule 'admitted > '2020-13-45''.*out of range"),
+    ("net <= 'x'", "rule 'net <= 'x''.*Could not convert"),
+    ("age > DATE '2020-01-01'", "rule 'age > DATE '2020-01-01''.*Cannot compare"),
+    ("lo + mid <= 'q'", "rule 'lo \\+ mid <= 'q''.*Could not convert"),
 ])
 def test_rules_we_cannot_keep_are_refused_before_anything_is_spent(con, rule, message):
     with pytest.raises(OptionError, match=message):
@@ -1090,3 +1096,13 @@ def test_a_bound_on_an_expression_moves_no_input_to_nan_beside_an_infinite_one()
     assert con.execute("SELECT count(*) FILTER (WHERE isnan(b)), count(*) FILTER (WHERE NOT isinf(a) AND a + b > 10) "
                        "FROM k").fetchall() == [(0, 0)]
     con.close()
+
+
+def test_rules_are_checked_on_a_connection_of_their_own(con):
+    """DuckDB's default connection is the user's: an unfinished result of theirs there refused every rule checked on
+    it ('connection has an unfinished result'; the fuzz sweep of dba1e14)."""
+    pending = duckdb.execute("SELECT 42")  # (left unfetched)
+    out = run(con, "v", mode="balanced", seed=1, constraints=["discharged <= admitted + INTERVAL 30 DAY",
+                                                             "lo + mid <= 15", "age > 2"]).table
+    assert out.num_rows == 2000
+    assert pending.fetchall() == [(42,)]

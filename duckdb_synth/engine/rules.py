@@ -58,6 +58,40 @@ log = logging.getLogger(__name__)
 
 _OPS = {exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=", exp.EQ: "="}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+def _sql(query: str):
+    """`query`'s result on a connection of its own, in memory: DuckDB's default connection (``duckdb.sql``) is the
+    user's, and an unfinished result of theirs there refused every rule checked on it (the fuzz sweep of dba1e14)."""
+    import duckdb
+
+    return duckdb.connect().execute(query)
+
+
+def _probe(rule: Rule, by_name: dict[str, Column], where: str) -> None:
+    """Evaluate the rule on one row of values of its columns' types (1, 2020-01-01, noon; NULL for the rest): a
+    constant its columns cannot be compared with (`a > 'abc'` on an INTEGER, `d > '2020-13-45'` on a DATE) is refused
+    here, before anything is read or spent; it had failed at the first batch, the whole budget spent (the fuzz sweep
+    of dba1e14)."""
+    import duckdb
+
+    if not rule.sql or rule.kind == "fd":
+        return
+    values = []
+    for name in dict.fromkeys(rule.columns or (rule.left,)):
+        col = by_name.get(name)
+        if col is None:
+            continue
+        t = col.type
+        value = ("1" if col.kind == "numeric" else "'12:00:00'" if t.upper().startswith("TIME") and
+                 not t.upper().startswith("TIMESTAMP") else "'2020-01-01'" if col.kind == "temporal" else "NULL")
+        values.append(f"CAST({value} AS {t}) AS {quote_ident(name)}")
+    if not values:
+        return
+    try:
+        _sql(f"SELECT ({rule.sql}) FROM (SELECT {', '.join(values)})").fetchall()
+    except duckdb.Error as exc:
+        raise OptionError(f"{where}: rule '{rule.text}': {str(exc).splitlines()[0]}") from None
+
+
 MAX_PASSES = 8  # passes of the order and bound repairs over a batch (chains of orders need one per link)
 
 
@@ -108,6 +142,7 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
             raise OptionError(f"{src}: each rule is SQL text, e.g. 'admitted <= discharged'; got {text!r}")
         for part in _between(text.strip()):
             out.append(replace(_parse(part, by_name, set(masked), set(generated), src), text=text.strip()))
+            _probe(out[-1], by_name, src)
     derived = [r.left for r in out if r.kind == "derived"]
     for name in set(derived):
         if derived.count(name) > 1:
@@ -142,7 +177,7 @@ def _last_kept(col: Column | None, op: str, value: str) -> tuple[str, str] | Non
         moved = f"TRY_CAST({c} {'+' if up else '-'} {step} AS {t})"
     v = f"(CASE WHEN {past} THEN {moved} ELSE {c} END)"
     try:  # (kept only where it keeps the bound: a TIME stepped back from 00:00 is 23:59:59.999999)
-        got = duckdb.sql(f"SELECT CASE WHEN {v} {op} {value} THEN CAST({v} AS VARCHAR) END").fetchall()[0][0]
+        got = _sql(f"SELECT CASE WHEN {v} {op} {value} THEN CAST({v} AS VARCHAR) END").fetchall()[0][0]
     except duckdb.Error:
         return None
     if got is None:
@@ -224,7 +259,7 @@ def _refuse_apart(name: str, ends: list[tuple[Rule, str]], source: str) -> None:
     pairs = [(rl, lo, rh, hi) for rl, lo in ends if rl.op in (">", ">=") for rh, hi in ends if rh.op in ("<", "<=")]
     if not pairs:
         return
-    apart = duckdb.sql("SELECT " + ", ".join(f"{lo} > {hi}" for _, lo, _, hi in pairs)).fetchall()[0]
+    apart = _sql("SELECT " + ", ".join(f"{lo} > {hi}" for _, lo, _, hi in pairs)).fetchall()[0]
     for (rl, _, rh, _), clash in zip(pairs, apart):
         if clash:
             which = f"rule '{rl.text}'" if rl.text == rh.text else f"rules '{rl.text}' and '{rh.text}'"
@@ -251,7 +286,7 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
         if ends[0] is not None:
             ends = [f"CAST({e} AS {col.type})" for e in ends]
             try:
-                keep = duckdb.sql(f"SELECT {ends[0]} {r.op} {r.value}, {ends[1]} {r.op} {r.value}").fetchall()[0]
+                keep = _sql(f"SELECT {ends[0]} {r.op} {r.value}, {ends[1]} {r.op} {r.value}").fetchall()[0]
             except duckdb.Error:
                 keep = (False, True)
             if not keep[1]:
@@ -259,7 +294,7 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
             out.append(ends[0] if keep[0] else ends[1])
             continue
         try:
-            holds = duckdb.sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
+            holds = _sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
         except duckdb.Error:
             holds = False
         if holds:  # (a value of the type, and no value keeps the bound)
@@ -325,7 +360,7 @@ def _linear(text: str, where: str, side: exp.Expression, names: list[str], by_na
         expr = side.copy()
         for col in expr.find_all(exp.Column):
             col.replace(exp.Literal.number(repr(point[col.name])))
-        return float(duckdb.sql(f"SELECT CAST(({expr.sql(dialect='duckdb')}) AS DOUBLE)").fetchall()[0][0])
+        return float(_sql(f"SELECT CAST(({expr.sql(dialect='duckdb')}) AS DOUBLE)").fetchall()[0][0])
 
     zero = {n: 0.0 for n in names}
     b = at(zero)
@@ -378,7 +413,7 @@ def _through_derived(rules: list[Rule], derived: dict[str, Rule], by_name, sourc
         b, coef = _linear(rule.text, f"{source}: rule '{rule.text}'", sqlglot.parse_one(target.expr, read="duckdb"),
                           inputs, by_name)
         a = coef[inputs[0]]
-        c = duckdb.sql(f"SELECT CAST(({rule.value}) AS DOUBLE)").fetchall()[0][0]
+        c = _sql(f"SELECT CAST(({rule.value}) AS DOUBLE)").fetchall()[0][0]
         if not a:
             raise OptionError(f"{source}: rule '{rule.text}': '{rule.left}' does not change with '{inputs[0]}'")
         op = rule.op
@@ -637,7 +672,7 @@ def _offset(text: str, sql: str, left: exp.Expression, right: exp.Expression, op
         probe = sqlglot.parse_one(sql, read="duckdb")
         for col in probe.find_all(exp.Column):
             col.replace(sqlglot.parse_one(f"CAST('2020-01-01' AS {by_name[col.name].type})", read="duckdb"))
-        duckdb.sql(f"SELECT {probe.sql(dialect='duckdb')}").fetchall()
+        _sql(f"SELECT {probe.sql(dialect='duckdb')}").fetchall()
     except duckdb.Error as exc:
         raise OptionError(f"{where}: {str(exc).splitlines()[0]}") from None
     moved = cols[-1]
@@ -646,7 +681,7 @@ def _offset(text: str, sql: str, left: exp.Expression, right: exp.Expression, op
     for name in (x, y):
         target = target.replace(quote_ident(name), f"CAST('2020-01-01' AS {by_name[name].type})")
     try:  # the repair as DuckDB binds it (a TIMESTAMP minus a bare number of days does not)
-        duckdb.sql(f"SELECT TRY_CAST({target} AS {by_name[moved].type})").fetchall()
+        _sql(f"SELECT TRY_CAST({target} AS {by_name[moved].type})").fetchall()
     except duckdb.Error as exc:
         raise OptionError(f"{where}: the column moved to keep it, '{moved}', cannot be computed from the other "
                           f"({str(exc).splitlines()[0]}); write the constant as an INTERVAL") from None
@@ -748,7 +783,7 @@ def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_
                 value = None
             elif by_name[name].kind == "boolean":  # as DuckDB reads it: true, 't', 1, 'yes' ...
                 try:
-                    value = duckdb.sql(f"SELECT CAST({lit.sql(dialect='duckdb')} AS BOOLEAN)").fetchall()[0][0]
+                    value = _sql(f"SELECT CAST({lit.sql(dialect='duckdb')} AS BOOLEAN)").fetchall()[0][0]
                 except duckdb.Error:
                     raise OptionError(f"{where}: {lit.sql(dialect='duckdb')} is not a value of BOOLEAN column "
                                       f"'{name}'") from None
