@@ -43,6 +43,13 @@ from .noise import discrete_gaussian, gaussian_tail_z, tail_pass, threshold
 log = logging.getLogger(__name__)
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
+
+
+def group_least(held: int = 1) -> int:
+    """Balanced mode: the fewest rows a value must hold to be kept (``MIN_GROUP``); with a privacy unit bounded to
+    `held` rows a person, (MIN_GROUP - 1) held + 1, which MIN_GROUP units or more hold: counted in rows, a value one
+    person held in 100 kept rows came out 100 times (the fuzz sweep of dba1e14)."""
+    return (MIN_GROUP - 1) * max(int(held), 1) + 1
 FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is dropped as empty
 SPECIAL_FALSE = 0.001  # expected number of NaN/+inf/-inf buckets a DP domain keeps for a column holding none
 MAX_CATEGORIES_DP = 100
@@ -72,10 +79,11 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         return pub
     if col.kind == "categorical":
         if share is None:
-            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng, n_hat=n_hat,
+            dom = categorical_domain(col, data, sigma=None, delta=0.0, rng=rng, n_hat=n_hat, held=acct.unit_rows,
                                      null=float(data.null_count()) if col.nullable else 0.0)
             note = FREE_TEXT_NOTE if dom.free_text else ""
-            acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= 5 rows{note}")
+            acct.charge(f"domain {col.name}", 0.0, detail=f"exact: {len(dom.values)} values held by >= "
+                                                          f"{group_least(acct.unit_rows)} rows{note}")
             return dom
         rho = DISCOVERY_SHARE_CATEGORICAL * share
         delta = acct.delta_threshold / d * FIRST_PASS_DELTA
@@ -102,7 +110,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
     if bounds is not None:
         acct.charge(f"domain {col.name}", 0.0, detail=f"public range: {col.declared.shown}")
     if share is None:
-        dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS, bounds=bounds)
+        dom = exact_numeric_domain(col, data, nbins=EXACT_BINS, max_cells=EXACT_CELLS, bounds=bounds,
+                                   least=group_least(acct.unit_rows))
         acct.charge(f"{'bins' if bounds else 'domain'} {col.name}", 0.0,
                     detail=f"exact: {dom.nbins} bins over {len(dom.edges) - 1} cells")
         return dom
@@ -307,7 +316,8 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
 
     Args:
         data: the column's counts (``value_counts``).
-        sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP).
+        sigma: noise of the counts; None for balanced mode (exact counts, keep >= MIN_GROUP; a unit's:
+            ``group_least``).
         delta: the chance allowed for a value held by one person to pass the threshold.
         held: the most rows one person holds (a privacy unit's bound; 1: a row is a person).
         n_hat: the row count: with it, a column whose kept values hold few of its rows that are not
@@ -316,7 +326,7 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
     """
     if sigma is None:
         values, counts = data.value_counts()
-        keep = counts >= MIN_GROUP
+        keep = counts >= group_least(held)
         cap = MAX_CATEGORIES_EXACT
         score = counts
     else:
@@ -341,13 +351,14 @@ def categorical_domain(col: Column, data: ColumnData, *, sigma: float | None, de
 
 
 def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells: int,
-                         bounds: tuple[float, float] | None = None) -> NumericDomain:
+                         bounds: tuple[float, float] | None = None, least: int = MIN_GROUP) -> NumericDomain:
     """Balanced mode: bin a numeric or temporal column on its exact counts (values read as float64).
 
     The MIN_GROUP-1 most extreme values on each side are clipped, bins split at the exact
     quantiles, and every cell a value is drawn in holds at least MIN_GROUP rows. With `bounds`, a
     public range [lo, hi] (``Column.declared``), the values are clamped to it instead (the end
-    cells take those outside; NaN and infinities get no bucket of their own).
+    cells take those outside; NaN and infinities get no bucket of their own). `least`: MIN_GROUP, or with a
+    privacy unit ``group_least`` (in rows: MIN_GROUP persons' worth).
     """
     public = col.type_range
     clamp = bounds is not None
@@ -357,7 +368,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         pos_lo = lo if lo > 0 else hi
         vals = np.clip(vals, lo, hi)
     else:
-        lo, hi, pos_lo = exact_range(vals) if len(vals) else (0.0, 1.0, 1.0)
+        lo, hi, pos_lo = exact_range(vals, least) if len(vals) else (0.0, 1.0, 1.0)
     if public is not None:
         lo, hi = max(lo, public[0]), min(hi, public[1])
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
@@ -398,26 +409,26 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = None
     if ns:
-        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, (lo, hi) if clamp else None)
+        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, (lo, hi) if clamp else None, least)
     elif exact_sql(col) is not None and not clamp:
         # Between 2^51 and 2^53 (TIMESTAMPs 1685-1898 and 2041-2255) each of these values still has a float of its
         # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
         # came back as 71 timestamps around it.
-        alone = (held >= MIN_GROUP) & ~one_value(uniq, resolution) & ~shared(uniq, resolution)
+        alone = (held >= least) & ~one_value(uniq, resolution) & ~shared(uniq, resolution)
     if not clamp and not ns:
-        exact_of = standing_alone(data, uniq, held, shared(uniq, resolution) & (held >= MIN_GROUP), alone)
-    spikes = exact_points(uniq, held, edges, resolution, alone)
+        exact_of = standing_alone(data, uniq, held, shared(uniq, resolution) & (held >= least), alone)
+    spikes = exact_points(uniq, held, edges, resolution, alone, least)
     if len(spikes):  # each a cell of its own, decoded to its value: its lattice cell (an integer's starts at it)
         edges, point_of = point_cells(edges, spikes, step, integer)
     if not clamp and len(uniq):
-        edges, point_of = with_end_points(edges, point_of, uniq, held, resolution, alone)
+        edges, point_of = with_end_points(edges, point_of, uniq, held, resolution, alone, least)
     counts = data.histogram(Cells(edges))
     null_count = float(data.null_count())
     floating = holds_infinity(col)
     # NaN, +inf and -inf are values too (a date's or timestamp's +-infinity): kept by the same rule as any other
     # (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
-    kept = [k for k in range(len(special)) if special[k] >= MIN_GROUP and not clamp]
+    kept = [k for k in range(len(special)) if special[k] >= least and not clamp]
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
     else:
@@ -427,26 +438,26 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # decoding draws again a value that is such a value. A float several of the column's values read
     # as (BIGINTs past 2^53) counts as rare whatever its rows: they may hold the value it is cast back
     # to in 1-4 rows and another in the rest (X = 2^60 in 2 rows, X + 1 in 500: X came out 502 times).
-    edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, MIN_GROUP, point_of)
+    edges, weights, cell_bin, point_of = group_cells(edges, counts.copy(), cell_bin, least, point_of)
     # A privacy unit's bound may drop every row of a value 1-4 source rows hold: it is rare all the same, though
     # no kept row reads as it, so that no draw lands on it (the review of e49fb40: 238-998 rows a seed of such
     # values on six tables, any numeric type).
-    extra = data.dropped_rare(MIN_GROUP)
+    extra = data.dropped_rare(least)
     if ns:
         rare, rare_held = ns_rare, ns_held
     else:
-        rare = (held < MIN_GROUP) | (shared(uniq, resolution) & ~alone)
+        rare = (held < least) | (shared(uniq, resolution) & ~alone)
         rare_held = held[rare]
         if written is not None:
             # Declared ends too: an end's float is written as its shortest decimal, not as the bound the user wrote
             # (a CHECK's 0.75 beside 300 rows of 0.750000000000000001), so it is no public value (the review of
             # 28feb22: 302 rows a seed of a 2-row value).
             on = _rows_at(written, uniq)
-            rare |= (on >= 1) & (on < MIN_GROUP)
-            rare_held = np.where(held < MIN_GROUP, held, on)[rare]
+            rare |= (on >= 1) & (on < least)
+            rare_held = np.where(held < least, held, on)[rare]
             # and the written values no kept row reads as (a privacy unit's bound dropped their rows): rare too, so
             # that no draw moves onto one (the review of 8399346: 1,502 rows a seed of a dropped 1-row value)
-            extra = np.union1d(extra, written[0][(written[1] < MIN_GROUP) & ~np.isin(written[0], uniq)])
+            extra = np.union1d(extra, written[0][(written[1] < least) & ~np.isin(written[0], uniq)])
     rare_values = uniq[rare]
     extra = np.setdiff1d(extra, rare_values)  # (a declared range's end, the kept rows clamped onto it)
     if len(extra):
@@ -492,8 +503,8 @@ def standing_alone(data: ColumnData, uniq: np.ndarray, held: np.ndarray, many: n
     return (uniq[many][found].copy(), ints[at[found]].copy()) if found.any() else None
 
 
-def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tuple[float, float] | None
-              ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray, np.ndarray]:
+def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tuple[float, float] | None,
+              least: int = MIN_GROUP) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, np.ndarray, np.ndarray]:
     """Balanced mode, a TIMESTAMP_NS: its floats (`uniq`, each a microsecond, the rows reading as each `held`)
     against its values in nanoseconds. A float whose rows all hold one value, MIN_GROUP rows or more, is that
     value (a point, decoded to it: ``NumericDomain.exact_of``). Any other value drawn is written as its
@@ -506,14 +517,14 @@ def ns_floats(data: ColumnData, uniq: np.ndarray, held: np.ndarray, declared: tu
     Returns (alone, exact_of, rare, the rows holding each rare float's microsecond)."""
     inside = np.ones(len(uniq), dtype=bool) if declared is None else (uniq > declared[0]) & (uniq < declared[1])
     alone = np.zeros(len(uniq), dtype=bool)
-    exact_of = standing_alone(data, uniq, held, (held >= MIN_GROUP) & inside, alone)
+    exact_of = standing_alone(data, uniq, held, (held >= least) & inside, alone)
     on = _rows_at(data.whole_counts(), uniq)
-    rare = (on >= 1) & (on < MIN_GROUP) & inside
+    rare = (on >= 1) & (on < least) & inside
     return alone, exact_of, rare, on[rare]
 
 
 def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.ndarray, held: np.ndarray,
-                    resolution: float | None = None, alone: np.ndarray | None = None
+                    resolution: float | None = None, alone: np.ndarray | None = None, least: int = MIN_GROUP
                     ) -> tuple[np.ndarray, np.ndarray | None]:
     """Balanced mode: the smallest or largest value, where MIN_GROUP rows or more hold it and the cells
     (the clipped range rounded inward to the lattice) start or end past it, gets a cell of its own at that
@@ -530,9 +541,9 @@ def with_end_points(edges: np.ndarray, point_of: np.ndarray | None, uniq: np.nda
     max + 1 let a rare value move to it)."""
     points = point_of if point_of is not None else np.full(len(edges) - 1, np.nan)
     one = one_value(uniq[[0, -1]], resolution) | (alone[[0, -1]] if alone is not None else False)
-    if held[0] >= MIN_GROUP and uniq[0] < edges[0] and one[0]:
+    if held[0] >= least and uniq[0] < edges[0] and one[0]:
         edges, points = np.r_[uniq[0], edges], np.r_[uniq[0], points]
-    if held[-1] >= MIN_GROUP and uniq[-1] >= edges[-1] and one[-1]:
+    if held[-1] >= least and uniq[-1] >= edges[-1] and one[-1]:
         edges, points = np.r_[edges, np.nextafter(uniq[-1], np.inf)], np.r_[points, uniq[-1]]
     return edges, (points if point_of is not None or not np.isnan(points).all() else None)
 
@@ -568,7 +579,7 @@ def point_cells(edges: np.ndarray, points: np.ndarray, step: float | None, integ
 
 
 def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resolution: float | None = None,
-                 alone: np.ndarray | None = None) -> np.ndarray:
+                 alone: np.ndarray | None = None, least: int = MIN_GROUP) -> np.ndarray:
     """Balanced mode: the values (sorted) that get a cell of their own, decoded to the value: the
     ``MAX_POINTS`` held by the most rows, each by at least ``MIN_GROUP``, inside the cells.
 
@@ -583,7 +594,7 @@ def exact_points(uniq: np.ndarray, held: np.ndarray, edges: np.ndarray, resoluti
     decoded to it, cast back as X + 1), unless `alone` marks it: its rows all hold one value
     (``ColumnData.exact_values``)."""
     one = one_value(uniq, resolution) | (alone if alone is not None else False)
-    inside = (held >= MIN_GROUP) & (uniq >= edges[0]) & (uniq <= edges[-1]) & one
+    inside = (held >= least) & (uniq >= edges[0]) & (uniq <= edges[-1]) & one
     at = np.flatnonzero(inside)
     if len(at) > MAX_POINTS:
         at = np.sort(at[np.argsort(-held[at], kind="stable")[:MAX_POINTS]])
@@ -1615,10 +1626,10 @@ def range_left(noisy: np.ndarray, buckets: PowersOfTwo, lo: float, hi: float, *,
     return rows_left(n_hat, n_var, null, null_var, noisy[within], sigma**2)
 
 
-def exact_range(s: np.ndarray) -> tuple[float, float, float]:
+def exact_range(s: np.ndarray, least: int = MIN_GROUP) -> tuple[float, float, float]:
     """(lo, hi, smallest positive) of the values `s`, in ascending order (``ColumnData.sorted_values``),
-    with the MIN_GROUP-1 most extreme on each side clipped (balanced mode)."""
-    k = min(MIN_GROUP - 1, (len(s) - 1) // 2)
+    with the `least` - 1 most extreme on each side clipped (balanced mode; MIN_GROUP, or a unit's ``group_least``)."""
+    k = min(least - 1, (len(s) - 1) // 2)
     lo, hi = float(s[k]), float(s[len(s) - 1 - k])
     pos = s[np.searchsorted(s, 0.0, side="right"):]
     return lo, hi, float(pos[min(k, len(pos) - 1)]) if len(pos) else hi

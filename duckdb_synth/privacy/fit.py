@@ -26,7 +26,7 @@ from ..engine.workload import Workload
 from .accounting import Accountant, exp_mech_eps, sigma_for
 from .adaptive import adaptive_measure
 from .budget import SHARE_SELECT
-from .discovery import MIN_GROUP
+from .discovery import MIN_GROUP, group_least
 from .measure import measure, one_way
 from .select import pair_scores, private_tree
 
@@ -170,17 +170,18 @@ def exact_model(data: Binned, domains: list[Domain], acct: Accountant, workload:
     if workload and len(sizes) > 1:  # the user's marginals: the graphical model fitted to them exactly
         return exact_pgm(data, acct, workload)
     coarse = [coarsenings(dom, data.marginal((i,)), EXACT_COARSE_LEVELS) for i, dom in enumerate(domains)]
-    scored, least = data, MIN_GROUP
+    group = group_least(acct.unit_rows)  # (MIN_GROUP; a privacy unit's persons, in rows)
+    scored, least = data, group
     if data.n > EXACT_SCORE_ROWS:
         q = EXACT_SCORE_ROWS / data.n
         scored = data.subset((rng or np.random.default_rng(0)).random(data.n) < q)
-        least = max(1, round(MIN_GROUP * q))
+        least = max(1, round(group * q))
     order = decomposable_network(scored, coarse, max_parents=EXACT_MAX_PARENTS,
                                  max_cells=exact_table_cap(data.n, len(sizes)),
                                  least=least, sample_rows=min(int(scored.n), EXACT_MISFIT_ROWS))
     acct.charge("model", 0.0, detail=f"decomposable network on exact counts, {sum(len(p) for _, p in order)} edges, "
-                                     f"every conditional from at least {MIN_GROUP} rows")
-    return pooled_network(data, order, coarse, MIN_GROUP)
+                                     f"every conditional from at least {group} rows")
+    return pooled_network(data, order, coarse, group)
 
 
 def exact_table_cap(n: int, d: int) -> int:
