@@ -369,3 +369,23 @@ def test_a_strict_check_keeps_the_columns_lattice(mode: str) -> None:
     ).fetchone()
     assert off == 0 and 0 < low and high < 1 and first > dt.time(8), (off, low, high, first)
     con.close()
+
+
+def test_a_checks_ends_on_the_lattice_stay_for_floats_and_large_values() -> None:
+    """The review of dba1e14: a FLOAT's CHECK (x >= 0.1 AND x <= 0.4) is compared in FLOATs (0.4::FLOAT <= 0.4), but
+    its ends were read as doubles, 0.39999998 and the first lattice point past 0.10000000149: 0.1 and 0.4 (half the
+    rows) came back as 0.2 and 0.3. And x <= 1000000.19, in steps of a cent in doubles 100000018.99999999, lost its
+    last cent (1,004 rows moved); a DECIMAL(12,2)'s x <= 1234567.89 two."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x FLOAT CHECK (x >= 0.1 AND x <= 0.4), y DOUBLE CHECK (y >= 0 AND y <= 1000000.19), "
+                "d DECIMAL(12,2) CHECK (d >= 0 AND d <= 1234567.89), g VARCHAR)")
+    con.execute("INSERT INTO t SELECT (0.1 + (i % 4) / 10)::FLOAT, CASE WHEN i % 3 = 0 THEN 1000000.19 ELSE round(1000000.19 "
+                "- (i % 500) * 0.01, 2) END, 1234567.89 - (i % 3) * 0.01, 'g' || (i % 3) FROM range(3000) r(i)")
+    con.register("s", duckdb_synth.run(con, "t", mode="balanced", seed=1).output.table())
+    xs = dict(con.execute("SELECT round(x::DOUBLE, 2), count(*) FROM s GROUP BY 1").fetchall())
+    assert sorted(xs) == [0.1, 0.2, 0.3, 0.4] and min(xs.values()) > 600, xs
+    assert con.execute("SELECT count(*) FILTER (WHERE y = 1000000.19), count(*) FILTER (WHERE d = 1234567.89) FROM s"
+                       ).fetchone() >= (900, 900)
+    con.execute("CREATE TABLE back (x FLOAT CHECK (x >= 0.1 AND x <= 0.4), y DOUBLE CHECK (y >= 0 AND y <= 1000000.19), "
+                "d DECIMAL(12,2) CHECK (d >= 0 AND d <= 1234567.89), g VARCHAR); INSERT INTO back SELECT * FROM s")
+    con.close()

@@ -410,6 +410,31 @@ def test_infinite_dates_and_timestamps_are_values_not_nulls(mode):
     con.close()
 
 
+def test_infinite_timestamps_written_to_parquet_and_counted_outside_a_declared_range(tmp_path) -> None:
+    """The review of dba1e14: a TIMESTAMP_S's infinity (INT64_MAX seconds) failed pyarrow's Parquet writer (seconds
+    cast to milliseconds overflowed: the CLI's -o out.parquet crashed), and a declared range counted the infinite
+    dates it clamped as inside it (286 of 2,286 values outside said)."""
+    from click.testing import CliRunner
+
+    from duckdb_synth.surfaces.cli import main
+
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN i % 10 = 2 THEN 'infinity'::TIMESTAMP_S ELSE ('2020-01-01'::TIMESTAMP "
+                "+ to_seconds(i))::TIMESTAMP_S END AS s, CASE WHEN i % 2 = 0 THEN 'infinity'::DATE WHEN i % 7 = 0 THEN "
+                "DATE '2100-01-01' ELSE DATE '2020-01-01' + (i % 700)::INTEGER END AS v, 'g' || (i % 2) AS g "
+                "FROM range(4000) r(i)")
+    res = duckdb_synth.run(con, "t", mode="balanced", seed=1, ledger=False,
+                           domains={"v": {"min": "2019-01-01", "max": "2022-01-01"}})
+    assert any("2286 values outside" in (s.detail or "") for s in res.spend.steps)
+    con.close()
+    out = tmp_path / "out.parquet"
+    got = CliRunner().invoke(main, ["synthesize", str(db), "t", "--mode", "balanced", "--seed", "1", "-o", str(out)])
+    assert got.exit_code == 0, got.output
+    inf, n = duckdb.connect().execute(f"SELECT count(*) FILTER (WHERE isinf(s)), count(*) FROM '{out}'").fetchone()
+    assert inf == n // 10
+
+
 @pytest.mark.parametrize("mode", ["balanced", "strict"])
 @pytest.mark.parametrize("create, low, high", [
     ("CREATE TABLE x AS SELECT (18000000000000000000::UBIGINT - i * 1000000000000000) AS v, i % 3 AS g "

@@ -200,24 +200,28 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
         # 28feb22.)
         step = 10.0 ** -col.scale
     if step is not None:
+        # (the bound in steps errs by its float's error, about 1e-16 of it: past 1e7 steps more than 1e-9 of a step,
+        # and DECIMAL(12,2)'s x <= 1234567.89 had ended a step short, the review of dba1e14)
         if math.isfinite(lo):
-            k_lo = math.ceil(lo / step - 1e-9)
+            k_lo = math.ceil(lo / step - 1e-9 - 1e-15 * abs(lo / step))
             if strict[0] and abs(k_lo * step - lo) <= 1e-9 * max(1.0, abs(lo)):
                 k_lo += 1
             lo = round(k_lo * step, col.scale) if col.scale is not None else k_lo * step
         if math.isfinite(hi):
-            k_hi = math.floor(hi / step + 1e-9)
+            k_hi = math.floor(hi / step + 1e-9 + 1e-15 * abs(hi / step))
             if strict[1] and abs(k_hi * step - hi) <= 1e-9 * max(1.0, abs(hi)):
                 k_hi -= 1
             hi = round(k_hi * step, col.scale) if col.scale is not None else k_hi * step
     else:  # FLOAT, DOUBLE
-        if t == "FLOAT" and math.isfinite(lo) and math.isfinite(hi):
-            lo32, hi32 = np.float32(lo), np.float32(hi)
-            if float(lo32) < lo or (strict[0] and float(lo32) == lo):
-                lo32 = np.nextafter(lo32, np.float32(np.inf))
-            if float(hi32) > hi or (strict[1] and float(hi32) == hi):
-                hi32 = np.nextafter(hi32, np.float32(-np.inf))
-            lo, hi = float(lo32), float(hi32)
+        if t == "FLOAT":  # DuckDB compares a FLOAT with a constant cast to FLOAT (0.4::FLOAT <= 0.4): each end is
+            # that FLOAT, a strict one the next FLOAT inward (the end had been a FLOAT inside the double, 0.39999998
+            # for x <= 0.4, and the source's 0.4 came back as 0.39999998; the review of dba1e14)
+            if math.isfinite(lo):
+                lo32 = np.float32(lo)
+                lo = float(np.nextafter(lo32, np.float32(np.inf)) if strict[0] else lo32)
+            if math.isfinite(hi):
+                hi32 = np.float32(hi)
+                hi = float(np.nextafter(hi32, np.float32(-np.inf)) if strict[1] else hi32)
         elif not decimal_past_floats(col):  # (such a column's bounds are strict already: ``written_bound``)
             lo = float(np.nextafter(lo, np.inf)) if strict[0] else lo
             hi = float(np.nextafter(hi, -np.inf)) if strict[1] else hi

@@ -130,16 +130,31 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     times): a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from pools), and
     2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). Where the kind holds too few values
     for the rows, repeats stay (``_say_repeats`` says so). Independent of the data."""
-    for _ in range(MASK_REDRAWS):
-        codes = pc.index_in(values, value_set=pc.unique(values)).to_numpy(zero_copy_only=False)
-        repeated = np.ones(len(codes), dtype=bool)
-        repeated[np.unique(codes, return_index=True)[1]] = False
-        k = int(repeated.sum())
-        if not k:
+    repeated = _repeated(values)
+    todo = np.flatnonzero(repeated)
+    kept = values.filter(pa.array(~repeated))
+    for _ in range(MASK_REDRAWS):  # only the new draws are checked, against the values kept (1M emails: 3.4 -> 0.6 s)
+        if not len(todo):
             break
-        fresh = masks.generate(kind, k, target, rng)
-        values = pc.replace_with_mask(values, pa.array(repeated), fresh.cast(values.type))
+        fresh = masks.generate(kind, len(todo), target, rng).cast(values.type)
+        clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
+        if clash.all():  # (the kind's values all taken: 1M rows of numbers 0-99,999)
+            break
+        good = pa.array(~clash)
+        mask = np.zeros(len(values), dtype=bool)
+        mask[todo[~clash]] = True
+        values = pc.replace_with_mask(values, pa.array(mask), fresh.filter(good))
+        kept = pa.concat_arrays([kept, fresh.filter(good)])
+        todo = todo[clash]
     return values
+
+
+def _repeated(values: pa.Array) -> np.ndarray:
+    """Which of `values` repeat an earlier one."""
+    codes = pc.index_in(values, value_set=pc.unique(values)).to_numpy(zero_copy_only=False)
+    repeated = np.ones(len(codes), dtype=bool)
+    repeated[np.unique(codes, return_index=True)[1]] = False
+    return repeated
 
 
 UNIQUE_ROUNDS = 4  # times a declared UNIQUE column the rules repaired is made distinct again (ties spread around their
@@ -1805,13 +1820,16 @@ def _declared_ends(dom: NumericDomain) -> tuple[float, float]:
     step = _rare_step(dom)
     if step is None or not all(abs(b) / step < 2.0**52 for b in (lo, hi) if math.isfinite(b)):
         return lo, hi
+    single = dom.column.type.upper() == "FLOAT"  # (its ends are FLOATs: a point is inside as its FLOAT is)
     ends = [lo, hi]
     for i, (b, way) in enumerate(((lo, 1), (hi, -1))):
         if not math.isfinite(b):
             continue
-        k = math.ceil(b / step - 1e-9) if way > 0 else math.floor(b / step + 1e-9)
+        at = float(_steps(np.array([b]), step)[0])  # (in extended precision: 1000000.19 is 100000019 cents)
+        k = math.ceil(at - 1e-6) if way > 0 else math.floor(at + 1e-6)
         point = float(_of_steps(np.array([k]), step)[0])
-        if (point < b) if way > 0 else (point > b):  # (a strict bound's end a float past a point: the next one)
+        held = float(np.float32(point)) if single else point
+        if (held < b) if way > 0 else (held > b):  # (a strict bound's end a float past a point: the next one)
             point = float(_of_steps(np.array([k + way]), step)[0])
         ends[i] = point
     return (ends[0], ends[1]) if ends[0] <= ends[1] else (lo, hi)

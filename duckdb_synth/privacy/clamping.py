@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.data import ColumnData
-from ..engine.declared import Outside, is_float
-from ..engine.schema import Column
+from ..engine.declared import Outside
+from ..engine.schema import Column, holds_infinity
 from .accounting import Accountant, sigma_for
 from .budget import column_share
 from .noise import discrete_gaussian
@@ -57,7 +57,7 @@ def outside(col: Column, data: ColumnData) -> int:
         listed = set(dec.values)
         return int(sum(c for v, c in zip(values, counts) if v not in listed))
     n = float(data.histogram(Outside(dec.bounds))[1])
-    if is_float(col):
+    if holds_infinity(col):  # (NaN and +-inf of a FLOAT or DOUBLE, a date's or timestamp's +-infinity)
         n += float(data.special_counts().sum())
     return int(n)
 

@@ -811,6 +811,33 @@ def _output_format(output: Path | None) -> str | None:
     return fmt
 
 
+def _parquet_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` as Parquet holds it: a TIMESTAMP_S's seconds as milliseconds (Parquet has no seconds: pyarrow casts
+    them, and its cast overflowed on DuckDB's infinity, INT64_MAX seconds; the review of dba1e14)."""
+    import pyarrow as pa
+
+    return pa.schema([f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type)
+                      and f.type.unit == "s" else f for f in schema], metadata=schema.metadata)
+
+
+def _parquet_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` in `schema` (``_parquet_schema``): seconds as milliseconds, +-infinity (+-INT64_MAX) kept as such."""
+    import numpy as np
+    import pyarrow as pa
+
+    if schema.equals(batch.schema, check_metadata=False):
+        return batch
+    columns = []
+    for col, field in zip(batch.columns, schema):
+        if col.type != field.type:
+            ints = col.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+            top = np.iinfo(np.int64).max
+            ms = np.where(np.abs(ints) == top, ints, ints * 1000)
+            col = pa.array(ms, type=field.type, mask=col.is_null().to_numpy(zero_copy_only=False))
+        columns.append(col)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
     """Write the rows (a one-pass reader of batches) to a Parquet or CSV file, batch by batch into a
     temporary file that replaces `path` at the end: no partial file on failure."""
@@ -819,9 +846,10 @@ def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str)
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            with pq.ParquetWriter(tmp, rows.schema) as writer:
+            schema = _parquet_schema(rows.schema)
+            with pq.ParquetWriter(tmp, schema) as writer:
                 for batch in rows:
-                    writer.write_batch(batch)
+                    writer.write_batch(_parquet_batch(batch, schema))
         else:
             con.from_arrow(rows).write_csv(str(tmp), header=True)
         os.replace(tmp, path)
