@@ -504,3 +504,17 @@ def test_time_labels_write_24_00():
     assert "t=[24:00:00, inf)" in labels, labels
     assert not any("23:59:59.999999" in k for k in labels), labels
     con.close()
+
+
+def test_balanced_counts_with_a_unit_need_five_persons():
+    """The review of 1e23c2d: in balanced mode with a unit of 10 rows, a combination one person held in 5 of its rows
+    was shown with its exact count (the bar counted rows); it needs (5 - 1) 10 + 1 rows, five persons' worth."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT i // 10 AS pid, ['x', 'y'][1 + i % 2] AS cat, CASE WHEN i // 10 = 7 THEN "
+                "'rare' ELSE ['p', 'q', 'r'][1 + (i // 2) % 3] END AS city FROM range(5000) r(i)")
+    con.execute("UPDATE t SET city = 'rare' WHERE pid BETWEEN 11 AND 20 AND cat = 'y'")  # (55 rows of 11 persons)
+    shown = duckdb_synth.aggregates(con, "t", mode="balanced", reporting_length=2, privacy_unit="pid",
+                                    max_rows_per_unit=10, seed=1).table.column("combination").to_pylist()
+    assert "cat=x & city=rare" not in shown  # (5 rows, all person 7's)
+    assert "cat=y & city=rare" in shown and "cat=x & city=p" in shown
+    con.close()

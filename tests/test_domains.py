@@ -389,3 +389,21 @@ def test_a_checks_ends_on_the_lattice_stay_for_floats_and_large_values() -> None
     con.execute("CREATE TABLE back (x FLOAT CHECK (x >= 0.1 AND x <= 0.4), y DOUBLE CHECK (y >= 0 AND y <= 1000000.19), "
                 "d DECIMAL(12,2) CHECK (d >= 0 AND d <= 1234567.89), g VARCHAR); INSERT INTO back SELECT * FROM s")
     con.close()
+
+
+@pytest.mark.parametrize("check, ends", [("x >= 0.7 AND x <= 0.9", (0.7, 0.9)), ("x >= 0.3 AND x <= 0.4", (0.3, 0.4)),
+                                         ("x >= 0 AND x <= 1e39", None), ("x >= -1e39 AND x <= 5", None)])
+def test_a_float_checks_ends_are_floats(check: str, ends) -> None:
+    """The review of 1e23c2d: a FLOAT's ends within a FLOAT's precision of a lattice point are that point (0.9's FLOAT
+    0.89999998 had rounded the cells inward to 0.899, and its 750 rows came back as 0.899), and an end past FLOAT's
+    range is none (its FLOAT, infinite, had made every value NaN)."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t (x FLOAT CHECK ({check}), g VARCHAR)")
+    lo, hi = ends or (0.001, 4.951)
+    con.execute(f"INSERT INTO t SELECT CASE WHEN i % 4 = 0 THEN {lo} WHEN i % 4 = 1 THEN {hi} ELSE {lo} + (i % 97) * "
+                f"({hi} - {lo}) / 100 END::FLOAT, 'g' FROM range(3000) r(i)")
+    con.register("s", duckdb_synth.run(con, "t", mode="balanced", seed=1).output.table())
+    broken, nan, at_lo, at_hi = con.execute(f"SELECT count(*) FILTER (NOT ({check})), count(*) FILTER (isnan(x)), count(*) "
+                                            f"FILTER (x = {lo}::FLOAT), count(*) FILTER (x = {hi}::FLOAT) FROM s").fetchone()
+    assert broken == nan == 0 and at_lo > 600 and at_hi > 600, (broken, nan, at_lo, at_hi)
+    con.close()

@@ -1106,3 +1106,15 @@ def test_rules_are_checked_on_a_connection_of_their_own(con):
                                                              "lo + mid <= 15", "age > 2"]).table
     assert out.num_rows == 2000
     assert pending.fetchall() == [(42,)]
+
+
+def test_rules_on_a_decimal_of_fractions_only_are_kept():
+    """The review of 1e23c2d: the probe's value 1 is no DECIMAL(3,3), and every rule on one was refused."""
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import classify
+
+    columns = [classify("a", "DECIMAL(3,3)"), classify("b", "DECIMAL(6,3)")]
+    for rule in ("a <= 0.5", "a <= b", "b = a * 100"):
+        assert parse_rules([rule], columns)
+    with pytest.raises(OptionError, match="rule 'a <= 'x''"):
+        parse_rules(["a <= 'x'"], columns)

@@ -216,10 +216,12 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
         if t == "FLOAT":  # DuckDB compares a FLOAT with a constant cast to FLOAT (0.4::FLOAT <= 0.4): each end is
             # that FLOAT, a strict one the next FLOAT inward (the end had been a FLOAT inside the double, 0.39999998
             # for x <= 0.4, and the source's 0.4 came back as 0.39999998; the review of dba1e14)
-            if math.isfinite(lo):
+            # (an end past FLOAT's range, 1e39, is no end: its FLOAT is infinite, and every value had come out NaN)
+            top = float(np.finfo(np.float32).max)
+            if math.isfinite(lo) and abs(lo) <= top:
                 lo32 = np.float32(lo)
                 lo = float(np.nextafter(lo32, np.float32(np.inf)) if strict[0] else lo32)
-            if math.isfinite(hi):
+            if math.isfinite(hi) and abs(hi) <= top:
                 hi32 = np.float32(hi)
                 hi = float(np.nextafter(hi32, np.float32(-np.inf)) if strict[1] else hi32)
         elif not decimal_past_floats(col):  # (such a column's bounds are strict already: ``written_bound``)

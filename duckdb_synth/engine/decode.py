@@ -138,7 +138,8 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
             break
         fresh = masks.generate(kind, len(todo), target, rng).cast(values.type)
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
-        if clash.all():  # (the kind's values all taken: 1M rows of numbers 0-99,999)
+        if clash.all() and len(todo) > 64:  # (the kind's values all taken: 1M rows of numbers 0-99,999; a few
+            # draws that clash by chance draw again, the review of 1e23c2d)
             break
         good = pa.array(~clash)
         mask = np.zeros(len(values), dtype=bool)
@@ -1826,7 +1827,9 @@ def _declared_ends(dom: NumericDomain) -> tuple[float, float]:
         if not math.isfinite(b):
             continue
         at = float(_steps(np.array([b]), step)[0])  # (in extended precision: 1000000.19 is 100000019 cents)
-        k = math.ceil(at - 1e-6) if way > 0 else math.floor(at + 1e-6)
+        # the nearest point, then, where it lies outside as the column holds it (a FLOAT's end is a FLOAT, 0.9 one of
+        # 0.89999998: a step's 1e-6 missed it, the review of 1e23c2d), the next one inward
+        k = round(at) if single else (math.ceil(at - 1e-6) if way > 0 else math.floor(at + 1e-6))
         point = float(_of_steps(np.array([k]), step)[0])
         held = float(np.float32(point)) if single else point
         if (held < b) if way > 0 else (held > b):  # (a strict bound's end a float past a point: the next one)

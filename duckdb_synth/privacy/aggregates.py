@@ -39,6 +39,7 @@ from ..engine.domain import CategoricalDomain, Domain, NumericDomain
 from ..engine.marginal import cell_index
 from ..engine.schema import DAY_US, far_when
 from .accounting import Accountant, sigma_for
+from .discovery import group_least
 from .noise import discrete_gaussian, gaussian_tail_z, summary_floor, tail, tail_draw
 from .spend import Spend
 
@@ -224,7 +225,8 @@ class Release:
 def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant, rng: np.random.Generator,
             bar: float | None = None, names: Sequence[str] = ()) -> Release:
     """The counts of every combination of up to `k` columns' codes that reach `bar`, charged to `acct`
-    (all that is left of its budget). Default bar: ``default_bar`` (DP), ``BALANCED_BAR`` (balanced)."""
+    (all that is left of its budget). Default bar: ``default_bar`` (DP), ``BALANCED_BAR`` (balanced; with a privacy
+    unit of k rows ``discovery.group_least``, (BALANCED_BAR - 1) k + 1)."""
     m = len(domains)
     sizes = [int(d.size) for d in domains]
     subs = subsets(m, k)
@@ -245,7 +247,9 @@ def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant,
         acct.charge("aggregate counts", rho, detail=f"{len(subs):,} sets of up to {k} of {', '.join(names)}; "
                     f"{cells:,} cells, discrete Gaussian sigma {sigma:.3g}, shown from {bar:.1f}")
     else:
-        bar = float(BALANCED_BAR) if bar is None else float(bar)
+        # (with a privacy unit, persons' worth of rows: a combination one person held in 5 of its 10 kept rows was
+        # shown with its exact count, the review of 1e23c2d)
+        bar = float(group_least(acct.unit_rows)) if bar is None else float(bar)
         acct.charge("aggregate counts", 0.0, detail=f"exact: {len(subs):,} sets of up to {k} of {', '.join(names)}; "
                     f"counts of at least {bar:g}")
     shown: Shown = {}

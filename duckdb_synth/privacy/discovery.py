@@ -381,7 +381,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     # In balanced mode [lo, hi] clips the extremes: its ends round inward to the lattice.
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
-                       inward=True, unit=unit)
+                       inward=True, unit=unit, single=col.type.upper() == "FLOAT")
     uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
     bounds = None
     if len(vals):
@@ -732,7 +732,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         # 2 % of the values below the real minimum); an empty coarse cell gets nothing.
         rhos = (noise.zoom,)
         first = cell_edges(lo, hi, pos_lo, LATTICE_CELLS, integer=integer, decimals=decimals, geometric=False,
-                           unit=unit, inward=clamp)
+                           unit=unit, inward=clamp, single=t == "FLOAT")
         if len(first) - 1 > 2 * CHILDREN:
             to_lattice = True
             coarse = first[::CHILDREN]
@@ -764,7 +764,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         # sigmas on average): fewer, coarser cells when the budget is thin, where finer ones would be noise.
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
         first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
-                           geometric=col.kind == "numeric", unit=unit, inward=clamp)
+                           geometric=col.kind == "numeric", unit=unit, inward=clamp, single=t == "FLOAT")
     if narrowed:  # by a descent: the rest of the range found is a cell at either end
         if first[0] > found[0]:
             first = np.concatenate([[found[0]], first])

@@ -830,7 +830,7 @@ def _parquet_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     columns = []
     for col, field in zip(batch.columns, schema):
         if col.type != field.type:
-            ints = col.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+            ints = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)  # (int64: a NULL made it floats)
             top = np.iinfo(np.int64).max
             ms = np.where(np.abs(ints) == top, ints, ints * 1000)
             col = pa.array(ms, type=field.type, mask=col.is_null().to_numpy(zero_copy_only=False))
