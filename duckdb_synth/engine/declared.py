@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
-from .schema import _WIDE, FLOATS, TYPE_UNIT_US, Column, Declared, decimal_past_floats, written_decimal
+from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, decimal_past_floats, written_decimal
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -521,6 +521,3 @@ class Outside(Buckets):
     def codes(self, x: np.ndarray) -> np.ndarray:
         return ((x < self.lo) | (x > self.hi)).astype(np.int64)
 
-
-def is_float(col: Column) -> bool:
-    return col.type.upper() in FLOATS
