@@ -37,7 +37,7 @@ from .privacy.aggregates import (AGGREGATE_COLUMNS, MAX_SET_CELLS, AggregateResu
                                  release_table, release_text, sensitivity_sq)
 from .privacy.accounting import Accountant
 from .privacy.clamping import clamped, kept_rows
-from .privacy.discovery import FREE_TEXT_ADVICE, MIN_GROUP, domain, group_least, log as discovery_log
+from .privacy.discovery import FREE_TEXT_ADVICE, domain, group_least, log as discovery_log
 from .privacy.fit import Progress, fit_model, free_text
 from .privacy.ledger import Result, failures_recorded
 from .privacy.measure import row_count
@@ -158,7 +158,7 @@ def derived_rare(rows: Rows, columns: Sequence, rules: Sequence, unit=None) -> d
     unit (its column, k), a value's rows counted at most k a unit, as its bound keeps them."""
     made = modelled_away(rules)
     wanted = [c for c in columns if c.name in made and c.is_numeric]
-    return rows.rare_values(wanted, group_least(unit[1]) if unit else MIN_GROUP, unit) if wanted else {}
+    return rows.rare_values(wanted, group_least(unit[1] if unit else 1), unit) if wanted else {}
 
 
 MAX_COLUMN_SETS = 200_000  # reporting_length and columns whose column sets pass this are refused

@@ -520,4 +520,3 @@ class Outside(Buckets):
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         return ((x < self.lo) | (x > self.hi)).astype(np.int64)
-

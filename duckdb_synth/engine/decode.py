@@ -23,8 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 from . import masks
-from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, one_value, shared,
-                     value_resolution)
+from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, lattice_tolerance, one_value,
+                     shared, value_resolution)
 from .rounding import stable_order
 from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
@@ -151,11 +151,15 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
 
 
 def _repeated(values: pa.Array) -> np.ndarray:
-    """Which of `values` repeat an earlier one."""
-    codes = pc.index_in(values, value_set=pc.unique(values)).to_numpy(zero_copy_only=False)
-    repeated = np.ones(len(codes), dtype=bool)
-    repeated[np.unique(codes, return_index=True)[1]] = False
-    return repeated
+    """Which of `values` (Arrow) repeat an earlier one."""
+    return _later(pc.index_in(values, value_set=pc.unique(values)).to_numpy(zero_copy_only=False))
+
+
+def _later(y: np.ndarray) -> np.ndarray:
+    """Which of `y` repeat an earlier one (the first of each value is not)."""
+    out = np.ones(len(y), dtype=bool)
+    out[np.unique(y, return_index=True)[1]] = False
+    return out
 
 
 UNIQUE_ROUNDS = 4  # times a declared UNIQUE column the rules repaired is made distinct again (ties spread around their
@@ -427,10 +431,7 @@ def _derived_off_rare(con: duckdb.DuckDBPyConnection, kept: pa.Table, rows: np.n
 def _first_kept(y: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Of the `good` rows, those whose value `y` an earlier good row holds too (the first of each value is kept)."""
     out = np.zeros(len(y), dtype=bool)
-    at = np.flatnonzero(good)
-    _, first = np.unique(y[at], return_index=True)
-    out[at] = True
-    out[at[first]] = False
+    out[good] = _later(y[good])
     return out
 
 
@@ -1827,9 +1828,10 @@ def _declared_ends(dom: NumericDomain) -> tuple[float, float]:
         if not math.isfinite(b):
             continue
         at = float(_steps(np.array([b]), step)[0])  # (in extended precision: 1000000.19 is 100000019 cents)
-        # the nearest point, then, where it lies outside as the column holds it (a FLOAT's end is a FLOAT, 0.9 one of
-        # 0.89999998: a step's 1e-6 missed it, the review of 1e23c2d), the next one inward
-        k = round(at) if single else (math.ceil(at - 1e-6) if way > 0 else math.floor(at + 1e-6))
+        # the first point inside (a FLOAT's end is a FLOAT, 0.9 one of 0.89999998: ``lattice_tolerance``), then, where
+        # it lies outside as the column holds it, the next one inward
+        tol = lattice_tolerance(b, step, single)
+        k = math.ceil(at - tol) if way > 0 else math.floor(at + tol)
         point = float(_of_steps(np.array([k]), step)[0])
         held = float(np.float32(point)) if single else point
         if (held < b) if way > 0 else (held > b):  # (a strict bound's end a float past a point: the next one)

@@ -416,6 +416,15 @@ def lattice_step(integer: bool, decimals: int | None, unit: float | None = None)
     return 1.0 if integer else None
 
 
+def lattice_tolerance(x: float, step: float, single: bool = False) -> float:
+    """How far, in steps of a lattice, `x` may lie from a point of it and still be that point: a millionth, or for a
+    FLOAT (`single`) half its spacing there, the point's nearest FLOAT being it (0.9's FLOAT, 0.89999998, had rounded
+    inward to 0.899, and its rows came back as that: the review of 1e23c2d), under half a step."""
+    if not single:
+        return 1e-6
+    return max(1e-6, min(0.49, 0.5 * float(np.spacing(np.float32(abs(x)))) / step))
+
+
 def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool, decimals: int | None,
                geometric: bool, inward: bool = False, unit: float | None = None, single: bool = False) -> np.ndarray:
     """The fine cells over [lo, hi]: on the lattice when the values are written with `decimals`
@@ -429,11 +438,9 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
     """
     step = centred_step(integer, decimals, unit)
     if step is not None:
-        if inward:  # (`single`, a FLOAT's ends: within its precision of a point, that point: 0.9's FLOAT, 0.89999998,
-            # had rounded inward to 0.899, and its rows came back as that; the review of 1e23c2d)
-            tol = [max(1e-6, min(0.49, 0.5 * float(np.spacing(np.float32(abs(x)))) / step)) if single else 1e-6
-                   for x in (lo, hi)]  # (half the FLOAT's spacing there: its nearest FLOAT is the point's)
-            k_lo, k_hi = math.ceil(lo / step - tol[0]), math.floor(hi / step + tol[1])
+        if inward:
+            k_lo = math.ceil(lo / step - lattice_tolerance(lo, step, single))
+            k_hi = math.floor(hi / step + lattice_tolerance(hi, step, single))
             k_hi = max(k_hi, k_lo)
         else:
             k_lo, k_hi = math.floor(lo / step + 0.5), math.floor(hi / step + 0.5)

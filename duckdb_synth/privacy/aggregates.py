@@ -47,7 +47,6 @@ DATE_DAYS = (-719_162, 2_932_896)  # 0001-01-01 .. 9999-12-31: what Python's dat
 TIMESTAMP_US = (-62_135_596_800_000_000, 253_402_300_799_999_999)  # past them is written by numpy (far_when)
 
 RELEASE_MISS = 0.05  # the chance that a release shows any combination held by at most one row (DP modes)
-BALANCED_BAR = 5  # balanced mode: exact counts of the combinations held by at least this many rows
 MAX_SHOWN = 1_000_000  # a bar is raised until at most this many empty cells are expected to pass
 MAX_SET_CELLS = 1 << 62  # the most cells one column set may have (cell indices are int64)
 AGGREGATE_COLUMNS = ("length", "combination", "count")  # the release's own columns, before one per column
@@ -225,8 +224,8 @@ class Release:
 def release(binned: Binned, domains: Sequence[Domain], k: int, acct: Accountant, rng: np.random.Generator,
             bar: float | None = None, names: Sequence[str] = ()) -> Release:
     """The counts of every combination of up to `k` columns' codes that reach `bar`, charged to `acct`
-    (all that is left of its budget). Default bar: ``default_bar`` (DP), ``BALANCED_BAR`` (balanced; with a privacy
-    unit of k rows ``discovery.group_least``, (BALANCED_BAR - 1) k + 1)."""
+    (all that is left of its budget). Default bar: ``default_bar`` (DP), ``discovery.group_least`` (balanced: 5 rows,
+    with a privacy unit of k rows 4 k + 1)."""
     m = len(domains)
     sizes = [int(d.size) for d in domains]
     subs = subsets(m, k)
