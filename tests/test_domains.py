@@ -241,6 +241,39 @@ def test_check_errors_name_the_column_and_the_value() -> None:
         checked("(x BETWEEN '2020-01-01' AND 'someday')", "DATE")
 
 
+@pytest.mark.parametrize("type_", ["DATE", "TIMESTAMP", "DOUBLE"])
+def test_a_checks_infinity_bounds_no_finite_value(type_: str) -> None:
+    """DuckDB's 'infinity' in a CHECK (an open end): on its own side it bounds no finite value, so no domain, and the
+    other end stays one-sided (the range is learned); on the other side nothing finite is left. Until 2026-12-07 every
+    such CHECK was refused as "'infinity' is not a date"."""
+    lo = "'2020-01-01'" if type_ != "DOUBLE" else "0"
+    for sql in ("(x < 'infinity')", "(x <= 'infinity')", "((x > '-infinity') AND (x < 'infinity'))",
+                "(x BETWEEN '-infinity' AND 'infinity')", f"((x >= {lo}) AND (x < 'infinity'))"):
+        assert checked(sql, type_) is None, sql
+    for sql in ("(x > 'infinity')", "(x < '-infinity')", "(x >= 'infinity')"):
+        with pytest.raises(OptionError, match=r"column 'x': CHECK .* leaves no finite value"):
+            checked(sql, type_)
+    with pytest.raises(OptionError, match=r"an infinity \('infinity'\) is no value a domain can list"):
+        checked("(x IN ('infinity', " + lo + "))", type_)
+
+
+def test_a_check_with_an_open_end_is_kept(people) -> None:
+    """A table whose dates and timestamps are CHECKed against 'infinity' is synthesized (it was refused), its ranges
+    learned from the data as without the CHECK, no infinity written, and the rows load back into the table."""
+    people.execute("""CREATE TABLE o (d DATE CHECK (d < 'infinity'), t TIMESTAMP CHECK (t > '-infinity' AND
+                      t < 'infinity'), v DOUBLE CHECK (v >= 0 AND v < 'inf'), a INTEGER)""")
+    people.execute("""INSERT INTO o SELECT DATE '2020-01-01' + (i % 300)::INT, TIMESTAMP '2021-01-01' + to_hours(i % 500),
+                      (i % 97) / 4, i % 7 FROM range(2000) r(i)""")
+    for mode in ("balanced", "strict"):
+        res = duckdb_synth.run(people, "o", mode=mode, seed=0, ledger=False)
+        assert "range d" in steps(res) or mode == "balanced"
+        people.register("out", res.table)
+        got = people.sql("""SELECT count(*) FILTER (WHERE isinf(d) OR isinf(t) OR isinf(v)), min(d) >= DATE '2019-01-01',
+                            max(d) <= DATE '2021-01-01', min(v) >= 0 FROM out""").fetchall()[0]
+        assert got == (0, True, True, True), (mode, got)
+        people.execute("INSERT INTO o SELECT * FROM out")
+
+
 def test_check_constraints_of_a_table(people) -> None:
     people.execute("""CREATE TABLE c (age INTEGER CHECK (age BETWEEN 0 AND 120), k INTEGER CHECK (k >= 1),
                                       s VARCHAR CHECK (s IN ('x', 'y', 'z')), n INTEGER, CHECK (n <= 50), CHECK (n >= 10))""")

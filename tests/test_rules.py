@@ -417,6 +417,21 @@ def test_bounds_no_value_keeps_are_refused_and_float_expressions_land_inside():
     assert min(broken(con, "s0", rules)) > 0
 
 
+def test_a_bound_at_an_infinity_keeps_the_finite_values():
+    """`d < 'infinity'` keeps every finite value (it was refused as leaving none; a CHECK saying it was then dropped
+    from the rules kept); `d > 'infinity'` leaves none."""
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import Column
+
+    for col in (Column("d", "DATE", "temporal"), Column("d", "TIMESTAMP", "temporal"), Column("d", "DOUBLE", "numeric")):
+        for text in ("d < 'infinity'", "d > '-infinity'", "d <= 'infinity'"):
+            assert len(parse_rules([text], [col])) == 1, (col.type, text)
+        assert len(parse_rules(["d > '-infinity'", "d < 'infinity'"], [col])) == 2
+        for text in ("d > 'infinity'", "d < '-infinity'"):
+            with pytest.raises(OptionError, match="leaves no finite value of column 'd'"):
+                parse_rules([text], [col])
+
+
 def test_combinations_and_dependencies_kept_while_drawing_over_many_seeds():
     """25 random networks and rule sets (forbidden and allowed lists over disjoint columns, a dependency),
     each satisfiable; rows drawn with the sampler's hook, their dependents then set, break none (counted by

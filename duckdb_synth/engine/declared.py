@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
-from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, decimal_past_floats, written_decimal
+from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, decimal_past_floats, holds_infinity, written_decimal
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -387,9 +387,8 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
         if isinstance(node, exp.Between) and _is_col(node.this, col, names) and not node.args.get("symmetric"):
             if not col.is_numeric:
                 return False
-            lo, hi = _literal(node.args["low"]), _literal(node.args["high"])
-            facts.lower.append((_check_value(col, lo, where, "lo"), False))
-            facts.upper.append((_check_value(col, hi, where, "hi"), False))
+            for side, v in (("lo", _literal(node.args["low"])), ("hi", _literal(node.args["high"]))):
+                _add_bound(col, v, where, side, False, facts)
             return True
         if isinstance(node, exp.In) and _is_col(node.this, col, names) and not node.args.get("query"):
             if col.is_numeric:  # a list of numbers: its range, and the values themselves (``Declared.points``)
@@ -415,10 +414,7 @@ def _read_conjunct(col: Column, node: exp.Expression, facts: _Facts, shown: str,
                 return True
             if not col.is_numeric:
                 return False
-            strict = kind in (exp.GT, exp.LT)
-            side = "lo" if kind in (exp.GT, exp.GTE) else "hi"
-            x = _check_value(col, v, where, side, strict)
-            (facts.lower if side == "lo" else facts.upper).append((x, strict))
+            _add_bound(col, v, where, "lo" if kind in (exp.GT, exp.GTE) else "hi", kind in (exp.GT, exp.LT), facts)
             return True
     except _Unreadable:
         return False
@@ -455,7 +451,33 @@ def _listed_points(lists: list, bounds: tuple[float, float], where: str) -> tupl
     return points
 
 
+def _add_bound(col: Column, v, where: str, side: str, strict: bool, facts: _Facts) -> None:
+    """A CHECK's bound on `side` ('lo', 'hi'; `strict` for > and <) added to `facts`. An infinity on its own side
+    (DuckDB's 'infinity' of a DATE, TIMESTAMP, FLOAT or DOUBLE) bounds no finite value, so no domain: ``d <
+    'infinity'`` is kept as a rule (``plan.checked_rules``), which keeps the column's infinity out; one on the other
+    side leaves no finite value. (Until 2026-12-07 every such CHECK was
+    refused as "'infinity' is not a date".)"""
+    bounds = facts.lower if side == "lo" else facts.upper
+    sign = _infinity(col, v)
+    if not sign:
+        bounds.append((_check_value(col, v, where, side, strict), strict))
+    elif (sign > 0) != (side == "hi"):
+        raise OptionError(f"{where} leaves no finite value: the table can hold only NULLs"
+                          f"{'' if strict else ' and ' + repr(v)} in it; declare the domain with domains := instead")
+
+
+def _infinity(col: Column, v) -> int:
+    """+1 or -1 where `v` is the literal of an infinity of the column's type ('infinity', '-inf'), else 0."""
+    if not (isinstance(v, str) and holds_infinity(col)):
+        return 0
+    text = v.strip().lower()
+    return 1 if text in ("infinity", "+infinity", "inf", "+inf") else -1 if text in ("-infinity", "-inf") else 0
+
+
 def _check_value(col: Column, v, where: str, side: str | None = None, strict: bool = False) -> float:
+    if _infinity(col, v):
+        raise OptionError(f"{where}: an infinity ({v!r}) is no value a domain can list; declare the domain with "
+                          f"domains := instead")
     if col.kind == "numeric" and isinstance(v, str):
         raise OptionError(f"{where}: {v!r} is not a number; declare the domain with domains := instead")
     if col.kind == "temporal" and not isinstance(v, str):

@@ -27,7 +27,7 @@ from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, Rar
                      shared, value_resolution)
 from .rounding import stable_order
 from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
-from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, value_sql, written_sql
+from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, temporal_ends, value_sql, written_sql
 from .source import quote_ident
 
 
@@ -562,14 +562,6 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
     return pa.array(rng.permutation(n) + first + first_row, type=pa.int64())
 
 
-# The types' own ranges, as floats hold them: DuckDB's DATE (5877642 BC .. 5881580), TIMESTAMP (290309 BC ..
-# 294247; TIMESTAMP_S, _MS and WITH TIME ZONE are written through it) and TIMESTAMP_NS (1677-09-21 .. 2262-04-11,
-# in microseconds). Until 2026-12-07 dates and timestamps were clipped to 0001-01-01 .. 9999-12-31: a table's
-# values past them (BC dates, the year 10000) came back on those ends, rare values among them (the review of
-# 9145d7b: 2,000 TIMESTAMP_S rows of the year 10000 all came out as one row's 9999-12-31 23:59:59).
-DATE_DAYS = (-2_147_483_646, 2_147_483_646)
-TIMESTAMP_US = (-9_223_372_022_400_000_000, 9_223_372_036_854_774_784)
-TIMESTAMP_NS_US = (-9_223_372_036_854_774, 9_223_372_036_854_774)
 
 
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
@@ -838,7 +830,7 @@ def _unique_range(dom: NumericDomain, wide: bool = False) -> tuple[float, float]
     if t == "TIME":
         ends = (0.0, DAY_US - (time_unit(dom) or 1.0))
     elif col.kind == "temporal":
-        ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
+        ends = temporal_ends(col)
     else:
         ends = _written_bounds(col)
     low = float(dom.edges[0]) if np.isfinite(dom.edges[0]) and not wide else ends[0]
@@ -944,8 +936,7 @@ def _writable(dom: NumericDomain, x: np.ndarray) -> np.ndarray:
         return np.clip(x, *_written_bounds(dom.column))
     if dom.column.kind != "temporal":
         return x
-    ends = DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
-    out = np.clip(x, *ends)
+    out = np.clip(x, *temporal_ends(dom.column))
     if dom.exact_of is not None and len(dom.exact_of[0]):
         point = np.isin(x, dom.exact_of[0])
         out[point] = x[point]
@@ -1918,13 +1909,13 @@ def _typed(col: Column, x: np.ndarray, isnull: np.ndarray,
     t = col.type.upper()
     x = np.where(isnull, 0.0, x)
     if t == "DATE":
-        return pa.array(_infinite(np.clip(x, *DATE_DAYS).astype(np.int32), x), type=pa.date32(), mask=isnull)
+        return pa.array(_infinite(np.clip(x, *temporal_ends(col)).astype(np.int32), x), type=pa.date32(), mask=isnull)
     if t == "TIME":
         # 24:00:00 is a TIME (DuckDB's range ends there, and Arrow carries it): it had come back as 23:59:59.999999
         return pa.array(np.clip(x, 0, DAY_US).astype(np.int64), type=pa.time64("us"), mask=isnull)
     if col.kind == "temporal":
         tz = "UTC" if "TIME ZONE" in t else None
-        ends = TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
+        ends = temporal_ends(col)
         us = np.clip(x, *ends)
         unit = TYPE_UNIT_US.get(t)
         # A TIMESTAMP_S's or _MS's whole units, rounded: past 2^56 microseconds (milliseconds after 4253) a

@@ -51,7 +51,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
-from .schema import Column, classify, decimal_past_floats, match_column, written_sql
+from .schema import Column, classify, decimal_past_floats, holds_infinity, match_column, written_sql
 from .source import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -333,14 +333,24 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
                 raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
             out.append(ends[0] if keep[0] else ends[1])
             continue
+        c = f"TRY_CAST({r.value} AS {col.type})"
+        # the constant as a value of the type, and which infinity it is (+1, -1; 0 for a finite one)
+        sign = (f"CASE WHEN isinf({c}) THEN sign(CAST({c} > {_ZERO.get(col.kind, '0')} AS INTEGER) - 0.5) ELSE 0 END"
+                if holds_infinity(col) else "0")
         try:
-            holds = _sql(f"SELECT TRY_CAST({r.value} AS {col.type}) IS NOT NULL").fetchall()[0][0]
+            holds, sign = _sql(f"SELECT {c} IS NOT NULL, {sign}").fetchall()[0]
         except duckdb.Error:
-            holds = False
-        if holds:  # (a value of the type, and no value keeps the bound)
-            raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
+            holds, sign = False, 0
+        # (a value of the type, and no value keeps the bound; an infinity on the kept side, `d < 'infinity'`,
+        # keeps every finite value: until 2026-12-07 refused, and a CHECK saying it not kept)
+        if holds and not (sign and (sign > 0) != up):
+            raise OptionError(f"{source}: rule '{r.text}' leaves no {'finite ' if sign else ''}value of column "
+                              f"'{col.name}' that keeps it")
         out.append(None)
     return out
+
+
+_ZERO = {"temporal": "CAST('1970-01-01' AS DATE)"}  # a finite value of the kind, to tell +infinity from -infinity
 
 
 def _type_end(col: Column, top: bool) -> str | None:

@@ -28,6 +28,14 @@ INTEGER_RANGES: dict[str, tuple[int, int]] = {
 FLOATS = ("FLOAT", "DOUBLE")
 TYPE_UNIT_US = {"TIMESTAMP_S": 1e6, "TIMESTAMP_MS": 1e3}  # the microseconds of a value of these types
 DAY_US = 86_400_000_000  # 24:00:00, a TIME's last value (DuckDB's TIME runs to it), in microseconds
+# The types' own ranges, as floats hold them: DuckDB's DATE (5877642 BC .. 5881580), TIMESTAMP (290309 BC ..
+# 294247; TIMESTAMP_S, _MS and WITH TIME ZONE are written through it) and TIMESTAMP_NS (1677-09-21 .. 2262-04-11,
+# in microseconds). Until 2026-12-07 dates and timestamps were clipped to 0001-01-01 .. 9999-12-31: a table's
+# values past them (BC dates, the year 10000) came back on those ends, rare values among them (the review of
+# 9145d7b: 2,000 TIMESTAMP_S rows of the year 10000 all came out as one row's 9999-12-31 23:59:59).
+DATE_DAYS = (-2_147_483_646, 2_147_483_646)
+TIMESTAMP_US = (-9_223_372_022_400_000_000, 9_223_372_036_854_774_784)
+TIMESTAMP_NS_US = (-9_223_372_036_854_774, 9_223_372_036_854_774)
 TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS")
 INFINITE_SENTINEL = 2**63 - 1  # ``exact_sql``'s BIGINT for a date or timestamp of +-infinity (no epoch_us reaches it)
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
@@ -185,6 +193,12 @@ def holds_infinity(col: Column) -> bool:
     NULL: such a column's infinities had come back as NULL, every one (the fuzz sweep of 50cd76f)."""
     t = col.type.upper()
     return t in FLOATS or (col.kind == "temporal" and t != "TIME")
+
+
+def temporal_ends(col: Column) -> tuple[float, float]:
+    """A DATE's or timestamp's first and last finite values as the engine reads them (days, microseconds)."""
+    t = col.type.upper()
+    return DATE_DAYS if t == "DATE" else TIMESTAMP_NS_US if t == "TIMESTAMP_NS" else TIMESTAMP_US
 
 
 def infinity_sql(col: Column, inf: str, expr: str) -> str:
