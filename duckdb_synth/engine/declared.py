@@ -247,10 +247,11 @@ class _Facts:
     sources: list = None
     points: list = None  # a number's lists of values (x IN (1, 5, 9)), each also its range's bounds
     exact: dict = None  # a DECIMAL past the floats: a listed or equal value's float -> the value (``Declared.exact``)
+    kept_out: set = None  # the values besides numbers a bound keeps out, as indices of ``domain.SPECIALS``
 
     def __post_init__(self) -> None:
         self.lower, self.upper, self.sets, self.sources, self.points = [], [], [], [], []
-        self.exact = {}
+        self.exact, self.kept_out = {}, set()
 
 
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
@@ -464,6 +465,23 @@ def _add_bound(col: Column, v, where: str, side: str, strict: bool, facts: _Fact
     elif (sign > 0) != (side == "hi"):
         raise OptionError(f"{where} leaves no finite value: the table can hold only NULLs"
                           f"{'' if strict else ' and ' + repr(v)} in it; declare the domain with domains := instead")
+    if side == "hi":  # (NaN is past every number in DuckDB: any upper bound keeps it out)
+        facts.kept_out.update((0, 1) if strict or not sign else (0,))
+    elif strict or not sign:
+        facts.kept_out.add(2)
+
+
+def kept_out(col: Column) -> frozenset[int]:
+    """The values besides numbers (indices of ``domain.SPECIALS``: NaN, +inf, -inf) the column's CHECKs keep out,
+    `d < 'infinity'` or `x <= 100` +inf: a DP domain keeps no bucket for them (public; the source holds none, and a
+    bucket kept by its noise alone, 1 in 1,000 columns, wrote values that broke the CHECK)."""
+    if not holds_infinity(col) or not col.checks:
+        return frozenset()
+    try:
+        facts = _facts(col, [col.name])
+    except OptionError:  # (refused where the domain is read)
+        return frozenset()
+    return frozenset(facts.kept_out) if facts is not None else frozenset()
 
 
 def _infinity(col: Column, v) -> int:

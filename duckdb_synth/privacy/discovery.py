@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..engine.data import ColumnData, exact_per, exact_sql, sorted_runs
-from ..engine.declared import listed_domain
+from ..engine.declared import kept_out, listed_domain
 from ..engine.domain import (MAX_DECIMALS, MIN_DECIMALS, SPECIALS, TIME_UNIT_NAMES, TIME_UNITS, CategoricalDomain,
                              Cells, DecimalPlaces, Domain, NumericDomain, PowersOfTwo, TimeUnits, cell_edges, centred_step,
                              group_cells, lattice_step, merge_bins, one_value, public_domain, quantile_edges, shared,
@@ -428,7 +428,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # NaN, +inf and -inf are values too (a date's or timestamp's +-infinity): kept by the same rule as any other
     # (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
-    kept = [k for k in range(len(special)) if special[k] >= least and not clamp]
+    kept = [k for k in range(len(special)) if special[k] >= least and not clamp and k not in kept_out(col)]
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
     else:
@@ -795,7 +795,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # timestamp's +inf and -inf the same (its NaN bucket, always empty, never: no date is NaN).
     bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
     kept = [k for k in range(len(tree.special))
-            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp
+            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp and k not in kept_out(col)
             and (t in FLOATS or not math.isnan(SPECIALS[k]))]
     cell_bin = merge_bins(weights, nbins)
     unconfirmed = (0, 0)
