@@ -546,3 +546,24 @@ def test_dates_past_the_year_9999_and_bc_are_reported(con, tmp_path):
     assert rows["d"]["score"] is not None and rows["ts"]["score"] is not None
     page = rep.to_html(tmp_path / "r.html").read_text()
     assert "10000-06-22" in page and "0005-01-01 (BC)" in page, "the synthetic max and min, as DuckDB writes them"
+
+
+def test_infinite_dates_and_timestamps_are_compared_as_values(con, tmp_path):
+    """A DATE's or TIMESTAMP's 'infinity' and '-infinity' (an open end) are values the copy keeps: the report read
+    them as NULL (epoch() of an infinity is NULL), so a copy that lost a quarter of its rows' open ends scored as
+    well as one that kept them. Read as +-inf, they count in the distributions and ranges, and show as such."""
+    con.execute("""CREATE TABLE real AS SELECT CASE WHEN i % 10 = 0 THEN 'infinity'::DATE WHEN i % 10 = 1 THEN
+                   '-infinity'::DATE ELSE DATE '2020-01-01' + (i % 300)::INT END AS d, CASE WHEN i % 4 = 0 THEN
+                   'infinity'::TIMESTAMP ELSE TIMESTAMP '2020-01-01' + to_seconds(i) END AS ts FROM range(3000) r(i)""")
+    con.execute("""CREATE TABLE kept AS SELECT * FROM real""")
+    con.execute("""CREATE TABLE lost AS SELECT CASE WHEN i % 3 = 0 THEN 'infinity'::DATE ELSE DATE '2020-01-01' +
+                   (i % 300)::INT END AS d, TIMESTAMP '2020-01-01' + to_seconds(i) AS ts FROM range(3000) r(i)""")
+    rows = {r["column"]: r for r in duckdb_synth.report(con, "real", "lost", seed=0).columns.to_pylist()}
+    # KS: 10 % -infinity and 10 % +infinity against none and a third; a quarter of +infinity against none
+    assert rows["d"]["score"] == pytest.approx(1 - (0.9 - 2 / 3), abs=0.01)
+    assert rows["ts"]["score"] == pytest.approx(0.75, abs=0.01)
+    assert rows["d"]["real_range"] == "-infinity .. infinity" and rows["ts"]["synth_range"].endswith("00:49:59")
+    same = {r["column"]: r["score"] for r in duckdb_synth.report(con, "real", "kept", seed=0).columns.to_pylist()}
+    assert same == {"d": 1.0, "ts": 1.0}
+    rep = duckdb_synth.report(con, "real", "lost", seed=0)
+    assert "-infinity" in rep.to_html(tmp_path / "r.html").read_text()

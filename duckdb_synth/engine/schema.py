@@ -219,7 +219,8 @@ def compare_sql(col: Column) -> str:
     if kind == "numerical":
         return f"CAST({q} AS DOUBLE)"
     if kind in ("datetime", "time"):
-        return f"CAST(epoch({as_timestamp(col)}) AS DOUBLE)"
+        seconds = f"CAST(epoch({as_timestamp(col)}) AS DOUBLE)"  # (NULL for an infinity: read as +-inf)
+        return infinity_sql(col, "CAST('inf' AS DOUBLE)", seconds) if holds_infinity(col) else seconds
     return f"CAST({q} AS VARCHAR)"
 
 
@@ -325,7 +326,10 @@ def check_columns(columns: list[Column], masks: dict[str, str]) -> None:
 
 def far_when(x: float, day: bool, whole: bool = False) -> str:
     """A date or timestamp `x` seconds from 1970 that Python's datetime cannot hold (BC, or past the year 9999),
-    as DuckDB writes it (numpy's datetime64 counts the days): ``10000-01-01``, ``0100-03-01 (BC) 12:00:00``."""
+    as DuckDB writes it (numpy's datetime64 counts the days): ``10000-01-01``, ``0100-03-01 (BC) 12:00:00``;
+    an infinity as ``infinity`` or ``-infinity``."""
+    if math.isinf(x):
+        return "infinity" if x > 0 else "-infinity"
     us = int(round(x * 1e6))
     text = str(np.datetime64(us // 86_400_000_000, "D") if day else np.datetime64(us, "us"))
     date, _, time = text.partition("T")

@@ -219,6 +219,8 @@ def _value(x: Any, fmt: str | None, kind: str, key: str) -> str:
     if kind == "datetime":
         if key == "std":
             return f"{x / 86400:.4g} d"
+        if math.isinf(x):  # (a DATE's or TIMESTAMP's infinity)
+            return "infinity" if x > 0 else "-infinity"
         try:
             when = _dt.datetime.fromtimestamp(x, _dt.timezone.utc)
         except (OverflowError, ValueError, OSError):  # BC, or past the year 9999
