@@ -1673,8 +1673,9 @@ _RUNS: dict[tuple[int, float, bool], tuple] = {}  # (id(rare), step, on_lattice)
 
 
 def _single(x: np.ndarray) -> np.ndarray:
-    """`x` as a FLOAT column holds it: rounded to single precision, as doubles."""
-    return x.astype(np.float32).astype(np.float64)
+    """`x` as a FLOAT column holds it: rounded to single precision, as doubles (past its range an infinity)."""
+    with np.errstate(over="ignore"):
+        return x.astype(np.float32).astype(np.float64)
 
 
 def _rare_point(x: np.ndarray, step: float, units: np.ndarray) -> np.ndarray:

@@ -422,6 +422,8 @@ def lattice_tolerance(x: float, step: float, single: bool = False) -> float:
     inward to 0.899, and its rows came back as that: the review of 1e23c2d), under half a step."""
     if not single:
         return 1e-6
+    if not abs(x) < float(np.finfo(np.float32).max):  # past what a FLOAT holds (a bound of 1e39): no spacing there
+        return 0.49
     return max(1e-6, min(0.49, 0.5 * float(np.spacing(np.float32(abs(x)))) / step))
 
 
