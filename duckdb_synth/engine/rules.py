@@ -127,6 +127,8 @@ class Rule:
     exact: bool = False  # forbid / allow: rows compared as DuckDB compares them in a list of several columns
     # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
+    movers: tuple[tuple[str, float], ...] = ()  # linear: the columns moved in turn while the row still breaks
+    # it (each within its bounds), with their coefficients: ``left`` first, then the others from the last named
     computed: str | None = None  # derived: ``expr`` as computed, its whole-number columns as HUGEINT (``_widened``)
 
     def count_sql(self, table_sql: str) -> str:
@@ -636,7 +638,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         wide = _widened(side.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
         value = const.sql(dialect="duckdb")
         return Rule(text, "linear", f"({wide}) {o} ({value})", moved[0], o, value=value, expr=wide, columns=cols,
-                    source=source, coef=coef[moved[0]])
+                    source=source, coef=coef[moved[0]], movers=tuple((n, coef[n]) for n in moved))
     if op != "=" and not (lone_l and lone_r) and list(left.find_all(exp.Column)) and list(right.find_all(exp.Column)):
         # columns on both sides, `a + 1 <= b - 1`, `x <= 2 * y`: a bound on their difference, `(a + 1) - (b - 1) <= 0`
         diff = exp.Sub(this=exp.Paren(this=left.copy()), expression=exp.Paren(this=right.copy()))
@@ -646,7 +648,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
             raise OptionError(f"{where}: the two sides do not change with their columns")
         wide = _widened(diff.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
         return Rule(text, "linear", f"({wide}) {op} 0", moved[0], op, value="0", expr=wide, columns=cols,
-                    source=source, coef=coef[moved[0]])
+                    source=source, coef=coef[moved[0]], movers=tuple((n, coef[n]) for n in moved))
     if op != "=" and lone_l and lone_r:
         if left.name == right.name:
             raise OptionError(f"{where} compares '{left.name}' with itself")
@@ -935,7 +937,7 @@ def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
         if r.kind == "order":
             moved |= {r.left, r.right}
         elif r.kind == "linear":
-            moved.add(r.left)
+            moved |= {n for n, _ in r.movers} or {r.left}
         elif r.kind == "offset":
             moved.add(r.given[0])
     coupled = [r for r in fixes if r.kind != "bound" or r.left in moved]
@@ -979,12 +981,13 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     each step's rows held as Arrow: a table with many rules, a CHECK on each column, would nest one query
     past DuckDB's limit."""
     step = [0]
+    ends = _bound_ends(rules, types)
 
     def run(fixes: Sequence[Rule], current: str) -> str:
         for i in range(0, len(fixes), STEP_FIXES):
             sql = f"SELECT * FROM {current}"
             for rule in fixes[i:i + STEP_FIXES]:
-                sql = _fix(rule, sql, types)
+                sql = _fix(rule, sql, types, ends)
             step[0] += 1
             made = con.sql(sql).to_arrow_table()
             if current.startswith("_synth_keep_"):
@@ -1004,6 +1007,22 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     out = con.sql(derive_sql(rules, f"SELECT * FROM {current}", types)).to_arrow_table()
     if current.startswith("_synth_keep_"):
         con.unregister(current)
+    return out
+
+
+def _bound_ends(rules: Sequence[Rule], types: dict[str, str]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per column a linear rule moves, the first value of its type its lower bounds keep and the last its upper ones
+    keep (SQL; ``_kept_ends``): a linear repair keeps inside them, and moves the rule's next column for the rest."""
+    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers}
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for r in rules:
+        if r.kind == "bound" and r.left in movers:
+            try:
+                end = _kept_ends(classify(r.left, types[r.left]), [r], r.source)[0]
+            except OptionError:  # (refused when the rules were read)
+                end = None
+            if end is not None:
+                out.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append(end)
     return out
 
 
@@ -1339,7 +1358,50 @@ def _nudged(rule: Rule, col: str, type_: str, up: bool, sql: str) -> str:
     return f"SELECT * REPLACE ({nudged} AS {col}) FROM ({sql})"
 
 
-def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
+def _moved_linear(rule: Rule, name: str, coef: float, ta: str, sql: str, ends: tuple[list[str], list[str]] | None,
+              first: bool) -> str:
+    """`sql` with column `name` (coefficient `coef` in the rule's expression, of type `ta`) moved by what the
+    expression of linear `rule` is past its bound, on the rows that break it, kept within `ends` (the first and last
+    values its bounds keep, SQL) where it has any; a column after the first moves only where that is finite."""
+    a = quote_ident(name)
+    floaty = _step(ta) == "NULL"
+    c = f"CAST({rule.value} AS DOUBLE)"
+    e = f"CAST(({rule.expr}) AS DOUBLE)"
+    inward = 1.0 if rule.op in (">=", ">") else -1.0
+    if floaty:  # aim a hair inside the bound: the expression recomputed in floating point (x / 7 ...)
+        # can land past it by a few units in the last place (of a FLOAT: of its 24 bits)
+        rel = 1e-6 if ta.upper() in ("FLOAT", "REAL", "FLOAT4") else 1e-12
+        c = f"({c} + {inward!r} * {rel!r} * (1 + abs({c}) + abs({e}) + abs({coef!r} * CAST({a} AS DOUBLE))))"
+    gap = f"(({c}) - {e}) / {coef!r}"
+    x = f"CAST({a} AS DOUBLE) + {gap}"
+    up = (rule.op in (">=", ">")) == (coef > 0)  # the column must grow
+    if not floaty:  # a whole step of the type, rounded the way that keeps the bound
+        unit = 1.0 if _step(ta) == "1" else 10.0 ** -int(ta.upper().split(",")[1].rstrip(") ")) \
+            if "," in ta else 1.0
+        strict = rule.op in ("<", ">")
+        x = (f"(ceil(({x}) / {unit!r}{' + 1e-9' if strict else ' - 1e-9'}) * {unit!r})" if up
+             else f"(floor(({x}) / {unit!r}{' - 1e-9' if strict else ' + 1e-9'}) * {unit!r})")
+    elif rule.op in ("<", ">"):
+        x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
+    # (not where the expression is infinite: an infinite input's other input would move to NaN, 11 rows of a review
+    # case of 6cb68e8; the row breaks the rule, said)
+    target = f"coalesce(TRY_CAST({x} AS {ta}), {a})"
+    if ends is not None:  # (greatest / least skip NULL: an end that cannot be worked out is none)
+        target = f"least(greatest({target}, {', '.join(ends[0]) or target}), {', '.join(ends[1]) or target})"
+    moved = (f"CASE WHEN NOT coalesce(({rule.sql}), true) AND isfinite({e}) {'' if first else f'AND isfinite({a}) '}"
+             f"THEN {target} ELSE {a} END")
+    sql = f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
+    # DuckDB may compute the expression in floating point (a DECIMAL divided: 95.08 / 2.0 - 65.54 is
+    # -18.000000000000007): a row on the bound that the check still finds past it moves one step more
+    sql = _nudged(rule, a, ta, up, sql)
+    if ends is None:
+        return sql
+    # (no nudge past them; NULL kept: greatest and least skip it)
+    kept = f"CASE WHEN {a} IS NULL THEN {a} ELSE least(greatest({a}, {', '.join(ends[0]) or a}), {', '.join(ends[1]) or a}) END"
+    return f"SELECT * REPLACE ({kept} AS {a}) FROM ({sql})"
+
+
+def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None) -> str:
     a = quote_ident(rule.left)
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
@@ -1351,33 +1413,11 @@ def _fix(rule: Rule, sql: str, types: dict[str, str]) -> str:
         sql = f"SELECT * REPLACE ({moved} AS {q}) FROM ({sql})"
         # a strict order, or a boundary the type cannot hold (a time on a DATE): one step more
         return _nudged(rule, q, t, grow, sql)
-    if rule.kind == "linear":  # move the last column named by what the expression is past its bound
-        c = f"CAST({rule.value} AS DOUBLE)"
-        e = f"CAST(({rule.expr}) AS DOUBLE)"
-        inward = 1.0 if rule.op in (">=", ">") else -1.0
-        if floaty:  # aim a hair inside the bound: the expression recomputed in floating point (x / 7 ...)
-            # can land past it by a few units in the last place (of a FLOAT: of its 24 bits)
-            rel = 1e-6 if ta.upper() in ("FLOAT", "REAL", "FLOAT4") else 1e-12
-            c = f"({c} + {inward!r} * {rel!r} * (1 + abs({c}) + abs({e}) + abs({rule.coef!r} * CAST({a} AS DOUBLE))))"
-        gap = f"(({c}) - {e}) / {rule.coef!r}"
-        x = f"CAST({a} AS DOUBLE) + {gap}"
-        up = (rule.op in (">=", ">")) == (rule.coef > 0)  # the column must grow
-        if not floaty:  # a whole step of the type, rounded the way that keeps the bound
-            unit = 1.0 if _step(ta) == "1" else 10.0 ** -int(ta.upper().split(",")[1].rstrip(") ")) \
-                if "," in ta else 1.0
-            strict = rule.op in ("<", ">")
-            x = (f"(ceil(({x}) / {unit!r}{' + 1e-9' if strict else ' - 1e-9'}) * {unit!r})" if up
-                 else f"(floor(({x}) / {unit!r}{' - 1e-9' if strict else ' + 1e-9'}) * {unit!r})")
-        elif rule.op in ("<", ">"):
-            x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
-        # (not where the expression is infinite: an infinite input's other input would move to NaN, 11 rows of a review
-        # case of 6cb68e8; the row breaks the rule, said)
-        moved = (f"CASE WHEN NOT coalesce(({rule.sql}), true) AND isfinite({e}) THEN coalesce(TRY_CAST({x} AS {ta}), {a}) "
-                 f"ELSE {a} END")
-        sql = f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
-        # DuckDB may compute the expression in floating point (a DECIMAL divided: 95.08 / 2.0 - 65.54 is
-        # -18.000000000000007): a row on the bound that the check still finds past it moves one step more
-        return _nudged(rule, a, ta, up, sql)
+    if rule.kind == "linear":  # move the last column named by what the expression is past its bound; where its
+        # bounds stop it short (`b <= 120` with `2 a - b / 4 < 30`), the next column named for the rest (in turn)
+        for i, (name, coef) in enumerate(rule.movers or ((rule.left, rule.coef),)):
+            sql = _moved_linear(rule, name, coef, types[name], sql, (ends or {}).get(name), i == 0)
+        return sql
     if rule.kind == "bound":
         c = f"coalesce(TRY_CAST({rule.value} AS {ta}), {a})"  # (300 on a TINYINT: nothing to bring it to)
         up = rule.op in (">=", ">")
