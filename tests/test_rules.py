@@ -417,6 +417,33 @@ def test_bounds_no_value_keeps_are_refused_and_float_expressions_land_inside():
     assert min(broken(con, "s0", rules)) > 0
 
 
+def test_a_bound_on_an_expression_its_columns_bounds_cannot_meet_is_refused():
+    """`a + b <= 10` with `a >= 20` and `b >= 0` (and a derived total bounded below its inputs' least sum) had run,
+    spent the budget, and left rows breaking a rule; refused now, naming the rules, before anything is read."""
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import classify
+
+    cols = [classify(n, t) for n, t in (("a", "INTEGER"), ("b", "DOUBLE"), ("total", "INTEGER"), ("net", "INTEGER"),
+                                        ("tax", "INTEGER"), ("s", "TINYINT"), ("x", "TINYINT"), ("y", "TINYINT"))]
+    for rules, named in ((["a + b <= 10", "a >= 20", "b >= 0"], "'a \\+ b <= 10' cannot hold with 'b >= 0', 'a >= 20'"),
+                         (["total = net + tax", "total <= 0", "net >= 1", "tax >= 1"], "'total <= 0' cannot hold"),
+                         (["a + b < 10", "a >= 5", "b >= 5"], "'a \\+ b < 10'"),
+                         (["a - b >= 0", "a <= 5", "b >= 6"], "'a - b >= 0'"),
+                         (["s = x + y", "x >= 100", "y >= 100"], "TINYINT"),
+                         (["2 * a - b / 4 < 30", "b <= 120", "a >= 30"], "'b <= 120', 'a >= 30'")):
+        with pytest.raises(OptionError, match=named + ".*no value its columns may take keeps them all"):
+            parse_rules(rules, cols)
+    for rules in (["a + b <= 10", "a >= 5", "b >= 0"], ["a + b <= 10", "a >= 20"], ["a + b <= 10", "a >= 5", "b >= 5"],
+                  ["a - b >= 0", "a <= 5", "b >= 5"], ["2 * a - b / 4 < 30", "b <= 120", "a >= 29"]):
+        assert parse_rules(rules, cols), rules  # (a column unbounded that way, or the corner keeps the rule)
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute("CREATE TABLE t AS SELECT i % 30 AS a, (i % 7)::DOUBLE AS b FROM range(500) r(i)")
+    with pytest.raises(OptionError, match="cannot hold"):
+        run(con, "t", mode="strict", constraints=["a + b <= 10", "a >= 20", "b >= 0"], ledger=True)
+    assert con.sql("SELECT count(*) FROM synth_runs()").fetchall() == [(0,)]  # nothing spent, nothing recorded
+
+
 def test_a_bound_at_an_infinity_keeps_the_finite_values():
     """`d < 'infinity'` keeps every finite value (it was refused as leaving none; a CHECK saying it was then dropped
     from the rules kept); `d > 'infinity'` leaves none."""
