@@ -417,6 +417,22 @@ def test_bounds_no_value_keeps_are_refused_and_float_expressions_land_inside():
     assert min(broken(con, "s0", rules)) > 0
 
 
+def test_a_bound_carried_along_an_order_holds_where_the_chain_holds_values():
+    """`a <= b` with `b < 2030` says nothing of a where b is NULL (a NULL keeps an order): the bound carried to a had
+    moved such rows' a (an open end beside no b, 'infinity', went to the type's last date; 2040 to 2029-12-31)."""
+    for end, big in (("'infinity'", "'infinity'"), ("'2030-01-01'", "'2040-01-01'")):
+        con = duckdb.connect()
+        ddl = f"CREATE TABLE {{}} (a DATE, b DATE CHECK (b < {end}), CHECK (a <= b))"
+        con.execute(ddl.format("t"))
+        con.execute(f"""INSERT INTO t SELECT CASE WHEN i % 5 = 0 THEN DATE {big} ELSE DATE '2020-01-01' + (i % 300)::INT
+                       END, CASE WHEN i % 5 = 0 THEN NULL ELSE DATE '2020-01-11' + (i % 300)::INT END FROM range(2000) r(i)""")
+        con.execute(ddl.format("c"))
+        res = run(con, "t", mode="balanced", seed=0)
+        con.register("s", res.table)
+        assert con.sql(f"SELECT count(*) FROM s WHERE a = DATE {big} AND b IS NULL").fetchall() == [(400,)], end
+        con.execute("INSERT INTO c SELECT * FROM s")
+
+
 def test_a_bound_on_an_expression_its_columns_bounds_cannot_meet_is_refused():
     """`a + b <= 10` with `a >= 20` and `b >= 0` (and a derived total bounded below its inputs' least sum) had run,
     spent the budget, and left rows breaking a rule; refused now, naming the rules, before anything is read."""
@@ -457,6 +473,16 @@ def test_a_bound_at_an_infinity_keeps_the_finite_values():
         for text in ("d > 'infinity'", "d < '-infinity'"):
             with pytest.raises(OptionError, match="leaves no finite value of column 'd'"):
                 parse_rules([text], [col])
+    # kept: an infinite value moves to the type's last (first) finite one; one step from an infinity is the infinity,
+    # and such rows had broken the rule (the review of eee9882: 400 of 2,000)
+    for t in ("DATE", "TIMESTAMP_S", "TIMESTAMP_NS", "TIMESTAMPTZ"):
+        con = duckdb.connect()
+        con.execute(f"""CREATE TABLE t AS SELECT CASE WHEN i % 5 = 0 THEN 'infinity'::{t} WHEN i % 7 = 0 THEN
+                       '-infinity'::{t} ELSE (DATE '2020-01-01' + (i % 300)::INT)::{t} END AS d FROM range(1000) r(i)""")
+        rules = ["d < 'infinity'", "d > '-infinity'"]
+        con.register("s", run(con, "t", mode="balanced", seed=0, constraints=rules).table)
+        assert broken(con, "s", rules) == [0, 0], t
+        assert con.sql("SELECT count(*) FILTER (WHERE year(d) < 1700 OR year(d) > 2200) FROM s").fetchall()[0][0] > 0
 
 
 @pytest.mark.parametrize("type_", ["DOUBLE", "INTEGER", "DECIMAL(6,1)"])

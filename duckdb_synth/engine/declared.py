@@ -456,15 +456,16 @@ def _add_bound(col: Column, v, where: str, side: str, strict: bool, facts: _Fact
     """A CHECK's bound on `side` ('lo', 'hi'; `strict` for > and <) added to `facts`. An infinity on its own side
     (DuckDB's 'infinity' of a DATE, TIMESTAMP, FLOAT or DOUBLE) bounds no finite value, so no domain: ``d <
     'infinity'`` is kept as a rule (``plan.checked_rules``), which keeps the column's infinity out; one on the other
-    side leaves no finite value. (Until 2026-12-07 every such CHECK was
+    side leaves no finite value, refused (with advice that helps: a domain declared changed nothing, the review of
+    eee9882). (Until 2026-12-07 every such CHECK was
     refused as "'infinity' is not a date".)"""
     bounds = facts.lower if side == "lo" else facts.upper
     sign = _infinity(col, v)
     if not sign:
         bounds.append((_check_value(col, v, where, side, strict), strict))
-    elif (sign > 0) != (side == "hi"):
-        raise OptionError(f"{where} leaves no finite value: the table can hold only NULLs"
-                          f"{'' if strict else ' and ' + repr(v)} in it; declare the domain with domains := instead")
+    elif (sign > 0) != (side == "hi"):  # (a domain's advice would not help: the CHECK is read whatever it says)
+        raise OptionError(f"{where} leaves no finite value (only NULL{'' if strict else ' and ' + repr(v)}): a column "
+                          "holding none cannot be synthesized yet; leave it out of the source query")
     if side == "hi":  # (NaN is past every number in DuckDB: any upper bound keeps it out)
         facts.kept_out.update((0, 1) if strict or not sign else (0,))
     elif strict or not sign:
@@ -494,8 +495,8 @@ def _infinity(col: Column, v) -> int:
 
 def _check_value(col: Column, v, where: str, side: str | None = None, strict: bool = False) -> float:
     if _infinity(col, v):
-        raise OptionError(f"{where}: an infinity ({v!r}) is no value a domain can list; declare the domain with "
-                          f"domains := instead")
+        raise OptionError(f"{where} lists an infinity ({v!r}), which a domain cannot hold yet; leave the column out of "
+                          "the source query")
     if col.kind == "numeric" and isinstance(v, str):
         raise OptionError(f"{where}: {v!r} is not a number; declare the domain with domains := instead")
     if col.kind == "temporal" and not isinstance(v, str):

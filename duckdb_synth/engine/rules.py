@@ -51,7 +51,8 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import OptionError, did_you_mean
-from .schema import Column, classify, decimal_past_floats, holds_infinity, match_column, written_sql
+from .schema import (TYPE_UNIT_US, Column, classify, decimal_past_floats, holds_infinity, match_column,
+                     temporal_ends, written_sql)
 from .source import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
     if not orders:
         return rules
     bounds = {(r.left, r.op, r.value): r for r in rules if r.kind == "bound"}
+    through: dict[tuple, tuple[str, ...]] = {}  # an implied bound's key -> the columns it is carried through
     by = by_name or {}
     added: list[Rule] = []
     for _ in range(len(orders) + 1):
@@ -263,10 +265,15 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
                     carried = shown = value
                 if (target, o, carried) in bounds or (target, o.rstrip("="), carried) in bounds:
                     continue  # (held already, or a strict bound at the same value is)
+                # It holds where the columns it is carried through hold values: a NULL keeps an order, so `a <= b` with
+                # `b < 2030` says nothing of a where b is NULL (such rows, an open end a beside no b, were moved)
+                chain = (*through.get((col, op, value), ()), col)
+                held = " OR ".join(f"{quote_ident(c)} IS NULL" for c in dict.fromkeys(chain))
                 rule = Rule(f"{quote_ident(target)} {o} {shown} (from '{why.text}' and '{order.text}')", "bound",
-                            f"{quote_ident(target)} {o} {carried}", target, o, value=carried, columns=(target,),
-                            source=order.source)
+                            f"({held} OR {quote_ident(target)} {o} {carried})", target, o, value=carried,
+                            columns=(target,), source=order.source)
                 bounds[(target, o, carried)] = rule
+                through[(target, o, carried)] = chain
                 new.append(rule)
         if not new:
             break
@@ -392,6 +399,32 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
 
 
 _ZERO = {"temporal": "CAST('1970-01-01' AS DATE)"}  # a finite value of the kind, to tell +infinity from -infinity
+
+
+def _finite_end(col: Column, value: str, op: str) -> str | None:
+    """For a DATE or timestamp column bounded at its infinity on the kept side (`value` casts to +infinity and `op` is
+    '<' or '<=', or -infinity and '>' or '>='), the type's last (first) finite value, as SQL; else None."""
+    import duckdb
+
+    if col.kind != "temporal" or not holds_infinity(col):
+        return None
+    c = f"TRY_CAST({value} AS {col.type})"
+    try:
+        sign = _sql(f"SELECT CASE WHEN isinf({c}) THEN sign(CAST({c} > {_ZERO['temporal']} AS INTEGER) - 0.5) END"
+                    ).fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    if sign is None or (sign > 0) != (op in ("<", "<=")):
+        return None
+    t = col.type.upper()
+    end = temporal_ends(col)[sign > 0]
+    if t == "DATE":
+        return f"(DATE '1970-01-01' + {int(end)})"
+    unit = TYPE_UNIT_US.get(t, 1.0)  # (whole seconds or milliseconds inward, for TIMESTAMP_S and _MS)
+    us = int((math.floor if sign > 0 else math.ceil)(end / unit) * unit)
+    if t == "TIMESTAMP_NS":
+        return f"make_timestamp_ns(CAST({us * 1000} AS BIGINT))"
+    return f"CAST(make_timestamp(CAST({us} AS BIGINT)) AS {col.type})"
 
 
 def _type_end(col: Column, top: bool) -> str | None:
@@ -663,7 +696,13 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
             _constant(side, where)
     if op != "=" and (lone_l or lone_r) and len(cols) == 1 and not list((right if lone_l else left).find_all(exp.Column)):
         col, const, o = (left.name, right, op) if lone_l else (right.name, left, _FLIP[op])
-        return Rule(text, "bound", sql, col, o, value=const.sql(dialect="duckdb"), columns=cols, source=source)
+        value = const.sql(dialect="duckdb")
+        # a date's or timestamp's bound at its infinity (`d < 'infinity'`) is kept by moving an infinite value to the
+        # type's last finite one: one step from the infinity is the infinity (such rows had broken the rule, said)
+        end = _finite_end(by_name[col], value, o)
+        if end is not None:  # (every finite value keeps it: at most the last)
+            value, o = end, o.rstrip("=") + "="
+        return Rule(text, "bound", sql, col, o, value=value, columns=cols, source=source)
     if op != "=" and not (lone_l and lone_r) and len(cols) == 2 and any(by_name[c].kind == "temporal" for c in cols):
         return _offset(text, sql, left, right, op, cols, by_name, where, source)
     if op != "=" and not (lone_l or lone_r) and (
