@@ -567,3 +567,11 @@ def test_infinite_dates_and_timestamps_are_compared_as_values(con, tmp_path):
     assert same == {"d": 1.0, "ts": 1.0}
     rep = duckdb_synth.report(con, "real", "lost", seed=0)
     assert "-infinity" in rep.to_html(tmp_path / "r.html").read_text()
+    # and the marginals: +-inf buckets of their own (in the end bins they hid the loss: 1-way 1.0 for this one)
+    con.execute("""CREATE TABLE finite AS SELECT CASE WHEN i % 4 = 0 THEN DATE '2020-10-26' ELSE d END AS d, ts
+                   FROM (SELECT CASE WHEN i % 4 = 0 THEN 'infinity'::DATE ELSE DATE '2020-01-01' + (i % 300)::INT END
+                   AS d, TIMESTAMP '2020-01-01' + to_seconds(i) AS ts, i FROM range(3000) r(i))""")
+    con.execute("CREATE TABLE open AS SELECT CASE WHEN i % 4 = 0 THEN 'infinity'::DATE ELSE DATE '2020-01-01' + "
+                "(i % 300)::INT END AS d, TIMESTAMP '2020-01-01' + to_seconds(i) AS ts FROM range(3000) r(i)")
+    one = {r["property"]: r["score"] for r in duckdb_synth.report(con, "open", "finite", seed=0).summary.to_pylist()}
+    assert one["1-way marginals"] == pytest.approx(1 - 0.25 / 2, abs=0.01)  # d: a quarter moved; ts the same

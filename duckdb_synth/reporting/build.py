@@ -333,7 +333,7 @@ def _summary(shape_rows: list[dict], pair_rows: list[dict], tvd: dict, d: int, d
             rows.append({"property": name, "score": 1.0 - value, "explanation": (
                 f"1 − mean total variation distance over {which} {k}-column marginals (tvd{k} = {value:.4f}); "
                 f"numbers and times in {BINS} quantile bins of the real table, the {TOP} most frequent categories "
-                "+ other, NULL a bucket of its own")})
+                "+ other, NULL a bucket of its own, and so +inf and -inf where either side holds one")})
         else:
             rows.append({"property": name, "score": None, "explanation": f"needs {k} columns"})
     rows.append({"property": "Deep Structure (PCA)", "score": deep, "explanation": deep_text})
