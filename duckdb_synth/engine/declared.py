@@ -216,8 +216,10 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
         if t == "FLOAT":  # DuckDB compares a FLOAT with a constant cast to FLOAT (0.4::FLOAT <= 0.4): each end is
             # that FLOAT, a strict one the next FLOAT inward (the end had been a FLOAT inside the double, 0.39999998
             # for x <= 0.4, and the source's 0.4 came back as 0.39999998; the review of dba1e14)
-            # (an end past FLOAT's range, 1e39, is no end: its FLOAT is infinite, and every value had come out NaN)
+            # (an end past FLOAT's range, 1e39, is FLOAT's own end: its FLOAT is infinite, and every value had come out
+            # NaN; kept as 1e39, values past FLOAT's range were written and the cast failed, the review of 82e6e0a)
             top = float(np.finfo(np.float32).max)
+            lo, hi = max(lo, -top), min(hi, top)
             if math.isfinite(lo) and abs(lo) <= top:
                 lo32 = np.float32(lo)
                 lo = float(np.nextafter(lo32, np.float32(np.inf)) if strict[0] else lo32)
