@@ -466,8 +466,10 @@ def _add_bound(col: Column, v, where: str, side: str, strict: bool, facts: _Fact
     if not sign:
         bounds.append((_check_value(col, v, where, side, strict), strict))
     elif (sign > 0) != (side == "hi"):  # (a domain's advice would not help: the CHECK is read whatever it says)
-        raise OptionError(f"{where} leaves no finite value (only NULL{'' if strict else ' and ' + repr(v)}): a column "
-                          "holding none cannot be synthesized yet; leave it out of the source query")
+        left = ["NULL"] + (["NaN"] if side == "lo" and col.kind == "numeric" else []) + ([] if strict else [repr(v)])
+        # (NaN is past every number in DuckDB: x >= 'inf' keeps it)
+        raise OptionError(f"{where} leaves no finite value (only {', '.join(left[:-1]) + ' and ' if len(left) > 1 else ''}"
+                          f"{left[-1]}): a column holding none cannot be synthesized yet; leave it out of the source query")
     if side == "hi":  # (NaN is past every number in DuckDB: any upper bound keeps it out)
         facts.kept_out.update((0, 1) if strict or not sign else (0,))
     elif strict or not sign:
