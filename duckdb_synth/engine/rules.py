@@ -381,14 +381,7 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
                 raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{col.name}' that keeps it")
             out.append(ends[0] if keep[0] else ends[1])
             continue
-        c = f"TRY_CAST({r.value} AS {col.type})"
-        # the constant as a value of the type, and which infinity it is (+1, -1; 0 for a finite one)
-        sign = (f"CASE WHEN isinf({c}) THEN sign(CAST({c} > {_ZERO.get(col.kind, '0')} AS INTEGER) - 0.5) ELSE 0 END"
-                if holds_infinity(col) else "0")
-        try:
-            holds, sign = _sql(f"SELECT {c} IS NOT NULL, {sign}").fetchall()[0]
-        except duckdb.Error:
-            holds, sign = False, 0
+        holds, sign = _constant_of(col, r.value)
         # (a value of the type, and no value keeps the bound; an infinity on the kept side, `d < 'infinity'`,
         # keeps every finite value: until 2026-12-07 refused, and a CHECK saying it not kept)
         if holds and not (sign and (sign > 0) != up):
@@ -401,20 +394,28 @@ def _kept_ends(col: Column, bounds: list[Rule], source: str) -> list[str | None]
 _ZERO = {"temporal": "CAST('1970-01-01' AS DATE)"}  # a finite value of the kind, to tell +infinity from -infinity
 
 
+def _constant_of(col: Column, value: str) -> tuple[bool, int]:
+    """Whether the constant `value` (SQL) is a value of `col`'s type, and which infinity it is (+1, -1; 0 for a finite
+    one, or on a type without infinities)."""
+    import duckdb
+
+    c = f"TRY_CAST({value} AS {col.type})"
+    sign = (f"CASE WHEN isinf({c}) THEN sign(CAST({c} > {_ZERO.get(col.kind, '0')} AS INTEGER) - 0.5) ELSE 0 END"
+            if holds_infinity(col) else "0")
+    try:
+        holds, sign = _sql(f"SELECT {c} IS NOT NULL, {sign}").fetchall()[0]
+    except duckdb.Error:
+        return False, 0
+    return bool(holds), int(sign or 0)
+
+
 def _finite_end(col: Column, value: str, op: str) -> str | None:
     """For a DATE or timestamp column bounded at its infinity on the kept side (`value` casts to +infinity and `op` is
     '<' or '<=', or -infinity and '>' or '>='), the type's last (first) finite value, as SQL; else None."""
-    import duckdb
-
     if col.kind != "temporal" or not holds_infinity(col):
         return None
-    c = f"TRY_CAST({value} AS {col.type})"
-    try:
-        sign = _sql(f"SELECT CASE WHEN isinf({c}) THEN sign(CAST({c} > {_ZERO['temporal']} AS INTEGER) - 0.5) END"
-                    ).fetchall()[0][0]
-    except duckdb.Error:
-        return None
-    if sign is None or (sign > 0) != (op in ("<", "<=")):
+    sign = _constant_of(col, value)[1]
+    if not sign or (sign > 0) != (op in ("<", "<=")):
         return None
     t = col.type.upper()
     end = temporal_ends(col)[sign > 0]
