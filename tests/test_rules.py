@@ -435,12 +435,15 @@ def test_a_bound_carried_along_an_order_holds_where_the_chain_holds_values():
 
 def test_a_bound_on_an_expression_its_columns_bounds_cannot_meet_is_refused():
     """`a + b <= 10` with `a >= 20` and `b >= 0` (and a derived total bounded below its inputs' least sum) had run,
-    spent the budget, and left rows breaking a rule; refused now, naming the rules, before anything is read."""
+    spent the budget, and left rows breaking a rule; refused now, naming the rules, before anything is read. Only
+    where the columns are NOT NULL: a NULL keeps every rule, and a table of such rows keeps them all (the review of
+    f53af29: its own CHECKs' table had been refused)."""
     from duckdb_synth.engine.rules import parse_rules
     from duckdb_synth.engine.schema import classify
 
-    cols = [classify(n, t) for n, t in (("a", "INTEGER"), ("b", "DOUBLE"), ("total", "INTEGER"), ("net", "INTEGER"),
-                                        ("tax", "INTEGER"), ("s", "TINYINT"), ("x", "TINYINT"), ("y", "TINYINT"))]
+    types = (("a", "INTEGER"), ("b", "DOUBLE"), ("total", "INTEGER"), ("net", "INTEGER"), ("tax", "INTEGER"),
+             ("s", "TINYINT"), ("x", "TINYINT"), ("y", "TINYINT"))
+    cols = [classify(n, t, False) for n, t in types]
     for rules, named in ((["a + b <= 10", "a >= 20", "b >= 0"], "'a \\+ b <= 10' cannot hold with 'b >= 0', 'a >= 20'"),
                          (["total = net + tax", "total <= 0", "net >= 1", "tax >= 1"], "'total <= 0' cannot hold"),
                          (["a + b < 10", "a >= 5", "b >= 5"], "'a \\+ b < 10'"),
@@ -452,9 +455,14 @@ def test_a_bound_on_an_expression_its_columns_bounds_cannot_meet_is_refused():
     for rules in (["a + b <= 10", "a >= 5", "b >= 0"], ["a + b <= 10", "a >= 20"], ["a + b <= 10", "a >= 5", "b >= 5"],
                   ["a - b >= 0", "a <= 5", "b >= 5"], ["2 * a - b / 4 < 30", "b <= 120", "a >= 29"]):
         assert parse_rules(rules, cols), rules  # (a column unbounded that way, or the corner keeps the rule)
+    nullable = [classify(n, t) for n, t in types]
+    assert parse_rules(["a + b <= 10", "a >= 20", "b >= 0"], nullable)  # (rows with a NULL keep them all)
+    # a bound carried along an order holds only where the columns it is carried through hold values: not a corner
+    assert parse_rules(["b <= 5", "a <= b", "a + tax >= 10", "tax <= 2"], cols)
     con = duckdb.connect()
     duckdb_synth.register(con)
-    con.execute("CREATE TABLE t AS SELECT i % 30 AS a, (i % 7)::DOUBLE AS b FROM range(500) r(i)")
+    con.execute("CREATE TABLE t (a INTEGER NOT NULL, b DOUBLE NOT NULL)")
+    con.execute("INSERT INTO t SELECT i % 30, (i % 7)::DOUBLE FROM range(500) r(i)")
     with pytest.raises(OptionError, match="cannot hold"):
         run(con, "t", mode="strict", constraints=["a + b <= 10", "a >= 20", "b >= 0"], ledger=True)
     assert con.sql("SELECT count(*) FROM synth_runs()").fetchall() == [(0,)]  # nothing spent, nothing recorded
@@ -483,6 +491,14 @@ def test_a_bound_at_an_infinity_keeps_the_finite_values():
         con.register("s", run(con, "t", mode="balanced", seed=0, constraints=rules).table)
         assert broken(con, "s", rules) == [0, 0], t
         assert con.sql("SELECT count(*) FILTER (WHERE year(d) < 1700 OR year(d) > 2200) FROM s").fetchall()[0][0] > 0
+    # `d <= 'infinity'` is kept by the infinity itself: nothing moves (the review of 10f6934: with `c <= d`, every
+    # infinite c had gone to the year 294247)
+    con = duckdb.connect()
+    con.execute("""CREATE TABLE t AS SELECT CASE WHEN i % 4 = 0 THEN 'infinity'::TIMESTAMP ELSE TIMESTAMP '2020-01-01' +
+                   to_days((i % 300)::INT) END AS c, CASE WHEN i % 4 = 0 THEN 'infinity'::TIMESTAMP ELSE TIMESTAMP
+                   '2020-03-01' + to_days((i % 300)::INT) END AS d FROM range(2000) r(i)""")
+    con.register("s", run(con, "t", mode="balanced", seed=0, constraints=["c <= d", "d <= 'infinity'"]).table)
+    assert con.sql("SELECT count(*) FILTER (isinf(c)), count(*) FILTER (year(c) > 3000) FROM s").fetchall() == [(500, 0)]
 
 
 @pytest.mark.parametrize("type_", ["DOUBLE", "INTEGER", "DECIMAL(6,1)"])
@@ -506,6 +522,28 @@ def test_a_linear_repair_its_columns_bound_stops_moves_the_next_column(type_):
     assert got[1] == (20, 100) and got[4] == (None, 119) and got[5] == (35, None)  # kept, or NULL: untouched
     assert got[2][1] == 120 and got[2][0] < 30 and got[3][1] == 120 and got[3][0] < 40  # b to its end, a the rest
     assert got[6][1] == 120  # past its own bound: brought to it
+    # a column bounded on one side only (the review of 7ea59cc: its clamp, least(greatest(x, lo), x), undid the end)
+    for rules in (["a + b <= 25", "b >= 0"], ["-a - 2 * b >= -100", "b >= 10"], ["a - b >= 5", "b >= 0"]):
+        con.execute(f"CREATE OR REPLACE TABLE q AS SELECT ((i * 7) % 31)::{type_} AS a, ((i * 3) % 21)::{type_} AS b "
+                    "FROM range(300) r(i)")
+        types2 = {"a": type_, "b": type_}
+        con.register("k2", keep_table(con, parse_rules(rules, [classify(n, t) for n, t in types2.items()]), "q", types2))
+        assert broken(con, "k2", rules) == [0, 0], rules
+    # a bound carried along an order holds where the chain holds values: it moves no row that broke nothing
+    types3 = {"a": "INTEGER", "b": "INTEGER", "c": "INTEGER"}
+    con.execute("CREATE OR REPLACE TABLE r3 AS SELECT * FROM (VALUES (500, NULL::INT, 1), (3, 50, -10)) v(a, b, c)")
+    kept = keep_table(con, parse_rules(["a <= b", "b <= 100", "c + a >= 0"], [classify(n, t) for n, t in types3.items()]),
+                      "r3", types3).to_pylist()
+    assert kept[0] == {"a": 500, "b": None, "c": 1} and kept[1]["a"] >= 10, kept
+    # many columns: a rule moves at most MAX_MOVERS of them, and a step of the repairs counts them (8 rules over 40
+    # columns had passed DuckDB's expression depth, after the budget was spent)
+    names = [f"c{j}" for j in range(40)]
+    con.execute("CREATE OR REPLACE TABLE w AS SELECT " + ", ".join(f"((i * {j + 1}) % 50)::{type_} AS c{j}"
+                                                                  for j in range(40)) + " FROM range(200) r(i)")
+    wide = [" + ".join(names) + f" <= {800 - m}" for m in range(8)] + [f"{n} <= 45" for n in names]
+    types4 = {n: type_ for n in names}
+    con.register("k4", keep_table(con, parse_rules(wide, [classify(n, t) for n, t in types4.items()]), "w", types4))
+    assert max(broken(con, "k4", wide)) == 0
 
 
 def test_combinations_and_dependencies_kept_while_drawing_over_many_seeds():

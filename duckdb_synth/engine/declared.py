@@ -219,7 +219,10 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
             # (an end past FLOAT's range, 1e39, is FLOAT's own end: its FLOAT is infinite, and every value had come out
             # NaN; kept as 1e39, values past FLOAT's range were written and the cast failed, the review of 82e6e0a)
             top = float(np.finfo(np.float32).max)
-            lo, hi = max(lo, -top), min(hi, top)
+            if lo < -top:  # (x > -1e39 keeps FLOAT's least: its end is not strict)
+                lo, strict = -top, (False, strict[1])
+            if hi > top:
+                hi, strict = top, (strict[0], False)
             if math.isfinite(lo) and abs(lo) <= top:
                 lo32 = np.float32(lo)
                 lo = float(np.nextafter(lo32, np.float32(np.inf)) if strict[0] else lo32)

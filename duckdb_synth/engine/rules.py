@@ -123,13 +123,14 @@ class Rule:
     expr: str | None = None  # derived: the expression, as SQL
     columns: tuple[str, ...] = ()
     source: str = "constraints"  # or 'CHECK'
-    given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them)
+    given: tuple[str, ...] = ()  # fd: the determinant columns (``left`` depends on them); a bound carried along
+    # orders (``_implied_bounds``): the columns it is carried through, where it holds only while they hold values
     tuples: tuple[tuple, ...] = ()  # forbid / allow: the combinations of ``columns``' values no row holds / rows hold
     exact: bool = False  # forbid / allow: rows compared as DuckDB compares them in a list of several columns
     # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
-    movers: tuple[tuple[str, float], ...] = ()  # linear: the columns moved in turn while the row still breaks
-    # it (each within its bounds), with their coefficients: ``left`` first, then the others from the last named
+    movers: tuple[tuple[str, float], ...] = ()  # linear: its columns of nonzero coefficient, the last named first, with
+    # their coefficients: the first ``MAX_MOVERS`` moved in turn while the row still breaks it (each within its bounds)
     computed: str | None = None  # derived: ``expr`` as computed, its whole-number columns as HUGEINT (``_widened``)
 
     def count_sql(self, table_sql: str) -> str:
@@ -271,7 +272,7 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
                 held = " OR ".join(f"{quote_ident(c)} IS NULL" for c in dict.fromkeys(chain))
                 rule = Rule(f"{quote_ident(target)} {o} {shown} (from '{why.text}' and '{order.text}')", "bound",
                             f"({held} OR {quote_ident(target)} {o} {carried})", target, o, value=carried,
-                            columns=(target,), source=order.source)
+                            columns=(target,), source=order.source, given=tuple(dict.fromkeys(chain)))
                 bounds[(target, o, carried)] = rule
                 through[(target, o, carried)] = chain
                 new.append(rule)
@@ -305,18 +306,20 @@ def _linear_apart(rules: list[Rule], by_name, source: str) -> None:
     `total <= 0` with `total = net + tax`, `net >= 1` and `tax >= 1` (no row keeps them all). The expression's least
     (or greatest) value over the box the bounds leave is worked out by DuckDB at that box's corner: the first or last
     value of each column's type its bounds keep (``_kept_ends``). Such rules had run, spent the budget, and left rows
-    breaking one, said after the fact (the fuzz sweep of 881dc1b)."""
+    breaking one, said after the fact (the fuzz sweep of 881dc1b). Only where the columns are NOT NULL (a NULL keeps
+    every rule), and only bounds that hold on every row (not one carried along an order, which holds where the columns
+    it is carried through hold values)."""
     import duckdb
 
     ends: dict[str, tuple[list[tuple[Rule, str]], list[tuple[Rule, str]]]] = {}
     for r in rules:
-        if r.kind == "bound" and r.op in (">=", ">", "<=", "<") and by_name[r.left].kind == "numeric":
+        if r.kind == "bound" and r.op in (">=", ">", "<=", "<") and by_name[r.left].kind == "numeric" and not r.given:
             end = _kept_ends(by_name[r.left], [r], source)[0]
             if end is not None:
                 ends.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append((r, end))
     for r in rules:
-        if r.kind != "linear":
-            continue
+        if r.kind != "linear" or any(by_name[n].nullable for n, _ in r.movers):
+            continue  # (a NULL keeps every rule: a table of such rows keeps them all, and had been refused)
         low = r.op in ("<", "<=")  # the expression is kept low: its least value over the box must keep the rule
         corner, used = {}, []
         for name, coef in r.movers:
@@ -410,12 +413,12 @@ def _constant_of(col: Column, value: str) -> tuple[bool, int]:
 
 
 def _finite_end(col: Column, value: str, op: str) -> str | None:
-    """For a DATE or timestamp column bounded at its infinity on the kept side (`value` casts to +infinity and `op` is
-    '<' or '<=', or -infinity and '>' or '>='), the type's last (first) finite value, as SQL; else None."""
+    """For a DATE or timestamp column bounded strictly at its infinity (`value` casts to +infinity and `op` is '<', or
+    -infinity and '>'), the type's last (first) finite value, as SQL; else None."""
     if col.kind != "temporal" or not holds_infinity(col):
         return None
     sign = _constant_of(col, value)[1]
-    if not sign or (sign > 0) != (op in ("<", "<=")):
+    if not sign or (sign > 0) != (op == "<") or op not in ("<", ">"):  # (`d <= 'infinity'`: the infinity keeps it)
         return None
     t = col.type.upper()
     end = temporal_ends(col)[sign > 0]
@@ -1016,7 +1019,7 @@ def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
         if r.kind == "order":
             moved |= {r.left, r.right}
         elif r.kind == "linear":
-            moved |= {n for n, _ in r.movers} or {r.left}
+            moved |= {n for n, _ in r.movers[:MAX_MOVERS]} or {r.left}
         elif r.kind == "offset":
             moved.add(r.given[0])
     coupled = [r for r in fixes if r.kind != "bound" or r.left in moved]
@@ -1049,7 +1052,10 @@ def _widened(expr: str, types: dict[str, str]) -> str:
     return tree.sql(dialect="duckdb")
 
 
-STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels)
+STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels), a linear
+# rule's each column it may move counted as one
+MAX_MOVERS = 4  # a linear rule moves at most this many of its columns, the last named first (each a few nested
+# queries repeating the rule: a rule over 40 columns, 8 of them, passed DuckDB's depth; the review of 7ea59cc)
 
 
 def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str]):
@@ -1063,9 +1069,14 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     ends = _bound_ends(rules, types)
 
     def run(fixes: Sequence[Rule], current: str) -> str:
-        for i in range(0, len(fixes), STEP_FIXES):
+        steps: list[list[Rule]] = [[]]
+        for rule in fixes:  # (a step of at most STEP_FIXES, a linear rule counting each column it may move)
+            if steps[-1] and sum(_weight(r) for r in steps[-1]) + _weight(rule) > STEP_FIXES:
+                steps.append([])
+            steps[-1].append(rule)
+        for group in steps if fixes else []:
             sql = f"SELECT * FROM {current}"
-            for rule in fixes[i:i + STEP_FIXES]:
+            for rule in group:
                 sql = _fix(rule, sql, types, ends)
             step[0] += 1
             made = con.sql(sql).to_arrow_table()
@@ -1089,13 +1100,18 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     return out
 
 
+def _weight(rule: Rule) -> int:
+    """A repair's share of a keep_table step: a linear rule's the columns it may move."""
+    return max(1, min(len(rule.movers), MAX_MOVERS))
+
+
 def _bound_ends(rules: Sequence[Rule], types: dict[str, str]) -> dict[str, tuple[list[str], list[str]]]:
     """Per column a linear rule moves, the first value of its type its lower bounds keep and the last its upper ones
     keep (SQL; ``_kept_ends``): a linear repair keeps inside them, and moves the rule's next column for the rest."""
-    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers}
+    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers[:MAX_MOVERS]}
     out: dict[str, tuple[list[str], list[str]]] = {}
     for r in rules:
-        if r.kind == "bound" and r.left in movers:
+        if r.kind == "bound" and r.left in movers and not r.given:  # (a carried bound holds on some rows only)
             try:
                 end = _kept_ends(classify(r.left, types[r.left]), [r], r.source)[0]
             except OptionError:  # (refused when the rules were read)
@@ -1464,9 +1480,7 @@ def _moved_linear(rule: Rule, name: str, coef: float, ta: str, sql: str, ends: t
         x = f"nextafter({x}, {'CAST(' + repr('inf') + ' AS DOUBLE)' if up else 'CAST(' + repr('-inf') + ' AS DOUBLE)'})"
     # (not where the expression is infinite: an infinite input's other input would move to NaN, 11 rows of a review
     # case of 6cb68e8; the row breaks the rule, said)
-    target = f"coalesce(TRY_CAST({x} AS {ta}), {a})"
-    if ends is not None:  # (greatest / least skip NULL: an end that cannot be worked out is none)
-        target = f"least(greatest({target}, {', '.join(ends[0]) or target}), {', '.join(ends[1]) or target})"
+    target = _within(f"coalesce(TRY_CAST({x} AS {ta}), {a})", ends)
     moved = (f"CASE WHEN NOT coalesce(({rule.sql}), true) AND isfinite({e}) {'' if first else f'AND isfinite({a}) '}"
              f"THEN {target} ELSE {a} END")
     sql = f"SELECT * REPLACE ({moved} AS {a}) FROM ({sql})"
@@ -1476,8 +1490,17 @@ def _moved_linear(rule: Rule, name: str, coef: float, ta: str, sql: str, ends: t
     if ends is None:
         return sql
     # (no nudge past them; NULL kept: greatest and least skip it)
-    kept = f"CASE WHEN {a} IS NULL THEN {a} ELSE least(greatest({a}, {', '.join(ends[0]) or a}), {', '.join(ends[1]) or a}) END"
-    return f"SELECT * REPLACE ({kept} AS {a}) FROM ({sql})"
+    return f"SELECT * REPLACE (CASE WHEN {a} IS NULL THEN {a} ELSE {_within(a, ends)} END AS {a}) FROM ({sql})"
+
+
+def _within(x: str, ends: tuple[list[str], list[str]] | None) -> str:
+    """`x` (SQL) brought within `ends`, the first values lower bounds keep and the last upper ones keep (either may
+    be empty: a column bounded on one side; ``least(greatest(x, lo), x)`` had undone the lower end)."""
+    if ends is None:
+        return x
+    if ends[0]:
+        x = f"greatest({x}, {', '.join(ends[0])})"
+    return f"least({x}, {', '.join(ends[1])})" if ends[1] else x
 
 
 def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None) -> str:
@@ -1494,7 +1517,7 @@ def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None) 
         return _nudged(rule, q, t, grow, sql)
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound; where its
         # bounds stop it short (`b <= 120` with `2 a - b / 4 < 30`), the next column named for the rest (in turn)
-        for i, (name, coef) in enumerate(rule.movers or ((rule.left, rule.coef),)):
+        for i, (name, coef) in enumerate(rule.movers[:MAX_MOVERS] or ((rule.left, rule.coef),)):
             sql = _moved_linear(rule, name, coef, types[name], sql, (ends or {}).get(name), i == 0)
         return sql
     if rule.kind == "bound":
