@@ -462,18 +462,17 @@ def _add_bound(col: Column, v, where: str, side: str, strict: bool, facts: _Fact
     (DuckDB's 'infinity' of a DATE, TIMESTAMP, FLOAT or DOUBLE) bounds no finite value, so no domain: ``d <
     'infinity'`` is kept as a rule (``plan.checked_rules``), which keeps the column's infinity out; one on the other
     side leaves no finite value, refused (with advice that helps: a domain declared changed nothing, the review of
-    eee9882). (Until 2026-12-07 every such CHECK was
-    refused as "'infinity' is not a date".)"""
+    eee9882). Until 2026-12-07 every such CHECK was refused as "'infinity' is not a date". NaN is past every number
+    in DuckDB: an upper bound keeps it out, and `x > 'inf'` keeps it."""
     bounds = facts.lower if side == "lo" else facts.upper
     sign = _infinity(col, v)
     if not sign:
         bounds.append((_check_value(col, v, where, side, strict), strict))
     elif (sign > 0) != (side == "hi"):  # (a domain's advice would not help: the CHECK is read whatever it says)
         left = ["NULL"] + (["NaN"] if side == "lo" and col.kind == "numeric" else []) + ([] if strict else [repr(v)])
-        # (NaN is past every number in DuckDB: x >= 'inf' keeps it)
         raise OptionError(f"{where} leaves no finite value (only {', '.join(left[:-1]) + ' and ' if len(left) > 1 else ''}"
                           f"{left[-1]}): a column holding none cannot be synthesized yet; leave it out of the source query")
-    if side == "hi":  # (NaN is past every number in DuckDB: any upper bound keeps it out)
+    if side == "hi":
         facts.kept_out.update((0, 1) if strict or not sign else (0,))
     elif strict or not sign:
         facts.kept_out.add(2)

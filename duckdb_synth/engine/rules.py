@@ -130,7 +130,7 @@ class Rule:
     # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
     coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
     movers: tuple[tuple[str, float], ...] = ()  # linear: its columns of nonzero coefficient, the last named first, with
-    # their coefficients: the first ``MAX_MOVERS`` moved in turn while the row still breaks it (each within its bounds)
+    # their coefficients: moved in turn while the row still breaks it (each within its bounds)
     computed: str | None = None  # derived: ``expr`` as computed, its whole-number columns as HUGEINT (``_widened``)
 
     def count_sql(self, table_sql: str) -> str:
@@ -1019,7 +1019,7 @@ def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
         if r.kind == "order":
             moved |= {r.left, r.right}
         elif r.kind == "linear":
-            moved |= {n for n, _ in r.movers[:MAX_MOVERS]} or {r.left}
+            moved |= {n for n, _ in r.movers} or {r.left}
         elif r.kind == "offset":
             moved.add(r.given[0])
     coupled = [r for r in fixes if r.kind != "bound" or r.left in moved]
@@ -1052,10 +1052,9 @@ def _widened(expr: str, types: dict[str, str]) -> str:
     return tree.sql(dialect="duckdb")
 
 
-STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels), a linear
-# rule's each column it may move counted as one
-MAX_MOVERS = 4  # a linear rule moves at most this many of its columns, the last named first (each a few nested
-# queries repeating the rule: a rule over 40 columns, 8 of them, passed DuckDB's depth; the review of 7ea59cc)
+STEP_FIXES = 8  # repairs per query of keep_table (DuckDB refuses expressions nested past 1,000 levels), each column a
+# linear rule moves a repair of its own (8 rules over 40 columns in one query had passed that depth, after the budget was
+# spent: the review of 7ea59cc)
 
 
 def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str]):
@@ -1069,15 +1068,12 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     ends = _bound_ends(rules, types)
 
     def run(fixes: Sequence[Rule], current: str) -> str:
-        steps: list[list[Rule]] = [[]]
-        for rule in fixes:  # (a step of at most STEP_FIXES, a linear rule counting each column it may move)
-            if steps[-1] and sum(_weight(r) for r in steps[-1]) + _weight(rule) > STEP_FIXES:
-                steps.append([])
-            steps[-1].append(rule)
-        for group in steps if fixes else []:
+        # (a linear rule's columns moved are repairs of their own, in turn: (rule, which of its columns))
+        units = [(r, i) for r in fixes for i in (range(max(1, len(r.movers))) if r.kind == "linear" else (None,))]
+        for k in range(0, len(units), STEP_FIXES):
             sql = f"SELECT * FROM {current}"
-            for rule in group:
-                sql = _fix(rule, sql, types, ends)
+            for rule, i in units[k:k + STEP_FIXES]:
+                sql = _fix(rule, sql, types, ends, i)
             step[0] += 1
             made = con.sql(sql).to_arrow_table()
             if current.startswith("_synth_keep_"):
@@ -1100,22 +1096,21 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     return out
 
 
-def _weight(rule: Rule) -> int:
-    """A repair's share of a keep_table step: a linear rule's the columns it may move."""
-    return max(1, min(len(rule.movers), MAX_MOVERS))
-
-
 def _bound_ends(rules: Sequence[Rule], types: dict[str, str]) -> dict[str, tuple[list[str], list[str]]]:
     """Per column a linear rule moves, the first value of its type its lower bounds keep and the last its upper ones
     keep (SQL; ``_kept_ends``): a linear repair keeps inside them, and moves the rule's next column for the rest."""
-    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers[:MAX_MOVERS]}
+    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers}
     out: dict[str, tuple[list[str], list[str]]] = {}
     for r in rules:
-        if r.kind == "bound" and r.left in movers and not r.given:  # (a carried bound holds on some rows only)
+        if r.kind == "bound" and r.left in movers:
             try:
                 end = _kept_ends(classify(r.left, types[r.left]), [r], r.source)[0]
             except OptionError:  # (refused when the rules were read)
                 end = None
+            if end is not None and r.given:  # a bound carried along orders holds where its chain holds values (an
+                # end of NULL elsewhere, which greatest and least skip: dropped, the linear and order repairs had
+                # fought; kept everywhere, it moved rows that broke nothing: the reviews of ea8b313 and 7ea59cc)
+                end = f"(CASE WHEN {' AND '.join(f'{quote_ident(c)} IS NOT NULL' for c in r.given)} THEN {end} END)"
             if end is not None:
                 out.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append(end)
     return out
@@ -1454,7 +1449,7 @@ def _nudged(rule: Rule, col: str, type_: str, up: bool, sql: str) -> str:
 
 
 def _moved_linear(rule: Rule, name: str, coef: float, ta: str, sql: str, ends: tuple[list[str], list[str]] | None,
-              first: bool) -> str:
+                  first: bool) -> str:
     """`sql` with column `name` (coefficient `coef` in the rule's expression, of type `ta`) moved by what the
     expression of linear `rule` is past its bound, on the rows that break it, kept within `ends` (the first and last
     values its bounds keep, SQL) where it has any; a column after the first moves only where that is finite."""
@@ -1503,7 +1498,8 @@ def _within(x: str, ends: tuple[list[str], list[str]] | None) -> str:
     return f"least({x}, {', '.join(ends[1])})" if ends[1] else x
 
 
-def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None) -> str:
+def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None, mover: int | None = None) -> str:
+    """`sql` with the rows that break `rule` repaired (a linear rule: by its column `mover`, or all in turn)."""
     a = quote_ident(rule.left)
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
@@ -1517,7 +1513,9 @@ def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None) 
         return _nudged(rule, q, t, grow, sql)
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound; where its
         # bounds stop it short (`b <= 120` with `2 a - b / 4 < 30`), the next column named for the rest (in turn)
-        for i, (name, coef) in enumerate(rule.movers[:MAX_MOVERS] or ((rule.left, rule.coef),)):
+        movers = rule.movers or ((rule.left, rule.coef),)
+        for i in range(len(movers)) if mover is None else (mover,):
+            name, coef = movers[i]
             sql = _moved_linear(rule, name, coef, types[name], sql, (ends or {}).get(name), i == 0)
         return sql
     if rule.kind == "bound":
