@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -311,12 +311,7 @@ def _linear_apart(rules: list[Rule], by_name, source: str) -> None:
     it is carried through hold values)."""
     import duckdb
 
-    ends: dict[str, tuple[list[tuple[Rule, str]], list[tuple[Rule, str]]]] = {}
-    for r in rules:
-        if r.kind == "bound" and r.op in (">=", ">", "<=", "<") and by_name[r.left].kind == "numeric" and not r.given:
-            end = _kept_ends(by_name[r.left], [r], source)[0]
-            if end is not None:
-                ends.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append((r, end))
+    ends = _bound_ends(rules, by_name.__getitem__, carried=False)
     for r in rules:
         if r.kind != "linear" or any(by_name[n].nullable for n, _ in r.movers):
             continue  # (a NULL keeps every rule: a table of such rows keeps them all, and had been refused)
@@ -1065,7 +1060,8 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     each step's rows held as Arrow: a table with many rules, a CHECK on each column, would nest one query
     past DuckDB's limit."""
     step = [0]
-    ends = _bound_ends(rules, types)
+    ends = {name: ([e for _, e in lo], [e for _, e in hi]) for name, (lo, hi) in
+            _bound_ends(rules, lambda n: classify(n, types[n]), carried=True).items()}
 
     def run(fixes: Sequence[Rule], current: str) -> str:
         # (a linear rule's columns moved are repairs of their own, in turn: (rule, which of its columns))
@@ -1096,23 +1092,27 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
     return out
 
 
-def _bound_ends(rules: Sequence[Rule], types: dict[str, str]) -> dict[str, tuple[list[str], list[str]]]:
-    """Per column a linear rule moves, the first value of its type its lower bounds keep and the last its upper ones
-    keep (SQL; ``_kept_ends``): a linear repair keeps inside them, and moves the rule's next column for the rest."""
-    movers = {n for r in rules if r.kind == "linear" for n, _ in r.movers}
-    out: dict[str, tuple[list[str], list[str]]] = {}
+def _bound_ends(rules: Sequence[Rule], column: Callable[[str], Column], carried: bool
+                ) -> dict[str, tuple[list[tuple[Rule, str]], list[tuple[Rule, str]]]]:
+    """Per column a linear rule names, its bounds, each with the first value of the column's type a lower one keeps or
+    the last an upper one keeps (SQL; ``_kept_ends``): a linear repair keeps inside them and moves the rule's next
+    column for the rest; ``_linear_apart`` tries the box they leave. A bound carried along orders holds where its
+    chain holds values: with `carried`, its end is NULL elsewhere (which greatest and least skip: dropped, the linear
+    and order repairs had fought; kept everywhere, it moved rows that broke nothing: the reviews of ea8b313 and
+    7ea59cc), else it is left out."""
+    names = {n for r in rules if r.kind == "linear" for n, _ in r.movers}
+    out: dict[str, tuple[list[tuple[Rule, str]], list[tuple[Rule, str]]]] = {}
     for r in rules:
-        if r.kind == "bound" and r.left in movers:
-            try:
-                end = _kept_ends(classify(r.left, types[r.left]), [r], r.source)[0]
-            except OptionError:  # (refused when the rules were read)
-                end = None
-            if end is not None and r.given:  # a bound carried along orders holds where its chain holds values (an
-                # end of NULL elsewhere, which greatest and least skip: dropped, the linear and order repairs had
-                # fought; kept everywhere, it moved rows that broke nothing: the reviews of ea8b313 and 7ea59cc)
-                end = f"(CASE WHEN {' AND '.join(f'{quote_ident(c)} IS NOT NULL' for c in r.given)} THEN {end} END)"
-            if end is not None:
-                out.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append(end)
+        if r.kind != "bound" or r.left not in names or (r.given and not carried):
+            continue
+        try:
+            end = _kept_ends(column(r.left), [r], r.source)[0]
+        except OptionError:  # (refused when the rules were read)
+            end = None
+        if end is not None and r.given:
+            end = f"(CASE WHEN {' AND '.join(f'{quote_ident(c)} IS NOT NULL' for c in r.given)} THEN {end} END)"
+        if end is not None:
+            out.setdefault(r.left, ([], []))[r.op in ("<", "<=")].append((r, end))
     return out
 
 
