@@ -562,8 +562,6 @@ def identifiers(c: Column, n: int, rng: np.random.Generator, first_row: int = 0,
     return pa.array(rng.permutation(n) + first + first_row, type=pa.int64())
 
 
-
-
 def decode_categorical(dom: CategoricalDomain, codes: np.ndarray, rng: np.random.Generator) -> pa.Array:
     col = dom.column
     if col.kind == "boolean":

@@ -128,9 +128,9 @@ class Rule:
     tuples: tuple[tuple, ...] = ()  # forbid / allow: the combinations of ``columns``' values no row holds / rows hold
     exact: bool = False  # forbid / allow: rows compared as DuckDB compares them in a list of several columns
     # (a NULL is a value, None in ``tuples``), not by SQL's three-valued logic (a NULL keeps the rule)
-    coef: float = 0.0  # linear: the coefficient of ``left`` (the column moved) in ``expr``
-    movers: tuple[tuple[str, float], ...] = ()  # linear: its columns of nonzero coefficient, the last named first, with
-    # their coefficients: moved in turn while the row still breaks it (each within its bounds)
+    movers: tuple[tuple[str, float], ...] = ()  # linear: its columns of nonzero coefficient, the last named first
+    # (``left``), with their coefficients in ``expr``: moved in turn while the row still breaks it (each within its
+    # bounds)
     computed: str | None = None  # derived: ``expr`` as computed, its whole-number columns as HUGEINT (``_widened``)
 
     def count_sql(self, table_sql: str) -> str:
@@ -243,7 +243,6 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
     if not orders:
         return rules
     bounds = {(r.left, r.op, r.value): r for r in rules if r.kind == "bound"}
-    through: dict[tuple, tuple[str, ...]] = {}  # an implied bound's key -> the columns it is carried through
     by = by_name or {}
     added: list[Rule] = []
     for _ in range(len(orders) + 1):
@@ -268,13 +267,12 @@ def _implied_bounds(rules: list[Rule], by_name=None) -> list[Rule]:
                     continue  # (held already, or a strict bound at the same value is)
                 # It holds where the columns it is carried through hold values: a NULL keeps an order, so `a <= b` with
                 # `b < 2030` says nothing of a where b is NULL (such rows, an open end a beside no b, were moved)
-                chain = (*through.get((col, op, value), ()), col)
-                held = " OR ".join(f"{quote_ident(c)} IS NULL" for c in dict.fromkeys(chain))
+                chain = tuple(dict.fromkeys((*why.given, col)))
+                held = " OR ".join(f"{quote_ident(c)} IS NULL" for c in chain)
                 rule = Rule(f"{quote_ident(target)} {o} {shown} (from '{why.text}' and '{order.text}')", "bound",
                             f"({held} OR {quote_ident(target)} {o} {carried})", target, o, value=carried,
-                            columns=(target,), source=order.source, given=tuple(dict.fromkeys(chain)))
+                            columns=(target,), source=order.source, given=chain)
                 bounds[(target, o, carried)] = rule
-                through[(target, o, carried)] = chain
                 new.append(rule)
         if not new:
             break
@@ -412,9 +410,9 @@ def _finite_end(col: Column, value: str, op: str) -> str | None:
     -infinity and '>'), the type's last (first) finite value, as SQL; else None."""
     if col.kind != "temporal" or not holds_infinity(col):
         return None
-    sign = _constant_of(col, value)[1]
-    if not sign or (sign > 0) != (op == "<") or op not in ("<", ">"):  # (`d <= 'infinity'`: the infinity keeps it)
-        return None
+    if op not in ("<", ">") or _constant_of(col, value)[1] != (1 if op == "<" else -1):
+        return None  # (`d <= 'infinity'`: the infinity keeps it)
+    sign = 1 if op == "<" else -1
     t = col.type.upper()
     end = temporal_ends(col)[sign > 0]
     if t == "DATE":
@@ -700,7 +698,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         # type's last finite one: one step from the infinity is the infinity (such rows had broken the rule, said)
         end = _finite_end(by_name[col], value, o)
         if end is not None:  # (every finite value keeps it: at most the last)
-            value, o = end, o.rstrip("=") + "="
+            value, o = end, o + "="
         return Rule(text, "bound", sql, col, o, value=value, columns=cols, source=source)
     if op != "=" and not (lone_l and lone_r) and len(cols) == 2 and any(by_name[c].kind == "temporal" for c in cols):
         return _offset(text, sql, left, right, op, cols, by_name, where, source)
@@ -715,7 +713,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         wide = _widened(side.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
         value = const.sql(dialect="duckdb")
         return Rule(text, "linear", f"({wide}) {o} ({value})", moved[0], o, value=value, expr=wide, columns=cols,
-                    source=source, coef=coef[moved[0]], movers=tuple((n, coef[n]) for n in moved))
+                    source=source, movers=tuple((n, coef[n]) for n in moved))
     if op != "=" and not (lone_l and lone_r) and list(left.find_all(exp.Column)) and list(right.find_all(exp.Column)):
         # columns on both sides, `a + 1 <= b - 1`, `x <= 2 * y`: a bound on their difference, `(a + 1) - (b - 1) <= 0`
         diff = exp.Sub(this=exp.Paren(this=left.copy()), expression=exp.Paren(this=right.copy()))
@@ -725,7 +723,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
             raise OptionError(f"{where}: the two sides do not change with their columns")
         wide = _widened(diff.sql(dialect="duckdb"), {n: by_name[n].type for n in cols})
         return Rule(text, "linear", f"({wide}) {op} 0", moved[0], op, value="0", expr=wide, columns=cols,
-                    source=source, coef=coef[moved[0]], movers=tuple((n, coef[n]) for n in moved))
+                    source=source, movers=tuple((n, coef[n]) for n in moved))
     if op != "=" and lone_l and lone_r:
         if left.name == right.name:
             raise OptionError(f"{where} compares '{left.name}' with itself")
@@ -1065,7 +1063,7 @@ def keep_table(con, rules: Sequence[Rule], table_name: str, types: dict[str, str
 
     def run(fixes: Sequence[Rule], current: str) -> str:
         # (a linear rule's columns moved are repairs of their own, in turn: (rule, which of its columns))
-        units = [(r, i) for r in fixes for i in (range(max(1, len(r.movers))) if r.kind == "linear" else (None,))]
+        units = [(r, i) for r in fixes for i in (range(len(r.movers)) if r.kind == "linear" else (None,))]
         for k in range(0, len(units), STEP_FIXES):
             sql = f"SELECT * FROM {current}"
             for rule, i in units[k:k + STEP_FIXES]:
@@ -1498,8 +1496,9 @@ def _within(x: str, ends: tuple[list[str], list[str]] | None) -> str:
     return f"least({x}, {', '.join(ends[1])})" if ends[1] else x
 
 
-def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None, mover: int | None = None) -> str:
-    """`sql` with the rows that break `rule` repaired (a linear rule: by its column `mover`, or all in turn)."""
+def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict, mover: int | None = None) -> str:
+    """`sql` with the rows that break `rule` repaired (a linear rule: by its column ``movers[mover]``, within `ends`,
+    ``_bound_ends``'s)."""
     a = quote_ident(rule.left)
     ta = types[rule.left]
     floaty = _step(ta) == "NULL"
@@ -1513,11 +1512,8 @@ def _fix(rule: Rule, sql: str, types: dict[str, str], ends: dict | None = None, 
         return _nudged(rule, q, t, grow, sql)
     if rule.kind == "linear":  # move the last column named by what the expression is past its bound; where its
         # bounds stop it short (`b <= 120` with `2 a - b / 4 < 30`), the next column named for the rest (in turn)
-        movers = rule.movers or ((rule.left, rule.coef),)
-        for i in range(len(movers)) if mover is None else (mover,):
-            name, coef = movers[i]
-            sql = _moved_linear(rule, name, coef, types[name], sql, (ends or {}).get(name), i == 0)
-        return sql
+        name, coef = rule.movers[mover]
+        return _moved_linear(rule, name, coef, types[name], sql, ends.get(name), mover == 0)
     if rule.kind == "bound":
         c = f"coalesce(TRY_CAST({rule.value} AS {ta}), {a})"  # (300 on a TINYINT: nothing to bring it to)
         up = rule.op in (">=", ">")

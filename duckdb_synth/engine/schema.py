@@ -269,24 +269,23 @@ def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
     return " AND ".join(where), params
 
 
-def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+def _key_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """The table's PRIMARY KEY and UNIQUE constraints, as (kind, columns)."""
     where, params = _catalog_filter(table)
     rows = reader.execute(
-        f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
-        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", params).fetchall()
-    return {r[0][0] for r in rows if r[0] and len(r[0]) == 1}
+        f"SELECT constraint_type, constraint_column_names FROM duckdb_constraints() WHERE {where} "
+        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY constraint_index", params).fetchall()
+    return [(kind, tuple(names)) for kind, names in rows if names]
+
+
+def _unique_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
+    return {names[0] for _, names in _key_constraints(reader, table) if len(names) == 1}
 
 
 def composite_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
     """The table's PRIMARY KEY and UNIQUE constraints over several columns, as (kind, columns): the copy keeps a key
     of one column (``_unique_columns``), not these, and the run says so."""
-    if not table:
-        return []
-    where, params = _catalog_filter(table)
-    rows = reader.execute(
-        f"SELECT constraint_type, constraint_column_names FROM duckdb_constraints() WHERE {where} "
-        "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY constraint_index", params).fetchall()
-    return [(kind, tuple(names)) for kind, names in rows if names and len(names) > 1]
+    return [(kind, names) for kind, names in _key_constraints(reader, table) if len(names) > 1] if table else []
 
 
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -326,10 +325,7 @@ def check_columns(columns: list[Column], masks: dict[str, str]) -> None:
 
 def far_when(x: float, day: bool, whole: bool = False) -> str:
     """A date or timestamp `x` seconds from 1970 that Python's datetime cannot hold (BC, or past the year 9999),
-    as DuckDB writes it (numpy's datetime64 counts the days): ``10000-01-01``, ``0100-03-01 (BC) 12:00:00``;
-    an infinity as ``infinity`` or ``-infinity``."""
-    if math.isinf(x):
-        return "infinity" if x > 0 else "-infinity"
+    as DuckDB writes it (numpy's datetime64 counts the days): ``10000-01-01``, ``0100-03-01 (BC) 12:00:00``."""
     us = int(round(x * 1e6))
     text = str(np.datetime64(us // 86_400_000_000, "D") if day else np.datetime64(us, "us"))
     date, _, time = text.partition("T")

@@ -43,13 +43,6 @@ from .noise import discrete_gaussian, gaussian_tail_z, tail_pass, threshold
 log = logging.getLogger(__name__)
 
 MIN_GROUP = 5  # balanced mode: a value held by fewer rows is never emitted
-
-
-def group_least(held: int = 1) -> int:
-    """Balanced mode: the fewest rows a value must hold to be kept (``MIN_GROUP``); with a privacy unit bounded to
-    `held` rows a person, (MIN_GROUP - 1) held + 1, which MIN_GROUP units or more hold: counted in rows, a value one
-    person held in 100 kept rows came out 100 times (the fuzz sweep of dba1e14)."""
-    return (MIN_GROUP - 1) * max(int(held), 1) + 1
 FAINT_Z = 2.0  # a bucket whose noisy count is under this many noise scales is dropped as empty
 SPECIAL_FALSE = 0.001  # expected number of NaN/+inf/-inf buckets a DP domain keeps for a column holding none
 MAX_CATEGORIES_DP = 100
@@ -59,6 +52,13 @@ EXACT_CELLS = 1024
 POW2 = PowersOfTwo()
 DECIMAL_PLACES = DecimalPlaces()
 TIME_UNIT_BUCKETS = TimeUnits()
+
+
+def group_least(held: int = 1) -> int:
+    """Balanced mode: the fewest rows a value must hold to be kept (``MIN_GROUP``); with a privacy unit bounded to
+    `held` rows a person, (MIN_GROUP - 1) held + 1, which MIN_GROUP units or more hold: counted in rows, a value one
+    person held in 100 kept rows came out 100 times (the fuzz sweep of dba1e14)."""
+    return (MIN_GROUP - 1) * max(int(held), 1) + 1
 
 
 def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int,
@@ -428,7 +428,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     # NaN, +inf and -inf are values too (a date's or timestamp's +-infinity): kept by the same rule as any other
     # (none under a declared range).
     special = data.special_counts() if floating else np.zeros(0)
-    kept = [k for k in range(len(special)) if special[k] >= least and not clamp and k not in kept_out(col)]
+    barred = kept_out(col)  # (those a CHECK keeps out)
+    kept = [k for k in range(len(special)) if special[k] >= least and not clamp and k not in barred]
     if bounds is None:
         cell_bin = merge_bins(counts, nbins)
     else:
@@ -794,8 +795,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # noise (public candidates, so any bar is private; a high one, as most columns hold none); a date's or
     # timestamp's +inf and -inf the same (its NaN bucket, always empty, never: no date is NaN).
     bar = gaussian_tail_z(SPECIAL_FALSE / len(SPECIALS))
+    barred = kept_out(col)  # (those a CHECK keeps out)
     kept = [k for k in range(len(tree.special))
-            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp and k not in kept_out(col)
+            if tree.special[k] >= bar * math.sqrt(tree.special_var[k]) and not clamp and k not in barred
             and (t in FLOATS or not math.isnan(SPECIALS[k]))]
     cell_bin = merge_bins(weights, nbins)
     unconfirmed = (0, 0)
