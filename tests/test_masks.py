@@ -322,3 +322,23 @@ def test_generate_rejects_what_check_mask_rejects() -> None:
         masks.generate("email", 10, "INTEGER", np.random.default_rng(0))
     with pytest.raises(MaskError, match="did you mean 'email'"):
         masks.generate("emial", 10, "VARCHAR", np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kind, duckdb_type", [("email", "VARCHAR"), ("number", "INTEGER"), ("number", "DECIMAL(9,2)"),
+                                               ("date", "DATE"), ("timestamp", "TIMESTAMP"), ("string", "BLOB")])
+def test_parts_of_puts_a_value_in_one_part_wherever_it_is(kind, duckdb_type) -> None:
+    """``parts_of`` (a declared UNIQUE masked column's batches keep values of their own part): a value's part is a
+    function of the value alone, in any array, slice or order, and the parts are about even."""
+    rng = np.random.default_rng(4)
+    values = masks.generate(kind, 20_000, duckdb_type, rng)
+    parts = masks.parts_of(values, 7)
+    picks = rng.integers(0, len(values), 3_000)
+    assert np.array_equal(masks.parts_of(values.take(pa.array(picks)), 7), parts[picks])
+    assert np.array_equal(masks.parts_of(values.slice(11, 500), 7), parts[11:511])
+    unique = pc.unique(values)
+    counts = np.bincount(masks.parts_of(unique, 7), minlength=7)
+    assert counts.min() > 0.8 * len(unique) / 7 and counts.max() < 1.2 * len(unique) / 7
+    assert (masks.parts_of(values, 1) == 0).all()
+    # text: each byte and the length count ("" and "\0" differ; so do "ab" and "ba")
+    text = masks.parts_of(pa.array(["", "\x00", "ab", "ba", "a"]), 1 << 20)
+    assert len(set(text.tolist())) == 5

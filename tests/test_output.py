@@ -397,6 +397,32 @@ def test_balanced_a_float_of_dense_rare_tenths_is_read_as_a_double_is() -> None:
     assert got["FLOAT"] == got["DOUBLE"] and got["FLOAT"][0][0] > 1000
 
 
+def test_masked_unique_columns_are_distinct_across_batches(small_batches, caplog) -> None:
+    """Each batch's masked UNIQUE values were distinct, but batches shared them, unsaid: 6,000 rows in 24 batches had
+    held 5,994 emails, 4,887 numbers and 4,578 dates (a million emails in three batches, some 100,000 repeats). Batch i
+    of b now keeps the values of the i-th part of the kind's (a hash of the value), so batches made apart share none;
+    where the parts cannot hold a batch's rows (more rows than a SMALLINT's numbers), it says so."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (email VARCHAR UNIQUE, n INTEGER UNIQUE, d DATE UNIQUE, g VARCHAR)")
+    con.execute("INSERT INTO t SELECT 'u' || i || '@x.com', i, DATE '2000-01-01' + i::INTEGER, 'g' || (i % 3) "
+                "FROM range(600) r(i)")
+    out = duckdb_synth.run(con, "t", mode="strict", seed=2, rows=6_000, masks={"email": "email", "n": "number",
+                                                                              "d": "date"}).output
+    assert out.num_batches == 24
+    table = out.table()
+    assert [pc.count_distinct(table.column(c)).as_py() for c in ("email", "n", "d")] == [6_000] * 3
+    assert out.batch(5).equals(table.slice(5 * small_batches, small_batches))  # a batch made apart: the same rows
+    assert "masked" not in caplog.text
+    con.execute("CREATE TABLE small (k SMALLINT UNIQUE, g VARCHAR)")  # (k's number mask: 0..32,767)
+    con.execute("INSERT INTO small SELECT i, 'g' || (i % 3) FROM range(600) r(i)")
+    many = duckdb_synth.run(con, "small", mode="strict", seed=2, rows=40_000, masks={"k": "number"}).output
+    many.rows_per_batch, many._first = 8_192, None  # (5 batches)
+    assert pc.count_distinct(many.table().column("k")).as_py() <= 32_768
+    assert "column 'k' is declared UNIQUE and masked ('number')" in caplog.text
+    assert "may repeat another batch's" in caplog.text
+    con.close()
+
+
 def test_masked_unique_columns_come_out_distinct_and_composite_keys_are_said(caplog) -> None:
     """The fuzz sweep of 50cd76f: a masked PRIMARY KEY or UNIQUE column repeated its mask's draws (16 of 2,028
     numbers, 31 emails, 63 dates), and the run blamed the model's range; they are drawn again until distinct, and a

@@ -57,6 +57,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
     if placed is not None:
         placed(within)
     arrays, as_varchar = {}, set()
+    strays: dict[str, int] = {}  # a declared UNIQUE masked column's values outside the batch's part
     for c in columns:
         if given and c.name in given:
             arrays[c.name] = given[c.name]
@@ -68,7 +69,7 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
                 as_varchar.add(c.name)
             arrays[c.name] = masks.generate(mask_map[c.name], n, target, rng)
             if c.unique:
-                arrays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng)
+                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part)
             continue
         if c.name in derived:  # computed from the other columns by its rule, below
             arrays[c.name] = pa.nulls(n)
@@ -115,7 +116,8 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
         unique = [c for c in columns if c.unique and (c.name in by_name or c.name in derived or c.name in mask_map)]
         if unique:
             con.register("_synth_out", out)
-            _say_repeats(con, out, unique, {name: dom for name, (_, dom) in by_name.items()}, part, derived, mask_map)
+            _say_repeats(con, out, unique, {name: dom for name, (_, dom) in by_name.items()}, part, derived, mask_map,
+                         strays)
     finally:
         con.close()
     meta = {f"type:{k}".encode(): v.encode() for k, v in output_types(columns, mask_map)}
@@ -123,31 +125,52 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
 
 
 MASK_REDRAWS = 8  # times a declared UNIQUE masked column's repeats in a batch are drawn again
+MASK_DRAW_ROWS = 1 << 20  # at most this many values drawn at once for a batch's part (``_distinct_masked``)
 
 
-def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator) -> pa.Array:
-    """A declared UNIQUE column's mask values, those repeating an earlier row's drawn again (up to MASK_REDRAWS
-    times): a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from pools), and
-    2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). Where the kind holds too few values
-    for the rows, repeats stay (``_say_repeats`` says so). Independent of the data."""
-    repeated = _repeated(values)
-    todo = np.flatnonzero(repeated)
-    kept = values.filter(pa.array(~repeated))
-    for _ in range(MASK_REDRAWS):  # only the new draws are checked, against the values kept (1M emails: 3.4 -> 0.6 s)
-        if not len(todo):
-            break
-        fresh = masks.generate(kind, len(todo), target, rng).cast(values.type)
+def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator,
+                     part: tuple[int, int] = (0, 1)) -> tuple[pa.Array, int]:
+    """A declared UNIQUE column's mask values, distinct within the batch and from every other batch's: a mask draws
+    from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from pools), and 2,028 numbers had
+    held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an earlier row's is drawn again
+    (up to MASK_REDRAWS times). In batch i of b (`part`), so is a value outside the i-th part of its type's values
+    (``masks.parts_of``, a hash of the value): batches made apart share none, where a million emails in three
+    batches had shared some 100,000 (the kind holds about 3.3M; each batch was distinct on its own). A batch then
+    draws about b values for each it keeps. A 'string' mask's tokens carry 64 random bits or more (two of 100M rows
+    share one with chance 3e-4), and are not partitioned. Where the kind holds too few values for the rows, repeats
+    stay (``_say_repeats`` says so). Independent of the data. Returns the values and how many of them are left
+    outside the batch's part (they may repeat another batch's)."""
+    i, b = (0, 1) if kind == "string" else part
+    keep = ~_repeated(values)
+    if b > 1:
+        keep &= masks.parts_of(values, b) == i
+    todo = np.flatnonzero(~keep)
+    kept = values.filter(pa.array(keep))
+    redraws = 0
+    # Only the new draws are checked, against the values kept (1M emails: 3.4 -> 0.6 s). A round counts as a redraw
+    # unless (in a batch of several) it filled a quarter of the rows its draws could: a part nearly full stops.
+    while len(todo) and redraws < MASK_REDRAWS:
+        wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else len(todo)
+        fresh = masks.generate(kind, wanted, target, rng).cast(values.type)
+        if b > 1:
+            fresh = fresh.filter(pa.array(masks.parts_of(fresh, b) == i))
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
         if clash.all() and len(todo) > 64:  # (the kind's values all taken: 1M rows of numbers 0-99,999; a few
             # draws that clash by chance draw again, the review of 1e23c2d)
             break
-        good = pa.array(~clash)
+        fresh = fresh.filter(pa.array(~clash))
+        if b > 1:  # (as many of the part's fresh values as the rows need, in order)
+            fresh = fresh.slice(0, len(todo))
+            at, todo = todo[:len(fresh)], todo[len(fresh):]
+        else:  # (each draw in its own row's place)
+            at, todo = todo[~clash], todo[clash]
         mask = np.zeros(len(values), dtype=bool)
-        mask[todo[~clash]] = True
-        values = pc.replace_with_mask(values, pa.array(mask), fresh.filter(good))
-        kept = pa.concat_arrays([kept, fresh.filter(good)])
-        todo = todo[clash]
-    return values
+        mask[at] = True
+        values = pc.replace_with_mask(values, pa.array(mask), fresh)
+        kept = pa.concat_arrays([kept, fresh])
+        redraws += 1 if b == 1 or 4 * b * len(at) < wanted else 0
+    astray = int((masks.parts_of(values.take(pa.array(todo)), b) != i).sum()) if b > 1 and len(todo) else 0
+    return values, astray
 
 
 def _repeated(values: pa.Array) -> np.ndarray:
@@ -767,23 +790,26 @@ def _distinct_of(points: np.ndarray, dom: NumericDomain, x: np.ndarray, at: np.n
 
 
 def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequence[Column], doms: dict[str, Domain],
-                 part: tuple[int, int], derived: set[str] = frozenset(), masked: dict[str, str] | None = None) -> None:
+                 part: tuple[int, int], derived: set[str] = frozenset(), masked: dict[str, str] | None = None,
+                 strays: dict[str, int] | None = None) -> None:
     """Log the declared UNIQUE modelled, derived or masked columns whose synthetic values repeat in this batch
     (``_distinct`` found too few free values in the range, or the rules moved them back; a derived one is computed, a
     masked one drawn from its mask), or may repeat another batch's: a modelled number's values off the batch's cells
     (``_distinct``'s, or a declared list's points; the rules moved them, or the batch's cells were too few and it spread
-    on all), a derived column's in any batch of several (computed, never spread). The copy would break that
-    constraint. Registered as `_synth_out`, `table`."""
+    on all), a derived column's in any batch of several (computed, never spread), a masked one's off the batch's part
+    (`strays`, ``_distinct_masked``). The copy would break that constraint. Registered as `_synth_out`, `table`."""
     i, b = part
     for c in unique:
         values = table.column(c.name)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
         if c.name in (masked or {}):
-            if repeats:  # (drawn again already: ``_distinct_masked``; across batches they may repeat too, unsaid: README)
+            astray = (strays or {}).get(c.name, 0)
+            if repeats or astray:  # (drawn again already, off the batch's part too: ``_distinct_masked``)
                 log.warning("column '%s' is declared UNIQUE and masked ('%s'): %d of the %d values of a batch repeat "
-                            "one, drawn again %d times: the mask's kind holds too few values for the rows (a 'string' "
-                            "mask gives distinct tokens); loaded into a table with that constraint, the copy is "
-                            "refused", c.name, masked[c.name], repeats, len(values), MASK_REDRAWS)
+                            "one (%d more may repeat another batch's), drawn again %d times: the mask's kind holds too "
+                            "few values for the rows (a 'string' mask gives distinct tokens); loaded into a table with "
+                            "that constraint, the copy is refused", c.name, masked[c.name], repeats, len(values),
+                            astray, MASK_REDRAWS)
             continue
         if c.name in derived:
             if repeats:  # (across batches they may repeat too, unsaid: README)
