@@ -135,7 +135,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an earlier row's is drawn again
     (up to MASK_REDRAWS times). In batch i of b (`part`), so is a value outside the i-th part of its type's values
     (``masks.parts_of``, a hash of the value): batches made apart share none, where a million emails in three
-    batches had shared some 100,000 (the kind holds about 3.3M; each batch was distinct on its own). A batch then
+    batches had held 926,308 (the kind holds about 3.3M; each batch was distinct on its own). A batch then
     draws about b values for each it keeps. A 'string' mask's tokens carry 64 random bits or more (two of 100M rows
     share one with chance 3e-4), and are not partitioned. Where the kind holds too few values for the rows, repeats
     stay (``_say_repeats`` says so). Independent of the data. Returns the values and how many of them are left
