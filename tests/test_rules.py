@@ -63,6 +63,29 @@ def test_a_derived_column_is_computed_not_modelled_and_a_bound_on_it_moves_to_it
     assert res.types == [(r[0], r[1]) for r in con.sql("DESCRIBE v").fetchall()]  # the source's types, all
 
 
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_a_generated_column_is_computed_by_its_expression(mode, caplog):
+    """A generated column (GENERATED ALWAYS AS) is the rule deriving it: computed from the other columns, not modelled;
+    its values had been modelled, and 1,258 of a balanced copy's 2,000 rows and 1,833 of a strict one's 2,041 broke
+    `total = a + b`. An expression no derived rule holds (text) is said and modelled as before; a rule the user gives for
+    the same column is kept, not refused as a second one."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a INTEGER, b INTEGER, total INTEGER GENERATED ALWAYS AS (a + b), "
+                "ratio DOUBLE GENERATED ALWAYS AS (a / (b + 1.0)), name VARCHAR, up VARCHAR GENERATED ALWAYS AS "
+                "(upper(name)), g VARCHAR)")
+    con.execute("INSERT INTO t (a, b, name, g) SELECT i % 50, i % 7, 'n' || (i % 5), 'g' || (i % 3) FROM range(2000) r(i)")
+    res = run(con, "t", mode=mode, seed=0)
+    assert not {"total", "ratio"} & {d.column.name for d in res.output.domains}
+    con.register("s", res.table)
+    assert con.execute("SELECT count(*) FILTER (WHERE total IS DISTINCT FROM a + b), "
+                       "count(*) FILTER (WHERE abs(ratio - a / (b + 1.0)) > 1e-9) FROM s").fetchall() == [(0, 0)]
+    assert "rule '\"up\" = CAST(upper(\"name\") AS VARCHAR)'" in caplog.text and "its values are modelled" in caplog.text
+    given = run(con, "t", mode=mode, seed=0, constraints=["total = b + a", "total <= 40"])
+    con.register("s2", given.table)
+    assert con.execute("SELECT count(*) FILTER (WHERE total IS DISTINCT FROM a + b OR total > 40) FROM s2").fetchall() == [(0,)]
+    con.close()
+
+
 def test_a_chain_and_strict_orders_of_floats_and_dates(con):
     rules = ["lo < mid", "mid < hi", "admitted < discharged"]
     res = run(con, "v", mode="strictest", seed=2, constraints=rules)

@@ -81,6 +81,7 @@ class Column:
     unique: bool = False  # declared PRIMARY KEY or UNIQUE: an identifier, generated rather than modelled
     checks: tuple[str, ...] = ()  # the CHECK constraints of the table that name this column (their SQL)
     declared: Declared | None = None  # a public domain: the user's, or read from a CHECK (set by plan)
+    computed_as: str | None = None  # a generated column's expression (GENERATED ALWAYS AS), from the catalog
 
     @property
     def is_numeric(self) -> bool:
@@ -252,10 +253,11 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
     checks = _check_constraints(reader, table)
+    computed = _generated_columns(reader, table)
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
-                    checks=checks.get(c.name, ())) for c in cols]
+                    checks=checks.get(c.name, ()), computed_as=computed.get(c.name)) for c in cols]
 
 
 def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -298,6 +300,14 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
         for name in dict.fromkeys(names or ()):
             out[name] = out.get(name, ()) + (expression,)
     return out
+
+
+def _generated_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, str]:
+    """The expression of each generated column of the table (``GENERATED ALWAYS AS``), as the catalog prints it."""
+    where, params = _catalog_filter(table)
+    rows = reader.execute(f"SELECT column_name, generation_expression FROM duckdb_columns() WHERE {where} "
+                          "AND is_generated", params).fetchall()
+    return {name: expr for name, expr in rows if expr}
 
 
 def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
