@@ -70,8 +70,10 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
-    cols = plan(read_schema(reader, src.sql, src.parts), opts)
-    for kind, names in composite_keys(reader, src.parts):
+    cols = plan(read_schema(reader, src.sql, src.constrained_by), opts)
+    for kind, names in composite_keys(reader, src.constrained_by):
+        if not set(names) <= {c.name for c in cols.columns}:
+            continue  # (a query leaving one of its columns out: no key of the rows it reads)
         log.warning("the %s (%s) spans several columns: the copy does not keep such a key (a key of one column it "
                     "does), so its rows may repeat a combination, and a table with that constraint refuses them",
                     kind, ", ".join(names))
@@ -181,7 +183,7 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
-    schema = read_schema(reader, src.sql, src.parts)
+    schema = read_schema(reader, src.sql, src.constrained_by)
     names = {c.name for c in schema}
     chosen = None
     if columns is not None:

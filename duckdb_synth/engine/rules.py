@@ -741,8 +741,8 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         if target.name in [c.name for c in other.find_all(exp.Column)]:
             raise OptionError(f"{where}: '{target.name}' is on both sides")
         if not all(isinstance(node, (exp.Column, exp.Literal, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Paren,
-                                     exp.Neg, exp.Cast, exp.DataType, exp.Identifier))
-                   for node in other.walk()):
+                                     exp.Neg, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Identifier))
+                   for node in other.walk()):  # (a cast to DECIMAL(12, 2): a generated column's, as the catalog prints it)
             raise OptionError(f"{where}: a derived column equals arithmetic (+ - * /) of columns and constants")
         if by_name[target.name].kind != "numeric":
             raise OptionError(f"{where}: derived column '{target.name}' is {by_name[target.name].type}; a derived "

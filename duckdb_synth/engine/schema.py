@@ -250,10 +250,11 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     cols = [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
     if not table:
         return cols
+    have = {c.name for c in cols}  # (a query keeping some of the table's columns: constraints on those alone)
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
-    checks = _check_constraints(reader, table)
-    computed = _generated_columns(reader, table)
+    checks = _check_constraints(reader, table, have)
+    computed = {name: expr for name, expr in _generated_columns(reader, table).items() if _names(expr) <= have}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
@@ -290,13 +291,17 @@ def composite_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) ->
     return [(kind, names) for kind, names in _key_constraints(reader, table) if len(names) > 1] if table else []
 
 
-def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """The SQL of each CHECK constraint of the table, under every column it names."""
+def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...],
+                       have: set[str]) -> dict[str, tuple[str, ...]]:
+    """The SQL of each CHECK constraint of the table over columns the source has (`have`), under every column it
+    names."""
     where, params = _catalog_filter(table)
     rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
                           "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
     out: dict[str, tuple[str, ...]] = {}
     for expression, names in rows:
+        if not set(names or ()) <= have:
+            continue
         for name in dict.fromkeys(names or ()):
             out[name] = out.get(name, ()) + (expression,)
     return out
@@ -308,6 +313,17 @@ def _generated_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     rows = reader.execute(f"SELECT column_name, generation_expression FROM duckdb_columns() WHERE {where} "
                           "AND is_generated", params).fetchall()
     return {name: expr for name, expr in rows if expr}
+
+
+def _names(expr: str) -> set[str]:
+    """The columns an expression names (none where it does not parse)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        return {c.name for c in sqlglot.parse_one(expr, read="duckdb").find_all(exp.Column)}
+    except sqlglot.errors.SqlglotError:
+        return {""}
 
 
 def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:

@@ -46,10 +46,17 @@ class Source:
     text: str
     sql: str
     parts: tuple[str, ...] = ()  # a table's [catalog, [schema,]] name
+    rows_of: tuple[str, ...] = ()  # a query's: the one table it keeps columns of as they are (``plain_table``)
 
     @property
     def label(self) -> str:
         return self.text if self.kind != "query" else "query"
+
+    @property
+    def constrained_by(self) -> tuple[str, ...]:
+        """The table whose constraints (keys, NOT NULL, CHECK, generated columns) the source's rows keep: the table
+        itself, or the one a query takes plain columns and rows of (empty: none)."""
+        return self.parts if self.kind == "table" else self.rows_of
 
 
 def quote_ident(name: str) -> str:
@@ -95,12 +102,44 @@ def parse_source(text: str) -> Source:
         bad = next((n for n in stmt.walk() if isinstance(n, _WRITES)), None)
         if bad is not None:
             raise SourceError(f"the source query contains a {type(bad).__name__.upper()} statement; only read-only queries are allowed: {_short(text)}")
-        return Source("query", text, _query_text(text))
+        return Source("query", text, _query_text(text), rows_of=plain_table(stmt))
     kind = stmt.key.upper() if stmt.key != "command" else text.split()[0].upper()
     raise SourceError(
         f"the source must be a table, a view, one read-only query (SELECT/WITH) or a file; "
         f"{kind} statements are refused: {_short(text)}"
     )
+
+
+def plain_table(stmt: exp.Expression) -> tuple[str, ...]:
+    """The name parts of the one table a query selects columns of as they are (`SELECT * EXCLUDE (tags) FROM t WHERE
+    year = 2024`, `SELECT a, b FROM s.t ORDER BY a LIMIT 10`): no join, set operation, WITH, grouping, or expression
+    among the columns (a REPLACE or RENAME of *, an alias to another name), so each column it keeps is the table's,
+    on a subset of its rows, and the table's keys, NOT NULL and CHECK constraints hold there. Empty otherwise. Leaving
+    a column of a type we cannot synthesize out of the query (the advice given) had lost them all: a PRIMARY KEY came
+    out with 3,885 values for 5,041 rows, and 571 rows broke a CHECK (shipped_at >= placed_at)."""
+    while isinstance(stmt, exp.Subquery):
+        stmt = stmt.this
+    if not isinstance(stmt, exp.Select) or any(stmt.args.get(k) for k in ("with", "with_", "joins", "group", "having",
+                                                                           "laterals", "pivots")):
+        return ()
+    source = stmt.args.get("from_") or stmt.args.get("from")  # (sqlglot 30 names it from_)
+    table = source.this if source is not None else None
+    if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier) or table.args.get("joins"):
+        return ()
+    for e in stmt.expressions:
+        star = e if isinstance(e, exp.Star) else e.this if isinstance(e, exp.Column) and isinstance(e.this, exp.Star) \
+            else None
+        if star is not None:
+            if star.args.get("replace") or star.args.get("rename"):
+                return ()
+        elif isinstance(e, exp.Alias):
+            if not (isinstance(e.this, exp.Column) and isinstance(e.this.this, exp.Identifier) and e.alias == e.this.name):
+                return ()
+        elif not (isinstance(e, exp.Column) and isinstance(e.this, exp.Identifier)):
+            return ()
+    if any(isinstance(n, (exp.AggFunc, exp.Window)) for e in stmt.expressions for n in e.walk()):
+        return ()
+    return tuple(p.name for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None)
 
 
 def _query_text(text: str) -> str:
