@@ -23,7 +23,7 @@ from duckdb_synth.engine.declared import from_checks
 from duckdb_synth.engine.schema import classify
 from duckdb_synth.surfaces.cli import main
 
-from conftest import load, run_count, sql_error
+from conftest import load, quiet_run, run_count, sql_error
 
 N = 300
 
@@ -513,4 +513,22 @@ def test_a_generous_declared_range_is_narrowed_to_the_rows(type_: str, check: st
                                     "FROM s").fetchall()
     assert abs(float(median) / float(real_median) - 1) < 0.25 and inside > 0.97
     assert any(s.name == "cells amount (descent)" for s in res.spend.steps)
+    con.close()
+
+
+def test_a_check_against_the_clock_is_read_as_the_time_of_the_run() -> None:
+    """`CHECK (birth <= today())`, `CHECK (seen <= now())`: the clock's calls were no shape a domain or rule reads, so the
+    CHECK was left out, and a strict copy held 39 births of 3,041 after today (it could not be loaded back). They are
+    read as the constants they are at the run (public: the time, not the data)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE p (birth DATE CHECK (birth <= today()), seen TIMESTAMP CHECK (seen <= now()), "
+                "age INTEGER, g VARCHAR)")
+    con.execute("INSERT INTO p SELECT today() - (i * 7 % 3000)::INTEGER, now()::TIMESTAMP - INTERVAL (i % 1000) HOUR, "
+                "i % 90, 'g' || (i % 3) FROM range(3000) r(i)")
+    checks = {c.name: c.checks for c in duckdb_synth.engine.schema.read_schema(con, "SELECT * FROM p", ("p",))}
+    assert "today" not in checks["birth"][0] and "now" not in checks["seen"][0]
+    res = quiet_run(con, "p", mode="strict", seed=0)
+    con.register("s", res.table)
+    assert con.execute("SELECT count(*) FILTER (WHERE birth > today() OR seen > now()) FROM s").fetchall() == [(0,)]
+    con.execute("INSERT INTO p SELECT * FROM s")  # (the table's CHECKs hold)
     con.close()
