@@ -32,7 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
-from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, decimal_past_floats, holds_infinity, written_decimal
+from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, conjuncts, decimal_past_floats, holds_infinity, written_decimal
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -311,7 +311,7 @@ def _facts(col: Column, names: list[str]) -> _Facts | None:
         except sqlglot.errors.ParseError:
             continue  # not readable: says nothing
         found = False
-        for conjunct in _conjuncts(tree):
+        for conjunct in conjuncts(tree):
             if _read_conjunct(col, conjunct, facts, shown, names):
                 found = True
         if found:
@@ -331,14 +331,6 @@ def _range(facts: _Facts) -> tuple[float, float, tuple[bool, bool]]:
     lo, lo_strict = max(facts.lower, key=lambda b: (b[0], b[1]), default=(-math.inf, False))
     hi, hi_strict = min(facts.upper, key=lambda b: (b[0], -b[1]), default=(math.inf, False))
     return lo, hi, (lo_strict, hi_strict)
-
-
-def _conjuncts(tree: exp.Expression) -> list[exp.Expression]:
-    while isinstance(tree, exp.Paren):
-        tree = tree.this
-    if isinstance(tree, exp.And):
-        return _conjuncts(tree.this) + _conjuncts(tree.expression)
-    return [tree]
 
 
 def _is_col(node: exp.Expression, col: Column, names: list[str]) -> bool:

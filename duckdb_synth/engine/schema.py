@@ -294,18 +294,45 @@ def composite_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) ->
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...],
                        have: set[str]) -> dict[str, tuple[str, ...]]:
     """The SQL of each CHECK constraint of the table over columns the source has (`have`), under every column it
-    names."""
+    names: a constraint of several terms joined by AND as one of each (the same rows keep them: a CHECK fails only
+    where one is false; `CHECK (a >= 0 AND b >= 0)`, `CHECK (s < e AND e <= DATE '2025-12-31')` were no shape a rule
+    reads, and 1,115 of 3,116 rows of a strictest copy broke the second), the clock's calls read (``_clock_read``)
+    and a null case spelled out dropped (``_without_null_cases``)."""
     where, params = _catalog_filter(table)
-    rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
+    rows = reader.execute(f"SELECT expression FROM duckdb_constraints() WHERE {where} "
                           "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
     out: dict[str, tuple[str, ...]] = {}
-    for expression, names in rows:
-        if not set(names or ()) <= have:
-            continue
-        expression = _without_null_cases(_clock_read(reader, expression))
-        for name in dict.fromkeys(names or ()):
-            out[name] = out.get(name, ()) + (expression,)
+    for (expression,) in rows:
+        for term in _terms(_clock_read(reader, expression)):
+            term = _without_null_cases(term)
+            names = _names(term)
+            if not names or not names <= have:
+                continue
+            for name in sorted(names):
+                out[name] = out.get(name, ()) + (term,)
     return out
+
+
+def _terms(expression: str) -> list[str]:
+    """The terms of a constraint joined by AND at its top (itself where there is one, or it does not parse)."""
+    import sqlglot
+
+    try:
+        terms = conjuncts(sqlglot.parse_one(expression, read="duckdb"))
+    except sqlglot.errors.SqlglotError:
+        return [expression]
+    return [expression] if len(terms) == 1 else [t.sql(dialect="duckdb") for t in terms]
+
+
+def conjuncts(tree):
+    """The terms of a parsed expression joined by AND at its top (parentheses around them dropped)."""
+    from sqlglot import exp
+
+    while isinstance(tree, exp.Paren):
+        tree = tree.this
+    if isinstance(tree, exp.And):
+        return conjuncts(tree.this) + conjuncts(tree.expression)
+    return [tree]
 
 
 def _generated_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, str]:
