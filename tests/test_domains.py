@@ -561,3 +561,22 @@ def test_a_check_with_its_null_case_spelled_out_is_kept() -> None:
     assert con.execute("SELECT count(*) FILTER (WHERE a > b OR rating NOT BETWEEN 1 AND 5) FROM s").fetchall() == [(0,)]
     con.execute("INSERT INTO r SELECT * FROM s")
     con.close()
+
+
+def test_a_check_of_terms_joined_by_and_is_kept_term_by_term() -> None:
+    """`CHECK (a >= 0 AND b >= 0)`, `CHECK (s < e AND e <= DATE '2025-12-31')`: a CHECK fails only where a term is
+    false, so it is one constraint a term; read whole, they were no shape a rule reads, and 1,115 of 3,116 rows of a
+    strictest copy broke the second."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE c (a INTEGER, b INTEGER, s DATE, e DATE, CHECK (a >= 0 AND b >= 0), "
+                "CHECK (s < e AND e <= DATE '2025-12-31'), g VARCHAR)")
+    con.execute("INSERT INTO c SELECT i % 40, i % 17, DATE '2020-01-01' + (i % 900)::INTEGER, "
+                "DATE '2020-01-01' + (i % 900 + 1 + i % 30)::INTEGER, 'g' || (i % 3) FROM range(3000) r(i)")
+    checks = {c.name: c.checks for c in duckdb_synth.engine.schema.read_schema(con, "SELECT * FROM c", ("c",))}
+    assert checks["a"] == ("a >= 0",) and checks["s"] == ("s < e",) and len(checks["e"]) == 2
+    res = quiet_run(con, "c", mode="strictest", seed=0)
+    con.register("s", res.table)
+    assert con.execute("SELECT count(*) FILTER (WHERE a < 0 OR b < 0 OR NOT (s < e AND e <= DATE '2025-12-31')) "
+                       "FROM s").fetchall() == [(0,)]
+    con.execute("INSERT INTO c SELECT * FROM s")
+    con.close()
