@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import duckdb_synth
-from duckdb_synth.engine import output
+from duckdb_synth.engine import decode, output
 from duckdb_synth.engine.data import output_fingerprint
 from duckdb_synth.engine.decode import decode_table
 from duckdb_synth.engine.model.pgm import GraphicalModel
@@ -398,28 +398,33 @@ def test_balanced_a_float_of_dense_rare_tenths_is_read_as_a_double_is() -> None:
 
 
 def test_masked_unique_columns_are_distinct_across_batches(small_batches, caplog) -> None:
-    """Each batch's masked UNIQUE values were distinct, but batches shared them, unsaid: 6,000 rows in 24 batches had
-    held 5,994 emails, 4,887 numbers and 4,578 dates (a million emails in three batches, some 100,000 repeats). Batch i
-    of b now keeps the values of the i-th part of the kind's (a hash of the value), so batches made apart share none;
-    where the parts cannot hold a batch's rows (more rows than a SMALLINT's numbers), it says so."""
+    """Each batch's masked UNIQUE values were distinct, but batches shared them, unsaid (a million emails in three
+    batches: 926,308). Batch i of b now keeps the values of the i-th part of the kind's (a hash of the value), so batches
+    made apart share none; where the parts cannot hold a batch's rows (more rows than a SMALLINT's numbers), it says
+    so; past MASK_PARTS batches (each would draw that many values for one it keeps) it says the batches may share."""
     con = duckdb.connect()
     con.execute("CREATE TABLE t (email VARCHAR UNIQUE, n INTEGER UNIQUE, d DATE UNIQUE, g VARCHAR)")
     con.execute("INSERT INTO t SELECT 'u' || i || '@x.com', i, DATE '2000-01-01' + i::INTEGER, 'g' || (i % 3) "
                 "FROM range(600) r(i)")
-    out = duckdb_synth.run(con, "t", mode="strict", seed=2, rows=6_000, masks={"email": "email", "n": "number",
+    out = duckdb_synth.run(con, "t", mode="strict", seed=2, rows=4_096, masks={"email": "email", "n": "number",
                                                                               "d": "date"}).output
-    assert out.num_batches == 24
+    assert out.num_batches == decode.MASK_PARTS == 16
     table = out.table()
-    assert [pc.count_distinct(table.column(c)).as_py() for c in ("email", "n", "d")] == [6_000] * 3
+    assert [pc.count_distinct(table.column(c)).as_py() for c in ("email", "n", "d")] == [4_096] * 3
     assert out.batch(5).equals(table.slice(5 * small_batches, small_batches))  # a batch made apart: the same rows
     assert "masked" not in caplog.text
     con.execute("CREATE TABLE small (k SMALLINT UNIQUE, g VARCHAR)")  # (k's number mask: 0..32,767)
     con.execute("INSERT INTO small SELECT i, 'g' || (i % 3) FROM range(600) r(i)")
     many = duckdb_synth.run(con, "small", mode="strict", seed=2, rows=40_000, masks={"k": "number"}).output
     many.rows_per_batch, many._first = 8_192, None  # (5 batches)
-    assert pc.count_distinct(many.table().column("k")).as_py() <= 32_768
+    k = many.table().column("k")
+    assert pc.count_distinct(k).as_py() <= 32_768 and len(k) == 40_000
     assert "column 'k' is declared UNIQUE and masked ('number')" in caplog.text
     assert "may repeat another batch's" in caplog.text
+    caplog.clear()
+    many.num_rows, many.rows_per_batch, many._first = 3_400, 200, None  # (17 batches: too many to keep apart)
+    assert pc.count_distinct(many.table().column("k")).as_py() > 3_000
+    assert caplog.text.count("too many to keep apart") == 1
     con.close()
 
 

@@ -126,26 +126,53 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
 
 MASK_REDRAWS = 8  # times a declared UNIQUE masked column's repeats in a batch are drawn again
 MASK_DRAW_ROWS = 1 << 20  # at most this many values drawn at once for a batch's part (``_distinct_masked``)
+MASK_PARTS = 16  # batches of a declared UNIQUE masked column kept apart by parts of its values, at most (a batch draws
+# about as many values as there are parts for each it keeps: 2M emails in 31 batches took 46.8 CPU s against 3.4)
 
 
 def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator,
                      part: tuple[int, int] = (0, 1)) -> tuple[pa.Array, int]:
-    """A declared UNIQUE column's mask values, distinct within the batch and from every other batch's: a mask draws
-    from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from pools), and 2,028 numbers had
-    held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an earlier row's is drawn again
-    (up to MASK_REDRAWS times). In batch i of b (`part`), so is a value outside the i-th part of its type's values
-    (``masks.parts_of``, a hash of the value): batches made apart share none, where a million emails in three
-    batches had held 926,308 (the kind holds about 3.3M; each batch was distinct on its own). A batch then
-    draws about b values for each it keeps. A 'string' mask's tokens carry 64 random bits or more (two of 100M rows
-    share one with chance 3e-4), and are not partitioned. Where the kind holds too few values for the rows, repeats
-    stay (``_say_repeats`` says so). Independent of the data. Returns the values and how many of them are left
-    outside the batch's part (they may repeat another batch's)."""
-    i, b = (0, 1) if kind == "string" else part
+    """A declared UNIQUE column's mask values, distinct within the batch and, in one of b <= MASK_PARTS batches, from
+    every other batch's: a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from
+    pools), and 2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an
+    earlier row's is drawn again (up to MASK_REDRAWS times). In batch i of b (`part`), so is a value outside the i-th
+    part of the kind's values (``masks.parts_of``, a hash of the value): batches made apart share none, where a million
+    emails in three batches had held 926,308 (the kind holds about 3.3M; each batch was distinct on its own). A batch
+    then draws about b values for each it keeps, so past MASK_PARTS batches the values are distinct within each batch
+    alone. Rows a full part leaves are drawn again from all the kind's values (distinct within the batch). A 'string'
+    mask's tokens carry 64 random bits or more (two of 100M rows share one with chance 3e-4): not partitioned. Where
+    the kind holds too few values for the rows, repeats stay (``_say_repeats`` says so). Independent of the data.
+    Returns the values and how many of them, not repeating a value of the batch, lie outside its part (they may
+    repeat another batch's; all of them where the batches are too many to part)."""
+    i, b = part
+    parted = 1 < b <= MASK_PARTS and kind != "string"
     keep = ~_repeated(values)
-    if b > 1:
-        keep &= masks.parts_of(values, b) == i
-    todo = np.flatnonzero(~keep)
-    kept = values.filter(pa.array(keep))
+    if not parted:
+        todo = np.flatnonzero(~keep)
+        values, todo, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng)
+        # (past MASK_PARTS batches each value may repeat another batch's: said once, ``_say_repeats``)
+        return values, len(values) - len(todo) if b > 1 and kind != "string" else 0
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")
+        keep &= masks.parts_of(values, b, con) == i
+        todo = np.flatnonzero(~keep)
+        # values of the batch's part first; what a full part leaves, then, from all of the kind's
+        values, todo, kept = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, (i, b), con)
+        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng)
+        alone = np.ones(len(values), dtype=bool)
+        alone[todo] = False  # (the rows left repeating a value of the batch are counted as such)
+        return values, int(((masks.parts_of(values, b, con) != i) & alone).sum())
+    finally:
+        con.close()
+
+
+def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, target: str,
+                 rng: np.random.Generator, part: tuple[int, int] = (0, 1),
+                 con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Array, np.ndarray, pa.Array]:
+    """``_distinct_masked``'s draws for the rows `todo`, values distinct from `kept` and each other, of part i of b
+    (`part`; b == 1: any; `con` hashes them), up to MASK_REDRAWS rounds that fill little: (values, rows left, kept)."""
+    i, b = part
     redraws = 0
     # Only the new draws are checked, against the values kept (1M emails: 3.4 -> 0.6 s). A round counts as a redraw
     # unless (in a batch of several) it filled a quarter of the rows its draws could: a part nearly full stops.
@@ -153,7 +180,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
         wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else len(todo)
         fresh = masks.generate(kind, wanted, target, rng).cast(values.type)
         if b > 1:
-            fresh = fresh.filter(pa.array(masks.parts_of(fresh, b) == i))
+            fresh = fresh.filter(pa.array(masks.parts_of(fresh, b, con) == i))
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
         if clash.all() and len(todo) > 64:  # (the kind's values all taken: 1M rows of numbers 0-99,999; a few
             # draws that clash by chance draw again, the review of 1e23c2d)
@@ -169,8 +196,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
         values = pc.replace_with_mask(values, pa.array(mask), fresh)
         kept = pa.concat_arrays([kept, fresh])
         redraws += 1 if b == 1 or 4 * b * len(at) < wanted else 0
-    astray = int((masks.parts_of(values.take(pa.array(todo)), b) != i).sum()) if b > 1 and len(todo) else 0
-    return values, astray
+    return values, todo, kept
 
 
 def _repeated(values: pa.Array) -> np.ndarray:
@@ -804,6 +830,13 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
         if c.name in (masked or {}):
             astray = (strays or {}).get(c.name, 0)
+            if b > MASK_PARTS and masked[c.name] != "string":  # (no parts: said in the first batch alone)
+                if i == 0:
+                    log.warning("column '%s' is declared UNIQUE and masked ('%s'): its values are distinct within "
+                                "each of the %d batches, which are too many to keep apart (over %d), so batches may "
+                                "share a value; loaded into a table with that constraint, the copy may be refused",
+                                c.name, masked[c.name], b, MASK_PARTS)
+                astray = 0
             if repeats or astray:  # (drawn again already, off the batch's part too: ``_distinct_masked``)
                 log.warning("column '%s' is declared UNIQUE and masked ('%s'): %d of the %d values of a batch repeat "
                             "one (%d more may repeat another batch's), drawn again %d times: the mask's kind holds too "
