@@ -11,7 +11,7 @@ import duckdb_synth
 from duckdb_synth.errors import MaskError, OptionError, SchemaError, SourceError, SynthError
 from duckdb_synth.options import DEFAULT_DELTA, MAX_ROWS, Options, parse_options
 from duckdb_synth.engine.schema import INTEGER_RANGES, Column, check_columns, classify, read_schema
-from duckdb_synth.engine.source import Source, parse_source, quote_ident, quote_literal
+from duckdb_synth.engine.source import Source, open_source, parse_source, quote_ident, quote_literal
 
 from conftest import quiet_run
 
@@ -413,7 +413,10 @@ def test_delta_warning_does_not_come_and_go_with_the_noise(caplog) -> None:
     ("SELECT *, a + 1 AS z FROM t", ()), ("SELECT * FROM t JOIN u USING (k)", ()), ("SELECT * FROM t, u", ()),
     ("SELECT * FROM t UNION ALL SELECT * FROM t", ()), ("WITH x AS (SELECT 1) SELECT * FROM t", ()),
     ("SELECT a FROM t GROUP BY a", ()), ("SELECT count(*) AS a FROM t", ()), ("SELECT * FROM (SELECT * FROM t)", ()),
-    ("SELECT * FROM range(10)", ()), ("SELECT row_number() OVER () AS a FROM t", ())])
+    ("SELECT * FROM range(10)", ()), ("SELECT row_number() OVER () AS a FROM t", ()),
+    ("SELECT * EXCLUDE (s) FROM t AS u(b, a)", ()), ("SELECT s.a FROM t", ()), ("SELECT s.* FROM t", ()),
+    ("SELECT id, k, v FROM t UNPIVOT (v FOR k IN (a, b))", ()), ("SELECT u.a FROM t AS u", ("t",)),
+    ("SELECT T.a FROM t", ("t",))])
 def test_plain_table_of_a_query(query: str, table: tuple) -> None:
     """A query keeping a table's columns as they are, on some of its rows, is constrained by that table; any other
     is not (``source.plain_table``)."""
@@ -437,4 +440,22 @@ def test_a_query_of_one_tables_columns_keeps_its_constraints() -> None:
         con.register("s", res.table)
         assert con.execute("SELECT count(*) - count(DISTINCT id), count(*) FILTER (WHERE shipped < placed OR qty <= 0 "
                            "OR placed IS NULL OR total IS DISTINCT FROM qty * price) FROM s").fetchall() == [(0, 0)]
+    con.close()
+
+
+def test_a_querys_table_is_the_one_base_table_its_name_can_mean() -> None:
+    """The review of 7f04d03: constraints were read by the table's name alone, so a view `v` beside a table `other.v`, or
+    a TEMP table over `main.t`, took the other table's CHECK (every value moved to its bound), and `T` missed `t`'s.
+    A query's table is the one base table its name can mean, ignoring case; none where it is a view or several."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a INTEGER CHECK (a BETWEEN 0 AND 10))")
+    con.execute("CREATE SCHEMA other")
+    con.execute("CREATE TABLE other.v (x INTEGER NOT NULL CHECK (x BETWEEN 0 AND 10))")
+    con.execute("CREATE VIEW v AS SELECT 1000 + i AS x FROM range(100) r(i)")
+    got = {q: open_source(con, q, private=False, in_sql=False).rows_of
+           for q in ("SELECT * FROM t", "SELECT * FROM T", "SELECT * FROM main.t", "SELECT * FROM v")}
+    assert got == {"SELECT * FROM t": ("memory", "main", "t"), "SELECT * FROM T": ("memory", "main", "t"),
+                   "SELECT * FROM main.t": ("memory", "main", "t"), "SELECT * FROM v": ()}
+    con.execute("CREATE TEMP TABLE t (a INTEGER)")
+    assert open_source(con, "SELECT * FROM t", private=False, in_sql=False).rows_of == ()
     con.close()

@@ -79,7 +79,10 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
         {unit.name} if unit is not None else set())
     if rules:  # (an aggregate release keeps no rule)
         checks = checked_rules(columns, mask_map, fresh, opts.constraints)
-        made = generated_rules(columns, mask_map, fresh, [*opts.constraints, *checks])
+        named = {c for cols, _ in opts.marginals for c in cols} | set(opts.domain_map)
+        made = generated_rules(columns, mask_map, fresh, [*opts.constraints, *checks],
+                               {c.name for c in columns if c.name in named or c.name.lower() in
+                                {n.lower() for n in named}})
         # parsed together, so that rules that clash across the two are refused (and chains see both)
         rules = parse_rules([*opts.constraints, *checks, *made], columns, masked=mask_map, generated=fresh,
                             sources=["constraints"] * len(opts.constraints) + ["CHECK"] * len(checks)
@@ -148,25 +151,48 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
     return out
 
 
-def generated_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[str], given: list[str]) -> list[str]:
+def generated_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[str], given: list[str],
+                    named: set[str] = frozenset()) -> list[str]:
     """A generated column (``total INTEGER GENERATED ALWAYS AS (a + b)``) as the rule deriving it, ``total = a + b``:
     computed from the other columns, not modelled, so the copy holds what the table would (its values had been
-    modelled: 63 % of a balanced copy's rows and 90 % of a strict one's broke the expression). Not where it is masked, a
-    key, or derived by a rule already given; an expression of another shape than a derived rule's (text, functions) is
-    said and left modelled."""
+    modelled: 63 % of a balanced copy's rows and 90 % of a strict one's broke the expression). The catalog's cast to
+    the column's own type is dropped (a derived column is computed in its type anyway), so that a bound on it becomes
+    one on its expression (`total <= 25`: `a + b <= 25`). Not where it is masked, a key, derived by a rule given, or
+    `named` (by the workload or a declared domain, which a computed column takes no part in); nor where it and the
+    rules given do not go together, or its expression is of another shape than a derived rule's (text, functions):
+    said, and left modelled."""
     by_rules = {r.left for text in given for r in _parsed_alone(text, columns, mask_map, fresh) if r.kind == "derived"}
     out = []
     for c in columns:
         if c.computed_as is None or c.name in mask_map or c.name in fresh or c.name in by_rules:
             continue
-        text = f"{quote_ident(c.name)} = {c.computed_as}"
+        text = f"{quote_ident(c.name)} = {_uncast(c.computed_as, c.type)}"
+        if c.name in named:
+            log.warning("generated column '%s' is named in the workload or a declared domain: its values are modelled, "
+                        "and the copy may not hold what its expression gives", c.name)
+            continue
         try:
-            parse_rules([text], columns, masked=mask_map, generated=fresh, source="generated column")
+            parse_rules([*given, text], columns, masked=mask_map, generated=fresh,
+                        sources=["constraints"] * len(given) + ["generated column"])
         except OptionError as exc:
-            log.warning("%s: its values are modelled, and the copy may not hold what the expression gives", exc)
+            log.warning("%s: generated column '%s' is modelled, and the copy may not hold what its expression gives",
+                        exc, c.name)
             continue
         out.append(text)
     return out
+
+
+def _uncast(expr: str, type_: str) -> str:
+    """`expr` without an outer cast to `type_` (the catalog's `CAST((a + b) AS INTEGER)` of an INTEGER column)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(expr, read="duckdb")
+        same = isinstance(tree, exp.Cast) and tree.to == exp.DataType.build(type_, dialect="duckdb")
+    except (sqlglot.errors.SqlglotError, ValueError):
+        return expr
+    return tree.this.sql(dialect="duckdb") if same else expr
 
 
 def _parsed_alone(text: str, columns: list[Column], mask_map: dict[str, str], fresh: set[str]) -> list[Rule]:

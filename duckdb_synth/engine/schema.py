@@ -254,7 +254,9 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
     checks = _check_constraints(reader, table, have)
-    computed = {name: expr for name, expr in _generated_columns(reader, table).items() if _names(expr) <= have}
+    lower = {n.lower() for n in have}  # (DuckDB's names ignore case: the catalog prints `Net` as net)
+    computed = {name: expr for name, expr in _generated_columns(reader, table).items()
+                if {n.lower() for n in _names(expr)} <= lower}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
@@ -306,7 +308,7 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
         for term in _terms(_clock_read(reader, expression)):
             term = _without_null_cases(term)
             names = _names(term)
-            if not names or not names <= have:
+            if not names or not {n.lower() for n in names} <= {n.lower() for n in have}:
                 continue
             for name in sorted(names):
                 out[name] = out.get(name, ()) + (term,)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import glob as globmod
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import sqlglot
@@ -124,9 +124,18 @@ def plain_table(stmt: exp.Expression) -> tuple[str, ...]:
         return ()
     source = stmt.args.get("from_") or stmt.args.get("from")  # (sqlglot 30 names it from_)
     table = source.this if source is not None else None
-    if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier) or table.args.get("joins"):
+    if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier) or table.args.get("joins") \
+            or table.args.get("pivots"):  # (UNPIVOT repeats each row)
         return ()
+    alias = table.args.get("alias")
+    if alias is not None and alias.args.get("columns"):  # `t AS u(b, a)` renames the columns
+        return ()
+    own = (alias.name if alias is not None and alias.name else table.name).lower()
     for e in stmt.expressions:
+        column = e.this if isinstance(e, exp.Alias) else e
+        if isinstance(column, exp.Column) and (column.args.get("db") or column.args.get("catalog") or (
+                column.table and column.table.lower() != own)):
+            return ()  # (`s.a`, `s.*` of a STRUCT column s, or another name: not the table's own column)
         star = e if isinstance(e, exp.Star) else e.this if isinstance(e, exp.Column) and isinstance(e.this, exp.Star) \
             else None
         if star is not None:
@@ -176,6 +185,8 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
             "budget covers; in DP modes load it into a table with declared types first "
             "(CREATE TABLE t (...); COPY t FROM 'file.csv'), or use Parquet, which declares its schema")
     check_source(reader, src, in_sql=in_sql)
+    if src.kind == "query" and src.rows_of:
+        src = replace(src, rows_of=_base_table(reader, src.rows_of))
     if private and src.kind == "table" and not in_catalog(reader, src.parts):
         raise SourceError(
             f"{src.text} is not a table or view of the database: DuckDB would read it by a replacement scan (a file "
@@ -183,6 +194,22 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
             "modes create a table with declared types first (CREATE TABLE t (...); INSERT INTO t ...), register "
             "the object (con.register('t', obj)), or give a Parquet path")
     return src
+
+
+def _base_table(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> tuple[str, ...]:
+    """The (database, schema, table) of the one base table a query's table name can mean, matched as DuckDB matches
+    names (ignoring case), in any database and schema the name leaves open; empty where it is none or several, or a
+    view shares the name (a TEMP table over a table, a view in main beside a table in another schema: the constraints
+    read would be another table's)."""
+    names = ["database_name", "schema_name", "table_name"][-len(parts):] if len(parts) <= 3 else []
+    if not names:
+        return ()
+    where = " AND ".join(f"lower({n}) = lower(?)" for n in names)
+    tables = reader.execute(f"SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE {where}",
+                            list(parts)).fetchall()
+    views = reader.execute(f"SELECT count(*) FROM duckdb_views() WHERE {where.replace('table_name', 'view_name')}",
+                           list(parts)).fetchall()[0][0]
+    return tuple(tables[0]) if len(tables) == 1 and not views else ()
 
 
 UNFINISHED = "unfinished result"  # DuckDB's words for a connection whose last result was not read to the end
