@@ -594,3 +594,19 @@ def test_a_check_of_terms_joined_by_and_is_kept_term_by_term() -> None:
                        "FROM s").fetchall() == [(0,)]
     con.execute("INSERT INTO c SELECT * FROM s")
     con.close()
+
+
+def test_a_one_value_range_and_an_unread_check_of_one_column(caplog) -> None:
+    """The review of cde1577: `domains={'x': [5, 5]}` was refused ("got [5]": the options drop a list's repeats), and a
+    one-column CHECK of no shape a domain or rule reads (`length(code) = 3`) was left out unsaid; a range of one value
+    is taken, and such a CHECK said (one read as a domain is not)."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x INTEGER, code VARCHAR CHECK (length(code) = 3), age INTEGER CHECK (age BETWEEN 0 "
+                "AND 120), g VARCHAR)")
+    con.execute("INSERT INTO t SELECT 5, 'abc', i % 90, 'g' || (i % 3) FROM range(300) r(i)")
+    res = duckdb_synth.run(con, "t", mode="balanced", domains={"x": [5, 5]})
+    con.register("s", res.table)
+    assert con.execute("SELECT min(x), max(x) FROM s").fetchall() == [(5, 5)]
+    assert "rule '(length(code) = 3)'" in caplog.text and "the copy may break it" in caplog.text
+    assert "age" not in caplog.text
+    con.close()

@@ -83,6 +83,8 @@ def user_domain(col: Column, spec: DomainSpec) -> Declared:
             lo, hi = spec.lo, spec.hi
         elif len(spec.values) == 2:
             lo, hi = spec.values
+        elif len(spec.values) == 1:  # (its one value: [5] or [5, 5], whose repeat the options dropped)
+            lo = hi = spec.values[0]
         else:
             raise OptionError(f"domains: column '{col.name}' is {col.type}: give its range as [min, max] or "
                               f"{{'min': .., 'max': ..}}, got {shown} (a list of values is for text, UUID, ENUM "
