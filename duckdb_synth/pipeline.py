@@ -28,7 +28,7 @@ from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import plan
 from .engine.rules import modelled_away
-from .engine.schema import composite_keys, read_schema
+from .engine.schema import composite_keys, foreign_keys, read_schema
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
 from .errors import OptionError, did_you_mean
@@ -71,6 +71,11 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     cols = plan(read_schema(reader, src.sql, src.constrained_by), opts)
+    for names, referenced in foreign_keys(reader, src.constrained_by):
+        if set(names) <= {c.name for c in cols.columns}:
+            log.warning("the FOREIGN KEY (%s) references %s: the copy's values of %s are synthetic, not read from %s, so "
+                        "some may not be keys there, and a table with that constraint refuses those rows",
+                        ", ".join(names), referenced, "that column" if len(names) == 1 else "those columns", referenced)
     for kind, names in composite_keys(reader, src.constrained_by):
         if not set(names) <= {c.name for c in cols.columns}:
             continue  # (a query leaving one of its columns out: no key of the rows it reads)

@@ -459,3 +459,19 @@ def test_a_querys_table_is_the_one_base_table_its_name_can_mean() -> None:
     con.execute("CREATE TEMP TABLE t (a INTEGER)")
     assert open_source(con, "SELECT * FROM t", private=False, in_sql=False).rows_of == ()
     con.close()
+
+
+def test_a_foreign_key_is_said(caplog) -> None:
+    """A FOREIGN KEY's columns come out synthetic, not read from the table referenced: the run says so (it said nothing),
+    and not for a query leaving the column out."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR)")
+    con.execute("INSERT INTO customers SELECT i, 'c' || i FROM range(100) r(i)")
+    con.execute("CREATE TABLE orders (oid INTEGER PRIMARY KEY, cust INTEGER REFERENCES customers(id), amount DOUBLE)")
+    con.execute("INSERT INTO orders SELECT i, i % 100, i * 1.5 FROM range(500) r(i)")
+    quiet_run(con, "orders", mode="balanced", seed=0)
+    assert "the FOREIGN KEY (cust) references customers" in caplog.text
+    caplog.clear()
+    quiet_run(con, "SELECT oid, amount FROM orders", mode="balanced", seed=0)
+    assert "FOREIGN KEY" not in caplog.text
+    con.close()

@@ -293,6 +293,17 @@ def composite_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) ->
     return [(kind, names) for kind, names in _key_constraints(reader, table) if len(names) > 1] if table else []
 
 
+def foreign_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """The table's FOREIGN KEY constraints, as (columns, the table they reference): the copy's values of those columns
+    are synthetic, and need not be keys there (the run says so)."""
+    if not table:
+        return []
+    where, params = _catalog_filter(table)
+    rows = reader.execute(f"SELECT constraint_column_names, referenced_table FROM duckdb_constraints() WHERE {where} "
+                          "AND constraint_type = 'FOREIGN KEY' ORDER BY constraint_index", params).fetchall()
+    return [(tuple(names), ref) for names, ref in rows if names]
+
+
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...],
                        have: set[str]) -> dict[str, tuple[str, ...]]:
     """The SQL of each CHECK constraint of the table over columns the source has (`have`), under every column it
