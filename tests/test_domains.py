@@ -610,3 +610,13 @@ def test_a_one_value_range_and_an_unread_check_of_one_column(caplog) -> None:
     assert "rule '(length(code) = 3)'" in caplog.text and "the copy may break it" in caplog.text
     assert "age" not in caplog.text
     con.close()
+
+
+def test_checks_name_columns_as_duckdb_does_ignoring_case() -> None:
+    """A CHECK spelling a column otherwise than the table (`Net` checked as `NET`, `"Big Col"` as `"big col"`) was filed
+    under the spelling, not the column, and left out of its domain and rules."""
+    con = duckdb.connect()
+    con.execute('CREATE TABLE t (Net INTEGER CHECK (NET >= 0), "Big Col" INTEGER, CHECK ("big col" <= Net), g VARCHAR)')
+    checks = {c.name: c.checks for c in duckdb_synth.engine.schema.read_schema(con, "SELECT * FROM t", ("t",))}
+    assert checks == {"Net": ("(NET >= 0)", '("big col" <= Net)'), "Big Col": ('("big col" <= Net)',), "g": ()}
+    con.close()

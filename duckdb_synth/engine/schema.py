@@ -256,7 +256,7 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     checks = _check_constraints(reader, table, have)
     lower = {n.lower() for n in have}  # (DuckDB's names ignore case: the catalog prints `Net` as net)
     computed = {name: expr for name, expr in _generated_columns(reader, table).items()
-                if {n.lower() for n in _names(expr)} <= lower}
+                if (names := _names(expr)) and {n.lower() for n in names} <= lower}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
@@ -312,16 +312,17 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     reads, and 1,115 of 3,116 rows of a strictest copy broke the second), the clock's calls read (``_clock_read``)
     and a null case spelled out dropped (``_without_null_cases``)."""
     where, params = _catalog_filter(table)
-    rows = reader.execute(f"SELECT expression FROM duckdb_constraints() WHERE {where} "
+    rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
                           "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
+    own = {n.lower(): n for n in have}  # (names as the CHECK spells them, `NET`, are the column's, `Net`)
     out: dict[str, tuple[str, ...]] = {}
-    for (expression,) in rows:
+    for expression, catalog_names in rows:
         for term in _terms(_clock_read(reader, expression)):
             term = _without_null_cases(term)
-            names = _names(term)
-            if not names or not {n.lower() for n in names} <= {n.lower() for n in have}:
+            names = _names(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
+            if not names or not {n.lower() for n in names} <= set(own):
                 continue
-            for name in sorted(names):
+            for name in sorted({own[n.lower()] for n in names}):
                 out[name] = out.get(name, ()) + (term,)
     return out
 
@@ -440,7 +441,7 @@ def _names(expr: str) -> set[str]:
     try:
         return {c.name for c in sqlglot.parse_one(expr, read="duckdb").find_all(exp.Column)}
     except sqlglot.errors.SqlglotError:
-        return {""}
+        return set()
 
 
 def _not_null_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> set[str]:
