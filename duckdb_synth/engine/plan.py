@@ -79,10 +79,9 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
         {unit.name} if unit is not None else set())
     if rules:  # (an aggregate release keeps no rule)
         checks = checked_rules(columns, mask_map, fresh, opts.constraints)
-        named = {c for cols, _ in opts.marginals for c in cols} | set(opts.domain_map)
+        named = {c.lower() for cols, _ in opts.marginals for c in cols} | {c.lower() for c in opts.domain_map}
         made = generated_rules(columns, mask_map, fresh, [*opts.constraints, *checks],
-                               {c.name for c in columns if c.name in named or c.name.lower() in
-                                {n.lower() for n in named}})
+                               {c.name for c in columns if c.name.lower() in named})
         # parsed together, so that rules that clash across the two are refused (and chains see both)
         rules = parse_rules([*opts.constraints, *checks, *made], columns, masked=mask_map, generated=fresh,
                             sources=["constraints"] * len(opts.constraints) + ["CHECK"] * len(checks)
