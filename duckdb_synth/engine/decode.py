@@ -143,15 +143,14 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     mask's tokens carry 64 random bits or more (two of 100M rows share one with chance 3e-4): not partitioned. Where
     the kind holds too few values for the rows, repeats stay (``_say_repeats`` says so). Independent of the data.
     Returns the values and how many of them, not repeating a value of the batch, lie outside its part (they may
-    repeat another batch's; all of them where the batches are too many to part)."""
+    repeat another batch's; 0 where the batch is not parted)."""
     i, b = part
     parted = 1 < b <= MASK_PARTS and kind != "string"
     keep = ~_repeated(values)
     if not parted:
         todo = np.flatnonzero(~keep)
-        values, todo, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng)
-        # (past MASK_PARTS batches each value may repeat another batch's: said once, ``_say_repeats``)
-        return values, len(values) - len(todo) if b > 1 and kind != "string" else 0
+        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng)
+        return values, 0  # (past MASK_PARTS batches any value may repeat another batch's: ``_say_repeats`` says so once)
     con = duckdb.connect()
     try:
         con.execute("SET threads = 1")
@@ -836,7 +835,6 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
                                 "each of the %d batches, which are too many to keep apart (over %d), so batches may "
                                 "share a value; loaded into a table with that constraint, the copy may be refused",
                                 c.name, masked[c.name], b, MASK_PARTS)
-                astray = 0
             if repeats or astray:  # (drawn again already, off the batch's part too: ``_distinct_masked``)
                 log.warning("column '%s' is declared UNIQUE and masked ('%s'): %d of the %d values of a batch repeat "
                             "one (%d more may repeat another batch's), drawn again %d times: the mask's kind holds too "
