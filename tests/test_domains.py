@@ -553,7 +553,8 @@ def test_a_check_against_the_clock_is_read_as_the_time_of_the_run() -> None:
     ("((a <= b) OR (b IS NULL))", "a <= b"), ("(((a <= b) OR (b IS NULL)) OR (a IS NULL))", "a <= b"),
     ("((x IN ('a', 'b')) OR (x IS NULL))", "x IN ('a', 'b')"),
     ("((a <= b) OR (c IS NULL))", None), ("((a > 0 AND b > 0) OR (a IS NULL))", None),
-    ("((coalesce(a, 0) > 1) OR (a IS NULL))", None), ("((a > 0) OR (a IS NOT NULL))", None)])
+    ("((coalesce(a, 0) > 1) OR (a IS NULL))", None), ("((a > 0) OR (a IS NOT NULL))", None),
+    ("((x BETWEEN lo AND hi) OR (lo IS NULL))", None)])
 def test_a_checks_null_case_is_read_as_sql_reads_it(check: str, read) -> None:
     """`P OR c IS NULL` keeps the rows P does where P is NULL whenever c is (one comparison, BETWEEN or IN over c): a
     CHECK passes on NULL. Other shapes stay as they are (and are left out, as before)."""
@@ -619,4 +620,23 @@ def test_checks_name_columns_as_duckdb_does_ignoring_case() -> None:
     con.execute('CREATE TABLE t (Net INTEGER CHECK (NET >= 0), "Big Col" INTEGER, CHECK ("big col" <= Net), g VARCHAR)')
     checks = {c.name: c.checks for c in duckdb_synth.engine.schema.read_schema(con, "SELECT * FROM t", ("t",))}
     assert checks == {"Net": ("(NET >= 0)", '("big col" <= Net)'), "Big Col": ('("big col" <= Net)',), "g": ()}
+    con.close()
+
+
+def test_checks_read_a_structs_field_as_its_column_and_many_terms() -> None:
+    """The review of e17cb01: `CHECK (st.a > 0)` on a STRUCT column st was filed under a top-level column a (every a of
+    `SELECT a FROM t` moved to 1); a CHECK of 1,500 terms passed Python's recursion depth; `now()` is read only in a
+    UTC session (DuckDB compares it with a TIMESTAMP in the session's zone: a copy made in Los Angeles held rows
+    after now())."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a INT, st STRUCT(a INT), CHECK (st.a > 0))")
+    read = duckdb_synth.engine.schema.read_schema
+    assert read(con, "SELECT a FROM t", ("t",))[0].checks == ()
+    assert [c.checks for c in read(con, "SELECT * FROM t", ("t",))] == [(), ("(st.a > 0)",)]
+    con.execute("CREATE TABLE w (" + ", ".join(f"a{i} INT" for i in range(1500)) + ", CHECK ("
+                + " AND ".join(f"a{i} > 0" for i in range(1500)) + "))")
+    assert [c.checks for c in read(con, "SELECT * FROM w", ("w",))][1499] == ("a1499 > 0",)
+    con.execute("SET TimeZone = 'America/Los_Angeles'")
+    con.execute("CREATE TABLE u (seen TIMESTAMP CHECK (seen <= now()), d DATE CHECK (d <= today()))")
+    assert [c.checks for c in read(con, "SELECT * FROM u", ("u",))][0] == ("(seen <= now())",)
     con.close()

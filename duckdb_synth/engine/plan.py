@@ -161,6 +161,8 @@ def generated_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[
     `named` (by the workload or a declared domain, which a computed column takes no part in); nor where it and the
     rules given do not go together, or its expression is of another shape than a derived rule's (text, functions):
     said, and left modelled."""
+    if not any(c.computed_as for c in columns):
+        return []
     by_rules = {r.left for text in given for r in _parsed_alone(text, columns, mask_map, fresh) if r.kind == "derived"}
     out = []
     for c in columns:

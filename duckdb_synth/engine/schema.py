@@ -339,14 +339,20 @@ def _terms(expression: str) -> list[str]:
 
 
 def conjuncts(tree):
-    """The terms of a parsed expression joined by AND at its top (parentheses around them dropped)."""
+    """The terms of a parsed expression joined by AND at its top (parentheses around them dropped), in order; by a
+    loop, not recursion (a CHECK of 1,000 terms had passed Python's depth)."""
     from sqlglot import exp
 
-    while isinstance(tree, exp.Paren):
-        tree = tree.this
-    if isinstance(tree, exp.And):
-        return conjuncts(tree.this) + conjuncts(tree.expression)
-    return [tree]
+    terms, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.And):
+            todo += [node.expression, node.this]
+        else:
+            terms.append(node)
+    return terms
 
 
 def _generated_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> dict[str, str]:
@@ -357,13 +363,17 @@ def _generated_columns(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     return {name: expr for name, expr in rows if expr}
 
 
-_CLOCKS = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "get_current_time", "today"})
+_CLOCKS = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "get_current_time", "today",
+                     "current_localtime"})
 
 
 def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str) -> str:
     """A CHECK's calls of the clock (`birth <= today()`, `seen <= now()`) as the constants they are now, so that the
-    rules and domains read them (public: the time of the run, not the data; a copy made now keeps them when it is
-    loaded later). Unread, such a CHECK was left out, and a strict copy held 39 births of 3,041 after today."""
+    rules and domains read them (public: the time of the run, not the data; a copy made now keeps an upper bound when
+    it is loaded later, a lower one only until the clock passes its values). Unread, such a CHECK was left out, and a
+    strict copy held 39 births of 3,041 after today. A time with its zone (now()) is read only where the session's
+    zone is UTC: DuckDB compares it with a TIMESTAMP column in the session's zone, which the rules do not (a copy made
+    in Los Angeles held 19 rows after now())."""
     import sqlglot
     from sqlglot import exp
 
@@ -379,8 +389,11 @@ def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str) -> str:
     for node in found:
         call = node.sql(dialect="duckdb")
         try:
-            (value, type_), = reader.execute(f"SELECT CAST({call} AS VARCHAR), typeof({call})").fetchall()
+            (value, type_, utc), = reader.execute(f"SELECT CAST({call} AS VARCHAR), typeof({call}), "
+                                                  "current_setting('TimeZone') IN ('UTC', 'Etc/UTC')").fetchall()
         except duckdb.Error:
+            return expression
+        if "TIME ZONE" in type_ and not utc:
             return expression
         new = exp.Cast(this=exp.Literal.string(value), to=exp.DataType.build(type_, dialect="duckdb"))
         if node is tree:
@@ -428,7 +441,10 @@ def _without_null_cases(expression: str) -> str:
     if not isinstance(p, comparison) or p.args.get("query") or not all(isinstance(n, plain) for n in p.walk()
                                                                       if n is not p):
         return expression
-    if not nulls <= {c.name for c in p.find_all(exp.Column)}:
+    # (BETWEEN is two comparisons joined by AND: NULL AND FALSE is FALSE, so the column tested must be its first
+    # operand, not a bound: `x BETWEEN lo AND hi OR lo IS NULL` keeps x > hi where lo is NULL)
+    held = p.this if isinstance(p, exp.Between) else p
+    if not nulls <= {c.name for c in held.find_all(exp.Column)}:
         return expression
     return p.sql(dialect="duckdb")
 
@@ -438,8 +454,8 @@ def _names(expr: str) -> set[str]:
     import sqlglot
     from sqlglot import exp
 
-    try:
-        return {c.name for c in sqlglot.parse_one(expr, read="duckdb").find_all(exp.Column)}
+    try:  # (a qualified reference's root: `st.a` of a STRUCT column st names st, not a column a)
+        return {(c.parts[0] if c.parts else c).name for c in sqlglot.parse_one(expr, read="duckdb").find_all(exp.Column)}
     except sqlglot.errors.SqlglotError:
         return set()
 
