@@ -317,8 +317,8 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     own = {n.lower(): n for n in have}  # (names as the CHECK spells them, `NET`, are the column's, `Net`)
     out: dict[str, tuple[str, ...]] = {}
     for expression, catalog_names in rows:
-        for term in _terms(_clock_read(reader, expression)):
-            term = _without_null_cases(term)
+        # (a null case dropped may leave terms joined by AND: `(x >= 0 AND x <= 10) OR x IS NULL`)
+        for term in [t for whole in _terms(_clock_read(reader, expression)) for t in _terms(_without_null_cases(whole))]:
             names = _names(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
             if not names or not {n.lower() for n in names} <= set(own):
                 continue
@@ -438,14 +438,17 @@ def _without_null_cases(expression: str) -> str:
     plain = (exp.Column, exp.Literal, exp.Null, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg, exp.Paren, exp.Cast,
              exp.DataType, exp.DataTypeParam, exp.Identifier, exp.Tuple)
     comparison = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
-    if not isinstance(p, comparison) or p.args.get("query") or not all(isinstance(n, plain) for n in p.walk()
-                                                                      if n is not p):
-        return expression
-    # (BETWEEN is two comparisons joined by AND: NULL AND FALSE is FALSE, so the column tested must be its first
-    # operand, not a bound: `x BETWEEN lo AND hi OR lo IS NULL` keeps x > hi where lo is NULL)
-    held = p.this if isinstance(p, exp.Between) else p
-    if not nulls <= {c.name for c in held.find_all(exp.Column)}:
-        return expression
+    # P may be comparisons joined by AND (`(x >= 0 AND x <= 10) OR x IS NULL`), each NULL wherever c is: their AND is
+    # then NULL there too (NULL AND NULL), and so the CHECK passes as with the null case.
+    for q in conjuncts(p):
+        if not isinstance(q, comparison) or q.args.get("query") or not all(isinstance(n, plain) for n in q.walk()
+                                                                           if n is not q):
+            return expression
+        # (BETWEEN is two comparisons joined by AND: NULL AND FALSE is FALSE, so the column tested must be its first
+        # operand, not a bound: `x BETWEEN lo AND hi OR lo IS NULL` keeps x > hi where lo is NULL)
+        held = q.this if isinstance(q, exp.Between) else q
+        if not nulls <= {c.name for c in held.find_all(exp.Column)}:
+            return expression
     return p.sql(dialect="duckdb")
 
 
