@@ -456,8 +456,10 @@ def test_a_querys_table_is_the_one_base_table_its_name_can_mean() -> None:
            for q in ("SELECT * FROM t", "SELECT * FROM T", "SELECT * FROM main.t", "SELECT * FROM v")}
     assert got == {"SELECT * FROM t": ("memory", "main", "t"), "SELECT * FROM T": ("memory", "main", "t"),
                    "SELECT * FROM main.t": ("memory", "main", "t"), "SELECT * FROM v": ()}
+    assert open_source(con, "T", private=False, in_sql=False).constrained_by == ("memory", "main", "t")  # (a table too)
     con.execute("CREATE TEMP TABLE t (a INTEGER)")
     assert open_source(con, "SELECT * FROM t", private=False, in_sql=False).rows_of == ()
+    assert open_source(con, "t", private=False, in_sql=False).constrained_by == ()  # (its constraints had been both's)
     con.close()
 
 

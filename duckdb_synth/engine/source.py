@@ -46,7 +46,8 @@ class Source:
     text: str
     sql: str
     parts: tuple[str, ...] = ()  # a table's [catalog, [schema,]] name
-    rows_of: tuple[str, ...] = ()  # a query's: the one table it keeps columns of as they are (``plain_table``)
+    rows_of: tuple[str, ...] = ()  # the one base table whose rows these are: a table's own, or the one a query keeps
+    # columns of as they are (``plain_table``); as (database, schema, table) once opened (``open_source``)
 
     @property
     def label(self) -> str:
@@ -56,7 +57,7 @@ class Source:
     def constrained_by(self) -> tuple[str, ...]:
         """The table whose constraints (keys, NOT NULL, CHECK, generated columns) the source's rows keep: the table
         itself, or the one a query takes plain columns and rows of (empty: none)."""
-        return self.parts if self.kind == "table" else self.rows_of
+        return self.rows_of
 
 
 def quote_ident(name: str) -> str:
@@ -185,8 +186,8 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
             "budget covers; in DP modes load it into a table with declared types first "
             "(CREATE TABLE t (...); COPY t FROM 'file.csv'), or use Parquet, which declares its schema")
     check_source(reader, src, in_sql=in_sql)
-    if src.kind == "query" and src.rows_of:
-        src = replace(src, rows_of=_base_table(reader, src.rows_of))
+    if src.kind == "table" or src.rows_of:  # (a table's name, too: `T` for t, or main.t under a TEMP t)
+        src = replace(src, rows_of=_base_table(reader, src.rows_of or src.parts))
     if private and src.kind == "table" and not in_catalog(reader, src.parts):
         raise SourceError(
             f"{src.text} is not a table or view of the database: DuckDB would read it by a replacement scan (a file "
