@@ -594,10 +594,9 @@ def test_a_check_of_terms_joined_by_and_is_kept_term_by_term() -> None:
                 "CHECK (s < e AND e <= DATE '2025-12-31'), g VARCHAR)")
     con.execute("INSERT INTO c SELECT i % 40, i % 17, DATE '2020-01-01' + (i % 900)::INTEGER, "
                 "DATE '2020-01-01' + (i % 900 + 1 + i % 30)::INTEGER, 'g' || (i % 3) FROM range(3000) r(i)")
-    checks = read_checks(con, "c")
-    assert checks["a"] == ("a >= 0",) and checks["s"] == ("s < e",) and len(checks["e"]) == 2
-    res = quiet_run(con, "c", mode="strictest", seed=0)
-    con.register("s", res.table)
+    assert {k: v for k, v in read_checks(con, "c").items() if k in "ase"} == {
+        "a": ("a >= 0",), "s": ("s < e",), "e": ("s < e", "e <= CAST('2025-12-31' AS DATE)")}
+    con.register("s", quiet_run(con, "c", mode="strictest", seed=0).table)
     assert con.execute("SELECT count(*) FILTER (WHERE a < 0 OR b < 0 OR NOT (s < e AND e <= DATE '2025-12-31')) "
                        "FROM s").fetchall() == [(0,)]
     con.execute("INSERT INTO c SELECT * FROM s")
