@@ -477,3 +477,21 @@ def test_a_foreign_key_is_said(caplog) -> None:
     quiet_run(con, "SELECT oid, amount FROM orders", mode="balanced", seed=0)
     assert "FOREIGN KEY" not in caplog.text
     con.close()
+
+
+def test_an_attached_databases_table_keeps_its_constraints(tmp_path) -> None:
+    """`prod.customers` of a database ATTACHed as prod was read as schema prod, table customers, found none, and its
+    PRIMARY KEY and CHECK were left out; a name of two parts is schema.table or, as DuckDB reads it too, an attached
+    database's table in its main schema."""
+    path = str(tmp_path / "prod.duckdb")
+    prod = duckdb.connect(path)
+    prod.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, a INTEGER CHECK (a BETWEEN 0 AND 10))")
+    prod.execute("INSERT INTO customers SELECT i, i % 11 FROM range(500) r(i)")
+    prod.close()
+    con = duckdb.connect()
+    con.execute(f"ATTACH {quote_literal(path)} AS prod")
+    for source in ("prod.customers", "SELECT * FROM prod.customers"):
+        assert open_source(con, source, private=False, in_sql=False).constrained_by == ("prod", "main", "customers")
+    con.register("s", quiet_run(con, "prod.customers", mode="strict", seed=0).table)
+    assert con.execute("SELECT count(*) - count(DISTINCT id), max(a) <= 10 FROM s").fetchall() == [(0, True)]
+    con.close()

@@ -202,14 +202,21 @@ def _base_table(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> tu
     names (ignoring case), in any database and schema the name leaves open; empty where it is none or several, or a
     view shares the name (a TEMP table over a table, a view in main beside a table in another schema: the constraints
     read would be another table's)."""
-    names = ["database_name", "schema_name", "table_name"][-len(parts):] if len(parts) <= 3 else []
-    if not names:
+    if len(parts) == 3:
+        where, params = ("lower(database_name) = lower(?) AND lower(schema_name) = lower(?) AND lower(table_name) = "
+                         "lower(?)"), list(parts)
+    elif len(parts) == 2:  # schema.table, or an attached database's table in its main schema (`prod.customers`)
+        where = ("(lower(schema_name) = lower(?) OR (lower(database_name) = lower(?) AND schema_name = 'main')) AND "
+                 "lower(table_name) = lower(?)")
+        params = [parts[0], parts[0], parts[1]]
+    elif len(parts) == 1:
+        where, params = "lower(table_name) = lower(?)", list(parts)
+    else:
         return ()
-    where = " AND ".join(f"lower({n}) = lower(?)" for n in names)
     tables = reader.execute(f"SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE {where}",
-                            list(parts)).fetchall()
+                            params).fetchall()
     views = reader.execute(f"SELECT count(*) FROM duckdb_views() WHERE {where.replace('table_name', 'view_name')}",
-                           list(parts)).fetchall()[0][0]
+                           params).fetchall()[0][0]
     return tuple(tables[0]) if len(tables) == 1 and not views else ()
 
 
