@@ -19,10 +19,10 @@ from ..options import Options
 from . import masks
 from .declared import declare
 from .output import batch_rows
-from .schema import Column, check_columns, match_column
+from .schema import Column, check_columns, match_column, named_columns
 from .source import quote_ident
 from .units import check_unit
-from .rules import Rule, modelled_away, named_columns, parse_rules
+from .rules import Rule, modelled_away, parse_rules
 from .workload import SumPlan, Workload, resolve, resolve_sums
 
 

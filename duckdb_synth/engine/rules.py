@@ -937,14 +937,6 @@ def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_
                 tuples=tuples, exact=exact)
 
 
-def named_columns(text: str) -> set[str]:
-    """The column names an SQL expression reads (empty if it does not parse)."""
-    try:
-        return {c.name for c in sqlglot.parse_one(text, read="duckdb").find_all(exp.Column)}
-    except sqlglot.errors.ParseError:
-        return set()
-
-
 def _order_dependencies(rules: list[Rule], source: str) -> None:
     """Dependencies in an order where a column is set before another dependency reads it (`a -> b` before
     `b -> c`), and after the combination rules (whose repair can change a determinant); a cycle is
@@ -1012,7 +1004,7 @@ def _coupled(rules: Sequence[Rule]) -> tuple[list[Rule], list[Rule]]:
         if r.kind == "order":
             moved |= {r.left, r.right}
         elif r.kind == "linear":
-            moved |= {n for n, _ in r.movers} or {r.left}
+            moved |= {n for n, _ in r.movers}  # (a linear rule has one at least: ``left`` first)
         elif r.kind == "offset":
             moved.add(r.given[0])
     coupled = [r for r in fixes if r.kind != "bound" or r.left in moved]

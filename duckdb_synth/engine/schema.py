@@ -250,13 +250,14 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     cols = [classify(r[0], r[1], nullable=(r[2] != "NO")) for r in rows]
     if not table:
         return cols
-    have = {c.name for c in cols}  # (a query keeping some of the table's columns: constraints on those alone)
+    # (a query keeping some of the table's columns: constraints on those alone; names as a constraint spells them,
+    # `NET`, are the column's, `Net`, as DuckDB's ignore case)
+    own = {c.name.lower(): c.name for c in cols}
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
-    checks = _check_constraints(reader, table, have)
-    lower = {n.lower() for n in have}  # (DuckDB's names ignore case: the catalog prints `Net` as net)
+    checks = _check_constraints(reader, table, own)
     computed = {name: expr for name, expr in _generated_columns(reader, table).items()
-                if (names := _names(expr)) and {n.lower() for n in names} <= lower}
+                if (names := named_columns(expr)) and {n.lower() for n in names} <= own.keys()}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
@@ -305,8 +306,9 @@ def foreign_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> l
 
 
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...],
-                       have: set[str]) -> dict[str, tuple[str, ...]]:
-    """The SQL of each CHECK constraint of the table over columns the source has (`have`), under every column it
+                       own: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The SQL of each CHECK constraint of the table over columns the source has (`own`: lowered name -> name), under
+    every column it
     names: a constraint of several terms joined by AND as one of each (the same rows keep them: a CHECK fails only
     where one is false; `CHECK (a >= 0 AND b >= 0)`, `CHECK (s < e AND e <= DATE '2025-12-31')` were no shape a rule
     reads, and 1,115 of 3,116 rows of a strictest copy broke the second), the clock's calls read (``_clock_read``)
@@ -314,13 +316,12 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     where, params = _catalog_filter(table)
     rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
                           "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
-    own = {n.lower(): n for n in have}  # (names as the CHECK spells them, `NET`, are the column's, `Net`)
     out: dict[str, tuple[str, ...]] = {}
     for expression, catalog_names in rows:
         # (a null case dropped may leave terms joined by AND: `(x >= 0 AND x <= 10) OR x IS NULL`)
         for term in [t for whole in _terms(_clock_read(reader, expression)) for t in _terms(_without_null_cases(whole))]:
-            names = _names(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
-            if not names or not {n.lower() for n in names} <= set(own):
+            names = named_columns(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
+            if not names or not {n.lower() for n in names} <= own.keys():
                 continue
             for name in sorted({own[n.lower()] for n in names}):
                 out[name] = out.get(name, ()) + (term,)
@@ -452,8 +453,8 @@ def _without_null_cases(expression: str) -> str:
     return p.sql(dialect="duckdb")
 
 
-def _names(expr: str) -> set[str]:
-    """The columns an expression names (none where it does not parse)."""
+def named_columns(expr: str) -> set[str]:
+    """The columns an SQL expression reads (none where it does not parse)."""
     import sqlglot
     from sqlglot import exp
 

@@ -198,26 +198,11 @@ def open_source(reader: duckdb.DuckDBPyConnection, text: str, *, private: bool, 
 
 
 def _base_table(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> tuple[str, ...]:
-    """The (database, schema, table) of the one base table a query's table name can mean, matched as DuckDB matches
-    names (ignoring case), in any database and schema the name leaves open; empty where it is none or several, or a
-    view shares the name (a TEMP table over a table, a view in main beside a table in another schema: the constraints
-    read would be another table's)."""
-    if len(parts) == 3:
-        where, params = ("lower(database_name) = lower(?) AND lower(schema_name) = lower(?) AND lower(table_name) = "
-                         "lower(?)"), list(parts)
-    elif len(parts) == 2:  # schema.table, or an attached database's table in its main schema (`prod.customers`)
-        where = ("(lower(schema_name) = lower(?) OR (lower(database_name) = lower(?) AND schema_name = 'main')) AND "
-                 "lower(table_name) = lower(?)")
-        params = [parts[0], parts[0], parts[1]]
-    elif len(parts) == 1:
-        where, params = "lower(table_name) = lower(?)", list(parts)
-    else:
-        return ()
-    tables = reader.execute(f"SELECT database_name, schema_name, table_name FROM duckdb_tables() WHERE {where}",
-                            params).fetchall()
-    views = reader.execute(f"SELECT count(*) FROM duckdb_views() WHERE {where.replace('table_name', 'view_name')}",
-                           params).fetchall()[0][0]
-    return tuple(tables[0]) if len(tables) == 1 and not views else ()
+    """The (database, schema, table) of the one base table a name can mean (``_catalog_rows``, as DuckDB resolves it,
+    ignoring case); empty where it is none or several, or a view (a TEMP table over a table: the constraints read would
+    be both's)."""
+    rows = _catalog_rows(reader, parts)
+    return rows[0][:3] if len(rows) == 1 and not rows[0][3] else ()
 
 
 UNFINISHED = "unfinished result"  # DuckDB's words for a connection whose last result was not read to the end
@@ -259,14 +244,21 @@ def reads_table(text: str, name: str) -> bool:
 
 
 def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> bool:
-    """Whether a name (its [catalog, [schema,]] name parts) is a table or view DuckDB resolves in its catalog.
+    """Whether a name (its [catalog, [schema,]] name parts) is a table or view DuckDB resolves in its catalog
+    (``_catalog_rows``)."""
+    return bool(_catalog_rows(reader, parts))
+
+
+def _catalog_rows(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> list[tuple[str, str, str, bool]]:
+    """The tables and views a name (its [catalog, [schema,]] name parts) can mean, as (database, schema, name, is a
+    view), names matched ignoring case.
 
     An unqualified name is looked up in the current schema and among TEMP objects (registered
     Python objects are TEMP views); `a.b` as schema a of the current database, or catalog a's
     main schema.
     """
-    if not parts:
-        return False
+    if not parts or len(parts) > 3:
+        return []
     name = parts[-1]
     if len(parts) == 1:
         where, params = ("(temporary OR (database_name = current_database() AND schema_name = current_schema()))",
@@ -277,11 +269,10 @@ def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> boo
         params = [parts[0], parts[0]]
     else:
         where, params = "lower(database_name) = lower(?) AND lower(schema_name) = lower(?)", [parts[0], parts[1]]
-    found = reader.execute(
-        "SELECT count(*) FROM (SELECT database_name, schema_name, table_name AS name, temporary FROM duckdb_tables() "
-        "UNION ALL SELECT database_name, schema_name, view_name, temporary FROM duckdb_views()) "
-        f"WHERE lower(name) = lower(?) AND {where}", [name, *params]).fetchall()[0][0]
-    return found > 0
+    return [tuple(r) for r in reader.execute(
+        "SELECT database_name, schema_name, name, view FROM (SELECT database_name, schema_name, table_name AS name, "
+        "temporary, false AS view FROM duckdb_tables() UNION ALL SELECT database_name, schema_name, view_name, "
+        f"temporary, true FROM duckdb_views()) WHERE lower(name) = lower(?) AND {where}", [name, *params]).fetchall()]
 
 
 def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: bool) -> None:
