@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from duckdb_synth.engine.rounding import allocate, stable_order
+from duckdb_synth.engine.rounding import allocate, float_order, stable_order
 
 
 def _counts(values: np.ndarray, config: np.ndarray, k: int, m: int) -> np.ndarray:
@@ -152,6 +152,23 @@ def test_stable_order_is_numpys_stable_argsort_by_radix(span):
         key = rng.integers(0, span, n)
         key[: n // 3] = key[n // 2: n // 2 + n // 3]  # ties, whose order the sort must keep
         assert np.array_equal(stable_order(key, span), np.argsort(key, kind="stable"))
+
+
+@pytest.mark.parametrize("ties", ["none", "values", "ends", "nan"])
+def test_float_order_is_numpys_stable_argsort(ties):
+    """The default sort, with runs of equal keys put back in row order: the stable sort's order, whatever
+    the ties (a few repeated values, a clipped position of 0 or 1 many rows share, NaNs)."""
+    rng = np.random.default_rng(len(ties))
+    for n in (0, 1, 2, 7, 5000):
+        key = rng.random(n) + rng.integers(0, 4, n) * 2.0
+        if ties == "values":
+            key = np.round(key, 1)
+        elif ties == "ends":
+            key[rng.random(n) < 0.3] = 3.0
+        elif ties == "nan":
+            key[rng.random(n) < 0.2] = np.nan
+            key[: n // 4] = 1.0
+        assert np.array_equal(float_order(key), np.argsort(key, kind="stable")), n
 
 
 def test_sparse_configurations_ranked_without_changing_the_draw():

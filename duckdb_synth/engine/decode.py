@@ -25,7 +25,7 @@ from ..errors import DataError
 from . import masks
 from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, RareValues, lattice_tolerance, one_value,
                      shared, value_resolution)
-from .rounding import stable_order
+from .rounding import float_order, stable_order
 from .rules import Rule, derive_sql, keep_table, modelled_away, violations_sql
 from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, temporal_ends, value_sql, written_sql
 from .source import quote_ident
@@ -1171,11 +1171,14 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     corr = corr[np.ix_(active, active)]
     k = len(active)
     located = [bins(j, slice(0, n)) for j in active]
+    # Each row's bin, or one past the last where it has none: a table with the value for no bin appended
+    # then gives every row its value in one gather.
+    at_or_none = [np.where(ok, at, len(tables[j][0])) for j, (at, ok) in zip(active, located)]
 
     def stack(part: int, missing: float) -> np.ndarray:  # n x k: table `part` at each row's bin
         out = np.empty((n, k), order="F")  # columns contiguous: the sampler works column by column
-        for col, (j, (at, ok)) in enumerate(zip(active, located)):
-            out[:, col] = np.where(ok, tables[j][part][at], missing)
+        for col, (j, at) in enumerate(zip(active, at_or_none)):
+            np.take(np.append(tables[j][part], missing), at, out=out[:, col])
         return out
 
     start, width, lo, hi, score = stack(0, 0.0), stack(1, 1.0), stack(2, -np.inf), stack(3, np.inf), stack(4, 0.0)
@@ -1193,29 +1196,36 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     # Each column's draw given the rest: mu = -(sum over l != j of z_l prec[l, j]) / prec[j, j], then
     # the normal(mu, sd_j) truncated to the row's interval by its inverse CDF (mu itself where the
     # interval holds no mass). In place, in buffers kept across the sweeps (the same arithmetic).
-    mass, tmp = np.empty(n), np.empty(n)
+    # In chunks of rows, each pass over a chunk while it is in cache (the row's draws are the same: a
+    # sweep's uniforms come from the stream for all rows at once, as before).
+    step = min(n, CHUNK_ROWS)
+    mass_b, tmp_b = np.empty(step), np.empty(step)
     for _ in range(GIBBS_SWEEPS):
         for j in range(k):
-            mu = z @ prec[:, j]
-            np.multiply(z[:, j], prec[j, j], out=tmp)
-            mu -= tmp
-            mu /= prec[j, j]
-            np.negative(mu, out=mu)
-            pl = ndtr(np.divide(np.subtract(lo[:, j], mu, out=tmp), sd[j], out=tmp))
-            ph = ndtr(np.divide(np.subtract(hi[:, j], mu, out=tmp), sd[j], out=tmp))
-            np.subtract(ph, pl, out=mass)
-            u = rng.random(n)
-            u *= mass
-            u += pl
-            # (np.minimum/np.maximum: np.clip is several times slower on arrays of bounds)
-            np.maximum(u, 1e-300, out=u)
-            np.minimum(u, 1 - 1e-16, out=u)
-            zj = ndtri(u, out=u)
-            zj *= sd[j]
-            zj += mu
-            np.copyto(zj, mu, where=~(mass > 1e-12))
-            np.maximum(zj, lo[:, j], out=zj)
-            np.minimum(zj, hi[:, j], out=z[:, j])
+            draws = rng.random(n)
+            for a in range(0, n, step):
+                b = min(n, a + step)
+                mass, tmp, u = mass_b[:b - a], tmp_b[:b - a], draws[a:b]
+                zc, loj, hij = z[a:b], lo[a:b, j], hi[a:b, j]
+                mu = zc @ prec[:, j]
+                np.multiply(zc[:, j], prec[j, j], out=tmp)
+                mu -= tmp
+                mu /= prec[j, j]
+                np.negative(mu, out=mu)
+                pl = ndtr(np.divide(np.subtract(loj, mu, out=tmp), sd[j], out=tmp))
+                ph = ndtr(np.divide(np.subtract(hij, mu, out=tmp), sd[j], out=tmp))
+                np.subtract(ph, pl, out=mass)
+                u *= mass
+                u += pl
+                # (np.minimum/np.maximum: np.clip is several times slower on arrays of bounds)
+                np.maximum(u, 1e-300, out=u)
+                np.minimum(u, 1 - 1e-16, out=u)
+                zj = ndtri(u, out=u)
+                zj *= sd[j]
+                zj += mu
+                np.copyto(zj, mu, where=~(mass > 1e-12))
+                np.maximum(zj, loj, out=zj)
+                np.minimum(zj, hij, out=zc[:, j])
     out = {}
     for j, i in enumerate(num):
         pos = (ndtr(z[:, j]) - start[:, j]) / width[:, j]
@@ -1260,7 +1270,7 @@ MAX_CORR = 0.999  # the latent correlation read back from the bins is kept insid
 # then took 40 s per million rows for nothing); weak real ones are larger (weather's 0.03-0.09,
 # worth tvd3 0.0005 there: a floor of 0.1 lost them).
 MIN_CORR = 0.02
-CHUNK_ROWS = 65_536  # rows per chunk when the scores' moments are summed
+CHUNK_ROWS = 65_536  # rows per chunk when the scores' moments are summed, and in the Gibbs sweeps
 
 
 def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -1274,7 +1284,7 @@ def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) 
     # Sorted by bin, then position: one float key (bin c's rows in [2c, 2c + 1]), a few times faster
     # than a lexsort of the two; exact while 2c + 1 keeps 1e-13 of resolution (bins under 2^9).
     key = codes * 2.0 + pos if codes.max(initial=0) < 512 else None
-    order = np.argsort(key, kind="stable") if key is not None else np.lexsort((pos, codes))
+    order = float_order(key) if key is not None else np.lexsort((pos, codes))
     sorted_codes = codes[order]
     first = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
     starts = np.flatnonzero(first)
