@@ -1138,7 +1138,7 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
                 missing[j] = np.ones(m)
                 continue
             at, ok = bins(j, rows)
-            np.take(tables[j][4], at, out=sc[j])
+            np.take(tables[j][4], at, out=sc[j], mode="clip")
             if not ok.all():
                 sc[j][~ok] = 0.0
                 missing[j] = (~ok).astype(np.float64)
@@ -1178,7 +1178,7 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     def stack(part: int, missing: float) -> np.ndarray:  # n x k: table `part` at each row's bin
         out = np.empty((n, k), order="F")  # columns contiguous: the sampler works column by column
         for col, (j, at) in enumerate(zip(active, at_or_none)):
-            np.take(np.append(tables[j][part], missing), at, out=out[:, col])
+            np.take(np.append(tables[j][part], missing), at, out=out[:, col], mode="clip")  # (in range: unbuffered)
         return out
 
     start, width, lo, hi, score = stack(0, 0.0), stack(1, 1.0), stack(2, -np.inf), stack(3, np.inf), stack(4, 0.0)
