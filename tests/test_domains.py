@@ -495,11 +495,15 @@ def test_a_float_checks_end_past_its_range_is_its_own_end(check: str, fill: str)
 
 @pytest.mark.parametrize("type_, check", [("DECIMAL(12, 2)", "amount BETWEEN 0 AND 1000000000"),
                                           ("DOUBLE", "amount > -1e9 AND amount < 1e9"),
-                                          ("DATE", "amount BETWEEN DATE '1000-01-01' AND DATE '9999-12-31'")])
+                                          ("DATE", "amount BETWEEN DATE '1000-01-01' AND DATE '9999-12-31'"),
+                                          ("DOUBLE", "amount BETWEEN -1e30 AND 1e30"),
+                                          ("DOUBLE", "amount BETWEEN -1e308 AND 1e308")])
 def test_a_generous_declared_range_is_narrowed_to_the_rows(type_: str, check: str) -> None:
     """A CHECK's generous bound over values in a sliver of it (amounts of 1-2,200 under `BETWEEN 0 AND 1e9`) had the
     grids spread over all of it: values came back over 0-15,000, median 7,600 against 54, at eps 1 and 3. A declared
-    range now goes through the descent (charged, out of the zoom's share) as a range found in one octave does."""
+    range now goes through the descent (charged, out of the zoom's share) as a range found in one octave does. One wider
+    than its linear grids reach (+-1e30: values over +-3e9; +-1e308, whose width overflows: values near 1e303) is cut at
+    its powers of two first."""
     con = duckdb.connect()
     con.execute(f"CREATE TABLE t (amount {type_} CHECK ({check}), g VARCHAR)")
     value = "DATE '2020-01-01' + CAST(x AS INTEGER)" if type_ == "DATE" else "CAST(round(x, 2) AS DOUBLE)"

@@ -14,7 +14,7 @@ from duckdb_synth.engine.schema import classify
 from duckdb_synth.privacy.accounting import Accountant, sigma_for
 from duckdb_synth.privacy.budget import VALUES_NEED, column_share
 from duckdb_synth.privacy.discovery import (DESCENT_SIGMAS, LATTICE_WEIGHTS, POW2, ZOOM_WEIGHTS, NumericNoise, allot,
-                                            choose_lattice, choose_unit, descend,
+                                            choose_lattice, choose_unit, descend, octave_edges,
                                             domain, numeric_rhos, private_numeric_domain, private_range, share_out,
                                             sure_span, unconfirmed_ends, with_end_spikes, with_points, with_tails,
                                             zoom)
@@ -91,6 +91,22 @@ def test_the_descent_stops_where_the_rows_fill_its_grid_and_charges_each_histogr
     lo, hi, spent = descend(ArrayColumn(band), 2.0**49, 2.0**50, step=1.0, numbers=float(n),
                             rho_cap=1e-9, rng=rng, integer=True, decimals=0, unit=None, geometric=True)
     assert (lo, hi) == (2.0**49, 2.0**50) and len(spent) == 1 and spent[0] == pytest.approx(1e-9 / 12)
+
+
+@pytest.mark.parametrize("wide", [1e30, 1e308])
+def test_the_descent_cuts_a_range_past_its_grids_reach_at_powers_of_two(wide: float) -> None:
+    """A declared range of +-1e30 over values of 500-1,500: 12 linear grids narrow it about 1e18 times at most (the
+    values came back over +-3e9), and at +-1e308 its width overflows (they came back near 1e303). It is cut at its
+    powers of two first, to the octaves that hold the values and one either side, then the linear grids go on."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    values = np.round(rng.uniform(500, 1500, n), 2)
+    lo, hi, spent = descend(ArrayColumn(values), -wide, wide, step=0.01, numbers=float(n), rho_cap=1.0, rng=rng,
+                            integer=False, decimals=2, unit=None, geometric=True)
+    assert (lo, hi) == (256.0, 4096.0) and len(spent) == 2  # the powers of two, then a linear grid the rows fill
+    edges = octave_edges(-wide, wide, 0.01)
+    assert edges[0] == -wide and edges[-1] == wide and (np.diff(edges) > 0).all() and 0.0 in edges
+    assert edges[np.searchsorted(edges, 0.0) + 1] == 2.0**-6  # from the lattice's step up (2^-7 < 0.01 <= 2^-6)
 
 
 def test_timestamps_within_an_hour_come_back_within_it() -> None:

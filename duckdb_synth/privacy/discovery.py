@@ -714,14 +714,14 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                                 rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer,
                                 decimals=decimals, unit=unit, geometric=col.kind == "numeric",
                                 null_cell=clamp and col.nullable)
-        if (found[1] - found[0]) < DESCENT_MIN * (hi - lo) or not math.isfinite(found[1] - found[0]):
+        if not (found[1] - found[0]) >= DESCENT_MIN * (hi - lo):
             lo, hi = found  # narrowed less than the zoom's own levels reach: the zoom finds the rows as before
         if spent:
             noise = replace(noise, zoom=noise.zoom - sum(spent))
             steps.append(("(descent)", sum(spent), 0.0,
                           f"{len(spent)} noisy histogram{'s' if len(spent) > 1 else ''} of {DESCENT_CELLS} cells, "
                           f"each narrowing the grids' range to where most rows lie" + (
-                              f": {(found[1] - found[0]) / (hi - lo):.3g} times narrower" if (lo, hi) != found else
+                              f": {found[1] / (hi - lo) - found[0] / (hi - lo):.3g} times narrower" if (lo, hi) != found else
                               ": not narrowed")))
         pos_lo = lo if lo > 0 else hi
     points = math.inf if step is None else (hi - lo) / step
@@ -836,6 +836,9 @@ DESCENT_MIN = 256.0  # a range narrowed less than this many times is left as fou
 # put more than 256 across the rows (years in [1024, 2048) went to a cell a year, and points past their end
 # took the noise's share: loans' `earliest_credit_line` 1963-2015, 3 % of its values to 2031)
 DESCENT_SHARE = 0.125  # and within this share of the zoom's rho
+OCTAVE_REACH = 2.0**64  # a range wider than this is cut by powers of two first (``octave_edges``), where they are more
+# than DESCENT_CELLS cells: its linear grids' 12 levels narrow a range about 32^12 = 1e18 times at most, and a declared `x BETWEEN -1e30 AND 1e30` over values
+# of 500-1,500 came back over +-3e9 (at +-1e308, whose width overflows, over 1e299-4e303)
 
 
 def own_stream(rng: np.random.Generator) -> np.random.Generator:
@@ -846,6 +849,16 @@ def own_stream(rng: np.random.Generator) -> np.random.Generator:
         return rng.spawn(1)[0]
     except (AttributeError, TypeError, ValueError):  # a generator with no seed sequence to spawn from
         return rng
+
+
+def octave_edges(lo: float, hi: float, least: float) -> np.ndarray:
+    """Edges cutting [lo, hi] at zero and at the signed powers of two inside it, from the smallest over `least`
+    (public: the lattice's step; 2^-20 at least, as ``PowersOfTwo``) to 2^1023: a grid for a range far wider
+    than the rows (a declared one), in which each magnitude of the values has a cell."""
+    low = max(-20, math.ceil(math.log2(least))) if least > 0 else -20
+    mags = 2.0 ** np.arange(low, 1024)
+    inside = np.concatenate([-mags[::-1], [0.0], mags])
+    return np.concatenate([[lo], inside[(inside > lo) & (inside < hi)], [hi]])
 
 
 def one_octave(lo: float, hi: float) -> bool:
@@ -888,16 +901,21 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     affordable = sigma_for(rho_cap / DESCENT_LEVELS) if rho_cap > 0 else math.inf
     sigma = max(max(numbers, 1.0) / DESCENT_SIGMAS, affordable)
     rho = 1.0 / (2.0 * sigma**2)
-    z = gaussian_tail_z(DESCENT_FALSE / (DESCENT_CELLS + 2))
     spent: list[float] = []
     rows, nulls = numbers, []  # (with a NULL cell: the row count, and each histogram's noisy NULL count)
     while len(spent) < DESCENT_LEVELS and (len(spent) + 1) * rho <= rho_cap:
         if step is not None and (hi - lo) / step <= LATTICE_CELLS:
             break
-        edges = cell_edges(lo, hi, lo if lo > 0 else hi, DESCENT_CELLS, integer=integer, decimals=decimals,
-                           geometric=geometric, unit=unit)
+        # Past the linear grids' reach (a width that overflows too), the powers of two where they are more cells
+        # (a range over zero, or of many octaves: a sliver of one octave of HUGEINTs keeps the linear grids)
+        edges = octave_edges(lo, hi, step or 0.0) if not hi - lo <= OCTAVE_REACH else np.zeros(0)
+        octaves = len(edges) > DESCENT_CELLS + 1
+        if not octaves:
+            edges = cell_edges(lo, hi, lo if lo > 0 else hi, DESCENT_CELLS, integer=integer, decimals=decimals,
+                               geometric=geometric, unit=unit)
         if len(edges) < 2 * DESCENT_RUN + 2:
             break
+        z = gaussian_tail_z(DESCENT_FALSE / ((len(edges) + 1) if octaves else (DESCENT_CELLS + 2)))
         # The grid's cells, and a cell either side for the rows outside the range (a histogram's end cells
         # take those: a range cut short inside the data made its end cell clear, and the descent went on into it).
         counts = data.histogram(Cells(np.concatenate([[-np.inf], edges, [np.inf]])))
@@ -910,8 +928,8 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
             counts = counts[:-1]
             numbers = max(rows - float(np.mean(nulls)), 1.0)
         clear = np.flatnonzero(counts[1:-1] > z * sigma)  # the grid's cells (the rows outside stay outside)
-        if not len(clear) or clear[-1] - clear[0] + 1 > DESCENT_RUN:
-            break
+        if not len(clear) or (clear[-1] - clear[0] + 1 > DESCENT_RUN and not octaves):  # (powers of two: their
+            break  # clear cells' span, however many: values over several powers of two are common)
         if float(counts[clear + 1].sum()) < DESCENT_HOLD * numbers:  # rows in cells the bar missed: a band wider
             break  # than the run (a third of it in a cell beside, under the bar, was cut off: 71 % of a band lost)
         # The clear cells and one cell either side: a thin edge of the rows (a value a cell boundary put in
