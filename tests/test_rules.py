@@ -317,6 +317,30 @@ def test_an_order_between_a_date_and_a_timestamp():
     assert broken(con, "s0", ["admitted <= last_seen"])[0] > 0
 
 
+def test_broken_counts_are_each_rules_own_count():
+    """The rules' broken rows counted in one query a few hundred rules (and a dependency by its own): each rule's count
+    as its own query gives it, more rules than one query takes included."""
+    from duckdb_synth.engine import rules as rules_module
+    from duckdb_synth.engine.rules import broken_counts, parse_rules
+    from duckdb_synth.engine.schema import Column
+
+    cols = [Column("a", "INTEGER", "numeric", integer=True), Column("b", "INTEGER", "numeric", integer=True),
+            Column("g", "VARCHAR", "categorical"), Column("h", "VARCHAR", "categorical")]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE x AS SELECT i % 13 AS a, CASE WHEN i % 7 = 0 THEN NULL ELSE i % 11 END AS b, "
+                "'g' || (i % 5) AS g, 'h' || (i % 3) AS h FROM range(400) r(i)")
+    texts = [f"a <= {k}" for k in range(12)] + ["a < b", "b >= 3", "g -> h", "a + b <= 15"]
+    rules = parse_rules(texts, cols)
+    want = [con.sql(r.count_sql("SELECT * FROM x")).fetchall()[0][0] for r in rules]
+    assert len(set(want)) > 5 and broken_counts(con, rules, "x") == want
+    limit = rules_module.COUNTS_PER_QUERY
+    try:
+        rules_module.COUNTS_PER_QUERY = 5
+        assert broken_counts(con, rules, "x") == want
+    finally:
+        rules_module.COUNTS_PER_QUERY = limit
+
+
 def test_review_cases_nulls_constants_types_and_order_of_dependencies():
     """NULL keeps a rule (a bound does not fill NULLs); a constant never reads a table; a bound is rounded
     toward the side it allows; a strict order of a DOUBLE before an INTEGER; dependencies in any order."""

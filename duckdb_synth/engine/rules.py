@@ -145,6 +145,27 @@ class Rule:
         return f"SELECT count(*) FILTER ({violations_sql(self)}) FROM ({table_sql})"
 
 
+COUNTS_PER_QUERY = 256  # rules' broken rows counted in one query (``broken_counts``)
+
+
+def broken_counts(con, rules: Sequence[Rule], table: str) -> list[int]:
+    """Per rule, the rows of `table` (registered on `con`) that break it (``Rule.count_sql``), the rules other than
+    dependencies counted together, COUNTS_PER_QUERY a query: a query costs DuckDB ~10 ms on a batch of a table of 400
+    columns, and one a rule, a CHECK on each, took 6 CPU s a batch of 300 rows."""
+    out = [0] * len(rules)
+    plain = [i for i, r in enumerate(rules) if r.kind != "fd"]
+    for k in range(0, len(plain), COUNTS_PER_QUERY):
+        part = plain[k:k + COUNTS_PER_QUERY]
+        counts = con.sql("SELECT " + ", ".join(f"count(*) FILTER ({violations_sql(rules[i])})" for i in part)
+                         + f" FROM {table}").fetchall()[0]
+        for i, n in zip(part, counts):
+            out[i] = int(n)
+    for i, r in enumerate(rules):
+        if r.kind == "fd":
+            out[i] = int(con.sql(r.count_sql(f"SELECT * FROM {table}")).fetchall()[0][0])
+    return out
+
+
 def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), generated=(),
                 source: str = "constraints", sources: Sequence[str] | None = None) -> list[Rule]:
     """The rules, checked against the columns and against each other; an OptionError naming the rule at
