@@ -710,19 +710,25 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # grids spread over all of it, and values came back over 0-15,000 (median 7,600 against 54), at eps 1 and 3.
     # It has no NULL count yet: the descent's histograms count NULL too.
     if t != "TIME" and (clamp or one_octave(lo, hi)):
+        declared, cut = found, []
         lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat if clamp else n_hat - null,
                                 rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer,
                                 decimals=decimals, unit=unit, geometric=col.kind == "numeric",
-                                null_cell=clamp and col.nullable)
-        if not (found[1] - found[0]) >= DESCENT_MIN * (hi - lo):
+                                null_cell=clamp and col.nullable, cut=cut)
+        if cut:  # cut at its powers of two: the values outside what that left are clamped to it, as outside a range
+            found = cut[0]  # found (an end cell out to +-1e30, split where a few rows lay past the values, drew 1e29)
+        # (the widths of ranges past 1e308 overflow; a range of one value is as found)
+        narrower = declared[1] / (hi - lo) - declared[0] / (hi - lo) if hi > lo else 1.0
+        if not narrower >= DESCENT_MIN:
             lo, hi = found  # narrowed less than the zoom's own levels reach: the zoom finds the rows as before
         if spent:
             noise = replace(noise, zoom=noise.zoom - sum(spent))
+            cut = len(octave_cut(*declared, step))
             steps.append(("(descent)", sum(spent), 0.0,
-                          f"{len(spent)} noisy histogram{'s' if len(spent) > 1 else ''} of {DESCENT_CELLS} cells, "
-                          f"each narrowing the grids' range to where most rows lie" + (
-                              f": {found[1] / (hi - lo) - found[0] / (hi - lo):.3g} times narrower" if (lo, hi) != found else
-                              ": not narrowed")))
+                          f"{len(spent)} noisy histogram{'s' if len(spent) > 1 else ''} of {DESCENT_CELLS} cells"
+                          + (f" (the first of {cut - 1}, on the range's powers of two)" if cut else "")
+                          + ", each narrowing the grids' range to where most rows lie"
+                          + (f": {narrower:.3g} times narrower" if (lo, hi) != declared else ": not narrowed")))
         pos_lo = lo if lo > 0 else hi
     points = math.inf if step is None else (hi - lo) / step
     narrowed = (lo, hi) != found
@@ -770,11 +776,12 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
         first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
                            geometric=col.kind == "numeric", unit=unit, inward=clamp, single=t == "FLOAT")
-    if narrowed:  # by a descent: the rest of the range found is a cell at either end
+    if narrowed:  # by a descent: the rest of the range found is a cell at either end (split at zero: a cell from
+        # -1.7e308 to 4e307 is wider than a float holds)
         if first[0] > found[0]:
-            first = np.concatenate([[found[0]], first])
+            first = np.concatenate([[found[0]], [0.0] if found[0] < 0 < first[0] else [], first])
         if first[-1] < found[1]:
-            first = np.append(first, found[1])
+            first = np.concatenate([first, [0.0] if first[-1] < 0 < found[1] else [], [found[1]]])
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
                 floating=holds_infinity(col), rng=rng, to_lattice=to_lattice)
     edges, weights, counts, var = tree.leaves()
@@ -851,14 +858,30 @@ def own_stream(rng: np.random.Generator) -> np.random.Generator:
         return rng
 
 
-def octave_edges(lo: float, hi: float, least: float) -> np.ndarray:
+def octave_cut(lo: float, hi: float, step: float | None) -> np.ndarray:
+    """The descent's first grid where a range is past its linear grids' reach (OCTAVE_REACH; a width that overflows
+    too) and over many powers of two (a range over zero, or of more octaves than DESCENT_CELLS: a sliver of one
+    octave of HUGEINTs keeps the linear grids): ``octave_edges``; else none. Public: the range and the lattice's step."""
+    if hi - lo <= OCTAVE_REACH or len(octave_edges(lo, hi, step or 0.0, cells=0)) <= DESCENT_CELLS + 1:
+        return np.zeros(0)
+    return octave_edges(lo, hi, step or 0.0)
+
+
+def octave_edges(lo: float, hi: float, least: float, cells: int = DESCENT_CELLS) -> np.ndarray:
     """Edges cutting [lo, hi] at zero and at the signed powers of two inside it, from the smallest over `least`
-    (public: the lattice's step; 2^-20 at least, as ``PowersOfTwo``) to 2^1023: a grid for a range far wider
-    than the rows (a declared one), in which each magnitude of the values has a cell."""
+    (public: the lattice's step; 2^-20 at least, as ``PowersOfTwo``) to 2^1023, every k-th of them where there would
+    be more than `cells` cells (0: all of them): a grid for a range far wider than the rows (a declared one), in which each magnitude
+    of the values has a cell (of k octaves: values spread evenly over ten octaves, or a tenth of them in each,
+    are clear in a few cells where no octave is)."""
     low = max(-20, math.ceil(math.log2(least))) if least > 0 else -20
     mags = 2.0 ** np.arange(low, 1024)
-    inside = np.concatenate([-mags[::-1], [0.0], mags])
-    return np.concatenate([[lo], inside[(inside > lo) & (inside < hi)], [hi]])
+
+    def within(m: np.ndarray) -> np.ndarray:
+        inside = np.concatenate([-m[::-1], [0.0], m])
+        return inside[(inside > lo) & (inside < hi)]
+
+    k = max(1, math.ceil((len(within(mags)) + 1) / cells)) if cells else 1
+    return np.concatenate([[lo], within(mags[::k]), [hi]])
 
 
 def one_octave(lo: float, hi: float) -> bool:
@@ -869,7 +892,7 @@ def one_octave(lo: float, hi: float) -> bool:
 
 def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbers: float, rho_cap: float,
             rng: np.random.Generator, integer: bool, decimals: int | None, unit: float | None,
-            geometric: bool, null_cell: bool = False) -> tuple[float, float, list[float]]:
+            geometric: bool, null_cell: bool = False, cut: list | None = None) -> tuple[float, float, list[float]]:
     """The range [lo, hi) narrowed to where the rows lie, by noisy histograms of DESCENT_CELLS cells, each
     over the range the last left; and the rho of each.
 
@@ -889,6 +912,9 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     `numbers` (then the row count) less the mean of those noisy NULL counts is the numbers the clear cells must hold
     (a column 30 % NULL under `x BETWEEN 0 AND 1e9` had never narrowed: values 50-60 came back over 1-19,000).
 
+    A range past the linear grids' reach is cut at its powers of two first (``octave_cut``); where that narrows it,
+    the range it left is appended to `cut` (the caller clamps the values outside it, as outside a range found).
+
     The noise is coarse (the numbers over DESCENT_SIGMAS, or what DESCENT_LEVELS histograms within
     `rho_cap` allow, whichever is coarser: a cell needs about an eighth of the rows to be clear), so the
     descent costs little (512 / n^2 a histogram on n rows) and narrows only where the rows are truly
@@ -906,10 +932,8 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     while len(spent) < DESCENT_LEVELS and (len(spent) + 1) * rho <= rho_cap:
         if step is not None and (hi - lo) / step <= LATTICE_CELLS:
             break
-        # Past the linear grids' reach (a width that overflows too), the powers of two where they are more cells
-        # (a range over zero, or of many octaves: a sliver of one octave of HUGEINTs keeps the linear grids)
-        edges = octave_edges(lo, hi, step or 0.0) if not hi - lo <= OCTAVE_REACH else np.zeros(0)
-        octaves = len(edges) > DESCENT_CELLS + 1
+        edges = octave_cut(lo, hi, step) if not spent else np.zeros(0)  # (once, first: then the linear grids)
+        octaves = len(edges) > 0
         if not octaves:
             edges = cell_edges(lo, hi, lo if lo > 0 else hi, DESCENT_CELLS, integer=integer, decimals=decimals,
                                geometric=geometric, unit=unit)
@@ -928,18 +952,35 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
             counts = counts[:-1]
             numbers = max(rows - float(np.mean(nulls)), 1.0)
         clear = np.flatnonzero(counts[1:-1] > z * sigma)  # the grid's cells (the rows outside stay outside)
-        if not len(clear) or (clear[-1] - clear[0] + 1 > DESCENT_RUN and not octaves):  # (powers of two: their
-            break  # clear cells' span, however many: values over several powers of two are common)
-        if float(counts[clear + 1].sum()) < DESCENT_HOLD * numbers:  # rows in cells the bar missed: a band wider
-            break  # than the run (a third of it in a cell beside, under the bar, was cut off: 71 % of a band lost)
+        if not octaves and (not len(clear) or clear[-1] - clear[0] + 1 > DESCENT_RUN):
+            break
+        if not octaves and float(counts[clear + 1].sum()) < DESCENT_HOLD * numbers:  # rows in cells the bar missed:
+            break  # a band wider than the run (a third of it in a cell beside, under the bar, was cut off: 71 % lost)
+        if octaves and not len(clear):
+            continue  # (the linear grids, from the same range)
         # The clear cells and one cell either side: a thin edge of the rows (a value a cell boundary put in
         # the cell beside) stays inside. Clipped to the range: a grid of whole numbers or lattice points may
         # start or end past it, and a band in its first or last cells was never narrowed.
         a = max(float(edges[max(clear[0] - 1, 0)]), lo)
         b = min(float(edges[min(clear[-1] + 2, len(edges) - 1)]), hi)
+        if octaves:
+            # Powers of two: the span of the clear ones, however many (values over several powers of two, or on
+            # both sides of zero, are common), one either side, and on to zero where the range holds it (the octaves
+            # below the span's lowest hold what it would, and widen it by its width at most); where that holds
+            # clearly less than most of the rows (by 2 sd of its noise: the octaves on to zero are many cells, each
+            # mostly noise), the linear grids from the same range.
+            a, b = (min(a, 0.0) if lo <= 0.0 else a), (max(b, 0.0) if hi >= 0.0 else b)
+            inside = (edges[:-1] >= a) & (edges[1:] <= b)
+            held = float(counts[1:-1][inside].sum()) + 2.0 * sigma * math.sqrt(float(inside.sum()))
+            if held < DESCENT_HOLD * numbers:
+                continue
         if not a < b or (a, b) == (lo, hi):
+            if octaves:
+                continue
             break
         lo, hi = a, b
+        if octaves and cut is not None:
+            cut.append((lo, hi))
     return lo, hi, spent
 
 
