@@ -723,10 +723,11 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             lo, hi = found  # narrowed less than the zoom's own levels reach: the zoom finds the rows as before
         if spent:
             noise = replace(noise, zoom=noise.zoom - sum(spent))
-            cut = len(octave_cut(*declared, step))
+            grouped = len(octave_cut(*declared, step))
             steps.append(("(descent)", sum(spent), 0.0,
-                          f"{len(spent)} noisy histogram{'s' if len(spent) > 1 else ''} of {DESCENT_CELLS} cells"
-                          + (f" (the first of {cut - 1}, on the range's powers of two)" if cut else "")
+                          f"{len(spent)} noisy histogram{'s' if len(spent) > 1 else ''}"
+                          + (f", the first of {grouped - 1} cells on the range's powers of two, the rest of "
+                             f"{DESCENT_CELLS}" if grouped else f" of {DESCENT_CELLS} cells")
                           + ", each narrowing the grids' range to where most rows lie"
                           + (f": {narrower:.3g} times narrower" if (lo, hi) != declared else ": not narrowed")))
         pos_lo = lo if lo > 0 else hi
@@ -776,12 +777,14 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
         cells = int(np.clip(n_hat / (SPLIT_SIGMAS * sigma_for(rhos[0])), 1, FIRST_CELLS))
         first = cell_edges(lo, hi, pos_lo, cells, integer=integer, decimals=decimals,
                            geometric=col.kind == "numeric", unit=unit, inward=clamp, single=t == "FLOAT")
-    if narrowed:  # by a descent: the rest of the range found is a cell at either end (split at zero: a cell from
-        # -1.7e308 to 4e307 is wider than a float holds)
+    if narrowed:  # by a descent: the rest of the range found is a cell at either end (split at zero where it is wider
+        # than a float holds: -1.7e308 to 4e307)
         if first[0] > found[0]:
-            first = np.concatenate([[found[0]], [0.0] if found[0] < 0 < first[0] else [], first])
+            wide = found[0] < 0 < first[0] and not math.isfinite(first[0] - found[0])
+            first = np.concatenate([[found[0]], [0.0] if wide else [], first])
         if first[-1] < found[1]:
-            first = np.concatenate([first, [0.0] if first[-1] < 0 < found[1] else [], [found[1]]])
+            wide = first[-1] < 0 < found[1] and not math.isfinite(found[1] - first[-1])
+            first = np.concatenate([first, [0.0] if wide else [], [found[1]]])
     tree = zoom(data, first, step=step, sigmas=tuple(sigma_for(r) for r in rhos), n_hat=n_hat, n_var=n_var,
                 floating=holds_infinity(col), rng=rng, to_lattice=to_lattice)
     edges, weights, counts, var = tree.leaves()
@@ -966,15 +969,17 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
         b = min(float(edges[min(clear[-1] + 2, len(edges) - 1)]), hi)
         if octaves:
             # Powers of two: the span of the clear ones, however many (values over several powers of two, or on
-            # both sides of zero, are common), one either side, and on to zero where the range holds it (the octaves
-            # below the span's lowest hold what it would, and widen it by its width at most); where that holds
-            # clearly less than most of the rows (by 2 sd of its noise: the octaves on to zero are many cells, each
-            # mostly noise), the linear grids from the same range.
-            a, b = (min(a, 0.0) if lo <= 0.0 else a), (max(b, 0.0) if hi >= 0.0 else b)
-            inside = (edges[:-1] >= a) & (edges[1:] <= b)
-            held = float(counts[1:-1][inside].sum()) + 2.0 * sigma * math.sqrt(float(inside.sum()))
-            if held < DESCENT_HOLD * numbers:
+            # both sides of zero, are common), and one either side, where that holds 3/4 of the numbers, within one
+            # sd of its noise (the descent's noise can be coarse: a BIGINT's whole range over 2,000 rows at eps 1;
+            # else the linear grids, from the same range); then on to zero where the range holds it (the cells below
+            # the span's lowest hold what it would, and widen it by its width at most), but not past zero where the
+            # span is all on one side of it (values of 1e-9..1e-7 came back down to -2e-8).
+            span = counts[max(clear[0] - 1, 0) + 1:min(clear[-1] + 1, len(edges) - 2) + 2]
+            if float(span.sum()) + sigma * math.sqrt(len(span)) < DESCENT_HOLD * numbers:
                 continue
+            a = max(a, 0.0) if edges[clear[0]] >= 0.0 else a
+            b = min(b, 0.0) if edges[clear[-1] + 1] <= 0.0 else b
+            a, b = (min(a, 0.0) if lo <= 0.0 else a), (max(b, 0.0) if hi >= 0.0 else b)
         if not a < b or (a, b) == (lo, hi):
             if octaves:
                 continue
