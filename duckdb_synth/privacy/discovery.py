@@ -846,10 +846,10 @@ DESCENT_MIN = 256.0  # a range narrowed less than this many times is left as fou
 # put more than 256 across the rows (years in [1024, 2048) went to a cell a year, and points past their end
 # took the noise's share: loans' `earliest_credit_line` 1963-2015, 3 % of its values to 2031)
 DESCENT_SHARE = 0.125  # and within this share of the zoom's rho
-OCTAVE_REACH = 2.0**60  # a range wider than this is cut by powers of two first (``octave_edges``), where they are more
-# than DESCENT_CELLS cells: its linear grids' 12 levels narrow a range about 32^12 = 2^60 times at most (a BIGINT's
-# whole range over values 0-100,000 came back 7 % outside them, -37,706..137,436; 3 % so), and a declared `x BETWEEN -1e30 AND 1e30` over values
-# of 500-1,500 came back over +-3e9 (at +-1e308, whose width overflows, over 1e299-4e303)
+OCTAVE_REACH = 2.0**60  # a range wider than this is cut by powers of two first (``octave_cut``), where they are more
+# than DESCENT_CELLS cells: the linear grids' 12 levels narrow a range about 32^12 = 2^60 times at most. A BIGINT's
+# whole range over values 0-100,000 came back 7 % outside them (-37,706..137,436; cut: 3 %), a declared
+# `x BETWEEN -1e30 AND 1e30` over values of 500-1,500 over +-3e9, and +-1e308, whose width overflows, near 1e303.
 
 
 def own_stream(rng: np.random.Generator) -> np.random.Generator:
@@ -874,9 +874,9 @@ def octave_cut(lo: float, hi: float, step: float | None) -> np.ndarray:
 def octave_edges(lo: float, hi: float, least: float, cells: int = DESCENT_CELLS) -> np.ndarray:
     """Edges cutting [lo, hi] at zero and at the signed powers of two inside it, from the smallest over `least`
     (public: the lattice's step; 2^-20 at least, as ``PowersOfTwo``) to 2^1023, every k-th of them where there would
-    be more than `cells` cells (0: all of them): a grid for a range far wider than the rows (a declared one), in which each magnitude
-    of the values has a cell (of k octaves: values spread evenly over ten octaves, or a tenth of them in each,
-    are clear in a few cells where no octave is)."""
+    be more than `cells` cells (0: all of them): a grid for a range far wider than the rows (a declared one), in
+    which each magnitude of the values has a cell (of k octaves: values spread evenly over ten octaves, a tenth of
+    them in each, are clear in a few cells where no octave is)."""
     low = max(-20, math.ceil(math.log2(least))) if least > 0 else -20
     mags = 2.0 ** np.arange(low, 1024)
 
