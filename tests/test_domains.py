@@ -544,6 +544,26 @@ def test_a_declared_range_past_the_descents_grids_comes_back_near_the_values(typ
     con.close()
 
 
+@pytest.mark.parametrize("check, fill, seed", [
+    ("x BETWEEN -1e30 AND 1e30", "CASE WHEN i % 10 < 3 THEN NULL ELSE 500 + ((i * 7919) % 1000) END", 1),
+    ("x BETWEEN -1.7e308 AND 1.7e308", "CASE WHEN i % 10 < 3 THEN NULL ELSE 500 + ((i * 7919) % 1000) END", 0),
+    ("x BETWEEN -1e30 AND 1e30", "CASE WHEN i % 2 = 0 THEN 1000 + (i % 100) ELSE 1e25 * (1 + (i % 100) / 1000.0) END", 0)])
+def test_a_declared_range_past_the_descents_grids_keeps_each_magnitude(check: str, fill: str, seed: int) -> None:
+    """The review of e0dbab2, on a table of seven columns: an empty cell beside the cut's clear one, its noise at -303,
+    failed the cut (values of 500-1,500 came back with a median of 2.7e12); under +-1.7e308 the cut left [0, 2^66],
+    whose linear grids left them at 1e11-1e15; half the values near 1,000 and half near 1e25 came back all near 1e21
+    to 1e25. A count is clipped at 0 in the cut's test, and the grids from zero are geometric from its smallest edge."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t (x DOUBLE CHECK ({check}), a INT, b INT, c INT, d INT, e INT, g VARCHAR)")
+    con.execute(f"INSERT INTO t SELECT {fill}, 1, 1, 1, 1, 1, 'g' || (i % 3) FROM range(2000) r(i)")
+    con.register("s", quiet_run(con, "t", epsilon=1, seed=seed).table)
+    (inside, low), = con.execute("SELECT avg((x BETWEEN (SELECT min(x) FROM t) AND (SELECT max(x) FROM t))::INT), "
+                                 "avg((x < 1e4)::INT) FROM s WHERE x IS NOT NULL").fetchall()
+    (real_low,), = con.execute("SELECT avg((x < 1e4)::INT) FROM t WHERE x IS NOT NULL").fetchall()
+    assert inside > 0.8 and abs(low - real_low) < 0.1
+    con.close()
+
+
 def test_a_generous_declared_range_is_narrowed_however_many_nulls() -> None:
     """The review of cde1577: the descent over a declared range counted the rows as numbers, so a column 30 % NULL never
     narrowed (values 50-60 under `x BETWEEN 0 AND 1e9` came back over 1-19,000, median 9,589); its histograms count

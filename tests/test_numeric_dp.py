@@ -98,15 +98,16 @@ def test_the_descent_cuts_a_range_past_its_grids_reach_at_powers_of_two(wide: fl
     """A declared range of +-1e30 over values of 500-1,500: 12 linear grids narrow it about 1e18 times at most (the
     values came back over +-3e9), and at +-1e308 its width overflows (they came back near 1e303). It is cut at its
     powers of two first (in groups of a few, at most 64 cells), to the groups that hold the values and one either
-    side, on to zero where the range holds it; the linear grids go on from there, and the caller clamps to the cut."""
+    side, on to zero where the range holds it; the grids go on from there, geometric from the cut's smallest edge,
+    and the caller clamps to the cut."""
     rng = np.random.default_rng(0)
     n = 20_000
     values = np.round(rng.uniform(500, 1500, n), 2)
     cut: list = []
     lo, hi, spent = descend(ArrayColumn(values), -wide, wide, step=0.01, numbers=float(n), rho_cap=1.0, rng=rng,
                             integer=False, decimals=2, unit=None, geometric=True, cut=cut)
-    assert lo == 0.0 and values.max() < hi <= 16384 and len(spent) >= 2
-    assert len(cut) == 1 and cut[0][0] == 0.0 and hi <= cut[0][1] < 2.0**62
+    assert 0.0 <= lo < values.min() and values.max() < hi <= 2.0**18 and len(spent) >= 2
+    assert len(cut) == 1 and cut[0][0] == 0.0 and hi <= cut[0][1] < 2.0**70 and 0 < cut[0][2] < values.min()
     edges, every = octave_edges(-wide, wide, 0.01), octave_edges(-wide, wide, 0.01, cells=0)
     assert edges[0] == -wide and edges[-1] == wide and (np.diff(edges) > 0).all() and 0.0 in edges
     assert len(edges) <= 68 < len(every) and set(edges) <= set(every)

@@ -716,7 +716,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                                 decimals=decimals, unit=unit, geometric=col.kind == "numeric",
                                 null_cell=clamp and col.nullable, cut=cut)
         if cut:  # cut at its powers of two: the values outside what that left are clamped to it, as outside a range
-            found = cut[0]  # found (an end cell out to +-1e30, split where a few rows lay past the values, drew 1e29)
+            found = cut[0][:2]  # found (an end cell out to +-1e30, split where a few rows lay past the values, drew 1e29)
         # (the widths of ranges past 1e308 overflow; a range of one value is as found)
         narrower = declared[1] / (hi - lo) - declared[0] / (hi - lo) if hi > lo else 1.0
         if not narrower >= DESCENT_MIN:
@@ -729,8 +729,9 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                           + (f", the first of {grouped - 1} cells on the range's powers of two, the rest of "
                              f"{DESCENT_CELLS}" if grouped else f" of {DESCENT_CELLS} cells")
                           + ", each narrowing the grids' range to where most rows lie"
-                          + (f": {narrower:.3g} times narrower" if (lo, hi) != declared else ": not narrowed")))
-        pos_lo = lo if lo > 0 else hi
+                          + (f": {narrower:.3g} times narrower" if (lo, hi) != declared and math.isfinite(narrower)
+                             else ": more than 1e308 times narrower" if (lo, hi) != declared else ": not narrowed")))
+        pos_lo = lo if lo > 0 else (cut[0][2] if cut and lo <= 0 < cut[0][2] < hi else hi)
     points = math.inf if step is None else (hi - lo) / step
     narrowed = (lo, hi) != found
     frequent, scores, sigma_values = np.zeros(0), np.zeros(0), 0.0
@@ -933,14 +934,15 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
     rho = 1.0 / (2.0 * sigma**2)
     spent: list[float] = []
     rows, nulls = numbers, []  # (with a NULL cell: the row count, and each histogram's noisy NULL count)
+    pos = math.inf  # the smallest positive edge of the span the cut at powers of two kept (released), else none
     while len(spent) < DESCENT_LEVELS and (len(spent) + 1) * rho <= rho_cap:
         if step is not None and (hi - lo) / step <= LATTICE_CELLS:
             break
         edges = octave_cut(lo, hi, step) if not spent else np.zeros(0)  # (once, first: then the linear grids)
         octaves = len(edges) > 0
-        if not octaves:
-            edges = cell_edges(lo, hi, lo if lo > 0 else hi, DESCENT_CELLS, integer=integer, decimals=decimals,
-                               geometric=geometric, unit=unit)
+        if not octaves:  # (geometric from the cut's smallest edge, where it left a range from zero)
+            edges = cell_edges(lo, hi, lo if lo > 0 else (pos if lo <= 0 < pos < hi else hi), DESCENT_CELLS,
+                               integer=integer, decimals=decimals, geometric=geometric, unit=unit)
         if len(edges) < 2 * DESCENT_RUN + 2:
             break
         z = gaussian_tail_z(DESCENT_FALSE / ((len(edges) + 1) if octaves else (DESCENT_CELLS + 2)))
@@ -975,18 +977,21 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
             # the span's lowest hold what it would, and widen it by its width at most), but not past zero where the
             # span is all on one side of it (values of 1e-9..1e-7 came back down to -2e-8).
             span = counts[max(clear[0] - 1, 0) + 1:min(clear[-1] + 1, len(edges) - 2) + 2]
-            if float(span.sum()) + sigma * math.sqrt(len(span)) < DESCENT_HOLD * numbers:
-                continue
+            if float(np.maximum(span, 0.0).sum()) + sigma * math.sqrt(len(span)) < DESCENT_HOLD * numbers:
+                continue  # (a count is at least 0: an empty cell beside the span, its noise at -303, failed a clear one)
             a = max(a, 0.0) if edges[clear[0]] >= 0.0 else a
             b = min(b, 0.0) if edges[clear[-1] + 1] <= 0.0 else b
             a, b = (min(a, 0.0) if lo <= 0.0 else a), (max(b, 0.0) if hi >= 0.0 else b)
+            # The grids from zero then geometric from the span's smallest value (a range of [0, 2^66] over
+            # values of 500-1,500 had linear ones, and a grid that failed its test on noise left them at 1e11-1e15)
+            pos = float(min((e for e in edges[max(clear[0] - 1, 0):clear[-1] + 2] if e > 0), default=math.inf))
         if not a < b or (a, b) == (lo, hi):
             if octaves:
                 continue
             break
         lo, hi = a, b
         if octaves and cut is not None:
-            cut.append((lo, hi))
+            cut.append((lo, hi, pos))
     return lo, hi, spent
 
 
