@@ -70,14 +70,15 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
-    cols = plan(read_schema(reader, src.sql, src.constrained_by), opts)
-    for names, referenced in foreign_keys(reader, src.constrained_by):
-        if set(names) <= {c.name for c in cols.columns}:
+    cols = plan(read_schema(reader, src.sql, src.rows_of), opts)
+    kept = {c.name for c in cols.columns}
+    for names, referenced in foreign_keys(reader, src.rows_of):
+        if set(names) <= kept:
             log.warning("the FOREIGN KEY (%s) references %s: the copy's values of %s are synthetic, not read from %s, so "
                         "some may not be keys there, and a table with that constraint refuses those rows",
                         ", ".join(names), referenced, "that column" if len(names) == 1 else "those columns", referenced)
-    for kind, names in composite_keys(reader, src.constrained_by):
-        if not set(names) <= {c.name for c in cols.columns}:
+    for kind, names in composite_keys(reader, src.rows_of):
+        if not set(names) <= kept:
             continue  # (a query leaving one of its columns out: no key of the rows it reads)
         log.warning("the %s (%s) spans several columns: the copy does not keep such a key (a key of one column it "
                     "does), so its rows may repeat a combination, and a table with that constraint refuses them",
@@ -188,7 +189,7 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
-    schema = read_schema(reader, src.sql, src.constrained_by)
+    schema = read_schema(reader, src.sql, src.rows_of)
     names = {c.name for c in schema}
     chosen = None
     if columns is not None:

@@ -456,10 +456,10 @@ def test_a_querys_table_is_the_one_base_table_its_name_can_mean() -> None:
            for q in ("SELECT * FROM t", "SELECT * FROM T", "SELECT * FROM main.t", "SELECT * FROM v")}
     assert got == {"SELECT * FROM t": ("memory", "main", "t"), "SELECT * FROM T": ("memory", "main", "t"),
                    "SELECT * FROM main.t": ("memory", "main", "t"), "SELECT * FROM v": ()}
-    assert open_source(con, "T", private=False, in_sql=False).constrained_by == ("memory", "main", "t")  # (a table too)
+    assert open_source(con, "T", private=False, in_sql=False).rows_of == ("memory", "main", "t")  # (a table too)
     con.execute("CREATE TEMP TABLE t (a INTEGER)")
     assert open_source(con, "SELECT * FROM t", private=False, in_sql=False).rows_of == ()
-    assert open_source(con, "t", private=False, in_sql=False).constrained_by == ()  # (its constraints had been both's)
+    assert open_source(con, "t", private=False, in_sql=False).rows_of == ()  # (its constraints had been both's)
     con.close()
 
 
@@ -491,7 +491,7 @@ def test_an_attached_databases_table_keeps_its_constraints(tmp_path) -> None:
     con = duckdb.connect()
     con.execute(f"ATTACH {quote_literal(path)} AS prod")
     for source in ("prod.customers", "SELECT * FROM prod.customers"):
-        assert open_source(con, source, private=False, in_sql=False).constrained_by == ("prod", "main", "customers")
+        assert open_source(con, source, private=False, in_sql=False).rows_of == ("prod", "main", "customers")
     con.register("s", quiet_run(con, "prod.customers", mode="strict", seed=0).table)
     assert con.execute("SELECT count(*) - count(DISTINCT id), max(a) <= 10 FROM s").fetchall() == [(0, True)]
     con.close()

@@ -141,7 +141,7 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
         try:
             parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")
         except OptionError as exc:
-            read = [c.declared.origin for c in columns if c.declared is not None and text in c.declared.origin]
+            read = any(c.declared is not None and text in c.declared.origin for c in columns)
             if not one or not read:  # (one column's: unless its domain was read from it)
                 log.warning("%s: the copy may break it", exc)
             continue

@@ -340,8 +340,15 @@ def _terms(expression: str) -> list[str]:
 
 
 def conjuncts(tree):
-    """The terms of a parsed expression joined by AND at its top (parentheses around them dropped), in order; by a
-    loop, not recursion (a CHECK of 1,000 terms had passed Python's depth)."""
+    """The terms of a parsed expression joined by AND at its top (parentheses around them dropped), in order."""
+    from sqlglot import exp
+
+    return _operands(tree, exp.And)
+
+
+def _operands(tree, op: type) -> list:
+    """The terms of a parsed expression joined by `op` (AND, OR) at its top, parentheses around them dropped, in order;
+    by a loop, not recursion (a CHECK of 1,000 terms had passed Python's depth)."""
     from sqlglot import exp
 
     terms, todo = [], [tree]
@@ -349,7 +356,7 @@ def conjuncts(tree):
         node = todo.pop()
         while isinstance(node, exp.Paren):
             node = node.this
-        if isinstance(node, exp.And):
+        if isinstance(node, op):
             todo += [node.expression, node.this]
         else:
             terms.append(node)
@@ -417,18 +424,7 @@ def _without_null_cases(expression: str) -> str:
     except sqlglot.errors.SqlglotError:
         return expression
 
-    def bare(node):
-        while isinstance(node, exp.Paren):
-            node = node.this
-        return node
-
-    terms, todo = [], [bare(tree)]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, exp.Or):
-            todo += [bare(node.this), bare(node.expression)]
-        else:
-            terms.append(node)
+    terms = _operands(tree, exp.Or)
     nulls = {t.this.name for t in terms if isinstance(t, exp.Is) and isinstance(t.this, exp.Column)
              and isinstance(t.expression, exp.Null)}
     rest = [t for t in terms if not (isinstance(t, exp.Is) and isinstance(t.this, exp.Column)

@@ -46,18 +46,13 @@ class Source:
     text: str
     sql: str
     parts: tuple[str, ...] = ()  # a table's [catalog, [schema,]] name
-    rows_of: tuple[str, ...] = ()  # the one base table whose rows these are: a table's own, or the one a query keeps
-    # columns of as they are (``plain_table``); as (database, schema, table) once opened (``open_source``)
+    rows_of: tuple[str, ...] = ()  # the one base table whose rows these are, and whose constraints (keys, NOT NULL,
+    # CHECK, generated columns) they keep: a table's own, or the one a query keeps columns and rows of as they are
+    # (``plain_table``); as (database, schema, table) once opened (``open_source``); empty: none
 
     @property
     def label(self) -> str:
         return self.text if self.kind != "query" else "query"
-
-    @property
-    def constrained_by(self) -> tuple[str, ...]:
-        """The table whose constraints (keys, NOT NULL, CHECK, generated columns) the source's rows keep: the table
-        itself, or the one a query takes plain columns and rows of (empty: none)."""
-        return self.rows_of
 
 
 def quote_ident(name: str) -> str:

@@ -731,7 +731,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
                           + ", each narrowing the grids' range to where most rows lie"
                           + (f": {narrower:.3g} times narrower" if (lo, hi) != declared and math.isfinite(narrower)
                              else ": more than 1e308 times narrower" if (lo, hi) != declared else ": not narrowed")))
-        pos_lo = lo if lo > 0 else (cut[0][2] if cut and lo <= 0 < cut[0][2] < hi else hi)
+        pos_lo = grids_from(lo, hi, cut[0][2] if cut else math.inf)
     points = math.inf if step is None else (hi - lo) / step
     narrowed = (lo, hi) != found
     frequent, scores, sigma_values = np.zeros(0), np.zeros(0), 0.0
@@ -889,6 +889,13 @@ def octave_edges(lo: float, hi: float, least: float, cells: int = DESCENT_CELLS)
     return np.concatenate([[lo], within(mags[::k]), [hi]])
 
 
+def grids_from(lo: float, hi: float, pos: float) -> float:
+    """Where grids over [lo, hi) start their geometric cells (``cell_edges``' `pos_lo`): at `lo` where it is positive;
+    from zero, at `pos`, the smallest positive edge of the span a cut at powers of two kept (released), where it lies
+    inside; else at `hi` (linear cells)."""
+    return lo if lo > 0 else pos if lo <= 0 < pos < hi else hi
+
+
 def one_octave(lo: float, hi: float) -> bool:
     """Whether the range found lies within two adjacent powers of two of one sign (a factor of 4 between its
     ends): the columns whose rows may lie in a sliver of it (``descend``). Public: the range is released."""
@@ -940,9 +947,9 @@ def descend(data: ColumnData, lo: float, hi: float, *, step: float | None, numbe
             break
         edges = octave_cut(lo, hi, step) if not spent else np.zeros(0)  # (once, first: then the linear grids)
         octaves = len(edges) > 0
-        if not octaves:  # (geometric from the cut's smallest edge, where it left a range from zero)
-            edges = cell_edges(lo, hi, lo if lo > 0 else (pos if lo <= 0 < pos < hi else hi), DESCENT_CELLS,
-                               integer=integer, decimals=decimals, geometric=geometric, unit=unit)
+        if not octaves:
+            edges = cell_edges(lo, hi, grids_from(lo, hi, pos), DESCENT_CELLS, integer=integer, decimals=decimals,
+                               geometric=geometric, unit=unit)
         if len(edges) < 2 * DESCENT_RUN + 2:
             break
         z = gaussian_tail_z(DESCENT_FALSE / ((len(edges) + 1) if octaves else (DESCENT_CELLS + 2)))

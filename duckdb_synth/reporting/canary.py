@@ -79,7 +79,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     # A source the run would refuse (in DP modes, one whose types DuckDB guesses) is refused here
     # too: a canary on a copy of it would test a release that cannot be made.
     src = open_source(con, source, private=opts.private, in_sql=False)
-    columns = read_schema(con, src.sql, src.constrained_by)
+    columns = read_schema(con, src.sql, src.rows_of)
     check_columns(columns, opts.mask_map)
     target = pick_column(columns, column, opts.mask_map)
     try:
