@@ -520,6 +520,25 @@ def test_a_generous_declared_range_is_narrowed_to_the_rows(type_: str, check: st
     con.close()
 
 
+@pytest.mark.parametrize("type_, check", [("INTEGER", "x BETWEEN 0 AND 1000000000"), ("DOUBLE", "x BETWEEN 0 AND 1e12"),
+                                          ("UBIGINT", "x BETWEEN 0 AND 18446744073709551615"),
+                                          ("DATE", "x BETWEEN DATE '1000-01-01' AND DATE '9999-12-31'")])
+def test_balanced_mode_keeps_a_generous_declared_range_to_the_rows(type_: str, check: str) -> None:
+    """Balanced mode read a declared range as the grids' span: over values of 0-99,999 under `BETWEEN 0 AND 1e12`, the
+    end cell past the last quantile ran to 1e12, and 3 % of the values came back across it (up to 9.9e11). The grids
+    span the values inside the range now, as an undeclared column's; values outside it are still clamped to it."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t (x {type_} CHECK ({check}), g VARCHAR)")
+    value = "DATE '2000-01-01' + CAST((i * 7919) % 5000 AS INTEGER)" if type_ == "DATE" else "(i * 7919) % 100000"
+    con.execute(f"INSERT INTO t SELECT {value}, 'g' || (i % 3) FROM range(2000) r(i)")
+    con.register("s", duckdb_synth.run(con, "t", mode="balanced", seed=0).table)
+    (lo, hi), = con.execute("SELECT min(x), max(x) FROM t").fetchall()
+    (inside, n), = con.execute("SELECT avg(CASE WHEN x BETWEEN $1 AND $2 THEN 1 ELSE 0 END), count(x) FROM s",
+                               [lo, hi]).fetchall()
+    assert n == 2000 and inside == 1.0
+    con.close()
+
+
 @pytest.mark.parametrize("type_, check, fill, least", [
     ("DOUBLE", "x BETWEEN -1e30 AND 1e30", "round(((i * 7919) % 2000) - 1000 + (i % 97) / 100.0, 2)", 0.9),
     ("DOUBLE", "x BETWEEN -1e30 AND 1e30", "round(exp(((i * 7919) % 2000) / 200.0), 2)", 0.9),
