@@ -602,11 +602,14 @@ def read_checks(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[s
     return {c.name: c.checks for c in duckdb_synth.engine.schema.read_schema(con, f"SELECT * FROM {table}", (table,))}
 
 
-def test_a_check_against_the_clock_is_read_as_the_time_of_the_run() -> None:
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/Los_Angeles"])
+def test_a_check_against_the_clock_is_read_as_the_time_of_the_run(zone: str) -> None:
     """`CHECK (birth <= today())`, `CHECK (seen <= now())`: the clock's calls were no shape a domain or rule reads, so the
     CHECK was left out, and a strict copy held 39 births of 3,041 after today (it could not be loaded back). They are
-    read as the constants they are at the run (public: the time, not the data)."""
+    read as the constants they are at the run (public: the time, not the data). Outside UTC, now() beside a TIMESTAMP
+    is the session's wall clock, as DuckDB compares them (it was left out there: a copy made in Tokyo broke it)."""
     con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{zone}'")
     con.execute("CREATE TABLE p (birth DATE CHECK (birth <= today()), seen TIMESTAMP CHECK (seen <= now()), "
                 "age INTEGER, g VARCHAR)")
     con.execute("INSERT INTO p SELECT today() - (i * 7 % 3000)::INTEGER, now()::TIMESTAMP - INTERVAL (i % 1000) HOUR, "
@@ -698,9 +701,9 @@ def test_checks_name_columns_as_duckdb_does_ignoring_case() -> None:
 
 def test_checks_read_a_structs_field_as_its_column_and_many_terms() -> None:
     """The review of e17cb01: `CHECK (st.a > 0)` on a STRUCT column st was filed under a top-level column a (every a of
-    `SELECT a FROM t` moved to 1); a CHECK of 1,500 terms passed Python's recursion depth; `now()` is read only in a
-    UTC session (DuckDB compares it with a TIMESTAMP in the session's zone: a copy made in Los Angeles held rows
-    after now())."""
+    `SELECT a FROM t` moved to 1); a CHECK of 1,500 terms passed Python's recursion depth; `now()` outside UTC is read
+    as the session's wall clock beside a TIMESTAMP (DuckDB compares them in the session's zone: read as UTC, a copy
+    made in Los Angeles held rows after now()), and left unread beside a TIMESTAMPTZ."""
     con = duckdb.connect()
     con.execute("CREATE TABLE t (a INT, st STRUCT(a INT), CHECK (st.a > 0))")
     assert duckdb_synth.engine.schema.read_schema(con, "SELECT a FROM t", ("t",))[0].checks == ()
@@ -709,6 +712,11 @@ def test_checks_read_a_structs_field_as_its_column_and_many_terms() -> None:
                 + " AND ".join(f"a{i} > 0" for i in range(1500)) + "))")
     assert read_checks(con, "w")["a1499"] == ("a1499 > 0",)
     con.execute("SET TimeZone = 'America/Los_Angeles'")
-    con.execute("CREATE TABLE u (seen TIMESTAMP CHECK (seen <= now()), d DATE CHECK (d <= today()))")
-    assert read_checks(con, "u")["seen"] == ("(seen <= now())",)
+    con.execute("CREATE TABLE u (seen TIMESTAMP CHECK (seen <= now()), z TIMESTAMPTZ CHECK (z <= now()), "
+                "d DATE CHECK (d <= today()))")
+    checks = read_checks(con, "u")
+    (wall, utc), = con.execute("SELECT CAST(now() AS TIMESTAMP), CAST(timezone('UTC', now()) AS TIMESTAMP)").fetchall()
+    read = dt.datetime.fromisoformat(checks["seen"][0].split("'")[1])
+    assert abs(read - wall) < dt.timedelta(minutes=1) and abs(read - utc) > dt.timedelta(hours=7)
+    assert checks["z"] == ("(z <= now())",)
     con.close()

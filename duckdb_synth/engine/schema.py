@@ -255,7 +255,7 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
     own = {c.name.lower(): c.name for c in cols}
     unique = _unique_columns(reader, table)
     not_null = _not_null_columns(reader, table)
-    checks = _check_constraints(reader, table, own)
+    checks = _check_constraints(reader, table, own, {c.name.lower(): c.type.upper() for c in cols})
     computed = {name: expr for name, expr in _generated_columns(reader, table).items()
                 if (names := named_columns(expr)) and {n.lower() for n in names} <= own.keys()}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
@@ -306,20 +306,20 @@ def foreign_keys(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]) -> l
 
 
 def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...],
-                       own: dict[str, str]) -> dict[str, tuple[str, ...]]:
+                       own: dict[str, str], types: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """The SQL of each CHECK constraint of the table over columns the source has (`own`: lowered name -> name), under
     every column it
     names: a constraint of several terms joined by AND as one of each (the same rows keep them: a CHECK fails only
     where one is false; `CHECK (a >= 0 AND b >= 0)`, `CHECK (s < e AND e <= DATE '2025-12-31')` were no shape a rule
     reads, and 1,115 of 3,116 rows of a strictest copy broke the second), the clock's calls read (``_clock_read``)
-    and a null case spelled out dropped (``_without_null_cases``)."""
+    and a null case spelled out dropped (``_without_null_cases``); `types`: lowered name -> type."""
     where, params = _catalog_filter(table)
     rows = reader.execute(f"SELECT expression, constraint_column_names FROM duckdb_constraints() WHERE {where} "
                           "AND constraint_type = 'CHECK' ORDER BY constraint_index", params).fetchall()
     out: dict[str, tuple[str, ...]] = {}
     for expression, catalog_names in rows:
         # (a null case dropped may leave terms joined by AND: `(x >= 0 AND x <= 10) OR x IS NULL`)
-        for term in [t for whole in _terms(_clock_read(reader, expression)) for t in _terms(_without_null_cases(whole))]:
+        for term in [t for whole in _terms(_clock_read(reader, expression, types)) for t in _terms(_without_null_cases(whole))]:
             names = named_columns(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
             if not names or not {n.lower() for n in names} <= own.keys():
                 continue
@@ -375,13 +375,16 @@ _CLOCKS = frozenset({"now", "get_current_timestamp", "transaction_timestamp", "g
                      "current_localtime"})
 
 
-def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str) -> str:
+def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str, types: dict[str, str] | None = None) -> str:
     """A CHECK's calls of the clock (`birth <= today()`, `seen <= now()`) as the constants they are now, so that the
     rules and domains read them (public: the time of the run, not the data; a copy made now keeps an upper bound when
     it is loaded later, a lower one only until the clock passes its values). Unread, such a CHECK was left out, and a
-    strict copy held 39 births of 3,041 after today. A time with its zone (now()) is read only where the session's
-    zone is UTC: DuckDB compares it with a TIMESTAMP column in the session's zone, which the rules do not (a copy made
-    in Los Angeles held 19 rows after now())."""
+    strict copy held 39 births of 3,041 after today. A time with its zone (now()) outside UTC: DuckDB compares it with
+    a TIMESTAMP or DATE column in the session's zone, which the rules do not (a copy made in Los Angeles held 19 rows
+    after now()), so where every column the CHECK names (`types`: lowered name -> type) is a TIMESTAMP or a DATE it
+    is read as the session's wall clock, a TIMESTAMP (the same rows keep `ts <= now()` and `ts <= <that time>`, but
+    for the hour a clock set back repeats); beside a TIMESTAMPTZ, or any other type, it is left unread (until
+    2026-12-07 it was in every zone but UTC: a strict copy made in Tokyo held 40 of 3,000 rows after now())."""
     import sqlglot
     from sqlglot import exp
 
@@ -394,11 +397,16 @@ def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str) -> str:
                                                                    and n.name.lower() in _CLOCKS)]
     if not found:
         return expression
+    named = {types.get(n.lower(), "") for n in named_columns(expression)} if types is not None else {""}
+    naive = bool(named) and all(t == "DATE" or (t.startswith("TIMESTAMP") and "TIME ZONE" not in t) for t in named)
     for node in found:
         call = node.sql(dialect="duckdb")
         try:
             (value, type_, utc), = reader.execute(f"SELECT CAST({call} AS VARCHAR), typeof({call}), "
                                                   "current_setting('TimeZone') IN ('UTC', 'Etc/UTC')").fetchall()
+            if type_ == "TIMESTAMP WITH TIME ZONE" and not utc and naive:  # the session's wall clock
+                (value, type_), = reader.execute(f"SELECT CAST(CAST({call} AS TIMESTAMP) AS VARCHAR), "
+                                                 "'TIMESTAMP'").fetchall()
         except duckdb.Error:
             return expression
         if "TIME ZONE" in type_ and not utc:
