@@ -836,6 +836,8 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
     i, b = part
     for c in unique:
         values = table.column(c.name)
+        if pa.types.is_dictionary(values.type):  # an ENUM's (Arrow's count_distinct has no dictionary kernel)
+            values = values.cast(values.type.value_type)
         repeats = len(values) - values.null_count - pc.count_distinct(values).as_py()
         if c.name in (masked or {}):
             astray = (strays or {}).get(c.name, 0)
