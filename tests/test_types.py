@@ -585,6 +585,22 @@ def test_decimal_whose_largest_value_reads_as_a_float_past_its_type(epsilon):
     con.close()
 
 
+@pytest.mark.parametrize("type_, top", [("DECIMAL(38,10)", "9999999999999999999999999999.9999999999"),
+                                        ("DECIMAL(38,0)", "99999999999999999999999999999999999999")])
+@pytest.mark.parametrize("epsilon", [None, 1.0])
+def test_decimal_whose_largest_float_is_written_past_its_type(type_, top, epsilon):
+    """The float under 10^28 is written (its shortest decimal) as 1e+28, which DECIMAL(38,10) cannot hold: a column of
+    values near its largest crashed every run, "Could not convert string 1e+28" (DECIMAL(38,0) near 1e38 the same).
+    The type's range is the largest float written inside it."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE s AS SELECT '{top}'::{type_} - i AS v, i % 3 AS g FROM range(1000) r(i)")
+    kw = {} if epsilon is None else {"epsilon": epsilon}
+    con.register("out", duckdb_synth.run(con, "s", seed=1, ledger=False, **kw).output.table())
+    rows, low, high = con.sql("SELECT count(v), min(v), max(v) FROM out").fetchall()[0]
+    assert rows > 900 and decimal.Decimal(top) * decimal.Decimal('0.999') < low and high <= decimal.Decimal(top)
+    con.close()
+
+
 @pytest.mark.parametrize("check, common, rare", [
     ("CHECK (d BETWEEN 0 AND 1)", "1", "0.9999999999999999"),
     ("CHECK (d <= 1)", "1", "0.9999999999999999"),

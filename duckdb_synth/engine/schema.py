@@ -107,11 +107,12 @@ def classify(name: str, type_: str, nullable: bool = True) -> Column:
         p, s = int(m.group(1)), int(m.group(2))
         # The largest value the type holds, as the largest float not past it: from 16 digits on the float nearest
         # 10^(p-s) - 10^-s may be 10^(p-s) itself, which the type cannot hold (9999999999999999.99 read as 1e16:
-        # writing it failed, "Could not cast value 10000000000000000" to DECIMAL(18,2)).
+        # writing it failed, "Could not cast value 10000000000000000" to DECIMAL(18,2)); nor past it as written (its
+        # shortest decimal, ``written_sql``: the float under 10^28 is written "1e+28", which DECIMAL(38,10) cannot hold).
         exact = decimal.Context(prec=80)
         largest = exact.subtract(exact.power(10, p - s), exact.power(10, -s))
         bound = float(largest)
-        if decimal.Decimal(bound) > largest:
+        while decimal.Decimal(bound) > largest or written_decimal(bound, s) > largest:
             bound = math.nextafter(bound, 0.0)
         return Column(name, type_, "numeric", nullable, integer=(s == 0), scale=s, type_range=(-bound, bound))
     if t in TEMPORAL:
