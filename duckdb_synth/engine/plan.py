@@ -247,8 +247,10 @@ def available_memory() -> int:
 
 
 def is_identifier(c: Column) -> bool:
-    """A declared PRIMARY KEY / UNIQUE column of a type we can fill with fresh unique values."""
-    return c.unique and (c.type.upper() in ("VARCHAR", "UUID") or (c.integer and c.kind == "numeric"))
+    """A declared PRIMARY KEY / UNIQUE NOT NULL column of a type we can fill with fresh unique values. A UNIQUE
+    column that may be NULL is modelled (its NULLs with it) and its values made distinct as any UNIQUE column's: as a
+    key, a UNIQUE INTEGER 90 % NULL came back with none, and a TINYINT one cut the table to its 256 values."""
+    return c.unique and not c.nullable and (c.type.upper() in ("VARCHAR", "UUID") or (c.integer and c.kind == "numeric"))
 
 
 def key_capacity(c: Column) -> int | None:
