@@ -441,6 +441,28 @@ def test_infinite_timestamps_written_to_parquet_and_counted_outside_a_declared_r
         1000, top, -top, None]
 
 
+def test_the_clis_parquet_file_holds_a_uuid_column_as_uuid(tmp_path) -> None:
+    """The CLI's -o out.parquet wrote a UUID column as VARCHAR (Arrow carries UUIDs as text), where DuckDB's own COPY
+    keeps UUID; it is Parquet's UUID now, NULLs kept."""
+    from click.testing import CliRunner
+
+    from duckdb_synth.surfaces.cli import main
+
+    db = tmp_path / "t.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN i % 4 = 0 THEN NULL ELSE uuid() END AS u, 'g' || (i % 3) AS g "
+                "FROM range(400) r(i)")
+    con.close()
+    out = tmp_path / "out.parquet"
+    got = CliRunner().invoke(main, ["synthesize", str(db), "t", "--mode", "balanced", "--seed", "1", "-o", str(out)])
+    assert got.exit_code == 0, got.output
+    con = duckdb.connect()
+    assert con.execute(f"DESCRIBE SELECT u FROM '{out}'").fetchall()[0][1] == "UUID"
+    (n, values, distinct), = con.execute(f"SELECT count(*), count(u), count(DISTINCT u) FROM '{out}'").fetchall()
+    assert n == 400 and 0 < values < n and distinct == values
+    con.close()
+
+
 @pytest.mark.parametrize("mode", ["balanced", "strict"])
 @pytest.mark.parametrize("create, low, high", [
     ("CREATE TABLE x AS SELECT (18000000000000000000::UBIGINT - i * 1000000000000000) AS v, i % 3 AS g "

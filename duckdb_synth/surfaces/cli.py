@@ -813,11 +813,20 @@ def _output_format(output: Path | None) -> str | None:
 
 def _parquet_schema(schema: pa.Schema) -> pa.Schema:
     """`schema` as Parquet holds it: a TIMESTAMP_S's seconds as milliseconds (Parquet has no seconds: pyarrow casts
-    them, and its cast overflowed on DuckDB's infinity, INT64_MAX seconds; the review of dba1e14)."""
+    them, and its cast overflowed on DuckDB's infinity, INT64_MAX seconds; the review of dba1e14); a UUID column (text
+    in Arrow; its type in the metadata, ``decode_table``) as Parquet's UUID, as DuckDB's own COPY writes it."""
     import pyarrow as pa
 
-    return pa.schema([f.with_type(pa.timestamp("ms", f.type.tz)) if pa.types.is_timestamp(f.type)
-                      and f.type.unit == "s" else f for f in schema], metadata=schema.metadata)
+    meta = schema.metadata or {}
+
+    def held(f: pa.Field) -> pa.Field:
+        if pa.types.is_timestamp(f.type) and f.type.unit == "s":
+            return f.with_type(pa.timestamp("ms", f.type.tz))
+        if meta.get(f"type:{f.name}".encode()) == b"UUID" and pa.types.is_string(f.type):
+            return f.with_type(pa.uuid())
+        return f
+
+    return pa.schema([held(f) for f in schema], metadata=schema.metadata)
 
 
 def _parquet_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
@@ -829,13 +838,28 @@ def _parquet_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         return batch
     columns = []
     for col, field in zip(batch.columns, schema):
-        if col.type != field.type:
+        if isinstance(field.type, pa.UuidType) and col.type != field.type:  # text to its 16 bytes
+            col = _uuid_bytes(col)
+        elif col.type != field.type:
             ints = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)  # (int64: a NULL made it floats)
             top = np.iinfo(np.int64).max
             ms = np.where(np.abs(ints) == top, ints, ints * 1000)
             col = pa.array(ms, type=field.type, mask=col.is_null().to_numpy(zero_copy_only=False))
         columns.append(col)
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _uuid_bytes(col: pa.Array) -> pa.Array:
+    """UUIDs written as text, as Arrow's UUID type (DuckDB's cast, exported losslessly)."""
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET arrow_lossless_conversion = true")
+        con.register("_synth_uuid", pa.table({"u": col}))
+        return con.sql("SELECT CAST(u AS UUID) AS u FROM _synth_uuid").to_arrow_table().column(0).combine_chunks()
+    finally:
+        con.close()
 
 
 def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
