@@ -1927,6 +1927,9 @@ def _double_bounds(col: Column) -> tuple[float, float]:
         low = float(np.nextafter(low, np.inf))
     if high > hi:
         high = float(np.nextafter(high, -np.inf))
+    if col.type.upper() == "UHUGEINT":  # Arrow carries it as a decimal128, whose bits hold at most 2^127 - 1 (a value
+        # past it came back negative, and the cast back to UHUGEINT failed)
+        high = min(high, float(np.nextafter(2.0**127, 0.0)))
     return low, high
 
 

@@ -369,8 +369,8 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
         vals = np.clip(vals, *bounds)
     lo, hi, pos_lo = exact_range(vals, least) if len(vals) else (*bounds, bounds[0] if bounds[0] > 0 else bounds[1]) \
         if clamp else (0.0, 1.0, 1.0)
-    if public is not None:
-        lo, hi = max(lo, public[0]), min(hi, public[1])
+    if public is not None:  # (as floats: a UHUGEINT's bound, an int past 2^64, made the grids' arrays of objects)
+        lo, hi = float(max(lo, public[0])), float(min(hi, public[1]))
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
     decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
     decimals = writable(decimals, lo, hi)
@@ -698,8 +698,8 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             steps.append(("range", noise.range_again, 0.0,
                           "over a tenth of the rows that are not NULL outside the range found: noisy histogram on "
                           "signed powers of two" + (" and NULL" if col.nullable else "") + " again, averaged with the first"))
-    if public is not None:
-        lo, hi = max(lo, public[0]), min(hi, public[1])
+    if public is not None:  # (as floats: a UHUGEINT's bound, an int past 2^64, made the grids' arrays of objects)
+        lo, hi = float(max(lo, public[0])), float(min(hi, public[1]))
     if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     if writable(decimals, lo, hi) != decimals:
