@@ -114,6 +114,21 @@ def test_the_descent_cuts_a_range_past_its_grids_reach_at_powers_of_two(wide: fl
     assert every[np.searchsorted(every, 0.0) + 1] == 2.0**-6  # from the lattice's step up (2^-7 < 0.01 <= 2^-6)
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("low, high", [(-4.9e-7, 0.0), (0.0, 3e-12), (-5e-8, 5e-8)])
+def test_values_all_under_two_to_the_minus_20_are_found(seed: int, low: float, high: float) -> None:
+    """Values whose magnitudes are all under 2^-20 lie in the powers of two's bucket around zero, whose range stopped
+    at zero: -4.9e-7 to 0 came back as 0 to 5e-10 (none inside), 0 to 3e-12 over 0 to 5e-11 (a tenth inside). On no
+    lattice such a bucket's values need not be zero: its whole width is the range, which the descent narrows."""
+    x = np.random.default_rng(seed).uniform(low, high, 3000)
+    dom, steps = private("DOUBLE", x, seed, sigma=20.0)
+    out = drawn(dom, 20_000, seed)
+    inside = np.mean((out >= low) & (out <= high))
+    assert inside > 0.85, (inside, out.min(), out.max())
+    assert abs(np.median(out) - np.median(x)) < 0.15 * (high - low)
+    assert any(name == "(descent)" for name, *_ in steps)
+
+
 def test_timestamps_within_an_hour_come_back_within_it() -> None:
     """Whole seconds within one hour, 1.7e15 microseconds since 1970 in an octave of 1.1e15: at eps = 1 21 %
     of the values came back inside the real hour (over 4.7 hours), at eps = 3 every row on one timestamp."""

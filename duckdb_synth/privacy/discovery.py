@@ -709,7 +709,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # A declared range too: a CHECK's generous bound (`amount BETWEEN 0 AND 1e9` over amounts of 1-2,200) had the
     # grids spread over all of it, and values came back over 0-15,000 (median 7,600 against 54), at eps 1 and 3.
     # It has no NULL count yet: the descent's histograms count NULL too.
-    if t != "TIME" and (clamp or one_octave(lo, hi)):
+    if t != "TIME" and (clamp or one_octave(lo, hi) or (octaves and (lo, hi) == pow2.edges(pow2.zero))):
         declared, cut = found, []
         lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat if clamp else n_hat - null,
                                 rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer,
@@ -1633,6 +1633,12 @@ def private_range(counts: np.ndarray, *, sigma: float, rng: np.random.Generator 
             chosen.append(buckets.zero)
     lo = min(buckets.edges(b)[0] for b in chosen)
     hi = max(buckets.edges(b)[1] for b in chosen)
+    if set(chosen) == {buckets.zero} and least < buckets.edges(buckets.zero)[1]:
+        # Only the bucket around zero, on no lattice that puts its values at zero: the values are all under
+        # 2^-20 (1e-12, or -4.9e-7 to 0), of either sign; the whole bucket, for the descent to narrow
+        # (``descend``). Stopped at zero, a column of -4.9e-7 to 0 came back as 0 to 5e-10, and one of 0 to
+        # 3e-12 over 0 to 5e-11.
+        return lo, hi, hi
     # The bucket around zero reaches 2^-20 on both sides: without a bucket beyond it on a side, the
     # range stops at zero there (an integer column of counts from 0 must not get -1).
     if lo == buckets.edges(buckets.zero)[0]:
