@@ -175,6 +175,24 @@ def test_a_unique_column_that_may_be_null_keeps_its_nulls_and_the_rows(mode: str
     con.close()
 
 
+def test_a_unique_input_of_a_not_null_derived_column_stays_modelled() -> None:
+    """The review of 6652238: a UNIQUE column that may be NULL, input of a NOT NULL derived column (made NOT NULL
+    for it), became a key of fresh numbers after the rules took it as modelled: a range CHECK clamped ~1,000 of them
+    onto its bound, unsaid, and the copy could not be loaded back."""
+    con = duckdb.connect()
+    ddl = ("(badge INTEGER UNIQUE CHECK (badge BETWEEN 1000 AND 30000), u INTEGER NOT NULL, k INTEGER, "
+           "CHECK (u = badge + 1))")
+    con.execute(f"CREATE TABLE t {ddl}")
+    con.execute("INSERT INTO t SELECT 1000 + i * 10, 1001 + i * 10, i % 7 FROM range(2000) r(i)")
+    con.register("s", duckdb_synth.run(con, "t", mode="strict", seed=1, ledger=False).table)
+    (n, distinct, low, high), = con.execute("SELECT count(*), count(DISTINCT badge), min(badge), max(badge) FROM s"
+                                            ).fetchall()
+    assert distinct == n and 1000 <= low and high <= 30000
+    con.execute(f"CREATE TABLE t2 {ddl}")
+    con.execute("INSERT INTO t2 SELECT * FROM s")  # (its constraints hold)
+    con.close()
+
+
 def test_spread_moves_ties_to_the_nearest_free_points() -> None:
     from duckdb_synth.engine.decode import _spread
 

@@ -1927,9 +1927,10 @@ def _double_bounds(col: Column) -> tuple[float, float]:
         low = float(np.nextafter(low, np.inf))
     if high > hi:
         high = float(np.nextafter(high, -np.inf))
-    if col.type.upper() == "UHUGEINT":  # Arrow carries it as a decimal128, whose bits hold at most 2^127 - 1 (a value
-        # past it came back negative, and the cast back to UHUGEINT failed)
-        high = min(high, float(np.nextafter(2.0**127, 0.0)))
+    if col.type.upper() in ("HUGEINT", "UHUGEINT"):  # Arrow carries them as DECIMAL(38,0), which holds less than 1e38
+        # in magnitude (a UHUGEINT past 2^127 came back negative, and the cast back failed; one clipped at 2^127 - 1 made
+        # a decimal past the type's precision); 1e38 as a float is 99999999999999997748809823456034029568, inside
+        low, high = max(low, -1e38), min(high, 1e38)
     return low, high
 
 

@@ -72,6 +72,9 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
     for c in columns:
         if c.name in mask_map:
             masks.check_mask(c.name, mask_map[c.name], "VARCHAR" if c.kind == "unsupported" else c.type)
+    # (decided once, on the columns as declared: a NOT NULL derived column's inputs are made NOT NULL below, which must
+    # not turn a UNIQUE input that may be NULL into a key: it had become one, and a range CHECK clamped ~1,000 of its
+    # fresh numbers onto one value)
     generated = {c.name for c in columns if c.name not in mask_map and is_identifier(c)}
     columns = declare(columns, opts.domain_map, masked=mask_map,
                       generated=generated | ({unit.name} if unit is not None else set()))
@@ -102,9 +105,9 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
                 if c in computes:
                     todo.append(c)
     columns = [replace(c, nullable=False) if c.name in needed else c for c in columns]
-    modelled = [c for c in columns if c.name not in mask_map and not is_identifier(c)
+    modelled = [c for c in columns if c.name not in mask_map and c.name not in generated
                 and (unit is None or c.name != unit.name) and c.name not in derived]
-    keys = [c for c in columns if c.name not in mask_map and is_identifier(c) and key_capacity(c) is not None]
+    keys = [c for c in columns if c.name in generated and key_capacity(c) is not None]
     capacity = min((key_capacity(c) for c in keys), default=None)
     if opts.rows is not None and capacity is not None and opts.rows > capacity:
         key = min(keys, key=key_capacity)

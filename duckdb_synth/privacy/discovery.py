@@ -361,7 +361,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     privacy unit ``group_least`` (in rows: MIN_GROUP persons' worth).
     """
     public = col.type_range
-    clamp = bounds is not None
+    clamp, declared = bounds is not None, bounds
     vals = data.sorted_values()
     if clamp:  # values outside a declared range are clamped to it; the grids span the values within it, as
         # any column's (a generous bound, `x BETWEEN 0 AND 1e12` over values of 0-100,000, drew 3 % of them
@@ -409,7 +409,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = None
     if ns:
-        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, (lo, hi) if clamp else None, least)
+        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, declared, least)  # (its ends are public)
     elif exact_sql(col) is not None and not clamp:
         # Between 2^51 and 2^53 (TIMESTAMPs 1685-1898 and 2041-2255) each of these values still has a float of its
         # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
