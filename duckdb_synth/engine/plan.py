@@ -76,10 +76,8 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
     # not turn a UNIQUE input that may be NULL into a key: it had become one, and a range CHECK clamped ~1,000 of its
     # fresh numbers onto one value)
     generated = {c.name for c in columns if c.name not in mask_map and is_identifier(c)}
-    columns = declare(columns, opts.domain_map, masked=mask_map,
-                      generated=generated | ({unit.name} if unit is not None else set()))
-    fresh = {c.name for c in columns if c.name not in mask_map and is_identifier(c)} | (
-        {unit.name} if unit is not None else set())
+    fresh = generated | ({unit.name} if unit is not None else set())
+    columns = declare(columns, opts.domain_map, masked=mask_map, generated=fresh)
     if rules:  # (an aggregate release keeps no rule)
         checks = checked_rules(columns, mask_map, fresh, opts.constraints)
         named = {c.lower() for cols, _ in opts.marginals for c in cols} | {c.lower() for c in opts.domain_map}

@@ -320,7 +320,8 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     out: dict[str, tuple[str, ...]] = {}
     for expression, catalog_names in rows:
         # (a null case dropped may leave terms joined by AND: `(x >= 0 AND x <= 10) OR x IS NULL`)
-        for term in [t for whole in [_clock_read(reader, t, types) for t in _terms(expression)] for t in _terms(_without_null_cases(whole))]:
+        read = [_clock_read(reader, term, types) for term in _terms(expression)]  # (term by term: its columns' types)
+        for term in [t for whole in read for t in _terms(_without_null_cases(whole))]:
             names = named_columns(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
             if not names or not {n.lower() for n in names} <= own.keys():
                 continue

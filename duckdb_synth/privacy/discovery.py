@@ -361,16 +361,20 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     privacy unit ``group_least`` (in rows: MIN_GROUP persons' worth).
     """
     public = col.type_range
-    clamp, declared = bounds is not None, bounds
+    clamp = bounds is not None
     vals = data.sorted_values()
     if clamp:  # values outside a declared range are clamped to it; the grids span the values within it, as
         # any column's (a generous bound, `x BETWEEN 0 AND 1e12` over values of 0-100,000, drew 3 % of them
         # across all of it: the end cell past the last quantile ran to 1e12)
         vals = np.clip(vals, *bounds)
-    lo, hi, pos_lo = exact_range(vals, least) if len(vals) else (*bounds, bounds[0] if bounds[0] > 0 else bounds[1]) \
-        if clamp else (0.0, 1.0, 1.0)
-    if public is not None:  # (as floats: a UHUGEINT's bound, an int past 2^64, made the grids' arrays of objects)
-        lo, hi = float(max(lo, public[0])), float(min(hi, public[1]))
+    if len(vals):
+        lo, hi, pos_lo = exact_range(vals, least)
+    elif clamp:  # no values: the declared range
+        lo, hi = bounds
+        pos_lo = lo if lo > 0 else hi
+    else:
+        lo, hi, pos_lo = 0.0, 1.0, 1.0
+    lo, hi = within_type(lo, hi, public)
     integer = False if col.type.upper() == "TIME" else col.integer  # TIME: microseconds, decoded whole
     decimals, unit = choose_lattice(col, data, sigma=None, rng=None)
     decimals = writable(decimals, lo, hi)
@@ -383,9 +387,9 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     edges = cell_edges(lo, hi, pos_lo, max_cells, integer=integer, decimals=decimals, geometric=col.kind == "numeric",
                        inward=True, unit=unit, single=col.type.upper() == "FLOAT")
     uniq, held = sorted_runs(vals)  # vals are sorted (clamping keeps them so)
-    bounds = None
+    quantiles = None  # the bins' edges, at the exact quantiles
     if len(vals):
-        edges, bounds = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
+        edges, quantiles = quantile_edges(edges, vals, nbins, half=0.5 * step if step is not None else 0.0)
     point_of = None
     resolution = value_resolution(col)
     ns = exact_per(col) > 1  # a TIMESTAMP_NS, read in microseconds: each float stands for a thousand of its values
@@ -409,7 +413,7 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     alone = np.zeros(len(uniq), dtype=bool)
     exact_of = None
     if ns:
-        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, declared, least)  # (its ends are public)
+        alone, exact_of, ns_rare, ns_held = ns_floats(data, uniq, held, bounds, least)  # (the declared ends are public)
     elif exact_sql(col) is not None and not clamp:
         # Between 2^51 and 2^53 (TIMESTAMPs 1685-1898 and 2041-2255) each of these values still has a float of its
         # own, exactly it, which `one_value` (half a step wide) does not take for a point: 1800-01-01 in 500 rows
@@ -430,10 +434,10 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
     special = data.special_counts() if floating else np.zeros(0)
     barred = kept_out(col)  # (those a CHECK keeps out)
     kept = [k for k in range(len(special)) if special[k] >= least and not clamp and k not in barred]
-    if bounds is None:
+    if quantiles is None:
         cell_bin = merge_bins(counts, nbins)
     else:
-        cell_bin = np.unique(np.searchsorted(bounds, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
+        cell_bin = np.unique(np.searchsorted(quantiles, edges[:-1], side="right"), return_inverse=True)[1].astype(np.int64)
     # Values held by fewer than MIN_GROUP rows are never emitted: every cell a value is drawn in
     # holds at least that many rows (thin cells joined with their neighbours in the bin), and
     # decoding draws again a value that is such a value. A float several of the column's values read
@@ -474,6 +478,14 @@ def exact_numeric_domain(col: Column, data: ColumnData, *, nbins: int, max_cells
                          numbers=float(held.sum()),
                          specials=tuple(SPECIALS[k] for k in kept), points=point_of, exact_of=exact_of,
                          floats_are_values=written is not None)
+
+
+def within_type(lo: float, hi: float, public: tuple[float, float] | None) -> tuple[float, float]:
+    """[lo, hi] cut to the type's range (`public`: ``Column.type_range``, or None), as floats: a UHUGEINT's bound, a
+    Python int past 2^64, had made the grids' arrays of objects."""
+    if public is None:
+        return lo, hi
+    return float(max(lo, public[0])), float(min(hi, public[1]))
 
 
 def _rows_at(counted: tuple[np.ndarray, np.ndarray], uniq: np.ndarray) -> np.ndarray:
@@ -698,8 +710,7 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
             steps.append(("range", noise.range_again, 0.0,
                           "over a tenth of the rows that are not NULL outside the range found: noisy histogram on "
                           "signed powers of two" + (" and NULL" if col.nullable else "") + " again, averaged with the first"))
-    if public is not None:  # (as floats: a UHUGEINT's bound, an int past 2^64, made the grids' arrays of objects)
-        lo, hi = float(max(lo, public[0])), float(min(hi, public[1]))
+    lo, hi = within_type(lo, hi, public)
     if lo >= hi and not clamp:  # nothing was found inside the type's range: a unit range at its clipped edge
         lo, hi = (hi - 1.0, hi) if public is not None and hi >= public[1] else (lo, lo + 1.0)
     if writable(decimals, lo, hi) != decimals:
