@@ -53,6 +53,11 @@ class Options:
         return dict(self.masks)
 
 
+
+MAX_EPSILON = 1e100  # past it (1e308) the noise scales and rho overflow mid-run, after the row count was charged; an
+# epsilon of 1e3 is already no privacy to speak of
+MAX_CLAMP = 1e100  # a sum's clamp: its square, the sum's sensitivity squared, overflowed at 1e200 mid-run, charged
+
 def parse_options(
     *,
     mode: str | None = None,
@@ -77,8 +82,8 @@ def parse_options(
         )
     if epsilon is not None:
         eps = _number("epsilon", epsilon)
-        if not (eps > 0) or not math.isfinite(eps):
-            raise OptionError(f"epsilon must be a finite number > 0, got {epsilon!r}")
+        if not (0 < eps <= MAX_EPSILON):
+            raise OptionError(f"epsilon must be a number > 0 and at most {MAX_EPSILON:g}, got {epsilon!r}")
         name = "custom"
     else:
         name = "balanced" if mode is None else str(mode).strip().lower()
@@ -115,8 +120,8 @@ def parse_options(
             raise OptionError("budget applies to differentially private runs only (a balanced run spends no "
                               "budget); give mode 'strict'/'strictest' or epsilon")
         b = _number("budget", budget)
-        if not (b > 0 and math.isfinite(b)):
-            raise OptionError(f"budget must be a finite epsilon > 0, got {budget!r}")
+        if not (0 < b <= MAX_EPSILON):
+            raise OptionError(f"budget must be an epsilon > 0 and at most {MAX_EPSILON:g}, got {budget!r}")
         budget = b
     return Options(mode=name, epsilon=eps, delta=d if eps is not None else 0.0,
                    masks=_masks(masks), rows=rows, seed=seed, marginals=_marginals(marginals),
@@ -315,9 +320,9 @@ def _sums(value: Any) -> tuple[SumSpec, ...]:
             if isinstance(clamp, str) or not isinstance(clamp, (list, tuple)) or len(clamp) != 2:
                 raise OptionError(f"the clamp of sum('{col}') is [lower, upper], e.g. [0, 200000]; got {clamp!r}")
             lo, hi = (_number(f"the clamp of sum('{col}')", b) for b in clamp)
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise OptionError(f"the clamp of sum('{col}') must be two finite numbers, lower < upper; "
-                                  f"got {list(clamp)!r}")
+            if not (-MAX_CLAMP <= lo < hi <= MAX_CLAMP):
+                raise OptionError(f"the clamp of sum('{col}') must be two finite numbers within +-{MAX_CLAMP:g}, "
+                                  f"lower < upper; got {list(clamp)!r}")
             clamp = (float(lo), float(hi))
         spec = SumSpec(tuple(cols), col, clamp)
         if any(s.group == spec.group and s.value == spec.value for s in out):

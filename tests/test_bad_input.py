@@ -315,6 +315,17 @@ def test_a_wrong_type_names_the_option_not_the_udf(bcon, args, needle):
     assert "_synth_run" not in msg and "Binder" not in msg
 
 
+@pytest.mark.parametrize("args, needle", [
+    ("epsilon := 1e308", "epsilon must be a number > 0 and at most 1e+100"),
+    ("epsilon := 1.0, marginals := [{'columns': ['sex'], 'sum': 'age', 'clamp': [0, 1e200]}]",
+     "the clamp of sum('age') must be two finite numbers within +-1e+100"),
+])
+def test_numbers_past_what_the_run_holds_are_refused_before_anything_is_spent(bcon, args, needle):
+    """epsilon 1e308 and a sum's clamp of 1e200 passed the checks as finite numbers, then overflowed mid-run (NaN noise,
+    an OverflowError), each recorded as a failed run with its spend."""
+    refused(bcon, f"'patients', {args}", OptionError, needle)
+
+
 def test_a_batch_larger_than_memory_holds_is_refused_before_anything_is_spent(bcon, monkeypatch):
     from duckdb_synth.engine import plan
 

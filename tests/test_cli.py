@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -379,6 +380,22 @@ def test_synthesize_to_parquet(runner: CliRunner, clinic: Path, tmp_path: Path) 
         assert len(con.fetchall()) == 120
     finally:
         con.close()
+
+
+def test_quiet_prints_no_warning(runner: CliRunner, tmp_path: Path, caplog) -> None:
+    """-q/--quiet printed the run's logged warnings all the same (a free-text column's); now nothing but errors."""
+    db = tmp_path / "q.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT 'id-' || i AS code, (i % 50)::INTEGER AS age FROM range(2000) r(i)")
+    con.close()
+    args = ["synthesize", str(db), "t", "--mode", "strict", "--no-ledger", "-o", str(tmp_path / "q.parquet")]
+    loud = runner.invoke(main, args)
+    assert loud.exit_code == 0 and "has no frequent value" in caplog.text
+    caplog.clear()
+    quiet = runner.invoke(main, [*args, "-q"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and quiet.stdout == "" and "has no frequent value" not in caplog.text
+    assert logging.getLogger("duckdb_synth").level == logging.NOTSET  # (set back after the command)
 
 
 def test_synthesize_to_csv(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:

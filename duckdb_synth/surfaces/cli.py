@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json
+import logging
 import math
 import os
 import shutil
@@ -636,7 +637,7 @@ def synthesize(
     fmt = _output_format(output)
     show_progress = (sys.stderr.isatty() and not quiet) if progress is None else progress
 
-    with _connect(db, must_exist=True) as con:
+    with _logs_quiet(quiet), _connect(db, must_exist=True) as con:
         quoted = _quote_table(table) if table is not None else ""
         # Checked before the run, so no privacy budget is spent on a run whose output cannot be written.
         if table is not None and not replace and _relation_exists(con, quoted):
@@ -796,6 +797,20 @@ def _write_html(rep: Any, path: Path) -> None:
         rep.to_html(path)
     except OSError as exc:
         raise click.ClickException(f"cannot write '{path}': {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _logs_quiet(quiet: bool) -> Iterator[None]:
+    """With -q/--quiet, the package's logged warnings held back for the command (the free-text column's, a UNIQUE
+    column's repeats: they printed to stderr); errors still raise and print."""
+    logger = logging.getLogger("duckdb_synth")
+    before = logger.level
+    if quiet:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _output_format(output: Path | None) -> str | None:
@@ -961,7 +976,7 @@ def aggregates(db: str, source: str, mode: str | None, epsilon: float | None, de
       duckdb-synth aggregates clinic.duckdb patients --mode strictest --length 2
     """
     fmt = _output_format(output)
-    with _connect(db, must_exist=True) as con:
+    with _logs_quiet(quiet), _connect(db, must_exist=True) as con:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SeededRunWarning)
