@@ -19,6 +19,9 @@ MODES: dict[str, float | None] = {"balanced": None, "strict": 3.0, "strictest": 
 DEFAULT_DELTA = 1e-6
 MAX_DELTA = 1e-3  # a larger delta is no meaningful guarantee for any table worth synthesizing (at least 50 rows)
 MAX_ROWS = 100_000_000
+MAX_EPSILON = 1e100  # past it (1e308) the noise scales and rho overflow mid-run, after the row count was charged; an
+# epsilon of 1e3 is already no privacy to speak of
+MAX_CLAMP = 1e100  # a sum's clamp: its square, the sum's sensitivity squared, overflowed at 1e200 mid-run, charged
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,6 @@ class Options:
     def mask_map(self) -> dict[str, str]:
         return dict(self.masks)
 
-
-
-MAX_EPSILON = 1e100  # past it (1e308) the noise scales and rho overflow mid-run, after the row count was charged; an
-# epsilon of 1e3 is already no privacy to speak of
-MAX_CLAMP = 1e100  # a sum's clamp: its square, the sum's sensitivity squared, overflowed at 1e200 mid-run, charged
 
 def parse_options(
     *,
