@@ -1203,22 +1203,25 @@ def _within_bins(domains: list[Domain], synth: np.ndarray, rng: np.random.Genera
     if np.allclose(corr, np.eye(k), atol=1e-3):
         return {}
     prec = np.linalg.inv(corr)
-    z = np.asfortranarray(np.clip(score, lo, hi))
+    z = np.clip(score, lo, hi, out=score)  # (the scores are not needed again)
     sd = 1.0 / np.sqrt(np.diag(prec))
     # Each column's draw given the rest: mu = -(sum over l != j of z_l prec[l, j]) / prec[j, j], then
     # the normal(mu, sd_j) truncated to the row's interval by its inverse CDF (mu itself where the
     # interval holds no mass). In place, in buffers kept across the sweeps (the same arithmetic).
-    # In chunks of rows, each pass over a chunk while it is in cache (the row's draws are the same: a
-    # sweep's uniforms come from the stream for all rows at once, as before).
-    step = min(n, CHUNK_ROWS)
+    # A sweep's uniforms are drawn for all rows and columns at once (the stream's order: column by
+    # column, as k draws of n), then the rows are taken in chunks of GIBBS_ROWS, each chunk through
+    # every column while its k columns are in cache: a row's draws are the same as column by column
+    # over all rows (rows are independent), 11-15 % faster (flights' 14 columns, 36 of a 168k batch).
+    step = min(n, GIBBS_ROWS)
     mass_b, tmp_b = np.empty(step), np.empty(step)
+    draws = np.empty((k, n))
     for _ in range(GIBBS_SWEEPS):
-        for j in range(k):
-            draws = rng.random(n)
-            for a in range(0, n, step):
-                b = min(n, a + step)
-                mass, tmp, u = mass_b[:b - a], tmp_b[:b - a], draws[a:b]
-                zc, loj, hij = z[a:b], lo[a:b, j], hi[a:b, j]
+        rng.random(out=draws)
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            mass, tmp, zc = mass_b[:b - a], tmp_b[:b - a], z[a:b]
+            for j in range(k):
+                u, loj, hij = draws[j, a:b], lo[a:b, j], hi[a:b, j]
                 mu = zc @ prec[:, j]
                 np.multiply(zc[:, j], prec[j, j], out=tmp)
                 mu -= tmp
@@ -1282,7 +1285,8 @@ MAX_CORR = 0.999  # the latent correlation read back from the bins is kept insid
 # then took 40 s per million rows for nothing); weak real ones are larger (weather's 0.03-0.09,
 # worth tvd3 0.0005 there: a floor of 0.1 lost them).
 MIN_CORR = 0.02
-CHUNK_ROWS = 65_536  # rows per chunk when the scores' moments are summed, and in the Gibbs sweeps
+CHUNK_ROWS = 65_536  # rows per chunk when the scores' moments are summed
+GIBBS_ROWS = 16_384  # and in the Gibbs sweeps: 16k rows of 36 columns' latents, 4.7 MB (4k-64k: 4.9-5.3 s of sweeps)
 
 
 def uniform_ranks(pos: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
