@@ -342,3 +342,90 @@ def test_parts_of_puts_a_value_in_one_part_wherever_it_is(kind, duckdb_type) -> 
     # text: each byte and the length count ("" and "\0" differ; so do "ab" and "ba")
     text = masks.parts_of(pa.array(["", "\x00", "ab", "ba", "a"]), 1 << 20)
     assert len(set(text.tolist())) == 5
+
+
+# ---------------------------------------------------------------- inside a CHECK's range or list
+
+
+@pytest.mark.parametrize("kind, duckdb_type, bounds, window, ends", [
+    # (bounds and the window the values must fill, in the engine's units: doubles, days, microseconds)
+    ("number", "INTEGER", (0.0, 120.0), (0, 120), True),  # the usual 0..99,999 cut to the range
+    ("number", "BIGINT", (-5e6, -3e6), (-3_099_999, -3_000_000), False),  # none inside: the usual width at the end
+    ("number", "UTINYINT", (7.0, 255.0), (7, 255), True),
+    ("number", "DOUBLE", (0.5, 0.75), (0.5, 0.75), True),
+    ("number", "DECIMAL(5,2)", (0.01, 0.2), (0.01, 0.2), True),
+    ("date", "DATE", (18262.0, 18292.0), (18262, 18292), True),
+    ("date", "TIMESTAMP", (18262 * 86_400e6, 18265 * 86_400e6 - 1), (18262 * 86_400e6, 18264 * 86_400e6), True),
+    ("timestamp", "TIMESTAMP", (1e15 + 0.5, 1e15 + 59e6), (1e15 + 1e6, 1e15 + 59e6), True),
+    ("timestamp", "DATE", (-800_000.0, -799_990.0), (-800_000, -799_990), True),  # far before the usual years
+])
+def test_generate_draws_inside_bounds(kind, duckdb_type, bounds, window, ends) -> None:
+    """A masked column's CHECK range: every value inside it, on the kind's grid (whole numbers, two decimals, the
+    DECIMAL's scale, whole days or seconds), and the ends reached where the range is narrow."""
+    values = masks.generate(kind, N, duckdb_type, np.random.default_rng(0), bounds=bounds)
+    con = duckdb.connect()
+    con.register("v", pa.table({"v": values}))
+    # Read back through DuckDB's cast to the column's type, as the output is written.
+    read = {"DATE": "epoch(CAST(v AS DATE)) / 86400", "TIMESTAMP": "epoch_us(CAST(v AS TIMESTAMP))"}.get(
+        duckdb_type, f"CAST(v AS {duckdb_type})")
+    low, high, distinct = con.execute(f"SELECT min({read}), max({read}), count(DISTINCT v) FROM v").fetchall()[0]
+    assert window[0] <= float(low) and float(high) <= window[1] and distinct > 1
+    if ends:
+        assert (float(low), float(high)) == window
+    if duckdb_type == "DOUBLE":
+        assert np.allclose(np.round(values.to_numpy() * 100), values.to_numpy() * 100)  # two decimals, as unbounded
+    if kind == "timestamp" and duckdb_type == "TIMESTAMP":
+        assert (values.cast(pa.int64()).to_numpy() % 1_000_000 == 0).all()  # whole seconds
+
+
+def test_generate_inside_a_decimal_range_keeps_the_scale_and_ends() -> None:
+    values = masks.generate("number", N, "DECIMAL(5,2)", np.random.default_rng(1), bounds=(0.01, 0.05))
+    assert values.type == pa.decimal128(5, 2)
+    assert {str(v) for v in values.to_pylist()} == {"0.01", "0.02", "0.03", "0.04", "0.05"}
+    wide = masks.generate("number", 100, "DECIMAL(38,20)", np.random.default_rng(1), bounds=(-1e17, -1e17 + 1))
+    assert all(-10**17 <= v <= -10**17 + 1 for v in wide.to_pylist())
+
+
+def test_generate_from_a_check_list() -> None:
+    rng = np.random.default_rng(2)
+    text = masks.generate("name", N, "VARCHAR", rng, values=("a", "b", "c"))
+    assert set(text.to_pylist()) == {"a", "b", "c"}
+    nums = masks.generate("number", N, "INTEGER", rng, bounds=(1.0, 9.0), points=(1.0, 5.0, 9.0))
+    assert set(nums.to_pylist()) == {1, 5, 9} and nums.type == pa.int32()
+    dec = masks.generate("number", N, "DECIMAL(4,1)", rng, bounds=(0.5, 2.5), points=(0.5, 2.5))
+    assert {str(v) for v in dec.to_pylist()} == {"0.5", "2.5"}
+
+
+def test_generate_refuses_a_range_without_a_value_of_the_kind() -> None:
+    with pytest.raises(MaskError, match=r"holds no value a mask can draw"):
+        masks.generate("number", 10, "INTEGER", np.random.default_rng(0), bounds=(0.25, 0.75))
+    with pytest.raises(MaskError, match=r"holds no value a mask can draw"):  # (within one day, not at midnight)
+        masks.generate("date", 10, "TIMESTAMP", np.random.default_rng(0), bounds=(1e12 + 1, 1e12 + 2e6))
+
+
+@pytest.mark.parametrize("mode", [{}, {"epsilon": 1.0}])
+def test_masked_columns_keep_their_checks(mode, caplog) -> None:
+    """A masked column under a CHECK (a range, one side, a list) draws inside it, so the copy loads back into the
+    table's own definition; the run no longer says the copy may break those CHECKs. Its data is never read."""
+    import logging
+
+    import duckdb_synth
+
+    ddl = ("(id INTEGER, age INTEGER CHECK (age BETWEEN 18 AND 65), d DATE CHECK (d >= DATE '2030-01-01'), "
+           "x DECIMAL(5,2) CHECK (x > 0 AND x < 10), f DOUBLE CHECK (f < -1e6), k VARCHAR CHECK (k IN ('a', 'b')), "
+           "code INTEGER UNIQUE CHECK (code BETWEEN 1 AND 5000), ts TIMESTAMP CHECK (ts < TIMESTAMP '1900-01-01'))")
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute(f"CREATE TABLE t {ddl}")
+    con.execute("INSERT INTO t SELECT i, 18 + i % 40, DATE '2030-01-01' + i::INTEGER, 1 + i % 8, -2e6, 'a', i + 1, "
+                "TIMESTAMP '1800-01-01' FROM range(2000) r(i)")
+    con.execute(f"CREATE TABLE back {ddl}")
+    masked = {"age": "number", "d": "date", "x": "number", "f": "number", "k": "string", "code": "number",
+              "ts": "timestamp"}
+    with caplog.at_level(logging.WARNING):
+        res = duckdb_synth.run(con, "t", masks=masked, seed=0, **mode)
+    assert not [r for r in caplog.records if "the copy may break it" in r.getMessage()]
+    con.register("o", res.table)
+    con.execute("INSERT INTO back SELECT * FROM o")  # DuckDB checks every CHECK and the UNIQUE
+    ages = con.execute("SELECT min(age), max(age), count(DISTINCT age), count(DISTINCT code) FROM back").fetchall()[0]
+    assert ages[0] >= 18 and ages[1] <= 65 and ages[2] > 30 and ages[3] == res.table.num_rows

@@ -59,7 +59,10 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
                               "has no domain to declare; leave it out of domains")
     out = []
     for c in columns:
-        if c.name in masked or c.name in generated or c.kind == "unsupported":
+        if c.name in masked and c.kind != "unsupported":
+            out.append(replace(c, within=mask_domain(c, names)))
+            continue
+        if c.name in generated or c.kind == "unsupported":
             out.append(c)
             continue
         limits = check_limits(c, names)
@@ -70,6 +73,20 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
         user = user_domain(c, domains[c.name]) if c.name in domains else None
         out.append(replace(c, declared=combine(c, user, checked)))
     return out
+
+
+def mask_domain(col: Column, names: list[str]) -> Declared | None:
+    """A masked column's range or list of values from its CHECKs (``CHECK (age BETWEEN 0 AND 120)``, ``CHECK
+    (x > 0)``, ``CHECK (k IN ('a', 'b'))``), for its mask to draw inside: public, as the schema is, and the data
+    is never read (docs/privacy.md 5.1). A bound on one side is a range to the type's end."""
+    checked = from_checks(col, names)
+    if checked is not None:
+        return checked
+    limits = check_limits(col, names)
+    if limits is None:
+        return None
+    origin = " AND ".join(dict.fromkeys(_facts(col, names).sources))
+    return Declared(origin, bounds=limits, shown=origin, enforced=True)
 
 
 # ---------------------------------------------------------------- the user's domains

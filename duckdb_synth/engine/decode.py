@@ -27,7 +27,7 @@ from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, Rar
                      shared, value_resolution)
 from .rounding import float_order, stable_order
 from .rules import Rule, broken_counts, derive_sql, keep_table, modelled_away, violations_sql
-from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, temporal_ends, value_sql, written_sql
+from .schema import DAY_US, TYPE_UNIT_US, Column, Declared, decimal_past_floats, temporal_ends, value_sql, written_sql
 from .source import quote_ident
 
 
@@ -67,9 +67,10 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             if _as_varchar(c, mask_map):
                 target = "VARCHAR"
                 as_varchar.add(c.name)
-            arrays[c.name] = masks.generate(mask_map[c.name], n, target, rng)
+            arrays[c.name] = _mask_values(mask_map[c.name], n, target, rng, c.within)
             if c.unique:
-                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part)
+                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part,
+                                                                  c.within)
             continue
         if c.name in derived:  # computed from the other columns by its rule, below
             arrays[c.name] = pa.nulls(n)
@@ -130,7 +131,7 @@ MASK_PARTS = 16  # batches of a declared UNIQUE masked column kept apart by part
 
 
 def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator,
-                     part: tuple[int, int] = (0, 1)) -> tuple[pa.Array, int]:
+                     part: tuple[int, int] = (0, 1), within: Declared | None = None) -> tuple[pa.Array, int]:
     """A declared UNIQUE column's mask values, distinct within the batch and, in one of b <= MASK_PARTS batches, from
     every other batch's: a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from
     pools), and 2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an
@@ -148,7 +149,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     keep = ~_repeated(values)
     if not parted:
         todo = np.flatnonzero(~keep)
-        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng)
+        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, within=within)
         return values, 0  # (past MASK_PARTS batches any value may repeat another batch's: ``_say_repeats`` says so once)
     con = duckdb.connect()
     try:
@@ -156,8 +157,9 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
         keep &= masks.parts_of(values, b, con) == i
         todo = np.flatnonzero(~keep)
         # values of the batch's part first; what a full part leaves, then, from all of the kind's
-        values, todo, kept = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, (i, b), con)
-        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng)
+        values, todo, kept = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, (i, b), con,
+                                          within)
+        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng, within=within)
         alone = np.ones(len(values), dtype=bool)
         alone[todo] = False  # (the rows left repeating a value of the batch are counted as such)
         return values, int(((masks.parts_of(values, b, con) != i) & alone).sum())
@@ -167,7 +169,8 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
 
 def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, target: str,
                  rng: np.random.Generator, part: tuple[int, int] = (0, 1),
-                 con: duckdb.DuckDBPyConnection | None = None) -> tuple[pa.Array, np.ndarray, pa.Array]:
+                 con: duckdb.DuckDBPyConnection | None = None, within: Declared | None = None
+                 ) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """``_distinct_masked``'s draws for the rows `todo`, values distinct from `kept` and each other, of part i of b
     (`part`; b == 1: any; `con` hashes them), up to MASK_REDRAWS rounds that fill little: (values, rows left, kept)."""
     i, b = part
@@ -176,7 +179,7 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
     # unless (in a batch of several) it filled a quarter of the rows its draws could: a part nearly full stops.
     while len(todo) and redraws < MASK_REDRAWS:
         wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else len(todo)
-        fresh = masks.generate(kind, wanted, target, rng).cast(values.type)
+        fresh = _mask_values(kind, wanted, target, rng, within).cast(values.type)
         if b > 1:
             fresh = fresh.filter(pa.array(masks.parts_of(fresh, b, con) == i))
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
@@ -195,6 +198,13 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
         kept = pa.concat_arrays([kept, fresh])
         redraws += 1 if b == 1 or 4 * b * len(at) < wanted else 0
     return values, todo, kept
+
+
+def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, within: Declared | None) -> pa.Array:
+    """n values of mask `kind`, inside the column's range or list from its CHECKs (`within`: public, the data unread)."""
+    if within is None:
+        return masks.generate(kind, n, target, rng)
+    return masks.generate(kind, n, target, rng, bounds=within.bounds, values=within.values, points=within.points)
 
 
 def _repeated(values: pa.Array) -> np.ndarray:

@@ -16,7 +16,9 @@ Which kind fits which DuckDB type::
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import functools
+import math
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -189,7 +191,9 @@ def check_mask(column: str, kind: str, duckdb_type: str) -> None:
         raise MaskError(_misfit_message(kind, where, duckdb_type, family))
 
 
-def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator) -> pa.Array:
+def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
+             bounds: tuple[float, float] | None = None, values: tuple[str, ...] = (),
+             points: tuple[float, ...] = ()) -> pa.Array:
     """Draw `n` random values of mask `kind` for a column of type `duckdb_type`.
 
     Args:
@@ -197,6 +201,13 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator) -> p
         n: number of values.
         duckdb_type: the column's type as DESCRIBE prints it.
         rng: the only source of randomness; a fixed seed gives the same values.
+        bounds: the column's public range from its CHECK constraints, in the engine's units
+            (numbers as doubles, DATE in days, timestamps in microseconds): a number, date or
+            timestamp is drawn inside it (``_within``).
+        values: the column's complete list of values from a CHECK (``x IN (...)``): each value
+            is one of them, drawn evenly, whatever the kind.
+        points: a number's, date's or timestamp's list of values from a CHECK (``x IN (1, 5, 9)``),
+            in the engine's units: drawn evenly from them.
 
     Returns:
         An Arrow array without nulls whose type casts exactly to `duckdb_type`
@@ -213,12 +224,128 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator) -> p
         raise MaskError(_misfit_message(kind, where, duckdb_type, target.family))
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if values:
+        return pa.array(list(values), pa.string()).take(pa.array(rng.integers(0, len(values), size=n)))
+    if points and target.family in _BOUNDED:
+        return _listed(points, n, target, rng)
     make = _GENERATORS[kind]
+    if bounds is not None and target.family in _BOUNDED:
+        make = functools.partial(_within, kind, bounds)
     if n <= _CHUNK_ROWS:
         return make(n, target, rng)
     parts = [make(min(_CHUNK_ROWS, n - start), target, rng)
              for start in range(0, n, _CHUNK_ROWS)]
     return _concat(parts)
+
+
+# --- inside a CHECK's range ---------------------------------------------------------
+
+_BOUNDED = frozenset({"int", "float", "decimal", "date", "timestamp"})
+_US_PER_DAY = _SECONDS_PER_DAY * 1_000_000
+
+
+def _window(lo: float, hi: float, low: float, high: float) -> tuple[float, float]:
+    """Where a kind draws inside the column's public range [lo, hi]: its usual range [low, high]
+    where the two meet, else a stretch as wide as the usual one at the end of [lo, hi] nearest it."""
+    a, b = max(lo, low), min(hi, high)
+    if a <= b:
+        return a, b
+    width = high - low
+    return (max(lo, hi - width), hi) if hi < low else (lo, min(hi, lo + width))
+
+
+def _within(kind: str, bounds: tuple[float, float], n: int, target: _Type, rng: np.random.Generator) -> pa.Array:
+    """`n` values of `kind` for `target`, drawn as the kind draws them but inside `bounds` (the engine's
+    units: doubles, days for DATE, microseconds for timestamps): the whole numbers, two decimals, the
+    DECIMAL's scale, whole days or whole seconds the kind gives, each end rounded inward."""
+    lo, hi = bounds
+    fam = target.family
+    if fam == "int":
+        info = np.iinfo(target.arrow.to_pandas_dtype())
+        a, b = _window(lo, hi, max(0, target.low), min(_NUMBER_MAX, target.high))
+        a, b = max(math.ceil(a), int(info.min)), min(math.floor(b), int(info.max))
+        _inside_or_fail(a, b, bounds, target)
+        return pa.array(rng.integers(a, b, endpoint=True, size=n, dtype=info.dtype), target.arrow)
+    if fam == "float":
+        a, b = _window(lo, hi, 0.0, float(_NUMBER_MAX + 1))
+        values = np.clip(np.round(rng.uniform(a, b, size=n), 2), a, b)
+        return pa.array(values.astype(target.arrow.to_pandas_dtype()), target.arrow)
+    if fam == "decimal":
+        scale = target.arrow.scale
+        digits = min(5, target.arrow.precision - scale)
+        a, b = _window(lo, hi, 0.0, float(10**digits))
+        # The ends in units of the scale: the nearest, stepped inward where its float is outside (a bound is the
+        # float of a value on the scale, 0.01 a hair above one hundredth: rounding it up had lost 0.01 itself).
+        a, b = _units(a, scale, 1), _units(b, scale, -1)
+        _inside_or_fail(a, b, bounds, target)
+        offsets = _offsets(b - a, n, rng)
+        return _scaled((offsets if max(-a, b) < 2**62 else offsets.astype(object)) + a, target.arrow)
+    if kind == "date":  # whole days, as the kind draws them (a TIMESTAMP's at midnight)
+        per_day = 1 if fam == "date" else _US_PER_DAY
+        a, b = _window(lo / per_day, hi / per_day, _DATE_LO, _DATE_HI)
+        a, b = math.ceil(a), math.floor(b)
+        _inside_or_fail(a, b, bounds, target)
+        days = a + _offsets(b - a, n, rng)
+        return _seconds_to(np.asarray(days, dtype=np.int64) * _SECONDS_PER_DAY, target)
+    # timestamp: whole seconds
+    if fam == "date":  # (a DATE's days, from their seconds)
+        lo, hi = lo * _SECONDS_PER_DAY, hi * _SECONDS_PER_DAY + _SECONDS_PER_DAY - 1
+    else:
+        lo, hi = lo / 1_000_000, hi / 1_000_000
+    a, b = _window(lo, hi, _DATE_LO * _SECONDS_PER_DAY, (_DATE_HI + 1) * _SECONDS_PER_DAY - 1)
+    a, b = math.ceil(a), math.floor(b)
+    _inside_or_fail(a, b, bounds, target)
+    return _seconds_to(np.asarray(a + _offsets(b - a, n, rng), dtype=np.int64), target)
+
+
+def _listed(points: tuple[float, ...], n: int, target: _Type, rng: np.random.Generator) -> pa.Array:
+    """n values drawn evenly from a CHECK's listed `points` (the engine's units), as `target`'s values."""
+    fam, at = target.family, rng.integers(0, len(points), size=n)
+    if fam == "decimal":
+        step = decimal.Decimal(1).scaleb(-target.arrow.scale)
+        listed = pa.array([decimal.Decimal(repr(float(p))).quantize(step) for p in points], target.arrow)
+        return listed.take(pa.array(at))
+    picked = np.asarray(points, dtype=np.float64)[at]
+    if fam in ("int", "float"):
+        return pa.array(picked.astype(target.arrow.to_pandas_dtype()), target.arrow)
+    if fam == "date":
+        return pa.array(picked.astype(np.int32), pa.date32())
+    per_us = {"s": 1e-6, "ms": 1e-3, "us": 1.0, "ns": 1e3}[target.arrow.unit]
+    return pa.array(np.round(picked * per_us).astype(np.int64), target.arrow)
+
+
+def _units(x: float, scale: int, inward: int) -> int:
+    """The whole number of units of 10^-scale nearest `x`, one step `inward` (+1 up, -1 down) where it lies
+    outside `x` as a float."""
+    u = int(decimal.Decimal(x).scaleb(scale).to_integral_value(decimal.ROUND_HALF_EVEN))
+    return u + inward if (float(decimal.Decimal(u).scaleb(-scale)) - x) * inward < 0 else u
+
+
+def _inside_or_fail(a: int, b: int, bounds: tuple[float, float], target: _Type) -> None:
+    if a > b:
+        raise MaskError(f"a CHECK's range {bounds[0]:g}..{bounds[1]:g} holds no value a mask can draw for a column "
+                        f"of this type ({target.arrow}); leave the column out of masks")
+
+
+def _offsets(span: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n whole numbers in 0..span (span >= 0, any size: past 2^63 as Python ints)."""
+    if span < 2**62:
+        return rng.integers(0, span, endpoint=True, size=n)
+    words = rng.integers(0, 2**62, size=(n, span.bit_length() // 62 + 2))
+    return np.array([sum(int(w) << (62 * i) for i, w in enumerate(row)) % (span + 1) for row in words], dtype=object)
+
+
+def _scaled(units: np.ndarray, arrow: pa.Decimal128Type) -> pa.Array:
+    """Whole numbers of units of 10^-scale as decimals of type `arrow`."""
+    if units.dtype != object and arrow.scale < 18 and np.abs(units).max(initial=0) < 2**62:
+        ones, parts = np.divmod(np.abs(units), 10**arrow.scale)
+        sign = pa.array(np.where(units < 0, "-", ""))
+        text = pc.binary_join_element_wise(sign, pc.cast(pa.array(ones), pa.string()), "")
+        if arrow.scale:
+            tail = pc.utf8_lpad(pc.cast(pa.array(parts), pa.string()), width=arrow.scale, padding="0")
+            text = pc.binary_join_element_wise(text, tail, ".")
+        return pc.cast(text, arrow)
+    return pa.array([decimal.Decimal(int(u)).scaleb(-arrow.scale) for u in units], arrow)
 
 
 def _concat(parts: list[pa.Array]) -> pa.Array:

@@ -142,8 +142,8 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
         try:
             parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")
         except OptionError as exc:
-            read = any(c.declared is not None and text in c.declared.origin for c in columns)
-            if not one or not read:  # (one column's: unless its domain was read from it)
+            read = any(d is not None and text in d.origin for c in columns for d in (c.declared, c.within))
+            if not one or not read:  # (one column's: unless its domain, or its mask's range, was read from it)
                 log.warning("%s: the copy may break it", exc)
             continue
         if one and any(r.kind not in ("bound", "allow", "forbid") for r in parsed):

@@ -82,6 +82,7 @@ class Column:
     checks: tuple[str, ...] = ()  # the CHECK constraints of the table that name this column (their SQL)
     declared: Declared | None = None  # a public domain: the user's, or read from a CHECK (set by plan)
     computed_as: str | None = None  # a generated column's expression (GENERATED ALWAYS AS), from the catalog
+    within: Declared | None = None  # a masked column's range or values from its CHECKs: its mask draws inside (plan)
 
     @property
     def is_numeric(self) -> bool:
