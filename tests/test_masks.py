@@ -372,8 +372,8 @@ def test_generate_draws_inside_bounds(kind, duckdb_type, bounds, window, ends) -
     assert window[0] <= float(low) and float(high) <= window[1] and distinct > 1
     if ends:
         assert (float(low), float(high)) == window
-    if duckdb_type == "DOUBLE":
-        assert np.allclose(np.round(values.to_numpy() * 100), values.to_numpy() * 100)  # two decimals, as unbounded
+    if duckdb_type == "DOUBLE":  # (two decimals, as unbounded, where the range is wider than 1; here 0.25: three)
+        assert np.allclose(np.round(values.to_numpy() * 1000), values.to_numpy() * 1000) and distinct > 200
     if kind == "timestamp" and duckdb_type == "TIMESTAMP":
         assert (values.cast(pa.int64()).to_numpy() % 1_000_000 == 0).all()  # whole seconds
 
@@ -397,9 +397,9 @@ def test_generate_from_a_check_list() -> None:
 
 
 def test_generate_refuses_a_range_without_a_value_of_the_kind() -> None:
-    with pytest.raises(MaskError, match=r"holds no value a mask can draw"):
+    with pytest.raises(MaskError, match=r"holds no value a 'number' mask can draw"):
         masks.generate("number", 10, "INTEGER", np.random.default_rng(0), bounds=(0.25, 0.75))
-    with pytest.raises(MaskError, match=r"holds no value a mask can draw"):  # (within one day, not at midnight)
+    with pytest.raises(MaskError, match=r"holds no value a 'date' mask can draw"):  # (within one day, not at midnight)
         masks.generate("date", 10, "TIMESTAMP", np.random.default_rng(0), bounds=(1e12 + 1, 1e12 + 2e6))
 
 
@@ -429,3 +429,79 @@ def test_masked_columns_keep_their_checks(mode, caplog) -> None:
     con.execute("INSERT INTO back SELECT * FROM o")  # DuckDB checks every CHECK and the UNIQUE
     ages = con.execute("SELECT min(age), max(age), count(DISTINCT age), count(DISTINCT code) FROM back").fetchall()[0]
     assert ages[0] >= 18 and ages[1] <= 65 and ages[2] > 30 and ages[3] == res.table.num_rows
+
+
+def _loaded_back(ddl: str, fill: str, masked: dict, caplog, **mode) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
+    """A 2,000-row table of `ddl`, synthesized with `masked`, loaded into a second table of the same definition (DuckDB
+    checks every CHECK and UNIQUE); the connection and the run's warnings."""
+    import logging
+
+    import duckdb_synth
+
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute(f"CREATE TABLE t {ddl}")
+    con.execute(f"CREATE TABLE back {ddl}")
+    con.execute(f"INSERT INTO t SELECT {fill} FROM range(2000) r(i)")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        res = duckdb_synth.run(con, "t", masks=masked, seed=0, **mode)
+    con.register("o", res.table)
+    con.execute("INSERT INTO back SELECT * FROM o")
+    return con, [r.getMessage() for r in caplog.records if "copy" in r.getMessage()]
+
+
+@pytest.mark.parametrize("ddl, fill, kind, distinct", [
+    # strict ends on microseconds: read as floats they had been kept (12:00:00 and 12:00:03 came out)
+    ("(x TIMESTAMP CHECK (x > '2020-01-01 12:00:00' AND x < '2020-01-01 12:00:03'))", "TIMESTAMP '2020-01-01 12:00:01'",
+     "timestamp", 2),
+    ("(x TIMESTAMPTZ CHECK (x > '2020-01-01' AND x < '2020-01-04'))", "TIMESTAMPTZ '2020-01-02'", "date", 2),
+    # past 2^53: the floats' ends had let values out on both sides
+    ("(x BIGINT CHECK (x BETWEEN 9007199254740993 AND 9007199254740995))", "9007199254740994", "number", 3),
+    ("(x UBIGINT CHECK (x > 18446744073709551000))", "18446744073709551001", "number", 100),
+    # a value written as the CHECK has it, not as its float's shortest decimal
+    ("(x DECIMAL(38,20) CHECK (x IN (0.12345678901234567891, 0.5)))", "0.5", "number", 2),
+    # TIMESTAMP_NS past 2262 had wrapped round to 1677
+    ("(x TIMESTAMP_NS CHECK (x > '2200-01-01'))", "TIMESTAMP_NS '2210-01-01'", "timestamp", 100),
+    # a UNIQUE column whose range holds twice the rows: distinct (183 repeats at 2,000 in 1..2,000, 17 in 1..3,000)
+    ("(x INTEGER UNIQUE CHECK (x BETWEEN 1 AND 4000))", "i + 1", "number", 2000),
+    ("(x DATE UNIQUE CHECK (x >= '2025-12-01'))", "DATE '2025-12-01' + i::INT", "date", 2000),  # (31 dates before)
+    # narrow DOUBLE ranges: not all on one end
+    ("(x DOUBLE CHECK (x > 0 AND x < 0.005))", "0.001", "number", 100),
+    # an infinity on its own side bounds no range: kept to all the same (it had said the copy may break it)
+    ("(x DATE CHECK (x < 'infinity'))", "DATE '2020-01-01'", "date", 100),
+])
+def test_masked_columns_keep_to_their_checks_exactly(ddl, fill, kind, distinct, caplog) -> None:
+    """Values past what a range read as floats holds are kept to the CHECK itself (DuckDB evaluates it on the mask's
+    values alone), in balanced and DP runs alike; the copy loads back, and nothing says it may not."""
+    for mode in ({}, {"epsilon": 1.0}):
+        con, said = _loaded_back(ddl, fill, {"x": kind}, caplog, **mode)
+        assert not said
+        assert con.execute("SELECT count(DISTINCT x) FROM back").fetchall()[0][0] >= distinct
+
+
+def test_a_mask_no_value_of_which_keeps_to_a_check_says_so_before_anything_is_spent(caplog) -> None:
+    """A range the kind cannot draw in (HUGEINT past 2^63 for a 'number' mask, made in 64 bits) or a CHECK its values
+    never meet (a text literal on a number, read as no range) is found before anything is read: the run goes on and
+    says the copy breaks the CHECK (it had raised at decode, after a DP run's budget was spent)."""
+    import logging
+
+    import duckdb_synth
+
+    for ddl, fill in (("(x HUGEINT CHECK (x > 100000000000000000000))", "100000000000000000001"),
+                      ("(x INTEGER CHECK (x IN ('1', '2')))", "1")):
+        con = duckdb.connect()
+        duckdb_synth.register(con)
+        con.execute(f"CREATE TABLE t {ddl}")
+        con.execute(f"INSERT INTO t SELECT {fill} FROM range(500)")
+        with caplog.at_level(logging.WARNING):
+            res = duckdb_synth.run(con, "t", masks={"x": "number"}, epsilon=1.0, seed=0, ledger=False)
+        assert res.table.num_rows > 0
+        assert any("none of 1024 values of the mask keeps to its CHECK" in r.getMessage() for r in caplog.records)
+
+
+def test_passing_reads_the_check_as_duckdb_does() -> None:
+    values = pa.array(["ab", "abc", "abcd"])
+    assert masks.passing(values, "s", "VARCHAR", ("(length(s) = 3)",)).tolist() == [False, True, False]
+    nums = pa.array([1, 2, None], pa.int32())
+    assert masks.passing(nums, 'Weird "Name', "INTEGER", ('("Weird ""Name" > 1)',)).tolist() == [False, True, True]

@@ -32,7 +32,8 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
-from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, conjuncts, decimal_past_floats, holds_infinity, written_decimal
+from .schema import (_WIDE, TYPE_UNIT_US, Column, Declared, conjuncts, decimal_past_floats, holds_infinity, named_columns,
+                     written_decimal)
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -60,7 +61,8 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
     out = []
     for c in columns:
         if c.name in masked and c.kind != "unsupported":
-            out.append(replace(c, within=mask_domain(c, names)))
+            alone = tuple(t for t in c.checks if {n.lower() for n in named_columns(t)} == {c.name.lower()})
+            out.append(replace(c, within=mask_domain(c, names), guarded=alone))
             continue
         if c.name in generated or c.kind == "unsupported":
             out.append(c)
@@ -78,11 +80,16 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
 def mask_domain(col: Column, names: list[str]) -> Declared | None:
     """A masked column's range or list of values from its CHECKs (``CHECK (age BETWEEN 0 AND 120)``, ``CHECK
     (x > 0)``, ``CHECK (k IN ('a', 'b'))``), for its mask to draw inside: public, as the schema is, and the data
-    is never read (docs/privacy.md 5.1). A bound on one side is a range to the type's end."""
-    checked = from_checks(col, names)
-    if checked is not None:
-        return checked
-    limits = check_limits(col, names)
+    is never read (docs/privacy.md 5.1). A bound on one side is a range to the type's end. None where the CHECKs
+    say none, or say it in a way a domain is refused for (a text literal on a number, a range past the floats'
+    precision): the mask then draws as it would, kept to the CHECKs all the same (``masks.passing``)."""
+    try:
+        checked = from_checks(col, names)
+        if checked is not None:
+            return checked
+        limits = check_limits(col, names)
+    except OptionError:  # (a domain's advice does not apply to a masked column: the review of 59b95e8)
+        return None
     if limits is None:
         return None
     origin = " AND ".join(dict.fromkeys(_facts(col, names).sources))

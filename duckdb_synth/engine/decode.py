@@ -27,7 +27,7 @@ from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, Rar
                      shared, value_resolution)
 from .rounding import float_order, stable_order
 from .rules import Rule, broken_counts, derive_sql, keep_table, modelled_away, violations_sql
-from .schema import DAY_US, TYPE_UNIT_US, Column, Declared, decimal_past_floats, temporal_ends, value_sql, written_sql
+from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, temporal_ends, value_sql, written_sql
 from .source import quote_ident
 
 
@@ -67,10 +67,9 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             if _as_varchar(c, mask_map):
                 target = "VARCHAR"
                 as_varchar.add(c.name)
-            arrays[c.name] = _mask_values(mask_map[c.name], n, target, rng, c.within)
+            arrays[c.name] = _mask_values(mask_map[c.name], n, target, rng, c, n * part[1] if c.unique else 0)
             if c.unique:
-                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part,
-                                                                  c.within)
+                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part, c)
             continue
         if c.name in derived:  # computed from the other columns by its rule, below
             arrays[c.name] = pa.nulls(n)
@@ -131,7 +130,7 @@ MASK_PARTS = 16  # batches of a declared UNIQUE masked column kept apart by part
 
 
 def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator,
-                     part: tuple[int, int] = (0, 1), within: Declared | None = None) -> tuple[pa.Array, int]:
+                     part: tuple[int, int] = (0, 1), col: Column | None = None) -> tuple[pa.Array, int]:
     """A declared UNIQUE column's mask values, distinct within the batch and, in one of b <= MASK_PARTS batches, from
     every other batch's: a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from
     pools), and 2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an
@@ -149,7 +148,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     keep = ~_repeated(values)
     if not parted:
         todo = np.flatnonzero(~keep)
-        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, within=within)
+        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, col=col)
         return values, 0  # (past MASK_PARTS batches any value may repeat another batch's: ``_say_repeats`` says so once)
     con = duckdb.connect()
     try:
@@ -158,8 +157,8 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
         todo = np.flatnonzero(~keep)
         # values of the batch's part first; what a full part leaves, then, from all of the kind's
         values, todo, kept = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, (i, b), con,
-                                          within)
-        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng, within=within)
+                                          col)
+        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng, col=col)
         alone = np.ones(len(values), dtype=bool)
         alone[todo] = False  # (the rows left repeating a value of the batch are counted as such)
         return values, int(((masks.parts_of(values, b, con) != i) & alone).sum())
@@ -169,7 +168,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
 
 def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, target: str,
                  rng: np.random.Generator, part: tuple[int, int] = (0, 1),
-                 con: duckdb.DuckDBPyConnection | None = None, within: Declared | None = None
+                 con: duckdb.DuckDBPyConnection | None = None, col: Column | None = None
                  ) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """``_distinct_masked``'s draws for the rows `todo`, values distinct from `kept` and each other, of part i of b
     (`part`; b == 1: any; `con` hashes them), up to MASK_REDRAWS rounds that fill little: (values, rows left, kept)."""
@@ -179,7 +178,7 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
     # unless (in a batch of several) it filled a quarter of the rows its draws could: a part nearly full stops.
     while len(todo) and redraws < MASK_REDRAWS:
         wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else len(todo)
-        fresh = _mask_values(kind, wanted, target, rng, within).cast(values.type)
+        fresh = _mask_values(kind, wanted, target, rng, col).cast(values.type)
         if b > 1:
             fresh = fresh.filter(pa.array(masks.parts_of(fresh, b, con) == i))
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
@@ -200,11 +199,48 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
     return values, todo, kept
 
 
-def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, within: Declared | None) -> pa.Array:
-    """n values of mask `kind`, inside the column's range or list from its CHECKs (`within`: public, the data unread)."""
-    if within is None:
-        return masks.generate(kind, n, target, rng)
-    return masks.generate(kind, n, target, rng, bounds=within.bounds, values=within.values, points=within.points)
+MASK_CHECK_ROUNDS = 8  # times a masked column's values that break its CHECKs are drawn again (then taken from those kept)
+
+
+def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: Column | None = None,
+                 distinct: int = 0) -> pa.Array:
+    """n values of mask `kind`, drawn inside the column's range or list from its CHECKs (``Column.within``) and kept
+    to those CHECKs exactly (``Column.guarded``, evaluated by DuckDB on the values alone): a value breaking one is
+    drawn again, up to MASK_CHECK_ROUNDS times, then replaced by one of the values that keep to them (plan's probe
+    found some). Public: the column is never read. `distinct`: a UNIQUE column's rows (``masks.generate``)."""
+    limits = masks.limits(col.within if col is not None and target == col.type else None, distinct)
+    values = masks.generate(kind, n, target, rng, **limits)
+    if col is None or not col.guarded or target != col.type or not n:
+        return values
+    con = duckdb.connect()
+    try:
+        ok = masks.passing(values, col.name, col.type, col.guarded, con)
+        kept = values.filter(pa.array(ok))
+        for _ in range(MASK_CHECK_ROUNDS):
+            if ok.all():
+                return values
+            bad = np.flatnonzero(~ok)
+            fresh = masks.generate(kind, max(len(bad), 64), target, rng, **limits).cast(values.type)
+            fresh = fresh.filter(pa.array(masks.passing(fresh, col.name, col.type, col.guarded, con)))
+            at = bad[:len(fresh)]
+            values = _put(values, at, fresh.slice(0, len(at)))
+            ok[at] = True
+            kept = pa.concat_arrays([kept, fresh])
+        if not ok.all() and len(kept):
+            bad = np.flatnonzero(~ok)
+            values = _put(values, bad, kept.take(pa.array(rng.integers(0, len(kept), size=len(bad)))))
+        return values
+    finally:
+        con.close()
+
+
+def _put(values: pa.Array, at: np.ndarray, fresh: pa.Array) -> pa.Array:
+    """`values` with the rows `at` (ascending) replaced by `fresh`, in order."""
+    if not len(at):
+        return values
+    mask = np.zeros(len(values), dtype=bool)
+    mask[at] = True
+    return pc.replace_with_mask(values, pa.array(mask), fresh.cast(values.type))
 
 
 def _repeated(values: pa.Array) -> np.ndarray:

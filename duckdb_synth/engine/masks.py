@@ -193,7 +193,7 @@ def check_mask(column: str, kind: str, duckdb_type: str) -> None:
 
 def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
              bounds: tuple[float, float] | None = None, values: tuple[str, ...] = (),
-             points: tuple[float, ...] = ()) -> pa.Array:
+             points: tuple[float, ...] = (), exact: tuple[tuple[float, str], ...] = (), distinct: int = 0) -> pa.Array:
     """Draw `n` random values of mask `kind` for a column of type `duckdb_type`.
 
     Args:
@@ -208,6 +208,8 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
             is one of them, drawn evenly, whatever the kind.
         points: a number's, date's or timestamp's list of values from a CHECK (``x IN (1, 5, 9)``),
             in the engine's units: drawn evenly from them.
+        exact: a DECIMAL past the floats: the value each such float stands for (``Declared.exact``).
+        distinct: a UNIQUE column's rows: inside `bounds`, a stretch holding enough values for them.
 
     Returns:
         An Arrow array without nulls whose type casts exactly to `duckdb_type`
@@ -227,10 +229,10 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
     if values:
         return pa.array(list(values), pa.string()).take(pa.array(rng.integers(0, len(values), size=n)))
     if points and target.family in _BOUNDED:
-        return _listed(points, n, target, rng)
+        return _listed(points, n, target, rng, dict(exact))
     make = _GENERATORS[kind]
     if bounds is not None and target.family in _BOUNDED:
-        make = functools.partial(_within, kind, bounds)
+        make = functools.partial(_within, kind, bounds, distinct=distinct)
     if n <= _CHUNK_ROWS:
         return make(n, target, rng)
     parts = [make(min(_CHUNK_ROWS, n - start), target, rng)
@@ -254,56 +256,77 @@ def _window(lo: float, hi: float, low: float, high: float) -> tuple[float, float
     return (max(lo, hi - width), hi) if hi < low else (lo, min(hi, lo + width))
 
 
-def _within(kind: str, bounds: tuple[float, float], n: int, target: _Type, rng: np.random.Generator) -> pa.Array:
+def _within(kind: str, bounds: tuple[float, float], n: int, target: _Type, rng: np.random.Generator,
+            distinct: int = 0) -> pa.Array:
     """`n` values of `kind` for `target`, drawn as the kind draws them but inside `bounds` (the engine's
-    units: doubles, days for DATE, microseconds for timestamps): the whole numbers, two decimals, the
-    DECIMAL's scale, whole days or whole seconds the kind gives, each end rounded inward."""
+    units: doubles, days for DATE, microseconds for timestamps): the whole numbers, the DECIMAL's scale,
+    whole days or whole seconds the kind gives, each end rounded inward; a FLOAT or DOUBLE to two decimals
+    (more where the range is narrower than 1). With `distinct` (a UNIQUE column of that many rows), the
+    stretch drawn from holds 4 times as many values where the range does, and a stretch of at most 64
+    values a row is drawn without repeats. The floats' ends are approximate: the caller keeps the values
+    to the CHECKs themselves (``passing``)."""
     lo, hi = bounds
+    if target.family == "float":
+        a, b = _window(lo, hi, 0.0, float(_NUMBER_MAX + 1))
+        places = 2 if b - a >= 1 or b <= a else min(15, math.ceil(math.log10(100 / (b - a))))
+        raw = rng.uniform(a, b, size=n)
+        rounded = np.round(raw, places)
+        values = np.where((rounded >= a) & (rounded <= b), rounded, raw)  # (not onto an end: 0 up to 5e-324)
+        return pa.array(values.astype(target.arrow.to_pandas_dtype()), target.arrow)
+    a, b, usual, to_arrow = _grid(kind, target, lo, hi)
+    if a > b:
+        raise MaskError(f"a CHECK's range holds no value a {kind!r} mask can draw for type {target.arrow}")
+    wa, wb = _window(a, b, *usual)
+    if distinct and wb - wa + 1 < 4 * distinct:  # (widened inside the range: 2,000 rows had had 31 dates)
+        wb = min(b, wa + 4 * distinct - 1)
+        wa = max(a, wb - 4 * distinct + 1)
+    count = wb - wa + 1
+    if distinct and n <= count <= 64 * n:
+        offsets = rng.choice(count, size=n, replace=False)
+    else:
+        offsets = _offsets(count - 1, n, rng)
+    return to_arrow((offsets if max(-wa, wb) < 2**62 else offsets.astype(object)) + wa)
+
+
+def _grid(kind: str, target: _Type, lo: float, hi: float):
+    """The kind's grid inside [lo, hi] for `target`: its ends (whole numbers of the grid's step), the stretch
+    the kind usually draws from, and a function writing grid numbers as `target`'s values."""
     fam = target.family
     if fam == "int":
         info = np.iinfo(target.arrow.to_pandas_dtype())
-        a, b = _window(lo, hi, max(0, target.low), min(_NUMBER_MAX, target.high))
-        a, b = max(math.ceil(a), int(info.min)), min(math.floor(b), int(info.max))
-        _inside_or_fail(a, b, bounds, target)
-        return pa.array(rng.integers(a, b, endpoint=True, size=n, dtype=info.dtype), target.arrow)
-    if fam == "float":
-        a, b = _window(lo, hi, 0.0, float(_NUMBER_MAX + 1))
-        values = np.clip(np.round(rng.uniform(a, b, size=n), 2), a, b)
-        return pa.array(values.astype(target.arrow.to_pandas_dtype()), target.arrow)
+        ends = max(math.ceil(lo), int(info.min)), min(math.floor(hi), int(info.max))
+        return (*ends, (max(0, target.low), min(_NUMBER_MAX, target.high)),
+                lambda v: pa.array(np.asarray(v).astype(info.dtype), target.arrow))
     if fam == "decimal":
         scale = target.arrow.scale
         digits = min(5, target.arrow.precision - scale)
-        a, b = _window(lo, hi, 0.0, float(10**digits))
         # The ends in units of the scale: the nearest, stepped inward where its float is outside (a bound is the
         # float of a value on the scale, 0.01 a hair above one hundredth: rounding it up had lost 0.01 itself).
-        a, b = _units(a, scale, 1), _units(b, scale, -1)
-        _inside_or_fail(a, b, bounds, target)
-        offsets = _offsets(b - a, n, rng)
-        return _scaled((offsets if max(-a, b) < 2**62 else offsets.astype(object)) + a, target.arrow)
-    if kind == "date":  # whole days, as the kind draws them (a TIMESTAMP's at midnight)
-        per_day = 1 if fam == "date" else _US_PER_DAY
-        a, b = _window(lo / per_day, hi / per_day, _DATE_LO, _DATE_HI)
-        a, b = math.ceil(a), math.floor(b)
-        _inside_or_fail(a, b, bounds, target)
-        days = a + _offsets(b - a, n, rng)
-        return _seconds_to(np.asarray(days, dtype=np.int64) * _SECONDS_PER_DAY, target)
-    # timestamp: whole seconds
-    if fam == "date":  # (a DATE's days, from their seconds)
+        return (_units(lo, scale, 1), _units(hi, scale, -1), (0, 10 ** (digits + scale) - 1),
+                lambda v: _scaled(v, target.arrow))
+    # Dates and timestamps: in seconds, within what the target's unit holds in 64 bits.
+    reach = (2**63 - 1) // (_UNIT_PER_SECOND[target.arrow.unit] if fam == "timestamp" else 1) - _SECONDS_PER_DAY
+    if fam == "date":
         lo, hi = lo * _SECONDS_PER_DAY, hi * _SECONDS_PER_DAY + _SECONDS_PER_DAY - 1
     else:
         lo, hi = lo / 1_000_000, hi / 1_000_000
-    a, b = _window(lo, hi, _DATE_LO * _SECONDS_PER_DAY, (_DATE_HI + 1) * _SECONDS_PER_DAY - 1)
-    a, b = math.ceil(a), math.floor(b)
-    _inside_or_fail(a, b, bounds, target)
-    return _seconds_to(np.asarray(a + _offsets(b - a, n, rng), dtype=np.int64), target)
+    lo, hi = max(lo, -reach), min(hi, reach)
+    if kind == "date":  # whole days, as the kind draws them (a TIMESTAMP's at midnight)
+        return (math.ceil(lo / _SECONDS_PER_DAY), math.floor(hi / _SECONDS_PER_DAY), (_DATE_LO, _DATE_HI),
+                lambda v: _seconds_to(np.asarray(v, dtype=np.int64) * _SECONDS_PER_DAY, target))
+    return (math.ceil(lo), math.floor(hi), (_DATE_LO * _SECONDS_PER_DAY, (_DATE_HI + 1) * _SECONDS_PER_DAY - 1),
+            lambda v: _seconds_to(np.asarray(v, dtype=np.int64), target))
 
 
-def _listed(points: tuple[float, ...], n: int, target: _Type, rng: np.random.Generator) -> pa.Array:
-    """n values drawn evenly from a CHECK's listed `points` (the engine's units), as `target`'s values."""
+def _listed(points: tuple[float, ...], n: int, target: _Type, rng: np.random.Generator,
+            exact: dict[float, str]) -> pa.Array:
+    """n values drawn evenly from a CHECK's listed `points` (the engine's units), as `target`'s values; a
+    DECIMAL's as written in the CHECK where `exact` has it (its float's shortest decimal is another value)."""
     fam, at = target.family, rng.integers(0, len(points), size=n)
     if fam == "decimal":
         step = decimal.Decimal(1).scaleb(-target.arrow.scale)
-        listed = pa.array([decimal.Decimal(repr(float(p))).quantize(step) for p in points], target.arrow)
+        listed = pa.array([decimal.Decimal(exact.get(p) or repr(float(p))).quantize(step) for p in points],
+                          target.arrow)
         return listed.take(pa.array(at))
     picked = np.asarray(points, dtype=np.float64)[at]
     if fam in ("int", "float"):
@@ -319,12 +342,6 @@ def _units(x: float, scale: int, inward: int) -> int:
     outside `x` as a float."""
     u = int(decimal.Decimal(x).scaleb(scale).to_integral_value(decimal.ROUND_HALF_EVEN))
     return u + inward if (float(decimal.Decimal(u).scaleb(-scale)) - x) * inward < 0 else u
-
-
-def _inside_or_fail(a: int, b: int, bounds: tuple[float, float], target: _Type) -> None:
-    if a > b:
-        raise MaskError(f"a CHECK's range {bounds[0]:g}..{bounds[1]:g} holds no value a mask can draw for a column "
-                        f"of this type ({target.arrow}); leave the column out of masks")
 
 
 def _offsets(span: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -377,6 +394,38 @@ def parts_of(values: pa.Array, b: int, con=None) -> np.ndarray:
         return con.execute(f"SELECT CAST(hash(v) % {int(b)} AS BIGINT) AS p FROM _mask_values").fetchnumpy()["p"]
     finally:
         con.unregister("_mask_values")
+        if own:
+            con.close()
+
+
+def limits(within, distinct: int = 0) -> dict:
+    """``generate``'s keywords for a column's range or list from its CHECKs (a ``schema.Declared``; None: none)."""
+    if within is None:
+        return {}
+    return {"bounds": within.bounds, "values": within.values, "points": within.points, "exact": within.exact,
+            "distinct": distinct}
+
+
+def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ...], con=None) -> np.ndarray:
+    """Whether each of `values` (of column `name`, cast to `duckdb_type`) satisfies the CHECKs `checks` of that
+    column alone, as DuckDB reads them (TRUE or NULL passes): the CHECKs' own SQL on the values alone, so that a
+    masked column keeps to them exactly where a range read as floats cannot (bounds past 2^53, strict ends on
+    microseconds, ``length(s) = 3``). `con`: a DuckDB connection to use."""
+    import duckdb
+
+    if not checks or not len(values):
+        return np.ones(len(values), dtype=bool)
+    own = con is None
+    con = duckdb.connect() if own else con
+    try:
+        con.execute("SET threads = 1")  # (the rows in their order)
+        con.register("_mask_checked", pa.table({"v": values}))
+        ident = '"' + name.replace('"', '""') + '"'
+        test = " AND ".join(f"coalesce(({c}), true)" for c in checks)
+        sql = f"SELECT {test} AS ok FROM (SELECT CAST(v AS {duckdb_type}) AS {ident} FROM _mask_checked)"
+        return con.execute(sql).fetchnumpy()["ok"].astype(bool)
+    finally:
+        con.unregister("_mask_checked")
         if own:
             con.close()
 

@@ -83,6 +83,7 @@ class Column:
     declared: Declared | None = None  # a public domain: the user's, or read from a CHECK (set by plan)
     computed_as: str | None = None  # a generated column's expression (GENERATED ALWAYS AS), from the catalog
     within: Declared | None = None  # a masked column's range or values from its CHECKs: its mask draws inside (plan)
+    guarded: tuple[str, ...] = ()  # a masked column's CHECKs of it alone, which its mask's values are kept to (plan)
 
     @property
     def is_numeric(self) -> bool:
