@@ -753,3 +753,22 @@ def test_checks_read_a_structs_field_as_its_column_and_many_terms() -> None:
     assert abs(read - wall) < dt.timedelta(minutes=1) and abs(read - utc) > dt.timedelta(hours=7)
     assert checks["z"] == ("(z <= now())",)
     con.close()
+
+
+def test_a_float_list_keeps_every_listed_value() -> None:
+    """CHECK (x IN (0.1, 0.3)) on a FLOAT: 0.1 is held as the FLOAT nearest it, as the bounds are (helper-70's D8: the
+    double 0.1 lay under them and was dropped, and every row came out 0.3), in balanced and DP runs."""
+    from dataclasses import replace
+
+    col = classify("x", "FLOAT")
+    declared = from_checks(replace(col, checks=("(x IN (0.1, 0.3))",)), ["x"])
+    assert declared.points == (float(np.float32(0.1)), float(np.float32(0.3)))
+    for mode in ({}, {"epsilon": 1.0}):
+        con = duckdb.connect()
+        duckdb_synth.register(con)
+        con.execute("CREATE TABLE t (x FLOAT CHECK (x IN (0.1, 0.3)), y INTEGER)")
+        con.execute("INSERT INTO t SELECT CASE WHEN i % 2 = 0 THEN 0.1 ELSE 0.3 END, i % 7 FROM range(3000) r(i)")
+        res = duckdb_synth.run(con, "t", seed=0, **mode)
+        con.register("o", res.table)
+        shares = dict(con.execute("SELECT x = 0.1::FLOAT, count(*) / sum(count(*)) OVER () FROM o GROUP BY 1").fetchall())
+        assert 0.4 < shares[True] < 0.6, (mode, shares)

@@ -165,6 +165,11 @@ def to_engine(col: Column, v, where: str, side: str | None = None, strict: bool 
             exact = decimal.Decimal(repr(float(v))) if isinstance(v, (float, np.floating)) else decimal.Decimal(
                 int(v) if isinstance(v, np.integer) else v)
             return written_bound(exact, col.scale, side, strict)
+        if side is None and t == "FLOAT" and abs(x) <= float(np.finfo(np.float32).max):
+            # A listed value of a FLOAT as DuckDB holds it (x IN (0.1, 0.3): 0.1::FLOAT, 0.10000000149011612), as
+            # its bounds are (``inward``): the double 0.1 lay under them and was dropped, every row then written as
+            # 0.3 (helper-70's D8).
+            return float(np.float32(x))
         return x
     try:
         if t == "DATE":
