@@ -470,6 +470,13 @@ def _loaded_back(ddl: str, fill: str, masked: dict, caplog, **mode) -> tuple[duc
     ("(x DOUBLE CHECK (x > 0 AND x < 0.005))", "0.001", "number", 100),
     # an infinity on its own side bounds no range: kept to all the same (it had said the copy may break it)
     ("(x DATE CHECK (x < 'infinity'))", "DATE '2020-01-01'", "date", 100),
+    # a CHECK that raises on some values (an overflow): those fail, the rest are kept (it had stopped the run)
+    ("(x INTEGER CHECK (x > 0 AND x * x < 10000000))", "5", "number", 100),
+    # a CHECK few of the kind's values keep to, UNIQUE: the stretch grows by the share that keep to it (1,296
+    # repeats of 2,000); UNIQUE DOUBLEs get the places they need (101 values of 2,000 between 0 and 1)
+    ("(x INTEGER UNIQUE CHECK (x > 0 AND x % 100 = 0))", "(i + 1) * 100", "number", 2000),
+    ("(x DOUBLE UNIQUE CHECK (x BETWEEN 0 AND 1))", "i / 2000", "number", 2000),
+    ("(x DOUBLE CHECK (x > 1e300))", "1e301", "number", 1000),  # (one value: 1e300 + 1e5 is 1e300)
 ])
 def test_masked_columns_keep_to_their_checks_exactly(ddl, fill, kind, distinct, caplog) -> None:
     """Values past what a range read as floats holds are kept to the CHECK itself (DuckDB evaluates it on the mask's
@@ -503,5 +510,64 @@ def test_a_mask_no_value_of_which_keeps_to_a_check_says_so_before_anything_is_sp
 def test_passing_reads_the_check_as_duckdb_does() -> None:
     values = pa.array(["ab", "abc", "abcd"])
     assert masks.passing(values, "s", "VARCHAR", ("(length(s) = 3)",)).tolist() == [False, True, False]
-    nums = pa.array([1, 2, None], pa.int32())
-    assert masks.passing(nums, 'Weird "Name', "INTEGER", ('("Weird ""Name" > 1)',)).tolist() == [False, True, True]
+    nums = pa.array([1, 2, None], pa.int32())  # (a mask makes no NULL: one, or a value not of the type, fails)
+    assert masks.passing(nums, 'Weird "Name', "INTEGER", ('("Weird ""Name" > 1)',)).tolist() == [False, True, False]
+    # a value its CHECK raises on fails (it had stopped the run): a text not a number, an overflow
+    names = pa.array(["12", "Donna Martin"])
+    assert masks.passing(names, "c", "VARCHAR", ("(CAST(c AS INTEGER) > 0)",)).tolist() == [True, False]
+    big = pa.array([5, 87570], pa.int32())
+    assert masks.passing(big, "x", "INTEGER", ("((x * x) < 10000000)",)).tolist() == [True, False]
+    # a CHECK that is NULL on a value passes, as in DuckDB
+    assert masks.passing(big, "x", "INTEGER", ("(x > NULL)",)).tolist() == [True, True]
+
+
+def test_masked_checks_kept_where_a_batch_draws_none_that_keep_to_them(caplog) -> None:
+    """60 rows under `x % 10000 = 17`: the batch's draws (0-99,999) hold none that keep to it, and 8 rounds of
+    drawing again few; the rows left take values the probe found (all 60 had broken it, unsaid)."""
+    import logging
+
+    import duckdb_synth
+
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute("CREATE TABLE t (x INTEGER CHECK (x % 10000 = 17))")
+    con.execute("CREATE TABLE back (x INTEGER CHECK (x % 10000 = 17))")
+    con.execute("INSERT INTO t SELECT 17 FROM range(60)")
+    with caplog.at_level(logging.WARNING):
+        res = duckdb_synth.run(con, "t", masks={"x": "number"}, seed=0)
+    con.register("o", res.table)
+    con.execute("INSERT INTO back SELECT * FROM o")
+    assert con.execute("SELECT count(*), count(DISTINCT x) FROM back").fetchall()[0][0] == 60
+    assert not [r for r in caplog.records if "copy" in r.getMessage()]
+
+
+def test_a_unique_masked_column_across_batches_draws_from_its_whole_stretch() -> None:
+    """A UNIQUE masked column of 300,000 rows in two batches (41 columns) under BETWEEN 1 AND 1,300,000: draws made
+    again come from the same stretch as the first (they came from 0-99,999: 49,461 repeats)."""
+    import duckdb_synth
+
+    cols = ", ".join(f"s{j} SMALLINT" for j in range(40))
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute(f"CREATE TABLE t (x INTEGER UNIQUE CHECK (x BETWEEN 1 AND 1300000), {cols})")
+    con.execute(f"CREATE TABLE back (x INTEGER UNIQUE CHECK (x BETWEEN 1 AND 1300000), {cols})")
+    con.execute("INSERT INTO t SELECT i + 1, " + ", ".join("(i % 5)::SMALLINT" for _ in range(40)) + " FROM range(2000) r(i)")
+    res = duckdb_synth.run(con, "t", masks={"x": "number"}, seed=0, rows=300_000)
+    con.register("o", res.table)
+    con.execute("INSERT INTO back SELECT * FROM o")
+    low = con.execute("SELECT count(*) FILTER (WHERE x <= 99999) / count(*) FROM back").fetchall()[0][0]
+    assert low < 0.15  # (about 1 in 13 of the stretch; had been half)
+
+
+def test_an_unsupported_masked_column_still_says_its_check_may_break(caplog) -> None:
+    import logging
+
+    import duckdb_synth
+
+    con = duckdb.connect()
+    duckdb_synth.register(con)
+    con.execute("CREATE TABLE t (x INTERVAL CHECK (x > INTERVAL 1 DAY), y INTEGER)")
+    con.execute("INSERT INTO t SELECT INTERVAL 2 DAY, 1 FROM range(100)")
+    with caplog.at_level(logging.WARNING):
+        duckdb_synth.run(con, "t", masks={"x": "string"}, seed=0)
+    assert any("the copy may break it" in r.getMessage() for r in caplog.records)

@@ -32,8 +32,7 @@ from sqlglot import exp
 from ..errors import OptionError, did_you_mean
 from ..options import DomainSpec, shown_value
 from .domain import Buckets, CategoricalDomain
-from .schema import (_WIDE, TYPE_UNIT_US, Column, Declared, conjuncts, decimal_past_floats, holds_infinity, named_columns,
-                     written_decimal)
+from .schema import _WIDE, TYPE_UNIT_US, Column, Declared, conjuncts, decimal_past_floats, holds_infinity, written_decimal
 
 USER = "domains (user)"
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -61,8 +60,7 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
     out = []
     for c in columns:
         if c.name in masked and c.kind != "unsupported":
-            alone = tuple(t for t in c.checks if {n.lower() for n in named_columns(t)} == {c.name.lower()})
-            out.append(replace(c, within=mask_domain(c, names), guarded=alone))
+            out.append(replace(c, within=mask_domain(c, names), guarded=own_checks(c, columns)))
             continue
         if c.name in generated or c.kind == "unsupported":
             out.append(c)
@@ -75,6 +73,13 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
         user = user_domain(c, domains[c.name]) if c.name in domains else None
         out.append(replace(c, declared=combine(c, user, checked)))
     return out
+
+
+def own_checks(col: Column, columns: list[Column]) -> tuple[str, ...]:
+    """The CHECKs of `col` alone: those the catalog names no other column of (``Column.checks``), whatever sqlglot
+    reads in them (``x.len() > 12`` names no column it sees: such a CHECK had been neither kept to nor said)."""
+    others = {t for c in columns if c.name != col.name for t in c.checks}
+    return tuple(t for t in col.checks if t not in others)
 
 
 def mask_domain(col: Column, names: list[str]) -> Declared | None:

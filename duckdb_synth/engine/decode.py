@@ -67,9 +67,11 @@ def decode_table(columns: list[Column], domains: list[Domain], synth: np.ndarray
             if _as_varchar(c, mask_map):
                 target = "VARCHAR"
                 as_varchar.add(c.name)
-            arrays[c.name] = _mask_values(mask_map[c.name], n, target, rng, c, n * part[1] if c.unique else 0)
+            distinct = n * part[1] if c.unique else 0  # (a UNIQUE column's rows in all batches)
+            arrays[c.name] = _mask_values(mask_map[c.name], n, target, rng, c, distinct)
             if c.unique:
-                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part, c)
+                arrays[c.name], strays[c.name] = _distinct_masked(mask_map[c.name], arrays[c.name], target, rng, part, c,
+                                                                  distinct)
             continue
         if c.name in derived:  # computed from the other columns by its rule, below
             arrays[c.name] = pa.nulls(n)
@@ -130,7 +132,8 @@ MASK_PARTS = 16  # batches of a declared UNIQUE masked column kept apart by part
 
 
 def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Generator,
-                     part: tuple[int, int] = (0, 1), col: Column | None = None) -> tuple[pa.Array, int]:
+                     part: tuple[int, int] = (0, 1), col: Column | None = None, distinct: int = 0
+                     ) -> tuple[pa.Array, int]:
     """A declared UNIQUE column's mask values, distinct within the batch and, in one of b <= MASK_PARTS batches, from
     every other batch's: a mask draws from its kind's values (numbers 0-99,999, dates 1950-2025, names and emails from
     pools), and 2,028 numbers had held 16 repeats, 2,028 emails 31 (the fuzz sweep of 50cd76f). A value repeating an
@@ -148,7 +151,8 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
     keep = ~_repeated(values)
     if not parted:
         todo = np.flatnonzero(~keep)
-        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, col=col)
+        values, _, _ = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, col=col,
+                                    distinct=distinct)
         return values, 0  # (past MASK_PARTS batches any value may repeat another batch's: ``_say_repeats`` says so once)
     con = duckdb.connect()
     try:
@@ -157,8 +161,8 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
         todo = np.flatnonzero(~keep)
         # values of the batch's part first; what a full part leaves, then, from all of the kind's
         values, todo, kept = _drawn_again(kind, values, todo, values.filter(pa.array(keep)), target, rng, (i, b), con,
-                                          col)
-        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng, col=col)
+                                          col, distinct)
+        values, todo, _ = _drawn_again(kind, values, todo, kept, target, rng, col=col, distinct=distinct)
         alone = np.ones(len(values), dtype=bool)
         alone[todo] = False  # (the rows left repeating a value of the batch are counted as such)
         return values, int(((masks.parts_of(values, b, con) != i) & alone).sum())
@@ -168,7 +172,7 @@ def _distinct_masked(kind: str, values: pa.Array, target: str, rng: np.random.Ge
 
 def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, target: str,
                  rng: np.random.Generator, part: tuple[int, int] = (0, 1),
-                 con: duckdb.DuckDBPyConnection | None = None, col: Column | None = None
+                 con: duckdb.DuckDBPyConnection | None = None, col: Column | None = None, distinct: int = 0
                  ) -> tuple[pa.Array, np.ndarray, pa.Array]:
     """``_distinct_masked``'s draws for the rows `todo`, values distinct from `kept` and each other, of part i of b
     (`part`; b == 1: any; `con` hashes them), up to MASK_REDRAWS rounds that fill little: (values, rows left, kept)."""
@@ -177,20 +181,18 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
     # Only the new draws are checked, against the values kept (1M emails: 3.4 -> 0.6 s). A round counts as a redraw
     # unless (in a batch of several) it filled a quarter of the rows its draws could: a part nearly full stops.
     while len(todo) and redraws < MASK_REDRAWS:
-        wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else len(todo)
-        fresh = _mask_values(kind, wanted, target, rng, col).cast(values.type)
+        # (b == 1: twice the rows, 16 at least, so that a row is not left on a few draws that clash by chance: a
+        # UNIQUE column under a CHECK its stretch holds 4 of 5 values free for had kept a repeat)
+        wanted = min(len(todo) * b, MASK_DRAW_ROWS) if b > 1 else max(2 * len(todo), 16)
+        fresh = _mask_values(kind, wanted, target, rng, col, distinct).cast(values.type)
         if b > 1:
             fresh = fresh.filter(pa.array(masks.parts_of(fresh, b, con) == i))
         clash = _repeated(fresh) | pc.is_in(fresh, value_set=kept).to_numpy(zero_copy_only=False)
         if clash.all() and len(todo) > 64:  # (the kind's values all taken: 1M rows of numbers 0-99,999; a few
             # draws that clash by chance draw again, the review of 1e23c2d)
             break
-        fresh = fresh.filter(pa.array(~clash))
-        if b > 1:  # (as many of the part's fresh values as the rows need, in order)
-            fresh = fresh.slice(0, len(todo))
-            at, todo = todo[:len(fresh)], todo[len(fresh):]
-        else:  # (each draw in its own row's place)
-            at, todo = todo[~clash], todo[clash]
+        fresh = fresh.filter(pa.array(~clash)).slice(0, len(todo))  # (as many fresh values as the rows need, in order)
+        at, todo = todo[:len(fresh)], todo[len(fresh):]
         mask = np.zeros(len(values), dtype=bool)
         mask[at] = True
         values = pc.replace_with_mask(values, pa.array(mask), fresh)
@@ -199,20 +201,27 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
     return values, todo, kept
 
 
-MASK_CHECK_ROUNDS = 8  # times a masked column's values that break its CHECKs are drawn again (then taken from those kept)
+MASK_CHECK_ROUNDS = 8  # rounds of drawing again a masked column's values that break its CHECKs (then taken from those kept)
 
 
 def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: Column | None = None,
-                 distinct: int = 0) -> pa.Array:
+                 distinct: int = 0, con: duckdb.DuckDBPyConnection | None = None) -> pa.Array:
     """n values of mask `kind`, drawn inside the column's range or list from its CHECKs (``Column.within``) and kept
-    to those CHECKs exactly (``Column.guarded``, evaluated by DuckDB on the values alone): a value breaking one is
-    drawn again, up to MASK_CHECK_ROUNDS times, then replaced by one of the values that keep to them (plan's probe
-    found some). Public: the column is never read. `distinct`: a UNIQUE column's rows (``masks.generate``)."""
-    limits = masks.limits(col.within if col is not None and target == col.type else None, distinct)
+    to those CHECKs exactly (``Column.guarded``, evaluated by DuckDB on the values alone): the values breaking one are
+    drawn again, up to MASK_CHECK_ROUNDS times (as many draws as the probe's share of values keeping to them
+    needs), then replaced by values that keep to them (those drawn, or the probe's: ``plan.probed`` found some).
+    Public: the column is never read. `distinct`: a UNIQUE column's rows (``masks.generate``), counted in values
+    that keep to the CHECKs."""
+    guarded = col is not None and bool(col.guarded) and target == col.type
+    found = masks.probe(kind, col.name, col.type, col.guarded, col.within) if guarded else None
+    share = found[1] if found is not None and found[1] > 0 else 1.0
+    limits = masks.limits(col.within if col is not None and target == col.type else None,
+                          math.ceil(distinct / share))
     values = masks.generate(kind, n, target, rng, **limits)
-    if col is None or not col.guarded or target != col.type or not n:
+    if not guarded or not n:
         return values
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
     try:
         ok = masks.passing(values, col.name, col.type, col.guarded, con)
         kept = values.filter(pa.array(ok))
@@ -220,18 +229,21 @@ def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: 
             if ok.all():
                 return values
             bad = np.flatnonzero(~ok)
-            fresh = masks.generate(kind, max(len(bad), 64), target, rng, **limits).cast(values.type)
-            fresh = fresh.filter(pa.array(masks.passing(fresh, col.name, col.type, col.guarded, con)))
+            fresh = masks.generate(kind, max(math.ceil(len(bad) / share), 64), target, rng, **limits)
+            fresh = fresh.cast(values.type).filter(pa.array(masks.passing(fresh, col.name, col.type, col.guarded, con)))
             at = bad[:len(fresh)]
             values = _put(values, at, fresh.slice(0, len(at)))
             ok[at] = True
             kept = pa.concat_arrays([kept, fresh])
-        if not ok.all() and len(kept):
+        if not ok.all():
+            if not len(kept) and found is not None:  # (the probe's values, where this batch's draws kept to none)
+                kept = found[0].cast(values.type)
             bad = np.flatnonzero(~ok)
             values = _put(values, bad, kept.take(pa.array(rng.integers(0, len(kept), size=len(bad)))))
         return values
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def _put(values: pa.Array, at: np.ndarray, fresh: pa.Array) -> pa.Array:
@@ -894,11 +906,12 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
                                 "share a value; loaded into a table with that constraint, the copy may be refused",
                                 c.name, masked[c.name], b, MASK_PARTS)
             if repeats or astray:  # (drawn again already, off the batch's part too: ``_distinct_masked``)
+                why = ("the values its CHECK allows are too few for the rows" if c.guarded else
+                       "the mask's kind holds too few values for the rows (a 'string' mask gives distinct tokens)")
                 log.warning("column '%s' is declared UNIQUE and masked ('%s'): %d of the %d values of a batch repeat "
-                            "one (%d more may repeat another batch's), drawn again %d times: the mask's kind holds too "
-                            "few values for the rows (a 'string' mask gives distinct tokens); loaded into a table with "
-                            "that constraint, the copy is refused", c.name, masked[c.name], repeats, len(values),
-                            astray, MASK_REDRAWS)
+                            "one (%d more may repeat another batch's), drawn again %d times: %s; loaded into a table "
+                            "with that constraint, the copy is refused", c.name, masked[c.name], repeats, len(values),
+                            astray, MASK_REDRAWS, why)
             continue
         if c.name in derived:
             if repeats:  # (across batches they may repeat too, unsaid: README)

@@ -243,6 +243,8 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
 # --- inside a CHECK's range ---------------------------------------------------------
 
 _BOUNDED = frozenset({"int", "float", "decimal", "date", "timestamp"})
+UNIQUE_STRETCH = 16  # a UNIQUE column's rows x this: the values a range's stretch holds for them (a draw again then
+# clashes with a row's value 1 time in 16; at 4, 1,000 rows in 1..4,000 kept a repeat after 8 rounds now and then)
 _US_PER_DAY = _SECONDS_PER_DAY * 1_000_000
 
 
@@ -262,24 +264,28 @@ def _within(kind: str, bounds: tuple[float, float], n: int, target: _Type, rng: 
     units: doubles, days for DATE, microseconds for timestamps): the whole numbers, the DECIMAL's scale,
     whole days or whole seconds the kind gives, each end rounded inward; a FLOAT or DOUBLE to two decimals
     (more where the range is narrower than 1). With `distinct` (a UNIQUE column of that many rows), the
-    stretch drawn from holds 4 times as many values where the range does, and a stretch of at most 64
+    stretch drawn from holds UNIQUE_STRETCH times as many values where the range does, and a stretch of at most 64
     values a row is drawn without repeats. The floats' ends are approximate: the caller keeps the values
     to the CHECKs themselves (``passing``)."""
     lo, hi = bounds
     if target.family == "float":
         a, b = _window(lo, hi, 0.0, float(_NUMBER_MAX + 1))
-        places = 2 if b - a >= 1 or b <= a else min(15, math.ceil(math.log10(100 / (b - a))))
+        if b - a <= 1e-9 * max(abs(a), abs(b)):  # (a stretch the floats cannot tell from its end: 1e300 + 1e5)
+            a, b = (a, min(hi, a + abs(a))) if a > 0 else (max(lo, b - abs(b)), b)
+        # Two decimals, as the kind draws, or more where the stretch is narrow or a UNIQUE column needs them; none
+        # past 15 places (a stretch around 1e-300 had come out all 0).
+        places = max(2, math.ceil(math.log10(max(100, UNIQUE_STRETCH * distinct) / (b - a)))) if b > a else 2
         raw = rng.uniform(a, b, size=n)
-        rounded = np.round(raw, places)
+        rounded = np.round(raw, places) if places <= 15 else raw
         values = np.where((rounded >= a) & (rounded <= b), rounded, raw)  # (not onto an end: 0 up to 5e-324)
         return pa.array(values.astype(target.arrow.to_pandas_dtype()), target.arrow)
     a, b, usual, to_arrow = _grid(kind, target, lo, hi)
     if a > b:
         raise MaskError(f"a CHECK's range holds no value a {kind!r} mask can draw for type {target.arrow}")
     wa, wb = _window(a, b, *usual)
-    if distinct and wb - wa + 1 < 4 * distinct:  # (widened inside the range: 2,000 rows had had 31 dates)
-        wb = min(b, wa + 4 * distinct - 1)
-        wa = max(a, wb - 4 * distinct + 1)
+    if distinct and wb - wa + 1 < UNIQUE_STRETCH * distinct:  # (widened inside the range: 2,000 rows had had 31 dates)
+        wb = min(b, wa + UNIQUE_STRETCH * distinct - 1)
+        wa = max(a, wb - UNIQUE_STRETCH * distinct + 1)
     count = wb - wa + 1
     if distinct and n <= count <= 64 * n:
         offsets = rng.choice(count, size=n, replace=False)
@@ -408,9 +414,11 @@ def limits(within, distinct: int = 0) -> dict:
 
 def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ...], con=None) -> np.ndarray:
     """Whether each of `values` (of column `name`, cast to `duckdb_type`) satisfies the CHECKs `checks` of that
-    column alone, as DuckDB reads them (TRUE or NULL passes): the CHECKs' own SQL on the values alone, so that a
-    masked column keeps to them exactly where a range read as floats cannot (bounds past 2^53, strict ends on
-    microseconds, ``length(s) = 3``). `con`: a DuckDB connection to use."""
+    column alone, as DuckDB reads them (TRUE or NULL passes; a value its CHECK raises on, 'Donna' in
+    ``c::INTEGER > 0`` or an overflow, fails): the CHECKs' own SQL on the values alone, so that a masked column
+    keeps to them exactly where a range read as floats cannot (bounds past 2^53, strict ends on microseconds,
+    ``length(s) = 3``). `con`: a DuckDB connection of this module's to use (run on one thread). Raises
+    duckdb.Error where a CHECK cannot be run here at all (it calls a macro of the source's database)."""
     import duckdb
 
     if not checks or not len(values):
@@ -421,13 +429,34 @@ def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ..
         con.execute("SET threads = 1")  # (the rows in their order)
         con.register("_mask_checked", pa.table({"v": values}))
         ident = '"' + name.replace('"', '""') + '"'
-        test = " AND ".join(f"coalesce(({c}), true)" for c in checks)
-        sql = f"SELECT {test} AS ok FROM (SELECT CAST(v AS {duckdb_type}) AS {ident} FROM _mask_checked)"
+        test = " AND ".join(f"coalesce(try(({c}) IS NOT FALSE), false)" for c in checks)
+        sql = (f"SELECT {ident} IS NOT NULL AND {test} AS ok FROM (SELECT TRY_CAST(v AS {duckdb_type}) AS {ident} "
+               "FROM _mask_checked)")
         return con.execute(sql).fetchnumpy()["ok"].astype(bool)
     finally:
         con.unregister("_mask_checked")
         if own:
             con.close()
+
+
+PROBE_ROWS = 1024  # values a masked column's mask draws before anything is read, to see which keep to its CHECKs
+PROBE_SEED = 20261207  # (fixed: the probe is public, a function of the schema and the mask alone)
+
+
+@functools.lru_cache(maxsize=64)
+def probe(kind: str, name: str, duckdb_type: str, checks: tuple[str, ...], within) -> tuple[pa.Array, float] | None:
+    """PROBE_ROWS values of mask `kind` drawn with a fixed seed (inside `within`, a ``schema.Declared``, where given):
+    those that keep to the column's CHECKs `checks`, and their share of the draws. None where no value of the kind
+    fits `within`, or the CHECKs cannot be run on the values alone. Public: the schema and the mask alone."""
+    import duckdb
+
+    rng = np.random.default_rng(PROBE_SEED)
+    try:
+        values = generate(kind, PROBE_ROWS, duckdb_type, rng, **limits(within))
+        ok = passing(values, name, duckdb_type, checks)
+    except (MaskError, duckdb.Error):
+        return None
+    return values.filter(pa.array(ok)), float(ok.mean())
 
 
 # --- building strings from numpy byte matrices ------------------------------------

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
-
-import numpy as np
 from dataclasses import dataclass, replace
 
-from ..errors import MaskError, OptionError, did_you_mean
+from ..errors import OptionError, did_you_mean
 from ..options import Options
 from . import masks
-from .declared import declare
+from .declared import declare, own_checks
 from .output import batch_rows
 from .schema import Column, check_columns, match_column, named_columns
 from .source import quote_ident
@@ -130,26 +128,19 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
                       unit, tuple(resolve_sums(opts.sums, columns, modelled, mask_map)), tuple(rules))
 
 
-PROBE_ROWS = 1024  # values a masked column's mask draws before anything is read, to see that some keep to its CHECKs
-PROBE_SEED = 20261207  # (fixed: the probe is public, a function of the schema and the mask alone)
-
-
 def probed(c: Column, kind: str) -> Column:
     """A masked column with CHECKs of its own (``Column.guarded``), as its mask will draw it: inside their range or
     list where some of the values drawn so keep to them, else as the kind draws where some do, else unguarded and
-    said (the copy breaks the CHECK: ``length(code) = 3`` under a 'string' mask's 16-character tokens). Decided on
-    PROBE_ROWS values drawn with a fixed seed, before anything is read or spent: a range no value of the kind fits
-    had raised at decode, after a DP run had spent its budget (the review of 59b95e8)."""
-    rng = np.random.default_rng(PROBE_SEED)
+    said (the copy breaks the CHECK: ``length(code) = 3`` under a 'string' mask's 16-character tokens; a CHECK calling
+    a macro of the source's database). Decided by ``masks.probe`` (values drawn with a fixed seed) before anything is
+    read or spent: a range no value of the kind fits had raised at decode, after a DP run had spent its budget (the
+    review of 59b95e8)."""
     for within in dict.fromkeys([c.within, None]):
-        try:
-            values = masks.generate(kind, PROBE_ROWS, c.type, rng, **masks.limits(within))
-        except MaskError:
-            continue
-        if masks.passing(values, c.name, c.type, c.guarded).any():
+        found = masks.probe(kind, c.name, c.type, c.guarded, within)
+        if found is not None and found[1] > 0:
             return replace(c, within=within)
     log.warning("column '%s' is masked (%s values) and none of %d values of the mask keeps to its %s: the copy breaks "
-                "it; leave the column out of masks, or out of the source query", c.name, kind, PROBE_ROWS,
+                "it; leave the column out of masks, or out of the source query", c.name, kind, masks.PROBE_ROWS,
                 " and ".join(f"CHECK {t}" if t.startswith("(") else f"CHECK ({t})" for t in c.guarded))
     return replace(c, within=None, guarded=())
 
@@ -166,7 +157,7 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
         if text in given:
             continue
         one = len(named_columns(text)) < 2
-        if one and any(c.name in mask_map and text in c.checks for c in columns):
+        if any(c.name in mask_map and c.kind != "unsupported" and text in own_checks(c, columns) for c in columns):
             continue  # (a masked column's own CHECK: its mask keeps to it, or ``probed`` said it cannot)
         try:
             parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")
