@@ -27,7 +27,7 @@ from .domain import (MIN_DECIMALS, CategoricalDomain, Domain, NumericDomain, Rar
                      shared, value_resolution)
 from .rounding import float_order, stable_order
 from .rules import Rule, broken_counts, derive_sql, keep_table, modelled_away, violations_sql
-from .schema import DAY_US, TYPE_UNIT_US, Column, decimal_past_floats, temporal_ends, value_sql, written_sql
+from .schema import DAY_US, TYPE_UNIT_US, Column, Declared, decimal_past_floats, temporal_ends, value_sql, written_sql
 from .source import quote_ident
 
 
@@ -193,57 +193,59 @@ def _drawn_again(kind: str, values: pa.Array, todo: np.ndarray, kept: pa.Array, 
             break
         fresh = fresh.filter(pa.array(~clash)).slice(0, len(todo))  # (as many fresh values as the rows need, in order)
         at, todo = todo[:len(fresh)], todo[len(fresh):]
-        mask = np.zeros(len(values), dtype=bool)
-        mask[at] = True
-        values = pc.replace_with_mask(values, pa.array(mask), fresh)
+        values = _put(values, at, fresh)
         kept = pa.concat_arrays([kept, fresh])
         redraws += 1 if b == 1 or 4 * b * len(at) < wanted else 0
     return values, todo, kept
 
 
 MASK_CHECK_ROUNDS = 8  # rounds of drawing again a masked column's values that break its CHECKs (then taken from those kept)
+MASK_CHECK_DRAWS = 16  # a round draws at most this many values a row left, or MASK_DRAW_ROWS where more (a CHECK 1 in
+# 1,000 values keep to had drawn 1,000 a row: 2.9 GB for a million rows)
 
 
 def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: Column | None = None,
-                 distinct: int = 0, con: duckdb.DuckDBPyConnection | None = None) -> pa.Array:
+                 distinct: int = 0) -> pa.Array:
     """n values of mask `kind`, drawn inside the column's range or list from its CHECKs (``Column.within``) and kept
     to those CHECKs exactly (``Column.guarded``, evaluated by DuckDB on the values alone): the values breaking one are
-    drawn again, up to MASK_CHECK_ROUNDS times (as many draws as the probe's share of values keeping to them
-    needs), then replaced by values that keep to them (those drawn, or the probe's: ``plan.probed`` found some).
-    Public: the column is never read. `distinct`: a UNIQUE column's rows (``masks.generate``), counted in values
-    that keep to the CHECKs."""
-    guarded = col is not None and bool(col.guarded) and target == col.type
-    found = masks.probe(kind, col.name, col.type, col.guarded, col.within) if guarded else None
-    share = found[1] if found is not None and found[1] > 0 else 1.0
-    limits = masks.limits(col.within if col is not None and target == col.type else None,
-                          math.ceil(distinct / share))
+    drawn again, up to MASK_CHECK_ROUNDS times (as many draws as the probe's share of values keeping to them needs,
+    up to MASK_CHECK_DRAWS a row or MASK_DRAW_ROWS), then replaced at random by values that keep to them (those drawn, or the probe's:
+    ``plan.probed`` found some; a UNIQUE column's repeats are drawn again after, ``_distinct_masked``). Public: the
+    column is never read. `distinct`: a UNIQUE column's rows in all batches (``masks.generate``), counted in values
+    that keep to the CHECKs; without a range from its CHECKs, its type's range is the one a stretch for them may
+    take (the kind's 0-99,999 had left 1,899 of 2,000 rows repeating under x % 997 = 3)."""
+    within = col.within if col is not None else None
+    if distinct and within is None and col is not None and col.type_range is not None:
+        within = Declared("the type", bounds=col.type_range)
+    found = masks.probe(kind, col.name, col.type, col.guarded, col.within, col.zone) if col and col.guarded else None
+    share = found.share if found is not None and found.share > 0 else 1.0
+    limits = masks.limits(within, math.ceil(distinct / share))
     values = masks.generate(kind, n, target, rng, **limits)
-    if not guarded or not n:
+    if found is None or not n:
         return values
-    own = con is None
-    con = duckdb.connect() if own else con
+    con = duckdb.connect()
     try:
-        ok = masks.passing(values, col.name, col.type, col.guarded, con)
+        ok = masks.passing(values, col.name, col.type, col.guarded, con, col.zone)
         kept = values.filter(pa.array(ok))
         for _ in range(MASK_CHECK_ROUNDS):
             if ok.all():
                 return values
             bad = np.flatnonzero(~ok)
-            fresh = masks.generate(kind, max(math.ceil(len(bad) / share), 64), target, rng, **limits)
-            fresh = fresh.cast(values.type).filter(pa.array(masks.passing(fresh, col.name, col.type, col.guarded, con)))
+            draws = max(min(math.ceil(len(bad) / share), max(MASK_CHECK_DRAWS * len(bad), MASK_DRAW_ROWS)), 64)
+            fresh = masks.generate(kind, draws, target, rng, **limits).cast(values.type)
+            fresh = fresh.filter(pa.array(masks.passing(fresh, col.name, col.type, col.guarded, con, col.zone)))
             at = bad[:len(fresh)]
             values = _put(values, at, fresh.slice(0, len(at)))
             ok[at] = True
             kept = pa.concat_arrays([kept, fresh])
         if not ok.all():
-            if not len(kept) and found is not None:  # (the probe's values, where this batch's draws kept to none)
-                kept = found[0].cast(values.type)
+            if not len(kept):  # (the probe's values, where this batch's draws kept to none)
+                kept = found.kept.cast(values.type)
             bad = np.flatnonzero(~ok)
             values = _put(values, bad, kept.take(pa.array(rng.integers(0, len(kept), size=len(bad)))))
         return values
     finally:
-        if own:
-            con.close()
+        con.close()
 
 
 def _put(values: pa.Array, at: np.ndarray, fresh: pa.Array) -> pa.Array:
@@ -906,7 +908,7 @@ def _say_repeats(con: duckdb.DuckDBPyConnection, table: pa.Table, unique: Sequen
                                 "share a value; loaded into a table with that constraint, the copy may be refused",
                                 c.name, masked[c.name], b, MASK_PARTS)
             if repeats or astray:  # (drawn again already, off the batch's part too: ``_distinct_masked``)
-                why = ("the values its CHECK allows are too few for the rows" if c.guarded else
+                why = ("the mask found too few values keeping to its CHECK for the rows" if c.guarded else
                        "the mask's kind holds too few values for the rows (a 'string' mask gives distinct tokens)")
                 log.warning("column '%s' is declared UNIQUE and masked ('%s'): %d of the %d values of a batch repeat "
                             "one (%d more may repeat another batch's), drawn again %d times: %s; loaded into a table "

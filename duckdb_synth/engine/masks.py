@@ -245,7 +245,6 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
 _BOUNDED = frozenset({"int", "float", "decimal", "date", "timestamp"})
 UNIQUE_STRETCH = 16  # a UNIQUE column's rows x this: the values a range's stretch holds for them (a draw again then
 # clashes with a row's value 1 time in 16; at 4, 1,000 rows in 1..4,000 kept a repeat after 8 rounds now and then)
-_US_PER_DAY = _SECONDS_PER_DAY * 1_000_000
 
 
 def _window(lo: float, hi: float, low: float, high: float) -> tuple[float, float]:
@@ -412,13 +411,15 @@ def limits(within, distinct: int = 0) -> dict:
             "distinct": distinct}
 
 
-def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ...], con=None) -> np.ndarray:
+def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ...], con=None,
+            zone: str | None = None) -> np.ndarray:
     """Whether each of `values` (of column `name`, cast to `duckdb_type`) satisfies the CHECKs `checks` of that
     column alone, as DuckDB reads them (TRUE or NULL passes; a value its CHECK raises on, 'Donna' in
     ``c::INTEGER > 0`` or an overflow, fails): the CHECKs' own SQL on the values alone, so that a masked column
     keeps to them exactly where a range read as floats cannot (bounds past 2^53, strict ends on microseconds,
-    ``length(s) = 3``). `con`: a DuckDB connection of this module's to use (run on one thread). Raises
-    duckdb.Error where a CHECK cannot be run here at all (it calls a macro of the source's database)."""
+    ``length(s) = 3``), in the session's time zone `zone` where given. `con`: a DuckDB connection of this
+    module's to use (run on one thread). Raises duckdb.Error where a CHECK cannot be run here at all (it calls
+    a macro of the source's database)."""
     import duckdb
 
     if not checks or not len(values):
@@ -427,6 +428,8 @@ def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ..
     con = duckdb.connect() if own else con
     try:
         con.execute("SET threads = 1")  # (the rows in their order)
+        if zone:
+            con.execute("SET TimeZone = ?", [zone])
         con.register("_mask_checked", pa.table({"v": values}))
         ident = '"' + name.replace('"', '""') + '"'
         test = " AND ".join(f"coalesce(try(({c}) IS NOT FALSE), false)" for c in checks)
@@ -439,24 +442,37 @@ def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ..
             con.close()
 
 
-PROBE_ROWS = 1024  # values a masked column's mask draws before anything is read, to see which keep to its CHECKs
+PROBE_ROWS = 16_384  # values a masked column's mask draws before anything is read, to see which keep to its CHECKs
+# (at 1,024, x % 2003 = 5 found none of the 50 in 0-99,999 and was dropped)
 PROBE_SEED = 20261207  # (fixed: the probe is public, a function of the schema and the mask alone)
 
 
+class Probe(NamedTuple):
+    """``probe``'s answer: the values drawn that keep to the CHECKs, their share of the draws, and why there are none
+    where that is not their failing ('range': no value of the kind fits the range; 'run': a CHECK cannot be run on
+    the values alone, as it calls a macro of the source's database)."""
+
+    kept: pa.Array
+    share: float
+    failed: str = ""
+
+
 @functools.lru_cache(maxsize=64)
-def probe(kind: str, name: str, duckdb_type: str, checks: tuple[str, ...], within) -> tuple[pa.Array, float] | None:
-    """PROBE_ROWS values of mask `kind` drawn with a fixed seed (inside `within`, a ``schema.Declared``, where given):
-    those that keep to the column's CHECKs `checks`, and their share of the draws. None where no value of the kind
-    fits `within`, or the CHECKs cannot be run on the values alone. Public: the schema and the mask alone."""
+def probe(kind: str, name: str, duckdb_type: str, checks: tuple[str, ...], within, zone: str | None = None) -> Probe:
+    """PROBE_ROWS values of mask `kind` drawn with a fixed seed (inside `within`, a ``schema.Declared``, where given),
+    kept to the column's CHECKs `checks` (in the session's time zone `zone`). Public: the schema and the mask alone."""
     import duckdb
 
     rng = np.random.default_rng(PROBE_SEED)
     try:
         values = generate(kind, PROBE_ROWS, duckdb_type, rng, **limits(within))
-        ok = passing(values, name, duckdb_type, checks)
-    except (MaskError, duckdb.Error):
-        return None
-    return values.filter(pa.array(ok)), float(ok.mean())
+    except MaskError:
+        return Probe(pa.array([], pa.null()), 0.0, "range")
+    try:
+        ok = passing(values, name, duckdb_type, checks, zone=zone)
+    except duckdb.Error:
+        return Probe(values.slice(0, 0), 0.0, "run")
+    return Probe(values.filter(pa.array(ok)), float(ok.mean()))
 
 
 # --- building strings from numpy byte matrices ------------------------------------

@@ -130,19 +130,23 @@ def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnP
 
 def probed(c: Column, kind: str) -> Column:
     """A masked column with CHECKs of its own (``Column.guarded``), as its mask will draw it: inside their range or
-    list where some of the values drawn so keep to them, else as the kind draws where some do, else unguarded and
-    said (the copy breaks the CHECK: ``length(code) = 3`` under a 'string' mask's 16-character tokens; a CHECK calling
-    a macro of the source's database). Decided by ``masks.probe`` (values drawn with a fixed seed) before anything is
-    read or spent: a range no value of the kind fits had raised at decode, after a DP run had spent its budget (the
-    review of 59b95e8)."""
+    list where some of the values drawn so keep to them, else as the kind draws where some do; else not kept to them,
+    still inside their range where one was read, and said (the copy breaks the CHECK: ``length(code) = 3`` under a
+    'string' mask's 16-character tokens; a CHECK calling a macro of the source's database). Decided by
+    ``masks.probe`` (values drawn with a fixed seed) before anything is read or spent: a range no value of the kind
+    fits had raised at decode, after a DP run had spent its budget (the review of 59b95e8)."""
+    failed = []
     for within in dict.fromkeys([c.within, None]):
-        found = masks.probe(kind, c.name, c.type, c.guarded, within)
-        if found is not None and found[1] > 0:
+        found = masks.probe(kind, c.name, c.type, c.guarded, within, c.zone)
+        if found.share > 0:
             return replace(c, within=within)
-    log.warning("column '%s' is masked (%s values) and none of %d values of the mask keeps to its %s: the copy breaks "
-                "it; leave the column out of masks, or out of the source query", c.name, kind, masks.PROBE_ROWS,
-                " and ".join(f"CHECK {t}" if t.startswith("(") else f"CHECK ({t})" for t in c.guarded))
-    return replace(c, within=None, guarded=())
+        failed.append(found.failed)
+    checks = " and ".join(f"CHECK {t}" if t.startswith("(") else f"CHECK ({t})" for t in c.guarded)
+    why = ("cannot be run on the mask's values alone (does it call a macro?)" if "run" in failed else
+           f"is kept to by none of {masks.PROBE_ROWS:,} values the mask draws")
+    log.warning("column '%s' is masked (%s values) and its %s %s: the copy breaks it; leave the column out of masks, "
+                "or out of the source query", c.name, kind, checks, why)
+    return replace(c, within=c.within if failed[0] != "range" else None, guarded=())
 
 
 def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[str],
@@ -152,12 +156,13 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
     one column (which are its public domain too, engine/declared.py: kept as rules so that repairs of
     other rules, a strict order's tie moved one step, stay inside them)."""
     texts = list(dict.fromkeys(e for c in columns for e in c.checks))
+    masks_own = {t for c in columns if c.name in mask_map and c.kind != "unsupported" for t in own_checks(c, columns)}
     out = []
     for text in texts:
         if text in given:
             continue
         one = len(named_columns(text)) < 2
-        if any(c.name in mask_map and c.kind != "unsupported" and text in own_checks(c, columns) for c in columns):
+        if text in masks_own:
             continue  # (a masked column's own CHECK: its mask keeps to it, or ``probed`` said it cannot)
         try:
             parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")

@@ -84,6 +84,7 @@ class Column:
     computed_as: str | None = None  # a generated column's expression (GENERATED ALWAYS AS), from the catalog
     within: Declared | None = None  # a masked column's range or values from its CHECKs: its mask draws inside (plan)
     guarded: tuple[str, ...] = ()  # a masked column's CHECKs of it alone, which its mask's values are kept to (plan)
+    zone: str | None = None  # the session's TimeZone, where the column has CHECKs (read in it: ``masks.passing``)
 
     @property
     def is_numeric(self) -> bool:
@@ -263,8 +264,20 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
                 if (names := named_columns(expr)) and {n.lower() for n in names} <= own.keys()}
     # (a UNIQUE column may hold NULLs, as SQL's do: a UNIQUE DATE 90 % NULL had come out with none; a PRIMARY KEY
     # is NOT NULL in the catalog)
+    zone = _session_zone(reader) if checks else None
     return [replace(c, unique=c.name in unique, nullable=c.nullable and c.name not in not_null,
-                    checks=checks.get(c.name, ()), computed_as=computed.get(c.name)) for c in cols]
+                    checks=checks.get(c.name, ()), computed_as=computed.get(c.name),
+                    zone=zone if c.name in checks else None) for c in cols]
+
+
+def _session_zone(reader: duckdb.DuckDBPyConnection) -> str | None:
+    """The session's TimeZone (None where it cannot be read): a masked column's CHECKs are run in it
+    (``masks.passing``), as DuckDB runs them when the copy is loaded (`hour(ts) BETWEEN 9 AND 10` of a
+    TIMESTAMPTZ: kept to in UTC, every row of a copy made in Tokyo had broken it there)."""
+    try:
+        return reader.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+    except duckdb.Error:
+        return None
 
 
 def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:
