@@ -17,7 +17,9 @@ CREATE OR REPLACE TEMP MACRO synthesize(source, mode := NULL, epsilon := NULL, d
                                    CAST(seed AS VARCHAR), CAST(to_json(marginals) AS VARCHAR),
                                    CAST(to_json(domains) AS VARCHAR), CAST(privacy_unit AS VARCHAR),
                                    CAST(max_rows_per_unit AS VARCHAR), CAST(budget AS VARCHAR),
-                                   CAST(ledger AS VARCHAR), CAST(to_json("constraints") AS VARCHAR)));
+                                   CAST(ledger AS VARCHAR), CAST(to_json("constraints") AS VARCHAR),
+                                   -- the session's time zone and calendar, which a query reading the source runs in
+                                   current_setting('TimeZone') || '|' || current_setting('Calendar')));
 
 -- The noisy count of every combination of up to reporting_length values of the columns
 -- (duckdb_synth.aggregates): length, combination, count, then one column per column counted.

@@ -215,8 +215,9 @@ def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: 
     that keep to the CHECKs; without a range from its CHECKs, its type's range is the one a stretch for them may
     take (the kind's 0-99,999 had left 1,899 of 2,000 rows repeating under x % 997 = 3)."""
     within = col.within if col is not None else None
-    if distinct and within is None and col is not None and col.type_range is not None:
-        within = Declared("the type", bounds=col.type_range)
+    if distinct and within is None and col is not None and col.is_numeric:
+        span = col.type_range or (temporal_ends(col) if col.kind == "temporal" else None)
+        within = Declared("the type", bounds=span) if span is not None else None
     found = masks.probe(kind, col.name, col.type, col.guarded, col.within, col.zone) if col and col.guarded else None
     share = found.share if found is not None and found.share > 0 else 1.0
     limits = masks.limits(within, math.ceil(distinct / share))

@@ -243,8 +243,8 @@ def generate(kind: str, n: int, duckdb_type: str, rng: np.random.Generator, *,
 # --- inside a CHECK's range ---------------------------------------------------------
 
 _BOUNDED = frozenset({"int", "float", "decimal", "date", "timestamp"})
-UNIQUE_STRETCH = 16  # a UNIQUE column's rows x this: the values a range's stretch holds for them (a draw again then
-# clashes with a row's value 1 time in 16; at 4, 1,000 rows in 1..4,000 kept a repeat after 8 rounds now and then)
+UNIQUE_STRETCH = 16  # a UNIQUE column's rows x this: the values a range's stretch holds for them where the kind's
+# usual ones hold under twice the rows (a draw again then clashes 1 time in 16; at 4, now and then a repeat was kept)
 
 
 def _window(lo: float, hi: float, low: float, high: float) -> tuple[float, float]:
@@ -282,7 +282,8 @@ def _within(kind: str, bounds: tuple[float, float], n: int, target: _Type, rng: 
     if a > b:
         raise MaskError(f"a CHECK's range holds no value a {kind!r} mask can draw for type {target.arrow}")
     wa, wb = _window(a, b, *usual)
-    if distinct and wb - wa + 1 < UNIQUE_STRETCH * distinct:  # (widened inside the range: 2,000 rows had had 31 dates)
+    if distinct and wb - wa + 1 < 2 * distinct:  # (widened inside the range: 2,000 rows had had 31 dates; not
+        # where the usual values hold twice the rows, so that they stay as usual: 3,000 SMALLINTs had gone negative)
         wb = min(b, wa + UNIQUE_STRETCH * distinct - 1)
         wa = max(a, wb - UNIQUE_STRETCH * distinct + 1)
     count = wb - wa + 1
@@ -417,27 +418,31 @@ def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ..
     column alone, as DuckDB reads them (TRUE or NULL passes; a value its CHECK raises on, 'Donna' in
     ``c::INTEGER > 0`` or an overflow, fails): the CHECKs' own SQL on the values alone, so that a masked column
     keeps to them exactly where a range read as floats cannot (bounds past 2^53, strict ends on microseconds,
-    ``length(s) = 3``), in the session's time zone `zone` where given. `con`: a DuckDB connection of this
+    ``length(s) = 3``), in the session's time zone and calendar `zone` ('Asia/Tokyo|gregorian') where given. `con`: a DuckDB connection of this
     module's to use (run on one thread). Raises duckdb.Error where a CHECK cannot be run here at all (it calls
     a macro of the source's database)."""
     import duckdb
 
     if not checks or not len(values):
         return np.ones(len(values), dtype=bool)
+    ident = '"' + name.replace('"', '""') + '"'
+    test = " AND ".join(f"coalesce(try(({c}) IS NOT FALSE), false)" for c in checks)
+    sql = (f"SELECT {ident} IS NOT NULL AND {test} AS ok FROM (SELECT TRY_CAST(v AS {duckdb_type}) AS {ident} "
+           "FROM _mask_checked)")
     own = con is None
     con = duckdb.connect() if own else con
     try:
         con.execute("SET threads = 1")  # (the rows in their order)
-        if zone:
-            con.execute("SET TimeZone = ?", [zone])
+        if zone:  # ('TimeZone|Calendar')
+            tz, calendar = zone.split("|", 1)
+            con.execute("SET TimeZone = ?", [tz])
+            con.execute("SET Calendar = ?", [calendar])
         con.register("_mask_checked", pa.table({"v": values}))
-        ident = '"' + name.replace('"', '""') + '"'
-        test = " AND ".join(f"coalesce(try(({c}) IS NOT FALSE), false)" for c in checks)
-        sql = (f"SELECT {ident} IS NOT NULL AND {test} AS ok FROM (SELECT TRY_CAST(v AS {duckdb_type}) AS {ident} "
-               "FROM _mask_checked)")
-        return con.execute(sql).fetchnumpy()["ok"].astype(bool)
+        try:
+            return con.execute(sql).fetchnumpy()["ok"].astype(bool)
+        finally:
+            con.unregister("_mask_checked")
     finally:
-        con.unregister("_mask_checked")
         if own:
             con.close()
 

@@ -143,7 +143,7 @@ def probed(c: Column, kind: str) -> Column:
         failed.append(found.failed)
     checks = " and ".join(f"CHECK {t}" if t.startswith("(") else f"CHECK ({t})" for t in c.guarded)
     why = ("cannot be run on the mask's values alone (does it call a macro?)" if "run" in failed else
-           f"is kept to by none of {masks.PROBE_ROWS:,} values the mask draws")
+           f"{'are' if len(c.guarded) > 1 else 'is'} kept to by none of {masks.PROBE_ROWS:,} values the mask draws")
     log.warning("column '%s' is masked (%s values) and its %s %s: the copy breaks it; leave the column out of masks, "
                 "or out of the source query", c.name, kind, checks, why)
     return replace(c, within=c.within if failed[0] != "range" else None, guarded=())
