@@ -75,6 +75,11 @@ def declare(columns: list[Column], domains: dict[str, DomainSpec], *, masked: di
     return out
 
 
+def shown_check(sql: str) -> str:
+    """A CHECK constraint's text as a message shows it: ``CHECK (x > 0)``."""
+    return f"CHECK {sql}" if sql.startswith("(") else f"CHECK ({sql})"
+
+
 def own_checks(col: Column, columns: list[Column]) -> tuple[str, ...]:
     """The CHECKs of `col` alone: those the catalog names no other column of (``Column.checks``), whatever sqlglot
     reads in them (``x.len() > 12`` names no column it sees: such a CHECK had been neither kept to nor said)."""
@@ -341,7 +346,7 @@ def _facts(col: Column, names: list[str]) -> _Facts | None:
     """What the readable conjuncts of the column's CHECKs say (None: nothing)."""
     facts = _Facts()
     for sql in col.checks:
-        shown = f"CHECK {sql}" if sql.startswith("(") else f"CHECK ({sql})"
+        shown = shown_check(sql)
         try:
             tree = sqlglot.parse_one(sql, read="duckdb")
         except sqlglot.errors.ParseError:

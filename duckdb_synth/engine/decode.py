@@ -209,9 +209,9 @@ def _mask_values(kind: str, n: int, target: str, rng: np.random.Generator, col: 
     """n values of mask `kind`, drawn inside the column's range or list from its CHECKs (``Column.within``) and kept
     to those CHECKs exactly (``Column.guarded``, evaluated by DuckDB on the values alone): the values breaking one are
     drawn again, up to MASK_CHECK_ROUNDS times (as many draws as the probe's share of values keeping to them needs,
-    up to MASK_CHECK_DRAWS a row or MASK_DRAW_ROWS), then replaced at random by values that keep to them (those drawn, or the probe's:
-    ``plan.probed`` found some; a UNIQUE column's repeats are drawn again after, ``_distinct_masked``). Public: the
-    column is never read. `distinct`: a UNIQUE column's rows in all batches (``masks.generate``), counted in values
+    up to MASK_CHECK_DRAWS a row or MASK_DRAW_ROWS), then replaced at random by values that keep to them (those
+    drawn, or the probe's: ``plan.probed`` found some; a UNIQUE column's repeats are drawn again after,
+    ``_distinct_masked``). Public: the column is never read. `distinct`: a UNIQUE column's rows in all batches (``masks.generate``), counted in values
     that keep to the CHECKs; without a range from its CHECKs, its type's range is the one a stretch for them may
     take (the kind's 0-99,999 had left 1,899 of 2,000 rows repeating under x % 997 = 3)."""
     within = col.within if col is not None else None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from ..errors import OptionError, did_you_mean
 from ..options import Options
 from . import masks
-from .declared import declare, own_checks
+from .declared import declare, own_checks, shown_check
 from .output import batch_rows
 from .schema import Column, check_columns, match_column, named_columns
 from .source import quote_ident
@@ -141,7 +141,7 @@ def probed(c: Column, kind: str) -> Column:
         if found.share > 0:
             return replace(c, within=within)
         failed.append(found.failed)
-    checks = " and ".join(f"CHECK {t}" if t.startswith("(") else f"CHECK ({t})" for t in c.guarded)
+    checks = " and ".join(shown_check(t) for t in c.guarded)
     why = ("cannot be run on the mask's values alone (does it call a macro?)" if "run" in failed else
            f"{'are' if len(c.guarded) > 1 else 'is'} kept to by none of {masks.PROBE_ROWS:,} values the mask draws")
     log.warning("column '%s' is masked (%s values) and its %s %s: the copy breaks it; leave the column out of masks, "
@@ -167,8 +167,8 @@ def checked_rules(columns: list[Column], mask_map: dict[str, str], fresh: set[st
         try:
             parsed = parse_rules([text], columns, masked=mask_map, generated=fresh, source="CHECK")
         except OptionError as exc:
-            read = any(d is not None and text in d.origin for c in columns for d in (c.declared, c.within))
-            if not one or not read:  # (one column's: unless its domain, or its mask's range, was read from it)
+            read = any(c.declared is not None and text in c.declared.origin for c in columns)
+            if not one or not read:  # (one column's: unless its domain was read from it)
                 log.warning("%s: the copy may break it", exc)
             continue
         if one and any(r.kind not in ("bound", "allow", "forbid") for r in parsed):

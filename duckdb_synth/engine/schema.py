@@ -275,7 +275,8 @@ def _session_zone(reader: duckdb.DuckDBPyConnection) -> str | None:
     column's CHECKs are run in them (``masks.passing``), as DuckDB runs them when the copy is loaded (`hour(ts) < 12`
     of a TIMESTAMPTZ: kept to in UTC, 1,511 of 2,000 rows of a copy made in Tokyo had broken it there)."""
     try:
-        return reader.execute("SELECT current_setting('TimeZone') || '|' || current_setting('Calendar')").fetchall()[0][0]
+        (zone,), = reader.execute("SELECT current_setting('TimeZone') || '|' || current_setting('Calendar')").fetchall()
+        return zone
     except duckdb.Error:
         return None
 
