@@ -16,7 +16,8 @@
 CREATE OR REPLACE TEMP MACRO synth_report(real, synth, holdout := NULL, "constraints" := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
     FROM read_parquet(_synth_report(real, synth, 'summary', holdout,
-                                CAST(to_json("constraints") AS VARCHAR)), file_row_number := true)
+                                CAST(to_json("constraints") AS VARCHAR),
+                                current_setting('TimeZone') || '|' || current_setting('Calendar')), file_row_number := true)
     ORDER BY file_row_number;
 
 -- One row per column: metric (KSComplement or TVComplement), score, NULL shares,
@@ -24,7 +25,8 @@ CREATE OR REPLACE TEMP MACRO synth_report(real, synth, holdout := NULL, "constra
 CREATE OR REPLACE TEMP MACRO synth_report_columns(real, synth, holdout := NULL, "constraints" := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
     FROM read_parquet(_synth_report(real, synth, 'columns', holdout,
-                                CAST(to_json("constraints") AS VARCHAR)), file_row_number := true)
+                                CAST(to_json("constraints") AS VARCHAR),
+                                current_setting('TimeZone') || '|' || current_setting('Calendar')), file_row_number := true)
     ORDER BY file_row_number;
 
 -- One row per pair of columns: metric (CorrelationSimilarity or ContingencySimilarity),
@@ -32,7 +34,8 @@ CREATE OR REPLACE TEMP MACRO synth_report_columns(real, synth, holdout := NULL, 
 CREATE OR REPLACE TEMP MACRO synth_report_pairs(real, synth, holdout := NULL, "constraints" := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
     FROM read_parquet(_synth_report(real, synth, 'pairs', holdout,
-                                CAST(to_json("constraints") AS VARCHAR)), file_row_number := true)
+                                CAST(to_json("constraints") AS VARCHAR),
+                                current_setting('TimeZone') || '|' || current_setting('Calendar')), file_row_number := true)
     ORDER BY file_row_number;
 
 -- Exact copies, distance to the closest real record next to a holdout of the real
@@ -40,7 +43,8 @@ CREATE OR REPLACE TEMP MACRO synth_report_pairs(real, synth, holdout := NULL, "c
 CREATE OR REPLACE TEMP MACRO synth_privacy_report(real, synth, holdout := NULL, "constraints" := NULL) AS TABLE
     SELECT * EXCLUDE (file_row_number)
     FROM read_parquet(_synth_report(real, synth, 'privacy', holdout,
-                                CAST(to_json("constraints") AS VARCHAR)), file_row_number := true)
+                                CAST(to_json("constraints") AS VARCHAR),
+                                current_setting('TimeZone') || '|' || current_setting('Calendar')), file_row_number := true)
     ORDER BY file_row_number;
 
 -- A synthetic table against an aggregate release stored as a table (CREATE TABLE rel AS
@@ -49,5 +53,6 @@ CREATE OR REPLACE TEMP MACRO synth_privacy_report(real, synth, holdout := NULL, 
 -- the released ones (Synthetic Data Showcase's "preservation"). Reads no real data.
 CREATE OR REPLACE TEMP MACRO synth_report_aggregates(release, synth) AS TABLE
     SELECT * EXCLUDE (file_row_number)
-    FROM read_parquet(_synth_compare(release, synth), file_row_number := true)
+    FROM read_parquet(_synth_compare(release, synth, current_setting('TimeZone') || '|' || current_setting('Calendar')),
+                      file_row_number := true)
     ORDER BY file_row_number;

@@ -32,7 +32,8 @@ CREATE OR REPLACE TEMP MACRO synth_aggregates(source, reporting_length := NULL, 
                                    CAST(mode AS VARCHAR), CAST(epsilon AS VARCHAR), CAST(delta AS VARCHAR),
                                    CAST(seed AS VARCHAR), CAST(to_json(domains) AS VARCHAR),
                                    CAST(privacy_unit AS VARCHAR), CAST(max_rows_per_unit AS VARCHAR),
-                                   CAST(budget AS VARCHAR), CAST(ledger AS VARCHAR)));
+                                   CAST(budget AS VARCHAR), CAST(ledger AS VARCHAR),
+                                   current_setting('TimeZone') || '|' || current_setting('Calendar')));
 
 -- What every run spent, one row per step: the runs in this database's ledger (schema
 -- duckdb_synth, kept in the database file across connections and processes), and this

@@ -684,3 +684,22 @@ def test_unique_masks_of_dates_and_small_integers(caplog) -> None:
     assert not said and con.execute("SELECT count(DISTINCT x) FROM back").fetchall()[0][0] == 2000
     con, said = _loaded_back("(x SMALLINT UNIQUE)", "i::SMALLINT", {"x": "number"}, caplog, rows=3000)
     assert con.execute("SELECT min(x) >= 0, count(DISTINCT x) FROM back").fetchall()[0] == (True, 3000)
+
+
+def test_a_report_over_synthesize_in_a_changed_time_zone_reuses_the_copy() -> None:
+    """synth_report's query of synthesize(...) binds the caller's time zone as the caller's own call does: the copy
+    made is reused, not made and spent again (in Tokyo, against a budget of 1.2 after a run of 1, the report had been
+    refused); synth_aggregates reads its source in the caller's zone too."""
+    import duckdb_synth
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT i AS id, (i % 7)::INTEGER AS a FROM range(2000) r(i)")
+    duckdb_synth.register(con)
+    con.execute("SELECT * FROM synth_set_budget('t', epsilon := 1.2)").fetchall()
+    con.execute("SET TimeZone = 'Asia/Tokyo'")
+    con.execute("SELECT * FROM synthesize('t', epsilon := 1)").fetchall()
+    rows = con.execute("SELECT * FROM synth_report('t', 'SELECT * FROM synthesize(''t'', epsilon := 1)')").fetchall()
+    assert rows and con.execute("SELECT count(DISTINCT run_id) FROM synth_runs()").fetchall()[0][0] == 1
+    zones = con.execute("SELECT * FROM synth_aggregates('SELECT current_setting(''TimeZone'') AS z FROM range(500)', "
+                        "reporting_length := 1, epsilon := 0.1, ledger := false)").fetchall()
+    assert any("Asia/Tokyo" in map(str, row) for row in zones)

@@ -239,7 +239,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                                                 **options), write, session)
 
     def synth_aggregates(source, length, columns, threshold, mode, epsilon, delta, seed, domains, unit, per_unit,
-                         budget, use_ledger):
+                         budget, use_ledger, session):
         length, threshold, epsilon, delta, seed, per_unit, budget = (
             _number(v) for v in (length, threshold, epsilon, delta, seed, per_unit, budget))
         options = dict(mode=mode, epsilon=epsilon, delta=delta, seed=seed, domains=domains, privacy_unit=unit,
@@ -250,11 +250,11 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             return str(path)
 
         return memoized("aggregates", ("aggregates", source, length, columns, threshold, mode, epsilon, delta, seed,
-                                       domains, unit, per_unit, budget, use_ledger), source, options,
+                                       domains, unit, per_unit, budget, use_ledger, session), source, options,
                         lambda con, reader: aggregates(con, source, reader=reader, in_sql=True,
                                                        reporting_length=length,
                                                        columns=_json_list("columns", columns), threshold=threshold,
-                                                       **options), write)
+                                                       **options), write, session)
 
     def runs_file():
         # Its own lock: a synthesize() source query may read synth_runs() while st.lock is held.
@@ -290,10 +290,12 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
                 reader.close()
             return str(path)
 
-    def synth_report(real, synth, part, holdout, constraints):
+    def synth_report(real, synth, part, holdout, constraints, session):
         con = con_ref()
-        # Not under st.lock while reading: a source query may itself call synthesize(), which takes it.
-        reader = _reader(con, st)
+        # Not under st.lock while reading: a source query may itself call synthesize(), which takes it. In the
+        # caller's time zone and calendar: a synthesize() in `synth` binds its own with the reader's (in UTC its call
+        # was another, run and spent again: the review of e26c4ee).
+        reader = _reader(con, st, session)
         try:
             key = (real, synth, holdout, constraints,
                    report_fingerprint(reader, real, synth, in_sql=True, holdout=holdout))
@@ -310,9 +312,9 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths[part]
 
-    def synth_compare(release, synth):
+    def synth_compare(release, synth, session):
         con = con_ref()
-        reader = _reader(con, st)
+        reader = _reader(con, st, session)
         try:
             key = ("aggregates", release, synth, report_fingerprint(reader, release, synth, in_sql=True))
             with st.lock:
@@ -329,9 +331,9 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
             reader.close()
         return paths["aggregates"]
 
-    for name, fn, params in (("_synth_run", synth_run, [V] * 15), ("_synth_aggregates", synth_aggregates, [V] * 13),
-                             ("_synth_runs_file", runs_file, []), ("_synth_compare", synth_compare, [V, V]),
-                             ("_synth_report", synth_report, [V, V, V, V, V]), ("_synth_budget_file", budget_file, []),
+    for name, fn, params in (("_synth_run", synth_run, [V] * 15), ("_synth_aggregates", synth_aggregates, [V] * 14),
+                             ("_synth_runs_file", runs_file, []), ("_synth_compare", synth_compare, [V, V, V]),
+                             ("_synth_report", synth_report, [V, V, V, V, V, V]), ("_synth_budget_file", budget_file, []),
                              ("_synth_set_budget", set_budget_file, [V, V, V])):
         try:
             con.remove_function(name + st.suffix)
