@@ -93,17 +93,18 @@ def mask_domain(col: Column, names: list[str]) -> Declared | None:
     is never read (docs/privacy.md 5.1). A bound on one side is a range to the type's end. None where the CHECKs
     say none, or say it in a way a domain is refused for (a text literal on a number, a range past the floats'
     precision): the mask then draws as it would, kept to the CHECKs all the same (``masks.passing``)."""
-    try:
-        checked = from_checks(col, names)
+    try:  # (the CHECKs read once, for both)
+        facts = _facts(col, names)
+        checked = _domain_of(col, facts)
         if checked is not None:
             return checked
-        limits = check_limits(col, names)
+        limits = _limits_of(col, facts)
     except OptionError:  # (a domain's advice does not apply to a masked column: the review of 59b95e8)
         return None
     if limits is None:
         return None
-    origin = " AND ".join(dict.fromkeys(_facts(col, names).sources))
-    return Declared(origin, bounds=limits, shown=origin, enforced=True)
+    bounds, origin = limits
+    return Declared(origin, bounds=bounds, shown=origin, enforced=True)
 
 
 # ---------------------------------------------------------------- the user's domains
@@ -306,7 +307,11 @@ _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp
 def from_checks(col: Column, names: list[str]) -> Declared | None:
     """The domain `col`'s CHECK constraints fix (None: they fix none; a bound on one side only is
     ``check_limits``'s)."""
-    facts = _facts(col, names)
+    return _domain_of(col, _facts(col, names))
+
+
+def _domain_of(col: Column, facts: _Facts | None) -> Declared | None:
+    """``from_checks`` on the facts read from the CHECKs."""
     if facts is None:
         return None
     origin = " AND ".join(dict.fromkeys(facts.sources))
@@ -334,12 +339,17 @@ def check_limits(col: Column, names: list[str]) -> tuple[float, float] | None:
     """The type's range narrowed by a CHECK that bounds a number on one side only (``CHECK (price > 0)``):
     not a domain (the range is still learned), but a public limit the learned range and the output keep
     to, as they keep to the type's (``Column.type_range``). None when there is no such bound."""
-    facts = _facts(col, names) if col.is_numeric else None
-    if facts is None or bool(facts.lower) == bool(facts.upper):
+    limits = _limits_of(col, _facts(col, names) if col.is_numeric else None)
+    return None if limits is None else limits[0]
+
+
+def _limits_of(col: Column, facts: _Facts | None) -> tuple[tuple[float, float], str] | None:
+    """``check_limits`` on the facts read from the CHECKs, and the CHECKs it comes from."""
+    if not col.is_numeric or facts is None or bool(facts.lower) == bool(facts.upper):
         return None
     lo, hi, strict = _range(facts)
     origin = " AND ".join(dict.fromkeys(facts.sources))
-    return inward(col, (lo, hi), strict, f"column '{col.name}': {origin}", origin)
+    return inward(col, (lo, hi), strict, f"column '{col.name}': {origin}", origin), origin
 
 
 def _facts(col: Column, names: list[str]) -> _Facts | None:

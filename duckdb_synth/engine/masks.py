@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import MaskError, did_you_mean
+from .schema import use_session
 
 MASK_KINDS: tuple[str, ...] = (
     "string", "number", "name", "address", "postcode", "phone",
@@ -433,10 +434,7 @@ def passing(values: pa.Array, name: str, duckdb_type: str, checks: tuple[str, ..
     con = duckdb.connect() if own else con
     try:
         con.execute("SET threads = 1")  # (the rows in their order)
-        if zone:  # ('TimeZone|Calendar')
-            tz, calendar = zone.split("|", 1)
-            con.execute("SET TimeZone = ?", [tz])
-            con.execute("SET Calendar = ?", [calendar])
+        use_session(con, zone)
         con.register("_mask_checked", pa.table({"v": values}))
         try:
             return con.execute(sql).fetchnumpy()["ok"].astype(bool)

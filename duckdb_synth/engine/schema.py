@@ -270,15 +270,26 @@ def read_schema(reader: duckdb.DuckDBPyConnection, sql: str, table: tuple[str, .
                     zone=zone if c.name in checks else None) for c in cols]
 
 
+SESSION_SQL = "current_setting('TimeZone') || '|' || current_setting('Calendar')"  # as sql/*.sql pass it too
+
+
 def _session_zone(reader: duckdb.DuckDBPyConnection) -> str | None:
     """The session's TimeZone and Calendar, 'Asia/Tokyo|gregorian' (None where they cannot be read): a masked
     column's CHECKs are run in them (``masks.passing``), as DuckDB runs them when the copy is loaded (`hour(ts) < 12`
     of a TIMESTAMPTZ: kept to in UTC, 1,511 of 2,000 rows of a copy made in Tokyo had broken it there)."""
     try:
-        (zone,), = reader.execute("SELECT current_setting('TimeZone') || '|' || current_setting('Calendar')").fetchall()
+        (zone,), = reader.execute(f"SELECT {SESSION_SQL}").fetchall()
         return zone
     except duckdb.Error:
         return None
+
+
+def use_session(con: duckdb.DuckDBPyConnection, session: str | None) -> None:
+    """Set `con`'s TimeZone and Calendar to a session's ('TimeZone|Calendar', ``SESSION_SQL``; None: leave them)."""
+    if session:
+        zone, calendar = session.split("|", 1)
+        con.execute("SET TimeZone = ?", [zone])
+        con.execute("SET Calendar = ?", [calendar])
 
 
 def _catalog_filter(table: tuple[str, ...]) -> tuple[str, list[str]]:

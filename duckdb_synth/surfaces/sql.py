@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..engine.data import content_stamp
+from ..engine.schema import use_session
 from ..engine.source import budget_key, open_source, quote_ident, quote_literal, source_keys
 from ..errors import OptionError, SynthError
 from ..options import parse_options
@@ -399,10 +400,7 @@ def _reader(con: duckdb.DuckDBPyConnection, st: _State, session: str | None = No
     reader = con.cursor()
     for statement in st.macros:
         reader.execute(statement)
-    if session:
-        zone, calendar = session.split("|", 1)
-        reader.execute("SET TimeZone = ?", [zone])
-        reader.execute("SET Calendar = ?", [calendar])
+    use_session(reader, session)
     return reader
 
 
