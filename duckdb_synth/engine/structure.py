@@ -458,5 +458,6 @@ def model_marginals(model, pool: list[Clique], sizes: Sequence[int], total: floa
         n = score_sample_rows(total)
         rows = narrow_codes(model.sample(n, rng), sizes)  # column slices without copies
         for r in missing:
-            out[r] = narrow_counts(rows, sizes, r) * (total / n)
+            out[r] = narrow_counts(rows, sizes, r)
+            out[r] *= total / n  # in place: the same values
     return out

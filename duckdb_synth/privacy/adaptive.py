@@ -56,9 +56,15 @@ def score(true: np.ndarray, approx: np.ndarray, sigma: float, q: float = 1.0) ->
     m (a binomial's spread), is taken off too, lest candidates of many cells win by their sampling
     noise. Either way one row moves the score by at most 1 (its sensitivity).
     """
-    err = float(np.abs(true - q * approx).sum()) - q * math.sqrt(2 / math.pi) * sigma * true.size
+    # In one scratch array, in place: the same values and sums as the expressions written out, and on
+    # a candidate of 200k cells a third of the time (each new array of that size is faulted in afresh).
+    work = np.multiply(approx, q)
+    np.subtract(true, work, out=work)
+    err = float(np.abs(work, out=work).sum()) - q * math.sqrt(2 / math.pi) * sigma * true.size
     if q < 1.0:
-        err -= math.sqrt(2 / math.pi) * float(np.sqrt(q * (1 - q) * np.maximum(approx, 0.0)).sum())
+        np.maximum(approx, 0.0, out=work)
+        work *= q * (1 - q)
+        err -= math.sqrt(2 / math.pi) * float(np.sqrt(work, out=work).sum())
     return err
 
 
