@@ -94,6 +94,21 @@ def test_shifted_column_has_the_hand_computed_ks(con):
     assert row[2:] == (4.5, 6.5, 0.0, 11.0, 10)
 
 
+def test_mean_and_std_of_values_near_the_double_limit(con):
+    # 1.6e308 + 1.7e308 overflows a plain sum to inf (and the std to NaN): both sides are reported finite.
+    table(con, "r", x=[1.6e308, 1.7e308, 1.0e308, 1.5e308])
+    table(con, "s", x=[1.7e308, 1.7e308, 1.1e308, 0.0])
+    row = con.sql("SELECT real_mean, real_std, synth_mean, synth_std FROM synth_report_columns('r', 's')").fetchall()[0]
+    for got, values in zip((row[0:2], row[2:4]), ([1.6, 1.7, 1.0, 1.5], [1.7, 1.7, 1.1, 0.0])):
+        assert got[0] == pytest.approx(np.mean(values) * 1e308, rel=1e-12)
+        assert got[1] == pytest.approx(np.std(values, ddof=1) * 1e308, rel=1e-12)
+    # No sum of squares overflows anywhere in the report (pair trends, deep structure) on two such columns.
+    table(con, "r2", x=[1.6e308, 1.7e308, 1.0e308, 1.5e308], y=[1.0, 3.0, 2.0, 4.0])
+    table(con, "s2", x=[1.7e308, 1.7e308, 1.1e308, 0.0], y=[2.0, 1.0, 4.0, 3.0])
+    with np.errstate(over="raise", invalid="raise"):
+        duckdb_synth.report(con, "r2", "s2")
+
+
 def test_category_shares_give_the_hand_computed_tv(con):
     # shares a .6/.4/0 vs .3/.5/.2: TV = (.3 + .1 + .2) / 2 = .3; NULL is a category of its own.
     table(con, "r", c=["a"] * 6 + ["b"] * 4)

@@ -63,6 +63,15 @@ class ColumnPlot:
 # ---------------------------------------------------------------- column shapes
 
 
+def _moments(fin: np.ndarray) -> tuple[float | None, float | None]:
+    """The mean and sample standard deviation of finite values (None where too few), on the values over
+    their ``_overflow_scale`` and scaled back: near the float's limit a plain sum overflows."""
+    big = _overflow_scale(fin)
+    unit = fin / big if big != 1.0 else fin
+    return (float(unit.mean()) * big if len(fin) else None,
+            float(unit.std(ddof=1)) * big if len(fin) > 1 else None)
+
+
 def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlot]:
     """The column's score and statistics, its marginal buckets, and what to plot."""
     row: dict[str, Any] = {"column": c.name, "type": c.type, "synth_type": c.synth_type, "kind": c.kind}
@@ -75,8 +84,7 @@ def column_shape(c: Compared, rng: np.random.Generator) -> tuple[dict, ColumnPlo
             fin = v[np.isfinite(v)]
             row[f"{side}_null_share"] = 1.0 - len(v) / len(x)
             row[f"{side}_distinct"] = int(np.count_nonzero(v[1:] != v[:-1]) + 1) if len(v) else 0
-            row[f"{side}_mean"] = float(fin.mean()) if len(fin) else None
-            row[f"{side}_std"] = float(fin.std(ddof=1)) if len(fin) > 1 else None
+            row[f"{side}_mean"], row[f"{side}_std"] = _moments(fin)
             row[f"{side}_min"] = float(v[0]) if len(v) else None
             row[f"{side}_max"] = float(v[-1]) if len(v) else None
             row[f"{side}_range"] = (f"{shown(v[0], c.kind, c.type)} .. {shown(v[-1], c.kind, c.type)}"
@@ -251,6 +259,7 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
     p = len(columns)
     r = np.full((p, p), np.nan)
     ok = [np.isfinite(x) for x in columns]
+    columns = [x / big if (big := _overflow_scale(x)) != 1.0 else x for x in columns]  # r is scale-free
     full = [k for k in range(p) if ok[k].all()]
     if full and len(columns[0]) >= 2:
         means = [float(columns[k].mean()) for k in full]
@@ -273,6 +282,16 @@ def _correlations(columns: list[np.ndarray]) -> np.ndarray:
         x, y = x - mean_x, y - mean_y
         r[k, j] = r[j, k] = _pearson(float(x @ y), float(x @ x), float(y @ y), mean_x, mean_y, len(x))
     return np.clip(r, -1.0, 1.0)
+
+
+def _overflow_scale(x: np.ndarray) -> float:
+    """What to divide a numeric column by before sums of its squares: its largest finite magnitude where
+    that is past 1e100 (near the float's limit, about 1.6e308, the sums overflow to inf and the
+    statistics to NaN), else 1 (the column is used as it is, to the bit). Correlations and the
+    standardized features are the same at any scale."""
+    finite = x[np.isfinite(x)]
+    top = float(np.abs(finite).max()) if len(finite) else 0.0
+    return top if top > 1e100 else 1.0
 
 
 def _pearson(sxy: float, sxx: float, syy: float, mean_x: float, mean_y: float, n: int) -> float:
@@ -349,7 +368,9 @@ def _features(cols: list[Compared], side: str, rows: np.ndarray, top: int) -> np
     for c in cols:
         if c.numeric:
             x = getattr(c, side)[rows]
-            parts.append(np.where(np.isfinite(x), x, np.nan)[:, None])
+            x = np.where(np.isfinite(x), x, np.nan)
+            big = _overflow_scale(c.real)  # one scale for both sides, the real one's
+            parts.append((x / big if big != 1.0 else x)[:, None])
         else:
             codes = getattr(c, "codes_" + side)[rows]
             m = min(top, c.size - 2)
