@@ -1331,3 +1331,24 @@ def test_rules_on_a_decimal_of_fractions_only_are_kept():
     # DuckDB's binder error
     ints = [classify("a", "INTEGER"), classify("b", "INTEGER")]
     assert [r.kind for r in parse_rules(["a = b"], ints)] == ["derived"]
+
+
+@pytest.mark.parametrize("ddl", [
+    "x HUGEINT CHECK (x < 100000000000000000000000000000000000000000)",  # BIGNUM in DuckDB
+    "x UHUGEINT CHECK (x < 200000000000000000000000000000000000000)",  # UHUGEINT past DECIMAL(38,0)
+    "x HUGEINT, y INTEGER, CHECK (x + y < 1000000000000000000000000000000000000000)",
+])
+@pytest.mark.parametrize("mode", [{"mode": "balanced"}, {"epsilon": 3.0}])
+def test_checks_with_integers_past_38_digits(ddl, mode):
+    """A CHECK's whole number of 39 digits or more is a UHUGEINT or BIGNUM to DuckDB, which it cannot compare with a
+    HUGEINT's rows as Arrow holds them (DECIMAL(38,0)): the run ended at its first batch, after the budget was spent.
+    Every such bound here holds for every row, and the copy keeps it."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t ({ddl}{'' if 'y INTEGER' in ddl else ', y INTEGER'})")
+    con.execute("INSERT INTO t SELECT i * 1000000000000, i % 7 FROM range(3000) r(i)")
+    out = run(con, "t", seed=0, **mode).table
+    con.register("o", out)
+    assert con.execute("SELECT count(*), count(x) FROM o").fetchall()[0][1] > 0
+    con.execute("CREATE TABLE back AS FROM t LIMIT 0")
+    con.execute("INSERT INTO back SELECT * FROM o")  # the copy loads into the table's own definition
+    assert con.execute("SELECT count(*) FROM back").fetchall() == [(out.num_rows,)]

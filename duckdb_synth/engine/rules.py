@@ -645,6 +645,20 @@ _FD = re.compile(r"^\s*\(?\s*(?P<given>[^()]+?)\s*\)?\s*->\s*(?P<dep>\"[^\"]+\"|
 CATEGORY_KINDS = ("categorical", "boolean", "enum")
 
 
+def _wide_literals_as_double(tree: exp.Expression) -> exp.Expression:
+    """`tree` with each whole-number literal of 39 digits or more written as a DOUBLE. DuckDB reads such a literal
+    as a UHUGEINT or BIGNUM, which it cannot compare with a DECIMAL(38,0), the type a HUGEINT or UHUGEINT column of
+    the rows made takes in Arrow: ``CHECK (x < 1e41)`` as digits on a HUGEINT ended the run at its first batch (a
+    Binder Error, after the budget was spent). Every value those rows can hold is under 1e38 in magnitude, so the
+    literal's side of each comparison with them is the same as a DOUBLE."""
+    def wide(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Literal) and node.is_number and node.this.lstrip("-").isdigit() \
+                and len(node.this.lstrip("-")) >= 39:
+            return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
+        return node
+    return tree.transform(wide)
+
+
 def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule:
     where = f"{source}: rule '{text}'"
 
@@ -678,6 +692,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
         raise OptionError(f"{where} is not SQL: {str(exc).splitlines()[0]}") from None
     while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
         tree = tree.this
+    tree = _wide_literals_as_double(tree)
     if isinstance(tree, exp.Not):
         inner = tree.this
         while isinstance(inner, exp.Paren):
