@@ -6,6 +6,7 @@ input) and ``demo``, plus the statement splitter and the printers underneath.
 """
 from __future__ import annotations
 
+import os
 import re
 
 import logging
@@ -578,6 +579,46 @@ def test_replacing_the_source_with_its_own_copy_is_refused(runner: CliRunner, cl
         result = runner.invoke(main, ["synthesize", str(clinic), source, "--table", "patients", "--replace"])
         assert result.exit_code == 1 and "the source reads table 'patients'" in result.output, result.output
     assert query(clinic, "SELECT count(*), sum(age) FROM patients") == before
+
+
+def test_replacing_the_source_through_a_view_is_refused(runner: CliRunner, clinic: Path) -> None:
+    """The review of 12d66b3: a view over the table (or a query over such a view) read the table unseen, and
+    `--table patients --replace` overwrote the real rows with synthetic ones."""
+    con = duckdb.connect(str(clinic))
+    con.execute("CREATE VIEW adults AS SELECT * FROM patients WHERE age >= 18")
+    con.execute("CREATE VIEW older AS SELECT name, age FROM adults WHERE age > 60")
+    con.close()
+    before = query(clinic, "SELECT count(*), sum(age) FROM patients")
+    for source in ("adults", "SELECT * FROM older"):
+        result = runner.invoke(main, ["synthesize", str(clinic), source, "--mode", "strict", "--table", "PATIENTS",
+                                      "--replace"])
+        assert result.exit_code == 1 and "the source reads table 'PATIENTS' (or a view over it)" in result.output, \
+            result.output
+    assert query(clinic, "SELECT count(*), sum(age) FROM patients") == before
+    assert query(clinic, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'") == [(0,)]
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(runner: CliRunner, clinic: Path,
+                                                                      tmp_path: Path) -> None:
+    """The review of 12d66b3: a schema that does not exist, a view to --replace, or a directory no file can be made in
+    passed the checks; the run spent its budget (recorded 'done') and then failed to write."""
+    con = duckdb.connect(str(clinic))
+    con.execute("CREATE VIEW v AS SELECT 1 AS a")
+    con.close()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = [(["--table", "nosuch.out"], "cannot create table \"nosuch\".\"out\": Catalog Error: Schema with name nosuch"),
+             (["--table", "v", "--replace"], "--table v: 'v' is a view; --replace replaces tables only"),
+             (["-o", str(tmp_path)], "is a directory")]
+    if os.geteuid() != 0:  # (root writes anywhere)
+        cases.append((["-o", str(locked / "out.parquet")], f"cannot write in '{locked}'"))
+    for extra, message in cases:
+        result = runner.invoke(main, ["synthesize", str(clinic), "patients", "--mode", "strict", *extra])
+        assert result.exit_code != 0 and message in result.output, (extra, result.output)
+    assert query(clinic, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'") == [(0,)]
+    assert query(clinic, "SELECT table_name FROM duckdb_tables() ORDER BY 1") == [("patients",)]
+    assert not [p for p in tmp_path.rglob("*.probe")]  # (the check's file is gone)
 
 
 def test_a_failing_csv_write_is_one_line_and_leaves_no_file(runner: CliRunner, clinic: Path, tmp_path: Path,

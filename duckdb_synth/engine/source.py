@@ -219,11 +219,13 @@ def check_idle(reader: duckdb.DuckDBPyConnection) -> None:
         # Anything else (a closed connection) is reported where the source is read.
 
 
-def reads_table(text: str, name: str) -> bool:
-    """Whether the source `text` reads a table or view called `name` (its last part, case-insensitively).
+def reads_table(text: str, name: str, reader: duckdb.DuckDBPyConnection | None = None) -> bool:
+    """Whether the source `text` reads a table or view called `name` (its last part, case-insensitively),
+    itself or, given the `reader` to look views up on, through the views it reads (and theirs).
 
     A name in another schema counts too: the question is asked before replacing a table with
-    a run's output, and a false alarm costs a clearer name, a miss the source's data.
+    a run's output, and a false alarm costs a clearer name, a miss the source's data (a view over
+    the table replaced it with synthetic rows: the review of 12d66b3).
     """
     try:
         src = parse_source(text)
@@ -231,17 +233,43 @@ def reads_table(text: str, name: str) -> bool:
     except (SourceError, ParseError, sqlglot.errors.TokenError):
         return False
     if src.kind == "table":
-        return src.parts[-1].lower() == target
-    if src.kind == "query":
-        tree = sqlglot.parse_one(src.text, read="duckdb")
-        return any(t.name.lower() == target for t in tree.find_all(exp.Table) if not isinstance(t.this, exp.Func))
+        pending = [src.parts[-1].lower()]
+    elif src.kind == "query":
+        pending = _tables_read(src.text)
+    else:
+        return False
+    seen: set[str] = set()
+    while pending:
+        table = pending.pop()
+        if table == target:
+            return True
+        if reader is None or table in seen:
+            continue
+        seen.add(table)
+        for (sql,) in reader.execute("SELECT sql FROM duckdb_views() WHERE NOT internal AND lower(view_name) = ?",
+                                     [table]).fetchall():
+            try:
+                pending += _tables_read(sql)
+            except (ParseError, sqlglot.errors.TokenError):
+                return True  # a view we cannot read the tables of: as if it read the target
     return False
+
+
+def _tables_read(sql: str) -> list[str]:
+    """The last name part, lower case, of each table or view a query (or a CREATE VIEW statement) names."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    return [t.name.lower() for t in tree.find_all(exp.Table) if not isinstance(t.this, exp.Func)]
 
 
 def in_catalog(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> bool:
     """Whether a name (its [catalog, [schema,]] name parts) is a table or view DuckDB resolves in its catalog
     (``_catalog_rows``)."""
     return bool(_catalog_rows(reader, parts))
+
+
+def is_view(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> bool:
+    """Whether a name (its [catalog, [schema,]] name parts) is a view DuckDB resolves in its catalog."""
+    return any(view for *_, view in _catalog_rows(reader, parts))
 
 
 def _catalog_rows(reader: duckdb.DuckDBPyConnection, parts: tuple[str, ...]) -> list[tuple[str, str, str, bool]]:

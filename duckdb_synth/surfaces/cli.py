@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ import pyarrow.compute as pc
 import duckdb_synth
 
 from ..engine.decode import cast_projection
-from ..engine.source import budget_key, reads_table
+from ..engine.source import budget_key, is_view, reads_table
 from ..errors import OptionError, SynthError, did_you_mean
 from ..options import MODES, parse_options
 from ..pipeline import SeededRunWarning
@@ -485,6 +486,27 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, quoted: str) -> bool:
     return True
 
 
+def _check_target_table(con: duckdb.DuckDBPyConnection, quoted: str, table: str, db: str, *, replace: bool) -> None:
+    """Refuse, before a run spends anything, a --table its output could not be written to: one that exists (without
+    --replace), a view, or a name DuckDB cannot create (a schema that does not exist, a read-only database), which
+    it is asked to create in a transaction rolled back at once. A run had spent its budget and then failed at
+    CREATE TABLE (the review of 12d66b3)."""
+    if _relation_exists(con, quoted):
+        if not replace:
+            raise click.ClickException(f"table '{table}' already exists in {db}; use --replace to replace it")
+        if is_view(con, tuple(table.split("."))):  # (split as _quote_table splits it)
+            raise click.ClickException(f"--table {table}: '{table}' is a view; --replace replaces tables only")
+        return
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"CREATE TABLE {quoted} (__duckdb_synth_probe INTEGER)")
+        finally:
+            con.execute("ROLLBACK")
+    except duckdb.Error as exc:
+        raise click.ClickException(f"cannot create table {quoted}: {_one_line(exc)}") from exc
+
+
 @main.command()
 @click.argument("db")
 @click.argument("source", required=False)
@@ -640,11 +662,11 @@ def synthesize(
     with _logs_quiet(quiet), _connect(db, must_exist=True) as con:
         quoted = _quote_table(table) if table is not None else ""
         # Checked before the run, so no privacy budget is spent on a run whose output cannot be written.
-        if table is not None and not replace and _relation_exists(con, quoted):
-            raise click.ClickException(f"table '{table}' already exists in {db}; use --replace to replace it")
-        if table is not None and reads_table(source, table):
-            raise click.ClickException(f"--table {table}: the source reads table '{table}', which the synthetic "
-                                       "copy would replace; write to another table")
+        if table is not None:
+            _check_target_table(con, quoted, table, db, replace=replace)
+            if reads_table(source, table, con):
+                raise click.ClickException(f"--table {table}: the source reads table '{table}' (or a view over it), "
+                                           "which the synthetic copy would replace; write to another table")
         bar = _ProgressLine() if show_progress else None
         try:
             with warnings.catch_warnings():
@@ -823,6 +845,14 @@ def _output_format(output: Path | None) -> str | None:
                                  param_hint="'-o' / '--output'")
     if not output.parent.is_dir():
         raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
+    if output.is_dir():
+        raise click.BadParameter(f"'{output}' is a directory", param_hint="'-o' / '--output'")
+    try:  # a file can be made there (the run would spend its budget, then fail to write: the review of 12d66b3)
+        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=f".{output.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write in '{output.parent}': {exc.strerror or exc}",
+                                 param_hint="'-o' / '--output'") from None
     return fmt
 
 
