@@ -223,6 +223,32 @@ def test_a_write_inside_a_query_is_refused() -> None:
         parse_source("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x")
 
 
+def test_a_pivot_on_values_read_from_the_data_is_refused(tmp_path) -> None:
+    """The review of 12d66b3: DuckDB binds `PIVOT t ON c` by reading c's distinct values and naming a column after
+    each, so a value one row held showed in the copy's columns, the spend record and the refusals, at no cost. A
+    PIVOT listing its values runs; nothing is read, spent or written for the refused ones, in Python or SQL."""
+    db = str(tmp_path / "p.duckdb")
+    con = duckdb.connect(db)
+    con.execute("CREATE TABLE t AS SELECT i AS id, CASE WHEN i = 7 THEN 'ZQXJ-77' ELSE ['a', 'b'][1 + i % 2] END "
+                "AS diagnosis, (i % 50)::DOUBLE AS x FROM range(600) r(i)")
+    duckdb_synth.register(con)
+    for q in ("SELECT * FROM (PIVOT t ON diagnosis USING first(x) GROUP BY id)",
+              "SELECT * FROM (PIVOT t ON diagnosis || '' USING first(x) GROUP BY id)",
+              "SELECT * FROM (PIVOT t ON diagnosis IN ('a'), id USING first(x))",
+              "WITH p AS (PIVOT t ON diagnosis USING first(x) GROUP BY id) SELECT * FROM p"):
+        with pytest.raises(SourceError, match="without a list of its values") as info:
+            quiet_run(con, q, epsilon=1.0, ledger=True)
+        assert "ZQXJ" not in str(info.value)
+        with pytest.raises(duckdb.Error, match="without a list of its values"):
+            con.execute(f"SELECT * FROM synthesize({quote_literal(q)}, epsilon := 1)").fetchall()
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    static = "SELECT * FROM (PIVOT t ON diagnosis IN ('a', 'b') USING first(x) GROUP BY id)"
+    assert quiet_run(con, static, epsilon=1.0, seed=0).table.column_names == ["id", "a", "b"]
+    unpivot = "SELECT * FROM (UNPIVOT (SELECT id, x, x + 1 AS y FROM t) ON x, y INTO NAME k VALUE v)"
+    assert quiet_run(con, unpivot, epsilon=1.0, seed=0).table.column_names == ["id", "k", "v"]
+    con.close()
+
+
 @pytest.mark.parametrize("text", ["", "   ", None, 5])
 def test_empty_source(text: object) -> None:
     with pytest.raises(SourceError, match="the source is empty"):

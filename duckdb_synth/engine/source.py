@@ -353,6 +353,15 @@ def check_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, text: s
     if refused is not None:
         raise SourceError(f"the source query holds a {type(refused).__name__.upper()} statement; a source is one query "
                           f"that reads tables: {_short(text)}")
+    for pivot in stmt.find_all(exp.Pivot):
+        ons = [] if pivot.args.get("unpivot") else pivot.args.get("fields") or pivot.expressions
+        dynamic = next((on for on in ons if not isinstance(on, exp.In) or on.args.get("query") is not None), None)
+        if dynamic is not None:
+            raise SourceError(
+                f"the source query pivots on {dynamic.sql(dialect='duckdb')} without a list of its values: DuckDB "
+                "would read the column's distinct values from the data to name the new columns, and the schema "
+                "would show them at no privacy cost; list them, as PIVOT ... ON col IN ('a', 'b') (the review of "
+                f"12d66b3): {_short(text)}")
     macros, tables = _user_macros(reader), _table_functions(reader)
     side_effects = _side_effect_functions(reader)
     for func in stmt.find_all(exp.Func):
