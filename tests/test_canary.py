@@ -24,6 +24,7 @@ from duckdb_synth.reporting.canary import canary
 from duckdb_synth.surfaces.cli import main
 from duckdb_synth.errors import DataError, OptionError, SchemaError, SourceError
 from duckdb_synth.engine.schema import read_schema
+from duckdb_synth.privacy.store import LedgerError
 
 from conftest import load
 
@@ -277,3 +278,18 @@ def test_a_failing_read_quotes_no_value_in_dp_modes(con):
     with pytest.raises(DataError) as info:
         canary(con, "SELECT g, CAST(name AS INTEGER) AS n FROM named", mode="strict", ks=(1, 5, 20), seed=0)
     assert "Alice" not in str(info.value) and "Conversion Error" in str(info.value)
+
+
+def test_a_budget_that_refuses_the_run_refuses_before_the_count(tmp_path):
+    """The review of 12d66b3: the canary refused 'needs more rows than the source has' on the exact count before the
+    ledger refused the run, so growing k under a spent budget found the row count at no cost. The ledger now
+    answers first, whatever k; nothing is recorded."""
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT i AS id, ['a', 'b', 'c'][1 + i % 3] AS cat FROM range(1237) r(i)")
+    duckdb_synth.register(con)
+    duckdb_synth.set_budget(con, "t", epsilon=0.001)
+    for k in (1, 1237, 1238, 100_000):
+        with pytest.raises(LedgerError, match="would pass the source.s budget"):
+            canary(con, "t", mode="strict", ks=[k])
+    assert con.execute("SELECT count(*) FROM duckdb_synth.runs").fetchall() == [(0,)]
+    con.close()
