@@ -161,6 +161,29 @@ def test_failed_runs_count_what_they_spent(tmp_path):
         con.close()
 
 
+def test_a_failed_run_that_spent_nothing_leaves_the_file_as_it_was(tmp_path):
+    """The review of 12d66b3: a run refused before it spent anything (a source query failing on the data, a
+    balanced run on fewer than 50 rows) deleted its row but left the ledger's schema and tables it had created;
+    the README says the file is left as it was until a run records itself. A ledger already there is kept."""
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE TABLE t AS SELECT i AS id, ['a', 'b', 'c'][1 + i % 3] AS cat FROM range(1237) r(i)")
+        con.execute("CREATE TABLE small AS SELECT 1 AS a FROM range(10)")
+        ledger = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'"
+        schema = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'duckdb_synth'"
+        for source, options in (("SELECT cat FROM t WHERE CAST(cat AS INT) > 0", {"mode": "strict"}), ("small", {})):
+            with pytest.raises(duckdb_synth.DataError):
+                duckdb_synth.run(con, source, **options)
+            assert con.execute(ledger).fetchall() == [(0,)] and con.execute(schema).fetchall() == [(0,)]
+        with pytest.warns(UserWarning):
+            duckdb_synth.run(con, "t", mode="strict", seed=1)
+        with pytest.raises(duckdb_synth.DataError):
+            duckdb_synth.run(con, "SELECT cat FROM t WHERE CAST(cat AS INT) > 0", mode="strict")
+        assert con.execute(ledger).fetchall() == [(3,)] and len(_ledger(con)) == 1
+    finally:
+        con.close()
+
+
 def test_a_run_that_never_ends_counts_its_whole_budget(tmp_path):
     con = duckdb.connect(_db(tmp_path))
     try:

@@ -296,6 +296,7 @@ class Entry:
 
     con: duckdb.DuckDBPyConnection | None
     ids: dict[str, int]
+    created: frozenset[str] = frozenset()  # the databases whose ledger tables `begin` created
 
     @property
     def run_id(self) -> int | None:
@@ -314,6 +315,8 @@ class Entry:
                 cur.execute("BEGIN TRANSACTION")
                 if status != "done" and (not spend.private or spend.rho_spent <= 0):  # nothing spent
                     cur.execute(f"DELETE FROM {_t(db, 'runs')} WHERE run_id = ?", [run_id])
+                    if db in self.created and _empty(cur, db):  # the file as it was (the review of 12d66b3)
+                        cur.execute(f"DROP SCHEMA {quote_ident(db)}.{SCHEMA} CASCADE")
                 else:
                     cur.execute(
                         f"UPDATE {_t(db, 'runs')} SET finished_at = ?, rho_spent = ?, delta_threshold_spent = ?, "
@@ -327,6 +330,12 @@ class Entry:
                         cur.unregister("_synth_steps")
                 cur.execute("COMMIT")
         self.con = None
+
+
+def _empty(cur: duckdb.DuckDBPyConnection, db: str) -> bool:
+    """Whether the ledger of `db` holds no run, step or budget."""
+    return not cur.execute(f"SELECT (SELECT count(*) FROM {_t(db, 'runs')}) + (SELECT count(*) FROM {_t(db, 'steps')}) "
+                           f"+ (SELECT count(*) FROM {_t(db, 'budgets')})").fetchall()[0][0]
 
 
 def check(con: duckdb.DuckDBPyConnection, reads: Reads, opts: Options) -> dict[str, list[str]]:
@@ -396,10 +405,13 @@ def begin(con: duckdb.DuckDBPyConnection, reads: Reads, text: str, opts: Options
     ledgers of what it reads, before anything is read."""
     rho, dthr = planned(opts)
     ids: dict[str, int] = {}
+    created: set[str] = set()
     with _writing(con) as cur:  # the check and the writing, one step under the lock
         where = check(con, reads, opts)
         for db, names in where.items():
             cur.execute("BEGIN TRANSACTION")
+            if not present(cur, db):
+                created.add(db)
             _ensure(cur, db)
             if opts.budget is not None and opts.private:
                 for name in names:
@@ -416,7 +428,7 @@ def begin(con: duckdb.DuckDBPyConnection, reads: Reads, text: str, opts: Options
                  opts.epsilon if opts.private else None])
             cur.execute("COMMIT")
             ids[db] = int(run_id)
-    return Entry(con, ids)
+    return Entry(con, ids, frozenset(created))
 
 
 def run_rows(con: duckdb.DuckDBPyConnection) -> pa.Table | None:
