@@ -55,6 +55,20 @@ def test_balanced_mode_says_so_too(caplog: pytest.LogCaptureFixture) -> None:
     assert "no frequent value" not in [s for s in res.spend.steps if s.name == "domain note"][0].detail
 
 
+@pytest.mark.parametrize("mode", ["strict", "strictest", "balanced"])
+def test_a_column_of_nulls_is_not_said_to_be_free_text(caplog: pytest.LogCaptureFixture, mode: str) -> None:
+    """The review of 12d66b3: a VARCHAR column with no value at all was warned about as free text or an identifier,
+    with advice to mask it. It still comes out NULL, and is not modelled."""
+    for seed in range(3):
+        caplog.clear()
+        res = _run("CAST(NULL AS VARCHAR)", caplog, seed=seed, mode=mode)
+        assert not [r for r in caplog.records if "no frequent value" in r.getMessage()]
+        assert res.table.column("note").null_count >= 0.95 * res.table.num_rows
+    caplog.clear()
+    _run("CASE WHEN i % 2 = 0 THEN 'note ' || (i * 7919 % 3001)::VARCHAR END", caplog, mode=mode)  # half NULL
+    assert [r for r in caplog.records if "no frequent value" in r.getMessage()]
+
+
 RARE = "CASE WHEN i % 100 < 78 THEN 'common ' || (i % 6)::VARCHAR ELSE 'rare ' || (i % 220)::VARCHAR END"
 # 78 % of the rows in six values, 22 % in 220 values of three rows each: too rare for any DP threshold
 

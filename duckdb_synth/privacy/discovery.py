@@ -90,7 +90,8 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         sigma = sigma_for(rho)
         dom = categorical_domain(col, data, sigma=sigma, delta=delta, rng=rng, held=acct.unit_rows)
         null = data.null_count() + float(discrete_gaussian(sigma, 1, rng)[0])  # a cell of the same histogram
-        dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null)
+        spread = math.sqrt(n_var + sigma**2)  # of n_hat - null
+        dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null, spread)
         note = FREE_TEXT_NOTE if dom.free_text else ""
         acct.charge(f"domain {col.name}", rho, delta=delta,
                     detail=f"noisy counts over a threshold: {len(dom.values)} values kept{note}")
@@ -100,7 +101,7 @@ def domain(col: Column, data: ColumnData, acct: Accountant, n_hat: float, d: int
         if again:
             delta2 = acct.delta_threshold / d - delta
             dom = categorical_domain(col, data, sigma=sigma_for(again), delta=delta2, rng=rng, held=acct.unit_rows)
-            dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null)
+            dom = with_free_text(dom, float(sum(dom.counts)), n_hat, null, spread)
             note = FREE_TEXT_NOTE if dom.free_text else rare_values_note(dom, null, sigma, n_hat, n_var)
             acct.charge(f"domain {col.name} {AGAIN}", again, delta=delta2,
                         detail=f"the first pass left much of the rows in no kept value: noisy counts over a lower "
@@ -245,18 +246,21 @@ FREE_TEXT_ADVICE: contextvars.ContextVar[bool] = contextvars.ContextVar("free_te
 FREE_TEXT_NOTE = "; no frequent value (free text or an identifier): not modelled with other columns"
 
 
-def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float, null: float = 0.0) -> CategoricalDomain:
+def with_free_text(dom: CategoricalDomain, kept: float, n_hat: float, null: float = 0.0,
+                   spread: float = 0.0) -> CategoricalDomain:
     """Mark a text column whose kept values hold less than TEXT_COVER of its rows that are not NULL
     (`kept`: their noisy counts in DP modes and `null` the NULL cell of the same histogram, functions
     of released figures; exact ones in balanced mode), and say so: its values come out as tokens, and
     joint marginals with it would be spent on its 'other' bucket. The message names the column only.
 
     Of the rows that are not NULL: movies' `mpaa` is NULL in 92 % of rows and R, PG-13, PG or NC-17 in
-    the rest; its four values held 8 % of all rows, and it was taken for free text."""
+    the rest; its four values held 8 % of all rows, and it was taken for free text. A column whose rows
+    that are not NULL are not clear of zero by 3 sd (`spread`: the sd of n_hat - null; 0 in balanced mode) is
+    marked too, but not said to be free text: it is NULL, or nearly (the review of 12d66b3)."""
     if kept >= TEXT_COVER * max(n_hat - null, 1.0):
         return dom
     name = dom.column.name
-    if FREE_TEXT_ADVICE.get():
+    if FREE_TEXT_ADVICE.get() and n_hat - null > 3.0 * spread:
         log.warning("column '%s' has no frequent value (free text, or an identifier?): its values come out as random "
                     "tokens and it is not modelled with the other columns; mask it (masks := {'%s': 'string'}) or "
                     "cast it to a type with fewer values", name, name)
