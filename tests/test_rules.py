@@ -1,6 +1,7 @@
 """Rules the copy keeps (issue 18): bounds, orders and derived columns, declared or read from CHECKs."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import duckdb
@@ -1352,3 +1353,23 @@ def test_checks_with_integers_past_38_digits(ddl, mode):
     con.execute("CREATE TABLE back AS FROM t LIMIT 0")
     con.execute("INSERT INTO back SELECT * FROM o")  # the copy loads into the table's own definition
     assert con.execute("SELECT count(*) FROM back").fetchall() == [(out.num_rows,)]
+
+
+@pytest.mark.parametrize("rule,message", [
+    ("a / b < 1", "divides by a column"), ("1 / a < 1", "divides by a column"),
+    ("a / 0 < 1", "divides by zero"), ("a / 0.0 < 1", "divides by zero"), ("a = b / 0", "divides by zero"),
+    ("a / 1e-320 < 1", "no finite value"), ("c * 1e308 * 10 < 1", "no finite value"),
+])
+def test_a_rule_that_divides_by_a_column_or_zero_is_refused_before_anything_is_spent(tmp_path, rule, message):
+    """The review of 12d66b3: at the point 0 of a rule's columns `a / b` is NaN, and NaN passed the linearity test;
+    the run spent its budget and failed in its first query ('Referenced column "nan" not found'), and `a = b / 0`
+    made a NOT NULL column all NULL."""
+    con = duckdb.connect(str(tmp_path / "k.duckdb"))
+    con.execute("CREATE TABLE k (a INTEGER NOT NULL, b INTEGER, c DOUBLE)")
+    con.execute("INSERT INTO k SELECT i % 10, i % 10 + i % 3, (i % 7)::DOUBLE FROM range(1000) t(i)")
+    with pytest.raises(OptionError, match=f"rule '{re.escape(rule)}'.*{message}"):
+        run(con, "k", epsilon=1.0, seed=3, constraints=[rule], ledger=True)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    for fine in ("a / 2 + b < 20", "c = b / 2"):  # a constant divisor is linear
+        assert run(con, "k", mode="balanced", seed=3, constraints=[fine]).table.num_rows > 0
+    con.close()

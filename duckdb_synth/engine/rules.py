@@ -497,17 +497,28 @@ def _linear(text: str, where: str, side: exp.Expression, names: list[str], by_na
         if by_name[name].kind != "numeric":
             raise OptionError(f"{where}: column '{name}' is {by_name[name].type}; a bound on an expression "
                               "holds number columns")
+    if any(next(div.expression.find_all(exp.Column), None) is not None for div in side.find_all(exp.Div)):
+        # (at the point 0 a column divided by is 0, every value NaN, and NaN passed the test below: the rule ran,
+        # spent the budget and failed in its first query; the review of 12d66b3)
+        raise OptionError(f"{where}: the expression divides by a column, so it is not linear in its columns")
 
     def at(point: dict[str, float]) -> float:
         # (transformed, not replaced in place: an expression that is one column, `a = b`, replaced its root, the copy
         # kept the column, and the rule failed with DuckDB's binder error)
         expr = side.copy().transform(lambda n: exp.Literal.number(repr(point[n.name])) if isinstance(n, exp.Column)
                                      else n)
-        return float(_sql(f"SELECT CAST(({expr.sql(dialect='duckdb')}) AS DOUBLE)").fetchall()[0][0])
+        value = _sql(f"SELECT CAST(({expr.sql(dialect='duckdb')}) AS DOUBLE)").fetchall()[0][0]
+        if value is None or not math.isfinite(value):  # (a division by zero, or past the floats: `a / 0`,
+            # `c * 1e308 * 10`)
+            raise OptionError(f"{where}: the expression has no finite value at {point} (a division by zero, or "
+                              "past the floats' range)")
+        return float(value)
 
     zero = {n: 0.0 for n in names}
     b = at(zero)
     coef = {n: at({**zero, n: 1.0}) - b for n in names}
+    if not all(math.isfinite(v) for v in (b, *coef.values())):
+        raise OptionError(f"{where}: the expression's coefficients are past the floats' range")
     for point in ({n: 2.0 + i for i, n in enumerate(names)}, {n: -3.5 * (i + 1) for i, n in enumerate(names)}):
         if abs(at(point) - b - sum(coef[n] * point[n] for n in names)) > 1e-9 * (1 + abs(b)):
             raise OptionError(f"{where}: the expression is not linear in its columns")
@@ -659,6 +670,22 @@ def _wide_literals_as_double(tree: exp.Expression) -> exp.Expression:
     return tree.transform(wide)
 
 
+def _no_division_by_zero(tree: exp.Expression, where: str) -> None:
+    """Refuse a rule that divides by a constant zero: DuckDB makes every such quotient NULL, so a column derived as
+    one (`a = b / 0`) came out all NULL, NOT NULL or not (the review of 12d66b3)."""
+    import duckdb
+
+    for div in tree.find_all(exp.Div):
+        if next(div.expression.find_all(exp.Column), None) is not None:
+            continue
+        try:
+            zero = _sql(f"SELECT CAST(({div.expression.sql(dialect='duckdb')}) AS DOUBLE) = 0").fetchall()[0][0]
+        except duckdb.Error:
+            continue  # (not a number: refused, or read, elsewhere)
+        if zero:
+            raise OptionError(f"{where}: divides by zero ({div.sql(dialect='duckdb')})")
+
+
 def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule:
     where = f"{source}: rule '{text}'"
 
@@ -693,6 +720,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
     while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
         tree = tree.this
     tree = _wide_literals_as_double(tree)
+    _no_division_by_zero(tree, where)
     if isinstance(tree, exp.Not):
         inner = tree.this
         while isinstance(inner, exp.Paren):
