@@ -21,6 +21,10 @@ MAX_DELTA = 1e-3  # a larger delta is no meaningful guarantee for any table wort
 MAX_ROWS = 100_000_000
 MAX_EPSILON = 1e100  # past it (1e308) the noise scales and rho overflow mid-run, after the row count was charged; an
 # epsilon of 1e3 is already no privacy to speak of
+MIN_EPSILON_PER_ROW = 1e-3  # epsilon / max_rows_per_unit under this is refused: its noise swamps every count of any
+# table, and the noise's tables grow with its scale (epsilon 1e-6 asked 7 GB of the exact pmf and was killed after
+# the row count was charged; the review of 12d66b3). 1e-4 took 0.5 GB on a table of 4 columns
+MIN_DELTA = 1e-300  # 5e-324 (the least double) failed in log(1 / delta), after the checks (the review of 12d66b3)
 MAX_CLAMP = 1e100  # a sum's clamp: its square, the sum's sensitivity squared, overflowed at 1e200 mid-run, charged
 
 
@@ -97,6 +101,9 @@ def parse_options(
             raise OptionError("delta applies to differentially private runs only; give mode 'strict'/'strictest' or epsilon")
         if not (0 < d < 1):
             raise OptionError(f"delta must be in (0, 1), got {delta!r}")
+        if d < MIN_DELTA:
+            raise OptionError(f"delta := {delta!r} is too small: use at least {MIN_DELTA:g} (the default is "
+                              f"{DEFAULT_DELTA:g})")
         if d > MAX_DELTA:
             raise OptionError(
                 f"delta := {delta!r} is too large: with delta = {d:g}, publishing each row in full with probability "
@@ -113,6 +120,12 @@ def parse_options(
         if seed < 0:
             raise OptionError(f"seed must be >= 0, got {seed}")
     unit, per_unit = _unit(privacy_unit, max_rows_per_unit)
+    if eps is not None and eps / per_unit < MIN_EPSILON_PER_ROW:
+        each = f"; with max_rows_per_unit := {per_unit}, each row's is epsilon / {per_unit} = {eps / per_unit:.3g}" \
+            if per_unit > 1 else ""
+        raise OptionError(f"epsilon {eps:g} is too small to release anything{each}: noise of that scale swamps every "
+                          f"count of any table. Use at least {MIN_EPSILON_PER_ROW:g} a row"
+                          f"{' (lower max_rows_per_unit, or raise epsilon)' if per_unit > 1 else ''}")
     if budget is not None:
         if eps is None:
             raise OptionError("budget applies to differentially private runs only (a balanced run spends no "

@@ -414,6 +414,30 @@ def test_delta_above_a_sane_bound_is_refused() -> None:
     assert parse_options(epsilon=1.0, delta=1e-3).delta == 1e-3
 
 
+def test_an_epsilon_too_small_to_release_anything_and_the_least_delta_are_refused(tmp_path) -> None:
+    """The review of 12d66b3: epsilon 1e-6 (or epsilon 1 over max_rows_per_unit 1,000,000) asked gigabytes for the
+    noise's exact pmf and was killed after the row count was charged; delta 5e-324 failed in log(1 / delta). Both
+    are refused with the options, before anything is read or written."""
+    with pytest.raises(OptionError, match=r"epsilon 1e-06 is too small to release anything.*at least 0.001 a row"):
+        parse_options(epsilon=1e-6)
+    with pytest.raises(OptionError, match=r"max_rows_per_unit := 10000, each row's is epsilon / 10000 = 0.0001.*"
+                                          r"lower max_rows_per_unit"):
+        parse_options(epsilon=1.0, privacy_unit="p", max_rows_per_unit=10_000)
+    with pytest.raises(OptionError, match=r"delta := 5e-324 is too small: use at least 1e-300"):
+        parse_options(epsilon=1.0, delta=5e-324)
+    assert parse_options(epsilon=1e-3).epsilon == 1e-3
+    assert parse_options(epsilon=3.0, privacy_unit="p", max_rows_per_unit=3000).max_rows_per_unit == 3000
+    assert parse_options(epsilon=1.0, delta=1e-300).delta == 1e-300
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "e.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT i % 7 AS a FROM range(500) r(i)")
+    with pytest.raises(OptionError, match="too small to release anything"):
+        duckdb_synth.run(con, "t", epsilon=1e-6)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    con.close()
+
+
 def test_delta_warning_does_not_come_and_go_with_the_noise(caplog) -> None:
     import duckdb
 
