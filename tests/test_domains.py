@@ -772,3 +772,47 @@ def test_a_float_list_keeps_every_listed_value() -> None:
         con.register("o", res.table)
         shares = dict(con.execute("SELECT x = 0.1::FLOAT, count(*) / sum(count(*)) OVER () FROM o GROUP BY 1").fetchall())
         assert 0.4 < shares[True] < 0.6, (mode, shares)
+
+
+@pytest.mark.parametrize("domains,rule,message", [
+    ({"a": [0, 3]}, "a >= 5", "leaves no value of column 'a' inside its declared domain [0, 3]"),
+    ({"a": [0, 3]}, "a > 3", "leaves no value of column 'a' inside its declared domain [0, 3]"),
+    ({"a": [0, 3]}, "a < 0", "leaves no value of column 'a' inside its declared domain [0, 3]"),
+    ({"t": ["x", "y"]}, "t IN ('z')", "allows no value of column 't''s declared domain ['x', 'y']"),
+    ({"d": ["2020-01-05", "2020-01-09"]}, "d > DATE '2020-01-09'", "leaves no value of column 'd' inside"),
+    ({"ts": ["2020-01-01 03:00:00", "2020-01-01 09:00:00"]}, "ts < TIMESTAMP '2020-01-01 03:00:00'",
+     "leaves no value of column 'ts' inside"),
+])
+def test_a_rule_no_value_of_a_declared_domain_keeps_is_refused_before_anything_is_spent(tmp_path, domains, rule,
+                                                                                          message) -> None:
+    """The review of 12d66b3: `a >= 5` with `domains := {'a': [0, 3]}` ran, spent its budget, and moved every value onto
+    5, outside the declared domain (a list: every value NULL). A rule that keeps a value of the domain runs, and the
+    copy keeps both."""
+    con = duckdb.connect(str(tmp_path / "k.duckdb"))
+    con.execute("CREATE TABLE k AS SELECT i % 10 AS a, ['x', 'y', 'z'][1 + i % 3] AS t, DATE '2020-01-01' + (i % 30)::INT "
+                "AS d, TIMESTAMP '2020-01-01' + INTERVAL (i % 30) HOUR AS ts FROM range(1000) r(i)")
+    with pytest.raises(OptionError, match=re.escape(message)):
+        duckdb_synth.run(con, "k", epsilon=1.0, domains=domains, constraints=[rule])
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    kept = {"a >= 5": "a >= 3", "a > 3": "a >= 3", "a < 0": "a <= 0", "t IN ('z')": "t IN ('z', 'y')",
+            "d > DATE '2020-01-09'": "d >= DATE '2020-01-09'",
+            "ts < TIMESTAMP '2020-01-01 03:00:00'": "ts <= TIMESTAMP '2020-01-01 03:00:00'"}[rule]
+    out = quiet_run(con, "k", mode="balanced", seed=0, domains=domains, constraints=[kept]).table
+    con.register("o", out)
+    (name,) = domains
+    inside = {"a": "a BETWEEN 0 AND 3", "t": "t IN ('x', 'y')", "d": "d BETWEEN '2020-01-05' AND '2020-01-09'",
+              "ts": "ts BETWEEN '2020-01-01 03:00:00' AND '2020-01-01 09:00:00'"}[name]
+    assert con.execute(f"SELECT count(*) FILTER (WHERE NOT ({inside}) OR NOT ({kept})) FROM o").fetchall() == [(0,)]
+    con.close()
+
+
+def test_a_timestamps_declared_range_starts_and_ends_at_its_given_microseconds() -> None:
+    """The review of 12d66b3: past 1e15 steps the allowance for a bound's float error was more than a step, so a
+    TIMESTAMP's domain from '2020-01-01 03:00:00' began a microsecond before it and ended one after its end."""
+    from duckdb_synth.engine.declared import declare
+    from duckdb_synth.options import parse_options
+
+    opts = parse_options(domains={"ts": ["2020-01-01 03:00:00", "2020-01-01 09:00:00"]})
+    (col,) = declare([classify("ts", "TIMESTAMP")], opts.domain_map, masked={}, generated=set())
+    start = dt.datetime(2020, 1, 1, 3, tzinfo=dt.timezone.utc).timestamp() * 1e6
+    assert col.declared.bounds == (start, start + 6 * 3600e6)

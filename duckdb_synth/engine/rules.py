@@ -191,6 +191,7 @@ def parse_rules(texts: Sequence[str], columns: Sequence[Column], *, masked=(), g
     out = _derived_in_type(out, by_name, source)
     out = _implied_bounds(out, by_name)
     _clashing_bounds(out, by_name, source)
+    _against_declared(out, by_name, source)
     _linear_apart(out, by_name, source)
     return out
 
@@ -353,6 +354,52 @@ def _linear_apart(rules: list[Rule], by_name, source: str) -> None:
                 shown = ", ".join(dict.fromkeys(f"'{b.text}'" for b in used))
                 raise OptionError(f"{source}: rule '{r.text}' cannot hold with {shown}: no value its columns may take "
                                   "keeps them all")
+
+
+def _against_declared(rules: list[Rule], by_name, source: str) -> None:
+    """Refuse a rule no value of a column's declared domain (the user's ``domains``) keeps: a bound past the range
+    (`a >= 5` with `domains := {'a': [0, 3]}`), or a list of values none of the declared list holds. The copy holds
+    no value outside a declared domain, so it could not keep both: such a run had spent its budget and moved every
+    value onto the rule's bound, outside the domain (the review of 12d66b3). A CHECK's domain is a rule itself,
+    weighed against the others by ``_clashing_bounds``."""
+    from .declared import USER
+
+    for name, col in by_name.items():
+        dec = col.declared
+        if dec is None or dec.origin != USER:
+            continue
+        if dec.values:
+            for r in rules:
+                if r.kind == "allow" and r.columns == (name,) and not {t[0] for t in r.tuples} & set(dec.values):
+                    raise OptionError(f"{source}: rule '{r.text}' allows no value of column '{name}''s declared "
+                                      f"domain {dec.shown}")
+            continue
+        ends = [_engine_value_sql(col, v) for v in dec.bounds] if dec.bounds is not None else [None]
+        if None in ends:
+            continue
+        bounds = [r for r in rules if r.kind == "bound" and r.left == name and r.op in (">=", ">", "<=", "<")]
+        for r, kept in zip(bounds, _kept_ends(col, bounds, source)):
+            if kept is None:
+                continue
+            past = f"{kept} > {ends[1]}" if r.op in (">=", ">") else f"{kept} < {ends[0]}"
+            if _sql(f"SELECT {past}").fetchall()[0][0]:
+                raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{name}' inside its declared "
+                                  f"domain {dec.shown}")
+
+
+def _engine_value_sql(col: Column, value: float) -> str | None:
+    """A number's, DATE's or timestamp's value as the engine reads it (a double; days; microseconds), as SQL of the
+    column's type; None for the others (a TIME, a timestamp with a zone)."""
+    t = col.type.upper()
+    if col.kind == "numeric":
+        return f"CAST({float(value)!r} AS DOUBLE)"
+    if t == "DATE":
+        return f"(DATE '1970-01-01' + {int(value)})"
+    if t == "TIMESTAMP_NS":
+        return f"make_timestamp_ns(CAST({int(value) * 1000} AS BIGINT))"
+    if t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "DATETIME"):
+        return f"CAST(make_timestamp(CAST({int(value)} AS BIGINT)) AS {col.type})"
+    return None
 
 
 def _refuse_apart(name: str, ends: list[tuple[Rule, str]], source: str) -> None:
