@@ -576,3 +576,27 @@ def test_a_run_whose_output_cannot_be_written_is_still_recorded(con, monkeypatch
         con.sql("SELECT * FROM synthesize('patients', mode := 'strict', seed := 1)").fetchall()
     spent = con.sql("SELECT DISTINCT run_id, total_epsilon, status FROM synth_runs()").fetchall()
     assert len(spent) == 1 and spent[0][1] == pytest.approx(3.0, rel=1e-3)
+
+
+def test_a_synthesize_inside_a_synthesize_source_is_refused_not_waited_for(con):
+    """The review of 12d66b3: the inner call is bound while the outer one reads its source under the connection's
+    lock, on the same thread: it waited for that lock forever. It is refused, naming the way round; a report over a
+    synthesize() (read outside the lock) still runs."""
+    import threading
+
+    outcome = []
+
+    def nested():
+        try:
+            con.execute("SELECT count(*) FROM synthesize('SELECT * FROM synthesize(''patients'', seed := 1)', "
+                        "rows := 10, seed := 0)").fetchall()
+        except duckdb.Error as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the nested call is still waiting"
+    assert outcome and "make the inner copy a table first" in outcome[0]
+    assert con.execute("SELECT count(*) FROM synth_report_columns('patients', "
+                       "'SELECT * FROM synthesize(''patients'', seed := 1)')").fetchall()[0][0] > 0

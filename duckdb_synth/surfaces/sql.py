@@ -29,6 +29,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -64,11 +65,30 @@ class _State:
     reports: _Files = field(default_factory=lambda: _Files(MEMO_REPORTS))  # input -> part -> file
     runs_file: Path | None = None  # the last synth_runs() table written
     lock: threading.Lock = field(default_factory=threading.Lock)
+    holder: int | None = None  # the thread holding `lock` (``_holding``)
     runs_lock: threading.Lock = field(default_factory=threading.Lock)
     suffix: str = field(default_factory=lambda: f"_{next(_CONNECTIONS)}")  # of this connection's UDF names
     made: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # numbers the files written
     macros: list[str] = field(default_factory=list)  # the CREATE TEMP MACRO statements, for the readers too
     progress: Callable[[str, float], None] | None = None  # told each run's stages (the shell draws a bar)
+
+
+@contextmanager
+def _holding(st: _State) -> Iterator[None]:
+    """`st.lock`, refused with a clear error to the thread that holds it already: a synthesize() whose source query
+    calls synthesize() again (or synth_aggregates(), or a report) is bound by DuckDB while the first call reads its
+    source under the lock, on the same thread, and waited for it forever (the review of 12d66b3)."""
+    me = threading.get_ident()
+    if st.holder == me:
+        raise OptionError("a synthesize(), synth_aggregates() or report call cannot read a source that calls one of "
+                          "them again while the first is reading: make the inner copy a table first (CREATE TABLE c "
+                          "AS SELECT * FROM synthesize(...)) and read that")
+    with st.lock:
+        st.holder = me
+        try:
+            yield
+        finally:
+            st.holder = None
 
 
 _STATES: dict[int, tuple[weakref.ref, _State]] = {}
@@ -200,7 +220,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         result recorded (a failure after spending too). `session`: the caller's time zone and calendar, which
         the source is read in."""
         con = con_ref()
-        with st.lock:
+        with _holding(st):
             reader = _reader(con, st, session)
             try:
                 if not any(k[:-1] == args for k in st.cache):
@@ -300,12 +320,12 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         try:
             key = (real, synth, holdout, constraints,
                    report_fingerprint(reader, real, synth, in_sql=True, holdout=holdout))
-            with st.lock:
+            with _holding(st):
                 paths = st.reports.fetch(key)
             if paths is None:
                 rep = build_report(reader, real, synth, runs=ledger.ledger(con).numbered(), in_sql=True,
                                    holdout=holdout, constraints=constraints)
-                with st.lock:
+                with _holding(st):
                     if key not in st.reports:
                         st.reports.keep(key, write_report_tables(rep, st.folder / f"report_{next(st.made)}"))
                     paths = st.reports[key]
@@ -318,11 +338,11 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         reader = _reader(con, st, session)
         try:
             key = ("aggregates", release, synth, report_fingerprint(reader, release, synth, in_sql=True))
-            with st.lock:
+            with _holding(st):
                 paths = st.reports.fetch(key)
             if paths is None:
                 table = compare_release(reader, release, synth, in_sql=True)
-                with st.lock:
+                with _holding(st):
                     if key not in st.reports:
                         path = st.folder / f"compare_{next(st.made)}.parquet"
                         pq.write_table(table, path)
@@ -418,7 +438,7 @@ def forget(con: duckdb.DuckDBPyConnection) -> None:
     """Drop memoized runs and reports, and their files: the next identical ``synthesize(...)`` call runs
     (and spends) again."""
     st = _state(con)
-    with st.lock:
+    with _holding(st):
         for cache in (st.cache, st.reports):
             cache.trim(0, now=float("inf"))
 
