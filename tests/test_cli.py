@@ -621,6 +621,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(runner: CliR
     assert not [p for p in tmp_path.rglob("*.probe")]  # (the check's file is gone)
 
 
+def test_table_names_are_read_as_sql_reads_them(runner: CliRunner, clinic: Path) -> None:
+    """The review of 12d66b3: `--table ''` and 'main.' ended in DuckDB's parser error with a traceback, and '"x.y"'
+    was split at its quoted dot."""
+    args = ["synthesize", str(clinic), "patients", "--rows", "10", "--seed", "1"]
+    for bad in ("", "main.", "a.b.c.d"):
+        result = runner.invoke(main, [*args, "--table", bad])
+        assert result.exit_code == 2 and f"'{bad}' is not a table name" in result.output, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    for good, made in (('"x.y"', "x.y"), ('main."My T"', "My T"), ("My Table", "My Table")):
+        result = runner.invoke(main, [*args, "--table", good])
+        assert result.exit_code == 0, result.output
+        assert query(clinic, f"SELECT count(*) FROM duckdb_tables() WHERE table_name = '{made}'") == [(1,)]
+
+
 def test_a_failing_csv_write_is_one_line_and_leaves_no_file(runner: CliRunner, clinic: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     def full(self, *args, **kwargs):

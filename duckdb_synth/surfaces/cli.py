@@ -450,8 +450,29 @@ class _ProgressLine:
 
 
 def _quote_table(name: str) -> str:
-    """Quote a table name, each dot-separated part as an identifier."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+    """Quote a table name, each part as an identifier (``_table_parts``)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in _table_parts(name))
+
+
+def _table_parts(name: str) -> list[str]:
+    """A --table name's [database, [schema,]] name parts: split at its dots, or, where it quotes a part
+    ('"x.y"', 'main."My Table"'), as SQL reads it. An empty part, or more than three, is refused before anything
+    runs (`--table ''` and 'main.' had ended in DuckDB's parser error and a traceback; '"x.y"' was split in two: the
+    review of 12d66b3)."""
+    import sqlglot
+    from sqlglot import exp
+
+    if '"' in name:
+        try:
+            parts = [p.name for p in sqlglot.parse_one(name, into=exp.Table, read="duckdb").parts]
+        except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+            parts = []
+    else:
+        parts = name.split(".")
+    if not parts or len(parts) > 3 or any(not p.strip() for p in parts):
+        raise click.BadParameter(f"'{name}' is not a table name: give NAME, SCHEMA.NAME or DATABASE.SCHEMA.NAME "
+                                 "(quote a part that holds a dot: '\"x.y\"')", param_hint="'--table'")
+    return parts
 
 
 class _Mode(click.Choice):
@@ -494,7 +515,7 @@ def _check_target_table(con: duckdb.DuckDBPyConnection, quoted: str, table: str,
     if _relation_exists(con, quoted):
         if not replace:
             raise click.ClickException(f"table '{table}' already exists in {db}; use --replace to replace it")
-        if is_view(con, tuple(table.split("."))):  # (split as _quote_table splits it)
+        if is_view(con, tuple(_table_parts(table))):
             raise click.ClickException(f"--table {table}: '{table}' is a view; --replace replaces tables only")
         return
     try:
