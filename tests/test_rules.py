@@ -1373,3 +1373,18 @@ def test_a_rule_that_divides_by_a_column_or_zero_is_refused_before_anything_is_s
     for fine in ("a / 2 + b < 20", "c = b / 2"):  # a constant divisor is linear
         assert run(con, "k", mode="balanced", seed=3, constraints=[fine]).table.num_rows > 0
     con.close()
+
+
+def test_a_quoted_column_name_with_spaces_is_the_column_so_named():
+    """The review of 12d66b3: every name a rule read was stripped, those read from quotes too, so '"a " >= 100' moved
+    column "a" and left "a " as it was, and '"a " >= "a"' was refused as comparing 'a' with itself."""
+    con = duckdb.connect()
+    con.execute('CREATE TABLE dd AS SELECT i % 5 AS "a", i % 7 AS "a ", [\'x\', \'y\'][1 + i % 2] AS "t ", '
+                '[\'p\', \'q\', \'r\'][1 + i % 3] AS u FROM range(600) r(i)')
+    out = run(con, "dd", mode="balanced", rows=200, seed=0, constraints=['"a " >= 100']).table
+    con.register("o", out)
+    assert con.execute('SELECT min("a"), max("a"), min("a ") FROM o').fetchall() == [(0, 4, 100)]
+    out = run(con, "dd", mode="balanced", rows=200, seed=0, constraints=['"a " >= "a"', 'u -> "t "']).table
+    con.register("o", out)
+    assert con.execute('SELECT count(*) FILTER (WHERE "a " < "a"), max(k) FROM (SELECT *, count(DISTINCT "t ") '
+                       'OVER (PARTITION BY u) AS k FROM o)').fetchall() == [(0, 1)]

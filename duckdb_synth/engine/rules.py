@@ -733,11 +733,20 @@ def _no_division_by_zero(tree: exp.Expression, where: str) -> None:
             raise OptionError(f"{where}: divides by zero ({div.sql(dialect='duckdb')})")
 
 
+def _written_name(text: str) -> str:
+    """A column as a dependency's text names it ('zip -> state'): the spaces around it dropped, and a quoted name
+    ('"a "') read as SQL reads it, spaces and all. (Every name was stripped, those sqlglot had read from quotes too,
+    so a rule on column "a " fell on column "a": the review of 12d66b3.)"""
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('""', '"')
+    return text
+
+
 def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule:
     where = f"{source}: rule '{text}'"
 
     def resolve(name: str) -> str:
-        name = name.strip().strip('"')
         real = match_column(name, by_name)
         if real is None:
             raise OptionError(f"{where}: no column '{name}'{did_you_mean(name, list(by_name))}")
@@ -751,8 +760,8 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
 
     m = _FD.match(text)
     if m and "->>" not in text:  # a functional dependency: each value of the given columns keeps one value
-        given = tuple(dict.fromkeys(resolve(c) for c in m.group("given").split(",")))
-        dep = resolve(m.group("dep"))
+        given = tuple(dict.fromkeys(resolve(_written_name(c)) for c in m.group("given").split(",")))
+        dep = resolve(_written_name(m.group("dep")))
         for c in (*given, dep):
             if by_name[c].kind not in CATEGORY_KINDS:
                 raise OptionError(f"{where}: column '{c}' is {by_name[c].type}; a dependency holds text, ENUM "
