@@ -244,15 +244,17 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
     if step is not None:
         # (the bound in steps errs by its float's error, about 1e-16 of it: past 1e7 steps more than 1e-9 of a step,
         # and DECIMAL(12,2)'s x <= 1234567.89 had ended a step short, the review of dba1e14)
-        # (that allowance at most a quarter step: past 1e15 steps, a microsecond timestamp's, it was more than one,
-        # and a TIMESTAMP's domain from '2020-01-01 03:00:00' began a microsecond before it; the review of 12d66b3)
+        # (a time's at most a quarter step: past 1e15 microseconds it was more than one, and a TIMESTAMP's domain from
+        # '2020-01-01 03:00:00' began a microsecond before it; the review of 12d66b3. A number's stays as it was:
+        # capped, a masked UBIGINT under CHECK (x > 18446744073709551000), whose float is 2^64, broke it)
+        slack = (lambda x: min(1e-15 * abs(x), 0.25)) if col.kind == "temporal" else (lambda x: 1e-15 * abs(x))
         if math.isfinite(lo):
-            k_lo = math.ceil(lo / step - 1e-9 - min(1e-15 * abs(lo / step), 0.25))
+            k_lo = math.ceil(lo / step - 1e-9 - slack(lo / step))
             if strict[0] and abs(k_lo * step - lo) <= 1e-9 * max(1.0, abs(lo)):
                 k_lo += 1
             lo = round(k_lo * step, col.scale) if col.scale is not None else k_lo * step
         if math.isfinite(hi):
-            k_hi = math.floor(hi / step + 1e-9 + min(1e-15 * abs(hi / step), 0.25))
+            k_hi = math.floor(hi / step + 1e-9 + slack(hi / step))
             if strict[1] and abs(k_hi * step - hi) <= 1e-9 * max(1.0, abs(hi)):
                 k_hi -= 1
             hi = round(k_hi * step, col.scale) if col.scale is not None else k_hi * step
