@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -590,3 +591,22 @@ def test_infinite_dates_and_timestamps_are_compared_as_values(con, tmp_path):
                 "(i % 300)::INT END AS d, TIMESTAMP '2020-01-01' + to_seconds(i) AS ts FROM range(3000) r(i)")
     one = {r["property"]: r["score"] for r in duckdb_synth.report(con, "open", "finite", seed=0).summary.to_pylist()}
     assert one["1-way marginals"] == pytest.approx(1 - 0.25 / 2, abs=0.01)  # d: a quarter moved; ts the same
+
+
+def test_a_bad_seed_or_run_is_refused_naming_it(con, tmp_path):
+    """The review of 12d66b3: seed 'x' failed in numpy's SeedSequence (TypeError), seed -1 with a ValueError (a
+    traceback from the CLI), and run='abc' in an attribute lookup."""
+    table(con, "r", x=[1.0, 2.0, 3.0])
+    for kwargs, message in (({"seed": "x"}, "seed must be an integer, got 'x'"), ({"seed": -1}, "seed must be >= 0"),
+                            ({"run": "abc"}, "run must be the result of duckdb_synth.run")):
+        with pytest.raises(duckdb_synth.OptionError, match=re.escape(message)):
+            duckdb_synth.report(con, "r", "r", **kwargs)
+    from click.testing import CliRunner
+
+    from duckdb_synth.surfaces.cli import main
+
+    db = tmp_path / "r.duckdb"
+    duckdb.connect(str(db)).execute("CREATE TABLE r AS SELECT 1.0 AS x UNION ALL SELECT 2.0").close()
+    result = CliRunner().invoke(main, ["report", str(db), "r", "r", "--seed", "-1"])
+    assert result.exit_code == 1 and "seed must be >= 0, got -1" in result.output
+    assert not isinstance(result.exception, ValueError)

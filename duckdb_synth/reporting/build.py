@@ -23,7 +23,7 @@ from ..engine.data import value_sql
 from ..engine.declared import declare
 from ..engine.schema import Column, read_schema
 from ..engine.source import quote_ident, quote_literal
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from ..options import parse_options
 from ..privacy import ledger
 from ..privacy.ledger import Result, RunRecord
@@ -150,6 +150,10 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         DataError: either table is empty.
     """
     started = time.perf_counter()
+    # (checked first: a seed of 'x' or -1 failed in numpy, a `run` of 'abc' in an attribute: the review of 12d66b3)
+    seed = parse_options(seed=seed).seed
+    if run is not None and not isinstance(run, (Result, RunRecord)):
+        raise OptionError(f"run must be the result of duckdb_synth.run (or a run the ledger records), got {run!r}")
     specs = parse_options(domains=domains).domain_map
     rsrc = resolve(reader, real, "real", in_sql=in_sql)
     ssrc = resolve(reader, synth, "synthetic", in_sql=in_sql)
