@@ -600,3 +600,16 @@ def test_a_synthesize_inside_a_synthesize_source_is_refused_not_waited_for(con):
     assert outcome and "make the inner copy a table first" in outcome[0]
     assert con.execute("SELECT count(*) FROM synth_report_columns('patients', "
                        "'SELECT * FROM synthesize(''patients'', seed := 1)')").fetchall()[0][0] > 0
+
+
+def test_one_rule_as_text_is_one_rule_in_sql_as_in_python(con):
+    """The review of 12d66b3: SQL passes its options as JSON, and one rule given as text ('age >= 40') came as the JSON
+    string '"age >= 40"', refused as a rule of that text ('supported rules compare two sides...'). A Python rule that
+    starts with a quoted column is no JSON string, and stays as it is."""
+    from duckdb_synth.options import parse_options
+
+    one = con.execute("SELECT min(age) FROM synthesize('patients', seed := 1, \"constraints\" := 'age >= 40')")
+    assert one.fetchall()[0][0] >= 40
+    report = con.execute("SELECT count(*) FROM synth_report('patients', 'patients', \"constraints\" := 'age >= 40')")
+    assert report.fetchall()[0][0] > 0
+    assert parse_options(constraints='"age" >= 40').constraints == ('"age" >= 40',)
