@@ -417,3 +417,13 @@ def test_python_api_raises_synth_errors(bcon, source, options, error, needle):
     assert needle in str(info.value)
     assert run_log(bcon) == log and len(duckdb_synth.runs(bcon)) == runs
     assert run_count(bcon) == 1
+
+
+def test_a_suggestion_is_made_whatever_the_case_or_accents():
+    """The review of 12d66b3: 'EMAIL' for a column 'email', and 'uni' for 'ünï', had no suggestion (difflib compares
+    characters as they are)."""
+    from duckdb_synth.errors import did_you_mean
+
+    assert did_you_mean("EMAIL", ["id", "email"]) == " (did you mean 'email'?)"
+    assert did_you_mean("uni", ["ünï", "x"]) == " (did you mean 'ünï'?)"
+    assert did_you_mean("zzz", ["email"]) == ""
