@@ -15,6 +15,7 @@ Nothing is read, spent or written once one of these is raised during validation.
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -56,3 +57,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def _folded(text: str) -> str:
     """`text` lower case, without accents."""
     return "".join(ch for ch in unicodedata.normalize("NFKD", str(text).lower()) if not unicodedata.combining(ch))
+
+
+def parse_problem(exc: BaseException) -> str:
+    """The first line of a SQL parser's error, without the parser's insides: sqlglot's "Required keyword: 'expression'
+    missing for <class 'sqlglot.expressions.core.GTE'>. Line 1, Col: 6." (as a rule 'age >=' was refused: the review
+    of 12d66b3) is "something is missing at line 1, column 6"."""
+    line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    m = re.match(r"Required keyword: '\w+' missing for <class '[\w.]+'>\. Line (\d+), Col: (\d+)\.", line)
+    return f"something is missing at line {m.group(1)}, column {m.group(2)}" if m else line

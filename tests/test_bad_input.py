@@ -427,3 +427,18 @@ def test_a_suggestion_is_made_whatever_the_case_or_accents():
     assert did_you_mean("EMAIL", ["id", "email"]) == " (did you mean 'email'?)"
     assert did_you_mean("uni", ["ünï", "x"]) == " (did you mean 'ünï'?)"
     assert did_you_mean("zzz", ["email"]) == ""
+
+
+def test_sql_that_does_not_parse_is_said_without_the_parsers_insides():
+    """The review of 12d66b3: a rule 'age >=' was refused with "Required keyword: 'expression' missing for <class
+    'sqlglot.expressions.core.GTE'>"."""
+    from duckdb_synth.engine.rules import parse_rules
+    from duckdb_synth.engine.schema import classify
+    from duckdb_synth.engine.source import parse_source
+
+    with pytest.raises(duckdb_synth.OptionError, match=r"^constraints: rule 'age >=' is not SQL: something is missing at "
+                                                       r"line 1, column 6$"):
+        parse_rules(["age >="], [classify("age", "INTEGER")])
+    with pytest.raises(duckdb_synth.SourceError, match=r"cannot parse 'SELECT \* FROM t WHERE' \(something is missing "
+                                                       r"at line 1, column 21\)$"):
+        parse_source("SELECT * FROM t WHERE")

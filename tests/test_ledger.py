@@ -331,6 +331,11 @@ def test_budgets_refuse_balanced_runs_and_runs_without_the_ledger(tmp_path):
     con = duckdb.connect(_db(tmp_path))
     try:
         duckdb_synth.run(con, "v", epsilon=0.3, ledger=False)  # no budget yet: the user's to account for
+        # a budget given with the call, on a source with none: said to be the call's (it was said to be the source's:
+        # the review of 12d66b3)
+        with pytest.raises(LedgerError, match=r"budget := 3 is counted against the runs the ledger records: a run "
+                                              r"with ledger := false keeps no record"):
+            duckdb_synth.run(con, "v", epsilon=0.3, budget=3, ledger=False)
         duckdb_synth.set_budget(con, "v", epsilon=1.0)
         with pytest.raises(LedgerError, match="a run with ledger := false would not count against it"):
             duckdb_synth.run(con, "v", epsilon=0.3, ledger=False)

@@ -50,7 +50,7 @@ import numpy as np
 import sqlglot
 from sqlglot import exp
 
-from ..errors import OptionError, did_you_mean
+from ..errors import OptionError, did_you_mean, parse_problem
 from .schema import (TYPE_UNIT_US, Column, classify, decimal_past_floats, holds_infinity, match_column,
                      temporal_ends, written_sql)
 from .source import quote_ident, quote_literal
@@ -772,7 +772,7 @@ def _parse(text: str, by_name, masked: set, generated: set, source: str) -> Rule
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
     except sqlglot.errors.ParseError as exc:
-        raise OptionError(f"{where} is not SQL: {str(exc).splitlines()[0]}") from None
+        raise OptionError(f"{where} is not SQL: {parse_problem(exc)}") from None
     while isinstance(tree, exp.Paren):  # DuckDB writes a CHECK's expression in parentheses
         tree = tree.this
     tree = _wide_literals_as_double(tree)

@@ -25,7 +25,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
-from ..errors import SourceError, did_you_mean
+from ..errors import SourceError, did_you_mean, parse_problem
 
 _FILE_READERS = {
     ".parquet": "read_parquet", ".pq": "read_parquet",
@@ -73,7 +73,10 @@ def file_reader(text: str) -> str | None:
 
 def parse_source(text: str) -> Source:
     """Classify `text` without touching the database."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):  # (5 was 'empty': the review of 12d66b3)
+        raise SourceError(f"the source must be text: a table or view name, a read-only query, or a .parquet/.csv/.json "
+                          f"path; got {text!r}")
+    if not text.strip():
         raise SourceError("the source is empty: give a table or view name, a read-only query, or a .parquet/.csv/.json path")
     text = text.strip()
     reader = file_reader(text)
@@ -84,7 +87,7 @@ def parse_source(text: str) -> Source:
         statements = [s for s in sqlglot.parse(text, read="duckdb")
                       if s is not None and not isinstance(s, exp.Semicolon)]
     except (ParseError, sqlglot.errors.TokenError) as e:
-        raise SourceError(f"the source is neither a table name, a read-only query nor a file path: cannot parse {text!r} ({_first_line(e)})") from None
+        raise SourceError(f"the source is neither a table name, a read-only query nor a file path: cannot parse {text!r} ({parse_problem(e)})") from None
     if len(statements) != 1:
         raise SourceError(f"the source must be one read-only query, got {len(statements)} statements: {_short(text)}")
     stmt = statements[0]

@@ -358,6 +358,11 @@ def check(con: duckdb.DuckDBPyConnection, reads: Reads, opts: Options) -> dict[s
         if held and not opts.private:
             raise LedgerError(f"{', '.join(held)} has a privacy budget; a balanced run releases exact statistics, "
                               "which no budget accounts for: give mode 'strict'/'strictest' or epsilon")
+        if not opts.ledger and opts.budget is not None and not any(budget(cur, k) for k in reads.keys):
+            # (the budget is this call's own: it had been said to be the source's; the review of 12d66b3)
+            raise LedgerError(f"budget := {opts.budget:g} is counted against the runs the ledger records: a run with "
+                              "ledger := false keeps no record, so it is refused; run it with the ledger (on a "
+                              "database opened read-write), or without the budget")
         if held and not opts.ledger:
             raise LedgerError(f"{', '.join(held)} has a privacy budget; a run with ledger := false would not count "
                               "against it, so it is refused: run it with the ledger (on a database opened "
