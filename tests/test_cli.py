@@ -336,12 +336,15 @@ def test_shell_prints_errors_and_goes_on(runner: CliRunner, clinic: Path) -> Non
         "SELECT 1 AS still_here;\n"
     )
     result = runner.invoke(main, ["shell", str(clinic)], input=session)
-    assert result.exit_code == 0, result.output
+    # (piped in, it goes on past the errors and says them in its exit status: it had ended with 0, the review of
+    # 12d66b3; a script with no error ends with 0)
+    assert result.exit_code == 1, result.output
     assert result.stdout == "still_here\n1\n"
     assert result.stderr.startswith("Catalog Error: Table with name nope does not exist!")
     assert 'Error: unknown command ".nope"' in result.stderr
     assert "Error: unknown mode 'fancy'; use one of box, csv, line, markdown, list\n" in result.stderr
     assert f"\nError: {message}\n" in result.stderr
+    assert runner.invoke(main, ["shell", str(clinic)], input=".mode csv\nSELECT 1 AS ok;\n").exit_code == 0
 
 
 def test_shell_read_runs_a_file(runner: CliRunner, tmp_path: Path) -> None:
@@ -725,7 +728,7 @@ def test_shell_timer_summary_history_and_completion(runner: CliRunner, clinic: P
     script = (".timer on\nSELECT count(*) AS n FROM synthesize('patients', mode := 'strict',\n  seed := 1);\n"
               ".timer off\nSELECT 42;\n.timer sometimes\n")
     result = runner.invoke(main, ["shell", str(clinic)], input=script)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # (the last command is an error)
     assert result.stdout.count("Run Time (s): real ") == 1  # the first statement only
     assert "Error: .timer takes on or off" in result.stderr
     summary = [line for line in result.stderr.splitlines() if line.startswith("synthesize: ")]

@@ -164,7 +164,8 @@ def shell(db: str) -> None:
     """Interactive SQL shell on database DB (default: in memory).
 
     Statements end with ';'. Enter .help for the dot commands. Reads from
-    stdin when it is not a terminal, printing no prompts. History (one entry per
+    stdin when it is not a terminal, printing no prompts, going on past an
+    error and exiting with status 1 if there was one. History (one entry per
     statement) is kept in ~/.duckdb_synth_history (or $DUCKDB_SYNTH_HISTORY); Tab
     completes table, column and function names.
     """
@@ -179,11 +180,14 @@ def shell(db: str) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SeededRunWarning)  # the summary after each run says it
-                _repl(session, interactive, history, bar)
+                failed = _repl(session, interactive, history, bar)
         finally:
             set_progress(con, None)
             if history is not None:
                 history.save()
+    if failed and not interactive:  # a script piped in goes on past an error, and says so in its exit status (it
+        # had ended with 0: the review of 12d66b3), as sqlite3's and DuckDB's shells do
+        raise SystemExit(1)
 
 
 SQL_WORDS = ("SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", "LIMIT", "CREATE TABLE", "AS", "WITH", "JOIN",
@@ -259,9 +263,9 @@ def history_entry(statement: str) -> str:
 
 
 def _repl(session: Session, interactive: bool, history: _LineEditing | None = None,
-          bar: _ProgressLine | None = None) -> None:
-    """Read lines, run each complete statement, print errors and go on."""
-    buffer = ""
+          bar: _ProgressLine | None = None) -> bool:
+    """Read lines, run each complete statement, print errors and go on; whether any statement failed."""
+    buffer, failed = "", False
     while True:
         prompt = "· " if buffer.strip() else "D "
         try:
@@ -279,9 +283,9 @@ def _repl(session: Session, interactive: bool, history: _LineEditing | None = No
             for statement in found.statements:
                 if history is not None:
                     history.add(statement.sql)
-                _run_interactive(session, statement, bar)
+                failed = not _run_interactive(session, statement, bar) or failed
         except Quit:
-            return
+            return failed
         except KeyboardInterrupt:
             if bar is not None:
                 bar.close()
@@ -290,11 +294,12 @@ def _repl(session: Session, interactive: bool, history: _LineEditing | None = No
         tail = statements.scan(buffer).tail
         if tail is not None:
             try:
-                _run_interactive(session, tail, bar)
+                failed = not _run_interactive(session, tail, bar) or failed
             except Quit:
-                return
+                return failed
     if interactive:
         click.echo()
+    return failed
 
 
 def _read_line() -> str:
@@ -305,15 +310,17 @@ def _read_line() -> str:
     return line.rstrip("\n").rstrip("\r")
 
 
-def _run_interactive(session: Session, statement: statements.Statement, bar: _ProgressLine | None = None) -> None:
+def _run_interactive(session: Session, statement: statements.Statement, bar: _ProgressLine | None = None) -> bool:
     """Run a statement in the shell: an error is printed and the shell goes on; after a statement that ran
-    synthesize(), one line per run: rows made and what was spent."""
+    synthesize(), one line per run: rows made and what was spent. Whether it ran without an error."""
     before = len(duckdb_synth.runs(session.con))
+    ok = False
     try:
         if statement.dot:
             session.dot(statement.sql)
         else:
             session.execute(statement.sql)
+        ok = True
     except ScriptError as exc:  # from .read
         click.echo(exc.describe(), err=True)
     except CommandError as exc:
@@ -328,6 +335,7 @@ def _run_interactive(session: Session, statement: statements.Statement, bar: _Pr
     for rec in duckdb_synth.runs(session.con)[before:]:
         click.echo(f"synthesize: {rec.rows_out:,} rows in {rec.seconds:.1f} s; {rec.spend.summary(rec.run_id)}",
                    err=True)
+    return ok
 
 
 def _interrupted(exc: BaseException) -> bool:
