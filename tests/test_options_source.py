@@ -554,3 +554,17 @@ def test_an_attached_databases_table_keeps_its_constraints(tmp_path) -> None:
     con.register("s", quiet_run(con, "prod.customers", mode="strict", seed=0).table)
     assert con.execute("SELECT count(*) - count(DISTINCT id), max(a) <= 10 FROM s").fetchall() == [(0, True)]
     con.close()
+
+
+def test_a_table_whose_name_holds_a_dot_is_named_in_the_hint_quoted() -> None:
+    """The review of 12d66b3: the source 'ta.ble', with a table "ta.ble" there, was refused with "(did you mean
+    'ta.ble'?)", the very text given."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute('CREATE TABLE "ta.ble" AS SELECT i % 3 AS a FROM range(100) r(i)')
+    with pytest.raises(SourceError, match=re.escape("no table or view named ta.ble; a table named ta.ble is there, but "
+                                                    "a name with a dot is read as schema.table: quote it, "
+                                                    "'\"ta.ble\"'")):
+        quiet_run(con, "ta.ble", seed=1)
+    assert quiet_run(con, '"ta.ble"', seed=1).num_rows == 100

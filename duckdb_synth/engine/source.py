@@ -317,6 +317,9 @@ def check_source(reader: duckdb.DuckDBPyConnection, source: Source, *, in_sql: b
         if source.kind == "table":
             names = [r[0] for r in reader.sql("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
             hint = did_you_mean(source.text.split(".")[-1].strip('"'), names)
+            if source.text in names and "." in source.text:  # (the hint named the source itself: the review of 12d66b3)
+                hint = f"; a table named {source.text} is there, but a name with a dot is read as schema.table: quote it, " \
+                       f"'{quote_ident(source.text)}'"
             msg = f"no table or view named {source.text}{hint}"
             if in_sql:
                 msg += (". synthesize() in SQL reads through a second connection, which cannot see TEMP tables or "
