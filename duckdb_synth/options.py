@@ -413,8 +413,10 @@ def _domains(value: Any) -> tuple[tuple[str, DomainSpec], ...]:
         return ()
     error = f"domains must map column names to a list of values or a range, e.g. {_DOMAINS_EXAMPLE}; got {value!r}"
     value = _from_json(value, error, exact=True)
-    if isinstance(value, str):  # SQL: a JSON text given as a string arrives quoted once more
-        value = _from_json(value, error, exact=True)
+    if isinstance(value, str):  # SQL: a JSON text given as a string arrives quoted once more (and is shown as given,
+        # not quoted again: the review of 12d66b3)
+        value = _from_json(value, f"domains must map column names to a list of values or a range, e.g. "
+                                  f"{_DOMAINS_EXAMPLE}; got {value!r}", exact=True)
     if not isinstance(value, dict):
         raise OptionError(error)
     out = []

@@ -613,3 +613,11 @@ def test_one_rule_as_text_is_one_rule_in_sql_as_in_python(con):
     report = con.execute("SELECT count(*) FROM synth_report('patients', 'patients', \"constraints\" := 'age >= 40')")
     assert report.fetchall()[0][0] > 0
     assert parse_options(constraints='"age" >= 40').constraints == ('"age" >= 40',)
+
+
+def test_a_malformed_domains_text_is_shown_as_given(con):
+    """The review of 12d66b3: SQL passes options as JSON, so a malformed JSON text given as domains was shown quoted
+    once more, '"{\\"age\\":[120,0]"'."""
+    with pytest.raises(duckdb.Error) as info:
+        con.execute("SELECT * FROM synthesize('patients', domains := '{\"age\": [120, 0]')").fetchall()
+    assert "got '{\"age\": [120, 0]'" in str(info.value)
