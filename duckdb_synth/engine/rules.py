@@ -394,12 +394,22 @@ def _engine_value_sql(col: Column, value: float) -> str | None:
     if col.kind == "numeric":
         return f"CAST({float(value)!r} AS DOUBLE)"
     if t == "DATE":
-        return f"(DATE '1970-01-01' + {int(value)})"
-    if t == "TIMESTAMP_NS":
-        return f"make_timestamp_ns(CAST({int(value) * 1000} AS BIGINT))"
-    if t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "DATETIME"):
-        return f"CAST(make_timestamp(CAST({int(value)} AS BIGINT)) AS {col.type})"
+        return _day_sql(int(value))
+    if t in ("TIMESTAMP_NS", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "DATETIME"):
+        return _microsecond_sql(col, int(value))
     return None
+
+
+def _day_sql(days: int) -> str:
+    """A DATE as SQL, from its days since 1970-01-01."""
+    return f"(DATE '1970-01-01' + {days})"
+
+
+def _microsecond_sql(col: Column, us: int) -> str:
+    """A timestamp of `col`'s type as SQL, from its microseconds since the epoch."""
+    if col.type.upper() == "TIMESTAMP_NS":
+        return f"make_timestamp_ns(CAST({us * 1000} AS BIGINT))"
+    return f"CAST(make_timestamp(CAST({us} AS BIGINT)) AS {col.type})"
 
 
 def _refuse_apart(name: str, ends: list[tuple[Rule, str]], source: str) -> None:
@@ -484,12 +494,9 @@ def _finite_end(col: Column, value: str, op: str) -> str | None:
     t = col.type.upper()
     end = temporal_ends(col)[sign > 0]
     if t == "DATE":
-        return f"(DATE '1970-01-01' + {int(end)})"
+        return _day_sql(int(end))
     unit = TYPE_UNIT_US.get(t, 1.0)  # (whole seconds or milliseconds inward, for TIMESTAMP_S and _MS)
-    us = int((math.floor if sign > 0 else math.ceil)(end / unit) * unit)
-    if t == "TIMESTAMP_NS":
-        return f"make_timestamp_ns(CAST({us * 1000} AS BIGINT))"
-    return f"CAST(make_timestamp(CAST({us} AS BIGINT)) AS {col.type})"
+    return _microsecond_sql(col, int((math.floor if sign > 0 else math.ceil)(end / unit) * unit))
 
 
 def _type_end(col: Column, top: bool) -> str | None:
