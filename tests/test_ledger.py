@@ -184,6 +184,20 @@ def test_a_failed_run_that_spent_nothing_leaves_the_file_as_it_was(tmp_path):
         con.close()
 
 
+def test_a_schema_of_the_ledgers_name_the_user_made_is_never_dropped(tmp_path):
+    """The review of 48d815d: a failed run that spent nothing dropped the schema duckdb_synth CASCADE, a schema the user
+    had made with their own tables in it too (its three ledger tables were missing, so the run counted it as its own)."""
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE SCHEMA duckdb_synth; CREATE TABLE duckdb_synth.my_notes AS SELECT 42 AS x")
+        con.execute("CREATE TABLE t AS SELECT 'abc' AS s, range AS i FROM range(100)")
+        with pytest.raises(duckdb_synth.DataError):
+            duckdb_synth.run(con, "SELECT CAST(s AS INTEGER) AS v, i FROM t")
+        assert con.execute("SELECT x FROM duckdb_synth.my_notes").fetchall() == [(42,)]
+    finally:
+        con.close()
+
+
 def test_a_run_that_never_ends_counts_its_whole_budget(tmp_path):
     con = duckdb.connect(_db(tmp_path))
     try:

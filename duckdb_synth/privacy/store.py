@@ -296,7 +296,7 @@ class Entry:
 
     con: duckdb.DuckDBPyConnection | None
     ids: dict[str, int]
-    created: frozenset[str] = frozenset()  # the databases whose ledger tables `begin` created
+    created: frozenset[str] = frozenset()  # the databases whose ledger schema `begin` created
 
     @property
     def run_id(self) -> int | None:
@@ -315,8 +315,16 @@ class Entry:
                 cur.execute("BEGIN TRANSACTION")
                 if status != "done" and (not spend.private or spend.rho_spent <= 0):  # nothing spent
                     cur.execute(f"DELETE FROM {_t(db, 'runs')} WHERE run_id = ?", [run_id])
-                    if db in self.created and _empty(cur, db):  # the file as it was (the review of 12d66b3)
-                        cur.execute(f"DROP SCHEMA {quote_ident(db)}.{SCHEMA} CASCADE")
+                    if db in self.created and _empty(cur, db):  # the file as it was (the review of 12d66b3):
+                        # the ledger's tables, and the schema where nothing else is in it (not CASCADE: a schema of
+                        # that name the user had made, their tables in it, had gone; the review of 48d815d)
+                        for table in ("runs", "steps", "budgets"):
+                            cur.execute(f"DROP TABLE {_t(db, table)}")
+                        if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                                           "schema_name = ?", [db, SCHEMA]).fetchall()[0][0] + cur.execute(
+                                "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ?",
+                                [db, SCHEMA]).fetchall()[0][0]:
+                            cur.execute(f"DROP SCHEMA {quote_ident(db)}.{SCHEMA}")
                 else:
                     cur.execute(
                         f"UPDATE {_t(db, 'runs')} SET finished_at = ?, rho_spent = ?, delta_threshold_spent = ?, "
@@ -415,8 +423,9 @@ def begin(con: duckdb.DuckDBPyConnection, reads: Reads, text: str, opts: Options
         where = check(con, reads, opts)
         for db, names in where.items():
             cur.execute("BEGIN TRANSACTION")
-            if not present(cur, db):
-                created.add(db)
+            if not cur.execute("SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
+                               [db, SCHEMA]).fetchall()[0][0]:
+                created.add(db)  # (the schema itself: one the user made is never dropped)
             _ensure(cur, db)
             if opts.budget is not None and opts.private:
                 for name in names:
