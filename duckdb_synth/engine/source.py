@@ -361,12 +361,16 @@ def check_query(reader: duckdb.DuckDBPyConnection, stmt: exp.Expression, text: s
                           f"that reads tables: {_short(text)}")
     for pivot in stmt.find_all(exp.Pivot):
         ons = [] if pivot.args.get("unpivot") else pivot.args.get("fields") or pivot.expressions
-        dynamic = next((on for on in ons if not isinstance(on, exp.In) or on.args.get("query") is not None), None)
+        # (on a plain column only: `ON name || '' IN ('x')` is DuckDB's pivot on that boolean, values read from the
+        # data, a 'true' column where a row holds 'x'; sqlglot reads it as an IN list; the review of 48d815d)
+        dynamic = next((on for on in ons if not isinstance(on, exp.In) or on.args.get("query") is not None
+                        or not isinstance(on.this, exp.Column)), None)
         if dynamic is not None:
             raise SourceError(
                 f"the source query pivots on {dynamic.sql(dialect='duckdb')} without a list of its values: DuckDB "
                 "would read the column's distinct values from the data to name the new columns, and the schema "
-                "would show them at no privacy cost; list them, as PIVOT ... ON col IN ('a', 'b') (the review of "
+                "would show them at no privacy cost; pivot on a column and list them, as PIVOT ... ON col IN ('a', "
+                "'b') (the review of "
                 f"12d66b3): {_short(text)}")
     macros, tables = _user_macros(reader), _table_functions(reader)
     side_effects = _side_effect_functions(reader)
