@@ -601,6 +601,24 @@ def test_replacing_the_source_through_a_view_is_refused(runner: CliRunner, clini
     assert query(clinic, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'") == [(0,)]
 
 
+def test_the_source_guard_reads_views_sqlglot_cannot_and_names_with_spaces(runner: CliRunner, tmp_path: Path) -> None:
+    """The review of 48d815d: a view holding a lambda (which sqlglot cannot parse) counted as reading any table, so
+    every --table was refused; and '--table "my table" --replace' over the source "my table" replaced it, the guard
+    reading the name as 'my' aliased."""
+    db = tmp_path / "g.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE t AS SELECT range % 10 AS a, [range % 3, 1] AS l FROM range(500)")
+    con.execute("CREATE VIEW v AS SELECT a, list_transform(l, lambda x: x + 1)[1] AS m FROM t")
+    con.execute('CREATE TABLE "my table" AS SELECT range % 10 AS a, range % 7 AS b FROM range(500)')
+    con.close()
+    assert runner.invoke(main, ["synthesize", str(db), "v", "--table", "fresh", "--seed", "1"]).exit_code == 0
+    for source, table in (("v", "t"), ('"my table"', "my table")):
+        result = runner.invoke(main, ["synthesize", str(db), source, "--table", table, "--replace", "--seed", "1"])
+        assert result.exit_code == 1 and f"the source reads table '{table}'" in result.output, result.output
+    # the real rows, as made: a = i % 10 and b = i % 7 for i in 0..499
+    assert query(db, 'SELECT count(*), sum(a), sum(b) FROM "my table"') == [(500, 2250, sum(i % 7 for i in range(500)))]
+
+
 def test_an_output_that_cannot_be_written_is_refused_before_the_run(runner: CliRunner, clinic: Path,
                                                                       tmp_path: Path) -> None:
     """The review of 12d66b3: a schema that does not exist, a view to --replace, or a directory no file can be made in

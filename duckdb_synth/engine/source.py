@@ -223,17 +223,19 @@ def check_idle(reader: duckdb.DuckDBPyConnection) -> None:
 
 
 def reads_table(text: str, name: str, reader: duckdb.DuckDBPyConnection | None = None) -> bool:
-    """Whether the source `text` reads a table or view called `name` (its last part, case-insensitively),
-    itself or, given the `reader` to look views up on, through the views it reads (and theirs).
+    """Whether the source `text` reads a table or view called `name` (the table's own name, its last part as
+    written, unquoted; compared case-insensitively), itself or, given the `reader` to look views up on, through
+    the views it reads (and theirs).
 
     A name in another schema counts too: the question is asked before replacing a table with
     a run's output, and a false alarm costs a clearer name, a miss the source's data (a view over
     the table replaced it with synthetic rows: the review of 12d66b3).
     """
+    target = name.lower()  # (not parsed again: 'my table' read as SQL is 'my' aliased, and a run's copy replaced the
+    # table "my table" it read; the review of 48d815d)
     try:
         src = parse_source(text)
-        target = sqlglot.parse_one(name, into=exp.Table, read="duckdb").name.lower()
-    except (SourceError, ParseError, sqlglot.errors.TokenError):
+    except SourceError:
         return False
     if src.kind == "table":
         pending = [src.parts[-1].lower()]
@@ -254,7 +256,11 @@ def reads_table(text: str, name: str, reader: duckdb.DuckDBPyConnection | None =
             try:
                 pending += _tables_read(sql)
             except (ParseError, sqlglot.errors.TokenError):
-                return True  # a view we cannot read the tables of: as if it read the target
+                # a view sqlglot cannot read (DuckDB writes a lambda as `(lambda x: ...)`): every name it holds, as a
+                # table it may read (it had counted as reading any target, and every --table was refused; the review
+                # of 48d815d)
+                pending += [w.strip('"').replace('""', '"').lower()
+                            for w in re.findall(r'"(?:[^"]|"")+"|[^\W\d]\w*', sql)]
     return False
 
 

@@ -693,7 +693,7 @@ def synthesize(
         # Checked before the run, so no privacy budget is spent on a run whose output cannot be written.
         if table is not None:
             _check_target_table(con, quoted, table, db, replace=replace)
-            if reads_table(source, table, con):
+            if reads_table(source, _table_parts(table)[-1], con):
                 raise click.ClickException(f"--table {table}: the source reads table '{table}' (or a view over it), "
                                            "which the synthetic copy would replace; write to another table")
         bar = _ProgressLine() if show_progress else None
