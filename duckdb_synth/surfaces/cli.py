@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -474,7 +473,8 @@ def _table_parts(name: str) -> list[str]:
         try:
             parts = [p.name for p in sqlglot.parse_one(name, into=exp.Table, read="duckdb").parts]
         except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
-            parts = []
+            parts = name.split(".")  # ('q"t', a quote that quotes nothing: its own name, as before; the review of
+            # 48d815d)
     else:
         parts = name.split(".")
     if not parts or len(parts) > 3 or any(not p.strip() for p in parts):
@@ -876,9 +876,15 @@ def _output_format(output: Path | None) -> str | None:
         raise click.BadParameter(f"directory '{output.parent}' does not exist", param_hint="'-o' / '--output'")
     if output.is_dir():
         raise click.BadParameter(f"'{output}' is a directory", param_hint="'-o' / '--output'")
-    try:  # a file can be made there (the run would spend its budget, then fail to write: the review of 12d66b3)
-        with tempfile.NamedTemporaryFile(dir=output.parent, prefix=f".{output.name}.", suffix=".probe"):
+    # A file can be made there (the run would spend its budget, then fail to write: the review of 12d66b3): the very
+    # file _write_file writes first (a probe of a longer name refused names the write itself takes: 48d815d's review)
+    probe = _temporary(output)
+    try:
+        with open(probe, "xb"):
             pass
+        probe.unlink()
+    except FileExistsError:
+        pass  # (a run's own, left by one killed: the write replaces it)
     except OSError as exc:
         raise click.BadParameter(f"cannot write in '{output.parent}': {exc.strerror or exc}",
                                  param_hint="'-o' / '--output'") from None
@@ -936,10 +942,15 @@ def _uuid_bytes(col: pa.Array) -> pa.Array:
         con.close()
 
 
+def _temporary(path: Path) -> Path:
+    """The file `_write_file` writes before it replaces `path` with it."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def _write_file(con: duckdb.DuckDBPyConnection, rows: Any, path: Path, fmt: str) -> None:
     """Write the rows (a one-pass reader of batches) to a Parquet or CSV file, batch by batch into a
     temporary file that replaces `path` at the end: no partial file on failure."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _temporary(path)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
