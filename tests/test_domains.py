@@ -816,3 +816,18 @@ def test_a_timestamps_declared_range_starts_and_ends_at_its_given_microseconds()
     (col,) = declare([classify("ts", "TIMESTAMP")], opts.domain_map, masked={}, generated=set())
     start = dt.datetime(2020, 1, 1, 3, tzinfo=dt.timezone.utc).timestamp() * 1e6
     assert col.declared.bounds == (start, start + 6 * 3600e6)
+
+
+def test_a_column_computed_wholly_outside_its_declared_domain_is_refused(tmp_path) -> None:
+    """The review of 48d815d: 'a = 5' and 'a = b + 10' with domains a in [0, 3] and b in [0, 6] ran, spent the budget,
+    and every a came out outside [0, 3]. A rule whose expression meets the domain runs."""
+    con = duckdb.connect(str(tmp_path / "k.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT range % 10 AS a, range % 7 AS b FROM range(500)")
+    for rule in ("a = 5", "a = b + 10"):
+        with pytest.raises(OptionError, match=re.escape(f"rule '{rule}' computes column 'a' outside its declared "
+                                                        "domain [0, 3]")):
+            duckdb_synth.run(con, "t", epsilon=1.0, domains={"a": [0, 3], "b": [0, 6]}, constraints=[rule])
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    out = quiet_run(con, "t", mode="balanced", seed=0, domains={"a": [0, 3]}, constraints=["a = 2"]).table
+    assert set(out.column("a").to_pylist()) == {2}
+    con.close()

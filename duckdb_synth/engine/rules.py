@@ -374,6 +374,15 @@ def _against_declared(rules: list[Rule], by_name, source: str) -> None:
                     raise OptionError(f"{source}: rule '{r.text}' allows no value of column '{name}''s declared "
                                       f"domain {dec.shown}")
             continue
+        if dec.bounds is not None and col.kind == "numeric":
+            for r in rules:
+                if r.kind == "derived" and r.left == name:
+                    span = _computed_span(r, by_name, source)
+                    if span is not None and (span[1] < dec.bounds[0] or span[0] > dec.bounds[1]):
+                        # (`a = 5`, `a = b + 10` with a in [0, 3]: every row's a was computed outside it; the
+                        # review of 48d815d)
+                        raise OptionError(f"{source}: rule '{r.text}' computes column '{name}' outside its declared "
+                                          f"domain {dec.shown}, whatever its inputs")
         ends = [_engine_value_sql(col, v) for v in dec.bounds] if dec.bounds is not None else [None]
         if None in ends:
             continue
@@ -385,6 +394,32 @@ def _against_declared(rules: list[Rule], by_name, source: str) -> None:
             if _sql(f"SELECT {past}").fetchall()[0][0]:
                 raise OptionError(f"{source}: rule '{r.text}' leaves no value of column '{name}' inside its declared "
                                   f"domain {dec.shown}")
+
+
+def _computed_span(rule: Rule, by_name, source: str) -> tuple[float, float] | None:
+    """The least and greatest value a derived rule's expression takes over its inputs' declared ranges (else their
+    types'); None where it is not linear in number columns, or an input has no range."""
+    tree = sqlglot.parse_one(rule.expr, read="duckdb")
+    inputs = list(dict.fromkeys(c.name for c in tree.find_all(exp.Column)))
+    try:
+        b, coef = _linear(rule.text, source, tree, inputs, by_name)
+    except OptionError:
+        return None
+    return _span(b, coef, by_name)
+
+
+def _span(b: float, coef: dict[str, float], by_name) -> tuple[float, float] | None:
+    """The least and greatest value of `b` + sum(coef[c] * c) over each column's declared range (else its type's);
+    None where a column has neither."""
+    lo = hi = b
+    for c, k in coef.items():
+        dec = by_name[c].declared
+        ends = dec.bounds if dec is not None and dec.bounds else by_name[c].type_range
+        if ends is None:
+            return None
+        lo += min(k * float(ends[0]), k * float(ends[1]))
+        hi += max(k * float(ends[0]), k * float(ends[1]))
+    return lo, hi
 
 
 def _engine_value_sql(col: Column, value: float) -> str | None:
@@ -674,15 +709,7 @@ def _derived_in_type(rules: list[Rule], by_name, source: str) -> list[Rule]:
             b, coef = _linear(rule.text, source, tree, inputs, by_name)
         except OptionError:
             continue  # (a product of columns: no bound on it is kept)
-        lo = hi = b
-        for c in inputs:
-            ends = by_name[c].declared.bounds if by_name[c].declared is not None and by_name[c].declared.bounds \
-                else by_name[c].type_range
-            if ends is None:
-                lo, hi = -math.inf, math.inf
-                break
-            lo += min(coef[c] * float(ends[0]), coef[c] * float(ends[1]))
-            hi += max(coef[c] * float(ends[0]), coef[c] * float(ends[1]))
+        lo, hi = _span(b, coef, by_name) or (-math.inf, math.inf)
         for op, end, past in ((">=", col.type_range[0], lo < col.type_range[0]),
                               ("<=", col.type_range[1], hi > col.type_range[1])):
             if past:
