@@ -145,8 +145,6 @@ def _constraints(value: Any) -> tuple[str, ...]:
     """Rules as SQL text: one string, or a list of them (the SQL function passes a JSON list)."""
     if value is None:
         return ()
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = _from_json(value, f"constraints must be a list of rules, e.g. ['admitted <= discharged']; got {value!r}")
     if isinstance(value, str) and value.strip().startswith('"'):  # one rule from SQL: to_json('age >= 18') (read
         # as a rule of that text, quotes and all, it was refused as no comparison: the review of 12d66b3); a rule of
         # Python that starts with a quoted column, '"a " >= 1', is no JSON string, and stays as it is
@@ -155,6 +153,9 @@ def _constraints(value: Any) -> tuple[str, ...]:
         except ValueError:
             decoded = None
         value = decoded if isinstance(decoded, str) else value
+    if isinstance(value, str) and value.strip().startswith("["):  # (after: a list given as text in SQL
+        # comes quoted once more, '"[\\"a >= 1\\"]"': the review of 48d815d)
+        value = _from_json(value, f"constraints must be a list of rules, e.g. ['admitted <= discharged']; got {value!r}")
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v.strip() for v in value):

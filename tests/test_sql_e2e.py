@@ -613,6 +613,10 @@ def test_one_rule_as_text_is_one_rule_in_sql_as_in_python(con):
     report = con.execute("SELECT count(*) FROM synth_report('patients', 'patients', \"constraints\" := 'age >= 40')")
     assert report.fetchall()[0][0] > 0
     assert parse_options(constraints='"age" >= 40').constraints == ('"age" >= 40',)
+    # a list given as text, as domains may be (it was one rule of that text: the review of 48d815d)
+    listed = con.execute("SELECT min(age) FROM synthesize('patients', seed := 1, \"constraints\" := "
+                         "'[\"age >= 40\", \"age <= 60\"]')").fetchall()[0][0]
+    assert listed >= 40
 
 
 def test_a_malformed_domains_text_is_shown_as_given(con):
