@@ -1388,3 +1388,18 @@ def test_a_quoted_column_name_with_spaces_is_the_column_so_named():
     con.register("o", out)
     assert con.execute('SELECT count(*) FILTER (WHERE "a " < "a"), max(k) FROM (SELECT *, count(DISTINCT "t ") '
                        'OVER (PARTITION BY u) AS k FROM o)').fetchall() == [(0, 1)]
+
+
+def test_a_rules_uuids_are_read_as_duckdb_reads_them():
+    """The review of 48d815d: a rule's UUID kept as written ('A0EE...') matched no value of the domain (which holds them
+    lower case), so every row came out NULL, or, with a declared list, the rule was refused as outside it."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT CASE WHEN range % 2 = 0 THEN 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID "
+                "ELSE 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID END AS u, range % 5 AS k FROM range(300)")
+    listed = ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]
+    for domains in ({"u": listed}, None):
+        out = run(con, "t", mode="balanced", seed=1, domains=domains,
+                  constraints=["u IN ('A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11')"]).table
+        assert {str(v) for v in out.column("u").to_pylist()} == {listed[0]}
+    with pytest.raises(OptionError, match="'nope' is not a value of UUID column 'u'"):
+        run(con, "t", mode="balanced", seed=1, constraints=["u IN ('nope')"])

@@ -1069,6 +1069,13 @@ def _combination(text: str, names: list[str], rows: list[list], allow: bool, by_
                 except duckdb.Error:
                     raise OptionError(f"{where}: {lit.sql(dialect='duckdb')} is not a value of BOOLEAN column "
                                       f"'{name}'") from None
+            elif by_name[name].type.upper() == "UUID":  # as DuckDB writes it, lower case (as the domain holds its
+                # values: 'A0EE...' kept no row, every one came out NULL; the review of 48d815d)
+                try:
+                    value = _sql(f"SELECT CAST(CAST({lit.sql(dialect='duckdb')} AS UUID) AS VARCHAR)").fetchall()[0][0]
+                except duckdb.Error:
+                    raise OptionError(f"{where}: {lit.sql(dialect='duckdb')} is not a value of UUID column "
+                                      f"'{name}'") from None
             else:
                 value = str(lit.this)
             out.append(value)
