@@ -412,14 +412,16 @@ def _domains(value: Any) -> tuple[tuple[str, DomainSpec], ...]:
     """
     if value is None:
         return ()
-    error = f"domains must map column names to a list of values or a range, e.g. {_DOMAINS_EXAMPLE}; got {value!r}"
-    value = _from_json(value, error, exact=True)
+    def error(given: Any) -> str:
+        return f"domains must map column names to a list of values or a range, e.g. {_DOMAINS_EXAMPLE}; got {given!r}"
+
+    first = value
+    value = _from_json(value, error(first), exact=True)
     if isinstance(value, str):  # SQL: a JSON text given as a string arrives quoted once more (and is shown as given,
         # not quoted again: the review of 12d66b3)
-        value = _from_json(value, f"domains must map column names to a list of values or a range, e.g. "
-                                  f"{_DOMAINS_EXAMPLE}; got {value!r}", exact=True)
+        value = _from_json(value, error(value), exact=True)
     if not isinstance(value, dict):
-        raise OptionError(error)
+        raise OptionError(error(first))
     out = []
     for col, spec in value.items():
         if not isinstance(col, str) or not col:

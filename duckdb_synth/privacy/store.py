@@ -320,10 +320,11 @@ class Entry:
                         # that name the user had made, their tables in it, had gone; the review of 48d815d)
                         for table in ("runs", "steps", "budgets"):
                             cur.execute(f"DROP TABLE {_t(db, table)}")
-                        if not cur.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
-                                           "schema_name = ?", [db, SCHEMA]).fetchall()[0][0] + cur.execute(
-                                "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ?",
-                                [db, SCHEMA]).fetchall()[0][0]:
+                        left = cur.execute(
+                            "SELECT count(*) FROM (SELECT database_name, schema_name FROM duckdb_tables() UNION ALL "
+                            "SELECT database_name, schema_name FROM duckdb_views()) WHERE database_name = ? AND "
+                            "schema_name = ?", [db, SCHEMA]).fetchall()[0][0]
+                        if not left:
                             cur.execute(f"DROP SCHEMA {quote_ident(db)}.{SCHEMA}")
                 else:
                     cur.execute(
