@@ -1079,3 +1079,20 @@ def test_decimal_past_the_floats_counts_floats_as_values_only_with_its_written_c
     blind = exact_numeric_domain(col, ArrayColumn(x), nbins=8, max_cells=64)
     assert not blind.floats_are_values and blind.resolution == 1e-18
     assert blind.rare.tolist() == [0.5, 0.75]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_dp_doubles_past_2_to_the_128_come_back_at_their_magnitude(sign: float) -> None:
+    # The range step's outermost power of two, [2^127, 2^128), held every larger magnitude but was
+    # drawn as itself: DOUBLEs of 1e130-1e140 all came back 3.4e38 (a DP run and balanced alike).
+    rng = np.random.default_rng(0)
+    x = sign * 10.0 ** rng.uniform(130, 140, 4000)
+    dom = private_numeric("DOUBLE", x, rng)
+    w = np.bincount(dom.cell_bin, weights=dom.weights, minlength=dom.nbins)
+    codes = rng.choice(dom.nbins, size=4000, p=w / w.sum())
+    out = decode_numeric(dom, codes, rng).to_numpy(zero_copy_only=False)
+    assert np.isfinite(out).all()
+    inside = (np.abs(out) >= 1e130) & (np.abs(out) <= 1e140)
+    assert inside.mean() > 0.97 and (np.sign(out) == sign).all()
+    m = np.log10(np.abs(out))
+    assert abs(np.median(m) - 135.0) < 0.5 and abs(np.mean(m < 132.5) - 0.25) < 0.05

@@ -17,6 +17,7 @@ in ``privacy/discovery.py``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -303,6 +304,8 @@ class PowersOfTwo(Buckets):
             return -(2.0 ** _EXP_MIN), 2.0 ** _EXP_MIN
         e = abs(s) - 1 + _EXP_MIN
         lo, hi = 2.0 ** e, 2.0 ** (e + 1)
+        if e == self.top == _EXP_WIDE:  # the outermost bucket holds every larger magnitude, to the double's
+            hi = sys.float_info.max  # (values past 2^128 were drawn in [2^127, 2^128): 1e130-1e140 came back 3.4e38)
         return (lo, hi) if s > 0 else (-hi, -lo)
 
 
@@ -372,7 +375,7 @@ class Cells(Buckets):
 
 
 def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometric: bool = True) -> np.ndarray:
-    """Cell edges over [lo, hi]: geometric for wide positive ranges (when allowed), else linear.
+    """Cell edges over [lo, hi]: geometric for wide ranges of one sign (when allowed), else linear.
 
     Integer cells are whole numbers, as far as a double holds them (below 2^53).
     """
@@ -385,6 +388,8 @@ def grid(lo: float, hi: float, pos_lo: float, cells: int, integer: bool, geometr
         edges = np.geomspace(max(pos_lo, lo if lo > 0 else pos_lo), hi, cells + 1)
         if lo < edges[0]:
             edges = np.concatenate([[lo], edges])
+    elif geometric and hi < 0 and lo / hi > 64:  # the same for a wide negative range, by magnitude
+        edges = -np.geomspace(-lo, -hi, cells + 1)
     elif math.isfinite(hi - lo):
         edges = np.linspace(lo, hi, cells + 1)
     else:  # a range wider than the largest float (-1e308 to 1e308): halved, spaced, doubled
@@ -430,7 +435,7 @@ def lattice_tolerance(x: float, step: float, single: bool = False) -> float:
 def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool, decimals: int | None,
                geometric: bool, inward: bool = False, unit: float | None = None, single: bool = False) -> np.ndarray:
     """The fine cells over [lo, hi]: on the lattice when the values are written with `decimals`
-    places (or in whole `unit`s of time), else a `grid` (geometric for wide positive ranges, when allowed).
+    places (or in whole `unit`s of time), else a `grid` (geometric for wide ranges of one sign, when allowed).
 
     Values written with `decimals` places lie on a lattice of step 10^-decimals: cells hold whole
     lattice points (centred on them), so a narrow range gets one cell per value and decoding

@@ -724,7 +724,10 @@ def private_numeric_domain(col: Column, data: ColumnData, *, noise: NumericNoise
     # A declared range too: a CHECK's generous bound (`amount BETWEEN 0 AND 1e9` over amounts of 1-2,200) had the
     # grids spread over all of it, and values came back over 0-15,000 (median 7,600 against 54), at eps 1 and 3.
     # It has no NULL count yet: the descent's histograms count NULL too.
-    if t != "TIME" and (clamp or one_octave(lo, hi) or (octaves and (lo, hi) == pow2.edges(pow2.zero))):
+    # The outermost powers of two hold every larger magnitude, to the double's: a range reaching one is cut at
+    # powers of two first (``octave_cut``), as a declared range is (DOUBLEs of -1e140..-1e130 drew -1e303).
+    past = octaves and max(abs(lo), abs(hi)) > 2.0 ** (pow2.top + 1)
+    if t != "TIME" and (clamp or past or one_octave(lo, hi) or (octaves and (lo, hi) == pow2.edges(pow2.zero))):
         declared, cut = found, []
         lo, hi, spent = descend(data, lo, hi, step=step, numbers=n_hat if clamp else n_hat - null,
                                 rho_cap=DESCENT_SHARE * noise.zoom, rng=own_stream(rng), integer=integer,
@@ -1122,7 +1125,7 @@ def with_octaves(edges: np.ndarray, weights: np.ndarray, counts: np.ndarray, var
     empty bucket passes both tests with probability 0.023 x 0.16.
     Post-processing of released counts: no privacy cost.
     """
-    mids = (edges[:-1] + edges[1:]) / 2
+    mids = edges[:-1] / 2 + edges[1:] / 2  # (halved first: the widths of ranges past 1e308 overflow)
     which = buckets.codes(mids)
     out = np.asarray(weights, dtype=np.float64).copy()
     for b in np.unique(which):
