@@ -26,7 +26,7 @@ import numpy as np
 
 from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
-from .engine.plan import plan
+from .engine.plan import named_as_columns, plan
 from .engine.rules import modelled_away
 from .engine.schema import composite_keys, foreign_keys, read_schema
 from .engine.source import Reads, open_source, source_keys
@@ -70,7 +70,9 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     opts = parse_options(**options)
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
-    cols = plan(read_schema(reader, src.sql, src.rows_of), opts)
+    schema = read_schema(reader, src.sql, src.rows_of)
+    opts = named_as_columns(schema, opts)
+    cols = plan(schema, opts)
     kept = {c.name for c in cols.columns}
     for names, referenced in foreign_keys(reader, src.rows_of):
         if set(names) <= kept:
@@ -190,6 +192,7 @@ def aggregates(con: duckdb.DuckDBPyConnection, source: str, *, reporting_length:
     reader = reader or con
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     schema = read_schema(reader, src.sql, src.rows_of)
+    opts = named_as_columns(schema, opts)
     names = {c.name for c in schema}
     chosen = None
     if columns is not None:

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from .engine.schema import read_schema
-from .engine.plan import plan
+from .engine.plan import named_as_columns, plan
 from .engine.source import Source
 from .errors import OptionError, SourceError
 from .options import parse_options
@@ -176,7 +176,9 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         if not out.parent.is_dir():
             raise OptionError(f"path: directory '{out.parent}' does not exist")
     df, src = open_spark_source(spark, source)
-    cols = plan(_schema(df), opts)
+    schema = _schema(df)
+    opts = named_as_columns(schema, opts)
+    cols = plan(schema, opts)
     if opts.private and opts.seed is not None:
         import warnings
 

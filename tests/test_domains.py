@@ -845,3 +845,21 @@ def test_a_column_computed_partly_outside_its_declared_domain_stays_inside_it(mo
     a, b = (np.array(out.column(c).to_pylist()) for c in ("a", "b"))
     assert len(a) > 2500 and a.min() >= 0 and a.max() <= 3 and (a == b - 3).all()
     assert len(set(a.tolist())) == 4  # every value of the domain still comes out
+
+
+def test_masks_and_domains_name_columns_as_duckdb_does_ignoring_case(tmp_path) -> None:
+    """Rules, marginals and the privacy unit read 'AGE' as column Age, as DuckDB does; masks and domains were refused as
+    'no column'. Two names of one column are refused before anything is read or spent."""
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT i % 50 + 18 AS Age, 'x' || (i % 7) AS email, i % 3 AS g FROM range(2000) r(i)")
+    out = quiet_run(con, "t", mode="balanced", seed=0, masks={"EMAIL": "email"}, domains={"age": [30, 40]}).table
+    assert out.column_names == ["Age", "email", "g"]
+    assert all("@" in e for e in out.column("email").to_pylist())
+    ages = out.column("Age").to_pylist()
+    assert min(ages) >= 30 and max(ages) <= 40
+    with pytest.raises(OptionError, match="masks: 'EMAIL' and 'email' both name column 'email'"):
+        duckdb_synth.run(con, "t", epsilon=1.0, masks={"EMAIL": "email", "email": "email"})
+    with pytest.raises(OptionError, match="domains: 'age' and 'AGE' both name column 'Age'"):
+        duckdb_synth.run(con, "t", epsilon=1.0, domains={"age": [0, 99], "AGE": [0, 99]})
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
+    con.close()

@@ -55,6 +55,26 @@ class ColumnPlan:
         return min(out, self.capacity) if self.capacity is not None else out
 
 
+def named_as_columns(columns: list[Column], opts: Options) -> Options:
+    """`opts` with the columns its masks and domains name spelled as the source spells them: a name that differs by
+    case alone is that column, as DuckDB, the rules and the marginals read it (`masks := {'EMAIL': 'email'}` had been
+    refused as no column). A name no column has, or several differ from by case alone, is left for the checks to
+    refuse; two names of one column are refused here."""
+    names = [c.name for c in columns]
+
+    def renamed(what: str, pairs: tuple) -> tuple:
+        out: dict[str, tuple[str, object]] = {}
+        for given, value in pairs:
+            real = match_column(given, names) or given
+            if real in out:
+                raise OptionError(f"{what}: '{out[real][0]}' and '{given}' both name column '{real}'; give it once")
+            out[real] = (given, value)
+        return tuple((real, value) for real, (_, value) in out.items())
+
+    masks, domains = renamed("masks", opts.masks), renamed("domains", opts.domains)
+    return replace(opts, masks=masks, domains=domains) if (masks, domains) != (opts.masks, opts.domains) else opts
+
+
 def plan(columns: list[Column], opts: Options, *, rules: bool = True) -> ColumnPlan:
     """Check the masks and the workload against the columns, and sort the columns by what they become.
 

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..engine.data import read_error
+from ..engine.plan import named_as_columns
 from ..engine.schema import Column, check_columns, read_schema
 from ..engine.source import open_source, quote_ident, source_keys
 from ..errors import DataError, OptionError, SchemaError, did_you_mean
@@ -81,6 +82,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     # too: a canary on a copy of it would test a release that cannot be made.
     src = open_source(con, source, private=opts.private, in_sql=False)
     columns = read_schema(con, src.sql, src.rows_of)
+    opts = named_as_columns(columns, opts)
     check_columns(columns, opts.mask_map)
     target = pick_column(columns, column, opts.mask_map)
     # The ledger's refusal first: the count below refuses on the exact number of rows, so a canary the budget
