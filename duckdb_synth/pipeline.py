@@ -292,8 +292,7 @@ def _aggregate_stages(reader, src, opts, cols, k: int, bar: float | None, starte
         binned = Binned(np.asfortranarray(binned.codes[:, keep]), [binned.sizes[i] for i in keep])
         names = [cols.modelled[i].name for i in keep]
         rel = release(binned, domains, k, acct, rng, bar, names)
-
-    table = release_table(rel, names, [code_labels(d) for d in domains])
+        table = release_table(rel, names, [code_labels(d) for d in domains])  # (a failure here: recorded, as above)
     spend = Spend.from_accountant(opts.mode, acct, cols.unit.name if cols.unit else None, opts.seed is not None)
     return AggregateResult(table, spend, time.perf_counter() - started, src, opts, n_rows, k, tuple(names),
                            rel.sigma, rel.bar, rel.cells, domains=tuple(domains), sets=rel.sets)

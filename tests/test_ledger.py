@@ -11,6 +11,7 @@ import pytest
 
 import duckdb_synth
 from duckdb_synth.engine.source import Key, Reads
+from duckdb_synth.privacy.accounting import cdp_rho
 from duckdb_synth.errors import OptionError, SourceError
 from duckdb_synth.options import parse_options
 from duckdb_synth.pipeline import SeededRunWarning
@@ -162,8 +163,8 @@ def test_failed_runs_count_what_they_spent(tmp_path):
 
 
 def test_a_failed_run_that_spent_nothing_leaves_the_file_as_it_was(tmp_path):
-    """The review of 12d66b3: a run refused before it spent anything (a source query failing on the data, a
-    balanced run on fewer than 50 rows) deleted its row but left the ledger's schema and tables it had created;
+    """The review of 12d66b3: a run refused before it spent anything (a balanced run on fewer than 50 rows; a DP run
+    failing on the data is charged since the review of 1c489ef) deleted its row but left the ledger's schema and tables it had created;
     the README says the file is left as it was until a run records itself. A ledger already there is kept."""
     con = duckdb.connect(_db(tmp_path))
     try:
@@ -171,14 +172,13 @@ def test_a_failed_run_that_spent_nothing_leaves_the_file_as_it_was(tmp_path):
         con.execute("CREATE TABLE small AS SELECT 1 AS a FROM range(10)")
         ledger = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'"
         schema = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = 'duckdb_synth'"
-        for source, options in (("SELECT cat FROM t WHERE CAST(cat AS INT) > 0", {"mode": "strict"}), ("small", {})):
-            with pytest.raises(duckdb_synth.DataError):
-                duckdb_synth.run(con, source, **options)
-            assert con.execute(ledger).fetchall() == [(0,)] and con.execute(schema).fetchall() == [(0,)]
+        with pytest.raises(duckdb_synth.DataError):
+            duckdb_synth.run(con, "small")
+        assert con.execute(ledger).fetchall() == [(0,)] and con.execute(schema).fetchall() == [(0,)]
         with pytest.warns(UserWarning):
             duckdb_synth.run(con, "t", mode="strict", seed=1)
         with pytest.raises(duckdb_synth.DataError):
-            duckdb_synth.run(con, "SELECT cat FROM t WHERE CAST(cat AS INT) > 0", mode="strict")
+            duckdb_synth.run(con, "small")
         assert con.execute(ledger).fetchall() == [(3,)] and len(_ledger(con)) == 1
     finally:
         con.close()
@@ -533,3 +533,33 @@ def test_a_connection_that_will_not_finish_its_result_is_refused_with_what_to_do
             raise duckdb.ConnectionException("Connection already closed!")
 
     check_idle(Closed())  # reported where the source is read, as before
+
+
+def test_a_dp_run_failing_on_the_source_is_charged_its_whole_budget_and_says_nothing_of_why(tmp_path):
+    """The review of 1c489ef: a source query can fail on one row's value (`CASE WHEN salary >= x THEN a cast that
+    fails`), and a DP run failing on the row count cost nothing and was deleted (one failing later cost 1 % of a run),
+    while its message named the kind of error: 30 free runs read a salary to the cent under a budget of epsilon 1.
+    Such a run is now charged its whole budget, recorded as failed, and says one text whatever the error."""
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE TABLE t AS SELECT i AS pid, i % 5 AS dept, 20 + i % 50 AS age, "
+                    "30000 + (i * 7919) % 50000 + 0.57 AS salary FROM range(2000) r(i)")
+        duckdb_synth.set_budget(con, "t", epsilon=0.75)
+        where = ("SELECT age, dept FROM t WHERE CASE WHEN pid = 7 THEN CASE WHEN salary >= {x} THEN ('x' || age)::INT "
+                 "ELSE (age + 1)::BIGINT * 9223372036854775807 END ELSE 1 END = 1")
+        listed = "SELECT age, dept, CASE WHEN pid = 7 AND salary >= {x} THEN ('x' || age)::INT ELSE 1 END AS z FROM t"
+        said = set()
+        for query, unit in ((where, {}), (listed, {}), (listed, {"privacy_unit": "pid", "max_rows_per_unit": 1})):
+            source = query.format(x=30000) if not unit else query.format(x=30000).replace("SELECT age", "SELECT pid, age")
+            with pytest.raises(duckdb_synth.DataError) as info:
+                duckdb_synth.run(con, source, epsilon=0.4, **unit)
+            said.add(str(info.value))
+        assert len(said) == 1 and "Conversion" not in next(iter(said)) and "charged its whole budget" in next(iter(said))
+        runs = _ledger(con)
+        assert [r[3].startswith("failed: DataError") for r in runs] == [True] * 3
+        assert [r[4] for r in runs] == pytest.approx([cdp_rho(0.4, 5e-7)] * 3)
+        duckdb_synth.run(con, "SELECT age, dept FROM t", epsilon=0.4)  # four runs of 0.4 compose to 0.71
+        with pytest.raises(LedgerError):  # and a fifth would pass 0.75: the failures counted in full
+            duckdb_synth.run(con, where.format(x=90000), epsilon=0.4)
+    finally:
+        con.close()

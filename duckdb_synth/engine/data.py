@@ -26,7 +26,6 @@ aggregates computed where the data lives, and bins the rows there.
 """
 from __future__ import annotations
 
-import re
 import weakref
 from collections.abc import Sequence
 from typing import Protocol
@@ -436,7 +435,7 @@ class DuckDBRows:
                             on_written[i].append(pos + np.flatnonzero(held & coarse))
                         pos += m
                 except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a batch past the first fails as OSError
-                    raise self._read_error(exc, self._failing_column()) from None
+                    raise self._read_error(exc, self._failing_column() if self.show_values else None) from None
                 self._values = [v[:pos] if num else pa.chunked_array(v, type=schema.field(i).type)
                                 for i, (v, num) in enumerate(zip(values, numeric))]
                 self._nulls = [v[:pos] if num else None for v, num in zip(nulls, numeric)]
@@ -542,20 +541,21 @@ class DuckDBRows:
         return Binned(codes, [d.size for d in domains], raw)
 
 
-def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool) -> DataError:
-    """A DataError for an error DuckDB raised while reading the source; without `show_values` (DP
-    modes) it names the column and the kind of error, not DuckDB's message, which can quote a value."""
-    where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
-    text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
+def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool, charged: bool = True) -> DataError:
+    """A DataError for an error DuckDB raised while reading the source; without `show_values` (DP modes) one
+    text whatever the error: DuckDB's message can quote a value, and its kind, or the column whose values
+    failed, is a bit about the rows (`CASE WHEN salary >= x THEN a cast that fails one way ELSE another`: the
+    review of 1c489ef; such a run is charged its whole budget, ``ledger.failures_recorded``; `charged`: says so)."""
     if show_values:
+        where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
+        text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
         return DataError(f"cannot read {where}: {' '.join(text.split())}")
-    head = text.split(":")[0]
-    kind = head if re.fullmatch(r"[A-Za-z ]+ Error", head) else type(exc).__name__
-    article = "an" if kind[:1].upper() in "AEIOU" else "a"
-    return DataError(f"cannot read {where}: DuckDB raised {article} {kind}"
-                     + (" computing its values" if column else "")
-                     + ". In DP modes its message, which can quote a row's value, is not shown: check the source's "
-                       "data and the casts in the source query (read it yourself to see the row)")
+    err = DataError("cannot read the source: DuckDB raised an error reading it. In DP modes its message, its kind and "
+                    "the column are not shown, as they can tell a row's value"
+                    + ("; the run is charged its whole budget" if charged else "")
+                    + ". Check the source's data and the casts in the source query (read it yourself to see the row)")
+    err.reading = True  # (``ledger.failures_recorded`` charges the whole budget)
+    return err
 
 
 def table_fingerprint(hashes: np.ndarray) -> tuple[int, int]:

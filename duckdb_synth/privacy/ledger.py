@@ -182,7 +182,7 @@ def record(con: duckdb.DuckDBPyConnection, res: Result) -> None:
 
 
 def record_failure(con: duckdb.DuckDBPyConnection, exc: BaseException) -> None:
-    """Add a run that raised `exc` to the connection's ledger, if it had spent anything before."""
+    """Add a run that raised `exc` to the connection's ledger, if it had begun reading the source (DP modes)."""
     failed = getattr(exc, "failed_run", None)
     if isinstance(failed, Failure):
         ledger(con).add(failed)
@@ -195,7 +195,15 @@ def runs(con: duckdb.DuckDBPyConnection) -> list[RunRecord]:
 
 @contextmanager
 def failures_recorded(acct: Accountant, source: Source, options: Options, started: float) -> Iterator[None]:
-    """Mark an error raised inside, once `acct` has spent anything, with what was spent (``failed_run``).
+    """Mark an error raised inside, once `acct` has spent anything, with what was spent (``failed_run``); in DP
+    modes, an error reading the source, or one not of ours (a bug, an interrupt), with the whole budget.
+
+    The block reads the source from its first step (the row count), and whether a source query fails can
+    depend on its rows (`CASE WHEN salary >= 55000 THEN 'x'::INT END`): a run that failed there had cost
+    nothing, and one after a first charge 1 % of a run, so an error answered a question about a row, again and
+    again, around any budget (the review of 1c489ef read a salary to the cent in 30 runs). The rest of the
+    budget is charged as a last step ("failed"), so each such answer costs a whole run. Our own refusals are
+    made on released figures (too few rows by the noisy count) and cost what was spent.
 
     The surfaces that record runs (``duckdb_synth.run``, the SQL macro, the canary) pass it
     to ``record_failure``: a run refused or broken after a charge is in the ledger too.
@@ -203,6 +211,12 @@ def failures_recorded(acct: Accountant, source: Source, options: Options, starte
     try:
         yield
     except BaseException as exc:
+        if acct.private and not hasattr(exc, "failed_run"):
+            rest = max(acct.delta_threshold - acct.delta_threshold_spent, 0.0)
+            if (getattr(exc, "reading", False) or not isinstance(exc, SynthError)) and (acct.rho_left > 0 or rest > 0):
+                acct.charge("failed", acct.rho_left, rest, "the run failed reading the source (or on an error not "
+                            "its own): the rest of its budget is charged, as whether a source query fails can "
+                            "depend on its rows")
         if acct.private and acct.rho_spent > 0 and not hasattr(exc, "failed_run"):
             what = type(exc).__name__ + (f": {exc}" if isinstance(exc, SynthError) else "")
             spend = Spend.from_accountant(options.mode, acct, options.privacy_unit, options.seed is not None)

@@ -91,7 +91,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     try:
         n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
     except duckdb.Error as exc:
-        raise read_error(exc, show_values=not opts.private) from None
+        raise read_error(exc, show_values=not opts.private, charged=False) from None
     need = sum(ks)
     if need > n:
         raise DataError(
@@ -102,7 +102,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     try:
         secrets = _secrets(con, src.sql, target, ks, rng)
     except duckdb.Error as exc:
-        raise read_error(exc, show_values=not opts.private) from None
+        raise read_error(exc, show_values=not opts.private, charged=False) from None
     rows = rng.permutation(n)[:need]
     planted_rows: list[int] = rows.tolist()
     planted_secrets = [s for s, k in zip(secrets, ks) for _ in range(k)]
@@ -112,7 +112,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
         try:
             _copy(con, src.sql, temp, columns)
         except duckdb.Error as exc:
-            raise read_error(exc, show_values=not opts.private) from None
+            raise read_error(exc, show_values=not opts.private, charged=False) from None
         con.execute(
             f"UPDATE {quote_ident(temp)} SET {quote_ident(target.name)} = CAST(p.secret AS {target.type}) "
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "
