@@ -442,19 +442,22 @@ class SparkRows:
         self.received[kind] = self.received.get(kind, 0) + int(size)
 
     def guard(self, fn, column: Column | None = None):
-        """Run a Spark action; its failure is a DataError naming the column (Spark's message only
-        outside DP modes: it can quote a row's value)."""
+        """Run a Spark action; its failure is a DataError: outside DP modes naming the column, with Spark's
+        message; in DP modes one text (its message can quote a row's value, and its kind is a bit about one)."""
         try:
             return fn()
         except SynthError:
             raise
         except Exception as exc:  # pyspark's errors share no base class with a stable name across versions
-            where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
             if self.show_values:
+                where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
                 raise DataError(f"cannot read {where} on Spark: {' '.join(str(exc).split())[:500]}") from None
-            raise DataError(f"cannot read {where} on Spark: Spark raised {type(exc).__name__}. In DP modes its "
-                            "message, which can quote a row's value, is not shown: read the source yourself "
-                            "to see the row") from None
+            # DP modes: one text, and the run is charged its whole budget (engine/data.read_error, docs/privacy.md 5.2)
+            err = DataError("cannot read the source on Spark: Spark raised an error reading it. In DP modes its message, "
+                            "its kind and the column are not shown, as they can tell a row's value; the run is charged "
+                            "its whole budget. Read the source yourself to see the row")
+            err.reading = True
+            raise err from None
 
     def _bounded(self, exprs: list[str]):
         """At most k rows of each unit, ranked within it by our salted hash of the row (``engine/units.py``
