@@ -98,6 +98,19 @@ def open_spark_source(spark, source) -> tuple[Any, Source]:
         raise SourceError(f"cannot read {text} with Spark: {first[:300]}") from None
 
 
+def _reads_path(src: Source, out: Path) -> bool:
+    """Whether a local file source is `out`, holds it (a directory) or matches it (a pattern): the copy written there
+    replaced the real rows (the review of 1c489ef)."""
+    if src.kind != "file" or "://" in src.text:
+        return False
+    import glob as globmod
+    import os
+
+    real = os.path.realpath(out)
+    found = [os.path.realpath(f) for f in globmod.glob(src.text, recursive=True, include_hidden=True)]
+    return any(real == f or real.startswith(f.rstrip(os.sep) + os.sep) for f in found)
+
+
 def _duckdb_types(df) -> pa.Schema:
     """The source's columns as Arrow types, as DuckDB would receive them from Spark (a column of a type
     Arrow cannot carry is named by its Spark type, so the schema check names it)."""
@@ -176,6 +189,9 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         if not out.parent.is_dir():
             raise OptionError(f"path: directory '{out.parent}' does not exist")
     df, src = open_spark_source(spark, source)
+    if out is not None and _reads_path(src, out):
+        raise OptionError(f"path: the source reads '{out}', which the synthetic copy would replace; write to another "
+                          "file")
     schema = _schema(df)
     opts = named_as_columns(schema, opts)
     cols = plan(schema, opts)

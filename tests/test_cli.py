@@ -584,6 +584,24 @@ def test_replacing_the_source_with_its_own_copy_is_refused(runner: CliRunner, cl
     assert query(clinic, "SELECT count(*), sum(age) FROM patients") == before
 
 
+def test_writing_the_copy_over_the_source_file_is_refused(runner: CliRunner, clinic: Path, tmp_path: Path) -> None:
+    """The review of 1c489ef: `-o data.parquet` with data.parquet as the source (a pattern or a view reading it) replaced the
+    real rows with synthetic ones, rc 0 (641 distinct ids of 1,000 came back). Refused before the run; another file
+    is written."""
+    data = tmp_path / "data.parquet"
+    duckdb.sql(f"COPY (SELECT i::INTEGER AS id, (i % 7)::INTEGER AS a FROM range(1000) r(i)) TO '{data}' (FORMAT parquet)")
+    before = data.read_bytes()
+    con = duckdb.connect(str(clinic))
+    con.execute(f"CREATE VIEW over_file AS SELECT * FROM read_parquet('{data}') WHERE a > 0")
+    con.close()
+    for source in (str(data), str(tmp_path / "*.parquet"), "over_file"):
+        result = runner.invoke(main, ["synthesize", str(clinic), source, "-o", str(data), "--seed", "1"])
+        assert result.exit_code == 1 and "the source reads that file" in result.output, result.output
+    assert data.read_bytes() == before
+    result = runner.invoke(main, ["synthesize", str(clinic), str(data), "-o", str(tmp_path / "copy.parquet"), "--seed", "1"])
+    assert result.exit_code == 0, result.output
+
+
 def test_replacing_the_source_through_a_view_is_refused(runner: CliRunner, clinic: Path) -> None:
     """The review of 12d66b3: a view over the table (or a query over such a view) read the table unseen, and
     `--table patients --replace` overwrote the real rows with synthetic ones."""

@@ -541,3 +541,17 @@ def test_partial_tables_are_added_in_spark(spark, table_file, monkeypatch, direc
         assert got[1] == got[7]
         assert got[1][0] + got[1][1] < 8 * cells + 400 * (cells // 5 + 4)  # the answers (float64), npz framing a piece
 
+
+
+def test_writing_the_copy_over_the_source_file_is_refused(spark, tmp_path):
+    """The review of 1c489ef: `--engine spark -o data.parquet` with data.parquet as the source replaced the real rows.
+    Refused before anything is read, for the file, a pattern matching it and a directory holding it."""
+    import duckdb_synth.spark as dss
+
+    data = tmp_path / "data.parquet"
+    duckdb.sql(f"COPY ({TABLE.format(n=300)}) TO '{data}' (FORMAT parquet)")
+    before = data.read_bytes()
+    for source in (str(data), str(tmp_path / "*.parquet"), str(tmp_path)):
+        with pytest.raises(OptionError, match="the source reads .* which the synthetic copy would replace"):
+            dss.run(spark, source, path=data, mode="balanced", seed=1)
+    assert data.read_bytes() == before

@@ -696,6 +696,9 @@ def synthesize(
             if reads_table(source, _table_parts(table)[-1], con):
                 raise click.ClickException(f"--table {table}: the source reads table '{table}' (or a view over it), "
                                            "which the synthetic copy would replace; write to another table")
+        elif _reads_file(con, source, output):
+            raise click.ClickException(f"-o {output}: the source reads that file, which the synthetic copy would "
+                                       "replace; write to another file")
         bar = _ProgressLine() if show_progress else None
         try:
             with warnings.catch_warnings():
@@ -862,6 +865,21 @@ def _logs_quiet(quiet: bool) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(before)
+
+
+def _reads_file(con: duckdb.DuckDBPyConnection, source: str, output: Path) -> bool:
+    """Whether the source reads the file `output` names (the source a file, or a query or view reading it, as the
+    ledger traces them: ``source_keys``): writing the copy there replaced the real rows (the review of 1c489ef).
+    A source the run itself refuses is left to it."""
+    from ..engine.source import open_source, source_keys
+
+    try:
+        src = open_source(con, source, private=False, in_sql=False)
+        keys = source_keys(con, src).keys
+    except (SynthError, duckdb.Error):
+        return False
+    real = os.path.realpath(output)
+    return any(k.name == real for k in keys)
 
 
 def _output_format(output: Path | None) -> str | None:
