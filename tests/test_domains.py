@@ -863,3 +863,20 @@ def test_masks_and_domains_name_columns_as_duckdb_does_ignoring_case(tmp_path) -
         duckdb_synth.run(con, "t", epsilon=1.0, domains={"age": [0, 99], "AGE": [0, 99]})
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'duckdb_synth'").fetchall() == [(0,)]
     con.close()
+
+
+@pytest.mark.parametrize("mode", ["balanced", "strict"])
+def test_a_declared_end_past_the_floats_whole_numbers_keeps_every_value_inside(mode: str) -> None:
+    """The review of 1c489ef: past 2^53 a whole number's float is written as its own value, and the float of the end
+    8999999999999999901 is 9e18: a BIGINT's declared range let 244 rows of 9000000000000000000 out in strict mode, a
+    DECIMAL(38,0)'s every row in balanced mode, a HUGEINT's 178. The end is the float inside it."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT (8999999999999990000 + (i % 100) * 100)::BIGINT AS b, "
+                "(12345678901234567890123 + (i % 50) * 1000)::DECIMAL(38,0) AS big, "
+                "(89999999999999990000 + (i % 100) * 1000)::HUGEINT AS h FROM range(2000) r(i)")
+    ends = {"b": 8999999999999999901, "big": 12345678901234567900000, "h": 90000000000000000000}
+    out = quiet_run(con, "t", mode=mode, seed=1, domains={k: [0, v] for k, v in ends.items()}).table
+    for name, end in ends.items():
+        values = [int(v) for v in out.column(name).to_pylist() if v is not None]
+        assert len(values) > 1500 and max(values) <= end, name
+        assert max(values) > end - 10**7 if name == "b" else max(values) > end - end // 10**15, name  # at the end
