@@ -610,3 +610,13 @@ def test_a_bad_seed_or_run_is_refused_naming_it(con, tmp_path):
     result = CliRunner().invoke(main, ["report", str(db), "r", "r", "--seed", "-1"])
     assert result.exit_code == 1 and "seed must be >= 0, got -1" in result.output
     assert not isinstance(result.exception, ValueError)
+
+
+def test_a_report_on_a_connection_with_a_result_left_unread() -> None:
+    """The review of 1c489ef: after `con.execute(...).fetchone()` a run went on (``source.check_idle``) but a report
+    failed, saying it could not read the real table ('Resource In Use Error: connection has an unfinished result')."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE f AS SELECT i % 50 AS x, i % 7 AS k FROM range(2000) r(i); CREATE TABLE s AS FROM f")
+    assert con.execute("SELECT count(*) FROM f").fetchone() == (2000,)
+    rep = duckdb_synth.report(con, "f", "s")
+    assert rep.summary.num_rows > 0

@@ -22,7 +22,7 @@ import pyarrow as pa
 from ..engine.data import value_sql
 from ..engine.declared import declare
 from ..engine.schema import Column, read_schema
-from ..engine.source import quote_ident, quote_literal
+from ..engine.source import check_idle, quote_ident, quote_literal
 from ..errors import DataError, OptionError
 from ..options import parse_options
 from ..privacy import ledger
@@ -419,5 +419,6 @@ def report(con: duckdb.DuckDBPyConnection, real: str, synth: str, *, seed: int =
     Returns:
         A :class:`Report`: ``.summary``, ``.columns``, ``.pairs``, ``.privacy`` (pyarrow tables), ``.to_html(path)``.
     """
+    check_idle(con)  # (a result left unread, `.fetchone()`, refused every read, said of the real table: 1c489ef's review)
     return build(con, real, synth, runs=ledger.ledger(con).numbered(), run=run, seed=seed, domains=domains,
                  holdout=holdout, aggregates=aggregates, constraints=constraints)
