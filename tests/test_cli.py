@@ -355,6 +355,16 @@ def test_shell_read_runs_a_file(runner: CliRunner, tmp_path: Path) -> None:
     assert result.stdout == "v\n5\nw\n6\n"
 
 
+def test_shell_read_of_a_file_that_reads_itself_is_an_error_not_a_crash(runner: CliRunner, tmp_path: Path) -> None:
+    """The review of 1c489ef: `.read self.sql` inside self.sql (or two files reading each other) ended the shell in a
+    RecursionError traceback, and the statements after it never ran."""
+    (tmp_path / "a.sql").write_text(f"SELECT 1 AS a;\n.read {tmp_path / 'b.sql'}\n")
+    (tmp_path / "b.sql").write_text(f".read {tmp_path / 'a.sql'}\n")
+    result = runner.invoke(main, ["shell"], input=f".mode csv\n.read {tmp_path / 'a.sql'}\nSELECT 42 AS after;\n")
+    assert result.exit_code == 1 and "is already being read" in result.output, result.output
+    assert "RecursionError" not in result.output and result.stdout.endswith("after\n42\n"), result.output
+
+
 def test_shell_runs_a_last_statement_without_semicolon(runner: CliRunner) -> None:
     result = runner.invoke(main, ["shell"], input=".mode csv\nSELECT 3 AS x")
     assert result.exit_code == 0, result.output

@@ -150,6 +150,7 @@ class Session:
         self.max_rows = MAX_ROWS
         self.max_width = max_width
         self.timer = False
+        self._reading: list[Path] = []  # the .read files being read, outermost first
 
     def execute(self, sql: str) -> None:
         """Run one SQL statement and print its result, if it returns rows (and its time, with ``.timer on``).
@@ -269,7 +270,16 @@ class Session:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise CommandError(f"Error: cannot read '{path}': {exc.strerror or exc}") from exc
-            self.run_script(text, str(path))
+            real = path.resolve()
+            if real in self._reading:  # (a file that reads itself, or one reading it, had ended in a RecursionError
+                # traceback, and the statements after it never ran: the review of 1c489ef)
+                raise CommandError(f"Error: .read '{path}' is already being read (a file that reads itself): not read "
+                                   "again")
+            self._reading.append(real)
+            try:
+                self.run_script(text, str(path))
+            finally:
+                self._reading.pop()
         elif name == "tables":
             names = self._relation_names(arg or None)
             if names:
