@@ -26,6 +26,8 @@ MIN_EPSILON_PER_ROW = 1e-3  # epsilon / max_rows_per_unit under this is refused:
 # the row count was charged; the review of 12d66b3). 1e-4 took 0.5 GB on a table of 4 columns
 MIN_DELTA = 1e-300  # 5e-324 (the least double) failed in log(1 / delta), after the checks (the review of 12d66b3)
 MAX_CLAMP = 1e100  # a sum's clamp: its square, the sum's sensitivity squared, overflowed at 1e200 mid-run, charged
+MIN_CLAMP = 1e-100  # and its larger end at least this: its step, 2^-20 of it, was 0 at [0, 1e-320] and the run failed
+# dividing by it after it had spent its budget (the review of 1c489ef)
 
 
 @dataclass(frozen=True)
@@ -340,9 +342,9 @@ def _sums(value: Any) -> tuple[SumSpec, ...]:
             if isinstance(clamp, str) or not isinstance(clamp, (list, tuple)) or len(clamp) != 2:
                 raise OptionError(f"the clamp of sum('{col}') is [lower, upper], e.g. [0, 200000]; got {clamp!r}")
             lo, hi = (_number(f"the clamp of sum('{col}')", b) for b in clamp)
-            if not (-MAX_CLAMP <= lo < hi <= MAX_CLAMP):
+            if not (-MAX_CLAMP <= lo < hi <= MAX_CLAMP) or max(abs(lo), abs(hi)) < MIN_CLAMP:
                 raise OptionError(f"the clamp of sum('{col}') must be two finite numbers within +-{MAX_CLAMP:g}, "
-                                  f"lower < upper; got {list(clamp)!r}")
+                                  f"lower < upper, one of them at least {MIN_CLAMP:g} in size; got {list(clamp)!r}")
             clamp = (float(lo), float(hi))
         spec = SumSpec(tuple(cols), col, clamp)
         if any(s.group == spec.group and s.value == spec.value for s in out):

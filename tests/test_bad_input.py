@@ -322,6 +322,9 @@ def test_a_wrong_type_names_the_option_not_the_udf(bcon, args, needle):
     ("epsilon := 1e308", "epsilon must be a number > 0 and at most 1e+100"),
     ("epsilon := 1.0, marginals := [{'columns': ['sex'], 'sum': 'age', 'clamp': [0, 1e200]}]",
      "the clamp of sum('age') must be two finite numbers within +-1e+100"),
+    # (a step of 2^-20 of 1e-320 is 0: the run failed dividing by it after it had spent, the review of 1c489ef)
+    ("epsilon := 1.0, marginals := [{'columns': ['sex'], 'sum': 'age', 'clamp': [0, 1e-320]}]",
+     "one of them at least 1e-100 in size"),
 ])
 def test_numbers_past_what_the_run_holds_are_refused_before_anything_is_spent(bcon, args, needle):
     """epsilon 1e308 and a sum's clamp of 1e200 passed the checks as finite numbers, then overflowed mid-run (NaN noise,
