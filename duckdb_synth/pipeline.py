@@ -28,7 +28,7 @@ from .engine.data import Binned, DuckDBRows, Rows
 from .engine.output import Output
 from .engine.plan import named_as_columns, plan
 from .engine.rules import modelled_away
-from .engine.schema import composite_keys, foreign_keys, read_schema
+from .engine.schema import composite_keys, foreign_keys, read_schema, zoned_literals
 from .engine.source import Reads, open_source, source_keys
 from .engine.units import UnitIds
 from .errors import OptionError, did_you_mean
@@ -72,6 +72,10 @@ def run(con: duckdb.DuckDBPyConnection, source: str, *, reader: duckdb.DuckDBPyC
     src = open_source(reader, source, private=opts.private, in_sql=in_sql)
     schema = read_schema(reader, src.sql, src.rows_of)
     opts = named_as_columns(schema, opts)
+    if opts.constraints:  # (time literals beside a TIMESTAMPTZ column as the session reads them: schema.zoned_literals)
+        types = {c.name.lower(): c.type for c in schema}
+        opts = replace(opts, constraints=tuple(zoned_literals(reader, c, types) if isinstance(c, str) else c
+                                               for c in opts.constraints))
     cols = plan(schema, opts)
     kept = {c.name for c in cols.columns}
     for names, referenced in foreign_keys(reader, src.rows_of):

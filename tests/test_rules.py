@@ -1419,3 +1419,22 @@ def test_an_order_between_seconds_and_nanoseconds_is_kept(rule: str) -> None:
         con.register("syn", run(con, "t", mode=mode, seed=1, constraints=[rule]).table)
         assert con.execute(f"SELECT count(*) FROM syn WHERE NOT ({rule})").fetchall() == [(0,)], mode
         con.unregister("syn")
+
+
+def test_time_literals_beside_a_timestamptz_are_read_in_the_sessions_zone() -> None:
+    """The review of 1c489ef: DuckDB reads `tz >= TIMESTAMP '2020-03-01'` in the session's zone, the rules on a
+    connection of their own in UTC: in St. John's 594 of 3,000 rows broke the rule, and a strict copy of a table with
+    CHECK (tz BETWEEN TIMESTAMP .. AND TIMESTAMP ..) broke it and could not be loaded back."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/St_Johns'")
+    con.execute("CREATE TABLE t AS SELECT TIMESTAMPTZ '2020-01-01 12:00:00+00' + (i % 300) * INTERVAL 1 day "
+                "+ (i % 17) * INTERVAL 1 hour AS tz, i % 5 AS k FROM range(3000) r(i)")
+    rule = "tz >= TIMESTAMP '2020-03-01 00:00:00'"
+    con.register("syn", run(con, "t", mode="balanced", seed=1, constraints=[rule]).table)
+    assert con.execute(f"SELECT count(*) FROM syn WHERE NOT ({rule})").fetchall() == [(0,)]
+    con.execute("CREATE TABLE c (tz TIMESTAMPTZ CHECK (tz BETWEEN TIMESTAMP '2020-03-01 00:00:00' AND "
+                "TIMESTAMP '2020-04-01 00:00:00'), k INT)")
+    con.execute("INSERT INTO c SELECT TIMESTAMPTZ '2020-03-01 04:00:00+00' + (i % 30) * INTERVAL 1 day "
+                "+ (i % 17) * INTERVAL 1 hour, i % 5 FROM range(3000) r(i)")
+    con.register("copy", run(con, "c", mode="strict", seed=1).table)
+    con.execute("INSERT INTO c SELECT * FROM copy")  # (a row past the CHECK fails the insert)

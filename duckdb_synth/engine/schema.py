@@ -347,7 +347,8 @@ def _check_constraints(reader: duckdb.DuckDBPyConnection, table: tuple[str, ...]
     out: dict[str, tuple[str, ...]] = {}
     for expression, catalog_names in rows:
         # (a null case dropped may leave terms joined by AND: `(x >= 0 AND x <= 10) OR x IS NULL`)
-        read = [_clock_read(reader, term, types) for term in _terms(expression)]  # (term by term: its columns' types)
+        read = [zoned_literals(reader, _clock_read(reader, term, types), types)  # (term by term: its columns' types)
+                for term in _terms(expression)]
         for term in [t for whole in read for t in _terms(_without_null_cases(whole))]:
             names = named_columns(term) or set(catalog_names or ())  # (a term that does not parse: the constraint's)
             if not names or not {n.lower() for n in names} <= own.keys():
@@ -453,6 +454,59 @@ def _clock_read(reader: duckdb.DuckDBPyConnection, expression: str, types: dict[
         else:
             node.replace(new)
     return tree.sql(dialect="duckdb")
+
+
+def zoned_literals(reader: duckdb.DuckDBPyConnection, expression: str, types: dict[str, str]) -> str:
+    """`expression` with each time literal compared directly with a TIMESTAMPTZ column (`tz >= TIMESTAMP
+    '2020-03-01'`, `tz BETWEEN '2020-03-01' AND DATE '2020-04-01'`) written as the instant DuckDB reads it in the
+    session's zone, with its offset ('2020-03-01 00:00:00-03:30'): the rules are kept, and the domains read, on a
+    connection of their own in UTC, where the same literal is three and a half hours earlier (a strict copy made in
+    St. John's broke such a CHECK and could not be loaded back; 594 of 3,000 rows broke such a rule: the review of
+    1c489ef). Unchanged in UTC, and where the session cannot say (`types`: lowered name -> type). A DATE or TIMESTAMP
+    column compared with a TIMESTAMPTZ one is not a literal, and is kept in UTC (the README's Rules say so)."""
+    import sqlglot
+    from sqlglot import exp
+
+    zoned = {n for n, t in types.items() if "TIME ZONE" in t.upper() and t.upper().startswith("TIMESTAMP")}
+    if not zoned:
+        return expression
+    try:
+        (utc,), = reader.execute("SELECT current_setting('TimeZone') IN ('UTC', 'Etc/UTC', 'GMT')").fetchall()
+        if utc:
+            return expression
+        tree = sqlglot.parse_one(expression, read="duckdb")
+    except (duckdb.Error, sqlglot.errors.SqlglotError):
+        return expression
+
+    times = {getattr(exp.DataType.Type, t) for t in ("TIMESTAMP", "TIMESTAMPNTZ", "DATE", "DATETIME")
+             if hasattr(exp.DataType.Type, t)}
+
+    def literal(node) -> bool:
+        if isinstance(node, exp.Literal) and node.is_string:
+            return True
+        return (isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string
+                and node.to.this in times)
+
+    compared = (exp.LT, exp.LTE, exp.GT, exp.GTE, exp.EQ, exp.NEQ, exp.Between, exp.In)
+    changed = False
+    for node in list(tree.walk()):
+        if not isinstance(node, compared):
+            continue
+        operands = [node.this] + ([node.args.get("low"), node.args.get("high")] if isinstance(node, exp.Between)
+                                  else list(node.expressions) if isinstance(node, exp.In) else [node.expression])
+        if not any(isinstance(o, exp.Column) and o.name.lower() in zoned for o in operands):
+            continue
+        for o in operands:
+            if o is None or not literal(o):
+                continue
+            try:
+                (value,), = reader.execute(f"SELECT CAST(CAST({o.sql(dialect='duckdb')} AS TIMESTAMPTZ) AS VARCHAR)"
+                                           ).fetchall()
+            except duckdb.Error:
+                return expression
+            o.replace(exp.Cast(this=exp.Literal.string(value), to=exp.DataType.build("TIMESTAMPTZ", dialect="duckdb")))
+            changed = True
+    return tree.sql(dialect="duckdb") if changed else expression
 
 
 def _without_null_cases(expression: str) -> str:
