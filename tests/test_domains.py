@@ -880,3 +880,14 @@ def test_a_declared_end_past_the_floats_whole_numbers_keeps_every_value_inside(m
         values = [int(v) for v in out.column(name).to_pylist() if v is not None]
         assert len(values) > 1500 and max(values) <= end, name
         assert max(values) > end - 10**7 if name == "b" else max(values) > end - end // 10**15, name  # at the end
+
+
+def test_a_check_between_the_floats_near_a_decimals_end_says_why_it_is_refused() -> None:
+    """The review of 1c489ef: CHECK (x >= 9.9999999999999999999999999999999999950) on DECIMAL(38,37), which every row
+    keeps, was refused as 'no value of type DECIMAL(38,37) lies in' it: true of the floats the engine draws (between
+    9.999999999999998 and 10, whose written value is past the type), not of the type. The refusal says so."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE c (x DECIMAL(38,37) CHECK (x >= 9.9999999999999999999999999999999999950), k INTEGER)")
+    con.execute("INSERT INTO c SELECT 9.9999999999999999999999999999999999999, i % 5 FROM range(200) r(i)")
+    with pytest.raises(OptionError, match="that the engine can write .it draws values as floats"):
+        duckdb_synth.run(con, "c", seed=1)

@@ -302,7 +302,13 @@ def inward(col: Column, bounds: tuple[float, float], strict: tuple[bool, bool], 
     if col.type_range is not None:
         lo, hi = max(lo, float(col.type_range[0])), min(hi, float(col.type_range[1]))
     if lo > hi:
-        raise OptionError(f"{where}: no value of type {col.type} lies in {shown}")
+        # (a DECIMAL past the floats can hold values there that no float is written as: DECIMAL(38,37) over
+        # 9.99999999999999999999999999999999999 or more lies between the floats 9.999999999999998 and 10, whose
+        # written value is past the type; the review of 1c489ef)
+        past = (" that the engine can write (it draws values as floats, about 16 significant digits: keep such a "
+                "column out of the source, or cast it to a narrower DECIMAL)" if decimal_past_floats(col)
+                or (col.integer and max(abs(lo), abs(hi)) >= 2.0**53) else "")
+        raise OptionError(f"{where}: no value of type {col.type}{past} lies in {shown}")
     return float(lo), float(hi)
 
 
