@@ -134,8 +134,8 @@ def _stages(reader: duckdb.DuckDBPyConnection | None, src, opts, cols, report: P
         rows = DuckDBRows(reader, src.sql, cols.modelled, show_values=not opts.private, unit=unit,
                           exact=not opts.private)
     acct = Accountant.for_budget(opts.epsilon, opts.delta, k if cols.unit is not None else 1)
+    report("reading", 0.05)  # (before the block: a progress callback failing here has read nothing, review of 4ab42dd)
     with failures_recorded(acct, src, opts, started):  # an error after a charge carries what was spent
-        report("reading", 0.05)
         n_rows, n_hat, count_var = row_count(rows, src.label, acct, rng)
         units = None
         if cols.unit is not None:

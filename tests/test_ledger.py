@@ -563,3 +563,20 @@ def test_a_dp_run_failing_on_the_source_is_charged_its_whole_budget_and_says_not
             duckdb_synth.run(con, where.format(x=90000), epsilon=0.4)
     finally:
         con.close()
+
+
+def test_a_progress_callback_failing_before_the_first_read_costs_nothing(tmp_path):
+    """The review of 4ab42dd: the progress call for 'reading' was inside the block that charges a failed DP run its whole
+    budget, so a callback raising there, before anything was read, cost the whole run."""
+    con = duckdb.connect(_db(tmp_path))
+    try:
+        con.execute("CREATE TABLE t AS SELECT i % 7 AS a, i % 3 AS b FROM range(1000) r(i)")
+
+        def progress(stage, fraction):
+            raise ValueError(f"stop at {stage}")
+
+        with pytest.raises(ValueError, match="stop at reading"):
+            duckdb_synth.run(con, "t", epsilon=1.0, progress=progress)
+        assert _ledger(con) == []
+    finally:
+        con.close()
