@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .engine.schema import read_schema
 from .engine.plan import named_as_columns, plan
-from .engine.source import Source
+from .engine.source import Source, reads_path
 from .errors import OptionError, SourceError
 from .options import parse_options
 from .privacy.ledger import Result
@@ -96,19 +96,6 @@ def open_spark_source(spark, source) -> tuple[Any, Source]:
         if fmt is None:
             raise SourceError(f"no table or view named {text} in the Spark catalog ({first[:300]})") from None
         raise SourceError(f"cannot read {text} with Spark: {first[:300]}") from None
-
-
-def _reads_path(src: Source, out: Path) -> bool:
-    """Whether a local file source is `out`, holds it (a directory) or matches it (a pattern): the copy written there
-    replaced the real rows (the review of 1c489ef)."""
-    if src.kind != "file" or "://" in src.text:
-        return False
-    import glob as globmod
-    import os
-
-    real = os.path.realpath(out)
-    found = [os.path.realpath(f) for f in globmod.glob(src.text, recursive=True, include_hidden=True)]
-    return any(real == f or real.startswith(f.rstrip(os.sep) + os.sep) for f in found)
 
 
 def _duckdb_types(df) -> pa.Schema:
@@ -189,7 +176,7 @@ def run(spark, source, *, path: str | Path | None = None, progress=None, **optio
         if not out.parent.is_dir():
             raise OptionError(f"path: directory '{out.parent}' does not exist")
     df, src = open_spark_source(spark, source)
-    if out is not None and _reads_path(src, out):
+    if out is not None and src.kind == "file" and reads_path(src.text, out):
         raise OptionError(f"path: the source reads '{out}', which the synthetic copy would replace; write to another "
                           "file")
     schema = _schema(df)

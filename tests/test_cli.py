@@ -604,7 +604,8 @@ def test_writing_the_copy_over_the_source_file_is_refused(runner: CliRunner, cli
     con = duckdb.connect(str(clinic))
     con.execute(f"CREATE VIEW over_file AS SELECT * FROM read_parquet('{data}') WHERE a > 0")
     con.close()
-    for source in (str(data), str(tmp_path / "*.parquet"), "over_file"):
+    os.link(data, tmp_path / "hard.parquet")  # (a hard link to it: the review of 4ab42dd)
+    for source in (str(data), str(tmp_path / "*.parquet"), "over_file", str(tmp_path / "hard.parquet")):
         result = runner.invoke(main, ["synthesize", str(clinic), source, "-o", str(data), "--seed", "1"])
         assert result.exit_code == 1 and "the source reads that file" in result.output, result.output
     assert data.read_bytes() == before

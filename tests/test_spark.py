@@ -551,7 +551,7 @@ def test_writing_the_copy_over_the_source_file_is_refused(spark, tmp_path):
     data = tmp_path / "data.parquet"
     duckdb.sql(f"COPY ({TABLE.format(n=300)}) TO '{data}' (FORMAT parquet)")
     before = data.read_bytes()
-    for source in (str(data), str(tmp_path / "*.parquet"), str(tmp_path)):
+    for source in (str(data), str(tmp_path / "*.parquet"), str(tmp_path), f"file://{data}"):
         with pytest.raises(OptionError, match="the source reads .* which the synthetic copy would replace"):
             dss.run(spark, source, path=data, mode="balanced", seed=1)
     assert data.read_bytes() == before

@@ -549,6 +549,26 @@ def _file_path(text: str) -> str | None:
     return os.path.realpath(text)
 
 
+def same_file(a: str, b) -> bool:
+    """Whether two paths name one file (hard and symbolic links too; where either is missing, their real paths)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def reads_path(text: str, out) -> bool:
+    """Whether the local file source `text` (a path, a file:// one, a pattern, a directory of files) is, matches or
+    holds the file `out`: a copy written there replaced the real rows (the review of 1c489ef)."""
+    path = _file_path(text)
+    if path is None:
+        return False
+    local = text[len("file://"):] if text.lower().startswith("file://") else text
+    found = [path] + [os.path.realpath(f) for f in globmod.glob(local, recursive=True, include_hidden=True)]
+    real = os.path.realpath(out)
+    return any(same_file(f, out) or real.startswith(f.rstrip(os.sep) + os.sep) for f in found)
+
+
 def _file_keys(db: str, text: str) -> tuple[Key, ...]:
     """A file's real path; a pattern's, and each file it matches now, hidden ones too (DuckDB's globs match
     them): a budget on one of them counts."""

@@ -871,15 +871,14 @@ def _reads_file(con: duckdb.DuckDBPyConnection, source: str, output: Path) -> bo
     """Whether the source reads the file `output` names (the source a file, or a query or view reading it, as the
     ledger traces them: ``source_keys``): writing the copy there replaced the real rows (the review of 1c489ef).
     A source the run itself refuses is left to it."""
-    from ..engine.source import open_source, source_keys
+    from ..engine.source import open_source, same_file, source_keys
 
     try:
         src = open_source(con, source, private=False, in_sql=False)
         keys = source_keys(con, src).keys
     except (SynthError, duckdb.Error):
         return False
-    real = os.path.realpath(output)
-    return any(k.name == real for k in keys)
+    return any(same_file(k.name, output) for k in keys)
 
 
 def _output_format(output: Path | None) -> str | None:
