@@ -279,7 +279,6 @@ def test_a_failing_read_quotes_no_value_in_dp_modes(con):
         canary(con, "SELECT g, CAST(name AS INTEGER) AS n FROM named", mode="strict", ks=(1, 5, 20), seed=0)
     said = str(info.value)
     assert "Alice" not in said and "Conversion" not in said and "DuckDB raised an error reading it" in said
-    assert "charged" not in said  # (the canary's own reads before its run are not: docs/privacy.md 5.2)
 
 
 def test_a_budget_that_refuses_the_run_refuses_before_the_count(tmp_path):
@@ -295,3 +294,21 @@ def test_a_budget_that_refuses_the_run_refuses_before_the_count(tmp_path):
             canary(con, "t", mode="strict", ks=[k])
     assert con.execute("SELECT count(*) FROM duckdb_synth.runs").fetchall() == [(0,)]
     con.close()
+
+
+def test_a_canary_failing_on_the_source_is_charged_its_whole_budget(tmp_path):
+    """The review of 4ab42dd: the canary's own reads before its run (the count, the secrets, the copy) cost nothing, so
+    a source query failing on one row's value (CASE WHEN pid = 7 AND salary >= x THEN a cast that fails) answered a
+    question about it for free: 24 canaries read a salary to the thousandth under a budget they never touched. Such a
+    canary is recorded as a failed run charged its whole budget, and the budget refuses the next."""
+    con = duckdb.connect(str(tmp_path / "o.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT i AS pid, ['a', 'b', 'c'][1 + i % 3] AS cat, "
+                "30000 + (i * 7919) % 50000 + 0.57 AS salary FROM range(2000) r(i)")
+    duckdb_synth.set_budget(con, "t", epsilon=1.2)
+    query = ("SELECT cat FROM t WHERE CASE WHEN pid = 7 AND salary >= {x} THEN ('x' || cat)::INT ELSE 1 END = 1")
+    with pytest.raises(DataError, match="charged its whole budget"):
+        canary(con, query.format(x=30000), mode="strictest", ks=(1, 5))
+    (status, eps), = con.execute("SELECT status, epsilon_spent FROM duckdb_synth.runs").fetchall()
+    assert status.startswith("failed: DataError") and eps == 1.0
+    with pytest.raises(LedgerError):  # and a second would pass the budget: two runs of 1 compose to 1.26
+        canary(con, query.format(x=90000), mode="strictest", ks=(1, 5))

@@ -541,19 +541,18 @@ class DuckDBRows:
         return Binned(codes, [d.size for d in domains], raw)
 
 
-def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool, charged: bool = True) -> DataError:
+def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: bool) -> DataError:
     """A DataError for an error DuckDB raised while reading the source; without `show_values` (DP modes) one
     text whatever the error: DuckDB's message can quote a value, and its kind, or the column whose values
     failed, is a bit about the rows (`CASE WHEN salary >= x THEN a cast that fails one way ELSE another`: the
-    review of 1c489ef; such a run is charged its whole budget, ``ledger.failures_recorded``; `charged`: says so)."""
+    review of 1c489ef; such a run is charged its whole budget, ``ledger.failures_recorded``)."""
     if show_values:
         where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
         text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
         return DataError(f"cannot read {where}: {' '.join(text.split())}")
     err = DataError("cannot read the source: DuckDB raised an error reading it. In DP modes its message, its kind and "
-                    "the column are not shown, as they can tell a row's value"
-                    + ("; the run is charged its whole budget" if charged else "")
-                    + ". Check the source's data and the casts in the source query (read it yourself to see the row)")
+                    "the column are not shown, as they can tell a row's value; the run is charged its whole budget. "
+                    "Check the source's data and the casts in the source query (read it yourself to see the row)")
     err.reading = True  # (``ledger.failures_recorded`` charges the whole budget)
     return err
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import numbers
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import numpy as np
@@ -39,9 +40,34 @@ from ..errors import DataError, OptionError, SchemaError, did_you_mean
 from ..options import parse_options
 from ..pipeline import run as _run
 from ..privacy import store
+from ..privacy.accounting import Accountant
 from ..privacy.ledger import record, record_failure
+from ..privacy.spend import Spend
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _charged_reads(con: duckdb.DuckDBPyConnection, src, opts) -> Iterator[None]:
+    """The canary's own reads of the source before its run: in DP modes one that fails is recorded in the ledger as a
+    failed run charged its whole budget, as a run's is (``ledger.failures_recorded``). Whether a source query fails can
+    depend on one row, and these reads had cost nothing: 24 canaries read a salary to the thousandth under a budget
+    they never touched (the review of 4ab42dd). Otherwise nothing is recorded (the run records itself)."""
+    entry = store.begin(con, source_keys(con, src), src.text, opts) if opts.private and opts.ledger else None
+    spent = Accountant.for_budget(opts.epsilon, opts.delta)
+    status = "failed: canary"
+    try:
+        yield
+    except duckdb.Error as exc:
+        err = read_error(exc, show_values=not opts.private)
+        if opts.private:
+            spent.charge("failed", spent.rho, spent.delta_threshold, "the canary failed reading the source: its "
+                         "whole budget is charged, as whether a source query fails can depend on its rows")
+            status = f"failed: DataError: {err}"
+        raise err from None
+    finally:
+        if entry is not None:  # (nothing spent: the row is deleted)
+            entry.finish(Spend.from_accountant(opts.mode, spent, None, opts.seed is not None), status, None, None, 0.0)
 
 DEFAULT_KS: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 400)
 CANARY_TYPES = ("VARCHAR", "UUID")
@@ -88,31 +114,23 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     # The ledger's refusal first: the count below refuses on the exact number of rows, so a canary the budget
     # refuses had let anyone find that number by growing k, at no cost (the review of 12d66b3).
     store.check(con, source_keys(con, src), opts)
-    try:
+    with _charged_reads(con, src, opts):
         n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
-    except duckdb.Error as exc:
-        raise read_error(exc, show_values=not opts.private, charged=False) from None
-    need = sum(ks)
-    if need > n:
-        raise DataError(
-            f"planting secrets in {', '.join(map(str, ks))} rows needs {need:,} distinct rows (one secret per row), "
-            f"more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
-
-    rng = np.random.default_rng(seed)
-    try:
+        need = sum(ks)
+        if need > n:
+            raise DataError(
+                f"planting secrets in {', '.join(map(str, ks))} rows needs {need:,} distinct rows (one secret per "
+                f"row), more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
+        rng = np.random.default_rng(seed)
         secrets = _secrets(con, src.sql, target, ks, rng)
-    except duckdb.Error as exc:
-        raise read_error(exc, show_values=not opts.private, charged=False) from None
     rows = rng.permutation(n)[:need]
     planted_rows: list[int] = rows.tolist()
     planted_secrets = [s for s, k in zip(secrets, ks) for _ in range(k)]
 
     temp = f"__duckdb_synth_canary_{uuid.uuid4().hex[:12]}"
     try:
-        try:
+        with _charged_reads(con, src, opts):
             _copy(con, src.sql, temp, columns)
-        except duckdb.Error as exc:
-            raise read_error(exc, show_values=not opts.private, charged=False) from None
         con.execute(
             f"UPDATE {quote_ident(temp)} SET {quote_ident(target.name)} = CAST(p.secret AS {target.type}) "
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "
