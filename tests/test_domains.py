@@ -880,6 +880,11 @@ def test_a_declared_end_past_the_floats_whole_numbers_keeps_every_value_inside(m
         values = [int(v) for v in out.column(name).to_pylist() if v is not None]
         assert len(values) > 1500 and max(values) <= end, name
         assert max(values) > end - 10**7 if name == "b" else max(values) > end - end // 10**15, name  # at the end
+    # Every value past the end: all clamped onto one float past 2^53, whose cells had run 64 floats past it, and
+    # balanced mode crashed (ValueError; the review of 4ab42dd)
+    out = quiet_run(con, "SELECT b FROM t", mode=mode, seed=1, domains={"b": [0, 8999999999999900000]}).table
+    held = set(out.column("b").to_pylist())
+    assert held == {8999999999999899648} if mode == "balanced" else max(held) <= 8999999999999900000
 
 
 def test_a_check_between_the_floats_near_a_decimals_end_says_why_it_is_refused() -> None:

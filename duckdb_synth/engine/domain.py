@@ -444,6 +444,10 @@ def cell_edges(lo: float, hi: float, pos_lo: float, cells: int, *, integer: bool
     back to a value beyond its end.
     """
     step = centred_step(integer, decimals, unit)
+    if inward and lo >= hi and abs(lo) >= 2.0**53:  # one float past 2^53 (values clamped to a declared end): a cell
+        # of it alone; a lattice's or a whole number's cells there ran 64 floats past it, and the bins crashed (the
+        # review of 4ab42dd)
+        return np.array([lo, float(np.nextafter(lo, np.inf))])
     if step is not None:
         if inward:
             k_lo = math.ceil(lo / step - lattice_tolerance(lo, step, single))
