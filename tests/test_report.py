@@ -620,3 +620,12 @@ def test_a_report_on_a_connection_with_a_result_left_unread() -> None:
     assert con.execute("SELECT count(*) FROM f").fetchone() == (2000,)
     rep = duckdb_synth.report(con, "f", "s")
     assert rep.summary.num_rows > 0
+
+
+def test_a_reports_domains_name_columns_ignoring_case() -> None:
+    """The review of 4ab42dd: a run's domains read 'AGE' as column age, a report's refused it as no column."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE f AS SELECT 20 + i % 50 AS age, i % 7 AS k FROM range(2000) r(i); CREATE TABLE s AS FROM f")
+    upper = duckdb_synth.report(con, "f", "s", domains={"AGE": [30, 40]})
+    lower = duckdb_synth.report(con, "f", "s", domains={"age": [30, 40]})
+    assert upper.columns.to_pylist() == lower.columns.to_pylist()

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from ..engine.data import value_sql
 from ..engine.declared import declare
+from ..engine.plan import named_as_columns
 from ..engine.schema import Column, read_schema
 from ..engine.source import check_idle, quote_ident, quote_literal
 from ..errors import DataError, OptionError
@@ -154,7 +155,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
     seed = parse_options(seed=seed).seed
     if run is not None and not isinstance(run, (Result, RunRecord)):
         raise OptionError(f"run must be the result of duckdb_synth.run (or a run the ledger records), got {run!r}")
-    specs = parse_options(domains=domains).domain_map
+    parse_options(domains=domains)  # (checked before the tables are read)
     rsrc = resolve(reader, real, "real", in_sql=in_sql)
     ssrc = resolve(reader, synth, "synthetic", in_sql=in_sql)
     rcols = read_schema(reader, rsrc.sql)
@@ -174,6 +175,7 @@ def build(reader: duckdb.DuckDBPyConnection, real: str, synth: str, *, runs: Seq
         hcols = [hby[c.name] for c in rcols]
     sby = {c.name: c for c in scols}
     scols = [sby[c.name] for c in rcols]  # compared in the real table's order
+    specs = named_as_columns(rcols, parse_options(domains=domains)).domain_map  # (names ignoring case, as a run's)
     checked = [c for c in declare(rcols, specs) if c.name in specs]
     rdata, sdata = fetch(reader, rsrc, rcols, "real"), fetch(reader, ssrc, scols, "synthetic")
     hdata = fetch(reader, hsrc, hcols, "holdout") if hsrc is not None else None
