@@ -550,10 +550,16 @@ def read_error(exc: duckdb.Error, column: Column | None = None, *, show_values: 
         where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
         text = str(exc).split("\n\n")[0]  # DuckDB quotes the SQL after a blank line
         return DataError(f"cannot read {where}: {' '.join(text.split())}")
-    err = DataError("cannot read the source: DuckDB raised an error reading it. In DP modes its message, its kind and "
-                    "the column are not shown, as they can tell a row's value; the run is charged its whole budget. "
+    return read_failed("DuckDB")
+
+
+def read_failed(engine: str) -> DataError:
+    """DP modes: the one text of a source that failed while `engine` ('DuckDB', 'Spark') read it (``read_error``),
+    marked `reading` (``ledger.failures_recorded`` charges the whole budget)."""
+    err = DataError(f"cannot read the source: {engine} raised an error reading it. In DP modes its message, its kind "
+                    "and the column are not shown, as they can tell a row's value; the run is charged its whole budget. "
                     "Check the source's data and the casts in the source query (read it yourself to see the row)")
-    err.reading = True  # (``ledger.failures_recorded`` charges the whole budget)
+    err.reading = True
     return err
 
 

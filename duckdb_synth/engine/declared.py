@@ -169,12 +169,10 @@ def _exactly_within(x: float, given, side: str) -> float:
     it is written as, lies past the number the user gave (`side` 'lo' or 'hi'): past 2^53 the float of
     8999999999999999901 is 9e18, and a BIGINT's declared range let 244 rows of 9000000000000000000 out (the review of
     1c489ef); ``inward``'s allowance for a float's error had moved it further."""
-    if not math.isfinite(x) or isinstance(given, (bool, np.bool_)):
+    if not math.isfinite(x) or abs(x) < 2.0**53 or isinstance(given, (bool, np.bool_)):
         return x
     exact = decimal.Decimal(repr(float(given))) if isinstance(given, (float, np.floating)) else decimal.Decimal(
         int(given) if isinstance(given, np.integer) else given)
-    if abs(x) < 2.0**53:
-        return x
     while (decimal.Decimal(x) > exact) if side == "hi" else (decimal.Decimal(x) < exact):
         x = math.nextafter(x, -math.inf if side == "hi" else math.inf)
     return x

@@ -701,27 +701,25 @@ def _derived_in_type(rules: list[Rule], by_name, source: str) -> list[Rule]:
                                   "inputs instead") from None
             continue  # (a product of columns: no bound on it is kept)
         lo, hi = _span(b, coef, by_name) or (-math.inf, math.inf)
+        ends: list[tuple[str, str, str]] = []  # (op, the end as SQL, what it is) the expression passes
         if typed:
-            for op, end, past in ((">=", col.type_range[0], lo < col.type_range[0]),
-                                  ("<=", col.type_range[1], hi > col.type_range[1])):
-                if past:
-                    literal = str(int(end)) if col.integer else _decimal_end(col.type, end > 0)
-                    bound = _parse(f"{expr} {op} {literal}", by_name, set(), set(), rule.source)
-                    out.append(replace(bound, text=f"{expr} {op} {literal} (the type of {quote_ident(rule.left)}, "
-                                                   f"{col.type}, from '{rule.text}')"))
+            lo_t, hi_t = col.type_range
+            literal = (lambda end: str(int(end))) if col.integer else (lambda end: _decimal_end(col.type, end > 0))
+            ends += [(op, literal(end), f"the type of {quote_ident(rule.left)}, {col.type}")
+                     for op, end, past in ((">=", lo_t, lo < lo_t), ("<=", hi_t, hi > hi_t)) if past]
         if declared is not None:
             # The user's declared range bounds it too (`a = b - 3` with a in [0, 3] adds `b - 3 >= 0`): no value
             # outside a declared domain, ever (1,287 of 3,000 rows of a came out under 0; the review of 48d815d).
             if hi < declared[0] or lo > declared[1]:  # (`a = 5`, `a = b + 10`: no input keeps it)
                 raise OptionError(f"{source}: rule '{rule.text}' computes column '{rule.left}' outside its declared "
                                   f"domain {dec.shown}, whatever its inputs")
-            ends = (math.ceil(declared[0]), math.floor(declared[1])) if col.integer else declared
-            for op, end, past in ((">=", ends[0], lo < ends[0]), ("<=", ends[1], hi > ends[1])):
-                if past:
-                    literal = str(int(end)) if col.integer else repr(float(end))
-                    bound = _parse(f"{expr} {op} {literal}", by_name, set(), set(), rule.source)
-                    out.append(replace(bound, text=f"{expr} {op} {literal} (the declared domain of "
-                                                   f"{quote_ident(rule.left)}, {dec.shown}, from '{rule.text}')"))
+            lo_d, hi_d = (math.ceil(declared[0]), math.floor(declared[1])) if col.integer else declared
+            literal = (lambda end: str(int(end))) if col.integer else (lambda end: repr(float(end)))
+            ends += [(op, literal(end), f"the declared domain of {quote_ident(rule.left)}, {dec.shown}")
+                     for op, end, past in ((">=", lo_d, lo < lo_d), ("<=", hi_d, hi > hi_d)) if past]
+        for op, end, what in ends:
+            bound = _parse(f"{expr} {op} {end}", by_name, set(), set(), rule.source)
+            out.append(replace(bound, text=f"{expr} {op} {end} ({what}, from '{rule.text}')"))
     return out
 
 

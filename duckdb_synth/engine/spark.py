@@ -39,7 +39,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import DataError, SynthError
-from .data import ArrayColumn, Binned, code_type, exact_per, exact_sql, to_float, value_sql
+from .data import ArrayColumn, Binned, code_type, exact_per, exact_sql, read_failed, to_float, value_sql
 from .domain import Buckets, DecimalPlaces, Domain, PowersOfTwo, RareValues, TimeUnits
 from .marginal import Clique, Remap, marginal
 from .schema import FLOATS, Column, decimal_past_floats, written_decimal
@@ -452,12 +452,7 @@ class SparkRows:
             if self.show_values:
                 where = f"column '{column.name}' ({column.type}) of the source" if column else "the source"
                 raise DataError(f"cannot read {where} on Spark: {' '.join(str(exc).split())[:500]}") from None
-            # DP modes: one text, and the run is charged its whole budget (engine/data.read_error, docs/privacy.md 5.2)
-            err = DataError("cannot read the source on Spark: Spark raised an error reading it. In DP modes its message, "
-                            "its kind and the column are not shown, as they can tell a row's value; the run is charged "
-                            "its whole budget. Read the source yourself to see the row")
-            err.reading = True
-            raise err from None
+            raise read_failed("Spark") from None  # (DP modes: one text, the run charged its whole budget)
 
     def _bounded(self, exprs: list[str]):
         """At most k rows of each unit, ranked within it by our salted hash of the row (``engine/units.py``

@@ -217,10 +217,10 @@ def failures_recorded(acct: Accountant, source: Source, options: Options, starte
                 acct.charge("failed", acct.rho_left, rest, "the run failed reading the source (or on an error not "
                             "its own): the rest of its budget is charged, as whether a source query fails can "
                             "depend on its rows")
-        if acct.private and acct.rho_spent > 0 and not hasattr(exc, "failed_run"):  # (the charge above included)
-            what = type(exc).__name__ + (f": {exc}" if isinstance(exc, SynthError) else "")
-            spend = Spend.from_accountant(options.mode, acct, options.privacy_unit, options.seed is not None)
-            exc.failed_run = Failure(spend, time.perf_counter() - started, source, options, what)
+            if acct.rho_spent > 0:
+                what = type(exc).__name__ + (f": {exc}" if isinstance(exc, SynthError) else "")
+                spend = Spend.from_accountant(options.mode, acct, options.privacy_unit, options.seed is not None)
+                exc.failed_run = Failure(spend, time.perf_counter() - started, source, options, what)
         raise
 
 
