@@ -668,7 +668,9 @@ def _derived_in_type(rules: list[Rule], by_name, source: str) -> list[Rule]:
     """A derived column's type bounds the expression it is computed from, as a bound on that expression (a rule of
     its own, kept by moving an input) wherever the inputs' types let it pass: `s = a + b` on TINYINTs adds
     `a + b >= -128` and `a + b <= 127`. Without it a sum past the type came out NULL, in a NOT NULL column too (11 and
-    37 rows of 5,000, balanced and eps 3). Only for an expression linear in modelled number columns."""
+    37 rows of 5,000, balanced and eps 3). Only for an expression linear in modelled number columns. The user's
+    declared range of the column bounds it the same way; one no input keeps, or one on a column computed otherwise
+    (a product), is refused."""
     from .declared import USER
 
     derived = {r.left: r for r in rules if r.kind == "derived"}

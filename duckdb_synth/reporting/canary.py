@@ -48,12 +48,17 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _charged_reads(con: duckdb.DuckDBPyConnection, src, opts) -> Iterator[None]:
-    """The canary's own reads of the source before its run: in DP modes one that fails is recorded in the ledger as a
-    failed run charged its whole budget, as a run's is (``ledger.failures_recorded``). Whether a source query fails can
-    depend on one row, and these reads had cost nothing: 24 canaries read a salary to the thousandth under a budget
-    they never touched (the review of 4ab42dd). Otherwise nothing is recorded (the run records itself)."""
-    entry = store.begin(con, source_keys(con, src), src.text, opts) if opts.private and opts.ledger else None
+def _charged_reads(con: duckdb.DuckDBPyConnection, reads, text: str, opts) -> Iterator[None]:
+    """The canary's own reads of the source (`reads`, its ledger keys) before its run, after the ledger has answered
+    (its refusal first: the count refuses on the exact number of rows, so a canary the budget refuses had let anyone
+    find that number by growing k, at no cost; the review of 12d66b3). In DP modes one that fails is recorded in the
+    ledger as a failed run charged its whole budget, as a run's is (``ledger.failures_recorded``). Whether a source
+    query fails can depend on one row, and these reads had cost nothing: 24 canaries read a salary to the thousandth
+    under a budget they never touched (the review of 4ab42dd). Otherwise nothing is recorded (the run records
+    itself)."""
+    entry = store.begin(con, reads, text, opts) if opts.private and opts.ledger else None  # (begin checks first)
+    if entry is None:
+        store.check(con, reads, opts)
     spent = Accountant.for_budget(opts.epsilon, opts.delta)
     status = "failed: canary"
     try:
@@ -111,26 +116,21 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
     opts = named_as_columns(columns, opts)
     check_columns(columns, opts.mask_map)
     target = pick_column(columns, column, opts.mask_map)
-    # The ledger's refusal first: the count below refuses on the exact number of rows, so a canary the budget
-    # refuses had let anyone find that number by growing k, at no cost (the review of 12d66b3).
-    store.check(con, source_keys(con, src), opts)
-    with _charged_reads(con, src, opts):
-        n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
-        need = sum(ks)
-        if need > n:
-            raise DataError(
-                f"planting secrets in {', '.join(map(str, ks))} rows needs {need:,} distinct rows (one secret per "
-                f"row), more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
-        rng = np.random.default_rng(seed)
-        secrets = _secrets(con, src.sql, target, ks, rng)
-    rows = rng.permutation(n)[:need]
-    planted_rows: list[int] = rows.tolist()
-    planted_secrets = [s for s, k in zip(secrets, ks) for _ in range(k)]
-
+    reads = source_keys(con, src)
     temp = f"__duckdb_synth_canary_{uuid.uuid4().hex[:12]}"
     try:
-        with _charged_reads(con, src, opts):
+        with _charged_reads(con, reads, src.text, opts):
+            n = con.sql(f"SELECT count(*) FROM ({src.sql})").fetchall()[0][0]
+            need = sum(ks)
+            if need > n:
+                raise DataError(
+                    f"planting secrets in {', '.join(map(str, ks))} rows needs {need:,} distinct rows (one secret per "
+                    f"row), more than the source {src.label} has: give smaller k values (--k 1,2,5,10,20,50)")
+            rng = np.random.default_rng(seed)
+            secrets = _secrets(con, src.sql, target, ks, rng)
             _copy(con, src.sql, temp, columns)
+        planted_rows: list[int] = rng.permutation(n)[:need].tolist()
+        planted_secrets = [s for s, k in zip(secrets, ks) for _ in range(k)]
         con.execute(
             f"UPDATE {quote_ident(temp)} SET {quote_ident(target.name)} = CAST(p.secret AS {target.type}) "
             f"FROM (SELECT unnest(?::BIGINT[]) AS rid, unnest(?::VARCHAR[]) AS secret) AS p "
@@ -139,7 +139,7 @@ def canary(con: duckdb.DuckDBPyConnection, source: str, *, mode: str | None = No
             # Filed in the ledger under the source's tables: the run reads their rows (and its replay counts,
             # what the canary shows, are computed from its output).
             res = _run(con, temp, mode=mode, epsilon=epsilon, delta=delta, masks=masks, seed=seed,
-                       ledger=ledger, sources=source_keys(con, src))
+                       ledger=ledger, sources=reads)
         except BaseException as exc:
             record_failure(con, exc)
             raise
